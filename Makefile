@@ -1,0 +1,34 @@
+# NEXUS Lab: `make demo` and `make test` are all a new user needs.
+#
+# torch: the CPU build is installed by default. For a GPU, choose your build, e.g.
+#   make TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cu124" demo
+# (or install torch into .venv yourself before the first `make`).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH_SPEC ?= torch==2.13.0
+EXTRAS ?= dev,lab
+STAMP := $(VENV)/.installed-$(EXTRAS)
+
+.PHONY: demo test lint install clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install $(TORCH_SPEC)
+	$(BIN)/python -m pip install -e ".[$(EXTRAS)]"
+	touch $@
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/nexus-lab demo --out out/demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check nexus_lab tests experiments
+
+clean:
+	rm -rf $(VENV) out build dist *.egg-info

@@ -1,0 +1,62 @@
+"""Errors raised by NEXUS Lab.
+
+Every error a user can cause is a :class:`NexusError`. Its message names what is
+wrong (the column, the first offending rows) and how to fix it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["DependencyError", "DeviceError", "IntegrityError", "NexusError", "SchemaError"]
+
+
+class NexusError(Exception):
+    """Base class of every error NEXUS Lab raises on purpose."""
+
+
+class SchemaError(NexusError, ValueError):
+    """A table does not have the columns, types or values a kernel needs.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong and how to fix it.
+    table : str, optional
+        The name of the table (``"bank"``, ``"ledger"``...).
+    column : str, optional
+        The offending column.
+    rows : sequence, optional
+        The first offending row labels (positions or ids).
+
+    Examples
+    --------
+    >>> err = SchemaError("amount is not numeric", table="bank", column="amount", rows=[3])
+    >>> err.column, err.rows
+    ('amount', [3])
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        table: str | None = None,
+        column: str | None = None,
+        rows: Sequence[object] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.table = table
+        self.column = column
+        self.rows = list(rows) if rows is not None else []
+
+
+class IntegrityError(NexusError):
+    """Stored or signed data fails a consistency or integrity check."""
+
+
+class DeviceError(NexusError, RuntimeError):
+    """The requested compute device is not available."""
+
+
+class DependencyError(NexusError, ImportError):
+    """An optional dependency is missing; the message names the install command."""

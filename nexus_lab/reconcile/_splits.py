@@ -1,0 +1,208 @@
+"""Split matches by bounded subset-sum in integer cents.
+
+A batch payment is one bank line equal to the sum of 2-6 ledger lines; an
+installment is one ledger line paid by 2-6 bank lines. For every open "one"
+row, the open "many" rows of the same counterparty inside the date window are
+gathered (the ``max_candidates`` closest in time), every subset of 2-6 of them
+is summed at once as an int64 tensor, and exact hits are kept. Claims that
+share a row are settled by confidence, in vectorized rounds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import combinations
+
+import numpy as np
+import torch
+
+from nexus_lab.reconcile._blocking import composite, range_join
+
+
+@dataclass
+class Splits:
+    """Accepted split groups: ``one[g]`` pairs with ``many[g, :size[g]]``."""
+
+    one: np.ndarray
+    many: np.ndarray
+    size: np.ndarray
+    confidence: np.ndarray
+    alternatives: np.ndarray
+    tested: np.ndarray
+
+    @classmethod
+    def empty(cls, width: int = 6) -> Splits:
+        z = np.zeros(0, dtype=np.int64)
+        return cls(z, np.zeros((0, width), np.int64), z, np.zeros(0), z, z)
+
+
+@lru_cache(maxsize=8)
+def _subset_masks(k: int, min_items: int, max_items: int) -> np.ndarray:
+    masks = [
+        np.isin(np.arange(k), c)
+        for r in range(min_items, max_items + 1)
+        for c in combinations(range(k), r)
+    ]
+    return np.array(masks, dtype=bool).reshape(-1, k)
+
+
+def find_splits(
+    one: np.ndarray,
+    many: np.ndarray,
+    *,
+    cents_one: np.ndarray,
+    cents_many: np.ndarray,
+    key_one: list[np.ndarray],
+    key_many: list[np.ndarray],
+    day_one: np.ndarray,
+    day_many: np.ndarray,
+    before: int,
+    after: int,
+    device: torch.device,
+    min_items: int = 2,
+    max_items: int = 6,
+    max_candidates: int = 10,
+    chunk: int = 256,
+) -> Splits:
+    """Find "one = sum of many" groups among open rows.
+
+    Parameters
+    ----------
+    one, many : numpy.ndarray of int64
+        Positions of the open rows on each side.
+    cents_one, cents_many : numpy.ndarray of int64
+        Amounts (full columns, indexed by the positions above).
+    key_one, key_many : list of numpy.ndarray
+        Counterparty blocking keys (full columns, -1 = none); a "many" row is a
+        candidate when it shares any key with the "one" row.
+    day_one, day_many : numpy.ndarray of int64
+        Dates as day numbers.
+    before, after : int
+        A "many" row may be dated ``before`` days before to ``after`` days after
+        its "one" row.
+    device : torch.device
+        Where the subset sums run.
+
+    Returns
+    -------
+    Splits
+    """
+    if len(one) == 0 or len(many) < min_items:
+        return Splits.empty(max_items)
+    span_day = int(max(day_one.max(), day_many.max()) - min(day_one.min(), day_many.min())) + 1
+    dmin = int(min(day_one.min(), day_many.min())) - before - 1
+    span_day += before + after + 2
+    pi, pj = [], []
+    for ko, km in zip(key_one, key_many):
+        ao, am = ko[one], km[many]
+        so, sm = ao >= 0, am >= 0
+        if not so.any() or not sm.any():
+            continue
+        span_key = int(max(ao.max(), am.max())) + 1
+        kl = composite((ao[so], span_key), (day_one[one][so] - dmin, span_day))
+        kr = composite((am[sm], span_key), (day_many[many][sm] - dmin, span_day))
+        i, j = range_join(kl, kr, -before, after)
+        pi.append(one[so][i])
+        pj.append(many[sm][j])
+    if not pi:
+        return Splits.empty(max_items)
+    pi = np.concatenate(pi)
+    pj = np.concatenate(pj)
+    co, cm = cents_one[pi], cents_many[pj]
+    ok = (np.sign(co) == np.sign(cm)) & (np.abs(cm) < np.abs(co))
+    pi, pj = pi[ok], pj[ok]
+    code = np.unique(pi.astype(np.int64) * (len(cents_many) + 1) + pj)
+    pi, pj = code // (len(cents_many) + 1), code % (len(cents_many) + 1)
+    if len(pi) == 0:
+        return Splits.empty(max_items)
+    # keep the max_candidates closest in time per "one" row
+    dist = np.abs(day_one[pi] - day_many[pj])
+    order = np.lexsort((pj, dist, pi))
+    pi, pj = pi[order], pj[order]
+    starts = np.flatnonzero(np.r_[True, pi[1:] != pi[:-1]])
+    sizes = np.diff(np.r_[starts, len(pi)])
+    rank = np.arange(len(pi)) - np.repeat(starts, sizes)
+    keep = rank < max_candidates
+    pi, pj, rank = pi[keep], pj[keep], rank[keep]
+    owners, slot = np.unique(pi, return_inverse=True)
+    enough = np.bincount(slot) >= min_items
+    k = max_candidates
+    cand = np.full((len(owners), k), -1, dtype=np.int64)
+    cand[slot, rank] = pj
+    cand, owners = cand[enough], owners[enough]
+    if len(owners) == 0:
+        return Splits.empty(max_items)
+
+    masks = _subset_masks(k, min_items, min(max_items, k))
+    m_t = torch.as_tensor(masks, device=device)
+    m_i = m_t.to(torch.int64)
+    day_t = torch.as_tensor(day_many, device=device)
+    best_sub = np.zeros(len(owners), dtype=np.int64)
+    hits = np.zeros(len(owners), dtype=np.int64)
+    tested = np.zeros(len(owners), dtype=np.int64)
+    spread = np.ones(len(owners), dtype=np.float64)
+    cents_many_t = torch.as_tensor(cents_many, device=device)
+    for s in range(0, len(owners), chunk):
+        c = torch.as_tensor(cand[s : s + chunk], device=device)
+        valid = c >= 0
+        amt = torch.where(valid, cents_many_t[c.clamp(min=0)], torch.zeros_like(c))
+        target = torch.as_tensor(cents_one[owners[s : s + chunk]], device=device)
+        sums = (amt[:, None, :] * m_i[None, :, :]).sum(-1)  # (chunk, S) int64, exact
+        usable = ~((~valid)[:, None, :] & m_t[None, :, :]).any(-1)
+        hit = (sums == target[:, None]) & usable
+        days = torch.where(valid, day_t[c.clamp(min=0)], torch.zeros_like(c)).float()
+        day_span = torch.where(m_t[None], days[:, None, :], float("inf")).amin(-1)
+        day_span = torch.where(m_t[None], days[:, None, :], float("-inf")).amax(-1) - day_span
+        # prefer the tightest group in time, then the fewest items
+        pref = day_span * 16 + m_i.sum(-1)[None, :].float()
+        pref = torch.where(hit, pref, torch.full_like(pref, float("inf")))
+        best_sub[s : s + chunk] = pref.argmin(1).cpu().numpy()
+        hits[s : s + chunk] = hit.sum(1).cpu().numpy()
+        tested[s : s + chunk] = usable.sum(1).cpu().numpy()
+        big = torch.where(usable, sums, torch.full_like(sums, -(2**62))).amax(1)
+        small = torch.where(usable, sums, torch.full_like(sums, 2**62)).amin(1)
+        spread[s : s + chunk] = (big - small + 1).clamp(min=1).cpu().numpy()
+    found = hits > 0
+    if not found.any():
+        return Splits.empty(max_items)
+    owners, cand, best_sub = owners[found], cand[found], best_sub[found]
+    hits, tested, spread = hits[found], tested[found], spread[found]
+    chosen = masks[best_sub]  # (G, k)
+    size = chosen.sum(1)
+    order = np.argsort(~chosen, axis=1, kind="stable")
+    members = np.take_along_axis(np.where(chosen, cand, -1), order, 1)[:, :max_items]
+    # expected coincidental exact hits among the subsets tried
+    false_hits = tested / spread
+    confidence = 0.5 / (0.5 + false_hits) / hits
+    accepted = _settle(members, confidence)
+    return Splits(
+        owners[accepted], members[accepted], size[accepted], confidence[accepted],
+        hits[accepted], tested[accepted],
+    )
+
+
+def _settle(members: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+    """Accept claims in rounds: a claim wins when it is the best claim on all its rows."""
+    n = len(members)
+    priority = np.empty(n, dtype=np.int64)
+    priority[np.lexsort((np.arange(n), -confidence))] = np.arange(n)
+    active = np.ones(n, dtype=bool)
+    accepted = np.zeros(n, dtype=bool)
+    width = int(members.max()) + 2 if members.size else 1
+    taken = np.zeros(width, dtype=bool)
+    while active.any():
+        idx = np.flatnonzero(active)
+        mem = members[idx]
+        flat = mem.ravel()
+        owner = np.repeat(idx, mem.shape[1])
+        real = flat >= 0
+        best = np.full(width, np.iinfo(np.int64).max)
+        np.minimum.at(best, flat[real], priority[owner[real]])
+        win = np.where(mem >= 0, best[np.maximum(mem, 0)] == priority[idx][:, None], True).all(1)
+        accepted[idx[win]] = True
+        won = mem[win].ravel()
+        taken[won[won >= 0]] = True
+        clash = np.where(mem >= 0, taken[np.maximum(mem, 0)], False).any(1)
+        active[idx[win | clash]] = False
+    return accepted
