@@ -236,7 +236,7 @@ def synth_reconciliation(
     src = rng.choice(counts["one_to_one"], k, replace=False)
     first = b_parts[0]
     b = {key: np.asarray(val)[src] for key, val in first.items()}
-    b["day"] = np.clip(b["day"] + rng.integers(0, 2, k), 0, last_day)
+    b["day"] = np.clip(b["day"] + rng.integers(1, 3, k), 0, last_day)
     add("duplicate", b, None, _keys(b_parts, k), np.full(k, -1), np.full(k, -1),
         "possible duplicate")
 

@@ -31,8 +31,9 @@ def assign_one_to_one(
         Left and right row of each candidate pair (no pair repeated).
     weight : numpy.ndarray of float64
         Log-odds of each pair; pairs with ``weight <= 0`` are never taken.
-    tie : numpy.ndarray of float64, optional
-        A small non-negative penalty per pair used only to break ties.
+    tie : numpy.ndarray of int, optional
+        A non-negative penalty per pair used only to break ties (clipped to
+        ``2**15 - 1``; smaller wins).
 
     Returns
     -------
@@ -50,11 +51,11 @@ def assign_one_to_one(
     if len(live) == 0:
         return chosen
     li, lj = i[live], j[live]
-    w = weight[live].astype(np.float64)
+    # integer costs (1/1024 bit resolution, tie-break in the low 15 bits): exact
+    # arithmetic keeps the sparse solver from chasing rounding noise
+    w = np.rint(weight[live] * 1024.0) * 2.0**15
     if tie is not None:
-        spread = float(np.ptp(w)) if len(w) > 1 else 1.0
-        t = tie[live].astype(np.float64)
-        w = w - 1e-7 * max(spread, 1.0) * t / max(float(t.max()), 1.0)
+        w -= np.clip(np.asarray(tie)[live], 0, 2**15 - 1).astype(np.int64)
     deg_i = np.bincount(li)
     deg_j = np.bincount(lj)
     single = (deg_i[li] == 1) & (deg_j[lj] == 1)
@@ -66,9 +67,9 @@ def assign_one_to_one(
     ui, bi = np.unique(ri, return_inverse=True)
     uj, bj = np.unique(rj, return_inverse=True)
     nb, nl = len(ui), len(uj)
-    top = float(rw.max()) * 2.0 + 2.0
+    top = float(rw.max()) * 2.0 + 4.0
     half = top / 2.0
-    delta = 1e-3
+    delta = 1.0
     rows = np.concatenate([bi, np.arange(nb), nb + np.arange(nl), nb + bj])
     cols = np.concatenate([bj, nl + np.arange(nb), np.arange(nl), nl + bi])
     vals = np.concatenate(

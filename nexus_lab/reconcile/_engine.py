@@ -40,9 +40,10 @@ LEDGER_OPTIONAL = ("vendor", "category", "account", "reference", "currency")
 
 _NAME_WIDTH = 24  # bytes of a normalized counterparty name that are compared
 _PAIR_CHUNK = 1 << 21
-_NEAR_CENTS = 10  # an amount within 10 cents is "FX rounding" close
 
-_AMOUNT_LABELS = ["exact", "within 0.10", "within tolerance"]
+_AMOUNT_LABELS = ["exact", "within 0.10", "within 1.00", "within tolerance"]
+_AMOUNT_CUTS = (0, 10, 100)  # cents: the upper bounds of the first three levels
+_M_AMOUNT_PRIOR = np.array([0.94, 0.02, 0.02, 0.02])  # before tolerance pairs are seen
 _DESC_LABELS = ["very similar", "similar", "partly similar", "weakly similar", "different"]
 _DESC_CUTS = (0.9, 0.75, 0.55, 0.35)
 _REF_LABELS = ["same reference", "different reference"]
@@ -261,7 +262,9 @@ def reconcile(
     timings["scoring"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    tie1 = np.abs(b.day[i1] - lg.day[j1]) * 1e3 + np.abs(_rank(b.day)[i1] - _rank(lg.day)[j1])
+    tie1 = np.abs(b.day[i1] - lg.day[j1]) * 1024 + np.minimum(
+        np.abs(_rank(b.day)[i1] - _rank(lg.day)[j1]), 1023
+    )
     pick1 = assign_one_to_one(i1, j1, w1.sum(1), tie=tie1)
     open_b = np.ones(len(b), bool)
     open_b[i1[pick1]] = False
@@ -272,18 +275,26 @@ def reconcile(
     # exact subset sums next: an exact sum of several lines is stronger evidence
     # than one amount that is merely close
     t = time.perf_counter()
-    batch = find_splits(
-        np.flatnonzero(open_b), np.flatnonzero(open_l), cents_one=b.cents, cents_many=lg.cents,
-        key_one=b.keys, key_many=lg.keys, day_one=b.day, day_many=lg.day,
-        before=window, after=2, device=dev,
-    )
-    _close(open_b, open_l, batch, one_is_bank=True)
-    inst = find_splits(
-        np.flatnonzero(open_l), np.flatnonzero(open_b), cents_one=lg.cents, cents_many=b.cents,
-        key_one=lg.keys, key_many=b.keys, day_one=lg.day, day_many=b.day,
-        before=2, after=window, device=dev,
-    )
-    _close(open_b, open_l, inst, one_is_bank=False)
+    batch, inst = [], []
+    for _ in range(3):  # claims that lost a row to a better claim try again
+        found = find_splits(
+            np.flatnonzero(open_b), np.flatnonzero(open_l), cents_one=b.cents,
+            cents_many=lg.cents, key_one=b.keys, key_many=lg.keys, day_one=b.day,
+            day_many=lg.day, before=window, after=2, device=dev, similarity=scorer.similarity,
+        )
+        _close(open_b, open_l, found, one_is_bank=True)
+        batch.append(found)
+        found_i = find_splits(
+            np.flatnonzero(open_l), np.flatnonzero(open_b), cents_one=lg.cents,
+            cents_many=b.cents, key_one=lg.keys, key_many=b.keys, day_one=lg.day,
+            day_many=b.day, before=2, after=window, device=dev,
+            similarity=lambda one, many: scorer.similarity(many, one),
+        )
+        _close(open_b, open_l, found_i, one_is_bank=False)
+        inst.append(found_i)
+        if len(found.one) + len(found_i.one) == 0:
+            break
+    batch, inst = Splits.concat(batch), Splits.concat(inst)
     timings["splits"] = time.perf_counter() - t
 
     # amounts within tolerance, same counterparty, among the rows still open
@@ -292,7 +303,9 @@ def reconcile(
     lv2, sim2 = scorer.levels(i2, j2)
     scorer.fit_amount(lv2, int(pick1.sum()))
     w2 = scorer.weights(lv2, i2, j2)
-    tie2 = np.abs(b.day[i2] - lg.day[j2]) * 1e3 + np.abs(b.cents[i2] - lg.cents[j2])
+    tie2 = np.abs(b.day[i2] - lg.day[j2]) * 1024 + np.minimum(
+        np.abs(b.cents[i2] - lg.cents[j2]), 1023
+    )
     pick2 = assign_one_to_one(i2, j2, w2.sum(1), tie=tie2)
     open_b[i2[pick2]] = False
     open_l[j2[pick2]] = False
@@ -361,13 +374,23 @@ def _split_columns(columns: Mapping[str, object] | None) -> tuple[dict, dict]:
         isinstance(v, Mapping) for v in columns.values()
     ):
         return dict(columns.get("bank", {})), dict(columns.get("ledger", {}))
-    return dict(columns), dict(columns)
+    unknown = sorted(set(columns) - set(REQUIRED) - set(BANK_OPTIONAL) - set(LEDGER_OPTIONAL))
+    if unknown:
+        raise SchemaError(
+            f"columns= names {unknown}, which are not columns reconcile uses; the keys must be "
+            f"among {sorted(set(REQUIRED + BANK_OPTIONAL + LEDGER_OPTIONAL))}, the values your "
+            "column names, e.g. columns={'amount': 'Amt'}"
+        )
+    bank_keys = set(REQUIRED) | set(BANK_OPTIONAL)
+    ledger_keys = set(REQUIRED) | set(LEDGER_OPTIONAL)
+    return (
+        {k: v for k, v in columns.items() if k in bank_keys},
+        {k: v for k, v in columns.items() if k in ledger_keys},
+    )
 
 
 def _prepare(data: object, name: str, optional: tuple, mapping: dict) -> _Side:
     df = to_pandas(data, name)
-    known = set(REQUIRED) | set(optional)
-    mapping = {k: v for k, v in mapping.items() if k in known}
     df = select_columns(df, name=name, required=REQUIRED, optional=optional, columns=mapping)
     df = df.reset_index(drop=True)
     ids = df["transaction_id"].to_numpy()
@@ -438,29 +461,36 @@ def _align_signs(b: _Side, lg: _Side) -> bool:
 
 
 def _counterparty_keys(b: _Side, lg: _Side) -> None:
-    """Blocking keys: a ledger name's first word (or its Soundex) among the bank's first words.
+    """Blocking keys: a ledger name's first or second word (or Soundex) among the bank's words.
 
-    Each family is a pair of int columns (bank, ledger) coded jointly, -1 = none;
-    bank noise before the name ("VISA DDA PUR ...") is covered by trying the
-    bank's first three words against the ledger's first word.
+    Each family is a pair of int columns (bank, ledger) coded jointly, -1 = none.
+    Bank noise before the name ("VISA DDA PUR ...") is covered by trying the
+    bank's first three words; a typo in the first word by the second word.
     """
     tb = [tokens(b.name_text, k) for k in range(3)]
-    tl = tokens(lg.name_text, 0)
+    tl = [tokens(lg.name_text, k) for k in range(2)]
+    tb += [skeleton(x) for x in tb[:2]]
+    tl += [skeleton(x) for x in tl]
     n = len(b)
     b.keys, lg.keys = [], []
-    for tok in tb:
-        both = pa.concat_arrays([tok, tl])
+    for kb, kl in ((0, 0), (1, 0), (2, 0), (1, 1), (2, 1), (3, 2), (4, 3)):
+        both = pa.concat_arrays([tb[kb], tl[kl]])
         idx = both.dictionary_encode().indices.to_numpy(zero_copy_only=False).astype(np.int64)
         code = np.where(np.asarray(pc.equal(both, "")).astype(bool), -1, idx)
         b.keys.append(code[:n])
         lg.keys.append(code[n:])
-    sl = soundex(tl)
+    sl = soundex(tl[0])
     for tok in tb[:2]:
         sx = np.concatenate([soundex(tok), sl])
         _, code = np.unique(sx, return_inverse=True)
         code = np.where(sx == 0, -1, code).astype(np.int64)
         b.keys.append(code[:n])
         lg.keys.append(code[n:])
+    # rows in different currencies never share a key
+    span = int(max(b.part.max(), lg.part.max())) + 1
+    if span > 1:
+        b.keys = [np.where(k >= 0, k * span + b.part, -1) for k in b.keys]
+        lg.keys = [np.where(k >= 0, k * span + lg.part, -1) for k in lg.keys]
 
 
 def _rank(day: np.ndarray) -> np.ndarray:
@@ -490,7 +520,7 @@ class _Scorer:
         counts = np.bincount(key[key >= 0], minlength=int(key.max()) + 1 if len(key) else 0)
         self.name_share = np.where(key >= 0, counts[np.maximum(key, 0)], 0) / len(lg)
         self.model: FSModel | None = None
-        self.m_amount = np.array([1.0 - 2e-3, 1e-3, 1e-3])
+        self.m_amount = _M_AMOUNT_PRIOR.copy()
         self.date_labels = [_lag_label(lag) for lag in _lag_order(window)]
         self.u_fixed = [None, self._date_u(), self._description_u(), self._reference_u()]
 
@@ -509,7 +539,7 @@ class _Scorer:
     def levels(self, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         b, lg = self.b, self.lg
         diff = np.abs(b.cents[i] - lg.cents[j])
-        amount = np.where(diff == 0, 0, np.where(diff <= _NEAR_CENTS, 1, 2))
+        amount = np.searchsorted(np.array(_AMOUNT_CUTS), diff, side="left")
         date = _date_level(b.day[i] - lg.day[j])
         sim = self.similarity(i, j)
         empty = (b.codes[i, 0] == SENTINEL) | (lg.codes[j, 0] == SENTINEL)
@@ -533,18 +563,16 @@ class _Scorer:
 
     def fit_amount(self, lv2: np.ndarray, n_exact_matched: int) -> None:
         """EM on tolerance candidates with date/description/reference m held fixed."""
-        if len(lv2) < 20:
+        if len(lv2) == 0:
             return
         em2 = fit_em(
-            lv2, [3, 2 * self.window + 1, 5, 2], names=list(COMPARISONS),
+            lv2, [4, 2 * self.window + 1, 5, 2], names=list(COMPARISONS),
             labels=[_AMOUNT_LABELS, self.date_labels, _DESC_LABELS, _REF_LABELS],
             fixed_m={1: self.em.m[0], 2: self.em.m[1], 3: self.em.m[2]},
         )
-        n2 = em2.lam * len(lv2)
-        near = n2 * em2.m[0][1]
-        far = n2 * em2.m[0][2]
-        total = n_exact_matched + near + far
-        self.m_amount = np.maximum(np.array([n_exact_matched, near, far]) / total, 1e-4)
+        found = np.r_[n_exact_matched, em2.lam * len(lv2) * em2.m[0][1:]]
+        found = found + 20.0 * _M_AMOUNT_PRIOR  # the same pseudo-counts as EM's
+        self.m_amount = np.maximum(found / found.sum(), 1e-4)
         self.m_amount /= self.m_amount.sum()
         self._set_model()
 
@@ -561,18 +589,14 @@ class _Scorer:
         )
 
     def _amount_counts(self, cents: np.ndarray) -> np.ndarray:
-        """Per bank amount: ledger rows equal, within 10 cents, within tolerance."""
+        """Per bank amount: ledger rows in each amount level (exact, 10c, 1.00, tolerance)."""
         s = self.sorted_l
-        eq = np.searchsorted(s, cents, "right") - np.searchsorted(s, cents, "left")
-        near = (
-            np.searchsorted(s, cents + _NEAR_CENTS, "right")
-            - np.searchsorted(s, cents - _NEAR_CENTS, "left")
-        ) - eq
-        tol = max(self.tol_cents, _NEAR_CENTS)
-        far = (
-            np.searchsorted(s, cents + tol, "right") - np.searchsorted(s, cents - tol, "left")
-        ) - eq - near
-        return np.stack([eq, near, far], 1).astype(np.float64)
+        bounds = [*_AMOUNT_CUTS, max(self.tol_cents, _AMOUNT_CUTS[-1])]
+        within = np.stack(
+            [np.searchsorted(s, cents + d, "right") - np.searchsorted(s, cents - d, "left")
+             for d in bounds], 1,
+        ).astype(np.float64)
+        return np.diff(within, axis=1, prepend=0.0)
 
     def _amount_u_mean(self) -> np.ndarray:
         sample = self.b.cents[:: max(1, len(self.b) // 50_000)]

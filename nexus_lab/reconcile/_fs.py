@@ -63,6 +63,7 @@ def fit_em(
     fixed_m: dict[int, np.ndarray] | None = None,
     m_init: dict[int, np.ndarray] | None = None,
     lam: float = 0.3,
+    prior_strength: float = 20.0,
     max_iter: int = 200,
     tol: float = 1e-7,
 ) -> FSModel:
@@ -82,6 +83,9 @@ def fit_em(
         Starting ``m`` of some comparisons (default: decreasing with the level).
     lam : float
         Initial share of matches.
+    prior_strength : float
+        Pseudo-counts pulling each ``m`` towards its starting shape, so that
+        levels seen a few times on small tables do not get extreme weights.
 
     Returns
     -------
@@ -128,6 +132,7 @@ def fit_em(
         marg = np.bincount(pat[seen, c], weights=w[seen], minlength=k) + 1.0
         u.append(marg / marg.sum())
 
+    m_prior = [x.copy() for x in m]
     history = []
     it = 0
     for it in range(1, max_iter + 1):
@@ -148,10 +153,20 @@ def fit_em(
             seen = pat[:, c] >= 0
             k = n_levels[c]
             if c not in fixed_m:
-                mm = np.bincount(pat[seen, c], weights=(w * r)[seen], minlength=k) + _EPS
+                mm = np.bincount(pat[seen, c], weights=(w * r)[seen], minlength=k)
+                mm = mm + prior_strength * m_prior[c] + _EPS
                 m[c] = mm / mm.sum()
             uu = np.bincount(pat[seen, c], weights=(w * (1 - r))[seen], minlength=k) + _EPS
             u[c] = uu / uu.sum()
         if len(history) > 1 and abs(history[-1] - history[-2]) < tol * abs(history[-2]):
             break
+    # EM is symmetric in its two classes: the match class is the one whose levels are
+    # the stronger (lower) on average; swap if it came out the other way round
+    free = [c for c in range(n_comp) if c not in fixed_m]
+    mean_level = [np.arange(len(m[c])) @ (m[c] - u[c]) / (len(m[c]) - 1 or 1) for c in free]
+    if free and sum(mean_level) > 0:
+        m, u = [u[c] if c in free else m[c] for c in range(n_comp)], [
+            m[c] if c in free else u[c] for c in range(n_comp)
+        ]
+        lam = 1.0 - lam
     return FSModel(list(names), [list(x) for x in labels], m, u, lam, it, history)

@@ -10,6 +10,7 @@ share a row are settled by confidence, in vectorized rounds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations
@@ -30,6 +31,11 @@ class Splits:
     confidence: np.ndarray
     alternatives: np.ndarray
     tested: np.ndarray
+
+    @classmethod
+    def concat(cls, parts: list[Splits]) -> Splits:
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in (
+            "one", "many", "size", "confidence", "alternatives", "tested")))
 
     @classmethod
     def empty(cls, width: int = 6) -> Splits:
@@ -60,6 +66,8 @@ def find_splits(
     before: int,
     after: int,
     device: torch.device,
+    similarity: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    min_similarity: float = 0.5,
     min_items: int = 2,
     max_items: int = 6,
     max_candidates: int = 10,
@@ -83,6 +91,10 @@ def find_splits(
         its "one" row.
     device : torch.device
         Where the subset sums run.
+    similarity : callable, optional
+        ``similarity(one_rows, many_rows)`` -> counterparty-name similarity in
+        [0, 1]; candidates below ``min_similarity`` are dropped and the rest are
+        ranked by similarity, then by closeness in time.
 
     Returns
     -------
@@ -116,9 +128,17 @@ def find_splits(
     pi, pj = code // (len(cents_many) + 1), code % (len(cents_many) + 1)
     if len(pi) == 0:
         return Splits.empty(max_items)
-    # keep the max_candidates closest in time per "one" row
+    # keep the max_candidates most similar, then closest in time, per "one" row
     dist = np.abs(day_one[pi] - day_many[pj])
-    order = np.lexsort((pj, dist, pi))
+    if similarity is not None:
+        sim = similarity(pi, pj)
+        good = sim >= min_similarity
+        pi, pj, dist, sim = pi[good], pj[good], dist[good], sim[good]
+        if len(pi) == 0:
+            return Splits.empty(max_items)
+        order = np.lexsort((pj, dist, -np.round(sim, 1), pi))
+    else:
+        order = np.lexsort((pj, dist, pi))
     pi, pj = pi[order], pj[order]
     starts = np.flatnonzero(np.r_[True, pi[1:] != pi[:-1]])
     sizes = np.diff(np.r_[starts, len(pi)])
