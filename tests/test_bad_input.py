@@ -49,7 +49,7 @@ def test_unparseable_amounts_name_rows(tables):
     bank, ledger = tables
     bad = bank.assign(amount=bank["amount"].map("{:.2f}".format))
     bad.loc[[4, 9], "amount"] = ["12,3x", "n/a"]
-    with pytest.raises(SchemaError, match=r"ledger|bank.amount: text that is not an amount.*rows 4"):
+    with pytest.raises(SchemaError, match=r"bank.amount: text that is not an amount.*rows 4"):
         run(bad, ledger)
 
 

@@ -103,7 +103,9 @@ def test_matches_frame_contract(case20k):
         side_many = ledger if one_col == "bank_id" else bank
         amt_one = side_one.set_index("transaction_id")["amount"]
         amt_many = side_many.set_index("transaction_id")["amount"]
-        sums = g.groupby(one_col)[many_col].apply(lambda ids: round(amt_many[ids].sum() * 100))
+        sums = g.groupby(one_col)[many_col].apply(
+            lambda ids, amt=amt_many: round(amt[ids].sum() * 100)
+        )
         targets = (amt_one[sums.index] * 100).round()
         assert (sums.to_numpy() == targets.to_numpy()).all()
 

@@ -10,11 +10,12 @@ import pyarrow.compute as pc
 from nexus_lab.reconcile._text import encode_bytes
 
 _WORDS_A = (
-    "Acme Apex Atlas Aurora Beacon Birch Blue Bright Cedar Central Citrus Cobalt Coastal Copper "
+    "Acme Apex Atlas Aurora Beacon Birch Blue Bright Cedar Central Citrus Cobalt Coastal "
+    "Copper "
     "Crescent Crown Delta Eagle Echo Elm Emerald Evergreen Falcon First Fox Frontier Global Golden "
     "Granite Green Harbor Harvest Hawk Highland Horizon Iron Island Jade Keystone Lake Liberty "
-    "Lincoln Maple Meadow Metro Midland Monarch Nexa Noble North Northwind Oak Ocean Orchid Pacific "
-    "Peak Pine Pioneer Prairie Prime Quantum Redwood Ridge River Rock Royal Sable Sierra Silver "
+    "Lincoln Maple Meadow Metro Midland Monarch Nexa Noble North Northwind Oak Ocean Orchid "
+    "Pacific Peak Pine Pioneer Prairie Prime Quantum Redwood Ridge River Rock Royal Sable Sierra Silver "
     "Summit Sun Titan Union Valley Vista Willow Zenith"
 ).split()
 _WORDS_B = (
@@ -30,7 +31,8 @@ _CATEGORIES = np.array(
     "insurance telecom maintenance payroll-services".split()
 )
 _CARD_PREFIX = np.array(
-    ["POS DEBIT ", "DEBIT CARD PURCHASE ", "CHECKCARD ", "POS PURCHASE ", "PURCHASE ", "VISA DDA PUR "]
+    ["POS DEBIT ", "DEBIT CARD PURCHASE ", "CHECKCARD ", "POS PURCHASE ", "PURCHASE ",
+     "VISA DDA PUR "]
 )
 _ACH_PREFIX = np.array(["ACH DEBIT ", "ACH PMT ", "ONLINE PMT ", "WEB PMT ", "ACH "])
 _BANK_ONLY = np.array(
@@ -141,7 +143,8 @@ def synth_reconciliation(
             )
             bcents = cents + fee
         elif kind == "amount_mismatch":  # a keying error well outside any tolerance
-            cents = np.where(rng.random(k) < 0.5, cents * 10, cents + 900 + rng.integers(0, 9000, k))
+            slip = rng.random(k) < 0.5
+            cents = np.where(slip, cents * 10, cents + 900 + rng.integers(0, 9000, k))
         bday = np.clip(lday + lags(k), 0, last_day)
         gid = np.arange(group, group + k)
         group += k

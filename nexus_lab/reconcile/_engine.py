@@ -23,6 +23,7 @@ from nexus_lab.reconcile._fs import FSModel, fit_em
 from nexus_lab.reconcile._splits import Splits, find_splits
 from nexus_lab.reconcile._text import (
     SENTINEL,
+    as_string_array,
     encode_bytes,
     normalize_name,
     qgram_codes,
@@ -58,9 +59,10 @@ class _Side:
     cents: np.ndarray
     day: np.ndarray
     part: np.ndarray
-    name_text: pa.Array
-    codes: np.ndarray
-    skel: np.ndarray
+    names: pa.Array  # unique normalized counterparty names
+    name_id: np.ndarray  # per row: index into names
+    codes: np.ndarray  # per unique name: sorted bigram codes
+    skel: np.ndarray  # per unique name: bigram codes of the consonant skeleton
     keys: list[np.ndarray] = field(default_factory=list)
     ref: np.ndarray | None = None
 
@@ -262,9 +264,7 @@ def reconcile(
     timings["scoring"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    tie1 = np.abs(b.day[i1] - lg.day[j1]) * 1024 + np.minimum(
-        np.abs(_rank(b.day)[i1] - _rank(lg.day)[j1]), 1023
-    )
+    tie1 = np.abs(b.day[i1] - lg.day[j1])
     pick1 = assign_one_to_one(i1, j1, w1.sum(1), tie=tie1)
     open_b = np.ones(len(b), bool)
     open_b[i1[pick1]] = False
@@ -276,24 +276,27 @@ def reconcile(
     # than one amount that is merely close
     t = time.perf_counter()
     batch, inst = [], []
-    for _ in range(3):  # claims that lost a row to a better claim try again
+    one_b, one_l = np.flatnonzero(open_b), np.flatnonzero(open_l)
+    for _ in range(3):
         found = find_splits(
-            np.flatnonzero(open_b), np.flatnonzero(open_l), cents_one=b.cents,
-            cents_many=lg.cents, key_one=b.keys, key_many=lg.keys, day_one=b.day,
-            day_many=lg.day, before=window, after=2, device=dev, similarity=scorer.similarity,
+            one_b, np.flatnonzero(open_l), cents_one=b.cents, cents_many=lg.cents,
+            key_one=b.keys, key_many=lg.keys, day_one=b.day, day_many=lg.day,
+            before=window, after=2, device=dev, similarity=scorer.similarity,
         )
         _close(open_b, open_l, found, one_is_bank=True)
         batch.append(found)
         found_i = find_splits(
-            np.flatnonzero(open_l), np.flatnonzero(open_b), cents_one=lg.cents,
+            one_l[open_l[one_l]], np.flatnonzero(open_b), cents_one=lg.cents,
             cents_many=b.cents, key_one=lg.keys, key_many=b.keys, day_one=lg.day,
             day_many=b.day, before=2, after=window, device=dev,
             similarity=lambda one, many: scorer.similarity(many, one),
         )
         _close(open_b, open_l, found_i, one_is_bank=False)
         inst.append(found_i)
+        # rows taken this round change which candidates are closest: search again
         if len(found.one) + len(found_i.one) == 0:
             break
+        one_b, one_l = np.flatnonzero(open_b), np.flatnonzero(open_l)
     batch, inst = Splits.concat(batch), Splits.concat(inst)
     timings["splits"] = time.perf_counter() - t
 
@@ -303,9 +306,7 @@ def reconcile(
     lv2, sim2 = scorer.levels(i2, j2)
     scorer.fit_amount(lv2, int(pick1.sum()))
     w2 = scorer.weights(lv2, i2, j2)
-    tie2 = np.abs(b.day[i2] - lg.day[j2]) * 1024 + np.minimum(
-        np.abs(b.cents[i2] - lg.cents[j2]), 1023
-    )
+    tie2 = np.abs(b.day[i2] - lg.day[j2])
     pick2 = assign_one_to_one(i2, j2, w2.sum(1), tie=tie2)
     open_b[i2[pick2]] = False
     open_l[j2[pick2]] = False
@@ -318,8 +319,9 @@ def reconcile(
     w_all = np.concatenate([w1, w2])
     confidence = scorer.confidence(i_all, j_all, w_all.sum(1))
     pick = np.concatenate([pick1, pick2])
+    oi, oj = _keep_order(i_all, j_all, pick, b, lg)
     one = _one_to_one_frame(
-        b, lg, i_all[pick], j_all[pick], confidence[pick], w_all[pick],
+        b, lg, oi[pick], oj[pick], confidence[pick], w_all[pick],
         np.concatenate([lv1, lv2])[pick], np.concatenate([sim1, sim2])[pick],
     )
     batch_frame = _split_frame(b, lg, batch, "batch", len(one), one_is_bank=True)
@@ -343,7 +345,7 @@ def reconcile(
         "date_window": window,
         "device": str(dev),
         "bank_sign_flipped": flipped,
-        "candidate_pairs": int(len(i_all)),
+        "candidate_pairs": len(i_all),
         "em_iterations": scorer.model.n_iter,
     }
     log.info("reconciled %d bank and %d ledger rows in %.2fs", len(b), len(lg),
@@ -400,23 +402,29 @@ def _prepare(data: object, name: str, optional: tuple, mapping: dict) -> _Side:
     source = df["vendor"] if "vendor" in df and df["vendor"].notna().any() else df["description"]
     if "vendor" in df:
         source = df["vendor"].where(df["vendor"].notna() & (df["vendor"] != ""), df["description"])
-    name_text = normalize_name(pa.array(source.astype(object), from_pandas=True))
-    codes = qgram_codes(*encode_bytes(name_text, _NAME_WIDTH), q=2)
-    skel = qgram_codes(*encode_bytes(skeleton(name_text), _NAME_WIDTH), q=2)
+    # text work runs once per distinct string, then is gathered back to the rows
+    raw = as_string_array(pa.array(source.astype(object), from_pandas=True)).dictionary_encode()
+    norm = normalize_name(raw.dictionary).dictionary_encode()
+    names = norm.dictionary
+    name_id = np.asarray(norm.indices).astype(np.int64)[np.asarray(raw.indices)]
+    codes = qgram_codes(*encode_bytes(names, _NAME_WIDTH), q=2)
+    skel = qgram_codes(*encode_bytes(skeleton(names), _NAME_WIDTH), q=2)
     ref = _reference_digits(df)
-    return _Side(name, df, ids, cents, day, np.zeros(len(df), np.int64), name_text, codes, skel,
-                 ref=ref)
+    return _Side(name, df, ids, cents, day, np.zeros(len(df), np.int64), names, name_id, codes,
+                 skel, ref=ref)
 
 
 def _reference_digits(df: pd.DataFrame) -> np.ndarray:
     """A reference as int64 digits: the ``reference`` column, or a long number in the text."""
-    desc = pc.utf8_upper(pa.array(df["description"].astype(object), from_pandas=True))
-    from_desc = pc.struct_field(
+    desc = as_string_array(pa.array(df["description"].astype(object), from_pandas=True))
+    enc = desc.dictionary_encode()
+    found = pc.struct_field(
         pc.extract_regex(
-            pc.fill_null(desc, ""), r"(?:REF|INV|INVOICE|NO)[^0-9]{0,4}(?P<d>[0-9]{5,18})"
+            pc.utf8_upper(enc.dictionary), r"(?:REF|INV|INVOICE|NO)[^0-9]{0,4}(?P<d>[0-9]{5,18})"
         ),
         "d",
     )
+    from_desc = pc.take(found, enc.indices)
     if "reference" in df:
         ref = pc.cast(pa.array(df["reference"].astype(object), from_pandas=True), pa.string())
         digits = pc.replace_substring_regex(ref, r"[^0-9]", "")
@@ -467,25 +475,26 @@ def _counterparty_keys(b: _Side, lg: _Side) -> None:
     Bank noise before the name ("VISA DDA PUR ...") is covered by trying the
     bank's first three words; a typo in the first word by the second word.
     """
-    tb = [tokens(b.name_text, k) for k in range(3)]
-    tl = [tokens(lg.name_text, k) for k in range(2)]
+    tb = [tokens(b.names, k) for k in range(3)]
+    tl = [tokens(lg.names, k) for k in range(2)]
     tb += [skeleton(x) for x in tb[:2]]
     tl += [skeleton(x) for x in tl]
-    n = len(b)
+    n = len(b.names)  # keys are made per distinct name, then gathered to the rows
     b.keys, lg.keys = [], []
+
+    def add(code: np.ndarray) -> None:
+        b.keys.append(code[:n][b.name_id])
+        lg.keys.append(code[n:][lg.name_id])
+
     for kb, kl in ((0, 0), (1, 0), (2, 0), (1, 1), (2, 1), (3, 2), (4, 3)):
         both = pa.concat_arrays([tb[kb], tl[kl]])
         idx = both.dictionary_encode().indices.to_numpy(zero_copy_only=False).astype(np.int64)
-        code = np.where(np.asarray(pc.equal(both, "")).astype(bool), -1, idx)
-        b.keys.append(code[:n])
-        lg.keys.append(code[n:])
+        add(np.where(np.asarray(pc.equal(both, "")).astype(bool), -1, idx))
     sl = soundex(tl[0])
     for tok in tb[:2]:
         sx = np.concatenate([soundex(tok), sl])
         _, code = np.unique(sx, return_inverse=True)
-        code = np.where(sx == 0, -1, code).astype(np.int64)
-        b.keys.append(code[:n])
-        lg.keys.append(code[n:])
+        add(np.where(sx == 0, -1, code).astype(np.int64))
     # rows in different currencies never share a key
     span = int(max(b.part.max(), lg.part.max())) + 1
     if span > 1:
@@ -493,11 +502,28 @@ def _counterparty_keys(b: _Side, lg: _Side) -> None:
         lg.keys = [np.where(k >= 0, k * span + lg.part, -1) for k in lg.keys]
 
 
-def _rank(day: np.ndarray) -> np.ndarray:
-    order = np.argsort(day, kind="stable")
-    rank = np.empty(len(day), dtype=np.int64)
-    rank[order] = np.arange(len(day))
-    return rank
+def _keep_order(i, j, pick, b: _Side, lg: _Side) -> tuple[np.ndarray, np.ndarray]:
+    """Among interchangeable chosen pairs, pair the rows in their original order.
+
+    Chosen pairs whose bank rows are alike (amount, date, name, reference) and
+    whose ledger rows are alike score the same whichever way they are paired;
+    the assignment then pairs the first bank row with the first ledger row.
+    """
+    sel = np.flatnonzero(pick)
+    bi, lj = i[sel], j[sel]
+    keys = (lg.ref[lj], lg.name_id[lj], lg.day[lj], lg.cents[lj],
+            b.ref[bi], b.name_id[bi], b.day[bi], b.cents[bi])
+    order = np.lexsort(keys)
+    stacked = np.stack([k[order] for k in keys])
+    start = np.r_[True, (stacked[:, 1:] != stacked[:, :-1]).any(0)]
+    group = np.empty(len(sel), np.int64)
+    group[order] = np.cumsum(start) - 1
+    by_b = np.lexsort((bi, group))
+    by_l = np.lexsort((lj, group))
+    i, j = i.copy(), j.copy()
+    i[sel[by_b]] = bi[by_b]
+    j[sel[by_b]] = lj[by_l]
+    return i, j
 
 
 # ----------------------------------------------------------------------------- scoring
@@ -520,21 +546,32 @@ class _Scorer:
         counts = np.bincount(key[key >= 0], minlength=int(key.max()) + 1 if len(key) else 0)
         self.name_share = np.where(key >= 0, counts[np.maximum(key, 0)], 0) / len(lg)
         self.model: FSModel | None = None
+        self._counts_b: np.ndarray | None = None
         self.m_amount = _M_AMOUNT_PRIOR.copy()
         self.date_labels = [_lag_label(lag) for lag in _lag_order(window)]
         self.u_fixed = [None, self._date_u(), self._description_u(), self._reference_u()]
 
     # levels -----------------------------------------------------------------
     def similarity(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-        out = np.empty(len(i), dtype=np.float32)
-        for s in range(0, len(i), _PAIR_CHUNK):
-            ii = torch.as_tensor(i[s : s + _PAIR_CHUNK], device=self.device)
-            jj = torch.as_tensor(j[s : s + _PAIR_CHUNK], device=self.device)
+        """Name similarity of bank rows ``i`` and ledger rows ``j``, in [0, 1].
+
+        The mean of Dice and overlap coefficients of character bigrams, on the
+        names or on their consonant skeletons, whichever agrees more. Computed
+        once per distinct pair of names, then gathered back to the row pairs.
+        """
+        nb = len(self.lg.names)
+        code = self.b.name_id[i] * nb + self.lg.name_id[j]
+        uniq, back = np.unique(code, return_inverse=True)
+        out = np.empty(len(uniq), dtype=np.float32)
+        for s in range(0, len(uniq), _PAIR_CHUNK):
+            part = uniq[s : s + _PAIR_CHUNK]
+            ii = torch.as_tensor(part // nb, device=self.device)
+            jj = torch.as_tensor(part % nb, device=self.device)
             dice, overlap = qgram_similarity(self.codes_b[ii], self.codes_l[jj])
             sk_dice, sk_overlap = qgram_similarity(self.skel_b[ii], self.skel_l[jj])
             sim = torch.maximum(dice + overlap, sk_dice + sk_overlap) * 0.5
             out[s : s + _PAIR_CHUNK] = sim.cpu().numpy()
-        return out
+        return out[back]
 
     def levels(self, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         b, lg = self.b, self.lg
@@ -542,7 +579,7 @@ class _Scorer:
         amount = np.searchsorted(np.array(_AMOUNT_CUTS), diff, side="left")
         date = _date_level(b.day[i] - lg.day[j])
         sim = self.similarity(i, j)
-        empty = (b.codes[i, 0] == SENTINEL) | (lg.codes[j, 0] == SENTINEL)
+        empty = (b.codes[b.name_id[i], 0] == SENTINEL) | (lg.codes[lg.name_id[j], 0] == SENTINEL)
         desc = np.where(empty, -1, _desc_level(sim))
         rb, rl = b.ref[i], lg.ref[j]
         ref = np.where((rb < 0) | (rl < 0), -1, np.where(rb == rl, 0, 1))
@@ -631,7 +668,7 @@ class _Scorer:
             return np.array([1e-6, 1 - 1e-6])
         vb, cb = np.unique(rb, return_counts=True)
         vl, cl = np.unique(rl, return_counts=True)
-        common, ib, il = np.intersect1d(vb, vl, return_indices=True)
+        _, ib, il = np.intersect1d(vb, vl, return_indices=True)
         same = float((cb[ib] * cl[il]).sum()) / (len(rb) * len(rl))
         same = max(same, 1.0 / (len(rb) * len(rl)))
         return np.array([same, 1 - same])
@@ -641,7 +678,9 @@ class _Scorer:
         """Bits of evidence per pair: amount, date, description, reference, prior."""
         model = self.model
         w = np.zeros((len(lv), 5))
-        counts = self._amount_counts(self.b.cents[i]) / len(self.lg)
+        if self._counts_b is None:  # per bank row, once
+            self._counts_b = self._amount_counts(self.b.cents) / len(self.lg)
+        counts = self._counts_b[i]
         u_amt = np.maximum(
             counts[np.arange(len(lv)), lv[:, 0]], 1.0 / (len(self.lg) * len(self.b))
         )

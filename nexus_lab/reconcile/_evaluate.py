@@ -17,7 +17,9 @@ def _prf(pred: set, true: set) -> dict:
     return {"precision": p, "recall": r, "f1": f, "predicted": len(pred), "true": len(true)}
 
 
-def evaluate(result, truth: pd.DataFrame, bins: tuple = (0, 50, 70, 80, 90, 95, 99, 100.01)) -> dict:
+def evaluate(
+    result, truth: pd.DataFrame, bins: tuple = (0, 50, 70, 80, 90, 95, 99, 100.01)
+) -> dict:
     """Compare a :class:`ReconcileResult` with the true links.
 
     Parameters

@@ -135,7 +135,7 @@ def fit_em(
     m_prior = [x.copy() for x in m]
     history = []
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 (it is reported)
         log_m = np.zeros(len(pat))
         log_u = np.zeros(len(pat))
         for c in range(n_comp):

@@ -31,16 +31,17 @@ class Splits:
     confidence: np.ndarray
     alternatives: np.ndarray
     tested: np.ndarray
+    retry: np.ndarray | None = None  # "one" rows whose best group lost a row to a better claim
 
     @classmethod
     def concat(cls, parts: list[Splits]) -> Splits:
         return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in (
-            "one", "many", "size", "confidence", "alternatives", "tested")))
+            "one", "many", "size", "confidence", "alternatives", "tested", "retry")))
 
     @classmethod
     def empty(cls, width: int = 6) -> Splits:
         z = np.zeros(0, dtype=np.int64)
-        return cls(z, np.zeros((0, width), np.int64), z, np.zeros(0), z, z)
+        return cls(z, np.zeros((0, width), np.int64), z, np.zeros(0), z, z, z)
 
 
 @lru_cache(maxsize=8)
@@ -71,7 +72,7 @@ def find_splits(
     min_items: int = 2,
     max_items: int = 6,
     max_candidates: int = 10,
-    chunk: int = 256,
+    chunk: int = 4096,
 ) -> Splits:
     """Find "one = sum of many" groups among open rows.
 
@@ -155,34 +156,43 @@ def find_splits(
         return Splits.empty(max_items)
 
     masks = _subset_masks(k, min_items, min(max_items, k))
-    m_t = torch.as_tensor(masks, device=device)
-    m_i = m_t.to(torch.int64)
+    if np.abs(cents_many).max() * max_items >= 2**53 or np.abs(cents_one).max() >= 2**53:
+        return Splits.empty(max_items)  # sums could not be exact; parse_cents makes this moot
+    # Sums of integer cents run as float64 matrix products: every partial sum is an
+    # integer below 2**53, so the arithmetic is exact (and BLAS-fast on CPU and GPU).
+    m_f = torch.as_tensor(masks, dtype=torch.float64, device=device)
+    size_f = m_f.sum(1)
     day_t = torch.as_tensor(day_many, device=device)
+    cents_many_t = torch.as_tensor(cents_many, device=device)
     best_sub = np.zeros(len(owners), dtype=np.int64)
     hits = np.zeros(len(owners), dtype=np.int64)
     tested = np.zeros(len(owners), dtype=np.int64)
     spread = np.ones(len(owners), dtype=np.float64)
-    cents_many_t = torch.as_tensor(cents_many, device=device)
     for s in range(0, len(owners), chunk):
         c = torch.as_tensor(cand[s : s + chunk], device=device)
         valid = c >= 0
-        amt = torch.where(valid, cents_many_t[c.clamp(min=0)], torch.zeros_like(c))
-        target = torch.as_tensor(cents_one[owners[s : s + chunk]], device=device)
-        sums = (amt[:, None, :] * m_i[None, :, :]).sum(-1)  # (chunk, S) int64, exact
-        usable = ~((~valid)[:, None, :] & m_t[None, :, :]).any(-1)
+        amt = torch.where(valid, cents_many_t[c.clamp(min=0)], torch.zeros_like(c)).double()
+        target = torch.as_tensor(cents_one[owners[s : s + chunk]], device=device).double()
+        sums = amt @ m_f.T  # (chunk, S)
+        usable = ((~valid).double() @ m_f.T) == 0  # the subset uses no padding slot
         hit = (sums == target[:, None]) & usable
-        days = torch.where(valid, day_t[c.clamp(min=0)], torch.zeros_like(c)).float()
-        day_span = torch.where(m_t[None], days[:, None, :], float("inf")).amin(-1)
-        day_span = torch.where(m_t[None], days[:, None, :], float("-inf")).amax(-1) - day_span
-        # prefer the tightest group in time, then the fewest items
-        pref = day_span * 16 + m_i.sum(-1)[None, :].float()
-        pref = torch.where(hit, pref, torch.full_like(pref, float("inf")))
-        best_sub[s : s + chunk] = pref.argmin(1).cpu().numpy()
-        hits[s : s + chunk] = hit.sum(1).cpu().numpy()
+        n_hit = hit.sum(1)
+        hits[s : s + chunk] = n_hit.cpu().numpy()
         tested[s : s + chunk] = usable.sum(1).cpu().numpy()
-        big = torch.where(usable, sums, torch.full_like(sums, -(2**62))).amax(1)
-        small = torch.where(usable, sums, torch.full_like(sums, 2**62)).amin(1)
+        big = torch.where(usable, sums, torch.full_like(sums, -(2.0**60))).amax(1)
+        small = torch.where(usable, sums, torch.full_like(sums, 2.0**60)).amin(1)
         spread[s : s + chunk] = (big - small + 1).clamp(min=1).cpu().numpy()
+        rows = torch.nonzero(n_hit > 0).squeeze(1)
+        if len(rows) == 0:
+            continue
+        # among the exact hits prefer the tightest group in time, then the fewest items
+        days = day_t[c[rows].clamp(min=0)].double()
+        inside = m_f.bool()[None]
+        first = torch.where(inside, days[:, None, :], torch.inf).amin(-1)
+        last = torch.where(inside, days[:, None, :], -torch.inf).amax(-1)
+        pref = (last - first) * 16 + size_f[None, :]
+        pref = torch.where(hit[rows], pref, torch.full_like(pref, torch.inf))
+        best_sub[s + rows.cpu().numpy()] = pref.argmin(1).cpu().numpy()
     found = hits > 0
     if not found.any():
         return Splits.empty(max_items)
@@ -198,7 +208,7 @@ def find_splits(
     accepted = _settle(members, confidence)
     return Splits(
         owners[accepted], members[accepted], size[accepted], confidence[accepted],
-        hits[accepted], tested[accepted],
+        hits[accepted], tested[accepted], retry=owners[~accepted],
     )
 
 
