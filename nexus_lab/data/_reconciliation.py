@@ -15,8 +15,8 @@ _WORDS_A = (
     "Crescent Crown Delta Eagle Echo Elm Emerald Evergreen Falcon First Fox Frontier Global Golden "
     "Granite Green Harbor Harvest Hawk Highland Horizon Iron Island Jade Keystone Lake Liberty "
     "Lincoln Maple Meadow Metro Midland Monarch Nexa Noble North Northwind Oak Ocean Orchid "
-    "Pacific Peak Pine Pioneer Prairie Prime Quantum Redwood Ridge River Rock Royal Sable Sierra Silver "
-    "Summit Sun Titan Union Valley Vista Willow Zenith"
+    "Pacific Peak Pine Pioneer Prairie Prime Quantum Redwood Ridge River Rock Royal Sable Sierra "
+    "Silver Summit Sun Titan Union Valley Vista Willow Zenith"
 ).split()
 _WORDS_B = (
     "Office Supply Logistics Foods Fuel Hardware Software Cloud Telecom Print Courier Catering "

@@ -41,6 +41,8 @@ LEDGER_OPTIONAL = ("vendor", "category", "account", "reference", "currency")
 
 _NAME_WIDTH = 24  # bytes of a normalized counterparty name that are compared
 _PAIR_CHUNK = 1 << 21
+_SAME_PARTY = 0.6  # name similarity at which two spellings are one counterparty
+_DENSE = 8  # a bank row with more exact-amount candidates keeps only its counterparty's
 
 _AMOUNT_LABELS = ["exact", "within 0.10", "within 1.00", "within tolerance"]
 _AMOUNT_CUTS = (0, 10, 100)  # cents: the upper bounds of the first three levels
@@ -236,7 +238,7 @@ def reconcile(
     lg = _prepare(ledger, "ledger", LEDGER_OPTIONAL, ledger_map)
     _currencies(b, lg)
     flipped = _align_signs(b, lg)
-    _counterparty_keys(b, lg)
+    _counterparties(b, lg, dev)
     timings["prepare"] = time.perf_counter() - t0
 
     t = time.perf_counter()
@@ -254,6 +256,10 @@ def reconcile(
     kb = composite((b.part, span_part), (b.cents - cmin, span_cents), (b.day - dmin, span_day))
     kl = composite((lg.part, span_part), (lg.cents - cmin, span_cents), (lg.day - dmin, span_day))
     i1, j1 = range_join(kb, kl, -window, window)
+    # common amounts (round sums, subscriptions) meet many rows: keep the counterparty's
+    crowded = np.bincount(i1, minlength=len(b))[i1] > _DENSE
+    keep = ~crowded | ((b.keys[0][i1] == lg.keys[0][j1]) & (b.keys[0][i1] >= 0))
+    i1, j1 = i1[keep], j1[keep]
     timings["candidates"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -468,38 +474,75 @@ def _align_signs(b: _Side, lg: _Side) -> bool:
     return False
 
 
-def _counterparty_keys(b: _Side, lg: _Side) -> None:
-    """Blocking keys: a ledger name's first or second word (or Soundex) among the bank's words.
+def _counterparties(b: _Side, lg: _Side, device: torch.device) -> None:
+    """Resolve counterparties: one id for every spelling of one party's name.
 
-    Each family is a pair of int columns (bank, ledger) coded jointly, -1 = none.
-    Bank noise before the name ("VISA DDA PUR ...") is covered by trying the
-    bank's first three words; a typo in the first word by the second word.
+    Distinct names of both sides are paired when they share a word key (first,
+    second or third word, its Soundex or consonant skeleton: this survives bank
+    prefixes, typos and abbreviations) and their bigram similarity reaches
+    ``_SAME_PARTY``; each bank spelling then joins its most similar ledger name,
+    whose index is the counterparty id.
+    Rows then block on that id (splits, tolerance matches, reasons) instead of
+    on raw words, so a common word such as "MARKET" does not widen every block.
     """
+    nb, nl = len(b.names), len(lg.names)
     tb = [tokens(b.names, k) for k in range(3)]
     tl = [tokens(lg.names, k) for k in range(2)]
     tb += [skeleton(x) for x in tb[:2]]
     tl += [skeleton(x) for x in tl]
-    n = len(b.names)  # keys are made per distinct name, then gathered to the rows
-    b.keys, lg.keys = [], []
-
-    def add(code: np.ndarray) -> None:
-        b.keys.append(code[:n][b.name_id])
-        lg.keys.append(code[n:][lg.name_id])
-
+    families = []
     for kb, kl in ((0, 0), (1, 0), (2, 0), (1, 1), (2, 1), (3, 2), (4, 3)):
         both = pa.concat_arrays([tb[kb], tl[kl]])
         idx = both.dictionary_encode().indices.to_numpy(zero_copy_only=False).astype(np.int64)
-        add(np.where(np.asarray(pc.equal(both, "")).astype(bool), -1, idx))
+        families.append(np.where(np.asarray(pc.equal(both, "")).astype(bool), -1, idx))
     sl = soundex(tl[0])
     for tok in tb[:2]:
         sx = np.concatenate([soundex(tok), sl])
         _, code = np.unique(sx, return_inverse=True)
-        add(np.where(sx == 0, -1, code).astype(np.int64))
-    # rows in different currencies never share a key
-    span = int(max(b.part.max(), lg.part.max())) + 1
-    if span > 1:
-        b.keys = [np.where(k >= 0, k * span + b.part, -1) for k in b.keys]
-        lg.keys = [np.where(k >= 0, k * span + lg.part, -1) for k in lg.keys]
+        families.append(np.where(sx == 0, -1, code).astype(np.int64))
+    pairs = []
+    for code in families:
+        cb, cl = code[:nb], code[nb:]
+        ob, ol = np.flatnonzero(cb >= 0), np.flatnonzero(cl >= 0)
+        i, j = range_join(cb[ob], cl[ol], 0, 0)
+        pairs.append(ob[i] * nl + ol[j])
+    code = np.unique(np.concatenate(pairs)) if pairs else np.zeros(0, np.int64)
+    pb, pl = code // max(nl, 1), code % max(nl, 1)
+    sim = _name_similarity(b, lg, pb, pl, device)
+    keep = sim >= _SAME_PARTY
+    pb, pl, sim = pb[keep], pl[keep], sim[keep]
+    # each bank spelling joins its most similar ledger name (no chaining across vendors)
+    order = np.lexsort((pl, -sim, pb))
+    first = order[np.r_[True, pb[order][1:] != pb[order][:-1]]] if len(order) else order
+    label = np.r_[np.arange(nl, nl + nb), np.arange(nl)].astype(np.int64)
+    label[pb[first]] = pl[first]
+    empty = np.r_[b.codes[:, 0], lg.codes[:, 0]] == SENTINEL
+    label[empty] = -1
+    span = int(max(b.part.max(), lg.part.max())) + 1  # rows in different currencies never meet
+    cp_b = label[:nb][b.name_id]
+    cp_l = label[nb:][lg.name_id]
+    b.keys = [np.where(cp_b >= 0, cp_b * span + b.part, -1)]
+    lg.keys = [np.where(cp_l >= 0, cp_l * span + lg.part, -1)]
+
+
+def _name_similarity(
+    b: _Side, lg: _Side, ib: np.ndarray, jl: np.ndarray, device: torch.device
+) -> np.ndarray:
+    """Similarity in [0, 1] of bank names ``ib`` and ledger names ``jl`` (name indices).
+
+    The mean of the Dice and overlap coefficients of character bigrams, on the
+    names or on their consonant skeletons, whichever agrees more.
+    """
+    out = np.empty(len(ib), dtype=np.float32)
+    tensors = [torch.as_tensor(x, device=device) for x in (b.codes, lg.codes, b.skel, lg.skel)]
+    for s in range(0, len(ib), _PAIR_CHUNK):
+        ii = torch.as_tensor(ib[s : s + _PAIR_CHUNK], device=device)
+        jj = torch.as_tensor(jl[s : s + _PAIR_CHUNK], device=device)
+        dice, overlap = qgram_similarity(tensors[0][ii], tensors[1][jj])
+        sk_dice, sk_overlap = qgram_similarity(tensors[2][ii], tensors[3][jj])
+        sim = torch.maximum(dice + overlap, sk_dice + sk_overlap) * 0.5
+        out[s : s + _PAIR_CHUNK] = sim.cpu().numpy()
+    return out
 
 
 def _keep_order(i, j, pick, b: _Side, lg: _Side) -> tuple[np.ndarray, np.ndarray]:
@@ -537,10 +580,6 @@ class _Scorer:
     ) -> None:
         self.b, self.lg, self.device, self.tol_cents = b, lg, device, tol_cents
         self.window = window
-        self.codes_b = torch.as_tensor(b.codes, device=device)
-        self.codes_l = torch.as_tensor(lg.codes, device=device)
-        self.skel_b = torch.as_tensor(b.skel, device=device)
-        self.skel_l = torch.as_tensor(lg.skel, device=device)
         self.sorted_l = np.sort(lg.cents)
         key = lg.keys[0]
         counts = np.bincount(key[key >= 0], minlength=int(key.max()) + 1 if len(key) else 0)
@@ -553,25 +592,11 @@ class _Scorer:
 
     # levels -----------------------------------------------------------------
     def similarity(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-        """Name similarity of bank rows ``i`` and ledger rows ``j``, in [0, 1].
-
-        The mean of Dice and overlap coefficients of character bigrams, on the
-        names or on their consonant skeletons, whichever agrees more. Computed
-        once per distinct pair of names, then gathered back to the row pairs.
-        """
-        nb = len(self.lg.names)
-        code = self.b.name_id[i] * nb + self.lg.name_id[j]
+        """Name similarity of bank rows ``i`` and ledger rows ``j``, once per name pair."""
+        nl = len(self.lg.names)
+        code = self.b.name_id[i] * nl + self.lg.name_id[j]
         uniq, back = np.unique(code, return_inverse=True)
-        out = np.empty(len(uniq), dtype=np.float32)
-        for s in range(0, len(uniq), _PAIR_CHUNK):
-            part = uniq[s : s + _PAIR_CHUNK]
-            ii = torch.as_tensor(part // nb, device=self.device)
-            jj = torch.as_tensor(part % nb, device=self.device)
-            dice, overlap = qgram_similarity(self.codes_b[ii], self.codes_l[jj])
-            sk_dice, sk_overlap = qgram_similarity(self.skel_b[ii], self.skel_l[jj])
-            sim = torch.maximum(dice + overlap, sk_dice + sk_overlap) * 0.5
-            out[s : s + _PAIR_CHUNK] = sim.cpu().numpy()
-        return out[back]
+        return _name_similarity(self.b, self.lg, uniq // nl, uniq % nl, self.device)[back]
 
     def levels(self, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         b, lg = self.b, self.lg
@@ -605,8 +630,11 @@ class _Scorer:
         em2 = fit_em(
             lv2, [4, 2 * self.window + 1, 5, 2], names=list(COMPARISONS),
             labels=[_AMOUNT_LABELS, self.date_labels, _DESC_LABELS, _REF_LABELS],
-            fixed_m={1: self.em.m[0], 2: self.em.m[1], 3: self.em.m[2]},
+            fixed_m={1: self.em.m[0], 2: self.em.m[1], 3: self.em.m[2]}, lam=0.5,
         )
+        if em2.lam < 0.02:  # EM gave up the match class: keep the prior amount weights
+            log.info("tolerance pairs too few or too ambiguous to learn from; prior weights used")
+            return
         found = np.r_[n_exact_matched, em2.lam * len(lv2) * em2.m[0][1:]]
         found = found + 20.0 * _M_AMOUNT_PRIOR  # the same pseudo-counts as EM's
         self.m_amount = np.maximum(found / found.sum(), 1e-4)

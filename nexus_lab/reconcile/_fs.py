@@ -160,11 +160,12 @@ def fit_em(
             u[c] = uu / uu.sum()
         if len(history) > 1 and abs(history[-1] - history[-2]) < tol * abs(history[-2]):
             break
-    # EM is symmetric in its two classes: the match class is the one whose levels are
-    # the stronger (lower) on average; swap if it came out the other way round
+    # With nothing held fixed EM is symmetric in its two classes: the match class is
+    # the one whose levels are the stronger (lower) on average; swap if it came out
+    # the other way round. Fixed m already tell the classes apart.
     free = [c for c in range(n_comp) if c not in fixed_m]
     mean_level = [np.arange(len(m[c])) @ (m[c] - u[c]) / (len(m[c]) - 1 or 1) for c in free]
-    if free and sum(mean_level) > 0:
+    if not fixed_m and sum(mean_level) > 0:
         m, u = [u[c] if c in free else m[c] for c in range(n_comp)], [
             m[c] if c in free else u[c] for c in range(n_comp)
         ]
