@@ -477,35 +477,34 @@ def _align_signs(b: _Side, lg: _Side) -> bool:
 def _counterparties(b: _Side, lg: _Side, device: torch.device) -> None:
     """Resolve counterparties: one id for every spelling of one party's name.
 
-    Distinct names of both sides are paired when they share a word key (first,
-    second or third word, its Soundex or consonant skeleton: this survives bank
-    prefixes, typos and abbreviations) and their bigram similarity reaches
-    ``_SAME_PARTY``; each bank spelling then joins its most similar ledger name,
-    whose index is the counterparty id.
-    Rows then block on that id (splits, tolerance matches, reasons) instead of
-    on raw words, so a common word such as "MARKET" does not widen every block.
+    Distinct names of both sides are paired when they share a two-word key (the
+    words, the first word and three letters of the second, their Soundex codes
+    or consonant skeletons, with the bank's name starting after up to two noise
+    words: this survives bank prefixes, truncation, typos and abbreviations) and
+    their bigram similarity reaches ``_SAME_PARTY``; each bank spelling then
+    joins its most similar ledger name, whose index is the counterparty id.
+    Rows then block on that id (splits, tolerance matches, reasons), so a common
+    word such as "MARKET" does not widen every block.
     """
     nb, nl = len(b.names), len(lg.names)
-    tb = [tokens(b.names, k) for k in range(3)]
-    tl = [tokens(lg.names, k) for k in range(2)]
-    tb += [skeleton(x) for x in tb[:2]]
-    tl += [skeleton(x) for x in tl]
-    families = []
-    for kb, kl in ((0, 0), (1, 0), (2, 0), (1, 1), (2, 1), (3, 2), (4, 3)):
-        both = pa.concat_arrays([tb[kb], tl[kl]])
-        idx = both.dictionary_encode().indices.to_numpy(zero_copy_only=False).astype(np.int64)
-        families.append(np.where(np.asarray(pc.equal(both, "")).astype(bool), -1, idx))
-    sl = soundex(tl[0])
-    for tok in tb[:2]:
-        sx = np.concatenate([soundex(tok), sl])
-        _, code = np.unique(sx, return_inverse=True)
-        families.append(np.where(sx == 0, -1, code).astype(np.int64))
+    wb = [tokens(b.names, k, min_len=1) for k in range(4)]
+    wl = [tokens(lg.names, k, min_len=1) for k in range(2)]
     pairs = []
-    for code in families:
-        cb, cl = code[:nb], code[nb:]
-        ob, ol = np.flatnonzero(cb >= 0), np.flatnonzero(cl >= 0)
-        i, j = range_join(cb[ob], cl[ol], 0, 0)
-        pairs.append(ob[i] * nl + ol[j])
+    # two-word keys are distinctive; the bank's name may start after 0-2 noise words
+    for off in range(3):
+        for kind in ("words", "prefix", "soundex", "skeleton", "second", "second skeleton"):
+            pairs.append(_join_keys(_word_key(wb[off], wb[off + 1], kind),
+                                    _word_key(wl[0], wl[1], kind), nl))
+    # a lost or misplaced space ("ACMEBOOKS", "NOBL ECATERING"): the first letters
+    compact = [pc.utf8_slice_codeunits(pc.replace_substring(x.names, " ", ""), 0, 6)
+               for x in (b, lg)]
+    long_enough = [pc.if_else(pc.greater_equal(pc.utf8_length(c), 6), c, "") for c in compact]
+    pairs.append(_join_keys(*long_enough, nl))
+    # one-word ledger names: the word alone
+    single = np.asarray(pc.equal(wl[1], "")).astype(bool)
+    one = pc.if_else(pa.array(single), wl[0], "")
+    for off in range(3):
+        pairs.append(_join_keys(wb[off], one, nl))
     code = np.unique(np.concatenate(pairs)) if pairs else np.zeros(0, np.int64)
     pb, pl = code // max(nl, 1), code % max(nl, 1)
     sim = _name_similarity(b, lg, pb, pl, device)
@@ -523,6 +522,37 @@ def _counterparties(b: _Side, lg: _Side, device: torch.device) -> None:
     cp_l = label[nb:][lg.name_id]
     b.keys = [np.where(cp_b >= 0, cp_b * span + b.part, -1)]
     lg.keys = [np.where(cp_l >= 0, cp_l * span + lg.part, -1)]
+
+
+def _word_key(first: pa.Array, second: pa.Array, kind: str) -> pa.Array:
+    """A two-word key: the words, the first word and 3 letters, Soundex codes, skeletons,
+    or the second word (or its skeleton) with the first word's initial."""
+    if kind.startswith("second"):
+        if kind.endswith("skeleton"):
+            first, second = skeleton(first), skeleton(second)
+        first, second = second, pc.utf8_slice_codeunits(first, 0, 1)
+    elif kind == "prefix":
+        second = pc.utf8_slice_codeunits(second, 0, 3)
+    elif kind == "soundex":
+        first = pa.array(soundex(first).astype(str))
+        second = pa.array(soundex(second).astype(str))
+    elif kind == "skeleton":
+        first, second = skeleton(first), skeleton(second)
+    key = pc.binary_join_element_wise(first, second, " ")
+    missing = pc.or_(pc.equal(first, ""), pc.equal(first, "0"))
+    return pc.if_else(missing, "", key)
+
+
+def _join_keys(key_b: pa.Array, key_l: pa.Array, nl: int) -> np.ndarray:
+    """Codes ``b * nl + l`` of name pairs whose (non-empty) keys are equal."""
+    both = pa.concat_arrays([key_b, key_l]).dictionary_encode()
+    code = both.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    empty = np.asarray(pc.equal(both.dictionary, "")).astype(bool)[code]
+    code = np.where(empty, -1, code)
+    cb, cl = code[: len(key_b)], code[len(key_b) :]
+    ob, ol = np.flatnonzero(cb >= 0), np.flatnonzero(cl >= 0)
+    i, j = range_join(cb[ob], cl[ol], 0, 0)
+    return ob[i] * nl + ol[j]
 
 
 def _name_similarity(

@@ -67,9 +67,10 @@ def normalize_plain(values: object) -> pa.Array:
     return pc.utf8_trim_whitespace(text)
 
 
-def tokens(names: pa.Array, k: int) -> pa.Array:
-    """The ``k``-th whitespace token (0-based) of at least three letters, or ``""``."""
-    pattern = r"^(?:\S+ ){" + str(k) + r"}(?P<t>\S{3,})" if k else r"^(?P<t>\S{3,})"
+def tokens(names: pa.Array, k: int, min_len: int = 3) -> pa.Array:
+    """The ``k``-th whitespace token (0-based) if it has ``min_len`` letters, else ``""``."""
+    word = r"(?P<t>\S{" + str(min_len) + r",})"
+    pattern = r"^(?:\S+ ){" + str(k) + r"}" + word if k else r"^" + word
     tok = pc.struct_field(pc.extract_regex(names, pattern), "t")
     return pc.fill_null(tok, "")
 
