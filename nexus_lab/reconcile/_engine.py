@@ -323,8 +323,8 @@ def reconcile(
     i_all = np.concatenate([i1, i2])
     j_all = np.concatenate([j1, j2])
     w_all = np.concatenate([w1, w2])
-    confidence = scorer.confidence(i_all, j_all, w_all.sum(1))
     pick = np.concatenate([pick1, pick2])
+    confidence = scorer.confidence(i_all, j_all, w_all.sum(1), pick)
     oi, oj = _keep_order(i_all, j_all, pick, b, lg)
     one = _one_to_one_frame(
         b, lg, oi[pick], oj[pick], confidence[pick], w_all[pick],
@@ -479,31 +479,35 @@ def _counterparties(b: _Side, lg: _Side, device: torch.device) -> None:
 
     Distinct names of both sides are paired when they share a two-word key (the
     words, the first word and three letters of the second, their Soundex codes
-    or consonant skeletons, with the bank's name starting after up to two noise
-    words: this survives bank prefixes, truncation, typos and abbreviations) and
+    or consonant skeletons, with the bank's name starting after up to one noise
+    word: this survives bank prefixes, truncation, typos and abbreviations) and
     their bigram similarity reaches ``_SAME_PARTY``; each bank spelling then
     joins its most similar ledger name, whose index is the counterparty id.
     Rows then block on that id (splits, tolerance matches, reasons), so a common
     word such as "MARKET" does not widen every block.
     """
     nb, nl = len(b.names), len(lg.names)
-    wb = [tokens(b.names, k, min_len=1) for k in range(4)]
+    wb = [tokens(b.names, k, min_len=1) for k in range(3)]
     wl = [tokens(lg.names, k, min_len=1) for k in range(2)]
     pairs = []
-    # two-word keys are distinctive; the bank's name may start after 0-2 noise words
-    for off in range(3):
+    # two-word keys are distinctive; the bank's name may start after a noise word
+    for off in range(2):
         for kind in ("words", "prefix", "soundex", "skeleton", "second", "second skeleton"):
             pairs.append(_join_keys(_word_key(wb[off], wb[off + 1], kind),
                                     _word_key(wl[0], wl[1], kind), nl))
     # a lost or misplaced space ("ACMEBOOKS", "NOBL ECATERING"): the first letters
-    compact = [pc.utf8_slice_codeunits(pc.replace_substring(x.names, " ", ""), 0, 6)
-               for x in (b, lg)]
-    long_enough = [pc.if_else(pc.greater_equal(pc.utf8_length(c), 6), c, "") for c in compact]
-    pairs.append(_join_keys(*long_enough, nl))
+    # the ledger's key reaches two letters into its second word, so it stays distinctive
+    squeezed = [pc.replace_substring(x.names, " ", "") for x in (b, lg)]
+    reach = np.asarray(pc.utf8_length(wl[0])).astype(np.int64) + 2
+    for n in range(5, 13):
+        key_b, key_l = (pc.utf8_slice_codeunits(x, 0, n) for x in squeezed)
+        key_b = pc.if_else(pc.greater_equal(pc.utf8_length(key_b), n), key_b, "")
+        key_l = pc.if_else(pa.array(reach == n), key_l, "")
+        pairs.append(_join_keys(key_b, key_l, nl))
     # one-word ledger names: the word alone
     single = np.asarray(pc.equal(wl[1], "")).astype(bool)
     one = pc.if_else(pa.array(single), wl[0], "")
-    for off in range(3):
+    for off in range(2):
         pairs.append(_join_keys(wb[off], one, nl))
     code = np.unique(np.concatenate(pairs)) if pairs else np.zeros(0, np.int64)
     pb, pl = code // max(nl, 1), code % max(nl, 1)
@@ -522,6 +526,14 @@ def _counterparties(b: _Side, lg: _Side, device: torch.device) -> None:
     cp_l = label[nb:][lg.name_id]
     b.keys = [np.where(cp_b >= 0, cp_b * span + b.part, -1)]
     lg.keys = [np.where(cp_l >= 0, cp_l * span + lg.part, -1)]
+    # a second, looser family for splits and tolerance matches: the first word, which
+    # still meets when a typo later in the name kept two spellings apart
+    first = pa.concat_arrays([tokens(b.names, 0), tokens(lg.names, 0)]).dictionary_encode()
+    word = first.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    word = np.where(np.asarray(pc.equal(first.dictionary, "")).astype(bool)[word], -1, word)
+    wb_, wl_ = word[:nb][b.name_id], word[nb:][lg.name_id]
+    b.keys.append(np.where(wb_ >= 0, wb_ * span + b.part, -1))
+    lg.keys.append(np.where(wl_ >= 0, wl_ * span + lg.part, -1))
 
 
 def _word_key(first: pa.Array, second: pa.Array, kind: str) -> pa.Array:
@@ -760,16 +772,34 @@ class _Scorer:
     def expected_matches(self) -> float:
         return max(self.n_exact / max(self.m_amount[0], 1e-3), 1.0)
 
-    def confidence(self, i: np.ndarray, j: np.ndarray, bits: np.ndarray) -> np.ndarray:
-        """P(pair is right) allowing for every competing candidate of both rows."""
+    def confidence(
+        self, i: np.ndarray, j: np.ndarray, bits: np.ndarray, pick: np.ndarray
+    ) -> np.ndarray:
+        """P(pair is right) allowing for the competing candidates of both rows.
+
+        A bank row's rivals are its other candidates, each weighed by its odds;
+        a rival that the assignment gave to another bank row with more evidence
+        is explained there and does not compete (and the same for ledger rows).
+        """
         if len(i) == 0:
             return np.zeros(0)
         bits = np.clip(bits, -60, 60)
+        nb, nl = len(self.b), len(self.lg)
+        owner_l = np.full(nl, -1)
+        owner_l[j[pick]] = i[pick]
+        best_l = np.full(nl, -np.inf)
+        best_l[j[pick]] = bits[pick]
+        owner_b = np.full(nb, -1)
+        owner_b[i[pick]] = j[pick]
+        best_b = np.full(nb, -np.inf)
+        best_b[i[pick]] = bits[pick]
+        free_for_row = (owner_l[j] < 0) | (owner_l[j] == i) | (best_l[j] < bits)
+        free_for_col = (owner_b[i] < 0) | (owner_b[i] == j) | (best_b[i] < bits)
         odds = np.exp2(bits)
-        row = np.bincount(i, weights=odds, minlength=len(self.b))
-        col_prior = np.log2(len(self.lg) / len(self.b))
+        row = np.bincount(i, weights=odds * free_for_row, minlength=nb)
+        col_prior = np.log2(nl / nb)
         odds_c = np.exp2(np.clip(bits + col_prior, -60, 60))
-        col = np.bincount(j, weights=odds_c, minlength=len(self.lg))
+        col = np.bincount(j, weights=odds_c * free_for_col, minlength=nl)
         p_row = odds / (1.0 + row[i])
         p_col = odds_c / (1.0 + col[j])
         return np.minimum(p_row, p_col)

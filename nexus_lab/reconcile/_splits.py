@@ -44,6 +44,9 @@ class Splits:
         return cls(z, np.zeros((0, width), np.int64), z, np.zeros(0), z, z, z)
 
 
+_SPAN_SCALE = 16.0  # preference units per day of span (pref = 16 * span + items)
+
+
 @lru_cache(maxsize=8)
 def _subset_masks(k: int, min_items: int, max_items: int) -> np.ndarray:
     masks = [
@@ -168,6 +171,7 @@ def find_splits(
     hits = np.zeros(len(owners), dtype=np.int64)
     tested = np.zeros(len(owners), dtype=np.int64)
     spread = np.ones(len(owners), dtype=np.float64)
+    share = np.ones(len(owners), dtype=np.float64)
     for s in range(0, len(owners), chunk):
         c = torch.as_tensor(cand[s : s + chunk], device=device)
         valid = c >= 0
@@ -192,19 +196,25 @@ def find_splits(
         last = torch.where(inside, days[:, None, :], -torch.inf).amax(-1)
         pref = (last - first) * 16 + size_f[None, :]
         pref = torch.where(hit[rows], pref, torch.full_like(pref, torch.inf))
+        best = pref.amin(1, keepdim=True)
         best_sub[s + rows.cpu().numpy()] = pref.argmin(1).cpu().numpy()
+        # a rival subset is as likely as the best one when it is as tight in time, and
+        # e times less likely per day more that it spans
+        share[s + rows.cpu().numpy()] = (
+            1.0 / torch.exp(-(pref - best) / _SPAN_SCALE).sum(1)
+        ).cpu().numpy()
     found = hits > 0
     if not found.any():
         return Splits.empty(max_items)
     owners, cand, best_sub = owners[found], cand[found], best_sub[found]
-    hits, tested, spread = hits[found], tested[found], spread[found]
+    hits, tested, spread, share = hits[found], tested[found], spread[found], share[found]
     chosen = masks[best_sub]  # (G, k)
     size = chosen.sum(1)
     order = np.argsort(~chosen, axis=1, kind="stable")
     members = np.take_along_axis(np.where(chosen, cand, -1), order, 1)[:, :max_items]
     # expected coincidental exact hits among the subsets tried
     false_hits = tested / spread
-    confidence = 0.5 / (0.5 + false_hits) / hits
+    confidence = 0.5 / (0.5 + false_hits) * share
     accepted = _settle(members, confidence)
     return Splits(
         owners[accepted], members[accepted], size[accepted], confidence[accepted],
