@@ -576,12 +576,13 @@ def _name_similarity(
     names or on their consonant skeletons, whichever agrees more.
     """
     out = np.empty(len(ib), dtype=np.float32)
-    tensors = [torch.as_tensor(x, device=device) for x in (b.codes, lg.codes, b.skel, lg.skel)]
+    t = [torch.as_tensor(x, device=device) for x in (b.codes, lg.codes, b.skel, lg.skel)]
+    n = [(x != SENTINEL).sum(1, dtype=torch.int32) for x in t]  # distinct bigrams per name
     for s in range(0, len(ib), _PAIR_CHUNK):
         ii = torch.as_tensor(ib[s : s + _PAIR_CHUNK], device=device)
         jj = torch.as_tensor(jl[s : s + _PAIR_CHUNK], device=device)
-        dice, overlap = qgram_similarity(tensors[0][ii], tensors[1][jj])
-        sk_dice, sk_overlap = qgram_similarity(tensors[2][ii], tensors[3][jj])
+        dice, overlap = qgram_similarity(t[0][ii], t[1][jj], n[0][ii], n[1][jj])
+        sk_dice, sk_overlap = qgram_similarity(t[2][ii], t[3][jj], n[2][ii], n[3][jj])
         sim = torch.maximum(dice + overlap, sk_dice + sk_overlap) * 0.5
         out[s : s + _PAIR_CHUNK] = sim.cpu().numpy()
     return out
@@ -594,7 +595,9 @@ def _keep_order(i, j, pick, b: _Side, lg: _Side) -> tuple[np.ndarray, np.ndarray
     whose ledger rows are alike score the same whichever way they are paired;
     the assignment then pairs the first bank row with the first ledger row.
     """
-    sel = np.flatnonzero(pick)
+    # only rows with a rival candidate can be swapped
+    rival = (np.bincount(i, minlength=len(b))[i] > 1) | (np.bincount(j, minlength=len(lg))[j] > 1)
+    sel = np.flatnonzero(pick & rival)
     bi, lj = i[sel], j[sel]
     keys = (lg.ref[lj], lg.name_id[lj], lg.day[lj], lg.cents[lj],
             b.ref[bi], b.name_id[bi], b.day[bi], b.cents[bi])
@@ -636,8 +639,7 @@ class _Scorer:
     def similarity(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         """Name similarity of bank rows ``i`` and ledger rows ``j``, once per name pair."""
         nl = len(self.lg.names)
-        code = self.b.name_id[i] * nl + self.lg.name_id[j]
-        uniq, back = np.unique(code, return_inverse=True)
+        back, uniq = pd.factorize(self.b.name_id[i] * nl + self.lg.name_id[j])
         return _name_similarity(self.b, self.lg, uniq // nl, uniq % nl, self.device)[back]
 
     def levels(self, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

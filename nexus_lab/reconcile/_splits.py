@@ -18,7 +18,7 @@ from itertools import combinations
 import numpy as np
 import torch
 
-from nexus_lab.reconcile._blocking import composite, range_join
+from nexus_lab.reconcile._blocking import composite
 
 
 @dataclass
@@ -110,6 +110,7 @@ def find_splits(
     dmin = int(min(day_one.min(), day_many.min())) - before - 1
     span_day += before + after + 2
     pi, pj = [], []
+    reach = 2 * max_candidates  # rows looked at on each side of the "one" row's date
     for ko, km in zip(key_one, key_many):
         ao, am = ko[one], km[many]
         so, sm = ao >= 0, am >= 0
@@ -118,8 +119,18 @@ def find_splits(
         span_key = int(max(ao.max(), am.max())) + 1
         kl = composite((ao[so], span_key), (day_one[one][so] - dmin, span_day))
         kr = composite((am[sm], span_key), (day_many[many][sm] - dmin, span_day))
-        i, j = range_join(kl, kr, -before, after)
-        pi.append(one[so][i])
+        # the rows of one counterparty are contiguous and sorted by date: look only at
+        # the neighbours of each "one" row's date instead of expanding whole blocks
+        order = np.argsort(kr, kind="stable")
+        skr = kr[order]
+        lo = np.searchsorted(skr, kl - before, "left")
+        hi = np.searchsorted(skr, kl + after, "right")
+        mid = np.searchsorted(skr, kl, "left")
+        pos = mid[:, None] + np.arange(-reach, reach)[None, :]
+        inside = (pos >= lo[:, None]) & (pos < hi[:, None])
+        rows, cols = np.nonzero(inside)
+        j = order[pos[rows, cols]]
+        pi.append(one[so][rows])
         pj.append(many[sm][j])
     if not pi:
         return Splits.empty(max_items)
@@ -128,8 +139,6 @@ def find_splits(
     co, cm = cents_one[pi], cents_many[pj]
     ok = (np.sign(co) == np.sign(cm)) & (np.abs(cm) < np.abs(co))
     pi, pj = pi[ok], pj[ok]
-    code = np.unique(pi.astype(np.int64) * (len(cents_many) + 1) + pj)
-    pi, pj = code // (len(cents_many) + 1), code % (len(cents_many) + 1)
     if len(pi) == 0:
         return Splits.empty(max_items)
     # keep the max_candidates most similar, then closest in time, per "one" row
@@ -140,10 +149,18 @@ def find_splits(
         pi, pj, dist, sim = pi[good], pj[good], dist[good], sim[good]
         if len(pi) == 0:
             return Splits.empty(max_items)
-        order = np.lexsort((pj, dist, -np.round(sim, 1), pi))
+        rank_sim = 10 - np.round(sim * 10).astype(np.int64)  # 0 = most similar
     else:
-        order = np.lexsort((pj, dist, pi))
+        rank_sim = np.zeros(len(pi), np.int64)
+    # one int64 sort key: owner, similarity (tenths, best first), days apart, row
+    span_d = int(dist.max()) + 1
+    order = np.argsort(
+        ((pi * 11 + rank_sim) * span_d + dist) * (len(cents_many) + 1) + pj, kind="stable"
+    )
     pi, pj = pi[order], pj[order]
+    # a pair found by both key families sorts next to itself: keep one
+    fresh = np.r_[True, (pi[1:] != pi[:-1]) | (pj[1:] != pj[:-1])]
+    pi, pj = pi[fresh], pj[fresh]
     starts = np.flatnonzero(np.r_[True, pi[1:] != pi[:-1]])
     sizes = np.diff(np.r_[starts, len(pi)])
     rank = np.arange(len(pi)) - np.repeat(starts, sizes)

@@ -117,7 +117,10 @@ def qgram_codes(mat: np.ndarray, lengths: np.ndarray, q: int = 2) -> np.ndarray:
 
 
 def qgram_similarity(
-    codes_a: torch.Tensor, codes_b: torch.Tensor
+    codes_a: torch.Tensor,
+    codes_b: torch.Tensor,
+    count_a: torch.Tensor | None = None,
+    count_b: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Dice and overlap coefficients of aligned rows of two q-gram code matrices.
 
@@ -125,6 +128,8 @@ def qgram_similarity(
     ----------
     codes_a, codes_b : torch.Tensor
         ``(P, L)`` int32 rows from :func:`qgram_codes`, one row per pair.
+    count_a, count_b : torch.Tensor, optional
+        The number of distinct q-grams of each row, when the caller has them.
 
     Returns
     -------
@@ -135,9 +140,10 @@ def qgram_similarity(
     b = codes_b.contiguous()
     pos = torch.searchsorted(b, a).clamp_(max=b.shape[1] - 1)
     hit = (b.gather(1, pos) == a) & (a != SENTINEL)
-    inter = hit.sum(1).float()
-    na = (a != SENTINEL).sum(1).float()
-    nb = (b != SENTINEL).sum(1).float()
+    inter = hit.sum(1, dtype=torch.int32).float()
+    na = (a != SENTINEL).sum(1, dtype=torch.int32) if count_a is None else count_a
+    nb = (b != SENTINEL).sum(1, dtype=torch.int32) if count_b is None else count_b
+    na, nb = na.float(), nb.float()
     dice = torch.where(na + nb > 0, 2 * inter / (na + nb).clamp(min=1), torch.zeros_like(inter))
     overlap = inter / torch.minimum(na, nb).clamp(min=1)
     return dice, overlap
