@@ -880,16 +880,7 @@ def _join(*parts) -> pa.Array:
 
 def _one_to_one_frame(b, lg, i, j, conf, w, lv, sim) -> pd.DataFrame:
     lag = b.day[i] - lg.day[j]
-    amount_label = np.array(_AMOUNT_LABELS, dtype=object)[lv[:, 0]]
-    ref_label = np.where(lv[:, 3] < 0, "no reference", np.where(lv[:, 3] == 0, "same", "differs"))
-    total = w.sum(1)
-    explanation = _join(
-        pa.array(amount_label.astype(str)), " amount (", _fmt(w[:, 0]), ") · date lag ",
-        pc.cast(pa.array(lag), pa.string()), "d (", _fmt(w[:, 1]), ") · description ",
-        _fmt(sim, 2, sign=False), " (", _fmt(w[:, 2]), ") · reference ",
-        pa.array(ref_label.astype(str)), " (", _fmt(w[:, 3]), ") · prior (", _fmt(w[:, 4]),
-        ") = ", _fmt(total), " bits",
-    )
+    explanation = _explain(lv, lag, sim, w)
     return pd.DataFrame(
         {
             "bank_id": b.ids[i],
@@ -897,7 +888,7 @@ def _one_to_one_frame(b, lg, i, j, conf, w, lv, sim) -> pd.DataFrame:
             "confidence": np.round(100 * conf, 1),
             "match_type": "one_to_one",
             "group_id": np.arange(len(i), dtype=np.int64),
-            "explanation": explanation.to_numpy(zero_copy_only=False),
+            "explanation": explanation,
             "amount_difference": (b.cents[i] - lg.cents[j]) / 100.0,
             "date_lag_days": lag,
             "weight_amount": np.round(w[:, 0], 3),
@@ -906,6 +897,39 @@ def _one_to_one_frame(b, lg, i, j, conf, w, lv, sim) -> pd.DataFrame:
             "weight_reference": np.round(w[:, 3], 3),
         }
     )
+
+
+def _explain(lv: np.ndarray, lag: np.ndarray, sim: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """One sentence per pair naming each piece of evidence and its weight in bits.
+
+    Pairs that read the same share one formatted string: the parts are packed
+    into an int64 key (every part is small once rounded) and formatted once per
+    distinct key.
+    """
+    tenth = np.clip(np.rint(w * 10), -1000, 1000).astype(np.int64)
+    total = np.clip(np.rint(w.sum(1) * 10), -4000, 4000).astype(np.int64)
+    parts = [  # (values, bits)
+        (lv[:, 0], 2), (tenth[:, 0] + 1024, 11), (np.clip(lag, -15, 15) + 16, 5),
+        (np.rint(sim * 100).astype(np.int64), 7), (tenth[:, 1] + 1024, 11),
+        (lv[:, 3] + 1, 2), (tenth[:, 2] + 1024, 11), (total + 4096, 13),
+    ]
+    key = np.zeros(len(lv), dtype=np.int64)
+    for values, bits in parts:
+        key = (key << bits) | values.astype(np.int64)
+    back, _ = pd.factorize(key)
+    rep = pd.Series(np.arange(len(key))).groupby(back).first().to_numpy()
+    lvu, wu, lagu, simu = lv[rep], w[rep], lag[rep], sim[rep]
+    amount_label = np.array(_AMOUNT_LABELS, dtype=object)[lvu[:, 0]]
+    ref_label = np.where(lvu[:, 3] < 0, "no reference", np.where(lvu[:, 3] == 0, "same",
+                                                                 "differs"))
+    text = _join(
+        pa.array(amount_label.astype(str)), " amount (", _fmt(wu[:, 0]), ") · date lag ",
+        pc.cast(pa.array(lagu), pa.string()), "d (", _fmt(wu[:, 1]), ") · description ",
+        _fmt(simu, 2, sign=False), " (", _fmt(wu[:, 2]), ") · reference ",
+        pa.array(ref_label.astype(str)), " (", _fmt(wu[:, 3]), ") · prior (", _fmt(wu[:, 4]),
+        ") = ", _fmt(wu.sum(1)), " bits",
+    ).to_numpy(zero_copy_only=False)
+    return text[back]
 
 
 def _close(open_b, open_l, s: Splits, *, one_is_bank: bool) -> None:

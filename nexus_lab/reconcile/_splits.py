@@ -182,27 +182,23 @@ def find_splits(
     # integer below 2**53, so the arithmetic is exact (and BLAS-fast on CPU and GPU).
     m_f = torch.as_tensor(masks, dtype=torch.float64, device=device)
     size_f = m_f.sum(1)
+    # candidates are packed to the left: a subset is usable when its last slot is filled
+    last_slot = torch.as_tensor(k - 1 - np.argmax(masks[:, ::-1], axis=1), device=device)
     day_t = torch.as_tensor(day_many, device=device)
     cents_many_t = torch.as_tensor(cents_many, device=device)
+    n_cand = (cand >= 0).sum(1)
     best_sub = np.zeros(len(owners), dtype=np.int64)
     hits = np.zeros(len(owners), dtype=np.int64)
-    tested = np.zeros(len(owners), dtype=np.int64)
-    spread = np.ones(len(owners), dtype=np.float64)
     share = np.ones(len(owners), dtype=np.float64)
     for s in range(0, len(owners), chunk):
         c = torch.as_tensor(cand[s : s + chunk], device=device)
         valid = c >= 0
         amt = torch.where(valid, cents_many_t[c.clamp(min=0)], torch.zeros_like(c)).double()
         target = torch.as_tensor(cents_one[owners[s : s + chunk]], device=device).double()
-        sums = amt @ m_f.T  # (chunk, S)
-        usable = ((~valid).double() @ m_f.T) == 0  # the subset uses no padding slot
-        hit = (sums == target[:, None]) & usable
+        usable = last_slot[None, :] < torch.as_tensor(n_cand[s : s + chunk], device=device)[:, None]
+        hit = ((amt @ m_f.T) == target[:, None]) & usable  # (chunk, S)
         n_hit = hit.sum(1)
         hits[s : s + chunk] = n_hit.cpu().numpy()
-        tested[s : s + chunk] = usable.sum(1).cpu().numpy()
-        big = torch.where(usable, sums, torch.full_like(sums, -(2.0**60))).amax(1)
-        small = torch.where(usable, sums, torch.full_like(sums, 2.0**60)).amin(1)
-        spread[s : s + chunk] = (big - small + 1).clamp(min=1).cpu().numpy()
         rows = torch.nonzero(n_hit > 0).squeeze(1)
         if len(rows) == 0:
             continue
@@ -211,15 +207,22 @@ def find_splits(
         inside = m_f.bool()[None]
         first = torch.where(inside, days[:, None, :], torch.inf).amin(-1)
         last = torch.where(inside, days[:, None, :], -torch.inf).amax(-1)
-        pref = (last - first) * 16 + size_f[None, :]
+        pref = (last - first) * _SPAN_SCALE + size_f[None, :]
         pref = torch.where(hit[rows], pref, torch.full_like(pref, torch.inf))
         best = pref.amin(1, keepdim=True)
-        best_sub[s + rows.cpu().numpy()] = pref.argmin(1).cpu().numpy()
+        idx = s + rows.cpu().numpy()
+        best_sub[idx] = pref.argmin(1).cpu().numpy()
         # a rival subset is as likely as the best one when it is as tight in time, and
         # e times less likely per day more that it spans
-        share[s + rows.cpu().numpy()] = (
-            1.0 / torch.exp(-(pref - best) / _SPAN_SCALE).sum(1)
-        ).cpu().numpy()
+        share[idx] = (1.0 / torch.exp(-(pref - best) / _SPAN_SCALE).sum(1)).cpu().numpy()
+    # subsets tried, and the range their sums cover (largest minus smallest subset sum)
+    tested = _usable_counts(masks, n_cand)
+    amounts = np.where(cand >= 0, np.abs(cents_many[np.maximum(cand, 0)]), 0)
+    ordered = np.sort(amounts, axis=1)[:, ::-1]
+    top = ordered[:, : min(max_items, k)].sum(1)
+    low = np.sort(np.where(cand >= 0, amounts, np.iinfo(np.int64).max), axis=1)[:, :min_items]
+    low = np.where(low == np.iinfo(np.int64).max, 0, low).sum(1)
+    spread = np.maximum(top - low + 1, 1).astype(np.float64)
     found = hits > 0
     if not found.any():
         return Splits.empty(max_items)
@@ -237,6 +240,13 @@ def find_splits(
         owners[accepted], members[accepted], size[accepted], confidence[accepted],
         hits[accepted], tested[accepted], retry=owners[~accepted],
     )
+
+
+def _usable_counts(masks: np.ndarray, n_cand: np.ndarray) -> np.ndarray:
+    """How many subsets use only filled slots, for each number of filled slots."""
+    last = masks.shape[1] - 1 - np.argmax(masks[:, ::-1], axis=1)
+    per_count = np.array([(last < n).sum() for n in range(masks.shape[1] + 1)])
+    return per_count[n_cand]
 
 
 def _settle(members: np.ndarray, confidence: np.ndarray) -> np.ndarray:
