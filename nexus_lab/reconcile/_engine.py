@@ -492,7 +492,8 @@ def _counterparties(b: _Side, lg: _Side, device: torch.device) -> None:
     pairs = []
     # two-word keys are distinctive; the bank's name may start after a noise word
     for off in range(2):
-        for kind in ("words", "prefix", "soundex", "skeleton", "second", "second skeleton"):
+        for kind in ("words", "prefix", "suffix", "soundex", "skeleton", "second",
+                     "second skeleton"):
             pairs.append(_join_keys(_word_key(wb[off], wb[off + 1], kind),
                                     _word_key(wl[0], wl[1], kind), nl))
     # a lost or misplaced space ("ACMEBOOKS", "NOBL ECATERING"): the first letters
@@ -537,14 +538,17 @@ def _counterparties(b: _Side, lg: _Side, device: torch.device) -> None:
 
 
 def _word_key(first: pa.Array, second: pa.Array, kind: str) -> pa.Array:
-    """A two-word key: the words, the first word and 3 letters, Soundex codes, skeletons,
-    or the second word (or its skeleton) with the first word's initial."""
+    """A two-word key: the words, the first word and the first or last 3 letters of the
+    second, Soundex codes, skeletons, or the second word (or its skeleton) with the
+    first word's initial."""
     if kind.startswith("second"):
         if kind.endswith("skeleton"):
             first, second = skeleton(first), skeleton(second)
         first, second = second, pc.utf8_slice_codeunits(first, 0, 1)
     elif kind == "prefix":
         second = pc.utf8_slice_codeunits(second, 0, 3)
+    elif kind == "suffix":
+        second = pc.utf8_slice_codeunits(second, -3, 2**31 - 1)
     elif kind == "soundex":
         first = pa.array(soundex(first).astype(str))
         second = pa.array(soundex(second).astype(str))

@@ -174,6 +174,9 @@ def find_splits(
     cand, owners = cand[enough], owners[enough]
     if len(owners) == 0:
         return Splits.empty(max_items)
+    # slots in date order (empty slots last): a subset's span is its last day minus its first
+    slot_day = np.where(cand >= 0, day_many[np.maximum(cand, 0)], np.iinfo(np.int64).max)
+    cand = np.take_along_axis(cand, np.argsort(slot_day, axis=1, kind="stable"), 1)
 
     masks = _subset_masks(k, min_items, min(max_items, k))
     if np.abs(cents_many).max() * max_items >= 2**53 or np.abs(cents_one).max() >= 2**53:
@@ -183,6 +186,7 @@ def find_splits(
     m_f = torch.as_tensor(masks, dtype=torch.float64, device=device)
     size_f = m_f.sum(1)
     # candidates are packed to the left: a subset is usable when its last slot is filled
+    first_slot = torch.as_tensor(np.argmax(masks, axis=1), device=device)
     last_slot = torch.as_tensor(k - 1 - np.argmax(masks[:, ::-1], axis=1), device=device)
     day_t = torch.as_tensor(day_many, device=device)
     cents_many_t = torch.as_tensor(cents_many, device=device)
@@ -204,10 +208,8 @@ def find_splits(
             continue
         # among the exact hits prefer the tightest group in time, then the fewest items
         days = day_t[c[rows].clamp(min=0)].double()
-        inside = m_f.bool()[None]
-        first = torch.where(inside, days[:, None, :], torch.inf).amin(-1)
-        last = torch.where(inside, days[:, None, :], -torch.inf).amax(-1)
-        pref = (last - first) * _SPAN_SCALE + size_f[None, :]
+        span = days[:, last_slot] - days[:, first_slot]  # slots are in date order
+        pref = span * _SPAN_SCALE + size_f[None, :]
         pref = torch.where(hit[rows], pref, torch.full_like(pref, torch.inf))
         best = pref.amin(1, keepdim=True)
         idx = s + rows.cpu().numpy()
