@@ -402,43 +402,50 @@ def _prepare(data: object, name: str, optional: tuple, mapping: dict) -> _Side:
     df = select_columns(df, name=name, required=REQUIRED, optional=optional, columns=mapping)
     df = df.reset_index(drop=True)
     ids = df["transaction_id"].to_numpy()
-    check_unique(ids, table=name)
+    if not pd.Index(ids).is_unique or pd.isna(ids).any():
+        check_unique(ids, table=name)  # names the offending rows
     cents = parse_cents(df["amount"], table=name, ids=ids)
     day = parse_days(df["date"], table=name, ids=ids)
-    source = df["vendor"] if "vendor" in df and df["vendor"].notna().any() else df["description"]
+    desc = _text_column(df["description"])
+    source = desc
     if "vendor" in df:
-        source = df["vendor"].where(df["vendor"].notna() & (df["vendor"] != ""), df["description"])
-    # text work runs once per distinct string, then is gathered back to the rows
-    raw = as_string_array(pa.array(source.astype(object), from_pandas=True)).dictionary_encode()
+        vendor = _text_column(df["vendor"])
+        source = pc.if_else(pc.greater(pc.utf8_length(vendor), 0), vendor, desc)
+    # text work runs once per distinct string, then is gathered back to the rows; numbers
+    # (card suffixes, store and reference numbers) go first so that fewer strings differ
+    raw = pc.replace_substring_regex(source, r"\S*\d\S*", " ").dictionary_encode()
     norm = normalize_name(raw.dictionary).dictionary_encode()
     names = norm.dictionary
     name_id = np.asarray(norm.indices).astype(np.int64)[np.asarray(raw.indices)]
     codes = qgram_codes(*encode_bytes(names, _NAME_WIDTH), q=2)
     skel = qgram_codes(*encode_bytes(skeleton(names), _NAME_WIDTH), q=2)
-    ref = _reference_digits(df)
+    ref = _reference_digits(desc, df["reference"] if "reference" in df else None)
     return _Side(name, df, ids, cents, day, np.zeros(len(df), np.int64), names, name_id, codes,
                  skel, ref=ref)
 
 
-def _reference_digits(df: pd.DataFrame) -> np.ndarray:
+def _text_column(values: pd.Series) -> pa.Array:
+    try:
+        arr = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):  # mixed types: text them
+        arr = pa.array(values.astype("string"), from_pandas=True)
+    return as_string_array(arr)
+
+
+def _reference_digits(desc: pa.Array, reference: pd.Series | None) -> np.ndarray:
     """A reference as int64 digits: the ``reference`` column, or a long number in the text."""
-    desc = as_string_array(pa.array(df["description"].astype(object), from_pandas=True))
-    enc = desc.dictionary_encode()
     found = pc.struct_field(
         pc.extract_regex(
-            pc.utf8_upper(enc.dictionary), r"(?:REF|INV|INVOICE|NO)[^0-9]{0,4}(?P<d>[0-9]{5,18})"
+            pc.utf8_upper(desc), r"(?:REF|INV|INVOICE|NO)[^0-9]{0,4}(?P<d>[0-9]{5,18})"
         ),
         "d",
     )
-    from_desc = pc.take(found, enc.indices)
-    if "reference" in df:
-        ref = pc.cast(pa.array(df["reference"].astype(object), from_pandas=True), pa.string())
+    if reference is not None:
+        ref = pc.cast(pa.array(reference, from_pandas=True), pa.string())
         digits = pc.replace_substring_regex(ref, r"[^0-9]", "")
         digits = pc.if_else(pc.greater(pc.utf8_length(digits), 0), digits, None)
-        digits = pc.utf8_slice_codeunits(digits, 0, 18)
-        from_desc = pc.coalesce(digits, from_desc)
-    out = pc.cast(pc.fill_null(from_desc, "-1"), pa.int64())
-    return out.to_numpy(zero_copy_only=False)
+        found = pc.coalesce(pc.utf8_slice_codeunits(digits, 0, 18), found)
+    return pc.cast(pc.fill_null(found, "-1"), pa.int64()).to_numpy(zero_copy_only=False)
 
 
 def _currencies(b: _Side, lg: _Side) -> None:
