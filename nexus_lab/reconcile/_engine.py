@@ -728,9 +728,7 @@ class _Scorer:
         lo = int(min(b.min(), lg.min()))
         hb = np.bincount(b - lo).astype(np.float64)
         hl = np.bincount(lg - lo).astype(np.float64)
-        from scipy.signal import fftconvolve
-
-        corr = fftconvolve(hb, hl[::-1])  # corr[k] counts pairs with lag k - (len(hl) - 1)
+        corr = np.convolve(hb, hl[::-1])  # corr[k] counts pairs with lag k - (len(hl) - 1)
         lag = np.arange(len(corr)) - (len(hl) - 1)
         p = np.clip(corr, 0, None) / (len(b) * len(lg))
         inside = np.abs(lag) <= self.window
@@ -761,8 +759,11 @@ class _Scorer:
         """Bits of evidence per pair: amount, date, description, reference, prior."""
         model = self.model
         w = np.zeros((len(lv), 5))
-        if self._counts_b is None:  # per bank row, once
-            self._counts_b = self._amount_counts(self.b.cents) / len(self.lg)
+        if self._counts_b is None:  # per bank row, once (sorted look-ups are cache friendly)
+            order = np.argsort(self.b.cents, kind="stable")
+            counts = np.empty((len(order), len(_AMOUNT_LABELS)))
+            counts[order] = self._amount_counts(self.b.cents[order])
+            self._counts_b = counts / len(self.lg)
         counts = self._counts_b[i]
         u_amt = np.maximum(
             counts[np.arange(len(lv)), lv[:, 0]], 1.0 / (len(self.lg) * len(self.b))
