@@ -494,8 +494,8 @@ def _counterparties(b: _Side, lg: _Side, device: torch.device) -> None:
     word such as "MARKET" does not widen every block.
     """
     nb, nl = len(b.names), len(lg.names)
-    wb = [tokens(b.names, k, min_len=1) for k in range(3)]
-    wl = [tokens(lg.names, k, min_len=1) for k in range(2)]
+    wb = [_Words(tokens(b.names, k, min_len=1)) for k in range(3)]
+    wl = [_Words(tokens(lg.names, k, min_len=1)) for k in range(2)]
     pairs = []
     # two-word keys are distinctive; the bank's name may start after a noise word
     for off in range(2):
@@ -503,6 +503,8 @@ def _counterparties(b: _Side, lg: _Side, device: torch.device) -> None:
                      "second skeleton"):
             pairs.append(_join_keys(_word_key(wb[off], wb[off + 1], kind),
                                     _word_key(wl[0], wl[1], kind), nl))
+    wb = [w.text for w in wb]
+    wl = [w.text for w in wl]
     # a lost or misplaced space ("ACMEBOOKS", "NOBL ECATERING"): the first letters
     # the ledger's key reaches two letters into its second word, so it stays distinctive
     squeezed = [pc.replace_substring(x.names, " ", "") for x in (b, lg)]
@@ -544,35 +546,57 @@ def _counterparties(b: _Side, lg: _Side, device: torch.device) -> None:
     lg.keys.append(np.where(wl_ >= 0, wl_ * span + lg.part, -1))
 
 
-def _word_key(first: pa.Array, second: pa.Array, kind: str) -> pa.Array:
+class _Words:
+    """One token column with its Soundex codes and consonant skeletons, made once."""
+
+    def __init__(self, text: pa.Array) -> None:
+        self.text = text
+        self._soundex: np.ndarray | None = None
+        self._skeleton: pa.Array | None = None
+
+    @property
+    def soundex(self) -> np.ndarray:
+        if self._soundex is None:
+            self._soundex = soundex(self.text).astype(np.int64)
+        return self._soundex
+
+    @property
+    def skeleton(self) -> pa.Array:
+        if self._skeleton is None:
+            self._skeleton = skeleton(self.text)
+        return self._skeleton
+
+
+def _word_key(first: _Words, second: _Words, kind: str) -> pa.Array | np.ndarray:
     """A two-word key: the words, the first word and the first or last 3 letters of the
-    second, Soundex codes, skeletons, or the second word (or its skeleton) with the
-    first word's initial."""
-    if kind.startswith("second"):
-        if kind.endswith("skeleton"):
-            first, second = skeleton(first), skeleton(second)
-        first, second = second, pc.utf8_slice_codeunits(first, 0, 1)
-    elif kind == "prefix":
-        second = pc.utf8_slice_codeunits(second, 0, 3)
+    second, Soundex codes (an int key), skeletons, or the second word (or its skeleton)
+    with the first word's initial."""
+    if kind == "soundex":
+        return np.where(first.soundex > 0, first.soundex * 100_000 + second.soundex, -1)
+    a, c = first.text, second.text
+    if kind == "prefix":
+        c = pc.utf8_slice_codeunits(c, 0, 3)
     elif kind == "suffix":
-        second = pc.utf8_slice_codeunits(second, -3, 2**31 - 1)
-    elif kind == "soundex":
-        first = pa.array(soundex(first).astype(str))
-        second = pa.array(soundex(second).astype(str))
+        c = pc.utf8_slice_codeunits(c, -3, 2**31 - 1)
     elif kind == "skeleton":
-        first, second = skeleton(first), skeleton(second)
-    key = pc.binary_join_element_wise(first, second, " ")
-    missing = pc.or_(pc.equal(first, ""), pc.equal(first, "0"))
-    return pc.if_else(missing, "", key)
+        a, c = first.skeleton, second.skeleton
+    elif kind == "second":
+        a, c = c, pc.utf8_slice_codeunits(a, 0, 1)
+    elif kind == "second skeleton":
+        a, c = second.skeleton, pc.utf8_slice_codeunits(first.skeleton, 0, 1)
+    return pc.if_else(pc.equal(a, ""), "", pc.binary_join_element_wise(a, c, " "))
 
 
-def _join_keys(key_b: pa.Array, key_l: pa.Array, nl: int) -> np.ndarray:
-    """Codes ``b * nl + l`` of name pairs whose (non-empty) keys are equal."""
-    both = pa.concat_arrays([key_b, key_l]).dictionary_encode()
-    code = both.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    empty = np.asarray(pc.equal(both.dictionary, "")).astype(bool)[code]
-    code = np.where(empty, -1, code)
-    cb, cl = code[: len(key_b)], code[len(key_b) :]
+def _join_keys(key_b, key_l, nl: int) -> np.ndarray:
+    """Codes ``b * nl + l`` of name pairs whose keys are equal (``""`` or -1: no key)."""
+    if isinstance(key_b, np.ndarray):
+        cb, cl = key_b, key_l
+    else:
+        both = pa.concat_arrays([key_b, key_l]).dictionary_encode()
+        code = both.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        empty = np.asarray(pc.equal(both.dictionary, "")).astype(bool)[code]
+        code = np.where(empty, -1, code)
+        cb, cl = code[: len(key_b)], code[len(key_b) :]
     ob, ol = np.flatnonzero(cb >= 0), np.flatnonzero(cl >= 0)
     i, j = range_join(cb[ob], cl[ol], 0, 0)
     return ob[i] * nl + ol[j]
@@ -928,8 +952,9 @@ def _explain(lv: np.ndarray, lag: np.ndarray, sim: np.ndarray, w: np.ndarray) ->
     key = np.zeros(len(lv), dtype=np.int64)
     for values, bits in parts:
         key = (key << bits) | values.astype(np.int64)
-    back, _ = pd.factorize(key)
-    rep = pd.Series(np.arange(len(key))).groupby(back).first().to_numpy()
+    back, uniq = pd.factorize(key)  # codes numbered in order of first appearance
+    rep = np.empty(len(uniq), dtype=np.int64)
+    rep[back[::-1]] = np.arange(len(key))[::-1]  # the first row of each reading
     lvu, wu, lagu, simu = lv[rep], w[rep], lag[rep], sim[rep]
     amount_label = np.array(_AMOUNT_LABELS, dtype=object)[lvu[:, 0]]
     ref_label = np.where(lvu[:, 3] < 0, "no reference", np.where(lvu[:, 3] == 0, "same",
