@@ -87,7 +87,8 @@ def find_splits(
         Amounts (full columns, indexed by the positions above).
     key_one, key_many : list of numpy.ndarray
         Counterparty blocking keys (full columns, -1 = none); a "many" row is a
-        candidate when it shares any key with the "one" row.
+        candidate when it shares any key with the "one" row. The first family is
+        taken as a resolved counterparty (its rows count as fully similar).
     day_one, day_many : numpy.ndarray of int64
         Dates as day numbers.
     before, after : int
@@ -109,9 +110,9 @@ def find_splits(
     span_day = int(max(day_one.max(), day_many.max()) - min(day_one.min(), day_many.min())) + 1
     dmin = int(min(day_one.min(), day_many.min())) - before - 1
     span_day += before + after + 2
-    pi, pj = [], []
+    pi, pj, fam = [], [], []
     reach = 2 * max_candidates  # rows looked at on each side of the "one" row's date
-    for ko, km in zip(key_one, key_many):
+    for f, (ko, km) in enumerate(zip(key_one, key_many)):
         ao, am = ko[one], km[many]
         so, sm = ao >= 0, am >= 0
         if not so.any() or not sm.any():
@@ -132,19 +133,24 @@ def find_splits(
         j = order[pos[rows, cols]]
         pi.append(one[so][rows])
         pj.append(many[sm][j])
+        fam.append(np.full(len(j), f, dtype=np.int8))
     if not pi:
         return Splits.empty(max_items)
     pi = np.concatenate(pi)
     pj = np.concatenate(pj)
+    fam = np.concatenate(fam)
     co, cm = cents_one[pi], cents_many[pj]
     ok = (np.sign(co) == np.sign(cm)) & (np.abs(cm) < np.abs(co))
-    pi, pj = pi[ok], pj[ok]
+    pi, pj, fam = pi[ok], pj[ok], fam[ok]
     if len(pi) == 0:
         return Splits.empty(max_items)
     # keep the max_candidates most similar, then closest in time, per "one" row
     dist = np.abs(day_one[pi] - day_many[pj])
     if similarity is not None:
-        sim = similarity(pi, pj)
+        # the first key family is the resolved counterparty: same party, no need to compare
+        sim = np.ones(len(pi), dtype=np.float32)
+        other = fam > 0
+        sim[other] = similarity(pi[other], pj[other])
         good = sim >= min_similarity
         pi, pj, dist, sim = pi[good], pj[good], dist[good], sim[good]
         if len(pi) == 0:
