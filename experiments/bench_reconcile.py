@@ -124,6 +124,13 @@ def run(sizes, device: str, seed: int, methods) -> list[dict]:
     return rows
 
 
+def _markdown(table: pd.DataFrame) -> str:
+    head = "| " + " | ".join(map(str, table.columns)) + " |"
+    rule = "|" + "---|" * len(table.columns)
+    body = ["| " + " | ".join(map(str, row)) + " |" for row in table.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
@@ -143,7 +150,7 @@ def main(argv=None) -> None:
         result["febrl"] = run_febrl()
         print(json.dumps(result["febrl"], indent=1, default=str))
     table = pd.DataFrame(rows).drop(columns=["stages"])
-    print(table.to_markdown(index=False) if hasattr(table, "to_markdown") else table)
+    print(_markdown(table))
     if args.out:
         args.out.write_text(json.dumps(result, indent=1, default=str))
 
