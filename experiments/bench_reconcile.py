@@ -49,17 +49,22 @@ def plain_reconcile(bank: pd.DataFrame, ledger: pd.DataFrame, window: int = 7) -
 
     b = bank.assign(cents=(bank["amount"] * 100).round().astype("int64"))
     lg = ledger.assign(cents=(ledger["amount"] * 100).round().astype("int64"))
-    pairs = b[["transaction_id", "cents", "date", "description"]].merge(
-        lg[["transaction_id", "cents", "date", "description"]], on="cents",
-        suffixes=("_b", "_l"),
-    )
-    lag = (pairs["date_b"] - pairs["date_l"]).dt.days
-    pairs = pairs[lag.abs() <= window]
+    cols = ["transaction_id", "cents", "date", "description"]
+    # one merge per day of lag on (amount, date): a merge on the amount alone would pair
+    # every $20.00 with every other $20.00 of the year
+    parts = []
+    for lag in range(-window, window + 1):
+        shifted = b[cols].assign(date=b["date"] - pd.Timedelta(days=lag))
+        parts.append(
+            shifted.merge(lg[cols], on=["cents", "date"], suffixes=("_b", "_l")).assign(lag=lag)
+        )
+    pairs = pd.concat(parts, ignore_index=True)
+    lag = pairs["lag"]
     text = cpdist(
         pairs["description_b"].str.lower().tolist(), pairs["description_l"].str.lower().tolist(),
         scorer=fuzz.token_set_ratio, workers=-1,
     )
-    pairs = pairs.assign(score=text - 2.0 * lag.loc[pairs.index].abs())
+    pairs = pairs.assign(score=text - 2.0 * lag.abs())
     pairs = pairs[text >= 50].sort_values("score", ascending=False, kind="stable")
     # greedy: the best remaining pair first, each row used once
     pairs = pairs.drop_duplicates("transaction_id_b").drop_duplicates("transaction_id_l")

@@ -910,6 +910,14 @@ def _fmt(x: np.ndarray, digits: int = 1, sign: bool = True) -> pa.Array:
     return text
 
 
+def _money(cents: np.ndarray) -> pa.Array:
+    """Integer cents as text with two decimals: -1205 -> "-12.05"."""
+    units = pc.cast(pa.array(np.abs(cents) // 100), pa.string())
+    rest = pc.utf8_lpad(pc.cast(pa.array(np.abs(cents) % 100), pa.string()), 2, "0")
+    sign = pa.array(np.where(cents < 0, "-", ""))
+    return pc.binary_join_element_wise(sign, units, ".", rest, "")
+
+
 def _join(*parts) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "")
 
@@ -986,18 +994,16 @@ def _split_frame(b, lg, s: Splits, kind: str, first_group: int, *, one_is_bank: 
     many = s.many[s.many >= 0]
     one = s.one[g]
     bi, lj = (one, many) if one_is_bank else (many, one)
-    side_one, side_many = (b, lg) if one_is_bank else (lg, b)
+    side_one = b if one_is_bank else lg
     lag = b.day[bi] - lg.day[lj]
     conf = s.confidence[g]
-    total = side_one.cents[s.one] / 100.0
     label = "ledger" if one_is_bank else "bank"
     explanation = _join(
         f"{kind}: ", pc.cast(pa.array(s.size[g]), pa.string()), f" {label} lines sum exactly to ",
-        pc.cast(pa.array(np.round(total[g], 2)), pa.string()), " · same counterparty · ",
+        _money(side_one.cents[s.one][g]), " · same counterparty · ",
         pc.cast(pa.array(s.alternatives[g]), pa.string()), " of ",
         pc.cast(pa.array(s.tested[g]), pa.string()), " subsets tried match",
     )
-    del side_many
     return pd.DataFrame(
         {
             "bank_id": b.ids[bi],
