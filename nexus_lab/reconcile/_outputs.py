@@ -1,0 +1,203 @@
+"""Result tables of the engine: matches with explanations, and reasons for open rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from nexus_lab.reconcile._blocking import composite, range_join
+from nexus_lab.reconcile._prepare import Side
+from nexus_lab.reconcile._scoring import AMOUNT_LABELS
+from nexus_lab.reconcile._splits import Splits
+
+
+def keep_order(i, j, pick, b: Side, lg: Side) -> tuple[np.ndarray, np.ndarray]:
+    """Among interchangeable chosen pairs, pair the rows in their original order.
+
+    Chosen pairs whose bank rows are alike (amount, date, name, reference) and
+    whose ledger rows are alike score the same whichever way they are paired;
+    the assignment then pairs the first bank row with the first ledger row.
+    """
+    # only rows with a rival candidate can be swapped
+    rival = (np.bincount(i, minlength=len(b))[i] > 1) | (np.bincount(j, minlength=len(lg))[j] > 1)
+    sel = np.flatnonzero(pick & rival)
+    bi, lj = i[sel], j[sel]
+    keys = (lg.ref[lj], lg.name_id[lj], lg.day[lj], lg.cents[lj],
+            b.ref[bi], b.name_id[bi], b.day[bi], b.cents[bi])
+    order = np.lexsort(keys)
+    stacked = np.stack([k[order] for k in keys])
+    start = np.r_[True, (stacked[:, 1:] != stacked[:, :-1]).any(0)]
+    group = np.empty(len(sel), np.int64)
+    group[order] = np.cumsum(start) - 1
+    by_b = np.lexsort((bi, group))
+    by_l = np.lexsort((lj, group))
+    i, j = i.copy(), j.copy()
+    i[sel[by_b]] = bi[by_b]
+    j[sel[by_b]] = lj[by_l]
+    return i, j
+
+
+# ----------------------------------------------------------------------------- scoring
+
+def _fmt(x: np.ndarray, digits: int = 1, sign: bool = True) -> pa.Array:
+    arr = pa.array(np.round(x.astype(np.float64), digits))
+    text = pc.cast(arr, pa.string())
+    if sign:
+        text = pc.if_else(pc.greater_equal(arr, 0), pc.binary_join_element_wise("+", text, ""),
+                          text)
+    return text
+
+def _money(cents: np.ndarray) -> pa.Array:
+    """Integer cents as text with two decimals: -1205 -> "-12.05"."""
+    units = pc.cast(pa.array(np.abs(cents) // 100), pa.string())
+    rest = pc.utf8_lpad(pc.cast(pa.array(np.abs(cents) % 100), pa.string()), 2, "0")
+    sign = pa.array(np.where(cents < 0, "-", ""))
+    return pc.binary_join_element_wise(sign, units, ".", rest, "")
+
+def _join(*parts) -> pa.Array:
+    return pc.binary_join_element_wise(*parts, "")
+
+def one_to_one_frame(b, lg, i, j, conf, w, lv, sim) -> pd.DataFrame:
+    lag = b.day[i] - lg.day[j]
+    explanation = _explain(lv, lag, sim, w)
+    return pd.DataFrame(
+        {
+            "bank_id": b.ids[i],
+            "ledger_id": lg.ids[j],
+            "confidence": np.round(100 * conf, 1),
+            "match_type": "one_to_one",
+            "group_id": np.arange(len(i), dtype=np.int64),
+            "explanation": explanation,
+            "amount_difference": (b.cents[i] - lg.cents[j]) / 100.0,
+            "date_lag_days": lag,
+            "weight_amount": np.round(w[:, 0], 3),
+            "weight_date": np.round(w[:, 1], 3),
+            "weight_description": np.round(w[:, 2], 3),
+            "weight_reference": np.round(w[:, 3], 3),
+        }
+    )
+
+def _explain(lv: np.ndarray, lag: np.ndarray, sim: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """One sentence per pair naming each piece of evidence and its weight in bits.
+
+    Pairs that read the same share one formatted string: the parts are packed
+    into an int64 key (every part is small once rounded) and formatted once per
+    distinct key.
+    """
+    tenth = np.clip(np.rint(w * 10), -1000, 1000).astype(np.int64)
+    total = np.clip(np.rint(w.sum(1) * 10), -4000, 4000).astype(np.int64)
+    parts = [  # (values, bits)
+        (lv[:, 0], 2), (tenth[:, 0] + 1024, 11), (np.clip(lag, -15, 15) + 16, 5),
+        (np.rint(sim * 100).astype(np.int64), 7), (tenth[:, 1] + 1024, 11),
+        (lv[:, 3] + 1, 2), (tenth[:, 2] + 1024, 11), (total + 4096, 13),
+    ]
+    key = np.zeros(len(lv), dtype=np.int64)
+    for values, bits in parts:
+        key = (key << bits) | values.astype(np.int64)
+    back, uniq = pd.factorize(key)  # codes numbered in order of first appearance
+    rep = np.empty(len(uniq), dtype=np.int64)
+    rep[back[::-1]] = np.arange(len(key))[::-1]  # the first row of each reading
+    lvu, wu, lagu, simu = lv[rep], w[rep], lag[rep], sim[rep]
+    amount_label = np.array(AMOUNT_LABELS, dtype=object)[lvu[:, 0]]
+    ref_label = np.where(lvu[:, 3] < 0, "no reference", np.where(lvu[:, 3] == 0, "same",
+                                                                 "differs"))
+    text = _join(
+        pa.array(amount_label.astype(str)), " amount (", _fmt(wu[:, 0]), ") · date lag ",
+        pc.cast(pa.array(lagu), pa.string()), "d (", _fmt(wu[:, 1]), ") · description ",
+        _fmt(simu, 2, sign=False), " (", _fmt(wu[:, 2]), ") · reference ",
+        pa.array(ref_label.astype(str)), " (", _fmt(wu[:, 3]), ") · prior (", _fmt(wu[:, 4]),
+        ") = ", _fmt(wu.sum(1)), " bits",
+    ).to_numpy(zero_copy_only=False)
+    return text[back]
+
+def close_rows(open_b, open_l, s: Splits, *, one_is_bank: bool) -> None:
+    many = s.many[s.many >= 0]
+    if one_is_bank:
+        open_b[s.one] = False
+        open_l[many] = False
+    else:
+        open_l[s.one] = False
+        open_b[many] = False
+
+def split_frame(b, lg, s: Splits, kind: str, first_group: int, *, one_is_bank: bool):
+    if len(s.one) == 0:
+        return pd.DataFrame()
+    g = np.repeat(np.arange(len(s.one)), s.size)
+    many = s.many[s.many >= 0]
+    one = s.one[g]
+    bi, lj = (one, many) if one_is_bank else (many, one)
+    side_one = b if one_is_bank else lg
+    lag = b.day[bi] - lg.day[lj]
+    conf = s.confidence[g]
+    label = "ledger" if one_is_bank else "bank"
+    explanation = _join(
+        f"{kind}: ", pc.cast(pa.array(s.size[g]), pa.string()), f" {label} lines sum exactly to ",
+        _money(side_one.cents[s.one][g]), " · same counterparty · ",
+        pc.cast(pa.array(s.alternatives[g]), pa.string()), " of ",
+        pc.cast(pa.array(s.tested[g]), pa.string()), " subsets tried match",
+    )
+    return pd.DataFrame(
+        {
+            "bank_id": b.ids[bi],
+            "ledger_id": lg.ids[lj],
+            "confidence": np.round(100 * conf, 1),
+            "match_type": kind,
+            "group_id": first_group + g,
+            "explanation": explanation.to_numpy(zero_copy_only=False),
+            "amount_difference": 0.0,
+            "date_lag_days": lag,
+            "weight_amount": np.nan,
+            "weight_date": np.nan,
+            "weight_description": np.nan,
+            "weight_reference": np.nan,
+        }
+    )
+
+def unmatched_reasons(b, lg, open_b, open_l, window, dmin, span_day):
+    """Why each open row stayed open, most specific first."""
+    ob, ol = np.flatnonzero(open_b), np.flatnonzero(open_l)
+    reason_b = np.where(
+        b.day[ob] - b.day.min() < window, "timing difference", "missing in ledger"
+    ).astype(object)
+    reason_l = np.where(
+        lg.day[ol] > b.day.max() - window, "timing difference", "missing in bank"
+    ).astype(object)
+    # amount mismatch: an open row of the same counterparty within the window on the other side
+    mis_b = np.zeros(len(ob), bool)
+    mis_l = np.zeros(len(ol), bool)
+    key = b.keys[0]
+    keyl = lg.keys[0]
+    sb, sl = key[ob] >= 0, keyl[ol] >= 0
+    if sb.any() and sl.any():
+        span_k = int(max(key.max(), keyl.max())) + 1
+        i, j = range_join(
+            composite((key[ob][sb], span_k), (b.day[ob][sb] - dmin, span_day)),
+            composite((keyl[ol][sl], span_k), (lg.day[ol][sl] - dmin, span_day)),
+            -window, window,
+        )
+        mis_b[np.flatnonzero(sb)[i]] = True
+        mis_l[np.flatnonzero(sl)[j]] = True
+    reason_b[mis_b] = "amount mismatch"
+    reason_l[mis_l] = "amount mismatch"
+    # possible duplicate: another row on the same side, same amount and counterparty, days apart
+    reason_b[_twins(b, ob)] = "possible duplicate"
+    reason_l[_twins(lg, ol)] = "possible duplicate"
+    return reason_b, reason_l
+
+def _twins(side: Side, rows: np.ndarray, days: int = 3) -> np.ndarray:
+    if len(rows) == 0:
+        return np.zeros(0, bool)
+    key = side.keys[0]
+    span_k = int(key.max()) + 2
+    dmin = int(side.day.min()) - days - 1
+    span_d = int(side.day.max()) - dmin + days + 2
+    cmin = int(side.cents.min())
+    span_c = int(side.cents.max()) - cmin + 1
+    full = composite((key + 1, span_k), (side.cents - cmin, span_c), (side.day - dmin, span_d))
+    i, j = range_join(full[rows], full, -days, days)
+    other = rows[i] != j
+    twin = np.zeros(len(rows), bool)
+    twin[i[other]] = True
+    return twin & (key[rows] >= 0)

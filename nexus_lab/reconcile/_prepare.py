@@ -1,0 +1,303 @@
+"""Inputs of the engine: checked columns, normalized names and resolved counterparties."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import torch
+
+from nexus_lab.errors import SchemaError
+from nexus_lab.frames import check_unique, parse_cents, parse_days, select_columns, to_pandas
+from nexus_lab.reconcile._blocking import range_join
+from nexus_lab.reconcile._text import (
+    SENTINEL,
+    as_string_array,
+    encode_bytes,
+    normalize_name,
+    qgram_codes,
+    qgram_similarity,
+    skeleton,
+    soundex,
+    tokens,
+)
+
+log = logging.getLogger("nexus_lab")
+
+REQUIRED = ("transaction_id", "date", "amount", "description")
+BANK_OPTIONAL = ("account", "reference", "currency")
+LEDGER_OPTIONAL = ("vendor", "category", "account", "reference", "currency")
+
+_NAME_WIDTH = 24  # bytes of a normalized counterparty name that are compared
+_PAIR_CHUNK = 1 << 21
+_SAME_PARTY = 0.6  # name similarity at which two spellings are one counterparty
+
+
+@dataclass
+class Side:
+    name: str
+    frame: pd.DataFrame
+    ids: np.ndarray
+    cents: np.ndarray
+    day: np.ndarray
+    part: np.ndarray
+    names: pa.Array  # unique normalized counterparty names
+    name_id: np.ndarray  # per row: index into names
+    codes: np.ndarray  # per unique name: sorted bigram codes
+    skel: np.ndarray  # per unique name: bigram codes of the consonant skeleton
+    keys: list[np.ndarray] = field(default_factory=list)
+    ref: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+def check_number(value: object, name: str) -> float:
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise SchemaError(f"{name} must be a number, got {value!r}") from None
+    if not np.isfinite(x) or x < 0:
+        raise SchemaError(f"{name} must be a finite number >= 0, got {value!r}")
+    return x
+
+def split_columns(columns: Mapping[str, object] | None) -> tuple[dict, dict]:
+    if not columns:
+        return {}, {}
+    if set(columns) <= {"bank", "ledger"} and all(
+        isinstance(v, Mapping) for v in columns.values()
+    ):
+        return dict(columns.get("bank", {})), dict(columns.get("ledger", {}))
+    unknown = sorted(set(columns) - set(REQUIRED) - set(BANK_OPTIONAL) - set(LEDGER_OPTIONAL))
+    if unknown:
+        raise SchemaError(
+            f"columns= names {unknown}, which are not columns reconcile uses; the keys must be "
+            f"among {sorted(set(REQUIRED + BANK_OPTIONAL + LEDGER_OPTIONAL))}, the values your "
+            "column names, e.g. columns={'amount': 'Amt'}"
+        )
+    bank_keys = set(REQUIRED) | set(BANK_OPTIONAL)
+    ledger_keys = set(REQUIRED) | set(LEDGER_OPTIONAL)
+    return (
+        {k: v for k, v in columns.items() if k in bank_keys},
+        {k: v for k, v in columns.items() if k in ledger_keys},
+    )
+
+def prepare_side(data: object, name: str, optional: tuple, mapping: dict) -> Side:
+    df = to_pandas(data, name)
+    df = select_columns(df, name=name, required=REQUIRED, optional=optional, columns=mapping)
+    df = df.reset_index(drop=True)
+    ids = df["transaction_id"].to_numpy()
+    if not pd.Index(ids).is_unique or pd.isna(ids).any():
+        check_unique(ids, table=name)  # names the offending rows
+    cents = parse_cents(df["amount"], table=name, ids=ids)
+    day = parse_days(df["date"], table=name, ids=ids)
+    desc = _text_column(df["description"])
+    source = desc
+    if "vendor" in df:
+        vendor = _text_column(df["vendor"])
+        source = pc.if_else(pc.greater(pc.utf8_length(vendor), 0), vendor, desc)
+    # text work runs once per distinct string, then is gathered back to the rows; numbers
+    # (card suffixes, store and reference numbers) go first so that fewer strings differ
+    raw = pc.replace_substring_regex(source, r"\S*\d\S*", " ").dictionary_encode()
+    norm = normalize_name(raw.dictionary).dictionary_encode()
+    names = norm.dictionary
+    name_id = np.asarray(norm.indices).astype(np.int64)[np.asarray(raw.indices)]
+    codes = qgram_codes(*encode_bytes(names, _NAME_WIDTH), q=2)
+    skel = qgram_codes(*encode_bytes(skeleton(names), _NAME_WIDTH), q=2)
+    ref = _reference_digits(desc, df["reference"] if "reference" in df else None)
+    return Side(name, df, ids, cents, day, np.zeros(len(df), np.int64), names, name_id, codes,
+                 skel, ref=ref)
+
+def _text_column(values: pd.Series) -> pa.Array:
+    try:
+        arr = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):  # mixed types: text them
+        arr = pa.array(values.astype("string"), from_pandas=True)
+    return as_string_array(arr)
+
+def _reference_digits(desc: pa.Array, reference: pd.Series | None) -> np.ndarray:
+    """A reference as int64 digits: the ``reference`` column, or a long number in the text."""
+    found = pc.struct_field(
+        pc.extract_regex(
+            pc.utf8_upper(desc), r"(?:REF|INV|INVOICE|NO)[^0-9]{0,4}(?P<d>[0-9]{5,18})"
+        ),
+        "d",
+    )
+    if reference is not None:
+        ref = pc.cast(pa.array(reference, from_pandas=True), pa.string())
+        digits = pc.replace_substring_regex(ref, r"[^0-9]", "")
+        digits = pc.if_else(pc.greater(pc.utf8_length(digits), 0), digits, None)
+        found = pc.coalesce(pc.utf8_slice_codeunits(digits, 0, 18), found)
+    return pc.cast(pc.fill_null(found, "-1"), pa.int64()).to_numpy(zero_copy_only=False)
+
+def partition_currencies(b: Side, lg: Side) -> None:
+    have = [s for s in (b, lg) if "currency" in s.frame]
+    if not have:
+        return
+    if len(have) == 1:
+        side = have[0]
+        cur = side.frame["currency"].astype(str).str.upper()
+        if cur.nunique() > 1:
+            other = lg if side is b else b
+            raise SchemaError(
+                f"{side.name}.currency holds several currencies {sorted(cur.unique())[:5]} but "
+                f"{other.name} has no currency column; add one to {other.name} (or convert "
+                "both to one currency)",
+                table=other.name,
+                column="currency",
+            )
+        return
+    joint = pd.concat([b.frame["currency"], lg.frame["currency"]]).astype(str).str.upper()
+    codes, _ = pd.factorize(joint)
+    b.part = codes[: len(b)].astype(np.int64)
+    lg.part = codes[len(b) :].astype(np.int64)
+
+def align_signs(b: Side, lg: Side) -> bool:
+    """Flip the bank's sign when it books outflows negative and the ledger positive."""
+    neg_b, neg_l = (b.cents < 0).mean(), (lg.cents < 0).mean()
+    if (neg_b > 0.8 and neg_l < 0.2) or (neg_b < 0.2 and neg_l > 0.8):
+        log.info("bank amounts have the opposite sign convention to the ledger: flipping them")
+        b.cents = -b.cents
+        return True
+    return False
+
+def resolve_counterparties(b: Side, lg: Side, device: torch.device) -> None:
+    """Resolve counterparties: one id for every spelling of one party's name.
+
+    Distinct names of both sides are paired when they share a two-word key (the
+    words, the first word and three letters of the second, their Soundex codes
+    or consonant skeletons, with the bank's name starting after up to one noise
+    word: this survives bank prefixes, truncation, typos and abbreviations) and
+    their bigram similarity reaches ``_SAME_PARTY``; each bank spelling then
+    joins its most similar ledger name, whose index is the counterparty id.
+    Rows then block on that id (splits, tolerance matches, reasons), so a common
+    word such as "MARKET" does not widen every block.
+    """
+    nb, nl = len(b.names), len(lg.names)
+    wb = [_Words(tokens(b.names, k, min_len=1)) for k in range(3)]
+    wl = [_Words(tokens(lg.names, k, min_len=1)) for k in range(2)]
+    pairs = []
+    # two-word keys are distinctive; the bank's name may start after a noise word
+    for off in range(2):
+        for kind in ("words", "prefix", "suffix", "soundex", "skeleton", "second",
+                     "second skeleton"):
+            pairs.append(_join_keys(_word_key(wb[off], wb[off + 1], kind),
+                                    _word_key(wl[0], wl[1], kind), nl))
+    wb = [w.text for w in wb]
+    wl = [w.text for w in wl]
+    # a lost or misplaced space ("ACMEBOOKS", "NOBL ECATERING"): the first letters
+    # the ledger's key reaches two letters into its second word, so it stays distinctive
+    squeezed = [pc.replace_substring(x.names, " ", "") for x in (b, lg)]
+    reach = np.asarray(pc.utf8_length(wl[0])).astype(np.int64) + 2
+    for n in range(5, 13):
+        key_b, key_l = (pc.utf8_slice_codeunits(x, 0, n) for x in squeezed)
+        key_b = pc.if_else(pc.greater_equal(pc.utf8_length(key_b), n), key_b, "")
+        key_l = pc.if_else(pa.array(reach == n), key_l, "")
+        pairs.append(_join_keys(key_b, key_l, nl))
+    # one-word ledger names: the word alone
+    single = np.asarray(pc.equal(wl[1], "")).astype(bool)
+    one = pc.if_else(pa.array(single), wl[0], "")
+    for off in range(2):
+        pairs.append(_join_keys(wb[off], one, nl))
+    code = np.unique(np.concatenate(pairs)) if pairs else np.zeros(0, np.int64)
+    pb, pl = code // max(nl, 1), code % max(nl, 1)
+    sim = name_similarity(b, lg, pb, pl, device)
+    keep = sim >= _SAME_PARTY
+    pb, pl, sim = pb[keep], pl[keep], sim[keep]
+    # each bank spelling joins its most similar ledger name (no chaining across vendors)
+    order = np.lexsort((pl, -sim, pb))
+    first = order[np.r_[True, pb[order][1:] != pb[order][:-1]]] if len(order) else order
+    label = np.r_[np.arange(nl, nl + nb), np.arange(nl)].astype(np.int64)
+    label[pb[first]] = pl[first]
+    empty = np.r_[b.codes[:, 0], lg.codes[:, 0]] == SENTINEL
+    label[empty] = -1
+    span = int(max(b.part.max(), lg.part.max())) + 1  # rows in different currencies never meet
+    cp_b = label[:nb][b.name_id]
+    cp_l = label[nb:][lg.name_id]
+    b.keys = [np.where(cp_b >= 0, cp_b * span + b.part, -1)]
+    lg.keys = [np.where(cp_l >= 0, cp_l * span + lg.part, -1)]
+    # a second, looser family for splits and tolerance matches: the first word, which
+    # still meets when a typo later in the name kept two spellings apart
+    first = pa.concat_arrays([tokens(b.names, 0), tokens(lg.names, 0)]).dictionary_encode()
+    word = first.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    word = np.where(np.asarray(pc.equal(first.dictionary, "")).astype(bool)[word], -1, word)
+    wb_, wl_ = word[:nb][b.name_id], word[nb:][lg.name_id]
+    b.keys.append(np.where(wb_ >= 0, wb_ * span + b.part, -1))
+    lg.keys.append(np.where(wl_ >= 0, wl_ * span + lg.part, -1))
+
+class _Words:
+    """One token column with its Soundex codes and consonant skeletons, made once."""
+
+    def __init__(self, text: pa.Array) -> None:
+        self.text = text
+        self._soundex: np.ndarray | None = None
+        self._skeleton: pa.Array | None = None
+
+    @property
+    def soundex(self) -> np.ndarray:
+        if self._soundex is None:
+            self._soundex = soundex(self.text).astype(np.int64)
+        return self._soundex
+
+    @property
+    def skeleton(self) -> pa.Array:
+        if self._skeleton is None:
+            self._skeleton = skeleton(self.text)
+        return self._skeleton
+
+def _word_key(first: _Words, second: _Words, kind: str) -> pa.Array | np.ndarray:
+    """A two-word key: the words, the first word and the first or last 3 letters of the
+    second, Soundex codes (an int key), skeletons, or the second word (or its skeleton)
+    with the first word's initial."""
+    if kind == "soundex":
+        return np.where(first.soundex > 0, first.soundex * 100_000 + second.soundex, -1)
+    a, c = first.text, second.text
+    if kind == "prefix":
+        c = pc.utf8_slice_codeunits(c, 0, 3)
+    elif kind == "suffix":
+        c = pc.utf8_slice_codeunits(c, -3, 2**31 - 1)
+    elif kind == "skeleton":
+        a, c = first.skeleton, second.skeleton
+    elif kind == "second":
+        a, c = c, pc.utf8_slice_codeunits(a, 0, 1)
+    elif kind == "second skeleton":
+        a, c = second.skeleton, pc.utf8_slice_codeunits(first.skeleton, 0, 1)
+    return pc.if_else(pc.equal(a, ""), "", pc.binary_join_element_wise(a, c, " "))
+
+def _join_keys(key_b, key_l, nl: int) -> np.ndarray:
+    """Codes ``b * nl + l`` of name pairs whose keys are equal (``""`` or -1: no key)."""
+    if isinstance(key_b, np.ndarray):
+        cb, cl = key_b, key_l
+    else:
+        both = pa.concat_arrays([key_b, key_l]).dictionary_encode()
+        code = both.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        empty = np.asarray(pc.equal(both.dictionary, "")).astype(bool)[code]
+        code = np.where(empty, -1, code)
+        cb, cl = code[: len(key_b)], code[len(key_b) :]
+    ob, ol = np.flatnonzero(cb >= 0), np.flatnonzero(cl >= 0)
+    i, j = range_join(cb[ob], cl[ol], 0, 0)
+    return ob[i] * nl + ol[j]
+
+def name_similarity(
+    b: Side, lg: Side, ib: np.ndarray, jl: np.ndarray, device: torch.device
+) -> np.ndarray:
+    """Similarity in [0, 1] of bank names ``ib`` and ledger names ``jl`` (name indices).
+
+    The mean of the Dice and overlap coefficients of character bigrams, on the
+    names or on their consonant skeletons, whichever agrees more.
+    """
+    out = np.empty(len(ib), dtype=np.float32)
+    t = [torch.as_tensor(x, device=device) for x in (b.codes, lg.codes, b.skel, lg.skel)]
+    n = [(x != SENTINEL).sum(1, dtype=torch.int32) for x in t]  # distinct bigrams per name
+    for s in range(0, len(ib), _PAIR_CHUNK):
+        ii = torch.as_tensor(ib[s : s + _PAIR_CHUNK], device=device)
+        jj = torch.as_tensor(jl[s : s + _PAIR_CHUNK], device=device)
+        dice, overlap = qgram_similarity(t[0][ii], t[1][jj], n[0][ii], n[1][jj])
+        sk_dice, sk_overlap = qgram_similarity(t[2][ii], t[3][jj], n[2][ii], n[3][jj])
+        sim = torch.maximum(dice + overlap, sk_dice + sk_overlap) * 0.5
+        out[s : s + _PAIR_CHUNK] = sim.cpu().numpy()
+    return out

@@ -1,0 +1,232 @@
+"""Comparison levels, Fellegi-Sunter weights learned by EM, and calibrated confidence."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import torch
+
+from nexus_lab.reconcile._fs import FSModel, fit_em
+from nexus_lab.reconcile._prepare import Side, name_similarity
+from nexus_lab.reconcile._text import (
+    SENTINEL,
+)
+
+log = logging.getLogger("nexus_lab")
+
+AMOUNT_LABELS = ["exact", "within 0.10", "within 1.00", "within tolerance"]
+_AMOUNT_CUTS = (0, 10, 100)  # cents: the upper bounds of the first three levels
+_M_AMOUNT_PRIOR = np.array([0.94, 0.02, 0.02, 0.02])  # before tolerance pairs are seen
+_DESC_LABELS = ["very similar", "similar", "partly similar", "weakly similar", "different"]
+_DESC_CUTS = (0.9, 0.75, 0.55, 0.35)
+_REF_LABELS = ["same reference", "different reference"]
+COMPARISONS = ("amount", "date", "description", "reference")
+
+
+class Scorer:
+    """Comparison levels, EM-fitted m, population u and per-pair weights (torch)."""
+
+    def __init__(
+        self, b: Side, lg: Side, device: torch.device, tol_cents: int, window: int
+    ) -> None:
+        self.b, self.lg, self.device, self.tol_cents = b, lg, device, tol_cents
+        self.window = window
+        self.sorted_l = np.sort(lg.cents)
+        key = lg.keys[0]
+        counts = np.bincount(key[key >= 0], minlength=int(key.max()) + 1 if len(key) else 0)
+        self.name_share = np.where(key >= 0, counts[np.maximum(key, 0)], 0) / len(lg)
+        self.model: FSModel | None = None
+        self._counts_b: np.ndarray | None = None
+        self.m_amount = _M_AMOUNT_PRIOR.copy()
+        self.date_labels = [_lag_label(lag) for lag in _lag_order(window)]
+        self.u_fixed = [None, self._date_u(), self._description_u(), self._reference_u()]
+
+    # levels -----------------------------------------------------------------
+    def similarity(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Name similarity of bank rows ``i`` and ledger rows ``j``, once per name pair."""
+        nl = len(self.lg.names)
+        back, uniq = pd.factorize(self.b.name_id[i] * nl + self.lg.name_id[j])
+        return name_similarity(self.b, self.lg, uniq // nl, uniq % nl, self.device)[back]
+
+    def levels(self, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        b, lg = self.b, self.lg
+        diff = np.abs(b.cents[i] - lg.cents[j])
+        amount = np.searchsorted(np.array(_AMOUNT_CUTS), diff, side="left")
+        date = _date_level(b.day[i] - lg.day[j])
+        sim = self.similarity(i, j)
+        empty = (b.codes[b.name_id[i], 0] == SENTINEL) | (lg.codes[lg.name_id[j], 0] == SENTINEL)
+        desc = np.where(empty, -1, _desc_level(sim))
+        rb, rl = b.ref[i], lg.ref[j]
+        ref = np.where((rb < 0) | (rl < 0), -1, np.where(rb == rl, 0, 1))
+        return np.stack([amount, date, desc, ref], 1).astype(np.int64), sim
+
+    # m and u ----------------------------------------------------------------
+    def fit(self, lv: np.ndarray) -> FSModel:
+        """EM on the exact-amount candidates: m for date, description, reference."""
+        n_date = 2 * self.window + 1
+        em = fit_em(
+            lv[:, 1:], [n_date, 5, 2], names=list(COMPARISONS[1:]),
+            labels=[self.date_labels, _DESC_LABELS, _REF_LABELS],
+        )
+        self.em = em
+        self.n_exact = em.lam * len(lv)
+        self._set_model()
+        return self.model
+
+    def fit_amount(self, lv2: np.ndarray, n_exact_matched: int) -> None:
+        """EM on tolerance candidates with date/description/reference m held fixed."""
+        if len(lv2) == 0:
+            return
+        em2 = fit_em(
+            lv2, [4, 2 * self.window + 1, 5, 2], names=list(COMPARISONS),
+            labels=[AMOUNT_LABELS, self.date_labels, _DESC_LABELS, _REF_LABELS],
+            fixed_m={1: self.em.m[0], 2: self.em.m[1], 3: self.em.m[2]}, lam=0.5,
+        )
+        if em2.lam < 0.02:  # EM gave up the match class: keep the prior amount weights
+            log.info("tolerance pairs too few or too ambiguous to learn from; prior weights used")
+            return
+        found = np.r_[n_exact_matched, em2.lam * len(lv2) * em2.m[0][1:]]
+        found = found + 20.0 * _M_AMOUNT_PRIOR  # the same pseudo-counts as EM's
+        self.m_amount = np.maximum(found / found.sum(), 1e-4)
+        self.m_amount /= self.m_amount.sum()
+        self._set_model()
+
+    def _set_model(self) -> None:
+        em = self.em
+        u_amount = self._amount_u_mean()
+        self.model = FSModel(
+            list(COMPARISONS),
+            [AMOUNT_LABELS, self.date_labels, _DESC_LABELS, _REF_LABELS],
+            [self.m_amount, em.m[0], em.m[1], em.m[2]],
+            [u_amount, *self.u_fixed[1:]],
+            lam=em.lam,
+            n_iter=em.n_iter,
+        )
+
+    def _amount_counts(self, cents: np.ndarray) -> np.ndarray:
+        """Per bank amount: ledger rows in each amount level (exact, 10c, 1.00, tolerance)."""
+        s = self.sorted_l
+        bounds = [*_AMOUNT_CUTS, max(self.tol_cents, _AMOUNT_CUTS[-1])]
+        within = np.stack(
+            [np.searchsorted(s, cents + d, "right") - np.searchsorted(s, cents - d, "left")
+             for d in bounds], 1,
+        ).astype(np.float64)
+        return np.diff(within, axis=1, prepend=0.0)
+
+    def _amount_u_mean(self) -> np.ndarray:
+        sample = self.b.cents[:: max(1, len(self.b) // 50_000)]
+        counts = self._amount_counts(sample).mean(0) / len(self.lg)
+        return np.maximum(counts, 1.0 / (len(self.lg) * max(len(self.b), 1)))
+
+    def _date_u(self) -> np.ndarray:
+        b, lg = self.b.day, self.lg.day
+        lo = int(min(b.min(), lg.min()))
+        hb = np.bincount(b - lo).astype(np.float64)
+        hl = np.bincount(lg - lo).astype(np.float64)
+        corr = np.convolve(hb, hl[::-1])  # corr[k] counts pairs with lag k - (len(hl) - 1)
+        lag = np.arange(len(corr)) - (len(hl) - 1)
+        p = np.clip(corr, 0, None) / (len(b) * len(lg))
+        inside = np.abs(lag) <= self.window
+        lv = _date_level(lag[inside])
+        n_date = 2 * self.window + 1
+        return np.maximum(np.bincount(lv, weights=p[inside], minlength=n_date), 1e-12)
+
+    def _description_u(self, n: int = 60_000) -> np.ndarray:
+        rng = np.random.default_rng(0)
+        i = rng.integers(0, len(self.b), n)
+        j = rng.integers(0, len(self.lg), n)
+        sim = self.similarity(i, j)
+        return (np.bincount(_desc_level(sim), minlength=5) + 1.0) / (n + 5.0)
+
+    def _reference_u(self) -> np.ndarray:
+        rb, rl = self.b.ref[self.b.ref >= 0], self.lg.ref[self.lg.ref >= 0]
+        if len(rb) == 0 or len(rl) == 0:
+            return np.array([1e-6, 1 - 1e-6])
+        vb, cb = np.unique(rb, return_counts=True)
+        vl, cl = np.unique(rl, return_counts=True)
+        _, ib, il = np.intersect1d(vb, vl, return_indices=True)
+        same = float((cb[ib] * cl[il]).sum()) / (len(rb) * len(rl))
+        same = max(same, 1.0 / (len(rb) * len(rl)))
+        return np.array([same, 1 - same])
+
+    # weights ----------------------------------------------------------------
+    def weights(self, lv: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Bits of evidence per pair: amount, date, description, reference, prior."""
+        model = self.model
+        w = np.zeros((len(lv), 5))
+        if self._counts_b is None:  # per bank row, once (sorted look-ups are cache friendly)
+            order = np.argsort(self.b.cents, kind="stable")
+            counts = np.empty((len(order), len(AMOUNT_LABELS)))
+            counts[order] = self._amount_counts(self.b.cents[order])
+            self._counts_b = counts / len(self.lg)
+        counts = self._counts_b[i]
+        u_amt = np.maximum(
+            counts[np.arange(len(lv)), lv[:, 0]], 1.0 / (len(self.lg) * len(self.b))
+        )
+        w[:, 0] = np.log2(np.maximum(self.m_amount[lv[:, 0]], 1e-9) / u_amt)
+        tables = model.weights()
+        for c in (1, 2, 3):
+            seen = lv[:, c] >= 0
+            w[seen, c] = tables[c][lv[seen, c]]
+        # term frequency: agreeing on a common counterparty's name is weaker evidence
+        share = self.name_share[j]
+        tf = (lv[:, 2] >= 0) & (lv[:, 2] <= 1) & (share > 0)
+        m_desc = model.m[2]
+        u_tf = np.maximum(share[tf], 1.0 / len(self.lg))
+        w[tf, 2] = np.log2(np.maximum(m_desc[lv[tf, 2]], 1e-9) / u_tf)
+        matched = np.clip(self.expected_matches() / len(self.b), 1e-3, 1 - 1e-3)
+        w[:, 4] = np.log2(matched / (1 - matched) / len(self.lg))
+        return w
+
+    def expected_matches(self) -> float:
+        return max(self.n_exact / max(self.m_amount[0], 1e-3), 1.0)
+
+    def confidence(
+        self, i: np.ndarray, j: np.ndarray, bits: np.ndarray, pick: np.ndarray
+    ) -> np.ndarray:
+        """P(pair is right) allowing for the competing candidates of both rows.
+
+        A bank row's rivals are its other candidates, each weighed by its odds;
+        a rival that the assignment gave to another bank row with more evidence
+        is explained there and does not compete (and the same for ledger rows).
+        """
+        if len(i) == 0:
+            return np.zeros(0)
+        bits = np.clip(bits, -60, 60)
+        nb, nl = len(self.b), len(self.lg)
+        owner_l = np.full(nl, -1)
+        owner_l[j[pick]] = i[pick]
+        best_l = np.full(nl, -np.inf)
+        best_l[j[pick]] = bits[pick]
+        owner_b = np.full(nb, -1)
+        owner_b[i[pick]] = j[pick]
+        best_b = np.full(nb, -np.inf)
+        best_b[i[pick]] = bits[pick]
+        free_for_row = (owner_l[j] < 0) | (owner_l[j] == i) | (best_l[j] < bits)
+        free_for_col = (owner_b[i] < 0) | (owner_b[i] == j) | (best_b[i] < bits)
+        odds = np.exp2(bits)
+        row = np.bincount(i, weights=odds * free_for_row, minlength=nb)
+        col_prior = np.log2(nl / nb)
+        odds_c = np.exp2(np.clip(bits + col_prior, -60, 60))
+        col = np.bincount(j, weights=odds_c * free_for_col, minlength=nl)
+        p_row = odds / (1.0 + row[i])
+        p_col = odds_c / (1.0 + col[j])
+        return np.minimum(p_row, p_col)
+
+def _date_level(lag: np.ndarray) -> np.ndarray:
+    """One level per day of lag, ordered 0, +1, -1, +2, -2, ... (bank minus ledger)."""
+    lag = np.asarray(lag, dtype=np.int64)
+    return 2 * np.abs(lag) - (lag > 0)
+
+def _lag_order(window: int) -> list[int]:
+    return [0] + [x for k in range(1, window + 1) for x in (k, -k)]
+
+def _lag_label(lag: int) -> str:
+    if lag == 0:
+        return "same day"
+    return f"bank {abs(lag)}d {'later' if lag > 0 else 'earlier'}"
+
+def _desc_level(sim: np.ndarray) -> np.ndarray:
+    return np.digitize(-sim, -np.array(_DESC_CUTS), right=True).astype(np.int64)
