@@ -10,8 +10,9 @@ import types
 
 from nexus_lab.reconcile._engine import ReconcileResult, reconcile
 from nexus_lab.reconcile._evaluate import evaluate
+from nexus_lab.reconcile._link import link
 
-__all__ = ["ReconcileResult", "evaluate", "reconcile"]
+__all__ = ["ReconcileResult", "evaluate", "link", "reconcile"]
 
 
 class _CallableModule(types.ModuleType):

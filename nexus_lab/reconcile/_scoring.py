@@ -186,34 +186,58 @@ class Scorer:
     def confidence(
         self, i: np.ndarray, j: np.ndarray, bits: np.ndarray, pick: np.ndarray
     ) -> np.ndarray:
-        """P(pair is right) allowing for the competing candidates of both rows.
+        """P(chosen pair is right) against every alternative one step away.
 
-        A bank row's rivals are its other candidates, each weighed by its odds;
-        a rival that the assignment gave to another bank row with more evidence
-        is explained there and does not compete (and the same for ledger rows).
+        For a chosen pair, the alternatives are: leaving the row open; taking a
+        free candidate instead; or swapping with the pair that holds a candidate
+        (its owner then takes ours, or stays open). Each alternative is weighed
+        by 2 ** (its total bits minus ours), from the bank row's side and from
+        the ledger row's side; the confidence is the smaller of the two. Pairs
+        not chosen get 0.
         """
-        if len(i) == 0:
-            return np.zeros(0)
+        out = np.zeros(len(i))
+        if not pick.any():
+            return out
         bits = np.clip(bits, -60, 60)
         nb, nl = len(self.b), len(self.lg)
         owner_l = np.full(nl, -1)
         owner_l[j[pick]] = i[pick]
-        best_l = np.full(nl, -np.inf)
-        best_l[j[pick]] = bits[pick]
         owner_b = np.full(nb, -1)
         owner_b[i[pick]] = j[pick]
-        best_b = np.full(nb, -np.inf)
-        best_b[i[pick]] = bits[pick]
-        free_for_row = (owner_l[j] < 0) | (owner_l[j] == i) | (best_l[j] < bits)
-        free_for_col = (owner_b[i] < 0) | (owner_b[i] == j) | (best_b[i] < bits)
-        odds = np.exp2(bits)
-        row = np.bincount(i, weights=odds * free_for_row, minlength=nb)
+        mine_b = np.zeros(nb)
+        mine_b[i[pick]] = bits[pick]
+        mine_l = np.zeros(nl)
+        mine_l[j[pick]] = bits[pick]
+        code = i * nl + j
+        order = np.argsort(code)
+        sorted_code, sorted_bits = code[order], bits[order]
+
+        def weight(a: np.ndarray, c: np.ndarray) -> np.ndarray:
+            """Bits of pair (a, c), or 0 (= left open) when it is no candidate."""
+            k = a * nl + c
+            pos = np.minimum(np.searchsorted(sorted_code, k), len(sorted_code) - 1)
+            hit = (a >= 0) & (c >= 0) & (sorted_code[pos] == k)
+            return np.where(hit, np.maximum(sorted_bits[pos], 0.0), 0.0)
+
+        rest = np.flatnonzero(~pick)
+        a, c, w = i[rest], j[rest], bits[rest]
+        # the bank row's view: row a (holding c0) takes c instead
+        c0, a2 = owner_b[a], owner_l[c]
+        rel = w - mine_b[a] - mine_l[c] * (a2 >= 0) + weight(a2, c0) * (a2 >= 0)
+        held = c0 >= 0
+        row = np.bincount(a[held], weights=np.exp2(np.clip(rel[held], -60, 60)), minlength=nb)
+        # the ledger row's view: column c (held by b0) goes to a instead
+        b0, c1 = owner_l[c], owner_b[a]
+        rel = w - mine_l[c] - mine_b[a] * (c1 >= 0) + weight(b0, c1) * (c1 >= 0)
+        held = b0 >= 0
+        col = np.bincount(c[held], weights=np.exp2(np.clip(rel[held], -60, 60)), minlength=nl)
+        pi, pj, pb = i[pick], j[pick], bits[pick]
         col_prior = np.log2(nl / nb)
-        odds_c = np.exp2(np.clip(bits + col_prior, -60, 60))
-        col = np.bincount(j, weights=odds_c * free_for_col, minlength=nl)
-        p_row = odds / (1.0 + row[i])
-        p_col = odds_c / (1.0 + col[j])
-        return np.minimum(p_row, p_col)
+        p_row = 1.0 / (1.0 + np.exp2(-pb) + row[pi])
+        p_col = 1.0 / (1.0 + np.exp2(-np.clip(pb + col_prior, -60, 60)) + col[pj])
+        out[pick] = np.minimum(p_row, p_col)
+        return out
+
 
 def _date_level(lag: np.ndarray) -> np.ndarray:
     """One level per day of lag, ordered 0, +1, -1, +2, -2, ... (bank minus ledger)."""

@@ -142,6 +142,10 @@ def find_splits(
     co, cm = cents_one[pi], cents_many[pj]
     ok = (np.sign(co) == np.sign(cm)) & (np.abs(cm) < np.abs(co))
     pi, pj, fam = pi[ok], pj[ok], fam[ok]
+    # a pair found by several key families counts once, as found by the first
+    order = np.lexsort((fam, pj, pi))
+    first = order[np.r_[True, (np.diff(pi[order]) != 0) | (np.diff(pj[order]) != 0)]]
+    pi, pj, fam = pi[first], pj[first], fam[first]
     if len(pi) == 0:
         return Splits.empty(max_items)
     # keep the max_candidates most similar, then closest in time, per "one" row
@@ -164,9 +168,6 @@ def find_splits(
         ((pi * 11 + rank_sim) * span_d + dist) * (len(cents_many) + 1) + pj, kind="stable"
     )
     pi, pj = pi[order], pj[order]
-    # a pair found by both key families sorts next to itself: keep one
-    fresh = np.r_[True, (pi[1:] != pi[:-1]) | (pj[1:] != pj[:-1])]
-    pi, pj = pi[fresh], pj[fresh]
     starts = np.flatnonzero(np.r_[True, pi[1:] != pi[:-1]])
     sizes = np.diff(np.r_[starts, len(pi)])
     rank = np.arange(len(pi)) - np.repeat(starts, sizes)
