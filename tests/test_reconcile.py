@@ -261,3 +261,21 @@ def test_synthetic_data_is_deterministic():
         "ledger_only", "duplicate", "amount_mismatch",
     }
     assert np.isin(truth["bank_id"].dropna(), bank["transaction_id"]).all()
+
+
+def test_tables_with_nothing_in_common():
+    import warnings
+
+    bank = pd.DataFrame({"transaction_id": ["b1", "b2"], "date": ["2025-01-01", "2025-01-02"],
+                         "amount": [10.0, 20.0], "description": ["ACME", "BETA"]})
+    ledger = pd.DataFrame({"transaction_id": ["l1"], "date": ["2025-06-01"], "amount": [55.0],
+                           "description": ["GAMMA"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = nx.reconcile(bank, ledger, device="cpu")
+    assert res.matches.empty and res.rate == 0.0
+    assert list(res.matches.columns)[:6] == [
+        "bank_id", "ledger_id", "confidence", "match_type", "group_id", "explanation"]
+    assert set(res.unmatched_bank["reason"]) <= {"missing in ledger", "timing difference"}
+    # dated after the statement ends: outstanding, a timing difference
+    assert res.unmatched_ledger["reason"].tolist() == ["timing difference"]

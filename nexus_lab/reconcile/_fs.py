@@ -135,6 +135,9 @@ def fit_em(
     m_prior = [x.copy() for x in m]
     history = []
     it = 0
+    if len(levels) == 0:  # nothing to learn from: the starting shapes stand
+        u = [np.full(k, 1.0 / k) for k in n_levels]
+        return FSModel(list(names), [list(x) for x in labels], m, u, lam, 0, history)
     for it in range(1, max_iter + 1):  # noqa: B007 (it is reported)
         log_m = np.zeros(len(pat))
         log_u = np.zeros(len(pat))

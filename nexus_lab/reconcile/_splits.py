@@ -142,6 +142,8 @@ def find_splits(
     co, cm = cents_one[pi], cents_many[pj]
     ok = (np.sign(co) == np.sign(cm)) & (np.abs(cm) < np.abs(co))
     pi, pj, fam = pi[ok], pj[ok], fam[ok]
+    if len(pi) == 0:
+        return Splits.empty(max_items)
     # a pair found by several key families counts once, as found by the first
     order = np.lexsort((fam, pj, pi))
     first = order[np.r_[True, (np.diff(pi[order]) != 0) | (np.diff(pj[order]) != 0)]]

@@ -1,0 +1,343 @@
+"""The ``nexus-lab`` command line.
+
+Commands::
+
+    nexus-lab reconcile BANK LEDGER --out DIR [--amount-tolerance 5] [--date-window 7]
+                        [--device auto] [--bank-columns amount=Amt,date=Posted]
+                        [--ledger-columns ...] [--columns ...] [--sheet NAME] [--no-track]
+    nexus-lab demo [--out out/demo] [--no-track]
+    nexus-lab data sample [--n 2000] [--seed 7] [--out data]
+    nexus-lab --version
+
+A mistake in the input (a missing file, a misnamed column, an amount that is
+not a number) prints ``error: <what is wrong and how to fix it>`` and exits
+with status 2; nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from nexus_lab import __version__
+from nexus_lab.errors import NexusError, SchemaError
+
+__all__ = ["main"]
+
+log = logging.getLogger("nexus_lab")
+
+EXIT_INPUT = 2  # a NexusError: the input or the settings are wrong
+EXIT_INTERRUPTED = 130
+SAMPLE_N, SAMPLE_SEED = 2_000, 7  # how data/ was made
+_DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+
+# ----------------------------------------------------------------------------- parsing
+
+
+def _mapping(text: str | None, flag: str) -> dict[str, str]:
+    """``"amount=Amt,date=Posted"`` -> ``{"amount": "Amt", "date": "Posted"}``."""
+    if not text:
+        return {}
+    out: dict[str, str] = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or not value:
+            raise NexusError(
+                f"{flag} {text!r}: write the mapping as canonical=yours, separated by commas, "
+                f"e.g. {flag} amount=Amt,date=Posted"
+            )
+        out[key] = value
+    return out
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nexus-lab",
+        description="NEXUS Lab: analytics for financial examination, from the command line.",
+    )
+    parser.add_argument("--version", action="version", version=f"nexus-lab {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    rec = sub.add_parser(
+        "reconcile",
+        help="reconcile a bank statement against a ledger",
+        description="Reconcile a bank statement against a ledger (CSV, Parquet or Excel) and "
+        "write the matches, the open items with reasons, summary.json and report.html to "
+        "--out, all at once; the run is logged to MLflow unless --no-track.",
+    )
+    rec.add_argument("bank", help="bank statement: .csv, .parquet or .xlsx")
+    rec.add_argument("ledger", help="ledger: .csv, .parquet or .xlsx")
+    rec.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    _settings(rec)
+    rec.add_argument("--bank-columns", metavar="MAP",
+                     help="bank column names, e.g. amount=Amt,date=Posted,transaction_id=Id")
+    rec.add_argument("--ledger-columns", metavar="MAP", help="ledger column names, as above")
+    rec.add_argument("--columns", metavar="MAP", help="column names shared by both tables")
+    rec.add_argument("--sheet", default=None,
+                     help="worksheet of .xlsx inputs (name or 0-based position; default first)")
+    rec.set_defaults(func=_cmd_reconcile)
+
+    demo = sub.add_parser(
+        "demo", help="reconcile the bundled sample data",
+        description="Reconcile the bundled sample data (data/bank.csv against data/ledger.csv), "
+        "write the outputs and report, and log the run to the local MLflow store.",
+    )
+    demo.add_argument("--out", default="out/demo", metavar="DIR",
+                      help="output folder (default: out/demo)")
+    _settings(demo)
+    demo.set_defaults(func=_cmd_demo)
+
+    data = sub.add_parser("data", help="sample data")
+    data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    sample = data_sub.add_parser(
+        "sample", help="write the sample bank statement, ledger and true links",
+        description="Write bank.csv, ledger.csv and truth.csv made by "
+        "nexus_lab.data.synth_reconciliation; the same --n and --seed give the same files.",
+    )
+    sample.add_argument("--n", type=int, default=SAMPLE_N, help="about this many bank rows")
+    sample.add_argument("--seed", type=int, default=SAMPLE_SEED)
+    sample.add_argument("--out", default="data", metavar="DIR",
+                        help="folder to write to (default: data)")
+    sample.set_defaults(func=_cmd_sample)
+    return parser
+
+
+def _settings(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--amount-tolerance", type=float, default=5.0, metavar="X",
+                   help="largest amount difference accepted within a counterparty (default 5)")
+    p.add_argument("--date-window", type=int, default=7, metavar="DAYS",
+                   help="largest posting lag in days (default 7)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    p.add_argument("--no-track", action="store_true", help="do not log the run to MLflow")
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def _read(path: str, name: str, mapping: Mapping[str, str], sheet: str | None) -> Any:
+    from nexus_lab.files import read_table
+
+    where: str | int = 0 if sheet is None else int(sheet) if sheet.isdigit() else sheet
+    return read_table(path, name=name, columns=mapping, sheet=where)
+
+
+def _cmd_reconcile(args: argparse.Namespace) -> int:
+    from nexus_lab.files import check_out_dir
+
+    check_out_dir(args.out)  # before the work, not after it
+    shared = _mapping(args.columns, "--columns")
+    bank_map = {**shared, **_mapping(args.bank_columns, "--bank-columns")}
+    ledger_map = {**shared, **_mapping(args.ledger_columns, "--ledger-columns")}
+    bank = _read(args.bank, "bank", bank_map, args.sheet)
+    ledger = _read(args.ledger, "ledger", ledger_map, args.sheet)
+    settings: dict[str, object] = {"device_requested": args.device}
+    if bank_map:
+        settings["bank_columns"] = bank_map
+    if ledger_map:
+        settings["ledger_columns"] = ledger_map
+    return _run(
+        bank, ledger, args,
+        sources={"bank": (args.bank, bank_map), "ledger": (args.ledger, ledger_map)},
+        settings=settings, source="cli",
+    )
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from nexus_lab.files import check_out_dir, read_table
+
+    check_out_dir(args.out)
+
+    bank_path, ledger_path, truth_path = (_DATA / f for f in ("bank.csv", "ledger.csv",
+                                                              "truth.csv"))
+    if bank_path.exists() and ledger_path.exists():
+        bank = read_table(bank_path, name="bank")
+        ledger = read_table(ledger_path, name="ledger")
+        truth = read_table(truth_path, name="truth") if truth_path.exists() else None
+        sources = {"bank": (str(bank_path), {}), "ledger": (str(ledger_path), {})}
+    else:  # an installed package without the repository's data/ folder
+        from nexus_lab.data import synth_reconciliation
+
+        print(f"{_DATA} has no sample data; generating it in memory "
+              f"(n={SAMPLE_N}, seed={SAMPLE_SEED})")
+        bank, ledger, truth = synth_reconciliation(SAMPLE_N, seed=SAMPLE_SEED)
+        sources = {}
+    code = _run(bank, ledger, args, sources=sources,
+                settings={"device_requested": args.device, "data": "sample"}, source="demo",
+                truth=truth)
+    if code == 0 and not args.no_track:
+        uri = os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///experiments/mlflow.db"
+        print(f"\nOpen the report in a browser; see every run with:\n"
+              f"  mlflow ui --backend-store-uri {uri}")
+    return code
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from nexus_lab.data import synth_reconciliation
+    from nexus_lab.files import write_frame
+
+    if args.n < 10:
+        raise NexusError(f"--n {args.n} is too small: ask for at least 10 bank rows")
+    out = Path(args.out)
+    bank, ledger, truth = synth_reconciliation(args.n, seed=args.seed)
+    for name, frame in (("bank", bank), ("ledger", ledger), ("truth", truth)):
+        if "amount" in frame:  # as a statement shows money: two decimals
+            frame = frame.assign(amount=frame["amount"].map("{:.2f}".format))
+        write_frame(frame, out / f"{name}.csv")
+    print(f"wrote {out / 'bank.csv'} ({len(bank):,} rows), {out / 'ledger.csv'} "
+          f"({len(ledger):,} rows) and {out / 'truth.csv'} ({len(truth):,} links) "
+          f"with n={args.n}, seed={args.seed}")
+    return 0
+
+
+def _run(
+    bank: Any, ledger: Any, args: argparse.Namespace, *,
+    sources: Mapping[str, tuple[str, Mapping[str, str]]], settings: dict[str, object],
+    source: str, truth: Any = None,
+) -> int:
+    from nexus_lab.files import describe_file
+    from nexus_lab.reconcile import reconcile
+    from nexus_lab.reports import export_reconcile
+
+    columns = {
+        side: dict(mapping) for side, (_, mapping) in sources.items() if mapping
+    }
+    try:
+        res = reconcile(bank, ledger, amount_tolerance=args.amount_tolerance,
+                        date_window=args.date_window, device=args.device,
+                        columns=columns or None)
+    except SchemaError as err:
+        where = sources.get(err.table or "")
+        frame = {"bank": bank, "ledger": ledger}.get(err.table or "")
+        if where is None or frame is None or not err.rows:
+            raise
+        id_col = where[1].get("transaction_id", "transaction_id")
+        lines = _csv_lines(where[0], frame, err.rows, id_col)
+        if not lines:
+            raise
+        raise SchemaError(f"{err} (in {Path(where[0]).name}: {lines})", table=err.table,
+                          column=err.column, rows=err.rows) from None
+    inputs = {}
+    for side, frame in (("bank", bank), ("ledger", ledger)):
+        info: dict[str, object] = {"rows": len(frame)}
+        if side in sources:
+            info = {**describe_file(sources[side][0]), **info}
+        else:
+            info["name"] = f"sample {side} (generated)"
+        inputs[side] = info
+    if not args.no_track:
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    export = export_reconcile(res, args.out, inputs=inputs, settings=settings,
+                              track=not args.no_track, source=source)
+    _print_summary(res, inputs, export, truth)
+    return 0
+
+
+def _csv_lines(path: str, frame: Any, rows: Sequence[int], id_col: str) -> str:
+    """The file lines of data rows of a CSV, when each line holds the row's id."""
+    p = Path(path)
+    if p.suffix.lower() != ".csv":
+        return ""
+    want = {int(r) + 2: str(frame[id_col].iloc[int(r)]) for r in rows[:3]
+            if id_col in frame and int(r) < len(frame)}
+    if not want:
+        return ""
+    found = []
+    last = max(want)
+    with open(p, encoding="utf-8-sig", errors="replace") as fh:
+        for number, line in enumerate(fh, start=1):
+            if number in want:
+                if want[number] not in line:
+                    return ""  # blank or multi-line rows: line numbers would mislead
+                found.append(number)
+            if number >= last:
+                break
+    if len(found) != len(want):
+        return ""
+    return ("line " if len(found) == 1 else "lines ") + ", ".join(f"{n:,}" for n in found)
+
+
+def _print_summary(res: Any, inputs: Mapping[str, Mapping[str, object]], export: Any,
+                   truth: Any) -> None:
+    s = res.summary()
+    names = [str(inputs[side].get("name", side)) for side in ("bank", "ledger")]
+    reasons = res.reasons()
+    open_parts = []
+    for reason, row in reasons.iterrows():
+        total = int(row.sum())
+        open_parts.append(f"{reason} {total:,}")
+    print(
+        f"Reconciled {names[0]} ({s['bank_rows']:,} rows) against {names[1]} "
+        f"({s['ledger_rows']:,} rows) on {res.params.get('device', '?')} in "
+        f"{s['seconds']:.1f} s"
+    )
+    mean = "" if not s["matched_pairs"] else f", mean confidence {s['mean_confidence']:.1f}"
+    print(f"  {res.rate:.1%} of the bank amount reconciled: {s['matched_pairs']:,} matched pairs "
+          f"({s['one_to_one']:,} one-to-one, {s['batch_groups']:,} batch groups, "
+          f"{s['installment_groups']:,} installment groups){mean}")
+    print(f"  open: {s['unmatched_bank']:,} bank rows, {s['unmatched_ledger']:,} ledger rows"
+          + (f" ({', '.join(open_parts)})" if open_parts else ""))
+    if truth is not None:
+        from nexus_lab.reconcile import evaluate
+
+        ev = evaluate(res, truth)
+        print(f"  against the planted truth: one-to-one F1 {ev['one_to_one']['f1']:.3f}, "
+              f"split F1 {ev['split']['f1']:.3f}")
+    print(f"  outputs: {export.folder}{os.sep} (matches, unmatched_bank, unmatched_ledger as "
+          ".parquet and .csv; match_weights.csv; summary.json)")
+    print(f"  report:  {export.report}")
+    if export.run_id:
+        print(f"  tracked: MLflow run {export.run_id} in experiment 'nexus-reconcile' at "
+              f"{export.tracking_uri}")
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``nexus-lab`` command line.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 2 when the input or the settings are
+        wrong (the message is printed as ``error: ...`` on stderr), 130 when
+        interrupted.
+
+    Examples
+    --------
+    >>> main(["data", "sample", "--n", "50", "--out", __import__("tempfile").mkdtemp()])
+    ... # doctest: +ELLIPSIS
+    wrote ...
+    0
+    """
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr,
+    )
+    try:
+        return int(args.func(args))
+    except NexusError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

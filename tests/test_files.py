@@ -1,0 +1,238 @@
+"""Reading tables from files, and writes that leave nothing half-done."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+
+import pandas as pd
+import pytest
+
+from nexus_lab.errors import NexusError, SchemaError
+from nexus_lab.files import (
+    atomic_dir,
+    describe_file,
+    read_table,
+    write_frame,
+    write_json,
+    write_text,
+)
+
+
+def _leftovers(folder):
+    """Hidden temporary files or folders left in a folder."""
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+# ----------------------------------------------------------------------------- readers
+
+
+@pytest.mark.parametrize("ext", ["csv", "parquet", "xlsx"])
+def test_read_each_format(tables, tmp_path, write_tables, ext):
+    bank, ledger, _ = tables
+    bank_path, _ = write_tables(bank.head(50), ledger.head(5), tmp_path, ext)
+    got = read_table(bank_path, name="bank")
+    assert list(got.columns) == list(bank.columns)
+    assert len(got) == 50
+    assert got["transaction_id"].tolist() == bank["transaction_id"].head(50).tolist()
+    assert got["amount"].round(2).tolist() == bank["amount"].head(50).round(2).tolist()
+    assert pd.to_datetime(got["date"]).tolist() == bank["date"].head(50).tolist()
+    # a reference column with blanks stays text: no "344176.0"
+    refs = got["reference"].dropna()
+    assert len(refs) and refs.map(lambda r: isinstance(r, str) and not r.endswith(".0")).all()
+
+
+def test_csv_keeps_ids_as_text_and_understands_encodings(tmp_path):
+    rows = "transaction_id,amount,description\n007,1.50,Café\n010,2.00,Crème\n"
+    utf8_bom = tmp_path / "bom.csv"
+    utf8_bom.write_bytes(b"\xef\xbb\xbf" + rows.encode())
+    cp1252 = tmp_path / "win.csv"
+    cp1252.write_bytes(rows.encode("cp1252"))
+    zipped = tmp_path / "z.csv.gz"
+    zipped.write_bytes(gzip.compress(rows.encode()))
+    tsv = tmp_path / "t.tsv"
+    tsv.write_text(rows.replace(",", "\t"))
+    for path in (utf8_bom, cp1252, zipped, tsv):
+        df = read_table(path, name="bank")
+        assert df.columns[0] == "transaction_id", path  # the BOM is not part of the name
+        assert df["transaction_id"].tolist() == ["007", "010"], path
+        assert df["description"].tolist() == ["Café", "Crème"], path
+
+
+def test_mapped_text_columns_and_stripped_names(tmp_path):
+    path = tmp_path / "b.csv"
+    path.write_text(" Id ,Amt\n001,1\n002,2\n")
+    df = read_table(path, name="bank", columns={"transaction_id": "Id"})
+    assert df.columns.tolist() == ["Id", "Amt"]
+    assert df["Id"].tolist() == ["001", "002"]
+
+
+def test_read_errors_say_what_is_wrong(tmp_path):
+    (tmp_path / "ledger.csv").write_text("a\n1\n")
+    with pytest.raises(NexusError, match=r"no such file .*bank\.csv.*ledger\.csv"):
+        read_table(tmp_path / "bank.csv", name="bank")
+    with pytest.raises(NexusError, match="is a folder"):
+        read_table(tmp_path, name="bank")
+    (tmp_path / "old.xls").write_bytes(b"\xd0\xcf\x11\xe0")
+    with pytest.raises(NexusError, match=r"unknown file type '\.xls'.*save as \.xlsx"):
+        read_table(tmp_path / "old.xls", name="bank")
+    (tmp_path / "x.json").write_text("{}")
+    with pytest.raises(NexusError, match=r"unknown file type '\.json'.*\.csv, \.parquet or \.xlsx"):
+        read_table(tmp_path / "x.json", name="bank")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(SchemaError, match="is empty"):
+        read_table(tmp_path / "empty.csv", name="bank")
+    (tmp_path / "ragged.csv").write_text("a,b\n1,2\n3,4,5,6\n")
+    with pytest.raises(NexusError, match=r"not a well-formed CSV.*line 3"):
+        read_table(tmp_path / "ragged.csv", name="bank")
+    for ext, kind in (("parquet", "Parquet file"), ("xlsx", "Excel workbook")):
+        bad = tmp_path / f"broken.{ext}"
+        bad.write_bytes(b"this is not a real file at all" * 10)
+        with pytest.raises(NexusError, match=rf"cannot read 'broken\.{ext}' as an? {kind}"):
+            read_table(bad, name="bank")
+
+
+def test_missing_worksheet_lists_the_sheets(tmp_path):
+    path = tmp_path / "book.xlsx"
+    pd.DataFrame({"a": [1]}).to_excel(path, index=False, sheet_name="Statement")
+    assert read_table(path, name="bank", sheet="Statement")["a"].tolist() == [1]
+    with pytest.raises(NexusError, match=r"no worksheet 'Ledger'.*\['Statement'\]"):
+        read_table(path, name="bank", sheet="Ledger")
+
+
+def test_describe_file(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_bytes(b"abc")
+    info = describe_file(path)
+    assert info["name"] == "a.txt" and info["bytes"] == 3
+    assert info["sha256"].startswith("ba7816bf8f01cfea")
+
+
+# ----------------------------------------------------------------------------- writers
+
+
+class _Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("disk pulled out mid-write")
+
+
+@pytest.mark.parametrize("ext", ["csv", "parquet"])
+def test_write_frame_round_trip_and_mode(tmp_path, ext):
+    df = pd.DataFrame({"id": ["a", "b"], "x": [1.5, 2.0], "mixed": [1, "two"]})
+    path = write_frame(df, tmp_path / "sub" / f"t.{ext}")
+    back = read_table(path, name="t", text_columns=None)
+    assert back["id"].tolist() == ["a", "b"] and back["x"].tolist() == [1.5, 2.0]
+    assert back["mixed"].astype(str).tolist() == ["1", "two"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+    assert _leftovers(path.parent) == []
+
+
+def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    path = tmp_path / "t.csv"
+    write_frame(pd.DataFrame({"a": [1, 2]}), path)
+    before = path.read_bytes()
+    bad = pd.DataFrame({"a": [1, _Unprintable()]})
+    with pytest.raises(RuntimeError, match="mid-write"):
+        write_frame(bad, path)
+    assert path.read_bytes() == before
+    assert _leftovers(tmp_path) == []
+    with pytest.raises(RuntimeError, match="mid-write"):
+        write_frame(bad, tmp_path / "new.csv")
+    assert not (tmp_path / "new.csv").exists() and _leftovers(tmp_path) == []
+    with pytest.raises(TypeError):
+        write_text(12345, tmp_path / "note.txt")  # type: ignore[arg-type]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv"]
+    with pytest.raises(NexusError, match=r"\.parquet or \.csv"):
+        write_frame(pd.DataFrame({"a": [1]}), tmp_path / "t.json")
+
+
+def test_write_json_has_no_nan(tmp_path):
+    import json
+
+    import numpy as np
+
+    path = write_json({"a": float("nan"), "b": np.int64(3), "c": [np.float64(0.5)]},
+                      tmp_path / "s.json")
+    assert json.loads(path.read_text()) == {"a": None, "b": 3, "c": [0.5]}
+
+
+# ----------------------------------------------------------------------------- atomic_dir
+
+
+def test_atomic_dir_appears_whole(tmp_path):
+    out = tmp_path / "runs" / "one"
+    with atomic_dir(out) as work:
+        write_text("a", work / "a.txt")
+        assert not out.exists()  # nothing shows until the block ends
+    assert (out / "a.txt").read_text() == "a"
+    assert (out / ".nexus-lab").exists()
+    assert _leftovers(out.parent) == []
+    # a later run replaces an earlier one's outputs
+    with atomic_dir(out) as work:
+        write_text("b", work / "b.txt")
+    assert sorted(p.name for p in out.iterdir()) == [".nexus-lab", "b.txt"]
+    assert _leftovers(out.parent) == []
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_failed_block_writes_nothing(tmp_path, error):
+    out = tmp_path / "new" / "deeper" / "out"
+    with pytest.raises(error):
+        with atomic_dir(out) as work:
+            write_frame(pd.DataFrame({"a": [1]}), work / "a.parquet")
+            write_text("half", work / "report.html")
+            raise error("stopped mid-run")
+    assert not out.exists()
+    assert not (tmp_path / "new").exists()  # folders it made for the output are gone too
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_rerun_keeps_the_previous_outputs(tmp_path):
+    out = tmp_path / "out"
+    with atomic_dir(out) as work:
+        write_text("good", work / "a.txt")
+    with pytest.raises(RuntimeError):
+        with atomic_dir(out) as work:
+            write_text("bad", work / "a.txt")
+            raise RuntimeError
+    assert (out / "a.txt").read_text() == "good"
+    assert _leftovers(tmp_path) == []
+
+
+def test_killed_process_leaves_no_output(tmp_path):
+    """A process that dies mid-run (no exception handling at all) leaves no out_dir."""
+    code = textwrap.dedent(f"""
+        import os
+        from nexus_lab.files import atomic_dir, write_text
+        with atomic_dir({str(tmp_path / "out")!r}) as work:
+            write_text("part", work / "a.txt")
+            os._exit(9)
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert proc.returncode == 9
+    assert not (tmp_path / "out").exists()
+
+
+def test_never_replaces_a_folder_it_did_not_make(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "thesis.docx").write_text("years of work")
+    with pytest.raises(NexusError, match=r"already holds files.*thesis\.docx.*new or empty"):
+        with atomic_dir(home):
+            pytest.fail("the block must not run")
+    assert (home / "thesis.docx").read_text() == "years of work"
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(NexusError, match="not a plain folder"):
+        with atomic_dir(tmp_path / "file"):
+            pass
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with atomic_dir(empty) as work:
+        write_text("ok", work / "a.txt")
+    assert (empty / "a.txt").exists()

@@ -1,0 +1,97 @@
+"""The HTML report is self-contained, escaped, and complete; the output bundle is whole."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+
+import pandas as pd
+import pytest
+
+import nexus_lab as nx
+from nexus_lab.reports import OUTPUT_FILES, reconcile_html, save_reconcile
+
+EVIL = '<script>alert("x")</script>'
+
+
+@pytest.fixture(scope="module")
+def evil_result(tables):
+    """A result whose data holds markup: a bank-only row with a script as description."""
+    bank, ledger, _ = tables
+    bank = bank.copy()
+    extra = pd.DataFrame({
+        "transaction_id": ["B<&>'\"1"], "date": [bank["date"].iloc[10]],
+        "amount": [987654.32], "description": [EVIL],
+        "account": ["<b>CHK</b>"], "reference": [None],
+    })
+    bank = pd.concat([bank, extra], ignore_index=True)
+    return nx.reconcile(bank, ledger, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def page(evil_result):
+    inputs = {"bank": {"name": "<img src=x onerror=alert(1)>.csv", "rows": 301},
+              "ledger": {"name": "ledger.csv", "rows": 1}}
+    return reconcile_html(evil_result, title="Q3 <review>", inputs=inputs,
+                          settings={"device_requested": "<auto>"})
+
+
+def test_data_is_escaped(page, evil_result):
+    assert EVIL in evil_result.unmatched_bank["description"].tolist()  # it is in the report
+    assert "<script" not in page.lower()
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+    assert "<img" not in page and "&lt;img src=x onerror=alert(1)&gt;.csv" in page
+    assert "B&lt;&amp;&gt;&#x27;&quot;1" in page
+    assert "Q3 &lt;review&gt;" in page and "&lt;auto&gt;" in page
+    assert "<review>" not in page
+
+
+def test_page_is_self_contained(page):
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    lowered = page.lower()
+    for outside in ("http://", "https://", "src=", "href=", "<link", "@import", "url(",
+                    "<iframe", "<object", "<embed"):
+        assert outside not in lowered.replace("&lt;img src=x", ""), outside
+    assert "<style>" in page and "<svg" in page  # inline CSS and an inline chart
+    assert "@media print" in page and "@page" in page
+
+
+def test_page_has_every_section(page, evil_result):
+    s = evil_result.summary()
+    for title in ("Match types", "Match confidence", "Open items by reason", "Largest open items",
+                  "Matches to review", "Top matches", "Fitted match weights", "Settings",
+                  "Timings"):
+        assert f"<h2>{title}</h2>" in page, title
+    assert f"{evil_result.rate:.1%}" in page
+    assert f"{s['matched_pairs']:,}" in page
+    for reason in evil_result.unmatched_bank["reason"].unique():
+        assert reason in page
+    assert "987,654.32" in page  # the largest open item, by amount
+    for label in evil_result.model.to_frame()["label"]:
+        assert label in page
+    for stage in evil_result.timings:
+        assert f"<td class=''>{stage}</td>" in page
+
+
+def test_no_matches_still_renders(evil_result):
+    none = dataclasses.replace(evil_result, matches=evil_result.matches.iloc[:0], rate=0.0)
+    page = reconcile_html(none)
+    assert "0.0%" in page and "No matches." in page
+    assert "<h2>Matches to review</h2>" not in page and "<script" not in page
+
+
+def test_save_reconcile_writes_the_bundle(evil_result, tmp_path):
+    files = save_reconcile(evil_result, tmp_path / "out", inputs={"bank": {"name": "b.csv"}})
+    assert sorted(files) == sorted(OUTPUT_FILES)
+    for name in OUTPUT_FILES:
+        assert (tmp_path / "out" / name).stat().st_size > 0, name
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())  # strict JSON
+    assert summary["summary"]["matched_pairs"] == len(evil_result.matches)
+    assert summary["inputs"]["bank"]["name"] == "b.csv"
+    back = pd.read_parquet(tmp_path / "out" / "matches.parquet")
+    pd.testing.assert_frame_equal(back, evil_result.matches)
+    weights = pd.read_csv(tmp_path / "out" / "match_weights.csv")
+    assert len(weights) == len(evil_result.model.to_frame())
+    assert re.search(r"<title>Bank reconciliation: b\.csv against ledger</title>",
+                     (tmp_path / "out" / "report.html").read_text())
