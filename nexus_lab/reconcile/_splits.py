@@ -233,7 +233,9 @@ def find_splits(
     top = ordered[:, : min(max_items, k)].sum(1)
     low = np.sort(np.where(cand >= 0, amounts, np.iinfo(np.int64).max), axis=1)[:, :min_items]
     low = np.where(low == np.iinfo(np.int64).max, 0, low).sum(1)
-    spread = np.maximum(top - low + 1, 1).astype(np.float64)
+    # subset sums spread over at least the size of the target itself: with few candidates
+    # the range of the sums tried says little about how rare an exact hit is
+    spread = np.maximum(top - low + 1, np.abs(cents_one[owners])).astype(np.float64)
     found = hits > 0
     if not found.any():
         return Splits.empty(max_items)
