@@ -35,7 +35,7 @@ from nexus_lab.device import resolve_device
 from nexus_lab.errors import SchemaError
 from nexus_lab.frames import check_unique, to_pandas
 from nexus_lab.reconcile._assign import assign_one_to_one
-from nexus_lab.reconcile._blocking import expand_ranges, range_join
+from nexus_lab.reconcile._blocking import composite, expand_ranges, range_join
 from nexus_lab.reconcile._fs import FSModel, fit_em
 from nexus_lab.reconcile._text import (
     SENTINEL,
@@ -70,6 +70,7 @@ _STRING_WIDTH = 32  # bytes of a normalized string that are compared
 _VERY_SIMILAR, _SIMILAR = 0.88, 0.7  # string similarity cut-offs (max of Levenshtein, Dice)
 _CHUNK = 1 << 18  # distinct value pairs per torch batch
 _U_SAMPLE = 100_000  # random record pairs that estimate u of the non-exact levels
+_MAX_RULE_SHARE = 0.05  # an automatic blocking rule keeps at most this share of all pairs
 _MAX_CLUSTER = 50  # dedupe: larger connected components are not closed transitively
 _CODE_NAME = re.compile(r"(^|_)(id|code|zip|postcode|postal|phone|number|no|nr|ssn)$", re.I)
 _DATE_TEXT = re.compile(
@@ -121,7 +122,9 @@ def link(
         - ``"exact"`` (alias ``"categorical"``): same / different.
         - ``"numeric"`` (``"number"``): equal / within 1% / within 10% / different.
         - ``"date"`` (``"datetime"``): same day / one typo or day and month
-          swapped / within 31 days / within a year / different.
+          swapped / within 31 days / within a year / different. Datetimes, or
+          text as ``YYYY-MM-DD``, ``YYYYMMDD`` or day-first ``DD/MM/YYYY``; text
+          that is no valid date (``19801302``) is still compared for typos.
         - ``"code"`` (``"id"``): digit codes such as postcodes and account
           numbers: same / 1 edit / 2 edits / different.
         - ``"string"`` (``"text"``): same / one edit or similarity >= 0.88 /
@@ -130,17 +133,20 @@ def link(
         - ``"phonetic"`` (``"name"``, ``"soundex"``): ``"string"`` plus a
           "sounds alike" (same Soundex code) level, for names.
 
-        Auto choice: bool or few distinct values -> exact; datetime or date-like
-        text -> date; numbers -> numeric (integers whose column name ends in
-        ``id``, ``code``, ``zip``, ``phone``... -> code); digit strings -> code;
-        other text -> phonetic for single words (names), string otherwise.
+        Auto choice: bool, or a few values making up 95% of the rows -> exact;
+        datetime or date-like text -> date; numbers -> numeric (integers whose
+        column name ends in ``id``, ``code``, ``zip``, ``phone``... -> code);
+        digit strings -> code; other text -> phonetic for single words (names),
+        string otherwise.
     block_on : sequence, optional
         Blocking rules: a list whose items are a column name or a tuple of column
         names; a candidate pair agrees exactly on all columns of at least one rule.
-        ``None`` picks rules automatically: every compared column (and the Soundex
-        code of phonetic columns) whose blocks hold at most ``max_block_pairs``
-        pairs; if none does, pairs of columns; tables small enough are compared in
-        full. An empty list compares all pairs (quadratic: small tables only).
+        ``None`` picks rules automatically: every compared column but numeric
+        ones (and the Soundex code of phonetic columns) whose blocks hold at most
+        ``max_block_pairs`` pairs and at most 5% of all pairs; if none does,
+        pairs of such columns; tables with at most ``max_block_pairs`` pairs in
+        all are compared in full. An empty list compares all pairs (quadratic:
+        small tables only).
     id_column : str, default "transaction_id"
         The column with each record's unique id (in both tables).
     device : {"auto", "cpu", "cuda"}
@@ -183,19 +189,39 @@ def link(
     SchemaError
         When a table is empty, lacks the id column or has duplicate or missing
         ids, the tables share no column to compare, ``compare`` names an unknown
-        comparator or column, or ``block_on`` names a column not in both tables.
+        comparator or column, ``block_on`` names a column not in both tables,
+        ``threshold`` is not within 0-100, or no automatic blocking rule fits.
+    DeviceError
+        When ``device`` names a device torch cannot use.
 
     Examples
     --------
+    >>> import numpy as np
     >>> import pandas as pd
     >>> import nexus_lab as nx
-    >>> a = pd.DataFrame({"id": [1, 2, 3], "name": ["John Smith", "Mary Jones", "Li Wei"],
-    ...                   "dob": ["1980-01-02", "1975-05-06", "1990-09-09"]})
-    >>> b = pd.DataFrame({"id": [7, 8], "name": ["Jon Smith", "Wei Li"],
-    ...                   "dob": ["1980-01-02", "1990-09-09"]})
-    >>> pairs = nx.link(a, b, id_column="id", device="cpu")
-    >>> pairs[["left_id", "right_id"]].values.tolist()
-    [[1, 7], [3, 8]]
+    >>> rng = np.random.default_rng(0)
+    >>> letters = rng.integers(ord("a"), ord("z") + 1, size=(400, 8), dtype=np.uint8)
+    >>> left = pd.DataFrame({
+    ...     "id": range(400),
+    ...     "name": pd.Series(letters.view("S8").ravel()).str.decode("ascii"),
+    ...     "born": pd.Timestamp("1950-01-01") + pd.to_timedelta(rng.integers(0, 20000, 400), "D"),
+    ... })
+    >>> right = left.sample(300, random_state=1).assign(id=lambda d: d["id"] + 1000)
+    >>> right["name"] = right["name"].str.slice(0, 7)  # every name lost its last letter
+    >>> pairs = nx.link(left, right, id_column="id", device="cpu")
+    >>> len(pairs), bool((pairs["right_id"] - pairs["left_id"] == 1000).all())
+    (300, True)
+    >>> pairs.attrs["comparisons"]
+    {'name': 'phonetic', 'born': 'date'}
+    >>> print(pairs["explanation"].iloc[0])  # doctest: +ELLIPSIS
+    name 1 edit or very similar (+...) · born same day (+...) · prior (-...) = +... bits
+
+    Duplicates within one table (here, the two tables stacked):
+
+    >>> both = pd.concat([left, right], ignore_index=True)
+    >>> dups = nx.link(both, id_column="id", device="cpu")
+    >>> len(dups), dups["linked_by"].unique().tolist()
+    (300, ['direct'])
     """
     dev = resolve_device(device)
     threshold = _check_threshold(threshold)
@@ -224,7 +250,7 @@ def link(
 
     scorer = _Scorer(fields, nl, nr, dedupe, offset, dev, tf_adjust, random_state)
     lv = scorer.levels(i, j)
-    scorer.fit(lv, n_candidates=len(i))
+    scorer.fit(lv, n_candidates=len(i), all_pairs=rules is None)
     w = scorer.weights(lv, i, j)
     bits = w.sum(1) + scorer.prior_bits
     conf = _posterior(bits)
@@ -332,6 +358,12 @@ def _choose_comparators(
 ) -> dict[str, str]:
     common = [c for c in lf.columns if c in set(rf.columns) and c != id_column]
     if compare is None:
+        if not common and dedupe:
+            raise SchemaError(
+                f"left has no column to compare besides {id_column!r} (it has "
+                f"{list(lf.columns)}); give it the columns that describe each record",
+                table="left",
+            )
         if not common:
             raise SchemaError(
                 f"left and right share no column to compare besides {id_column!r} "
@@ -411,6 +443,24 @@ def _infer_kind(name: str, values: pd.Series) -> str:
     return "phonetic" if single >= 0.8 else "string"
 
 
+def _date_keys(values: pd.Series) -> pd.Series:
+    """``"=<day number>"`` for dates (datetimes or text), ``"?<text>"`` for text that is
+    no date (kept, so that typos in it can still be compared), None for missing."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        v = pd.Series(values)
+        if getattr(v.dt, "tz", None) is not None:
+            v = v.dt.tz_convert("UTC").dt.tz_localize(None)
+        days = v.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)
+        keys = np.char.add("=", days.astype(str)).astype(object)
+        return pd.Series(keys, dtype=object).where(v.notna().to_numpy(), None)
+    text = _normalized(values)
+    code, uniq = pd.factorize(text, use_na_sentinel=True)
+    ok, days = _parse_dates(pd.Series(uniq, dtype=object))
+    canon = np.where(ok, np.char.add("=", days.astype(str)).astype(object),
+                     np.char.add("?", np.asarray(uniq, dtype=str)).astype(object))
+    return pd.Series(np.append(canon, None)[np.where(code >= 0, code, len(canon))], dtype=object)
+
+
 def _parse_dates(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """``(parsed mask, days since 1970)`` of date strings (YYYYMMDD, ISO or day-first)."""
     text = text.astype(str).str.strip()
@@ -451,9 +501,13 @@ class _Field:
     def build(
         cls, name: str, kind: str, values: pd.Series, nl: int, nr: int, dedupe: bool
     ) -> _Field:
-        if kind in ("exact", "numeric") and pd.api.types.is_numeric_dtype(values):
+        if kind == "date":
+            key = _date_keys(values)
+        elif kind in ("exact", "numeric") and pd.api.types.is_numeric_dtype(values):
             key = values
-        elif kind == "date" and pd.api.types.is_datetime64_any_dtype(values):
+        elif kind == "numeric":
+            key = pd.to_numeric(_normalized(values), errors="coerce")
+        elif kind == "exact" and pd.api.types.is_datetime64_any_dtype(values):
             key = values
         else:
             key = _normalized(values)
@@ -474,16 +528,15 @@ class _Field:
         d = self.data
         if self.kind == "numeric":
             d["x"] = pd.to_numeric(uniq, errors="coerce").to_numpy(dtype=np.float64)
-        elif self.kind == "date":
-            if pd.api.types.is_datetime64_any_dtype(uniq):
-                ok = uniq.notna().to_numpy()
-                days = uniq.to_numpy().astype("datetime64[D]").astype(np.int64)
-                digits = pd.Series(uniq.dt.strftime("%Y%m%d"), dtype=object)
-            else:
-                ok, days = _parse_dates(uniq)
-                raw = uniq.astype(str).str.replace(r"\D", "", regex=True)
-                stamp = pd.Series(days.astype("datetime64[D]")).dt.strftime("%Y%m%d")
-                digits = pd.Series(np.where(ok, stamp.to_numpy(dtype=object), raw), dtype=object)
+        elif self.kind == "date":  # keys from _date_keys: "=<day number>" or "?<text>"
+            keys = as_string_array(uniq.astype(str))
+            ok = np.asarray(pc.starts_with(keys, "="), dtype=bool)
+            body = pc.utf8_slice_codeunits(keys, 1)
+            days = np.where(ok, pd.to_numeric(pd.Series(body.to_numpy(zero_copy_only=False))
+                                              .where(ok, "0")), 0).astype(np.int64)
+            stamp = pd.Series(days.astype("datetime64[D]")).dt.strftime("%Y%m%d")
+            raw = pc.replace_substring_regex(body, r"\D", "").to_numpy(zero_copy_only=False)
+            digits = pd.Series(np.where(ok, stamp.to_numpy(dtype=object), raw), dtype=object)
             d["ok"], d["days"] = ok, days
             mat, lens = encode_bytes(as_string_array(digits), 12)
             _byte_data(d, mat, lens)
@@ -585,7 +638,6 @@ def _edit_distance(
     la, lb = lens[a], lens[b]
     longest = np.maximum(la, lb)
     dist = k + 1
-    dice = np.zeros(len(a))
     qa = torch.from_numpy(qg[a]).to(device)
     qb = torch.from_numpy(qg[b]).to(device)
     na, nb = torch.from_numpy(qn[a]).to(device), torch.from_numpy(qn[b]).to(device)
@@ -644,11 +696,16 @@ def _expected_pairs(key: np.ndarray, nl: int, dedupe: bool) -> float:
 
 
 def _combine_keys(keys: list[np.ndarray]) -> np.ndarray:
+    """One key per row agreeing exactly when all ``keys`` agree; -1 if any is missing.
+
+    Keys are combined two at a time and renumbered densely, so they never overflow.
+    """
     key = keys[0]
     for nxt in keys[1:]:
         missing = (key < 0) | (nxt < 0)
-        span = np.int64(max(int(nxt.max(initial=0)), 0) + 1)
-        code, _ = pd.factorize(np.where(missing, -1, key * span + nxt), use_na_sentinel=True)
+        spans = [int(k.max(initial=0)) + 1 for k in (key, nxt)]
+        joint = composite((np.maximum(key, 0), spans[0]), (np.maximum(nxt, 0), spans[1]))
+        code, _ = pd.factorize(joint)
         key = np.where(missing, -1, code).astype(np.int64)
     return key
 
@@ -706,14 +763,16 @@ def _blocking_rules(
             rules.append(
                 _Rule((f"soundex({f.name})",), key, _expected_pairs(key, nl, dedupe))
             )
-    good = [r for r in rules if 0 < r.pairs <= budget]
+    # a rule must stay under the budget and be selective (a category such as a flag or a
+    # region keeps a large share of all pairs and tells little)
+    good = [r for r in rules if 0 < r.pairs <= min(budget, _MAX_RULE_SHARE * total)]
     if not good:
         singles = sorted((r for r in rules if r.pairs > 0), key=lambda r: r.pairs)[:6]
         for x in range(len(singles)):
             for y in range(x + 1, len(singles)):
                 key = _combine_keys([singles[x].key, singles[y].key])
                 pairs = _expected_pairs(key, nl, dedupe)
-                if 0 < pairs <= budget:
+                if 0 < pairs <= min(budget, _MAX_RULE_SHARE * total):
                     good.append(_Rule(singles[x].columns + singles[y].columns, key, pairs))
     if not good:
         raise SchemaError(
@@ -746,7 +805,9 @@ def _candidates(
             keep = i < j
             i, j = i[keep], j[keep]
         codes.append(i.astype(np.int64) * nr + j)
-    code = np.unique(np.concatenate(codes)) if codes else np.zeros(0, np.int64)
+    code = np.concatenate(codes) if codes else np.zeros(0, np.int64)
+    code.sort()
+    code = code[np.r_[True, code[1:] != code[:-1]]] if len(code) else code
     return code // nr, code % nr
 
 
@@ -772,9 +833,9 @@ class _Scorer:
             lv[:, c] = f.levels(f.vid[i], f.vid[j + self.offset], self.device)
         return lv
 
-    def _u(self) -> list[np.ndarray]:
+    def _u(self) -> tuple[list[np.ndarray], np.ndarray]:
         """u per comparison: exact agreement from value frequencies, the rest from random
-        record pairs that disagree."""
+        record pairs that disagree. Also returns the random pairs' levels."""
         if self._total() <= _U_SAMPLE:  # small tables: every pair, exactly
             i, j = _candidates(None, self.nl, self.nr, self.dedupe)
         else:
@@ -798,33 +859,49 @@ class _Scorer:
             hist = np.bincount(rest - 1, minlength=k - 1).astype(np.float64) + 0.5
             u = np.r_[same, (1.0 - same) * hist / hist.sum()]
             out.append(u)
-        return out
+        return out, lv
 
-    def fit(self, lv: np.ndarray, n_candidates: int) -> None:
+    def fit(self, lv: np.ndarray, n_candidates: int, all_pairs: bool) -> None:
+        """m by EM; u from the population; the prior from the matches EM expects.
+
+        EM sees the candidates together with the random record pairs (unless the
+        candidates are all pairs already): blocking can leave candidate sets made
+        mostly of matches, and the random pairs anchor the non-match class to what
+        unrelated records look like.
+        """
         self.n_candidates = n_candidates
         names = [f.name for f in self.fields]
         labels = [f.labels for f in self.fields]
-        u = self._u()
+        n_levels = [len(x) for x in labels]
+        u, lv_random = self._u()
+        total = self._total()
         if len(lv) == 0:
-            m = [np.r_[0.9, np.full(len(x) - 1, 0.1 / (len(x) - 1))] for x in u]
+            m = [_m_prior(k) for k in n_levels]
             self.model = FSModel(names, labels, m, u, lam=0.0)
             self.tables = _monotone(self.model.weights())
-            self.prior_bits = -np.log2(max(self._total(), 1.0))
+            self.prior_bits = -float(np.log2(max(total, 2.0)))
             return
         # EM may see a subsample: the patterns are what counts and there are few of them
-        sample = lv if len(lv) <= 2_000_000 else lv[self.rng.choice(len(lv), 2_000_000, False)]
-        n_levels = [len(x) for x in labels]
-        em = fit_em(sample, n_levels, names=names, labels=labels, lam=0.1,
+        cap = 2_000_000
+        sample = lv if len(lv) <= cap else lv[self.rng.choice(len(lv), cap, replace=False)]
+        data = sample if all_pairs else np.concatenate([sample, lv_random])
+        em = fit_em(data, n_levels, names=names, labels=labels, lam=0.1,
                     m_init={c: _m_prior(k) for c, k in enumerate(n_levels)})
-        expected = max(em.lam * n_candidates, 1.0)
-        total = self._total()
+        # matches EM expects among the candidates: the sum of their posteriors
+        log_odds = np.full(len(sample), np.log(em.lam / (1.0 - em.lam)))
+        for c in range(len(n_levels)):
+            seen = sample[:, c] >= 0
+            ratio = np.maximum(em.m[c], 1e-12) / np.maximum(em.u[c], 1e-12)
+            log_odds[seen] += np.log(ratio)[sample[seen, c]]
+        share = float(np.mean(1.0 / (1.0 + np.exp(-np.clip(log_odds, -700, 700)))))
+        expected = max(share * n_candidates, 1.0)
         expected = min(expected, min(self.nl, self.nr) if not self.dedupe else total / 2)
         self.prior_bits = float(np.log2(expected / max(total - expected, 1.0)))
         self.model = FSModel(names, labels, em.m, u, lam=expected / max(total, 1.0),
                              n_iter=em.n_iter, history=em.history)
         self.tables = _monotone(self.model.weights())
         log.info("link: EM %d iterations, %.0f expected matches among %d candidates",
-                 em.n_iter, em.lam * n_candidates, n_candidates)
+                 em.n_iter, expected, n_candidates)
 
     def _total(self) -> float:
         return self.nl * (self.nl - 1) / 2 if self.dedupe else float(self.nl) * self.nr
