@@ -214,10 +214,13 @@ class Scorer:
 
         def weight(a: np.ndarray, c: np.ndarray) -> np.ndarray:
             """Bits of pair (a, c), or 0 (= left open) when it is no candidate."""
-            k = a * nl + c
+            out = np.zeros(len(a))
+            both = np.flatnonzero((a >= 0) & (c >= 0))
+            k = a[both] * nl + c[both]
             pos = np.minimum(np.searchsorted(sorted_code, k), len(sorted_code) - 1)
-            hit = (a >= 0) & (c >= 0) & (sorted_code[pos] == k)
-            return np.where(hit, np.maximum(sorted_bits[pos], 0.0), 0.0)
+            hit = sorted_code[pos] == k
+            out[both[hit]] = np.maximum(sorted_bits[pos[hit]], 0.0)
+            return out
 
         rest = np.flatnonzero(~pick)
         a, c, w = i[rest], j[rest], bits[rest]

@@ -130,10 +130,13 @@ def find_splits(
         pos = mid[:, None] + np.arange(-reach, reach)[None, :]
         inside = (pos >= lo[:, None]) & (pos < hi[:, None])
         rows, cols = np.nonzero(inside)
-        j = order[pos[rows, cols]]
-        pi.append(one[so][rows])
-        pj.append(many[sm][j])
-        fam.append(np.full(len(j), f, dtype=np.int8))
+        i_one, j_many = one[so][rows], many[sm][order[pos[rows, cols]]]
+        if f > 0:  # a pair of one counterparty is the first family's to find
+            fresh = key_one[0][i_one] != key_many[0][j_many]
+            i_one, j_many = i_one[fresh], j_many[fresh]
+        pi.append(i_one)
+        pj.append(j_many)
+        fam.append(np.full(len(j_many), f, dtype=np.int8))
     if not pi:
         return Splits.empty(max_items)
     pi = np.concatenate(pi)
@@ -144,10 +147,6 @@ def find_splits(
     pi, pj, fam = pi[ok], pj[ok], fam[ok]
     if len(pi) == 0:
         return Splits.empty(max_items)
-    # a pair found by several key families counts once, as found by the first
-    order = np.lexsort((fam, pj, pi))
-    first = order[np.r_[True, (np.diff(pi[order]) != 0) | (np.diff(pj[order]) != 0)]]
-    pi, pj, fam = pi[first], pj[first], fam[first]
     if len(pi) == 0:
         return Splits.empty(max_items)
     # keep the max_candidates most similar, then closest in time, per "one" row
