@@ -91,7 +91,7 @@ def prepare_side(data: object, name: str, optional: tuple, mapping: dict) -> Sid
     df = select_columns(df, name=name, required=REQUIRED, optional=optional, columns=mapping)
     df = df.reset_index(drop=True)
     ids = df["transaction_id"].to_numpy()
-    if not pd.Index(ids).is_unique or pd.isna(ids).any():
+    if not _ids_unique(ids):
         check_unique(ids, table=name)  # names the offending rows
     cents = parse_cents(df["amount"], table=name, ids=ids)
     day = parse_days(df["date"], table=name, ids=ids)
@@ -102,15 +102,27 @@ def prepare_side(data: object, name: str, optional: tuple, mapping: dict) -> Sid
         source = pc.if_else(pc.greater(pc.utf8_length(vendor), 0), vendor, desc)
     # text work runs once per distinct string, then is gathered back to the rows; numbers
     # (card suffixes, store and reference numbers) go first so that fewer strings differ
-    raw = pc.replace_substring_regex(source, r"\S*\d\S*", " ").dictionary_encode()
-    norm = normalize_name(raw.dictionary).dictionary_encode()
+    raw = source.dictionary_encode()
+    bare = pc.replace_substring_regex(raw.dictionary, r"\S*\d\S*", " ").dictionary_encode()
+    norm = normalize_name(bare.dictionary).dictionary_encode()
     names = norm.dictionary
-    name_id = np.asarray(norm.indices).astype(np.int64)[np.asarray(raw.indices)]
+    name_id = np.asarray(norm.indices).astype(np.int64)[
+        np.asarray(bare.indices).astype(np.int64)[np.asarray(raw.indices)]
+    ]
     codes = qgram_codes(*encode_bytes(names, _NAME_WIDTH), q=2)
     skel = qgram_codes(*encode_bytes(skeleton(names), _NAME_WIDTH), q=2)
     ref = _reference_digits(desc, df["reference"] if "reference" in df else None)
     return Side(name, df, ids, cents, day, np.zeros(len(df), np.int64), names, name_id, codes,
                  skel, ref=ref)
+
+def _ids_unique(ids: np.ndarray) -> bool:
+    """True when no id is missing or repeated (hashing in Arrow when the ids are text)."""
+    try:
+        arr = pa.array(ids, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return bool(pd.Index(ids).is_unique and not pd.isna(ids).any())
+    return arr.null_count == 0 and len(pc.unique(arr)) == len(arr)
+
 
 def _text_column(values: pd.Series) -> pa.Array:
     try:
@@ -121,18 +133,26 @@ def _text_column(values: pd.Series) -> pa.Array:
 
 def _reference_digits(desc: pa.Array, reference: pd.Series | None) -> np.ndarray:
     """A reference as int64 digits: the ``reference`` column, or a long number in the text."""
+    out = np.full(len(desc), -1, dtype=np.int64)
+    todo = np.ones(len(desc), dtype=bool)
+    if reference is not None:
+        ref = pc.cast(pa.array(reference, from_pandas=True), pa.string())
+        digits = pc.utf8_slice_codeunits(pc.replace_substring_regex(ref, r"[^0-9]", ""), 0, 18)
+        digits = pc.if_else(pc.greater(pc.utf8_length(digits), 0), digits, None)
+        have = np.asarray(pc.is_valid(digits)).astype(bool)
+        out[have] = pc.cast(pc.filter(digits, pa.array(have)), pa.int64()).to_numpy()
+        todo = ~have
+    # rows without a reference: a long number after REF / INV / NO in the text
+    rows = np.flatnonzero(todo)
     found = pc.struct_field(
         pc.extract_regex(
-            pc.utf8_upper(desc), r"(?:REF|INV|INVOICE|NO)[^0-9]{0,4}(?P<d>[0-9]{5,18})"
+            pc.utf8_upper(pc.take(desc, pa.array(rows))),
+            r"(?:REF|INV|INVOICE|NO)[^0-9]{0,4}(?P<d>[0-9]{5,18})",
         ),
         "d",
     )
-    if reference is not None:
-        ref = pc.cast(pa.array(reference, from_pandas=True), pa.string())
-        digits = pc.replace_substring_regex(ref, r"[^0-9]", "")
-        digits = pc.if_else(pc.greater(pc.utf8_length(digits), 0), digits, None)
-        found = pc.coalesce(pc.utf8_slice_codeunits(digits, 0, 18), found)
-    return pc.cast(pc.fill_null(found, "-1"), pa.int64()).to_numpy(zero_copy_only=False)
+    out[rows] = pc.cast(pc.fill_null(found, "-1"), pa.int64()).to_numpy(zero_copy_only=False)
+    return out
 
 def partition_currencies(b: Side, lg: Side) -> None:
     have = [s for s in (b, lg) if "currency" in s.frame]
