@@ -52,6 +52,8 @@ class Side:
     skel: np.ndarray  # per unique name: bigram codes of the consonant skeleton
     keys: list[np.ndarray] = field(default_factory=list)
     ref: np.ndarray | None = None
+    # (bank side only) name pairs already compared: sorted codes b * n_ledger_names + l, sims
+    known_pairs: tuple[np.ndarray, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -226,6 +228,7 @@ def resolve_counterparties(b: Side, lg: Side, device: torch.device) -> None:
     code = np.unique(np.concatenate(pairs)) if pairs else np.zeros(0, np.int64)
     pb, pl = code // max(nl, 1), code % max(nl, 1)
     sim = name_similarity(b, lg, pb, pl, device)
+    b.known_pairs = (code, sim)
     keep = sim >= _SAME_PARTY
     pb, pl, sim = pb[keep], pl[keep], sim[keep]
     # each bank spelling joins its most similar ledger name (no chaining across vendors)

@@ -48,7 +48,17 @@ class Scorer:
         """Name similarity of bank rows ``i`` and ledger rows ``j``, once per name pair."""
         nl = len(self.lg.names)
         back, uniq = pd.factorize(self.b.name_id[i] * nl + self.lg.name_id[j])
-        return name_similarity(self.b, self.lg, uniq // nl, uniq % nl, self.device)[back]
+        sim = np.empty(len(uniq), dtype=np.float32)
+        todo = np.ones(len(uniq), dtype=bool)
+        if self.b.known_pairs is not None and len(self.b.known_pairs[0]):
+            known, known_sim = self.b.known_pairs  # compared when resolving counterparties
+            pos = np.minimum(np.searchsorted(known, uniq), len(known) - 1)
+            hit = known[pos] == uniq
+            sim[hit] = known_sim[pos[hit]]
+            todo = ~hit
+        rest = uniq[todo]
+        sim[todo] = name_similarity(self.b, self.lg, rest // nl, rest % nl, self.device)
+        return sim[back]
 
     def levels(self, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         b, lg = self.b, self.lg
