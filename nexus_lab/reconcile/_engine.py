@@ -302,9 +302,8 @@ def reconcile(
     inst_frame = split_frame(
         b, lg, inst, "installment", len(one) + len(batch.one), one_is_bank=False
     )
-    matches = pd.concat(
-        [f for f in (one, batch_frame, inst_frame) if len(f)], ignore_index=True
-    ) if len(one) + len(batch.one) + len(inst.one) else one
+    frames = [f for f in (one, batch_frame, inst_frame) if len(f)]
+    matches = pd.concat(frames, ignore_index=True) if frames else one
     timings["output"] = time.perf_counter() - t
 
     t = time.perf_counter()
