@@ -40,6 +40,7 @@ from nexus_lab.reconcile._fs import FSModel, fit_em
 from nexus_lab.reconcile._text import (
     SENTINEL,
     as_string_array,
+    decimal_text,
     encode_bytes,
     levenshtein_similarity,
     normalize_plain,
@@ -986,24 +987,17 @@ def _close_clusters(scorer, n, i, j, lv, w, bits, conf, *, enabled: bool):
 # ----------------------------------------------------------------------------- output
 
 
-def _fmt(x: np.ndarray) -> pa.Array:
-    """``+12.3`` / ``-0.4``: signed, one decimal."""
-    tenth = np.rint(np.asarray(x, dtype=np.float64) * 10).astype(np.int64)
-    sign = pa.array(np.where(tenth < 0, "-", "+"))
-    whole = pc.cast(pa.array(np.abs(tenth) // 10), pa.string())
-    frac = pc.cast(pa.array(np.abs(tenth) % 10), pa.string())
-    return pc.binary_join_element_wise(sign, whole, ".", frac, "")
-
-
 def _frame_out(fields, lf, rf, id_column, i, j, lv, w, bits, conf, prior) -> pd.DataFrame:
     parts: list[object] = []
     for c, f in enumerate(fields):
         labels = np.array([*f.labels, "missing"], dtype=object)  # level -1 -> "missing"
         parts += [
             (" · " if c else "") + f.name + " ",
-            pa.array(labels[lv[:, c]].astype(str)), " (", _fmt(w[:, c]), ")",
+            pa.array(labels[lv[:, c]].astype(str)), " (", decimal_text(w[:, c]), ")",
         ]
-    parts += [" · prior (", _fmt(np.full(len(i), prior)), ") = ", _fmt(bits), " bits"]
+    parts += [
+        " · prior (", decimal_text(np.full(len(i), prior)), ") = ", decimal_text(bits), " bits"
+    ]
     if len(i):
         explanation = pc.binary_join_element_wise(*parts, "").to_numpy(zero_copy_only=False)
     else:

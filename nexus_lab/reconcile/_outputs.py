@@ -11,6 +11,7 @@ from nexus_lab.reconcile._blocking import composite, range_join
 from nexus_lab.reconcile._prepare import Side
 from nexus_lab.reconcile._scoring import AMOUNT_LABELS
 from nexus_lab.reconcile._splits import Splits
+from nexus_lab.reconcile._text import decimal_text
 
 
 def keep_order(i, j, pick, b: Side, lg: Side) -> tuple[np.ndarray, np.ndarray]:
@@ -40,14 +41,6 @@ def keep_order(i, j, pick, b: Side, lg: Side) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ----------------------------------------------------------------------------- scoring
-
-def _fmt(x: np.ndarray, digits: int = 1, sign: bool = True) -> pa.Array:
-    arr = pa.array(np.round(x.astype(np.float64), digits))
-    text = pc.cast(arr, pa.string())
-    if sign:
-        text = pc.if_else(pc.greater_equal(arr, 0), pc.binary_join_element_wise("+", text, ""),
-                          text)
-    return text
 
 def _money(cents: np.ndarray) -> pa.Array:
     """Integer cents as text with two decimals: -1205 -> "-12.05"."""
@@ -104,11 +97,11 @@ def _explain(lv: np.ndarray, lag: np.ndarray, sim: np.ndarray, w: np.ndarray) ->
     ref_label = np.where(lvu[:, 3] < 0, "no reference", np.where(lvu[:, 3] == 0, "same",
                                                                  "differs"))
     text = _join(
-        pa.array(amount_label.astype(str)), " amount (", _fmt(wu[:, 0]), ") · date lag ",
-        pc.cast(pa.array(lagu), pa.string()), "d (", _fmt(wu[:, 1]), ") · description ",
-        _fmt(simu, 2, sign=False), " (", _fmt(wu[:, 2]), ") · reference ",
-        pa.array(ref_label.astype(str)), " (", _fmt(wu[:, 3]), ") · prior (", _fmt(wu[:, 4]),
-        ") = ", _fmt(wu.sum(1)), " bits",
+        pa.array(amount_label.astype(str)), " amount (", decimal_text(wu[:, 0]), ") · date lag ",
+        pc.cast(pa.array(lagu), pa.string()), "d (", decimal_text(wu[:, 1]), ") · description ",
+        decimal_text(simu, 2, sign=False), " (", decimal_text(wu[:, 2]), ") · reference ",
+        pa.array(ref_label.astype(str)), " (", decimal_text(wu[:, 3]), ") · prior (",
+        decimal_text(wu[:, 4]), ") = ", decimal_text(wu.sum(1)), " bits",
     ).to_numpy(zero_copy_only=False)
     return text[back]
 
