@@ -6,6 +6,7 @@ import html
 import logging
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -202,8 +203,11 @@ def reconcile(
     dev = resolve_device(device)
     bank_map, ledger_map = split_columns(columns)
 
-    b = prepare_side(bank, "bank", BANK_OPTIONAL, bank_map)
-    lg = prepare_side(ledger, "ledger", LEDGER_OPTIONAL, ledger_map)
+    # the two sides are independent and their text work (Arrow) releases the GIL
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        side_b = pool.submit(prepare_side, bank, "bank", BANK_OPTIONAL, bank_map)
+        side_l = pool.submit(prepare_side, ledger, "ledger", LEDGER_OPTIONAL, ledger_map)
+        b, lg = side_b.result(), side_l.result()
     partition_currencies(b, lg)
     flipped = align_signs(b, lg)
     resolve_counterparties(b, lg, dev)
