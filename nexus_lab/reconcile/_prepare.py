@@ -206,7 +206,7 @@ def resolve_counterparties(b: Side, lg: Side, device: torch.device) -> None:
     # two-word keys are distinctive; the bank's name may start after a noise word
     for off in range(2):
         for kind in ("words", "prefix", "suffix", "soundex", "skeleton", "second",
-                     "second skeleton"):
+                     "second skeleton", "second tail"):
             pairs.append(_join_keys(_word_key(wb[off], wb[off + 1], kind),
                                     _word_key(wl[0], wl[1], kind), nl))
     wb = [w.text for w in wb]
@@ -275,7 +275,7 @@ class _Words:
 def _word_key(first: _Words, second: _Words, kind: str) -> pa.Array | np.ndarray:
     """A two-word key: the words, the first word and the first or last 3 letters of the
     second, Soundex codes (an int key), skeletons, or the second word (or its skeleton)
-    with the first word's initial."""
+    with the first word's initial (or its last two letters)."""
     if kind == "soundex":
         return np.where(first.soundex > 0, first.soundex * 100_000 + second.soundex, -1)
     a, c = first.text, second.text
@@ -289,6 +289,8 @@ def _word_key(first: _Words, second: _Words, kind: str) -> pa.Array | np.ndarray
         a, c = c, pc.utf8_slice_codeunits(a, 0, 1)
     elif kind == "second skeleton":
         a, c = second.skeleton, pc.utf8_slice_codeunits(first.skeleton, 0, 1)
+    elif kind == "second tail":  # a typo in the first word's first letter
+        a, c = c, pc.utf8_slice_codeunits(a, -2, 2**31 - 1)
     return pc.if_else(pc.equal(a, ""), "", pc.binary_join_element_wise(a, c, " "))
 
 def _join_keys(key_b, key_l, nl: int) -> np.ndarray:
