@@ -342,6 +342,7 @@ def _tolerance_candidates(b, lg, open_b, open_l, tol_cents, window, dmin, span_d
     ob, ol = np.flatnonzero(open_b), np.flatnonzero(open_l)
     cmin = int(min(b.cents[ob].min(), lg.cents[ol].min())) - tol_cents - 1
     span_c = int(max(b.cents[ob].max(), lg.cents[ol].max())) - cmin + tol_cents + 2
+    span_p = int(max(b.part.max(), lg.part.max())) + 1
     pairs = []
     for kb_all, kl_all in zip(b.keys, lg.keys):
         kb, kl = kb_all[ob], kl_all[ol]
@@ -349,18 +350,19 @@ def _tolerance_candidates(b, lg, open_b, open_l, tol_cents, window, dmin, span_d
         if not sb.any() or not sl.any():
             continue
         span_k = int(max(kb.max(), kl.max())) + 1
-        span_p = int(max(b.part.max(), lg.part.max())) + 1
         key_l = composite(
-            (b.part[:0].dtype.type(0) + lg.part[ol][sl], span_p), (kl[sl], span_k),
+            (lg.part[ol][sl], span_p), (kl[sl], span_k),
             (lg.day[ol][sl] - dmin, span_day), (lg.cents[ol][sl] - cmin, span_c),
+        )
+        key_b = composite(
+            (b.part[ob][sb], span_p), (kb[sb], span_k),
+            (b.day[ob][sb] - dmin, span_day), (b.cents[ob][sb] - cmin, span_c),
         )
         order = np.argsort(key_l, kind="stable")
         for lag in range(-window, window + 1):
-            key_b = composite(
-                (b.part[ob][sb], span_p), (kb[sb], span_k),
-                (b.day[ob][sb] - lag - dmin, span_day), (b.cents[ob][sb] - cmin, span_c),
-            )
-            i, j = range_join(key_b, key_l, -tol_cents, tol_cents, right_order=order)
+            # the day sits just above the cents in the key: a lag shifts it by span_c
+            shifted = key_b - lag * span_c
+            i, j = range_join(shifted, key_l, -tol_cents, tol_cents, right_order=order)
             pairs.append(ob[sb][i].astype(np.int64) * (len(lg) + 1) + ol[sl][j])
     if not pairs:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 _EPS = 1e-6
+PRIOR_STRENGTH = 20.0  # pseudo-counts pulling m towards its starting shape
 
 
 @dataclass
@@ -63,7 +64,7 @@ def fit_em(
     fixed_m: dict[int, np.ndarray] | None = None,
     m_init: dict[int, np.ndarray] | None = None,
     lam: float = 0.3,
-    prior_strength: float = 20.0,
+    prior_strength: float = PRIOR_STRENGTH,
     max_iter: int = 200,
     tol: float = 1e-7,
 ) -> FSModel:

@@ -8,11 +8,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from nexus_lab.reconcile._fs import FSModel, fit_em
+from nexus_lab.reconcile._fs import PRIOR_STRENGTH, FSModel, fit_em
 from nexus_lab.reconcile._prepare import Side, name_similarity
-from nexus_lab.reconcile._text import (
-    SENTINEL,
-)
+from nexus_lab.reconcile._text import SENTINEL
 
 log = logging.getLogger("nexus_lab")
 
@@ -98,7 +96,7 @@ class Scorer:
             log.info("tolerance pairs too few or too ambiguous to learn from; prior weights used")
             return
         found = np.r_[n_exact_matched, em2.lam * len(lv2) * em2.m[0][1:]]
-        found = found + 20.0 * _M_AMOUNT_PRIOR  # the same pseudo-counts as EM's
+        found = found + PRIOR_STRENGTH * _M_AMOUNT_PRIOR  # the same pseudo-counts as EM's
         self.m_amount = np.maximum(found / found.sum(), 1e-4)
         self.m_amount /= self.m_amount.sum()
         self._set_model()

@@ -31,17 +31,16 @@ class Splits:
     confidence: np.ndarray
     alternatives: np.ndarray
     tested: np.ndarray
-    retry: np.ndarray | None = None  # "one" rows whose best group lost a row to a better claim
 
     @classmethod
     def concat(cls, parts: list[Splits]) -> Splits:
         return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in (
-            "one", "many", "size", "confidence", "alternatives", "tested", "retry")))
+            "one", "many", "size", "confidence", "alternatives", "tested")))
 
     @classmethod
     def empty(cls, width: int = 6) -> Splits:
         z = np.zeros(0, dtype=np.int64)
-        return cls(z, np.zeros((0, width), np.int64), z, np.zeros(0), z, z, z)
+        return cls(z, np.zeros((0, width), np.int64), z, np.zeros(0), z, z)
 
 
 _SPAN_SCALE = 16.0  # preference units per day of span (pref = 16 * span + items)
@@ -250,7 +249,7 @@ def find_splits(
     accepted = _settle(members, confidence)
     return Splits(
         owners[accepted], members[accepted], size[accepted], confidence[accepted],
-        hits[accepted], tested[accepted], retry=owners[~accepted],
+        hits[accepted], tested[accepted],
     )
 
 
