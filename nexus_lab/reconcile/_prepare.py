@@ -97,10 +97,10 @@ def prepare_side(data: object, name: str, optional: tuple, mapping: dict) -> Sid
         check_unique(ids, table=name)  # names the offending rows
     cents = parse_cents(df["amount"], table=name, ids=ids)
     day = parse_days(df["date"], table=name, ids=ids)
-    desc = _text_column(df["description"])
+    desc = as_string_array(df["description"])
     source = desc
     if "vendor" in df:
-        vendor = _text_column(df["vendor"])
+        vendor = as_string_array(df["vendor"])
         source = pc.if_else(pc.greater(pc.utf8_length(vendor), 0), vendor, desc)
     # text work runs once per distinct string, then is gathered back to the rows; numbers
     # (card suffixes, store and reference numbers) go first so that fewer strings differ
@@ -125,13 +125,6 @@ def _ids_unique(ids: np.ndarray) -> bool:
         return bool(pd.Index(ids).is_unique and not pd.isna(ids).any())
     return arr.null_count == 0 and len(pc.unique(arr)) == len(arr)
 
-
-def _text_column(values: pd.Series) -> pa.Array:
-    try:
-        arr = pa.array(values, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):  # mixed types: text them
-        arr = pa.array(values.astype("string"), from_pandas=True)
-    return as_string_array(arr)
 
 def _reference_digits(desc: pa.Array, reference: pd.Series | None) -> np.ndarray:
     """A reference as int64 digits: the ``reference`` column, or a long number in the text."""

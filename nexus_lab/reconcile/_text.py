@@ -8,6 +8,7 @@ no Python loop over rows); every similarity is then computed with torch over
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import torch
@@ -24,10 +25,19 @@ _NOISE = (
 
 
 def as_string_array(values: object) -> pa.Array:
-    """Return a pyarrow string array (nulls become empty strings)."""
-    arr = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(
-        np.asarray(values, dtype=object), from_pandas=True
-    )
+    """Return a pyarrow string array (nulls become empty strings).
+
+    Text, numbers, or a mix of both (as spreadsheets give) are all accepted.
+    """
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        arr = values
+    else:
+        if not isinstance(values, pd.Series):
+            values = pd.Series(np.asarray(values, dtype=object))
+        try:
+            arr = pa.array(values, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):  # mixed types: text them
+            arr = pa.array(values.astype("string"), from_pandas=True)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
