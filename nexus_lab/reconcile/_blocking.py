@@ -25,6 +25,46 @@ def expand_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return rows, pos
 
 
+_SORT_NEEDLES = 1 << 15  # below this many needles the look-ups fit in cache anyway
+
+
+def search_sorted(
+    sorted_key: np.ndarray,
+    needles: np.ndarray,
+    side: str = "left",
+    needle_order: np.ndarray | None = None,
+) -> np.ndarray:
+    """``np.searchsorted`` that visits the needles in sorted order.
+
+    Binary searches for random needles miss the cache at every step; in sorted
+    order each search starts near the previous one, which is several times
+    faster on large tables. The result is the same as ``np.searchsorted``.
+
+    Parameters
+    ----------
+    sorted_key : numpy.ndarray
+        The sorted array to search.
+    needles : numpy.ndarray
+        Values to look up, in any order.
+    side : {"left", "right"}
+        As for ``np.searchsorted``.
+    needle_order : numpy.ndarray, optional
+        ``argsort(needles)`` when the caller already has it.
+
+    Examples
+    --------
+    >>> search_sorted(np.array([1, 3, 5]), np.array([4, 0, 5]), side="right")
+    array([2, 0, 3])
+    """
+    if needle_order is None:
+        if len(needles) < _SORT_NEEDLES:
+            return np.searchsorted(sorted_key, needles, side=side)
+        needle_order = np.argsort(needles, kind="stable")
+    out = np.empty(len(needles), dtype=np.int64)
+    out[needle_order] = np.searchsorted(sorted_key, needles[needle_order], side=side)
+    return out
+
+
 def range_join(
     left_key: np.ndarray,
     right_key: np.ndarray,
@@ -55,8 +95,14 @@ def range_join(
     """
     order = np.argsort(right_key, kind="stable") if right_order is None else right_order
     sorted_key = right_key[order]
-    lo = np.searchsorted(sorted_key, left_key + low, side="left")
-    hi = np.searchsorted(sorted_key, left_key + high, side="right")
+    # with scalar offsets both bounds share the order of the left keys
+    left_order = (
+        np.argsort(left_key, kind="stable")
+        if np.ndim(low) == 0 and np.ndim(high) == 0 and len(left_key) >= _SORT_NEEDLES
+        else None
+    )
+    lo = search_sorted(sorted_key, left_key + low, "left", left_order)
+    hi = search_sorted(sorted_key, left_key + high, "right", left_order)
     i, pos = expand_ranges(lo, hi)
     return i, order[pos]
 

@@ -256,6 +256,7 @@ def reconcile(
     batch, inst = [], []
     one_b, one_l = np.flatnonzero(open_b), np.flatnonzero(open_l)
     for _ in range(3):
+        was_l = open_l.copy()
         found = find_splits(
             one_b, np.flatnonzero(open_l), cents_one=b.cents, cents_many=lg.cents,
             key_one=b.keys, key_many=lg.keys, day_one=b.day, day_many=lg.day,
@@ -263,6 +264,7 @@ def reconcile(
         )
         close_rows(open_b, open_l, found, one_is_bank=True)
         batch.append(found)
+        was_b = open_b.copy()
         found_i = find_splits(
             one_l[open_l[one_l]], np.flatnonzero(open_b), cents_one=lg.cents,
             cents_many=b.cents, key_one=lg.keys, key_many=b.keys, day_one=lg.day,
@@ -271,10 +273,12 @@ def reconcile(
         )
         close_rows(open_b, open_l, found_i, one_is_bank=False)
         inst.append(found_i)
-        # rows taken this round change which candidates are closest: search again
         if len(found.one) + len(found_i.one) == 0:
             break
-        one_b, one_l = np.flatnonzero(open_b), np.flatnonzero(open_l)
+        # rows taken this round change which candidates are closest, but only for the
+        # rows that looked at them: the others would find exactly what they found
+        one_b = _still_open(batch, was_l & ~open_l, open_b)
+        one_l = _still_open(inst, was_b & ~open_b, open_l)
     batch, inst = Splits.concat(batch), Splits.concat(inst)
     timings["splits"] = time.perf_counter() - t
 
@@ -334,6 +338,12 @@ def reconcile(
 
 
 # ----------------------------------------------------------------------------- inputs
+
+def _still_open(rounds: list[Splits], closed: np.ndarray, open_one: np.ndarray) -> np.ndarray:
+    """Open "one" rows that looked at a row in ``closed`` in any earlier round."""
+    rows = np.unique(np.concatenate([r.touched(closed) for r in rounds]))
+    return rows[open_one[rows]]
+
 
 def _tolerance_candidates(b, lg, open_b, open_l, tol_cents, window, dmin, span_day):
     """Open pairs of one counterparty within the date window and amount tolerance."""

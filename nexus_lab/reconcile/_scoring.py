@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from nexus_lab.reconcile._blocking import search_sorted
 from nexus_lab.reconcile._fs import PRIOR_STRENGTH, FSModel, fit_em
 from nexus_lab.reconcile._prepare import Side, name_similarity
 from nexus_lab.reconcile._text import SENTINEL
@@ -50,7 +51,7 @@ class Scorer:
         todo = np.ones(len(uniq), dtype=bool)
         if self.b.known_pairs is not None and len(self.b.known_pairs[0]):
             known, known_sim = self.b.known_pairs  # compared when resolving counterparties
-            pos = np.minimum(np.searchsorted(known, uniq), len(known) - 1)
+            pos = np.minimum(search_sorted(known, uniq), len(known) - 1)
             hit = known[pos] == uniq
             sim[hit] = known_sim[pos[hit]]
             todo = ~hit
@@ -116,10 +117,15 @@ class Scorer:
     def _amount_counts(self, cents: np.ndarray) -> np.ndarray:
         """Per bank amount: ledger rows in each amount level (exact, 10c, 1.00, tolerance)."""
         s = self.sorted_l
+        order = np.argsort(cents, kind="stable") if len(cents) >= 1 << 15 else None
         bounds = [*_AMOUNT_CUTS, max(self.tol_cents, _AMOUNT_CUTS[-1])]
         within = np.stack(
-            [np.searchsorted(s, cents + d, "right") - np.searchsorted(s, cents - d, "left")
-             for d in bounds], 1,
+            [
+                search_sorted(s, cents + d, "right", order)
+                - search_sorted(s, cents - d, "left", order)
+                for d in bounds
+            ],
+            1,
         ).astype(np.float64)
         return np.diff(within, axis=1, prepend=0.0)
 
@@ -225,7 +231,7 @@ class Scorer:
             out = np.zeros(len(a))
             both = np.flatnonzero((a >= 0) & (c >= 0))
             k = a[both] * nl + c[both]
-            pos = np.minimum(np.searchsorted(sorted_code, k), len(sorted_code) - 1)
+            pos = np.minimum(search_sorted(sorted_code, k), len(sorted_code) - 1)
             hit = sorted_code[pos] == k
             out[both[hit]] = np.maximum(sorted_bits[pos[hit]], 0.0)
             return out

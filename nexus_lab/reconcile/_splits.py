@@ -11,19 +11,24 @@ share a row are settled by confidence, in vectorized rounds.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import combinations
 
 import numpy as np
 import torch
 
-from nexus_lab.reconcile._blocking import composite
+from nexus_lab.reconcile._blocking import composite, search_sorted
 
 
 @dataclass
 class Splits:
-    """Accepted split groups: ``one[g]`` pairs with ``many[g, :size[g]]``."""
+    """Accepted split groups: ``one[g]`` pairs with ``many[g, :size[g]]``.
+
+    ``seen`` holds the (one, many) pairs the search looked at (same counterparty,
+    inside the window, similar enough): a "one" row none of whose pairs lost its
+    "many" row since would find exactly the same again.
+    """
 
     one: np.ndarray
     many: np.ndarray
@@ -31,6 +36,14 @@ class Splits:
     confidence: np.ndarray
     alternatives: np.ndarray
     tested: np.ndarray
+    seen: tuple[np.ndarray, np.ndarray] = field(
+        default=(np.zeros(0, np.int64), np.zeros(0, np.int64)), repr=False
+    )
+
+    def touched(self, closed: np.ndarray) -> np.ndarray:
+        """The "one" rows that looked at a "many" row flagged in ``closed``."""
+        pi, pj = self.seen
+        return np.unique(pi[closed[pj]])
 
     @classmethod
     def concat(cls, parts: list[Splits]) -> Splits:
@@ -38,9 +51,12 @@ class Splits:
             "one", "many", "size", "confidence", "alternatives", "tested")))
 
     @classmethod
-    def empty(cls, width: int = 6) -> Splits:
+    def empty(cls, width: int = 6, seen: tuple | None = None) -> Splits:
         z = np.zeros(0, dtype=np.int64)
-        return cls(z, np.zeros((0, width), np.int64), z, np.zeros(0), z, z)
+        out = cls(z, np.zeros((0, width), np.int64), z, np.zeros(0), z, z)
+        if seen is not None:
+            out.seen = seen
+        return out
 
 
 _SPAN_SCALE = 16.0  # preference units per day of span (pref = 16 * span + items)
@@ -123,9 +139,10 @@ def find_splits(
         # the neighbours of each "one" row's date instead of expanding whole blocks
         order = np.argsort(kr, kind="stable")
         skr = kr[order]
-        lo = np.searchsorted(skr, kl - before, "left")
-        hi = np.searchsorted(skr, kl + after, "right")
-        mid = np.searchsorted(skr, kl, "left")
+        kl_order = np.argsort(kl, kind="stable")
+        lo = search_sorted(skr, kl - before, "left", kl_order)
+        hi = search_sorted(skr, kl + after, "right", kl_order)
+        mid = search_sorted(skr, kl, "left", kl_order)
         pos = mid[:, None] + np.arange(-reach, reach)[None, :]
         inside = (pos >= lo[:, None]) & (pos < hi[:, None])
         rows, cols = np.nonzero(inside)
@@ -146,8 +163,6 @@ def find_splits(
     pi, pj, fam = pi[ok], pj[ok], fam[ok]
     if len(pi) == 0:
         return Splits.empty(max_items)
-    if len(pi) == 0:
-        return Splits.empty(max_items)
     # keep the max_candidates most similar, then closest in time, per "one" row
     dist = np.abs(day_one[pi] - day_many[pj])
     if similarity is not None:
@@ -162,6 +177,7 @@ def find_splits(
         rank_sim = 10 - np.round(sim * 10).astype(np.int64)  # 0 = most similar
     else:
         rank_sim = np.zeros(len(pi), np.int64)
+    seen = (pi, pj)
     # one int64 sort key: owner, similarity (tenths, best first), days apart, row
     span_d = int(dist.max()) + 1
     order = np.argsort(
@@ -180,14 +196,14 @@ def find_splits(
     cand[slot, rank] = pj
     cand, owners = cand[enough], owners[enough]
     if len(owners) == 0:
-        return Splits.empty(max_items)
+        return Splits.empty(max_items, seen)
     # slots in date order (empty slots last): a subset's span is its last day minus its first
     slot_day = np.where(cand >= 0, day_many[np.maximum(cand, 0)], np.iinfo(np.int64).max)
     cand = np.take_along_axis(cand, np.argsort(slot_day, axis=1, kind="stable"), 1)
 
     masks = _subset_masks(k, min_items, min(max_items, k))
     if np.abs(cents_many).max() * max_items >= 2**53 or np.abs(cents_one).max() >= 2**53:
-        return Splits.empty(max_items)  # sums could not be exact; parse_cents makes this moot
+        return Splits.empty(max_items, seen)  # sums could not be exact; parse_cents makes this moot
     # Sums of integer cents run as float64 matrix products: every partial sum is an
     # integer below 2**53, so the arithmetic is exact (and BLAS-fast on CPU and GPU).
     m_f = torch.as_tensor(masks, dtype=torch.float64, device=device)
@@ -236,7 +252,7 @@ def find_splits(
     spread = np.maximum(top - low + 1, np.abs(cents_one[owners])).astype(np.float64)
     found = hits > 0
     if not found.any():
-        return Splits.empty(max_items)
+        return Splits.empty(max_items, seen)
     owners, cand, best_sub = owners[found], cand[found], best_sub[found]
     hits, tested, spread, share = hits[found], tested[found], spread[found], share[found]
     chosen = masks[best_sub]  # (G, k)
@@ -249,7 +265,7 @@ def find_splits(
     accepted = _settle(members, confidence)
     return Splits(
         owners[accepted], members[accepted], size[accepted], confidence[accepted],
-        hits[accepted], tested[accepted],
+        hits[accepted], tested[accepted], seen,
     )
 
 
