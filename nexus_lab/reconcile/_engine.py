@@ -15,10 +15,11 @@ import pandas as pd
 from nexus_lab.device import resolve_device
 from nexus_lab.errors import SchemaError
 from nexus_lab.reconcile._assign import assign_one_to_one
-from nexus_lab.reconcile._blocking import composite, range_join
+from nexus_lab.reconcile._blocking import composite, range_join, unique_ints
 from nexus_lab.reconcile._fs import FSModel
 from nexus_lab.reconcile._outputs import (
     close_rows,
+    explain,
     keep_order,
     one_to_one_frame,
     split_frame,
@@ -300,12 +301,19 @@ def reconcile(
     j_all = np.concatenate([j1, j2])
     w_all = np.concatenate([w1, w2])
     pick = np.concatenate([pick1, pick2])
-    confidence = scorer.confidence(i_all, j_all, w_all.sum(1), pick)
-    oi, oj = keep_order(i_all, j_all, pick, b, lg)
-    one = one_to_one_frame(
-        b, lg, oi[pick], oj[pick], confidence[pick], w_all[pick],
-        np.concatenate([lv1, lv2])[pick], np.concatenate([sim1, sim2])[pick],
-    )
+    # the sentences (Arrow text work, which releases the GIL) are written while the
+    # confidences are computed; swapping alike rows below changes no sentence
+    pi, pj = i_all[pick], j_all[pick]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        sentences = pool.submit(
+            explain, np.concatenate([lv1, lv2])[pick], b.day[pi] - lg.day[pj],
+            np.concatenate([sim1, sim2])[pick], w_all[pick],
+        )
+        confidence = scorer.confidence(i_all, j_all, w_all.sum(1), pick)
+        oi, oj = keep_order(i_all, j_all, pick, b, lg)
+        one = one_to_one_frame(
+            b, lg, oi[pick], oj[pick], confidence[pick], w_all[pick], sentences.result()
+        )
     batch_frame = split_frame(b, lg, batch, "batch", len(one), one_is_bank=True)
     inst_frame = split_frame(
         b, lg, inst, "installment", len(one) + len(batch.one), one_is_bank=False
@@ -341,7 +349,7 @@ def reconcile(
 
 def _still_open(rounds: list[Splits], closed: np.ndarray, open_one: np.ndarray) -> np.ndarray:
     """Open "one" rows that looked at a row in ``closed`` in any earlier round."""
-    rows = np.unique(np.concatenate([r.touched(closed) for r in rounds]))
+    rows = unique_ints(np.concatenate([r.touched(closed) for r in rounds]))
     return rows[open_one[rows]]
 
 
@@ -376,7 +384,7 @@ def _tolerance_candidates(b, lg, open_b, open_l, tol_cents, window, dmin, span_d
             pairs.append(ob[sb][i].astype(np.int64) * (len(lg) + 1) + ol[sl][j])
     if not pairs:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    code = np.unique(np.concatenate(pairs))
+    code = unique_ints(np.concatenate(pairs))
     i, j = code // (len(lg) + 1), code % (len(lg) + 1)
     keep = b.cents[i] != lg.cents[j]
     return i[keep], j[keep]

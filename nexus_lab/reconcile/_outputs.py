@@ -52,9 +52,8 @@ def _money(cents: np.ndarray) -> pa.Array:
 def _join(*parts) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "")
 
-def one_to_one_frame(b, lg, i, j, conf, w, lv, sim) -> pd.DataFrame:
+def one_to_one_frame(b, lg, i, j, conf, w, explanation) -> pd.DataFrame:
     lag = b.day[i] - lg.day[j]
-    explanation = _explain(lv, lag, sim, w)
     return pd.DataFrame(
         {
             "bank_id": b.ids[i],
@@ -72,7 +71,7 @@ def one_to_one_frame(b, lg, i, j, conf, w, lv, sim) -> pd.DataFrame:
         }
     )
 
-def _explain(lv: np.ndarray, lag: np.ndarray, sim: np.ndarray, w: np.ndarray) -> np.ndarray:
+def explain(lv: np.ndarray, lag: np.ndarray, sim: np.ndarray, w: np.ndarray) -> np.ndarray:
     """One sentence per pair naming each piece of evidence and its weight in bits.
 
     Pairs that read the same share one formatted string: the parts are packed

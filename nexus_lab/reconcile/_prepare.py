@@ -14,7 +14,7 @@ import torch
 
 from nexus_lab.errors import SchemaError
 from nexus_lab.frames import check_unique, parse_cents, parse_days, select_columns, to_pandas
-from nexus_lab.reconcile._blocking import range_join
+from nexus_lab.reconcile._blocking import range_join, unique_ints
 from nexus_lab.reconcile._text import (
     SENTINEL,
     as_string_array,
@@ -91,7 +91,7 @@ def split_columns(columns: Mapping[str, object] | None) -> tuple[dict, dict]:
 def prepare_side(data: object, name: str, optional: tuple, mapping: dict) -> Side:
     df = to_pandas(data, name)
     df = select_columns(df, name=name, required=REQUIRED, optional=optional, columns=mapping)
-    df = df.reset_index(drop=True)
+    df.index = pd.RangeIndex(len(df))  # select_columns made a new frame: no copy needed
     ids = df["transaction_id"].to_numpy()
     if not _ids_unique(ids):
         check_unique(ids, table=name)  # names the offending rows
@@ -218,7 +218,7 @@ def resolve_counterparties(b: Side, lg: Side, device: torch.device) -> None:
     one = pc.if_else(pa.array(single), wl[0], "")
     for off in range(2):
         pairs.append(_join_keys(wb[off], one, nl))
-    code = np.unique(np.concatenate(pairs)) if pairs else np.zeros(0, np.int64)
+    code = unique_ints(np.concatenate(pairs)) if pairs else np.zeros(0, np.int64)
     pb, pl = code // max(nl, 1), code % max(nl, 1)
     sim = name_similarity(b, lg, pb, pl, device)
     b.known_pairs = (code, sim)

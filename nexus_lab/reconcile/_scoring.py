@@ -37,6 +37,10 @@ class Scorer:
         counts = np.bincount(key[key >= 0], minlength=int(key.max()) + 1 if len(key) else 0)
         self.name_share = np.where(key >= 0, counts[np.maximum(key, 0)], 0) / len(lg)
         self.model: FSModel | None = None
+        # sorted codes b * n_ledger_names + l of name pairs compared so far, and their similarity
+        self._compared: list[tuple[np.ndarray, np.ndarray]] = (
+            [b.known_pairs] if b.known_pairs is not None and len(b.known_pairs[0]) else []
+        )
         self._counts_b: np.ndarray | None = None
         self.m_amount = _M_AMOUNT_PRIOR.copy()
         self.date_labels = [_lag_label(lag) for lag in _lag_order(window)]
@@ -44,19 +48,28 @@ class Scorer:
 
     # levels -----------------------------------------------------------------
     def similarity(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-        """Name similarity of bank rows ``i`` and ledger rows ``j``, once per name pair."""
+        """Name similarity of bank rows ``i`` and ledger rows ``j``, once per name pair.
+
+        Name pairs compared before (when resolving counterparties, or by an earlier
+        call) are looked up instead of compared again.
+        """
         nl = len(self.lg.names)
         back, uniq = pd.factorize(self.b.name_id[i] * nl + self.lg.name_id[j])
         sim = np.empty(len(uniq), dtype=np.float32)
-        todo = np.ones(len(uniq), dtype=bool)
-        if self.b.known_pairs is not None and len(self.b.known_pairs[0]):
-            known, known_sim = self.b.known_pairs  # compared when resolving counterparties
-            pos = np.minimum(search_sorted(known, uniq), len(known) - 1)
-            hit = known[pos] == uniq
-            sim[hit] = known_sim[pos[hit]]
-            todo = ~hit
-        rest = uniq[todo]
-        sim[todo] = name_similarity(self.b, self.lg, rest // nl, rest % nl, self.device)
+        todo = np.arange(len(uniq))
+        for known, known_sim in self._compared:
+            if len(todo) == 0:
+                break
+            pos = np.minimum(search_sorted(known, uniq[todo]), len(known) - 1)
+            hit = known[pos] == uniq[todo]
+            sim[todo[hit]] = known_sim[pos[hit]]
+            todo = todo[~hit]
+        if len(todo):
+            rest = uniq[todo]
+            fresh = name_similarity(self.b, self.lg, rest // nl, rest % nl, self.device)
+            sim[todo] = fresh
+            order = np.argsort(rest)
+            self._compared.append((rest[order], fresh[order]))
         return sim[back]
 
     def levels(self, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,7 @@ from itertools import combinations
 import numpy as np
 import torch
 
-from nexus_lab.reconcile._blocking import composite, search_sorted
+from nexus_lab.reconcile._blocking import composite, search_sorted, unique_ints
 
 
 @dataclass
@@ -43,7 +43,7 @@ class Splits:
     def touched(self, closed: np.ndarray) -> np.ndarray:
         """The "one" rows that looked at a "many" row flagged in ``closed``."""
         pi, pj = self.seen
-        return np.unique(pi[closed[pj]])
+        return unique_ints(pi[closed[pj]])
 
     @classmethod
     def concat(cls, parts: list[Splits]) -> Splits:
