@@ -204,10 +204,11 @@ def reconcile(
     dev = resolve_device(device)
     bank_map, ledger_map = split_columns(columns)
 
-    # the two sides are independent and their text work (Arrow) releases the GIL
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        side_b = pool.submit(prepare_side, bank, "bank", BANK_OPTIONAL, bank_map)
-        side_l = pool.submit(prepare_side, ledger, "ledger", LEDGER_OPTIONAL, ledger_map)
+    # the two sides are independent and their text work (Arrow) releases the GIL; each
+    # side hands its references to a spare worker, so four threads share two cores
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        side_b = pool.submit(prepare_side, bank, "bank", BANK_OPTIONAL, bank_map, pool)
+        side_l = pool.submit(prepare_side, ledger, "ledger", LEDGER_OPTIONAL, ledger_map, pool)
         b, lg = side_b.result(), side_l.result()
     partition_currencies(b, lg)
     flipped = align_signs(b, lg)
@@ -230,8 +231,10 @@ def reconcile(
     kl = composite((lg.part, span_part), (lg.cents - cmin, span_cents), (lg.day - dmin, span_day))
     i1, j1 = range_join(kb, kl, -window, window)
     # common amounts (round sums, subscriptions) meet many rows: keep the counterparty's
-    crowded = np.bincount(i1, minlength=len(b))[i1] > _DENSE
-    keep = ~crowded | ((b.keys[0][i1] == lg.keys[0][j1]) & (b.keys[0][i1] >= 0))
+    crowded = np.flatnonzero(np.bincount(i1, minlength=len(b))[i1] > _DENSE)
+    keep = np.ones(len(i1), dtype=bool)
+    party = b.keys[0][i1[crowded]]
+    keep[crowded] = (party == lg.keys[0][j1[crowded]]) & (party >= 0)
     i1, j1 = i1[keep], j1[keep]
     timings["candidates"] = time.perf_counter() - t
 
@@ -293,42 +296,39 @@ def reconcile(
     pick2 = assign_one_to_one(i2, j2, w2.sum(1), tie=tie2)
     open_b[i2[pick2]] = False
     open_l[j2[pick2]] = False
-    w1 = scorer.weights(lv1, i1, j1)  # one weight table for both tiers
+    scorer.reweigh_amount(w1, lv1, i1)  # one weight table for both tiers
     timings["tolerance"] = time.perf_counter() - t
 
+    # output: the sentences (Arrow text work, which releases the GIL) and the reasons
+    # for open rows are written in a second thread while confidences are computed;
+    # swapping alike rows (keep_order) changes no sentence
     t = time.perf_counter()
     i_all = np.concatenate([i1, i2])
     j_all = np.concatenate([j1, j2])
     w_all = np.concatenate([w1, w2])
     pick = np.concatenate([pick1, pick2])
-    # the sentences (Arrow text work, which releases the GIL) are written while the
-    # confidences are computed; swapping alike rows below changes no sentence
     pi, pj = i_all[pick], j_all[pick]
     with ThreadPoolExecutor(max_workers=1) as pool:
         sentences = pool.submit(
             explain, np.concatenate([lv1, lv2])[pick], b.day[pi] - lg.day[pj],
             np.concatenate([sim1, sim2])[pick], w_all[pick],
         )
+        unmatched = pool.submit(_unmatched, b, lg, open_b, open_l, window, dmin, span_day)
         confidence = scorer.confidence(i_all, j_all, w_all.sum(1), pick)
         oi, oj = keep_order(i_all, j_all, pick, b, lg)
         one = one_to_one_frame(
             b, lg, oi[pick], oj[pick], confidence[pick], w_all[pick], sentences.result()
         )
-    batch_frame = split_frame(b, lg, batch, "batch", len(one), one_is_bank=True)
-    inst_frame = split_frame(
-        b, lg, inst, "installment", len(one) + len(batch.one), one_is_bank=False
-    )
-    frames = [f for f in (one, batch_frame, inst_frame) if len(f)]
-    matches = pd.concat(frames, ignore_index=True) if frames else one
-    timings["output"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    reason_b, reason_l = unmatched_reasons(b, lg, open_b, open_l, window, dmin, span_day)
-    unmatched_bank = b.frame.loc[open_b].assign(reason=reason_b).reset_index(drop=True)
-    unmatched_ledger = lg.frame.loc[open_l].assign(reason=reason_l).reset_index(drop=True)
+        batch_frame = split_frame(b, lg, batch, "batch", len(one), one_is_bank=True)
+        inst_frame = split_frame(
+            b, lg, inst, "installment", len(one) + len(batch.one), one_is_bank=False
+        )
+        frames = [f for f in (one, batch_frame, inst_frame) if len(f)]
+        matches = pd.concat(frames, ignore_index=True) if frames else one
+        unmatched_bank, unmatched_ledger = unmatched.result()
     total = np.abs(b.cents).sum()
     rate = float(np.abs(b.cents[~open_b]).sum() / total) if total else 1.0
-    timings["reasons"] = time.perf_counter() - t
+    timings["output"] = time.perf_counter() - t
     params = {
         "amount_tolerance": tol,
         "date_window": window,
@@ -346,6 +346,15 @@ def reconcile(
 
 
 # ----------------------------------------------------------------------------- inputs
+
+def _unmatched(b, lg, open_b, open_l, window, dmin, span_day):
+    """The open rows of both sides with their reasons."""
+    reason_b, reason_l = unmatched_reasons(b, lg, open_b, open_l, window, dmin, span_day)
+    return (
+        b.frame.loc[open_b].assign(reason=reason_b).reset_index(drop=True),
+        lg.frame.loc[open_l].assign(reason=reason_l).reset_index(drop=True),
+    )
+
 
 def _still_open(rounds: list[Splits], closed: np.ndarray, open_one: np.ndarray) -> np.ndarray:
     """Open "one" rows that looked at a row in ``closed`` in any earlier round."""

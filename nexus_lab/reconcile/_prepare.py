@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,7 +35,7 @@ BANK_OPTIONAL = ("account", "reference", "currency")
 LEDGER_OPTIONAL = ("vendor", "category", "account", "reference", "currency")
 
 _NAME_WIDTH = 24  # bytes of a normalized counterparty name that are compared
-_PAIR_CHUNK = 1 << 21
+_PAIR_CHUNK = 1 << 16
 _SAME_PARTY = 0.6  # name similarity at which two spellings are one counterparty
 
 
@@ -88,7 +89,14 @@ def split_columns(columns: Mapping[str, object] | None) -> tuple[dict, dict]:
         {k: v for k, v in columns.items() if k in ledger_keys},
     )
 
-def prepare_side(data: object, name: str, optional: tuple, mapping: dict) -> Side:
+def prepare_side(
+    data: object, name: str, optional: tuple, mapping: dict, pool: Executor | None = None
+) -> Side:
+    """Checked columns, normalized counterparty names and references of one table.
+
+    With ``pool``, the references are read in another of its threads while the
+    names are normalized here (give it a spare worker for that: this call waits).
+    """
     df = to_pandas(data, name)
     df = select_columns(df, name=name, required=REQUIRED, optional=optional, columns=mapping)
     df.index = pd.RangeIndex(len(df))  # select_columns made a new frame: no copy needed
@@ -98,6 +106,8 @@ def prepare_side(data: object, name: str, optional: tuple, mapping: dict) -> Sid
     cents = parse_cents(df["amount"], table=name, ids=ids)
     day = parse_days(df["date"], table=name, ids=ids)
     desc = as_string_array(df["description"])
+    ref_column = df["reference"] if "reference" in df else None
+    ref = pool.submit(_reference_digits, desc, ref_column) if pool is not None else None
     source = desc
     if "vendor" in df:
         vendor = as_string_array(df["vendor"])
@@ -113,7 +123,7 @@ def prepare_side(data: object, name: str, optional: tuple, mapping: dict) -> Sid
     ]
     codes = qgram_codes(*encode_bytes(names, _NAME_WIDTH), q=2)
     skel = qgram_codes(*encode_bytes(skeleton(names), _NAME_WIDTH), q=2)
-    ref = _reference_digits(desc, df["reference"] if "reference" in df else None)
+    ref = ref.result() if ref is not None else _reference_digits(desc, ref_column)
     return Side(name, df, ids, cents, day, np.zeros(len(df), np.int64), names, name_id, codes,
                  skel, ref=ref)
 
@@ -195,13 +205,18 @@ def resolve_counterparties(b: Side, lg: Side, device: torch.device) -> None:
     nb, nl = len(b.names), len(lg.names)
     wb = [_Words(tokens(b.names, k, min_len=1)) for k in range(3)]
     wl = [_Words(tokens(lg.names, k, min_len=1)) for k in range(2)]
-    pairs = []
-    # two-word keys are distinctive; the bank's name may start after a noise word
-    for off in range(2):
-        for kind in ("words", "prefix", "suffix", "soundex", "skeleton", "second",
-                     "second skeleton", "second tail"):
-            pairs.append(_join_keys(_word_key(wb[off], wb[off + 1], kind),
-                                    _word_key(wl[0], wl[1], kind), nl))
+    # two-word keys are distinctive; the bank's name may start after a noise word. The
+    # joins are Arrow hashing and NumPy sorts, which release the GIL: two threads share them
+    kinds = ("words", "prefix", "suffix", "soundex", "skeleton", "second", "second skeleton",
+             "second tail")
+    for w in (*wb, *wl):  # made once, before the threads share them
+        w.soundex, w.skeleton  # noqa: B018
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pairs = list(pool.map(
+            lambda ok: _join_keys(_word_key(wb[ok[0]], wb[ok[0] + 1], ok[1]),
+                                  _word_key(wl[0], wl[1], ok[1]), nl),
+            [(off, kind) for off in range(2) for kind in kinds],
+        ))
     wb = [w.text for w in wb]
     wl = [w.text for w in wl]
     # a lost or misplaced space ("ACMEBOOKS", "NOBL ECATERING"): the first letters

@@ -183,16 +183,7 @@ class Scorer:
         """Bits of evidence per pair: amount, date, description, reference, prior."""
         model = self.model
         w = np.zeros((len(lv), 5))
-        if self._counts_b is None:  # per bank row, once (sorted look-ups are cache friendly)
-            order = np.argsort(self.b.cents, kind="stable")
-            counts = np.empty((len(order), len(AMOUNT_LABELS)))
-            counts[order] = self._amount_counts(self.b.cents[order])
-            self._counts_b = counts / len(self.lg)
-        counts = self._counts_b[i]
-        u_amt = np.maximum(
-            counts[np.arange(len(lv)), lv[:, 0]], 1.0 / (len(self.lg) * len(self.b))
-        )
-        w[:, 0] = np.log2(np.maximum(self.m_amount[lv[:, 0]], 1e-9) / u_amt)
+        self.reweigh_amount(w, lv, i)
         tables = model.weights()
         for c in (1, 2, 3):
             seen = lv[:, c] >= 0
@@ -203,9 +194,20 @@ class Scorer:
         m_desc = model.m[2]
         u_tf = np.maximum(share[tf], 1.0 / len(self.lg))
         w[tf, 2] = np.log2(np.maximum(m_desc[lv[tf, 2]], 1e-9) / u_tf)
+        return w
+
+    def reweigh_amount(self, w: np.ndarray, lv: np.ndarray, i: np.ndarray) -> None:
+        """Write the amount and prior bits of ``weights`` into ``w`` (the parts that
+        :meth:`fit_amount` changes)."""
+        if self._counts_b is None:  # per bank row, once (sorted look-ups are cache friendly)
+            order = np.argsort(self.b.cents, kind="stable")
+            counts = np.empty((len(order), len(AMOUNT_LABELS)))
+            counts[order] = self._amount_counts(self.b.cents[order])
+            self._counts_b = counts / len(self.lg)
+        u_amt = np.maximum(self._counts_b[i, lv[:, 0]], 1.0 / (len(self.lg) * len(self.b)))
+        w[:, 0] = np.log2(np.maximum(self.m_amount[lv[:, 0]], 1e-9) / u_amt)
         matched = np.clip(self.expected_matches() / len(self.b), 1e-3, 1 - 1e-3)
         w[:, 4] = np.log2(matched / (1 - matched) / len(self.lg))
-        return w
 
     def expected_matches(self) -> float:
         return max(self.n_exact / max(self.m_amount[0], 1e-3), 1.0)

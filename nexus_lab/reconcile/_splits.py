@@ -18,7 +18,7 @@ from itertools import combinations
 import numpy as np
 import torch
 
-from nexus_lab.reconcile._blocking import composite, search_sorted, unique_ints
+from nexus_lab.reconcile._blocking import composite, expand_ranges, search_sorted, unique_ints
 
 
 @dataclass
@@ -90,7 +90,7 @@ def find_splits(
     min_items: int = 2,
     max_items: int = 6,
     max_candidates: int = 10,
-    chunk: int = 4096,
+    chunk: int = 1024,
 ) -> Splits:
     """Find "one = sum of many" groups among open rows.
 
@@ -143,10 +143,12 @@ def find_splits(
         lo = search_sorted(skr, kl - before, "left", kl_order)
         hi = search_sorted(skr, kl + after, "right", kl_order)
         mid = search_sorted(skr, kl, "left", kl_order)
-        pos = mid[:, None] + np.arange(-reach, reach)[None, :]
-        inside = (pos >= lo[:, None]) & (pos < hi[:, None])
-        rows, cols = np.nonzero(inside)
-        i_one, j_many = one[so][rows], many[sm][order[pos[rows, cols]]]
+        rows, pos = expand_ranges(np.maximum(lo, mid - reach), np.minimum(hi, mid + reach))
+        # a part is of the same sign as the whole and smaller (sorted amounts: cache friendly)
+        co = cents_one[one[so]][rows]
+        cm = cents_many[many[sm][order]][pos]
+        ok = (np.sign(co) == np.sign(cm)) & (np.abs(cm) < np.abs(co))
+        i_one, j_many = one[so][rows[ok]], many[sm][order[pos[ok]]]
         if f > 0:  # a pair of one counterparty is the first family's to find
             fresh = key_one[0][i_one] != key_many[0][j_many]
             i_one, j_many = i_one[fresh], j_many[fresh]
@@ -158,9 +160,6 @@ def find_splits(
     pi = np.concatenate(pi)
     pj = np.concatenate(pj)
     fam = np.concatenate(fam)
-    co, cm = cents_one[pi], cents_many[pj]
-    ok = (np.sign(co) == np.sign(cm)) & (np.abs(cm) < np.abs(co))
-    pi, pj, fam = pi[ok], pj[ok], fam[ok]
     if len(pi) == 0:
         return Splits.empty(max_items)
     # keep the max_candidates most similar, then closest in time, per "one" row
