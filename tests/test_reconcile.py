@@ -279,3 +279,25 @@ def test_tables_with_nothing_in_common():
     assert set(res.unmatched_bank["reason"]) <= {"missing in ledger", "timing difference"}
     # dated after the statement ends: outstanding, a timing difference
     assert res.unmatched_ledger["reason"].tolist() == ["timing difference"]
+
+
+@pytest.mark.parametrize("huge", [False, True])
+def test_a_crowded_amount_keeps_each_counterpartys_rows(small, huge):
+    # one amount that ten rows of three vendors share within days: each bank row must
+    # find its own vendor's line, whether or not the keys fit together in one int64
+    bank, ledger, _ = small
+    parts = [
+        _decoy_rows("2025-09-01", vendor, 50.00, [k, k + 3, k + 6], [k, k + 3, k + 6], tag)
+        for k, (vendor, tag) in enumerate(
+            [("Quillfeather Stationers", "q"), ("Marlowe Couriers", "m"),
+             ("Tidewater Plumbing", "p")]
+        )
+    ]
+    xb = pd.concat([p[0] for p in parts])
+    xl = pd.concat([p[1] for p in parts])
+    if huge:  # amounts this far apart leave no room for a counterparty in the join key
+        xb = pd.concat([xb, xb.iloc[:1].assign(transaction_id="XBbig", amount=9.0e12)])
+    res = nx.reconcile(pd.concat([bank, xb]), pd.concat([ledger, xl]), device="cpu")
+    got = dict(zip(res.matches["bank_id"], res.matches["ledger_id"]))
+    for tag in "qmp":
+        assert [got.get(f"XB{tag}{k}") for k in range(3)] == [f"XL{tag}{k}" for k in range(3)]

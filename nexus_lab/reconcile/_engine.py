@@ -15,7 +15,13 @@ import pandas as pd
 from nexus_lab.device import resolve_device
 from nexus_lab.errors import SchemaError
 from nexus_lab.reconcile._assign import assign_one_to_one
-from nexus_lab.reconcile._blocking import composite, range_join, unique_ints
+from nexus_lab.reconcile._blocking import (
+    composite,
+    expand_ranges,
+    range_join,
+    search_sorted,
+    unique_ints,
+)
 from nexus_lab.reconcile._fs import FSModel
 from nexus_lab.reconcile._outputs import (
     close_rows,
@@ -229,13 +235,7 @@ def reconcile(
         )
     kb = composite((b.part, span_part), (b.cents - cmin, span_cents), (b.day - dmin, span_day))
     kl = composite((lg.part, span_part), (lg.cents - cmin, span_cents), (lg.day - dmin, span_day))
-    i1, j1 = range_join(kb, kl, -window, window)
-    # common amounts (round sums, subscriptions) meet many rows: keep the counterparty's
-    crowded = np.flatnonzero(np.bincount(i1, minlength=len(b))[i1] > _DENSE)
-    keep = np.ones(len(i1), dtype=bool)
-    party = b.keys[0][i1[crowded]]
-    keep[crowded] = (party == lg.keys[0][j1[crowded]]) & (party >= 0)
-    i1, j1 = i1[keep], j1[keep]
+    i1, j1 = _exact_candidates(b, lg, kb, kl, window, (cmin, span_cents), (dmin, span_day))
     timings["candidates"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -346,6 +346,49 @@ def reconcile(
 
 
 # ----------------------------------------------------------------------------- inputs
+
+def _exact_candidates(b, lg, kb, kl, window, cents_span, day_span):
+    """Pairs of one amount within the date window, by bank row then ledger key.
+
+    A common amount (round sums, subscriptions) meets many rows: a bank row with
+    more than ``_DENSE`` such candidates keeps only its counterparty's, which are
+    joined on a key that includes the counterparty instead of being filtered.
+    """
+    order = np.argsort(kl, kind="stable")
+    sorted_kl = kl[order]
+    b_order = np.argsort(kb, kind="stable")
+    lo = search_sorted(sorted_kl, kb - window, "left", b_order)
+    hi = search_sorted(sorted_kl, kb + window, "right", b_order)
+    crowded = hi - lo > _DENSE
+    light = np.flatnonzero(~crowded)
+    rows, pos = expand_ranges(lo[light], hi[light])
+    i, j = light[rows], order[pos]
+    heavy = np.flatnonzero(crowded & (b.keys[0] >= 0))
+    if len(heavy):
+        party_l = np.flatnonzero(lg.keys[0] >= 0)
+        (cmin, span_c), (dmin, span_d) = cents_span, day_span
+        span_k = int(max(b.keys[0].max(), lg.keys[0].max())) + 1
+        if float(span_k) * span_c * span_d < 2**62:
+            hb, hl = heavy, party_l
+            ih, jh = range_join(
+                composite((b.keys[0][hb], span_k), (b.cents[hb] - cmin, span_c),
+                          (b.day[hb] - dmin, span_d)),
+                composite((lg.keys[0][hl], span_k), (lg.cents[hl] - cmin, span_c),
+                          (lg.day[hl] - dmin, span_d)),
+                -window, window,
+            )
+            ih, jh = hb[ih], hl[jh]
+        else:  # keys too wide to combine: expand the crowded rows and filter them
+            rows, pos = expand_ranges(lo[heavy], hi[heavy])
+            ih, jh = heavy[rows], order[pos]
+            same = b.keys[0][ih] == lg.keys[0][jh]
+            ih, jh = ih[same], jh[same]
+        # two runs sorted by bank row: a stable sort merges them, keeping each row's order
+        i, j = np.concatenate([i, ih]), np.concatenate([j, jh])
+        by_row = np.argsort(i, kind="stable")
+        i, j = i[by_row], j[by_row]
+    return i.astype(np.int64), j.astype(np.int64)
+
 
 def _unmatched(b, lg, open_b, open_l, window, dmin, span_day):
     """The open rows of both sides with their reasons."""
