@@ -6,6 +6,7 @@ The public API is small and loaded lazily, so ``import nexus_lab`` stays fast
     import nexus_lab as nx
     bank, ledger, truth = nx.data.synth_reconciliation(2_000, seed=0)
     res = nx.reconcile(bank, ledger)          # bank statement against ledger
+    scored = nx.fraud.FraudDetector().fit(history).score(tx)   # fraud risk 0-100
     pairs = nx.link(customers, crm)           # any two tables, or duplicates in one
 """
 
@@ -33,6 +34,7 @@ __all__ = [
     "SchemaError",
     "__version__",
     "data",
+    "fraud",
     "link",
     "reconcile",
     "resolve_device",
@@ -41,13 +43,14 @@ __all__ = [
 _LAZY = {
     "reconcile": ("nexus_lab.reconcile", None),
     "data": ("nexus_lab.data", None),
+    "fraud": ("nexus_lab.fraud", None),
     "link": ("nexus_lab.reconcile", "link"),
     "ReconcileResult": ("nexus_lab.reconcile", "ReconcileResult"),
     "resolve_device": ("nexus_lab.device", "resolve_device"),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from nexus_lab import data, reconcile
+    from nexus_lab import data, fraud, reconcile
     from nexus_lab.device import resolve_device
     from nexus_lab.reconcile import ReconcileResult, link
 

@@ -22,6 +22,7 @@ from nexus_lab.errors import SchemaError
 __all__ = [
     "parse_cents",
     "parse_days",
+    "parse_timestamps",
     "select_columns",
     "to_pandas",
 ]
@@ -344,6 +345,79 @@ def parse_datetimes(
             fix = "write dates as YYYY-MM-DD (ISO 8601)"
         raise _rows_error(what, fix, bad, table=table, column=column, ids=ids)
     return parsed.to_numpy(dtype="datetime64[ns]")
+
+
+_ZONE = r"(?:Z|[+-]\d{2}(?::?\d{2})?)$"
+
+
+def parse_timestamps(
+    values: pd.Series, *, table: str, column: str = "date", ids: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Parse timestamps to the instant and the local wall-clock time.
+
+    Timestamps with a time zone (``2025-03-01T09:30+01:00``) give their instant
+    in UTC and their own wall-clock time (what "off hours" is judged on);
+    timestamps without one are both. A column that mixes the two is refused:
+    the order of its rows in time would be a guess.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Timestamps, datetimes or their text.
+    table, column : str
+        Names used in error messages.
+    ids : numpy.ndarray, optional
+        Row ids shown next to offending rows.
+
+    Returns
+    -------
+    instant, local : numpy.ndarray of datetime64[ns]
+
+    Raises
+    ------
+    SchemaError
+        For blanks, text that is not a timestamp, or zones on some rows only.
+
+    Examples
+    --------
+    >>> utc, local = parse_timestamps(pd.Series(["2025-01-01T23:30-05:00"]), table="tx")
+    >>> str(utc[0]), str(local[0])
+    ('2025-01-02T04:30:00.000000000', '2025-01-01T23:30:00.000000000')
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        s = pd.Series(values)
+        if getattr(s.dt, "tz", None) is None:
+            stamps = parse_datetimes(s, table=table, column=column, ids=ids)
+            return stamps, stamps
+        local = parse_datetimes(s.dt.tz_localize(None), table=table, column=column, ids=ids)
+        return parse_datetimes(s, table=table, column=column, ids=ids), local
+    if pd.api.types.is_numeric_dtype(values):
+        return (parse_datetimes(values, table=table, column=column, ids=ids),) * 2
+    text = pd.Series(values).astype("string").str.strip()
+    arr = pa.array(text, from_pandas=True)
+    zoned = np.asarray(pc.fill_null(pc.match_substring_regex(arr, r"\d" + _ZONE), False))
+    present = np.asarray(pc.is_valid(arr))
+    if not zoned.any():
+        stamps = parse_datetimes(values, table=table, column=column, ids=ids)
+        return stamps, stamps
+    plain = present & ~zoned
+    if plain.any():
+        minority = plain if plain.sum() <= zoned.sum() else zoned
+        raise _rows_error(
+            "timestamps with a time zone mixed with timestamps without one",
+            "give every timestamp a zone (e.g. +00:00) or none, so that their order in time "
+            "is known",
+            minority,
+            table=table,
+            column=column,
+            ids=ids,
+        )
+    wall = pd.Series(pc.replace_substring_regex(arr, _ZONE, "").to_pandas(), index=text.index)
+    local = parse_datetimes(wall, table=table, column=column, ids=ids)
+    instant = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+    if instant.isna().any():
+        instant = pd.to_datetime(text, utc=True, format="mixed", errors="coerce")
+    return parse_datetimes(instant, table=table, column=column, ids=ids), local
 
 
 def check_unique(ids: np.ndarray, *, table: str, column: str = "transaction_id") -> None:

@@ -1,5 +1,6 @@
 """Seeded generators of realistic synthetic data for tests, demos and benchmarks."""
 
 from nexus_lab.data._reconciliation import synth_reconciliation
+from nexus_lab.data._transactions import PATTERNS, synth_transactions
 
-__all__ = ["synth_reconciliation"]
+__all__ = ["PATTERNS", "synth_reconciliation", "synth_transactions"]

@@ -1,0 +1,608 @@
+"""The fraud detector: rules, statistics and learned models in one risk score."""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from nexus_lab.device import resolve_device
+from nexus_lab.errors import SchemaError
+from nexus_lab.fraud import _models as models
+from nexus_lab.fraud._features import (
+    ENTITIES,
+    GroupStats,
+    benford_table,
+    check_rules,
+    encode,
+    first_digit,
+    log_amount,
+    sequence_signals,
+)
+from nexus_lab.fraud._inputs import Tx, prepare_labels, prepare_transactions
+
+log = logging.getLogger("nexus_lab")
+
+#: Flag categories, in the order reasons are listed when equally strong.
+FLAGS = (
+    "duplicate",
+    "velocity",
+    "threshold",
+    "statistical outlier",
+    "model anomaly",
+    "benford",
+    "new vendor",
+    "round amount",
+    "off hours",
+)
+FEATURES = (
+    "log_amount", "z_vendor", "z_account", "z_category", "iqr_excess", "hour_sin", "hour_cos",
+    "off_hours", "weekend", "count_window", "count_day", "sum_day", "gap_prev", "gap_next",
+    "new_vendor", "vendor_accounts", "vendor_share", "duplicate", "near_duplicate",
+    "round_amount", "threshold_ratio", "account_prior",
+)
+_MIN_ROWS = 10
+_TOP_REASONS = 3
+
+
+class ScoredTransactions(pd.DataFrame):
+    """The scores of :meth:`FraudDetector.score`: a DataFrame with a rich notebook view.
+
+    Columns: ``transaction_id, risk_score`` (0-100), ``flags`` (list of flag
+    categories), ``reasons`` (the strongest contributions, as sentences), and
+    ``model_score`` (the anomaly percentile or, when trained with labels, the
+    calibrated probability, both 0-1).
+    """
+
+    @property
+    def _constructor(self):  # operations on the frame give plain DataFrames
+        return pd.DataFrame
+
+    def summary(self) -> dict:
+        """Rows, flagged rows, rows per flag, and the risk distribution."""
+        flags = pd.Series([f for fs in self["flags"] for f in fs], dtype=object)
+        return {
+            "rows": len(self),
+            "flagged": int((self["flags"].str.len() > 0).sum()),
+            "risk_at_least_50": int((self["risk_score"] >= 50).sum()),
+            "risk_at_least_80": int((self["risk_score"] >= 80).sum()),
+            "per_flag": {k: int(v) for k, v in flags.value_counts().items()},
+        }
+
+    def _repr_html_(self) -> str:
+        s = self.summary()
+        top = self.sort_values("risk_score", ascending=False, kind="stable").head(15)
+        rows = "".join(
+            "<tr><td>{id}</td><td><div style='background:linear-gradient(90deg,#c0392b {w}%,"
+            "#eee {w}%);padding:0 4px'>{r:.1f}</div></td><td>{f}</td><td>{why}</td></tr>".format(
+                id=html.escape(str(t.transaction_id)), w=t.risk_score, r=t.risk_score,
+                f=html.escape(", ".join(t.flags)), why=html.escape(" · ".join(t.reasons)))
+            for t in top.itertuples()
+        )
+        per = ", ".join(f"{html.escape(k)} {v:,}" for k, v in s["per_flag"].items()) or "none"
+        return (
+            f"<div class='nexus-fraud'><h4>Fraud risk: {s['rows']:,} transactions, "
+            f"{s['flagged']:,} flagged, {s['risk_at_least_80']:,} at risk ≥ 80</h4>"
+            f"<p>Flags: {per}</p><table><tr><th>transaction</th><th>risk</th><th>flags</th>"
+            f"<th>top reasons</th></tr>{rows}</table></div>"
+        )
+
+
+class FraudDetector:
+    """Score transactions 0-100 for fraud risk, say why, and learn from history.
+
+    Rules (approval thresholds, round amounts, exact and near duplicates,
+    velocity per account, off hours, first payments to a vendor, Benford's
+    law per vendor and account), robust statistics (modified z-scores per
+    vendor, account and category; Tukey fences) and two unsupervised models (an
+    isolation forest and a PyTorch Lightning autoencoder) are combined into one
+    score. Without labels the signals are combined as independent pieces of
+    evidence (noisy-OR of their strengths), which ranks rows but is not a
+    probability. With labels, gradient-boosted trees learn from all of them
+    plus out-of-fold fraud rates of accounts and vendors, and their
+    out-of-fold predictions are calibrated (isotonic), so a risk of 90 means
+    about 90% of such rows were fraud.
+
+    Parameters
+    ----------
+    columns : mapping, optional
+        Your column names for ``transaction_id, date, amount, account, vendor,
+        category``, e.g. ``{"account": "card_id", "date": "datetime"}``.
+    device : {"auto", "cpu", "cuda"}
+        Where the autoencoder trains and scores.
+    random_state : int
+        Seed of every random step.
+    rules : mapping, optional
+        Overrides of :data:`nexus_lab.fraud.DEFAULT_RULES`, e.g.
+        ``{"thresholds": (5_000, 10_000), "velocity_count": 8}``.
+    cv : int
+        Folds of the out-of-fold predictions and target statistics (labels only).
+    autoencoder_epochs : int
+        Passes of the autoencoder over (a sample of at most 200k) history rows.
+
+    Attributes
+    ----------
+    supervised_ : bool
+        Whether labels with both classes were given to :meth:`fit`.
+    rules_ : dict
+        The rule settings in use.
+    n_history_ : int
+        Rows seen by :meth:`fit`.
+
+    Examples
+    --------
+    >>> import nexus_lab as nx
+    >>> tx = nx.data.synth_transactions(3_000, seed=0)
+    >>> det = nx.fraud.FraudDetector(device="cpu", autoencoder_epochs=2).fit(tx)
+    >>> scored = det.score(tx)
+    >>> list(scored.columns[:4])
+    ['transaction_id', 'risk_score', 'flags', 'reasons']
+    >>> bool(scored.loc[tx["pattern"].eq("duplicate").to_numpy(), "flags"].map(
+    ...     lambda f: "duplicate" in f).all())
+    True
+    """
+
+    def __init__(
+        self,
+        columns: Mapping[str, str] | None = None,
+        device: object = "auto",
+        random_state: int = 0,
+        rules: Mapping[str, object] | None = None,
+        cv: int = 5,
+        autoencoder_epochs: int = 12,
+    ) -> None:
+        self.columns = columns
+        self.device = device
+        self.random_state = random_state
+        self.rules = rules
+        self.cv = cv
+        self.autoencoder_epochs = autoencoder_epochs
+
+    # ----------------------------------------------------------------- sklearn contract
+    def get_params(self, deep: bool = True) -> dict:
+        return {k: getattr(self, k) for k in (
+            "columns", "device", "random_state", "rules", "cv", "autoencoder_epochs")}
+
+    def set_params(self, **params) -> FraudDetector:
+        for k, v in params.items():
+            if k not in self.get_params():
+                raise ValueError(f"FraudDetector has no parameter {k!r}")
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self) -> str:
+        changed = {k: v for k, v in self.get_params().items()
+                   if v != FraudDetector().get_params()[k]}
+        return f"FraudDetector({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+
+    # ----------------------------------------------------------------- fit
+    def fit(self, history: object, y: object = None) -> FraudDetector:
+        """Learn what is usual from ``history`` (and, with ``y``, what fraud looks like).
+
+        Parameters
+        ----------
+        history : DataFrame
+            Past transactions (pandas, polars, pyarrow or cuDF).
+        y : array-like or str, optional
+            Fraud labels, one per row (booleans or 0/1), or the name of a column
+            of ``history`` holding them. Labels of a single class cannot teach
+            the difference: the detector then falls back to unsupervised
+            scoring and logs a warning.
+
+        Returns
+        -------
+        FraudDetector
+        """
+        t0 = time.perf_counter()
+        tx = prepare_transactions(history, self.columns, "history")
+        if len(tx) < _MIN_ROWS:
+            raise SchemaError(
+                f"history has {len(tx)} row{'s' if len(tx) != 1 else ''}; the detector learns "
+                f"what is usual from history, so give fit() at least {_MIN_ROWS} transactions "
+                "(score() takes any number of rows, a single one included)",
+                table="history",
+            )
+        labels = prepare_labels(y, history, len(tx)) if y is not None else None
+        if labels is not None and labels.min() == labels.max():
+            log.warning(
+                "labels hold only %s rows: a model cannot learn fraud from one class; "
+                "the detector is fitted unsupervised", "fraud" if labels[0] else "non-fraud")
+            labels = None
+        self.rules_ = check_rules(self.rules)
+        self.device_ = resolve_device(self.device)
+        self.vocab_ = {e: pd.Index(pd.unique(tx.entities[e])) for e in ENTITIES}
+        codes = {e: encode(self.vocab_[e], tx.entities[e]) for e in ENTITIES}
+        x = log_amount(tx.cents)
+        self.stats_ = {e: GroupStats.fit(codes[e], x, len(self.vocab_[e])) for e in ENTITIES}
+        self.history_ = tx
+        self.n_history_ = len(tx)
+        sig = self._signals(tx, codes, np.arange(len(tx)))
+        raw = _matrix(sig)
+        self.anomaly_ = models.AnomalyDetector(
+            self.device_, self.random_state, self.autoencoder_epochs).fit(raw)
+        xs = self.anomaly_.transform(raw)
+        sig["forest_pct"], sig["ae_pct"], _ = self.anomaly_.score_parts(xs, standardized=True)
+        _strengths(sig, self.rules_)
+        self.supervised_ = labels is not None
+        if self.supervised_:
+            self._fit_supervised(sig, xs, codes, labels)
+        self.fit_seconds_ = time.perf_counter() - t0
+        self._last: dict | None = None
+        log.info("fraud detector fitted on %d rows in %.1fs (%s)", len(tx), self.fit_seconds_,
+                 "supervised" if self.supervised_ else "unsupervised")
+        return self
+
+    def _fit_supervised(self, sig, xs, codes, labels) -> None:
+        from sklearn.model_selection import StratifiedKFold
+
+        n = len(labels)
+        self.prior_ = float(labels.mean())
+        folds = np.empty(n, np.int64)
+        k = int(min(self.cv, max(2, np.bincount(labels.astype(int)).min())))
+        splitter = StratifiedKFold(k, shuffle=True, random_state=self.random_state)
+        for f, (_, test) in enumerate(splitter.split(np.zeros(n), labels)):
+            folds[test] = f
+        base = np.column_stack([xs, sig["strengths"]])
+        # out-of-fold predictions for calibration: each fold's model sees target
+        # statistics cross-fitted within its own training rows only
+        oof = np.empty(n)
+        for f in range(k):
+            train, test = folds != f, folds == f
+            inner = folds[train] - (folds[train] > f)  # the other folds, renumbered
+            feats_tr = np.column_stack([base[train], self._target_oof(codes, labels, train,
+                                                                      inner)])
+            feats_te = np.column_stack([base[test], self._target_from(codes, labels, train,
+                                                                      test)])
+            model = models.fit_boosting(feats_tr, labels[train], self.random_state)
+            oof[test] = model.predict_proba(feats_te)[:, 1]
+        self.calibrator_ = models.fit_calibrator(oof, labels)
+        everything = np.ones(n, bool)
+        feats = np.column_stack([base, self._target_oof(codes, labels, everything, folds)])
+        self.booster_ = models.fit_boosting(feats, labels, self.random_state)
+        self.targets_ = {
+            e: models.target_table(codes[e], labels, len(self.vocab_[e]), self.prior_)
+            for e in ("account", "vendor")
+        }
+        self.oof_probability_ = self.calibrator_.predict(oof)
+        self.labels_ = labels
+
+    def _target_oof(self, codes, labels, rows, folds) -> np.ndarray:
+        return np.column_stack([
+            models.out_of_fold_target(codes[e][rows], labels[rows], len(self.vocab_[e]), folds)
+            for e in ("account", "vendor")
+        ])
+
+    def _target_from(self, codes, labels, train, test) -> np.ndarray:
+        prior = float(labels[train].mean())
+        return np.column_stack([
+            models.target_table(codes[e][train], labels[train], len(self.vocab_[e]), prior)[
+                codes[e][test]]
+            for e in ("account", "vendor")
+        ])
+
+    # ----------------------------------------------------------------- score
+    def score(self, transactions: object) -> ScoredTransactions:
+        """Score transactions 0-100, with flags and the top reasons per row.
+
+        Rows are judged against the fitted history *and* each other: a burst
+        or a duplicate that straddles the two is found. Rows whose id is in the
+        history are scored as they stand there.
+
+        Parameters
+        ----------
+        transactions : DataFrame
+            Transactions with the columns given to :meth:`fit`.
+
+        Returns
+        -------
+        ScoredTransactions
+            ``transaction_id, risk_score, flags, reasons, model_score``, in the
+            order of the input rows.
+        """
+        self._check_fitted()
+        t0 = time.perf_counter()
+        tx = prepare_transactions(transactions, self.columns, "transactions")
+        hist = self.history_
+        known = pd.Index(hist.ids).get_indexer(tx.ids)
+        rest = np.setdiff1d(np.arange(len(hist)), known[known >= 0], assume_unique=True)
+        ctx = Tx.concat([hist.take(rest), tx])
+        target = np.arange(len(rest), len(ctx))
+        codes = {e: encode(self.vocab_[e], ctx.entities[e]) for e in ENTITIES}
+        sig = self._signals(ctx, codes, target)
+        xs = self.anomaly_.transform(_matrix(sig))
+        sig["forest_pct"], sig["ae_pct"], ae_parts = self.anomaly_.score_parts(
+            xs, standardized=True)
+        strengths = _strengths(sig, self.rules_)
+        if self.supervised_:
+            feats = np.column_stack([xs, strengths, np.column_stack([
+                self.targets_[e][np.minimum(codes[e][target], len(self.targets_[e]) - 1)]
+                * (codes[e][target] < len(self.targets_[e]))
+                + self.prior_ * (codes[e][target] >= len(self.targets_[e]))
+                for e in ("account", "vendor")])])
+            raw_p = self.booster_.predict_proba(feats)[:, 1]
+            prob = self.calibrator_.predict(raw_p)
+            risk = 100.0 * prob
+            model_score = prob
+        else:
+            feats = None
+            risk = 100.0 * (1.0 - np.prod(1.0 - strengths, axis=1))
+            model_score = np.maximum(sig["forest_pct"], sig["ae_pct"])
+        flags, reasons = _flags_and_reasons(strengths, sig, ctx, target, self.rules_)
+        out = ScoredTransactions({
+            "transaction_id": tx.ids,
+            "risk_score": np.round(risk, 1),
+            "flags": flags,
+            "reasons": reasons,
+            "model_score": np.round(model_score, 4),
+        })
+        self._last = {"ids": pd.Index(tx.ids), "sig": sig, "xs": xs, "ae_parts": ae_parts,
+                      "strengths": strengths, "feats": feats, "risk": risk}
+        self.score_seconds_ = time.perf_counter() - t0
+        return out
+
+    def explain(self, transaction_id: object) -> pd.DataFrame:
+        """Per-rule and per-feature contributions for one scored transaction.
+
+        Parameters
+        ----------
+        transaction_id : object
+            The id of a row of the last :meth:`score` call.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per rule (``kind="rule"``: its strength and the risk points
+            it adds) and per model feature (``kind="feature"``: its value,
+            standardized value, share of the autoencoder's reconstruction error,
+            and, with labels, how much the calibrated probability drops when the
+            feature is set to its usual value), strongest first.
+        """
+        self._check_fitted()
+        last = self._last
+        if last is None:
+            raise SchemaError("explain() reads the last score() call: score the rows first")
+        pos = last["ids"].get_indexer([transaction_id])[0]
+        if pos < 0:
+            raise SchemaError(
+                f"transaction {transaction_id!r} was not in the last score() call; score a "
+                "table holding it first", column="transaction_id")
+        s = last["strengths"][pos]
+        total = 1.0 - np.prod(1.0 - s)
+        points = []
+        for k in range(len(FLAGS)):
+            without = 1.0 - np.prod(np.delete(1.0 - s, k))
+            points.append(100.0 * (total - without))
+        parts = last["ae_parts"][pos]
+        share = parts / max(parts.sum(), 1e-12)
+        if self.supervised_:
+            # how much the calibrated probability drops when the feature is set to its
+            # usual value (0 after standardization: the history's median)
+            row = last["feats"][pos : pos + 1]
+            base = self.calibrator_.predict(self.booster_.predict_proba(row)[:, 1])[0]
+            trial = np.repeat(row, len(FEATURES), axis=0)
+            trial[np.arange(len(FEATURES)), np.arange(len(FEATURES))] = 0.0
+            p = self.calibrator_.predict(self.booster_.predict_proba(trial)[:, 1])
+            feature_points = 100.0 * (base - p)
+        else:  # the autoencoder's error, shared out over the features, when it is unusual
+            feature_points = 100.0 * share * float(last["sig"]["ae_pct"][pos] >= 0.95)
+        nan = np.full(len(FLAGS), np.nan)
+        out = pd.DataFrame({
+            "kind": ["rule"] * len(FLAGS) + ["feature"] * len(FEATURES),
+            "name": [*FLAGS, *FEATURES],
+            "value": np.r_[s, _matrix({k: v[pos : pos + 1] for k, v in last["sig"].items()})[0]],
+            "standardized": np.r_[nan, last["xs"][pos]],
+            "error_share": np.r_[nan, share],
+            "contribution": np.r_[points, feature_points],
+        })
+        order = np.argsort(-np.nan_to_num(out["contribution"].abs().to_numpy()), kind="stable")
+        return out.iloc[order].reset_index(drop=True)
+
+    # ----------------------------------------------------------------- internals
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "stats_"):
+            from nexus_lab.errors import NexusError
+
+            raise NexusError("this FraudDetector is not fitted yet: call fit(history) first")
+
+    def _signals(self, ctx: Tx, codes: dict, target: np.ndarray) -> dict[str, np.ndarray]:
+        """Every signal of the rows ``target`` of the context ``ctx``."""
+        rules = self.rules_
+        seq = sequence_signals(ctx, codes, rules)
+        sig = {k: v[target] for k, v in seq.items()}
+        cents = ctx.cents[target]
+        x = log_amount(cents)
+        sig["cents"] = cents
+        sig["log_amount"] = x
+        for e in ENTITIES:
+            sig[f"z_{e}"] = self.stats_[e].z(codes[e][target], x)
+        sig["iqr_excess"] = self.stats_["vendor"].iqr_excess(codes["vendor"][target], x)
+        local = ctx.local[target]
+        sig["hour"] = (local % 86_400) / 3600.0
+        sig["weekday"] = ((local // 86_400) + 3) % 7  # 1970-01-01 was a Thursday
+        _amount_rules(sig, rules)
+        # Benford per vendor and per account, over the whole context
+        digits = first_digit(ctx.cents)
+        bf = np.zeros(len(target))
+        bf_text = np.zeros(len(target), np.int64)  # which group flagged: 1 vendor, 2 account
+        sig["benford_mad"] = np.zeros(len(target))
+        sig["benford_p"] = np.ones(len(target))
+        for k, e in enumerate(("vendor", "account")):
+            n_groups = int(codes[e].max()) + 1
+            _, mad, p, flagged, excess = benford_table(
+                codes[e], digits, ctx.cents, n_groups, rules)
+            g = codes[e][target]
+            d = digits[target]
+            over = excess[g, np.maximum(d - 1, 0)]
+            hit = flagged[g] & (d > 0) & (over > 1.3) & (bf == 0)
+            bf[hit] = np.minimum(over[hit] / 4.0, 1.0)
+            bf_text[hit] = k + 1
+            sig["benford_mad"][hit] = mad[g][hit]
+            sig["benford_p"][hit] = p[g][hit]
+        sig["benford"] = bf
+        sig["benford_group"] = bf_text
+        sig["digit"] = digits[target]
+        sig["ids_ctx"] = ctx.ids
+        sig["vendor_names"] = ctx.entities["vendor"][target]
+        sig["ts"] = ctx.ts[target]
+        return sig
+
+
+# --------------------------------------------------------------------- module helpers
+
+def _matrix(sig: dict) -> np.ndarray:
+    """The model features, one column per name in :data:`FEATURES`."""
+    hour = sig["hour"]
+    big = 30 * 24.0
+    cols = {
+        "log_amount": sig["log_amount"],
+        "z_vendor": sig["z_vendor"], "z_account": sig["z_account"],
+        "z_category": sig["z_category"], "iqr_excess": sig["iqr_excess"],
+        "hour_sin": np.sin(2 * np.pi * hour / 24), "hour_cos": np.cos(2 * np.pi * hour / 24),
+        "off_hours": sig["off_hours"], "weekend": sig["weekend"],
+        "count_window": np.log1p(sig["count_window"]), "count_day": np.log1p(sig["count_day"]),
+        "sum_day": np.log1p(sig["sum_day"]),
+        "gap_prev": np.log1p(np.minimum(sig["gap_prev"] / 3600.0, big)),
+        "gap_next": np.log1p(np.minimum(sig["gap_next"] / 3600.0, big)),
+        "new_vendor": sig["new_vendor"].astype(float),
+        "vendor_accounts": np.log1p(sig["vendor_accounts"]),
+        "vendor_share": sig["vendor_share"],
+        "duplicate": (sig["duplicate_of"] >= 0).astype(float),
+        "near_duplicate": (sig["near_duplicate_of"] >= 0).astype(float),
+        "round_amount": sig["round"], "threshold_ratio": sig["threshold_ratio"],
+        "account_prior": np.log1p(sig["account_prior"]),
+    }
+    return np.column_stack([np.asarray(cols[f], dtype=np.float64) for f in FEATURES])
+
+
+def _strengths(sig: dict, rules: dict) -> np.ndarray:
+    """Strength in [0, 1] of each flag category, per row (columns as :data:`FLAGS`)."""
+    n = len(sig["cents"])
+    s = np.zeros((n, len(FLAGS)))
+    # duplicates: exact, else near
+    s[:, 0] = np.where(sig["duplicate_of"] >= 0, 0.85,
+                       np.where(sig["near_duplicate_of"] >= 0, 0.55, 0.0))
+    # velocity: payments of the account around this one
+    over = sig["count_window"] - rules["velocity_count"]
+    s[:, 1] = np.where(over >= 0, np.minimum(0.5 + 0.05 * over, 0.9), 0.0)
+    s[:, 1] = np.maximum(s[:, 1], np.where(
+        sig["count_day"] >= rules["velocity_day_count"], 0.45, 0.0))
+    # thresholds: just under a limit (structuring) or over it
+    s[:, 2] = np.where(sig["under_limit"], 0.6, np.where(sig["over_limit"], 0.45, 0.0))
+    # statistical outlier: modified z (large amounts) or beyond the far fence
+    z = np.maximum(np.maximum(sig["z_vendor"], sig["z_account"]), sig["z_category"])
+    zs = np.clip((z - rules["z_threshold"]) / 8.0 + 0.3, 0, 0.85) * (z >= rules["z_threshold"])
+    fence = np.where(sig["iqr_excess"] >= rules["iqr_k"], 0.35, 0.0)
+    s[:, 3] = np.maximum(zs, fence)
+    # model anomaly: the rarer of the two model percentiles, above 97%
+    pct = np.maximum(sig["forest_pct"], sig["ae_pct"])
+    s[:, 4] = np.clip((pct - 0.97) / 0.03, 0, 1) * 0.6
+    s[:, 5] = 0.4 * sig["benford"]
+    s[:, 6] = np.where(sig["new_vendor"], np.where(sig["vendor_accounts"] <= 1, 0.5, 0.35), 0.0)
+    s[:, 7] = np.where(sig["round"] >= 2, 0.35, np.where(sig["round"] >= 1, 0.2, 0.0))
+    s[:, 8] = np.maximum(np.where(sig["off_hours"] > 0, 0.3, 0.0),
+                         np.where(sig["weekend"] > 0, 0.2, 0.0))
+    sig["strengths"] = s
+    return s
+
+
+def _amount_rules(sig: dict, rules: dict) -> None:
+    """Threshold, round-amount and off-hours indicators."""
+    units = np.abs(sig["cents"]) / 100.0
+    limits = np.array(rules["thresholds"])
+    band = rules["threshold_band"]
+    over = (units[:, None] >= limits[None, :])
+    under = (units[:, None] < limits[None, :]) & (units[:, None] >= limits[None, :] * (1 - band))
+    sig["over_limit"] = over.any(1)
+    sig["under_limit"] = under.any(1)
+    sig["threshold_ratio"] = np.minimum(units / limits.min(), 10.0)
+    unit_cents = round(rules["round_unit"] * 100)
+    cents = np.abs(sig["cents"])
+    whole = (cents % unit_cents == 0) & (units >= 10 * rules["round_unit"] / 10)
+    sig["round"] = whole.astype(float) + ((cents % (unit_cents * 10) == 0) & whole)
+    lo, hi = rules["business_hours"]
+    sig["off_hours"] = ((sig["hour"] < lo) | (sig["hour"] >= hi)).astype(float)
+    sig["weekend"] = np.isin(sig["weekday"], rules["weekend_days"]).astype(float)
+
+
+def _money(cents: np.ndarray) -> pa.Array:
+    whole = pc.cast(pa.array(np.abs(cents) // 100), pa.string())
+    frac = pc.utf8_lpad(pc.cast(pa.array(np.abs(cents) % 100), pa.string()), 2, "0")
+    sign = pa.array(np.where(cents < 0, "-", ""))
+    return pc.binary_join_element_wise(sign, whole, ".", frac, "")
+
+
+def _flags_and_reasons(strengths, sig, ctx, target, rules):
+    """Flag categories and the top reasons (sentences) of each row."""
+    n = len(strengths)
+    flag_mask = strengths > 0
+    # "model anomaly" and "statistical outlier" are flags only at their own thresholds
+    flag_mask[:, 4] = np.maximum(sig["forest_pct"], sig["ae_pct"]) >= 0.99
+    rows = np.flatnonzero(flag_mask.any(1) | (strengths > 0).any(1))
+    flags = np.empty(n, dtype=object)
+    reasons = np.empty(n, dtype=object)
+    empty_rows = np.setdiff1d(np.arange(n), rows, assume_unique=True)
+    for r in empty_rows.tolist():  # output objects: one empty list per unflagged row
+        flags[r] = []
+        reasons[r] = []
+    if len(rows) == 0:
+        return flags, reasons
+    text = _sentences(sig, ctx, rows, rules)  # (len(rows), len(FLAGS)) object
+    st = strengths[rows]
+    order = np.argsort(-st, axis=1, kind="stable")[:, :_TOP_REASONS]
+    fm = flag_mask[rows]
+    for k, r in enumerate(rows.tolist()):  # output objects for flagged rows
+        flags[r] = [FLAGS[c] for c in range(len(FLAGS)) if fm[k, c]]
+        reasons[r] = [text[k][c] for c in order[k] if st[k, c] > 0]
+    return flags, reasons
+
+
+def _sentences(sig, ctx, rows, rules) -> list[list[str]]:
+    """The sentence of every flag category for the given rows (vectorized formatting)."""
+    ids = ctx.ids
+    cents = sig["cents"][rows]
+    money = _money(cents).to_numpy(zero_copy_only=False)
+    dup = sig["duplicate_of"][rows]
+    near = sig["near_duplicate_of"][rows]
+    twin = np.where(dup >= 0, dup, near)
+    ts = sig["ts"][rows]
+    lag_h = np.where(twin >= 0, (ts - ctx.ts[np.maximum(twin, 0)]) / 3600.0, 0.0)
+    twin_id = np.where(twin >= 0, ids[np.maximum(twin, 0)], "")
+    hour = sig["hour"][rows]
+    z = np.maximum(np.maximum(sig["z_vendor"], sig["z_account"]), sig["z_category"])[rows]
+    vend = sig["vendor_names"][rows]
+    limit = np.array(rules["thresholds"])
+    units = np.abs(cents) / 100.0
+    nearest = limit[np.argmin(np.abs(units[:, None] - limit[None, :]), axis=1)]
+    days = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+    out = []
+    for k in range(len(rows)):  # sentences of flagged rows only
+        out.append([
+            (f"{'same' if dup[k] >= 0 else 'nearly the same'} account, vendor and amount as "
+             f"{twin_id[k]} {lag_h[k]:.1f} h earlier"),
+            (f"{sig['count_window'][rows[k]]} payments of the account within "
+             f"±{rules['velocity_window_minutes']:.0f} min, {sig['count_day'][rows[k]]} within "
+             "±24 h"),
+            (f"{money[k]} {'just under' if sig['under_limit'][rows[k]] else 'over'} the "
+             f"{nearest[k]:,.0f} limit"),
+            (f"{money[k]} is far above usual (modified z {z[k]:.1f}; "
+             f"{sig['iqr_excess'][rows[k]]:.1f} IQR above the vendor's Q3)"),
+            (f"unusual combination of features (isolation forest at the "
+             f"{100 * sig['forest_pct'][rows[k]]:.1f}th percentile, autoencoder at the "
+             f"{100 * sig['ae_pct'][rows[k]]:.1f}th)"),
+            (f"the {'vendor' if sig['benford_group'][rows[k]] == 1 else 'account'}'s first "
+             f"digits depart from Benford's law (MAD {sig['benford_mad'][rows[k]]:.3f}, "
+             f"p={sig['benford_p'][rows[k]]:.1e}); digit {sig['digit'][rows[k]]} is over-used"),
+            (f"first payment of the account to {vend[k]} (paid by "
+             f"{sig['vendor_accounts'][rows[k]]} account"
+             f"{'s' if sig['vendor_accounts'][rows[k]] != 1 else ''})"),
+            f"round amount {money[k]}",
+            (f"at {int(hour[k]):02d}:{int(hour[k] % 1 * 60):02d} local time on a "
+             f"{days[int(sig['weekday'][rows[k]])]}"),
+        ])
+    return out

@@ -1,0 +1,137 @@
+"""Inputs of the fraud kernel: checked columns and labels, as NumPy arrays."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from nexus_lab.errors import SchemaError
+from nexus_lab.frames import (
+    check_unique,
+    parse_cents,
+    parse_timestamps,
+    select_columns,
+    to_pandas,
+)
+
+REQUIRED = ("transaction_id", "date", "amount")
+OPTIONAL = ("account", "vendor", "category")
+
+
+@dataclass
+class Tx:
+    """One table of transactions as arrays (seconds, cents, entity values)."""
+
+    ids: np.ndarray
+    ts: np.ndarray  # int64 seconds since 1970, UTC instant
+    local: np.ndarray  # int64 seconds of the local wall-clock time
+    cents: np.ndarray  # int64
+    entities: dict[str, np.ndarray]  # account / vendor / category values (object)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def take(self, rows: np.ndarray) -> Tx:
+        return Tx(self.ids[rows], self.ts[rows], self.local[rows], self.cents[rows],
+                  {k: v[rows] for k, v in self.entities.items()})
+
+    @classmethod
+    def concat(cls, parts: list[Tx]) -> Tx:
+        keys = parts[0].entities.keys()
+        return cls(
+            np.concatenate([p.ids for p in parts]),
+            np.concatenate([p.ts for p in parts]),
+            np.concatenate([p.local for p in parts]),
+            np.concatenate([p.cents for p in parts]),
+            {k: np.concatenate([p.entities[k] for p in parts]) for k in keys},
+        )
+
+
+def prepare_transactions(
+    data: object, columns: Mapping[str, str] | None, name: str = "transactions"
+) -> Tx:
+    """Select, rename and check the columns; money to cents, times to seconds."""
+    df = to_pandas(data, name)
+    df = select_columns(df, name=name, required=REQUIRED, optional=OPTIONAL, columns=columns)
+    ids = df["transaction_id"].to_numpy()
+    check_unique(ids, table=name)
+    cents = parse_cents(df["amount"], table=name, ids=ids)
+    instant, local = parse_timestamps(df["date"], table=name, ids=ids)
+    entities = {}
+    for col in OPTIONAL:
+        if col in df:
+            values = df[col]
+            text = values.astype("string").fillna("").to_numpy(dtype=object)
+            entities[col] = text
+        else:  # one group for everybody: the rules still run, per-group ones on the whole
+            entities[col] = np.full(len(df), "", dtype=object)
+    return Tx(
+        ids.astype(object) if ids.dtype.kind not in "iu" else ids,
+        instant.astype("datetime64[s]").astype(np.int64),
+        local.astype("datetime64[s]").astype(np.int64),
+        cents,
+        entities,
+    )
+
+
+def prepare_labels(y: object, data: object, n: int, name: str = "history") -> np.ndarray:
+    """Labels as a bool array aligned with the rows of ``data``.
+
+    ``y`` may be a column name of ``data``, or an array, list or Series of
+    booleans / 0-1 with one value per row (a Series must share the frame's index).
+    """
+    if isinstance(y, str):
+        frame = to_pandas(data, name)
+        if y not in frame:
+            raise SchemaError(
+                f"labels: {name} has no column {y!r}; pass y= as that column's name or as an "
+                "array with one label per row",
+                table=name, column=y,
+            )
+        y = frame[y]
+    if isinstance(y, pd.Series) and isinstance(data, pd.DataFrame):
+        if len(y) == len(data) and not y.index.equals(data.index):
+            if set(y.index) == set(data.index):
+                y = y.reindex(data.index)
+            else:
+                raise SchemaError(
+                    f"labels are misaligned with {name}: the Series' index holds other labels "
+                    "than the frame's; pass y.to_numpy() if the order is right, or align them "
+                    "with y.reindex(frame.index)",
+                    table=name, column="y",
+                )
+    values = np.asarray(y)
+    if values.ndim != 1 or len(values) != n:
+        raise SchemaError(
+            f"labels are misaligned with {name}: "
+            f"{len(values) if values.ndim == 1 else values.shape} labels for {n} rows; give "
+            "exactly one label per row, in row order",
+            table=name, column="y",
+        )
+    series = pd.Series(values)
+    if series.isna().any():
+        rows = np.flatnonzero(series.isna().to_numpy())[:5].tolist()
+        raise SchemaError(
+            f"labels are missing at rows {rows}; label every row (True/1 = fraud, False/0 = "
+            "not) or drop the unlabeled rows",
+            table=name, column="y", rows=rows,
+        )
+    if series.dtype == bool:
+        return series.to_numpy()
+    if pd.api.types.is_numeric_dtype(series) and set(np.unique(values)) <= {0, 1}:
+        return values.astype(bool)
+    text = series.astype(str).str.strip().str.lower()
+    known = {"true": True, "1": True, "yes": True, "fraud": True,
+             "false": False, "0": False, "no": False, "legit": False}
+    bad = ~text.isin(list(known))
+    if bad.any():
+        rows = np.flatnonzero(bad.to_numpy())[:5].tolist()
+        raise SchemaError(
+            f"labels must be booleans or 0/1; rows {rows} hold {series[bad].head(3).tolist()}",
+            table=name, column="y", rows=rows,
+        )
+    return text.map(known).to_numpy(dtype=bool)
+

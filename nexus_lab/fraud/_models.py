@@ -1,0 +1,264 @@
+"""Learned models of the fraud kernel: isolation forest, autoencoder, boosted trees.
+
+The autoencoder is a PyTorch Lightning module: the same code trains and scores
+on the CPU and on CUDA. Scikit-learn supplies the isolation forest and the
+gradient-boosted trees; target statistics of accounts and vendors are always
+computed out of fold, so a row's own label never reaches its features.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+
+log = logging.getLogger("nexus_lab")
+
+_AE_SAMPLE = 200_000  # rows the autoencoder and the forest learn from, at most
+_CHUNK = 1 << 16
+
+
+@contextmanager
+def _quiet_lightning():
+    """Lightning announces devices, workers and summaries; the detector logs its own."""
+    names = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning")
+    saved = [(n, logging.getLogger(n).level) for n in names]
+    for n, _ in saved:
+        logging.getLogger(n).setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module=r"lightning.*")
+            warnings.filterwarnings("ignore", message=r".*(num_workers|LitLogger|litlogger).*")
+            yield
+    finally:
+        for n, level in saved:
+            logging.getLogger(n).setLevel(level)
+
+
+def _module_class():
+    import lightning.pytorch as pl
+
+    class AutoEncoder(pl.LightningModule):
+        """A small dense autoencoder; its reconstruction error scores a row."""
+
+        def __init__(self, n_features: int, hidden: int = 32, code: int | None = None,
+                     lr: float = 3e-3):
+            super().__init__()
+            # a bottleneck of about a third of the inputs: narrow enough not to copy them
+            code = code or max(2, min(8, n_features // 3))
+            self.save_hyperparameters()
+            self.encoder = torch.nn.Sequential(
+                torch.nn.Linear(n_features, hidden), torch.nn.GELU(),
+                torch.nn.Linear(hidden, code),
+            )
+            self.decoder = torch.nn.Sequential(
+                torch.nn.Linear(code, hidden), torch.nn.GELU(),
+                torch.nn.Linear(hidden, n_features),
+            )
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.decoder(self.encoder(x))
+
+        def training_step(self, batch, _index):
+            (x,) = batch
+            loss = torch.nn.functional.mse_loss(self(x), x)
+            return loss
+
+        def configure_optimizers(self):
+            return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+
+    return AutoEncoder
+
+
+def fit_autoencoder(
+    x: np.ndarray, device: torch.device, random_state: int, epochs: int = 12
+) -> torch.nn.Module:
+    """Train the autoencoder on standardized features (a sample of at most 200k rows)."""
+    import lightning.pytorch as pl
+
+    rng = np.random.default_rng(random_state)
+    if len(x) > _AE_SAMPLE:
+        x = x[rng.choice(len(x), _AE_SAMPLE, replace=False)]
+    torch.manual_seed(random_state)
+    model = _module_class()(x.shape[1])
+    data = torch.utils.data.TensorDataset(torch.as_tensor(x, dtype=torch.float32))
+    loader = torch.utils.data.DataLoader(
+        data, batch_size=512, shuffle=True,
+        generator=torch.Generator().manual_seed(random_state),
+    )
+    with _quiet_lightning():
+        trainer = pl.Trainer(
+            max_epochs=epochs, accelerator="gpu" if device.type == "cuda" else "cpu",
+            devices=[device.index or 0] if device.type == "cuda" else 1,
+            logger=False, enable_checkpointing=False, enable_progress_bar=False,
+            enable_model_summary=False, deterministic=True,
+        )
+        trainer.fit(model, loader)
+    return model.eval()
+
+
+@torch.no_grad()
+def reconstruction_errors(model: torch.nn.Module, x: np.ndarray, device: torch.device):
+    """Per row and feature squared reconstruction error, computed in chunks on ``device``."""
+    model = model.to(device)
+    out = np.empty(x.shape, dtype=np.float32)
+    for s in range(0, len(x), _CHUNK):
+        xb = torch.as_tensor(x[s : s + _CHUNK], dtype=torch.float32, device=device)
+        out[s : s + _CHUNK] = ((model(xb) - xb) ** 2).cpu().numpy()
+    return out
+
+
+def fit_forest(x: np.ndarray, random_state: int):
+    from sklearn.ensemble import IsolationForest
+
+    rng = np.random.default_rng(random_state)
+    if len(x) > _AE_SAMPLE:
+        x = x[rng.choice(len(x), _AE_SAMPLE, replace=False)]
+    return IsolationForest(
+        n_estimators=100, max_samples=min(256, len(x)), random_state=random_state,
+    ).fit(x)
+
+
+# ------------------------------------------------------------------ target statistics
+
+def target_table(codes: np.ndarray, y: np.ndarray, n_groups: int, prior: float,
+                 strength: float = 5.0) -> np.ndarray:
+    """Smoothed fraud rate per group: ``(frauds + strength * prior) / (rows + strength)``."""
+    pos = np.bincount(codes, weights=y.astype(float), minlength=n_groups)
+    cnt = np.bincount(codes, minlength=n_groups).astype(float)
+    return (pos + strength * prior) / (cnt + strength)
+
+
+def out_of_fold_target(codes: np.ndarray, y: np.ndarray, n_groups: int, folds: np.ndarray):
+    """Each row's group rate computed without the rows of its own fold (cross-fitting)."""
+    prior = float(y.mean())
+    out = np.empty(len(codes))
+    for f in np.unique(folds):  # a loop over folds, not rows
+        inside = folds == f
+        table = target_table(codes[~inside], y[~inside], n_groups, prior)
+        out[inside] = table[codes[inside]]
+    return out
+
+
+def fit_boosting(x: np.ndarray, y: np.ndarray, random_state: int):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return HistGradientBoostingClassifier(
+        max_iter=300, learning_rate=0.08, max_leaf_nodes=31, l2_regularization=1.0,
+        early_stopping=True, validation_fraction=0.15, n_iter_no_change=20,
+        random_state=random_state,
+    ).fit(x, y)
+
+
+def fit_calibrator(p: np.ndarray, y: np.ndarray):
+    """Isotonic map from out-of-fold model probabilities to observed fraud rates."""
+    from sklearn.isotonic import IsotonicRegression
+
+    return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(p, y)
+
+
+class AnomalyDetector:
+    """Unsupervised anomaly scores: an isolation forest and an autoencoder, combined.
+
+    Features are standardized robustly (median and interquartile range learned
+    at fit, clipped to ±10). Each model's raw score is turned into its
+    percentile among the training rows; the anomaly score is the mean of the
+    two percentiles (0-1, higher is stranger) by default, so neither model's
+    scale dominates.
+
+    Parameters
+    ----------
+    device : {"auto", "cpu", "cuda"}
+        Where the autoencoder trains and scores.
+    random_state : int
+        Seed of the forest, the sample and the autoencoder.
+    epochs : int
+        Passes of the autoencoder over (a sample of at most 200k) rows.
+    combine : {"mean", "max", "forest", "autoencoder"}
+        How :meth:`score_samples` joins the two percentiles: their mean (rank
+        averaging), the larger, or one model alone.
+
+    Attributes
+    ----------
+    forest_ : sklearn.ensemble.IsolationForest
+    autoencoder_ : lightning.pytorch.LightningModule
+    center_, scale_ : numpy.ndarray
+        The standardization.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).normal(size=(500, 4))
+    >>> x[0] = 8.0
+    >>> det = AnomalyDetector(device="cpu", epochs=2).fit(x)
+    >>> int(np.argmax(det.score_samples(x)))
+    0
+    """
+
+    def __init__(
+        self, device: object = "auto", random_state: int = 0, epochs: int = 12,
+        combine: str = "mean",
+    ) -> None:
+        self.device = device
+        self.random_state = random_state
+        self.epochs = epochs
+        self.combine = combine
+
+    def fit(self, x: np.ndarray) -> AnomalyDetector:
+        from nexus_lab.device import resolve_device
+        from nexus_lab.errors import SchemaError
+
+        if self.combine not in ("mean", "max", "forest", "autoencoder"):
+            raise SchemaError(f"combine must be 'mean', 'max', 'forest' or 'autoencoder', got "
+                              f"{self.combine!r}")
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2 or len(x) < 2:
+            raise SchemaError(f"AnomalyDetector.fit needs a 2-D array of rows, got shape "
+                              f"{x.shape}")
+        if not np.isfinite(x).all():
+            rows = np.flatnonzero(~np.isfinite(x).all(1))[:5].tolist()
+            raise SchemaError(f"features hold NaN or infinite values at rows {rows}; fill or "
+                              "drop them first", rows=rows)
+        self.device_ = resolve_device(self.device)
+        self.center_ = np.median(x, axis=0)
+        q75, q25 = np.percentile(x, [75, 25], axis=0)
+        self.scale_ = np.maximum(q75 - q25, np.maximum(x.std(axis=0), 1e-3))
+        xs = self.transform(x)
+        self.forest_ = fit_forest(xs, self.random_state)
+        self.autoencoder_ = fit_autoencoder(xs, self.device_, self.random_state, self.epochs)
+        forest, ae, _ = self._raw(xs)
+        self.forest_ref_ = np.sort(forest)
+        self.ae_ref_ = np.sort(ae)
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """The standardized features the models see."""
+        return np.clip((np.asarray(x, np.float64) - self.center_) / self.scale_, -10, 10).astype(
+            np.float32)
+
+    def _raw(self, xs: np.ndarray):
+        forest = -self.forest_.score_samples(xs)
+        parts = reconstruction_errors(self.autoencoder_, xs, self.device_)
+        return forest, parts.mean(1), parts
+
+    def score_parts(self, x: np.ndarray, standardized: bool = False):
+        """Forest percentile, autoencoder percentile and per-feature squared errors."""
+        xs = x if standardized else self.transform(x)
+        forest, ae, parts = self._raw(xs)
+        f_pct = np.searchsorted(self.forest_ref_, forest, "right") / len(self.forest_ref_)
+        a_pct = np.searchsorted(self.ae_ref_, ae, "right") / len(self.ae_ref_)
+        return f_pct, a_pct, parts
+
+    def score_samples(self, x: np.ndarray) -> np.ndarray:
+        """Anomaly score in [0, 1] per row (higher is stranger), as ``combine`` says."""
+        f_pct, a_pct, _ = self.score_parts(x)
+        if self.combine == "forest":
+            return f_pct
+        if self.combine == "autoencoder":
+            return a_pct
+        if self.combine == "max":
+            return np.maximum(f_pct, a_pct)
+        return 0.5 * (f_pct + a_pct)
