@@ -5,6 +5,9 @@ Commands::
     nexus-lab reconcile BANK LEDGER --out DIR [--amount-tolerance 5] [--date-window 7]
                         [--device auto] [--bank-columns amount=Amt,date=Posted]
                         [--ledger-columns ...] [--columns ...] [--sheet NAME] [--no-track]
+    nexus-lab fraud train DATA [--labels is_fraud] [--columns account=card_id,...]
+                       [--holdout 0.2] [--device auto] [--out DIR] [--no-register]
+    nexus-lab fraud score DATA --out DIR [--model models:/nexus-fraud@champion]
     nexus-lab demo [--out out/demo] [--no-track]
     nexus-lab data sample [--n 2000] [--seed 7] [--out data]
     nexus-lab --version
@@ -34,6 +37,7 @@ log = logging.getLogger("nexus_lab")
 EXIT_INPUT = 2  # a NexusError: the input or the settings are wrong
 EXIT_INTERRUPTED = 130
 SAMPLE_N, SAMPLE_SEED = 2_000, 7  # how data/ was made
+SAMPLE_TX = 5_000  # rows of data/transactions.csv (same seed)
 _DATA = Path(__file__).resolve().parents[1] / "data"
 
 
@@ -86,10 +90,51 @@ def _parser() -> argparse.ArgumentParser:
                      help="worksheet of .xlsx inputs (name or 0-based position; default first)")
     rec.set_defaults(func=_cmd_reconcile)
 
+    fraud = sub.add_parser("fraud", help="train and apply the fraud detector")
+    fraud_sub = fraud.add_subparsers(dest="fraud_command", metavar="ACTION", required=True)
+    train = fraud_sub.add_parser(
+        "train", help="train a fraud detector, measure it, log and register it in MLflow",
+        description="Train nx.fraud.FraudDetector on DATA (CSV, Parquet or Excel). The latest "
+        "--holdout share of the rows (by date) is held out and scored; with --labels the "
+        "held-out AUPRC, ROC-AUC and precision at 1%% false positives are measured. The model "
+        "is logged to MLflow, registered as 'nexus-fraud', and becomes the alias 'champion' "
+        "only when its held-out AUPRC beats the current champion's.",
+    )
+    train.add_argument("data", help="transactions: .csv, .parquet or .xlsx")
+    train.add_argument("--labels", metavar="COLUMN",
+                       help="column of fraud labels (True/False or 1/0); without it the "
+                       "detector learns unsupervised")
+    train.add_argument("--columns", metavar="MAP",
+                       help="column names, e.g. account=card_id,date=datetime,transaction_id=id")
+    train.add_argument("--holdout", type=float, default=0.2,
+                       help="share of the latest rows held out (default 0.2)")
+    train.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    train.add_argument("--out", metavar="DIR",
+                       help="also write the held-out scores and report here")
+    train.add_argument("--no-register", action="store_true",
+                       help="train and measure only: log and register nothing")
+    train.add_argument("--sheet", default=None, help="worksheet of an .xlsx input")
+    train.set_defaults(func=_cmd_fraud_train)
+    score = fraud_sub.add_parser(
+        "score", help="score transactions with a registered fraud model",
+        description="Score DATA with an MLflow fraud model (default: the registered "
+        "champion, models:/nexus-fraud@champion) and write scored.parquet, scored.csv, "
+        "summary.json and report.html to --out, all at once.",
+    )
+    score.add_argument("data", help="transactions: .csv, .parquet or .xlsx")
+    score.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    score.add_argument("--model", default="models:/nexus-fraud@champion",
+                       help="MLflow model URI (default models:/nexus-fraud@champion)")
+    score.add_argument("--columns", metavar="MAP", help="column names, as for train")
+    score.add_argument("--sheet", default=None, help="worksheet of an .xlsx input")
+    score.set_defaults(func=_cmd_fraud_score)
+
     demo = sub.add_parser(
         "demo", help="reconcile the bundled sample data",
         description="Reconcile the bundled sample data (data/bank.csv against data/ledger.csv), "
-        "write the outputs and report, and log the run to the local MLflow store.",
+        "then train and register a fraud detector on data/transactions.csv and score its "
+        "latest weeks; write the outputs and reports, and log the runs to the local MLflow "
+        "store.",
     )
     demo.add_argument("--out", default="out/demo", metavar="DIR",
                       help="output folder (default: out/demo)")
@@ -99,9 +144,11 @@ def _parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="sample data")
     data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     sample = data_sub.add_parser(
-        "sample", help="write the sample bank statement, ledger and true links",
+        "sample", help="write the sample bank statement, ledger, true links and transactions",
         description="Write bank.csv, ledger.csv and truth.csv made by "
-        "nexus_lab.data.synth_reconciliation; the same --n and --seed give the same files.",
+        "nexus_lab.data.synth_reconciliation, and transactions.csv (fraud patterns planted, "
+        "labelled) made by nexus_lab.data.synth_transactions; the same --n and --seed give "
+        "the same files.",
     )
     sample.add_argument("--n", type=int, default=SAMPLE_N, help="about this many bank rows")
     sample.add_argument("--seed", type=int, default=SAMPLE_SEED)
@@ -173,6 +220,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     code = _run(bank, ledger, args, sources=sources,
                 settings={"device_requested": args.device, "data": "sample"}, source="demo",
                 truth=truth)
+    if code == 0:
+        code = _demo_fraud(args)
     if code == 0 and not args.no_track:
         uri = os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///experiments/mlflow.db"
         print(f"\nOpen the report in a browser; see every run with:\n"
@@ -180,21 +229,116 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return code
 
 
+def _demo_fraud(args: argparse.Namespace) -> int:
+    """The demo's fraud step: train on the sample transactions, score the latest weeks."""
+    from nexus_lab.files import read_table
+    from nexus_lab.reports import export_fraud
+    from nexus_lab.tracking import default_tracking_uri, train_fraud_model
+
+    path = _DATA / "transactions.csv"
+    if path.exists():
+        tx = read_table(path, name="transactions")
+    else:  # an installed package without the repository's data/ folder
+        from nexus_lab.data import synth_transactions
+
+        tx = synth_transactions(SAMPLE_TX, seed=SAMPLE_SEED)
+    print()
+    res = train_fraud_model(tx.drop(columns=["pattern"], errors="ignore"), "is_fraud",
+                            device=args.device, register=not args.no_track, source="demo",
+                            run_name="demo: sample transactions")
+    _print_training(res, path.name, default_tracking_uri())
+    out = Path(args.out) / "fraud"
+    export_fraud(res["holdout_scores"], out, extra={"metrics": res["metrics"],
+                                                    "model_version": res.get("version")})
+    print(f"  outputs: {out}{os.sep} (scored held-out rows, summary.json, report.html)")
+    return 0
+
+
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from nexus_lab.data import synth_reconciliation
+    from nexus_lab.data import synth_reconciliation, synth_transactions
     from nexus_lab.files import write_frame
 
     if args.n < 10:
         raise NexusError(f"--n {args.n} is too small: ask for at least 10 bank rows")
     out = Path(args.out)
     bank, ledger, truth = synth_reconciliation(args.n, seed=args.seed)
-    for name, frame in (("bank", bank), ("ledger", ledger), ("truth", truth)):
+    n_tx = max(SAMPLE_TX * args.n // SAMPLE_N, 1_000)
+    tx = synth_transactions(n_tx, seed=args.seed)
+    for name, frame in (("bank", bank), ("ledger", ledger), ("truth", truth),
+                        ("transactions", tx)):
         if "amount" in frame:  # as a statement shows money: two decimals
             frame = frame.assign(amount=frame["amount"].map("{:.2f}".format))
         write_frame(frame, out / f"{name}.csv")
     print(f"wrote {out / 'bank.csv'} ({len(bank):,} rows), {out / 'ledger.csv'} "
-          f"({len(ledger):,} rows) and {out / 'truth.csv'} ({len(truth):,} links) "
-          f"with n={args.n}, seed={args.seed}")
+          f"({len(ledger):,} rows), {out / 'truth.csv'} ({len(truth):,} links) and "
+          f"{out / 'transactions.csv'} ({len(tx):,} rows) with n={args.n}, seed={args.seed}")
+    return 0
+
+
+def _cmd_fraud_train(args: argparse.Namespace) -> int:
+    from nexus_lab.files import check_out_dir
+    from nexus_lab.reports import export_fraud
+    from nexus_lab.tracking import default_tracking_uri, train_fraud_model
+
+    if args.out:
+        check_out_dir(args.out)
+    columns = _mapping(args.columns, "--columns")
+    data = _read(args.data, "transactions", columns, args.sheet)
+    if not args.no_register:
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    res = train_fraud_model(data, args.labels, columns=columns or None, holdout=args.holdout,
+                            device=args.device, register=not args.no_register, source="cli",
+                            run_name=Path(args.data).name)
+    _print_training(res, Path(args.data).name, default_tracking_uri())
+    if args.out:
+        export_fraud(res["holdout_scores"], args.out, extra={"metrics": res["metrics"],
+                                                             "model_version": res.get("version")})
+        print(f"  outputs: {args.out}{os.sep} (scored held-out rows, summary.json, report.html)")
+    return 0
+
+
+def _print_training(res: Mapping[str, Any], name: str, uri: str) -> None:
+    det, m = res["detector"], res["metrics"]
+    kind = "with labels" if det.supervised_ else "without labels"
+    print(f"Trained a fraud detector {kind} on {int(m['train_rows']):,} rows of {name} in "
+          f"{m['seconds_fit']:.1f} s; scored the latest {int(m['holdout_rows']):,} rows")
+    if "holdout_auprc" in m:
+        print(f"  held out: AUPRC {m['holdout_auprc']:.3f}, ROC-AUC {m['holdout_roc_auc']:.3f}, "
+              f"precision at 1% false positives {m['holdout_precision_at_fpr']:.3f} "
+              f"(fraud rate {m['holdout_fraud_rate']:.2%})")
+    print(f"  flagged: {m['holdout_flagged_share']:.1%} of the held-out rows")
+    if res.get("run_id"):
+        champion = "is now the champion" if res["champion"] else "stays a challenger"
+        print(f"  registered: nexus-fraud version {res['version']} {champion} ({res['reason']});"
+              f" MLflow run {res['run_id']} at {uri}")
+
+
+def _cmd_fraud_score(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from nexus_lab.files import check_out_dir
+    from nexus_lab.fraud import ScoredTransactions
+    from nexus_lab.reports import export_fraud
+    from nexus_lab.tracking import default_tracking_uri, load_fraud_model
+
+    check_out_dir(args.out)
+    columns = _mapping(args.columns, "--columns")
+    data = _read(args.data, "transactions", columns, args.sheet)
+    model = load_fraud_model(args.model)
+    detector = model.unwrap_python_model().detector
+    if columns and dict(detector.columns or {}) != columns:
+        raise NexusError(f"--columns {columns} differ from the model's {detector.columns}: the "
+                         "model reads the column names it was trained with")
+    scored = ScoredTransactions(pd.DataFrame(detector.score(data)))
+    export_fraud(scored, args.out, extra={"model": args.model,
+                                          "tracking_uri": default_tracking_uri()})
+    s = scored.summary()
+    print(f"Scored {s['rows']:,} transactions of {Path(args.data).name} with {args.model}: "
+          f"{s['flagged']:,} flagged, {s['risk_at_least_80']:,} at risk >= 80")
+    if s["per_flag"]:
+        print("  flags: " + ", ".join(f"{k} {v:,}" for k, v in s["per_flag"].items()))
+    print(f"  outputs: {args.out}{os.sep} (scored.parquet, scored.csv, summary.json, "
+          "report.html)")
     return 0
 
 

@@ -26,10 +26,16 @@ from typing import Any
 from nexus_lab.errors import DependencyError, NexusError
 
 __all__ = [
+    "CHAMPION",
+    "FRAUD_EXPERIMENT",
+    "FRAUD_MODEL",
     "RECONCILE_EXPERIMENT",
     "artifact_location",
     "default_tracking_uri",
+    "load_fraud_model",
+    "log_fraud_model",
     "log_reconcile_run",
+    "train_fraud_model",
 ]
 
 log = logging.getLogger("nexus_lab")
@@ -318,3 +324,277 @@ def log_reconcile_run(
         raise
     log.info("logged run %s to %s (experiment %s)", run_id, uri, experiment)
     return run_id
+
+
+# ----------------------------------------------------------------------------- fraud models
+
+FRAUD_EXPERIMENT = "nexus-fraud"
+FRAUD_MODEL = "nexus-fraud"
+CHAMPION = "champion"
+
+
+class _TrackingTo:
+    """Point MLflow's fluent API at ``uri`` for a block, then put back exactly what was there.
+
+    ``mlflow.set_tracking_uri`` also writes ``MLFLOW_TRACKING_URI`` into the
+    environment; the block restores the URIs and those variables as they were,
+    so logging a model never changes where the caller's own runs go.
+    """
+
+    _ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+
+    def __enter__(self) -> Any:
+        mlflow = _import_mlflow()
+        import mlflow.tracking._model_registry.utils as registry
+        import mlflow.tracking._tracking_service.utils as tracking
+
+        self._old = (tracking._tracking_uri, registry._registry_uri,
+                     {k: os.environ.get(k) for k in self._ENV})
+        _client(self.uri)  # makes the folder of a SQLite store
+        os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+        mlflow.set_tracking_uri(self.uri)
+        mlflow.set_registry_uri(self.uri)
+        return mlflow
+
+    def __exit__(self, *exc: object) -> None:
+        import mlflow
+        import mlflow.tracking._model_registry.utils as registry
+
+        old_tracking, old_registry, env = self._old
+        mlflow.set_tracking_uri(old_tracking)
+        registry._registry_uri = old_registry
+        for key, value in env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def log_fraud_model(
+    detector: Any,
+    *,
+    input_example: Any,
+    metrics: Mapping[str, float] | None = None,
+    params: Mapping[str, object] | None = None,
+    compare_on: str = "holdout_auprc",
+    register: bool = True,
+    tracking_uri: str | None = None,
+    experiment: str = FRAUD_EXPERIMENT,
+    model_name: str = FRAUD_MODEL,
+    run_name: str | None = None,
+    source: str = "python",
+) -> dict:
+    """Log a fitted fraud detector as an MLflow pyfunc model and register it.
+
+    The model is logged from code (``nexus_lab/_fraud_model.py``) with the
+    detector saved as an artifact by :func:`nexus_lab.artifacts.save_fraud_detector`
+    (no pickle), a signature and an input example. The new version becomes
+    the alias ``champion`` only when it beats the current champion on
+    ``compare_on`` (a metric logged with both runs), or when there is none.
+
+    Parameters
+    ----------
+    detector : FraudDetector
+        A fitted detector.
+    input_example : DataFrame
+        A few rows of the data it scores (their columns define the signature).
+    metrics, params : mapping, optional
+        What to log with the run (e.g. held-out AUPRC, the training rows).
+    compare_on : str
+        The metric that decides the champion (higher is better).
+    register : bool
+        Register the model as ``model_name`` (and decide the champion).
+    tracking_uri : str, optional
+        Default: :func:`default_tracking_uri`.
+
+    Returns
+    -------
+    dict
+        ``run_id``, ``model_uri``, ``version`` (None when not registered),
+        ``champion`` (bool: the alias moved to this version), ``previous``
+        (the champion's version before, or None) and ``reason``.
+
+    Examples
+    --------
+    >>> import nexus_lab as nx, tempfile
+    >>> tx = nx.data.synth_transactions(1_000, seed=0)
+    >>> det = nx.fraud.FraudDetector(device="cpu", autoencoder_epochs=1).fit(tx)
+    >>> uri = f"sqlite:///{tempfile.mkdtemp()}/mlflow.db"
+    >>> out = log_fraud_model(det, input_example=tx.head(3).drop(columns=["is_fraud", "pattern"]),
+    ...                       metrics={"holdout_auprc": 0.5}, tracking_uri=uri)
+    >>> out["version"], out["champion"]
+    ('1', True)
+    """
+    import tempfile
+
+    import pandas as pd
+
+    from nexus_lab.artifacts import save_fraud_detector
+
+    uri = tracking_uri or default_tracking_uri()
+    metrics = {k: float(v) for k, v in (metrics or {}).items() if math.isfinite(float(v))}
+    example = pd.DataFrame(input_example).head(5)
+    from mlflow.exceptions import MlflowException
+    from mlflow.models import infer_signature
+
+    try:
+        with _TrackingTo(uri) as mlflow, tempfile.TemporaryDirectory() as tmp:
+            client = mlflow.MlflowClient(uri)
+            exp_id = _experiment_id(client, experiment, artifact_location(uri))
+            folder = save_fraud_detector(detector, Path(tmp) / "detector")
+            output = pd.DataFrame(detector.score(example))
+            output["flags"] = output["flags"].map("; ".join)
+            output["reasons"] = output["reasons"].map(" | ".join)
+            signature = infer_signature(example, output)
+            with mlflow.start_run(experiment_id=exp_id, run_name=run_name) as run:
+                mlflow.set_tags({"nexus_lab.kernel": "fraud", "nexus_lab.source": source})
+                mlflow.log_params({k: _param(v) for k, v in {
+                    **detector.get_params(), "supervised": detector.supervised_,
+                    "history_rows": detector.n_history_, **(params or {})}.items()})
+                if metrics:
+                    mlflow.log_metrics(metrics)
+                info = mlflow.pyfunc.log_model(
+                    name="model", python_model=str(Path(__file__).with_name("_fraud_model.py")),
+                    artifacts={"detector": str(folder)}, signature=signature,
+                    input_example=example,
+                )
+            out = {"run_id": run.info.run_id, "model_uri": info.model_uri, "version": None,
+                   "champion": False, "previous": None, "reason": "not registered"}
+            if register:
+                version = mlflow.register_model(info.model_uri, model_name)
+                out["version"] = str(version.version)
+                out.update(_maybe_promote(client, model_name, out["version"],
+                                          metrics.get(compare_on), compare_on))
+    except MlflowException as err:
+        raise NexusError(f"could not log the fraud model to MLflow at {uri}: "
+                         f"{str(err).strip()[:300]}") from err
+    log.info("fraud model %s version %s (%s)", model_name, out["version"], out["reason"])
+    return out
+
+
+def _maybe_promote(client: Any, name: str, version: str, value: float | None,
+                   metric: str) -> dict:
+    """Move the champion alias to ``version`` when it is better (or the first)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        current = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        current = None
+    if current is None:
+        client.set_registered_model_alias(name, CHAMPION, version)
+        return {"champion": True, "previous": None, "reason": "first champion"}
+    best = client.get_run(current.run_id).data.metrics.get(metric)
+    if value is not None and (best is None or value > best):
+        client.set_registered_model_alias(name, CHAMPION, version)
+        return {"champion": True, "previous": str(current.version),
+                "reason": f"{metric} {value:.4f} beats version {current.version}'s "
+                          f"{best if best is None else round(best, 4)}"}
+    return {"champion": False, "previous": str(current.version),
+            "reason": f"{metric} {value if value is None else round(value, 4)} does not beat "
+                      f"version {current.version}'s {best if best is None else round(best, 4)}"}
+
+
+def load_fraud_model(model_uri: str = f"models:/{FRAUD_MODEL}@{CHAMPION}",
+                     tracking_uri: str | None = None) -> Any:
+    """Load a registered fraud model as an MLflow pyfunc (``.predict(frame)``)."""
+    from mlflow.exceptions import MlflowException
+
+    uri = tracking_uri or default_tracking_uri()
+    try:
+        with _TrackingTo(uri) as mlflow:
+            return mlflow.pyfunc.load_model(model_uri)
+    except MlflowException as err:
+        raise NexusError(
+            f"could not load {model_uri} from {uri}: {str(err).strip()[:200]}; train one first "
+            "with: nexus-lab fraud train DATA --labels is_fraud") from err
+
+
+def train_fraud_model(
+    data: Any,
+    labels: Any = None,
+    *,
+    columns: Mapping[str, str] | None = None,
+    holdout: float = 0.2,
+    device: object = "auto",
+    random_state: int = 0,
+    register: bool = True,
+    tracking_uri: str | None = None,
+    source: str = "python",
+    run_name: str | None = None,
+) -> dict:
+    """Train a fraud detector, measure it on held-out time, log and register it.
+
+    The latest ``holdout`` share of the rows (by date) is held out; the
+    detector learns from the earlier rows (with their labels when given) and
+    is measured on the held-out ones: AUPRC, ROC-AUC and precision at a 1%
+    false-positive rate (:func:`nexus_lab.fraud.evaluate`). The run, the model
+    and these metrics go to MLflow (:func:`log_fraud_model`); the new version
+    becomes the champion only when its held-out AUPRC is better.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Transactions.
+    labels : array-like or str, optional
+        Fraud labels or the name of their column in ``data`` (that column is
+        not given to the detector as data).
+    columns : mapping, optional
+        Column names, as for :class:`~nexus_lab.fraud.FraudDetector`.
+    holdout : float
+        Share of the latest rows held out, in (0, 0.5].
+
+    Returns
+    -------
+    dict
+        ``detector``, ``metrics``, ``holdout_scores`` (the scored held-out rows)
+        and what :func:`log_fraud_model` returned (``run_id``, ``version``,
+        ``champion``, ``reason``...), or ``run_id=None`` when ``register`` is
+        False and nothing was logged.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from nexus_lab.errors import SchemaError
+    from nexus_lab.frames import to_pandas
+    from nexus_lab.fraud import FraudDetector, evaluate
+    from nexus_lab.fraud._inputs import prepare_labels, prepare_transactions
+
+    if not 0 < holdout <= 0.5:
+        raise SchemaError(f"holdout must be a share in (0, 0.5], got {holdout!r}")
+    frame = to_pandas(data, "transactions").reset_index(drop=True)
+    y = None
+    if labels is not None:
+        y = prepare_labels(labels, frame, len(frame), "transactions")
+        if isinstance(labels, str):
+            frame = frame.drop(columns=[labels])
+    tx = prepare_transactions(frame, columns, "transactions")
+    order = np.argsort(tx.ts, kind="stable")
+    cut = round(len(frame) * (1 - holdout))
+    train_rows, test_rows = np.sort(order[:cut]), np.sort(order[cut:])
+    train, test = frame.iloc[train_rows], frame.iloc[test_rows]
+    det = FraudDetector(columns=columns, device=device, random_state=random_state)
+    det.fit(train, y=None if y is None else y[train_rows])
+    scored = det.score(test)
+    metrics: dict[str, float] = {
+        "train_rows": float(len(train)), "holdout_rows": float(len(test)),
+        "seconds_fit": float(det.fit_seconds_), "seconds_score": float(det.score_seconds_),
+        "holdout_flagged_share": float((scored["flags"].str.len() > 0).mean()),
+    }
+    if y is not None and y[test_rows].any() and not y[test_rows].all():
+        ev = evaluate(scored, y[test_rows])
+        metrics.update({f"holdout_{k}": float(ev[k]) for k in (
+            "auprc", "roc_auc", "precision_at_fpr", "recall_at_fpr", "fraud_rate")})
+    out: dict = {"detector": det, "metrics": metrics, "holdout_scores": scored, "run_id": None}
+    if register:
+        example = pd.DataFrame(test.head(5))
+        out.update(log_fraud_model(
+            det, input_example=example, metrics=metrics,
+            params={"holdout": holdout, "labels": labels if isinstance(labels, str) else
+                    ("given" if labels is not None else "none"), "columns": columns or {}},
+            tracking_uri=tracking_uri, source=source, run_name=run_name,
+        ))
+    return out

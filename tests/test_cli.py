@@ -221,4 +221,10 @@ def test_demo_runs_on_the_bundled_data(tmp_path, tracking_uri):
     assert summary["inputs"]["bank"]["name"] == "bank.csv"
     assert summary["summary"]["rate"] > 0.9
     assert "MLflow run" in proc.stdout
+    # the fraud step: trained, measured on held-out weeks, registered, scored
+    assert "Trained a fraud detector with labels" in proc.stdout
+    assert "held out: AUPRC" in proc.stdout and "nexus-fraud version 1" in proc.stdout
+    fraud = json.loads((tmp_path / "demo" / "fraud" / "summary.json").read_text())
+    assert fraud["metrics"]["holdout_auprc"] > 0.5
+    assert (tmp_path / "demo" / "fraud" / "report.html").exists()
     shutil.rmtree(tmp_path / "demo")

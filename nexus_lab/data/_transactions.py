@@ -198,12 +198,14 @@ def _plant(rng, per, legit, fav, vend_median, popularity, n_vend, days, t0) -> l
                     np.round(amt, 2), "duplicate"))
 
     # velocity: bursts of one account within 40 minutes
+    want = max(per, _BURST[0])  # a burst is never shorter than the low end
     sizes = []
-    while sum(sizes) < per:
+    while sum(sizes) < want:
         sizes.append(int(rng.integers(*_BURST)))
-    sizes[-1] -= sum(sizes) - per
+    sizes[-1] -= sum(sizes) - want
     if sizes[-1] < _BURST[0] and len(sizes) > 1:  # fold a short tail into the one before
-        sizes[-2] += sizes.pop()
+        tail = sizes.pop()
+        sizes[-1] += tail
     sizes = np.array(sizes)
     burst_acct = rng.choice(n_acct, len(sizes), replace=False) if len(sizes) <= n_acct else \
         rng.choice(n_acct, len(sizes))

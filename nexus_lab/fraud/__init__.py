@@ -8,6 +8,7 @@
 """
 
 from nexus_lab.fraud._detector import FEATURES, FLAGS, FraudDetector, ScoredTransactions
+from nexus_lab.fraud._evaluate import evaluate
 from nexus_lab.fraud._features import DEFAULT_RULES
 from nexus_lab.fraud._models import AnomalyDetector
 
@@ -18,4 +19,5 @@ __all__ = [
     "AnomalyDetector",
     "FraudDetector",
     "ScoredTransactions",
+    "evaluate",
 ]

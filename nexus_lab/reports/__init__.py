@@ -4,8 +4,9 @@
 (inline CSS and SVG, no scripts, nothing fetched), fit to print.
 :func:`save_reconcile` writes a result's tables, ``summary.json`` and the
 report into a folder; :func:`export_reconcile` does that atomically and, when
-asked, logs the run to MLflow. The CLI and the notebooks use the same
-functions, so their outputs are the same.
+asked, logs the run to MLflow. :func:`export_fraud` writes fraud scores the
+same way. The CLI and the notebooks use the same functions, so their outputs
+are the same.
 
 Examples
 --------
@@ -25,12 +26,16 @@ from nexus_lab.reports._bundle import (
     reconcile_summary,
     save_reconcile,
 )
+from nexus_lab.reports._fraud import FRAUD_FILES, export_fraud, fraud_html
 from nexus_lab.reports._html import reconcile_html
 
 __all__ = [
+    "FRAUD_FILES",
     "OUTPUT_FILES",
     "Export",
+    "export_fraud",
     "export_reconcile",
+    "fraud_html",
     "reconcile_html",
     "reconcile_summary",
     "save_reconcile",

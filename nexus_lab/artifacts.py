@@ -1,0 +1,166 @@
+"""Fitted kernels saved to folders, and loaded back, without pickle.
+
+A service: the kernels stay free of file I/O; the CLI and the MLflow model
+wrappers (:mod:`nexus_lab.tracking`) save and load through here.
+
+A saved fraud detector is a folder::
+
+    detector.json     format version, parameters, rules, vocabularies, scalars
+    arrays.npz        numeric tables (NumPy, loaded with allow_pickle=False)
+    history.parquet   the fitted history's rows (ids, times, cents, entities)
+    models.skops      the isolation forest, boosted trees and calibrator (skops)
+    autoencoder.pt    the autoencoder's weights (torch, loaded with weights_only=True)
+
+skops refuses to load types it does not know unless they are trusted by
+name. Loading trusts exactly the types a detector holds (listed in
+``_TRUSTED``) and refuses a file that asks for anything else, so a tampered
+or foreign file cannot run code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nexus_lab.errors import IntegrityError, NexusError
+
+__all__ = ["load_fraud_detector", "save_fraud_detector"]
+
+FORMAT = 1
+_TRUSTED = frozenset({
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.tree._tree.Tree",
+})
+_STATS = ("count", "median", "mad", "q1", "q3")
+
+
+def save_fraud_detector(det, path: str | os.PathLike[str]) -> Path:
+    """Write a fitted :class:`~nexus_lab.fraud.FraudDetector` to the folder ``path``.
+
+    The folder appears complete or not at all (:func:`nexus_lab.files.atomic_dir`).
+
+    Examples
+    --------
+    >>> import nexus_lab as nx, tempfile, pathlib
+    >>> tx = nx.data.synth_transactions(1_000, seed=0)
+    >>> det = nx.fraud.FraudDetector(device="cpu", autoencoder_epochs=1).fit(tx)
+    >>> folder = save_fraud_detector(det, pathlib.Path(tempfile.mkdtemp()) / "det")
+    >>> again = load_fraud_detector(folder, device="cpu")
+    >>> bool((again.score(tx)["risk_score"] == det.score(tx)["risk_score"]).all())
+    True
+    """
+    import skops.io as sio
+    import torch
+
+    from nexus_lab.files import atomic_dir
+    from nexus_lab.fraud._features import ENTITIES
+
+    det._check_fitted()
+    an = det.anomaly_
+    hist = det.history_
+    meta = {
+        "format": FORMAT,
+        "params": {k: v for k, v in det.get_params().items() if k != "device"},
+        "rules": {k: list(v) if isinstance(v, tuple) else v for k, v in det.rules_.items()},
+        "vocab": {e: [str(v) for v in det.vocab_[e]] for e in ENTITIES},
+        "supervised": bool(det.supervised_),
+        "prior": float(getattr(det, "prior_", 0.0)),
+        "n_history": int(det.n_history_),
+        "anomaly": {"epochs": an.epochs, "combine": an.combine, "random_state": an.random_state},
+        "autoencoder": {k: v for k, v in dict(an.autoencoder_.hparams).items()},
+        "ids_as_text": hist.ids.dtype.kind not in "iu",
+    }
+    arrays = {"center": an.center_, "scale": an.scale_, "forest_ref": an.forest_ref_,
+              "ae_ref": an.ae_ref_}
+    for e in ENTITIES:
+        for f in _STATS:
+            arrays[f"stats_{e}_{f}"] = getattr(det.stats_[e], f)
+    if det.supervised_:
+        for e, table in det.targets_.items():
+            arrays[f"target_{e}"] = table
+    models = {"forest": an.forest_}
+    if det.supervised_:
+        models.update(booster=det.booster_, calibrator=det.calibrator_)
+    frame = pd.DataFrame({
+        "transaction_id": hist.ids.astype(str) if meta["ids_as_text"] else hist.ids,
+        "ts": hist.ts, "local": hist.local, "cents": hist.cents,
+        **{e: hist.entities[e].astype(str) for e in ENTITIES},
+    })
+    with atomic_dir(path) as tmp:
+        (tmp / "detector.json").write_text(json.dumps(meta, indent=1))
+        np.savez(tmp / "arrays.npz", **arrays)
+        frame.to_parquet(tmp / "history.parquet", index=False)
+        sio.dump(models, tmp / "models.skops")
+        state = {k: v.detach().cpu() for k, v in an.autoencoder_.state_dict().items()}
+        torch.save(state, tmp / "autoencoder.pt")
+    return Path(path)
+
+
+def load_fraud_detector(path: str | os.PathLike[str], device: object = "auto"):
+    """Read a detector written by :func:`save_fraud_detector`.
+
+    Raises
+    ------
+    NexusError
+        When the folder holds no detector, or one of a newer format.
+    IntegrityError
+        When its model file asks to load types a detector never holds.
+    """
+    import skops.io as sio
+    import torch
+
+    from nexus_lab.device import resolve_device
+    from nexus_lab.fraud import _models
+    from nexus_lab.fraud._detector import FraudDetector
+    from nexus_lab.fraud._features import ENTITIES, GroupStats
+    from nexus_lab.fraud._inputs import Tx
+
+    root = Path(path)
+    if not (root / "detector.json").exists():
+        raise NexusError(f"{root} holds no saved detector (detector.json is missing); save one "
+                         "with nexus_lab.artifacts.save_fraud_detector(detector, path)")
+    meta = json.loads((root / "detector.json").read_text())
+    if meta.get("format", 0) > FORMAT:
+        raise NexusError(f"{root} was saved by a newer NEXUS Lab (format {meta['format']}, this "
+                         f"version reads up to {FORMAT}); upgrade nexus-lab to load it")
+    untrusted = set(sio.get_untrusted_types(file=root / "models.skops"))
+    unexpected = sorted(untrusted - _TRUSTED)
+    if unexpected:
+        raise IntegrityError(
+            f"{root / 'models.skops'} asks to load types a detector never holds: {unexpected}; "
+            "it was not written by save_fraud_detector and is refused")
+    models = sio.load(root / "models.skops", trusted=sorted(untrusted))
+    arrays = np.load(root / "arrays.npz", allow_pickle=False)
+    det = FraudDetector(**meta["params"], device=device)
+    det.rules_ = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["rules"].items()}
+    det.device_ = resolve_device(device)
+    det.vocab_ = {e: pd.Index(meta["vocab"][e], dtype=object) for e in ENTITIES}
+    det.stats_ = {e: GroupStats(*(arrays[f"stats_{e}_{f}"] for f in _STATS)) for e in ENTITIES}
+    det.supervised_ = meta["supervised"]
+    det.n_history_ = meta["n_history"]
+    hist = pd.read_parquet(root / "history.parquet")
+    ids = hist["transaction_id"].to_numpy()
+    det.history_ = Tx(ids.astype(object) if meta["ids_as_text"] else ids,
+                      hist["ts"].to_numpy(), hist["local"].to_numpy(), hist["cents"].to_numpy(),
+                      {e: hist[e].to_numpy(dtype=object) for e in ENTITIES})
+    an = _models.AnomalyDetector(device, **meta["anomaly"])
+    an.device_ = det.device_
+    an.center_, an.scale_ = arrays["center"], arrays["scale"]
+    an.forest_ref_, an.ae_ref_ = arrays["forest_ref"], arrays["ae_ref"]
+    an.forest_ = models["forest"]
+    hp = meta["autoencoder"]
+    module = _models._module_class()(hp["n_features"], hidden=hp["hidden"], code=hp["code"],
+                                     lr=hp["lr"])
+    module.load_state_dict(torch.load(root / "autoencoder.pt", weights_only=True))
+    an.autoencoder_ = module.eval()
+    det.anomaly_ = an
+    if det.supervised_:
+        det.prior_ = meta["prior"]
+        det.booster_, det.calibrator_ = models["booster"], models["calibrator"]
+        det.targets_ = {e: arrays[f"target_{e}"] for e in ("account", "vendor")}
+    det._last = None
+    return det
