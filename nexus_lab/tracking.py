@@ -445,7 +445,7 @@ def log_fraud_model(
             client = mlflow.MlflowClient(uri)
             exp_id = _experiment_id(client, experiment, artifact_location(uri))
             folder = save_fraud_detector(detector, Path(tmp) / "detector")
-            output = pd.DataFrame(detector.score(example))
+            output = pd.DataFrame(detector.score(example, keep_for_explain=False))
             output["flags"] = output["flags"].map("; ".join)
             output["reasons"] = output["reasons"].map(" | ".join)
             signature = infer_signature(example, output)

@@ -70,3 +70,43 @@ def test_reconcile_notebook_runs_under_papermill(tables, tmp_path, write_tables,
     assert len(runs) == 1 and runs[0].data.tags["nexus_lab.source"] == "notebook"
     assert runs[0].data.params["amount_tolerance"] == "4.0"
     assert not (NOTEBOOKS / "experiments").exists()
+
+
+FRAUD = NOTEBOOKS / "02_fraud.ipynb"
+
+
+def test_fraud_notebook_runs_under_papermill(tmp_path, tracking_uri):
+    import papermill as pm
+    from mlflow import MlflowClient
+
+    nb = nbformat.read(FRAUD, as_version=4)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and sum(c.cell_type == "code" for c in nb.cells) <= 10
+    scope: dict = {}
+    exec(tagged[0].source, scope)
+    assert (NOTEBOOKS / scope["data_path"]).exists()
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+
+    data = nx.data.synth_transactions(3_000, seed=4).rename(columns={"account": "card"})
+    path = tmp_path / "tx.parquet"
+    data.to_parquet(path, index=False)
+    out = tmp_path / "out"
+    executed = tmp_path / "executed.ipynb"
+    pm.execute_notebook(
+        str(FRAUD), str(executed), kernel_name="python3", cwd=str(NOTEBOOKS),
+        progress_bar=False,
+        parameters={"data_path": str(path), "out_dir": str(out), "device": "cpu",
+                    "columns": {"account": "card"}, "holdout": 0.25},
+    )
+    scored = pd.read_parquet(out / "scored.parquet")
+    assert len(scored) == 750
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["metrics"]["holdout_rows"] == 750
+    done = nbformat.read(executed, as_version=4)
+    html = [o["data"]["text/html"] for c in done.cells for o in c.get("outputs", [])
+            if "text/html" in o.get("data", {})]
+    assert any("Fraud risk" in h for h in html)  # the rich result
+    client = MlflowClient(tracking_uri=tracking_uri)
+    runs = client.search_runs([client.get_experiment_by_name("nexus-fraud").experiment_id])
+    assert len(runs) == 1 and runs[0].data.tags["nexus_lab.source"] == "notebook"
+    assert not (NOTEBOOKS / "experiments").exists()

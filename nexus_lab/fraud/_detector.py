@@ -287,7 +287,7 @@ class FraudDetector:
         ])
 
     # ----------------------------------------------------------------- score
-    def score(self, transactions: object) -> ScoredTransactions:
+    def score(self, transactions: object, *, keep_for_explain: bool = True) -> ScoredTransactions:
         """Score transactions 0-100, with flags and the top reasons per row.
 
         Rows are judged against the fitted history *and* each other: a burst
@@ -298,6 +298,9 @@ class FraudDetector:
         ----------
         transactions : DataFrame
             Transactions with the columns given to :meth:`fit`.
+        keep_for_explain : bool
+            Keep what :meth:`explain` needs about these rows (replacing the
+            previous call's); False leaves the previous call's in place.
 
         Returns
         -------
@@ -341,8 +344,9 @@ class FraudDetector:
             "reasons": reasons,
             "model_score": np.round(model_score, 4),
         })
-        self._last = {"ids": pd.Index(tx.ids), "sig": sig, "xs": xs, "ae_parts": ae_parts,
-                      "strengths": strengths, "feats": feats, "risk": risk}
+        if keep_for_explain:
+            self._last = {"ids": pd.Index(tx.ids), "sig": sig, "xs": xs, "ae_parts": ae_parts,
+                          "strengths": strengths, "feats": feats, "risk": risk}
         self.score_seconds_ = time.perf_counter() - t0
         return out
 
