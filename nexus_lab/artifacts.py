@@ -116,7 +116,7 @@ def load_fraud_detector(path: str | os.PathLike[str], device: object = "auto"):
     from nexus_lab.device import resolve_device
     from nexus_lab.fraud import _models
     from nexus_lab.fraud._detector import FraudDetector
-    from nexus_lab.fraud._features import ENTITIES, GroupStats
+    from nexus_lab.fraud._features import ENTITIES, GroupStats, HistoryTables, encode
     from nexus_lab.fraud._inputs import Tx
 
     root = Path(path)
@@ -147,6 +147,13 @@ def load_fraud_detector(path: str | os.PathLike[str], device: object = "auto"):
     det.history_ = Tx(ids.astype(object) if meta["ids_as_text"] else ids,
                       hist["ts"].to_numpy(), hist["local"].to_numpy(), hist["cents"].to_numpy(),
                       {e: hist[e].to_numpy(dtype=object) for e in ENTITIES})
+    # the history's summary tables are rebuilt from its rows: one source of truth
+    h = det.history_
+    det.history_order_ = np.argsort(h.ts, kind="stable")
+    det.tables_ = HistoryTables.build(
+        h.ts, h.cents, encode(det.vocab_["account"], h.entities["account"]),
+        encode(det.vocab_["vendor"], h.entities["vendor"]), len(det.vocab_["account"]),
+        len(det.vocab_["vendor"]))
     an = _models.AnomalyDetector(device, **meta["anomaly"])
     an.device_ = det.device_
     an.center_, an.scale_ = arrays["center"], arrays["scale"]

@@ -337,7 +337,16 @@ def write_frame(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
 
 def _to_parquet(df: pd.DataFrame, path: Path) -> None:
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
+    nested = [c for c, dt in df.dtypes.items() if isinstance(dt, pd.ArrowDtype)
+              and pa.types.is_nested(dt.pyarrow_dtype)]
+    if nested:
+        # pandas cannot read back its own name for Arrow list dtypes: leave its metadata
+        # out, and readers see plain Arrow lists
+        table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
+        pq.write_table(table, path)
+        return
     try:
         df.to_parquet(path, index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):

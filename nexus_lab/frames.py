@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from nexus_lab.errors import SchemaError
 
 __all__ = [
+    "decimal_text",
     "parse_cents",
     "parse_days",
     "parse_timestamps",
@@ -440,3 +441,21 @@ def check_unique(ids: np.ndarray, *, table: str, column: str = "transaction_id")
             column=column,
             ids=ids,
         )
+
+
+def decimal_text(x: np.ndarray, digits: int = 1, sign: bool = True) -> pa.Array:
+    """Numbers as text with a fixed number of decimals, optionally always signed.
+
+    Examples
+    --------
+    >>> decimal_text(np.array([13.04, -0.46, 0.0])).to_pylist()
+    ['+13.0', '-0.5', '+0.0']
+    >>> decimal_text(np.array([0.876]), digits=2, sign=False).to_pylist()
+    ['0.88']
+    """
+    scale = 10**digits
+    q = np.rint(np.asarray(x, dtype=np.float64) * scale).astype(np.int64)
+    whole = pc.cast(pa.array(np.abs(q) // scale), pa.string())
+    frac = pc.utf8_lpad(pc.cast(pa.array(np.abs(q) % scale), pa.string()), digits, "0")
+    signs = pa.array(np.where(q < 0, "-", "+" if sign else ""))
+    return pc.binary_join_element_wise(signs, whole, ".", frac, "")

@@ -14,16 +14,21 @@ import pyarrow.compute as pc
 
 from nexus_lab.device import resolve_device
 from nexus_lab.errors import SchemaError
+from nexus_lab.frames import decimal_text
 from nexus_lab.fraud import _models as models
 from nexus_lab.fraud._features import (
     ENTITIES,
     GroupStats,
+    HistoryTables,
+    _digit_table,
     benford_table,
     check_rules,
     encode,
     first_digit,
+    history_signals,
     log_amount,
-    sequence_signals,
+    window_seconds,
+    window_signals,
 )
 from nexus_lab.fraud._inputs import Tx, prepare_labels, prepare_transactions
 
@@ -66,10 +71,10 @@ class ScoredTransactions(pd.DataFrame):
 
     def summary(self) -> dict:
         """Rows, flagged rows, rows per flag, and the risk distribution."""
-        flags = pd.Series([f for fs in self["flags"] for f in fs], dtype=object)
+        flags = pd.Series(_flat(self["flags"]), dtype=object)
         return {
             "rows": len(self),
-            "flagged": int((self["flags"].str.len() > 0).sum()),
+            "flagged": int((_lengths(self["flags"]) > 0).sum()),
             "risk_at_least_50": int((self["risk_score"] >= 50).sum()),
             "risk_at_least_80": int((self["risk_score"] >= 80).sum()),
             "per_flag": {k: int(v) for k, v in flags.value_counts().items()},
@@ -92,6 +97,19 @@ class ScoredTransactions(pd.DataFrame):
             f"<p>Flags: {per}</p><table><tr><th>transaction</th><th>risk</th><th>flags</th>"
             f"<th>top reasons</th></tr>{rows}</table></div>"
         )
+
+
+def _lengths(column: pd.Series) -> np.ndarray:
+    """Items per row of a column of lists (Arrow-backed or Python lists)."""
+    if isinstance(column.dtype, pd.ArrowDtype):
+        return column.list.len().fillna(0).to_numpy(dtype=np.int64)
+    return column.map(len).to_numpy(dtype=np.int64)
+
+
+def _flat(column: pd.Series) -> list:
+    if isinstance(column.dtype, pd.ArrowDtype):
+        return pa.array(column.array).flatten().to_pylist()
+    return [f for fs in column for f in fs]
 
 
 class FraudDetector:
@@ -222,7 +240,11 @@ class FraudDetector:
         self.stats_ = {e: GroupStats.fit(codes[e], x, len(self.vocab_[e])) for e in ENTITIES}
         self.history_ = tx
         self.n_history_ = len(tx)
-        sig = self._signals(tx, codes, np.arange(len(tx)))
+        self.history_order_ = np.argsort(tx.ts, kind="stable")
+        self.tables_ = HistoryTables.build(
+            tx.ts, tx.cents, codes["account"], codes["vendor"], len(self.vocab_["account"]),
+            len(self.vocab_["vendor"]))
+        sig = self._signals(tx, codes, np.arange(len(tx)), np.zeros(len(tx), bool))
         raw = _matrix(sig)
         self.anomaly_ = models.AnomalyDetector(
             self.device_, self.random_state, self.autoencoder_epochs).fit(raw)
@@ -312,12 +334,18 @@ class FraudDetector:
         t0 = time.perf_counter()
         tx = prepare_transactions(transactions, self.columns, "transactions")
         hist = self.history_
-        known = pd.Index(hist.ids).get_indexer(tx.ids)
-        rest = np.setdiff1d(np.arange(len(hist)), known[known >= 0], assume_unique=True)
-        ctx = Tx.concat([hist.take(rest), tx])
-        target = np.arange(len(rest), len(ctx))
+        known = pd.Index(hist.ids).get_indexer(tx.ids) if len(tx) else np.zeros(0, np.int64)
+        # the history rows near the scored ones in time: the only ones their windows see
+        reach = window_seconds(self.rules_)
+        sorted_ts = hist.ts[self.history_order_]
+        lo = np.searchsorted(sorted_ts, tx.ts.min() - reach, "left") if len(tx) else 0
+        hi = np.searchsorted(sorted_ts, tx.ts.max() + reach, "right") if len(tx) else 0
+        near = np.sort(self.history_order_[lo:hi])
+        near = near[~np.isin(near, known[known >= 0])]
+        ctx = Tx.concat([hist.take(near), tx])
+        target = np.arange(len(near), len(ctx))
         codes = {e: encode(self.vocab_[e], ctx.entities[e]) for e in ENTITIES}
-        sig = self._signals(ctx, codes, target)
+        sig = self._signals(ctx, codes, target, known < 0)
         xs = self.anomaly_.transform(_matrix(sig))
         sig["forest_pct"], sig["ae_pct"], ae_parts = self.anomaly_.score_parts(
             xs, standardized=True)
@@ -336,12 +364,12 @@ class FraudDetector:
             feats = None
             risk = 100.0 * (1.0 - np.prod(1.0 - strengths, axis=1))
             model_score = np.maximum(sig["forest_pct"], sig["ae_pct"])
-        flags, reasons = _flags_and_reasons(strengths, sig, ctx, target, self.rules_)
+        flags, reasons = _flags_and_reasons(strengths, sig, ctx, self.rules_)
         out = ScoredTransactions({
             "transaction_id": tx.ids,
             "risk_score": np.round(risk, 1),
-            "flags": flags,
-            "reasons": reasons,
+            "flags": flags.array,
+            "reasons": reasons.array,
             "model_score": np.round(model_score, 4),
         })
         if keep_for_explain:
@@ -414,11 +442,18 @@ class FraudDetector:
 
             raise NexusError("this FraudDetector is not fitted yet: call fit(history) first")
 
-    def _signals(self, ctx: Tx, codes: dict, target: np.ndarray) -> dict[str, np.ndarray]:
-        """Every signal of the rows ``target`` of the context ``ctx``."""
+    def _signals(self, ctx: Tx, codes: dict, target: np.ndarray,
+                 new: np.ndarray) -> dict[str, np.ndarray]:
+        """Every signal of the rows ``target`` of the context ``ctx``.
+
+        ``new`` marks the target rows that are not in the history.
+        """
         rules = self.rules_
-        seq = sequence_signals(ctx, codes, rules)
-        sig = {k: v[target] for k, v in seq.items()}
+        acct, vend = codes["account"], codes["vendor"]
+        win = window_signals(ctx.ts, ctx.cents, acct, vend, rules)
+        sig = {k: v[target] for k, v in win.items()}
+        sig.update(history_signals(self.tables_, ctx.ts[target], acct[target], vend[target],
+                                   new, rules))
         cents = ctx.cents[target]
         x = log_amount(cents)
         sig["cents"] = cents
@@ -430,18 +465,26 @@ class FraudDetector:
         sig["hour"] = (local % 86_400) / 3600.0
         sig["weekday"] = ((local // 86_400) + 3) % 7  # 1970-01-01 was a Thursday
         _amount_rules(sig, rules)
-        # Benford per vendor and per account, over the whole context
-        digits = first_digit(ctx.cents)
+        # Benford per vendor and per account: the history's first digits plus the new rows'
+        digits = first_digit(cents)
+        fresh = np.flatnonzero(new)
         bf = np.zeros(len(target))
         bf_text = np.zeros(len(target), np.int64)  # which group flagged: 1 vendor, 2 account
         sig["benford_mad"] = np.zeros(len(target))
         sig["benford_p"] = np.ones(len(target))
         for k, e in enumerate(("vendor", "account")):
-            n_groups = int(codes[e].max()) + 1
-            _, mad, p, flagged, excess = benford_table(
-                codes[e], digits, ctx.cents, n_groups, rules)
             g = codes[e][target]
-            d = digits[target]
+            size = max(int(g.max()) + 1 if len(g) else 0, len(self.tables_.span[e]))
+            counts = np.zeros((size, 9))
+            span = np.zeros(size)
+            counts[: len(self.tables_.span[e])] = self.tables_.digits[e]
+            span[: len(self.tables_.span[e])] = self.tables_.span[e]
+            if len(fresh):
+                add, add_span = _digit_table(g[fresh], digits[fresh], cents[fresh], size)
+                counts += add
+                span = np.maximum(span, add_span)
+            _, mad, p, flagged, excess = benford_table(counts, span, rules)
+            d = digits
             over = excess[g, np.maximum(d - 1, 0)]
             hit = flagged[g] & (d > 0) & (over > 1.3) & (bf == 0)
             bf[hit] = np.minimum(over[hit] / 4.0, 1.0)
@@ -450,7 +493,7 @@ class FraudDetector:
             sig["benford_p"][hit] = p[g][hit]
         sig["benford"] = bf
         sig["benford_group"] = bf_text
-        sig["digit"] = digits[target]
+        sig["digit"] = digits
         sig["ids_ctx"] = ctx.ids
         sig["vendor_names"] = ctx.entities["vendor"][target]
         sig["ts"] = ctx.ts[target]
@@ -481,7 +524,10 @@ def _matrix(sig: dict) -> np.ndarray:
         "round_amount": sig["round"], "threshold_ratio": sig["threshold_ratio"],
         "account_prior": np.log1p(sig["account_prior"]),
     }
-    return np.column_stack([np.asarray(cols[f], dtype=np.float64) for f in FEATURES])
+    out = np.empty((len(hour), len(FEATURES)), dtype=np.float32)
+    for k, f in enumerate(FEATURES):
+        out[:, k] = cols[f]
+    return out
 
 
 def _strengths(sig: dict, rules: dict) -> np.ndarray:
@@ -535,78 +581,104 @@ def _amount_rules(sig: dict, rules: dict) -> None:
 
 
 def _money(cents: np.ndarray) -> pa.Array:
-    whole = pc.cast(pa.array(np.abs(cents) // 100), pa.string())
-    frac = pc.utf8_lpad(pc.cast(pa.array(np.abs(cents) % 100), pa.string()), 2, "0")
     sign = pa.array(np.where(cents < 0, "-", ""))
-    return pc.binary_join_element_wise(sign, whole, ".", frac, "")
+    return pc.binary_join_element_wise(sign, decimal_text(np.abs(cents) / 100.0, 2, sign=False),
+                                       "")
 
 
-def _flags_and_reasons(strengths, sig, ctx, target, rules):
-    """Flag categories and the top reasons (sentences) of each row."""
+def _int_text(x: np.ndarray) -> pa.Array:
+    return pc.cast(pa.array(np.asarray(x, dtype=np.int64)), pa.string())
+
+
+def _join(*parts) -> pa.Array:
+    return pc.binary_join_element_wise(*parts, "")
+
+
+_DAYS = np.array(["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"])
+
+
+def _sentences(cat: int, rows: np.ndarray, sig: dict, ctx_ts: np.ndarray, ids: np.ndarray,
+               rules: dict) -> pa.Array:
+    """The sentence of flag category ``cat`` for each of ``rows`` (Arrow text, no row loop)."""
+    if cat == 0:
+        dup, near = sig["duplicate_of"][rows], sig["near_duplicate_of"][rows]
+        twin = np.where(dup >= 0, dup, near)
+        lag = (sig["ts"][rows] - ctx_ts[np.maximum(twin, 0)]) / 3600.0
+        return _join(pa.array(np.where(dup >= 0, "same", "nearly the same")),
+                     " account, vendor and amount as ",
+                     pc.cast(pa.array(ids[np.maximum(twin, 0)]), pa.string()), " ",
+                     decimal_text(lag, 1, sign=False), " h earlier")
+    if cat == 1:
+        return _join(_int_text(sig["count_window"][rows]), " payments of the account within ±",
+                     f"{rules['velocity_window_minutes']:.0f} min, ",
+                     _int_text(sig["count_day"][rows]), " within ±24 h")
+    if cat == 2:
+        limits = np.array(rules["thresholds"])
+        units = np.abs(sig["cents"][rows]) / 100.0
+        nearest = limits[np.argmin(np.abs(units[:, None] - limits[None, :]), axis=1)]
+        return _join(_money(sig["cents"][rows]), pa.array(np.where(
+            sig["under_limit"][rows], " just under the ", " over the ")),
+            pc.cast(pa.array(np.round(nearest).astype(np.int64)), pa.string()), " limit")
+    if cat == 3:
+        z = np.maximum(np.maximum(sig["z_vendor"], sig["z_account"]), sig["z_category"])[rows]
+        return _join(_money(sig["cents"][rows]), " is far above usual (modified z ",
+                     decimal_text(z, 1, sign=False), "; ",
+                     decimal_text(sig["iqr_excess"][rows], 1, sign=False),
+                     " IQR above the vendor's Q3)")
+    if cat == 4:
+        return _join("unusual combination of features (isolation forest at the ",
+                     decimal_text(100 * sig["forest_pct"][rows], 1, sign=False),
+                     "th percentile, autoencoder at the ",
+                     decimal_text(100 * sig["ae_pct"][rows], 1, sign=False), "th)")
+    if cat == 5:
+        exponent = np.floor(np.log10(np.maximum(sig["benford_p"][rows], 1e-300))).astype(int)
+        return _join("the ", pa.array(np.where(sig["benford_group"][rows] == 1, "vendor",
+                                               "account")),
+                     "'s first digits depart from Benford's law (MAD ",
+                     decimal_text(sig["benford_mad"][rows], 3, sign=False), ", p < 1e",
+                     _int_text(exponent + 1), "); digit ", _int_text(sig["digit"][rows]),
+                     " is over-used")
+    if cat == 6:
+        k = sig["vendor_accounts"][rows]
+        return _join("first payment of the account to ",
+                     pc.cast(pa.array(sig["vendor_names"][rows]), pa.string()), " (paid by ",
+                     _int_text(k), pa.array(np.where(k == 1, " account)", " accounts)")))
+    if cat == 7:
+        return _join("round amount ", _money(sig["cents"][rows]))
+    hour = sig["hour"][rows]
+    minutes = np.floor(hour * 60).astype(np.int64)
+    return _join("at ", pc.utf8_lpad(_int_text(minutes // 60), 2, "0"), ":",
+                 pc.utf8_lpad(_int_text(minutes % 60), 2, "0"), " local time on a ",
+                 pa.array(_DAYS[sig["weekday"][rows].astype(int)]))
+
+
+def _flags_and_reasons(strengths, sig, ctx, rules):
+    """Flag categories and the top reasons (sentences) of each row, as Arrow list columns."""
     n = len(strengths)
     flag_mask = strengths > 0
-    # "model anomaly" and "statistical outlier" are flags only at their own thresholds
+    # the model's flag needs a rarer percentile than its (weak) contribution to the risk
     flag_mask[:, 4] = np.maximum(sig["forest_pct"], sig["ae_pct"]) >= 0.99
-    rows = np.flatnonzero(flag_mask.any(1) | (strengths > 0).any(1))
-    flags = np.empty(n, dtype=object)
-    reasons = np.empty(n, dtype=object)
-    empty_rows = np.setdiff1d(np.arange(n), rows, assume_unique=True)
-    for r in empty_rows.tolist():  # output objects: one empty list per unflagged row
-        flags[r] = []
-        reasons[r] = []
-    if len(rows) == 0:
-        return flags, reasons
-    text = _sentences(sig, ctx, rows, rules)  # (len(rows), len(FLAGS)) object
-    st = strengths[rows]
-    order = np.argsort(-st, axis=1, kind="stable")[:, :_TOP_REASONS]
-    fm = flag_mask[rows]
-    for k, r in enumerate(rows.tolist()):  # output objects for flagged rows
-        flags[r] = [FLAGS[c] for c in range(len(FLAGS)) if fm[k, c]]
-        reasons[r] = [text[k][c] for c in order[k] if st[k, c] > 0]
+    rows, cats = np.nonzero(flag_mask)  # row-major: categories in FLAGS order per row
+    flags = _lists(n, rows, pa.array(np.array(FLAGS, dtype=object)[cats]))
+    # reasons: the strongest categories first (ties in FLAGS order), at most _TOP_REASONS
+    order = np.argsort(-strengths, axis=1, kind="stable")[:, :_TOP_REASONS]
+    rank_rows = np.repeat(np.arange(n), order.shape[1])
+    rank_cats = order.ravel()
+    keep = strengths[rank_rows, rank_cats] > 0
+    rank_rows, rank_cats = rank_rows[keep], rank_cats[keep]
+    text = np.empty(len(rank_rows), dtype=object)
+    for cat in range(len(FLAGS)):  # a loop over categories, not rows
+        at = np.flatnonzero(rank_cats == cat)
+        if len(at):
+            text[at] = _sentences(cat, rank_rows[at], sig, ctx.ts, ctx.ids, rules).to_numpy(
+                zero_copy_only=False)
+    reasons = _lists(n, rank_rows, pa.array(text, type=pa.string()))
     return flags, reasons
 
 
-def _sentences(sig, ctx, rows, rules) -> list[list[str]]:
-    """The sentence of every flag category for the given rows (vectorized formatting)."""
-    ids = ctx.ids
-    cents = sig["cents"][rows]
-    money = _money(cents).to_numpy(zero_copy_only=False)
-    dup = sig["duplicate_of"][rows]
-    near = sig["near_duplicate_of"][rows]
-    twin = np.where(dup >= 0, dup, near)
-    ts = sig["ts"][rows]
-    lag_h = np.where(twin >= 0, (ts - ctx.ts[np.maximum(twin, 0)]) / 3600.0, 0.0)
-    twin_id = np.where(twin >= 0, ids[np.maximum(twin, 0)], "")
-    hour = sig["hour"][rows]
-    z = np.maximum(np.maximum(sig["z_vendor"], sig["z_account"]), sig["z_category"])[rows]
-    vend = sig["vendor_names"][rows]
-    limit = np.array(rules["thresholds"])
-    units = np.abs(cents) / 100.0
-    nearest = limit[np.argmin(np.abs(units[:, None] - limit[None, :]), axis=1)]
-    days = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-    out = []
-    for k in range(len(rows)):  # sentences of flagged rows only
-        out.append([
-            (f"{'same' if dup[k] >= 0 else 'nearly the same'} account, vendor and amount as "
-             f"{twin_id[k]} {lag_h[k]:.1f} h earlier"),
-            (f"{sig['count_window'][rows[k]]} payments of the account within "
-             f"±{rules['velocity_window_minutes']:.0f} min, {sig['count_day'][rows[k]]} within "
-             "±24 h"),
-            (f"{money[k]} {'just under' if sig['under_limit'][rows[k]] else 'over'} the "
-             f"{nearest[k]:,.0f} limit"),
-            (f"{money[k]} is far above usual (modified z {z[k]:.1f}; "
-             f"{sig['iqr_excess'][rows[k]]:.1f} IQR above the vendor's Q3)"),
-            (f"unusual combination of features (isolation forest at the "
-             f"{100 * sig['forest_pct'][rows[k]]:.1f}th percentile, autoencoder at the "
-             f"{100 * sig['ae_pct'][rows[k]]:.1f}th)"),
-            (f"the {'vendor' if sig['benford_group'][rows[k]] == 1 else 'account'}'s first "
-             f"digits depart from Benford's law (MAD {sig['benford_mad'][rows[k]]:.3f}, "
-             f"p={sig['benford_p'][rows[k]]:.1e}); digit {sig['digit'][rows[k]]} is over-used"),
-            (f"first payment of the account to {vend[k]} (paid by "
-             f"{sig['vendor_accounts'][rows[k]]} account"
-             f"{'s' if sig['vendor_accounts'][rows[k]] != 1 else ''})"),
-            f"round amount {money[k]}",
-            (f"at {int(hour[k]):02d}:{int(hour[k] % 1 * 60):02d} local time on a "
-             f"{days[int(sig['weekday'][rows[k]])]}"),
-        ])
-    return out
+def _lists(n: int, rows: np.ndarray, values: pa.Array) -> pd.Series:
+    """A column of lists of text: ``values`` grouped by their (sorted) ``rows``."""
+    offsets = np.zeros(n + 1, np.int32)
+    np.cumsum(np.bincount(rows, minlength=n), out=offsets[1:])
+    lists = pa.ListArray.from_arrays(pa.array(offsets), values)
+    return pd.Series(pd.arrays.ArrowExtensionArray(lists))

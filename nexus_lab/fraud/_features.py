@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from nexus_lab.fraud._inputs import Tx
+from nexus_lab._arrays import search_sorted
 
 ENTITIES = ("account", "vendor", "category")
 _BENFORD = np.log10(1 + 1 / np.arange(1, 10))  # P(first digit = d), d = 1..9
@@ -139,82 +139,180 @@ def log_amount(cents: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------------ sequences
 
-def sequence_signals(ctx: Tx, codes: dict[str, np.ndarray], rules: dict) -> dict[str, np.ndarray]:
-    """Per context row: velocity, gaps, duplicates and first payments to a vendor."""
-    n = len(ctx)
-    acct, vend = codes["account"], codes["vendor"]
-    ts, cents = ctx.ts, ctx.cents
+_SPAN = 1 << 34  # seconds in an (account, time) key: 544 years either way of the history
+_DAY = 86_400
+
+
+def window_seconds(rules: dict) -> int:
+    """How far apart two rows can be and still affect each other's window signals."""
+    return int(max(rules["duplicate_window_hours"] * 3600, _DAY,
+                   rules["velocity_window_minutes"] * 60)) + 1
+
+
+def _time_key(acct: np.ndarray, ts: np.ndarray, t0: int) -> np.ndarray:
+    return acct.astype(np.int64) * _SPAN + (ts - t0 + _SPAN // 2)
+
+
+def window_signals(ts: np.ndarray, cents: np.ndarray, acct: np.ndarray, vend: np.ndarray,
+                   rules: dict) -> dict[str, np.ndarray]:
+    """Velocity, gaps and duplicates of every row among the rows given (one time window)."""
+    n = len(ts)
     out: dict[str, np.ndarray] = {}
-    # account timelines: one int64 key (account, time) sorted once
     t0 = int(ts.min()) if n else 0
-    span = int(ts.max()) - t0 + 1 if n else 1
-    order = np.lexsort((np.arange(n), ts, acct))
-    key = acct[order] * span + (ts[order] - t0)
+    order = np.argsort(_time_key(acct, ts, t0), kind="stable")  # account timelines
+    key = _time_key(acct, ts, t0)[order]
     w = int(rules["velocity_window_minutes"] * 60)
-    day = 86_400
 
     def around(width: int) -> tuple[np.ndarray, np.ndarray]:
-        lo = np.searchsorted(key, key - width, "left")
-        hi = np.searchsorted(key, key + width, "right")
-        return lo, hi
+        return (np.searchsorted(key, key - width, "left"),
+                np.searchsorted(key, key + width, "right"))
 
     lo, hi = around(w)
     count_w = np.empty(n, np.int64)
     count_w[order] = hi - lo
-    lo_d, hi_d = around(day)
+    lo_d, hi_d = around(_DAY)
     count_d = np.empty(n, np.int64)
     count_d[order] = hi_d - lo_d
     money = np.concatenate([[0.0], np.cumsum(np.abs(cents[order]) / 100.0)])
     sum_d = np.empty(n)
     sum_d[order] = money[hi_d] - money[lo_d]
     same_prev = np.r_[False, acct[order][1:] == acct[order][:-1]]
+    step = np.diff(ts[order])
     gap_prev = np.full(n, np.inf)
-    gap_prev[order[same_prev]] = np.diff(ts[order])[same_prev[1:]]
+    gap_prev[order[same_prev]] = step[same_prev[1:]]
     same_next = np.r_[same_prev[1:], False]
     gap_next = np.full(n, np.inf)
-    gap_next[order[same_next]] = np.diff(ts[order])[same_prev[1:]]
-    rank = np.arange(n) - np.searchsorted(acct[order], acct[order], "left")
-    prior = np.empty(n, np.int64)
-    prior[order] = rank  # the account's earlier payments
+    gap_next[order[same_next]] = step[same_prev[1:]]
     out.update(count_window=count_w, count_day=count_d, sum_day=sum_d,
-               gap_prev=gap_prev, gap_next=gap_next, account_prior=prior)
+               gap_prev=gap_prev, gap_next=gap_next)
 
-    # duplicates: an earlier row of the same account, vendor and amount within the window
+    # exact duplicates: an earlier row of the same account, vendor and amount in the window
     window = int(rules["duplicate_window_hours"] * 3600)
-    o = np.lexsort((np.arange(n), ts, cents, vend, acct))
-    same = np.r_[False, (acct[o][1:] == acct[o][:-1]) & (vend[o][1:] == vend[o][:-1])
-                 & (cents[o][1:] == cents[o][:-1])]
+    pair = _codes(acct, vend)
+    group = _codes(pair, cents)
+    o = np.lexsort((ts, group))
+    same = np.r_[False, group[o][1:] == group[o][:-1]]
     close = np.r_[False, np.diff(ts[o]) <= window]
     twin = np.full(n, -1, np.int64)
     hit = same & close
     twin[o[hit]] = o[np.flatnonzero(hit) - 1]
-    # near duplicates: one of the three payments before, same account and vendor, amount
+    # near duplicates: one of the three payments before, same account and vendor, amounts
     # within the share, not equal
-    o2 = np.lexsort((np.arange(n), ts, vend, acct))
+    o2 = np.lexsort((ts, pair))
     near = np.full(n, -1, np.int64)
     share = rules["near_duplicate_share"]
     for lag in (1, 2, 3):  # a loop over lags, not rows
         a, b = o2[lag:], o2[:-lag]
-        ok = ((acct[a] == acct[b]) & (vend[a] == vend[b]) & (ts[a] - ts[b] <= window)
-              & (cents[a] != cents[b])
+        ok = ((pair[a] == pair[b]) & (ts[a] - ts[b] <= window) & (cents[a] != cents[b])
               & (np.abs(cents[a] - cents[b]) <= share * np.maximum(np.abs(cents[a]), 1)))
         fill = ok & (near[a] < 0)
         near[a[fill]] = b[fill]
     out.update(duplicate_of=twin, near_duplicate_of=near)
-
-    # the first payment of an account to a vendor, once the account has a history
-    first = np.r_[True, (acct[o2][1:] != acct[o2][:-1]) | (vend[o2][1:] != vend[o2][:-1])]
-    is_first = np.empty(n, bool)
-    is_first[o2] = first
-    out["new_vendor"] = is_first & (prior >= rules["new_vendor_min_history"])
-    # how usual the vendor is: accounts paying it, and this account's share of it
-    pair = acct * (int(vend.max()) + 1 if n else 1) + vend
-    _, pair_inv, pair_count = np.unique(pair, return_inverse=True, return_counts=True)
-    acct_count = np.bincount(acct, minlength=int(acct.max()) + 1 if n else 0)
-    out["vendor_share"] = pair_count[pair_inv] / acct_count[acct]
-    vend_first = np.bincount(vend[o2][first], minlength=int(vend.max()) + 1 if n else 0)
-    out["vendor_accounts"] = vend_first[vend]
     return out
+
+
+def _codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Dense int64 codes of the pairs (a, b), whatever the range of their values."""
+    ac, _ = pd.factorize(a)
+    bc, _ = pd.factorize(b)
+    codes, _ = pd.factorize(ac.astype(np.int64) * (int(bc.max()) + 1 if len(bc) else 1) + bc)
+    return codes.astype(np.int64)
+
+
+@dataclass
+class HistoryTables:
+    """What the whole history says about accounts and vendors, kept from fit.
+
+    Scoring then needs only the history rows near the scored rows in time: how
+    many payments an account made before, whether it paid a vendor before,
+    which accounts pay a vendor, and the first digits per vendor and account
+    come from these tables.
+    """
+
+    t0: int
+    n_acct: int
+    n_vend: int
+    acct_time: np.ndarray  # sorted (account, time) keys of the history
+    pair_keys: np.ndarray  # sorted account * n_vend + vendor
+    pair_first: np.ndarray  # first time of each pair
+    pair_count: np.ndarray
+    acct_count: np.ndarray
+    vend_accounts: np.ndarray
+    digits: dict[str, np.ndarray]  # per entity: (groups, 9) first-digit counts
+    span: dict[str, np.ndarray]  # per entity: orders of magnitude of the central 90%
+
+    @classmethod
+    def build(cls, ts, cents, acct, vend, n_acct: int, n_vend: int) -> HistoryTables:
+        t0 = int(ts.min())
+        pair = acct * n_vend + vend
+        keys, inv, count = np.unique(pair, return_inverse=True, return_counts=True)
+        first = np.full(len(keys), np.iinfo(np.int64).max)
+        np.minimum.at(first, inv, ts)
+        acct_count = np.bincount(acct, minlength=n_acct)
+        vend_accounts = np.bincount(keys % n_vend, minlength=n_vend)
+        digits, span = {}, {}
+        d = first_digit(cents)
+        for name, codes, size in (("vendor", vend, n_vend), ("account", acct, n_acct)):
+            digits[name], span[name] = _digit_table(codes, d, cents, size)
+        return cls(t0, n_acct, n_vend, np.sort(_time_key(acct, ts, t0)), keys, first, count,
+                   acct_count, vend_accounts, digits, span)
+
+
+def history_signals(tables: HistoryTables, ts, acct, vend, new: np.ndarray, rules: dict):
+    """Per row: earlier payments of its account, first payment to the vendor, vendor reach.
+
+    ``new`` marks rows that are not in the history (their counts add to the
+    tables'); the others are history rows, already counted.
+    """
+    t = tables
+    n = len(ts)
+    known_a = acct < t.n_acct
+    known = known_a & (vend < t.n_vend)
+    # earlier payments of the account: in the history, and among the new rows
+    key = _time_key(acct, ts, t.t0)
+    start = acct.astype(np.int64) * _SPAN
+    by_key = np.argsort(key, kind="stable")  # sorted needles: cache-friendly look-ups
+    by_start = np.argsort(start, kind="stable")
+    prior = np.where(known_a, search_sorted(t.acct_time, key, "left", by_key)
+                     - search_sorted(t.acct_time, start, "left", by_start), 0)
+    na = np.flatnonzero(new)
+    new_key = np.sort(key[na])
+    prior += search_sorted(new_key, key, "left", by_key) - search_sorted(
+        new_key, start, "left", by_start)
+    # the pair in the history tables
+    pk = np.where(known, acct * t.n_vend + vend, -1)
+    pos = np.minimum(search_sorted(t.pair_keys, pk), max(len(t.pair_keys) - 1, 0))
+    in_hist = known & (t.pair_keys[pos] == pk) if len(t.pair_keys) else np.zeros(n, bool)
+    hist_first = np.where(in_hist, t.pair_first[pos], np.iinfo(np.int64).max)
+    hist_count = np.where(in_hist, t.pair_count[pos], 0)
+    # the pair among the new rows: first time, and count
+    pair = _codes(acct, vend)
+    new_first = np.full(int(pair.max()) + 1 if n else 0, np.iinfo(np.int64).max)
+    np.minimum.at(new_first, pair[na], ts[na])
+    new_count = np.bincount(pair[na], minlength=len(new_first))
+    first_time = np.minimum(hist_first, new_first[pair])
+    # among rows of the pair at its first time, only the earliest row is the first payment
+    o = np.lexsort((np.arange(n), ts, pair))
+    lead = np.r_[True, pair[o][1:] != pair[o][:-1]]
+    is_lead = np.zeros(n, bool)
+    is_lead[o[lead]] = True
+    is_first = (ts == first_time) & (is_lead | ~new)
+    is_first &= ~(in_hist & new & (hist_first <= ts))
+    acct_total = np.where(known_a, t.acct_count[np.where(known_a, acct, 0)], 0) + np.bincount(
+        acct[na], minlength=int(acct.max()) + 1 if n else 0)[acct]
+    share = (hist_count + new_count[pair]) / np.maximum(acct_total, 1)
+    # accounts paying the vendor: the history's, plus accounts new to it
+    fresh = na[~in_hist[na]]
+    fresh_pairs = np.unique(acct[fresh].astype(np.int64) * (int(vend.max()) + 1) + vend[fresh])
+    extra = np.bincount(fresh_pairs % (int(vend.max()) + 1), minlength=int(vend.max()) + 1)
+    reach = np.where(vend < t.n_vend, t.vend_accounts[np.minimum(vend, t.n_vend - 1)], 0) \
+        + extra[vend]
+    return {
+        "account_prior": prior,
+        "new_vendor": is_first & (prior >= rules["new_vendor_min_history"]),
+        "vendor_share": share,
+        "vendor_accounts": reach,
+    }
 
 
 # ------------------------------------------------------------------------ Benford
@@ -229,9 +327,17 @@ def first_digit(cents: np.ndarray) -> np.ndarray:
     return out
 
 
-def benford_table(
-    codes: np.ndarray, digits: np.ndarray, cents: np.ndarray, n_groups: int, rules: dict
-):
+def _digit_table(codes: np.ndarray, digits: np.ndarray, cents: np.ndarray, size: int):
+    """First-digit counts per group, and the orders of magnitude its central 90% spans."""
+    use = digits > 0
+    counts = np.zeros((size, 9))
+    np.add.at(counts, (codes[use], digits[use] - 1), 1)
+    mag = np.log10(np.maximum(np.abs(cents[use]) / 100.0, 1.0))
+    _, (p5, p95) = group_quantiles(codes[use], mag, size, (0.05, 0.95))
+    return counts, np.nan_to_num(p95 - p5)
+
+
+def benford_table(counts: np.ndarray, span: np.ndarray, rules: dict):
     """Per group: rows tested, first-digit MAD, chi-square p-value, and conformity.
 
     Benford's law holds only for amounts that span orders of magnitude: a
@@ -243,19 +349,13 @@ def benford_table(
     nearly every large group for trivial departures and the MAD is unstable for
     small ones, so a group is flagged only when both agree.
     """
-    use = digits > 0
-    mag = np.log10(np.maximum(np.abs(cents[use]) / 100.0, 1.0))
-    _, (p5, p95) = group_quantiles(codes[use], mag, n_groups, (0.05, 0.95))
-    wide = np.nan_to_num(p95 - p5) >= rules["benford_min_span"]
-    counts = np.zeros((n_groups, 9))
-    np.add.at(counts, (codes[use], digits[use] - 1), 1)
     n = counts.sum(1)
     share = counts / np.maximum(n, 1)[:, None]
     mad = np.abs(share - _BENFORD).mean(1)
     chi2 = (n[:, None] * (share - _BENFORD) ** 2 / _BENFORD).sum(1)
     p = sps.chi2.sf(chi2, df=8)
-    flagged = (n >= rules["benford_min_rows"]) & wide & (mad > rules["benford_mad"]) & (
-        p < rules["benford_p"])
+    flagged = (n >= rules["benford_min_rows"]) & (span >= rules["benford_min_span"]) & (
+        mad > rules["benford_mad"]) & (p < rules["benford_p"])
     # per group and digit: observed share over Benford's (a digit the group over-uses)
     excess = share / _BENFORD
     return n, mad, p, flagged, excess

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from nexus_lab._arrays import search_sorted
+
 log = logging.getLogger("nexus_lab")
 
 _AE_SAMPLE = 200_000  # rows the autoencoder and the forest learn from, at most
@@ -240,12 +242,18 @@ class AnomalyDetector:
         return self
 
     def transform(self, x: np.ndarray) -> np.ndarray:
-        """The standardized features the models see."""
-        return np.clip((np.asarray(x, np.float64) - self.center_) / self.scale_, -10, 10).astype(
-            np.float32)
+        """The standardized features the models see (float32, in one pass of copies)."""
+        out = np.array(x, dtype=np.float32)
+        out -= self.center_.astype(np.float32)
+        out /= self.scale_.astype(np.float32)
+        return np.clip(out, -10, 10, out=out)
 
     def _raw(self, xs: np.ndarray):
-        forest = -self.forest_.score_samples(xs)
+        from joblib import parallel_config
+
+        # the trees release the GIL: many rows are scored in threads, one per core
+        with parallel_config(backend="threading", n_jobs=-1 if len(xs) > 20_000 else 1):
+            forest = -self.forest_.score_samples(xs)
         parts = reconstruction_errors(self.autoencoder_, xs, self.device_)
         return forest, parts.mean(1), parts
 
@@ -253,8 +261,8 @@ class AnomalyDetector:
         """Forest percentile, autoencoder percentile and per-feature squared errors."""
         xs = x if standardized else self.transform(x)
         forest, ae, parts = self._raw(xs)
-        f_pct = np.searchsorted(self.forest_ref_, forest, "right") / len(self.forest_ref_)
-        a_pct = np.searchsorted(self.ae_ref_, ae, "right") / len(self.ae_ref_)
+        f_pct = search_sorted(self.forest_ref_, forest, "right") / len(self.forest_ref_)
+        a_pct = search_sorted(self.ae_ref_, ae, "right") / len(self.ae_ref_)
         return f_pct, a_pct, parts
 
     def score_samples(self, x: np.ndarray) -> np.ndarray:

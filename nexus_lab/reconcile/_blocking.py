@@ -8,7 +8,10 @@ expanded into pairs with ``repeat``/``cumsum`` arithmetic.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
+
+from nexus_lab._arrays import SORT_NEEDLES, search_sorted, unique_ints
+
+__all__ = ["composite", "expand_ranges", "range_join", "search_sorted", "unique_ints"]
 
 
 def expand_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -24,60 +27,6 @@ def expand_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarra
     starts = np.cumsum(counts) - counts
     pos = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(starts - lo, counts)
     return rows, pos
-
-
-def unique_ints(values: np.ndarray) -> np.ndarray:
-    """Sorted distinct values of an int array: ``np.unique`` by hashing first.
-
-    On millions of distinct int64 codes NumPy's ``unique`` is many times slower
-    than hashing them and sorting only the distinct ones.
-
-    Examples
-    --------
-    >>> unique_ints(np.array([7, 3, 7, 1]))
-    array([1, 3, 7])
-    """
-    return np.sort(pd.unique(np.asarray(values)))
-
-
-_SORT_NEEDLES = 1 << 15  # below this many needles the look-ups fit in cache anyway
-
-
-def search_sorted(
-    sorted_key: np.ndarray,
-    needles: np.ndarray,
-    side: str = "left",
-    needle_order: np.ndarray | None = None,
-) -> np.ndarray:
-    """``np.searchsorted`` that visits the needles in sorted order.
-
-    Binary searches for random needles miss the cache at every step; in sorted
-    order each search starts near the previous one, which is several times
-    faster on large tables. The result is the same as ``np.searchsorted``.
-
-    Parameters
-    ----------
-    sorted_key : numpy.ndarray
-        The sorted array to search.
-    needles : numpy.ndarray
-        Values to look up, in any order.
-    side : {"left", "right"}
-        As for ``np.searchsorted``.
-    needle_order : numpy.ndarray, optional
-        ``argsort(needles)`` when the caller already has it.
-
-    Examples
-    --------
-    >>> search_sorted(np.array([1, 3, 5]), np.array([4, 0, 5]), side="right")
-    array([2, 0, 3])
-    """
-    if needle_order is None:
-        if len(needles) < _SORT_NEEDLES:
-            return np.searchsorted(sorted_key, needles, side=side)
-        needle_order = np.argsort(needles, kind="stable")
-    out = np.empty(len(needles), dtype=np.int64)
-    out[needle_order] = np.searchsorted(sorted_key, needles[needle_order], side=side)
-    return out
 
 
 def range_join(
@@ -113,7 +62,7 @@ def range_join(
     # with scalar offsets both bounds share the order of the left keys
     left_order = (
         np.argsort(left_key, kind="stable")
-        if np.ndim(low) == 0 and np.ndim(high) == 0 and len(left_key) >= _SORT_NEEDLES
+        if np.ndim(low) == 0 and np.ndim(high) == 0 and len(left_key) >= SORT_NEEDLES
         else None
     )
     lo = search_sorted(sorted_key, left_key + low, "left", left_order)

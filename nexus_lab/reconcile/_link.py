@@ -33,14 +33,13 @@ import torch
 
 from nexus_lab.device import resolve_device
 from nexus_lab.errors import SchemaError
-from nexus_lab.frames import check_unique, to_pandas
+from nexus_lab.frames import check_unique, decimal_text, to_pandas
 from nexus_lab.reconcile._assign import assign_one_to_one
 from nexus_lab.reconcile._blocking import composite, expand_ranges, range_join
 from nexus_lab.reconcile._fs import FSModel, fit_em
 from nexus_lab.reconcile._text import (
     SENTINEL,
     as_string_array,
-    decimal_text,
     encode_bytes,
     levenshtein_similarity,
     normalize_plain,

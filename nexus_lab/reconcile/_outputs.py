@@ -7,11 +7,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from nexus_lab.frames import decimal_text
 from nexus_lab.reconcile._blocking import composite, range_join
 from nexus_lab.reconcile._prepare import Side
 from nexus_lab.reconcile._scoring import AMOUNT_LABELS
 from nexus_lab.reconcile._splits import Splits
-from nexus_lab.reconcile._text import decimal_text
 
 
 def keep_order(i, j, pick, b: Side, lg: Side) -> tuple[np.ndarray, np.ndarray]:

@@ -235,21 +235,3 @@ def soundex(values: object, width: int = 24) -> np.ndarray:
         val = np.where(at, codes, 0).max(1).astype(np.int32)
         out += val * scale
     return np.where(nlet > 0, out, 0).astype(np.int32)
-
-
-def decimal_text(x: np.ndarray, digits: int = 1, sign: bool = True) -> pa.Array:
-    """Numbers as text with a fixed number of decimals, optionally always signed.
-
-    Examples
-    --------
-    >>> decimal_text(np.array([13.04, -0.46, 0.0])).to_pylist()
-    ['+13.0', '-0.5', '+0.0']
-    >>> decimal_text(np.array([0.876]), digits=2, sign=False).to_pylist()
-    ['0.88']
-    """
-    scale = 10**digits
-    q = np.rint(np.asarray(x, dtype=np.float64) * scale).astype(np.int64)
-    whole = pc.cast(pa.array(np.abs(q) // scale), pa.string())
-    frac = pc.utf8_lpad(pc.cast(pa.array(np.abs(q) % scale), pa.string()), digits, "0")
-    signs = pa.array(np.where(q < 0, "-", "+" if sign else ""))
-    return pc.binary_join_element_wise(signs, whole, ".", frac, "")
