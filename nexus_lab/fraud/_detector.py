@@ -152,6 +152,8 @@ class FraudDetector:
         The rule settings in use.
     n_history_ : int
         Rows seen by :meth:`fit`.
+    score_seconds_, score_timings_ : float, dict
+        Seconds of the last :meth:`score` call, in all and per stage.
 
     Examples
     --------
@@ -333,6 +335,8 @@ class FraudDetector:
         self._check_fitted()
         t0 = time.perf_counter()
         tx = prepare_transactions(transactions, self.columns, "transactions")
+        stages = {"inputs": time.perf_counter() - t0}
+        t = time.perf_counter()
         hist = self.history_
         known = pd.Index(hist.ids).get_indexer(tx.ids) if len(tx) else np.zeros(0, np.int64)
         # the history rows near the scored ones in time: the only ones their windows see
@@ -345,10 +349,16 @@ class FraudDetector:
         ctx = Tx.concat([hist.take(near), tx])
         target = np.arange(len(near), len(ctx))
         codes = {e: encode(self.vocab_[e], ctx.entities[e]) for e in ENTITIES}
+        stages["context"] = time.perf_counter() - t
+        t = time.perf_counter()
         sig = self._signals(ctx, codes, target, known < 0)
         xs = self.anomaly_.transform(_matrix(sig))
+        stages["rules and statistics"] = time.perf_counter() - t
+        t = time.perf_counter()
         sig["forest_pct"], sig["ae_pct"], ae_parts = self.anomaly_.score_parts(
             xs, standardized=True)
+        stages["anomaly models"] = time.perf_counter() - t
+        t = time.perf_counter()
         strengths = _strengths(sig, self.rules_)
         if self.supervised_:
             feats = np.column_stack([xs, strengths, np.column_stack([
@@ -364,6 +374,8 @@ class FraudDetector:
             feats = None
             risk = 100.0 * (1.0 - np.prod(1.0 - strengths, axis=1))
             model_score = np.maximum(sig["forest_pct"], sig["ae_pct"])
+        stages["risk"] = time.perf_counter() - t
+        t = time.perf_counter()
         flags, reasons = _flags_and_reasons(strengths, sig, ctx, self.rules_)
         out = ScoredTransactions({
             "transaction_id": tx.ids,
@@ -375,7 +387,9 @@ class FraudDetector:
         if keep_for_explain:
             self._last = {"ids": pd.Index(tx.ids), "sig": sig, "xs": xs, "ae_parts": ae_parts,
                           "strengths": strengths, "feats": feats, "risk": risk}
+        stages["flags and reasons"] = time.perf_counter() - t
         self.score_seconds_ = time.perf_counter() - t0
+        self.score_timings_ = stages
         return out
 
     def explain(self, transaction_id: object) -> pd.DataFrame:
@@ -480,9 +494,15 @@ class FraudDetector:
             counts[: len(self.tables_.span[e])] = self.tables_.digits[e]
             span[: len(self.tables_.span[e])] = self.tables_.span[e]
             if len(fresh):
-                add, add_span = _digit_table(g[fresh], digits[fresh], cents[fresh], size)
-                counts += add
-                span = np.maximum(span, add_span)
+                # the spread of amounts is read off the history where it has enough rows
+                thin = counts.sum(1)[g[fresh]] < rules["benford_min_rows"]
+                use = fresh[digits[fresh] > 0]
+                counts += np.bincount(g[use] * 9 + digits[use] - 1, minlength=size * 9).reshape(
+                    size, 9)
+                if thin.any():
+                    _, add_span = _digit_table(g[fresh[thin]], digits[fresh[thin]],
+                                               cents[fresh[thin]], size)
+                    span = np.maximum(span, add_span)
             _, mad, p, flagged, excess = benford_table(counts, span, rules)
             d = digits
             over = excess[g, np.maximum(d - 1, 0)]

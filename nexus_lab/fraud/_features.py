@@ -330,8 +330,8 @@ def first_digit(cents: np.ndarray) -> np.ndarray:
 def _digit_table(codes: np.ndarray, digits: np.ndarray, cents: np.ndarray, size: int):
     """First-digit counts per group, and the orders of magnitude its central 90% spans."""
     use = digits > 0
-    counts = np.zeros((size, 9))
-    np.add.at(counts, (codes[use], digits[use] - 1), 1)
+    counts = np.bincount(codes[use] * 9 + digits[use] - 1, minlength=size * 9).reshape(
+        size, 9).astype(np.float64)
     mag = np.log10(np.maximum(np.abs(cents[use]) / 100.0, 1.0))
     _, (p5, p95) = group_quantiles(codes[use], mag, size, (0.05, 0.95))
     return counts, np.nan_to_num(p95 - p5)
