@@ -30,7 +30,7 @@ def fraud_html(scored: pd.DataFrame, summary: Mapping[str, object]) -> str:
     e = html.escape
     per = summary.get("per_flag", {})
     bars = "".join(
-        f"<tr><td>{e(k)}</td><td class=n>{v:,}</td><td><div class=bar style='width:"
+        f"<tr><td>{e(k)}</td><td class=n>{v:,}</td><td class=b><div class=bar style='width:"
         f"{100 * v / max(max(per.values()), 1):.0f}%'></div></td></tr>"
         for k, v in per.items()
     ) or "<tr><td colspan=3>no flags</td></tr>"
@@ -47,7 +47,7 @@ def fraud_html(scored: pd.DataFrame, summary: Mapping[str, object]) -> str:
         "body{font:14px system-ui,sans-serif;margin:2em;color:#222}"
         "table{border-collapse:collapse;margin:1em 0}td,th{border-bottom:1px solid #ddd;"
         "padding:4px 8px;text-align:left;vertical-align:top}.n{text-align:right}"
-        ".bar{background:#c0392b;height:10px;min-width:2px}h1{font-size:20px}"
+        ".b{width:320px}.bar{background:#c0392b;height:10px;min-width:2px}h1{font-size:20px}"
         "@media print{body{margin:0}}"
     )
     made = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
