@@ -246,3 +246,19 @@ def test_anomaly_detector_on_numbers():
     bad[4, 2] = np.nan
     with pytest.raises(SchemaError, match="NaN"):
         nx.fraud.AnomalyDetector(device="cpu").fit(bad)
+
+
+def test_scoring_new_rows_sees_what_the_whole_history_would(tx):
+    # signals of rows scored against a fitted history equal those computed over all rows
+    # at once: the time window and the history tables lose nothing
+    data = tx.iloc[:8_000]
+    whole = nx.fraud.FraudDetector(device="cpu", autoencoder_epochs=1).fit(data)
+    whole.score(data)
+    split = nx.fraud.FraudDetector(device="cpu", autoencoder_epochs=1).fit(data.iloc[:5_000])
+    split.score(data.iloc[5_000:])
+    a, b = whole._last["sig"], split._last["sig"]
+    for key in ("gap_prev", "gap_next", "account_prior", "count_window", "count_day",
+                "sum_day", "vendor_share", "vendor_accounts", "new_vendor"):
+        np.testing.assert_allclose(a[key][5_000:], b[key], err_msg=key)
+    for key in ("duplicate_of", "near_duplicate_of"):
+        assert ((a[key][5_000:] >= 0) == (b[key] >= 0)).all(), key

@@ -468,6 +468,9 @@ class FraudDetector:
         sig = {k: v[target] for k, v in win.items()}
         sig.update(history_signals(self.tables_, ctx.ts[target], acct[target], vend[target],
                                    new, rules))
+        # gaps to the account's neighbours: in the window, or further back in the history
+        sig["gap_prev"] = np.minimum(sig["gap_prev"], sig.pop("history_gap_prev"))
+        sig["gap_next"] = np.minimum(sig["gap_next"], sig.pop("history_gap_next"))
         cents = ctx.cents[target]
         x = log_amount(cents)
         sig["cents"] = cents

@@ -275,6 +275,16 @@ def history_signals(tables: HistoryTables, ts, acct, vend, new: np.ndarray, rule
     by_start = np.argsort(start, kind="stable")
     prior = np.where(known_a, search_sorted(t.acct_time, key, "left", by_key)
                      - search_sorted(t.acct_time, start, "left", by_start), 0)
+    # the account's nearest history payments before and after (gaps beyond the window)
+    at = search_sorted(t.acct_time, key, "left", by_key)
+    after = search_sorted(t.acct_time, key, "right", by_key)
+    first_own = search_sorted(t.acct_time, start, "left", by_start)
+    end_own = search_sorted(t.acct_time, start + _SPAN, "left", by_start)
+    before_t = np.where(known_a & (at > first_own), t.acct_time[np.maximum(at - 1, 0)] - key, 0)
+    after_t = np.where(known_a & (after < end_own),
+                       t.acct_time[np.minimum(after, len(t.acct_time) - 1)] - key, 0)
+    gap_prev = np.where(known_a & (at > first_own), -before_t, np.inf)
+    gap_next = np.where(known_a & (after < end_own), after_t, np.inf)
     na = np.flatnonzero(new)
     new_key = np.sort(key[na])
     prior += search_sorted(new_key, key, "left", by_key) - search_sorted(
@@ -308,6 +318,8 @@ def history_signals(tables: HistoryTables, ts, acct, vend, new: np.ndarray, rule
     reach = np.where(vend < t.n_vend, t.vend_accounts[np.minimum(vend, t.n_vend - 1)], 0) \
         + extra[vend]
     return {
+        "history_gap_prev": gap_prev,
+        "history_gap_next": gap_next,
         "account_prior": prior,
         "new_vendor": is_first & (prior >= rules["new_vendor_min_history"]),
         "vendor_share": share,
