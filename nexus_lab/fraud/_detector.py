@@ -507,9 +507,8 @@ class FraudDetector:
                                                cents[fresh[thin]], size)
                     span = np.maximum(span, add_span)
             _, mad, p, flagged, excess = benford_table(counts, span, rules)
-            d = digits
-            over = excess[g, np.maximum(d - 1, 0)]
-            hit = flagged[g] & (d > 0) & (over > 1.3) & (bf == 0)
+            over = excess[g, np.maximum(digits - 1, 0)]
+            hit = flagged[g] & (digits > 0) & (over > 1.3) & (bf == 0)
             bf[hit] = np.minimum(over[hit] / 4.0, 1.0)
             bf_text[hit] = k + 1
             sig["benford_mad"][hit] = mad[g][hit]
@@ -517,7 +516,6 @@ class FraudDetector:
         sig["benford"] = bf
         sig["benford_group"] = bf_text
         sig["digit"] = digits
-        sig["ids_ctx"] = ctx.ids
         sig["vendor_names"] = ctx.entities["vendor"][target]
         sig["ts"] = ctx.ts[target]
         return sig
@@ -596,7 +594,8 @@ def _amount_rules(sig: dict, rules: dict) -> None:
     sig["threshold_ratio"] = np.minimum(units / limits.min(), 10.0)
     unit_cents = round(rules["round_unit"] * 100)
     cents = np.abs(sig["cents"])
-    whole = (cents % unit_cents == 0) & (units >= 10 * rules["round_unit"] / 10)
+    # 1: a multiple of the unit (100.00 by default); 2: of ten units (1,000.00)
+    whole = (cents % unit_cents == 0) & (cents > 0)
     sig["round"] = whole.astype(float) + ((cents % (unit_cents * 10) == 0) & whole)
     lo, hi = rules["business_hours"]
     sig["off_hours"] = ((sig["hour"] < lo) | (sig["hour"] >= hi)).astype(float)

@@ -24,7 +24,7 @@ _MIN_GROUP = 5  # rows a group needs before its own median and MAD are used
 DEFAULT_RULES = {
     "thresholds": (10_000.0,),  # approval limits, currency units
     "threshold_band": 0.05,  # "just under" = within this share below a limit
-    "round_unit": 100.0,  # an amount that is a multiple of this (and >= 10 units) is round
+    "round_unit": 100.0,  # a multiple of this is round; of ten times this, rounder
     "duplicate_window_hours": 72.0,
     "near_duplicate_share": 0.01,  # near duplicate: amounts within 1%
     "velocity_window_minutes": 60.0,  # either side of a transaction
