@@ -270,16 +270,15 @@ def history_signals(tables: HistoryTables, ts, acct, vend, new: np.ndarray, rule
     known = known_a & (vend < t.n_vend)
     # earlier payments of the account: in the history, and among the new rows
     key = _time_key(acct, ts, t.t0)
-    start = acct.astype(np.int64) * _SPAN
-    by_key = np.argsort(key, kind="stable")  # sorted needles: cache-friendly look-ups
-    by_start = np.argsort(start, kind="stable")
-    prior = np.where(known_a, search_sorted(t.acct_time, key, "left", by_key)
-                     - search_sorted(t.acct_time, start, "left", by_start), 0)
-    # the account's nearest history payments before and after (gaps beyond the window)
+    start = acct.astype(np.int64) * _SPAN  # where the account's keys begin
+    # sorted needles make the look-ups cache friendly; in key order the starts are sorted too
+    by_key = np.argsort(key, kind="stable")
     at = search_sorted(t.acct_time, key, "left", by_key)
     after = search_sorted(t.acct_time, key, "right", by_key)
-    first_own = search_sorted(t.acct_time, start, "left", by_start)
-    end_own = search_sorted(t.acct_time, start + _SPAN, "left", by_start)
+    first_own = search_sorted(t.acct_time, start, "left", by_key)
+    end_own = search_sorted(t.acct_time, start + _SPAN, "left", by_key)
+    prior = np.where(known_a, at - first_own, 0)
+    # the account's nearest history payments before and after (gaps beyond the window)
     before_t = np.where(known_a & (at > first_own), t.acct_time[np.maximum(at - 1, 0)] - key, 0)
     after_t = np.where(known_a & (after < end_own),
                        t.acct_time[np.minimum(after, len(t.acct_time) - 1)] - key, 0)
@@ -288,7 +287,7 @@ def history_signals(tables: HistoryTables, ts, acct, vend, new: np.ndarray, rule
     na = np.flatnonzero(new)
     new_key = np.sort(key[na])
     prior += search_sorted(new_key, key, "left", by_key) - search_sorted(
-        new_key, start, "left", by_start)
+        new_key, start, "left", by_key)
     # the pair in the history tables
     pk = np.where(known, acct * t.n_vend + vend, -1)
     pos = np.minimum(search_sorted(t.pair_keys, pk), max(len(t.pair_keys) - 1, 0))
