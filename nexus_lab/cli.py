@@ -314,10 +314,7 @@ def _print_training(res: Mapping[str, Any], name: str, uri: str) -> None:
 
 
 def _cmd_fraud_score(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     from nexus_lab.files import check_out_dir
-    from nexus_lab.fraud import ScoredTransactions
     from nexus_lab.reports import export_fraud
     from nexus_lab.tracking import default_tracking_uri, load_fraud_model
 
@@ -329,7 +326,7 @@ def _cmd_fraud_score(args: argparse.Namespace) -> int:
     if columns and dict(detector.columns or {}) != columns:
         raise NexusError(f"--columns {columns} differ from the model's {detector.columns}: the "
                          "model reads the column names it was trained with")
-    scored = ScoredTransactions(pd.DataFrame(detector.score(data)))
+    scored = detector.score(data)
     export_fraud(scored, args.out, extra={"model": args.model,
                                           "tracking_uri": default_tracking_uri()})
     s = scored.summary()

@@ -99,6 +99,12 @@ class ScoredTransactions(pd.DataFrame):
         )
 
 
+def _rate_of(table: np.ndarray, codes: np.ndarray, prior: float) -> np.ndarray:
+    """Fraud rate of each code's group; codes the table has not seen get the prior."""
+    seen = codes < len(table)
+    return np.where(seen, table[np.where(seen, codes, 0)], prior)
+
+
 def _lengths(column: pd.Series) -> np.ndarray:
     """Items per row of a column of lists (Arrow-backed or Python lists)."""
     if isinstance(column.dtype, pd.ArrowDtype):
@@ -305,8 +311,8 @@ class FraudDetector:
     def _target_from(self, codes, labels, train, test) -> np.ndarray:
         prior = float(labels[train].mean())
         return np.column_stack([
-            models.target_table(codes[e][train], labels[train], len(self.vocab_[e]), prior)[
-                codes[e][test]]
+            _rate_of(models.target_table(codes[e][train], labels[train], len(self.vocab_[e]),
+                                         prior), codes[e][test], prior)
             for e in ("account", "vendor")
         ])
 
@@ -362,9 +368,7 @@ class FraudDetector:
         strengths = _strengths(sig, self.rules_)
         if self.supervised_:
             feats = np.column_stack([xs, strengths, np.column_stack([
-                self.targets_[e][np.minimum(codes[e][target], len(self.targets_[e]) - 1)]
-                * (codes[e][target] < len(self.targets_[e]))
-                + self.prior_ * (codes[e][target] >= len(self.targets_[e]))
+                _rate_of(self.targets_[e], codes[e][target], self.prior_)
                 for e in ("account", "vendor")])])
             raw_p = self.booster_.predict_proba(feats)[:, 1]
             prob = self.calibrator_.predict(raw_p)
@@ -386,7 +390,7 @@ class FraudDetector:
         })
         if keep_for_explain:
             self._last = {"ids": pd.Index(tx.ids), "sig": sig, "xs": xs, "ae_parts": ae_parts,
-                          "strengths": strengths, "feats": feats, "risk": risk}
+                          "strengths": strengths, "feats": feats}
         stages["flags and reasons"] = time.perf_counter() - t
         self.score_seconds_ = time.perf_counter() - t0
         self.score_timings_ = stages

@@ -73,8 +73,7 @@ def group_quantiles(
     codes: np.ndarray, x: np.ndarray, n_groups: int, qs: tuple[float, ...]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-group row counts and quantiles (linear interpolation), by one sort."""
-    order = np.lexsort((x, codes))
-    sc, sx = codes[order], x[order]
+    sx = x[np.lexsort((x, codes))]
     count = np.bincount(codes, minlength=n_groups)
     start = np.concatenate([[0], np.cumsum(count)[:-1]])
     out = np.full((len(qs), n_groups), np.nan)
@@ -85,7 +84,6 @@ def group_quantiles(
         hi = np.minimum(lo + 1, start[have] + count[have] - 1)
         frac = pos - lo
         out[k, have] = sx[lo] * (1 - frac) + sx[hi] * frac
-    del sc
     return count, out
 
 

@@ -75,15 +75,20 @@ def _module_class():
     return AutoEncoder
 
 
+def _sample(x: np.ndarray, random_state: int) -> np.ndarray:
+    """At most ``_AE_SAMPLE`` rows of ``x``, drawn without replacement."""
+    if len(x) <= _AE_SAMPLE:
+        return x
+    return x[np.random.default_rng(random_state).choice(len(x), _AE_SAMPLE, replace=False)]
+
+
 def fit_autoencoder(
     x: np.ndarray, device: torch.device, random_state: int, epochs: int = 12
 ) -> torch.nn.Module:
     """Train the autoencoder on standardized features (a sample of at most 200k rows)."""
     import lightning.pytorch as pl
 
-    rng = np.random.default_rng(random_state)
-    if len(x) > _AE_SAMPLE:
-        x = x[rng.choice(len(x), _AE_SAMPLE, replace=False)]
+    x = _sample(x, random_state)
     torch.manual_seed(random_state)
     model = _module_class()(x.shape[1])
     data = torch.utils.data.TensorDataset(torch.as_tensor(x, dtype=torch.float32))
@@ -116,9 +121,7 @@ def reconstruction_errors(model: torch.nn.Module, x: np.ndarray, device: torch.d
 def fit_forest(x: np.ndarray, random_state: int):
     from sklearn.ensemble import IsolationForest
 
-    rng = np.random.default_rng(random_state)
-    if len(x) > _AE_SAMPLE:
-        x = x[rng.choice(len(x), _AE_SAMPLE, replace=False)]
+    x = _sample(x, random_state)
     return IsolationForest(
         n_estimators=100, max_samples=min(256, len(x)), random_state=random_state,
     ).fit(x)
