@@ -262,3 +262,30 @@ def test_scoring_new_rows_sees_what_the_whole_history_would(tx):
         np.testing.assert_allclose(a[key][5_000:], b[key], err_msg=key)
     for key in ("duplicate_of", "near_duplicate_of"):
         assert ((a[key][5_000:] >= 0) == (b[key] >= 0)).all(), key
+
+
+def test_forest_scores_equal_scikit_learns():
+    from sklearn.ensemble import IsolationForest
+
+    from nexus_lab.fraud._models import _FOREST_BLOCK, forest_scores
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(3 * _FOREST_BLOCK + 17, 6)).astype(np.float32)  # blocks and threads
+    full = IsolationForest(n_estimators=20, random_state=0).fit(x[:2000])
+    np.testing.assert_array_equal(forest_scores(full, x), full.score_samples(x))
+    part = IsolationForest(n_estimators=20, max_features=0.5, random_state=0).fit(x[:2000])
+    np.testing.assert_array_equal(forest_scores(part, x[:500]), part.score_samples(x[:500]))
+
+
+def test_small_pages_restores_numpys_setting():
+    from nexus_lab._arrays import small_pages
+
+    switch = np._core.multiarray._set_madvise_hugepage
+    before = switch(True)
+    try:
+        with small_pages():
+            inside = np.ones(1 << 20).sum()
+        assert inside == 1 << 20
+        assert switch(True) is True  # restored on leaving
+    finally:
+        switch(before)

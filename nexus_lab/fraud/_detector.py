@@ -6,12 +6,14 @@ import html
 import logging
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from nexus_lab._arrays import small_pages
 from nexus_lab.device import resolve_device
 from nexus_lab.errors import SchemaError
 from nexus_lab.frames import decimal_text
@@ -225,6 +227,10 @@ class FraudDetector:
         -------
         FraudDetector
         """
+        with small_pages():
+            return self._fit(history, y)
+
+    def _fit(self, history: object, y: object) -> FraudDetector:
         t0 = time.perf_counter()
         tx = prepare_transactions(history, self.columns, "history")
         if len(tx) < _MIN_ROWS:
@@ -247,6 +253,7 @@ class FraudDetector:
         x = log_amount(tx.cents)
         self.stats_ = {e: GroupStats.fit(codes[e], x, len(self.vocab_[e])) for e in ENTITIES}
         self.history_ = tx
+        self._history_index = None
         self.n_history_ = len(tx)
         self.history_order_ = np.argsort(tx.ts, kind="stable")
         self.tables_ = HistoryTables.build(
@@ -339,12 +346,18 @@ class FraudDetector:
             order of the input rows.
         """
         self._check_fitted()
+        with small_pages():
+            return self._score(transactions, keep_for_explain)
+
+    def _score(self, transactions: object, keep_for_explain: bool) -> ScoredTransactions:
         t0 = time.perf_counter()
         tx = prepare_transactions(transactions, self.columns, "transactions")
         stages = {"inputs": time.perf_counter() - t0}
         t = time.perf_counter()
         hist = self.history_
-        known = pd.Index(hist.ids).get_indexer(tx.ids) if len(tx) else np.zeros(0, np.int64)
+        if getattr(self, "_history_index", None) is None:  # its hash table is kept with it
+            self._history_index = pd.Index(hist.ids)
+        known = self._history_index.get_indexer(tx.ids) if len(tx) else np.zeros(0, np.int64)
         # the history rows near the scored ones in time: the only ones their windows see
         reach = window_seconds(self.rules_)
         sorted_ts = hist.ts[self.history_order_]
@@ -468,10 +481,13 @@ class FraudDetector:
         """
         rules = self.rules_
         acct, vend = codes["account"], codes["vendor"]
-        win = window_signals(ctx.ts, ctx.cents, acct, vend, rules)
-        sig = {k: v[target] for k, v in win.items()}
-        sig.update(history_signals(self.tables_, ctx.ts[target], acct[target], vend[target],
-                                   new, rules))
+        # the two passes share nothing and mostly release the GIL: one runs in a thread
+        with ThreadPoolExecutor(1) as pool:
+            past = pool.submit(history_signals, self.tables_, ctx.ts[target], acct[target],
+                               vend[target], new, rules)
+            win = window_signals(ctx.ts, ctx.cents, acct, vend, rules)
+            sig = {k: v[target] for k, v in win.items()}
+            sig.update(past.result())
         # gaps to the account's neighbours: in the window, or further back in the history
         sig["gap_prev"] = np.minimum(sig["gap_prev"], sig.pop("history_gap_prev"))
         sig["gap_next"] = np.minimum(sig["gap_next"], sig.pop("history_gap_next"))
@@ -549,16 +565,16 @@ def _matrix(sig: dict) -> np.ndarray:
         "round_amount": sig["round"], "threshold_ratio": sig["threshold_ratio"],
         "account_prior": np.log1p(sig["account_prior"]),
     }
-    out = np.empty((len(hour), len(FEATURES)), dtype=np.float32)
+    out = np.empty((len(FEATURES), len(hour)), dtype=np.float32)
     for k, f in enumerate(FEATURES):
-        out[:, k] = cols[f]
-    return out
+        out[k] = cols[f]
+    return out.T  # column-major: each feature is written (and standardized) in one stream
 
 
 def _strengths(sig: dict, rules: dict) -> np.ndarray:
     """Strength in [0, 1] of each flag category, per row (columns as :data:`FLAGS`)."""
     n = len(sig["cents"])
-    s = np.zeros((n, len(FLAGS)))
+    s = np.zeros((len(FLAGS), n)).T  # column-major: each flag's column is one stream
     # duplicates: exact, else near
     s[:, 0] = np.where(sig["duplicate_of"] >= 0, 0.85,
                        np.where(sig["near_duplicate_of"] >= 0, 0.55, 0.0))

@@ -63,9 +63,7 @@ def prepare_transactions(
     entities = {}
     for col in OPTIONAL:
         if col in df:
-            values = df[col]
-            text = values.astype("string").fillna("").to_numpy(dtype=object)
-            entities[col] = text
+            entities[col] = _text(df[col])
         else:  # one group for everybody: the rules still run, per-group ones on the whole
             entities[col] = np.full(len(df), "", dtype=object)
     return Tx(
@@ -75,6 +73,18 @@ def prepare_transactions(
         cents,
         entities,
     )
+
+
+def _text(values: pd.Series) -> np.ndarray:
+    """A column as an object array of str, missing values as ``""``."""
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) == "string":
+        # already text: skip the copy into a string array and back
+        out = values.to_numpy(dtype=object)
+        missing = pd.isna(out)
+        if missing.any():
+            out = np.where(missing, "", out)
+        return out
+    return values.astype("string").fillna("").to_numpy(dtype=object)
 
 
 def prepare_labels(y: object, data: object, n: int, name: str = "history") -> np.ndarray:

@@ -9,6 +9,7 @@ computed out of fold, so a row's own label never reaches its features.
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from contextlib import contextmanager
 
@@ -21,6 +22,7 @@ log = logging.getLogger("nexus_lab")
 
 _AE_SAMPLE = 200_000  # rows the autoencoder and the forest learn from, at most
 _CHUNK = 1 << 16
+_FOREST_BLOCK = 1 << 15  # rows every tree visits while they are in the cache
 
 
 @contextmanager
@@ -125,6 +127,68 @@ def fit_forest(x: np.ndarray, random_state: int):
     return IsolationForest(
         n_estimators=100, max_samples=min(256, len(x)), random_state=random_state,
     ).fit(x)
+
+
+def _average_path_length(n: np.ndarray) -> np.ndarray:
+    """Mean path length of an unsuccessful search in a binary tree of ``n`` points.
+
+    The ``c(n)`` of Liu, Ting and Zhou (2008): 0 for one point, 1 for two,
+    ``2 H(n - 1) - 2 (n - 1) / n`` beyond.
+    """
+    n = np.asarray(n, dtype=np.float64)
+    out = np.zeros_like(n)
+    out[n == 2] = 1.0
+    big = n > 2
+    out[big] = 2.0 * (np.log(n[big] - 1.0) + np.euler_gamma) - 2.0 * (n[big] - 1.0) / n[big]
+    return out
+
+
+def _leaf_depths(forest) -> list[np.ndarray]:
+    """Per tree and node: its depth plus the expected depth below it, less one."""
+    return [tree.tree_.compute_node_depths() + _average_path_length(tree.tree_.n_node_samples)
+            - 1.0 for tree in forest.estimators_]
+
+
+def forest_scores(forest, x: np.ndarray, leaf_depths: list[np.ndarray] | None = None):
+    """The isolation forest's ``score_samples`` of the rows of ``x`` (float32).
+
+    Equal to scikit-learn's to the last bit, and faster: rows are taken in
+    blocks that stay in the cache while every tree visits them, the blocks are
+    shared out over the cores (the trees release the GIL) and each thread adds
+    into its own rows, with no lock.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    leaf_depths = leaf_depths if leaf_depths is not None else _leaf_depths(forest)
+    trees = [(t.tree_, f) for t, f in zip(forest.estimators_, forest.estimators_features_)]
+    every = x.shape[1]
+    depths = np.zeros(len(x))
+
+    def run(start: int, stop: int) -> None:
+        for s in range(start, stop, _FOREST_BLOCK):
+            block = np.ascontiguousarray(x[s : min(s + _FOREST_BLOCK, stop)])
+            acc = depths[s : s + len(block)]
+            for (tree, features), values in zip(trees, leaf_depths):
+                sub = block if len(features) == every else np.ascontiguousarray(
+                    block[:, features])
+                acc += values[tree.apply(sub)]
+
+    workers = max(1, min(_threads(), len(x) // _FOREST_BLOCK))
+    bounds = np.linspace(0, len(x), workers + 1).astype(int)
+    if workers == 1:
+        run(0, len(x))
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(run, bounds[:-1], bounds[1:]))
+    denominator = len(trees) * _average_path_length([forest.max_samples_])[0]
+    return -(2.0 ** (-depths / denominator)) if denominator else -np.ones(len(x))
+
+
+def _threads() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 # ------------------------------------------------------------------ target statistics
@@ -238,6 +302,7 @@ class AnomalyDetector:
         self.scale_ = np.maximum(q75 - q25, np.maximum(x.std(axis=0), 1e-3))
         xs = self.transform(x)
         self.forest_ = fit_forest(xs, self.random_state)
+        self._leaf_depths = _leaf_depths(self.forest_)
         self.autoencoder_ = fit_autoencoder(xs, self.device_, self.random_state, self.epochs)
         forest, ae, _ = self._raw(xs)
         self.forest_ref_ = np.sort(forest)
@@ -252,11 +317,10 @@ class AnomalyDetector:
         return np.clip(out, -10, 10, out=out)
 
     def _raw(self, xs: np.ndarray):
-        from joblib import parallel_config
-
-        # the trees release the GIL: many rows are scored in threads, one per core
-        with parallel_config(backend="threading", n_jobs=-1 if len(xs) > 20_000 else 1):
-            forest = -self.forest_.score_samples(xs)
+        if getattr(self, "_leaf_depths", None) is None:  # loaded from an artifact
+            self._leaf_depths = _leaf_depths(self.forest_)
+        forest = -forest_scores(self.forest_, np.asarray(xs, dtype=np.float32),
+                                self._leaf_depths)
         parts = reconstruction_errors(self.autoencoder_, xs, self.device_)
         return forest, parts.mean(1), parts
 
