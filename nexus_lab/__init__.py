@@ -8,6 +8,7 @@ The public API is small and loaded lazily, so ``import nexus_lab`` stays fast
     res = nx.reconcile(bank, ledger)          # bank statement against ledger
     scored = nx.fraud.FraudDetector().fit(history).score(tx)   # fraud risk 0-100
     pairs = nx.link(customers, crm)           # any two tables, or duplicates in one
+    recs = nx.recommend.Hybrid().fit(interactions).recommend(users, k=10)
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ __all__ = [
     "data",
     "fraud",
     "link",
+    "recommend",
     "reconcile",
     "resolve_device",
 ]
@@ -44,13 +46,14 @@ _LAZY = {
     "reconcile": ("nexus_lab.reconcile", None),
     "data": ("nexus_lab.data", None),
     "fraud": ("nexus_lab.fraud", None),
+    "recommend": ("nexus_lab.recommend", None),
     "link": ("nexus_lab.reconcile", "link"),
     "ReconcileResult": ("nexus_lab.reconcile", "ReconcileResult"),
     "resolve_device": ("nexus_lab.device", "resolve_device"),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from nexus_lab import data, fraud, reconcile
+    from nexus_lab import data, fraud, recommend, reconcile
     from nexus_lab.device import resolve_device
     from nexus_lab.reconcile import ReconcileResult, link
 

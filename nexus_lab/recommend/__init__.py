@@ -1,0 +1,34 @@
+"""Recommenders for user-item interactions: collaborative, content-based and hybrid.
+
+>>> import nexus_lab as nx
+>>> data = nx.data.synth_interactions(300, 100, seed=0)
+>>> train, test = nx.recommend.stratified_split(data, ratio=0.75, filter_by="item", seed=42)
+>>> model = nx.recommend.EASE(regularization=50.0, device="cpu").fit(train)
+>>> sorted(nx.recommend.evaluate(model, train, test, k=10))
+['map', 'ndcg', 'precision', 'recall']
+"""
+
+from nexus_lab.recommend import datasets
+from nexus_lab.recommend._base import Recommendations, Recommender
+from nexus_lab.recommend._content import Content
+from nexus_lab.recommend._evaluate import evaluate, ranking_metrics, stratified_split
+from nexus_lab.recommend._hybrid import Hybrid, default_candidates, tune
+from nexus_lab.recommend._models import ALS, BPR, EASE, ItemKNN, Popularity
+
+__all__ = [
+    "ALS",
+    "BPR",
+    "EASE",
+    "Content",
+    "Hybrid",
+    "ItemKNN",
+    "Popularity",
+    "Recommendations",
+    "Recommender",
+    "datasets",
+    "default_candidates",
+    "evaluate",
+    "ranking_metrics",
+    "stratified_split",
+    "tune",
+]

@@ -1,0 +1,266 @@
+"""A hybrid that tunes itself: each model's settings and the blend, on a validation split."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import clone
+
+from nexus_lab.errors import SchemaError
+from nexus_lab.frames import to_pandas
+from nexus_lab.recommend._base import Recommender
+from nexus_lab.recommend._content import Content
+from nexus_lab.recommend._data import build
+from nexus_lab.recommend._evaluate import ranking_metrics, stratified_split
+from nexus_lab.recommend._models import ALS, EASE, ItemKNN, Popularity
+
+log = logging.getLogger("nexus_lab")
+
+
+def default_candidates(device: object = "auto", random_state: int = 0) -> dict[str, list]:
+    """The settings :class:`Hybrid` tries for each of its models."""
+    return {
+        "ease": [EASE(regularization=r, device=device) for r in (100.0, 200.0, 400.0, 800.0)],
+        "als": [ALS(regularization=r, unobserved_weight=a, device=device,
+                    random_state=random_state)
+                for r in (0.01, 0.03, 0.1) for a in (0.1, 0.3, 1.0)],
+        "itemknn": [ItemKNN(neighbors=n, device=device) for n in (50, 200)],
+        "content": [Content(device=device)],
+        "popularity": [Popularity(device=device)],
+    }
+
+
+def _validation(train: pd.DataFrame, ratio: float, seed: int):
+    inner, val = stratified_split(train, ratio=ratio, filter_by="item", seed=seed)
+    return inner, val
+
+
+def _val_scores(model: Recommender, val: pd.DataFrame):
+    """Standardized scores of the validation users (seen items at -inf), and those users."""
+    ids = pd.unique(val["user_id"].to_numpy())
+    users = ids[model.users_.get_indexer(ids) >= 0]
+    codes = model.users_.get_indexer(users)
+    hist = model._histories(users, codes, None)
+    scores = _standardize(model._scores_with_cold_start(hist, codes))
+    r, i = hist.nonzero()
+    scores[torch.as_tensor(r), torch.as_tensor(i)] = -torch.inf
+    return scores, users
+
+
+def _standardize(scores: torch.Tensor) -> torch.Tensor:
+    mean = scores.mean(1, keepdim=True)
+    std = scores.std(1, keepdim=True).clamp_min(1e-12)
+    return (scores - mean) / std
+
+
+def _ndcg(scores: torch.Tensor, users: np.ndarray, items: pd.Index, val: pd.DataFrame,
+          k: int) -> float:
+    top = torch.topk(scores, k, dim=1).indices.cpu().numpy()
+    recs = pd.DataFrame({"user_id": np.repeat(users, k), "item_id": items.to_numpy()[top.ravel()],
+                         "rank": np.tile(np.arange(1, k + 1), len(users))})
+    return ranking_metrics(val, recs, k=k)["ndcg"]
+
+
+def tune(candidates: Sequence[Recommender], train: object, k: int = 10, random_state: int = 0,
+         validation_ratio: float = 0.75, refit: bool = True):
+    """Choose among settings of a recommender on a validation split cut from ``train``.
+
+    ``train`` is split as the benchmark splits (stratified by item,
+    ``validation_ratio`` kept); each candidate is fitted on the kept part and
+    scored by nDCG@k on the rest; the best is refitted on all of ``train``.
+    The test split is never seen.
+
+    Parameters
+    ----------
+    candidates : sequence of recommenders
+        Unfitted estimators (e.g. one model with different settings).
+    train : DataFrame
+    k : int
+    random_state : int
+        Seed of the validation split.
+    validation_ratio : float
+    refit : bool
+        Refit the best on all of ``train`` (else return it fitted on the kept part).
+
+    Returns
+    -------
+    best : Recommender
+    table : pandas.DataFrame
+        ``candidate, params, ndcg`` per candidate, best first.
+
+    Examples
+    --------
+    >>> import nexus_lab as nx
+    >>> data = nx.data.synth_interactions(300, 80, seed=0)
+    >>> best, table = nx.recommend.tune([nx.recommend.EASE(regularization=r, device="cpu")
+    ...                                  for r in (10.0, 100.0)], data)
+    >>> len(table)
+    2
+    """
+    train = to_pandas(train, "train")
+    if not candidates:
+        raise SchemaError("tune needs at least one candidate model")
+    inner, val = _validation(train, validation_ratio, random_state)
+    rows = []
+    for n, cand in enumerate(candidates):
+        model = clone(cand).fit(inner)
+        scores, users = _val_scores(model, val)
+        rows.append({"candidate": n, "model": type(cand).__name__,
+                     "params": repr(cand), "ndcg": _ndcg(scores, users, model.items_, val, k)})
+    table = pd.DataFrame(rows).sort_values("ndcg", ascending=False, kind="stable")
+    best = clone(candidates[int(table["candidate"].iloc[0])])
+    best = best.fit(train if refit else inner)
+    return best, table.reset_index(drop=True)
+
+
+class Hybrid(Recommender):
+    """A blend of recommenders that picks its own settings and weights.
+
+    ``fit(train)`` cuts a validation split from ``train`` (stratified by item,
+    as the benchmark splits), chooses each model's best settings on it (EASE,
+    implicit ALS, item-kNN, content when the items have text, popularity),
+    then the blend weights of their per-user standardized scores by
+    coordinate search on validation nDCG, and refits the chosen models on all
+    of ``train``. No test data is ever looked at.
+
+    Parameters
+    ----------
+    candidates : mapping of name -> list of recommenders, optional
+        The settings to try per model (default :func:`default_candidates`).
+    k : int
+        Cut-off of the validation nDCG.
+    validation_ratio : float
+        Share of ``train`` the models learn from while choosing.
+    weight, columns : optional
+        As in the other models.
+    device : {"auto", "cpu", "cuda"}
+    random_state : int
+
+    Attributes
+    ----------
+    models_ : dict
+        The chosen models, fitted on all of ``train`` (only those in the blend).
+    weights_ : dict
+        Blend weight per model.
+    selection_ : pandas.DataFrame
+        Validation nDCG of every setting tried.
+    validation_ndcg_ : float
+        nDCG@k of the blend on the validation split.
+
+    Examples
+    --------
+    >>> import nexus_lab as nx
+    >>> data = nx.data.synth_interactions(300, 80, seed=0)
+    >>> cands = {"ease": [nx.recommend.EASE(regularization=50.0, device="cpu")],
+    ...          "popularity": [nx.recommend.Popularity()]}
+    >>> hybrid = nx.recommend.Hybrid(candidates=cands, device="cpu").fit(data)
+    >>> sorted(hybrid.weights_) == sorted(hybrid.models_)
+    True
+    """
+
+    _params = ("candidates", "k", "validation_ratio", "weight", "columns", "device",
+               "random_state")
+
+    def __init__(self, candidates: Mapping[str, Sequence[Recommender]] | None = None,
+                 k: int = 10, validation_ratio: float = 0.75, weight: str | None = None,
+                 columns=None, device: object = "auto", random_state: int = 0) -> None:
+        self.candidates = candidates
+        self.k = k
+        self.validation_ratio = validation_ratio
+        self.weight = weight
+        self.columns = columns
+        self.device = device
+        self.random_state = random_state
+
+    def _fit(self, matrix, frame) -> None:
+        cands = dict(self.candidates) if self.candidates is not None else default_candidates(
+            self.device, self.random_state)
+        if not cands or any(not v for v in cands.values()):
+            raise SchemaError("candidates must map each model name to at least one model")
+        has_text = any(c in frame for c in Content().text_columns)
+        if self.candidates is None and not has_text:
+            cands.pop("content")
+        k = int(self.k)
+        inner, val = _validation(frame, float(self.validation_ratio), int(self.random_state))
+        chosen, scores, rows = {}, {}, []
+        users = None
+        for name, options in cands.items():
+            best = None
+            for cand in options:
+                model = clone(cand).set_params(**_shared(cand, self)).fit(inner)
+                s, u = _val_scores(model, val)
+                score = _ndcg(s, u, model.items_, val, k)
+                rows.append({"model": name, "params": repr(cand), "ndcg": score})
+                if best is None or score > best[0]:
+                    best = (score, cand, s, u)
+            chosen[name], scores[name] = best[1], best[2]
+            users = best[3] if users is None else users
+            log.info("hybrid: %s best at validation nDCG@%d %.4f", name, k, best[0])
+        weights, val_ndcg = self._blend(scores, users, inner, val, k)
+        self.selection_ = pd.DataFrame(rows).sort_values(["model", "ndcg"],
+                                                         ascending=[True, False])
+        self.weights_ = {n: w for n, w in weights.items() if w > 0}
+        self.validation_ndcg_ = val_ndcg
+        self.models_ = {}
+        for name in self.weights_:
+            model = clone(chosen[name]).set_params(**_shared(chosen[name], self))
+            self.models_[name] = model.fit(frame)
+
+    def _blend(self, scores: dict, users, inner, val, k: int):
+        """Coordinate search of the blend weights on validation nDCG."""
+        names = list(scores)
+        items = _items_of(inner)
+        single = {n: _ndcg(scores[n], users, items, val, k) for n in names}
+        best_name = max(single, key=single.get)
+        weights = {n: 0.0 for n in names}
+        weights[best_name] = 1.0
+        best = single[best_name]
+        grid = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5)
+        for _ in range(2):
+            improved = False
+            for n in names:
+                if n == best_name:
+                    continue
+                for w in grid:
+                    trial = dict(weights, **{n: w})
+                    s = sum(trial[m] * scores[m] for m in names if trial[m] > 0)
+                    score = _ndcg(s, users, items, val, k)
+                    if score > best + 1e-6:
+                        best, weights, improved = score, trial, True
+            if not improved:
+                break
+        return weights, best
+
+    def _scores(self, history, codes) -> torch.Tensor:
+        total = None
+        for name, w in self.weights_.items():
+            s = w * _standardize(self.models_[name]._scores_with_cold_start(history, codes))
+            total = s if total is None else total + s
+        return total
+
+    def _item_similarity(self, codes) -> torch.Tensor:
+        total = None
+        for name, w in self.weights_.items():
+            s = w * _standardize(self.models_[name]._item_similarity(codes).to(torch.float32))
+            total = s if total is None else total + s
+        return total
+
+
+def _items_of(frame: pd.DataFrame) -> pd.Index:
+    return build(frame, np.ones(len(frame), np.float32)).items
+
+
+def _shared(model: Recommender, hybrid: Hybrid) -> dict:
+    """The hybrid's weight column and device, passed on to a model that takes them.
+
+    (The models see the hybrid's frame, whose columns already carry the canonical names.)
+    """
+    params = model.get_params()
+    out = {"weight": hybrid.weight} if "weight" in params else {}
+    if "device" in params and hybrid.device != "auto":
+        out["device"] = hybrid.device
+    return out
