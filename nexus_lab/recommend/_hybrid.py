@@ -12,13 +12,15 @@ from sklearn.base import clone
 
 from nexus_lab.errors import SchemaError
 from nexus_lab.frames import to_pandas
-from nexus_lab.recommend._base import Recommender
+from nexus_lab.recommend._base import Recommender, check_positive
 from nexus_lab.recommend._content import Content
 from nexus_lab.recommend._data import build
 from nexus_lab.recommend._evaluate import ranking_metrics, stratified_split
 from nexus_lab.recommend._models import ALS, EASE, ItemKNN, Popularity
 
 log = logging.getLogger("nexus_lab")
+
+_MIN_GAIN = 0.001  # validation nDCG a change of the blend must add
 
 
 def default_candidates(device: object = "auto", random_state: int = 0) -> dict[str, list]:
@@ -120,8 +122,8 @@ def tune(candidates: Sequence[Recommender], train: object, k: int = 10, random_s
 class Hybrid(Recommender):
     """A blend of recommenders that picks its own settings and weights.
 
-    ``fit(train)`` cuts a validation split from ``train`` (stratified by item,
-    as the benchmark splits), chooses each model's best settings on it (EASE,
+    ``fit(train)`` cuts validation splits from ``train`` (stratified by item,
+    as the benchmark splits), chooses each model's best settings on them (EASE,
     implicit ALS, item-kNN, content when the items have text, popularity),
     then the blend weights of their per-user standardized scores by
     coordinate search on validation nDCG, and refits the chosen models on all
@@ -135,6 +137,9 @@ class Hybrid(Recommender):
         Cut-off of the validation nDCG.
     validation_ratio : float
         Share of ``train`` the models learn from while choosing.
+    validation_splits : int
+        Validation splits (different seeds) whose mean nDCG decides: one split
+        of a small set is noisy enough to pick a worse blend.
     weight, columns : optional
         As in the other models.
     device : {"auto", "cpu", "cuda"}
@@ -162,15 +167,17 @@ class Hybrid(Recommender):
     True
     """
 
-    _params = ("candidates", "k", "validation_ratio", "weight", "columns", "device",
-               "random_state")
+    _params = ("candidates", "k", "validation_ratio", "validation_splits", "weight",
+               "columns", "device", "random_state")
 
     def __init__(self, candidates: Mapping[str, Sequence[Recommender]] | None = None,
-                 k: int = 10, validation_ratio: float = 0.75, weight: str | None = None,
-                 columns=None, device: object = "auto", random_state: int = 0) -> None:
+                 k: int = 10, validation_ratio: float = 0.75, validation_splits: int = 2,
+                 weight: str | None = None, columns=None, device: object = "auto",
+                 random_state: int = 0) -> None:
         self.candidates = candidates
         self.k = k
         self.validation_ratio = validation_ratio
+        self.validation_splits = validation_splits
         self.weight = weight
         self.columns = columns
         self.device = device
@@ -185,22 +192,28 @@ class Hybrid(Recommender):
         if self.candidates is None and not has_text:
             cands.pop("content")
         k = int(self.k)
-        inner, val = _validation(frame, float(self.validation_ratio), int(self.random_state))
+        check_positive("validation_splits", self.validation_splits, integer=True)
+        splits = []
+        for v in range(int(self.validation_splits)):
+            inner, val = _validation(frame, float(self.validation_ratio),
+                                     int(self.random_state) + v)
+            splits.append((val, _items_of(inner), inner))
         chosen, scores, rows = {}, {}, []
-        users = None
         for name, options in cands.items():
             best = None
             for cand in options:
-                model = clone(cand).set_params(**_shared(cand, self)).fit(inner)
-                s, u = _val_scores(model, val)
-                score = _ndcg(s, u, model.items_, val, k)
-                rows.append({"model": name, "params": repr(cand), "ndcg": score})
-                if best is None or score > best[0]:
-                    best = (score, cand, s, u)
+                found, mean = [], 0.0
+                for val, items, inner in splits:
+                    model = clone(cand).set_params(**_shared(cand, self)).fit(inner)
+                    s, u = _val_scores(model, val)
+                    found.append((s, u))
+                    mean += _ndcg(s, u, items, val, k) / len(splits)
+                rows.append({"model": name, "params": repr(cand), "ndcg": mean})
+                if best is None or mean > best[0]:
+                    best = (mean, cand, found)
             chosen[name], scores[name] = best[1], best[2]
-            users = best[3] if users is None else users
             log.info("hybrid: %s best at validation nDCG@%d %.4f", name, k, best[0])
-        weights, val_ndcg = self._blend(scores, users, inner, val, k)
+        weights, val_ndcg = self._blend(scores, splits, k)
         self.selection_ = pd.DataFrame(rows).sort_values(["model", "ndcg"],
                                                          ascending=[True, False])
         self.weights_ = {n: w for n, w in weights.items() if w > 0}
@@ -210,16 +223,27 @@ class Hybrid(Recommender):
             model = clone(chosen[name]).set_params(**_shared(chosen[name], self))
             self.models_[name] = model.fit(frame)
 
-    def _blend(self, scores: dict, users, inner, val, k: int):
-        """Coordinate search of the blend weights on validation nDCG."""
+    def _blend(self, scores: dict, splits: list, k: int):
+        """Coordinate search of the blend weights on validation nDCG (mean over splits).
+
+        A model joins the blend, or changes weight, only when that raises the
+        mean validation nDCG by at least ``_MIN_GAIN``: small gains on one
+        split are mostly noise.
+        """
         names = list(scores)
-        items = _items_of(inner)
-        single = {n: _ndcg(scores[n], users, items, val, k) for n in names}
+
+        def mean_ndcg(weights: dict) -> float:
+            total = 0.0
+            for v, (val, items, _) in enumerate(splits):
+                s = sum(weights[m] * scores[m][v][0] for m in names if weights[m] > 0)
+                total += _ndcg(s, scores[names[0]][v][1], items, val, k)
+            return total / len(splits)
+
+        single = {n: mean_ndcg({m: float(m == n) for m in names}) for n in names}
         best_name = max(single, key=single.get)
-        weights = {n: 0.0 for n in names}
-        weights[best_name] = 1.0
+        weights = {n: float(n == best_name) for n in names}
         best = single[best_name]
-        grid = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5)
+        grid = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
         for _ in range(2):
             improved = False
             for n in names:
@@ -227,9 +251,8 @@ class Hybrid(Recommender):
                     continue
                 for w in grid:
                     trial = dict(weights, **{n: w})
-                    s = sum(trial[m] * scores[m] for m in names if trial[m] > 0)
-                    score = _ndcg(s, users, items, val, k)
-                    if score > best + 1e-6:
+                    score = mean_ndcg(trial)
+                    if score > best + _MIN_GAIN:
                         best, weights, improved = score, trial, True
             if not improved:
                 break

@@ -53,8 +53,8 @@ def movielens_100k(items: bool = True) -> pd.DataFrame:
 
     Examples
     --------
-    >>> df = movielens_100k()  # doctest: +SKIP
-    >>> df.shape  # doctest: +SKIP
+    >>> df = movielens_100k()
+    >>> df.shape
     (100000, 7)
     """
     inter = pd.read_csv(_recbole_file("ml-100k.inter"), sep="\t")
