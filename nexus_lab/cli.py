@@ -8,6 +8,10 @@ Commands::
     nexus-lab fraud train DATA [--labels is_fraud] [--columns account=card_id,...]
                        [--holdout 0.2] [--device auto] [--out DIR] [--no-register]
     nexus-lab fraud score DATA --out DIR [--model models:/nexus-fraud@champion]
+    nexus-lab recommend train DATA [--model hybrid] [--columns user_id=customer,...]
+                           [--weight rating] [--k 10] [--out DIR] [--no-register]
+    nexus-lab recommend serve (--users ID ... | --users-file FILE) [--k 10] [--out FILE]
+                           [--model models:/nexus-recommender@champion]
     nexus-lab demo [--out out/demo] [--no-track]
     nexus-lab data sample [--n 2000] [--seed 7] [--out data]
     nexus-lab --version
@@ -38,6 +42,7 @@ EXIT_INPUT = 2  # a NexusError: the input or the settings are wrong
 EXIT_INTERRUPTED = 130
 SAMPLE_N, SAMPLE_SEED = 2_000, 7  # how data/ was made
 SAMPLE_TX = 5_000  # rows of data/transactions.csv (same seed)
+SAMPLE_USERS, SAMPLE_ITEMS = 600, 300  # data/interactions.csv (same seed)
 _DATA = Path(__file__).resolve().parents[1] / "data"
 
 
@@ -129,12 +134,63 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument("--sheet", default=None, help="worksheet of an .xlsx input")
     score.set_defaults(func=_cmd_fraud_score)
 
+    recommend = sub.add_parser("recommend", help="train and serve recommenders")
+    rec_sub = recommend.add_subparsers(dest="recommend_command", metavar="ACTION",
+                                       required=True)
+    rtrain = rec_sub.add_parser(
+        "train", help="train a recommender, measure it, log and register it in MLflow",
+        description="Train a recommender on the interactions in DATA (CSV, Parquet or Excel: "
+        "user_id, item_id[, rating, timestamp, title, genres...]). A quarter of the "
+        "interactions, stratified by item, is held out to measure precision, recall, nDCG and "
+        "MAP at --k; the model is then refitted on all of them, logged to MLflow, registered "
+        "as 'nexus-recommender', and becomes the alias 'champion' only when its held-out "
+        "nDCG beats the current champion's.",
+    )
+    rtrain.add_argument("data", help="interactions: .csv, .parquet or .xlsx")
+    rtrain.add_argument("--model", default="hybrid",
+                        choices=("hybrid", "als", "ease", "itemknn", "bpr", "content",
+                                 "popularity"),
+                        help="which recommender (default hybrid: it tunes itself)")
+    rtrain.add_argument("--columns", metavar="MAP",
+                        help="your column names, e.g. user_id=customer,item_id=product")
+    rtrain.add_argument("--weight", default=None,
+                        help="column whose values weigh the interactions (default: each "
+                        "counts once)")
+    rtrain.add_argument("--k", type=int, default=10, help="list length measured (default 10)")
+    rtrain.add_argument("--test-ratio", type=float, default=0.25,
+                        help="share held out to measure (default 0.25)")
+    rtrain.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    rtrain.add_argument("--out", metavar="DIR",
+                        help="also write every user's top-k (recommendations.parquet/.csv) "
+                        "and metrics.json here")
+    rtrain.add_argument("--no-register", action="store_true",
+                        help="measure only: log nothing to MLflow")
+    rtrain.add_argument("--sheet", default=None, help="worksheet of an .xlsx input")
+    rtrain.set_defaults(func=_cmd_recommend_train)
+    serve = rec_sub.add_parser(
+        "serve", help="top-k items for users, from a registered recommender",
+        description="Load an MLflow recommender (default: the registered champion, "
+        "models:/nexus-recommender@champion) and write the top --k items of each user given "
+        "with --users or in the user_id column of --users-file. Unknown users get the "
+        "cold-start list (the most popular items).",
+    )
+    serve.add_argument("--model", default="models:/nexus-recommender@champion",
+                       help="MLflow model URI (default models:/nexus-recommender@champion)")
+    serve.add_argument("--users", nargs="+", metavar="ID", help="user ids")
+    serve.add_argument("--users-file", metavar="FILE",
+                       help="a table with a user_id column (.csv, .parquet, .xlsx)")
+    serve.add_argument("--k", type=int, default=10, help="items per user (default 10)")
+    serve.add_argument("--out", metavar="FILE",
+                       help="write the lists here (.csv or .parquet) instead of printing them")
+    serve.set_defaults(func=_cmd_recommend_serve)
+
     demo = sub.add_parser(
         "demo", help="reconcile the bundled sample data",
         description="Reconcile the bundled sample data (data/bank.csv against data/ledger.csv), "
         "then train and register a fraud detector on data/transactions.csv and score its "
-        "latest weeks; write the outputs and reports, and log the runs to the local MLflow "
-        "store.",
+        "latest weeks, then train and register the self-tuning recommender on "
+        "data/interactions.csv; write the outputs and reports, and log the runs to the local "
+        "MLflow store.",
     )
     demo.add_argument("--out", default="out/demo", metavar="DIR",
                       help="output folder (default: out/demo)")
@@ -146,9 +202,10 @@ def _parser() -> argparse.ArgumentParser:
     sample = data_sub.add_parser(
         "sample", help="write the sample bank statement, ledger, true links and transactions",
         description="Write bank.csv, ledger.csv and truth.csv made by "
-        "nexus_lab.data.synth_reconciliation, and transactions.csv (fraud patterns planted, "
-        "labelled) made by nexus_lab.data.synth_transactions; the same --n and --seed give "
-        "the same files.",
+        "nexus_lab.data.synth_reconciliation, transactions.csv (fraud patterns planted, "
+        "labelled) made by nexus_lab.data.synth_transactions, and interactions.csv (users "
+        "and a catalogue with titles and genres) made by nexus_lab.data.synth_interactions; "
+        "the same --n and --seed give the same files.",
     )
     sample.add_argument("--n", type=int, default=SAMPLE_N, help="about this many bank rows")
     sample.add_argument("--seed", type=int, default=SAMPLE_SEED)
@@ -222,6 +279,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                 truth=truth)
     if code == 0:
         code = _demo_fraud(args)
+    if code == 0:
+        code = _demo_recommend(args)
     if code == 0 and not args.no_track:
         uri = os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///experiments/mlflow.db"
         print(f"\nOpen the report in a browser; see every run with:\n"
@@ -254,8 +313,37 @@ def _demo_fraud(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo_recommend(args: argparse.Namespace) -> int:
+    """The demo's recommender step: the self-tuning hybrid on the sample catalogue."""
+    import json
+
+    from nexus_lab.files import atomic_dir, read_table, write_frame
+    from nexus_lab.tracking import default_tracking_uri, train_recommender
+
+    path = _DATA / "interactions.csv"
+    if path.exists():
+        data = read_table(path, name="interactions", text_columns=None)
+    else:  # an installed package without the repository's data/ folder
+        from nexus_lab.data import synth_interactions
+
+        data = synth_interactions(SAMPLE_USERS, SAMPLE_ITEMS, seed=SAMPLE_SEED)
+    print()
+    res = train_recommender(data, "hybrid", device=args.device, register=not args.no_track,
+                            source="demo", run_name="demo: sample catalogue")
+    _print_recommender(res, "hybrid", path.name, 10, default_tracking_uri())
+    recs = _plain(res["model"].recommend(None, k=10))
+    out = Path(args.out) / "recommend"
+    with atomic_dir(out) as tmp:
+        write_frame(recs, tmp / "recommendations.csv")
+        (tmp / "metrics.json").write_text(json.dumps(
+            {**res["metrics"], "blend": res["model"].weights_,
+             "model_version": res.get("version")}, indent=1))
+    print(f"  outputs: {out}{os.sep} (every user's top 10: recommendations.csv; metrics.json)")
+    return 0
+
+
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from nexus_lab.data import synth_reconciliation, synth_transactions
+    from nexus_lab.data import synth_interactions, synth_reconciliation, synth_transactions
     from nexus_lab.files import write_frame
 
     if args.n < 10:
@@ -264,14 +352,18 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     bank, ledger, truth = synth_reconciliation(args.n, seed=args.seed)
     n_tx = max(SAMPLE_TX * args.n // SAMPLE_N, 1_000)
     tx = synth_transactions(n_tx, seed=args.seed)
+    scale = args.n / SAMPLE_N
+    interactions = synth_interactions(max(round(SAMPLE_USERS * scale), 50),
+                                      max(round(SAMPLE_ITEMS * scale), 30), seed=args.seed)
     for name, frame in (("bank", bank), ("ledger", ledger), ("truth", truth),
-                        ("transactions", tx)):
+                        ("transactions", tx), ("interactions", interactions)):
         if "amount" in frame:  # as a statement shows money: two decimals
             frame = frame.assign(amount=frame["amount"].map("{:.2f}".format))
         write_frame(frame, out / f"{name}.csv")
     print(f"wrote {out / 'bank.csv'} ({len(bank):,} rows), {out / 'ledger.csv'} "
-          f"({len(ledger):,} rows), {out / 'truth.csv'} ({len(truth):,} links) and "
-          f"{out / 'transactions.csv'} ({len(tx):,} rows) with n={args.n}, seed={args.seed}")
+          f"({len(ledger):,} rows), {out / 'truth.csv'} ({len(truth):,} links), "
+          f"{out / 'transactions.csv'} ({len(tx):,} rows) and {out / 'interactions.csv'} "
+          f"({len(interactions):,} rows) with n={args.n}, seed={args.seed}")
     return 0
 
 
@@ -311,6 +403,91 @@ def _print_training(res: Mapping[str, Any], name: str, uri: str) -> None:
         champion = "is now the champion" if res["champion"] else "stays a challenger"
         print(f"  registered: nexus-fraud version {res['version']} {champion} ({res['reason']});"
               f" MLflow run {res['run_id']} at {uri}")
+
+
+def _cmd_recommend_train(args: argparse.Namespace) -> int:
+    from nexus_lab.files import atomic_dir, check_out_dir, read_table, write_frame
+    from nexus_lab.tracking import default_tracking_uri, train_recommender
+
+    if args.out:
+        check_out_dir(args.out)
+    columns = _mapping(args.columns, "--columns")
+    data = read_table(args.data, name="interactions", text_columns=None)
+    if not args.no_register:
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    res = train_recommender(data, args.model, columns=columns or None, weight=args.weight,
+                            test_ratio=args.test_ratio, k=args.k, device=args.device,
+                            register=not args.no_register, source="cli",
+                            run_name=Path(args.data).name)
+    _print_recommender(res, args.model, Path(args.data).name, args.k, default_tracking_uri())
+    if args.out:
+        import json
+
+        recs = res["model"].recommend(None, k=args.k)
+        with atomic_dir(args.out) as tmp:
+            write_frame(_plain(recs), tmp / "recommendations.parquet")
+            write_frame(_plain(recs), tmp / "recommendations.csv")
+            (tmp / "metrics.json").write_text(json.dumps(
+                {**res["metrics"], "model": args.model, "model_version": res.get("version")},
+                indent=1))
+        print(f"  outputs: {args.out}{os.sep} (every user's top {args.k}: "
+              "recommendations.parquet and .csv; metrics.json)")
+    return 0
+
+
+def _plain(frame: Any) -> Any:
+    """A plain pandas DataFrame (subclasses with notebook views write as their base)."""
+    import pandas as pd
+
+    return pd.DataFrame(frame)
+
+
+def _print_recommender(res: Mapping[str, Any], kind: str, name: str, k: int, uri: str) -> None:
+    m, model = res["metrics"], res["model"]
+    print(f"Trained a {kind} recommender on {int(m['train_rows']):,} interactions of {name} "
+          f"in {m['seconds_fit']:.1f} s; measured on {int(m['test_rows']):,} held out")
+    print(f"  held out, top {k}: nDCG {m['test_ndcg']:.3f}, MAP {m['test_map']:.3f}, "
+          f"precision {m['test_precision']:.3f}, recall {m['test_recall']:.3f}")
+    if getattr(model, "weights_", None):
+        print("  blend: " + ", ".join(f"{n} {w:g}" for n, w in model.weights_.items()))
+    print(f"  refitted on all {model.seen_.nnz:,} user-item pairs ({len(model.users_):,} users, "
+          f"{len(model.items_):,} items)")
+    if res.get("run_id"):
+        champion = "is now the champion" if res["champion"] else "stays a challenger"
+        print(f"  registered: nexus-recommender version {res['version']} {champion} "
+              f"({res['reason']}); MLflow run {res['run_id']} at {uri}")
+
+
+def _cmd_recommend_serve(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from nexus_lab.files import read_table, write_frame
+    from nexus_lab.tracking import load_recommender_model
+
+    if bool(args.users) == bool(args.users_file):
+        raise NexusError("give the users either with --users ID ... or with --users-file FILE "
+                         "(a table with a user_id column), not both and not neither")
+    if args.k < 1:
+        raise NexusError(f"--k {args.k}: ask for at least one item per user")
+    model = load_recommender_model(args.model)
+    recommender = model.unwrap_python_model().recommender
+    if args.users_file:
+        table = read_table(args.users_file, name="users", text_columns=None)
+        if "user_id" not in table:
+            raise SchemaError(f"{args.users_file} has no user_id column (it has "
+                              f"{list(table.columns)})", table="users", column="user_id")
+        users = table["user_id"].to_numpy()
+    else:
+        numbers = recommender.users_.dtype.kind in "iu"  # then "7" on the line means 7
+        users = np.asarray([int(u) if numbers and u.lstrip("-").isdigit() else u
+                            for u in args.users], dtype=object)
+    recs = _plain(recommender.recommend(users, k=args.k))
+    if args.out:
+        write_frame(recs, args.out)
+        print(f"wrote the top {args.k} of {len(users):,} users to {args.out} ({args.model})")
+    else:
+        print(recs.to_string(index=False))
+    return 0
 
 
 def _cmd_fraud_score(args: argparse.Namespace) -> int:

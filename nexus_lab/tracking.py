@@ -437,29 +437,41 @@ def log_fraud_model(
     uri = tracking_uri or default_tracking_uri()
     metrics = {k: float(v) for k, v in (metrics or {}).items() if math.isfinite(float(v))}
     example = pd.DataFrame(input_example).head(5)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = save_fraud_detector(detector, Path(tmp) / "detector")
+        output = pd.DataFrame(detector.score(example, keep_for_explain=False))
+        output["flags"] = output["flags"].map("; ".join)
+        output["reasons"] = output["reasons"].map(" | ".join)
+        return _log_pyfunc(
+            "fraud", "_fraud_model.py", {"detector": str(folder)}, example, output,
+            {**detector.get_params(), "supervised": detector.supervised_,
+             "history_rows": detector.n_history_, **(params or {})},
+            metrics, compare_on=compare_on, register=register, uri=uri, experiment=experiment,
+            model_name=model_name, run_name=run_name, source=source)
+
+
+def _log_pyfunc(kernel: str, code: str, artifacts: Mapping[str, str], example: Any,
+                output: Any, params: Mapping[str, object], metrics: Mapping[str, float], *,
+                compare_on: str, register: bool, uri: str, experiment: str, model_name: str,
+                run_name: str | None, source: str, signature_params: Mapping | None = None
+                ) -> dict:
+    """Log a run with a models-from-code pyfunc (``nexus_lab/<code>``), register, promote."""
     from mlflow.exceptions import MlflowException
     from mlflow.models import infer_signature
 
     try:
-        with _TrackingTo(uri) as mlflow, tempfile.TemporaryDirectory() as tmp:
+        with _TrackingTo(uri) as mlflow:
             client = mlflow.MlflowClient(uri)
             exp_id = _experiment_id(client, experiment, artifact_location(uri))
-            folder = save_fraud_detector(detector, Path(tmp) / "detector")
-            output = pd.DataFrame(detector.score(example, keep_for_explain=False))
-            output["flags"] = output["flags"].map("; ".join)
-            output["reasons"] = output["reasons"].map(" | ".join)
-            signature = infer_signature(example, output)
+            signature = infer_signature(example, output, params=signature_params)
             with mlflow.start_run(experiment_id=exp_id, run_name=run_name) as run:
-                mlflow.set_tags({"nexus_lab.kernel": "fraud", "nexus_lab.source": source})
-                mlflow.log_params({k: _param(v) for k, v in {
-                    **detector.get_params(), "supervised": detector.supervised_,
-                    "history_rows": detector.n_history_, **(params or {})}.items()})
+                mlflow.set_tags({"nexus_lab.kernel": kernel, "nexus_lab.source": source})
+                mlflow.log_params({k: _param(v) for k, v in params.items()})
                 if metrics:
-                    mlflow.log_metrics(metrics)
+                    mlflow.log_metrics(dict(metrics))
                 info = mlflow.pyfunc.log_model(
-                    name="model", python_model=str(Path(__file__).with_name("_fraud_model.py")),
-                    artifacts={"detector": str(folder)}, signature=signature,
-                    input_example=example,
+                    name="model", python_model=str(Path(__file__).with_name(code)),
+                    artifacts=dict(artifacts), signature=signature, input_example=example,
                 )
             out = {"run_id": run.info.run_id, "model_uri": info.model_uri, "version": None,
                    "champion": False, "previous": None, "reason": "not registered"}
@@ -469,9 +481,9 @@ def log_fraud_model(
                 out.update(_maybe_promote(client, model_name, out["version"],
                                           metrics.get(compare_on), compare_on))
     except MlflowException as err:
-        raise NexusError(f"could not log the fraud model to MLflow at {uri}: "
+        raise NexusError(f"could not log the {kernel} model to MLflow at {uri}: "
                          f"{str(err).strip()[:300]}") from err
-    log.info("fraud model %s version %s (%s)", model_name, out["version"], out["reason"])
+    log.info("%s model %s version %s (%s)", kernel, model_name, out["version"], out["reason"])
     return out
 
 
@@ -597,4 +609,177 @@ def train_fraud_model(
                     ("given" if labels is not None else "none"), "columns": columns or {}},
             tracking_uri=tracking_uri, source=source, run_name=run_name,
         ))
+    return out
+
+
+# ----------------------------------------------------------------------------- recommender
+
+RECOMMEND_EXPERIMENT = "nexus-recommender"
+RECOMMEND_MODEL = "nexus-recommender"
+
+
+def log_recommender_model(
+    model: Any,
+    *,
+    input_example: Any,
+    metrics: Mapping[str, float] | None = None,
+    params: Mapping[str, object] | None = None,
+    compare_on: str = "test_ndcg",
+    register: bool = True,
+    tracking_uri: str | None = None,
+    experiment: str = RECOMMEND_EXPERIMENT,
+    model_name: str = RECOMMEND_MODEL,
+    run_name: str | None = None,
+    source: str = "python",
+) -> dict:
+    """Log a fitted recommender as an MLflow pyfunc (user ids in, top-k out) and register it.
+
+    The model is logged from code (``nexus_lab/_recommend_model.py``) with the
+    recommender saved by :func:`nexus_lab.artifacts.save_recommender` (no
+    pickle), a signature (input ``user_id``; parameter ``k``) and an input
+    example. The version becomes the alias ``champion`` only when it beats the
+    current champion on ``compare_on``, or when there is none.
+
+    Returns
+    -------
+    dict
+        ``run_id, model_uri, version, champion, previous, reason`` (as
+        :func:`log_fraud_model`).
+
+    Examples
+    --------
+    >>> import nexus_lab as nx, tempfile
+    >>> data = nx.data.synth_interactions(200, 60, seed=0)
+    >>> model = nx.recommend.EASE(regularization=20.0, device="cpu").fit(data)
+    >>> uri = f"sqlite:///{tempfile.mkdtemp()}/mlflow.db"
+    >>> out = log_recommender_model(model, input_example=data[["user_id"]].head(3),
+    ...                             metrics={"test_ndcg": 0.3}, tracking_uri=uri)
+    >>> out["version"], out["champion"]
+    ('1', True)
+    """
+    import tempfile
+
+    import pandas as pd
+
+    from nexus_lab.artifacts import save_recommender
+
+    uri = tracking_uri or default_tracking_uri()
+    metrics = {k: float(v) for k, v in (metrics or {}).items() if math.isfinite(float(v))}
+    example = pd.DataFrame(input_example)[["user_id"]].drop_duplicates().head(5)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = save_recommender(model, Path(tmp) / "recommender")
+        output = pd.DataFrame(model.recommend(example["user_id"].to_numpy(), k=10))
+        learned = {"model": type(model).__name__, "users": len(model.users_),
+                   "items": len(model.items_), "interactions": int(model.seen_.nnz)}
+        if hasattr(model, "weights_"):
+            learned["blend"] = model.weights_
+        return _log_pyfunc(
+            "recommend", "_recommend_model.py", {"recommender": str(folder)}, example, output,
+            {**{k: v for k, v in model.get_params().items() if k != "candidates"},
+             **learned, **(params or {})},
+            metrics, compare_on=compare_on, register=register, uri=uri, experiment=experiment,
+            model_name=model_name, run_name=run_name, source=source,
+            signature_params={"k": 10})
+
+
+def load_recommender_model(model_uri: str = f"models:/{RECOMMEND_MODEL}@{CHAMPION}",
+                           tracking_uri: str | None = None) -> Any:
+    """Load a registered recommender as an MLflow pyfunc (``.predict(users, params={"k": 10})``)."""
+    from mlflow.exceptions import MlflowException
+
+    uri = tracking_uri or default_tracking_uri()
+    try:
+        with _TrackingTo(uri) as mlflow:
+            return mlflow.pyfunc.load_model(model_uri)
+    except MlflowException as err:
+        raise NexusError(
+            f"could not load {model_uri} from {uri}: {str(err).strip()[:200]}; train one first "
+            "with: nexus-lab recommend train DATA") from err
+
+
+RECOMMENDERS = ("hybrid", "als", "ease", "itemknn", "bpr", "content", "popularity")
+
+
+def train_recommender(
+    data: Any,
+    model: str = "hybrid",
+    *,
+    columns: Mapping[str, str] | None = None,
+    weight: str | None = None,
+    test_ratio: float = 0.25,
+    k: int = 10,
+    seed: int = 42,
+    device: object = "auto",
+    random_state: int = 0,
+    register: bool = True,
+    tracking_uri: str | None = None,
+    source: str = "python",
+    run_name: str | None = None,
+) -> dict:
+    """Train a recommender, measure it on held-out interactions, log and register it.
+
+    The interactions are split as the benchmark splits them (stratified by
+    item, ``test_ratio`` held out, ``seed``); the model learns from the rest
+    and is measured at ``k`` (precision, recall, nDCG, MAP); then it is
+    refitted on all the interactions, and that model is logged and registered
+    as ``nexus-recommender`` with the held-out metrics (``test_ndcg`` decides
+    the champion).
+
+    Parameters
+    ----------
+    data : DataFrame
+        Interactions ``user_id, item_id[, rating, timestamp, item text...]``.
+    model : str
+        One of :data:`RECOMMENDERS` (default ``"hybrid"``, which tunes itself).
+
+    Returns
+    -------
+    dict
+        ``model`` (fitted on all the data), ``metrics``, ``recommendations``
+        (top-k of a few users) and what :func:`log_recommender_model` returned.
+    """
+    import time
+
+    from sklearn.base import clone
+
+    from nexus_lab import recommend as rec
+    from nexus_lab.errors import SchemaError
+    from nexus_lab.frames import to_pandas
+
+    classes = {"hybrid": rec.Hybrid, "als": rec.ALS, "ease": rec.EASE,
+               "itemknn": rec.ItemKNN, "bpr": rec.BPR, "content": rec.Content,
+               "popularity": rec.Popularity}
+    if model not in classes:
+        raise SchemaError(f"unknown recommender {model!r}: choose one of {list(classes)}")
+    if not 0 < test_ratio < 1:
+        raise SchemaError(f"test_ratio must be a share in (0, 1), got {test_ratio!r}")
+    frame = to_pandas(data, "interactions")
+    estimator = classes[model]()
+    settings = {"columns": columns, "weight": weight, "device": device,
+                "random_state": random_state}
+    estimator.set_params(**{k: v for k, v in settings.items()
+                            if k in estimator.get_params()})
+    user_col = dict(columns or {}).get("user_id", "user_id")
+    item_col = dict(columns or {}).get("item_id", "item_id")
+    train, test = rec.stratified_split(frame, ratio=1 - test_ratio, filter_by="item",
+                                       seed=seed, col_user=user_col, col_item=item_col)
+    t = time.perf_counter()
+    measured = clone(estimator).fit(train)
+    fit_seconds = time.perf_counter() - t
+    canonical = {user_col: "user_id", item_col: "item_id"}
+    scores = rec.evaluate(measured, train.rename(columns=canonical),
+                          test.rename(columns=canonical), k=k)
+    metrics = {f"test_{m}": float(v) for m, v in scores.items()}
+    metrics.update({"train_rows": float(len(train)), "test_rows": float(len(test)),
+                    "seconds_fit": fit_seconds})
+    final = clone(estimator).fit(frame)
+    users = frame[user_col].drop_duplicates().head(5).to_numpy()
+    out: dict = {"model": final, "metrics": metrics, "run_id": None,
+                 "recommendations": final.recommend(users, k=k)}
+    if register:
+        out.update(log_recommender_model(
+            final, input_example=frame[[user_col]].rename(columns=canonical).head(5),
+            metrics=metrics, params={"kind": model, "k": k, "test_ratio": test_ratio,
+                                     "split_seed": seed},
+            tracking_uri=tracking_uri, source=source, run_name=run_name))
     return out

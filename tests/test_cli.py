@@ -205,7 +205,7 @@ def test_data_sample_is_deterministic_and_matches_the_bundle(tmp_path, capsys):
     assert back["transaction_id"].tolist() == bank["transaction_id"].tolist()
     # the bundled sample data is what `nexus-lab data sample` makes with its defaults
     assert main(["data", "sample", "--out", str(tmp_path / "c")]) == 0
-    for name in ("bank.csv", "ledger.csv", "truth.csv"):
+    for name in ("bank.csv", "ledger.csv", "truth.csv", "transactions.csv", "interactions.csv"):
         assert (tmp_path / "c" / name).read_bytes() == (ROOT / "data" / name).read_bytes(), (
             f"data/{name} is stale: regenerate it with `nexus-lab data sample`"
         )
@@ -227,4 +227,11 @@ def test_demo_runs_on_the_bundled_data(tmp_path, tracking_uri):
     fraud = json.loads((tmp_path / "demo" / "fraud" / "summary.json").read_text())
     assert fraud["metrics"]["holdout_auprc"] > 0.5
     assert (tmp_path / "demo" / "fraud" / "report.html").exists()
+    # the recommender step: the self-tuning hybrid, measured, registered, every user's list
+    assert "Trained a hybrid recommender" in proc.stdout
+    assert "nexus-recommender version 1 is now the champion" in proc.stdout
+    metrics = json.loads((tmp_path / "demo" / "recommend" / "metrics.json").read_text())
+    assert metrics["test_ndcg"] > 0.1 and metrics["blend"]
+    recs = pd.read_csv(tmp_path / "demo" / "recommend" / "recommendations.csv")
+    assert recs.groupby("user_id").size().eq(10).all()
     shutil.rmtree(tmp_path / "demo")

@@ -110,3 +110,42 @@ def test_fraud_notebook_runs_under_papermill(tmp_path, tracking_uri):
     runs = client.search_runs([client.get_experiment_by_name("nexus-fraud").experiment_id])
     assert len(runs) == 1 and runs[0].data.tags["nexus_lab.source"] == "notebook"
     assert not (NOTEBOOKS / "experiments").exists()
+
+
+RECOMMEND = NOTEBOOKS / "03_recommend.ipynb"
+
+
+def test_recommend_notebook_runs_under_papermill(tmp_path, tracking_uri):
+    import papermill as pm
+    from mlflow import MlflowClient
+
+    nb = nbformat.read(RECOMMEND, as_version=4)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and sum(c.cell_type == "code" for c in nb.cells) <= 10
+    scope: dict = {}
+    exec(tagged[0].source, scope)
+    assert (NOTEBOOKS / scope["data_path"]).exists()
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+
+    data = nx.data.synth_interactions(200, 80, seed=4).rename(columns={"user_id": "customer"})
+    path = tmp_path / "interactions.parquet"
+    data.to_parquet(path, index=False)
+    out = tmp_path / "out"
+    executed = tmp_path / "executed.ipynb"
+    pm.execute_notebook(
+        str(RECOMMEND), str(executed), kernel_name="python3", cwd=str(NOTEBOOKS),
+        progress_bar=False,
+        parameters={"data_path": str(path), "out_dir": str(out), "device": "cpu",
+                    "columns": {"user_id": "customer"}, "model": "ease", "k": 5},
+    )
+    recs = pd.read_parquet(out / "recommendations.parquet")
+    assert recs.groupby("user_id").size().eq(5).all() and recs["user_id"].nunique() == 200
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["model"] == "ease" and metrics["test_ndcg"] > 0
+    done = nbformat.read(executed, as_version=4)
+    html = [o["data"]["text/html"] for c in done.cells for o in c.get("outputs", [])
+            if "text/html" in o.get("data", {})]
+    assert any("newcomer" in h for h in html)  # the folded-in newcomer's list is shown
+    client = MlflowClient(tracking_uri=tracking_uri)
+    runs = client.search_runs([client.get_experiment_by_name("nexus-recommender").experiment_id])
+    assert len(runs) == 1 and runs[0].data.tags["nexus_lab.source"] == "notebook"

@@ -21,6 +21,7 @@ from nexus_lab.recommend._models import ALS, EASE, ItemKNN, Popularity
 log = logging.getLogger("nexus_lab")
 
 _MIN_GAIN = 0.001  # validation nDCG a change of the blend must add
+_MAX_COLD_USERS = 2_000  # users hidden to choose the blend of new users
 
 
 def default_candidates(device: object = "auto", random_state: int = 0) -> dict[str, list]:
@@ -127,7 +128,9 @@ class Hybrid(Recommender):
     implicit ALS, item-kNN, content when the items have text, popularity),
     then the blend weights of their per-user standardized scores by
     coordinate search on validation nDCG, and refits the chosen models on all
-    of ``train``. No test data is ever looked at.
+    of ``train``. New users (unknown at fit, scored from a few interactions
+    given to ``recommend(..., history=...)``) get a blend of their own, chosen
+    the same way on users hidden from fitting. No test data is ever looked at.
 
     Parameters
     ----------
@@ -140,6 +143,10 @@ class Hybrid(Recommender):
     validation_splits : int
         Validation splits (different seeds) whose mean nDCG decides: one split
         of a small set is noisy enough to pick a worse blend.
+    cold_history : int
+        Interactions a new user is assumed to bring: a fifth of the users (at
+        most 2,000) are hidden, show this many, and decide the blend used for
+        users unknown at fit time (``recommend(..., history=...)``).
     weight, columns : optional
         As in the other models.
     device : {"auto", "cpu", "cuda"}
@@ -150,11 +157,14 @@ class Hybrid(Recommender):
     models_ : dict
         The chosen models, fitted on all of ``train`` (only those in the blend).
     weights_ : dict
-        Blend weight per model.
+        Blend weight per model, for users known at fit time.
+    cold_weights_ : dict
+        Blend weight per model for new users (often popularity-heavy: a few
+        interactions say little).
     selection_ : pandas.DataFrame
         Validation nDCG of every setting tried.
-    validation_ndcg_ : float
-        nDCG@k of the blend on the validation split.
+    validation_ndcg_, cold_validation_ndcg_ : float
+        nDCG@k of the two blends on their validation users.
 
     Examples
     --------
@@ -163,21 +173,22 @@ class Hybrid(Recommender):
     >>> cands = {"ease": [nx.recommend.EASE(regularization=50.0, device="cpu")],
     ...          "popularity": [nx.recommend.Popularity()]}
     >>> hybrid = nx.recommend.Hybrid(candidates=cands, device="cpu").fit(data)
-    >>> sorted(hybrid.weights_) == sorted(hybrid.models_)
+    >>> set(hybrid.weights_) | set(hybrid.cold_weights_) == set(hybrid.models_)
     True
     """
 
-    _params = ("candidates", "k", "validation_ratio", "validation_splits", "weight",
-               "columns", "device", "random_state")
+    _params = ("candidates", "k", "validation_ratio", "validation_splits", "cold_history",
+               "weight", "columns", "device", "random_state")
 
     def __init__(self, candidates: Mapping[str, Sequence[Recommender]] | None = None,
                  k: int = 10, validation_ratio: float = 0.75, validation_splits: int = 2,
-                 weight: str | None = None, columns=None, device: object = "auto",
-                 random_state: int = 0) -> None:
+                 cold_history: int = 3, weight: str | None = None, columns=None,
+                 device: object = "auto", random_state: int = 0) -> None:
         self.candidates = candidates
         self.k = k
         self.validation_ratio = validation_ratio
         self.validation_splits = validation_splits
+        self.cold_history = cold_history
         self.weight = weight
         self.columns = columns
         self.device = device
@@ -218,10 +229,49 @@ class Hybrid(Recommender):
                                                          ascending=[True, False])
         self.weights_ = {n: w for n, w in weights.items() if w > 0}
         self.validation_ndcg_ = val_ndcg
+        cold, self.cold_validation_ndcg_ = self._cold_blend(frame, chosen, k)
+        self.cold_weights_ = {n: w for n, w in cold.items() if w > 0}
         self.models_ = {}
-        for name in self.weights_:
-            model = clone(chosen[name]).set_params(**_shared(chosen[name], self))
-            self.models_[name] = model.fit(frame)
+        for name in cands:
+            if name in self.weights_ or name in self.cold_weights_:
+                model = clone(chosen[name]).set_params(**_shared(chosen[name], self))
+                self.models_[name] = model.fit(frame)
+
+    def _cold_blend(self, frame: pd.DataFrame, chosen: dict, k: int):
+        """The blend for new users, who arrive with a few interactions and no past.
+
+        A share of the users is hidden from fitting; each shows its first
+        ``cold_history`` interactions (in time, when there are timestamps) and
+        is judged on the rest; the weights are searched as for known users.
+        """
+        rng = np.random.default_rng(int(self.random_state))
+        users = pd.unique(frame["user_id"].to_numpy())
+        n_cold = min(max(len(users) // 5, 1), _MAX_COLD_USERS)
+        hidden = rng.choice(users, n_cold, replace=False)
+        is_hidden = frame["user_id"].isin(hidden).to_numpy()
+        theirs = frame[is_hidden]
+        if "timestamp" in theirs:
+            theirs = theirs.sort_values(["user_id", "timestamp"], kind="stable")
+        else:
+            theirs = theirs.iloc[rng.permutation(len(theirs))].sort_values("user_id",
+                                                                             kind="stable")
+        shown = theirs.groupby("user_id", sort=False).head(int(self.cold_history))
+        judged = theirs.drop(shown.index)
+        fit_on = frame[~is_hidden]
+        if judged.empty or fit_on.empty:
+            return dict(self.weights_), float("nan")  # too few users to tell
+        scores, ids, items = {}, None, None
+        for name, cand in chosen.items():
+            model = clone(cand).set_params(**_shared(cand, self)).fit(fit_on)
+            ids = pd.unique(judged["user_id"].to_numpy())
+            codes = np.full(len(ids), -1)
+            hist = model._histories(ids, codes, shown)
+            s = _standardize(model._scores_with_cold_start(hist, codes))
+            r, i = hist.nonzero()
+            s[torch.as_tensor(r), torch.as_tensor(i)] = -torch.inf
+            scores[name] = [(s, ids)]
+            items = model.items_
+        return self._blend(scores, [(judged, items, None)], k)
 
     def _blend(self, scores: dict, splits: list, k: int):
         """Coordinate search of the blend weights on validation nDCG (mean over splits).
@@ -259,15 +309,19 @@ class Hybrid(Recommender):
         return weights, best
 
     def _scores(self, history, codes) -> torch.Tensor:
+        """Known users get the blend of known users; new ones (codes -1) the cold blend."""
+        new = torch.as_tensor(codes < 0)
         total = None
-        for name, w in self.weights_.items():
-            s = w * _standardize(self.models_[name]._scores_with_cold_start(history, codes))
-            total = s if total is None else total + s
+        for name, model in self.models_.items():
+            w_known, w_new = self.weights_.get(name, 0.0), self.cold_weights_.get(name, 0.0)
+            s = _standardize(model._scores_with_cold_start(history, codes))
+            w = torch.where(new, w_new, w_known).to(s)[:, None]
+            total = w * s if total is None else total + w * s
         return total
 
     def _item_similarity(self, codes) -> torch.Tensor:
         total = None
-        for name, w in self.weights_.items():
+        for name, w in self.weights_.items():  # item to item: the known users' blend
             s = w * _standardize(self.models_[name]._item_similarity(codes).to(torch.float32))
             total = s if total is None else total + s
         return total

@@ -6,6 +6,8 @@ is the code that runs on CUDA (``device="auto"``).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -13,7 +15,6 @@ import torch
 from nexus_lab.errors import SchemaError
 from nexus_lab.recommend._base import Recommender, check_positive, sparse_rows
 
-_NNZ_CHUNK = 1 << 26  # gathered factor cells held at once by the ALS solver
 _MAX_DENSE_ITEMS = 40_000  # item x item models keep a dense matrix
 
 
@@ -262,32 +263,29 @@ class ALS(Recommender):
         dev, f = self.device_, int(self.factors)
         gen = torch.Generator(device="cpu").manual_seed(int(self.random_state))
         n_users, n_items = matrix.shape
-        coo = matrix.tocoo()
-        rows = torch.as_tensor(coo.row, dtype=torch.int64, device=dev)
-        cols = torch.as_tensor(coo.col, dtype=torch.int64, device=dev)
-        conf = 1.0 + float(self.alpha) * torch.as_tensor(coo.data, dtype=torch.float32,
-                                                         device=dev)
+        by_user = _Observed.of(matrix, self.alpha, dev)
+        by_item = _Observed.of(matrix.T, self.alpha, dev)
         scale = float(self.init_std) / np.sqrt(f)
         users = (torch.randn(n_users, f, generator=gen) * scale).to(dev)
         items = (torch.randn(n_items, f, generator=gen) * scale).to(dev)
         a0 = float(self.unobserved_weight)
-        lam_u = self._penalty(torch.bincount(rows, minlength=n_users), n_items)
-        lam_i = self._penalty(torch.bincount(cols, minlength=n_items), n_users)
+        lam_u = self._penalty(by_user.counts, n_items)
+        lam_i = self._penalty(by_item.counts, n_users)
         self.loss_ = []
         for _ in range(int(self.iterations)):
-            users = _cg_solve(users, items, rows, cols, conf, a0, lam_u, int(self.cg_steps))
-            items = _cg_solve(items, users, cols, rows, conf, a0, lam_i, int(self.cg_steps))
-            self.loss_.append(self._loss(users, items, rows, cols, conf, lam_u, lam_i))
+            users = _cg_solve(users, items, by_user, a0, lam_u, int(self.cg_steps))
+            items = _cg_solve(items, users, by_item, a0, lam_i, int(self.cg_steps))
+            self.loss_.append(self._loss(users, items, by_user, lam_u, lam_i))
         self.user_factors_, self.item_factors_ = users, items
 
     def _penalty(self, counts: torch.Tensor, others: int) -> torch.Tensor:
         return float(self.regularization) * (counts.to(torch.float32)
                                              + float(self.unobserved_weight) * others)
 
-    def _loss(self, users, items, rows, cols, conf, lam_u, lam_i) -> float:
+    def _loss(self, users, items, by_user, lam_u, lam_i) -> float:
         a0 = float(self.unobserved_weight)
-        pred = _pair_dots(users, items, rows, cols)
-        observed = (conf * (1 - pred) ** 2 - a0 * pred**2).sum()
+        pred = by_user.dots(users, items)
+        observed = (by_user.conf * (1 - pred) ** 2 - a0 * pred**2).sum()
         everything = a0 * ((users.T @ users) * (items.T @ items)).sum()
         penalty = (lam_u * (users**2).sum(1)).sum() + (lam_i * (items**2).sum(1)).sum()
         return float(observed + everything + penalty)
@@ -297,17 +295,12 @@ class ALS(Recommender):
         out = self.user_factors_[torch.as_tensor(np.maximum(codes, 0), device=dev)].clone()
         new = np.flatnonzero(codes < 0)
         if len(new):  # fold in: solve the user step for them, the items held fixed
-            sub = history[new].tocoo()
-            rows = torch.as_tensor(sub.row, dtype=torch.int64, device=dev)
-            cols = torch.as_tensor(sub.col, dtype=torch.int64, device=dev)
-            conf = 1.0 + float(self.alpha) * torch.as_tensor(sub.data, dtype=torch.float32,
-                                                             device=dev)
-            lam = self._penalty(torch.bincount(rows, minlength=len(new)),
-                                self.item_factors_.shape[0])
+            seen = _Observed.of(history[new], self.alpha, dev)
+            lam = self._penalty(seen.counts, self.item_factors_.shape[0])
             start = torch.zeros(len(new), self.item_factors_.shape[1], device=dev)
             out[torch.as_tensor(new, device=dev)] = _cg_solve(
-                start, self.item_factors_, rows, cols, conf, float(self.unobserved_weight),
-                lam, 4 * int(self.cg_steps))
+                start, self.item_factors_, seen, float(self.unobserved_weight), lam,
+                4 * int(self.cg_steps))
         return out
 
     def _scores(self, history, codes) -> torch.Tensor:
@@ -318,40 +311,56 @@ class ALS(Recommender):
         return v[torch.as_tensor(codes, device=self.device_)] @ v.T
 
 
-def _pair_dots(a: torch.Tensor, b: torch.Tensor, ra: torch.Tensor, rb: torch.Tensor):
-    """``(a[ra] * b[rb]).sum(1)``, gathered in chunks that fit in memory."""
-    out = torch.empty(len(ra), dtype=a.dtype, device=a.device)
-    step = max(1, _NNZ_CHUNK // a.shape[1])
-    for s in range(0, len(ra), step):
-        out[s : s + step] = (a[ra[s : s + step]] * b[rb[s : s + step]]).sum(1)
-    return out
+class _Observed:
+    """The observed entries of a sparse matrix as torch CSR: pattern, confidences, counts.
+
+    ``dots(x, y)`` gives ``x[r] · y[c]`` for every entry (a sampled dense-dense
+    product: no entry's vectors are gathered into memory), and ``times(values,
+    y)`` the sparse-dense product of the entries' ``values`` with ``y``.
+    """
+
+    def __init__(self, crow, col, conf, shape):
+        self.crow, self.col, self.conf, self.shape = crow, col, conf, shape
+        self.pattern = _csr(crow, col, torch.ones_like(conf), shape)
+        self.counts = crow.diff()
+
+    @classmethod
+    def of(cls, matrix, alpha: float, device: torch.device) -> _Observed:
+        m = sp.csr_matrix(matrix)
+        m.sum_duplicates()
+        conf = 1.0 + float(alpha) * torch.as_tensor(m.data, dtype=torch.float32)
+        return cls(torch.as_tensor(m.indptr, dtype=torch.int64).to(device),
+                   torch.as_tensor(m.indices, dtype=torch.int64).to(device),
+                   conf.to(device), m.shape)
+
+    def dots(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.conf.numel() == 0:
+            return self.conf.clone()
+        return torch.sparse.sampled_addmm(self.pattern, x, y.T, beta=0.0).values()
+
+    def times(self, values: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return _csr(self.crow, self.col, values, self.shape) @ y
 
 
-def _scatter_rows(n: int, rows: torch.Tensor, coef: torch.Tensor, vectors: torch.Tensor,
-                  cols: torch.Tensor) -> torch.Tensor:
-    """``Σ coef[e] * vectors[cols[e]]`` into row ``rows[e]``, in chunks."""
-    out = torch.zeros(n, vectors.shape[1], dtype=vectors.dtype, device=vectors.device)
-    step = max(1, _NNZ_CHUNK // vectors.shape[1])
-    for s in range(0, len(rows), step):
-        part = slice(s, s + step)
-        out.index_add_(0, rows[part], coef[part, None] * vectors[cols[part]])
-    return out
+def _csr(crow, col, values, shape) -> torch.Tensor:
+    with warnings.catch_warnings():  # torch calls its (long-standing) CSR support "beta"
+        warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta")
+        return torch.sparse_csr_tensor(crow, col, values, size=shape, check_invariants=False)
 
 
-def _cg_solve(x, other, rows, cols, conf, a0, lam, steps):
+def _cg_solve(x, other, seen: _Observed, a0, lam, steps):
     """A few conjugate-gradient steps on every row's normal equations at once.
 
     Row ``r`` solves ``(a0 OᵀO + Σ_e (c_e - a0) o_e o_eᵀ + λ_r I) x_r = Σ_e c_e o_e``
-    over its observed entries ``e`` (``o_e = other[cols[e]]``).
+    over its observed entries ``e`` (``o_e`` the row of ``other`` of the entry's column).
     """
     gram = a0 * (other.T @ other)
-    extra = conf - a0
+    extra = seen.conf - a0
 
     def apply(v):
-        t = _pair_dots(v, other, rows, cols) * extra
-        return v @ gram + _scatter_rows(len(v), rows, t, other, cols) + lam[:, None] * v
+        return v @ gram + seen.times(seen.dots(v, other) * extra, other) + lam[:, None] * v
 
-    b = _scatter_rows(len(x), rows, conf, other, cols)
+    b = seen.times(seen.conf, other)
     x = x.clone()
     r = b - apply(x)
     p = r.clone()
