@@ -15,6 +15,7 @@ from nexus_lab.errors import NexusError, SchemaError
 from nexus_lab.recommend._data import build, prepare_interactions
 
 _BATCH_CELLS = 1 << 24  # scores held at once while streaming top-k (users x items)
+_GATHER_CELLS = 1 << 22  # below this, item-item scores are gathered rather than multiplied
 
 
 class Recommendations(pd.DataFrame):
@@ -146,51 +147,71 @@ class Recommender:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise SchemaError(f"k must be a positive whole number, got {k!r}")
         users = _as_ids(self.users_ if user_ids is None else user_ids)
-        codes = self.users_.get_indexer(users) if len(users) else np.zeros(0, np.int64)
+        codes = self._codes(users)
         hist = self._histories(users, codes, history)
         k = min(int(k), len(self.items_))
         out_items, out_scores, out_rows = [], [], []
         batch = max(1, _BATCH_CELLS // max(len(self.items_), 1))
         for s in range(0, len(users), batch):
-            h = hist[s : s + batch]
+            h = hist if len(users) <= batch else hist[s : s + batch]
             c = codes[s : s + batch]
             scores = self._scores_with_cold_start(h, c)
-            if exclude_seen:
-                r, i = h.nonzero()
+            if exclude_seen and h.nnz:
+                r = np.repeat(np.arange(h.shape[0]), np.diff(h.indptr))
                 scores[torch.as_tensor(r, device=scores.device),
-                       torch.as_tensor(i, device=scores.device)] = -torch.inf
+                       torch.as_tensor(h.indices, device=scores.device)] = -torch.inf
             top = torch.topk(scores, k, dim=1)
             vals = top.values.cpu().numpy()
             idx = top.indices.cpu().numpy()
-            ok = np.isfinite(vals)
             rows = np.broadcast_to(np.arange(s, s + len(c))[:, None], vals.shape)
-            out_items.append(idx[ok])
-            out_scores.append(vals[ok])
-            out_rows.append(rows[ok])
+            ok = np.isfinite(vals)
+            if ok.all():  # the usual case: k items for everybody
+                out_items.append(idx.ravel())
+                out_scores.append(vals.ravel())
+                out_rows.append(rows.ravel())
+            else:
+                out_items.append(idx[ok])
+                out_scores.append(vals[ok])
+                out_rows.append(rows[ok])
         rows = np.concatenate(out_rows) if out_rows else np.zeros(0, np.int64)
         items = np.concatenate(out_items) if out_items else np.zeros(0, np.int64)
         scores = np.concatenate(out_scores) if out_scores else np.zeros(0, np.float32)
-        first = np.r_[0, np.flatnonzero(np.diff(rows)) + 1] if len(rows) else np.zeros(0, int)
-        rank = np.arange(len(rows)) - np.repeat(first, np.diff(np.r_[first, len(rows)])) + 1
+        if len(rows) == k * len(users):
+            rank = np.tile(np.arange(1, k + 1), len(users))
+        else:
+            first = np.r_[0, np.flatnonzero(np.diff(rows)) + 1] if len(rows) else rows
+            rank = np.arange(len(rows)) - np.repeat(first, np.diff(np.r_[first, len(rows)])) + 1
         return Recommendations({
             "user_id": users[rows],
             "item_id": self.items_.to_numpy()[items],
             "score": scores.astype(np.float64),
             "rank": rank.astype(np.int64),
-        })
+        }, copy=False)
+
+    def _codes(self, users: np.ndarray) -> np.ndarray:
+        """Each user's row in the fitted data (-1 for users it did not see)."""
+        if len(users) > 8:
+            return self.users_.get_indexer(users)
+        out = np.full(len(users), -1, np.int64)  # a few: look-ups beat building a table
+        for n, u in enumerate(users):
+            try:
+                found = self.users_.get_loc(u)
+            except (KeyError, TypeError):
+                continue
+            if isinstance(found, (int, np.integer)):
+                out[n] = found
+        return out
 
     def _histories(self, users: np.ndarray, codes: np.ndarray,
                    history: object) -> sp.csr_matrix:
         """Each user's interactions: from fit, plus ``history`` (folded in)."""
-        known = np.where(codes >= 0, codes, 0)
-        hist = self.seen_[known]
-        hist = sp.csr_matrix(hist.multiply((codes >= 0)[:, None]))
+        hist = _rows(self.seen_, codes)
         if history is not None:
             df, w = prepare_interactions(history, getattr(self, "columns", None),
                                          getattr(self, "weight", None), name="history")
             extra = build(df, w, users=pd.Index(users), items=self.items_).matrix
             hist = hist + extra
-        hist.eliminate_zeros()
+            hist.eliminate_zeros()
         return hist.tocsr()
 
     def _scores_with_cold_start(self, hist: sp.csr_matrix, codes: np.ndarray) -> torch.Tensor:
@@ -232,6 +253,18 @@ class Recommender:
         })
 
 
+def _rows(matrix: sp.csr_matrix, codes: np.ndarray) -> sp.csr_matrix:
+    """The rows ``codes`` of a CSR matrix; a code of -1 gives an empty row."""
+    codes = np.asarray(codes)
+    start = np.where(codes >= 0, matrix.indptr[np.maximum(codes, 0)], 0)
+    stop = np.where(codes >= 0, matrix.indptr[np.maximum(codes, 0) + 1], 0)
+    lengths = stop - start
+    indptr = np.r_[0, np.cumsum(lengths)]
+    take = np.repeat(start - indptr[:-1], lengths) + np.arange(indptr[-1])
+    return sp.csr_matrix((matrix.data[take], matrix.indices[take], indptr),
+                         shape=(len(codes), matrix.shape[1]))
+
+
 def _as_ids(ids: object) -> np.ndarray:
     if isinstance(ids, (pd.Index, pd.Series, np.ndarray, list, tuple, Sequence)) and not \
             isinstance(ids, str):
@@ -255,6 +288,26 @@ def sparse_rows(matrix: sp.csr_matrix, device: torch.device) -> torch.Tensor:
     return torch.sparse_coo_tensor(index, torch.as_tensor(m.data, dtype=torch.float32),
                                    size=m.shape, is_coalesced=True,
                                    check_invariants=False).to(device)
+
+
+def history_times(history: sp.csr_matrix, matrix: torch.Tensor) -> torch.Tensor:
+    """``history @ matrix`` for a dense item x item ``matrix``.
+
+    A few users (a request for one user's list): the rows of ``matrix`` their
+    items pick, weighted and added, which costs far less than a sparse product;
+    many users: the sparse product.
+    """
+    if history.nnz * matrix.shape[1] <= _GATHER_CELLS:
+        dev = matrix.device
+        rows = torch.as_tensor(np.repeat(np.arange(history.shape[0]), np.diff(history.indptr)),
+                               device=dev)
+        picked = matrix[torch.as_tensor(history.indices, device=dev)]
+        weights = torch.as_tensor(history.data, dtype=matrix.dtype, device=dev)
+        # a (users x picked rows) matrix of the weights, times the picked rows: one matmul
+        select = torch.zeros(history.shape[0], history.nnz, dtype=matrix.dtype, device=dev)
+        select[rows, torch.arange(history.nnz, device=dev)] = weights
+        return select @ picked
+    return sparse_rows(history, matrix.device) @ matrix
 
 
 def check_positive(name: str, value: object, integer: bool = False,

@@ -9,7 +9,7 @@ import torch
 
 from nexus_lab.errors import SchemaError
 from nexus_lab.frames import to_pandas
-from nexus_lab.recommend._base import Recommender, check_positive, sparse_rows
+from nexus_lab.recommend._base import Recommender, check_positive, history_times
 from nexus_lab.recommend._models import _dense_items, _keep_top
 
 
@@ -122,7 +122,7 @@ class Content(Recommender):
     def _scores(self, history, codes) -> torch.Tensor:
         binary = history.copy()
         binary.data[:] = 1.0
-        return sparse_rows(binary, self.device_) @ self.similarity_
+        return history_times(binary, self.similarity_)
 
     def _item_similarity(self, codes) -> torch.Tensor:
         return self.similarity_[torch.as_tensor(codes, device=self.device_)]

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 import torch
 
 from nexus_lab.errors import SchemaError
-from nexus_lab.recommend._base import Recommender, check_positive, sparse_rows
+from nexus_lab.recommend._base import Recommender, check_positive, history_times, sparse_rows
 
 _MAX_DENSE_ITEMS = 40_000  # item x item models keep a dense matrix
 
@@ -109,10 +109,10 @@ class EASE(Recommender):
         p = torch.linalg.inv(g)
         b = -p / p.diagonal()[None, :]
         b.diagonal().zero_()
-        self.B_ = b.to(torch.float32)
+        self.B_ = b.to(torch.float32).contiguous()  # rows are gathered: keep them whole
 
     def _scores(self, history, codes) -> torch.Tensor:
-        return sparse_rows(history, self.device_) @ self.B_
+        return history_times(history, self.B_)
 
     def _item_similarity(self, codes) -> torch.Tensor:
         return self.B_[:, torch.as_tensor(codes, device=self.device_)].T
@@ -166,7 +166,7 @@ class ItemKNN(Recommender):
         self.similarity_ = _keep_top(sim, int(self.neighbors))
 
     def _scores(self, history, codes) -> torch.Tensor:
-        return sparse_rows(history, self.device_) @ self.similarity_
+        return history_times(history, self.similarity_)
 
     def _item_similarity(self, codes) -> torch.Tensor:
         return self.similarity_[:, torch.as_tensor(codes, device=self.device_)].T
