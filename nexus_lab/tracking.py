@@ -513,6 +513,10 @@ def _maybe_promote(client: Any, name: str, version: str, value: float | None,
 def load_fraud_model(model_uri: str = f"models:/{FRAUD_MODEL}@{CHAMPION}",
                      tracking_uri: str | None = None) -> Any:
     """Load a registered fraud model as an MLflow pyfunc (``.predict(frame)``)."""
+    return _load_pyfunc(model_uri, tracking_uri, "nexus-lab fraud train DATA --labels is_fraud")
+
+
+def _load_pyfunc(model_uri: str, tracking_uri: str | None, train_hint: str) -> Any:
     from mlflow.exceptions import MlflowException
 
     uri = tracking_uri or default_tracking_uri()
@@ -522,7 +526,7 @@ def load_fraud_model(model_uri: str = f"models:/{FRAUD_MODEL}@{CHAMPION}",
     except MlflowException as err:
         raise NexusError(
             f"could not load {model_uri} from {uri}: {str(err).strip()[:200]}; train one first "
-            "with: nexus-lab fraud train DATA --labels is_fraud") from err
+            f"with: {train_hint}") from err
 
 
 def train_fraud_model(
@@ -685,16 +689,7 @@ def log_recommender_model(
 def load_recommender_model(model_uri: str = f"models:/{RECOMMEND_MODEL}@{CHAMPION}",
                            tracking_uri: str | None = None) -> Any:
     """Load a registered recommender as an MLflow pyfunc (``.predict(users, params={"k": 10})``)."""
-    from mlflow.exceptions import MlflowException
-
-    uri = tracking_uri or default_tracking_uri()
-    try:
-        with _TrackingTo(uri) as mlflow:
-            return mlflow.pyfunc.load_model(model_uri)
-    except MlflowException as err:
-        raise NexusError(
-            f"could not load {model_uri} from {uri}: {str(err).strip()[:200]}; train one first "
-            "with: nexus-lab recommend train DATA") from err
+    return _load_pyfunc(model_uri, tracking_uri, "nexus-lab recommend train DATA")
 
 
 RECOMMENDERS = ("hybrid", "als", "ease", "itemknn", "bpr", "content", "popularity")
