@@ -22,6 +22,7 @@ log = logging.getLogger("nexus_lab")
 
 _MIN_GAIN = 0.001  # validation nDCG a change of the blend must add
 _MAX_COLD_USERS = 2_000  # users hidden to choose the blend of new users
+_MAX_VALIDATION_USERS = 5_000  # users whose validation scores are held while choosing
 
 
 def default_candidates(device: object = "auto", random_state: int = 0) -> dict[str, list]:
@@ -38,7 +39,12 @@ def default_candidates(device: object = "auto", random_state: int = 0) -> dict[s
 
 
 def _validation(train: pd.DataFrame, ratio: float, seed: int):
+    """A validation split of ``train``; its users capped (the scores of each are held)."""
     inner, val = stratified_split(train, ratio=ratio, filter_by="item", seed=seed)
+    users = pd.unique(val["user_id"].to_numpy())
+    if len(users) > _MAX_VALIDATION_USERS:
+        keep = np.random.default_rng(seed).choice(users, _MAX_VALIDATION_USERS, replace=False)
+        val = val[val["user_id"].isin(keep)]
     return inner, val
 
 
