@@ -18,8 +18,9 @@ Every hyperparameter is chosen on a validation split cut from the training split
 * item-kNN, BPR, content and popularity with their defaults.
 
 Then a cold-start test: 100 users of the training split are hidden from fitting;
-each shows 3 of their interactions (the earliest) at recommendation time, and is
-judged on their other test interactions.
+each shows 3 of their interactions (the earliest), or none, at recommendation time,
+with their profile (age, gender, occupation, zip code) for the models that read it,
+and is judged on their other interactions.
 
 Needs: ``pip install --no-deps recbole==1.2.1`` (the data) and ``pip install implicit``.
 Usage: ``python experiments/eval_recommend.py [--seeds 5] [--out results.json]``.
@@ -145,7 +146,9 @@ def main(argv=None) -> None:
     result["summary"] = {m: {f"{c}_{s}": float(v) for (c, s), v in row.items()}
                          for m, row in summary.iterrows()}
 
-    # cold start: 100 users hidden from fitting, 3 earliest interactions shown
+    # cold start: 100 users hidden from fitting; they show their 3 earliest interactions,
+    # or nothing, and their profile (age, gender, occupation, zip code)
+    people = rec.datasets.movielens_100k_users()
     rng = np.random.default_rng(0)
     hidden = rng.choice(pd.unique(train["user_id"]), 100, replace=False)
     fit_on = train[~train["user_id"].isin(hidden)]
@@ -153,14 +156,22 @@ def main(argv=None) -> None:
                                                              kind="stable")
     shown = theirs.groupby("user_id").head(3)
     judged = theirs.drop(shown.index)
+    profiles = people[people["user_id"].isin(hidden)]
     cold = {}
-    for name, model in (("popularity", rec.Popularity()), ("content", rec.Content(device="cpu")),
-                        ("EASE", rec.EASE(device="cpu")), ("ALS", rec.ALS(device="cpu")),
-                        ("hybrid", rec.Hybrid(device="cpu"))):
-        model.fit(fit_on)
-        recs = model.recommend(hidden, k=10, history=shown)
-        cold[name] = {m: round(v, 4) for m, v in rec.ranking_metrics(judged, recs, 10).items()}
-        print("cold start", name, cold[name], flush=True)
+    for name, model, with_users in (
+            ("popularity", rec.Popularity(), False), ("content", rec.Content(device="cpu"), False),
+            ("EASE", rec.EASE(device="cpu"), False), ("ALS", rec.ALS(device="cpu"), False),
+            ("demographic", rec.Demographic(device="cpu"), True),
+            ("hybrid", rec.Hybrid(device="cpu"), True)):
+        model.fit(fit_on, **({"users": people} if with_users else {}))
+        for label, hist, truth in (("3 shown", shown, judged), ("nothing shown", None, theirs)):
+            recs = model.recommend(hidden, k=10, history=hist,
+                                   **({"users": profiles} if with_users else {}))
+            row = {m: round(v, 4) for m, v in rec.ranking_metrics(truth, recs, 10).items()}
+            if hasattr(model, "cold_weights_"):
+                row["blend"] = model.cold_weights_
+            cold[f"{name}, {label}"] = row
+            print("cold start", name, label, row, flush=True)
     result["cold_start"] = cold
     if args.out:
         args.out.write_text(json.dumps(result, indent=1))

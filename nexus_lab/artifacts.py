@@ -175,7 +175,8 @@ def load_fraud_detector(path: str | os.PathLike[str], device: object = "auto"):
 
 # --------------------------------------------------------------------- recommenders
 
-_RECOMMENDERS = ("ALS", "BPR", "Content", "EASE", "Hybrid", "ItemKNN", "Popularity")
+_RECOMMENDERS = ("ALS", "BPR", "Content", "Demographic", "EASE", "Hybrid", "ItemKNN",
+                 "Popularity")
 
 
 def save_recommender(model, path: str | os.PathLike[str]) -> Path:
@@ -234,6 +235,15 @@ def _write_recommender(model, folder: Path) -> None:
         elif isinstance(value, pd.DataFrame):
             kind = "frame"
             value.to_parquet(folder / f"{attr}.parquet")
+        elif isinstance(value, dict) and value and all(
+                isinstance(v, (torch.Tensor, np.ndarray)) for v in value.values()):
+            kind = "arrays"  # e.g. a tensor per attribute: stored under attr/key
+            meta.setdefault("keys", {})[attr] = list(value)
+            for key, v in value.items():
+                arrays[f"{attr}/{key}"] = (v.detach().cpu().numpy() if isinstance(
+                    v, torch.Tensor) else v)
+            meta.setdefault("tensors", {})[attr] = isinstance(next(iter(value.values())),
+                                                              torch.Tensor)
         elif attr == "models_":
             kind = "models"
             for sub_name, sub in value.items():
@@ -285,7 +295,8 @@ def _read_recommender(root: Path, device):
                              f"{meta.get('class')!r}, which is not a NEXUS Lab recommender; "
                              "it is refused")
     cls = getattr(recommend, meta["class"])
-    params = {k: tuple(v) if k == "text_columns" else v for k, v in meta["params"].items()}
+    params = {k: tuple(v) if k == "text_columns" and v is not None else v
+              for k, v in meta["params"].items()}
     model = cls(**params)
     if "device" in model.get_params():
         model.device = str(device)
@@ -304,6 +315,10 @@ def _read_recommender(root: Path, device):
             value = pd.Index(pd.read_parquet(root / f"{attr}.parquet")["id"].to_numpy())
         elif kind == "frame":
             value = pd.read_parquet(root / f"{attr}.parquet")
+        elif kind == "arrays":
+            as_tensor = meta["tensors"][attr]
+            value = {key: torch.as_tensor(arrays[f"{attr}/{key}"]).to(device) if as_tensor
+                     else arrays[f"{attr}/{key}"] for key in meta["keys"][attr]}
         elif kind == "models":
             value = {sub.name: _read_recommender(sub, device)
                      for sub in sorted((root / "models").iterdir())}

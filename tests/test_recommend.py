@@ -269,3 +269,53 @@ def test_movielens_loads(ml100k):
     assert ml100k.shape == (100_000, 7)
     assert ml100k["user_id"].nunique() == 943 and ml100k["item_id"].nunique() == 1682
     assert ml100k.loc[ml100k["item_id"] == 1, "title"].iloc[0] == "Toy Story"
+
+
+# ------------------------------------------------------------------ users' profiles
+def _segments(data: pd.DataFrame) -> pd.DataFrame:
+    """Each user's most frequent genre, as a profile attribute (with a numeric one)."""
+    first = data.assign(genre=data["genres"].str.split("|").str[0])
+    top = first.groupby("user_id")["genre"].agg(lambda g: g.value_counts().index[0])
+    return pd.DataFrame({"user_id": top.index, "segment": top.to_numpy(),
+                         "age": np.arange(len(top)) % 60 + 18})
+
+
+def test_demographic_serves_users_from_their_profile():
+    data = nx.data.synth_interactions(800, 200, seed=6)
+    people = _segments(data)
+    hidden = people["user_id"].to_numpy()[:150]
+    train = data[~data["user_id"].isin(hidden)]
+    truth = data[data["user_id"].isin(hidden)]
+    profiles = people[people["user_id"].isin(hidden)]
+    pop = rec.Popularity().fit(train)
+    demo = rec.Demographic(user_columns=["segment", "age"], device="cpu").fit(train,
+                                                                              users=people)
+    assert set(demo.bands_) == {"age"} and set(demo.categories_) == {"segment"}
+    base = rec.ranking_metrics(truth, pop.recommend(hidden, k=10), 10)["ndcg"]
+    ours = rec.ranking_metrics(truth, demo.recommend(hidden, k=10, users=profiles), 10)["ndcg"]
+    assert ours > base * 1.1
+    # without a profile, a new user gets the popularity list
+    assert demo.recommend(["nobody"], k=5)["item_id"].tolist() == \
+        pop.recommend(["nobody"], k=5)["item_id"].tolist()
+    with pytest.raises(SchemaError, match="users="):
+        rec.Demographic().fit(train)
+    with pytest.raises(SchemaError, match="lacks the attribute"):
+        rec.Demographic(user_columns=["height"]).fit(train, users=people)
+
+
+def test_hybrid_serves_new_movielens_users_better_than_popularity(ml100k, split):
+    train, _ = split
+    people = rec.datasets.movielens_100k_users()
+    hidden = np.random.default_rng(0).choice(train["user_id"].unique(), 100, replace=False)
+    fit_on = train[~train["user_id"].isin(hidden)]
+    theirs = ml100k[ml100k["user_id"].isin(hidden)].sort_values(["user_id", "timestamp"])
+    shown = theirs.groupby("user_id").head(3)
+    judged = theirs.drop(shown.index)
+    profiles = people[people["user_id"].isin(hidden)]
+    pop = rec.Popularity().fit(fit_on)
+    hybrid = rec.Hybrid(device="cpu").fit(fit_on, users=people)
+    assert "demographic" in hybrid.cold_weights_
+    base = rec.ranking_metrics(judged, pop.recommend(hidden, k=10, history=shown), 10)
+    ours = rec.ranking_metrics(
+        judged, hybrid.recommend(hidden, k=10, history=shown, users=profiles), 10)
+    assert ours["ndcg"] > base["ndcg"] + 0.01

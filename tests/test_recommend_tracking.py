@@ -48,6 +48,23 @@ def test_saved_recommender_recommends_the_same(model, data, tmp_path):
     assert not list(folder.rglob("*.pkl")) and not list(folder.rglob("*.pickle"))
 
 
+def test_saved_profile_models_recommend_the_same(data, tmp_path):
+    people = pd.DataFrame({"user_id": data["user_id"].unique()})
+    people["band"] = people["user_id"] % 3
+    people["age"] = people["user_id"] % 50 + 18
+    newcomer = pd.DataFrame({"user_id": ["new"], "band": [1], "age": [30]})
+    for model in (rec.Demographic(device="cpu"),
+                  rec.Hybrid(candidates={"ease": [rec.EASE(regularization=20.0)],
+                                         "demographic": [rec.Demographic()]}, device="cpu")):
+        model.fit(data, users=people)
+        again = load_recommender(save_recommender(model, tmp_path / type(model).__name__),
+                                 device="cpu")
+        users = [*data["user_id"].unique()[:4], "new"]
+        pd.testing.assert_frame_equal(
+            pd.DataFrame(again.recommend(users, k=5, users=newcomer)),
+            pd.DataFrame(model.recommend(users, k=5, users=newcomer)))
+
+
 def test_loading_refuses_other_classes_and_newer_formats(data, tmp_path):
     folder = save_recommender(rec.Popularity().fit(data), tmp_path / "pop")
     meta = json.loads((folder / "recommender.json").read_text())

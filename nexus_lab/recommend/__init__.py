@@ -11,6 +11,7 @@
 from nexus_lab.recommend import datasets
 from nexus_lab.recommend._base import Recommendations, Recommender
 from nexus_lab.recommend._content import Content
+from nexus_lab.recommend._demographic import Demographic
 from nexus_lab.recommend._evaluate import evaluate, ranking_metrics, stratified_split
 from nexus_lab.recommend._hybrid import Hybrid, default_candidates, tune
 from nexus_lab.recommend._models import ALS, BPR, EASE, ItemKNN, Popularity
@@ -20,6 +21,7 @@ __all__ = [
     "BPR",
     "EASE",
     "Content",
+    "Demographic",
     "Hybrid",
     "ItemKNN",
     "Popularity",

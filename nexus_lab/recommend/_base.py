@@ -49,6 +49,9 @@ class Recommender:
     """
 
     _params: tuple[str, ...] = ()
+    #: whether the model reads user attributes (``users=`` frames) and scores users with
+    #: no history itself, instead of the popularity list
+    _uses_profile = False
 
     # ------------------------------------------------------------- sklearn contract
     def get_params(self, deep: bool = True) -> dict:
@@ -120,6 +123,7 @@ class Recommender:
         k: int = 10,
         exclude_seen: bool = True,
         history: object = None,
+        users: object = None,
     ) -> Recommendations:
         """The top ``k`` items of each user, best first.
 
@@ -136,6 +140,10 @@ class Recommender:
             without refitting: a new user with a few interactions gets
             recommendations from them. Users with no history at all get the
             cold-start list (the most popular items).
+        users : DataFrame, optional
+            Attributes of users unknown at fit (``user_id`` and the columns
+            given to ``fit(..., users=)``), for models that read them
+            (:class:`Demographic`, and :class:`Hybrid` when it blends one).
 
         Returns
         -------
@@ -146,16 +154,19 @@ class Recommender:
         self._check_fitted()
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise SchemaError(f"k must be a positive whole number, got {k!r}")
+        profile = users
         users = _as_ids(self.users_ if user_ids is None else user_ids)
         codes = self._codes(users)
         hist = self._histories(users, codes, history)
+        profile = self._profile(users, profile) if self._uses_profile else None
         k = min(int(k), len(self.items_))
         out_items, out_scores, out_rows = [], [], []
         batch = max(1, _BATCH_CELLS // max(len(self.items_), 1))
         for s in range(0, len(users), batch):
             h = hist if len(users) <= batch else hist[s : s + batch]
             c = codes[s : s + batch]
-            scores = self._scores_with_cold_start(h, c)
+            p = None if profile is None else profile.iloc[s : s + batch]
+            scores = self._scores_with_cold_start(h, c, p)
             if exclude_seen and h.nnz:
                 r = np.repeat(np.arange(h.shape[0]), np.diff(h.indptr))
                 scores[torch.as_tensor(r, device=scores.device),
@@ -214,7 +225,24 @@ class Recommender:
             hist.eliminate_zeros()
         return hist.tocsr()
 
-    def _scores_with_cold_start(self, hist: sp.csr_matrix, codes: np.ndarray) -> torch.Tensor:
+    def _profile(self, users: np.ndarray, frame: object) -> pd.DataFrame | None:
+        """The attributes of ``users`` given at recommendation time, row-aligned (or None)."""
+        if frame is None:
+            return None
+        from nexus_lab.frames import to_pandas
+
+        frame = to_pandas(frame, "users")
+        column = dict(getattr(self, "columns", None) or {}).get("user_id", "user_id")
+        if column not in frame:
+            raise SchemaError(f"users has no {column!r} column (it has {list(frame.columns)}); "
+                              "give one row per user with their attributes", table="users",
+                              column=column)
+        return frame.drop_duplicates(column).set_index(column).reindex(pd.Index(users))
+
+    def _scores_with_cold_start(self, hist: sp.csr_matrix, codes: np.ndarray,
+                                profile: pd.DataFrame | None = None) -> torch.Tensor:
+        if self._uses_profile:  # it scores users without history itself
+            return self._scores(hist, codes, profile).to(torch.float32)
         scores = self._scores(hist, codes).to(torch.float32)
         cold = (np.diff(hist.indptr) == 0) & (codes < 0)
         if cold.any():

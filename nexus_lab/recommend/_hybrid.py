@@ -15,6 +15,7 @@ from nexus_lab.frames import to_pandas
 from nexus_lab.recommend._base import Recommender, check_positive
 from nexus_lab.recommend._content import Content
 from nexus_lab.recommend._data import build
+from nexus_lab.recommend._demographic import Demographic
 from nexus_lab.recommend._evaluate import ranking_metrics, stratified_split
 from nexus_lab.recommend._models import ALS, EASE, ItemKNN, Popularity
 
@@ -183,6 +184,7 @@ class Hybrid(Recommender):
     True
     """
 
+    _uses_profile = True  # new users: its own blend, from their history and profile
     _params = ("candidates", "k", "validation_ratio", "validation_splits", "cold_history",
                "weight", "columns", "device", "random_state")
 
@@ -200,6 +202,37 @@ class Hybrid(Recommender):
         self.device = device
         self.random_state = random_state
 
+    def fit(self, interactions: object, y: object = None, users: object = None) -> Hybrid:
+        """Choose and fit the blend on interactions (and, optionally, user attributes).
+
+        Parameters
+        ----------
+        interactions : DataFrame
+        y : ignored
+        users : DataFrame, optional
+            ``user_id`` and attributes (age, gender, region...): a
+            :class:`Demographic` model then joins the candidates, which lets
+            the blend serve new users from their profile.
+
+        Returns
+        -------
+        self
+        """
+        self._users = None
+        if users is not None:  # the models see canonical names: user_id
+            id_col = dict(self.columns or {}).get("user_id", "user_id")
+            self._users = to_pandas(users, "users").rename(columns={id_col: "user_id"})
+        try:
+            return super().fit(interactions, y)
+        finally:
+            del self._users
+
+    def _fit_one(self, model: Recommender, data: pd.DataFrame) -> Recommender:
+        model.set_params(**_shared(model, self))
+        if isinstance(model, Demographic):
+            return model.fit(data, users=self._users)
+        return model.fit(data)
+
     def _fit(self, matrix, frame) -> None:
         cands = dict(self.candidates) if self.candidates is not None else default_candidates(
             self.device, self.random_state)
@@ -208,6 +241,12 @@ class Hybrid(Recommender):
         has_text = any(c in frame for c in Content().text_columns)
         if self.candidates is None and not has_text:
             cands.pop("content")
+        if self.candidates is None and self._users is not None:
+            cands["demographic"] = _demographic_candidates(self._users, self.device)
+        if any(isinstance(m, Demographic) for v in cands.values() for m in v) and \
+                self._users is None:
+            raise SchemaError("a Demographic candidate needs the users' attributes: pass "
+                              "users= to fit", table="users")
         k = int(self.k)
         check_positive("validation_splits", self.validation_splits, integer=True)
         splits = []
@@ -221,7 +260,7 @@ class Hybrid(Recommender):
             for cand in options:
                 found, mean = [], 0.0
                 for val, items, inner in splits:
-                    model = clone(cand).set_params(**_shared(cand, self)).fit(inner)
+                    model = self._fit_one(clone(cand), inner)
                     s, u = _val_scores(model, val)
                     found.append((s, u))
                     mean += _ndcg(s, u, items, val, k) / len(splits)
@@ -240,8 +279,7 @@ class Hybrid(Recommender):
         self.models_ = {}
         for name in cands:
             if name in self.weights_ or name in self.cold_weights_:
-                model = clone(chosen[name]).set_params(**_shared(chosen[name], self))
-                self.models_[name] = model.fit(frame)
+                self.models_[name] = self._fit_one(clone(chosen[name]), frame)
 
     def _cold_blend(self, frame: pd.DataFrame, chosen: dict, k: int):
         """The blend for new users, who arrive with a few interactions and no past.
@@ -267,12 +305,14 @@ class Hybrid(Recommender):
         if judged.empty or fit_on.empty:
             return dict(self.weights_), float("nan")  # too few users to tell
         scores, ids, items = {}, None, None
+        ids = pd.unique(judged["user_id"].to_numpy())
+        profile = None if self._users is None else self._users.drop_duplicates(
+            "user_id").set_index("user_id").reindex(pd.Index(ids))
         for name, cand in chosen.items():
-            model = clone(cand).set_params(**_shared(cand, self)).fit(fit_on)
-            ids = pd.unique(judged["user_id"].to_numpy())
+            model = self._fit_one(clone(cand), fit_on)
             codes = np.full(len(ids), -1)
             hist = model._histories(ids, codes, shown)
-            s = _standardize(model._scores_with_cold_start(hist, codes))
+            s = _standardize(model._scores_with_cold_start(hist, codes, profile))
             r, i = hist.nonzero()
             s[torch.as_tensor(r), torch.as_tensor(i)] = -torch.inf
             scores[name] = [(s, ids)]
@@ -314,13 +354,13 @@ class Hybrid(Recommender):
                 break
         return weights, best
 
-    def _scores(self, history, codes) -> torch.Tensor:
+    def _scores(self, history, codes, profile=None) -> torch.Tensor:
         """Known users get the blend of known users; new ones (codes -1) the cold blend."""
         new = torch.as_tensor(codes < 0)
         total = None
         for name, model in self.models_.items():
             w_known, w_new = self.weights_.get(name, 0.0), self.cold_weights_.get(name, 0.0)
-            s = _standardize(model._scores_with_cold_start(history, codes))
+            s = _standardize(model._scores_with_cold_start(history, codes, profile))
             w = torch.where(new, w_new, w_known).to(s)[:, None]
             total = w * s if total is None else total + w * s
         return total
@@ -331,6 +371,16 @@ class Hybrid(Recommender):
             s = w * _standardize(self.models_[name]._item_similarity(codes).to(torch.float32))
             total = s if total is None else total + s
         return total
+
+
+def _demographic_candidates(users: pd.DataFrame, device) -> list:
+    """Demographic models over each attribute, each pair, and all of them (two smoothings)."""
+    from itertools import combinations
+
+    attrs = [c for c in users.columns if c != "user_id"]
+    subsets = {tuple(c) for r in (1, 2) for c in combinations(attrs, r)} | {tuple(attrs)}
+    return [Demographic(user_columns=list(sub), smoothing=sm, device=device)
+            for sub in sorted(subsets) for sm in (20.0, 100.0)]
 
 
 def _items_of(frame: pd.DataFrame) -> pd.Index:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from nexus_lab.errors import DependencyError
 
-__all__ = ["movielens_100k"]
+__all__ = ["movielens_100k", "movielens_100k_users"]
 
 _INSTALL = "pip install --no-deps recbole==1.2.1"
 
@@ -69,3 +69,19 @@ def movielens_100k(items: bool = True) -> pd.DataFrame:
     meta["item_id"] = meta["item_id"].astype("int64")
     meta["genres"] = meta["genres"].str.split().str.join("|")
     return inter.merge(meta, on="item_id", how="left", sort=False)
+
+
+def movielens_100k_users() -> pd.DataFrame:
+    """The 943 MovieLens-100k users' profiles: ``user_id, age, gender, occupation, zip_code``.
+
+    For models that serve users from who they are (``nx.recommend.Demographic``,
+    ``Hybrid.fit(..., users=...)``).
+
+    Examples
+    --------
+    >>> movielens_100k_users().columns.tolist()
+    ['user_id', 'age', 'gender', 'occupation', 'zip_code']
+    """
+    users = pd.read_csv(_recbole_file("ml-100k.user"), sep="\t", dtype={"zip_code:token": str})
+    users.columns = ["user_id", "age", "gender", "occupation", "zip_code"]
+    return users
