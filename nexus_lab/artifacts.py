@@ -38,6 +38,18 @@ _TRUSTED = frozenset({
 _STATS = ("count", "median", "mad", "q1", "q3")
 
 
+def _read_meta(root: Path, name: str, what: str, save: str) -> dict:
+    """The JSON description of a saved folder, refused when missing or of a newer format."""
+    if not (root / name).exists():
+        raise NexusError(f"{root} holds no saved {what} ({name} is missing); save one with "
+                         f"nexus_lab.artifacts.{save}")
+    meta = json.loads((root / name).read_text())
+    if meta.get("format", 0) > FORMAT:
+        raise NexusError(f"{root} was saved by a newer NEXUS Lab (format {meta['format']}, this "
+                         f"version reads up to {FORMAT}); upgrade nexus-lab to load it")
+    return meta
+
+
 def save_fraud_detector(det, path: str | os.PathLike[str]) -> Path:
     """Write a fitted :class:`~nexus_lab.fraud.FraudDetector` to the folder ``path``.
 
@@ -120,13 +132,8 @@ def load_fraud_detector(path: str | os.PathLike[str], device: object = "auto"):
     from nexus_lab.fraud._inputs import Tx
 
     root = Path(path)
-    if not (root / "detector.json").exists():
-        raise NexusError(f"{root} holds no saved detector (detector.json is missing); save one "
-                         "with nexus_lab.artifacts.save_fraud_detector(detector, path)")
-    meta = json.loads((root / "detector.json").read_text())
-    if meta.get("format", 0) > FORMAT:
-        raise NexusError(f"{root} was saved by a newer NEXUS Lab (format {meta['format']}, this "
-                         f"version reads up to {FORMAT}); upgrade nexus-lab to load it")
+    meta = _read_meta(root, "detector.json", "detector",
+                      "save_fraud_detector(detector, path)")
     untrusted = set(sio.get_untrusted_types(file=root / "models.skops"))
     unexpected = sorted(untrusted - _TRUSTED)
     if unexpected:
@@ -283,13 +290,8 @@ def _read_recommender(root: Path, device):
 
     from nexus_lab import recommend
 
-    if not (root / "recommender.json").exists():
-        raise NexusError(f"{root} holds no saved recommender (recommender.json is missing); "
-                         "save one with nexus_lab.artifacts.save_recommender(model, path)")
-    meta = json.loads((root / "recommender.json").read_text())
-    if meta.get("format", 0) > FORMAT:
-        raise NexusError(f"{root} was saved by a newer NEXUS Lab (format {meta['format']}, this "
-                         f"version reads up to {FORMAT}); upgrade nexus-lab to load it")
+    meta = _read_meta(root, "recommender.json", "recommender",
+                      "save_recommender(model, path)")
     if meta.get("class") not in _RECOMMENDERS:
         raise IntegrityError(f"{root / 'recommender.json'} names the class "
                              f"{meta.get('class')!r}, which is not a NEXUS Lab recommender; "

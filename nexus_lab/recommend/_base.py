@@ -167,10 +167,8 @@ class Recommender:
             c = codes[s : s + batch]
             p = None if profile is None else profile.iloc[s : s + batch]
             scores = self._scores_with_cold_start(h, c, p)
-            if exclude_seen and h.nnz:
-                r = np.repeat(np.arange(h.shape[0]), np.diff(h.indptr))
-                scores[torch.as_tensor(r, device=scores.device),
-                       torch.as_tensor(h.indices, device=scores.device)] = -torch.inf
+            if exclude_seen:
+                mask_seen(scores, h)
             top = torch.topk(scores, k, dim=1)
             vals = top.values.cpu().numpy()
             idx = top.indices.cpu().numpy()
@@ -279,6 +277,15 @@ class Recommender:
             "score": top.values.cpu().numpy().ravel().astype(np.float64),
             "rank": np.tile(np.arange(1, k + 1), len(items)),
         })
+
+
+def mask_seen(scores: torch.Tensor, history: sp.csr_matrix) -> torch.Tensor:
+    """Set each user's (row's) scores of the items in their history to -inf, in place."""
+    if history.nnz:
+        rows = np.repeat(np.arange(history.shape[0]), np.diff(history.indptr))
+        scores[torch.as_tensor(rows, device=scores.device),
+               torch.as_tensor(history.indices, device=scores.device)] = -torch.inf
+    return scores
 
 
 def _rows(matrix: sp.csr_matrix, codes: np.ndarray) -> sp.csr_matrix:

@@ -12,7 +12,7 @@ from sklearn.base import clone
 
 from nexus_lab.errors import SchemaError
 from nexus_lab.frames import to_pandas
-from nexus_lab.recommend._base import Recommender, check_positive
+from nexus_lab.recommend._base import Recommender, check_positive, mask_seen
 from nexus_lab.recommend._content import Content
 from nexus_lab.recommend._data import build
 from nexus_lab.recommend._demographic import Demographic
@@ -55,10 +55,7 @@ def _val_scores(model: Recommender, val: pd.DataFrame):
     users = ids[model.users_.get_indexer(ids) >= 0]
     codes = model.users_.get_indexer(users)
     hist = model._histories(users, codes, None)
-    scores = _standardize(model._scores_with_cold_start(hist, codes))
-    r, i = hist.nonzero()
-    scores[torch.as_tensor(r), torch.as_tensor(i)] = -torch.inf
-    return scores, users
+    return mask_seen(_standardize(model._scores_with_cold_start(hist, codes)), hist), users
 
 
 def _standardize(scores: torch.Tensor) -> torch.Tensor:
@@ -313,9 +310,7 @@ class Hybrid(Recommender):
             codes = np.full(len(ids), -1)
             hist = model._histories(ids, codes, shown)
             s = _standardize(model._scores_with_cold_start(hist, codes, profile))
-            r, i = hist.nonzero()
-            s[torch.as_tensor(r), torch.as_tensor(i)] = -torch.inf
-            scores[name] = [(s, ids)]
+            scores[name] = [(mask_seen(s, hist), ids)]
             items = model.items_
         return self._blend(scores, [(judged, items, None)], k)
 
