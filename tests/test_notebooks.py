@@ -75,17 +75,22 @@ def test_reconcile_notebook_runs_under_papermill(tables, tmp_path, write_tables,
 FRAUD = NOTEBOOKS / "02_fraud.ipynb"
 
 
-def test_fraud_notebook_runs_under_papermill(tmp_path, tracking_uri):
-    import papermill as pm
-    from mlflow import MlflowClient
-
-    nb = nbformat.read(FRAUD, as_version=4)
+def check_thin_and_parameterized(path: Path) -> None:
+    """One parameters cell whose data_path exists, at most 10 code cells, no outputs kept."""
+    nb = nbformat.read(path, as_version=4)
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1 and sum(c.cell_type == "code" for c in nb.cells) <= 10
     scope: dict = {}
     exec(tagged[0].source, scope)
     assert (NOTEBOOKS / scope["data_path"]).exists()
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+
+
+def test_fraud_notebook_runs_under_papermill(tmp_path, tracking_uri):
+    import papermill as pm
+    from mlflow import MlflowClient
+
+    check_thin_and_parameterized(FRAUD)
 
     data = nx.data.synth_transactions(3_000, seed=4).rename(columns={"account": "card"})
     path = tmp_path / "tx.parquet"
@@ -119,13 +124,7 @@ def test_recommend_notebook_runs_under_papermill(tmp_path, tracking_uri):
     import papermill as pm
     from mlflow import MlflowClient
 
-    nb = nbformat.read(RECOMMEND, as_version=4)
-    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(tagged) == 1 and sum(c.cell_type == "code" for c in nb.cells) <= 10
-    scope: dict = {}
-    exec(tagged[0].source, scope)
-    assert (NOTEBOOKS / scope["data_path"]).exists()
-    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+    check_thin_and_parameterized(RECOMMEND)
 
     data = nx.data.synth_interactions(200, 80, seed=4).rename(columns={"user_id": "customer"})
     path = tmp_path / "interactions.parquet"
