@@ -9,6 +9,7 @@ The public API is small and loaded lazily, so ``import nexus_lab`` stays fast
     scored = nx.fraud.FraudDetector().fit(history).score(tx)   # fraud risk 0-100
     pairs = nx.link(customers, crm)           # any two tables, or duplicates in one
     recs = nx.recommend.Hybrid().fit(interactions).recommend(users, k=10)
+    codec = nx.compress.fit(vectors, bytes_per_vector=32)   # compact, searchable vectors
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "ReconcileResult",
     "SchemaError",
     "__version__",
+    "compress",
     "data",
     "fraud",
     "link",
@@ -45,6 +47,7 @@ __all__ = [
 _LAZY = {
     "reconcile": ("nexus_lab.reconcile", None),
     "data": ("nexus_lab.data", None),
+    "compress": ("nexus_lab.compress", None),
     "fraud": ("nexus_lab.fraud", None),
     "recommend": ("nexus_lab.recommend", None),
     "link": ("nexus_lab.reconcile", "link"),
@@ -53,7 +56,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from nexus_lab import data, fraud, recommend, reconcile
+    from nexus_lab import compress, data, fraud, recommend, reconcile
     from nexus_lab.device import resolve_device
     from nexus_lab.reconcile import ReconcileResult, link
 
