@@ -92,6 +92,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--budgets", type=int, nargs="+", default=[8, 16, 32, 48])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-neural", action="store_true")
+    ap.add_argument("--only", nargs="+", metavar="CODEC",
+                    help="run only these families (ScalarInt8 PQ OPQ RQ Neural faiss)")
     ap.add_argument("--no-columns", action="store_true")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
@@ -103,6 +105,9 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"database {db.shape}, queries {q.shape}", flush=True)
     rows = []
 
+    def wanted(name: str) -> bool:
+        return not args.only or name in args.only
+
     def add(row: dict) -> None:
         rows.append(row)
         print(f"{row['library']:6s} {row['codec']:34s} {row['bytes']:6.1f} B  "
@@ -110,15 +115,22 @@ def main(argv: list[str] | None = None) -> dict:
               f"fit {row['fit_s']:.1f} s  encode {row['encode_s']:.2f} s  "
               f"search {row['search_s']:.2f} s", flush=True)
 
-    add(nexus_row("ScalarInt8", cx.ScalarInt8(), db, q, truth))
-    add(faiss_row("SQ8", db, q, truth))
+    if wanted("ScalarInt8"):
+        add(nexus_row("ScalarInt8", cx.ScalarInt8(), db, q, truth))
+    if wanted("faiss"):
+        add(faiss_row("SQ8", db, q, truth))
     for b in args.budgets:
-        add(nexus_row(f"PQ(m={b})", cx.PQ(m=b, random_state=0), db, q, truth))
-        add(faiss_row(f"PQ{b}", db, q, truth))
-        add(nexus_row(f"OPQ(m={b})", cx.OPQ(m=b, random_state=0), db, q, truth))
-        add(faiss_row(f"OPQ{b},PQ{b}", db, q, truth))
-        add(nexus_row(f"RQ(m={b})", cx.RQ(m=b, random_state=0), db, q, truth))
-        if not args.no_neural and hasattr(cx, "Neural"):
+        if wanted("PQ"):
+            add(nexus_row(f"PQ(m={b})", cx.PQ(m=b, random_state=0), db, q, truth))
+        if wanted("faiss"):
+            add(faiss_row(f"PQ{b}", db, q, truth))
+        if wanted("OPQ"):
+            add(nexus_row(f"OPQ(m={b})", cx.OPQ(m=b, random_state=0), db, q, truth))
+        if wanted("faiss"):
+            add(faiss_row(f"OPQ{b},PQ{b}", db, q, truth))
+        if wanted("RQ"):
+            add(nexus_row(f"RQ(m={b})", cx.RQ(m=b, random_state=0), db, q, truth))
+        if wanted("Neural") and not args.no_neural:
             add(nexus_row(f"Neural(bytes_per_vector={b})",
                           cx.Neural(bytes_per_vector=b, random_state=0), db, q, truth))
     out = dict(machine=platform.node(), python=platform.python_version(),

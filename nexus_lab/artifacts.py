@@ -28,7 +28,8 @@ import pandas as pd
 
 from nexus_lab.errors import IntegrityError, NexusError
 
-__all__ = ["load_fraud_detector", "load_recommender", "save_fraud_detector", "save_recommender"]
+__all__ = ["codec_from_state", "codec_state", "load_fraud_detector", "load_recommender",
+           "save_fraud_detector", "save_recommender"]
 
 FORMAT = 1
 _TRUSTED = frozenset({
@@ -186,7 +187,8 @@ _RECOMMENDERS = ("ALS", "BPR", "Content", "Demographic", "EASE", "Hybrid", "Item
                  "Popularity")
 
 
-def save_recommender(model, path: str | os.PathLike[str]) -> Path:
+def save_recommender(model, path: str | os.PathLike[str], *,
+                     vector_bytes: int | None = None) -> Path:
     """Write a fitted recommender (any of ``nexus_lab.recommend``'s) to the folder ``path``.
 
     The folder holds ``recommender.json`` (format, class, parameters, the kind
@@ -194,6 +196,10 @@ def save_recommender(model, path: str | os.PathLike[str]) -> Path:
     arrays and sparse matrices, loaded with ``allow_pickle=False``), one
     Parquet file per id index or table, and a subfolder per model of a
     hybrid. No pickle. It appears complete or not at all.
+
+    ``vector_bytes`` stores the user and item embeddings (the ``*factors_`` matrices)
+    compressed: each through ``nx.compress.fit(..., bytes_per_vector=vector_bytes)``,
+    as codes plus the codec, decoded on load. Lossy: recommendations may change a little.
 
     Examples
     --------
@@ -208,12 +214,15 @@ def save_recommender(model, path: str | os.PathLike[str]) -> Path:
     from nexus_lab.files import atomic_dir
 
     model._check_fitted()
+    if vector_bytes is not None and (not isinstance(vector_bytes, int) or vector_bytes < 1):
+        raise NexusError(f"vector_bytes must be a positive integer or None, got "
+                         f"{vector_bytes!r}")
     with atomic_dir(path) as tmp:
-        _write_recommender(model, tmp)
+        _write_recommender(model, tmp, vector_bytes)
     return Path(path)
 
 
-def _write_recommender(model, folder: Path) -> None:
+def _write_recommender(model, folder: Path, vector_bytes: int | None = None) -> None:
     import scipy.sparse as sp
     import torch
 
@@ -227,7 +236,18 @@ def _write_recommender(model, folder: Path) -> None:
     for attr, value in vars(model).items():
         if not attr.endswith("_") or attr.startswith("_") or attr == "device_":
             continue
-        if isinstance(value, torch.Tensor):
+        if (vector_bytes and isinstance(value, torch.Tensor) and attr.endswith("factors_")
+                and value.ndim == 2 and len(value) > 1):
+            from nexus_lab import compress
+
+            vectors = value.detach().cpu().numpy()
+            codec = compress.fit(vectors, bytes_per_vector=vector_bytes, device="cpu",
+                                 random_state=0)
+            kind, arrays[attr] = "codes", codec.encode(vectors)
+            info, state = codec_state(codec)
+            meta.setdefault("codecs", {})[attr] = info
+            arrays.update({f"{attr}.codec/{k}": v for k, v in state.items()})
+        elif isinstance(value, torch.Tensor):
             kind, arrays[attr] = "tensor", value.detach().cpu().numpy()
         elif isinstance(value, np.ndarray):
             kind, arrays[attr] = "array", value
@@ -255,7 +275,7 @@ def _write_recommender(model, folder: Path) -> None:
             kind = "models"
             for sub_name, sub in value.items():
                 (folder / "models" / sub_name).mkdir(parents=True)
-                _write_recommender(sub, folder / "models" / sub_name)
+                _write_recommender(sub, folder / "models" / sub_name, vector_bytes)
         else:
             kind = "json"
             meta.setdefault("values", {})[attr] = value
@@ -307,6 +327,11 @@ def _read_recommender(root: Path, device):
     for attr, kind in meta["attributes"].items():
         if kind == "tensor":
             value = torch.as_tensor(arrays[attr]).to(device)
+        elif kind == "codes":
+            prefix = f"{attr}.codec/"
+            codec = codec_from_state(meta["codecs"][attr], {
+                k[len(prefix):]: arrays[k] for k in arrays.files if k.startswith(prefix)})
+            value = torch.as_tensor(codec.decode(arrays[attr])).to(device)
         elif kind == "array":
             value = arrays[attr]
         elif kind == "csr":
@@ -328,3 +353,76 @@ def _read_recommender(root: Path, device):
             value = meta["values"][attr]
         setattr(model, attr, value)
     return model
+
+
+_CODECS = ("OPQ", "PQ", "RQ", "ScalarInt8", "Neural")
+
+
+def codec_state(codec) -> tuple[dict, dict[str, np.ndarray]]:
+    """A fitted ``nx.compress`` codec as JSON-ready facts and plain arrays (no pickle).
+
+    Returns ``(info, arrays)``: ``info`` holds the class, the parameters and the
+    learned scalars; ``arrays`` every learned array (dicts of arrays flattened to
+    ``"attr/key"``). :func:`codec_from_state` rebuilds the codec.
+
+    Examples
+    --------
+    >>> import numpy as np, nexus_lab as nx
+    >>> X = np.random.default_rng(0).normal(size=(300, 8)).astype("float32")
+    >>> codec = nx.compress.PQ(m=2, nbits=4, device="cpu", random_state=0).fit(X)
+    >>> again = codec_from_state(*codec_state(codec))
+    >>> bool((again.encode(X) == codec.encode(X)).all())
+    True
+    """
+    import torch
+
+    name = type(codec).__name__
+    if name not in _CODECS:
+        raise NexusError(f"codec_state saves nexus_lab.compress codecs, not {name}")
+    codec._check_fitted()
+    info: dict = {"format": FORMAT, "class": name, "params": codec.get_params(),
+                  "values": {}, "dicts": []}
+    arrays: dict[str, np.ndarray] = {}
+    for attr, value in vars(codec).items():
+        if not attr.endswith("_") or attr.startswith("_"):
+            continue
+        if isinstance(value, torch.Tensor):
+            value = value.detach().cpu().numpy()
+        if isinstance(value, np.ndarray):
+            arrays[attr] = value
+        elif isinstance(value, dict) and all(isinstance(v, (np.ndarray, torch.Tensor))
+                                             for v in value.values()):
+            info["dicts"].append(attr)
+            for key, v in value.items():
+                arrays[f"{attr}/{key}"] = v.detach().cpu().numpy() if isinstance(
+                    v, torch.Tensor) else v
+        else:
+            info["values"][attr] = value
+    info["params"].pop("device", None)
+    return json.loads(json.dumps(info, default=_json_number)), arrays
+
+
+def codec_from_state(info: dict, arrays, device: object = "cpu"):
+    """Rebuild a codec from :func:`codec_state`'s ``(info, arrays)``."""
+    from nexus_lab import compress
+
+    if info.get("format", 0) > FORMAT:
+        raise NexusError(f"this codec was saved by a newer NEXUS Lab (format {info['format']}); "
+                         "upgrade nexus-lab to load it")
+    if info.get("class") not in _CODECS or not hasattr(compress, info["class"]):
+        raise IntegrityError(f"the saved codec names the class {info.get('class')!r}, which "
+                             "is not a NEXUS Lab codec; it is refused")
+    codec = getattr(compress, info["class"])(**info["params"])
+    codec.device = device
+    dicts = set(info.get("dicts", []))
+    for attr, value in info.get("values", {}).items():
+        setattr(codec, attr, value)
+    for key in arrays:
+        attr, _, sub = key.partition("/")
+        if attr in dicts:
+            if attr not in vars(codec):
+                setattr(codec, attr, {})
+            getattr(codec, attr)[sub] = np.asarray(arrays[key])
+        else:
+            setattr(codec, attr, np.asarray(arrays[key]))
+    return codec

@@ -204,3 +204,43 @@ def test_vector_lists_from_a_frame_column_are_accepted(data):
     assert codec.encode(col).shape == (500, 64)
     with pytest.raises(SchemaError, match="equal-length"):
         cx.ScalarInt8().fit(pd.Series([[1.0, 2.0], [1.0]]))
+
+
+# stored compressed ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("make", [
+    lambda: cx.ScalarInt8(device="cpu"),
+    lambda: cx.OPQ(m=4, nbits=5, n_iter=3, n_rounds=2, device="cpu", random_state=0),
+    lambda: cx.RQ(m=3, nbits=6, n_iter=3, device="cpu", random_state=0),
+    lambda: cx.Neural(bytes_per_vector=8, hidden=32, epochs=2, device="cpu", random_state=0),
+])
+def test_codecs_survive_a_round_trip_through_plain_arrays(make, data):
+    from nexus_lab.artifacts import codec_from_state, codec_state
+
+    X, _ = data
+    codec = make().fit(X)
+    info, arrays = codec_state(codec)
+    assert all(isinstance(v, np.ndarray) and v.dtype != object for v in arrays.values())
+    again = codec_from_state(info, arrays)
+    np.testing.assert_array_equal(again.encode(X[:100]), codec.encode(X[:100]))
+    with pytest.raises(nx.IntegrityError, match="not a NEXUS Lab codec"):
+        codec_from_state({**info, "class": "os.system"}, arrays)
+
+
+def test_recommender_saved_with_compressed_embeddings(tmp_path):
+    from nexus_lab.artifacts import load_recommender, save_recommender
+
+    data = nx.data.synth_interactions(3000, 1500, seed=0)
+    model = nx.recommend.ALS(factors=64, iterations=5, device="cpu", random_state=0).fit(data)
+    plain = save_recommender(model, tmp_path / "plain")
+    small = save_recommender(model, tmp_path / "small", vector_bytes=8)
+    assert (small / "arrays.npz").stat().st_size < 0.5 * (plain / "arrays.npz").stat().st_size
+    again = load_recommender(small, device="cpu")
+    users = data["user_id"].unique()[:100]
+    before = model.recommend(users, k=10).groupby("user_id")["item_id"].apply(set)
+    after = again.recommend(users, k=10).groupby("user_id")["item_id"].apply(set)
+    overlap = np.mean([len(before[u] & after[u]) / 10 for u in before.index])
+    assert overlap >= 0.7, overlap
+    with pytest.raises(NexusError, match="vector_bytes"):
+        save_recommender(model, tmp_path / "bad", vector_bytes=0)
+    assert not (tmp_path / "bad").exists()

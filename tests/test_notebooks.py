@@ -75,15 +75,26 @@ def test_reconcile_notebook_runs_under_papermill(tables, tmp_path, write_tables,
 FRAUD = NOTEBOOKS / "02_fraud.ipynb"
 
 
-def check_thin_and_parameterized(path: Path) -> None:
-    """One parameters cell whose data_path exists, at most 10 code cells, no outputs kept."""
+def check_thin_and_parameterized(path: Path, names: tuple[str, ...] = ("data_path",)) -> None:
+    """One parameters cell with ``names`` (its data_path, if any, exists), at most 10 code
+    cells, no outputs kept, no classes and no function over 3 lines: logic is in the package."""
+    import ast
+
     nb = nbformat.read(path, as_version=4)
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1 and sum(c.cell_type == "code" for c in nb.cells) <= 10
     scope: dict = {}
     exec(tagged[0].source, scope)
-    assert (NOTEBOOKS / scope["data_path"]).exists()
+    assert set(names) <= set(scope), set(names) - set(scope)
+    if "data_path" in names:
+        assert (NOTEBOOKS / scope["data_path"]).exists()
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+    for c in nb.cells:
+        if c.cell_type == "code":
+            for node in ast.walk(ast.parse(c.source)):
+                assert not isinstance(node, ast.ClassDef)
+                if isinstance(node, ast.FunctionDef):
+                    assert node.end_lineno - node.lineno <= 2, node.name
 
 
 def test_fraud_notebook_runs_under_papermill(tmp_path, tracking_uri):
@@ -148,3 +159,40 @@ def test_recommend_notebook_runs_under_papermill(tmp_path, tracking_uri):
     client = MlflowClient(tracking_uri=tracking_uri)
     runs = client.search_runs([client.get_experiment_by_name("nexus-recommender").experiment_id])
     assert len(runs) == 1 and runs[0].data.tags["nexus_lab.source"] == "notebook"
+
+
+COMPRESS = NOTEBOOKS / "04_compress.ipynb"
+
+
+def test_compress_notebook_runs_under_papermill(tmp_path):
+    import re
+
+    import papermill as pm
+
+    # it makes its own data, so there is no data_path to check
+    check_thin_and_parameterized(COMPRESS, ("n_vectors", "dim", "bytes_per_vector", "n_rows",
+                                            "seed", "device", "out_dir"))
+
+    out = tmp_path / "out"
+    executed = tmp_path / "executed.ipynb"
+    pm.execute_notebook(
+        str(COMPRESS), str(executed), kernel_name="python3", cwd=str(NOTEBOOKS),
+        progress_bar=False,
+        parameters={"n_vectors": 1500, "n_queries": 50, "dim": 32, "bytes_per_vector": 8,
+                    "n_rows": 3_000, "seed": 3, "device": "cpu", "out_dir": str(out)},
+    )
+    blob = (out / "transactions.nxcf").read_bytes()
+    pd.testing.assert_frame_equal(nx.compress.decompress_frame(blob),
+                                  nx.data.synth_transactions(3_000, seed=3))
+
+    done = nbformat.read(executed, as_version=4)
+    html = [o["data"]["text/html"] for c in done.cells for o in c.get("outputs", [])
+            if "text/html" in o.get("data", {})]
+    assert any(all(s in h for s in ("ScalarInt8", "OPQ", "RQ", "recall@10")) for h in html)
+    assert any("Parquet (zstd)" in h for h in html)
+    text = "".join(o.get("text", "") for c in done.cells for o in c.get("outputs", []))
+    found = re.search(r"recall@10 ([\d.]+) on the codes, ([\d.]+) re-ranked", text)
+    assert found, text
+    on_codes, reranked = map(float, found.groups())
+    assert 0 < on_codes <= reranked and reranked >= 0.9
+    assert "largest error" in text

@@ -16,9 +16,11 @@ def fit(X: object, bytes_per_vector: int = 32, *, device: object = "auto",
     """Fit the codec that keeps the most of ``X`` within ``bytes_per_vector``.
 
     With a byte per dimension or more, :class:`ScalarInt8` (near lossless); below that,
-    :class:`RQ` with 8-bit codebooks and beam search, which on sentence embeddings keeps
-    more nearest neighbours than PQ or OPQ of the same size
-    (``experiments/eval_compress.py``).
+    :class:`RQ` with beam search, which on sentence embeddings keeps more nearest
+    neighbours than PQ, OPQ or the neural codec of the same size
+    (``experiments/eval_compress.py``). The codebooks are stored too, so their size
+    counts: ``RQ`` takes the widest codebooks (8 bits down to 4) whose words number at
+    most a quarter of the vectors, and as many of them as the budget allows.
 
     Parameters
     ----------
@@ -49,5 +51,9 @@ def fit(X: object, bytes_per_vector: int = 32, *, device: object = "auto",
     if bytes_per_vector >= arr.shape[1]:
         codec: Codec = ScalarInt8(device=device, random_state=random_state)
     else:
-        codec = RQ(m=int(bytes_per_vector), nbits=8, device=device, random_state=random_state)
+        for nbits in (8, 7, 6, 5, 4):
+            m = int(bytes_per_vector) * 8 // nbits
+            if 4 * m << nbits <= len(arr):
+                break
+        codec = RQ(m=m, nbits=nbits, device=device, random_state=random_state)
     return codec.fit(arr)

@@ -10,36 +10,18 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
-from contextlib import contextmanager
 
 import numpy as np
 import torch
 
 from nexus_lab._arrays import search_sorted
+from nexus_lab._lightning import quiet_lightning
 
 log = logging.getLogger("nexus_lab")
 
 _AE_SAMPLE = 200_000  # rows the autoencoder and the forest learn from, at most
 _CHUNK = 1 << 16
 _FOREST_BLOCK = 1 << 15  # rows every tree visits while they are in the cache
-
-
-@contextmanager
-def _quiet_lightning():
-    """Lightning announces devices, workers and summaries; the detector logs its own."""
-    names = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning")
-    saved = [(n, logging.getLogger(n).level) for n in names]
-    for n, _ in saved:
-        logging.getLogger(n).setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", module=r"lightning.*")
-            warnings.filterwarnings("ignore", message=r".*(num_workers|LitLogger|litlogger).*")
-            yield
-    finally:
-        for n, level in saved:
-            logging.getLogger(n).setLevel(level)
 
 
 def _module_class():
@@ -98,7 +80,7 @@ def fit_autoencoder(
         data, batch_size=512, shuffle=True,
         generator=torch.Generator().manual_seed(random_state),
     )
-    with _quiet_lightning():
+    with quiet_lightning():
         trainer = pl.Trainer(
             max_epochs=epochs, accelerator="gpu" if device.type == "cuda" else "cpu",
             devices=[device.index or 0] if device.type == "cuda" else 1,
