@@ -7,7 +7,8 @@ A saved fraud detector is a folder::
 
     detector.json     format version, parameters, rules, vocabularies, scalars
     arrays.npz        numeric tables (NumPy, loaded with allow_pickle=False)
-    history.parquet   the fitted history's rows (ids, times, cents, entities)
+    history.parquet   the fitted history's rows (ids, times, cents, entities), or
+    history.nxcf      the same in a compress_frame container (``compact=True``)
     models.skops      the isolation forest, boosted trees and calibrator (skops)
     autoencoder.pt    the autoencoder's weights (torch, loaded with weights_only=True)
 
@@ -51,10 +52,13 @@ def _read_meta(root: Path, name: str, what: str, save: str) -> dict:
     return meta
 
 
-def save_fraud_detector(det, path: str | os.PathLike[str]) -> Path:
+def save_fraud_detector(det, path: str | os.PathLike[str], *, compact: bool = False) -> Path:
     """Write a fitted :class:`~nexus_lab.fraud.FraudDetector` to the folder ``path``.
 
     The folder appears complete or not at all (:func:`nexus_lab.files.atomic_dir`).
+    ``compact=True`` stores the fitted history's rows in a checksummed
+    :func:`nexus_lab.compress.compress_frame` container (``history.nxcf``, lossless and
+    smaller than Parquet) instead of ``history.parquet``.
 
     Examples
     --------
@@ -106,7 +110,12 @@ def save_fraud_detector(det, path: str | os.PathLike[str]) -> Path:
     with atomic_dir(path) as tmp:
         (tmp / "detector.json").write_text(json.dumps(meta, indent=1))
         np.savez(tmp / "arrays.npz", **arrays)
-        frame.to_parquet(tmp / "history.parquet", index=False)
+        if compact:
+            from nexus_lab.compress import compress_frame
+
+            (tmp / "history.nxcf").write_bytes(compress_frame(frame))
+        else:
+            frame.to_parquet(tmp / "history.parquet", index=False)
         sio.dump(models, tmp / "models.skops")
         state = {k: v.detach().cpu() for k, v in an.autoencoder_.state_dict().items()}
         torch.save(state, tmp / "autoencoder.pt")
@@ -150,7 +159,12 @@ def load_fraud_detector(path: str | os.PathLike[str], device: object = "auto"):
     det.stats_ = {e: GroupStats(*(arrays[f"stats_{e}_{f}"] for f in _STATS)) for e in ENTITIES}
     det.supervised_ = meta["supervised"]
     det.n_history_ = meta["n_history"]
-    hist = pd.read_parquet(root / "history.parquet")
+    if (root / "history.nxcf").exists():
+        from nexus_lab.compress import decompress_frame
+
+        hist = decompress_frame((root / "history.nxcf").read_bytes())
+    else:
+        hist = pd.read_parquet(root / "history.parquet")
     ids = hist["transaction_id"].to_numpy()
     det.history_ = Tx(ids.astype(object) if meta["ids_as_text"] else ids,
                       hist["ts"].to_numpy(), hist["local"].to_numpy(), hist["cents"].to_numpy(),

@@ -62,6 +62,21 @@ def test_saved_detector_scores_the_same_and_refuses_foreign_types(fitted, tmp_pa
         load_fraud_detector(tmp_path)
 
 
+def test_compact_detector_keeps_its_history_in_a_smaller_checked_container(fitted, tmp_path):
+    det, data = fitted
+    plain = save_fraud_detector(det, tmp_path / "plain")
+    compact = save_fraud_detector(det, tmp_path / "compact", compact=True)
+    assert not (compact / "history.parquet").exists()
+    assert (compact / "history.nxcf").stat().st_size < (plain / "history.parquet").stat().st_size
+    again = load_fraud_detector(compact, device="cpu")
+    pd.testing.assert_frame_equal(pd.DataFrame(again.score(data)), pd.DataFrame(det.score(data)))
+    blob = bytearray((compact / "history.nxcf").read_bytes())
+    blob[-5] ^= 0xFF
+    (compact / "history.nxcf").write_bytes(bytes(blob))
+    with pytest.raises(IntegrityError, match="checksum"):
+        load_fraud_detector(compact, device="cpu")
+
+
 def test_champion_moves_only_on_improvement(fitted, tracking_uri):
     from mlflow import MlflowClient
 

@@ -93,7 +93,7 @@ def _scan(codec: Codec, codes: np.ndarray, Q: np.ndarray, k: int, metric: str
     tables = codec.ip_tables(q).reshape(len(Q), -1).T.contiguous() if lut else None
     if lut:
         offsets = torch.arange(codec.n_codebooks_, device=dev) * (1 << codec.nbits)
-        step = max(1, _ENTRIES // (len(Q) * codec.n_codebooks_))
+        step = max(1, _ENTRIES // len(Q))
     else:
         step = max(1, _ENTRIES // max(len(Q), codec.dim_))
     q2 = (q * q).sum(1, keepdim=True)
