@@ -261,7 +261,6 @@ def log_reconcile_run(
     uri = tracking_uri or default_tracking_uri()
     _import_mlflow()
     from mlflow.entities import Metric, Param, RunTag
-    from mlflow.exceptions import MlflowException
 
     run_params, metrics = reconcile_run_data(result, params=params, inputs=inputs)
     inputs = inputs or {}
@@ -309,23 +308,30 @@ def log_reconcile_run(
             client.log_artifact(run_id, str(path))
         client.set_terminated(run_id, "FINISHED")
     except BaseException as err:
-        if run_id is not None:
-            try:
-                client.set_terminated(
-                    run_id, "KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED"
-                )
-            except Exception:  # the store is what failed; the first error is the one to show
-                log.debug("could not mark run %s as failed", run_id, exc_info=True)
-        if isinstance(err, MlflowException | OSError) or type(err).__module__.startswith(
-            "sqlalchemy"
-        ):
-            raise NexusError(
-                f"could not log the run to MLflow at {uri}: {str(err).strip()[:300]}; check "
-                "MLFLOW_TRACKING_URI (or skip tracking, e.g. nexus-lab reconcile --no-track)"
-            ) from err
+        _run_failed(client if run_id else None, run_id, err, uri, "the run",
+                    "check MLFLOW_TRACKING_URI (or skip tracking, e.g. nexus-lab reconcile "
+                    "--no-track)")
         raise
     log.info("logged run %s to %s (experiment %s)", run_id, uri, experiment)
     return run_id
+
+
+def _run_failed(client: Any, run_id: str | None, err: BaseException, uri: str, what: str,
+                fix: str) -> None:
+    """Mark a run that broke off as failed (or killed), and turn a store's error into a
+    :class:`NexusError` naming the store; other errors are the caller's to re-raise."""
+    from mlflow.exceptions import MlflowException
+
+    if run_id is not None:
+        try:
+            client.set_terminated(
+                run_id, "KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED")
+        except Exception:  # the store is what failed; the first error is the one to show
+            log.debug("could not mark run %s as failed", run_id, exc_info=True)
+    if isinstance(err, MlflowException | OSError) or type(err).__module__.startswith(
+            "sqlalchemy"):
+        raise NexusError(f"could not log {what} to MLflow at {uri}: "
+                         f"{str(err).strip()[:300]}; {fix}") from err
 
 
 # ----------------------------------------------------------------------------- fraud models
@@ -911,7 +917,6 @@ def log_codec(
     now = int(time.time() * 1000)
     _import_mlflow()
     from mlflow.entities import Metric, Param, RunTag
-    from mlflow.exceptions import MlflowException
 
     entries = [Metric(k, v, now, 0) for k, v in metrics.items() if math.isfinite(v)]
     entries += [Metric("train_loss", v, now, step) for step, v in enumerate(history, 1)
@@ -943,17 +948,8 @@ def log_codec(
                 client.log_artifact(run_id, str(path))
         client.set_terminated(run_id, "FINISHED")
     except BaseException as err:
-        if run_id is not None:
-            try:
-                client.set_terminated(
-                    run_id, "KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED")
-            except Exception:  # the store is what failed; the first error is the one to show
-                log.debug("could not mark run %s as failed", run_id, exc_info=True)
-        if isinstance(err, MlflowException | OSError) or type(err).__module__.startswith(
-                "sqlalchemy"):
-            raise NexusError(
-                f"could not log the codec run to MLflow at {uri}: {str(err).strip()[:300]}; "
-                "check MLFLOW_TRACKING_URI or pass tracking_uri=") from err
+        _run_failed(client if run_id else None, run_id, err, uri, "the codec run",
+                    "check MLFLOW_TRACKING_URI or pass tracking_uri=")
         raise
     log.info("logged codec run %s to %s (experiment %s)", run_id, uri, experiment)
     return run_id
