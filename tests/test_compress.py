@@ -104,6 +104,19 @@ def test_search_matches_brute_force_on_the_decoded_database(make, metric, data):
     assert (np.diff(sign * scores, axis=1) <= 1e-6).all()
 
 
+@pytest.mark.parametrize("n_queries", [1, 5, 40, 300])
+def test_every_scoring_path_gives_the_same_neighbours(n_queries, data):
+    # gathered tables (few queries), an embedding bag (more), decoding (a large batch)
+    X, _ = data
+    Q = nx.data.synth_vectors(n_queries, 64, n_clusters=30, seed=7)
+    codec = cx.RQ(m=4, n_iter=5, device="cpu", random_state=0).fit(X)
+    codes = codec.encode(X)
+    ids, scores = cx.search(codec, codes, Q, k=5)
+    ref = Q @ codec.decode(codes).T.astype(np.float64)
+    np.testing.assert_allclose(scores, np.take_along_axis(ref, ids, 1), rtol=1e-4, atol=1e-4)
+    assert (np.take_along_axis(ref, ids, 1)[:, -1] >= -np.sort(-ref, 1)[:, 4] - 1e-4).all()
+
+
 def test_rerank_restores_the_exact_neighbours(data):
     X, Q = data
     codec = cx.PQ(m=4, nbits=6, device="cpu", random_state=0).fit(X)

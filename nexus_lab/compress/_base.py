@@ -130,6 +130,15 @@ class Codec:
 
         return self._decode(torch.from_numpy(codes).to(self._device()))
 
+    def search_space(self, queries: torch.Tensor) -> torch.Tensor:
+        """Queries in the space :meth:`search_decode` works in (the same, unless a codec
+        rotates: inner products and distances are kept, so search skips the rotation)."""
+        return queries
+
+    def search_decode(self, codes: np.ndarray) -> torch.Tensor:
+        """A block of codes decoded into :meth:`search_space`."""
+        return self.decode_tensor(codes)
+
     @property
     def bytes_per_vector(self) -> float:
         """Bytes one vector's code takes."""

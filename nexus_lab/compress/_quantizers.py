@@ -93,6 +93,7 @@ class _Additive(Codec):
 
     n_codebooks_: int
     nbits: int
+    cheap_decode = True  # decoding gathers one word per slice (PQ); RQ sums M full words
 
     def _encode(self, X: torch.Tensor) -> torch.Tensor:
         return pack(self._indices(X), self.nbits)
@@ -253,6 +254,12 @@ class OPQ(PQ):
     def ip_tables(self, Q: torch.Tensor) -> torch.Tensor:
         return super().ip_tables(Q @ self._rot())
 
+    def search_space(self, queries: torch.Tensor) -> torch.Tensor:
+        return queries @ self._rot()
+
+    def search_decode(self, codes: np.ndarray) -> torch.Tensor:
+        return PQ._reconstruct(self, self.indices(codes))
+
     def __getstate__(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k not in ("_C", "_R")}
 
@@ -294,6 +301,8 @@ class RQ(_Additive):
     >>> rq.bytes_per_vector == pq.bytes_per_vector, mse(rq) < mse(pq)
     (True, True)
     """
+
+    cheap_decode = False
 
     def __init__(self, m: int = 16, nbits: int = 8, beam_size: int = 5, n_iter: int = 20,
                  device: object = "auto", random_state: int | None = None) -> None:

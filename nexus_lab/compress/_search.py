@@ -11,7 +11,12 @@ from nexus_lab.errors import SchemaError
 
 __all__ = ["search"]
 
-_ENTRIES = 1 << 23  # floats one block of scores (or gathered table entries) may take
+_ENTRIES = 1 << 23  # floats one block of scores may take
+# From this many queries on, decoding a block once and scoring it with one matrix product
+# beats M table lookups per query and code (measured on 2 cores: 384-d, 32-byte codes),
+# when decoding is a gather (PQ, OPQ); RQ sums M full vectors per code, and stays on lookups.
+_LUT_QUERIES = 256
+_BAG_QUERIES = 8  # below this, gathering table entries beats an embedding bag of narrow rows
 
 
 def search(codec: Codec, codes: object, queries: object, k: int = 10, *, metric: str = "ip",
@@ -20,10 +25,12 @@ def search(codec: Codec, codes: object, queries: object, k: int = 10, *, metric:
     """The ``k`` best database vectors for every query, scored on their codes.
 
     Distances are *asymmetric*: the query stays uncompressed and meets the database's
-    reconstructions. For additive codecs (:class:`PQ`, :class:`OPQ`, :class:`RQ`) and the
+    reconstructions. For additive codecs (:class:`PQ`, :class:`OPQ`, :class:`RQ`), the
     inner product, codes are scored by table lookups: one table of ``q · codeword`` per
-    query, then ``M`` lookups per code, and no vector is decoded. Other codecs, and the
-    squared distance, decode blocks of codes and score them with one matrix product.
+    query, then ``M`` lookups per code, and no vector is decoded. From 256 queries on,
+    PQ and OPQ (whose decoding is a cheap gather) decode each block of codes once and
+    score it with one matrix product, which the many queries share; so do the other
+    codecs, and the squared distance.
     Everything runs on the codec's device, in blocks, so memory stays bounded for any
     database size.
 
@@ -87,15 +94,19 @@ def _scan(codec: Codec, codes: np.ndarray, Q: np.ndarray, k: int, metric: str
     dev = codec._device()
     q = torch.from_numpy(Q).to(dev)
     sign = 1.0 if metric == "ip" else -1.0
-    lut = isinstance(codec, _Additive) and metric == "ip"
-    # Tables laid out (M*K, n_queries): one row per codeword, so scoring a code is
-    # summing M rows (an embedding bag).
-    tables = codec.ip_tables(q).reshape(len(Q), -1).T.contiguous() if lut else None
+    lut = isinstance(codec, _Additive) and metric == "ip" and (
+        len(Q) < _LUT_QUERIES or not codec.cheap_decode)
+    few = len(Q) < _BAG_QUERIES
     if lut:
+        tables = codec.ip_tables(q).reshape(len(Q), -1)  # (Q, M*K): a row per query
+        if not few:  # a row per codeword: scoring a code sums M rows (an embedding bag)
+            tables = tables.T.contiguous()
         offsets = torch.arange(codec.n_codebooks_, device=dev) * (1 << codec.nbits)
-        step = max(1, _ENTRIES // len(Q))
+        step = max(1, _ENTRIES // (len(Q) * (codec.n_codebooks_ if few else 1)))
     else:
         step = max(1, _ENTRIES // max(len(Q), codec.dim_))
+    if not lut:
+        q = codec.search_space(q)
     q2 = (q * q).sum(1, keepdim=True)
     best_s = torch.full((len(Q), 0), -torch.inf, device=dev)
     best_i = torch.zeros((len(Q), 0), dtype=torch.long, device=dev)
@@ -103,9 +114,12 @@ def _scan(codec: Codec, codes: np.ndarray, Q: np.ndarray, k: int, metric: str
         block = codes[lo:lo + step]
         if lut:
             idx = codec.indices(block) + offsets  # (b, M) into the flat tables
-            s = torch.nn.functional.embedding_bag(idx, tables, mode="sum").T
+            if few:
+                s = tables[:, idx].sum(-1)
+            else:  # (Q, b) contiguous: top-k along a strided dimension is 10x slower
+                s = torch.nn.functional.embedding_bag(idx, tables, mode="sum").T.contiguous()
         else:
-            X = codec.decode_tensor(block)
+            X = codec.search_decode(block)
             s = q @ X.T
             if metric == "l2":
                 s = 2 * s - q2 - (X * X).sum(1)
