@@ -113,10 +113,13 @@ def _scan(codec: Codec, codes: np.ndarray, Q: np.ndarray, k: int, metric: str
     for lo in range(0, len(codes), step):
         block = codes[lo:lo + step]
         if lut:
-            idx = codec.indices(block) + offsets  # (b, M) into the flat tables
-            if few:
-                s = tables[:, idx].sum(-1)
-            else:  # (Q, b) contiguous: top-k along a strided dimension is 10x slower
+            if few and codec.nbits == 8:  # a byte per index: one codebook at a time
+                s = _byte_lookups(tables, block, codec.n_codebooks_, dev)
+            elif few:
+                s = tables[:, codec.indices(block) + offsets].sum(-1)
+            else:
+                idx = codec.indices(block) + offsets  # (b, M) into the flat tables
+                # (Q, b) contiguous: top-k along a strided dimension is 10x slower
                 s = torch.nn.functional.embedding_bag(idx, tables, mode="sum").T.contiguous()
         else:
             X = codec.search_decode(block)
@@ -129,6 +132,18 @@ def _scan(codec: Codec, codes: np.ndarray, Q: np.ndarray, k: int, metric: str
         best_s, pos = cat_s.topk(min(k, cat_s.shape[1]), dim=1)
         best_i = torch.gather(cat_i, 1, pos)
     return best_i.cpu().numpy(), (sign * best_s).cpu().numpy().astype(np.float32)
+
+
+def _byte_lookups(tables: torch.Tensor, block: np.ndarray, M: int, dev: torch.device
+                  ) -> torch.Tensor:
+    """Scores of byte codes for a few queries: M column-wise lookups, each cache-sized,
+    instead of widening the whole (b, M) block of codes to 64-bit indices at once."""
+    T = tables.view(len(tables), M, -1)
+    codes = torch.from_numpy(block).to(dev)
+    s = T[:, 0].index_select(1, codes[:, 0].long())
+    for j in range(1, M):
+        s += T[:, j].index_select(1, codes[:, j].long())
+    return s
 
 
 def _exact(Q: np.ndarray, base: np.ndarray, cand: np.ndarray, k: int, metric: str
