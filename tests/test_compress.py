@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import nexus_lab as nx
-from nexus_lab.compress._kmeans import kmeans
+from nexus_lab.compress._kmeans import assign, kmeans
 from nexus_lab.compress._quantizers import pack, unpack
 from nexus_lab.errors import NexusError, SchemaError
 
@@ -156,6 +156,7 @@ def test_kmeans_with_fewer_rows_than_centroids_and_empty_clusters():
     X += 0.01 * torch.randn(X.shape, generator=gen)
     C = kmeans(X, 16, gen, n_iter=10)
     assert torch.isfinite(C).all() and C.shape == (1, 16, 2)
+    assert assign(X, C)[0].unique().numel() >= 12  # split clusters are in use
 
 
 # bad input ---------------------------------------------------------------------------

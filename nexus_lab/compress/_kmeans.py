@@ -77,5 +77,6 @@ def _split_largest(C: torch.Tensor, counts: torch.Tensor, empty: torch.Tensor) -
     base = torch.gather(C, 1, src.unsqueeze(-1).expand(-1, -1, d))
     out = torch.where(empty.unsqueeze(-1), base * (1 + eps * sign), C)
     shrink = torch.zeros(B, k, dtype=torch.bool, device=C.device)
-    shrink.scatter_(1, torch.where(empty, src, k).clamp_max(k - 1), empty)
+    rows, cols = empty.nonzero(as_tuple=True)
+    shrink[rows, src[rows, cols]] = True
     return torch.where(shrink.unsqueeze(-1), out * (1 - eps * sign), out)
