@@ -1,4 +1,16 @@
-"""Compression of vectors and columns: quantizers, search on codes, lossless frames."""
+"""Compression of vectors and columns: quantizers, search on codes, lossless frames.
+
+>>> import nexus_lab as nx
+>>> X = nx.data.synth_vectors(2000, 32, seed=0)
+>>> codec = nx.compress.fit(X, bytes_per_vector=8, device="cpu", random_state=0)
+>>> codes = codec.encode(X)                      # (2000, 8) uint8: 16x smaller
+>>> ids, scores = nx.compress.search(codec, codes, X[:5], k=3)
+>>> ids.shape, codes.shape
+((5, 3), (2000, 8))
+>>> frame = nx.data.synth_transactions(500, seed=0)
+>>> nx.compress.decompress_frame(nx.compress.compress_frame(frame)).equals(frame)
+True
+"""
 
 from nexus_lab.compress._base import Codec
 from nexus_lab.compress._choose import fit
