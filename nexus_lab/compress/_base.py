@@ -155,6 +155,25 @@ class Codec:
     def _device(self) -> torch.device:
         return resolve_device(getattr(self, "device", "auto"))
 
+    def _learned(self, attr: str) -> torch.Tensor:
+        """The learned array ``attr`` as a tensor on the codec's device, made once."""
+        import torch
+
+        dev = self._device()
+        cache = self.__dict__.setdefault("_tensors", {})
+        t = cache.get(attr)
+        if t is None or t.device != dev:
+            t = cache[attr] = torch.from_numpy(getattr(self, attr)).to(dev)
+        return t
+
+    def _set_learned(self, attr: str, value: torch.Tensor) -> None:
+        """Keep a learned tensor as the NumPy attribute ``attr`` and as its device copy."""
+        setattr(self, attr, value.detach().cpu().numpy())
+        self.__dict__.setdefault("_tensors", {})[attr] = value
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_tensors"}
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "code_size_"):
             raise NexusError(f"this {type(self).__name__} is not fitted yet; call fit(X) first")

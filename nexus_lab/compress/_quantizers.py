@@ -78,14 +78,11 @@ class ScalarInt8(Codec):
         self.code_size_ = X.shape[1]
 
     def _encode(self, X: torch.Tensor) -> torch.Tensor:
-        lo, scale = self._t("vmin_"), self._t("scale_")
+        lo, scale = self._learned("vmin_"), self._learned("scale_")
         return ((X - lo) / scale).round_().clamp_(0, 255).to(torch.uint8)
 
     def _decode(self, codes: torch.Tensor) -> torch.Tensor:
-        return codes.float() * self._t("scale_") + self._t("vmin_")
-
-    def _t(self, name: str) -> torch.Tensor:
-        return torch.from_numpy(getattr(self, name)).to(self._device())
+        return codes.float() * self._learned("scale_") + self._learned("vmin_")
 
 
 class _Additive(Codec):
@@ -163,16 +160,11 @@ class PQ(_Additive):
         sub = X.view(n, self.m, D // self.m).transpose(0, 1)
         C = kmeans(sub, 1 << self.nbits, gen, n_iter=self.n_iter if n_iter is None else n_iter,
                    init=init)
-        self._C = C
-        self.codebooks_ = C.cpu().numpy()
+        self._set_learned("codebooks_", C)
         self._set_sizes(self.m)
 
     def _words(self) -> torch.Tensor:
-        C = getattr(self, "_C", None)
-        dev = self._device()
-        if C is None or C.device != dev:
-            C = self._C = torch.from_numpy(self.codebooks_).to(dev)
-        return C
+        return self._learned("codebooks_")
 
     def _indices(self, X: torch.Tensor) -> torch.Tensor:
         n, D = X.shape
@@ -186,9 +178,6 @@ class PQ(_Additive):
     def ip_tables(self, Q: torch.Tensor) -> torch.Tensor:
         n = Q.shape[0]
         return torch.einsum("qmd,mkd->qmk", Q.view(n, self.m, -1), self._words())
-
-    def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "_C"}
 
 
 class OPQ(PQ):
@@ -220,7 +209,7 @@ class OPQ(PQ):
                          random_state=random_state)
         self.n_rounds = n_rounds
 
-    def _fit(self, X: torch.Tensor, gen: torch.Generator, init=None, n_iter=None) -> None:
+    def _fit(self, X: torch.Tensor, gen: torch.Generator) -> None:  # type: ignore[override]
         D = X.shape[1]
         limit = 256 << self.nbits  # rows k-means would sample anyway
         if len(X) > limit:
@@ -230,20 +219,15 @@ class OPQ(PQ):
         for _ in range(self.n_rounds):
             XR = X @ R
             PQ._fit(self, XR, gen, init=C, n_iter=4)
-            C = self._C
+            C = self._words()
             Xhat = PQ._reconstruct(self, PQ._indices(self, XR))  # in the rotated space
             U, _, Vt = torch.linalg.svd(X.T @ Xhat)
             R = U @ Vt
-        self._R = R
-        self.rotation_ = R.cpu().numpy()
+        self._set_learned("rotation_", R)
         PQ._fit(self, X @ R, gen, init=C)
 
     def _rot(self) -> torch.Tensor:
-        R = getattr(self, "_R", None)
-        dev = self._device()
-        if R is None or R.device != dev:
-            R = self._R = torch.from_numpy(self.rotation_).to(dev)
-        return R
+        return self._learned("rotation_")
 
     def _indices(self, X: torch.Tensor) -> torch.Tensor:
         return super()._indices(X @ self._rot())
@@ -259,9 +243,6 @@ class OPQ(PQ):
 
     def search_decode(self, codes: np.ndarray) -> torch.Tensor:
         return PQ._reconstruct(self, self.indices(codes))
-
-    def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k not in ("_C", "_R")}
 
 
 _SHRINK = 0.25
@@ -340,7 +321,7 @@ class RQ(_Additive):
             C = kmeans(R.unsqueeze(0), K, gen, n_iter=self.n_iter, init=init.unsqueeze(0))[0]
             books.append(C)
             res, err, idx = _beam_step(res, err, idx, C, self.beam_size)
-        self._set_words(torch.stack(books))
+        self._set_learned("codebooks_", torch.stack(books))
         if self.m << self.nbits <= _REFIT_WORDS:
             self._refit(X, idx[:, 0])
         self._set_sizes(self.m)
@@ -364,24 +345,16 @@ class RQ(_Additive):
         # A small ridge keeps unused words at zero and the system well posed.
         ridge = 1e-3 * gram.diagonal().mean().clamp_min(1e-6)
         gram.diagonal().add_(ridge)
-        W = torch.linalg.solve(gram.double(), rhs.double() + ridge * self._W.reshape(M * K, -1)
+        prev = self._words()
+        W = torch.linalg.solve(gram.double(), rhs.double() + ridge * prev.reshape(M * K, -1)
                                .double()).float()
         old = ((self._reconstruct(idx) - X) ** 2).sum()
-        prev = self._W
-        self._set_words(W.view(M, K, -1))
+        self._set_learned("codebooks_", W.view(M, K, -1))
         if ((self._reconstruct(idx) - X) ** 2).sum() > old:  # never worse than before
-            self._set_words(prev)
-
-    def _set_words(self, W: torch.Tensor) -> None:
-        self._W = W
-        self.codebooks_ = W.cpu().numpy()
+            self._set_learned("codebooks_", prev)
 
     def _words(self) -> torch.Tensor:
-        W = getattr(self, "_W", None)
-        dev = self._device()
-        if W is None or W.device != dev:
-            W = self._W = torch.from_numpy(self.codebooks_).to(dev)
-        return W
+        return self._learned("codebooks_")
 
     def _indices(self, X: torch.Tensor) -> torch.Tensor:
         W = self._words()
@@ -401,9 +374,6 @@ class RQ(_Additive):
 
     def _batch_rows(self) -> int:
         return 4096
-
-    def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "_W"}
 
 
 def _beam_step(res: torch.Tensor, err: torch.Tensor, idx: torch.Tensor, C: torch.Tensor,
