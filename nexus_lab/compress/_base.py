@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from nexus_lab._estimator import Params
 from nexus_lab.device import resolve_device
 from nexus_lab.errors import NexusError, SchemaError
 
@@ -56,12 +57,12 @@ def check_codes(codes: object, code_size: int, dtype: np.dtype) -> np.ndarray:
     arr = np.asarray(codes)
     if arr.ndim != 2 or arr.shape[1] != code_size or arr.dtype != dtype:
         raise SchemaError(
-            f"codes must be a ({'n'}, {code_size}) {np.dtype(dtype).name} array as returned by "
+            f"codes must be a (n, {code_size}) {np.dtype(dtype).name} array as returned by "
             f"this codec's encode(), got {arr.shape} {arr.dtype}", column="codes")
     return np.ascontiguousarray(arr)
 
 
-class Codec:
+class Codec(Params):
     """Base class of the vector codecs: ``fit``, ``encode``, ``decode``.
 
     Subclasses set ``code_size_`` (bytes per vector) and ``dim_`` when fitted and
@@ -69,22 +70,6 @@ class Codec:
     """
 
     code_dtype: np.dtype = np.dtype(np.uint8)
-
-    # scikit-learn style parameter access ---------------------------------------------
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        import inspect
-
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {n: getattr(self, n) for n in names}
-
-    def set_params(self, **params: Any) -> Codec:
-        for key, value in params.items():
-            setattr(self, key, value)
-        return self
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
 
     # the contract ----------------------------------------------------------------------
     def fit(self, X: object, y: object = None) -> Codec:

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from nexus_lab._arrays import small_pages
+from nexus_lab._estimator import Params
 from nexus_lab.device import resolve_device
 from nexus_lab.errors import SchemaError
 from nexus_lab.frames import decimal_text
@@ -120,7 +121,7 @@ def _flat(column: pd.Series) -> list:
     return [f for fs in column for f in fs]
 
 
-class FraudDetector:
+class FraudDetector(Params):
     """Score transactions 0-100 for fraud risk, say why, and learn from history.
 
     Rules (approval thresholds, round amounts, exact and near duplicates,
@@ -191,23 +192,6 @@ class FraudDetector:
         self.rules = rules
         self.cv = cv
         self.autoencoder_epochs = autoencoder_epochs
-
-    # ----------------------------------------------------------------- sklearn contract
-    def get_params(self, deep: bool = True) -> dict:
-        return {k: getattr(self, k) for k in (
-            "columns", "device", "random_state", "rules", "cv", "autoencoder_epochs")}
-
-    def set_params(self, **params) -> FraudDetector:
-        for k, v in params.items():
-            if k not in self.get_params():
-                raise ValueError(f"FraudDetector has no parameter {k!r}")
-            setattr(self, k, v)
-        return self
-
-    def __repr__(self) -> str:
-        changed = {k: v for k, v in self.get_params().items()
-                   if v != FraudDetector().get_params()[k]}
-        return f"FraudDetector({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
 
     # ----------------------------------------------------------------- fit
     def fit(self, history: object, y: object = None) -> FraudDetector:

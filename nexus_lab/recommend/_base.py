@@ -10,6 +10,7 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 
+from nexus_lab._estimator import Params
 from nexus_lab.device import resolve_device
 from nexus_lab.errors import NexusError, SchemaError
 from nexus_lab.recommend._data import build, prepare_interactions
@@ -37,10 +38,10 @@ class Recommendations(pd.DataFrame):
                 f"<th>score</th></tr>{rows}</table></div>")
 
 
-class Recommender:
+class Recommender(Params):
     """Base of the recommenders: the estimator contract and everything but scoring.
 
-    A subclass sets ``_params`` (its constructor's parameter names), learns in
+    A subclass stores its constructor's arguments (the parameters), learns in
     ``_fit(matrix, frame)`` and scores in ``_scores(history, codes)``: the
     users' histories (a CSR matrix, users x items) and their codes in the
     training data (-1 for users it did not see), returning a (users x items)
@@ -48,28 +49,9 @@ class Recommender:
     popularity.
     """
 
-    _params: tuple[str, ...] = ()
     #: whether the model reads user attributes (``users=`` frames) and scores users with
     #: no history itself, instead of the popularity list
     _uses_profile = False
-
-    # ------------------------------------------------------------- sklearn contract
-    def get_params(self, deep: bool = True) -> dict:
-        return {k: getattr(self, k) for k in self._params}
-
-    def set_params(self, **params) -> Recommender:
-        for k, v in params.items():
-            if k not in self._params:
-                raise ValueError(f"{type(self).__name__} has no parameter {k!r}; it has "
-                                 f"{list(self._params)}")
-            setattr(self, k, v)
-        return self
-
-    def __repr__(self) -> str:
-        default = type(self)()
-        changed = {k: v for k, v in self.get_params().items()
-                   if not _same(v, getattr(default, k))}
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
 
     # ------------------------------------------------------------- fit
     def fit(self, interactions: object, y: object = None) -> Recommender:
@@ -305,13 +287,6 @@ def _as_ids(ids: object) -> np.ndarray:
             isinstance(ids, str):
         return np.asarray(list(ids) if isinstance(ids, (list, tuple)) else ids)
     return np.asarray([ids])
-
-
-def _same(a: object, b: object) -> bool:
-    try:
-        return bool(a == b)
-    except (TypeError, ValueError):
-        return a is b
 
 
 def sparse_rows(matrix: sp.csr_matrix, device: torch.device) -> torch.Tensor:

@@ -48,7 +48,6 @@ class Content(Recommender):
     (3, 4)
     """
 
-    _params = ("text_columns", "neighbors", "columns", "device")
 
     def __init__(self, text_columns: Sequence[str] = ("title", "genres"), neighbors: int = 100,
                  columns=None, device: object = "auto") -> None:

@@ -57,7 +57,6 @@ class Demographic(Recommender):
     ['b']
     """
 
-    _params = ("user_columns", "bins", "smoothing", "columns", "device")
     _uses_profile = True
 
     def __init__(self, user_columns: Sequence[str] | None = None, bins: int = 5,

@@ -182,8 +182,6 @@ class Hybrid(Recommender):
     """
 
     _uses_profile = True  # new users: its own blend, from their history and profile
-    _params = ("candidates", "k", "validation_ratio", "validation_splits", "cold_history",
-               "weight", "columns", "device", "random_state")
 
     def __init__(self, candidates: Mapping[str, Sequence[Recommender]] | None = None,
                  k: int = 10, validation_ratio: float = 0.75, validation_splits: int = 2,

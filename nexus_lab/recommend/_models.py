@@ -44,7 +44,6 @@ class Popularity(Recommender):
     ['a']
     """
 
-    _params = ("columns", "device")
 
     def __init__(self, columns=None, device: object = "cpu") -> None:
         self.columns = columns
@@ -91,7 +90,6 @@ class EASE(Recommender):
     (6, 4)
     """
 
-    _params = ("regularization", "weight", "columns", "device")
 
     def __init__(self, regularization: float = 400.0, weight: str | None = None, columns=None,
                  device: object = "auto") -> None:
@@ -144,7 +142,6 @@ class ItemKNN(Recommender):
     (2, 4)
     """
 
-    _params = ("neighbors", "shrink", "weight", "columns", "device")
 
     def __init__(self, neighbors: int = 100, shrink: float = 10.0, weight: str | None = None,
                  columns=None, device: object = "auto") -> None:
@@ -235,8 +232,6 @@ class ALS(Recommender):
     (80, 8)
     """
 
-    _params = ("factors", "regularization", "alpha", "iterations", "unobserved_weight",
-               "cg_steps", "init_std", "weight", "columns", "device", "random_state")
 
     def __init__(self, factors: int = 64, regularization: float = 0.03, alpha: float = 1.0,
                  iterations: int = 15, unobserved_weight: float = 0.3, cg_steps: int = 3,
@@ -407,8 +402,6 @@ class BPR(Recommender):
     8
     """
 
-    _params = ("factors", "learning_rate", "regularization", "epochs", "batch_size",
-               "weight", "columns", "device", "random_state")
 
     def __init__(self, factors: int = 64, learning_rate: float = 0.01,
                  regularization: float = 1e-4, epochs: int = 40, batch_size: int = 2048,
