@@ -8,7 +8,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= dev,lab
+EXTRAS ?= dev,lab,web3
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
 .PHONY: demo test lint install clean

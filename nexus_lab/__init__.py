@@ -10,6 +10,8 @@ The public API is small and loaded lazily, so ``import nexus_lab`` stays fast
     pairs = nx.link(customers, crm)           # any two tables, or duplicates in one
     recs = nx.recommend.Hybrid().fit(interactions).recommend(users, k=10)
     codec = nx.compress.fit(vectors, bytes_per_vector=32)   # compact, searchable vectors
+    kp = nx.crypto.generate_keypair("examiner")  # post-quantum sealing and signing
+    sig = nx.crypto.sign(report_bytes, kp)
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ __all__ = [
     "ReconcileResult",
     "SchemaError",
     "__version__",
+    "cases",
     "compress",
+    "crypto",
     "data",
     "fraud",
     "link",
@@ -48,6 +52,8 @@ _LAZY = {
     "reconcile": ("nexus_lab.reconcile", None),
     "data": ("nexus_lab.data", None),
     "compress": ("nexus_lab.compress", None),
+    "crypto": ("nexus_lab.crypto", None),
+    "cases": ("nexus_lab.cases", None),
     "fraud": ("nexus_lab.fraud", None),
     "recommend": ("nexus_lab.recommend", None),
     "link": ("nexus_lab.reconcile", "link"),
@@ -56,7 +62,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from nexus_lab import compress, data, fraud, recommend, reconcile
+    from nexus_lab import cases, compress, crypto, data, fraud, recommend, reconcile
     from nexus_lab.device import resolve_device
     from nexus_lab.reconcile import ReconcileResult, link
 

@@ -12,13 +12,18 @@ Commands::
                            [--weight rating] [--k 10] [--out DIR] [--no-register]
     nexus-lab recommend serve (--users ID ... | --users-file FILE) [--k 10] [--out FILE]
                            [--model models:/nexus-recommender@champion]
+    nexus-lab keys new|show ...; seal|open|sign|verify FILE ...; audit verify|show [LOG]
+    nexus-lab case new|list|show|add|transfer|status|timeline|verify ...
+                           (see nexus_lab/_cli_crypto.py)
     nexus-lab demo [--out out/demo] [--no-track]
     nexus-lab data sample [--n 2000] [--seed 7] [--out data]
     nexus-lab --version
 
 A mistake in the input (a missing file, a misnamed column, an amount that is
 not a number) prints ``error: <what is wrong and how to fix it>`` and exits
-with status 2; nothing is written.
+with status 2; nothing is written. A failed integrity check (a signature, a sealed
+file or an audit log that does not verify) prints ``FAILED: <what failed>`` and
+exits with status 1.
 """
 
 from __future__ import annotations
@@ -33,12 +38,13 @@ from pathlib import Path
 from typing import Any
 
 from nexus_lab import __version__
-from nexus_lab.errors import NexusError, SchemaError
+from nexus_lab.errors import IntegrityError, NexusError, SchemaError
 
 __all__ = ["main"]
 
 log = logging.getLogger("nexus_lab")
 
+EXIT_FAILED = 1  # an IntegrityError: a signature, seal or audit log does not verify
 EXIT_INPUT = 2  # a NexusError: the input or the settings are wrong
 EXIT_INTERRUPTED = 130
 SAMPLE_N, SAMPLE_SEED = 2_000, 7  # how data/ was made
@@ -213,6 +219,10 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", default="data", metavar="DIR",
                         help="folder to write to (default: data)")
     sample.set_defaults(func=_cmd_sample)
+
+    from nexus_lab._cli_crypto import add_commands
+
+    add_commands(sub)
     return parser
 
 
@@ -691,9 +701,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        The exit status: 0 on success, 2 when the input or the settings are
-        wrong (the message is printed as ``error: ...`` on stderr), 130 when
-        interrupted.
+        The exit status: 0 on success, 1 when an integrity check fails
+        (``FAILED: ...`` on stderr), 2 when the input or the settings are wrong
+        (``error: ...``), 130 when interrupted.
 
     Examples
     --------
@@ -709,6 +719,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.func(args))
+    except IntegrityError as err:
+        print(f"FAILED: {err}", file=sys.stderr)
+        return EXIT_FAILED
     except NexusError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_INPUT

@@ -35,6 +35,7 @@ from nexus_lab.errors import NexusError, SchemaError
 __all__ = [
     "TEXT_COLUMNS",
     "atomic_dir",
+    "atomic_file",
     "check_out_dir",
     "describe_file",
     "read_table",
@@ -275,8 +276,23 @@ def _umask() -> int:
 
 
 @contextlib.contextmanager
-def _temporary_sibling(path: Path) -> Iterator[Path]:
-    """A temporary file next to ``path``, renamed onto it when the block succeeds."""
+def atomic_file(path: str | os.PathLike[str], *, private: bool = False) -> Iterator[Path]:
+    """A temporary file next to ``path``, renamed onto it when the block succeeds.
+
+    The block writes the temporary file (its path is yielded); when it raises, the
+    temporary file is removed and ``path`` is left as it was. ``private=True`` keeps
+    the file readable by its owner only (key files).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "a.bin"
+    >>> with atomic_file(target) as tmp:
+    ...     _ = tmp.write_bytes(b"all or nothing")
+    >>> target.read_bytes()
+    b'all or nothing'
+    """
+    path = Path(path)
     parent = path.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -289,7 +305,8 @@ def _temporary_sibling(path: Path) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as fh:  # the bytes are on disk before the name points at them
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes files private; give the usual mode
+        if not private:  # mkstemp makes files private; give the usual mode
+            os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -326,7 +343,7 @@ def write_frame(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     ext = p.suffix.lower()
     if ext not in (*_PARQUET, ".csv"):
         raise NexusError(f"cannot write {p.name!r}: use a .parquet or .csv file name")
-    with _temporary_sibling(p) as tmp:
+    with atomic_file(p) as tmp:
         if ext == ".csv":
             df.to_csv(tmp, index=False, encoding="utf-8")
         else:
@@ -383,7 +400,7 @@ def write_text(text: str, path: str | os.PathLike[str], *, encoding: str = "utf-
     'hello'
     """
     p = Path(path)
-    with _temporary_sibling(p) as tmp, open(tmp, "w", encoding=encoding, newline="") as fh:
+    with atomic_file(p) as tmp, open(tmp, "w", encoding=encoding, newline="") as fh:
         fh.write(text)
     return p
 

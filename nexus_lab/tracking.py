@@ -488,11 +488,27 @@ def _log_pyfunc(kernel: str, code: str, artifacts: Mapping[str, str], example: A
                 out["version"] = str(version.version)
                 out.update(_maybe_promote(client, model_name, out["version"],
                                           metrics.get(compare_on), compare_on))
+                _record_registration(model_name, out, compare_on, metrics.get(compare_on))
     except MlflowException as err:
         raise NexusError(f"could not log the {kernel} model to MLflow at {uri}: "
                          f"{str(err).strip()[:300]}") from err
     log.info("%s model %s version %s (%s)", kernel, model_name, out["version"], out["reason"])
     return out
+
+
+def _record_registration(name: str, out: Mapping[str, Any], metric: str,
+                         value: float | None) -> None:
+    """Append the registration (and the promotion, when the alias moved) to the audit log."""
+    from nexus_lab import audit
+
+    resource = f"models:/{name}/{out['version']}"
+    facts = {"run_id": out["run_id"], "metric": metric,
+             "value": None if value is None else float(value)}
+    audit.record("model.registered", resource, facts)
+    if out["champion"]:
+        audit.record("model.promoted", resource,
+                     {**facts, "alias": CHAMPION, "previous": out["previous"],
+                      "reason": out["reason"]})
 
 
 def _maybe_promote(client: Any, name: str, version: str, value: float | None,

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import nexus_lab as nx
+from nexus_lab import audit
 from nexus_lab.artifacts import load_recommender, save_recommender
 from nexus_lab.errors import IntegrityError, NexusError, SchemaError
 from nexus_lab.tracking import load_recommender_model, train_recommender
@@ -78,13 +79,25 @@ def test_loading_refuses_other_classes_and_newer_formats(data, tmp_path):
         load_recommender(tmp_path)
 
 
-def test_train_registers_and_promotes_only_on_improvement(data, tracking_uri):
-    first = train_recommender(data, "ease", device="cpu", tracking_uri=tracking_uri)
-    assert first["version"] == "1" and first["champion"]
-    assert set(first["metrics"]) >= {"test_ndcg", "test_map", "test_precision", "test_recall"}
-    worse = train_recommender(data, "popularity", tracking_uri=tracking_uri)
+def test_train_registers_and_promotes_only_on_improvement(data, tracking_uri, tmp_path):
+    log = nx.crypto.AuditLog(tmp_path / "audit.db")
+    with audit.using(log):
+        first = train_recommender(data, "ease", device="cpu", tracking_uri=tracking_uri)
+        assert first["version"] == "1" and first["champion"]
+        assert set(first["metrics"]) >= {"test_ndcg", "test_map", "test_precision",
+                                         "test_recall"}
+        worse = train_recommender(data, "popularity", tracking_uri=tracking_uri)
     assert worse["version"] == "2" and not worse["champion"]
     assert "does not beat" in worse["reason"]
+    # the registry's state changes are in the audit trail, in order
+    entries = log.entries()
+    assert list(zip(entries["action"], entries["resource"])) == [
+        ("model.registered", "models:/nexus-recommender/1"),
+        ("model.promoted", "models:/nexus-recommender/1"),
+        ("model.registered", "models:/nexus-recommender/2"),
+    ]
+    assert entries["details"][1]["value"] == pytest.approx(first["metrics"]["test_ndcg"])
+    assert log.verify().entries == 3
     served = load_recommender_model(tracking_uri=tracking_uri)
     users = pd.DataFrame({"user_id": data["user_id"].unique()[:3]})
     out = served.predict(users, params={"k": 4})

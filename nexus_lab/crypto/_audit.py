@@ -1,0 +1,446 @@
+"""A tamper-evident audit log: append-only, hash-chained, with signed checkpoints.
+
+Each entry ``(created_at, actor, action, resource, details)`` is chained to the one
+before it::
+
+    entry_hash = SHA-256(b"NEXUS-Lab audit v1" || 0x00 || prev_hash || body)
+    body       = canonical JSON of [created_at, actor, action, resource, details]
+                 (sorted keys, no spaces, UTF-8); prev_hash of entry 1 = 32 zero bytes
+
+so changing, removing or moving any entry breaks the chain at that entry. A
+checkpoint signs, with the log's key pair, the statement::
+
+    b"NEXUS-Lab audit checkpoint v1" || 0x00 || u64 upto || head || root
+
+where ``head`` is the hash of entry ``upto`` (which commits to every entry before it)
+and ``root`` the Merkle root (:class:`~nexus_lab.crypto.MerkleTree`) over the entry
+hashes 1..upto, so one entry can be shown to be in a signed checkpoint with a short
+proof, and the root can be anchored on a blockchain. A rewritten chain (every hash
+recomputed after an edit) no longer matches the signed heads; the entries removed
+from the end after the last checkpoint are the one change a log cannot see by
+itself: checkpoint often (``checkpoint_every``) and anchor the roots.
+
+Storage: a SQLite file (tables ``audit_log`` and ``audit_checkpoint``), written in
+WAL mode, one transaction per append, so concurrent writers serialize.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import sqlite3
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nexus_lab.crypto._keys import KeyPair, PublicKey
+from nexus_lab.crypto._merkle import MerkleProof, MerkleTree
+from nexus_lab.crypto._sign import Signature, _check, _sign_message, signing_input
+from nexus_lab.errors import IntegrityError, NexusError
+
+__all__ = ["AuditEntry", "AuditLog", "AuditReport"]
+
+_DOMAIN = b"NEXUS-Lab audit v1\x00"
+_CHECKPOINT = b"NEXUS-Lab audit checkpoint v1\x00"
+_GENESIS = bytes(32)
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit_log (
+    seq        INTEGER PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    actor      TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    resource   TEXT NOT NULL,
+    details    TEXT NOT NULL,
+    prev_hash  BLOB NOT NULL,
+    entry_hash BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_checkpoint (
+    upto       INTEGER PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    head       BLOB NOT NULL,
+    root       BLOB NOT NULL,
+    signer     BLOB NOT NULL,
+    signature  BLOB NOT NULL,
+    anchor     TEXT
+);
+"""
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One entry of an :class:`AuditLog`."""
+
+    seq: int
+    created_at: str
+    actor: str
+    action: str
+    resource: str
+    details: dict
+    entry_hash: bytes
+
+    def record(self) -> bytes:
+        """The bytes hashed for this entry (without the chain link)."""
+        return _body(self.created_at, self.actor, self.action, self.resource, self.details)
+
+
+@dataclass
+class AuditReport:
+    """What :meth:`AuditLog.verify` checked (it raises on the first failure)."""
+
+    entries: int
+    checkpoints: int
+    signed_upto: int
+    anchored: int
+    signers: list[str] = field(default_factory=list)
+
+    @property
+    def unsigned_tail(self) -> int:
+        """Entries after the last signed checkpoint."""
+        return self.entries - self.signed_upto
+
+    def summary(self) -> dict:
+        return {"entries": self.entries, "checkpoints": self.checkpoints,
+                "signed_upto": self.signed_upto, "unsigned_tail": self.unsigned_tail,
+                "anchored": self.anchored, "signers": list(self.signers)}
+
+    def __str__(self) -> str:
+        return (f"audit log intact: {self.entries} entries, {self.checkpoints} signed "
+                f"checkpoints (through entry {self.signed_upto}), {self.anchored} anchored")
+
+
+class AuditLog:
+    """An append-only, hash-chained audit log with signed checkpoints, in SQLite.
+
+    Parameters
+    ----------
+    path : str, path-like or sqlite3.Connection
+        The SQLite file (made when missing) or an open connection.
+    signer : KeyPair, optional
+        Signs checkpoints. Without one the log is still chained but cannot be
+        checkpointed, and :meth:`verify` checks existing checkpoints against the
+        public key given to it.
+    checkpoint_every : int, default 1000
+        With a signer, a checkpoint is written after every this many entries.
+
+    Examples
+    --------
+    >>> import nexus_lab as nx, tempfile, pathlib
+    >>> kp = nx.crypto.generate_keypair("examiner")
+    >>> log = nx.crypto.AuditLog(pathlib.Path(tempfile.mkdtemp()) / "audit.db", signer=kp)
+    >>> _ = log.append("alice", "reconciliation.approved", "run/2026-11", {"rate": 0.97})
+    >>> _ = log.append("bob", "fraud.flag_cleared", "tx/T-1042", {"reason": "invoice seen"})
+    >>> _ = log.checkpoint()
+    >>> print(log.verify())
+    audit log intact: 2 entries, 1 signed checkpoints (through entry 2), 0 anchored
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | sqlite3.Connection, *,
+                 signer: KeyPair | None = None, checkpoint_every: int = 1000) -> None:
+        if signer is not None and not isinstance(signer, KeyPair):
+            raise NexusError(f"signer must be a KeyPair, got {type(signer).__name__}")
+        if int(checkpoint_every) < 1:
+            raise NexusError(f"checkpoint_every={checkpoint_every}: give a positive count")
+        self.signer = signer
+        self.checkpoint_every = int(checkpoint_every)
+        if isinstance(path, sqlite3.Connection):
+            self.path = None
+            self._db = path
+        else:
+            self.path = Path(path)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                           check_same_thread=False)
+            except (OSError, sqlite3.Error) as err:
+                raise NexusError(f"cannot open the audit log {str(self.path)!r}: {err}") \
+                    from None
+        try:
+            if self.path is not None:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as err:
+            raise NexusError(f"{self._where()} is not a NEXUS audit log: {err}") from None
+
+    # ------------------------------------------------------------------ writing
+
+    def append(self, actor: str, action: str, resource: str,
+               details: Mapping[str, Any] | None = None) -> AuditEntry:
+        """Append one entry (one transaction) and return it.
+
+        Parameters
+        ----------
+        actor : str
+            Who did it (a user name, a service).
+        action : str
+            What was done, as ``"area.verb"`` (``"evidence.added"``).
+        resource : str
+            What it was done to (``"case/C-7/evidence/3"``).
+        details : mapping, optional
+            JSON-serializable facts (amounts, hashes, reasons). Never put secrets here.
+        """
+        for name, value in (("actor", actor), ("action", action), ("resource", resource)):
+            if not isinstance(value, str) or not value:
+                raise NexusError(f"audit entry {name} must be a non-empty string, got "
+                                 f"{value!r}")
+        det = dict(details or {})
+        try:
+            _canonical(det)
+        except (TypeError, ValueError) as err:
+            raise NexusError(f"audit entry details must be JSON-serializable: {err}") from None
+        created = _now()
+        body = _body(created, actor, action, resource, det)
+        cur = self._db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            last = cur.execute(
+                "SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+            seq, prev = (last[0] + 1, last[1]) if last else (1, _GENESIS)
+            h = _entry_hash(prev, body)
+            cur.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (seq, created, actor, action, resource, _canonical(det).decode(),
+                         prev, h))
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        if self.signer is not None and seq % self.checkpoint_every == 0:
+            self.checkpoint()
+        return AuditEntry(seq, created, actor, action, resource, det, h)
+
+    def checkpoint(self) -> dict | None:
+        """Sign the log as it is now (returns the checkpoint, or None when empty)."""
+        if self.signer is None:
+            raise NexusError("this audit log has no signer: open it with "
+                             "AuditLog(path, signer=keypair) to write checkpoints")
+        rows = self._db.execute("SELECT entry_hash FROM audit_log ORDER BY seq").fetchall()
+        if not rows:
+            return None
+        hashes = [r[0] for r in rows]
+        upto, head, root = len(hashes), hashes[-1], MerkleTree(hashes).root
+        done = self._db.execute("SELECT upto FROM audit_checkpoint WHERE upto = ?",
+                                (upto,)).fetchone()
+        if done is None:
+            sig = _sign_message(signing_input(_statement(upto, head, root)), self.signer)
+            self._db.execute(
+                "INSERT INTO audit_checkpoint VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                (upto, _now(), head, root, self.signer.public.to_bytes(), sig.to_bytes()))
+        return self.checkpoints()[-1]
+
+    def anchor(self, web3: Any = None, **kwargs: Any) -> Any:
+        """Checkpoint, then write the checkpoint's Merkle root to a chain.
+
+        The receipt (:class:`~nexus_lab.crypto.AnchorReceipt`) is stored with the
+        checkpoint and checked by ``verify(anchors=True)``.
+        """
+        from nexus_lab.crypto._anchor import anchor
+
+        cp = self.checkpoint()
+        if cp is None:
+            raise NexusError("the audit log is empty: nothing to anchor")
+        receipt = anchor(cp["root"], web3, **kwargs)
+        self._db.execute("UPDATE audit_checkpoint SET anchor = ? WHERE upto = ?",
+                         (json.dumps(receipt.to_dict()), cp["upto"]))
+        return receipt
+
+    # ------------------------------------------------------------------ reading
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0]
+
+    def entries(self):
+        """All entries as a DataFrame (``seq, created_at, actor, action, resource,
+        details, entry_hash``)."""
+        import pandas as pd
+
+        rows = self._db.execute(
+            "SELECT seq, created_at, actor, action, resource, details, entry_hash "
+            "FROM audit_log ORDER BY seq").fetchall()
+        df = pd.DataFrame(rows, columns=["seq", "created_at", "actor", "action", "resource",
+                                         "details", "entry_hash"])
+        df["details"] = [json.loads(d) for d in df["details"]]
+        df["entry_hash"] = [bytes(h).hex() for h in df["entry_hash"]]
+        return df
+
+    def checkpoints(self) -> list[dict]:
+        """The signed checkpoints, oldest first."""
+        rows = self._db.execute(
+            "SELECT upto, created_at, CAST(head AS BLOB), CAST(root AS BLOB), "
+            "CAST(signer AS BLOB), CAST(signature AS BLOB), anchor "
+            "FROM audit_checkpoint ORDER BY upto").fetchall()
+        return [{"upto": r[0], "created_at": r[1], "head": bytes(r[2]), "root": bytes(r[3]),
+                 "signer": bytes(r[4]), "signature": bytes(r[5]),
+                 "anchor": json.loads(r[6]) if r[6] else None} for r in rows]
+
+    def prove(self, seq: int) -> dict:
+        """An entry with its Merkle proof into the latest checkpoint that covers it.
+
+        Returns ``{"record", "proof", "root", "upto"}``: anyone holding the checkpoint
+        root checks ``verify_proof(record, proof, root)`` where ``record`` is the entry
+        hash (32 bytes).
+        """
+        cps = [c for c in self.checkpoints() if c["upto"] >= seq]
+        if not cps:
+            raise NexusError(f"entry {seq} is not covered by a checkpoint yet: call "
+                             "checkpoint() first")
+        cp = cps[-1]
+        hashes = [r[0] for r in self._db.execute(
+            "SELECT entry_hash FROM audit_log WHERE seq <= ? ORDER BY seq", (cp["upto"],))]
+        proof: MerkleProof = MerkleTree(hashes).proof(seq - 1)
+        return {"record": hashes[seq - 1], "proof": proof, "root": cp["root"],
+                "upto": cp["upto"]}
+
+    # ------------------------------------------------------------------ checking
+
+    def verify(self, public: PublicKey | KeyPair | None = None, *, anchors: bool = False,
+               web3: Any = None) -> AuditReport:
+        """Check the whole log; raise :class:`IntegrityError` at the first problem.
+
+        Parameters
+        ----------
+        public : PublicKey or KeyPair, optional
+            Whose checkpoints to trust. Default: the log's signer; without either,
+            the signer recorded in each checkpoint (which shows tampering but not who
+            signed: pin the key when you can).
+        anchors : bool, default False
+            Also check each anchored root on its chain (``verify_anchor``).
+        web3 : optional
+            The chain for ``anchors`` (see :func:`~nexus_lab.crypto.anchor`).
+
+        Raises
+        ------
+        IntegrityError
+            Naming the first altered, removed or reordered entry (``err.entry`` is its
+            sequence number) or the checkpoint that fails.
+        """
+        pinned = public.public if isinstance(public, KeyPair) else public
+        if pinned is None and self.signer is not None:
+            pinned = self.signer.public
+        rows = self._db.execute(
+            "SELECT seq, created_at, actor, action, resource, details, CAST(prev_hash AS BLOB), "
+            "CAST(entry_hash AS BLOB) FROM audit_log ORDER BY seq").fetchall()
+        hashes = _check_chain(rows)
+        cps = self.checkpoints()
+        signers: list[str] = []
+        anchored = 0
+        for i, cp in enumerate(cps):
+            upto = cp["upto"]
+            if upto > len(hashes):
+                raise _fail(f"entries from {len(hashes) + 1} on were removed: checkpoint "
+                            f"{upto} signed {upto} entries, the log has {len(hashes)}",
+                            len(hashes) + 1)
+            if hashes[upto - 1] != cp["head"]:
+                start = cps[i - 1]["upto"] + 1 if i else 1
+                raise _fail(f"entries {start}..{upto} differ from what checkpoint {upto} "
+                            "signed: one was altered and the chain recomputed", start)
+            try:
+                signer_key = PublicKey.from_bytes(cp["signer"])
+                sig = Signature.from_bytes(cp["signature"])
+            except IntegrityError as err:
+                raise IntegrityError(f"checkpoint {upto} is corrupted: {err}") from None
+            if pinned is not None and signer_key != pinned:
+                raise IntegrityError(
+                    f"checkpoint {upto} was signed by {signer_key.label or 'a key'} "
+                    f"({signer_key.fingerprint_hex}), not by the expected key "
+                    f"({pinned.fingerprint_hex})")
+            last = i == len(cps) - 1
+            if last or cp["anchor"] is not None:
+                if MerkleTree(hashes[:upto]).root != cp["root"]:
+                    raise IntegrityError(f"checkpoint {upto}'s Merkle root does not match "
+                                         "its entries: the checkpoint was altered")
+            try:
+                _check(signing_input(_statement(upto, cp["head"], cp["root"])), sig,
+                       signer_key)
+            except IntegrityError as err:
+                raise IntegrityError(f"checkpoint {upto}'s signature fails: {err}") from None
+            if signer_key.fingerprint_hex not in signers:
+                signers.append(signer_key.fingerprint_hex)
+            if cp["anchor"] is not None:
+                anchored += 1
+                if anchors:
+                    from nexus_lab.crypto._anchor import verify_anchor
+
+                    try:
+                        verify_anchor(cp["root"], cp["anchor"], web3)
+                    except IntegrityError as err:
+                        raise IntegrityError(f"checkpoint {upto}'s anchor fails: {err}") \
+                            from None
+        return AuditReport(len(hashes), len(cps), cps[-1]["upto"] if cps else 0, anchored,
+                           signers)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _where(self) -> str:
+        return repr(str(self.path)) if self.path else "the connection"
+
+    def __repr__(self) -> str:
+        return f"AuditLog({self._where()}, entries={len(self)})"
+
+
+def _check_chain(rows: list[tuple]) -> list[bytes]:
+    """Walk the chain; raise naming the first altered, removed or reordered entry."""
+    by_hash = {bytes(r[7]): r[0] for r in rows}
+    prev, hashes = _GENESIS, []
+    for pos, (seq, created, actor, action, resource, details, stored_prev, stored) in \
+            enumerate(rows, start=1):
+        stored, stored_prev = bytes(stored), bytes(stored_prev)
+        try:
+            det = json.loads(details)
+            body = _body(created, actor, action, resource, det)
+        except (TypeError, ValueError):
+            raise _fail(f"entry {seq} was altered: its details are not valid JSON", seq) \
+                from None
+        if _entry_hash(stored_prev, body) != stored:
+            raise _fail(f"entry {seq} was altered: its content no longer matches its hash",
+                        seq)
+        if seq != pos:
+            raise _fail(f"entry {pos} was removed: the log goes from entry {pos - 1} to "
+                        f"{seq}", pos)
+        if stored_prev != prev:
+            follows = by_hash.get(stored_prev)
+            if follows is None and stored_prev != _GENESIS:
+                raise _fail(f"an entry before entry {seq} was removed: entry {seq} follows "
+                            "an entry that is no longer in the log", seq)
+            where = "the start of the log" if follows is None else f"entry {follows}"
+            raise _fail(f"entry {seq} is out of order: it was written after {where}", seq)
+        prev = stored
+        hashes.append(stored)
+    return hashes
+
+
+def _fail(message: str, seq: int) -> IntegrityError:
+    err = IntegrityError(message)
+    err.entry = seq  # type: ignore[attr-defined]
+    return err
+
+
+def _statement(upto: int, head: bytes, root: bytes) -> bytes:
+    return _CHECKPOINT + struct.pack(">Q", upto) + head + root
+
+
+def _canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode()
+
+
+def _body(created: str, actor: str, action: str, resource: str, details: dict) -> bytes:
+    return _canonical([created, actor, action, resource, details])
+
+
+def _entry_hash(prev: bytes, body: bytes) -> bytes:
+    return hashlib.sha256(_DOMAIN + prev + body).digest()
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
