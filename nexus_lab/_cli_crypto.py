@@ -102,6 +102,10 @@ def add_commands(sub: Any) -> None:
     ash.add_argument("--last", type=int, default=20, help="how many entries (default 20)")
     ash.set_defaults(func=_cmd_audit_show)
 
+    from nexus_lab._cli_cases import add_case_commands
+
+    add_case_commands(sub)
+
 
 # ----------------------------------------------------------------------------- helpers
 

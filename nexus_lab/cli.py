@@ -196,8 +196,10 @@ def _parser() -> argparse.ArgumentParser:
         description="Reconcile the bundled sample data (data/bank.csv against data/ledger.csv), "
         "then train and register a fraud detector on data/transactions.csv and score its "
         "latest weeks, then train and register the self-tuning recommender on "
-        "data/interactions.csv; write the outputs and reports, and log the runs to the local "
-        "MLflow store.",
+        "data/interactions.csv, compress the transactions and the item embeddings, and "
+        "finally approve, seal, sign and take in the results as evidence of a case, with "
+        "every action in a signed audit log anchored on an in-process Ethereum chain; write "
+        "the outputs and reports, and log the runs to the local MLflow store.",
     )
     demo.add_argument("--out", default="out/demo", metavar="DIR",
                       help="output folder (default: out/demo)")
@@ -285,15 +287,21 @@ def _cmd_demo(args: argparse.Namespace) -> int:
               f"(n={SAMPLE_N}, seed={SAMPLE_SEED})")
         bank, ledger, truth = synth_reconciliation(SAMPLE_N, seed=SAMPLE_SEED)
         sources = {}
-    code = _run(bank, ledger, args, sources=sources,
-                settings={"device_requested": args.device, "data": "sample"}, source="demo",
-                truth=truth)
-    if code == 0:
-        code = _demo_fraud(args)
-    if code == 0:
-        code = _demo_recommend(args)
-    if code == 0:
-        code = _demo_compress(args)
+    from nexus_lab._demo_provenance import demo_provenance, demo_trail
+
+    kept: dict[str, Any] = {}
+    with demo_trail() as trail:  # every step's state changes go to one signed audit log
+        code = _run(bank, ledger, args, sources=sources,
+                    settings={"device_requested": args.device, "data": "sample"},
+                    source="demo", truth=truth, keep=kept)
+        if code == 0:
+            code = _demo_fraud(args, kept)
+        if code == 0:
+            code = _demo_recommend(args)
+        if code == 0:
+            code = _demo_compress(args)
+        if code == 0:
+            code = demo_provenance(Path(args.out), trail, kept)
     if code == 0 and not args.no_track:
         uri = os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///experiments/mlflow.db"
         print(f"\nOpen the report in a browser; see every run with:\n"
@@ -301,7 +309,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return code
 
 
-def _demo_fraud(args: argparse.Namespace) -> int:
+def _demo_fraud(args: argparse.Namespace, kept: dict[str, Any] | None = None) -> int:
     """The demo's fraud step: train on the sample transactions, score the latest weeks."""
     from nexus_lab.files import read_table
     from nexus_lab.reports import export_fraud
@@ -319,6 +327,8 @@ def _demo_fraud(args: argparse.Namespace) -> int:
                             device=args.device, register=not args.no_track, source="demo",
                             run_name="demo: sample transactions")
     _print_training(res, path.name, default_tracking_uri())
+    if kept is not None:
+        kept["scored"] = res["holdout_scores"]
     out = Path(args.out) / "fraud"
     export_fraud(res["holdout_scores"], out, extra={"metrics": res["metrics"],
                                                     "model_version": res.get("version")})
@@ -589,7 +599,7 @@ def _cmd_fraud_score(args: argparse.Namespace) -> int:
 def _run(
     bank: Any, ledger: Any, args: argparse.Namespace, *,
     sources: Mapping[str, tuple[str, Mapping[str, str]]], settings: dict[str, object],
-    source: str, truth: Any = None,
+    source: str, truth: Any = None, keep: dict[str, Any] | None = None,
 ) -> int:
     from nexus_lab.files import describe_file
     from nexus_lab.reconcile import reconcile
@@ -626,6 +636,8 @@ def _run(
     export = export_reconcile(res, args.out, inputs=inputs, settings=settings,
                               track=not args.no_track, source=source)
     _print_summary(res, inputs, export, truth)
+    if keep is not None:
+        keep["result"] = res
     return 0
 
 

@@ -103,3 +103,41 @@ def test_audit_verify_and_show(tmp_path, capsys):
     assert main(["audit", "verify", str(tmp_path / "audit.db")]) == 1
     assert "entry 2 was altered" in capsys.readouterr().err
     assert main(["audit", "verify", str(tmp_path / "missing.db")]) == 2
+
+
+def test_case_commands_end_to_end(keys, capsys, monkeypatch):
+    monkeypatch.setenv("NEXUS_LAB_ACTOR", "examiner.kim")
+    store, room = str(keys / "store"), str(keys / "examiner.nxkey")
+    (keys / "invoice.txt").write_text("invoice 4471, 12,400.00")
+    steps = [
+        ["case", "init", store, "--key", room],
+        ["case", "new", store, "--title", "Vendor kickbacks", "--number", "2026-FR-7",
+         "--key", room],
+        ["case", "add", store, "2026-FR-7", str(keys / "invoice.txt"), "--description",
+         "seized invoice", "--to", str(keys / "judge.nxpub"), "--key", room],
+        ["case", "transfer", store, "2026-FR-7", "E-0001", "--to", "prosecutor", "--reason",
+         "charging decision", "--key", room],
+        ["case", "status", store, "2026-FR-7", "under_investigation", "--key", room],
+        ["case", "open", store, "2026-FR-7", "E-0001", "--purpose", "review", "--out",
+         str(keys / "opened.txt"), "--key", room],
+    ]
+    for argv in steps:
+        assert main(argv) == 0, (argv, capsys.readouterr().err)
+    assert (keys / "opened.txt").read_text() == "invoice 4471, 12,400.00"
+    capsys.readouterr()
+    assert main(["case", "timeline", store, "2026-FR-7"]) == 0
+    out = capsys.readouterr().out
+    assert all(e in out for e in ("case opened", "intake", "transfer", "status changed",
+                                  "access"))
+    assert main(["case", "verify", store, "--pub", str(keys / "examiner.nxpub")]) == 0
+    assert "case store intact: 1 cases, 1 evidence items, 3 custody events" in \
+        capsys.readouterr().out
+    # an invalid step in the lifecycle is an input error; a tampered seal a failed check
+    assert main(["case", "status", store, "2026-FR-7", "open", "--key", room]) == 2
+    sealed = next((keys / "store" / "evidence").rglob("E-0001.nxs"))
+    data = bytearray(sealed.read_bytes())
+    data[-5] ^= 1
+    sealed.write_bytes(bytes(data))
+    capsys.readouterr()
+    assert main(["case", "verify", store]) == 1
+    assert "E-0001" in capsys.readouterr().err

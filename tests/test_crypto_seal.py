@@ -499,3 +499,16 @@ def test_seed_expands_the_same_in_all_three(alice):
     key, ct = KEM.encaps(alice.public.pq_kem)
     assert PQCRYPTO_ML_KEM_768.decaps(dk, ct) == key
     assert ML_KEM_768.decaps(dk, ct) == key
+
+
+def test_frames_with_list_columns_round_trip():
+    """Scored fraud frames hold Arrow list columns (flags, reasons)."""
+    import pyarrow as pa
+
+    kp = generate_keypair("lists")
+    df = pd.DataFrame({"transaction_id": ["T1", "T2"], "risk_score": [91.5, 12.0]})
+    df["flags"] = pd.Series([["duplicate", "round amount"], []],
+                            dtype=pd.ArrowDtype(pa.list_(pa.string())))
+    back = open_sealed(seal(df, [kp]), kp)
+    assert back["flags"].tolist() == [["duplicate", "round amount"], []]
+    pd.testing.assert_frame_equal(back.drop(columns="flags"), df.drop(columns="flags"))

@@ -725,9 +725,14 @@ def _open(head: _Head, total: int, source: _MemorySource | _FileSource, kp: KeyP
     if head.kind != _KIND_FRAME:
         return plain
     import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     try:
-        return pd.read_parquet(io.BytesIO(plain))
+        # nested columns (lists, as in scored fraud flags) come back as Arrow dtypes:
+        # pandas cannot parse its own metadata for them (pandas 2.3, pyarrow 25)
+        return pq.read_table(io.BytesIO(plain)).to_pandas(
+            types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_nested(t) else None)
     except Exception as err:  # authenticated, so written by a broken or newer sealer
         raise NexusError(f"the sealed DataFrame opened but its Parquet cannot be read "
                          f"({type(err).__name__}); is pyarrow up to date?") from None
