@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-DEMO_PASSWORD = "nexus-demo"  # noqa: S105 - the demo's keys are samples, and say so
+DEMO_PASSWORD = "nexus-demo"  # the demo's keys are samples, and the demo says so
 
 
 @contextlib.contextmanager

@@ -51,7 +51,13 @@ class SchemaError(NexusError, ValueError):
 
 
 class IntegrityError(NexusError):
-    """Stored or signed data fails a consistency or integrity check."""
+    """Stored or signed data fails a consistency or integrity check.
+
+    The message names what failed. Checks that can point further attach it: an audit
+    log's ``verify`` sets ``entry`` (the sequence number of the first altered, removed
+    or reordered entry); a case store's ``verify`` sets ``report`` (the full
+    :class:`~nexus_lab.cases.VerifyReport`) and ``problems`` (every failed check).
+    """
 
 
 class DeviceError(NexusError, RuntimeError):

@@ -50,6 +50,9 @@ def test_intact_log_verifies_and_proves(written, kp):
     assert (report.entries, report.checkpoints, report.signed_upto, report.unsigned_tail) == \
         (10, 2, 8, 2)
     assert report.signers == [kp.public.fingerprint_hex]
+    assert "10 entries, 2 signed checkpoints" in report._repr_html_()
+    assert "10 entries, 2 signed checkpoints, 0 anchored" in log._repr_html_()
+    assert "case/C-1/evidence/9" in log._repr_html_()
     entries = log.entries()
     assert entries["seq"].tolist() == list(range(1, 11))
     assert entries["details"][3] == {"sha256": f"{3:064x}", "bytes": 1003}

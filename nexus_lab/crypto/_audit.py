@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import html
 import json
 import os
 import sqlite3
@@ -106,6 +107,11 @@ class AuditReport:
         return {"entries": self.entries, "checkpoints": self.checkpoints,
                 "signed_upto": self.signed_upto, "unsigned_tail": self.unsigned_tail,
                 "anchored": self.anchored, "signers": list(self.signers)}
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+                       f"<td>{html.escape(str(v))}</td></tr>" for k, v in self.summary().items())
+        return f"<h4>&#10003; {html.escape(str(self))}</h4><table>{rows}</table>"
 
     def __str__(self) -> str:
         return (f"audit log intact: {self.entries} entries, {self.checkpoints} signed "
@@ -386,6 +392,13 @@ class AuditLog:
 
     def __repr__(self) -> str:
         return f"AuditLog({self._where()}, entries={len(self)})"
+
+    def _repr_html_(self) -> str:
+        cps = self.checkpoints()
+        head = (f"<h4>Audit log {html.escape(self._where())}: {len(self):,} entries, "
+                f"{len(cps)} signed checkpoints, "
+                f"{sum(c['anchor'] is not None for c in cps)} anchored</h4>")
+        return head + self.entries().tail(10).to_html(index=False)
 
 
 def _check_chain(rows: list[tuple]) -> list[bytes]:
