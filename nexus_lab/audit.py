@@ -82,6 +82,10 @@ def current() -> AuditLog | None:
 
 def actor(name: str | None = None) -> str:
     """Who acts: ``name``, else ``NEXUS_LAB_ACTOR``, else the login name."""
+    return _who(name)
+
+
+def _who(name: str | None) -> str:
     if name:
         return name
     env = os.environ.get("NEXUS_LAB_ACTOR")
@@ -103,11 +107,9 @@ def record(action: str, resource: str, details: Mapping[str, Any] | None = None,
         None when no audit log is configured.
     """
     target = audit if audit is not None else current()
-    who = _actor(actor)
+    who = _who(actor)
     if target is None:
         log.debug("no audit log configured; not recorded: %s %s %s", who, action, resource)
         return None
     return target.append(who, action, resource, details)
 
-
-_actor = actor

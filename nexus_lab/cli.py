@@ -14,7 +14,7 @@ Commands::
                            [--model models:/nexus-recommender@champion]
     nexus-lab keys new|show ...; seal|open|sign|verify FILE ...; audit verify|show [LOG]
     nexus-lab case new|list|show|add|transfer|status|timeline|verify ...
-                           (see nexus_lab/_cli_crypto.py)
+                           (see nexus_lab/_cli_crypto.py and nexus_lab/_cli_cases.py)
     nexus-lab demo [--out out/demo] [--no-track]
     nexus-lab data sample [--n 2000] [--seed 7] [--out data]
     nexus-lab --version
