@@ -16,6 +16,25 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 RECONCILE = NOTEBOOKS / "01_reconcile.ipynb"
 
 
+def execute(notebook: Path, tmp_path: Path, parameters: dict) -> nbformat.NotebookNode:
+    """Run ``notebook`` under papermill from its folder; the executed notebook."""
+    import papermill as pm
+
+    executed = tmp_path / "executed.ipynb"
+    pm.execute_notebook(str(notebook), str(executed), kernel_name="python3",
+                        cwd=str(NOTEBOOKS), progress_bar=False, parameters=parameters)
+    return nbformat.read(executed, as_version=4)
+
+
+def html_outputs(nb: nbformat.NotebookNode) -> list[str]:
+    return [o["data"]["text/html"] for c in nb.cells for o in c.get("outputs", [])
+            if "text/html" in o.get("data", {})]
+
+
+def text_outputs(nb: nbformat.NotebookNode) -> str:
+    return "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+
+
 def test_reconcile_notebook_is_parameterized_and_thin():
     nb = nbformat.read(RECONCILE, as_version=4)
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
@@ -35,19 +54,14 @@ def test_reconcile_notebook_is_parameterized_and_thin():
 
 
 def test_reconcile_notebook_runs_under_papermill(tables, tmp_path, write_tables, tracking_uri):
-    import papermill as pm
     from mlflow import MlflowClient
 
     bank_path, ledger_path = write_tables(*tables[:2], tmp_path / "in", "csv")
     out = tmp_path / "out"
-    executed = tmp_path / "executed.ipynb"
-    pm.execute_notebook(
-        str(RECONCILE), str(executed), kernel_name="python3", cwd=str(NOTEBOOKS),
-        progress_bar=False,
-        parameters={"bank_path": str(bank_path), "ledger_path": str(ledger_path),
-                    "out_dir": str(out), "device": "cpu", "amount_tolerance": 4.0,
-                    "track": True},
-    )
+    done = execute(RECONCILE, tmp_path, {
+        "bank_path": str(bank_path), "ledger_path": str(ledger_path), "out_dir": str(out),
+        "device": "cpu", "amount_tolerance": 4.0, "track": True
+    })
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == sorted(
         OUTPUT_FILES
     )
@@ -58,9 +72,7 @@ def test_reconcile_notebook_runs_under_papermill(tables, tmp_path, write_tables,
     assert summary["params"]["amount_tolerance"] == 4.0
     assert summary["inputs"]["bank"]["name"] == "bank.csv"
 
-    nb = nbformat.read(executed, as_version=4)
-    html = [o["data"]["text/html"] for c in nb.cells for o in c.get("outputs", [])
-            if "text/html" in o.get("data", {})]
+    html = html_outputs(done)
     assert any("of the bank amount reconciled" in h for h in html)  # the rich result
 
     client = MlflowClient(tracking_uri=tracking_uri)
@@ -98,7 +110,6 @@ def check_thin_and_parameterized(path: Path, names: tuple[str, ...] = ("data_pat
 
 
 def test_fraud_notebook_runs_under_papermill(tmp_path, tracking_uri):
-    import papermill as pm
     from mlflow import MlflowClient
 
     check_thin_and_parameterized(FRAUD)
@@ -107,20 +118,15 @@ def test_fraud_notebook_runs_under_papermill(tmp_path, tracking_uri):
     path = tmp_path / "tx.parquet"
     data.to_parquet(path, index=False)
     out = tmp_path / "out"
-    executed = tmp_path / "executed.ipynb"
-    pm.execute_notebook(
-        str(FRAUD), str(executed), kernel_name="python3", cwd=str(NOTEBOOKS),
-        progress_bar=False,
-        parameters={"data_path": str(path), "out_dir": str(out), "device": "cpu",
-                    "columns": {"account": "card"}, "holdout": 0.25},
-    )
+    done = execute(FRAUD, tmp_path, {
+        "data_path": str(path), "out_dir": str(out), "device": "cpu",
+        "columns": {"account": "card"}, "holdout": 0.25
+    })
     scored = pd.read_parquet(out / "scored.parquet")
     assert len(scored) == 750
     summary = json.loads((out / "summary.json").read_text())
     assert summary["metrics"]["holdout_rows"] == 750
-    done = nbformat.read(executed, as_version=4)
-    html = [o["data"]["text/html"] for c in done.cells for o in c.get("outputs", [])
-            if "text/html" in o.get("data", {})]
+    html = html_outputs(done)
     assert any("Fraud risk" in h for h in html)  # the rich result
     client = MlflowClient(tracking_uri=tracking_uri)
     runs = client.search_runs([client.get_experiment_by_name("nexus-fraud").experiment_id])
@@ -132,7 +138,6 @@ RECOMMEND = NOTEBOOKS / "03_recommend.ipynb"
 
 
 def test_recommend_notebook_runs_under_papermill(tmp_path, tracking_uri):
-    import papermill as pm
     from mlflow import MlflowClient
 
     check_thin_and_parameterized(RECOMMEND)
@@ -141,20 +146,15 @@ def test_recommend_notebook_runs_under_papermill(tmp_path, tracking_uri):
     path = tmp_path / "interactions.parquet"
     data.to_parquet(path, index=False)
     out = tmp_path / "out"
-    executed = tmp_path / "executed.ipynb"
-    pm.execute_notebook(
-        str(RECOMMEND), str(executed), kernel_name="python3", cwd=str(NOTEBOOKS),
-        progress_bar=False,
-        parameters={"data_path": str(path), "out_dir": str(out), "device": "cpu",
-                    "columns": {"user_id": "customer"}, "model": "ease", "k": 5},
-    )
+    done = execute(RECOMMEND, tmp_path, {
+        "data_path": str(path), "out_dir": str(out), "device": "cpu",
+        "columns": {"user_id": "customer"}, "model": "ease", "k": 5
+    })
     recs = pd.read_parquet(out / "recommendations.parquet")
     assert recs.groupby("user_id").size().eq(5).all() and recs["user_id"].nunique() == 200
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["model"] == "ease" and metrics["test_ndcg"] > 0
-    done = nbformat.read(executed, as_version=4)
-    html = [o["data"]["text/html"] for c in done.cells for o in c.get("outputs", [])
-            if "text/html" in o.get("data", {})]
+    html = html_outputs(done)
     assert any("newcomer" in h for h in html)  # the folded-in newcomer's list is shown
     client = MlflowClient(tracking_uri=tracking_uri)
     runs = client.search_runs([client.get_experiment_by_name("nexus-recommender").experiment_id])
@@ -167,30 +167,23 @@ COMPRESS = NOTEBOOKS / "04_compress.ipynb"
 def test_compress_notebook_runs_under_papermill(tmp_path):
     import re
 
-    import papermill as pm
-
     # it makes its own data, so there is no data_path to check
     check_thin_and_parameterized(COMPRESS, ("n_vectors", "dim", "bytes_per_vector", "n_rows",
                                             "seed", "device", "out_dir"))
 
     out = tmp_path / "out"
-    executed = tmp_path / "executed.ipynb"
-    pm.execute_notebook(
-        str(COMPRESS), str(executed), kernel_name="python3", cwd=str(NOTEBOOKS),
-        progress_bar=False,
-        parameters={"n_vectors": 1500, "n_queries": 50, "dim": 32, "bytes_per_vector": 8,
-                    "n_rows": 3_000, "seed": 3, "device": "cpu", "out_dir": str(out)},
-    )
+    done = execute(COMPRESS, tmp_path, {
+        "n_vectors": 1500, "n_queries": 50, "dim": 32, "bytes_per_vector": 8, "n_rows": 3_000,
+        "seed": 3, "device": "cpu", "out_dir": str(out)
+    })
     blob = (out / "transactions.nxcf").read_bytes()
     pd.testing.assert_frame_equal(nx.compress.decompress_frame(blob),
                                   nx.data.synth_transactions(3_000, seed=3))
 
-    done = nbformat.read(executed, as_version=4)
-    html = [o["data"]["text/html"] for c in done.cells for o in c.get("outputs", [])
-            if "text/html" in o.get("data", {})]
+    html = html_outputs(done)
     assert any(all(s in h for s in ("ScalarInt8", "OPQ", "RQ", "recall@10")) for h in html)
     assert any("Parquet (zstd)" in h for h in html)
-    text = "".join(o.get("text", "") for c in done.cells for o in c.get("outputs", []))
+    text = text_outputs(done)
     found = re.search(r"recall@10 ([\d.]+) on the codes, ([\d.]+) re-ranked", text)
     assert found, text
     on_codes, reranked = map(float, found.groups())
@@ -204,19 +197,14 @@ PROVENANCE = NOTEBOOKS / "05_provenance.ipynb"
 def test_provenance_notebook_runs_under_papermill(tmp_path):
     import re
 
-    import papermill as pm
-
     check_thin_and_parameterized(PROVENANCE, ("n_rows", "n_bank", "seed", "password",
                                               "key_cost", "device", "out_dir"))
 
     out = tmp_path / "out"
-    executed = tmp_path / "executed.ipynb"
-    pm.execute_notebook(
-        str(PROVENANCE), str(executed), kernel_name="python3", cwd=str(NOTEBOOKS),
-        progress_bar=False,
-        parameters={"n_rows": 1_500, "n_bank": 120, "seed": 2, "password": "test only",
-                    "key_cost": 10, "device": "cpu", "out_dir": str(out)},
-    )
+    done = execute(PROVENANCE, tmp_path, {
+        "n_rows": 1_500, "n_bank": 120, "seed": 2, "password": "test only", "key_cost": 10,
+        "device": "cpu", "out_dir": str(out)
+    })
     # everything is checked from the files the notebook left, with the examiner's public key
     examiner = nx.crypto.PublicKey.load(out / "examiner.nxpub")
     assert nx.crypto.load_keypair(out / "examiner.nxkey", password="test only").public == examiner
@@ -244,8 +232,7 @@ def test_provenance_notebook_runs_under_papermill(tmp_path):
     cases = nx.cases.verify(out / "cases", public=examiner)
     assert cases.ok and len(cases.items) == 2, cases.problems
 
-    done = nbformat.read(executed, as_version=4)
-    text = "".join(o.get("text", "") for c in done.cells for o in c.get("outputs", []))
+    text = text_outputs(done)
     assert re.search(r"outsider refused: this sealed object is sealed for 2 other keys", text)
     assert "dilithium-py (FIPS 204) verifies: True" in text
     assert re.search(r"all [\d,]+ rows: True", text)
