@@ -32,7 +32,7 @@ from nexus_lab.cases._records import (
     to_utc,
 )
 from nexus_lab.crypto._keys import KeyPair, PublicKey
-from nexus_lab.crypto._seal import open_sealed, seal
+from nexus_lab.crypto._seal import open_sealed, seal_with_digests
 from nexus_lab.crypto._sign import verify as verify_signature
 from nexus_lab.errors import IntegrityError, NexusError
 from nexus_lab.files import atomic_file
@@ -244,16 +244,15 @@ class Case:
                      name: str | None = None, holder: str | None = None) -> EvidenceItem:
         """Take in evidence: seal it, sign its intake record, start its chain of custody.
 
-        The data is hashed and sealed (:func:`nexus_lab.crypto.seal`) for the
-        store's key and ``recipients`` (a DataFrame is sealed as Parquet, and the hash is
-        that of the Parquet file: the seal is opened once, outside the store, to hash it);
-        no plaintext is written into the store. The intake record, canonical JSON of
-        ``case, evidence, name, kind, description, size, sha256`` (plaintext),
-        ``sealed_file, sealed_sha256, sealed_size, recipients, received_at, received_by,
-        holder, signer``, is written next to the sealed file and signed with the store's
-        key. The first custody event, ``intake``, chains to the record's SHA-256. The
-        files appear only together with the database rows (one transaction): a failed
-        intake leaves nothing behind.
+        The data is sealed (:func:`nexus_lab.crypto.seal`) for the store's key and
+        ``recipients`` and hashed in the same pass (a DataFrame is sealed as Parquet, and
+        the hash is that of the Parquet file); no plaintext is written into the store.
+        The intake record, canonical JSON of ``case, evidence, name, kind, description,
+        size, sha256`` (plaintext), ``sealed_file, sealed_sha256, sealed_size,
+        recipients, received_at, received_by, holder, signer``, is written next to the
+        sealed file and signed with the store's key. The first custody event, ``intake``,
+        chains to the record's SHA-256. The files appear only together with the database
+        rows (one transaction): a failed intake leaves nothing behind.
 
         Parameters
         ----------
@@ -316,20 +315,14 @@ class Case:
         written: list[Path] = []
         try:
             sealed_tmp = work / "sealed.nxs"
-            if kind == "file":
-                before = _stat(source)
-                sha, size = file_sha256(source)
-                seal(source, pubs, out=sealed_tmp)
-                if _stat(source) != before:
-                    raise NexusError(f"{str(source)!r} changed while it was being sealed; "
-                                     "take it in again once nothing writes to it")
-            elif kind == "bytes":
-                sha, size = sha256_hex(bytes(data)), len(data)
-                seal(data, pubs, out=sealed_tmp)
-            else:
-                seal(data, pubs, out=sealed_tmp)
-                sha, size = _sealed_plaintext(sealed_tmp, kp)
-            sealed_sha, sealed_size = file_sha256(sealed_tmp)
+            before = _stat(source) if kind == "file" else None
+            # one pass: what is hashed is exactly what is sealed
+            d = seal_with_digests(source if kind == "file" else data, pubs, sealed_tmp)
+            if before is not None and _stat(source) != before:
+                raise NexusError(f"{str(source)!r} changed while it was being sealed; "
+                                 "take it in again once nothing writes to it")
+            sha, size, sealed_sha, sealed_size = (d["sha256"], d["size"], d["sealed_sha256"],
+                                                  d["sealed_size"])
             with store._write() as cur:
                 self._require_active(cur, "add evidence to")
                 seq = max(cur.execute("SELECT COALESCE(MAX(seq), 0) FROM evidence WHERE "
@@ -825,15 +818,6 @@ def _unique(keys: list[PublicKey]) -> list[PublicKey]:
     for k in keys:
         seen.setdefault(k.fingerprint, k)
     return list(seen.values())
-
-
-def _sealed_plaintext(sealed: Path, kp: KeyPair) -> tuple[str, int]:
-    """SHA-256 and size of what a seal holds (a DataFrame's Parquet file).
-
-    The plaintext goes to a private temporary folder outside the store and is deleted.
-    """
-    with tempfile.TemporaryDirectory(prefix="nexus-intake-") as tmp:
-        return file_sha256(open_sealed(sealed, kp, out=Path(tmp) / "plain"))
 
 
 def _stat(path: Path) -> tuple[int, int]:

@@ -148,6 +148,44 @@ def seal(data: Any, recipients: Any, *, out: str | os.PathLike[str] | None = Non
     >>> seal(src, kp).name
     'report.csv.nxs'
     """
+    return _seal(data, recipients, out, chunk_size, None)
+
+
+def seal_with_digests(data: Any, recipients: Any, out: str | os.PathLike[str], *,
+                      chunk_size: int = 1 << 20) -> dict[str, Any]:
+    """:func:`seal` to the file ``out``, hashing the plaintext and the sealed file on the way.
+
+    One pass over the data: what was sealed is exactly what was hashed (a file that
+    changes meanwhile cannot make the two differ). For a DataFrame the plaintext is
+    its Parquet file.
+
+    Returns
+    -------
+    dict
+        ``path``, ``sha256`` and ``size`` of the plaintext, ``sealed_sha256`` and
+        ``sealed_size`` of the sealed file.
+
+    Examples
+    --------
+    >>> import hashlib, tempfile, pathlib
+    >>> from nexus_lab.crypto._keys import generate_keypair
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "x.nxs"
+    >>> d = seal_with_digests(b"evidence", generate_keypair(), out)
+    >>> d["sha256"] == hashlib.sha256(b"evidence").hexdigest(), d["size"]
+    (True, 8)
+    >>> d["sealed_sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    True
+    """
+    digests: dict[str, Any] = {"plain": hashlib.sha256(), "sealed": hashlib.sha256(),
+                               "size": 0, "sealed_size": 0}
+    path = _seal(data, recipients, out, chunk_size, digests)
+    return {"path": path, "sha256": digests["plain"].hexdigest(), "size": digests["size"],
+            "sealed_sha256": digests["sealed"].hexdigest(),
+            "sealed_size": digests["sealed_size"]}
+
+
+def _seal(data: Any, recipients: Any, out: Any, chunk_size: Any,
+          digests: dict[str, Any] | None) -> bytes | Path:
     cs = _check_chunk_size(chunk_size)
     pubs = _recipients(recipients)
     kind, name, source = _source(data)
@@ -180,11 +218,13 @@ def seal(data: Any, recipients: Any, *, out: str | os.PathLike[str] | None = Non
         assert out_path is not None
         with _open_read(source, "file to seal") as src:
             return _stream_to(out_path, head, cs + _TAG, lambda sink: _encrypt(
-                aead, prefix, aad, _file_chunks(src, cs), sink))
+                aead, prefix, aad, _file_chunks(src, cs), sink, digests), digests)
     view: memoryview = source
     if out_path is not None:
         return _stream_to(out_path, head, min(cs, len(view)) + _TAG, lambda sink: _encrypt(
-            aead, prefix, aad, _memory_chunks(view, cs), sink))
+            aead, prefix, aad, _memory_chunks(view, cs), sink, digests), digests)
+    if digests is not None:
+        raise NexusError("seal_with_digests writes a file: give out=")
     n_chunks = max(1, -(-len(view) // cs))
     sink = _MemorySink(len(head) + len(view) + _TAG * n_chunks)
     sink.mv[:len(head)] = head
@@ -528,15 +568,20 @@ def _fill(f: BinaryIO, mv: memoryview) -> int:
     return got
 
 
-def _stream_to(out: Path, head: bytes, capacity: int, fill: Any) -> Path:
+def _stream_to(out: Path, head: bytes, capacity: int, fill: Any,
+               digests: dict[str, Any] | None = None) -> Path:
     """Write ``head`` then what ``fill(sink)`` puts in a ``capacity``-byte sink to
-    ``out``, atomically: on any error ``out`` is left as it was."""
+    ``out``, atomically: on any error ``out`` is left as it was. With ``digests``, the
+    written bytes are hashed into ``digests["sealed"]`` as they go."""
     from nexus_lab.files import atomic_file
 
     try:
         with atomic_file(out) as tmp, open(tmp, "wb", buffering=0) as dst:
             _write_all(dst, head)
-            fill(_FileSink(dst, capacity))
+            sink = _FileSink(dst, capacity, digests)
+            if digests is not None:
+                sink.hash(head)
+            fill(sink)
     except OSError as err:
         raise NexusError(f"cannot write {str(out)!r}: {err.strerror or err}") from None
     return out
@@ -599,23 +644,34 @@ class _MemorySink:
 
 
 class _FileSink:
-    def __init__(self, f: BinaryIO, capacity: int) -> None:
+    def __init__(self, f: BinaryIO, capacity: int,
+                 digests: dict[str, Any] | None = None) -> None:
         self.f = f
         self.mv = memoryview(bytearray(capacity))
+        self.digests = digests
 
     def take(self, n: int) -> memoryview:
         return self.mv[:n]
 
     def put(self, n: int) -> None:
         _write_all(self.f, self.mv[:n])
+        if self.digests is not None:
+            self.hash(self.mv[:n])
+
+    def hash(self, data: bytes | memoryview) -> None:
+        self.digests["sealed"].update(data)  # type: ignore[index]
+        self.digests["sealed_size"] += len(data)  # type: ignore[index]
 
 
 def _encrypt(aead: Any, prefix: bytes, aad: bytes, chunks: Iterator[tuple[memoryview, bool]],
-             sink: _MemorySink | _FileSink) -> None:
+             sink: _MemorySink | _FileSink, digests: dict[str, Any] | None = None) -> None:
     for i, (plain, last) in enumerate(chunks):
         if i >= _MAX_CHUNKS:
             raise NexusError("the data has more than 2**32 chunks; seal it with a larger "
                              "chunk_size")
+        if digests is not None:
+            digests["plain"].update(plain)
+            digests["size"] += len(plain)
         size = len(plain) + _TAG
         aead.encrypt_into(prefix + _COUNTER.pack(i, last), plain, aad, sink.take(size))
         sink.put(size)
