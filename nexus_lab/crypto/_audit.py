@@ -398,7 +398,10 @@ class AuditLog:
         head = (f"<h4>Audit log {html.escape(self._where())}: {len(self):,} entries, "
                 f"{len(cps)} signed checkpoints, "
                 f"{sum(c['anchor'] is not None for c in cps)} anchored</h4>")
-        return head + self.entries().tail(10).to_html(index=False)
+        tail = self.entries().tail(10)
+        tail["details"] = [_short(json.dumps(d, sort_keys=True)) for d in tail["details"]]
+        tail["entry_hash"] = [h[:16] + "…" for h in tail["entry_hash"]]
+        return head + tail.to_html(index=False)
 
 
 def _check_chain(rows: list[tuple]) -> list[bytes]:
@@ -430,6 +433,10 @@ def _check_chain(rows: list[tuple]) -> list[bytes]:
         prev = stored
         hashes.append(stored)
     return hashes
+
+
+def _short(text: str, width: int = 90) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def _fail(message: str, seq: int) -> IntegrityError:
