@@ -27,6 +27,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -38,6 +39,7 @@ __all__ = [
     "atomic_file",
     "check_out_dir",
     "describe_file",
+    "hash_file",
     "read_table",
     "write_frame",
     "write_json",
@@ -258,12 +260,32 @@ def describe_file(path: str | os.PathLike[str]) -> dict:
     'ba7816bf8f01'
     """
     p = Path(path).resolve()
-    digest = hashlib.sha256()
-    with open(p, "rb") as fh:
+    digest, size = hash_file(p)
+    return {"path": str(p), "name": p.name, "bytes": size, "sha256": digest.hexdigest()}
+
+
+def hash_file(path: str | os.PathLike[str], algorithm: str = "sha256") -> tuple[Any, int]:
+    """A hashlib object fed a file's bytes, read in 1 MiB blocks, and the bytes read.
+
+    ``OSError`` (a missing or unreadable file) is left to the caller, which knows what
+    the file was for.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.txt"
+    >>> _ = p.write_text("abc")
+    >>> h, n = hash_file(p)
+    >>> h.hexdigest()[:12], n
+    ('ba7816bf8f01', 3)
+    """
+    digest = hashlib.new(algorithm)
+    size = 0
+    with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
-    return {"path": str(p), "name": p.name, "bytes": p.stat().st_size,
-            "sha256": digest.hexdigest()}
+            size += len(block)
+    return digest, size
 
 
 # ----------------------------------------------------------------------------- writers

@@ -7,14 +7,15 @@ recompute their hashes and check their signatures with any JSON library and
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import json
 import os
 import re
 from typing import Any
 
+from nexus_lab.crypto._format import canonical_json as canonical
+from nexus_lab.crypto._format import utc_now as now
 from nexus_lab.errors import NexusError
+from nexus_lab.files import hash_file
 
 __all__ = [
     "ACTIVE",
@@ -54,19 +55,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 ACTIVE = ("open", "under_investigation", "in_litigation")
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_BLOCK = 1 << 20
-
-
-def canonical(obj: Any) -> bytes:
-    """Canonical JSON bytes: sorted keys, no spaces, UTF-8, no NaN.
-
-    Examples
-    --------
-    >>> canonical({"b": 1, "a": "é"})
-    b'{"a":"\\xc3\\xa9","b":1}'
-    """
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode()
 
 
 def sha256_hex(data: bytes) -> str:
@@ -75,19 +63,9 @@ def sha256_hex(data: bytes) -> str:
 
 
 def file_sha256(path: str | os.PathLike[str]) -> tuple[str, int]:
-    """``(sha256 hex, size)`` of a file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(_BLOCK), b""):
-            h.update(block)
-            size += len(block)
+    """``(sha256 hex, size)`` of a file, read in blocks."""
+    h, size = hash_file(path)
     return h.hexdigest(), size
-
-
-def now() -> str:
-    """The current UTC time, ISO 8601 with microseconds."""
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
 
 
 def custody_record(*, case: str, evidence: str, seq: int, event: str, at: str, actor: str,

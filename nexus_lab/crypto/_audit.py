@@ -26,7 +26,6 @@ WAL mode, one transaction per append, so concurrent writers serialize.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import html
 import json
@@ -38,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nexus_lab.crypto._format import canonical_json, utc_now
 from nexus_lab.crypto._keys import KeyPair, PublicKey
 from nexus_lab.crypto._merkle import MerkleProof, MerkleTree
 from nexus_lab.crypto._sign import Signature, _check, _sign_message, signing_input
@@ -195,10 +195,10 @@ class AuditLog:
                                  f"{value!r}")
         det = dict(details or {})
         try:
-            _canonical(det)
+            canonical_json(det)
         except (TypeError, ValueError) as err:
             raise NexusError(f"audit entry details must be JSON-serializable: {err}") from None
-        created = _now()
+        created = utc_now()
         body = _body(created, actor, action, resource, det)
         cur = self._db.cursor()
         cur.execute("BEGIN IMMEDIATE")
@@ -208,7 +208,7 @@ class AuditLog:
             seq, prev = (last[0] + 1, last[1]) if last else (1, _GENESIS)
             h = _entry_hash(prev, body)
             cur.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (seq, created, actor, action, resource, _canonical(det).decode(),
+                        (seq, created, actor, action, resource, canonical_json(det).decode(),
                          prev, h))
             cur.execute("COMMIT")
         except BaseException:
@@ -234,7 +234,7 @@ class AuditLog:
             sig = _sign_message(signing_input(_statement(upto, head, root)), self.signer)
             self._db.execute(
                 "INSERT INTO audit_checkpoint VALUES (?, ?, ?, ?, ?, ?, NULL)",
-                (upto, _now(), head, root, self.signer.public.to_bytes(), sig.to_bytes()))
+                (upto, utc_now(), head, root, self.signer.public.to_bytes(), sig.to_bytes()))
         return self.checkpoints()[-1]
 
     def anchor(self, web3: Any = None, **kwargs: Any) -> Any:
@@ -449,18 +449,11 @@ def _statement(upto: int, head: bytes, root: bytes) -> bytes:
     return _CHECKPOINT + struct.pack(">Q", upto) + head + root
 
 
-def _canonical(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode()
-
 
 def _body(created: str, actor: str, action: str, resource: str, details: dict) -> bytes:
-    return _canonical([created, actor, action, resource, details])
+    return canonical_json([created, actor, action, resource, details])
 
 
 def _entry_hash(prev: bytes, body: bytes) -> bytes:
     return hashlib.sha256(_DOMAIN + prev + body).digest()
 
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")

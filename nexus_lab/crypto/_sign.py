@@ -53,7 +53,6 @@ _DOMAIN = b"NEXUS-Lab signature v1\x00"
 _BATCH = b"NEXUS-Lab batch v1\x00"
 _MAGIC = b"NXSG"
 _VERSION = 1
-_BLOCK = 1 << 20
 
 
 def signing_input(data: Any) -> bytes:
@@ -85,12 +84,11 @@ def content_digest(data: Any) -> bytes:
     if isinstance(data, (bytes, bytearray, memoryview)):
         return hashlib.sha512(data).digest()
     if isinstance(data, (str, os.PathLike)):
+        from nexus_lab.files import hash_file
+
         p = Path(data)
-        h = hashlib.sha512()
         try:
-            with open(p, "rb") as fh:
-                for block in iter(lambda: fh.read(_BLOCK), b""):
-                    h.update(block)
+            h, _ = hash_file(p, "sha512")
         except FileNotFoundError:
             raise NexusError(f"cannot sign or verify {str(p)!r}: no such file (to sign text, "
                              "pass it encoded: text.encode())") from None
