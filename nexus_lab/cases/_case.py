@@ -32,7 +32,7 @@ from nexus_lab.cases._records import (
     to_utc,
 )
 from nexus_lab.crypto._keys import KeyPair, PublicKey
-from nexus_lab.crypto._seal import open_sealed, seal_with_digests
+from nexus_lab.crypto._seal import _recipients, open_sealed, seal_with_digests
 from nexus_lab.crypto._sign import verify as verify_signature
 from nexus_lab.errors import IntegrityError, NexusError
 from nexus_lab.files import atomic_file
@@ -307,7 +307,9 @@ class Case:
             name = check_text(name, "name")
         elif kind == "file":
             name = source.name
-        pubs = _unique([kp.public, *_publics(recipients)])
+        extra = [] if recipients is None else [recipients] if isinstance(
+            recipients, (PublicKey, KeyPair)) else list(recipients)
+        pubs = _recipients([kp.public, *(_recipients(extra) if extra else [])])
         store._save_keys(pubs)
         case_dir = store.folder / "evidence" / self.number
         case_dir.mkdir(parents=True, exist_ok=True)
@@ -795,29 +797,6 @@ def _kind(data: Any) -> tuple[str, Any]:
         return "dataframe", None
     raise NexusError(f"cannot take in a {type(data).__name__} as evidence: give bytes, a file "
                      "path or a pandas DataFrame")
-
-
-def _publics(recipients: Any) -> list[PublicKey]:
-    if recipients is None:
-        return []
-    if isinstance(recipients, (PublicKey, KeyPair)):
-        recipients = [recipients]
-    out = []
-    for r in recipients:
-        if isinstance(r, KeyPair):
-            r = r.public
-        if not isinstance(r, PublicKey):
-            raise NexusError(f"recipients are PublicKeys (or KeyPairs), got "
-                             f"{type(r).__name__}")
-        out.append(r)
-    return out
-
-
-def _unique(keys: list[PublicKey]) -> list[PublicKey]:
-    seen: dict[bytes, PublicKey] = {}
-    for k in keys:
-        seen.setdefault(k.fingerprint, k)
-    return list(seen.values())
 
 
 def _stat(path: Path) -> tuple[int, int]:
