@@ -41,7 +41,7 @@ _sha256 = hashlib.sha256
 
 def leaf_hash(record: bytes | str) -> bytes:
     """The leaf hash of one record: ``SHA-256(0x00 || record)`` (text as UTF-8)."""
-    return _sha256(_LEAF + _as_bytes(record, 0)).digest()
+    return _sha256(_LEAF + _as_bytes(record)).digest()
 
 
 @dataclass(frozen=True)
@@ -242,12 +242,14 @@ def _parents(level: list[bytes]) -> list[bytes]:
     return out
 
 
-def _as_bytes(record: object, i: int) -> bytes:
+def _as_bytes(record: object, i: int | None = None) -> bytes:
+    """A record's bytes (text as UTF-8); ``i`` names its position in errors."""
     if isinstance(record, str):
         return record.encode()
     if isinstance(record, (bytes, bytearray, memoryview)):
         return bytes(record)
-    raise NexusError(f"record {i} is a {type(record).__name__}; Merkle records are bytes or "
+    which = "a record" if i is None else f"record {i}"
+    raise NexusError(f"{which} is a {type(record).__name__}; Merkle records are bytes or "
                      "str (serialize other objects first, e.g. as canonical JSON)")
 
 

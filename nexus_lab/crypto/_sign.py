@@ -270,7 +270,7 @@ def verify(data: Any, signature: Signature | bytes, public: PublicKey | KeyPair)
     if sig.proof is None:
         message = signing_input(data)
     else:
-        root = root_from_proof(leaf_hash(_record(data)), sig.proof)
+        root = root_from_proof(leaf_hash(data), sig.proof)
         message = signing_input(_statement(sig.proof.count, root))
     _check(message, sig, pub)
     return True
@@ -356,14 +356,6 @@ def verify_batch(records: Sequence[bytes | str], batch: BatchSignature | bytes,
 
 def _statement(count: int, root: bytes) -> bytes:
     return _BATCH + struct.pack(">Q", count) + root
-
-
-def _record(data: Any) -> bytes:
-    if isinstance(data, str):
-        return data.encode()
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        return bytes(data)
-    raise NexusError(f"a batch record is bytes or str, got {type(data).__name__}")
 
 
 def _keypair(kp: Any) -> KeyPair:
