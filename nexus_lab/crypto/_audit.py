@@ -223,14 +223,15 @@ class AuditLog:
         if self.signer is None:
             raise NexusError("this audit log has no signer: open it with "
                              "AuditLog(path, signer=keypair) to write checkpoints")
-        rows = self._db.execute("SELECT entry_hash FROM audit_log ORDER BY seq").fetchall()
-        if not rows:
+        upto = len(self)
+        if not upto:
             return None
-        hashes = [r[0] for r in rows]
-        upto, head, root = len(hashes), hashes[-1], MerkleTree(hashes).root
         done = self._db.execute("SELECT upto FROM audit_checkpoint WHERE upto = ?",
                                 (upto,)).fetchone()
-        if done is None:
+        if done is None:  # the entries changed since: hash them and sign
+            hashes = [r[0] for r in self._db.execute(
+                "SELECT entry_hash FROM audit_log ORDER BY seq")]
+            upto, head, root = len(hashes), hashes[-1], MerkleTree(hashes).root
             sig = _sign_message(signing_input(_statement(upto, head, root)), self.signer)
             self._db.execute(
                 "INSERT INTO audit_checkpoint VALUES (?, ?, ?, ?, ?, ?, NULL)",
