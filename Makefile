@@ -35,6 +35,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check nexus_lab tests experiments
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) out build dist *.egg-info

@@ -50,8 +50,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
 
-from nexus_lab.compress._container import compress_frame, decompress_frame
-from nexus_lab.data import synth_transactions
+from nexus_lab.compress import compress_frame, decompress_frame
+from nexus_lab.datasets import synth_transactions
 
 __all__ = ["column_ratios", "tick_prices"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from nexus_lab._typing import DeviceLike
 from nexus_lab.errors import DeviceError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -12,7 +13,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["resolve_device"]
 
 
-def resolve_device(device: object = "auto") -> torch.device:
+def resolve_device(device: DeviceLike = "auto") -> torch.device:
     """Return the torch device to compute on.
 
     Parameters

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["DependencyError", "DeviceError", "IntegrityError", "NexusError", "SchemaError"]
+__all__ = ["DependencyError", "DeviceError", "IntegrityError", "NexusError", "NotFittedError",
+           "SchemaError"]
 
 
 class NexusError(Exception):
@@ -62,6 +63,22 @@ class IntegrityError(NexusError):
 
 class DeviceError(NexusError, RuntimeError):
     """The requested compute device is not available."""
+
+
+class NotFittedError(NexusError, ValueError, AttributeError):
+    """An estimator was used (scored, encoded, saved...) before it was fitted.
+
+    Like scikit-learn's ``NotFittedError`` it is a ``ValueError`` and an
+    ``AttributeError``, so code written for scikit-learn estimators catches it. Raised
+    by :func:`nexus_lab._estimator.check_is_fitted`, whose message names the class and
+    the ``fit`` call to make first.
+
+    Examples
+    --------
+    >>> err = NotFittedError("this PQ is not fitted yet: call fit(X) first")
+    >>> isinstance(err, NexusError) and isinstance(err, ValueError)
+    True
+    """
 
 
 class DependencyError(NexusError, ImportError):

@@ -9,6 +9,7 @@ offending rows and the fix.
 from __future__ import annotations
 
 import difflib
+import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -17,10 +18,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from nexus_lab._typing import FrameLike
 from nexus_lab.errors import SchemaError
 
 __all__ = [
     "decimal_text",
+    "frame_bytes",
     "parse_cents",
     "parse_days",
     "parse_timestamps",
@@ -33,7 +36,7 @@ _CURRENCY = re.compile(r"[$€£¥₹]|\b[A-Z]{3}\b")
 _NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 
 
-def to_pandas(data: object, name: str = "table") -> pd.DataFrame:
+def to_pandas(data: FrameLike, name: str = "table") -> pd.DataFrame:
     """Return ``data`` as a pandas DataFrame.
 
     Accepts pandas, polars (eager or lazy), pyarrow Tables, cuDF frames and
@@ -75,6 +78,42 @@ def to_pandas(data: object, name: str = "table") -> pd.DataFrame:
         f"{type(data).__name__}; load it first, e.g. pandas.read_csv(path)",
         table=name,
     )
+
+
+def frame_bytes(frame: object) -> bytes:
+    """A frame's canonical bytes: its Arrow IPC stream, without the index.
+
+    What NEXUS Lab hashes and signs for a table (:func:`nexus_lab.crypto.signing_input`,
+    review approvals): the same frame gives the same bytes, and any change of a value,
+    a column name, a column order or a dtype gives other bytes. The bytes are an open
+    format that any Arrow library reads back.
+
+    Parameters
+    ----------
+    frame : frame-like
+        Anything :func:`to_pandas` takes (pandas, polars, pyarrow, cuDF...).
+
+    Returns
+    -------
+    bytes
+        The Arrow IPC stream (schema, then the record batches) of the frame converted
+        with ``pyarrow.Table.from_pandas(..., preserve_index=False)``.
+
+    Examples
+    --------
+    >>> data = frame_bytes(pd.DataFrame({"invoice": ["A-1", "A-2"], "amount": [950, 1200]}))
+    >>> pa.ipc.open_stream(data).read_all().to_pydict()
+    {'invoice': ['A-1', 'A-2'], 'amount': [950, 1200]}
+    >>> data == frame_bytes({"invoice": ["A-1", "A-2"], "amount": [950, 1200]})
+    True
+    >>> data == frame_bytes(pd.DataFrame({"invoice": ["A-1", "A-2"], "amount": [950, 1201]}))
+    False
+    """
+    table = pa.Table.from_pandas(to_pandas(frame, "frame"), preserve_index=False)
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
 
 
 def select_columns(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from nexus_lab.data import synth_reconciliation
+from nexus_lab.datasets import synth_reconciliation
 
 
 @pytest.fixture(scope="session")

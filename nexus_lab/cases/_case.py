@@ -7,17 +7,17 @@ import json
 import logging
 import os
 import shutil
-import sqlite3
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
 from nexus_lab import audit as _audit_service
-from nexus_lab.cases._html import badge, frame, kv
+from nexus_lab._html import badge, frame, kv
 from nexus_lab.cases._records import (
     ACTIVE,
     INTAKE_FORMAT,
@@ -31,14 +31,26 @@ from nexus_lab.cases._records import (
     sha256_hex,
     to_utc,
 )
-from nexus_lab.crypto._keys import KeyPair, PublicKey
-from nexus_lab.crypto._seal import _recipients, open_sealed, seal_with_digests
-from nexus_lab.crypto._sign import verify as verify_signature
+from nexus_lab.cases._repository import (
+    CaseRepository,
+    CaseRow,
+    CustodyRow,
+    EvidenceRow,
+    MilestoneRow,
+    StatusChange,
+)
+from nexus_lab.crypto import (
+    KeyPair,
+    PublicKey,
+    open_sealed,
+    recipient_keys,
+    seal_with_digests,
+)
+from nexus_lab.crypto import verify as verify_signature
 from nexus_lab.errors import IntegrityError, NexusError
 from nexus_lab.files import atomic_file
 
 if TYPE_CHECKING:  # pragma: no cover
-    from nexus_lab.cases._store import CaseStore
     from nexus_lab.cases._verify import VerifyReport
 
 __all__ = ["Case", "EvidenceItem", "timeline_frame"]
@@ -46,6 +58,33 @@ __all__ = ["Case", "EvidenceItem", "timeline_frame"]
 log = logging.getLogger("nexus_lab")
 
 _TIMELINE = ["time", "case", "kind", "event", "item", "actor", "detail"]
+
+
+class _Store(Protocol):
+    """What a :class:`Case` uses of its store (:class:`~nexus_lab.cases.CaseStore`):
+    public members only, so the store depends on the case and not the other way."""
+
+    folder: Path
+    signer: PublicKey | None
+
+    @property
+    def repository(self) -> CaseRepository: ...
+
+    def require_writable(self) -> PublicKey: ...
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    def record_action(self, action: str, resource: str, details: Mapping[str, Any],
+                      actor: str) -> None: ...
+
+    def sign_record(self, data: bytes) -> bytes: ...
+
+    def save_keys(self, keys: Iterable[PublicKey]) -> None: ...
+
+    def key(self, fingerprint: str | bytes) -> PublicKey | None: ...
+
+    def verify(self, public: Any = None, keypair: KeyPair | None = None, *,
+               strict: bool = True, cases: Iterable[str] | None = None) -> VerifyReport: ...
 
 
 @dataclass(frozen=True)
@@ -138,40 +177,39 @@ class Case:
     True
     """
 
-    def __init__(self, store: CaseStore, number: str) -> None:
+    def __init__(self, store: _Store, number: str) -> None:
         self._store = store
+        self._repo = store.repository
         self.number = number
 
     # ------------------------------------------------------------------ properties
 
-    def _row(self) -> tuple:
-        row = self._store._db.execute(
-            "SELECT title, description, status, opened_at, opened_by, updated_at FROM cases "
-            "WHERE number = ?", (self.number,)).fetchone()
+    def _row(self) -> CaseRow:
+        row = self._repo.case(self.number)
         if row is None:
             raise NexusError(f"case {self.number} is no longer in the store")
         return row
 
     @property
     def title(self) -> str:
-        return self._row()[0]
+        return self._row().title
 
     @property
     def description(self) -> str:
-        return self._row()[1]
+        return self._row().description
 
     @property
     def status(self) -> str:
         """One of ``open, under_investigation, in_litigation, closed, archived``."""
-        return self._row()[2]
+        return self._row().status
 
     @property
     def opened_at(self) -> str:
-        return self._row()[3]
+        return self._row().opened_at
 
     @property
     def opened_by(self) -> str:
-        return self._row()[4]
+        return self._row().opened_by
 
     # ------------------------------------------------------------------ status
 
@@ -207,10 +245,9 @@ class Case:
                              f"{', '.join(STATUSES)}")
         note = check_text(note, "note", empty=True)
         who = _audit_service.actor(actor)
-        store = self._store
-        with store._write() as cur:
-            current = cur.execute("SELECT status FROM cases WHERE number = ?",
-                                  (self.number,)).fetchone()[0]
+        store, repo = self._store, self._repo
+        with store.transaction():
+            current = self._current_status()
             allowed = TRANSITIONS[current]
             if status not in allowed:
                 nxt = (" or ".join(repr(s) for s in allowed) + " next") if allowed else \
@@ -218,19 +255,21 @@ class Case:
                 raise NexusError(f"case {self.number} is {current!r}: it can go to {nxt}, "
                                  f"not {status!r}")
             at = now()
-            seq = cur.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM status_history "
-                              "WHERE case_number = ?", (self.number,)).fetchone()[0]
-            cur.execute("INSERT INTO status_history VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (self.number, seq, at, who, current, status, note))
-            cur.execute("UPDATE cases SET status = ?, updated_at = ? WHERE number = ?",
-                        (status, at, self.number))
+            repo.insert_status(StatusChange(self.number, repo.next_status_seq(self.number), at,
+                                            who, current, status, note))
+            repo.set_case_status(self.number, status, at)
             action = "case.closed" if status == "closed" else "case.status_changed"
-            store._record(action, f"case/{self.number}",
-                          {"from": current, "to": status, "note": note}, who)
+            store.record_action(action, f"case/{self.number}",
+                                {"from": current, "to": status, "note": note}, who)
 
-    def _require_active(self, cur: sqlite3.Cursor | sqlite3.Connection, doing: str) -> None:
-        status = cur.execute("SELECT status FROM cases WHERE number = ?",
-                             (self.number,)).fetchone()[0]
+    def _current_status(self) -> str:
+        status = self._repo.case_status(self.number)
+        if status is None:
+            raise NexusError(f"case {self.number} is no longer in the store")
+        return status
+
+    def _require_active(self, doing: str) -> None:
+        status = self._current_status()
         if status not in ACTIVE:
             raise NexusError(f"case {self.number} is {status!r}: cannot {doing} it; reopen it "
                              "first with set_status('under_investigation')"
@@ -296,12 +335,12 @@ class Case:
         >>> item.sealed_file.name
         'E-0001.nxs'
         """
-        store = self._store
-        kp = store._writable()
+        store, repo = self._store, self._repo
+        me = store.require_writable()
         description = check_text(description, "description")
         who = _audit_service.actor(actor)
         holder = who if holder is None else check_text(holder, "holder")
-        self._require_active(store._db, "add evidence to")
+        self._require_active("add evidence to")
         kind, source = _kind(data)
         if name is not None:
             name = check_text(name, "name")
@@ -309,8 +348,8 @@ class Case:
             name = source.name
         extra = [] if recipients is None else [recipients] if isinstance(
             recipients, (PublicKey, KeyPair)) else list(recipients)
-        pubs = _recipients([kp.public, *(_recipients(extra) if extra else [])])
-        store._save_keys(pubs)
+        pubs = recipient_keys([me, *(recipient_keys(extra) if extra else [])])
+        store.save_keys(pubs)
         case_dir = store.folder / "evidence" / self.number
         case_dir.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(dir=case_dir, prefix=".intake-"))
@@ -325,11 +364,9 @@ class Case:
                                  "take it in again once nothing writes to it")
             sha, size, sealed_sha, sealed_size = (d["sha256"], d["size"], d["sealed_sha256"],
                                                   d["sealed_size"])
-            with store._write() as cur:
-                self._require_active(cur, "add evidence to")
-                seq = max(cur.execute("SELECT COALESCE(MAX(seq), 0) FROM evidence WHERE "
-                                      "case_number = ?", (self.number,)).fetchone()[0],
-                          _files_seq(case_dir)) + 1
+            with store.transaction():
+                self._require_active("add evidence to")
+                seq = max(repo.max_evidence_seq(self.number), _files_seq(case_dir)) + 1
                 eid = f"E-{seq:04d}"
                 if name is None:
                     name = f"{eid}.parquet" if kind == "dataframe" else f"{eid}.bin"
@@ -341,7 +378,7 @@ class Case:
                     "sealed_size": sealed_size, "recipients": [p.fingerprint.hex()
                                                                for p in pubs],
                     "received_at": at, "received_by": who, "holder": holder,
-                    "signer": kp.fingerprint.hex(),
+                    "signer": me.fingerprint.hex(),
                 }
                 record_bytes = canonical(record)
                 record_sha = sha256_hex(record_bytes)
@@ -349,20 +386,19 @@ class Case:
                 written.append(base.with_suffix(".nxs"))
                 os.replace(sealed_tmp, written[-1])
                 for suffix, content in ((".json", record_bytes),
-                                        (".sig", store._sign(record_bytes))):
+                                        (".sig", store.sign_record(record_bytes))):
                     written.append(base.with_suffix(suffix))
                     with atomic_file(written[-1]) as tmp:
                         tmp.write_bytes(content)
-                cur.execute(
-                    "INSERT INTO evidence VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (self.number, eid, seq, name, kind, description, size, sha, sealed_sha,
-                     sealed_size, record_sha, json.dumps(record["recipients"]), at, who,
-                     holder))
-                event_hash, _ = self._custody(cur, eid, "intake", at, who, "", holder,
+                repo.insert_evidence(EvidenceRow(
+                    self.number, eid, seq, name, kind, description, size, sha, sealed_sha,
+                    sealed_size, record_sha, json.dumps(record["recipients"]), at, who,
+                    holder))
+                event_hash, _ = self._custody(eid, "intake", at, who, "", holder,
                                               description, {"name": name, "sha256": sha},
                                               prev=record_sha)
-                self._touch(cur, at)
-                store._record("evidence.added", f"case/{self.number}/evidence/{eid}", {
+                repo.touch_case(self.number, at)
+                store.record_action("evidence.added", f"case/{self.number}/evidence/{eid}", {
                     "evidence": eid, "name": name, "kind": kind, "size": size, "sha256": sha,
                     "sealed_sha256": sealed_sha, "record_sha256": record_sha,
                     "holder": holder, "event_hash": event_hash}, who)
@@ -378,28 +414,21 @@ class Case:
 
     def item(self, evidence_id: str) -> EvidenceItem:
         """One evidence item (NexusError naming the case's items when unknown)."""
-        row = self._evidence_row(self._store._db, evidence_id)
-        n = self._store._db.execute(
-            "SELECT COUNT(*) FROM custody WHERE case_number = ? AND evidence_id = ?",
-            (self.number, evidence_id)).fetchone()[0]
-        (_, eid, _, name, kind, description, size, sha, sealed_sha, _, _, recipients, at, who,
-         holder) = row
-        return EvidenceItem(self.number, eid, name, kind, description, size, sha, sealed_sha,
-                            self._store.folder / "evidence" / self.number / f"{eid}.nxs",
-                            at, who, holder, tuple(json.loads(recipients)), n)
+        r = self._evidence_row(evidence_id)
+        n = self._repo.count_custody(self.number, evidence_id)
+        return EvidenceItem(self.number, r.evidence_id, r.name, r.kind, r.description, r.size,
+                            r.sha256, r.sealed_sha256,
+                            self._store.folder / "evidence" / self.number /
+                            f"{r.evidence_id}.nxs", r.received_at, r.received_by, r.holder,
+                            tuple(json.loads(r.recipients)), n)
 
     def evidence(self) -> pd.DataFrame:
         """The case's evidence: ``evidence_id, name, kind, description, size, sha256,
         sealed_sha256, received_at, received_by, holder, custody_events``."""
-        rows = self._store._db.execute(
-            "SELECT e.evidence_id, e.name, e.kind, e.description, e.size, e.sha256, "
-            "e.sealed_sha256, e.received_at, e.received_by, e.holder, "
-            "(SELECT COUNT(*) FROM custody k WHERE k.case_number = e.case_number "
-            " AND k.evidence_id = e.evidence_id) "
-            "FROM evidence e WHERE e.case_number = ? ORDER BY e.seq", (self.number,)).fetchall()
-        df = pd.DataFrame(rows, columns=["evidence_id", "name", "kind", "description", "size",
-                                         "sha256", "sealed_sha256", "received_at",
-                                         "received_by", "holder", "custody_events"])
+        df = pd.DataFrame(self._repo.evidence_overview(self.number),
+                          columns=["evidence_id", "name", "kind", "description", "size",
+                                   "sha256", "sealed_sha256", "received_at", "received_by",
+                                   "holder", "custody_events"])
         df["received_at"] = pd.to_datetime(df["received_at"], utc=True, format="ISO8601")
         return df
 
@@ -428,22 +457,20 @@ class Case:
         reason = check_text(reason, "reason")
         who = _audit_service.actor(actor)
         store = self._store
-        with store._write() as cur:
-            row = self._evidence_row(cur, evidence_id)
-            holder = row[14]
+        with store.transaction():
+            holder = self._evidence_row(evidence_id).holder
             if holder == to:
                 raise NexusError(f"evidence {evidence_id} of case {self.number} is already "
                                  f"held by {to!r}")
             at = now()
-            event_hash, seq = self._custody(cur, evidence_id, "transfer", at, who, holder, to,
+            event_hash, seq = self._custody(evidence_id, "transfer", at, who, holder, to,
                                             reason, {})
-            cur.execute("UPDATE evidence SET holder = ? WHERE case_number = ? AND "
-                        "evidence_id = ?", (to, self.number, evidence_id))
-            self._touch(cur, at)
-            store._record("custody.transferred",
-                          f"case/{self.number}/evidence/{evidence_id}",
-                          {"evidence": evidence_id, "seq": seq, "from": holder, "to": to,
-                           "reason": reason, "event_hash": event_hash}, who)
+            self._repo.set_holder(self.number, evidence_id, to)
+            self._repo.touch_case(self.number, at)
+            store.record_action("custody.transferred",
+                                f"case/{self.number}/evidence/{evidence_id}",
+                                {"evidence": evidence_id, "seq": seq, "from": holder, "to": to,
+                                 "reason": reason, "event_hash": event_hash}, who)
         return self.item(evidence_id)
 
     def open_evidence(self, evidence_id: str, keypair: KeyPair, *, actor: str | None = None,
@@ -482,25 +509,25 @@ class Case:
             check (the message names which).
         """
         store = self._store
-        store._writable()
+        store.require_writable()
         purpose = check_text(purpose, "purpose")
         who = _audit_service.actor(actor)
         if not isinstance(keypair, KeyPair):
             raise NexusError(f"opening evidence needs a recipient's KeyPair, got "
                              f"{type(keypair).__name__}")
-        row = self._evidence_row(store._db, evidence_id)
+        row = self._evidence_row(evidence_id)
         resource = f"case/{self.number}/evidence/{evidence_id}"
         fp = keypair.fingerprint.hex()
         try:
             record = self._checked_record(evidence_id, row)
         except IntegrityError as err:
-            store._record("evidence.access_failed", resource,
-                          {"evidence": evidence_id, "key": fp, "purpose": purpose,
-                           "error": str(err)}, who)
+            store.record_action("evidence.access_failed", resource,
+                                {"evidence": evidence_id, "key": fp, "purpose": purpose,
+                                 "error": str(err)}, who)
             raise
         if fp not in record["recipients"]:
-            store._record("evidence.access_denied", resource,
-                          {"evidence": evidence_id, "key": fp, "purpose": purpose}, who)
+            store.record_action("evidence.access_denied", resource,
+                                {"evidence": evidence_id, "key": fp, "purpose": purpose}, who)
             names = [self._key_name(r) for r in record["recipients"]]
             raise NexusError(
                 f"evidence {evidence_id} of case {self.number} is sealed for {names}; "
@@ -519,29 +546,26 @@ class Case:
             raise IntegrityError(f"case {self.number}, evidence {evidence_id}: the opened "
                                  f"plaintext's SHA-256 is {got}, the signed intake record "
                                  f"says {record['sha256']}")
-        with store._write() as cur:
-            holder = self._evidence_row(cur, evidence_id)[14]
+        with store.transaction():
+            holder = self._evidence_row(evidence_id).holder
             at = now()
-            event_hash, seq = self._custody(cur, evidence_id, "access", at, who, holder,
+            event_hash, seq = self._custody(evidence_id, "access", at, who, holder,
                                             holder, purpose,
                                             {"key": fp, "key_label": keypair.label})
-            self._touch(cur, at)
-            store._record("evidence.accessed", resource,
-                          {"evidence": evidence_id, "seq": seq, "key": fp,
-                           "purpose": purpose, "event_hash": event_hash}, who)
+            self._repo.touch_case(self.number, at)
+            store.record_action("evidence.accessed", resource,
+                                {"evidence": evidence_id, "seq": seq, "key": fp,
+                                 "purpose": purpose, "event_hash": event_hash}, who)
         return result
 
     def custody(self, evidence_id: str | None = None) -> pd.DataFrame:
         """The chain of custody: ``evidence_id, seq, event, at, actor, from, to, note,
         event_hash``, of one item or of all the case's items."""
-        sql = ("SELECT evidence_id, seq, event, at, actor, from_holder, to_holder, note, "
-               "event_hash FROM custody WHERE case_number = ?")
-        args: tuple = (self.number,)
         if evidence_id is not None:
-            self._evidence_row(self._store._db, evidence_id)
-            sql += " AND evidence_id = ?"
-            args += (evidence_id,)
-        rows = self._store._db.execute(sql + " ORDER BY evidence_id, seq", args).fetchall()
+            self._evidence_row(evidence_id)
+        rows = [(r.evidence_id, r.seq, r.event, r.at, r.actor, r.from_holder, r.to_holder,
+                 r.note, r.event_hash)
+                for r in self._repo.custody_rows(self.number, evidence_id)]
         df = pd.DataFrame(rows, columns=["evidence_id", "seq", "event", "at", "actor", "from",
                                          "to", "note", "event_hash"])
         df["at"] = pd.to_datetime(df["at"], utc=True, format="ISO8601")
@@ -584,21 +608,18 @@ class Case:
         note = check_text(note, "note", empty=True)
         due_at = to_utc(due, "due")
         who = _audit_service.actor(actor)
-        store = self._store
-        with store._write() as cur:
-            status = cur.execute("SELECT status FROM cases WHERE number = ?",
-                                 (self.number,)).fetchone()[0]
-            if status == "archived":
+        store, repo = self._store, self._repo
+        with store.transaction():
+            if self._current_status() == "archived":
                 raise NexusError(f"case {self.number} is archived: cannot add milestones")
-            seq = cur.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM milestones WHERE "
-                              "case_number = ?", (self.number,)).fetchone()[0]
+            seq = repo.next_milestone_seq(self.number)
             mid = f"M-{seq:03d}"
             at = now()
-            cur.execute("INSERT INTO milestones VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (self.number, mid, seq, title, due_at, at, who,
-                         at if done else None, who if done else None, note))
-            self._touch(cur, at)
-            store._record("milestone.added", f"case/{self.number}/milestone/{mid}",
+            repo.insert_milestone(MilestoneRow(self.number, mid, seq, title, due_at, at, who,
+                                               at if done else None, who if done else None,
+                                               note))
+            repo.touch_case(self.number, at)
+            store.record_action("milestone.added", f"case/{self.number}/milestone/{mid}",
                           {"milestone": mid, "title": title, "due": due_at, "done": bool(done),
                            "note": note}, who)
         return mid
@@ -608,33 +629,27 @@ class Case:
         """Mark a milestone done (``milestone.done`` in the audit log)."""
         note = check_text(note, "note", empty=True)
         who = _audit_service.actor(actor)
-        store = self._store
-        with store._write() as cur:
-            row = cur.execute("SELECT done_at FROM milestones WHERE case_number = ? AND "
-                              "milestone_id = ?", (self.number, milestone_id)).fetchone()
+        store, repo = self._store, self._repo
+        with store.transaction():
+            row = repo.milestone(self.number, milestone_id)
             if row is None:
-                known = [r[0] for r in cur.execute(
-                    "SELECT milestone_id FROM milestones WHERE case_number = ? ORDER BY seq",
-                    (self.number,))]
+                known = [m.milestone_id for m in repo.milestone_rows(self.number)]
                 raise NexusError(f"case {self.number} has no milestone {milestone_id!r}; it "
                                  f"has {known or 'none'}")
-            if row[0] is not None:
+            if row.done_at is not None:
                 raise NexusError(f"milestone {milestone_id} of case {self.number} was done "
-                                 f"at {row[0]}")
+                                 f"at {row.done_at}")
             at = now()
-            cur.execute("UPDATE milestones SET done_at = ?, done_by = ?, note = CASE WHEN "
-                        "? = '' THEN note ELSE ? END WHERE case_number = ? AND "
-                        "milestone_id = ?", (at, who, note, note, self.number, milestone_id))
-            self._touch(cur, at)
-            store._record("milestone.done", f"case/{self.number}/milestone/{milestone_id}",
+            repo.complete_milestone(self.number, milestone_id, at=at, actor=who, note=note)
+            repo.touch_case(self.number, at)
+            store.record_action("milestone.done", f"case/{self.number}/milestone/{milestone_id}",
                           {"milestone": milestone_id, "note": note}, who)
 
     def milestones(self) -> pd.DataFrame:
         """``milestone_id, title, due, status`` (``open``, ``overdue`` or ``done``),
         ``created_at, created_by, done_at, done_by, note``."""
-        rows = self._store._db.execute(
-            "SELECT milestone_id, title, due, created_at, created_by, done_at, done_by, note "
-            "FROM milestones WHERE case_number = ? ORDER BY seq", (self.number,)).fetchall()
+        rows = [(m.milestone_id, m.title, m.due, m.created_at, m.created_by, m.done_at,
+                 m.done_by, m.note) for m in self._repo.milestone_rows(self.number)]
         df = pd.DataFrame(rows, columns=["milestone_id", "title", "due", "created_at",
                                          "created_by", "done_at", "done_by", "note"])
         for col in ("due", "created_at", "done_at"):
@@ -655,31 +670,26 @@ class Case:
         ``milestone done``), ``item`` (evidence or milestone id), ``actor``, ``detail``.
         A milestone's due date is an event at that date, so deadlines ahead show last.
         """
-        return timeline_frame(self._store, self.number)
+        return timeline_frame(self._repo, self.number)
 
     def verify(self, public: Any = None, keypair: KeyPair | None = None, *,
                strict: bool = True) -> VerifyReport:
         """Check this case's evidence and custody, and the store's audit log, from the
         files (see :func:`nexus_lab.cases.verify`; ``public`` defaults to the store's
         own key when it is open with its key pair)."""
-        from nexus_lab.cases._verify import verify
-
-        return verify(self._store.folder, self._store._pin(public), keypair, strict=strict,
-                      cases=[self.number])
+        return self._store.verify(public, keypair, strict=strict, cases=[self.number])
 
     def summary(self) -> dict:
         """Number, title, status, dates, and counts of evidence, custody events and
         milestones."""
-        title, _, status, opened_at, opened_by, updated_at = self._row()
-        db = self._store._db
+        row = self._row()
         ms = self.milestones()["status"].value_counts()
         return {
-            "number": self.number, "title": title, "status": status, "opened_at": opened_at,
-            "opened_by": opened_by, "updated_at": updated_at,
-            "evidence": db.execute("SELECT COUNT(*) FROM evidence WHERE case_number = ?",
-                                   (self.number,)).fetchone()[0],
-            "custody_events": db.execute("SELECT COUNT(*) FROM custody WHERE case_number = ?",
-                                         (self.number,)).fetchone()[0],
+            "number": self.number, "title": row.title, "status": row.status,
+            "opened_at": row.opened_at, "opened_by": row.opened_by,
+            "updated_at": row.updated_at,
+            "evidence": self._repo.count_evidence(self.number),
+            "custody_events": self._repo.count_custody(self.number),
             "milestones_open": int(ms.get("open", 0)),
             "milestones_overdue": int(ms.get("overdue", 0)),
             "milestones_done": int(ms.get("done", 0)),
@@ -705,27 +715,25 @@ class Case:
 
     # ------------------------------------------------------------------ internals
 
-    def _evidence_row(self, cur: sqlite3.Cursor | sqlite3.Connection,
-                      evidence_id: str) -> tuple:
-        row = cur.execute("SELECT * FROM evidence WHERE case_number = ? AND evidence_id = ?",
-                          (self.number, evidence_id)).fetchone()
+    def _evidence_row(self, evidence_id: str) -> EvidenceRow:
+        row = self._repo.evidence(self.number, evidence_id)
         if row is None:
-            known = [r[0] for r in cur.execute(
-                "SELECT evidence_id FROM evidence WHERE case_number = ? ORDER BY seq",
-                (self.number,))]
+            known = self._repo.evidence_ids(self.number)
             raise NexusError(f"case {self.number} has no evidence {evidence_id!r}; it has "
                              f"{known[:20] or 'none yet'}")
         return row
 
-    def _custody(self, cur: sqlite3.Cursor, evidence_id: str, event: str, at: str, actor: str,
+    def _custody(self, evidence_id: str, event: str, at: str, actor: str,
                  from_holder: str, to_holder: str, note: str, details: dict, *,
                  prev: str | None = None) -> tuple[str, int]:
         """Append one signed, chained custody event; return ``(event hash, seq)``."""
         if prev is None:
-            seq, prev = cur.execute(
-                "SELECT seq + 1, event_hash FROM custody WHERE case_number = ? AND "
-                "evidence_id = ? ORDER BY seq DESC LIMIT 1",
-                (self.number, evidence_id)).fetchone()
+            last = self._repo.last_custody(self.number, evidence_id)
+            if last is None:
+                raise IntegrityError(f"case {self.number}, evidence {evidence_id}: its chain "
+                                     "of custody is empty (the intake event is missing); run "
+                                     "nexus_lab.cases.verify on the store")
+            seq, prev = last[0] + 1, last[1]
         else:
             seq = 1
         body = canonical(custody_record(
@@ -733,16 +741,12 @@ class Case:
             from_holder=from_holder, to_holder=to_holder, note=note, details=details,
             prev=prev))
         event_hash = sha256_hex(body)
-        cur.execute("INSERT INTO custody VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (self.number, evidence_id, seq, event, at, actor, from_holder, to_holder,
-                     note, canonical(details).decode(), prev, event_hash,
-                     self._store._sign(body)))
+        self._repo.insert_custody(CustodyRow(
+            self.number, evidence_id, seq, event, at, actor, from_holder, to_holder, note,
+            canonical(details).decode(), prev, event_hash, self._store.sign_record(body)))
         return event_hash, seq
 
-    def _touch(self, cur: sqlite3.Cursor, at: str) -> None:
-        cur.execute("UPDATE cases SET updated_at = ? WHERE number = ?", (at, self.number))
-
-    def _checked_record(self, evidence_id: str, row: tuple) -> dict:
+    def _checked_record(self, evidence_id: str, row: EvidenceRow) -> dict:
         """The item's intake record, after checking its signature and the sealed file."""
         store = self._store
         base = store.folder / "evidence" / self.number / evidence_id
@@ -753,10 +757,10 @@ class Case:
         except OSError as err:
             raise IntegrityError(f"{where}: cannot read its intake record or signature "
                                  f"({err.strerror or err})") from None
-        if sha256_hex(record_bytes) != row[10]:
+        if sha256_hex(record_bytes) != row.record_sha256:
             raise IntegrityError(f"{where}: the intake record file differs from the one "
                                  "taken in (its SHA-256 changed)")
-        signer = store.signer or store._writable().public
+        signer = store.signer or store.require_writable()
         try:
             verify_signature(record_bytes, sig, signer)
         except IntegrityError as err:
@@ -814,43 +818,37 @@ def _files_seq(case_dir: Path) -> int:
     return best
 
 
-def timeline_frame(store: CaseStore, number: str | None) -> pd.DataFrame:
+def timeline_frame(repo: CaseRepository, number: str | None) -> pd.DataFrame:
     """Events of one case (or all) in time order; see :meth:`Case.timeline`."""
-    db = store._db
-    where, args = ("WHERE case_number = ?", (number,)) if number else ("", ())
     rows: list[tuple] = []
-    titles = dict(db.execute("SELECT number, title FROM cases").fetchall())
-    for case, at, actor, old, new, note in db.execute(
-            f"SELECT case_number, at, actor, from_status, to_status, note FROM status_history "
-            f"{where} ORDER BY seq", args):
-        if old is None:
-            rows.append((at, case, "case", "case opened", "", actor, titles.get(case, "")))
+    titles = {c.number: c.title for c in repo.cases()}
+    for h in repo.status_history(number):
+        if h.from_status is None:
+            rows.append((h.at, h.case_number, "case", "case opened", "", h.actor,
+                         titles.get(h.case_number, "")))
         else:
-            detail = f"{old} → {new}" + (f": {note}" if note else "")
-            rows.append((at, case, "case", "status changed", "", actor, detail))
-    names = {(c, e): n for c, e, n in db.execute("SELECT case_number, evidence_id, name "
-                                                 "FROM evidence")}
-    for case, eid, event, at, actor, src, dst, note in db.execute(
-            f"SELECT case_number, evidence_id, event, at, actor, from_holder, to_holder, note "
-            f"FROM custody {where} ORDER BY seq", args):
-        name = names.get((case, eid), "")
-        if event == "intake":
-            detail = f"{name}: received by {dst}; {note}"
-        elif event == "transfer":
-            detail = f"{name}: {src} → {dst}; {note}"
+            detail = f"{h.from_status} → {h.to_status}" + (f": {h.note}" if h.note else "")
+            rows.append((h.at, h.case_number, "case", "status changed", "", h.actor, detail))
+    names = {(e.case_number, e.evidence_id): e.name for e in repo.evidence_rows(number)}
+    for k in repo.custody_rows(number):
+        name = names.get((k.case_number, k.evidence_id), "")
+        if k.event == "intake":
+            detail = f"{name}: received by {k.to_holder}; {k.note}"
+        elif k.event == "transfer":
+            detail = f"{name}: {k.from_holder} → {k.to_holder}; {k.note}"
         else:
-            detail = f"{name}: opened ({note})"
-        rows.append((at, case, "custody", event, eid, actor, detail))
-    for case, mid, title, due, created, by, done_at, done_by in db.execute(
-            f"SELECT case_number, milestone_id, title, due, created_at, created_by, done_at, "
-            f"done_by FROM milestones {where} ORDER BY seq", args):
-        rows.append((created, case, "milestone", "milestone added", mid, by,
-                     title + (f" (due {due[:10]})" if due else "")))
-        if due:
-            rows.append((due, case, "milestone", "milestone due", mid, "",
-                         title + (" (done)" if done_at else "")))
-        if done_at:
-            rows.append((done_at, case, "milestone", "milestone done", mid, done_by, title))
+            detail = f"{name}: opened ({k.note})"
+        rows.append((k.at, k.case_number, "custody", k.event, k.evidence_id, k.actor, detail))
+    for m in repo.milestone_rows(number):
+        rows.append((m.created_at, m.case_number, "milestone", "milestone added",
+                     m.milestone_id, m.created_by,
+                     m.title + (f" (due {m.due[:10]})" if m.due else "")))
+        if m.due:
+            rows.append((m.due, m.case_number, "milestone", "milestone due", m.milestone_id,
+                         "", m.title + (" (done)" if m.done_at else "")))
+        if m.done_at:
+            rows.append((m.done_at, m.case_number, "milestone", "milestone done",
+                         m.milestone_id, m.done_by, m.title))
     df = pd.DataFrame(rows, columns=_TIMELINE)
     df["time"] = pd.to_datetime(df["time"], utc=True, format="ISO8601")
     return df.sort_values("time", kind="stable").reset_index(drop=True)

@@ -12,8 +12,8 @@ import os
 import re
 from typing import Any
 
-from nexus_lab.crypto._format import canonical_json as canonical
-from nexus_lab.crypto._format import utc_now as now
+from nexus_lab.canonical import canonical_json as canonical
+from nexus_lab.canonical import utc_now as now
 from nexus_lab.errors import NexusError
 from nexus_lab.files import hash_file
 

@@ -12,52 +12,19 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pandas as pd
 
 from nexus_lab import audit as _audit_service
+from nexus_lab._html import frame, kv
 from nexus_lab.cases._case import Case, timeline_frame
-from nexus_lab.cases._html import frame, kv
 from nexus_lab.cases._records import STATUSES, STORE_FORMAT, check_name, check_text, now
+from nexus_lab.cases._repository import CaseRepository, CaseRow, StatusChange, connect
 from nexus_lab.cases._verify import VerifyReport, verify
-from nexus_lab.crypto._audit import AuditLog
-from nexus_lab.crypto._keys import KeyPair, PublicKey
-from nexus_lab.crypto._sign import sign
+from nexus_lab.crypto import AuditLog, KeyPair, PublicKey, sign
 from nexus_lab.errors import IntegrityError, NexusError
 
 __all__ = ["CaseStore"]
-
-_SCHEMA = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE cases (
-    number TEXT PRIMARY KEY, title TEXT NOT NULL, description TEXT NOT NULL,
-    status TEXT NOT NULL, opened_at TEXT NOT NULL, opened_by TEXT NOT NULL,
-    updated_at TEXT NOT NULL);
-CREATE TABLE status_history (
-    case_number TEXT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL,
-    from_status TEXT, to_status TEXT NOT NULL, note TEXT NOT NULL,
-    PRIMARY KEY (case_number, seq));
-CREATE TABLE evidence (
-    case_number TEXT NOT NULL, evidence_id TEXT NOT NULL, seq INTEGER NOT NULL,
-    name TEXT NOT NULL, kind TEXT NOT NULL, description TEXT NOT NULL,
-    size INTEGER NOT NULL, sha256 TEXT NOT NULL, sealed_sha256 TEXT NOT NULL,
-    sealed_size INTEGER NOT NULL, record_sha256 TEXT NOT NULL, recipients TEXT NOT NULL,
-    received_at TEXT NOT NULL, received_by TEXT NOT NULL, holder TEXT NOT NULL,
-    PRIMARY KEY (case_number, evidence_id));
-CREATE TABLE custody (
-    case_number TEXT NOT NULL, evidence_id TEXT NOT NULL, seq INTEGER NOT NULL,
-    event TEXT NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL,
-    from_holder TEXT NOT NULL, to_holder TEXT NOT NULL, note TEXT NOT NULL,
-    details TEXT NOT NULL, prev_hash TEXT NOT NULL, event_hash TEXT NOT NULL,
-    signature BLOB NOT NULL,
-    PRIMARY KEY (case_number, evidence_id, seq));
-CREATE TABLE milestones (
-    case_number TEXT NOT NULL, milestone_id TEXT NOT NULL, seq INTEGER NOT NULL,
-    title TEXT NOT NULL, due TEXT, created_at TEXT NOT NULL, created_by TEXT NOT NULL,
-    done_at TEXT, done_by TEXT, note TEXT NOT NULL,
-    PRIMARY KEY (case_number, milestone_id));
-"""
 
 
 class CaseStore:
@@ -67,6 +34,7 @@ class CaseStore:
 
         cases.db                      SQLite: cases, status history, evidence, custody
                                       events (hash-chained and signed), milestones
+                                      (schema: nexus_lab.cases._repository)
         audit.db                      the audit log (hash-chained, checkpoints signed by
                                       the store's key after every action)
         keys/<fingerprint>.nxpub       public bundles: the store's signing key and every
@@ -124,22 +92,22 @@ class CaseStore:
                                  "create=True); save the key pair somewhere safe")
             _create(self.folder, keypair)
         self._kp = keypair
-        self._db = _connect(self.folder / "cases.db", readonly=keypair is None)
+        self._repo = CaseRepository(self.folder / "cases.db", readonly=keypair is None)
         try:
-            meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+            meta = self._repo.meta()
         except sqlite3.DatabaseError as err:
-            self._db.close()
+            self._repo.close()
             raise NexusError(f"{str(self.folder / 'cases.db')!r} is not a case database "
                              f"({err})") from None
         if meta.get("format") != STORE_FORMAT:
-            self._db.close()
+            self._repo.close()
             raise NexusError(f"{str(self.folder)!r} holds a case store of format "
                              f"{meta.get('format')!r}; this NEXUS Lab reads {STORE_FORMAT!r}: "
                              "upgrade nexus-lab")
         self.created_at: str = meta.get("created_at", "")
         signer_fp = meta.get("signer", "")
         if keypair is not None and keypair.fingerprint.hex() != signer_fp:
-            self._db.close()
+            self._repo.close()
             given = keypair.label or "the given key pair"
             raise NexusError(
                 f"this case store is signed by key {signer_fp[:32]}; {given} "
@@ -182,33 +150,28 @@ class CaseStore:
         title = check_text(title, "title")
         description = check_text(description, "description", empty=True)
         who = _audit_service.actor(actor)
-        with self._write() as cur:
+        repo = self._repo
+        with self.transaction():
             if number is None:
-                number = self._next_number(cur)
+                number = self._next_number()
             else:
                 check_name(number, "case number")
-                old = cur.execute("SELECT opened_at, opened_by FROM cases WHERE number = ?",
-                                  (number,)).fetchone()
+                old = repo.case(number)
                 if old is not None:
-                    raise NexusError(f"case {number} already exists (opened {old[0]} by "
-                                     f"{old[1]}); choose another number, or use "
+                    raise NexusError(f"case {number} already exists (opened {old.opened_at} "
+                                     f"by {old.opened_by}); choose another number, or use "
                                      f"store.case({number!r})")
             at = now()
-            cur.execute("INSERT INTO cases VALUES (?, ?, ?, 'open', ?, ?, ?)",
-                        (number, title, description, at, who, at))
-            cur.execute("INSERT INTO status_history VALUES (?, 1, ?, ?, NULL, 'open', ?)",
-                        (number, at, who, ""))
-            self._record("case.opened", f"case/{number}",
-                         {"title": title, "to": "open"}, who)
+            repo.insert_case(CaseRow(number, title, description, "open", at, who, at))
+            repo.insert_status(StatusChange(number, 1, at, who, None, "open", ""))
+            self.record_action("case.opened", f"case/{number}",
+                               {"title": title, "to": "open"}, who)
         return Case(self, number)
 
     def case(self, number: str) -> Case:
         """The case with this number (NexusError naming the known ones when missing)."""
-        row = self._db.execute("SELECT number FROM cases WHERE number = ?",
-                               (number,)).fetchone()
-        if row is None:
-            known = [r[0] for r in self._db.execute(
-                "SELECT number FROM cases ORDER BY opened_at LIMIT 10")]
+        if self._repo.case_status(number) is None:
+            known = self._repo.case_numbers(limit=10)
             raise NexusError(f"no case {number!r} in {str(self.folder)!r}; cases: "
                              f"{known or 'none yet'}")
         return Case(self, number)
@@ -216,23 +179,17 @@ class CaseStore:
     def cases(self) -> pd.DataFrame:
         """Every case: ``number, title, status, opened_at, opened_by, updated_at, evidence,
         custody_events, milestones_open``."""
-        rows = self._db.execute(
-            "SELECT c.number, c.title, c.status, c.opened_at, c.opened_by, c.updated_at, "
-            "(SELECT COUNT(*) FROM evidence e WHERE e.case_number = c.number), "
-            "(SELECT COUNT(*) FROM custody k WHERE k.case_number = c.number), "
-            "(SELECT COUNT(*) FROM milestones m WHERE m.case_number = c.number "
-            " AND m.done_at IS NULL) "
-            "FROM cases c ORDER BY c.opened_at, c.number").fetchall()
-        df = pd.DataFrame(rows, columns=["number", "title", "status", "opened_at", "opened_by",
-                                         "updated_at", "evidence", "custody_events",
-                                         "milestones_open"])
+        df = pd.DataFrame(self._repo.case_overview(),
+                          columns=["number", "title", "status", "opened_at", "opened_by",
+                                   "updated_at", "evidence", "custody_events",
+                                   "milestones_open"])
         for col in ("opened_at", "updated_at"):
             df[col] = pd.to_datetime(df[col], utc=True, format="ISO8601")
         return df
 
     def timeline(self) -> pd.DataFrame:
         """Every event of every case in time order (see :meth:`Case.timeline`)."""
-        return timeline_frame(self, None)
+        return timeline_frame(self._repo, None)
 
     def audit_log(self) -> pd.DataFrame:
         """The store's audit log entries (``seq, created_at, actor, action, resource,
@@ -242,18 +199,20 @@ class CaseStore:
     # ------------------------------------------------------------------ checking
 
     def verify(self, public: Any = None, keypair: KeyPair | None = None, *,
-               strict: bool = True) -> VerifyReport:
-        """Check the whole store from its files: see :func:`nexus_lab.cases.verify`.
+               strict: bool = True, cases: Iterable[str] | None = None) -> VerifyReport:
+        """Check the whole store (or some ``cases``) from its files: see
+        :func:`nexus_lab.cases.verify`.
 
         ``public`` defaults to the store's own key when it is open with its key pair.
         """
-        return verify(self.folder, self._pin(public), keypair, strict=strict)
+        if public is None and self._kp is not None:
+            public = self._kp.public
+        return verify(self.folder, public, keypair, strict=strict, cases=cases)
 
     def summary(self) -> dict:
         """Counts: cases by status, evidence items, custody events, audit entries."""
-        by_status = dict(self._db.execute(
-            "SELECT status, COUNT(*) FROM cases GROUP BY status").fetchall())
-        one = self._db.execute
+        repo = self._repo
+        by_status = repo.status_counts()
         return {
             "folder": str(self.folder),
             "signer": self.signer.label if self.signer else "",
@@ -261,10 +220,9 @@ class CaseStore:
             "writable": self._kp is not None,
             "cases": sum(by_status.values()),
             "by_status": {s: by_status.get(s, 0) for s in STATUSES if by_status.get(s)},
-            "evidence": one("SELECT COUNT(*) FROM evidence").fetchone()[0],
-            "custody_events": one("SELECT COUNT(*) FROM custody").fetchone()[0],
-            "milestones_open": one("SELECT COUNT(*) FROM milestones WHERE done_at IS NULL"
-                                   ).fetchone()[0],
+            "evidence": repo.count_evidence(),
+            "custody_events": repo.count_custody(),
+            "milestones_open": repo.count_open_milestones(),
             "audit_entries": len(self._audit),
         }
 
@@ -285,7 +243,7 @@ class CaseStore:
 
     def close(self) -> None:
         """Close the database connections."""
-        self._db.close()
+        self._repo.close()
         self._audit.close()
 
     def __enter__(self) -> CaseStore:
@@ -294,7 +252,67 @@ class CaseStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # ------------------------------------------------------------------ internals
+    # ------------------------------------------------------------------ for cases
+
+    @property
+    def repository(self) -> CaseRepository:
+        """The store's records (``cases.db``): every read and write goes through it."""
+        return self._repo
+
+    @property
+    def writable(self) -> bool:
+        """Whether the store is open with its key pair (and so can be changed)."""
+        return self._kp is not None
+
+    def require_writable(self) -> PublicKey:
+        """The store's signing key (public half), or NexusError when open read-only.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from nexus_lab.cases import CaseStore
+        >>> from nexus_lab.crypto import generate_keypair
+        >>> key = generate_keypair("room")
+        >>> folder = tempfile.mkdtemp() + "/s"
+        >>> CaseStore(folder, key, create=True).require_writable() == key.public
+        True
+        >>> CaseStore(folder).require_writable()  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        nexus_lab.errors.NexusError: the case store ... is open read-only: open it with its key pair, ...
+        """  # noqa: E501
+        return self._writable().public
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction of ``cases.db``; the audit entries :meth:`record_action`
+        appends inside it are part of it (when one fails, nothing is written).
+
+        Raises
+        ------
+        NexusError
+            The store is open read-only.
+        """
+        self._writable()
+        with self._repo.transaction():
+            yield
+
+    def record_action(self, action: str, resource: str, details: Mapping[str, Any],
+                      actor: str) -> None:
+        """Append an entry to the store's audit log (checkpointed and signed at once)."""
+        _audit_service.record(action, resource, details, actor=actor, audit=self._audit)
+
+    def sign_record(self, data: bytes) -> bytes:
+        """The store key's signature of ``data`` (``NXSG`` bytes, see
+        :func:`nexus_lab.crypto.sign`); NexusError when open read-only."""
+        return sign(data, self._writable()).to_bytes()
+
+    def save_keys(self, keys: Iterable[PublicKey]) -> None:
+        """Keep these public bundles in ``keys/`` (those already there stay as they are)."""
+        for pub in keys:
+            path = self.folder / "keys" / f"{pub.fingerprint_hex}.nxpub"
+            if not path.exists():
+                pub.save(path)
 
     def key(self, fingerprint: str | bytes) -> PublicKey | None:
         """The public key in ``keys/`` with this fingerprint (hex or bytes), or None."""
@@ -308,16 +326,7 @@ class CaseStore:
             return None
         return pub if pub.fingerprint.hex().startswith(fp) else None
 
-    def _save_keys(self, keys: Iterable[PublicKey]) -> None:
-        for pub in keys:
-            path = self.folder / "keys" / f"{pub.fingerprint_hex}.nxpub"
-            if not path.exists():
-                pub.save(path)
-
-    def _pin(self, public: Any) -> Any:
-        if public is None and self._kp is not None:
-            return self._kp.public
-        return public
+    # ------------------------------------------------------------------ internals
 
     def _writable(self) -> KeyPair:
         if self._kp is None:
@@ -325,45 +334,12 @@ class CaseStore:
                              "with its key pair, CaseStore(folder, keypair), to change it")
         return self._kp
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Cursor]:
-        """One transaction of cases.db (the audit entry is appended inside it)."""
-        self._writable()
-        cur = self._db.cursor()
-        cur.execute("BEGIN IMMEDIATE")
-        try:
-            yield cur
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-
-    def _record(self, action: str, resource: str, details: Mapping[str, Any],
-                actor: str) -> None:
-        _audit_service.record(action, resource, details, actor=actor, audit=self._audit)
-
-    def _sign(self, data: bytes) -> bytes:
-        return sign(data, self._writable()).to_bytes()
-
-    def _next_number(self, cur: sqlite3.Cursor) -> str:
+    def _next_number(self) -> str:
         year = dt.datetime.now(dt.timezone.utc).year
-        n = cur.execute("SELECT COUNT(*) FROM cases WHERE number LIKE ?",
-                        (f"C-{year}-%",)).fetchone()[0] + 1
-        while cur.execute("SELECT 1 FROM cases WHERE number = ?",
-                          (f"C-{year}-{n:04d}",)).fetchone():
+        n = self._repo.count_cases_with_prefix(f"C-{year}-") + 1
+        while self._repo.case_status(f"C-{year}-{n:04d}") is not None:
             n += 1
         return f"C-{year}-{n:04d}"
-
-
-def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
-    if readonly:
-        if not path.is_file():
-            raise NexusError(f"{str(path)!r} is missing: the case store is incomplete")
-        uri = f"file:{quote(str(path.absolute()))}?mode=ro"
-        return sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
-    db = sqlite3.connect(path, isolation_level=None, timeout=30)
-    db.execute("PRAGMA synchronous=FULL")
-    return db
 
 
 def _audit_log(path: Path, keypair: KeyPair | None, *, create: bool = False) -> AuditLog:
@@ -374,11 +350,11 @@ def _audit_log(path: Path, keypair: KeyPair | None, *, create: bool = False) -> 
     copy of the folder is complete, and opening it read-only leaves no side files.
     """
     if keypair is None:
-        return AuditLog(_connect(path, readonly=True))
+        return AuditLog(connect(path, readonly=True))
     if not create and not path.is_file():
         raise NexusError(f"{str(path)!r} is missing: the case store is incomplete (run "
                          "nexus_lab.cases.verify on the folder)")
-    return AuditLog(_connect(path, readonly=False), signer=keypair, checkpoint_every=1)
+    return AuditLog(connect(path, readonly=False), signer=keypair, checkpoint_every=1)
 
 
 def _create(folder: Path, keypair: KeyPair) -> None:
@@ -397,15 +373,8 @@ def _create(folder: Path, keypair: KeyPair) -> None:
         (work / "evidence").mkdir()
         keypair.public.save(work / "keys" / f"{keypair.public.fingerprint_hex}.nxpub")
         at = now()
-        db = sqlite3.connect(work / "cases.db")
-        try:
-            db.executescript(_SCHEMA)
-            db.executemany("INSERT INTO meta VALUES (?, ?)", [
-                ("format", STORE_FORMAT), ("signer", keypair.fingerprint.hex()),
-                ("created_at", at)])
-            db.commit()
-        finally:
-            db.close()
+        CaseRepository.create(work / "cases.db", {
+            "format": STORE_FORMAT, "signer": keypair.fingerprint.hex(), "created_at": at})
         with _audit_log(work / "audit.db", keypair, create=True) as log:
             _audit_service.record("store.created", "store",
                                   {"signer": keypair.fingerprint.hex(), "label": keypair.label},

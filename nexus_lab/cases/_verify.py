@@ -12,17 +12,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pandas as pd
 
-from nexus_lab.cases._html import badge, frame, kv
+from nexus_lab._html import badge, frame, kv
 from nexus_lab.cases._records import canonical, custody_record, file_sha256, sha256_hex
-from nexus_lab.crypto._audit import AuditLog
-from nexus_lab.crypto._keys import KeyPair, PublicKey
-from nexus_lab.crypto._seal import open_sealed
-from nexus_lab.crypto._sign import Signature
-from nexus_lab.crypto._sign import verify as verify_signature
+from nexus_lab.cases._repository import CaseRepository, CustodyRow, EvidenceRow, connect
+from nexus_lab.crypto import AuditLog, KeyPair, PublicKey, Signature, open_sealed
+from nexus_lab.crypto import verify as verify_signature
 from nexus_lab.errors import IntegrityError, NexusError
 
 __all__ = ["VerifyReport", "verify"]
@@ -50,7 +47,7 @@ class VerifyReport:
         Every failed check, each naming the case, the item and what failed; store-wide
         ones (audit log, keys) name those.
     audit : dict
-        The audit log's :meth:`~nexus_lab.crypto._audit.AuditReport.summary` (empty
+        The audit log's :meth:`~nexus_lab.crypto.AuditReport.summary` (empty
         when it failed).
     signer : str
         The store's signing key, ``label (fingerprint)``.
@@ -254,22 +251,19 @@ class _Check:
     # ------------------------------------------------------------------ store
 
     def run(self) -> VerifyReport:
-        db_path = self.folder / "cases.db"
-        db = sqlite3.connect(f"file:{quote(str(db_path.absolute()))}?mode=ro", uri=True)
+        repo = CaseRepository(self.folder / "cases.db", readonly=True)
         try:
             try:
-                meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-                case_rows = db.execute("SELECT number, status FROM cases").fetchall()
-                history = db.execute("SELECT case_number, to_status FROM status_history "
-                                     "ORDER BY case_number, seq").fetchall()
-                evidence = db.execute("SELECT * FROM evidence").fetchall()
-                custody = db.execute("SELECT * FROM custody ORDER BY case_number, "
-                                     "evidence_id, seq").fetchall()
+                meta = repo.meta()
+                case_rows = [(c.number, c.status) for c in repo.cases()]
+                history = [(h.case_number, h.to_status) for h in repo.status_history()]
+                evidence = repo.evidence_rows()
+                custody = repo.custody_rows()
             except sqlite3.DatabaseError as err:
                 raise IntegrityError(f"case store {str(self.folder)!r}: cases.db cannot be "
                                      f"read as a case database ({err})") from None
         finally:
-            db.close()
+            repo.close()
         self._load_keys()
         signer_fp = str(meta.get("signer", ""))
         try:
@@ -291,11 +285,11 @@ class _Check:
         wanted = (lambda c: True) if self.only is None else (lambda c: c in self.only)
         self._cases({n: s for n, s in case_rows if wanted(n)}, history, entries, wanted)
 
-        rows = {(r[0], r[1]): r for r in evidence if wanted(r[0])}
-        chains: dict[tuple[str, str], list[tuple]] = defaultdict(list)
-        for r in custody:
-            if wanted(r[0]):
-                chains[(r[0], r[1])].append(r)
+        rows = {(r.case_number, r.evidence_id): r for r in evidence if wanted(r.case_number)}
+        chains: dict[tuple[str, str], list[CustodyRow]] = defaultdict(list)
+        for k in custody:
+            if wanted(k.case_number):
+                chains[(k.case_number, k.evidence_id)].append(k)
         logged: dict[tuple[str, str], dict[str, tuple[int, str]]] = defaultdict(dict)
         added: dict[tuple[str, str], int] = {}
         for seq, action, resource, details in entries:
@@ -351,8 +345,7 @@ class _Check:
         if not path.is_file():
             self.fail("audit log", "audit.db is missing")
             return [], {}
-        con = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True,
-                              isolation_level=None)
+        con = connect(path, readonly=True)
         summary: dict = {}
         try:
             log = AuditLog(con)
@@ -424,14 +417,14 @@ class _Check:
 
     # ------------------------------------------------------------------ items
 
-    def _item(self, key: tuple[str, str], row: tuple | None, chain: list[tuple],
+    def _item(self, key: tuple[str, str], row: EvidenceRow | None, chain: list[CustodyRow],
               logged: dict[str, tuple[int, str]], added: int | None) -> dict:
         case, eid = key
-        name = row[3] if row is not None else ""
+        name = row.name if row is not None else ""
         where = f"case {case}, evidence {eid}" + (f" ({name})" if name else "")
         before = len(self.problems)
         out = {"case": case, "evidence_id": eid, "name": name, "status": "failed",
-               "custody_events": len(chain), "holder": row[14] if row is not None else "",
+               "custody_events": len(chain), "holder": row.holder if row is not None else "",
                "plaintext": "not checked", "problems": ""}
         base = self.folder / "evidence" / case / eid
         if row is None:
@@ -459,8 +452,8 @@ class _Check:
             elif size != record.get("sealed_size"):
                 self.fail(where, f"the sealed file has {size} bytes, the signed intake "
                                  f"record says {record.get('sealed_size')}")
-        first_prev = sha256_hex(record_bytes) if record_bytes is not None else row[10]
-        self._chain(where, case, eid, chain, first_prev, row[14], logged)
+        first_prev = sha256_hex(record_bytes) if record_bytes is not None else row.record_sha256
+        self._chain(where, case, eid, chain, first_prev, row.holder, logged)
         if self.keypair is not None and record is not None and sealed.is_file():
             out["plaintext"] = self._plaintext(where, sealed, record)
         mine = self.problems[before:]
@@ -468,8 +461,8 @@ class _Check:
         out["problems"] = "; ".join(p.split(": ", 1)[1] for p in mine)
         return out
 
-    def _record(self, where: str, base: Path, row: tuple) -> tuple[dict | None,
-                                                                    bytes | None]:
+    def _record(self, where: str, base: Path, row: EvidenceRow) -> tuple[dict | None,
+                                                                          bytes | None]:
         eid = base.name
         try:
             record_bytes = base.with_suffix(".json").read_bytes()
@@ -487,11 +480,12 @@ class _Check:
             return None, record_bytes
         if canon != record_bytes:
             self.fail(where, "the intake record is not in canonical form: it was edited")
-        if sha256_hex(record_bytes) != row[10]:
+        if sha256_hex(record_bytes) != row.record_sha256:
             self.fail(where, "the intake record's SHA-256 differs from the one cases.db "
                              "kept at intake: the record was edited or replaced")
-        expected = {"case": row[0], "evidence": row[1], "name": row[3], "kind": row[4],
-                    "size": row[6], "sha256": row[7], "sealed_sha256": row[8]}
+        expected = {"case": row.case_number, "evidence": row.evidence_id, "name": row.name,
+                    "kind": row.kind, "size": row.size, "sha256": row.sha256,
+                    "sealed_sha256": row.sealed_sha256}
         for field_, value in expected.items():
             if record.get(field_) != value:
                 self.fail(where, f"cases.db says {field_}={value!r}, the intake record "
@@ -516,7 +510,7 @@ class _Check:
             self.fail(where, "the intake record names another signer than its signature")
         return record, record_bytes
 
-    def _chain(self, where: str, case: str, eid: str, chain: list[tuple], prev: str,
+    def _chain(self, where: str, case: str, eid: str, chain: list[CustodyRow], prev: str,
                holder: str, logged: dict[str, tuple[int, str]]) -> None:
         if not chain:
             self.fail(where, "it has no custody events: the intake event is missing")
@@ -568,14 +562,14 @@ class _Check:
         if complete and last_to != holder:
             self.fail(where, f"cases.db names {holder!r} as its holder, the custody chain "
                              f"{last_to!r}")
-        hashes = {ev[11] for ev in chain}
+        hashes = {ev.event_hash for ev in chain}
         for h, (seq, action) in sorted(logged.items(), key=lambda kv_: kv_[1]):
             if h not in hashes:
                 self.fail(where, f"the custody event recorded in audit entry {seq} ({action}) "
                                  "is missing from cases.db: it was deleted")
         for ev in chain:
-            if ev[11] not in logged:
-                self.fail(where, f"custody event {ev[2]} ({ev[3]}) is not in the audit log: "
+            if ev.event_hash not in logged:
+                self.fail(where, f"custody event {ev.seq} ({ev.event}) is not in the audit log: "
                                  "it was added or rewritten behind the store's back")
 
     def _plaintext(self, where: str, sealed: Path, record: dict) -> str:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nexus_lab._estimator import Params
+from nexus_lab._estimator import Params, check_is_fitted, json_value, state_class
+from nexus_lab._typing import DeviceLike
 from nexus_lab.device import resolve_device
-from nexus_lab.errors import NexusError, SchemaError
+from nexus_lab.errors import IntegrityError, SchemaError
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 _SHOW = 5
+#: the learned attribute every codec's ``fit`` sets last: a codec is fitted when it has it
+FITTED = "code_size_"
 
 
 def check_vectors(X: object, name: str = "X", dim: int | None = None) -> np.ndarray:
@@ -21,6 +24,36 @@ def check_vectors(X: object, name: str = "X", dim: int | None = None) -> np.ndar
 
     Accepts a 2-D array (NumPy, torch, anything ``np.asarray`` takes) or a sequence of
     equal-length float lists (a frame's vector column).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_vectors, dim)
+        The vectors.
+    name : str
+        What the message calls them.
+    dim : int, optional
+        The dimension they must have (a fitted codec's ``dim_``).
+
+    Returns
+    -------
+    numpy.ndarray
+        C-contiguous float32, ``(n_vectors, dim)``.
+
+    Raises
+    ------
+    SchemaError
+        When ``X`` is not 2-D, not numbers, of another dimension, or holds NaN or
+        infinite values (the message names the first rows).
+
+    Examples
+    --------
+    >>> check_vectors([[1, 2], [3, 4]]).dtype.name
+    'float32'
+    >>> try:
+    ...     check_vectors([[1.0, 2.0], [1.0, float("nan")]])
+    ... except SchemaError as err:
+    ...     print(err.rows)
+    [1]
     """
     if hasattr(X, "detach"):  # torch tensor
         X = X.detach().cpu().numpy()
@@ -66,7 +99,9 @@ class Codec(Params):
     """Base class of the vector codecs: ``fit``, ``encode``, ``decode``.
 
     Subclasses set ``code_size_`` (bytes per vector) and ``dim_`` when fitted and
-    implement ``_fit``, ``_encode`` and ``_decode`` on torch tensors.
+    implement ``_fit``, ``_encode`` and ``_decode`` on torch tensors. Their learned
+    attributes are NumPy arrays, dicts of arrays and JSON values, which is what
+    :meth:`to_state` hands out and :meth:`from_state` takes back.
     """
 
     code_dtype: np.dtype = np.dtype(np.uint8)
@@ -88,7 +123,7 @@ class Codec(Params):
 
     def encode(self, X: object) -> np.ndarray:
         """Codes of ``X``: an ``(n, code_size_)`` array of ``code_dtype``."""
-        self._check_fitted()
+        check_is_fitted(self, FITTED, fit_call="fit(X)")
         arr = check_vectors(X, dim=self.dim_)
         import torch
 
@@ -101,7 +136,7 @@ class Codec(Params):
 
     def decode(self, codes: object) -> np.ndarray:
         """The vectors the codes stand for: ``(n, dim_)`` float32."""
-        self._check_fitted()
+        check_is_fitted(self, FITTED, fit_call="fit(X)")
         arr = check_codes(codes, self.code_size_, self.code_dtype)
         out = np.empty((len(arr), self.dim_), np.float32)
         step = self._batch_rows()
@@ -127,8 +162,102 @@ class Codec(Params):
     @property
     def bytes_per_vector(self) -> float:
         """Bytes one vector's code takes."""
-        self._check_fitted()
+        check_is_fitted(self, FITTED, fit_call="fit(X)")
         return float(self.code_size_ * self.code_dtype.itemsize)
+
+    # state ---------------------------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        """The fitted codec as plain values: its class, parameters and learned attributes.
+
+        Returns
+        -------
+        dict
+            ``{"class": name, "params": {...}, "attributes": {...}}``. ``params`` are the
+            constructor's arguments but ``device`` (JSON); ``attributes`` every learned
+            attribute (public, ending in ``_``), each a NumPy array, a dict of NumPy
+            arrays (the neural codec's weights) or a JSON value. Arrays are shared with
+            the codec, not copied: treat them as read-only.
+            :func:`nexus_lab.artifacts.codec_state` writes it to files.
+
+        Raises
+        ------
+        NotFittedError
+            When the codec is not fitted.
+
+        Examples
+        --------
+        >>> import numpy as np, nexus_lab as nx
+        >>> X = np.random.default_rng(0).normal(size=(300, 8)).astype("float32")
+        >>> codec = nx.compress.PQ(m=2, nbits=4, device="cpu", random_state=0).fit(X)
+        >>> state = codec.to_state()
+        >>> state["class"], state["attributes"]["codebooks_"].shape
+        ('PQ', (2, 16, 4))
+        >>> again = nx.compress.Codec.from_state(state, device="cpu")
+        >>> bool((again.encode(X) == codec.encode(X)).all())
+        True
+        """
+        import torch
+
+        check_is_fitted(self, FITTED, fit_call="fit(X)")
+        params = {k: v for k, v in self.get_params().items() if k != "device"}
+        out: dict[str, Any] = {}
+        for attr, value in vars(self).items():
+            if not attr.endswith("_") or attr.startswith("_"):
+                continue
+            if isinstance(value, torch.Tensor):
+                value = value.detach().cpu().numpy()
+            if isinstance(value, np.ndarray):
+                out[attr] = value
+            elif isinstance(value, dict) and all(isinstance(v, np.ndarray | torch.Tensor)
+                                                 for v in value.values()):
+                out[attr] = {k: v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v
+                             for k, v in value.items()}
+            else:
+                out[attr] = json_value(value, f"{type(self).__name__}.{attr}")
+        return {"class": type(self).__name__, "params": json_value(params, "params"),
+                "attributes": out}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], device: DeviceLike = "auto") -> Codec:
+        """The fitted codec a :meth:`to_state` state describes.
+
+        Parameters
+        ----------
+        state : dict
+            As returned by :meth:`to_state`.
+        device : {"auto", "cpu", "cuda"}
+            Where the codec encodes and decodes.
+
+        Returns
+        -------
+        Codec
+            Of the class the state names (``Codec.from_state`` takes any codec's state,
+            ``PQ.from_state`` a PQ's or an OPQ's).
+
+        Raises
+        ------
+        IntegrityError
+            When the state names a class that is not one of these codecs.
+
+        Examples
+        --------
+        >>> import numpy as np, nexus_lab as nx
+        >>> X = np.random.default_rng(0).normal(size=(300, 8)).astype("float32")
+        >>> codec = nx.compress.ScalarInt8(device="cpu").fit(X)
+        >>> again = nx.compress.ScalarInt8.from_state(codec.to_state(), device="cpu")
+        >>> bool((again.decode(codec.encode(X)) == codec.decode(codec.encode(X))).all())
+        True
+        """
+        target = state_class(state, cls, "codec")
+        if FITTED not in state.get("attributes", {}):
+            raise IntegrityError(f"the {target.__name__} state holds no learned {FITTED}: it "
+                                 "was not made by to_state() of a fitted codec; it is refused")
+        resolve_device(device)  # a device that is not there is refused now, not at encode
+        codec = target(**state["params"])
+        codec.device = device
+        for attr, value in state["attributes"].items():
+            setattr(codec, attr, dict(value) if isinstance(value, dict) else value)
+        return codec
 
     # helpers ---------------------------------------------------------------------------
     def _validate(self, dim: int) -> None:
@@ -158,10 +287,6 @@ class Codec(Params):
 
     def __getstate__(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "_tensors"}
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "code_size_"):
-            raise NexusError(f"this {type(self).__name__} is not fitted yet; call fit(X) first")
 
     def _fit(self, X: torch.Tensor, gen: torch.Generator) -> None:  # pragma: no cover
         raise NotImplementedError

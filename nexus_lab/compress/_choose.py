@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nexus_lab._typing import DeviceLike
 from nexus_lab.compress._base import Codec, check_vectors
 from nexus_lab.compress._quantizers import RQ, ScalarInt8
 from nexus_lab.errors import SchemaError
@@ -11,7 +12,7 @@ from nexus_lab.errors import SchemaError
 __all__ = ["fit"]
 
 
-def fit(X: object, bytes_per_vector: int = 32, *, device: object = "auto",
+def fit(X: object, bytes_per_vector: int = 32, *, device: DeviceLike = "auto",
         random_state: int | None = None) -> Codec:
     """Fit the codec that keeps the most of ``X`` within ``bytes_per_vector``.
 

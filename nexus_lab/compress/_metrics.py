@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nexus_lab._typing import DeviceLike
 from nexus_lab.compress._base import check_vectors
 from nexus_lab.device import resolve_device
 from nexus_lab.errors import SchemaError
@@ -14,7 +15,7 @@ _BLOCK_SCORES = 1 << 24  # scores one block of queries holds at most (64 MB of f
 
 
 def recall_at_k(queries: object, database: object, decoded: object, k: int = 10,
-                device: object = "auto") -> float:
+                device: DeviceLike = "auto") -> float:
     """k-recall@k of a search on decoded vectors, by inner product.
 
     For every query, the share of its ``k`` exact nearest neighbours (largest

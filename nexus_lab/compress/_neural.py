@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from nexus_lab._lightning import quiet_lightning
+from nexus_lab._typing import DeviceLike
 from nexus_lab.compress._base import Codec
 from nexus_lab.compress._quantizers import pack, unpack
 from nexus_lab.errors import SchemaError
@@ -166,7 +167,7 @@ class Neural(Codec):
 
     def __init__(self, bytes_per_vector: int = 32, nbits: int = 2, hidden: int = 512,
                  epochs: int = 30, batch_size: int = 256, lr: float = 3e-3,
-                 device: object = "auto", random_state: int | None = None) -> None:
+                 device: DeviceLike = "auto", random_state: int | None = None) -> None:
         self.bytes_per_vector = bytes_per_vector
         self.nbits = nbits
         self.hidden = hidden

@@ -14,6 +14,7 @@ import math
 import numpy as np
 import torch
 
+from nexus_lab._typing import DeviceLike
 from nexus_lab.compress._base import Codec
 from nexus_lab.compress._kmeans import assign, kmeans
 from nexus_lab.errors import SchemaError
@@ -67,7 +68,7 @@ class ScalarInt8(Codec):
     (16.0, True)
     """
 
-    def __init__(self, device: object = "auto", random_state: int | None = None) -> None:
+    def __init__(self, device: DeviceLike = "auto", random_state: int | None = None) -> None:
         self.device = device
         self.random_state = random_state
 
@@ -139,7 +140,7 @@ class PQ(_Additive):
     ((2000, 6), (2000, 32))
     """
 
-    def __init__(self, m: int = 32, nbits: int = 8, n_iter: int = 25, device: object = "auto",
+    def __init__(self, m: int = 32, nbits: int = 8, n_iter: int = 25, device: DeviceLike = "auto",
                  random_state: int | None = None) -> None:
         self.m = m
         self.nbits = nbits
@@ -204,7 +205,7 @@ class OPQ(PQ):
     """
 
     def __init__(self, m: int = 32, nbits: int = 8, n_iter: int = 25, n_rounds: int = 25,
-                 device: object = "auto", random_state: int | None = None) -> None:
+                 device: DeviceLike = "auto", random_state: int | None = None) -> None:
         super().__init__(m=m, nbits=nbits, n_iter=n_iter, device=device,
                          random_state=random_state)
         self.n_rounds = n_rounds
@@ -286,7 +287,7 @@ class RQ(_Additive):
     cheap_decode = False
 
     def __init__(self, m: int = 16, nbits: int = 8, beam_size: int = 5, n_iter: int = 20,
-                 device: object = "auto", random_state: int | None = None) -> None:
+                 device: DeviceLike = "auto", random_state: int | None = None) -> None:
         self.m = m
         self.nbits = nbits
         self.beam_size = beam_size

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from nexus_lab.compress._base import Codec, check_codes, check_vectors
+from nexus_lab._estimator import check_is_fitted
+from nexus_lab.compress._base import FITTED, Codec, check_codes, check_vectors
 from nexus_lab.compress._quantizers import _Additive
 from nexus_lab.errors import SchemaError
 
@@ -69,7 +70,7 @@ def search(codec: Codec, codes: object, queries: object, k: int = 10, *, metric:
     >>> ids[:, 0].tolist()
     [0, 1, 2]
     """
-    codec._check_fitted()
+    check_is_fitted(codec, FITTED, fit_call="fit(X)")
     if metric not in ("ip", "l2"):
         raise SchemaError(f"metric must be 'ip' (inner product) or 'l2', got {metric!r}")
     codes = check_codes(codes, codec.code_size_, codec.code_dtype)

@@ -5,7 +5,9 @@ in a tamper-evident audit trail and anchored on a blockchain, with post-quantum
 algorithms paired with classical ones (safe while either holds):
 
 * keys: ML-KEM-768 + X25519 (sealing), ML-DSA-65 or SLH-DSA + Ed25519 (signing);
-* :func:`seal` / :func:`open_sealed`: envelope encryption, AES-256-GCM in chunks;
+* :func:`seal` / :func:`open_sealed`: envelope encryption, AES-256-GCM in chunks
+  (:func:`seal_with_digests` also hashes what it seals; :func:`recipient_keys` checks
+  recipients);
 * :func:`sign` / :func:`verify`: plain FIPS 204 signatures over :func:`signing_input`;
   :func:`sign_batch` signs a million records with one signature;
 * :class:`MerkleTree`, :class:`AuditLog` (hash-chained, signed checkpoints),
@@ -29,7 +31,13 @@ from nexus_lab.crypto._anchor import AnchorReceipt, anchor, verify_anchor
 from nexus_lab.crypto._audit import AuditEntry, AuditLog, AuditReport
 from nexus_lab.crypto._keys import KeyPair, PublicKey, generate_keypair, load_keypair
 from nexus_lab.crypto._merkle import MerkleProof, MerkleTree, verify_proof
-from nexus_lab.crypto._seal import open_sealed, seal, sealed_info
+from nexus_lab.crypto._seal import (
+    open_sealed,
+    recipient_keys,
+    seal,
+    seal_with_digests,
+    sealed_info,
+)
 from nexus_lab.crypto._sign import (
     BatchSignature,
     Signature,
@@ -55,7 +63,9 @@ __all__ = [
     "generate_keypair",
     "load_keypair",
     "open_sealed",
+    "recipient_keys",
     "seal",
+    "seal_with_digests",
     "sealed_info",
     "sign",
     "sign_batch",

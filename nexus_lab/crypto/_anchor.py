@@ -11,9 +11,10 @@ Transaction data, format ``NXANCHOR`` version 1 (41 bytes)::
 Which chain is used:
 
 * ``web3=None``: the URL in the environment variable ``NEXUS_LAB_WEB3_URL`` when it is
-  set, else one in-process ``eth-tester`` chain per process (created on first use and
-  reused, so anchors made in a process can be verified in it; it vanishes with the
-  process, so it is for trying things out and for tests);
+  set (read when called, through :func:`nexus_lab.config.settings`), else one
+  in-process ``eth-tester`` chain per process (created on first use and reused, so
+  anchors made in a process can be verified in it; it vanishes with the process, so it
+  is for trying things out and for tests);
 * a ``web3.Web3`` instance: used as is;
 * a string: an ``http(s)://`` JSON-RPC endpoint, wrapped in ``Web3(HTTPProvider(url))``.
 
@@ -24,9 +25,7 @@ web3.py is imported only when a function here is called (``pip install 'nexus-la
 
 from __future__ import annotations
 
-import html
 import logging
-import os
 import re
 import sys
 import threading
@@ -37,6 +36,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from nexus_lab._html import kv
+from nexus_lab.config import settings
 from nexus_lab.errors import DependencyError, IntegrityError, NexusError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -156,7 +157,7 @@ class AnchorReceipt:
 
     Examples
     --------
-    >>> from nexus_lab.crypto._anchor import AnchorReceipt
+    >>> from nexus_lab.crypto import AnchorReceipt
     >>> r = AnchorReceipt(root="00" * 32, chain_id=1, tx_hash="0x" + "11" * 32,
     ...                   block_number=7, block_hash="0x" + "22" * 32,
     ...                   block_timestamp=1_700_000_000, sender="0x" + "33" * 20,
@@ -247,17 +248,13 @@ class AnchorReceipt:
         )
 
     def _repr_html_(self) -> str:
-        rows = [
-            ("root", self.root), ("block time", self.block_time_iso),
-            ("block", f"{self.block_number} ({self.block_hash})"),
-            ("transaction", self.tx_hash), ("sender", self.sender),
-            ("chain id", str(self.chain_id)), ("network", self.network),
-        ]
-        body = "".join(
-            f"<tr><th style='text-align:left'>{k}</th><td><code>{html.escape(v)}</code>"
-            f"</td></tr>" for k, v in rows
-        )
-        return f"<div class='nexus-anchor'><h4>Anchor receipt</h4><table>{body}</table></div>"
+        rows = {
+            "root": self.root, "block time": self.block_time_iso,
+            "block": f"{self.block_number} ({self.block_hash})",
+            "transaction": self.tx_hash, "sender": self.sender,
+            "chain id": self.chain_id, "network": self.network,
+        }
+        return f"<div class='nexus-anchor'><h4>Anchor receipt</h4>{kv(rows, code=True)}</div>"
 
 
 # -- connecting -----------------------------------------------------------------------
@@ -317,7 +314,7 @@ def _connect(web3: Web3 | str | None) -> tuple[Web3, str]:
     """The ``Web3`` to use and the network name to record for it."""
     w3mod = _import_web3()
     if web3 is None:
-        web3 = os.environ.get(URL_ENV) or None
+        web3 = settings().web3_url  # NEXUS_LAB_WEB3_URL, read by nexus_lab.config
     if web3 is None:
         return _in_process_chain(), IN_PROCESS
     if isinstance(web3, str):
@@ -452,7 +449,7 @@ def anchor(
     Examples
     --------
     >>> import hashlib
-    >>> from nexus_lab.crypto._anchor import anchor, verify_anchor
+    >>> from nexus_lab.crypto import anchor, verify_anchor
     >>> root = hashlib.sha256(b"checkpoint 1").digest()
     >>> receipt = anchor(root)                  # the in-process chain
     >>> receipt.network, receipt.root == root.hex()
@@ -535,7 +532,7 @@ def verify_anchor(
 
     Examples
     --------
-    >>> from nexus_lab.crypto._anchor import anchor, verify_anchor
+    >>> from nexus_lab.crypto import anchor, verify_anchor
     >>> receipt = anchor("0x" + "5a" * 32)
     >>> verify_anchor("5a" * 32, receipt.to_dict())
     True

@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nexus_lab.crypto._format import canonical_json, utc_now
+from nexus_lab._html import frame, kv
+from nexus_lab.canonical import canonical_json, utc_now
 from nexus_lab.crypto._keys import KeyPair, PublicKey
 from nexus_lab.crypto._merkle import MerkleProof, MerkleTree
 from nexus_lab.crypto._sign import Signature, _check, _sign_message, signing_input
@@ -109,9 +110,7 @@ class AuditReport:
                 "anchored": self.anchored, "signers": list(self.signers)}
 
     def _repr_html_(self) -> str:
-        rows = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
-                       f"<td>{html.escape(str(v))}</td></tr>" for k, v in self.summary().items())
-        return f"<h4>&#10003; {html.escape(str(self))}</h4><table>{rows}</table>"
+        return f"<h4>&#10003; {html.escape(str(self))}</h4>{kv(self.summary())}"
 
     def __str__(self) -> str:
         return (f"audit log intact: {self.entries} entries, {self.checkpoints} signed "
@@ -379,6 +378,49 @@ class AuditLog:
         return AuditReport(len(hashes), len(cps), cps[-1]["upto"] if cps else 0, anchored,
                            signers)
 
+    def backup(self, path: str | os.PathLike[str]) -> Path:
+        """Copy the log, consistent as of now, to the SQLite file ``path``.
+
+        Uses SQLite's online backup, so the log can be written to meanwhile (the copy
+        holds the entries and checkpoints committed when it ends). The copy is written
+        to a temporary file renamed onto ``path`` at the end: ``path`` is replaced
+        whole or not at all. It is an audit log like the original (open it with
+        :class:`AuditLog` and :meth:`verify` it).
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write (replaced when it exists; its folder is made).
+
+        Returns
+        -------
+        pathlib.Path
+            ``path``.
+
+        Examples
+        --------
+        >>> import nexus_lab as nx, tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> log = nx.crypto.AuditLog(folder / "audit.db")
+        >>> _ = log.append("alice", "report.signed", "report/2026-11")
+        >>> copy = nx.crypto.AuditLog(log.backup(folder / "copy.db"))
+        >>> len(copy), copy.verify().entries
+        (1, 1)
+        """
+        from nexus_lab.files import atomic_file
+
+        target = Path(path)
+        with atomic_file(target) as tmp:
+            try:
+                dst = sqlite3.connect(tmp)
+            except sqlite3.Error as err:
+                raise NexusError(f"cannot write {str(target)!r}: {err}") from None
+            try:
+                self._db.backup(dst)
+            finally:
+                dst.close()
+        return target
+
     def close(self) -> None:
         self._db.close()
 
@@ -402,7 +444,7 @@ class AuditLog:
         tail = self.entries().tail(10)
         tail["details"] = [_short(json.dumps(d, sort_keys=True)) for d in tail["details"]]
         tail["entry_hash"] = [h[:16] + "…" for h in tail["entry_hash"]]
-        return head + tail.to_html(index=False)
+        return head + frame(tail, empty="no entries yet")
 
 
 def _check_chain(rows: list[tuple]) -> list[bytes]:
@@ -448,7 +490,6 @@ def _fail(message: str, seq: int) -> IntegrityError:
 
 def _statement(upto: int, head: bytes, root: bytes) -> bytes:
     return _CHECKPOINT + struct.pack(">Q", upto) + head + root
-
 
 
 def _body(created: str, actor: str, action: str, resource: str, details: dict) -> bytes:

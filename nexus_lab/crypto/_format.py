@@ -1,33 +1,12 @@
-"""Byte-level helpers shared by the NEXUS crypto formats (all integers big-endian), and
-the canonical JSON and UTC timestamps that signed and chained records carry."""
+"""Byte-level helpers shared by the NEXUS crypto formats (all integers big-endian)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import struct
-from typing import Any
 
 from nexus_lab.errors import IntegrityError, NexusError
 
-__all__ = ["Reader", "canonical_json", "check_magic", "lp16", "lp32", "utc_now"]
-
-
-def canonical_json(obj: Any) -> bytes:
-    """Canonical JSON bytes: sorted keys, no spaces, UTF-8, no NaN.
-
-    Examples
-    --------
-    >>> canonical_json({"b": 1, "a": "é"})
-    b'{"a":"\\xc3\\xa9","b":1}'
-    """
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode()
-
-
-def utc_now() -> str:
-    """The current UTC time, ISO 8601 with microseconds."""
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+__all__ = ["Reader", "check_magic", "lp16", "lp32"]
 
 
 def lp16(data: bytes) -> bytes:

@@ -51,7 +51,7 @@ limit binds before the recipient count does: at most 873 recipients with an empt
 
 Examples
 --------
->>> from nexus_lab.crypto._keys import generate_keypair
+>>> from nexus_lab.crypto import generate_keypair
 >>> alice, bob = generate_keypair("alice"), generate_keypair("bob")
 >>> blob = seal(b"ledger 2024", [alice, bob.public])
 >>> open_sealed(blob, bob)
@@ -77,7 +77,7 @@ from nexus_lab.crypto._format import Reader, check_magic, lp16
 from nexus_lab.crypto._keys import KeyPair, PublicKey
 from nexus_lab.errors import IntegrityError, NexusError
 
-__all__ = ["open_sealed", "seal", "sealed_info"]
+__all__ = ["open_sealed", "recipient_keys", "seal", "seal_with_digests", "sealed_info"]
 
 _MAGIC = b"NXSL"
 _VERSION = 1
@@ -138,7 +138,7 @@ def seal(data: Any, recipients: Any, *, out: str | os.PathLike[str] | None = Non
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> from nexus_lab.crypto._keys import generate_keypair
+    >>> from nexus_lab.crypto import generate_keypair
     >>> kp = generate_keypair("examiner")
     >>> blob = seal(b"x" * 3000, kp, chunk_size=1024)
     >>> len(blob) - 3000 == 9 + 16 + 1200 + 3 * 16     # preamble, header, 3 tags
@@ -156,19 +156,32 @@ def seal_with_digests(data: Any, recipients: Any, out: str | os.PathLike[str], *
     """:func:`seal` to the file ``out``, hashing the plaintext and the sealed file on the way.
 
     One pass over the data: what was sealed is exactly what was hashed (a file that
-    changes meanwhile cannot make the two differ). For a DataFrame the plaintext is
-    its Parquet file.
+    changes meanwhile cannot make the two differ), so the digests can be recorded, and
+    signed, as those of the sealed object. For a DataFrame the plaintext is its
+    Parquet file.
+
+    Parameters
+    ----------
+    data, recipients, chunk_size
+        As in :func:`seal`.
+    out : str or path-like
+        The sealed file to write (atomically); required.
 
     Returns
     -------
     dict
-        ``path``, ``sha256`` and ``size`` of the plaintext, ``sealed_sha256`` and
-        ``sealed_size`` of the sealed file.
+        ``path`` of the sealed file, ``sha256`` (hex) and ``size`` of the plaintext,
+        ``sealed_sha256`` (hex) and ``sealed_size`` of the sealed file.
+
+    Raises
+    ------
+    NexusError
+        As :func:`seal`.
 
     Examples
     --------
     >>> import hashlib, tempfile, pathlib
-    >>> from nexus_lab.crypto._keys import generate_keypair
+    >>> from nexus_lab.crypto import generate_keypair, seal_with_digests
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "x.nxs"
     >>> d = seal_with_digests(b"evidence", generate_keypair(), out)
     >>> d["sha256"] == hashlib.sha256(b"evidence").hexdigest(), d["size"]
@@ -187,7 +200,7 @@ def seal_with_digests(data: Any, recipients: Any, out: str | os.PathLike[str], *
 def _seal(data: Any, recipients: Any, out: Any, chunk_size: Any,
           digests: dict[str, Any] | None) -> bytes | Path:
     cs = _check_chunk_size(chunk_size)
-    pubs = _recipients(recipients)
+    pubs = recipient_keys(recipients)
     kind, name, source = _source(data)
     if out is None and kind == _KIND_FILE:
         out = Path(str(source) + ".nxs")
@@ -265,7 +278,7 @@ def open_sealed(blob: Any, keypair: KeyPair, *,
 
     Examples
     --------
-    >>> from nexus_lab.crypto._keys import generate_keypair
+    >>> from nexus_lab.crypto import generate_keypair
     >>> kp, other = generate_keypair("examiner"), generate_keypair("other")
     >>> open_sealed(seal(b"", kp), kp)
     b''
@@ -310,7 +323,7 @@ def sealed_info(blob: Any) -> dict[str, Any]:
 
     Examples
     --------
-    >>> from nexus_lab.crypto._keys import generate_keypair
+    >>> from nexus_lab.crypto import generate_keypair
     >>> info = sealed_info(seal(b"abc", generate_keypair("me")))
     >>> info["kind"], info["chunk_size"], info["sealed_size"], info["plaintext_size"]
     ('bytes', 1048576, 1244, 3)
@@ -349,7 +362,39 @@ def _check_chunk_size(chunk_size: Any) -> int:
     return int(chunk_size)
 
 
-def _recipients(recipients: Any) -> list[PublicKey]:
+def recipient_keys(recipients: Any) -> list[PublicKey]:
+    """The distinct public keys ``recipients`` names, checked as :func:`seal` checks them.
+
+    Use it to validate recipients before sealing (and to know the fingerprints the
+    sealed object will list), e.g. to save their public bundles beside the object.
+
+    Parameters
+    ----------
+    recipients : PublicKey, KeyPair or non-empty list or tuple of them
+        A KeyPair stands for its public key.
+
+    Returns
+    -------
+    list of PublicKey
+        In the order given, each key once (by fingerprint).
+
+    Raises
+    ------
+    NexusError
+        An empty list, an item that is not a key (the message names its position), or
+        more keys than an object can be sealed for (1024).
+
+    Examples
+    --------
+    >>> from nexus_lab.crypto import generate_keypair, recipient_keys
+    >>> judge, clerk = generate_keypair("judge"), generate_keypair("clerk")
+    >>> [k.label for k in recipient_keys([judge.public, clerk, judge])]
+    ['judge', 'clerk']
+    >>> recipient_keys([judge, "clerk"])
+    Traceback (most recent call last):
+    ...
+    nexus_lab.errors.NexusError: recipients must be a PublicKey, a KeyPair or a non-empty list or tuple of them; recipients[1] is a str
+    """  # noqa: E501
     what = "recipients must be a PublicKey, a KeyPair or a non-empty list or tuple of them"
     items = list(recipients) if isinstance(recipients, (list, tuple)) else [recipients]
     if not items:

@@ -5,10 +5,11 @@ What is signed, :func:`signing_input`, is::
     b"NEXUS-Lab signature v1" || 0x00 || SHA-512(content)        (87 bytes)
 
 where the content is the bytes themselves, a file's bytes, or a DataFrame's Arrow IPC
-stream. Both algorithms sign exactly these bytes, as plain FIPS 204 / FIPS 205 and
-RFC 8032 signatures with an empty context string, so any FIPS 204 implementation
-checks ``verify(pub.pq_sign, signing_input(data), sig.pq)``. A signature is valid
-only when both parts are.
+stream (:func:`nexus_lab.frames.frame_bytes`). Both algorithms sign exactly these
+bytes, as plain FIPS 204 / FIPS 205 and RFC 8032 signatures with an empty context
+string, so any FIPS 204 implementation checks
+``verify(pub.pq_sign, signing_input(data), sig.pq)``. A signature is valid only when
+both parts are.
 
 A batch is signed once: :func:`sign_batch` signs the *statement*
 ``b"NEXUS-Lab batch v1" || 0x00 || u64 count || Merkle root`` (as its content) and
@@ -25,7 +26,6 @@ Signature, format ``NXSG`` version 1 (integers big-endian)::
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import struct
 from collections.abc import Sequence
@@ -96,21 +96,11 @@ def content_digest(data: Any) -> bytes:
             raise NexusError(f"cannot read {str(p)!r}: {err.strerror or err}") from None
         return h.digest()
     if type(data).__name__ == "DataFrame":
-        return hashlib.sha512(_arrow_ipc(data)).digest()
+        from nexus_lab.frames import frame_bytes  # pandas and pyarrow only when needed
+
+        return hashlib.sha512(frame_bytes(data)).digest()
     raise NexusError(f"cannot sign a {type(data).__name__}: give bytes, a file path or a "
                      "pandas DataFrame")
-
-
-def _arrow_ipc(df: Any) -> bytes:
-    import pyarrow as pa
-
-    from nexus_lab.frames import to_pandas
-
-    table = pa.Table.from_pandas(to_pandas(df, "data"), preserve_index=False)
-    sink = io.BytesIO()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue()
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
-"""Seeded generators of realistic synthetic data for tests, demos and benchmarks."""
+"""``nexus_lab.data``: the older name of :mod:`nexus_lab.datasets`, kept so that
+``nx.data.synth_reconciliation(...)`` and ``from nexus_lab.data import ...`` go on
+working. Importing it gives the very same module object."""
 
-from nexus_lab.data._interactions import synth_interactions
-from nexus_lab.data._reconciliation import synth_reconciliation
-from nexus_lab.data._transactions import PATTERNS, synth_transactions
-from nexus_lab.data._vectors import synth_vectors
+import sys
 
-__all__ = ["PATTERNS", "synth_interactions", "synth_reconciliation", "synth_transactions",
-           "synth_vectors"]
+from nexus_lab import datasets
+
+sys.modules[__name__] = datasets

@@ -10,6 +10,7 @@
 from nexus_lab.fraud._detector import FEATURES, FLAGS, FraudDetector, ScoredTransactions
 from nexus_lab.fraud._evaluate import evaluate
 from nexus_lab.fraud._features import DEFAULT_RULES
+from nexus_lab.fraud._inputs import time_split
 from nexus_lab.fraud._models import AnomalyDetector
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "FraudDetector",
     "ScoredTransactions",
     "evaluate",
+    "time_split",
 ]

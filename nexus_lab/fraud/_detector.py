@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,9 +15,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from nexus_lab._arrays import small_pages
-from nexus_lab._estimator import Params
+from nexus_lab._estimator import Params, check_is_fitted, json_value
+from nexus_lab._typing import DeviceLike, FrameLike
 from nexus_lab.device import resolve_device
-from nexus_lab.errors import SchemaError
+from nexus_lab.errors import IntegrityError, SchemaError
 from nexus_lab.frames import decimal_text
 from nexus_lab.fraud import _models as models
 from nexus_lab.fraud._features import (
@@ -180,7 +182,7 @@ class FraudDetector(Params):
     def __init__(
         self,
         columns: Mapping[str, str] | None = None,
-        device: object = "auto",
+        device: DeviceLike = "auto",
         random_state: int = 0,
         rules: Mapping[str, object] | None = None,
         cv: int = 5,
@@ -194,7 +196,7 @@ class FraudDetector(Params):
         self.autoencoder_epochs = autoencoder_epochs
 
     # ----------------------------------------------------------------- fit
-    def fit(self, history: object, y: object = None) -> FraudDetector:
+    def fit(self, history: FrameLike, y: object = None) -> FraudDetector:
         """Learn what is usual from ``history`` (and, with ``y``, what fraud looks like).
 
         Parameters
@@ -214,7 +216,7 @@ class FraudDetector(Params):
         with small_pages():
             return self._fit(history, y)
 
-    def _fit(self, history: object, y: object) -> FraudDetector:
+    def _fit(self, history: FrameLike, y: object) -> FraudDetector:
         t0 = time.perf_counter()
         tx = prepare_transactions(history, self.columns, "history")
         if len(tx) < _MIN_ROWS:
@@ -329,7 +331,7 @@ class FraudDetector(Params):
             ``transaction_id, risk_score, flags, reasons, model_score``, in the
             order of the input rows.
         """
-        self._check_fitted()
+        check_is_fitted(self, fit_call="fit(history)")
         with small_pages():
             return self._score(transactions, keep_for_explain)
 
@@ -410,7 +412,7 @@ class FraudDetector(Params):
             and, with labels, how much the calibrated probability drops when the
             feature is set to its usual value), strongest first.
         """
-        self._check_fitted()
+        check_is_fitted(self, fit_call="fit(history)")
         last = self._last
         if last is None:
             raise SchemaError("explain() reads the last score() call: score the rows first")
@@ -450,13 +452,134 @@ class FraudDetector(Params):
         order = np.argsort(-np.nan_to_num(out["contribution"].abs().to_numpy()), kind="stable")
         return out.iloc[order].reset_index(drop=True)
 
+    # ----------------------------------------------------------------- state
+    def to_state(self) -> dict[str, Any]:
+        """The fitted detector as plain values, for a service to save.
+
+        What scoring needs, and nothing about the last :meth:`score` call (so
+        :meth:`explain` needs a new one) or the fit's diagnostics (``fit_seconds_``,
+        ``labels_``, ``oof_probability_``).
+
+        Returns
+        -------
+        dict
+            JSON: ``class``, ``params`` (but ``device``), ``rules`` (the settings in
+            use), ``vocab`` (per entity, its values in code order, as text),
+            ``supervised``, ``prior``, ``n_history``, ``ids_as_text``.
+            Arrays: ``stats`` (per entity, ``{count, median, mad, q1, q3}`` of
+            log-amounts per group) and, with labels, ``targets`` (per entity, the
+            smoothed fraud rate per group). ``history``: a DataFrame of the fitted
+            rows (``transaction_id, ts, local, cents`` and the entities, as text),
+            from which the history's summary tables are rebuilt. ``anomaly``: the
+            state of its :class:`AnomalyDetector`. With labels, ``booster`` and
+            ``calibrator``: the scikit-learn boosted trees and isotonic calibrator.
+
+        Raises
+        ------
+        NotFittedError
+            When the detector is not fitted.
+
+        Examples
+        --------
+        >>> import nexus_lab as nx
+        >>> tx = nx.datasets.synth_transactions(1_000, seed=0)
+        >>> det = nx.fraud.FraudDetector(device="cpu", autoencoder_epochs=1).fit(tx)
+        >>> state = det.to_state()
+        >>> state["n_history"] == len(tx), list(state["history"].columns[:4])
+        (True, ['transaction_id', 'ts', 'local', 'cents'])
+        >>> again = nx.fraud.FraudDetector.from_state(state, device="cpu")
+        >>> again.score(tx)["risk_score"].equals(det.score(tx)["risk_score"])
+        True
+        """
+        check_is_fitted(self, fit_call="fit(history)")
+        hist = self.history_
+        text_ids = hist.ids.dtype.kind not in "iu"
+        params = {k: v for k, v in self.get_params().items() if k != "device"}
+        state: dict[str, Any] = {
+            "class": type(self).__name__,
+            "params": json_value(params, "FraudDetector parameters"),
+            "rules": json_value(self.rules_, "rules_"),
+            "vocab": {e: self.vocab_[e].astype(str).tolist() for e in ENTITIES},
+            "supervised": bool(self.supervised_),
+            "prior": float(getattr(self, "prior_", 0.0)),
+            "n_history": int(self.n_history_),
+            "ids_as_text": bool(text_ids),
+            "stats": {e: dict(vars(self.stats_[e])) for e in ENTITIES},
+            "history": pd.DataFrame({
+                "transaction_id": hist.ids.astype(str) if text_ids else hist.ids,
+                "ts": hist.ts, "local": hist.local, "cents": hist.cents,
+                **{e: hist.entities[e].astype(str) for e in ENTITIES},
+            }),
+            "anomaly": self.anomaly_.to_state(),
+        }
+        if self.supervised_:
+            state["targets"] = dict(self.targets_)
+            state["booster"], state["calibrator"] = self.booster_, self.calibrator_
+        return state
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], device: DeviceLike = "auto") -> FraudDetector:
+        """The fitted detector a :meth:`to_state` state describes.
+
+        Parameters
+        ----------
+        state : dict
+            As returned by :meth:`to_state`.
+        device : {"auto", "cpu", "cuda"}
+            Where the autoencoder scores.
+
+        Returns
+        -------
+        FraudDetector
+            Fitted: it scores as the detector the state came from.
+
+        Raises
+        ------
+        IntegrityError
+            When the state is another estimator's.
+
+        Examples
+        --------
+        >>> import nexus_lab as nx
+        >>> tx = nx.datasets.synth_transactions(600, seed=3)
+        >>> det = nx.fraud.FraudDetector(device="cpu", autoencoder_epochs=1).fit(tx)
+        >>> again = nx.fraud.FraudDetector.from_state(det.to_state(), device="cpu")
+        >>> again.n_history_ == len(tx), again.supervised_
+        (True, False)
+        """
+        if state.get("class", cls.__name__) != cls.__name__:
+            raise IntegrityError(f"the state names the class {state.get('class')!r}, not "
+                                 f"{cls.__name__}; it is refused")
+        det = cls(**state["params"], device=device)
+        det.rules_ = {k: tuple(v) if isinstance(v, list) else v
+                      for k, v in state["rules"].items()}
+        det.device_ = resolve_device(device)
+        det.vocab_ = {e: pd.Index(state["vocab"][e], dtype=object) for e in ENTITIES}
+        det.stats_ = {e: GroupStats(**state["stats"][e]) for e in ENTITIES}
+        det.supervised_ = bool(state["supervised"])
+        det.n_history_ = int(state["n_history"])
+        hist = state["history"]
+        ids = hist["transaction_id"].to_numpy()
+        h = Tx(ids.astype(object) if state["ids_as_text"] else ids, hist["ts"].to_numpy(),
+               hist["local"].to_numpy(), hist["cents"].to_numpy(),
+               {e: hist[e].to_numpy(dtype=object) for e in ENTITIES})
+        det.history_ = h
+        det._history_index = None
+        # the history's summary tables are rebuilt from its rows: one source of truth
+        det.history_order_ = np.argsort(h.ts, kind="stable")
+        det.tables_ = HistoryTables.build(
+            h.ts, h.cents, encode(det.vocab_["account"], h.entities["account"]),
+            encode(det.vocab_["vendor"], h.entities["vendor"]), len(det.vocab_["account"]),
+            len(det.vocab_["vendor"]))
+        det.anomaly_ = models.AnomalyDetector.from_state(state["anomaly"], device)
+        if det.supervised_:
+            det.prior_ = float(state["prior"])
+            det.booster_, det.calibrator_ = state["booster"], state["calibrator"]
+            det.targets_ = dict(state["targets"])
+        det._last = None
+        return det
+
     # ----------------------------------------------------------------- internals
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "stats_"):
-            from nexus_lab.errors import NexusError
-
-            raise NexusError("this FraudDetector is not fitted yet: call fit(history) first")
-
     def _signals(self, ctx: Tx, codes: dict, target: np.ndarray,
                  new: np.ndarray) -> dict[str, np.ndarray]:
         """Every signal of the rows ``target`` of the context ``ctx``.

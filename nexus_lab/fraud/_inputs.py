@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from nexus_lab._typing import FrameLike
 from nexus_lab.errors import SchemaError
 from nexus_lab.frames import (
     check_unique,
@@ -51,7 +52,7 @@ class Tx:
 
 
 def prepare_transactions(
-    data: object, columns: Mapping[str, str] | None, name: str = "transactions"
+    data: FrameLike, columns: Mapping[str, str] | None, name: str = "transactions"
 ) -> Tx:
     """Select, rename and check the columns; money to cents, times to seconds."""
     df = to_pandas(data, name)
@@ -87,7 +88,7 @@ def _text(values: pd.Series) -> np.ndarray:
     return values.astype("string").fillna("").to_numpy(dtype=object)
 
 
-def prepare_labels(y: object, data: object, n: int, name: str = "history") -> np.ndarray:
+def prepare_labels(y: object, data: FrameLike, n: int, name: str = "history") -> np.ndarray:
     """Labels as a bool array aligned with the rows of ``data``.
 
     ``y`` may be a column name of ``data``, or an array, list or Series of
@@ -145,3 +146,53 @@ def prepare_labels(y: object, data: object, n: int, name: str = "history") -> np
         )
     return text.map(known).to_numpy(dtype=bool)
 
+
+
+def time_split(data: FrameLike, labels: object = None, *, holdout: float = 0.2,
+               columns: Mapping[str, str] | None = None
+               ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray | None, np.ndarray | None]:
+    """Hold out the latest ``holdout`` share of the transactions, by date.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Transactions (pandas, polars, pyarrow or cuDF).
+    labels : array-like or str, optional
+        Fraud labels, or the name of their column in ``data`` (that column is dropped
+        from both parts).
+    holdout : float
+        Share of the latest rows held out, in (0, 0.5].
+    columns : mapping, optional
+        Column names, as for :class:`~nexus_lab.fraud.FraudDetector`.
+
+    Returns
+    -------
+    train, test : DataFrame
+        The earlier and the latest rows, each in its original order.
+    y_train, y_test : ndarray of bool or None
+        Their labels (None without ``labels``).
+
+    Examples
+    --------
+    >>> import nexus_lab as nx
+    >>> tx = nx.datasets.synth_transactions(1_000, seed=0)
+    >>> train, test, y_train, y_test = time_split(tx, "is_fraud", holdout=0.25)
+    >>> len(train) + len(test) == len(tx), round(len(test) / len(tx), 2), "is_fraud" in test
+    (True, 0.25, False)
+    >>> bool(train["date"].max() <= test["date"].min())
+    True
+    """
+    if not isinstance(holdout, int | float) or not 0 < holdout <= 0.5:
+        raise SchemaError(f"holdout must be a share in (0, 0.5], got {holdout!r}")
+    frame = to_pandas(data, "transactions").reset_index(drop=True)
+    y = None
+    if labels is not None:
+        y = prepare_labels(labels, frame, len(frame), "transactions")
+        if isinstance(labels, str):
+            frame = frame.drop(columns=[labels])
+    tx = prepare_transactions(frame, columns, "transactions")
+    order = np.argsort(tx.ts, kind="stable")
+    cut = round(len(frame) * (1 - holdout))
+    train_rows, test_rows = np.sort(order[:cut]), np.sort(order[cut:])
+    return (frame.iloc[train_rows], frame.iloc[test_rows],
+            None if y is None else y[train_rows], None if y is None else y[test_rows])

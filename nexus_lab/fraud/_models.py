@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 import numpy as np
 import torch
 
 from nexus_lab._arrays import search_sorted
+from nexus_lab._estimator import Params, check_is_fitted, json_value
 from nexus_lab._lightning import quiet_lightning
+from nexus_lab._typing import DeviceLike
+from nexus_lab.errors import IntegrityError
 
 log = logging.getLogger("nexus_lab")
 
+_FITTED = ("forest_", "autoencoder_", "forest_ref_", "ae_ref_")  # what scoring reads
 _AE_SAMPLE = 200_000  # rows the autoencoder and the forest learn from, at most
 _CHUNK = 1 << 16
 _FOREST_BLOCK = 1 << 15  # rows every tree visits while they are in the cache
@@ -211,7 +216,7 @@ def fit_calibrator(p: np.ndarray, y: np.ndarray):
     return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(p, y)
 
 
-class AnomalyDetector:
+class AnomalyDetector(Params):
     """Unsupervised anomaly scores: an isolation forest and an autoencoder, combined.
 
     Features are standardized robustly (median and interquartile range learned
@@ -255,7 +260,7 @@ class AnomalyDetector:
     """
 
     def __init__(
-        self, device: object = "auto", random_state: int = 0, epochs: int = 12,
+        self, device: DeviceLike = "auto", random_state: int = 0, epochs: int = 12,
         combine: str = "forest",
     ) -> None:
         self.device = device
@@ -293,6 +298,7 @@ class AnomalyDetector:
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         """The standardized features the models see (float32, in one pass of copies)."""
+        check_is_fitted(self, "center_", fit_call="fit(x)")
         out = np.array(x, dtype=np.float32)
         out -= self.center_.astype(np.float32)
         out /= self.scale_.astype(np.float32)
@@ -308,6 +314,7 @@ class AnomalyDetector:
 
     def score_parts(self, x: np.ndarray, standardized: bool = False):
         """Forest percentile, autoencoder percentile and per-feature squared errors."""
+        check_is_fitted(self, _FITTED, fit_call="fit(x)")
         xs = x if standardized else self.transform(x)
         forest, ae, parts = self._raw(xs)
         f_pct = search_sorted(self.forest_ref_, forest, "right") / len(self.forest_ref_)
@@ -324,3 +331,91 @@ class AnomalyDetector:
         if self.combine == "max":
             return np.maximum(f_pct, a_pct)
         return f_pct
+
+    # ----------------------------------------------------------------- state
+    def to_state(self) -> dict[str, Any]:
+        """The fitted detector as plain values.
+
+        Returns
+        -------
+        dict
+            ``class`` and ``params`` (but ``device``, JSON); ``center``, ``scale``
+            (the standardization), ``forest_ref``, ``ae_ref`` (the training rows'
+            sorted raw scores, from which percentiles are read): NumPy arrays;
+            ``forest``: the scikit-learn isolation forest; ``autoencoder``:
+            ``{"hparams": {n_features, hidden, code, lr}, "weights": {name: array}}``
+            (its ``state_dict`` as NumPy arrays).
+
+        Raises
+        ------
+        NotFittedError
+            When the detector is not fitted.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> x = np.random.default_rng(0).normal(size=(300, 4))
+        >>> det = AnomalyDetector(device="cpu", epochs=1).fit(x)
+        >>> state = det.to_state()
+        >>> sorted(state["autoencoder"]["hparams"])
+        ['code', 'hidden', 'lr', 'n_features']
+        >>> again = AnomalyDetector.from_state(state, device="cpu")
+        >>> bool((again.score_samples(x) == det.score_samples(x)).all())
+        True
+        """
+        check_is_fitted(self, _FITTED, fit_call="fit(x)")
+        params = {k: v for k, v in self.get_params().items() if k != "device"}
+        module = self.autoencoder_
+        return {
+            "class": type(self).__name__,
+            "params": json_value(params, "AnomalyDetector parameters"),
+            "center": self.center_, "scale": self.scale_,
+            "forest_ref": self.forest_ref_, "ae_ref": self.ae_ref_,
+            "forest": self.forest_,
+            "autoencoder": {
+                "hparams": json_value(dict(module.hparams), "the autoencoder's hparams"),
+                "weights": {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()},
+            },
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], device: DeviceLike = "auto") -> AnomalyDetector:
+        """The fitted detector a :meth:`to_state` state describes.
+
+        Parameters
+        ----------
+        state : dict
+            As returned by :meth:`to_state`.
+        device : {"auto", "cpu", "cuda"}
+            Where the autoencoder scores.
+
+        Returns
+        -------
+        AnomalyDetector
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> x = np.random.default_rng(1).normal(size=(200, 3))
+        >>> det = AnomalyDetector(device="cpu", epochs=1).fit(x)
+        >>> AnomalyDetector.from_state(det.to_state(), device="cpu").center_.shape
+        (3,)
+        """
+        from nexus_lab.device import resolve_device
+
+        if state.get("class", cls.__name__) != cls.__name__:
+            raise IntegrityError(f"the state names the class {state.get('class')!r}, not "
+                                 f"{cls.__name__}; it is refused")
+        det = cls(device, **state["params"])
+        det.device_ = resolve_device(device)
+        det.center_, det.scale_ = state["center"], state["scale"]
+        det.forest_ref_, det.ae_ref_ = state["forest_ref"], state["ae_ref"]
+        det.forest_ = state["forest"]
+        det._leaf_depths = None  # computed from the forest at the first score
+        hp = state["autoencoder"]["hparams"]
+        module = _module_class()(hp["n_features"], hidden=hp["hidden"], code=hp["code"],
+                                 lr=hp["lr"])
+        module.load_state_dict({k: torch.as_tensor(v) for k, v in
+                                state["autoencoder"]["weights"].items()})
+        det.autoencoder_ = module.eval()
+        return det

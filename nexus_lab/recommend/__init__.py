@@ -8,7 +8,6 @@
 ['map', 'ndcg', 'precision', 'recall']
 """
 
-from nexus_lab.recommend import datasets
 from nexus_lab.recommend._base import Recommendations, Recommender
 from nexus_lab.recommend._content import Content
 from nexus_lab.recommend._demographic import Demographic
@@ -34,3 +33,13 @@ __all__ = [
     "stratified_split",
     "tune",
 ]
+
+
+def __getattr__(name: str):
+    # ``nx.recommend.datasets`` (documented before the datasets kernel existed) is
+    # nexus_lab.datasets, which also holds movielens_100k and movielens_100k_users.
+    if name == "datasets":
+        import nexus_lab.datasets
+
+        return nexus_lab.datasets
+    raise AttributeError(f"module 'nexus_lab.recommend' has no attribute {name!r}")

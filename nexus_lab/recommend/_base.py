@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
 
-from nexus_lab._estimator import Params
+from nexus_lab._estimator import Params, check_is_fitted, json_value, state_class
+from nexus_lab._typing import DeviceLike, FrameLike
 from nexus_lab.device import resolve_device
-from nexus_lab.errors import NexusError, SchemaError
+from nexus_lab.errors import IntegrityError, SchemaError
 from nexus_lab.recommend._data import build, prepare_interactions
 
 _BATCH_CELLS = 1 << 24  # scores held at once while streaming top-k (users x items)
@@ -46,12 +48,15 @@ class Recommender(Params):
     users' histories (a CSR matrix, users x items) and their codes in the
     training data (-1 for users it did not see), returning a (users x items)
     tensor. Users with no history at all get the cold-start scores: item
-    popularity.
+    popularity. A fitted model hands its learned attributes out as plain values
+    with :meth:`to_state`, and :meth:`from_state` rebuilds it from them.
     """
 
     #: whether the model reads user attributes (``users=`` frames) and scores users with
     #: no history itself, instead of the popularity list
     _uses_profile = False
+    #: parameters a state leaves out: not JSON, or not the model's own (``device``)
+    _state_skips = ("device",)
 
     # ------------------------------------------------------------- fit
     def fit(self, interactions: object, y: object = None) -> Recommender:
@@ -93,10 +98,134 @@ class Recommender(Params):
         """Similarity of the items ``codes`` to every item (rows x items)."""
         raise NotImplementedError
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "items_"):
-            raise NexusError(f"this {type(self).__name__} is not fitted yet: call "
-                             "fit(interactions) first")
+    # ------------------------------------------------------------- state
+    def to_state(self) -> dict[str, Any]:
+        """The fitted model as plain values: class, parameters and learned attributes.
+
+        Returns
+        -------
+        dict
+            ``{"class", "params", "kinds", "attributes"}``. ``params``: the
+            constructor's arguments but ``device`` (and a hybrid's ``candidates``),
+            as JSON. ``attributes``: every learned attribute (public, ending in
+            ``_``, but ``device_``) as a plain value, and ``kinds`` says which:
+            ``"tensor"`` (a torch tensor, given as a NumPy array), ``"array"``,
+            ``"csr"`` (a SciPy CSR matrix), ``"index"`` (a pandas Index),
+            ``"frame"`` (a DataFrame), ``"tensors"`` / ``"arrays"`` (a dict of
+            tensors, given as NumPy arrays / of arrays), ``"models"`` (a dict of
+            the states of fitted models: a hybrid's) or ``"json"``. Arrays are
+            shared with the model, not copied: treat them as read-only.
+            :func:`nexus_lab.artifacts.save_recommender` writes it to a folder.
+
+        Raises
+        ------
+        NotFittedError
+            When the model is not fitted.
+
+        Examples
+        --------
+        >>> import nexus_lab as nx
+        >>> data = nx.datasets.synth_interactions(200, 60, seed=0)
+        >>> model = nx.recommend.EASE(regularization=50.0, device="cpu").fit(data)
+        >>> state = model.to_state()
+        >>> state["class"], state["kinds"]["B_"], state["attributes"]["B_"].shape
+        ('EASE', 'tensor', (60, 60))
+        >>> again = nx.recommend.Recommender.from_state(state, device="cpu")
+        >>> again.recommend([1, 2], k=3).equals(model.recommend([1, 2], k=3))
+        True
+        """
+        check_is_fitted(self, fit_call="fit(interactions)")
+        name = type(self).__name__
+        params = {k: v for k, v in self.get_params().items() if k not in self._state_skips}
+        kinds: dict[str, str] = {}
+        attributes: dict[str, Any] = {}
+        for attr, value in vars(self).items():
+            if not attr.endswith("_") or attr.startswith("_") or attr == "device_":
+                continue
+            if isinstance(value, torch.Tensor):
+                kind, value = "tensor", _numpy(value)
+            elif isinstance(value, np.ndarray):
+                kind = "array"
+            elif sp.issparse(value):
+                kind, value = "csr", value.tocsr()
+            elif isinstance(value, pd.Index):
+                kind = "index"
+            elif isinstance(value, pd.DataFrame):
+                kind = "frame"
+            elif isinstance(value, dict) and value and all(
+                    isinstance(v, torch.Tensor) for v in value.values()):
+                kind, value = "tensors", {k: _numpy(v) for k, v in value.items()}
+            elif isinstance(value, dict) and value and all(
+                    isinstance(v, np.ndarray) for v in value.values()):
+                kind = "arrays"
+            elif isinstance(value, dict) and value and all(
+                    isinstance(v, Recommender) for v in value.values()):
+                kind, value = "models", {k: v.to_state() for k, v in value.items()}
+            else:
+                kind, value = "json", json_value(value, f"{name}.{attr}")
+            kinds[attr], attributes[attr] = kind, value
+        return {"class": name, "params": json_value(params, f"{name} parameters"),
+                "kinds": kinds, "attributes": attributes}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], device: DeviceLike = "auto") -> Recommender:
+        """The fitted model a :meth:`to_state` state describes.
+
+        Parameters
+        ----------
+        state : dict
+            As returned by :meth:`to_state`.
+        device : {"auto", "cpu", "cuda"}
+            Where the model (and a hybrid's models) score; its ``device`` parameter
+            is set to the device chosen.
+
+        Returns
+        -------
+        Recommender
+            Of the class the state names (``Recommender.from_state`` takes any
+            recommender's state, ``EASE.from_state`` an EASE's).
+
+        Raises
+        ------
+        IntegrityError
+            When the state names a class that is not a NEXUS Lab recommender, or an
+            attribute of a kind it does not know.
+
+        Examples
+        --------
+        >>> import nexus_lab as nx
+        >>> data = nx.datasets.synth_interactions(200, 60, seed=0)
+        >>> model = nx.recommend.Popularity().fit(data)
+        >>> again = nx.recommend.Popularity.from_state(model.to_state(), device="cpu")
+        >>> again.recommend([1], k=3)["item_id"].tolist() == model.recommend([1], k=3)[
+        ...     "item_id"].tolist()
+        True
+        """
+        target = state_class(state, cls, "recommender")
+        dev = resolve_device(device)
+        defaults = target._param_defaults()
+        # JSON has no tuples: a parameter whose default is a tuple gets one back
+        params = {k: tuple(v) if isinstance(defaults.get(k), tuple) and isinstance(v, list)
+                  else v for k, v in state["params"].items()}
+        model = target(**params)
+        if "device" in defaults:
+            model.device = str(dev)
+        model.device_ = dev
+        for attr, kind in state["kinds"].items():
+            value = state["attributes"][attr]
+            if kind == "tensor":
+                value = torch.as_tensor(value).to(dev)
+            elif kind == "tensors":
+                value = {k: torch.as_tensor(v).to(dev) for k, v in value.items()}
+            elif kind == "csr":
+                value = sp.csr_matrix(value)
+            elif kind == "models":
+                value = {k: Recommender.from_state(sub, dev) for k, sub in value.items()}
+            elif kind not in ("array", "index", "frame", "arrays", "json"):
+                raise IntegrityError(f"the {target.__name__} state gives {attr} the kind "
+                                     f"{kind!r}, which recommenders do not have; it is refused")
+            setattr(model, attr, value)
+        return model
 
     # ------------------------------------------------------------- recommend
     def recommend(
@@ -104,7 +233,7 @@ class Recommender(Params):
         user_ids: object = None,
         k: int = 10,
         exclude_seen: bool = True,
-        history: object = None,
+        history: FrameLike = None,
         users: object = None,
     ) -> Recommendations:
         """The top ``k`` items of each user, best first.
@@ -133,7 +262,7 @@ class Recommender(Params):
             ``user_id, item_id, score, rank``; scores are comparable within a
             user.
         """
-        self._check_fitted()
+        check_is_fitted(self, fit_call="fit(interactions)")
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise SchemaError(f"k must be a positive whole number, got {k!r}")
         profile = users
@@ -194,7 +323,7 @@ class Recommender(Params):
         return out
 
     def _histories(self, users: np.ndarray, codes: np.ndarray,
-                   history: object) -> sp.csr_matrix:
+                   history: FrameLike) -> sp.csr_matrix:
         """Each user's interactions: from fit, plus ``history`` (folded in)."""
         hist = _rows(self.seen_, codes)
         if history is not None:
@@ -242,7 +371,7 @@ class Recommender(Params):
         pandas.DataFrame
             ``item_id, similar_item_id, score, rank``.
         """
-        self._check_fitted()
+        check_is_fitted(self, fit_call="fit(interactions)")
         items = _as_ids(item_ids)
         codes = self.items_.get_indexer(items)
         if (codes < 0).any():
@@ -259,6 +388,10 @@ class Recommender(Params):
             "score": top.values.cpu().numpy().ravel().astype(np.float64),
             "rank": np.tile(np.arange(1, k + 1), len(items)),
         })
+
+
+def _numpy(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().cpu().numpy()
 
 
 def mask_seen(scores: torch.Tensor, history: sp.csr_matrix) -> torch.Tensor:

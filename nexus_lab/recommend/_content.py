@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import pandas as pd
 import torch
 
+from nexus_lab._typing import DeviceLike
 from nexus_lab.errors import SchemaError
 from nexus_lab.frames import to_pandas
 from nexus_lab.recommend._base import Recommender, check_positive, history_times
@@ -50,7 +51,7 @@ class Content(Recommender):
 
 
     def __init__(self, text_columns: Sequence[str] = ("title", "genres"), neighbors: int = 100,
-                 columns=None, device: object = "auto") -> None:
+                 columns=None, device: DeviceLike = "auto") -> None:
         self.text_columns = text_columns
         self.neighbors = neighbors
         self.columns = columns

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from nexus_lab._typing import FrameLike
 from nexus_lab.errors import SchemaError
 from nexus_lab.frames import describe_rows, select_columns, to_pandas
 
@@ -77,7 +78,7 @@ def _weights(df: pd.DataFrame, weight: str | None, name: str) -> np.ndarray:
 
 
 def prepare_interactions(
-    data: object,
+    data: FrameLike,
     columns: Mapping[str, str] | None = None,
     weight: str | None = None,
     name: str = "interactions",
@@ -117,7 +118,7 @@ def build(df: pd.DataFrame, w: np.ndarray, users: pd.Index | None = None,
     return Interactions(users, items, m)
 
 
-def interactions_matrix(data: object, columns: Mapping[str, str] | None = None,
+def interactions_matrix(data: FrameLike, columns: Mapping[str, str] | None = None,
                         weight: str | None = None,
                         name: str = "interactions") -> Interactions:
     """Check ``data`` and build its user x item matrix (see :class:`Interactions`)."""

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from nexus_lab._typing import DeviceLike
 from nexus_lab.errors import SchemaError
 from nexus_lab.frames import to_pandas
 from nexus_lab.recommend._base import Recommender, check_positive
@@ -60,7 +61,7 @@ class Demographic(Recommender):
     _uses_profile = True
 
     def __init__(self, user_columns: Sequence[str] | None = None, bins: int = 5,
-                 smoothing: float = 50.0, columns=None, device: object = "auto") -> None:
+                 smoothing: float = 50.0, columns=None, device: DeviceLike = "auto") -> None:
         self.user_columns = user_columns
         self.bins = bins
         self.smoothing = smoothing

@@ -15,12 +15,13 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from nexus_lab._typing import FrameLike
 from nexus_lab.errors import SchemaError
 from nexus_lab.frames import to_pandas
 
 
 def stratified_split(
-    data: object,
+    data: FrameLike,
     ratio: float | Sequence[float] = 0.75,
     filter_by: str = "user",
     seed: int = 42,

@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 from sklearn.base import clone
 
+from nexus_lab._typing import DeviceLike
 from nexus_lab.errors import SchemaError
 from nexus_lab.frames import to_pandas
 from nexus_lab.recommend._base import Recommender, check_positive, mask_seen
@@ -26,7 +27,7 @@ _MAX_COLD_USERS = 2_000  # users hidden to choose the blend of new users
 _MAX_VALIDATION_USERS = 5_000  # users whose validation scores are held while choosing
 
 
-def default_candidates(device: object = "auto", random_state: int = 0) -> dict[str, list]:
+def default_candidates(device: DeviceLike = "auto", random_state: int = 0) -> dict[str, list]:
     """The settings :class:`Hybrid` tries for each of its models."""
     return {
         "ease": [EASE(regularization=r, device=device) for r in (100.0, 200.0, 400.0, 800.0)],
@@ -182,11 +183,12 @@ class Hybrid(Recommender):
     """
 
     _uses_profile = True  # new users: its own blend, from their history and profile
+    _state_skips = ("device", "candidates")  # the candidates are models: only fit reads them
 
     def __init__(self, candidates: Mapping[str, Sequence[Recommender]] | None = None,
                  k: int = 10, validation_ratio: float = 0.75, validation_splits: int = 2,
                  cold_history: int = 3, weight: str | None = None, columns=None,
-                 device: object = "auto", random_state: int = 0) -> None:
+                 device: DeviceLike = "auto", random_state: int = 0) -> None:
         self.candidates = candidates
         self.k = k
         self.validation_ratio = validation_ratio

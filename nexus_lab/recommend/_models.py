@@ -12,6 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from nexus_lab._typing import DeviceLike
 from nexus_lab.errors import SchemaError
 from nexus_lab.recommend._base import Recommender, check_positive, history_times, sparse_rows
 
@@ -45,7 +46,7 @@ class Popularity(Recommender):
     """
 
 
-    def __init__(self, columns=None, device: object = "cpu") -> None:
+    def __init__(self, columns=None, device: DeviceLike = "cpu") -> None:
         self.columns = columns
         self.device = device
 
@@ -92,7 +93,7 @@ class EASE(Recommender):
 
 
     def __init__(self, regularization: float = 400.0, weight: str | None = None, columns=None,
-                 device: object = "auto") -> None:
+                 device: DeviceLike = "auto") -> None:
         self.regularization = regularization
         self.weight = weight
         self.columns = columns
@@ -144,7 +145,7 @@ class ItemKNN(Recommender):
 
 
     def __init__(self, neighbors: int = 100, shrink: float = 10.0, weight: str | None = None,
-                 columns=None, device: object = "auto") -> None:
+                 columns=None, device: DeviceLike = "auto") -> None:
         self.neighbors = neighbors
         self.shrink = shrink
         self.weight = weight
@@ -236,7 +237,7 @@ class ALS(Recommender):
     def __init__(self, factors: int = 64, regularization: float = 0.03, alpha: float = 1.0,
                  iterations: int = 15, unobserved_weight: float = 0.3, cg_steps: int = 3,
                  init_std: float = 0.1, weight: str | None = None, columns=None,
-                 device: object = "auto", random_state: int = 0) -> None:
+                 device: DeviceLike = "auto", random_state: int = 0) -> None:
         self.factors = factors
         self.regularization = regularization
         self.alpha = alpha
@@ -405,7 +406,7 @@ class BPR(Recommender):
 
     def __init__(self, factors: int = 64, learning_rate: float = 0.01,
                  regularization: float = 1e-4, epochs: int = 40, batch_size: int = 2048,
-                 weight: str | None = None, columns=None, device: object = "auto",
+                 weight: str | None = None, columns=None, device: DeviceLike = "auto",
                  random_state: int = 0) -> None:
         self.factors = factors
         self.learning_rate = learning_rate

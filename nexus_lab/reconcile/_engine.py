@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from nexus_lab._typing import DeviceLike, FrameLike
 from nexus_lab.device import resolve_device
 from nexus_lab.errors import SchemaError
 from nexus_lab.reconcile._assign import assign_one_to_one
@@ -145,11 +146,11 @@ class ReconcileResult:
         )
 
 def reconcile(
-    bank: object,
-    ledger: object,
+    bank: FrameLike,
+    ledger: FrameLike,
     amount_tolerance: float = 5.0,
     date_window: int = 7,
-    device: object = "auto",
+    device: DeviceLike = "auto",
     columns: Mapping[str, object] | None = None,
 ) -> ReconcileResult:
     """Reconcile a bank statement against a ledger.

@@ -9,7 +9,7 @@ The reconciliation engine's parts, pointed at arbitrary columns:
   (:func:`~nexus_lab.reconcile._blocking.range_join`), one rule per column or
   tuple of columns, chosen automatically so that each stays under a pair budget;
 * string and code comparators run in torch (q-gram Dice, Levenshtein, Soundex from
-  :mod:`~nexus_lab.reconcile._text`), so the same code runs on the CPU and on CUDA;
+  :mod:`~nexus_lab.text`), so the same code runs on the CPU and on CUDA;
 * Fellegi-Sunter weights: ``m`` fitted by EM on the candidates
   (:func:`~nexus_lab.reconcile._fs.fit_em`), ``u`` from value frequencies (exact
   agreement) and random record pairs (the other levels), plus a term-frequency
@@ -31,13 +31,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 
+from nexus_lab._typing import DeviceLike, FrameLike
 from nexus_lab.device import resolve_device
 from nexus_lab.errors import SchemaError
 from nexus_lab.frames import check_unique, decimal_text, to_pandas
 from nexus_lab.reconcile._assign import assign_one_to_one
 from nexus_lab.reconcile._blocking import composite, expand_ranges, range_join
 from nexus_lab.reconcile._fs import FSModel, fit_em
-from nexus_lab.reconcile._text import (
+from nexus_lab.text import (
     SENTINEL,
     as_string_array,
     encode_bytes,
@@ -82,12 +83,12 @@ _DATE_TEXT = re.compile(
 
 
 def link(
-    left: object,
-    right: object | None = None,
+    left: FrameLike,
+    right: FrameLike | None = None,
     compare: Mapping[str, str] | Sequence[str] | None = None,
     block_on: Sequence[str | Sequence[str]] | None = None,
     id_column: str = "transaction_id",
-    device: object = "auto",
+    device: DeviceLike = "auto",
     threshold: float = 50.0,
     *,
     one_to_one: bool = False,
@@ -299,7 +300,7 @@ def _check_threshold(threshold: object) -> float:
     return t
 
 
-def _frame(data: object, name: str, id_column: str) -> pd.DataFrame:
+def _frame(data: FrameLike, name: str, id_column: str) -> pd.DataFrame:
     df = to_pandas(data, name)
     df = df.rename(columns={c: str(c) for c in df.columns})
     if id_column not in df.columns:

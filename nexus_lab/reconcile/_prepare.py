@@ -13,10 +13,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 
+from nexus_lab._typing import FrameLike
 from nexus_lab.errors import SchemaError
 from nexus_lab.frames import check_unique, parse_cents, parse_days, select_columns, to_pandas
 from nexus_lab.reconcile._blocking import range_join, unique_ints
-from nexus_lab.reconcile._text import (
+from nexus_lab.text import (
     SENTINEL,
     as_string_array,
     encode_bytes,
@@ -90,7 +91,7 @@ def split_columns(columns: Mapping[str, object] | None) -> tuple[dict, dict]:
     )
 
 def prepare_side(
-    data: object, name: str, optional: tuple, mapping: dict, pool: Executor | None = None
+    data: FrameLike, name: str, optional: tuple, mapping: dict, pool: Executor | None = None
 ) -> Side:
     """Checked columns, normalized counterparty names and references of one table.
 

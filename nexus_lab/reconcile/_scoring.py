@@ -11,7 +11,7 @@ import torch
 from nexus_lab.reconcile._blocking import search_sorted
 from nexus_lab.reconcile._fs import PRIOR_STRENGTH, FSModel, fit_em
 from nexus_lab.reconcile._prepare import Side, name_similarity
-from nexus_lab.reconcile._text import SENTINEL
+from nexus_lab.text import SENTINEL
 
 log = logging.getLogger("nexus_lab")
 

@@ -1,0 +1,108 @@
+"""What every command group of the CLI shares: exit statuses, column mappings, reading
+input tables, keys and passwords, output paths that must not exist yet."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from nexus_lab import config
+from nexus_lab.errors import NexusError
+
+EXIT_FAILED = 1  # an IntegrityError: a signature, seal or audit log does not verify
+EXIT_INPUT = 2  # a NexusError: the input or the settings are wrong
+EXIT_INTERRUPTED = 130
+PASSWORD_ENV = "NEXUS_LAB_KEY_PASSWORD"
+
+
+def mapping(text: str | None, flag: str) -> dict[str, str]:
+    """``"amount=Amt,date=Posted"`` -> ``{"amount": "Amt", "date": "Posted"}``.
+
+    Examples
+    --------
+    >>> mapping("amount=Amt, date=Posted", "--columns")
+    {'amount': 'Amt', 'date': 'Posted'}
+    """
+    if not text:
+        return {}
+    out: dict[str, str] = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or not value:
+            raise NexusError(
+                f"{flag} {text!r}: write the mapping as canonical=yours, separated by commas, "
+                f"e.g. {flag} amount=Amt,date=Posted"
+            )
+        out[key] = value
+    return out
+
+
+def read(path: str, name: str, columns: Mapping[str, str], sheet: str | None,
+         **options: Any) -> Any:
+    """Read an input table; ``sheet`` is a worksheet name or a 0-based position."""
+    from nexus_lab.files import read_table
+
+    where: str | int = 0 if sheet is None else int(sheet) if sheet.isdigit() else sheet
+    return read_table(path, name=name, columns=columns, sheet=where, **options)
+
+
+def plain(frame: Any) -> Any:
+    """A plain pandas DataFrame (subclasses with notebook views write as their base)."""
+    import pandas as pd
+
+    return pd.DataFrame(frame)
+
+
+def quiet_mlflow() -> None:
+    """MLflow's own progress lines stay out of the command's output."""
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+
+
+def run_settings(p: argparse.ArgumentParser) -> None:
+    """The reconciliation settings shared by ``reconcile`` and ``demo``."""
+    p.add_argument("--amount-tolerance", type=float, default=5.0, metavar="X",
+                   help="largest amount difference accepted within a counterparty (default 5)")
+    p.add_argument("--date-window", type=int, default=7, metavar="DAYS",
+                   help="largest posting lag in days (default 7)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    p.add_argument("--no-track", action="store_true", help="do not log the run to MLflow")
+
+
+def fresh(path: Path) -> Path:
+    """``path``, refused when something is there already (outputs are never overwritten)."""
+    if path.exists():
+        raise NexusError(f"{str(path)!r} exists; choose another --out or move it away")
+    return path
+
+
+def password(prompt: str = "password: ", *, confirm: bool = False) -> str:
+    """The key password: ``$NEXUS_LAB_KEY_PASSWORD``, else asked on the terminal."""
+    env = config.settings().key_password
+    if env:
+        return env
+    if not sys.stdin.isatty():
+        raise NexusError(f"a password is needed: set {PASSWORD_ENV} or run in a terminal")
+    pw = getpass.getpass(prompt)
+    if confirm and getpass.getpass("again: ") != pw:
+        raise NexusError("the two passwords differ; nothing was written")
+    return pw
+
+
+def load_key(path: str) -> Any:
+    """A key file, opened with :func:`password`."""
+    from nexus_lab.crypto import load_keypair
+
+    return load_keypair(path, password=password(f"password for {path}: "))
+
+
+def load_public(path: str) -> Any:
+    """A public bundle, or the public half of a key file (no password needed)."""
+    from nexus_lab.crypto import PublicKey
+
+    return PublicKey.load(path)

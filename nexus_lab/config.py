@@ -1,0 +1,117 @@
+"""Configuration: every environment variable NEXUS Lab reads is read here, and only here.
+
+Each setting has one default, written once. The variables are read when asked for
+(not at import), so a notebook or a test that sets one sees it at once.
+
+==============================  ===================================================
+variable                        what it sets (default)
+==============================  ===================================================
+``MLFLOW_TRACKING_URI``         where runs and models go (a SQLite store,
+                                ``sqlite:///<cwd>/experiments/mlflow.db``)
+``NEXUS_LAB_AUDIT_LOG``         the audit log services record into when none is set
+                                in code (none: nothing is recorded)
+``NEXUS_LAB_AUDIT_KEY``         the key file that signs that log's checkpoints (none)
+``NEXUS_LAB_AUDIT_PASSWORD``    that key file's password (empty)
+``NEXUS_LAB_ACTOR``             who acts, when no actor is set in code (the login name)
+``NEXUS_LAB_KEY_PASSWORD``      the password of key files the CLI opens (asked on the
+                                terminal)
+``NEXUS_LAB_WEB3_URL``          the Ethereum JSON-RPC endpoint anchors go to (an
+                                in-process test chain)
+==============================  ===================================================
+
+Kernels take their settings as arguments; services and surfaces ask this module.
+
+Examples
+--------
+>>> from nexus_lab import config
+>>> config.tracking_uri("/srv/lab") == "sqlite:////srv/lab/experiments/mlflow.db" or bool(
+...     config.settings().tracking_uri)
+True
+>>> sorted(config.VARIABLES)[:2]
+['MLFLOW_TRACKING_URI', 'NEXUS_LAB_ACTOR']
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["DEFAULT_TRACKING_DB", "VARIABLES", "Settings", "login_name", "settings",
+           "tracking_uri"]
+
+DEFAULT_TRACKING_DB = Path("experiments") / "mlflow.db"  # relative to the working folder
+
+VARIABLES = {
+    "MLFLOW_TRACKING_URI": "tracking_uri",
+    "NEXUS_LAB_AUDIT_LOG": "audit_log",
+    "NEXUS_LAB_AUDIT_KEY": "audit_key",
+    "NEXUS_LAB_AUDIT_PASSWORD": "audit_password",
+    "NEXUS_LAB_ACTOR": "actor",
+    "NEXUS_LAB_KEY_PASSWORD": "key_password",
+    "NEXUS_LAB_WEB3_URL": "web3_url",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings the environment gives (``None`` where a variable is unset or empty)."""
+
+    tracking_uri: str | None = None
+    audit_log: str | None = None
+    audit_key: str | None = None
+    audit_password: str | None = None
+    actor: str | None = None
+    key_password: str | None = None
+    web3_url: str | None = None
+
+    def __repr__(self) -> str:  # passwords never appear in a repr or a log
+        shown = {k: ("***" if "password" in k and v else v) for k, v in vars(self).items()}
+        return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+
+
+def settings() -> Settings:
+    """Read every variable of :data:`VARIABLES` now.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ["NEXUS_LAB_ACTOR"] = "examiner-7"
+    >>> settings().actor
+    'examiner-7'
+    >>> del os.environ["NEXUS_LAB_ACTOR"]
+    """
+    return Settings(**{field: os.environ.get(var) or None for var, field in VARIABLES.items()})
+
+
+def tracking_uri(root: str | os.PathLike[str] | None = None) -> str:
+    """The MLflow tracking URI: ``MLFLOW_TRACKING_URI``, else the local SQLite store.
+
+    Parameters
+    ----------
+    root : str or path-like, optional
+        The folder holding ``experiments/`` (default: the current folder).
+
+    Returns
+    -------
+    str
+        ``MLFLOW_TRACKING_URI`` when set, else ``sqlite:///<root>/experiments/mlflow.db``
+        (an absolute path).
+    """
+    env = settings().tracking_uri
+    if env:
+        return env
+    base = os.path.abspath(root if root is not None else os.getcwd())
+    return f"sqlite:///{Path(base, DEFAULT_TRACKING_DB).as_posix()}"
+
+
+def login_name() -> str:
+    """Who acts by default: ``NEXUS_LAB_ACTOR``, else the login name, else ``"unknown"``."""
+    env = settings().actor
+    if env:
+        return env
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (some containers)
+        return "unknown"

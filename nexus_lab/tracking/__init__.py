@@ -1,0 +1,56 @@
+"""MLflow tracking: every run's settings, figures and outputs, in one place.
+
+A service. The MLflow plumbing (clients, experiments, models logged from code, the
+champion alias) is in ``_mlflow``; each kernel's runs and registered models in a module
+of its own; the pyfunc wrappers MLflow runs on loading a model in ``pyfunc/``.
+
+MLflow is imported only when a run is logged (it is slow to import). Runs go to
+``MLFLOW_TRACKING_URI`` when it is set, else to a local SQLite store,
+``sqlite:///<cwd>/experiments/mlflow.db``, whose artifacts are kept beside it in
+``experiments/mlartifacts/``. Look at them with::
+
+    mlflow ui --backend-store-uri sqlite:///experiments/mlflow.db
+
+Everything goes through an explicit :class:`mlflow.MlflowClient`: logging a
+run neither changes MLflow's global tracking URI nor touches an active run the
+caller may have open.
+"""
+
+from nexus_lab.tracking._compress import COMPRESS_EXPERIMENT, log_codec
+from nexus_lab.tracking._fraud import (
+    FRAUD_EXPERIMENT,
+    FRAUD_MODEL,
+    load_fraud_model,
+    log_fraud_model,
+)
+from nexus_lab.tracking._mlflow import CHAMPION, artifact_location, default_tracking_uri
+from nexus_lab.tracking._recommend import (
+    RECOMMEND_EXPERIMENT,
+    RECOMMEND_MODEL,
+    load_recommender_model,
+    log_recommender_model,
+)
+from nexus_lab.tracking._reconcile import (
+    RECONCILE_EXPERIMENT,
+    log_reconcile_run,
+    reconcile_run_data,
+)
+
+__all__ = [
+    "CHAMPION",
+    "COMPRESS_EXPERIMENT",
+    "FRAUD_EXPERIMENT",
+    "FRAUD_MODEL",
+    "RECOMMEND_EXPERIMENT",
+    "RECOMMEND_MODEL",
+    "RECONCILE_EXPERIMENT",
+    "artifact_location",
+    "default_tracking_uri",
+    "load_fraud_model",
+    "load_recommender_model",
+    "log_codec",
+    "log_fraud_model",
+    "log_recommender_model",
+    "log_reconcile_run",
+    "reconcile_run_data",
+]

@@ -1,0 +1,52 @@
+"""Workflows: the kernels and the services put together into the jobs people run.
+
+A service layer above tracking, reports, cases and the audit trail: train a model,
+measure it on held-out data, log and register it; reconcile, export and track; the
+demo's steps on the bundled sample data. The CLI, the notebooks and scheduled runs
+call these and print or render what they return; none of them prints.
+
+Examples
+--------
+>>> import nexus_lab as nx, tempfile, pathlib
+>>> from nexus_lab import workflows
+>>> bank, ledger, _ = nx.datasets.synth_reconciliation(200, seed=0)
+>>> run = workflows.reconcile_and_export(bank, ledger, pathlib.Path(tempfile.mkdtemp()) / "r",
+...                                      device="cpu", track=False)
+>>> run.result.summary()["bank_rows"]
+200
+"""
+
+from nexus_lab.workflows._demo import (
+    DATA,
+    SAMPLE,
+    Sample,
+    compress_step,
+    fraud_step,
+    load_sample,
+    recommend_step,
+    sources_of,
+    write_sample,
+)
+from nexus_lab.workflows._provenance import DEMO_PASSWORD, demo_provenance, demo_trail
+from nexus_lab.workflows._reconcile import ReconcileRun, reconcile_and_export
+from nexus_lab.workflows._train import RECOMMENDERS, train_fraud_model, train_recommender
+
+__all__ = [
+    "DATA",
+    "DEMO_PASSWORD",
+    "RECOMMENDERS",
+    "SAMPLE",
+    "ReconcileRun",
+    "Sample",
+    "compress_step",
+    "demo_provenance",
+    "demo_trail",
+    "fraud_step",
+    "load_sample",
+    "recommend_step",
+    "reconcile_and_export",
+    "sources_of",
+    "train_fraud_model",
+    "train_recommender",
+    "write_sample",
+]

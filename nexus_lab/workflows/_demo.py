@@ -1,0 +1,211 @@
+"""The demo's steps on the bundled sample data, and the sample data itself.
+
+Each step does its work and writes its outputs (all at once), then returns what it
+found; the CLI prints it. The sample data is read from the repository's ``data/``
+folder, or made in memory by the generators when the package is installed without it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nexus_lab._typing import DeviceLike
+from nexus_lab.errors import NexusError
+
+__all__ = ["DATA", "SAMPLE", "Sample", "compress_step", "fraud_step", "load_sample",
+           "recommend_step", "sources_of", "write_sample"]
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+
+
+@dataclass(frozen=True)
+class _SampleSizes:
+    n: int = 2_000  # bank rows of data/bank.csv
+    seed: int = 7
+    transactions: int = 5_000  # rows of data/transactions.csv (same seed)
+    users: int = 600  # data/interactions.csv (same seed)
+    items: int = 300
+
+
+SAMPLE = _SampleSizes()  # how data/ was made: `nexus-lab data sample` with the defaults
+
+
+@dataclass
+class Sample:
+    """The sample tables, and the files they came from (empty when generated)."""
+
+    bank: Any
+    ledger: Any
+    truth: Any
+    transactions: Any
+    interactions: Any
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def generated(self) -> bool:
+        """True when the tables were made in memory (no ``data/`` folder)."""
+        return not self.files
+
+
+def load_sample(folder: str | Path | None = None) -> Sample:
+    """The bundled sample tables: ``data/`` when it is there, else generated in memory.
+
+    Examples
+    --------
+    >>> s = load_sample()
+    >>> len(s.bank) > 0 and {"user_id", "item_id"} <= set(s.interactions.columns)
+    True
+    """
+    from nexus_lab.datasets import synth_interactions, synth_reconciliation, synth_transactions
+    from nexus_lab.files import read_table
+
+    root = Path(folder) if folder is not None else DATA
+    names = ("bank", "ledger", "truth", "transactions", "interactions")
+    files = {name: root / f"{name}.csv" for name in names}
+    if all(path.exists() for path in files.values()):
+        tables = {name: read_table(path, name=name,
+                                   **({"text_columns": None} if name == "interactions" else {}))
+                  for name, path in files.items()}
+        return Sample(**tables, files=files)
+    bank, ledger, truth = synth_reconciliation(SAMPLE.n, seed=SAMPLE.seed)
+    return Sample(bank, ledger, truth, synth_transactions(SAMPLE.transactions, seed=SAMPLE.seed),
+                  synth_interactions(SAMPLE.users, SAMPLE.items, seed=SAMPLE.seed))
+
+
+def write_sample(out: str | Path, n: int = SAMPLE.n, seed: int = SAMPLE.seed) -> dict[str, int]:
+    """Write bank, ledger, truth, transactions and interactions CSVs made by the generators.
+
+    The same ``n`` and ``seed`` give the same files; ``n`` scales every table.
+
+    Returns
+    -------
+    dict
+        Rows written per file name.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> rows = write_sample(tempfile.mkdtemp(), n=50, seed=1)
+    >>> sorted(rows)
+    ['bank.csv', 'interactions.csv', 'ledger.csv', 'transactions.csv', 'truth.csv']
+    """
+    from nexus_lab.datasets import synth_interactions, synth_reconciliation, synth_transactions
+    from nexus_lab.files import write_frame
+
+    if n < 10:
+        raise NexusError(f"--n {n} is too small: ask for at least 10 bank rows")
+    out = Path(out)
+    bank, ledger, truth = synth_reconciliation(n, seed=seed)
+    tx = synth_transactions(max(SAMPLE.transactions * n // SAMPLE.n, 1_000), seed=seed)
+    scale = n / SAMPLE.n
+    interactions = synth_interactions(max(round(SAMPLE.users * scale), 50),
+                                      max(round(SAMPLE.items * scale), 30), seed=seed)
+    rows = {}
+    for name, frame in (("bank", bank), ("ledger", ledger), ("truth", truth),
+                        ("transactions", tx), ("interactions", interactions)):
+        if "amount" in frame:  # as a statement shows money: two decimals
+            frame = frame.assign(amount=frame["amount"].map("{:.2f}".format))
+        write_frame(frame, out / f"{name}.csv")
+        rows[f"{name}.csv"] = len(frame)
+    return rows
+
+
+def fraud_step(transactions: Any, out: str | Path, *, device: DeviceLike = "auto",
+               track: bool = True) -> dict:
+    """Train a fraud detector on the sample transactions, score the latest weeks, and
+    write ``out/fraud/`` (scored held-out rows, summary.json, report.html).
+
+    Returns what :func:`~nexus_lab.workflows.train_fraud_model` returned, plus ``folder``.
+    """
+    from nexus_lab.reports import export_fraud
+    from nexus_lab.workflows._train import train_fraud_model
+
+    res = train_fraud_model(transactions.drop(columns=["pattern"], errors="ignore"), "is_fraud",
+                            device=device, register=track, source="demo",
+                            run_name="demo: sample transactions")
+    folder = Path(out) / "fraud"
+    export_fraud(res["holdout_scores"], folder, extra={"metrics": res["metrics"],
+                                                       "model_version": res.get("version")})
+    return {**res, "folder": folder}
+
+
+def recommend_step(interactions: Any, out: str | Path, *, device: DeviceLike = "auto",
+                   track: bool = True, k: int = 10) -> dict:
+    """Train the self-tuning hybrid recommender on the sample catalogue and write
+    ``out/recommend/`` (every user's top ``k``: recommendations.csv; metrics.json).
+
+    Returns what :func:`~nexus_lab.workflows.train_recommender` returned, plus ``folder``.
+    """
+    import pandas as pd
+
+    from nexus_lab.files import atomic_dir, write_frame
+    from nexus_lab.workflows._train import train_recommender
+
+    res = train_recommender(interactions, "hybrid", device=device, register=track,
+                            source="demo", run_name="demo: sample catalogue")
+    recs = pd.DataFrame(res["model"].recommend(None, k=k))
+    folder = Path(out) / "recommend"
+    with atomic_dir(folder) as tmp:
+        write_frame(recs, tmp / "recommendations.csv")
+        (tmp / "metrics.json").write_text(json.dumps(
+            {**res["metrics"], "blend": res["model"].weights_,
+             "model_version": res.get("version")}, indent=1))
+    return {**res, "folder": folder}
+
+
+def compress_step(transactions: Any, interactions: Any, out: str | Path, *,
+                  device: DeviceLike = "auto", seed: int = SAMPLE.seed) -> dict:
+    """The sample transactions in a checksummed container, and a recommender's item
+    embeddings as searchable 16-byte codes; writes ``out/compress/``.
+
+    Returns
+    -------
+    dict
+        ``transactions`` (rows, container, CSV and Parquet+zstd bytes),
+        ``item_embeddings`` (items, dim, codec, bytes per vector, the share of each
+        item's 10 most similar items found on the codes) and ``folder``.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from nexus_lab import compress, recommend
+    from nexus_lab.files import atomic_dir
+
+    blob = compress.compress_frame(transactions)
+    pd.testing.assert_frame_equal(compress.decompress_frame(blob), transactions)
+    parquet = io.BytesIO()
+    transactions.to_parquet(parquet, compression="zstd")
+    model = recommend.ALS(factors=64, device=device, random_state=seed).fit(interactions)
+    items = model.item_factors_.detach().cpu().numpy()
+    items = items / np.maximum(np.linalg.norm(items, axis=1, keepdims=True), 1e-12)
+    codec = compress.fit(items, bytes_per_vector=16, device=device, random_state=0)
+    codes = codec.encode(items)
+    ids, _ = compress.search(codec, codes, items, k=11)
+    truth = np.argsort(-(items @ items.T), axis=1)[:, :11]
+    found = float((ids[:, :, None] == truth[:, None, :]).any(-1).mean())
+    summary = {
+        "transactions": {"rows": len(transactions), "container_bytes": len(blob),
+                         "csv_bytes": len(transactions.to_csv(index=False).encode()),
+                         "parquet_zstd_bytes": len(parquet.getvalue())},
+        "item_embeddings": {"items": len(items), "dim": int(items.shape[1]),
+                            "codec": repr(codec), "codec_name": type(codec).__name__,
+                            "bytes_per_vector": codec.bytes_per_vector,
+                            "similar_items_recall_at_11": found},
+    }
+    folder = Path(out) / "compress"
+    with atomic_dir(folder) as tmp:
+        (tmp / "transactions.nxcf").write_bytes(blob)
+        np.save(tmp / "item_codes.npy", codes)
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=1))
+    return {**summary, "folder": folder}
+
+
+def sources_of(sample: Sample) -> Mapping[str, tuple[str, Mapping[str, str]]]:
+    """The bank and ledger files of a sample, as the reconcile workflow takes them."""
+    return {side: (str(sample.files[side]), {}) for side in ("bank", "ledger")
+            if side in sample.files}

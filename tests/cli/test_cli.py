@@ -1,0 +1,270 @@
+"""``nexus-lab`` as a user runs it: a real process on real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import nexus_lab as nx
+from nexus_lab.cli import main
+from nexus_lab.files import read_table
+from nexus_lab.reports import OUTPUT_FILES
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = Path(sys.executable).with_name("nexus-lab")
+
+
+def cli(*args, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the installed console script (or ``python -m nexus_lab.cli`` without one)."""
+    cmd = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "nexus_lab.cli"]
+    return subprocess.run([*cmd, *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, **(env or {})})
+
+
+def assert_outputs_match(out: Path, res) -> None:
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == sorted(
+        OUTPUT_FILES
+    )
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "matches.parquet"), res.matches)
+    for stem, frame in (("unmatched_bank", res.unmatched_bank),
+                        ("unmatched_ledger", res.unmatched_ledger)):
+        back = pd.read_parquet(out / f"{stem}.parquet")
+        assert back["transaction_id"].tolist() == frame["transaction_id"].tolist()
+        assert back["reason"].tolist() == frame["reason"].tolist()
+        assert len(pd.read_csv(out / f"{stem}.csv")) == len(frame)
+    csv = pd.read_csv(out / "matches.csv")
+    assert csv["bank_id"].astype(str).tolist() == res.matches["bank_id"].astype(str).tolist()
+    summary = json.loads((out / "summary.json").read_text())
+    want = {k: v for k, v in res.summary().items() if k != "seconds"}
+    got = {k: v for k, v in summary["summary"].items() if k != "seconds"}
+    assert got == want
+    assert "<script" not in (out / "report.html").read_text()
+
+
+def test_reconcile_csv_with_tracking(tables, tmp_path, write_tables, tracking_uri):
+    from mlflow import MlflowClient
+
+    bank_path, ledger_path = write_tables(*tables[:2], tmp_path / "in", "csv")
+    proc = cli("reconcile", bank_path, ledger_path, "--out", tmp_path / "out", "--device", "cpu",
+               cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "of the bank amount reconciled" in proc.stdout
+    res = nx.reconcile(read_table(bank_path, name="bank"), read_table(ledger_path, name="ledger"),
+                       device="cpu")
+    assert_outputs_match(tmp_path / "out", res)
+    assert f"{res.rate:.1%}" in proc.stdout
+
+    run_id = re.search(r"MLflow run ([0-9a-f]{32})", proc.stdout).group(1)
+    run = MlflowClient(tracking_uri=tracking_uri).get_run(run_id)
+    assert run.data.tags["nexus_lab.source"] == "cli"
+    assert run.data.params["bank_file"] == "bank.csv"
+    assert run.data.params["device_requested"] == "cpu"
+    assert run.data.metrics["matched_pairs"] == len(res.matches)
+    assert not (tmp_path / "experiments").exists()  # MLFLOW_TRACKING_URI was used
+
+
+@pytest.mark.parametrize("ext", ["parquet", "xlsx"])
+def test_reconcile_parquet_and_excel(tables, tmp_path, write_tables, ext):
+    bank, ledger, _ = tables
+    bank_path, ledger_path = write_tables(bank, ledger, tmp_path / "in", ext)
+    proc = cli("reconcile", bank_path, ledger_path, "--out", tmp_path / "out", "--device", "cpu",
+               "--no-track", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "MLflow" not in proc.stdout
+    assert not (tmp_path / "experiments").exists()
+    res = nx.reconcile(read_table(bank_path, name="bank"), read_table(ledger_path, name="ledger"),
+                       device="cpu")
+    assert_outputs_match(tmp_path / "out", res)
+    # the same links as the kernel finds on the frames in memory
+    direct = nx.reconcile(bank, ledger, device="cpu").matches
+    assert set(zip(res.matches.bank_id, res.matches.ledger_id)) == set(
+        zip(direct.bank_id, direct.ledger_id)
+    )
+
+
+def test_column_mappings_and_settings(tables, tmp_path, write_tables):
+    bank, ledger, _ = tables
+    bank = bank.rename(columns={"amount": "Amt", "date": "Posted", "transaction_id": "Id"})
+    ledger = ledger.rename(columns={"description": "Memo"})
+    bank_path, ledger_path = write_tables(bank, ledger, tmp_path / "in", "csv")
+    proc = cli("reconcile", bank_path, ledger_path, "--out", tmp_path / "out", "--device", "cpu",
+               "--bank-columns", "amount=Amt,date=Posted,transaction_id=Id",
+               "--ledger-columns", "description=Memo", "--amount-tolerance", "2.5",
+               "--date-window", "5", "--no-track", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["params"]["amount_tolerance"] == 2.5
+    assert summary["params"]["date_window"] == 5
+    assert summary["settings"]["bank_columns"] == {
+        "amount": "Amt", "date": "Posted", "transaction_id": "Id"
+    }
+    res = nx.reconcile(*tables[:2], amount_tolerance=2.5, date_window=5, device="cpu")
+    assert summary["summary"]["matched_pairs"] == len(res.matches)
+
+
+def _bad(tmp_path: Path, *args) -> subprocess.CompletedProcess:
+    out = tmp_path / "nested" / "out"
+    proc = cli("reconcile", *args, "--out", out, "--device", "cpu", "--no-track", cwd=tmp_path)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert proc.stderr.startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "nested").exists()  # no output folder, not even its parent
+    assert proc.stdout == ""
+    return proc
+
+
+def test_bad_inputs_exit_2_and_write_nothing(tables, tmp_path, write_tables):
+    bank, ledger, _ = tables
+    bank_path, ledger_path = write_tables(bank, ledger, tmp_path / "in", "csv")
+    err = _bad(tmp_path, tmp_path / "in" / "nope.csv", ledger_path).stderr
+    assert "bank: no such file" in err and "bank.csv" in err  # it lists the tables there
+    (tmp_path / "in" / "bank.json").write_text("{}")
+    assert "unknown file type '.json'" in _bad(tmp_path, tmp_path / "in" / "bank.json",
+                                               ledger_path).stderr
+    wrong = tmp_path / "in" / "wrong.csv"
+    bank.rename(columns={"amount": "Amount"}).to_csv(wrong, index=False)
+    err = _bad(tmp_path, wrong, ledger_path).stderr
+    assert "bank has no column 'amount'" in err and "'Amount'" in err
+    dates = tmp_path / "in" / "dates.csv"
+    bad_dates = bank.assign(date=bank["date"].dt.strftime("%Y-%m-%d"))
+    bad_dates.loc[42, "date"] = "31/02/2025?"
+    bad_dates.to_csv(dates, index=False)
+    err = _bad(tmp_path, bank_path, dates).stderr  # as the ledger
+    assert "ledger.date: text that is not a date" in err and "row 42" in err
+    assert "line 44" in err
+    err = _bad(tmp_path, bank_path, ledger_path, "--bank-columns", "amount").stderr
+    assert "--bank-columns" in err and "amount=Amt" in err
+    assert "must be a finite number" in _bad(tmp_path, bank_path, ledger_path,
+                                      "--amount-tolerance", "nan").stderr
+    assert list(tmp_path.iterdir()) == [tmp_path / "in"]
+    # an output folder holding someone's files is refused before any work, and left alone
+    before = sorted(p.name for p in (tmp_path / "in").iterdir())
+    proc = cli("reconcile", bank_path, ledger_path, "--out", tmp_path / "in", "--no-track",
+               cwd=tmp_path)
+    assert proc.returncode == 2 and "already holds files that nexus-lab did not write" in (
+        proc.stderr
+    )
+    assert sorted(p.name for p in (tmp_path / "in").iterdir()) == before
+
+
+def test_failed_tracking_writes_nothing(tables, tmp_path, write_tables):
+    bank_path, ledger_path = write_tables(*tables[:2], tmp_path / "in", "csv")
+    (tmp_path / "blocker").write_text("")
+    proc = cli("reconcile", bank_path, ledger_path, "--out", tmp_path / "out", "--device", "cpu",
+               cwd=tmp_path, env={"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/blocker/m.db"})
+    assert proc.returncode == 2 and "could not log the run to MLflow" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_one_bad_amount_deep_in_a_big_csv(tmp_path, tables, write_tables):
+    n, bad = 200_000, 150_001
+    rng = np.random.default_rng(0)
+    big = pd.DataFrame({
+        "transaction_id": [f"B{i:07d}" for i in range(n)],
+        "date": pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 365, n), "D"),
+        "amount": np.round(rng.uniform(1, 500, n), 2),
+        "description": "POS DEBIT ACME",
+    })
+    big["amount"] = big["amount"].map("{:.2f}".format)
+    big.loc[bad, "amount"] = "12.3O"  # a letter O keyed for a zero
+    bank_path = tmp_path / "big.csv"
+    big.to_csv(bank_path, index=False)
+    _, ledger_path = write_tables(*tables[:2], tmp_path / "in", "csv")
+    err = _bad(tmp_path, bank_path, ledger_path).stderr
+    assert "bank.amount: text that is not an amount (['12.3O'])" in err
+    assert f"row {bad} (id 'B{bad:07d}')" in err
+    assert f"big.csv: line {bad + 2:,}" in err
+
+
+def test_version_and_usage(tmp_path):
+    proc = cli("--version", cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"nexus-lab {nx.__version__}"
+    proc = cli(cwd=tmp_path)
+    assert proc.returncode == 2 and "usage: nexus-lab" in proc.stderr
+
+
+def test_data_sample_is_deterministic_and_matches_the_bundle(tmp_path, capsys):
+    proc = cli("data", "sample", "--n", "300", "--seed", "7", "--out", tmp_path / "a",
+               cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert main(["data", "sample", "--n", "300", "--seed", "7", "--out",
+                 str(tmp_path / "b")]) == 0
+    for name in ("bank.csv", "ledger.csv", "truth.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    bank, _, _ = nx.data.synth_reconciliation(300, seed=7)
+    back = read_table(tmp_path / "a" / "bank.csv", name="bank")
+    assert back["transaction_id"].tolist() == bank["transaction_id"].tolist()
+    # the bundled sample data is what `nexus-lab data sample` makes with its defaults
+    assert main(["data", "sample", "--out", str(tmp_path / "c")]) == 0
+    for name in ("bank.csv", "ledger.csv", "truth.csv", "transactions.csv", "interactions.csv"):
+        assert (tmp_path / "c" / name).read_bytes() == (ROOT / "data" / name).read_bytes(), (
+            f"data/{name} is stale: regenerate it with `nexus-lab data sample`"
+        )
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_demo_runs_on_the_bundled_data(tmp_path, tracking_uri):
+    proc = cli("demo", "--out", tmp_path / "demo", "--device", "cpu", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "report:" in proc.stdout and str(tmp_path / "demo" / "report.html") in proc.stdout
+    assert "against the planted truth: one-to-one F1" in proc.stdout
+    summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
+    assert summary["inputs"]["bank"]["name"] == "bank.csv"
+    assert summary["summary"]["rate"] > 0.9
+    assert "MLflow run" in proc.stdout
+    # the fraud step: trained, measured on held-out weeks, registered, scored
+    assert "Trained a fraud detector with labels" in proc.stdout
+    assert "held out: AUPRC" in proc.stdout and "nexus-fraud version 1" in proc.stdout
+    fraud = json.loads((tmp_path / "demo" / "fraud" / "summary.json").read_text())
+    assert fraud["metrics"]["holdout_auprc"] > 0.5
+    assert (tmp_path / "demo" / "fraud" / "report.html").exists()
+    # the recommender step: the self-tuning hybrid, measured, registered, every user's list
+    assert "Trained a hybrid recommender" in proc.stdout
+    assert "nexus-recommender version 1 is now the champion" in proc.stdout
+    metrics = json.loads((tmp_path / "demo" / "recommend" / "metrics.json").read_text())
+    assert metrics["test_ndcg"] > 0.1 and metrics["blend"]
+    recs = pd.read_csv(tmp_path / "demo" / "recommend" / "recommendations.csv")
+    assert recs.groupby("user_id").size().eq(10).all()
+    # the compression step: a lossless container of the transactions, searchable item codes
+    from nexus_lab.compress import decompress_frame
+
+    assert "lossless" in proc.stdout and "16-byte" in proc.stdout
+    packed = decompress_frame((tmp_path / "demo" / "compress" / "transactions.nxcf").read_bytes())
+    assert len(packed) == len(pd.read_csv(ROOT / "data" / "transactions.csv"))
+    facts = json.loads((tmp_path / "demo" / "compress" / "summary.json").read_text())
+    assert facts["transactions"]["container_bytes"] < facts["transactions"]["parquet_zstd_bytes"]
+    assert facts["item_embeddings"]["similar_items_recall_at_11"] > 0.8
+    # the provenance step: every state change in one signed, anchored audit log; the case
+    # store verifies from its files alone; the report's signature checks with FIPS 204
+    import nexus_lab as nx
+
+    prov = tmp_path / "demo" / "provenance"
+    examiner = nx.crypto.PublicKey.load(prov / "keys" / "examiner.nxpub")
+    trail = nx.crypto.AuditLog(prov / "audit.db")
+    assert trail.verify(examiner).anchored == 1
+    assert list(trail.entries()["action"]) == ["model.registered", "model.promoted",
+                                               "model.registered", "model.promoted",
+                                               "reconciliation.approved", "fraud.flag_cleared"]
+    trail.close()
+    assert "case store intact: 1 cases, 2 evidence items" in proc.stdout
+    assert nx.cases.verify(prov / "cases", public=examiner).ok
+    sig = nx.crypto.Signature.from_bytes((prov / "report.html.sig").read_bytes())
+    assert nx.crypto.verify(tmp_path / "demo" / "report.html", sig, examiner)
+    kp = nx.crypto.load_keypair(prov / "keys" / "judge.nxkey", password="nexus-demo")
+    store = nx.cases.CaseStore(prov / "cases")
+    flagged = store.case("DEMO-1").evidence()
+    assert flagged["name"].tolist() == ["flagged-transactions.parquet",
+                                        "reconciliation-report.html"]
+    sealed = next((prov / "cases" / "evidence").rglob("E-0001.nxs"))
+    assert len(nx.crypto.open_sealed(sealed, kp)) == 50
+    store.close()
+    shutil.rmtree(tmp_path / "demo")

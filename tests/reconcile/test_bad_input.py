@@ -1,0 +1,121 @@
+"""Bad input gets a SchemaError naming the column, the first rows and the fix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import nexus_lab as nx
+from nexus_lab.datasets import synth_reconciliation
+from nexus_lab.errors import SchemaError
+
+
+@pytest.fixture(scope="module")
+def tables():
+    bank, ledger, _ = synth_reconciliation(300, seed=2)
+    return bank, ledger
+
+
+def run(bank, ledger, **kw):
+    return nx.reconcile(bank, ledger, device="cpu", **kw)
+
+
+def test_missing_column_names_it_and_suggests(tables):
+    bank, ledger = tables
+    with pytest.raises(SchemaError, match=r"bank has no column 'amount'.*'Amount'.*columns="):
+        run(bank.rename(columns={"amount": "Amount"}), ledger)
+    with pytest.raises(SchemaError, match="ledger has no column 'date'") as err:
+        run(bank, ledger.drop(columns="date"))
+    assert err.value.column == "date" and err.value.table == "ledger"
+
+
+def test_unknown_mapping_key(tables):
+    bank, ledger = tables
+    with pytest.raises(SchemaError, match="columns= names"):
+        run(bank, ledger, columns={"bank": {"amout": "amount"}})
+
+
+def test_unparseable_dates_name_rows(tables):
+    bank, ledger = tables
+    bad = bank.assign(date=bank["date"].dt.strftime("%Y-%m-%d"))
+    bad.loc[7, "date"] = "31/02/2025?"
+    with pytest.raises(SchemaError, match=r"bank.date: text that is not a date.*row 7") as err:
+        run(bad, ledger)
+    assert err.value.rows == [7]
+
+
+def test_unparseable_amounts_name_rows(tables):
+    bank, ledger = tables
+    bad = bank.assign(amount=bank["amount"].map("{:.2f}".format))
+    bad.loc[[4, 9], "amount"] = ["12,3x", "n/a"]
+    with pytest.raises(SchemaError, match=r"bank.amount: text that is not an amount.*rows 4"):
+        run(bad, ledger)
+
+
+def test_text_amounts_with_symbols_are_understood(tables):
+    bank, ledger = tables
+    text = bank.assign(amount=bank["amount"].map("${:,.2f}".format))
+    assert run(text, ledger).matches.equals(run(bank, ledger).matches)
+
+
+def test_mixed_currency_symbols_refused(tables):
+    bank, ledger = tables
+    bad = bank.assign(amount=bank["amount"].map("${:.2f}".format))
+    bad.loc[3, "amount"] = "€12.00"
+    with pytest.raises(SchemaError, match=r"mixed currencies.*currency"):
+        run(bad, ledger)
+
+
+def test_currency_in_one_table_only(tables):
+    bank, ledger = tables
+    b = bank.assign(currency=np.where(np.arange(len(bank)) % 2, "USD", "EUR"))
+    with pytest.raises(SchemaError, match="ledger has no currency column"):
+        run(b, ledger)
+
+
+def test_duplicate_ids(tables):
+    bank, ledger = tables
+    bad = ledger.copy()
+    bad.loc[5, "transaction_id"] = bad.loc[2, "transaction_id"]
+    with pytest.raises(SchemaError, match=r"ledger.transaction_id: duplicate ids.*rows 2.*5"):
+        run(bank, bad)
+
+
+def test_empty_table(tables):
+    bank, ledger = tables
+    with pytest.raises(SchemaError, match="bank is empty"):
+        run(bank.iloc[:0], ledger)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_nan_and_inf_amounts(tables, value):
+    bank, ledger = tables
+    bad = bank.copy()
+    bad.loc[11, "amount"] = value
+    with pytest.raises(SchemaError, match=r"bank.amount: .*(NaN|infinite).*row 11"):
+        run(bad, ledger)
+
+
+def test_missing_dates(tables):
+    bank, ledger = tables
+    bad = ledger.copy()
+    bad.loc[1, "date"] = pd.NaT
+    with pytest.raises(SchemaError, match=r"ledger.date: missing dates at row 1"):
+        run(bank, bad)
+
+
+def test_numeric_dates_refused(tables):
+    bank, ledger = tables
+    with pytest.raises(SchemaError, match="is numeric"):
+        run(bank.assign(date=1.0), ledger)
+
+
+def test_bad_parameters(tables):
+    bank, ledger = tables
+    with pytest.raises(SchemaError, match="amount_tolerance must be a finite number"):
+        run(bank, ledger, amount_tolerance=-1)
+    with pytest.raises(SchemaError, match="date_window must be a whole number"):
+        run(bank, ledger, date_window=2.5)
+    with pytest.raises(SchemaError, match="must be a DataFrame"):
+        run("bank.csv", ledger)

@@ -1,0 +1,85 @@
+"""The house is checked, not just drawn: layers, private modules, no cycles, test imports."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "nexus_lab"
+
+
+def _contracts() -> dict[str, dict]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    return {c["id"]: c for c in config["contracts"]}
+
+
+def test_import_contracts_are_kept():
+    lint = Path(sys.executable).with_name("lint-imports")
+    cmd = [str(lint)] if lint.exists() else [sys.executable, "-m", "importlinter.cli"]
+    done = subprocess.run([*cmd, "--no-cache"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "4 kept, 0 broken" in done.stdout
+
+
+def _layer_members(layer: str) -> set[str]:
+    return {name.strip().removeprefix("nexus_lab.")
+            for part in layer.split("|") for name in part.split(":")}
+
+
+def test_every_part_of_the_package_is_in_a_layer():
+    layers = [_layer_members(layer) for layer in _contracts()["layers"]["layers"]]
+    listed = set().union(*layers)
+    present = {p.stem for p in PACKAGE.glob("*.py") if p.name != "__init__.py"}
+    present |= {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    assert present - listed == set(), "add new modules and folders to a layer in pyproject.toml"
+    assert listed - present == set(), "pyproject.toml names modules that do not exist"
+
+
+def test_top_level_modules_are_base_only():
+    *_, base = (_layer_members(layer) for layer in _contracts()["layers"]["layers"])
+    modules = {p.stem for p in PACKAGE.glob("*.py") if p.name != "__init__.py"}
+    assert modules <= base
+    folders = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    assert not folders & base
+
+
+def _private_imports(path: Path) -> list[tuple[int, str]]:
+    """``(line, module)`` of each import of a private nexus_lab module in ``path``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        else:
+            continue
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "nexus_lab" and any(p.startswith("_") and not p.startswith("__")
+                                               for p in parts[1:]):
+                found.append((node.lineno, name))
+    return found
+
+
+def test_tests_import_public_names_or_their_own_packages_internals():
+    """A test imports public names from public paths. A test in ``tests/<pkg>/`` may also
+    unit-test ``nexus_lab.<pkg>``'s own internals (``tests/base/`` those of the top-level
+    private modules); nothing else reaches a private module, so moving one inside its
+    package breaks no test outside that package's folder."""
+    bad = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        if "fixtures" in path.parts:
+            continue
+        own = path.relative_to(ROOT / "tests").parts[0]
+        for line, name in _private_imports(path):
+            mine = (name.split(".")[1].startswith("_") if own == "base"
+                    else name.startswith(f"nexus_lab.{own}."))
+            if not mine:
+                bad.append(f"{path.relative_to(ROOT)}:{line} imports {name}")
+    assert bad == []
