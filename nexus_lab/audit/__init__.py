@@ -1,5 +1,7 @@
 """The workbench's audit trail: where services record their state-changing actions.
 
+A service, the lowest: every other service may record through it.
+
 Services (case management, model promotion, reconciliation approval, fraud review)
 call :func:`record` with what they did. It appends to the current
 :class:`~nexus_lab.crypto.AuditLog`: the one given with ``audit=``, else the one set

@@ -1,5 +1,8 @@
 """Litigation cases: evidence sealed and signed at intake, chain of custody, timelines.
 
+A service (it records through :mod:`nexus_lab.audit`). Its rules (``Case``,
+``CaseStore``) sit on a repository module that alone holds the schema and the SQL.
+
 A :class:`CaseStore` is a folder that holds cases and everything needed to prove,
 later and from the files alone, that their evidence is what was taken in and who
 handled it:

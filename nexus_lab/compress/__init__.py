@@ -1,5 +1,8 @@
 """Compression of vectors and columns: quantizers, search on codes, lossless frames.
 
+A kernel: frames and arrays in, frames and arrays out; it imports only base modules,
+reads no environment variable and knows no service.
+
 >>> import nexus_lab as nx
 >>> X = nx.data.synth_vectors(2000, 32, seed=0)
 >>> codec = nx.compress.fit(X, bytes_per_vector=8, device="cpu", random_state=0)

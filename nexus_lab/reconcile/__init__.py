@@ -1,5 +1,8 @@
 """Reconciliation: bank statements against ledgers, and record linkage in general.
 
+A kernel: frames and arrays in, frames and arrays out; it imports only base modules,
+reads no environment variable and knows no service.
+
 The subpackage is itself callable: ``nexus_lab.reconcile(bank, ledger)`` is
 :func:`reconcile`, and ``nexus_lab.reconcile.evaluate`` scores a result against
 ground truth.

@@ -1,5 +1,7 @@
 """Reports: what a run found, for people who were not there.
 
+A service (an export can log its run through :mod:`nexus_lab.tracking`).
+
 :func:`reconcile_html` renders a reconciliation as one self-contained HTML page
 (inline CSS and SVG, no scripts, nothing fetched), fit to print.
 :func:`save_reconcile` writes a result's tables, ``summary.json`` and the

@@ -1,5 +1,7 @@
 """Review decisions on kernel results, each recorded in the audit trail.
 
+A service.
+
 An examiner approves a reconciliation or clears a fraud flag; the decision, who
 made it, and a SHA-256 of exactly what was decided on are appended to the audit log
 (:mod:`nexus_lab.audit`), so a later reader can tell which matches were approved and
