@@ -1,13 +1,18 @@
 # The public API of ``nexus_lab``, declared once: type checkers read this file, and
 # ``nexus_lab/__init__.py`` loads each name from it lazily on first use (lazy_loader).
+from . import audit as audit
 from . import cases as cases
 from . import compress as compress
+from . import config as config
 from . import crypto as crypto
 from . import data as data
 from . import datasets as datasets
 from . import fraud as fraud
 from . import recommend as recommend
 from . import reconcile as reconcile
+from . import review as review
+from . import tracking as tracking
+from . import workflows as workflows
 from ._typing import DeviceLike as DeviceLike
 from ._typing import FrameLike as FrameLike
 from ._typing import PathLike as PathLike

@@ -37,8 +37,9 @@ import getpass
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-__all__ = ["DEFAULT_TRACKING_DB", "VARIABLES", "Settings", "login_name", "settings",
+__all__ = ["DEFAULT_TRACKING_DB", "VARIABLES", "Settings", "login_name", "redact", "settings",
            "tracking_uri"]
 
 DEFAULT_TRACKING_DB = Path("experiments") / "mlflow.db"  # relative to the working folder
@@ -66,8 +67,9 @@ class Settings:
     key_password: str | None = None
     web3_url: str | None = None
 
-    def __repr__(self) -> str:  # passwords never appear in a repr or a log
-        shown = {k: ("***" if "password" in k and v else v) for k, v in vars(self).items()}
+    def __repr__(self) -> str:  # secrets never appear in a repr or a log
+        shown = {k: "***" if "password" in k and v else redact(v) if v else v
+                 for k, v in vars(self).items()}
         return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
 
@@ -104,6 +106,40 @@ def tracking_uri(root: str | os.PathLike[str] | None = None) -> str:
         return env
     base = os.path.abspath(root if root is not None else os.getcwd())
     return f"sqlite:///{Path(base, DEFAULT_TRACKING_DB).as_posix()}"
+
+
+_SECRET_PARAMS = ("password", "passwd", "pwd", "token", "secret", "key", "apikey", "api_key")
+
+
+def redact(uri: str) -> str:
+    """``uri`` fit to print: a password in it (``user:PASSWORD@host``, ``?password=``,
+    ``?token=``) becomes ``***``; everything else stays, so it still says where.
+
+    Examples
+    --------
+    >>> redact("postgresql://alice:s3cret@db:5432/mlflow?sslmode=require&password=x")
+    'postgresql://alice:***@db:5432/mlflow?sslmode=require&password=%2A%2A%2A'
+    >>> redact("sqlite:////srv/lab/experiments/mlflow.db")
+    'sqlite:////srv/lab/experiments/mlflow.db'
+    """
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return uri
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        user, colon, _password = userinfo.partition(":")
+        netloc = f"{user}{':***' if colon else ''}@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(k.lower() in _SECRET_PARAMS for k, _ in pairs):
+            query = urlencode([(k, "***" if k.lower() in _SECRET_PARAMS else v)
+                               for k, v in pairs])
+    if (netloc, query) == (parts.netloc, parts.query):
+        return uri
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def login_name() -> str:

@@ -17,6 +17,9 @@ The current log and the current actor are per context (:mod:`contextvars`), not
 per process: one Jupyter or Panel server serves many users at once, each in a
 thread or task of their own, and what one of them sets never reaches another's
 records. A new thread starts with neither set (the environment's defaults apply).
+A server that runs requests on pooled threads should use the ``with`` forms
+(:func:`using`, :func:`acting_as`), which undo themselves; :func:`use` is for a
+notebook or a script, where what it sets should last.
 
 Examples
 --------

@@ -19,13 +19,14 @@ from nexus_lab.cli._common import quiet_mlflow, run_settings
 from nexus_lab.cli.fraud import print_training
 from nexus_lab.cli.recommend import print_recommender
 from nexus_lab.cli.reconcile import print_summary
+from nexus_lab.config import redact
 from nexus_lab.workflows import SAMPLE
 
 
 def register(sub: Any) -> None:
     """Register ``demo`` and ``data sample``."""
     demo = sub.add_parser(
-        "demo", help="reconcile the bundled sample data",
+        "demo", help="run every kernel on the bundled sample data",
         description="Reconcile the bundled sample data (data/bank.csv against data/ledger.csv), "
         "then train and register a fraud detector on data/transactions.csv and score its "
         "latest weeks, then train and register the self-tuning recommender on "
@@ -100,7 +101,7 @@ def _demo(args: argparse.Namespace) -> int:
                                                           "scored": fraud["holdout_scores"]}))
     if track:
         print(f"\nOpen the report in a browser; see every run with:\n"
-              f"  mlflow ui --backend-store-uri {uri}")
+              f"  mlflow ui --backend-store-uri {redact(uri)}")
     return 0
 
 

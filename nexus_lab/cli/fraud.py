@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nexus_lab.cli._common import mapping, quiet_mlflow, read
+from nexus_lab.config import redact
 from nexus_lab.errors import NexusError
 
 
@@ -97,7 +98,7 @@ def print_training(res: Mapping[str, Any], name: str, uri: str) -> None:
     if res.get("run_id"):
         champion = "is now the champion" if res["champion"] else "stays a challenger"
         print(f"  registered: nexus-fraud version {res['version']} {champion} ({res['reason']});"
-              f" MLflow run {res['run_id']} at {uri}")
+              f" MLflow run {res['run_id']} at {redact(uri)}")
 
 
 def _score(args: argparse.Namespace) -> int:
@@ -115,7 +116,7 @@ def _score(args: argparse.Namespace) -> int:
                          "model reads the column names it was trained with")
     scored = detector.score(data)
     export_fraud(scored, args.out, extra={"model": args.model,
-                                          "tracking_uri": default_tracking_uri()})
+                                          "tracking_uri": redact(default_tracking_uri())})
     s = scored.summary()
     print(f"Scored {s['rows']:,} transactions of {Path(args.data).name} with {args.model}: "
           f"{s['flagged']:,} flagged, {s['risk_at_least_80']:,} at risk >= 80")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nexus_lab.cli._common import mapping, plain, quiet_mlflow
+from nexus_lab.config import redact
 from nexus_lab.errors import NexusError, SchemaError
 from nexus_lab.workflows import RECOMMENDERS
 
@@ -117,7 +118,7 @@ def print_recommender(res: Mapping[str, Any], kind: str, name: str, k: int, uri:
     if res.get("run_id"):
         champion = "is now the champion" if res["champion"] else "stays a challenger"
         print(f"  registered: nexus-recommender version {res['version']} {champion} "
-              f"({res['reason']}); MLflow run {res['run_id']} at {uri}")
+              f"({res['reason']}); MLflow run {res['run_id']} at {redact(uri)}")
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ import os
 from typing import Any
 
 from nexus_lab.cli._common import mapping, quiet_mlflow, read, run_settings
+from nexus_lab.config import redact
 
 
 def register(sub: Any) -> None:
@@ -97,4 +98,4 @@ def print_summary(run: Any, truth: Any = None) -> None:
     print(f"  report:  {export.report}")
     if export.run_id:
         print(f"  tracked: MLflow run {export.run_id} in experiment 'nexus-reconcile' at "
-              f"{export.tracking_uri}")
+              f"{redact(export.tracking_uri)}")

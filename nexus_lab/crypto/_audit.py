@@ -32,6 +32,7 @@ import json
 import os
 import sqlite3
 import struct
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,6 +152,9 @@ class AuditLog:
             raise NexusError(f"checkpoint_every={checkpoint_every}: give a positive count")
         self.signer = signer
         self.checkpoint_every = int(checkpoint_every)
+        # one log object may be shared by many threads (a server's default log): its
+        # writes take turns on the one connection
+        self._lock = threading.RLock()
         if isinstance(path, sqlite3.Connection):
             self.path = None
             self._db = path
@@ -199,20 +203,22 @@ class AuditLog:
             raise NexusError(f"audit entry details must be JSON-serializable: {err}") from None
         created = utc_now()
         body = _body(created, actor, action, resource, det)
-        cur = self._db.cursor()
-        cur.execute("BEGIN IMMEDIATE")
-        try:
-            last = cur.execute(
-                "SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-            seq, prev = (last[0] + 1, last[1]) if last else (1, _GENESIS)
-            h = _entry_hash(prev, body)
-            cur.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (seq, created, actor, action, resource, canonical_json(det).decode(),
-                         prev, h))
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
+        with self._lock:
+            cur = self._db.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                last = cur.execute(
+                    "SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1"
+                ).fetchone()
+                seq, prev = (last[0] + 1, last[1]) if last else (1, _GENESIS)
+                h = _entry_hash(prev, body)
+                cur.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                            (seq, created, actor, action, resource,
+                             canonical_json(det).decode(), prev, h))
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
         if self.signer is not None and seq % self.checkpoint_every == 0:
             self.checkpoint()
         return AuditEntry(seq, created, actor, action, resource, det, h)
@@ -222,20 +228,22 @@ class AuditLog:
         if self.signer is None:
             raise NexusError("this audit log has no signer: open it with "
                              "AuditLog(path, signer=keypair) to write checkpoints")
-        upto = len(self)
-        if not upto:
-            return None
-        done = self._db.execute("SELECT upto FROM audit_checkpoint WHERE upto = ?",
-                                (upto,)).fetchone()
-        if done is None:  # the entries changed since: hash them and sign
-            hashes = [r[0] for r in self._db.execute(
-                "SELECT entry_hash FROM audit_log ORDER BY seq")]
-            upto, head, root = len(hashes), hashes[-1], MerkleTree(hashes).root
-            sig = _sign_message(signing_input(_statement(upto, head, root)), self.signer)
-            self._db.execute(
-                "INSERT INTO audit_checkpoint VALUES (?, ?, ?, ?, ?, ?, NULL)",
-                (upto, utc_now(), head, root, self.signer.public.to_bytes(), sig.to_bytes()))
-        return self.checkpoints()[-1]
+        with self._lock:
+            upto = len(self)
+            if not upto:
+                return None
+            done = self._db.execute("SELECT upto FROM audit_checkpoint WHERE upto = ?",
+                                    (upto,)).fetchone()
+            if done is None:  # the entries changed since: hash them and sign
+                hashes = [r[0] for r in self._db.execute(
+                    "SELECT entry_hash FROM audit_log ORDER BY seq")]
+                upto, head, root = len(hashes), hashes[-1], MerkleTree(hashes).root
+                sig = _sign_message(signing_input(_statement(upto, head, root)), self.signer)
+                self._db.execute(
+                    "INSERT OR IGNORE INTO audit_checkpoint VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                    (upto, utc_now(), head, root, self.signer.public.to_bytes(),
+                     sig.to_bytes()))
+            return self.checkpoints()[-1]
 
     def anchor(self, web3: Any = None, **kwargs: Any) -> Any:
         """Checkpoint, then write the checkpoint's Merkle root to a chain.
@@ -249,8 +257,9 @@ class AuditLog:
         if cp is None:
             raise NexusError("the audit log is empty: nothing to anchor")
         receipt = anchor(cp["root"], web3, **kwargs)
-        self._db.execute("UPDATE audit_checkpoint SET anchor = ? WHERE upto = ?",
-                         (json.dumps(receipt.to_dict()), cp["upto"]))
+        with self._lock:
+            self._db.execute("UPDATE audit_checkpoint SET anchor = ? WHERE upto = ?",
+                             (json.dumps(receipt.to_dict()), cp["upto"]))
         return receipt
 
     # ------------------------------------------------------------------ reading

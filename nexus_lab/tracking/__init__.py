@@ -54,3 +54,15 @@ __all__ = [
     "log_reconcile_run",
     "reconcile_run_data",
 ]
+
+
+_MOVED = {"train_fraud_model": "nexus_lab.workflows", "train_recommender": "nexus_lab.workflows",
+          "RECOMMENDERS": "nexus_lab.workflows"}
+
+
+def __getattr__(name: str):
+    # train-and-register moved up a layer, to the workflows that put tracking to use
+    if name in _MOVED:
+        raise ImportError(f"{name} moved from nexus_lab.tracking to {_MOVED[name]}: write "
+                          f"`from {_MOVED[name]} import {name}`", name=name)
+    raise AttributeError(f"module 'nexus_lab.tracking' has no attribute {name!r}")

@@ -170,6 +170,11 @@ def _log_pyfunc(kernel: str, code: str, artifacts: Mapping[str, str], example: A
     from mlflow.exceptions import MlflowException
     from mlflow.models import infer_signature
 
+    from nexus_lab import audit
+
+    # the audit log (and its signing key) is opened before anything is registered: a
+    # mistake in its settings stops the run here, not after a model became champion
+    trail = audit.current() if register else None
     try:
         with _TrackingTo(uri) as mlflow:
             client = mlflow.MlflowClient(uri)
@@ -191,7 +196,8 @@ def _log_pyfunc(kernel: str, code: str, artifacts: Mapping[str, str], example: A
                 out["version"] = str(version.version)
                 out.update(_maybe_promote(client, model_name, out["version"],
                                           metrics.get(compare_on), compare_on))
-                _record_registration(model_name, out, compare_on, metrics.get(compare_on))
+                _record_registration(model_name, out, compare_on, metrics.get(compare_on),
+                                     trail)
     except MlflowException as err:
         raise NexusError(f"could not log the {kernel} model to MLflow at {uri}: "
                          f"{str(err).strip()[:300]}") from err
@@ -200,18 +206,19 @@ def _log_pyfunc(kernel: str, code: str, artifacts: Mapping[str, str], example: A
 
 
 def _record_registration(name: str, out: Mapping[str, Any], metric: str,
-                         value: float | None) -> None:
-    """Append the registration (and the promotion, when the alias moved) to the audit log."""
+                         value: float | None, trail: Any = None) -> None:
+    """Append the registration (and the promotion, when the alias moved) to the audit log
+    ``trail`` (the current one when None)."""
     from nexus_lab import audit
 
     resource = f"models:/{name}/{out['version']}"
     facts = {"run_id": out["run_id"], "metric": metric,
              "value": None if value is None else float(value)}
-    audit.record("model.registered", resource, facts)
+    audit.record("model.registered", resource, facts, audit=trail)
     if out["champion"]:
         audit.record("model.promoted", resource,
                      {**facts, "alias": CHAMPION, "previous": out["previous"],
-                      "reason": out["reason"]})
+                      "reason": out["reason"]}, audit=trail)
 
 
 def _maybe_promote(client: Any, name: str, version: str, value: float | None,

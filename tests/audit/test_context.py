@@ -72,3 +72,33 @@ def test_environment_log_is_the_default_of_every_context(tmp_path, monkeypatch):
 def test_acting_as_refuses_an_empty_name():
     with pytest.raises(ValueError, match="non-empty"), audit.acting_as("  "):
         pass
+
+
+def test_one_shared_log_takes_many_threads(tmp_path, monkeypatch):
+    """The log NEXUS_LAB_AUDIT_LOG names is one object for the whole server: concurrent
+    users' records all land, chained in one order, and the chain verifies."""
+    kp = nx.crypto.generate_keypair("server")
+    monkeypatch.setenv("NEXUS_LAB_AUDIT_LOG", str(tmp_path / "shared.db"))
+    shared = audit.current()
+    shared.signer, shared.checkpoint_every = kp, 25  # checkpoints race with appends too
+    errors: list[BaseException] = []
+
+    def work(who: str) -> None:
+        try:
+            with audit.acting_as(who):
+                for i in range(50):
+                    audit.record("case.opened", f"case/{who}-{i}")
+        except BaseException as err:  # pragma: no cover - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=work, args=(f"user{k}",)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    entries = shared.entries()
+    assert len(entries) == 200
+    assert entries.groupby("actor").size().to_dict() == {f"user{k}": 50 for k in range(4)}
+    report = shared.verify(kp.public)
+    assert report.entries == 200 and report.checkpoints >= 1

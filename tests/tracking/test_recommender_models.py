@@ -132,3 +132,18 @@ def test_cli_train_and_serve(data, tracking_uri, tmp_path):
     assert len(pd.read_csv(tmp_path / "lists.csv")) == 20
     proc = cli("recommend", "serve", cwd=tmp_path)
     assert proc.returncode == 2 and "either with --users" in proc.stderr
+
+
+def test_a_broken_audit_setting_stops_before_anything_is_registered(data, tracking_uri,
+                                                                    tmp_path, monkeypatch):
+    from mlflow import MlflowClient
+
+    key = tmp_path / "audit.nxkey"
+    nx.crypto.generate_keypair("auditor").save(key, password="right")
+    monkeypatch.setenv("NEXUS_LAB_AUDIT_LOG", str(tmp_path / "audit.db"))
+    monkeypatch.setenv("NEXUS_LAB_AUDIT_KEY", str(key))
+    monkeypatch.setenv("NEXUS_LAB_AUDIT_PASSWORD", "wrong")
+    with pytest.raises(NexusError, match="password"):
+        train_recommender(data, "popularity", device="cpu", tracking_uri=tracking_uri)
+    assert MlflowClient(tracking_uri).search_registered_models() == []
+    assert not (tmp_path / "audit.db").exists()
