@@ -93,6 +93,8 @@ def print_summary(run: Any, truth: Any = None) -> None:
         ev = evaluate(res, truth)
         print(f"  against the planted truth: one-to-one F1 {ev['one_to_one']['f1']:.3f}, "
               f"split F1 {ev['split']['f1']:.3f}")
+    for warning in res.warnings:
+        print(f"  WARNING: the learned model is suspect: {warning}; review the matches")
     print(f"  outputs: {export.folder}{os.sep} (matches, unmatched_bank, unmatched_ledger as "
           ".parquet and .csv; match_weights.csv; summary.json)")
     print(f"  report:  {export.report}")

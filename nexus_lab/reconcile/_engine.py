@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ from nexus_lab.reconcile._blocking import (
     search_sorted,
     unique_ints,
 )
+from nexus_lab.reconcile._diagnose import check_model
 from nexus_lab.reconcile._fs import FSModel
 from nexus_lab.reconcile._outputs import (
     close_rows,
@@ -76,6 +77,10 @@ class ReconcileResult:
         The settings used, and facts found (e.g. a flipped sign convention).
     timings : dict
         Seconds spent per stage.
+    warnings : list of str
+        What makes the learned model suspect (similar names weighing against a
+        match, one comparison carrying all the evidence, far fewer links than exact
+        amounts alone give); empty when it passed. Each is also logged.
     """
 
     matches: pd.DataFrame
@@ -87,6 +92,7 @@ class ReconcileResult:
     timings: dict
     n_bank: int = 0
     n_ledger: int = 0
+    warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> dict:
         """Counts, rate and timings as a flat dict (easy to log or print)."""
@@ -109,6 +115,7 @@ class ReconcileResult:
             if len(self.matches)
             else float("nan"),
             "seconds": round(sum(self.timings.values()), 3),
+            "warnings": len(self.warnings),
         }
 
     def to_frame(self) -> pd.DataFrame:
@@ -131,10 +138,13 @@ class ReconcileResult:
             f"<td>{html.escape(str(v))}</td></tr>"
             for k, v in s.items()
         )
+        warn = "".join(f"<p style='color:#b45309'>&#9888; {html.escape(w)}</p>"
+                       for w in self.warnings)
         return (
             "<div class='nexus-reconcile'><h4>Reconciliation: "
             f"{self.rate:.1%} of the bank amount reconciled</h4>"
-            f"<table>{cells}</table><h5>Unmatched by reason</h5>{self.reasons().to_html()}"
+            f"<table>{cells}</table>{warn}<h5>Unmatched by reason</h5>"
+            f"{self.reasons().to_html()}"
             f"<h5>First matches</h5>{head.to_html(index=False)}</div>"
         )
 
@@ -338,11 +348,16 @@ def reconcile(
         "candidate_pairs": len(i_all),
         "em_iterations": scorer.model.n_iter,
     }
+    observed = [True] + [c not in scorer.unobserved for c in range(1, 4)]
+    warnings = check_model(scorer.model, observed=observed, exact_bank=i1, exact_ledger=j1,
+                           linked_exact=int(pick1.sum()))
+    for w in warnings:
+        log.warning("reconcile: the learned model is suspect: %s", w)
     log.info("reconciled %d bank and %d ledger rows in %.2fs", len(b), len(lg),
              time.perf_counter() - t0)
     return ReconcileResult(
         matches, unmatched_bank, unmatched_ledger, rate, scorer.model, params, timings,
-        n_bank=len(b), n_ledger=len(lg),
+        n_bank=len(b), n_ledger=len(lg), warnings=warnings,
     )
 
 

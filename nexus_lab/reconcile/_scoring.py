@@ -37,6 +37,7 @@ class Scorer:
         counts = np.bincount(key[key >= 0], minlength=int(key.max()) + 1 if len(key) else 0)
         self.name_share = np.where(key >= 0, counts[np.maximum(key, 0)], 0) / len(lg)
         self.model: FSModel | None = None
+        self.unobserved: list[int] = []  # comparisons no candidate pair could make
         # sorted codes b * n_ledger_names + l of name pairs compared so far, and their similarity
         self._compared: list[tuple[np.ndarray, np.ndarray]] = (
             [b.known_pairs] if b.known_pairs is not None and len(b.known_pairs[0]) else []
@@ -94,6 +95,9 @@ class Scorer:
         )
         self.em = em
         self.n_exact = em.lam * len(lv)
+        # a comparison no candidate pair could make (one side lacks references, or
+        # every name is empty) is shown as no evidence either way, not as EM's prior
+        self.unobserved = [c for c in range(1, lv.shape[1]) if not (lv[:, c] >= 0).any()]
         self._set_model()
         return self.model
 
@@ -117,12 +121,15 @@ class Scorer:
 
     def _set_model(self) -> None:
         em = self.em
-        u_amount = self._amount_u_mean()
+        u = [self._amount_u_mean(), *self.u_fixed[1:]]
+        m = [self.m_amount, em.m[0], em.m[1], em.m[2]]
+        for c in self.unobserved:
+            m[c] = u[c]
         self.model = FSModel(
             list(COMPARISONS),
             [AMOUNT_LABELS, self.date_labels, _DESC_LABELS, _REF_LABELS],
-            [self.m_amount, em.m[0], em.m[1], em.m[2]],
-            [u_amount, *self.u_fixed[1:]],
+            m,
+            u,
             lam=em.lam,
             n_iter=em.n_iter,
         )

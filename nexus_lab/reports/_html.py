@@ -61,6 +61,8 @@ h2 { font-size: 14px; color: var(--accent); margin: 24px 0 8px; padding-bottom: 
      border-bottom: 1px solid var(--rule); }
 h3 { font-size: 12.5px; margin: 12px 0 6px; }
 p.note { color: var(--muted); font-size: 11.5px; margin: 4px 0 8px; }
+.warn { border-left: 4px solid #b45309; background: #fff7ed; padding: 6px 12px; margin: 10px 0; }
+.warn p { margin: 3px 0; }
 .headline { display: flex; gap: 28px; align-items: center; background: var(--panel);
             border: 1px solid var(--rule); border-left: 5px solid var(--accent);
             border-radius: 4px; padding: 14px 20px; }
@@ -391,6 +393,12 @@ def reconcile_html(
         f"<div class='kpi'><div class='k'>{_e(k)}</div><div class='v'>{v}</div></div>"
         for k, v in kpis
     ) + "</div>")
+    warnings = getattr(res, "warnings", [])
+    if warnings:
+        out.append("<div class='warn'><p><b>Check this result: the learned match model is "
+                   "suspect.</b> Review the matches and the fitted weights below before "
+                   "relying on it.</p>" + "".join(f"<p>&#9888; {_e(w)}</p>" for w in warnings)
+                   + "</div>")
 
     # match types and confidence -------------------------------------------------------
     rows = []

@@ -1,0 +1,54 @@
+"""A learned model that makes no sense is reported, and a sound one is not."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+import nexus_lab as nx
+
+
+@pytest.mark.parametrize("n", [1_000, 20_000])
+def test_a_sound_model_raises_no_warning(n):
+    bank, ledger, truth = nx.datasets.synth_reconciliation(n, seed=5)
+    res = nx.reconcile(bank, ledger, device="cpu")
+    assert nx.reconcile.evaluate(res, truth)["all"]["f1"] > 0.97
+    assert res.warnings == []
+    assert res.summary()["warnings"] == 0
+
+
+def test_names_that_carry_no_signal_are_reported(caplog):
+    """Ledger descriptions shuffled across rows: EM's split is not match / non-match, far
+    fewer rows are linked than exact amounts alone pair, and the result says so."""
+    bank, ledger, truth = nx.datasets.synth_reconciliation(1_000, seed=1)
+    rng = np.random.default_rng(0)
+    ledger = ledger.assign(description=rng.permutation(ledger["description"].to_numpy()),
+                           vendor=rng.permutation(ledger["vendor"].to_numpy()))
+    with caplog.at_level(logging.WARNING, logger="nexus_lab"):
+        res = nx.reconcile(bank, ledger.drop(columns=["reference"]), device="cpu")
+    assert nx.reconcile.evaluate(res, truth)["all"]["recall"] < 0.5  # the failure is real
+    assert any("exact amounts alone pair" in w for w in res.warnings)
+    assert any("model is suspect" in r.getMessage() for r in caplog.records)
+    assert "exact amounts alone" in res._repr_html_()
+
+
+def test_a_comparison_no_pair_can_make_carries_no_weight():
+    bank, ledger, _ = nx.datasets.synth_reconciliation(1_000, seed=2)
+    res = nx.reconcile(bank, ledger.drop(columns=["reference"]), device="cpu")
+    ref = res.model.to_frame().query("comparison == 'reference'")
+    assert np.allclose(ref["weight"], 0.0)  # not EM's untouched prior at +19 bits
+
+
+def test_the_report_shows_the_warnings(tmp_path):
+    from nexus_lab.reports import reconcile_html
+
+    bank, ledger, _ = nx.datasets.synth_reconciliation(1_000, seed=1)
+    rng = np.random.default_rng(0)
+    ledger = ledger.assign(description=rng.permutation(ledger["description"].to_numpy()),
+                           vendor=rng.permutation(ledger["vendor"].to_numpy()))
+    res = nx.reconcile(bank, ledger, device="cpu")
+    assert res.warnings
+    page = reconcile_html(res)
+    assert "learned match model is suspect" in page and res.warnings[0][:30] in page
