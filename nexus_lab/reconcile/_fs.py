@@ -67,7 +67,6 @@ def fit_em(
     prior_strength: float = PRIOR_STRENGTH,
     max_iter: int = 200,
     tol: float = 1e-7,
-    monotone: tuple[int, ...] = (),
 ) -> FSModel:
     """Fit a two-class latent model (match / non-match) by expectation-maximisation.
 
@@ -88,10 +87,6 @@ def fit_em(
     prior_strength : float
         Pseudo-counts pulling each ``m`` towards its starting shape, so that
         levels seen a few times on small tables do not get extreme weights.
-    monotone : tuple of int
-        Comparisons whose levels are ordered from strongest to weakest agreement
-        (e.g. name similarity bands): their weight ``m / u`` is kept non-increasing
-        with the level, so that a closer agreement never counts against a match.
 
     Returns
     -------
@@ -168,8 +163,6 @@ def fit_em(
                 m[c] = mm / mm.sum()
             uu = np.bincount(pat[seen, c], weights=(w * (1 - r))[seen], minlength=k) + _EPS
             u[c] = uu / uu.sum()
-            if c in monotone and c not in fixed_m:
-                m[c] = monotone_ratio(m[c], u[c])
         if len(history) > 1 and abs(history[-1] - history[-2]) < tol * abs(history[-2]):
             break
     # With nothing held fixed EM is symmetric in its two classes: the match class is
@@ -187,30 +180,3 @@ def fit_em(
         if c not in observed and c not in fixed_m:
             m[c] = u[c] = np.full(n_levels[c], 1.0 / n_levels[c])
     return FSModel(list(names), [list(x) for x in labels], m, u, lam, it, history)
-
-
-def monotone_ratio(m: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """``m`` with ``m / u`` made non-increasing over the levels (pool adjacent violators).
-
-    Adjacent levels whose ratio rises are pooled: they share one ratio, that of their
-    summed ``m`` over their summed ``u``, so the total of ``m`` is unchanged.
-
-    Examples
-    --------
-    >>> m = np.array([0.1, 0.6, 0.2, 0.1])   # the closest level below the next: a flip
-    >>> u = np.array([0.1, 0.1, 0.3, 0.5])
-    >>> r = monotone_ratio(m, u) / u
-    >>> bool(np.all(np.diff(r) <= 1e-12)), round(float(monotone_ratio(m, u).sum()), 6)
-    (True, 1.0)
-    """
-    m = np.asarray(m, dtype=np.float64)
-    u = np.maximum(np.asarray(u, dtype=np.float64), _EPS)
-    blocks: list[list[float]] = []  # [sum m, sum u, count] per pooled block, in level order
-    for mk, uk in zip(m, u):  # a handful of levels
-        blocks.append([mk, uk, 1])
-        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] < blocks[-1][0] / blocks[-1][1]:
-            last = blocks.pop()
-            blocks[-1] = [blocks[-1][0] + last[0], blocks[-1][1] + last[1], blocks[-1][2] + last[2]]
-    ratio = np.repeat([b[0] / b[1] for b in blocks], [b[2] for b in blocks])
-    out = ratio * u
-    return out / out.sum() * m.sum()
