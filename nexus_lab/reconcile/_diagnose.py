@@ -15,7 +15,7 @@ from nexus_lab.reconcile._fs import FSModel
 
 __all__ = ["check_model"]
 
-_DESCRIPTION, _CARRIES = 2, 0.6
+_DESCRIPTION, _CARRIES, _NO_SIGNAL = 2, 0.6, 2.0  # bits
 
 
 def check_model(model: FSModel, *, observed: list[bool], exact_bank: np.ndarray,
@@ -43,7 +43,7 @@ def check_model(model: FSModel, *, observed: list[bool], exact_bank: np.ndarray,
     >>> import numpy as np
     >>> labels = [["="], ["same day", "1d"], ["very similar", "different"], ["same", "diff"]]
     >>> model = FSModel(["amount", "date", "description", "reference"], labels,
-    ...                 [np.array([1.0]), np.array([.6, .4]), np.array([.1, .9]),
+    ...                 [np.array([1.0]), np.array([.6, .4]), np.array([.05, .95]),
     ...                  np.array([.5, .5])],
     ...                 [np.array([1.0]), np.array([.5, .5]), np.array([.3, .7]),
     ...                  np.array([.5, .5])])
@@ -56,9 +56,13 @@ def check_model(model: FSModel, *, observed: list[bool], exact_bank: np.ndarray,
     if observed[_DESCRIPTION]:
         w = weights[_DESCRIPTION]
         labels = model.labels[_DESCRIPTION]
-        if w[0] <= 0:
+        if w[0] < -1.0:
             found.append(f"description similarity counts against a match: "
                          f"'{labels[0]}' names weigh {w[0]:+.1f} bits")
+        elif np.ptp(w) < _NO_SIGNAL:
+            found.append("the descriptions carry no evidence (names in the two files do not "
+                         "agree more for matches than for other pairs): check that both "
+                         "description columns name the counterparty")
         elif np.any(w[1:] > w[0] + 1.0):
             k = int(np.argmax(w[1:])) + 1
             found.append(f"'{labels[k]}' names weigh more ({w[k]:+.1f} bits) than "

@@ -252,7 +252,7 @@ def reconcile(
     t = time.perf_counter()
     scorer = Scorer(b, lg, dev, tol_cents, window)
     lv1, sim1 = scorer.levels(i1, j1)
-    scorer.fit(lv1)
+    scorer.fit(lv1, i1, j1)
     w1 = scorer.weights(lv1, i1, j1)
     timings["scoring"] = time.perf_counter() - t
 

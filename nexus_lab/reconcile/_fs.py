@@ -67,6 +67,7 @@ def fit_em(
     prior_strength: float = PRIOR_STRENGTH,
     max_iter: int = 200,
     tol: float = 1e-7,
+    anchors: np.ndarray | None = None,
 ) -> FSModel:
     """Fit a two-class latent model (match / non-match) by expectation-maximisation.
 
@@ -87,6 +88,10 @@ def fit_em(
     prior_strength : float
         Pseudo-counts pulling each ``m`` towards its starting shape, so that
         levels seen a few times on small tables do not get extreme weights.
+    anchors : numpy.ndarray of bool, optional
+        Pairs known to be matches with high probability (e.g. the only candidate of
+        each other). They tell the two classes apart once EM is done: the match
+        class is the one the anchors belong to.
 
     Returns
     -------
@@ -112,7 +117,10 @@ def fit_em(
     code = np.zeros(len(levels), dtype=np.int64)
     for c in range(n_comp):
         code = code * base[c] + (levels[:, c].astype(np.int64) + 1)
-    uniq, counts = np.unique(code, return_counts=True)
+    uniq, inverse, counts = np.unique(code, return_inverse=True, return_counts=True)
+    anchor_w = (np.bincount(inverse, weights=np.asarray(anchors, dtype=np.float64),
+                            minlength=len(uniq))
+                if anchors is not None and np.any(anchors) else None)
     pat = np.zeros((len(uniq), n_comp), dtype=np.int64)
     rest = uniq.copy()
     for c in range(n_comp - 1, -1, -1):
@@ -169,8 +177,13 @@ def fit_em(
     # the one whose levels are the stronger (lower) on average; swap if it came out
     # the other way round. Fixed m already tell the classes apart.
     free = [c for c in range(n_comp) if c not in fixed_m]
-    mean_level = [np.arange(len(m[c])) @ (m[c] - u[c]) / (len(m[c]) - 1 or 1) for c in free]
-    if not fixed_m and sum(mean_level) > 0:
+    if anchor_w is not None:  # the anchors' class is the match class
+        flip = float(anchor_w @ r) < 0.5 * anchor_w.sum()
+    else:
+        mean_level = [np.arange(len(m[c])) @ (m[c] - u[c]) / (len(m[c]) - 1 or 1)
+                      for c in free]
+        flip = sum(mean_level) > 0
+    if not fixed_m and flip:
         m, u = [u[c] if c in free else m[c] for c in range(n_comp)], [
             m[c] if c in free else u[c] for c in range(n_comp)
         ]

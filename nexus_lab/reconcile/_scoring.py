@@ -86,12 +86,28 @@ class Scorer:
         return np.stack([amount, date, desc, ref], 1).astype(np.int64), sim
 
     # m and u ----------------------------------------------------------------
-    def fit(self, lv: np.ndarray) -> FSModel:
-        """EM on the exact-amount candidates: m for date, description, reference."""
-        n_date = 2 * self.window + 1
+    def fit(self, lv: np.ndarray, i: np.ndarray, j: np.ndarray) -> FSModel:
+        """EM on the exact-amount candidates ``(i, j)``: m for date, description, reference.
+
+        EM starts from the anchors, the pairs that are each other's only exact-amount
+        candidate: their levels give the first ``m`` and their class is the match class.
+        Starting from a guess instead lets EM settle on some other split of the pairs
+        (a cluster of posting lags, say) on books unlike the ones it was tried on.
+        """
+        n_levels = [2 * self.window + 1, 5, 2]
+        anchors = _mutually_unique(i, j)
+        m_init = {}
+        if anchors.sum() >= _MIN_ANCHORS:
+            for c, k in enumerate(n_levels):
+                seen = lv[anchors, c + 1]
+                seen = seen[seen >= 0]
+                if len(seen):
+                    m_init[c] = np.bincount(seen, minlength=k) + 0.6 ** np.arange(k)
         em = fit_em(
-            lv[:, 1:], [n_date, 5, 2], names=list(COMPARISONS[1:]),
-            labels=[self.date_labels, _DESC_LABELS, _REF_LABELS],
+            lv[:, 1:], n_levels, names=list(COMPARISONS[1:]),
+            labels=[self.date_labels, _DESC_LABELS, _REF_LABELS], m_init=m_init,
+            lam=float(np.clip(anchors.mean(), 0.05, 0.95)) if m_init else 0.3,
+            anchors=anchors if anchors.sum() >= _MIN_ANCHORS else None,
         )
         self.em = em
         self.n_exact = em.lam * len(lv)
@@ -290,6 +306,16 @@ def _lag_label(lag: int) -> str:
     if lag == 0:
         return "same day"
     return f"bank {abs(lag)}d {'later' if lag > 0 else 'earlier'}"
+
+_MIN_ANCHORS = 10
+
+
+def _mutually_unique(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Pairs whose bank row and ledger row have no other candidate."""
+    if len(i) == 0:
+        return np.zeros(0, bool)
+    return (np.bincount(i)[i] == 1) & (np.bincount(j)[j] == 1)
+
 
 def _desc_level(sim: np.ndarray) -> np.ndarray:
     return np.digitize(-sim, -np.array(_DESC_CUTS), right=True).astype(np.int64)
