@@ -66,8 +66,9 @@ def quiet_mlflow() -> None:
 
 def run_settings(p: argparse.ArgumentParser) -> None:
     """The reconciliation settings shared by ``reconcile`` and ``demo``."""
-    p.add_argument("--amount-tolerance", type=float, default=5.0, metavar="X",
-                   help="largest amount difference accepted within a counterparty (default 5)")
+    p.add_argument("--amount-tolerance", default="5", metavar="X",
+                   help="largest amount difference accepted within a counterparty: an "
+                   "amount (5), a share of it (1%%) or both (5,1%%); default 5")
     p.add_argument("--date-window", type=int, default=7, metavar="DAYS",
                    help="largest posting lag in days (default 7)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")

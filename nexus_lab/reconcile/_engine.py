@@ -38,6 +38,7 @@ from nexus_lab.reconcile._prepare import (
     LEDGER_OPTIONAL,
     align_signs,
     check_number,
+    check_tolerance,
     partition_currencies,
     prepare_side,
     resolve_counterparties,
@@ -158,7 +159,7 @@ class ReconcileResult:
 def reconcile(
     bank: FrameLike,
     ledger: FrameLike,
-    amount_tolerance: float = 5.0,
+    amount_tolerance: float | str | tuple = 5.0,
     date_window: int = 7,
     device: DeviceLike = "auto",
     columns: Mapping[str, object] | None = None,
@@ -180,10 +181,11 @@ def reconcile(
         pandas, polars, pyarrow or cuDF frames with ``transaction_id, date,
         amount, description`` (bank may add ``account, reference``; ledger
         ``vendor, category, account, reference``; either ``currency``).
-    amount_tolerance : float, default 5.0
-        Largest amount difference, in currency units, accepted between a bank
-        line and a ledger line of the same counterparty (card fees, FX
-        rounding). Exact amounts never need it.
+    amount_tolerance : float, str or tuple, default 5.0
+        Largest amount difference accepted between a bank line and a ledger line
+        of the same counterparty (card fees, FX rounding): an amount in currency
+        units (``5``), a share of the bank amount (``"1%"``), or both (``(5, "1%")``
+        or ``"5,1%"``: a pair within either passes). Exact amounts never need it.
     date_window : int, default 7
         Largest posting lag in days, either way.
     device : {"auto", "cpu", "cuda"}
@@ -213,11 +215,10 @@ def reconcile(
     """
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
-    tol = check_number(amount_tolerance, "amount_tolerance")
+    tolerance = check_tolerance(amount_tolerance)
     window = int(check_number(date_window, "date_window"))
     if window != date_window:
         raise SchemaError("date_window must be a whole number of days, e.g. date_window=7")
-    tol_cents = round(tol * 100)
     dev = resolve_device(device)
     bank_map, ledger_map = split_columns(columns)
 
@@ -235,8 +236,8 @@ def reconcile(
     t = time.perf_counter()
     dmin = int(min(b.day.min(), lg.day.min())) - window - 1
     span_day = int(max(b.day.max(), lg.day.max())) - dmin + window + 2
-    cmin = int(min(b.cents.min(), lg.cents.min())) - tol_cents - 1
-    span_cents = int(max(b.cents.max(), lg.cents.max())) - cmin + tol_cents + 2
+    cmin = int(min(b.cents.min(), lg.cents.min())) - 1
+    span_cents = int(max(b.cents.max(), lg.cents.max())) - cmin + 2
     span_part = int(max(b.part.max(), lg.part.max())) + 1
     if float(span_part) * span_cents * span_day >= 2**62:
         raise SchemaError(
@@ -250,7 +251,7 @@ def reconcile(
     timings["candidates"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    scorer = Scorer(b, lg, dev, tol_cents, window)
+    scorer = Scorer(b, lg, dev, tolerance, window)
     lv1, sim1 = scorer.levels(i1, j1)
     scorer.fit(lv1, i1, j1)
     w1 = scorer.weights(lv1, i1, j1)
@@ -299,7 +300,8 @@ def reconcile(
 
     # amounts within tolerance, same counterparty, among the rows still open
     t = time.perf_counter()
-    i2, j2 = _tolerance_candidates(b, lg, open_b, open_l, tol_cents, window, dmin, span_day)
+    i2, j2 = _tolerance_candidates(b, lg, open_b, open_l, tolerance, window, dmin,
+                                   span_day)
     lv2, sim2 = scorer.levels(i2, j2)
     scorer.fit_amount(lv2, int(pick1.sum()))
     w2 = scorer.weights(lv2, i2, j2)
@@ -341,7 +343,7 @@ def reconcile(
     rate = float(np.abs(b.cents[~open_b]).sum() / total) if total else 1.0
     timings["output"] = time.perf_counter() - t
     params = {
-        "amount_tolerance": tol,
+        "amount_tolerance": str(tolerance) if tolerance.share else tolerance.cents / 100,
         "date_window": window,
         "device": str(dev),
         "bank_sign_flipped": flipped,
@@ -421,18 +423,21 @@ def _still_open(rounds: list[Splits], closed: np.ndarray, open_one: np.ndarray) 
     return rows[open_one[rows]]
 
 
-def _tolerance_candidates(b, lg, open_b, open_l, tol_cents, window, dmin, span_day):
+def _tolerance_candidates(b, lg, open_b, open_l, tolerance, window, dmin, span_day):
     """Open pairs of one counterparty within the date window and amount tolerance."""
-    if tol_cents <= 0 or not open_b.any() or not open_l.any():
+    if not (tolerance.cents > 0 or tolerance.share > 0) or not open_b.any() or not open_l.any():
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     ob, ol = np.flatnonzero(open_b), np.flatnonzero(open_l)
-    cmin = int(min(b.cents[ob].min(), lg.cents[ol].min())) - tol_cents - 1
-    span_c = int(max(b.cents[ob].max(), lg.cents[ol].max())) - cmin + tol_cents + 2
+    tol_b = tolerance.of(b.cents[ob])  # per bank row: the larger of amount and share
+    top = int(tol_b.max())
+    cmin = int(min(b.cents[ob].min(), lg.cents[ol].min())) - top - 1
+    span_c = int(max(b.cents[ob].max(), lg.cents[ol].max())) - cmin + top + 2
     span_p = int(max(b.part.max(), lg.part.max())) + 1
     pairs = []
     for kb_all, kl_all in zip(b.keys, lg.keys):
         kb, kl = kb_all[ob], kl_all[ol]
         sb, sl = kb >= 0, kl >= 0
+        tol_k = tol_b[sb]
         if not sb.any() or not sl.any():
             continue
         span_k = int(max(kb.max(), kl.max())) + 1
@@ -448,7 +453,7 @@ def _tolerance_candidates(b, lg, open_b, open_l, tol_cents, window, dmin, span_d
         for lag in range(-window, window + 1):
             # the day sits just above the cents in the key: a lag shifts it by span_c
             shifted = key_b - lag * span_c
-            i, j = range_join(shifted, key_l, -tol_cents, tol_cents, right_order=order)
+            i, j = range_join(shifted, key_l, -tol_k, tol_k, right_order=order)
             pairs.append(ob[sb][i].astype(np.int64) * (len(lg) + 1) + ol[sl][j])
     if not pairs:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)

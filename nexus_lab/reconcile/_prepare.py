@@ -69,6 +69,59 @@ def check_number(value: object, name: str) -> float:
         raise SchemaError(f"{name} must be a finite number >= 0, got {value!r}")
     return x
 
+@dataclass(frozen=True)
+class Tolerance:
+    """The largest amount difference accepted: ``cents`` absolute, ``share`` relative
+    (of the bank amount); a pair passes when it is within either."""
+
+    cents: int = 0
+    share: float = 0.0
+
+    def of(self, cents: np.ndarray) -> np.ndarray:
+        """The tolerance, in cents, of each bank amount."""
+        rel = np.rint(self.share * np.abs(np.asarray(cents, dtype=np.float64)))
+        return np.maximum(self.cents, rel).astype(np.int64)
+
+    def __str__(self) -> str:
+        parts = [f"{self.cents / 100:g}"] if self.cents or not self.share else []
+        return " or ".join(parts + ([f"{self.share * 100:g}%"] if self.share else []))
+
+
+def check_tolerance(value: object) -> Tolerance:
+    """``amount_tolerance`` as given: an amount (``5``), a share (``"1%"``), or both
+    (``(5, "1%")`` or ``"5,1%"``: within either).
+
+    Examples
+    --------
+    >>> check_tolerance(5), check_tolerance("1%")
+    (Tolerance(cents=500, share=0.0), Tolerance(cents=0, share=0.01))
+    >>> check_tolerance("2.5, 0.5%")
+    Tolerance(cents=250, share=0.005)
+    >>> str(check_tolerance((5, "1%")))
+    '5 or 1%'
+    """
+    if isinstance(value, str):
+        parts: list[object] = [p for p in value.split(",") if p.strip()]
+    elif isinstance(value, (tuple, list)):
+        parts = list(value)
+    else:
+        parts = [value]
+    if not parts or len(parts) > 2:
+        raise SchemaError(f"amount_tolerance={value!r}: give an amount (5), a share of the "
+                          "amount ('1%'), or both (5, '1%')")
+    cents, share = 0, 0.0
+    for part in parts:
+        text = part.strip() if isinstance(part, str) else None
+        if text is not None and text.endswith("%"):
+            share = check_number(text[:-1].strip(), "amount_tolerance's share") / 100
+            if share >= 1:
+                raise SchemaError(f"amount_tolerance={value!r}: a share must be below 100%")
+        else:
+            cents = round(check_number(text if text is not None else part,
+                                       "amount_tolerance") * 100)
+    return Tolerance(cents, share)
+
+
 def split_columns(columns: Mapping[str, object] | None) -> tuple[dict, dict]:
     if not columns:
         return {}, {}

@@ -10,7 +10,7 @@ import torch
 
 from nexus_lab.reconcile._blocking import search_sorted
 from nexus_lab.reconcile._fs import PRIOR_STRENGTH, FSModel, fit_em
-from nexus_lab.reconcile._prepare import Side, name_similarity
+from nexus_lab.reconcile._prepare import Side, Tolerance, name_similarity
 from nexus_lab.text import SENTINEL
 
 log = logging.getLogger("nexus_lab")
@@ -28,9 +28,9 @@ class Scorer:
     """Comparison levels, EM-fitted m, population u and per-pair weights (torch)."""
 
     def __init__(
-        self, b: Side, lg: Side, device: torch.device, tol_cents: int, window: int
+        self, b: Side, lg: Side, device: torch.device, tolerance: Tolerance, window: int
     ) -> None:
-        self.b, self.lg, self.device, self.tol_cents = b, lg, device, tol_cents
+        self.b, self.lg, self.device, self.tolerance = b, lg, device, tolerance
         self.window = window
         self.sorted_l = np.sort(lg.cents)
         key = lg.keys[0]
@@ -154,7 +154,7 @@ class Scorer:
         """Per bank amount: ledger rows in each amount level (exact, 10c, 1.00, tolerance)."""
         s = self.sorted_l
         order = np.argsort(cents, kind="stable") if len(cents) >= 1 << 15 else None
-        bounds = [*_AMOUNT_CUTS, max(self.tol_cents, _AMOUNT_CUTS[-1])]
+        bounds = [*_AMOUNT_CUTS, np.maximum(self.tolerance.of(cents), _AMOUNT_CUTS[-1])]
         within = np.stack(
             [
                 search_sorted(s, cents + d, "right", order)

@@ -27,7 +27,7 @@ def reconcile_and_export(
     ledger: Any,
     out: str | Path,
     *,
-    amount_tolerance: float = 5.0,
+    amount_tolerance: float | str | tuple = 5.0,
     date_window: int = 7,
     device: DeviceLike = "auto",
     sources: Mapping[str, tuple[str, Mapping[str, str]]] | None = None,
