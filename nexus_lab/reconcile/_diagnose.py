@@ -15,7 +15,7 @@ from nexus_lab.reconcile._fs import FSModel
 
 __all__ = ["check_model"]
 
-_DESCRIPTION, _CARRIES, _NO_SIGNAL = 2, 0.6, 2.0  # bits
+_DESCRIPTION, _CARRIES, _NO_SIGNAL = 2, 0.8, 2.0  # share of the evidence; bits
 
 
 def check_model(model: FSModel, *, observed: list[bool], exact_bank: np.ndarray,

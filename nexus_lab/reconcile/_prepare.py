@@ -32,8 +32,8 @@ from nexus_lab.text import (
 log = logging.getLogger("nexus_lab")
 
 REQUIRED = ("transaction_id", "date", "amount", "description")
-BANK_OPTIONAL = ("account", "reference", "currency")
-LEDGER_OPTIONAL = ("vendor", "category", "account", "reference", "currency")
+BANK_OPTIONAL = ("account", "reference", "currency", "debit", "credit")
+LEDGER_OPTIONAL = ("vendor", "category", "account", "reference", "currency", "debit", "credit")
 
 _NAME_WIDTH = 24  # bytes of a normalized counterparty name that are compared
 _PAIR_CHUNK = 1 << 16
@@ -152,12 +152,16 @@ def prepare_side(
     names are normalized here (give it a spare worker for that: this call waits).
     """
     df = to_pandas(data, name)
-    df = select_columns(df, name=name, required=REQUIRED, optional=optional, columns=mapping)
+    have = set(df.columns) | {k for k, v in mapping.items() if v in df.columns}
+    two_columns = {"debit", "credit"} <= have  # then the amount column may be absent
+    required = tuple(c for c in REQUIRED if c != "amount" or not two_columns)
+    df = select_columns(df, name=name, required=required, optional=optional, columns=mapping)
     df.index = pd.RangeIndex(len(df))  # select_columns made a new frame: no copy needed
     ids = df["transaction_id"].to_numpy()
     if not _ids_unique(ids):
         check_unique(ids, table=name)  # names the offending rows
-    cents = parse_cents(df["amount"], table=name, ids=ids)
+    cents = _signed_cents(df, name, ids) if two_columns else parse_cents(
+        df["amount"], table=name, ids=ids)
     day = parse_days(df["date"], table=name, ids=ids)
     desc = as_string_array(df["description"])
     ref_column = df["reference"] if "reference" in df else None
@@ -180,6 +184,33 @@ def prepare_side(
     ref = ref.result() if ref is not None else _reference_digits(desc, ref_column)
     return Side(name, df, ids, cents, day, np.zeros(len(df), np.int64), names, name_id, codes,
                  skel, ref=ref)
+
+def _signed_cents(df: pd.DataFrame, name: str, ids: np.ndarray) -> np.ndarray:
+    """Money from separate ``debit`` (out) and ``credit`` (in) columns: credit - debit.
+
+    A row with neither takes its ``amount`` when there is one; the sign convention of the
+    whole side is then aligned with the other side's (:func:`align_signs`).
+    """
+    def column(col: str) -> tuple[np.ndarray, np.ndarray]:
+        raw = df[col].replace(r"^\s*$", np.nan, regex=True)
+        empty = raw.isna().to_numpy()
+        cents = parse_cents(raw.fillna(0), table=name, column=col, ids=ids)
+        return cents, empty
+
+    debit, no_debit = column("debit")
+    credit, no_credit = column("credit")
+    cents = np.abs(credit) - np.abs(debit)
+    neither = no_debit & no_credit
+    if neither.any():
+        if "amount" not in df:
+            rows = np.flatnonzero(neither)[:5].tolist()
+            raise SchemaError(f"{name} rows {rows} have neither a debit nor a credit; fill one "
+                              "of them, or give an amount column", table=name, column="debit",
+                              rows=rows)
+        cents[neither] = parse_cents(df["amount"].iloc[np.flatnonzero(neither)], table=name,
+                                     ids=ids[neither])
+    return cents
+
 
 def _ids_unique(ids: np.ndarray) -> bool:
     """True when no id is missing or repeated (hashing in Arrow when the ids are text)."""
@@ -236,13 +267,30 @@ def partition_currencies(b: Side, lg: Side) -> None:
     lg.part = codes[len(b) :].astype(np.int64)
 
 def align_signs(b: Side, lg: Side) -> bool:
-    """Flip the bank's sign when it books outflows negative and the ledger positive."""
-    neg_b, neg_l = (b.cents < 0).mean(), (lg.cents < 0).mean()
-    if (neg_b > 0.8 and neg_l < 0.2) or (neg_b < 0.2 and neg_l > 0.8):
-        log.info("bank amounts have the opposite sign convention to the ledger: flipping them")
+    """Flip the bank's sign when the two sides write the same money with opposite signs.
+
+    Learned from the data: the bank is flipped when, flipped, clearly more of its amounts
+    find a ledger row of exactly the same amount than as it is. This holds whatever the
+    mix of money in and out (debits negative on one side only, receipts negative on the
+    other), where a share of negative rows would not.
+    """
+    if len(b.cents) == 0 or len(lg.cents) == 0:
+        return False
+    ledger = np.sort(lg.cents)
+
+    def hits(cents: np.ndarray) -> int:
+        pos = np.minimum(np.searchsorted(ledger, cents), len(ledger) - 1)
+        return int((ledger[pos] == cents).sum())
+
+    nonzero = b.cents[b.cents != 0]
+    kept, flipped = hits(nonzero), hits(-nonzero)
+    if flipped > max(2 * kept, 0.05 * len(nonzero)):
+        log.info("bank amounts have the opposite sign convention to the ledger (%d exact "
+                 "amounts flipped against %d as written): flipping them", flipped, kept)
         b.cents = -b.cents
         return True
     return False
+
 
 def resolve_counterparties(b: Side, lg: Side, device: torch.device) -> None:
     """Resolve counterparties: one id for every spelling of one party's name.
