@@ -69,8 +69,9 @@ def run_settings(p: argparse.ArgumentParser) -> None:
     p.add_argument("--amount-tolerance", default="5", metavar="X",
                    help="largest amount difference accepted within a counterparty: an "
                    "amount (5), a share of it (1%%) or both (5,1%%); default 5")
-    p.add_argument("--date-window", type=int, default=7, metavar="DAYS",
-                   help="largest posting lag in days (default 7)")
+    p.add_argument("--date-window", type=int, default=None, metavar="DAYS",
+                   help="largest posting lag in days (default: learned from the books, "
+                   "7 to 60)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     p.add_argument("--no-track", action="store_true", help="do not log the run to MLflow")
 

@@ -46,6 +46,7 @@ from nexus_lab.reconcile._prepare import (
 )
 from nexus_lab.reconcile._scoring import Scorer
 from nexus_lab.reconcile._splits import Splits, find_splits
+from nexus_lab.reconcile._windows import learn_window
 
 log = logging.getLogger("nexus_lab")
 
@@ -160,7 +161,7 @@ def reconcile(
     bank: FrameLike,
     ledger: FrameLike,
     amount_tolerance: float | str | tuple = 5.0,
-    date_window: int = 7,
+    date_window: int | None = None,
     device: DeviceLike = "auto",
     columns: Mapping[str, object] | None = None,
 ) -> ReconcileResult:
@@ -186,8 +187,11 @@ def reconcile(
         of the same counterparty (card fees, FX rounding): an amount in currency
         units (``5``), a share of the bank amount (``"1%"``), or both (``(5, "1%")``
         or ``"5,1%"``: a pair within either passes). Exact amounts never need it.
-    date_window : int, default 7
-        Largest posting lag in days, either way.
+    date_window : int, optional
+        Largest posting lag in days, either way. By default it is learned from the
+        books (:func:`learn_window`: the lags of the amounts each side has once), at
+        least 7 and at most 60 days; ``res.params`` says what was used. Give a number
+        to fix it.
     device : {"auto", "cpu", "cuda"}
         Where the scoring runs.
     columns : mapping, optional
@@ -216,9 +220,10 @@ def reconcile(
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     tolerance = check_tolerance(amount_tolerance)
-    window = int(check_number(date_window, "date_window"))
-    if window != date_window:
-        raise SchemaError("date_window must be a whole number of days, e.g. date_window=7")
+    if date_window is not None:
+        window = int(check_number(date_window, "date_window"))
+        if window != date_window:
+            raise SchemaError("date_window must be a whole number of days, e.g. date_window=7")
     dev = resolve_device(device)
     bank_map, ledger_map = split_columns(columns)
 
@@ -230,6 +235,9 @@ def reconcile(
         b, lg = side_b.result(), side_l.result()
     partition_currencies(b, lg)
     flipped = align_signs(b, lg)
+    learned: dict = {}
+    if date_window is None:
+        window, learned = learn_window(b.cents, b.day, lg.cents, lg.day)
     resolve_counterparties(b, lg, dev)
     timings["prepare"] = time.perf_counter() - t0
 
@@ -345,6 +353,8 @@ def reconcile(
     params = {
         "amount_tolerance": str(tolerance) if tolerance.share else tolerance.cents / 100,
         "date_window": window,
+        "date_window_learned": date_window is None,
+        **{f"date_window_{k}": v for k, v in learned.items() if v is not None},
         "device": str(dev),
         "bank_sign_flipped": flipped,
         "candidate_pairs": len(i_all),

@@ -28,7 +28,7 @@ def reconcile_and_export(
     out: str | Path,
     *,
     amount_tolerance: float | str | tuple = 5.0,
-    date_window: int = 7,
+    date_window: int | None = None,
     device: DeviceLike = "auto",
     sources: Mapping[str, tuple[str, Mapping[str, str]]] | None = None,
     settings: Mapping[str, object] | None = None,
