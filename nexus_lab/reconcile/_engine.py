@@ -49,6 +49,9 @@ from nexus_lab.reconcile._splits import Splits, find_splits
 from nexus_lab.reconcile._windows import learn_window
 
 log = logging.getLogger("nexus_lab")
+# a payment run settles invoices issued over the vendor's terms (net 30 to 60): a batch
+# payment may pay ledger lines dated up to this many days before it
+PAYMENT_RUN_DAYS = 60
 
 _DENSE = 8  # a bank row with more exact-amount candidates keeps only its counterparty's
 
@@ -284,7 +287,8 @@ def reconcile(
         found = find_splits(
             one_b, np.flatnonzero(open_l), cents_one=b.cents, cents_many=lg.cents,
             key_one=b.keys, key_many=lg.keys, day_one=b.day, day_many=lg.day,
-            before=window, after=2, device=dev, similarity=scorer.similarity,
+            before=max(window, PAYMENT_RUN_DAYS), after=2, device=dev,
+            similarity=scorer.similarity,
         )
         close_rows(open_b, open_l, found, one_is_bank=True)
         batch.append(found)
@@ -354,6 +358,7 @@ def reconcile(
         "amount_tolerance": str(tolerance) if tolerance.share else tolerance.cents / 100,
         "date_window": window,
         "date_window_learned": date_window is None,
+        "payment_run_days": max(window, PAYMENT_RUN_DAYS),
         **{f"date_window_{k}": v for k, v in learned.items() if v is not None},
         "device": str(dev),
         "bank_sign_flipped": flipped,
