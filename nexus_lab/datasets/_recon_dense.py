@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nexus_lab.datasets._recon_kit import Book, digits, join, keep_order, pick
+from nexus_lab.datasets._recon_kit import Book, digits, join, keep_order, pick, split_equal
 
 # brand, kind, bank descriptor, price menu in cents (empty: priced per gallon)
 _BRANDS = (
@@ -152,12 +152,8 @@ def dense(n: int, seed: int, *, start: str, days: int | None):
     b = rng.choice(wash, k)
     _, store, cd, _, _ = draw(k)
     size = rng.integers(2, 4, k)
-    owner = np.repeat(np.arange(k), size)
     total = rng.integers(200, 900, k) * 100 + rng.integers(0, 100, k)
-    part = total[owner] // size[owner]
-    last = np.r_[owner[1:] != owner[:-1], True]
-    part[last] += total - np.add.reduceat(part, np.r_[0, np.cumsum(size)[:-1]])
-    rank = np.arange(len(owner)) - np.repeat(np.r_[0, np.cumsum(size)[:-1]], size)
+    owner, rank, part = split_equal(total, size, np.zeros(k, bool))  # rest on the last
     lday = rng.integers(0, max(days - 3, 1), k)
     auth = digits(rng.integers(0, 10**6, len(owner)), 6)
     bank = _bank(rng, descriptor, b[owner], store[owner], store_no, store_state,

@@ -27,6 +27,7 @@ from nexus_lab.datasets._recon_kit import (
     keep_order,
     names_from,
     pick,
+    split_equal,
     typos,
 )
 
@@ -210,13 +211,9 @@ def fx(n: int, seed: int, *, start: str, days: int | None):
     k = count["inst"] // 3 + 1
     vend = vendor(in_wallet & ~v["card"], k)
     size = rng.integers(2, 5, k)
-    owner = np.repeat(np.arange(k), size)
     total = amount(vend) * size
-    part = total[owner] // size[owner]
-    last = np.r_[owner[1:] != owner[:-1], True]
-    part[last] += total - np.add.reduceat(part, np.r_[0, np.cumsum(size)[:-1]])
+    owner, rank, part = split_equal(total, size, np.zeros(k, bool))  # rest on the last
     lday = rng.integers(0, max(days - 100, 1), k)
-    rank = np.arange(len(owner)) - np.repeat(np.r_[0, np.cumsum(size)[:-1]], size)
     pday = np.minimum(lday[owner] + 2 + 30 * rank, days - 1)
     cur = v["currency"][vend]
     b = _bank_text(rng, v, vend[owner], np.full(len(owner), "local", object),

@@ -31,6 +31,7 @@ from nexus_lab.datasets._recon_kit import (
     money,
     next_business_day,
     pick,
+    split_equal,
     typos,
 )
 
@@ -149,13 +150,9 @@ def messy(n: int, seed: int, *, start: str, days: int | None):
     k = max(1, count["inst"] // 3)
     vend = rng.choice(nv, k, p=v["popularity"])
     size = rng.integers(2, 5, k)
-    owner = np.repeat(np.arange(k), size)
     total = amounts(vend) * size
-    part = total[owner] // size[owner]
-    last = np.r_[owner[1:] != owner[:-1], True]
-    part[last] += total - np.add.reduceat(part, np.r_[0, np.cumsum(size)[:-1]])
+    owner, rank, part = split_equal(total, size, np.zeros(k, bool))  # rest on the last
     lday = rng.integers(0, max(days - 60, 1), k)
-    rank = np.arange(len(owner)) - np.repeat(np.r_[0, np.cumsum(size)[:-1]], size)
     pday = np.minimum(next_business_day(origin, lday[owner] + rng.integers(0, 4, len(owner))
                                         + 14 * rank), days - 1)
     b = _bank_rows(rng, v, vend[owner], np.zeros(len(owner), np.int64),

@@ -35,6 +35,7 @@ from nexus_lab.datasets._recon_kit import (
     names_from,
     next_business_day,
     pick,
+    split_equal,
     typos,
 )
 
@@ -222,12 +223,8 @@ def signs(n: int, seed: int, *, start: str, days: int | None):
     k = max(1, count["inst"] // 3)
     vend = rng.choice(nc, k, p=c["popularity"])
     size = rng.integers(2, 5, k)
-    owner = np.repeat(np.arange(k), size)
     total = invoices(vend) * size
-    part = total[owner] // size[owner]
-    last = np.r_[owner[1:] != owner[:-1], True]
-    part[last] += total - np.add.reduceat(part, np.r_[0, np.cumsum(size)[:-1]])
-    rank = np.arange(len(owner)) - np.repeat(np.r_[0, np.cumsum(size)[:-1]], size)
+    owner, rank, part = split_equal(total, size, np.zeros(k, bool))  # rest on the last
     lday = rng.integers(0, max(days - 130, 1), k)
     pday = np.minimum(next_business_day(origin, lday[owner] + 5 + 30 * rank), days - 1)
     inv = inv_numbers(k)
