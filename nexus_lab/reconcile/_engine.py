@@ -33,6 +33,7 @@ from nexus_lab.reconcile._outputs import (
     split_frame,
     unmatched_reasons,
 )
+from nexus_lab.reconcile._plans import find_plans
 from nexus_lab.reconcile._prepare import (
     BANK_OPTIONAL,
     LEDGER_OPTIONAL,
@@ -307,7 +308,12 @@ def reconcile(
         # rows that looked at them: the others would find exactly what they found
         one_b = _still_open(batch, was_l & ~open_l, open_b)
         one_l = _still_open(inst, was_b & ~open_b, open_l)
-    batch, inst = Splits.concat(batch), Splits.concat(inst)
+    # installment plans over months: equal parts at a regular period, found by their shape
+    plans = find_plans(np.flatnonzero(open_l), np.flatnonzero(open_b), cents_l=lg.cents,
+                       cents_b=b.cents, party_l=lg.keys[0], party_b=b.keys[0], day_l=lg.day,
+                       day_b=b.day)
+    close_rows(open_b, open_l, plans, one_is_bank=False)
+    batch, inst = Splits.concat(batch), Splits.concat([*inst, plans])
     timings["splits"] = time.perf_counter() - t
 
     # amounts within tolerance, same counterparty, among the rows still open

@@ -47,8 +47,11 @@ class Splits:
 
     @classmethod
     def concat(cls, parts: list[Splits]) -> Splits:
-        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in (
-            "one", "many", "size", "confidence", "alternatives", "tested")))
+        width = max(p.many.shape[1] for p in parts)  # groups of several searches: pad
+        many = [np.pad(p.many, ((0, 0), (0, width - p.many.shape[1])), constant_values=-1)
+                for p in parts]
+        return cls(*(np.concatenate(many if f == "many" else [getattr(p, f) for p in parts])
+                     for f in ("one", "many", "size", "confidence", "alternatives", "tested")))
 
     @classmethod
     def empty(cls, width: int = 6, seen: tuple | None = None) -> Splits:

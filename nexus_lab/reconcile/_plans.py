@@ -1,0 +1,119 @@
+"""Installment plans: one ledger line paid by 2-12 equal bank lines at a regular period.
+
+A subset-sum search over months of a counterparty's lines would try millions of
+subsets; a plan has a shape that needs none. For a ledger line of ``T`` cents and
+``k`` parts, the parts are ``T // k`` each, one of them carrying the rounding cents
+(``T - k * (T // k)``). So for each open ledger line and each ``k`` the two amounts are
+looked up among the counterparty's open bank lines dated from ``lead`` days before to
+``horizon`` days after it (sorted look-ups, no loop over rows); a plan is taken when
+there are enough parts, they fall at a regular period (weekly, fortnightly, monthly),
+and no other plan claims them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nexus_lab.reconcile._blocking import composite, expand_ranges, search_sorted
+from nexus_lab.reconcile._splits import Splits, _settle
+
+__all__ = ["find_plans"]
+
+_MIN_GAP, _GAP_SPREAD, _MONTH = 5, 6, 34  # days: the shortest period, how much its gaps
+# may vary, the longest (a month and a weekend)
+
+
+def find_plans(ledger_rows: np.ndarray, bank_rows: np.ndarray, *, cents_l: np.ndarray,
+               cents_b: np.ndarray, party_l: np.ndarray, party_b: np.ndarray,
+               day_l: np.ndarray, day_b: np.ndarray, horizon: int = 400, lead: int = 2,
+               min_parts: int = 2, max_parts: int = 12) -> Splits:
+    """Installment plans among open rows (``one`` = ledger rows, ``many`` = bank rows).
+
+    Examples
+    --------
+    >>> day_b = np.array([10, 40, 70, 100, 5])
+    >>> cents_b = np.array([3334, 3333, 3333, 3333, 3333])
+    >>> s = find_plans(np.array([0]), np.arange(5), cents_l=np.array([10000]),
+    ...                cents_b=cents_b, party_l=np.array([7]), party_b=np.full(5, 7),
+    ...                day_l=np.array([8]), day_b=day_b)
+    >>> s.one.tolist(), sorted(s.many[0, :s.size[0]].tolist())
+    ([0], [0, 1, 2])
+    """
+    width = max_parts
+    lo, bo = ledger_rows[party_l[ledger_rows] >= 0], bank_rows[party_b[bank_rows] >= 0]
+    if len(lo) == 0 or len(bo) < min_parts:
+        return Splits.empty(width)
+    cmin = int(min(np.abs(cents_b[bo]).min(), 0)) - 1
+    span_c = int(np.abs(cents_b[bo]).max()) - cmin + 2
+    dmin = int(min(day_b[bo].min(), day_l[lo].min())) - lead - 1
+    span_d = int(max(day_b[bo].max(), day_l[lo].max())) - dmin + horizon + 2
+    span_p = int(max(party_b[bo].max(), party_l[lo].max())) + 1
+    key_b = composite((party_b[bo], span_p), (np.abs(cents_b[bo]) - cmin, span_c),
+                      (day_b[bo] - dmin, span_d))
+    order = np.argsort(key_b, kind="stable")
+    sorted_b = key_b[order]
+    total = np.abs(cents_l[lo])
+    li, bi, ks, rest_flag = [], [], [], []
+    for k in range(min_parts, max_parts + 1):  # a dozen part counts, each vectorized
+        part = total // k
+        rest = total - part * k
+        ok = (part >= 100) & (part < span_c + cmin)
+        for is_rest, amount in ((False, part), (True, part + rest)):
+            use = ok & (rest > 0) if is_rest else ok
+            use &= amount - cmin < span_c
+            rows = np.flatnonzero(use)
+            if len(rows) == 0:
+                continue
+            base = composite((party_l[lo[rows]], span_p), (amount[rows] - cmin, span_c),
+                             (np.zeros(len(rows), np.int64), span_d))
+            reach = min(horizon, _MONTH * (k - 1) + _MIN_GAP)  # k parts, at most monthly
+            start = search_sorted(sorted_b, base + (day_l[lo[rows]] - lead - dmin), "left")
+            stop = search_sorted(sorted_b, base + (day_l[lo[rows]] + reach - dmin), "right")
+            r, pos = expand_ranges(start, stop)
+            li.append(rows[r])
+            bi.append(bo[order[pos]])
+            ks.append(np.full(len(r), k, np.int64))
+            rest_flag.append(np.full(len(r), is_rest))
+    if not li:
+        return Splits.empty(width)
+    li, bi, ks, rf = (np.concatenate(x) for x in (li, bi, ks, rest_flag))
+    # per (ledger line, k): the earliest plain parts and the earliest part with the rest
+    sign = np.sign(cents_l[lo[li]]) == np.sign(cents_b[bi])
+    li, bi, ks, rf = li[sign], bi[sign], ks[sign], rf[sign]
+    need = np.where(rf, 1, ks - (total[li] - (total[li] // ks) * ks > 0))
+    srt = np.lexsort((day_b[bi], rf, ks, li))
+    li, bi, ks, rf, need = li[srt], bi[srt], ks[srt], rf[srt], need[srt]
+    grp = (li * (max_parts + 1) + ks) * 2 + rf
+    first = np.r_[True, grp[1:] != grp[:-1]]
+    start = np.flatnonzero(first)
+    rank = np.arange(len(grp)) - np.repeat(start, np.diff(np.r_[start, len(grp)]))
+    take = rank < need
+    li, bi, ks, rf = li[take], bi[take], ks[take], rf[take]
+    plan = li * (max_parts + 1) + ks
+    plans, slot = np.unique(plan, return_inverse=True)
+    count = np.bincount(slot, minlength=len(plans))
+    pk = plans % (max_parts + 1)
+    srt = np.lexsort((day_b[bi], slot))  # each plan's parts in date order
+    first_of = np.r_[0, np.cumsum(count)[:-1]]
+    within = np.arange(len(slot)) - first_of[slot[srt]]
+    members = np.full((len(plans), width), -1, np.int64)
+    members[slot[srt], within] = bi[srt]
+    days = np.where(members >= 0, day_b[np.maximum(members, 0)], 0)
+    gaps = np.diff(days, axis=1)
+    real_gap = members[:, 1:] >= 0
+    gmin = np.where(real_gap, gaps, np.iinfo(np.int64).max).min(1)
+    gmax = np.where(real_gap, gaps, np.iinfo(np.int64).min).max(1)
+    keep = (count == pk) & (gmin >= _MIN_GAP) & (gmax - gmin <= _GAP_SPREAD)
+    if not keep.any():
+        return Splits.empty(width)
+    plans, members, pk = plans[keep], members[keep], pk[keep]
+    one = lo[plans // (max_parts + 1)]
+    confidence = np.where(pk >= 3, 0.97, 0.9)
+    # a bank line pays one plan and a ledger line takes one plan (its ledger row joins the
+    # claim, numbered after the bank rows); more parts first: 12 monthly parts explain
+    # more than 2 of them could by chance
+    claims = np.c_[members, len(cents_b) + one]
+    accepted = _settle(claims, confidence + pk * 1e-3)
+    ones = np.ones(int(accepted.sum()), np.int64)
+    return Splits(one[accepted], members[accepted], pk[accepted], confidence[accepted],
+                  ones, ones)
