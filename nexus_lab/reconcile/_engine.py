@@ -431,11 +431,19 @@ def _exact_candidates(b, lg, kb, kl, window, cents_span, day_span):
 
 def _unmatched(b, lg, open_b, open_l, window, dmin, span_day):
     """The open rows of both sides with their reasons."""
-    reason_b, reason_l = unmatched_reasons(b, lg, open_b, open_l, window, dmin, span_day)
-    return (
-        b.frame.loc[open_b].assign(reason=reason_b).reset_index(drop=True),
-        lg.frame.loc[open_l].assign(reason=reason_l).reset_index(drop=True),
-    )
+    reason_b, reason_l, (near_b, diff_b), (near_l, diff_l) = unmatched_reasons(
+        b, lg, open_b, open_l, window, dmin, span_day)
+
+    def frame(side, other, open_, reason, near, diff):
+        known = near >= 0
+        return side.frame.loc[open_].assign(
+            reason=reason,
+            nearest_id=np.where(known, other.ids[np.maximum(near, 0)], None),
+            amount_difference=np.where(known, diff / 100.0, np.nan),
+        ).reset_index(drop=True)
+
+    return (frame(b, lg, open_b, reason_b, near_b, diff_b),
+            frame(lg, b, open_l, reason_l, near_l, diff_l))
 
 
 def _still_open(rounds: list[Splits], closed: np.ndarray, open_one: np.ndarray) -> np.ndarray:

@@ -147,8 +147,17 @@ def split_frame(b, lg, s: Splits, kind: str, first_group: int, *, one_is_bank: b
         }
     )
 
+FEE_SHARE, FEE_FLOOR = 0.03, 1_500  # a fee or FX difference: within 3% or 15.00
+
+
 def unmatched_reasons(b, lg, open_b, open_l, window, dmin, span_day):
-    """Why each open row stayed open, most specific first."""
+    """Why each open row stayed open, most specific first.
+
+    Returns the reasons of both sides and, per side, the nearest open row of the same
+    counterparty on the other side (its position, -1 when none) with the difference in
+    cents (bank minus ledger): an "amount mismatch" within a few percent is named a
+    "fee or FX difference", and the difference says how much.
+    """
     ob, ol = np.flatnonzero(open_b), np.flatnonzero(open_l)
     reason_b = np.where(
         b.day[ob] - b.day.min() < window, "timing difference", "missing in ledger"
@@ -157,8 +166,8 @@ def unmatched_reasons(b, lg, open_b, open_l, window, dmin, span_day):
         lg.day[ol] > b.day.max() - window, "timing difference", "missing in bank"
     ).astype(object)
     # amount mismatch: an open row of the same counterparty within the window on the other side
-    mis_b = np.zeros(len(ob), bool)
-    mis_l = np.zeros(len(ol), bool)
+    near_b, diff_b = np.full(len(ob), -1), np.zeros(len(ob), np.int64)
+    near_l, diff_l = np.full(len(ol), -1), np.zeros(len(ol), np.int64)
     key = b.keys[0]
     keyl = lg.keys[0]
     sb, sl = key[ob] >= 0, keyl[ol] >= 0
@@ -169,14 +178,24 @@ def unmatched_reasons(b, lg, open_b, open_l, window, dmin, span_day):
             composite((keyl[ol][sl], span_k), (lg.day[ol][sl] - dmin, span_day)),
             -window, window,
         )
-        mis_b[np.flatnonzero(sb)[i]] = True
-        mis_l[np.flatnonzero(sl)[j]] = True
-    reason_b[mis_b] = "amount mismatch"
-    reason_l[mis_l] = "amount mismatch"
+        rb, rl = np.flatnonzero(sb)[i], np.flatnonzero(sl)[j]
+        diff = b.cents[ob[rb]] - lg.cents[ol[rl]]
+        for rows, near, out in ((rb, near_b, diff_b), (rl, near_l, diff_l)) if len(rb) else ():
+            closest = np.lexsort((np.abs(diff), rows))  # per row, the smallest difference first
+            first = closest[np.r_[True, rows[closest][1:] != rows[closest][:-1]]]
+            near[rows[first]] = (ol[rl] if near is near_b else ob[rb])[first]
+            out[rows[first]] = diff[first]
+    for reason, near, diff, cents in ((reason_b, near_b, diff_b, b.cents[ob]),
+                                      (reason_l, near_l, diff_l, lg.cents[ol])):
+        has = near >= 0
+        fee = has & (np.abs(diff) <= np.maximum(FEE_SHARE * np.abs(cents), FEE_FLOOR))
+        reason[has] = "amount mismatch"
+        reason[fee] = "fee or FX difference"
     # possible duplicate: another row on the same side, same amount and counterparty, days apart
     reason_b[_twins(b, ob)] = "possible duplicate"
     reason_l[_twins(lg, ol)] = "possible duplicate"
-    return reason_b, reason_l
+    return reason_b, reason_l, (near_b, diff_b), (near_l, diff_l)
+
 
 def _twins(side: Side, rows: np.ndarray, days: int = 3) -> np.ndarray:
     if len(rows) == 0:

@@ -26,8 +26,12 @@ CONFIDENCE_BINS = (0, 50, 70, 80, 90, 95, 99, 100.01)
 REASONS = {
     "possible duplicate": "Another open row on the same side has the same amount and "
     "counterparty within a few days: a double posting is likely.",
+    "fee or FX difference": "An open row of the same counterparty lies within the date "
+    "window on the other side, its amount a few percent off (a card or wire fee, an FX "
+    "conversion): amount_difference says by how much, nearest_id which row.",
     "amount mismatch": "An open row of the same counterparty lies within the date window on "
-    "the other side, but the amounts differ by more than the tolerance.",
+    "the other side, but the amounts differ by more than a fee would (a keying error, a "
+    "partial payment): amount_difference says by how much, nearest_id which row.",
     "timing difference": "The row is near the edge of the statement period; its counterpart "
     "may post in the neighbouring period.",
     "missing in ledger": "No ledger row fits: the bank line is not booked (bank charges, "

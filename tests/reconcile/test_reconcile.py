@@ -68,7 +68,8 @@ def test_unmatched_rows_get_the_right_reason(case20k):
     assert share(mism["bank_id"], ub, "amount mismatch") >= 0.7
     assert share(mism["ledger_id"], ul, "amount mismatch") >= 0.7
     assert set(ub.unique()) <= {
-        "missing in ledger", "possible duplicate", "amount mismatch", "timing difference"
+        "missing in ledger", "possible duplicate", "amount mismatch", "timing difference",
+        "fee or FX difference",
     }
 
 

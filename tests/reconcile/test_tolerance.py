@@ -61,3 +61,17 @@ def test_bad_tolerances_are_refused(value, message, tables):
     bank, ledger, _ = tables
     with pytest.raises(SchemaError, match=message):
         nx.reconcile(bank, ledger, amount_tolerance=value, device="cpu")
+
+
+def test_open_rows_off_by_a_fee_say_so_with_the_fee(tables):
+    bank, ledger, truth = tables
+    res = nx.reconcile(bank, ledger, amount_tolerance=0.5, device="cpu")  # fees stay open
+    open_b = res.unmatched_bank.set_index("transaction_id")
+    kind = truth.drop_duplicates("bank_id").set_index("bank_id")["kind"]
+    fee = open_b[open_b["reason"] == "fee or FX difference"]
+    assert len(fee) > 0 and (kind.reindex(fee.index) == "tolerance").mean() > 0.8
+    assert fee["amount_difference"].abs().between(0.5, 15.0).all()
+    assert fee["nearest_id"].isin(ledger["transaction_id"]).all()
+    keyed = open_b[open_b["reason"] == "amount mismatch"]
+    assert (kind.reindex(keyed.index) == "tolerance").mean() < 0.2
+    assert open_b.loc[open_b["reason"] == "missing in ledger", "nearest_id"].isna().all()
