@@ -1,7 +1,7 @@
 """Reconciliation on unseen books: every generator profile, several sizes and seeds.
 
 For each profile of ``nexus_lab.datasets.synth_reconciliation`` (retail,
-payables, installments, fx, messy, signs, dense), each size (rows per side,
+payables, installments, fx, messy, signs, dense, marketplace), each size (rows per side,
 roughly: ``n`` is the number of bank rows) and each seed, the tables are
 reconciled the way a new user would: ``nx.reconcile(bank, ledger,
 device="cpu")`` with the default settings and no ``columns=`` mapping. A run

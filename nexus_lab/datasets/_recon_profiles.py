@@ -11,12 +11,15 @@ from __future__ import annotations
 from nexus_lab.datasets._recon_dense import dense
 from nexus_lab.datasets._recon_fx import fx
 from nexus_lab.datasets._recon_installments import installments
+from nexus_lab.datasets._recon_marketplace import marketplace
 from nexus_lab.datasets._recon_messy import messy
 from nexus_lab.datasets._recon_payables import payables
 from nexus_lab.datasets._recon_signs import signs
 
 #: The profiles :func:`~nexus_lab.datasets.synth_reconciliation` knows, ``retail`` first.
-RECONCILIATION_PROFILES = ("retail", "payables", "installments", "fx", "messy", "signs", "dense")
+RECONCILIATION_PROFILES = (
+    "retail", "payables", "installments", "fx", "messy", "signs", "dense", "marketplace",
+)
 
 _GENERATORS = {
     "payables": payables,
@@ -25,6 +28,7 @@ _GENERATORS = {
     "messy": messy,
     "signs": signs,
     "dense": dense,
+    "marketplace": marketplace,
 }
 
 

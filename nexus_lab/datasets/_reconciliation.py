@@ -90,7 +90,15 @@ def synth_reconciliation(
       amount positive with ``dc``/``type`` columns), named in
       ``bank.attrs["sign_convention"]``;
     * ``"dense"``: one fleet-card account with about 2,500 rows a day over a
-      few days, few merchants, menu prices: many look-alikes a day.
+      few days, few merchants, menu prices: many look-alikes a day;
+    * ``"marketplace"``: an online seller's account: Amazon, Etsy, Shopify,
+      eBay, Walmart, Stripe and PayPal storefronts paid out daily, weekly or
+      fortnightly, one bank credit settling the sales since the last payout
+      less refunds and the fee line the seller books on the payout day (an
+      exact batch, tens of lines for a weekly payout); card purchases (postage
+      at menu prices, packaging, threshold-billed ads, subscriptions); factory
+      orders wired as deposit and balance; chargebacks; payouts on hold or not
+      yet due at the period end; bank and ledger both signed by cash direction.
 
     The ``retail`` profile plants every case the reconciliation engine handles
     in realistic proportions: one-to-one matches with posting lags of several days and

@@ -31,9 +31,9 @@ def cents(x) -> np.ndarray:
     return np.rint(np.abs(np.asarray(x, float)) * 100).astype(np.int64)
 
 
-def linked(profile: str, seed: int = 0) -> pd.DataFrame:
+def linked(profile: str, seed: int = 0, n: int = N) -> pd.DataFrame:
     """True links with both amounts and dates."""
-    bank, ledger, truth = tables(profile, seed)
+    bank, ledger, truth = tables(profile, seed, n)
     t = truth.dropna(subset=["bank_id", "ledger_id"])
     b = bank.set_index("transaction_id")
     lg = ledger.set_index("transaction_id")
@@ -67,14 +67,15 @@ def stable_digest(frames) -> str:
 
 def test_profiles_are_listed_and_public():
     assert RECONCILIATION_PROFILES == (
-        "retail", "payables", "installments", "fx", "messy", "signs", "dense")
+        "retail", "payables", "installments", "fx", "messy", "signs", "dense", "marketplace")
     assert nx.data.RECONCILIATION_PROFILES is RECONCILIATION_PROFILES
     assert "RECONCILIATION_PROFILES" in nx.datasets.__all__
 
 
 @pytest.mark.parametrize("bad", ["Retail", "ap", "", None, 3])
 def test_unknown_profile_names_the_choices(bad):
-    with pytest.raises(ValueError, match=r"choose one of 'retail', 'payables'.*'dense'"):
+    with pytest.raises(ValueError,
+                       match=r"choose one of 'retail', 'payables'.*'dense', 'marketplace'"):
         synth_reconciliation(200, 0, profile=bad)
 
 
@@ -315,3 +316,74 @@ def test_dense_truth_follows_card_amount_and_order():
     pairs = side[0].merge(side[1], on=["brand", "card", "cents", "rank"])
     assert len(pairs) == len(t)
     assert set(zip(pairs["id_x"], pairs["id_y"])) == set(zip(t["bank_id"], t["ledger_id"]))
+
+
+def _payouts(n: int = N, seed: int = 0) -> pd.DataFrame:
+    """Every ledger line of a marketplace payout, with its bank credit."""
+    ledger = tables("marketplace", seed, n)[1]
+    t = linked("marketplace", seed, n)
+    t = t[t["kind"] == "batch"]
+    return t.merge(ledger[["transaction_id", "category", "reference"]], left_on="ledger_id",
+                   right_on="transaction_id")
+
+
+def test_marketplace_payouts_are_exact_batches_with_a_fee_line():
+    lines = _payouts()
+    groups = lines.groupby("group_id").agg(
+        bank=("b_amount", "first"), ledger=("l_amount", "sum"), k=("l_amount", "size"),
+        sales=("category", lambda c: (c == "Sales").sum()),
+        fees=("category", lambda c: (c == "Merchant fees").sum()),
+        refunds=("category", lambda c: (c == "Refunds").sum()),
+        negative=("l_amount", lambda a: (a < 0).sum()))
+    # one bank credit = its sales, refunds and one negative fee line, to the cent
+    np.testing.assert_array_equal(np.rint(groups["bank"] * 100), np.rint(groups["ledger"] * 100))
+    assert (groups["bank"] > 0).all()
+    assert (groups["fees"] == 1).all() and (groups["sales"] >= 1).all()
+    assert (groups["negative"] == groups["fees"] + groups["refunds"]).all()
+    assert (groups["refunds"] > 0).mean() > 0.05  # refunds reduce some payouts
+    assert (groups["sales"] > 10).mean() > 0.2 and groups["sales"].max() >= 20
+    # the fee line is dated on the payout and carries the payout id; sales come before it
+    fees = lines[lines["category"] == "Merchant fees"]
+    assert (fees["l_amount"] < 0).all()
+    lag = (fees["b_date"] - fees["l_date"]).dt.days
+    assert lag.between(0, 3).all()
+    sales = lines[lines["category"] == "Sales"]
+    assert (sales["l_amount"] > 0).all() and (sales["l_date"] <= sales["b_date"]).all()
+    assert ((sales["b_date"] - sales["l_date"]).dt.days > 7).mean() > 0.1
+    big = _payouts(20_000)
+    assert big.groupby("group_id")["category"].agg(lambda c: (c == "Sales").sum()).max() > 30
+
+
+def test_marketplace_cadences_channels_and_descriptions():
+    bank, ledger, truth = tables("marketplace", 0, 5000)
+    credits = bank[bank["amount"] > 0]
+    desc = credits["description"]
+    assert desc.str.startswith("ORIG CO NAME:").any()
+    for name in ("AMZN MKTP PAYOUT", "ETSY", "SHOPIFY", "STRIPE", "PAYPAL"):
+        assert desc.str.contains(name).any(), name
+    assert set(ledger["category"]) >= {"Sales", "Refunds", "Merchant fees", "Postage",
+                                       "Advertising", "Inventory"}
+    assert ledger["channel"].nunique() >= 5
+    # card purchases print the authorization date; debits negative on both sides
+    card = bank[bank["transaction_type"] == "DEBIT CARD"]
+    assert card["description"].str.match(r"(PURCHASE|RECURRING PAYMENT|PURCHASE INTL) "
+                                         r"AUTHORIZED ON \d\d/\d\d ").all()
+    assert (card["amount"] < 0).all()
+    assert (ledger.loc[ledger["category"].isin(["Postage", "Advertising"]), "amount"] < 0).all()
+    # chargebacks are bank-only debits; held and pending payouts leave sales open at the end
+    open_bank = bank.set_index("transaction_id").loc[
+        truth.loc[truth["kind"] == "bank_only", "bank_id"]]
+    assert open_bank["description"].str.contains("CHARGEBACK").mean() > 0.4
+    assert (open_bank["amount"] < 0).all()
+    held = truth[(truth["kind"] == "ledger_only") & (truth["reason"] == "timing difference")]
+    held = ledger.set_index("transaction_id").loc[held["ledger_id"]]
+    assert len(held) > 20 and set(held["category"]) <= {"Sales", "Refunds"}
+    assert ((ledger["date"].max() - held["date"]).dt.days < 45).all()
+    # factory orders: a deposit and a balance (or three parts) wired weeks apart
+    t = linked("marketplace")
+    plans = t[t["kind"] == "installment"].groupby("group_id").agg(
+        k=("b_amount", "size"), first=("b_amount", "first"), total=("l_amount", "first"),
+        spread=("b_date", lambda d: (d.max() - d.min()).days))
+    assert set(plans["k"]) <= {2, 3} and (plans["spread"] >= 14).all()
+    share = np.round(plans["first"] / plans["total"], 2)
+    assert set(share) <= {0.3, 0.5}
