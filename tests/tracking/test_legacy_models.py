@@ -4,7 +4,9 @@ The fixture ``tests/fixtures/legacy_models/`` was logged to MLflow by the code
 *before* the restructure (when :mod:`nexus_lab.artifacts` was one module that set a
 detector's fitted attributes from outside): ``fraud/`` is a fraud model (its
 ``artifacts/detector/`` written by the old ``save_fraud_detector``; ``models.skops``
-recompressed with deflate to keep the repository small), ``recommender/`` a Hybrid
+recompressed with deflate to keep the repository small; the temporary folders its
+``MLmodel`` files recorded replaced by ``/srv/...``: MLflow reads neither on loading),
+``recommender/`` a Hybrid
 recommender (EASE and ALS). ``*_input.csv`` are the inputs and ``*_expected.csv``
 the outputs that code produced. Their code files (``_fraud_model.py``,
 ``_recommend_model.py``, copied into the model folders by MLflow) import
