@@ -183,10 +183,7 @@ def dense(n: int, seed: int, *, start: str, days: int | None):
     book.ledger_only("ledger_only", l_keys, np.where(late, "timing difference",
                                                       "missing in bank"))
     k = count["duplicate"]
-    src = rng.choice(len(one_bank["day"]), k, replace=False)
-    dup = {key: np.asarray(val)[src] for key, val in one_bank.items()}
-    dup["day"] = np.minimum(dup["day"] + rng.integers(0, 2, k), days - 1)
-    book.bank_only("duplicate", book.bank(account="FLEET-SETTLE", **dup), "possible duplicate")
+    book.double_post(one_bank, k, (0, 2), account="FLEET-SETTLE")
     k = count["mismatch"]
     b, store, cd, cents, _ = draw(k)
     emit("amount_mismatch", b, store, cd, rng.integers(0, days, k),

@@ -252,10 +252,7 @@ def fx(n: int, seed: int, *, start: str, days: int | None):
     book.ledger_only("ledger_only", l_keys, np.where(late, "timing difference",
                                                       "missing in bank"))
     k = count["duplicate"]
-    src = rng.choice(len(same_bank["day"]), k, replace=False)
-    dup = {key: np.asarray(val)[src] for key, val in same_bank.items()}
-    dup["day"] = np.minimum(dup["day"] + rng.integers(1, 3, k), days - 1)
-    book.bank_only("duplicate", book.bank(**dup), "possible duplicate")
+    book.double_post(same_bank, k, (1, 3))
     k = count["mismatch"]
     vend = vendor(in_wallet, k)
     lday = rng.integers(0, days - 6, k)

@@ -92,6 +92,17 @@ class Book:
         """Ledger rows that should stay open, with the reason."""
         self.link(kind, -1, keys, np.full(len(keys), -1), reason)
 
+    def double_post(self, rows: dict, k: int, lag: tuple[int, int], *, move=None,
+                    **cols) -> None:
+        """``k`` of the bank ``rows`` posted again ``lag[0]`` to ``lag[1] - 1`` days later
+        (``move`` shifts the new days further, e.g. to a business day): duplicates that
+        stay open. ``cols`` are columns the copies share."""
+        src = self.rng.choice(len(rows["day"]), k, replace=False)
+        dup = {key: np.asarray(val)[src] for key, val in rows.items()}
+        day = dup["day"] + self.rng.integers(*lag, k)
+        dup["day"] = day if move is None else move(day)
+        self.bank_only("duplicate", self.bank(**cols, **dup), "possible duplicate")
+
     # ---------------------------------------------------------------- tables
     def tables(
         self,

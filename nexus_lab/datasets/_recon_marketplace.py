@@ -251,10 +251,7 @@ def marketplace(n: int, seed: int, *, start: str, days: int | None):
 
     # a card charge posted twice
     k = count["duplicate"]
-    src = rng.choice(len(one_bank["day"]), k, replace=False)
-    dup = {key: np.asarray(val)[src] for key, val in one_bank.items()}
-    dup["day"] = np.minimum(dup["day"] + rng.integers(0, 2, k), days - 1)
-    book.bank_only("duplicate", book.bank(**dup), "possible duplicate")
+    book.double_post(one_bank, k, (0, 2))
 
     # keying errors on purchases: a digit dropped or doubled, a slipped decimal point
     k = count["mismatch"]

@@ -246,12 +246,8 @@ def payables(n: int, seed: int, *, start: str, days: int | None):
 
     # a direct debit taken twice
     k = count["duplicate"]
-    src = rng.choice(d, k, replace=False)
-    dup = {key: np.asarray(val)[src] for key, val in direct_bank.items()}
-    dup["day"] = np.minimum(next_business_day(origin, dup["day"] + rng.integers(1, 3, k)),
-                            days - 1)
-    b_keys = book.bank(account="OPER-4410", **dup)
-    book.bank_only("duplicate", b_keys, "possible duplicate")
+    book.double_post(direct_bank, k, (1, 3), move=lambda day: next_business_day(origin, day),
+                     account="OPER-4410")
 
     # keying errors: two digits transposed (or a slipped decimal point) in the ledger
     wrong = _transpose_digits(rng, mis_cents)
