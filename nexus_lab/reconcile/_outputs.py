@@ -180,10 +180,11 @@ def unmatched_reasons(b, lg, open_b, open_l, window, dmin, span_day):
         )
         rb, rl = np.flatnonzero(sb)[i], np.flatnonzero(sl)[j]
         diff = b.cents[ob[rb]] - lg.cents[ol[rl]]
-        for rows, near, out in ((rb, near_b, diff_b), (rl, near_l, diff_l)) if len(rb) else ():
+        for rows, other, near, out in ((rb, ol[rl], near_b, diff_b),
+                                       (rl, ob[rb], near_l, diff_l)):
             closest = np.lexsort((np.abs(diff), rows))  # per row, the smallest difference first
-            first = closest[np.r_[True, rows[closest][1:] != rows[closest][:-1]]]
-            near[rows[first]] = (ol[rl] if near is near_b else ob[rb])[first]
+            first = closest[np.diff(rows[closest], prepend=-1) != 0]
+            near[rows[first]] = other[first]
             out[rows[first]] = diff[first]
     for reason, near, diff, cents in ((reason_b, near_b, diff_b, b.cents[ob]),
                                       (reason_l, near_l, diff_l, lg.cents[ol])):
