@@ -20,8 +20,15 @@ _NOISE = (
     "POS|DEBIT|CREDIT|ACH|CARD|CHECKCARD|CHECK|CHK|PURCHASE|AUTHORIZED|AUTH|ON|PMT|PYMT|PAYMENT|"
     "ONLINE|TRANSFER|XFER|RECURRING|REF|REFERENCE|INV|INVOICE|WEB|ID|TO|FROM|VISA|MC|DES|INDN|"
     "PPD|CCD|WWW|COM|BATCH|BILL|PAY|DBT|CRD|TXN|TRN|WITHDRAWAL|DEPOSIT|DIRECT|DD|SEPA|WIRE|"
-    "DDA|PUR|PURCH|POS|INC|LLC|LTD|CO|CORP|CORPORATION|COMPANY|THE|AND|OF|US|USA|X+"
+    "DDA|PUR|PURCH|POS|INC|LLC|LTD|CO|CORP|CORPORATION|COMPANY|THE|AND|OF|US|USA|X+|"
+    "INTL|INTERNATIONAL|FOREIGN|FGN|FX"
 )
+_SPELLED = (("Ä", "AE"), ("Ö", "OE"), ("Ü", "UE"), ("ß", "SS"), ("ẞ", "SS"), ("Æ", "AE"),
+            ("Ø", "O"), ("Œ", "OE"), ("Ł", "L"), ("Đ", "D"))
+# A purchase abroad ends with the country and the currency of the original amount
+# ("... DE EUR 72.80 @ 1.0554"): the currency code, and a two-letter country before it.
+_CURRENCY = ("(?:[A-Z]{2} )?(?:EUR|GBP|JPY|CHF|CAD|AUD|NZD|SEK|NOK|DKK|MXN|CNY|HKD|SGD|INR|"
+             "BRL|ZAR|PLN|CZK|HUF|TRY|KRW|USD)$")
 
 
 def as_string_array(values: object) -> pa.Array:
@@ -53,11 +60,17 @@ def normalize_name(values: object) -> pa.Array:
     ``"POS DEBIT 4821 Office-Depot #1023"`` becomes ``"OFFICE DEPOT"``.
     """
     text = pc.utf8_upper(as_string_array(values))
+    # letters with marks keep their letter: umlauts as German banks spell them, then
+    # any other mark dropped ("CAFÉ ZÜRCHER" -> "CAFE ZUERCHER")
+    for letter, spelled in _SPELLED:
+        text = pc.replace_substring(text, letter, spelled)
+    text = pc.replace_substring_regex(pc.utf8_normalize(text, "NFKD"), r"\p{Mn}+", "")
     text = pc.replace_substring_regex(text, r"\S*\d\S*", " ")
     text = pc.replace_substring_regex(text, r"[^A-Z ]+", " ")
     text = pc.replace_substring_regex(text, rf"\b({_NOISE})\b", " ")
     text = pc.replace_substring_regex(text, r"\s+", " ")
     text = pc.utf8_trim_whitespace(text)
+    text = pc.utf8_trim_whitespace(pc.replace_substring_regex(text, rf" {_CURRENCY}", ""))
     # a trailing US state code after a city ("... SEATTLE WA")
     return pc.replace_substring_regex(text, r"^(.+ [A-Z]{3,}) [A-Z]{2}$", r"\1")
 

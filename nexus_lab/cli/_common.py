@@ -66,9 +66,9 @@ def quiet_mlflow() -> None:
 
 def run_settings(p: argparse.ArgumentParser) -> None:
     """The reconciliation settings shared by ``reconcile`` and ``demo``."""
-    p.add_argument("--amount-tolerance", default="5", metavar="X",
+    p.add_argument("--amount-tolerance", default=None, metavar="X",
                    help="largest amount difference accepted within a counterparty: an "
-                   "amount (5), a share of it (1%%) or both (5,1%%); default 5")
+                   "amount (5), a share of it (1%%) or both (5,1%%); default 50,5%%")
     p.add_argument("--date-window", type=int, default=None, metavar="DAYS",
                    help="largest posting lag in days (default: learned from the books, "
                    "7 to 60)")

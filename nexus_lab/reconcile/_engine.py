@@ -54,6 +54,11 @@ log = logging.getLogger("nexus_lab")
 # payment may pay ledger lines dated up to this many days before it
 PAYMENT_RUN_DAYS = 60
 
+# the largest amount difference a pair of one counterparty may show by default: fees and
+# FX conversions move amounts by a fraction of a percent to a few percent, a flat wire fee
+# by tens; what each size of difference is worth is learned (amount levels, fees)
+DEFAULT_TOLERANCE = (50.0, "5%")
+
 _DENSE = 8  # a bank row with more exact-amount candidates keeps only its counterparty's
 
 
@@ -164,7 +169,7 @@ class ReconcileResult:
 def reconcile(
     bank: FrameLike,
     ledger: FrameLike,
-    amount_tolerance: float | str | tuple = 5.0,
+    amount_tolerance: float | str | tuple = DEFAULT_TOLERANCE,
     date_window: int | None = None,
     device: DeviceLike = "auto",
     columns: Mapping[str, object] | None = None,
@@ -186,11 +191,15 @@ def reconcile(
         pandas, polars, pyarrow or cuDF frames with ``transaction_id, date,
         amount, description`` (bank may add ``account, reference``; ledger
         ``vendor, category, account, reference``; either ``currency``).
-    amount_tolerance : float, str or tuple, default 5.0
+    amount_tolerance : float, str or tuple, default (50, "5%")
         Largest amount difference accepted between a bank line and a ledger line
-        of the same counterparty (card fees, FX rounding): an amount in currency
-        units (``5``), a share of the bank amount (``"1%"``), or both (``(5, "1%")``
-        or ``"5,1%"``: a pair within either passes). Exact amounts never need it.
+        of the same counterparty (card fees, wire fees, FX conversions): an amount in
+        currency units (``5``), a share of the bank amount (``"1%"``), or both
+        (``(5, "1%")`` or ``"5,1%"``: a pair within either passes). Exact amounts never
+        need it. Within it, what a difference is worth is learned from the books: by
+        its size (0.10, 1.00, 1%, 3%, 5%) and whether it recurs across counterparties
+        (a flat fee, reported in ``res.params["fees"]``); a pair is linked only when its
+        date, description and reference outweigh the difference.
     date_window : int, optional
         Largest posting lag in days, either way. By default it is learned from the
         books (:func:`learn_window`: the lags of the amounts each side has once), at
@@ -283,14 +292,16 @@ def reconcile(
     t = time.perf_counter()
     batch, inst = [], []
     one_b, one_l = np.flatnonzero(open_b), np.flatnonzero(open_l)
+    odds_b = odds_i = None  # the prior odds of a split, read by the first search that hits
     for _ in range(3):
         was_l = open_l.copy()
         found = find_splits(
             one_b, np.flatnonzero(open_l), cents_one=b.cents, cents_many=lg.cents,
             key_one=b.keys, key_many=lg.keys, day_one=b.day, day_many=lg.day,
             before=max(window, PAYMENT_RUN_DAYS), after=2, device=dev,
-            similarity=scorer.similarity,
+            similarity=scorer.similarity, odds=odds_b,
         )
+        odds_b = odds_b if odds_b is not None else found.odds
         close_rows(open_b, open_l, found, one_is_bank=True)
         batch.append(found)
         was_b = open_b.copy()
@@ -298,8 +309,9 @@ def reconcile(
             one_l[open_l[one_l]], np.flatnonzero(open_b), cents_one=lg.cents,
             cents_many=b.cents, key_one=lg.keys, key_many=b.keys, day_one=lg.day,
             day_many=b.day, before=2, after=window, device=dev,
-            similarity=lambda one, many: scorer.similarity(many, one),
+            similarity=lambda one, many: scorer.similarity(many, one), odds=odds_i,
         )
+        odds_i = odds_i if odds_i is not None else found_i.odds
         close_rows(open_b, open_l, found_i, one_is_bank=False)
         inst.append(found_i)
         if len(found.one) + len(found_i.one) == 0:
@@ -320,6 +332,7 @@ def reconcile(
     t = time.perf_counter()
     i2, j2 = _tolerance_candidates(b, lg, open_b, open_l, tolerance, window, dmin,
                                    span_day)
+    scorer.learn_fees(i2, j2)
     lv2, sim2 = scorer.levels(i2, j2)
     scorer.fit_amount(lv2, int(pick1.sum()))
     w2 = scorer.weights(lv2, i2, j2)
@@ -366,6 +379,7 @@ def reconcile(
         "date_window_learned": date_window is None,
         "payment_run_days": max(window, PAYMENT_RUN_DAYS),
         **{f"date_window_{k}": v for k, v in learned.items() if v is not None},
+        "fees": [int(f) / 100 for f in scorer.fees],
         "device": str(dev),
         "bank_sign_flipped": flipped,
         "candidate_pairs": len(i_all),

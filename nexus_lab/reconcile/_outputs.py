@@ -81,7 +81,7 @@ def explain(lv: np.ndarray, lag: np.ndarray, sim: np.ndarray, w: np.ndarray) -> 
     tenth = np.clip(np.rint(w * 10), -1000, 1000).astype(np.int64)
     total = np.clip(np.rint(w.sum(1) * 10), -4000, 4000).astype(np.int64)
     parts = [  # (values, bits)
-        (lv[:, 0], 2), (tenth[:, 0] + 1024, 11), (np.clip(lag, -15, 15) + 16, 5),
+        (lv[:, 0], 3), (tenth[:, 0] + 1024, 11), (np.clip(lag, -15, 15) + 16, 5),
         (np.rint(sim * 100).astype(np.int64), 7), (tenth[:, 1] + 1024, 11),
         (lv[:, 3] + 1, 2), (tenth[:, 2] + 1024, 11), (total + 4096, 13),
     ]

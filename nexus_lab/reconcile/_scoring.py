@@ -15,9 +15,16 @@ from nexus_lab.text import SENTINEL
 
 log = logging.getLogger("nexus_lab")
 
-AMOUNT_LABELS = ["exact", "within 0.10", "within 1.00", "within tolerance"]
+AMOUNT_LABELS = ["exact", "within 0.10", "within 1.00", "recurring difference",
+                 "within 1%", "within 3%", "within 5%", "within tolerance"]
 _AMOUNT_CUTS = (0, 10, 100)  # cents: the upper bounds of the first three levels
-_M_AMOUNT_PRIOR = np.array([0.94, 0.02, 0.02, 0.02])  # before tolerance pairs are seen
+_AMOUNT_SHARES = (0.01, 0.03, 0.05)  # of the bank amount: the bounds of the next three
+_FEE = 3  # the level of a difference that recurs across counterparties (a flat fee)
+_BAND_LEVEL = np.array([0, 1, 2, 4, 5, 6, 7])  # band (by size) -> level
+# before tolerance pairs are seen: nearly every match is exact
+_M_AMOUNT_PRIOR = np.array([0.93, 0.015, 0.015, 0.01, 0.01, 0.01, 0.005, 0.005])
+_MIN_FEE_PAIRS, _MIN_FEE_PARTIES = 5, 3  # a fee recurs this often, across this many parties
+_MAX_FEES = 16
 _DESC_LABELS = ["very similar", "similar", "partly similar", "weakly similar", "different"]
 _DESC_CUTS = (0.9, 0.75, 0.55, 0.35)
 _REF_LABELS = ["same reference", "different reference"]
@@ -44,6 +51,7 @@ class Scorer:
         )
         self._counts_b: np.ndarray | None = None
         self.m_amount = _M_AMOUNT_PRIOR.copy()
+        self.fees = np.zeros(0, np.int64)  # learned recurring differences (bank - ledger cents)
         self.date_labels = [_lag_label(lag) for lag in _lag_order(window)]
         self.u_fixed = [None, self._date_u(), self._description_u(), self._reference_u()]
 
@@ -75,8 +83,7 @@ class Scorer:
 
     def levels(self, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         b, lg = self.b, self.lg
-        diff = np.abs(b.cents[i] - lg.cents[j])
-        amount = np.searchsorted(np.array(_AMOUNT_CUTS), diff, side="left")
+        amount = self.amount_level(b.cents[i], lg.cents[j])
         date = _date_level(b.day[i] - lg.day[j])
         sim = self.similarity(i, j)
         empty = (b.codes[b.name_id[i], 0] == SENTINEL) | (lg.codes[lg.name_id[j], 0] == SENTINEL)
@@ -84,6 +91,62 @@ class Scorer:
         rb, rl = b.ref[i], lg.ref[j]
         ref = np.where((rb < 0) | (rl < 0), -1, np.where(rb == rl, 0, 1))
         return np.stack([amount, date, desc, ref], 1).astype(np.int64), sim
+
+    def _bounds(self, cents: np.ndarray) -> list:
+        """Per bank amount, the upper bounds (cents) of the bands by size: exact, 0.10,
+        1.00, 1%, 3%, 5% (each at least the one before, at most the tolerance) and the
+        tolerance itself."""
+        tol = np.maximum(self.tolerance.of(cents), _AMOUNT_CUTS[-1])
+        size = np.abs(cents).astype(np.float64)
+        shares = [np.minimum(np.maximum(np.rint(s * size).astype(np.int64), _AMOUNT_CUTS[-1]),
+                             tol) for s in _AMOUNT_SHARES]
+        return [*_AMOUNT_CUTS, *shares, tol]
+
+    def amount_level(self, cents_b: np.ndarray, cents_l: np.ndarray) -> np.ndarray:
+        """The amount level of each pair: its band by size, or "recurring difference"
+        when it differs by more than 1.00 by one of the learned fees."""
+        diff = cents_b - cents_l
+        size = np.abs(diff)
+        band = np.zeros(len(diff), np.int64)
+        for bound in self._bounds(cents_b)[:-1]:
+            band += size > bound
+        level = _BAND_LEVEL[band]
+        if len(self.fees):
+            fee = np.isin(diff, self.fees) & (size > _AMOUNT_CUTS[-1])
+            level[fee] = _FEE
+        return level
+
+    def learn_fees(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Differences that recur far more often than chance among the pairs ``(i, j)``.
+
+        A flat fee (a wire charge, an incoming-payment fee) moves many payments of many
+        counterparties by the same amount; chance differences spread over the range. A
+        difference counts as a fee when it occurs at least 5 times, across at least 3
+        counterparties, and 10 times more often than the differences around it (within
+        5.00). Learned once, it is a level of its own (``recurring difference``) whose
+        weight EM fits like the others.
+        """
+        diff = self.b.cents[i] - self.lg.cents[j]
+        big = np.abs(diff) > _AMOUNT_CUTS[-1]
+        diff, party = diff[big], self.b.keys[0][i][big]
+        self.fees = np.zeros(0, np.int64)
+        if len(diff) < _MIN_FEE_PAIRS:
+            return self.fees
+        values, counts = np.unique(diff, return_counts=True)
+        pairs = np.unique(np.stack([diff, party], 1), axis=0)
+        pv, parties = np.unique(pairs[:, 0], return_counts=True)
+        parties = parties[np.searchsorted(pv, values)]
+        around = 500
+        ordered = np.sort(diff)
+        near = (np.searchsorted(ordered, values + around, "right")
+                - np.searchsorted(ordered, values - around, "left") - counts)
+        floor = near / (2.0 * around)
+        fee = ((counts >= _MIN_FEE_PAIRS) & (parties >= _MIN_FEE_PARTIES)
+               & (counts >= 10.0 * np.maximum(floor, 0.1)))
+        top = np.argsort(-counts[fee], kind="stable")[:_MAX_FEES]
+        self.fees = np.sort(values[fee][top])
+        self._counts_b = None  # the amount levels changed: the population u with them
+        return self.fees
 
     # m and u ----------------------------------------------------------------
     def fit(self, lv: np.ndarray, i: np.ndarray, j: np.ndarray) -> FSModel:
@@ -122,7 +185,7 @@ class Scorer:
         if len(lv2) == 0:
             return
         em2 = fit_em(
-            lv2, [4, 2 * self.window + 1, 5, 2], names=list(COMPARISONS),
+            lv2, [len(AMOUNT_LABELS), 2 * self.window + 1, 5, 2], names=list(COMPARISONS),
             labels=[AMOUNT_LABELS, self.date_labels, _DESC_LABELS, _REF_LABELS],
             fixed_m={1: self.em.m[0], 2: self.em.m[1], 3: self.em.m[2]}, lam=0.5,
         )
@@ -151,19 +214,24 @@ class Scorer:
         )
 
     def _amount_counts(self, cents: np.ndarray) -> np.ndarray:
-        """Per bank amount: ledger rows in each amount level (exact, 10c, 1.00, tolerance)."""
+        """Per bank amount: ledger rows in each amount level (the bands by size, and the
+        rows one learned fee away)."""
         s = self.sorted_l
         order = np.argsort(cents, kind="stable") if len(cents) >= 1 << 15 else None
-        bounds = [*_AMOUNT_CUTS, np.maximum(self.tolerance.of(cents), _AMOUNT_CUTS[-1])]
         within = np.stack(
             [
                 search_sorted(s, cents + d, "right", order)
                 - search_sorted(s, cents - d, "left", order)
-                for d in bounds
+                for d in self._bounds(cents)
             ],
             1,
         ).astype(np.float64)
-        return np.diff(within, axis=1, prepend=0.0)
+        out = np.zeros((len(cents), len(AMOUNT_LABELS)))
+        out[:, _BAND_LEVEL] = np.diff(within, axis=1, prepend=0.0)
+        for fee in self.fees:  # ledger rows exactly this fee away (bank = ledger + fee)
+            out[:, _FEE] += (search_sorted(s, cents - fee, "right", order)
+                             - search_sorted(s, cents - fee, "left", order))
+        return out
 
     def _amount_u_mean(self) -> np.ndarray:
         sample = self.b.cents[:: max(1, len(self.b) // 50_000)]

@@ -39,6 +39,7 @@ class Splits:
     seen: tuple[np.ndarray, np.ndarray] = field(
         default=(np.zeros(0, np.int64), np.zeros(0, np.int64)), repr=False
     )
+    odds: float | None = None  # the prior odds of a split the search used (None: no hit)
 
     def touched(self, closed: np.ndarray) -> np.ndarray:
         """The "one" rows that looked at a "many" row flagged in ``closed``."""
@@ -62,6 +63,7 @@ class Splits:
         return out
 
 
+_MAX_WHOLE = 24  # a counterparty with at most this many open rows in the window: all tried
 _SPAN_SCALE = 16.0  # preference units per day of span (pref = 16 * span + items)
 
 
@@ -94,6 +96,7 @@ def find_splits(
     max_items: int = 6,
     max_candidates: int = 10,
     chunk: int = 1024,
+    odds: float | None = None,
 ) -> Splits:
     """Find "one = sum of many" groups among open rows.
 
@@ -118,6 +121,10 @@ def find_splits(
         ``similarity(one_rows, many_rows)`` -> counterparty-name similarity in
         [0, 1]; candidates below ``min_similarity`` are dropped and the rest are
         ranked by similarity, then by closeness in time.
+    odds : float, optional
+        Prior odds that a "one" row searched is a split. By default they are read from
+        the search itself (the hits above those expected by chance); a later search
+        over the rows an earlier one left passes the earlier odds on (``result.odds``).
 
     Returns
     -------
@@ -129,7 +136,8 @@ def find_splits(
     dmin = int(min(day_one.min(), day_many.min())) - before - 1
     span_day += before + after + 2
     pi, pj, fam = [], [], []
-    reach = 2 * max_candidates  # rows looked at on each side of the "one" row's date
+    whole_i, whole_j = np.zeros(0, np.int64), np.zeros(0, np.int64)
+    reach = max(2 * max_candidates, _MAX_WHOLE)  # rows looked at each side of the date
     for f, (ko, km) in enumerate(zip(key_one, key_many)):
         ao, am = ko[one], km[many]
         so, sm = ao >= 0, am >= 0
@@ -147,6 +155,10 @@ def find_splits(
         hi = search_sorted(skr, kl + after, "right", kl_order)
         mid = search_sorted(skr, kl, "left", kl_order)
         rows, pos = expand_ranges(np.maximum(lo, mid - reach), np.minimum(hi, mid + reach))
+        if f == 0:  # a counterparty with few open rows in the window: all of them, any sign
+            few = (hi - lo >= min_items) & (hi - lo <= _MAX_WHOLE)
+            whole = few[rows]
+            whole_i, whole_j = one[so][rows[whole]], many[sm][order[pos[whole]]]
         # a part is of the same sign as the whole and smaller (sorted amounts: cache friendly)
         co = cents_one[one[so]][rows]
         cm = cents_many[many[sm][order]][pos]
@@ -158,28 +170,87 @@ def find_splits(
         pi.append(i_one)
         pj.append(j_many)
         fam.append(np.full(len(j_many), f, dtype=np.int8))
-    if not pi:
-        return Splits.empty(max_items)
-    pi = np.concatenate(pi)
-    pj = np.concatenate(pj)
-    fam = np.concatenate(fam)
-    if len(pi) == 0:
-        return Splits.empty(max_items)
-    # keep the max_candidates most similar, then closest in time, per "one" row
-    dist = np.abs(day_one[pi] - day_many[pj])
-    if similarity is not None:
+    empty = np.zeros(0, np.int64)
+    pi = np.concatenate(pi) if pi else empty
+    pj = np.concatenate(pj) if pj else empty
+    fam = np.concatenate(fam) if fam else empty.astype(np.int8)
+    if similarity is not None and len(pi):
         # the first key family is the resolved counterparty: same party, no need to compare
         sim = np.ones(len(pi), dtype=np.float32)
         other = fam > 0
         sim[other] = similarity(pi[other], pj[other])
         good = sim >= min_similarity
-        pi, pj, dist, sim = pi[good], pj[good], dist[good], sim[good]
-        if len(pi) == 0:
-            return Splits.empty(max_items)
+        pi, pj, sim = pi[good], pj[good], sim[good]
         rank_sim = 10 - np.round(sim * 10).astype(np.int64)  # 0 = most similar
     else:
         rank_sim = np.zeros(len(pi), np.int64)
-    seen = (pi, pj)
+    seen = (np.concatenate([pi, whole_i]), np.concatenate([pj, whole_j]))
+    claims = [
+        _subset_claims(pi, pj, rank_sim, cents_one=cents_one, cents_many=cents_many,
+                       day_one=day_one, day_many=day_many, device=device,
+                       min_items=min_items, max_items=max_items,
+                       max_candidates=max_candidates, chunk=chunk),
+        _whole_claims(whole_i, whole_j, cents_one=cents_one, cents_many=cents_many,
+                      day_many=day_many, min_items=min_items),
+    ]
+    searched = np.concatenate([c.searched for c in claims])
+    hit = searched[:, 1] > 0
+    if not hit.any():
+        return Splits.empty(max_items, seen)
+    if odds is None:
+        owner = searched[:, 0].astype(np.int64)
+        odds = _split_odds(len(unique_ints(owner[hit])), len(unique_ints(owner)),
+                           float(searched[:, 2].sum()))
+    width = max(c.members.shape[1] for c in claims)
+    owners, members, size, false_hits, share, hits, tested = (np.concatenate(x) for x in zip(*(
+        (c.owners, np.pad(c.members, ((0, 0), (0, width - c.members.shape[1])),
+                          constant_values=-1), c.size, c.false_hits, c.share, c.hits, c.tested)
+        for c in claims)))
+    # P(the row is a split) = prior odds / (prior odds + chance hits): a coin flip or worse
+    # is left open. The confidence in the subset chosen shares that with the rival
+    # subsets as likely as it.
+    split = odds / (odds + false_hits)
+    confidence = split * share
+    sure = split > 0.5
+    owners, members, size, confidence, hits, tested = (
+        owners[sure], members[sure], size[sure], confidence[sure], hits[sure], tested[sure])
+    accepted = _settle(members, confidence)
+    return Splits(
+        owners[accepted], members[accepted], size[accepted], confidence[accepted],
+        hits[accepted], tested[accepted], seen, odds,
+    )
+
+
+@dataclass
+class _Claims:
+    """Exact hits of one search: per "one" row with a hit, the subset preferred.
+
+    ``searched`` is ``(owner, hit?, chance hits expected)`` per "one" row searched.
+    """
+
+    owners: np.ndarray
+    members: np.ndarray
+    size: np.ndarray
+    false_hits: np.ndarray
+    share: np.ndarray
+    hits: np.ndarray
+    tested: np.ndarray
+    searched: np.ndarray
+
+    @classmethod
+    def none(cls, searched: np.ndarray | None = None, width: int = 1) -> _Claims:
+        z = np.zeros(0, np.int64)
+        return cls(z, np.zeros((0, width), np.int64), z, np.zeros(0), np.zeros(0), z, z,
+                   np.zeros((0, 3)) if searched is None else searched)
+
+
+def _subset_claims(pi, pj, rank_sim, *, cents_one, cents_many, day_one, day_many, device,
+                   min_items, max_items, max_candidates, chunk) -> _Claims:
+    """Every subset of ``min_items`` to ``max_items`` of each row's ``max_candidates``
+    best candidates (most similar, then closest in time), summed at once."""
+    if len(pi) == 0:
+        return _Claims.none(width=max_items)
+    dist = np.abs(day_one[pi] - day_many[pj])
     # one int64 sort key: owner, similarity (tenths, best first), days apart, row
     span_d = int(dist.max()) + 1
     order = np.argsort(
@@ -198,14 +269,14 @@ def find_splits(
     cand[slot, rank] = pj
     cand, owners = cand[enough], owners[enough]
     if len(owners) == 0:
-        return Splits.empty(max_items, seen)
+        return _Claims.none(width=max_items)
     # slots in date order (empty slots last): a subset's span is its last day minus its first
     slot_day = np.where(cand >= 0, day_many[np.maximum(cand, 0)], np.iinfo(np.int64).max)
     cand = np.take_along_axis(cand, np.argsort(slot_day, axis=1, kind="stable"), 1)
 
     masks = _subset_masks(k, min_items, min(max_items, k))
     if np.abs(cents_many).max() * max_items >= 2**53 or np.abs(cents_one).max() >= 2**53:
-        return Splits.empty(max_items, seen)  # sums could not be exact; parse_cents makes this moot
+        return _Claims.none(width=max_items)  # sums not exact; parse_cents makes this moot
     # Sums of integer cents run as float64 matrix products: every partial sum is an
     # integer below 2**53, so the arithmetic is exact (and BLAS-fast on CPU and GPU).
     m_f = torch.as_tensor(masks, dtype=torch.float64, device=device)
@@ -252,23 +323,86 @@ def find_splits(
     # subset sums spread over at least the size of the target itself: with few candidates
     # the range of the sums tried says little about how rare an exact hit is
     spread = np.maximum(top - low + 1, np.abs(cents_one[owners])).astype(np.float64)
+    # expected coincidental exact hits among the subsets tried, per "one" row
+    false_hits = tested / spread
     found = hits > 0
+    searched = np.stack([owners, found, false_hits], 1)
     if not found.any():
-        return Splits.empty(max_items, seen)
+        return _Claims.none(searched, max_items)
     owners, cand, best_sub = owners[found], cand[found], best_sub[found]
-    hits, tested, spread, share = hits[found], tested[found], spread[found], share[found]
+    hits, tested, share, false_hits = hits[found], tested[found], share[found], false_hits[found]
     chosen = masks[best_sub]  # (G, k)
     size = chosen.sum(1)
     order = np.argsort(~chosen, axis=1, kind="stable")
     members = np.take_along_axis(np.where(chosen, cand, -1), order, 1)[:, :max_items]
-    # expected coincidental exact hits among the subsets tried
+    return _Claims(owners, members, size, false_hits, share, hits, tested, searched)
+
+
+def _whole_claims(wi, wj, *, cents_one, cents_many, day_many, min_items) -> _Claims:
+    """All the open rows of a counterparty in the window, less at most two of them.
+
+    A payment run pays every invoice of a vendor that fell due, often with a credit
+    note among them: when the vendor has few open rows in the window (at most
+    ``_MAX_WHOLE``), their total less none, one or two of them is compared with the
+    payment, whatever their number and signs. Dropping fewer rows is preferred.
+    """
+    if len(wi) == 0:
+        return _Claims.none()
+    order = np.lexsort((day_many[wj], wi))
+    wi, wj = wi[order], wj[order]
+    owners, slot = np.unique(wi, return_inverse=True)
+    rank = np.arange(len(wi)) - np.searchsorted(wi, owners)[slot]
+    cand = np.full((len(owners), _MAX_WHOLE), -1, np.int64)
+    cand[slot, rank] = wj
+    valid = cand >= 0
+    amt = np.where(valid, cents_many[np.maximum(cand, 0)], 0)
+    n = valid.sum(1)
+    gap = amt.sum(1) - cents_one[owners]  # what the rows left out must sum to
+    drop0 = gap == 0
+    drop1 = valid & (amt == gap[:, None])
+    # two rows left out: the first pair (k < l) whose sum is the gap, in blocks of rows
+    pair = np.full(len(owners), -1, np.int64)
+    n_pairs = np.zeros(len(owners), np.int64)
+    upper = np.triu(np.ones((_MAX_WHOLE, _MAX_WHOLE), bool), 1).ravel()
+    for s in range(0, len(owners), 4096):
+        a, ok = amt[s:s + 4096], valid[s:s + 4096]
+        two = (((a[:, :, None] + a[:, None, :]) == gap[s:s + 4096, None, None])
+               & ok[:, :, None] & ok[:, None, :]).reshape(len(a), -1) & upper
+        n_pairs[s:s + 4096] = two.sum(1)
+        pair[s:s + 4096] = np.where(two.any(1), np.argmax(two, 1), -1)
+    hits = drop0 + drop1.sum(1) + n_pairs
+    tested = 1 + n + n * (n - 1) // 2
+    spread = np.maximum(np.abs(amt).sum(1), np.abs(cents_one[owners])).astype(np.float64)
     false_hits = tested / spread
-    confidence = 0.5 / (0.5 + false_hits) * share
-    accepted = _settle(members, confidence)
-    return Splits(
-        owners[accepted], members[accepted], size[accepted], confidence[accepted],
-        hits[accepted], tested[accepted], seen,
-    )
+    # the fewest rows left out: none, else the first single row, else the first pair
+    keep = valid.copy()
+    one_out = ~drop0 & drop1.any(1)
+    keep[one_out, np.argmax(drop1[one_out], 1)] = False
+    two_out = np.flatnonzero(~drop0 & ~one_out & (pair >= 0))
+    keep[two_out, pair[two_out] // _MAX_WHOLE] = False
+    keep[two_out, pair[two_out] % _MAX_WHOLE] = False
+    size = keep.sum(1)
+    found = (hits > 0) & (size >= min_items)
+    searched = np.stack([owners, found, false_hits], 1)
+    if not found.any():
+        return _Claims.none(searched)
+    order = np.argsort(~keep, axis=1, kind="stable")
+    members = np.take_along_axis(np.where(keep, cand, -1), order, 1)[found]
+    rivals = np.where(drop0, 1, np.where(one_out, drop1.sum(1), n_pairs))  # as likely
+    return _Claims(owners[found], members, size[found], false_hits[found],
+                   1.0 / rivals[found], hits[found], tested[found], searched)
+
+
+def _split_odds(found: int, searched: int, chance: float) -> float:
+    """Prior odds that a "one" row searched is a split, from the books themselves.
+
+    Of the ``searched`` rows, ``found`` had an exact hit; ``chance`` hits were expected
+    by chance alone. The excess is the splits: their share among the rows searched is
+    the prior (at least 1 in 1,000; at most even odds).
+    """
+    share = (found - chance) / max(searched, 1)
+    share = float(np.clip(share, 1e-3, 0.5))
+    return share / (1.0 - share)
 
 
 def _usable_counts(masks: np.ndarray, n_cand: np.ndarray) -> np.ndarray:

@@ -52,16 +52,17 @@ def learn_window(b_cents: np.ndarray, b_day: np.ndarray, l_cents: np.ndarray,
     _, pb, pl = np.intersect1d(vb[cb == 1], vl[cl == 1], assume_unique=True,
                                return_indices=True)
     lag = np.abs(b_day[ib[cb == 1][pb]] - l_day[il[cl == 1][pl]])
+    beyond = most + max(most // 2, 1)  # lags past the most a window may be: the floor
+    lag = lag[lag <= beyond]
+    counts = np.bincount(lag, minlength=beyond + 1).astype(np.float64)
+    counts[1:] /= 2.0  # |lag| > 0 gathers two days (bank later and earlier)
+    floor = float(np.median(counts[most + 1:]))
     lag = lag[lag <= most]
     facts["pairs"] = len(lag)
     if len(lag) < _MIN_PAIRS:
         return least, facts
-    counts = np.bincount(lag, minlength=most + 1).astype(np.float64)
-    counts[1:] /= 2.0  # |lag| > 0 gathers two days (bank later and earlier)
-    tail = counts[-max(most // 3, 1):]
-    floor = float(np.median(tail))
     facts["floor"] = floor
-    above = np.flatnonzero(counts > max(3.0 * floor, 1.0))
+    above = np.flatnonzero(counts[: most + 1] > max(3.0 * floor, 1.0))
     if len(above) == 0:
         return least, facts
     kept = lag[np.isin(lag, above)]

@@ -27,7 +27,7 @@ def reconcile_and_export(
     ledger: Any,
     out: str | Path,
     *,
-    amount_tolerance: float | str | tuple = 5.0,
+    amount_tolerance: float | str | tuple | None = None,
     date_window: int | None = None,
     device: DeviceLike = "auto",
     sources: Mapping[str, tuple[str, Mapping[str, str]]] | None = None,
@@ -76,8 +76,9 @@ def reconcile_and_export(
     sources = dict(sources or {})
     columns = {side: dict(mapping) for side, (_, mapping) in sources.items() if mapping}
     try:
-        res = reconcile(bank, ledger, amount_tolerance=amount_tolerance,
-                        date_window=date_window, device=device, columns=columns or None)
+        given = {} if amount_tolerance is None else {"amount_tolerance": amount_tolerance}
+        res = reconcile(bank, ledger, date_window=date_window, device=device,
+                        columns=columns or None, **given)
     except SchemaError as err:
         raise _with_lines(err, sources, {"bank": bank, "ledger": ledger}) from None
     inputs: dict[str, dict[str, object]] = {}

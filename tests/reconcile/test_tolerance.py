@@ -36,10 +36,13 @@ def _found(res, pairs):
 
 def test_a_share_of_the_amount_finds_fx_differences(fx_tables):
     bank, ledger, converted = fx_tables
-    absolute = nx.reconcile(bank, ledger, device="cpu")
+    absolute = nx.reconcile(bank, ledger, amount_tolerance=5, device="cpu")
     relative = nx.reconcile(bank, ledger, amount_tolerance=(5, "1%"), device="cpu")
+    default = nx.reconcile(bank, ledger, device="cpu")  # 50 or 5%
     assert _found(absolute, converted) < 0.2  # 5.00 cannot reach 0.5-0.9% of 2,000+
     assert _found(relative, converted) > 0.9
+    assert _found(default, converted) > 0.9
+    assert default.params["amount_tolerance"] == "50 or 5%"
     assert relative.params["amount_tolerance"] == "5 or 1%"
     m = relative.matches.set_index(["bank_id", "ledger_id"])
     hit = [p for p in converted if p in m.index]

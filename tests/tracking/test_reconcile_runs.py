@@ -66,7 +66,7 @@ def test_run_is_logged_and_reads_back(result, tracking_uri, tmp_path):
     assert run.info.status == "FINISHED"
 
     p = run.data.params
-    assert p["amount_tolerance"] == "5.0" and p["date_window"] == "7"
+    assert p["amount_tolerance"] == "50 or 5%" and p["date_window"] == "7"
     assert p["device"] == "cpu" and p["device_requested"] == "auto"
     assert p["bank_file"] == "bank.csv" and p["bank_rows"] == str(result.n_bank)
     assert p["bank_sha256"] == "ab" * 32 and p["ledger_file"] == "ledger.csv"
