@@ -21,7 +21,15 @@ _NOISE = (
     "ONLINE|TRANSFER|XFER|RECURRING|REF|REFERENCE|INV|INVOICE|WEB|ID|TO|FROM|VISA|MC|DES|INDN|"
     "PPD|CCD|WWW|COM|BATCH|BILL|PAY|DBT|CRD|TXN|TRN|WITHDRAWAL|DEPOSIT|DIRECT|DD|SEPA|WIRE|"
     "DDA|PUR|PURCH|POS|INC|LLC|LTD|CO|CORP|CORPORATION|COMPANY|THE|AND|OF|US|USA|X+|"
-    "INTL|INTERNATIONAL|FOREIGN|FGN|FX"
+    "INTL|INTERNATIONAL|FOREIGN|FGN|FX|"
+    # British: faster payment out/in, bank giro credit, standing order, cheque, BACS
+    "FPO|FPI|BGC|STO|SO|TFR|CHQ|CHEQUE|BACS|OUT|OUTGOING|INCOMING|CONTACTLESS|"
+    # German, French, Dutch, Italian, Spanish transfer and card words
+    "KARTENZAHLUNG|LASTSCHRIFT|UEBERWEISUNG|GUTSCHRIFT|DAUERAUFTRAG|SCHECK|MREF|CRED|EREF|"
+    "KREF|SVWZ|ABBUCHUNG|PRLV|PRELEVEMENT|VIR|VIREMENT|CB|CARTE|RETRAIT|BETALING|"
+    "INCASSO|PAGAMENTO|BONIFICO|ADDEBITO|RECIBO|TRANSFERENCIA|COMPRA|TARJETA|"
+    # ACH company-entry fields
+    "ORIG|ENTRY|DESCR|SEC|TRACE|EED|IND|NAME|TRN"
 )
 _SPELLED = (("Ä", "AE"), ("Ö", "OE"), ("Ü", "UE"), ("ß", "SS"), ("ẞ", "SS"), ("Æ", "AE"),
             ("Ø", "O"), ("Œ", "OE"), ("Ł", "L"), ("Đ", "D"))
@@ -65,6 +73,7 @@ def normalize_name(values: object) -> pa.Array:
     for letter, spelled in _SPELLED:
         text = pc.replace_substring(text, letter, spelled)
     text = pc.replace_substring_regex(pc.utf8_normalize(text, "NFKD"), r"\p{Mn}+", "")
+    text = pc.replace_substring_regex(text, r"['’`]", "")  # KIM'S -> KIMS, as banks write it
     text = pc.replace_substring_regex(text, r"\S*\d\S*", " ")
     text = pc.replace_substring_regex(text, r"[^A-Z ]+", " ")
     text = pc.replace_substring_regex(text, rf"\b({_NOISE})\b", " ")

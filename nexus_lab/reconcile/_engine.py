@@ -323,7 +323,7 @@ def reconcile(
     # installment plans over months: equal parts at a regular period, found by their shape
     plans = find_plans(np.flatnonzero(open_l), np.flatnonzero(open_b), cents_l=lg.cents,
                        cents_b=b.cents, party_l=lg.keys[0], party_b=b.keys[0], day_l=lg.day,
-                       day_b=b.day)
+                       day_b=b.day, word_l=lg.keys[1], word_b=b.keys[1])
     close_rows(open_b, open_l, plans, one_is_bank=False)
     batch, inst = Splits.concat(batch), Splits.concat([*inst, plans])
     timings["splits"] = time.perf_counter() - t

@@ -26,8 +26,15 @@ _MIN_GAP, _GAP_SPREAD, _MONTH = 5, 6, 34  # days: the shortest period, how much 
 def find_plans(ledger_rows: np.ndarray, bank_rows: np.ndarray, *, cents_l: np.ndarray,
                cents_b: np.ndarray, party_l: np.ndarray, party_b: np.ndarray,
                day_l: np.ndarray, day_b: np.ndarray, horizon: int = 400, lead: int = 2,
-               min_parts: int = 2, max_parts: int = 12) -> Splits:
+               min_parts: int = 2, max_parts: int = 12, word_l: np.ndarray | None = None,
+               word_b: np.ndarray | None = None) -> Splits:
     """Installment plans among open rows (``one`` = ledger rows, ``many`` = bank rows).
+
+    Plans of the ledger line's own counterparty (``party_*``) are looked for first, then
+    (with ``word_*``, a looser key such as the name's first word) plans whose parts
+    share that. Then, from three parts up, plans paid through someone else (a
+    buy-now-pay-later lender): the parts share a bank key of their own (``word_b``, or
+    ``party_b``), and their amounts and regular period alone make them a plan.
 
     Examples
     --------
@@ -39,8 +46,33 @@ def find_plans(ledger_rows: np.ndarray, bank_rows: np.ndarray, *, cents_l: np.nd
     >>> s.one.tolist(), sorted(s.many[0, :s.size[0]].tolist())
     ([0], [0, 1, 2])
     """
+    word_b = party_b if word_b is None else word_b
+    passes = [(party_l, party_b, None, min_parts)]
+    if word_l is not None:
+        passes.append((word_l, word_b, None, min_parts))
+    passes.append((np.zeros_like(party_l), np.zeros_like(party_b), word_b, max(min_parts, 3)))
+    taken_l = np.zeros(len(cents_l), bool)
+    taken_b = np.zeros(len(cents_b), bool)
+    found = []
+    for key_l, key_b, group_b, least in passes:
+        plans = _find_plans(ledger_rows[~taken_l[ledger_rows]], bank_rows[~taken_b[bank_rows]],
+                            cents_l=cents_l, cents_b=cents_b, party_l=key_l, party_b=key_b,
+                            day_l=day_l, day_b=day_b, horizon=horizon, lead=lead,
+                            min_parts=least, max_parts=max_parts, group_b=group_b)
+        taken_l[plans.one] = True
+        taken_b[plans.many[plans.many >= 0]] = True
+        found.append(plans)
+    return Splits.concat(found)
+
+
+def _find_plans(ledger_rows, bank_rows, *, cents_l, cents_b, party_l, party_b, day_l, day_b,
+                horizon, lead, min_parts, max_parts, group_b=None) -> Splits:
+    """Plans whose parts are looked up by (party, amount, day); with ``group_b``, the parts
+    of one plan must also share their ``group_b`` value (their own counterparty)."""
     width = max_parts
     lo, bo = ledger_rows[party_l[ledger_rows] >= 0], bank_rows[party_b[bank_rows] >= 0]
+    if group_b is not None:
+        bo = bo[group_b[bo] >= 0]
     if len(lo) == 0 or len(bo) < min_parts:
         return Splits.empty(width)
     cmin = int(min(np.abs(cents_b[bo]).min(), 0)) - 1
@@ -80,18 +112,26 @@ def find_plans(ledger_rows: np.ndarray, bank_rows: np.ndarray, *, cents_l: np.nd
     # per (ledger line, k): the earliest plain parts and the earliest part with the rest
     sign = np.sign(cents_l[lo[li]]) == np.sign(cents_b[bi])
     li, bi, ks, rf = li[sign], bi[sign], ks[sign], rf[sign]
+    if len(li) == 0:
+        return Splits.empty(width)
     need = np.where(rf, 1, ks - (total[li] - (total[li] // ks) * ks > 0))
-    srt = np.lexsort((day_b[bi], rf, ks, li))
-    li, bi, ks, rf, need = li[srt], bi[srt], ks[srt], rf[srt], need[srt]
-    grp = (li * (max_parts + 1) + ks) * 2 + rf
+    owner = np.zeros(len(bi), np.int64) if group_b is None else group_b[bi]
+    srt = np.lexsort((day_b[bi], rf, owner, ks, li))
+    li, bi, ks, rf, need, owner = li[srt], bi[srt], ks[srt], rf[srt], need[srt], owner[srt]
+    grp = ((li * (max_parts + 1) + ks) * (int(owner.max(initial=0)) + 1) + owner) * 2 + rf
+    # a part posted twice (a duplicate within days of the part before it) is no part
+    near = np.zeros(len(grp), bool)
+    near[1:] = (grp[1:] == grp[:-1]) & (day_b[bi][1:] - day_b[bi][:-1] < _MIN_GAP)
+    li, bi, ks, rf, need, owner, grp = (x[~near] for x in (li, bi, ks, rf, need, owner, grp))
     first = np.r_[True, grp[1:] != grp[:-1]]
     start = np.flatnonzero(first)
     rank = np.arange(len(grp)) - np.repeat(start, np.diff(np.r_[start, len(grp)]))
     take = rank < need
-    li, bi, ks, rf = li[take], bi[take], ks[take], rf[take]
-    plan = li * (max_parts + 1) + ks
+    li, bi, ks, rf, owner = li[take], bi[take], ks[take], rf[take], owner[take]
+    plan = (li * (max_parts + 1) + ks) * (int(owner.max(initial=0)) + 1) + owner
     plans, slot = np.unique(plan, return_inverse=True)
     count = np.bincount(slot, minlength=len(plans))
+    plans = plans // (int(owner.max(initial=0)) + 1)  # (ledger line, k)
     pk = plans % (max_parts + 1)
     srt = np.lexsort((day_b[bi], slot))  # each plan's parts in date order
     first_of = np.r_[0, np.cumsum(count)[:-1]]

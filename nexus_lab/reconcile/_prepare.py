@@ -185,6 +185,113 @@ def prepare_side(
     return Side(name, df, ids, cents, day, np.zeros(len(df), np.int64), names, name_id, codes,
                  skel, ref=ref)
 
+_COMMON_WORD = 20  # a word next to this many different words names no one party
+_ONE_SIDED = 0.05  # ... when the other table's names hold it at most this often, relatively
+_MAX_SPAN = 6  # the longest name, in words, looked for inside another
+
+
+def _words(names: pa.Array):
+    tok = pc.split_pattern(names, " ")
+    length = np.asarray(pc.list_value_length(tok)).astype(np.int64)
+    return tok, length, pc.list_flatten(tok)
+
+
+def noise_words(names: pa.Array, other: pa.Array) -> pa.Array:
+    """Words of ``names`` that name no party: common on this side, rare on the other.
+
+    A memo the bookkeeper adds (``REPAIRS``, ``LUNCH W CLIENT``) or a bank's prefix and
+    city (``KARTENZAHLUNG``, ``KOELN``) stands next to many different words in one
+    table (at least ``_COMMON_WORD``) and is nearly absent from the other (in at most
+    ``_ONE_SIDED`` as many of its names). The words of a party's name are on both sides.
+    A common single letter (``W`` of ``LUNCH W CLIENT``) counts whatever the other side.
+
+    Examples
+    --------
+    >>> ledger = pa.array([f"REPAIRS W{i} CO" for i in range(25)])
+    >>> bank = pa.array([f"W{i} CO" for i in range(25)])
+    >>> noise_words(ledger, bank).to_pylist()
+    ['REPAIRS']
+    """
+    _, length, flat = _words(names)
+    enc = flat.dictionary_encode()
+    word = np.asarray(enc.indices).astype(np.int64)
+    nw = len(enc.dictionary)
+    if nw == 0:
+        return pa.array([], pa.string())
+    parent = np.repeat(np.arange(len(names)), length)
+    same = parent[1:] == parent[:-1]
+    a, b = word[:-1][same], word[1:][same]
+    pairs = unique_ints(np.r_[a * nw + b, b * nw + a])
+    common = np.bincount(pairs // nw, minlength=nw) >= _COMMON_WORD
+    here = np.bincount(unique_ints(parent * nw + word) % nw, minlength=nw)
+    _, _, other_flat = _words(other)
+    there_words, there_counts = np.unique(
+        np.asarray(pc.fill_null(pc.index_in(other_flat, enc.dictionary), -1)),
+        return_counts=True)
+    there = np.zeros(nw, np.int64)
+    known = there_words >= 0
+    there[there_words[known]] = there_counts[known]
+    letter = np.asarray(pc.utf8_length(enc.dictionary)).astype(np.int64) == 1
+    return pc.filter(enc.dictionary,
+                     pa.array(common & ((there <= _ONE_SIDED * here) | letter)))
+
+
+def canonical_names(names: pa.Array, noise: pa.Array) -> np.ndarray:
+    """For each name, the name it is with its ``noise`` words left out.
+
+    Books write one party many ways: ``"Repairs (Corner Catering)"``, ``"Corner
+    Catering - deposit"``, a bank's ``"KARTENZAHLUNG KIMS BOOKS KOELN"``. A name that
+    contains another name of the same table, word for word, where every word left out
+    is a noise word (:func:`noise_words`) or a single letter, stands for that shorter
+    name. The shorter
+    name has at least two words; the longest one contained wins.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        Per name, the index of the name it stands for (itself when none).
+
+    Examples
+    --------
+    >>> names = pa.array(["CORNER CATERING", "REPAIRS CORNER CATERING", "BLUE PET SUPPLY",
+    ...                   "PET SUPPLY"])
+    >>> canonical_names(names, pa.array(["REPAIRS"])).tolist()
+    [0, 0, 2, 3]
+    """
+    n = len(names)
+    out = np.arange(n, dtype=np.int64)
+    if n == 0:
+        return out
+    tok, length, flat = _words(names)
+    # noise words, and single letters (the W of LUNCH W CLIENT, an initial) name no one
+    quiet = np.asarray(pc.is_in(flat, noise)).astype(bool) | (
+        np.asarray(pc.utf8_length(flat)).astype(np.int64) == 1)
+    starts = np.r_[0, np.cumsum(length)[:-1]]
+    # a prefix count of the words that are not noise: a slice leaves out only noise words
+    # when the count is the same before its start and after its end as at the name's ends
+    loud = np.r_[0, np.cumsum(~quiet)]
+    best = np.zeros(n, np.int64)  # words of the longest name found inside
+    for span in range(2, _MAX_SPAN + 1):
+        for first in range(0, int(length.max()) - span + 1):
+            rows = np.flatnonzero((length >= span + first) & (length > span) & (best < span))
+            if len(rows) == 0:
+                continue
+            lo, hi = starts[rows] + first, starts[rows] + first + span
+            end = starts[rows] + length[rows]
+            rows = rows[(loud[lo] - loud[starts[rows]]) + (loud[end] - loud[hi]) == 0]
+            if len(rows) == 0:
+                continue
+            inner = pc.binary_join(pc.list_slice(pc.take(tok, pa.array(rows)), first,
+                                                 first + span), " ")
+            hit = np.asarray(pc.fill_null(pc.index_in(inner, names), -1)).astype(np.int64)
+            found = hit >= 0
+            out[rows[found]] = hit[found]
+            best[rows[found]] = span
+    for _ in range(_MAX_SPAN):  # a shorter name may itself stand for a shorter one still
+        out = out[out]
+    return out
+
+
 def _signed_cents(df: pd.DataFrame, name: str, ids: np.ndarray) -> np.ndarray:
     """Money from separate ``debit`` (out) and ``credit`` (in) columns: credit - debit.
 
@@ -304,6 +411,11 @@ def resolve_counterparties(b: Side, lg: Side, device: torch.device) -> None:
     Rows then block on that id (splits, tolerance matches, reasons), so a common
     word such as "MARKET" does not widen every block.
     """
+    # each side's names with their memo, place and prefix words left out, when the
+    # shorter name is one of the side's names too
+    canon_l = canonical_names(lg.names, noise_words(lg.names, b.names))
+    b.name_id = canonical_names(b.names, noise_words(b.names, lg.names))[b.name_id]
+    lg.name_id = canon_l[lg.name_id]
     nb, nl = len(b.names), len(lg.names)
     wb = [_Words(tokens(b.names, k, min_len=1)) for k in range(3)]
     wl = [_Words(tokens(lg.names, k, min_len=1)) for k in range(2)]
@@ -344,8 +456,8 @@ def resolve_counterparties(b: Side, lg: Side, device: torch.device) -> None:
     # each bank spelling joins its most similar ledger name (no chaining across vendors)
     order = np.lexsort((pl, -sim, pb))
     first = order[np.r_[True, pb[order][1:] != pb[order][:-1]]] if len(order) else order
-    label = np.r_[np.arange(nl, nl + nb), np.arange(nl)].astype(np.int64)
-    label[pb[first]] = pl[first]
+    label = np.r_[np.arange(nl, nl + nb), canon_l].astype(np.int64)
+    label[pb[first]] = canon_l[pl[first]]
     empty = np.r_[b.codes[:, 0], lg.codes[:, 0]] == SENTINEL
     label[empty] = -1
     span = int(max(b.part.max(), lg.part.max())) + 1  # rows in different currencies never meet
