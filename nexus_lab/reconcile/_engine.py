@@ -45,7 +45,7 @@ from nexus_lab.reconcile._prepare import (
     resolve_counterparties,
     split_columns,
 )
-from nexus_lab.reconcile._scoring import Scorer
+from nexus_lab.reconcile._scoring import PRIOR, Scorer
 from nexus_lab.reconcile._splits import Splits, find_splits
 from nexus_lab.reconcile._windows import learn_window
 
@@ -75,7 +75,8 @@ class ReconcileResult:
         one ledger line), ``group_id``, ``explanation``, plus
         ``amount_difference``, ``date_lag_days`` and the per-evidence weights in
         bits (``weight_amount``, ``weight_date``, ``weight_description``,
-        ``weight_reference``).
+        ``weight_reference``, ``weight_numbers``: a number such as a card, cheque or
+        invoice number in both texts).
     unmatched_bank, unmatched_ledger : pandas.DataFrame
         The open rows with a ``reason``: ``possible duplicate``, ``amount
         mismatch``, ``timing difference``, ``missing in ledger`` / ``missing in
@@ -385,7 +386,7 @@ def reconcile(
         "candidate_pairs": len(i_all),
         "em_iterations": scorer.model.n_iter,
     }
-    observed = [True] + [c not in scorer.unobserved for c in range(1, 4)]
+    observed = [True] + [c not in scorer.unobserved for c in range(1, PRIOR)]
     warnings = check_model(scorer.model, observed=observed, exact_bank=i1, exact_ledger=j1,
                            linked_exact=int(pick1.sum()))
     for w in warnings:

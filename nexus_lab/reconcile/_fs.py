@@ -177,18 +177,18 @@ def fit_em(
     # the one whose levels are the stronger (lower) on average; swap if it came out
     # the other way round. Fixed m already tell the classes apart.
     free = [c for c in range(n_comp) if c not in fixed_m]
+    observed = {c for c in range(n_comp) if (pat[:, c] >= 0).any()}
     if anchor_w is not None:  # the anchors' class is the match class
         flip = float(anchor_w @ r) < 0.5 * anchor_w.sum()
-    else:
+    else:  # a comparison no pair made has only its starting shape: it has no vote
         mean_level = [np.arange(len(m[c])) @ (m[c] - u[c]) / (len(m[c]) - 1 or 1)
-                      for c in free]
+                      for c in free if c in observed]
         flip = sum(mean_level) > 0
     if not fixed_m and flip:
         m, u = [u[c] if c in free else m[c] for c in range(n_comp)], [
             m[c] if c in free else u[c] for c in range(n_comp)
         ]
         lam = 1.0 - lam
-    observed = {c for c in range(n_comp) if (pat[:, c] >= 0).any()}
     for c in range(n_comp):  # never seen (a column one side lacks): no evidence either way
         if c not in observed and c not in fixed_m:
             m[c] = u[c] = np.full(n_levels[c], 1.0 / n_levels[c])

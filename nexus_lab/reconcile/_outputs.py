@@ -68,6 +68,7 @@ def one_to_one_frame(b, lg, i, j, conf, w, explanation) -> pd.DataFrame:
             "weight_date": np.round(w[:, 1], 3),
             "weight_description": np.round(w[:, 2], 3),
             "weight_reference": np.round(w[:, 3], 3),
+            "weight_numbers": np.round(w[:, 4], 3),
         }
     )
 
@@ -80,27 +81,34 @@ def explain(lv: np.ndarray, lag: np.ndarray, sim: np.ndarray, w: np.ndarray) -> 
     """
     tenth = np.clip(np.rint(w * 10), -1000, 1000).astype(np.int64)
     total = np.clip(np.rint(w.sum(1) * 10), -4000, 4000).astype(np.int64)
-    parts = [  # (values, bits)
-        (lv[:, 0], 3), (tenth[:, 0] + 1024, 11), (np.clip(lag, -15, 15) + 16, 5),
-        (np.rint(sim * 100).astype(np.int64), 7), (tenth[:, 1] + 1024, 11),
-        (lv[:, 3] + 1, 2), (tenth[:, 2] + 1024, 11), (total + 4096, 13),
-    ]
-    key = np.zeros(len(lv), dtype=np.int64)
-    for values, bits in parts:
-        key = (key << bits) | values.astype(np.int64)
-    back, uniq = pd.factorize(key)  # codes numbered in order of first appearance
+    halves = (  # (values, bits): two keys of at most 63 bits each
+        [(lv[:, 0], 3), (tenth[:, 0] + 1024, 11), (np.clip(lag, -400, 400) + 512, 10),
+         (np.rint(sim * 100).astype(np.int64), 7), (tenth[:, 1] + 1024, 11)],
+        [(lv[:, 3] + 1, 2), (lv[:, 4] + 1, 2), (tenth[:, 2] + 1024, 11), (total + 4096, 13)],
+    )
+    codes = []
+    for parts in halves:
+        key = np.zeros(len(lv), dtype=np.int64)
+        for values, bits in parts:
+            key = (key << bits) | values.astype(np.int64)
+        codes.append(pd.factorize(key)[0].astype(np.int64))
+    # codes numbered in order of first appearance
+    back, uniq = pd.factorize(codes[0] * (int(codes[1].max(initial=0)) + 1) + codes[1])
     rep = np.empty(len(uniq), dtype=np.int64)
     rep[back[::-1]] = np.arange(len(key))[::-1]  # the first row of each reading
     lvu, wu, lagu, simu = lv[rep], w[rep], lag[rep], sim[rep]
     amount_label = np.array(AMOUNT_LABELS, dtype=object)[lvu[:, 0]]
     ref_label = np.where(lvu[:, 3] < 0, "no reference", np.where(lvu[:, 3] == 0, "same",
                                                                  "differs"))
+    num_label = np.where(lvu[:, 4] < 0, "none to compare",
+                         np.where(lvu[:, 4] == 0, "one in common", "none in common"))
     text = _join(
         pa.array(amount_label.astype(str)), " amount (", decimal_text(wu[:, 0]), ") · date lag ",
         pc.cast(pa.array(lagu), pa.string()), "d (", decimal_text(wu[:, 1]), ") · description ",
         decimal_text(simu, 2, sign=False), " (", decimal_text(wu[:, 2]), ") · reference ",
-        pa.array(ref_label.astype(str)), " (", decimal_text(wu[:, 3]), ") · prior (",
-        decimal_text(wu[:, 4]), ") = ", decimal_text(wu.sum(1)), " bits",
+        pa.array(ref_label.astype(str)), " (", decimal_text(wu[:, 3]), ") · numbers ",
+        pa.array(num_label.astype(str)), " (", decimal_text(wu[:, 4]), ") · prior (",
+        decimal_text(wu[:, 5]), ") = ", decimal_text(wu.sum(1)), " bits",
     ).to_numpy(zero_copy_only=False)
     return text[back]
 
@@ -144,6 +152,7 @@ def split_frame(b, lg, s: Splits, kind: str, first_group: int, *, one_is_bank: b
             "weight_date": np.nan,
             "weight_description": np.nan,
             "weight_reference": np.nan,
+            "weight_numbers": np.nan,
         }
     )
 

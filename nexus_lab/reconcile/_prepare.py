@@ -16,7 +16,7 @@ import torch
 from nexus_lab._typing import FrameLike
 from nexus_lab.errors import SchemaError
 from nexus_lab.frames import check_unique, parse_cents, parse_days, select_columns, to_pandas
-from nexus_lab.reconcile._blocking import range_join, unique_ints
+from nexus_lab.reconcile._blocking import expand_ranges, range_join, unique_ints
 from nexus_lab.text import (
     SENTINEL,
     as_string_array,
@@ -54,6 +54,7 @@ class Side:
     skel: np.ndarray  # per unique name: bigram codes of the consonant skeleton
     keys: list[np.ndarray] = field(default_factory=list)
     ref: np.ndarray | None = None
+    nums: np.ndarray | None = None  # per row: up to _NUMS numbers of its text, -1 padded
     # (bank side only) name pairs already compared: sorted codes b * n_ledger_names + l, sims
     known_pairs: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -183,7 +184,7 @@ def prepare_side(
     skel = qgram_codes(*encode_bytes(skeleton(names), _NAME_WIDTH), q=2)
     ref = ref.result() if ref is not None else _reference_digits(desc, ref_column)
     return Side(name, df, ids, cents, day, np.zeros(len(df), np.int64), names, name_id, codes,
-                 skel, ref=ref)
+                 skel, ref=ref, nums=text_numbers(desc, ref))
 
 _COMMON_WORD = 20  # a word next to this many different words names no one party
 _ONE_SIDED = 0.05  # ... when the other table's names hold it at most this often, relatively
@@ -326,6 +327,54 @@ def _ids_unique(ids: np.ndarray) -> bool:
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
         return bool(pd.Index(ids).is_unique and not pd.isna(ids).any())
     return arr.null_count == 0 and len(pc.unique(arr)) == len(arr)
+
+
+_NUMS = 4  # numbers kept per row's text
+_NUM_DIGITS = (3, 18)  # a number of fewer digits is a day, a state code or cents
+
+
+def text_numbers(desc: pa.Array, ref: np.ndarray | None = None) -> np.ndarray:
+    """The numbers a row's text carries (card, cheque, store, invoice, authorization
+    numbers): its distinct runs of 3 to 18 digits as int64, smallest first, at most
+    ``_NUMS`` of them, -1 padded.
+    The row's own reference is left out (the reference comparison weighs it).
+
+    Examples
+    --------
+    >>> text_numbers(pa.array(["PILOT #9713 IN CARD 4022", "Pilot card 4022 12.50", ""]))
+    array([[4022, 9713,   -1,   -1],
+           [4022,   -1,   -1,   -1],
+           [  -1,   -1,   -1,   -1]])
+    """
+    out = np.full((len(desc), _NUMS), -1, np.int64)
+    if len(desc) == 0:
+        return out
+    enc = desc.dictionary_encode()  # each distinct text once
+    runs = pc.split_pattern_regex(enc.dictionary, r"[^0-9]+")
+    length = np.asarray(pc.list_value_length(runs)).astype(np.int64)
+    flat = pc.list_flatten(runs)
+    parent = np.repeat(np.arange(len(enc.dictionary)), length)
+    size = np.asarray(pc.utf8_length(flat)).astype(np.int64)
+    keep = (size >= _NUM_DIGITS[0]) & (size <= _NUM_DIGITS[1])
+    if not keep.any():
+        return out
+    value = pc.cast(pc.filter(flat, pa.array(keep)), pa.int64()).to_numpy()
+    parent = parent[keep]
+    row = np.asarray(enc.indices).astype(np.int64)
+    # distinct texts -> rows: each row's numbers, its reference left out
+    starts = np.searchsorted(parent, np.arange(len(enc.dictionary)))
+    counts = np.bincount(parent, minlength=len(enc.dictionary))
+    r, pos = expand_ranges(starts[row], starts[row] + counts[row])
+    val = value[pos]
+    if ref is not None:
+        mine = val != ref[r]
+        r, val = r[mine], val[mine]
+    code = np.unique(np.stack([r, val], 1), axis=0) if len(r) else np.zeros((0, 2), np.int64)
+    r, val = code[:, 0], code[:, 1]
+    rank = np.arange(len(r)) - np.searchsorted(r, r)
+    first = rank < _NUMS
+    out[r[first], rank[first]] = val[first]
+    return out
 
 
 def _reference_digits(desc: pa.Array, reference: pd.Series | None) -> np.ndarray:

@@ -28,7 +28,9 @@ _MAX_FEES = 16
 _DESC_LABELS = ["very similar", "similar", "partly similar", "weakly similar", "different"]
 _DESC_CUTS = (0.9, 0.75, 0.55, 0.35)
 _REF_LABELS = ["same reference", "different reference"]
-COMPARISONS = ("amount", "date", "description", "reference")
+_NUM_LABELS = ["a number in common", "no number in common"]
+COMPARISONS = ("amount", "date", "description", "reference", "numbers")
+PRIOR = len(COMPARISONS)  # the column of the prior in a weights table
 
 
 class Scorer:
@@ -53,7 +55,8 @@ class Scorer:
         self.m_amount = _M_AMOUNT_PRIOR.copy()
         self.fees = np.zeros(0, np.int64)  # learned recurring differences (bank - ledger cents)
         self.date_labels = [_lag_label(lag) for lag in _lag_order(window)]
-        self.u_fixed = [None, self._date_u(), self._description_u(), self._reference_u()]
+        self.u_fixed = [None, self._date_u(), self._description_u(), self._reference_u(),
+                        self._numbers_u()]
 
     # levels -----------------------------------------------------------------
     def similarity(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -90,7 +93,10 @@ class Scorer:
         desc = np.where(empty, -1, _desc_level(sim))
         rb, rl = b.ref[i], lg.ref[j]
         ref = np.where((rb < 0) | (rl < 0), -1, np.where(rb == rl, 0, 1))
-        return np.stack([amount, date, desc, ref], 1).astype(np.int64), sim
+        nb, nl = b.nums[i], lg.nums[j]
+        common = ((nb[:, :, None] == nl[:, None, :]) & (nb[:, :, None] >= 0)).any((1, 2))
+        num = np.where((nb[:, 0] < 0) | (nl[:, 0] < 0), -1, np.where(common, 0, 1))
+        return np.stack([amount, date, desc, ref, num], 1).astype(np.int64), sim
 
     def _bounds(self, cents: np.ndarray) -> list:
         """Per bank amount, the upper bounds (cents) of the bands by size: exact, 0.10,
@@ -157,7 +163,7 @@ class Scorer:
         Starting from a guess instead lets EM settle on some other split of the pairs
         (a cluster of posting lags, say) on books unlike the ones it was tried on.
         """
-        n_levels = [2 * self.window + 1, 5, 2]
+        n_levels = [2 * self.window + 1, 5, 2, 2]
         anchors = _mutually_unique(i, j)
         m_init = {}
         if anchors.sum() >= _MIN_ANCHORS:
@@ -168,7 +174,7 @@ class Scorer:
                     m_init[c] = np.bincount(seen, minlength=k) + 0.6 ** np.arange(k)
         em = fit_em(
             lv[:, 1:], n_levels, names=list(COMPARISONS[1:]),
-            labels=[self.date_labels, _DESC_LABELS, _REF_LABELS], m_init=m_init,
+            labels=[self.date_labels, _DESC_LABELS, _REF_LABELS, _NUM_LABELS], m_init=m_init,
             lam=float(np.clip(anchors.mean(), 0.05, 0.95)) if m_init else 0.3,
             anchors=anchors if anchors.sum() >= _MIN_ANCHORS else None,
         )
@@ -185,9 +191,9 @@ class Scorer:
         if len(lv2) == 0:
             return
         em2 = fit_em(
-            lv2, [len(AMOUNT_LABELS), 2 * self.window + 1, 5, 2], names=list(COMPARISONS),
-            labels=[AMOUNT_LABELS, self.date_labels, _DESC_LABELS, _REF_LABELS],
-            fixed_m={1: self.em.m[0], 2: self.em.m[1], 3: self.em.m[2]}, lam=0.5,
+            lv2, [len(AMOUNT_LABELS), 2 * self.window + 1, 5, 2, 2], names=list(COMPARISONS),
+            labels=[AMOUNT_LABELS, self.date_labels, _DESC_LABELS, _REF_LABELS, _NUM_LABELS],
+            fixed_m={c + 1: self.em.m[c] for c in range(len(COMPARISONS) - 1)}, lam=0.5,
         )
         if em2.lam < 0.02:  # EM gave up the match class: keep the prior amount weights
             log.info("tolerance pairs too few or too ambiguous to learn from; prior weights used")
@@ -201,12 +207,12 @@ class Scorer:
     def _set_model(self) -> None:
         em = self.em
         u = [self._amount_u_mean(), *self.u_fixed[1:]]
-        m = [self.m_amount, em.m[0], em.m[1], em.m[2]]
+        m = [self.m_amount, *em.m]
         for c in self.unobserved:
             m[c] = u[c]
         self.model = FSModel(
             list(COMPARISONS),
-            [AMOUNT_LABELS, self.date_labels, _DESC_LABELS, _REF_LABELS],
+            [AMOUNT_LABELS, self.date_labels, _DESC_LABELS, _REF_LABELS, _NUM_LABELS],
             m,
             u,
             lam=em.lam,
@@ -269,14 +275,28 @@ class Scorer:
         same = max(same, 1.0 / (len(rb) * len(rl)))
         return np.array([same, 1 - same])
 
+    def _numbers_u(self) -> np.ndarray:
+        """P(a random pair's texts share a number | both carry one): the number's count
+        on each side, multiplied, summed over the numbers, over the pairs of such rows."""
+        nb, nl = self.b.nums, self.lg.nums
+        rows_b, rows_l = (nb[:, 0] >= 0).sum(), (nl[:, 0] >= 0).sum()
+        if rows_b == 0 or rows_l == 0:
+            return np.array([1e-6, 1 - 1e-6])
+        vb, cb = np.unique(nb[nb >= 0], return_counts=True)
+        vl, cl = np.unique(nl[nl >= 0], return_counts=True)
+        _, ib, il = np.intersect1d(vb, vl, assume_unique=True, return_indices=True)
+        same = float((cb[ib] * cl[il]).sum()) / (float(rows_b) * rows_l)
+        same = float(np.clip(same, 1.0 / (float(rows_b) * rows_l), 0.5))
+        return np.array([same, 1 - same])
+
     # weights ----------------------------------------------------------------
     def weights(self, lv: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-        """Bits of evidence per pair: amount, date, description, reference, prior."""
+        """Bits of evidence per pair: amount, date, description, reference, numbers, prior."""
         model = self.model
-        w = np.zeros((len(lv), 5))
+        w = np.zeros((len(lv), PRIOR + 1))
         self.reweigh_amount(w, lv, i)
         tables = model.weights()
-        for c in (1, 2, 3):
+        for c in range(1, PRIOR):
             seen = lv[:, c] >= 0
             w[seen, c] = tables[c][lv[seen, c]]
         # term frequency: agreeing on a common counterparty's name is weaker evidence
@@ -298,7 +318,7 @@ class Scorer:
         u_amt = np.maximum(self._counts_b[i, lv[:, 0]], 1.0 / (len(self.lg) * len(self.b)))
         w[:, 0] = np.log2(np.maximum(self.m_amount[lv[:, 0]], 1e-9) / u_amt)
         matched = np.clip(self.expected_matches() / len(self.b), 1e-3, 1 - 1e-3)
-        w[:, 4] = np.log2(matched / (1 - matched) / len(self.lg))
+        w[:, PRIOR] = np.log2(matched / (1 - matched) / len(self.lg))
 
     def expected_matches(self) -> float:
         return max(self.n_exact / max(self.m_amount[0], 1e-3), 1.0)

@@ -222,7 +222,7 @@ def test_deterministic_and_reports(small):
     assert "reconciled" in html and "<table" in html
     s = a.summary()
     assert s["bank_rows"] == len(bank) and 0 < s["rate"] <= 1
-    assert a.model.to_frame()["comparison"].nunique() == 4
+    assert a.model.to_frame()["comparison"].nunique() == 5
     assert "ReconcileResult(rate=" in repr(a)
 
 
