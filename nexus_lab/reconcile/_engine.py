@@ -46,7 +46,7 @@ from nexus_lab.reconcile._prepare import (
     split_columns,
 )
 from nexus_lab.reconcile._scoring import PRIOR, Scorer
-from nexus_lab.reconcile._splits import Splits, find_splits
+from nexus_lab.reconcile._splits import Splits, find_listed, find_splits
 from nexus_lab.reconcile._windows import learn_window
 
 log = logging.getLogger("nexus_lab")
@@ -291,7 +291,13 @@ def reconcile(
     # exact subset sums next: an exact sum of several lines is stronger evidence
     # than one amount that is merely close
     t = time.perf_counter()
-    batch, inst = [], []
+    # a bank line naming the ledger lines it pays (a remittance's invoice numbers)
+    listed = find_listed(np.flatnonzero(open_b), np.flatnonzero(open_l),
+                         nums_one=np.c_[b.ref, b.nums], numbers_many=np.c_[lg.ref, lg.nums],
+                         cents_one=b.cents, cents_many=lg.cents, part_one=b.part,
+                         part_many=lg.part)
+    close_rows(open_b, open_l, listed, one_is_bank=True)
+    batch, inst = [listed], []
     one_b, one_l = np.flatnonzero(open_b), np.flatnonzero(open_l)
     odds_b = odds_i = None  # the prior odds of a split, read by the first search that hits
     for _ in range(3):
@@ -404,9 +410,11 @@ def reconcile(
 def _exact_candidates(b, lg, kb, kl, window, cents_span, day_span):
     """Pairs of one amount within the date window, by bank row then ledger key.
 
-    A common amount (round sums, subscriptions) meets many rows: a bank row with
-    more than ``_DENSE`` such candidates keeps only its counterparty's, which are
-    joined on a key that includes the counterparty instead of being filtered.
+    A common amount (round sums, subscriptions, a toll plaza's menu) meets many rows: a
+    bank row with more than ``_DENSE`` such candidates keeps only those sharing a number
+    with its text (a card or store number: :func:`_number_candidates`), or when it has
+    none or shares none, its counterparty's, which are joined on a key that includes
+    the counterparty instead of being filtered.
     """
     order = np.argsort(kl, kind="stable")
     sorted_kl = kl[order]
@@ -417,7 +425,13 @@ def _exact_candidates(b, lg, kb, kl, window, cents_span, day_span):
     light = np.flatnonzero(~crowded)
     rows, pos = expand_ranges(lo[light], hi[light])
     i, j = light[rows], order[pos]
-    heavy = np.flatnonzero(crowded & (b.keys[0] >= 0))
+    heavy = np.flatnonzero(crowded)
+    i_num, j_num = _number_candidates(b, lg, heavy, cents_span, day_span, window)
+    by_number = np.zeros(len(b), bool)
+    by_number[i_num] = True
+    heavy = heavy[~by_number[heavy] & (b.keys[0][heavy] >= 0)]
+    if len(i_num):
+        i, j = np.concatenate([i, i_num]), np.concatenate([j, j_num])
     if len(heavy):
         party_l = np.flatnonzero(lg.keys[0] >= 0)
         (cmin, span_c), (dmin, span_d) = cents_span, day_span
@@ -437,11 +451,45 @@ def _exact_candidates(b, lg, kb, kl, window, cents_span, day_span):
             ih, jh = heavy[rows], order[pos]
             same = b.keys[0][ih] == lg.keys[0][jh]
             ih, jh = ih[same], jh[same]
-        # two runs sorted by bank row: a stable sort merges them, keeping each row's order
         i, j = np.concatenate([i, ih]), np.concatenate([j, jh])
-        by_row = np.argsort(i, kind="stable")
-        i, j = i[by_row], j[by_row]
-    return i.astype(np.int64), j.astype(np.int64)
+    # runs sorted by bank row: a stable sort merges them, keeping each row's order
+    by_row = np.argsort(i, kind="stable")
+    return i[by_row].astype(np.int64), j[by_row].astype(np.int64)
+
+
+def _number_candidates(b, lg, rows, cents_span, day_span, window):
+    """Exact-amount pairs within the window whose texts share a number, for bank ``rows``.
+
+    Both sides' text numbers are numbered jointly and joined on (number, amount, day);
+    a pair sharing two numbers is kept once.
+    """
+    empty = np.zeros(0, np.int64)
+    rows = rows[b.nums[rows, 0] >= 0]
+    if len(rows) == 0:
+        return empty, empty
+    rb, sb = np.nonzero(b.nums[rows] >= 0)
+    rl, sl = np.nonzero(lg.nums >= 0)
+    if len(rl) == 0:
+        return empty, empty
+    # a number of one currency partition is another number than the same digits in another
+    span_p = int(max(b.part.max(), lg.part.max())) + 1
+    num_b, num_l = b.nums[rows][rb, sb], lg.nums[rl, sl]
+    ids = pd.factorize(np.concatenate([num_b, num_l]))[0].astype(np.int64)
+    ids, values = pd.factorize(ids * span_p + np.concatenate([b.part[rows][rb], lg.part[rl]]))
+    (cmin, span_c), (dmin, span_d) = cents_span, day_span
+    span_n = len(values) + 1
+    if float(span_n) * span_c * span_d >= 2**62:
+        return empty, empty
+    bi, lj = rows[rb], rl
+    ih, jh = range_join(
+        composite((ids[: len(rb)], span_n), (b.cents[bi] - cmin, span_c),
+                  (b.day[bi] - dmin, span_d)),
+        composite((ids[len(rb):], span_n), (lg.cents[lj] - cmin, span_c),
+                  (lg.day[lj] - dmin, span_d)),
+        -window, window,
+    )
+    code = unique_ints(bi[ih] * (len(lg) + 1) + lj[jh])
+    return code // (len(lg) + 1), code % (len(lg) + 1)
 
 
 def _unmatched(b, lg, open_b, open_l, window, dmin, span_day):

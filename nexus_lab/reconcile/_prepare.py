@@ -329,7 +329,7 @@ def _ids_unique(ids: np.ndarray) -> bool:
     return arr.null_count == 0 and len(pc.unique(arr)) == len(arr)
 
 
-_NUMS = 4  # numbers kept per row's text
+_NUMS = 8  # numbers kept per row's text (the comparison of a pair weighs the first 4)
 _NUM_DIGITS = (3, 18)  # a number of fewer digits is a day, a state code or cents
 
 
@@ -342,9 +342,9 @@ def text_numbers(desc: pa.Array, ref: np.ndarray | None = None) -> np.ndarray:
     Examples
     --------
     >>> text_numbers(pa.array(["PILOT #9713 IN CARD 4022", "Pilot card 4022 12.50", ""]))
-    array([[4022, 9713,   -1,   -1],
-           [4022,   -1,   -1,   -1],
-           [  -1,   -1,   -1,   -1]])
+    array([[4022, 9713,   -1,   -1,   -1,   -1,   -1,   -1],
+           [4022,   -1,   -1,   -1,   -1,   -1,   -1,   -1],
+           [  -1,   -1,   -1,   -1,   -1,   -1,   -1,   -1]])
     """
     out = np.full((len(desc), _NUMS), -1, np.int64)
     if len(desc) == 0:

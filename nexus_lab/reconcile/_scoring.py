@@ -30,6 +30,7 @@ _DESC_CUTS = (0.9, 0.75, 0.55, 0.35)
 _REF_LABELS = ["same reference", "different reference"]
 _NUM_LABELS = ["a number in common", "no number in common"]
 COMPARISONS = ("amount", "date", "description", "reference", "numbers")
+_NUMS_COMPARED = 4  # numbers of each text a pair compares (the smallest)
 PRIOR = len(COMPARISONS)  # the column of the prior in a weights table
 
 
@@ -93,7 +94,7 @@ class Scorer:
         desc = np.where(empty, -1, _desc_level(sim))
         rb, rl = b.ref[i], lg.ref[j]
         ref = np.where((rb < 0) | (rl < 0), -1, np.where(rb == rl, 0, 1))
-        nb, nl = b.nums[i], lg.nums[j]
+        nb, nl = b.nums[i, :_NUMS_COMPARED], lg.nums[j, :_NUMS_COMPARED]
         common = ((nb[:, :, None] == nl[:, None, :]) & (nb[:, :, None] >= 0)).any((1, 2))
         num = np.where((nb[:, 0] < 0) | (nl[:, 0] < 0), -1, np.where(common, 0, 1))
         return np.stack([amount, date, desc, ref, num], 1).astype(np.int64), sim

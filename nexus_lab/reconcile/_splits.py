@@ -393,6 +393,67 @@ def _whole_claims(wi, wj, *, cents_one, cents_many, day_many, min_items) -> _Cla
                    1.0 / rivals[found], hits[found], tested[found], searched)
 
 
+def find_listed(one: np.ndarray, many: np.ndarray, *, nums_one: np.ndarray,
+                numbers_many: np.ndarray, cents_one: np.ndarray, cents_many: np.ndarray,
+                part_one: np.ndarray | None = None, part_many: np.ndarray | None = None,
+                min_items: int = 2, max_share: int = 2) -> Splits:
+    """Splits whose "one" row names its parts: a remittance listing invoice numbers, a
+    payout naming its settlement.
+
+    A "one" row's text numbers (``nums_one``, -1 padded) are looked up among the
+    numbers of the open "many" rows (``numbers_many``: references and text numbers,
+    -1 padded); a number found on more than ``max_share`` "many" rows names no single
+    row and is skipped. When at least ``min_items`` rows are named and their amounts
+    sum exactly to the "one" row's, whatever their signs, they are its split. With
+    ``part_*`` (currency partitions), a row names only rows of its own partition.
+
+    Examples
+    --------
+    >>> s = find_listed(np.array([0]), np.arange(3), nums_one=np.array([[101, 102, -1]]),
+    ...                 numbers_many=np.array([[101], [102], [103]]),
+    ...                 cents_one=np.array([500]), cents_many=np.array([600, -100, 50]))
+    >>> s.one.tolist(), s.many[0, :s.size[0]].tolist()
+    ([0], [0, 1])
+    """
+    width = nums_one.shape[1]
+    if len(one) == 0 or len(many) == 0:
+        return Splits.empty(width)
+    rows_m, slot_m = np.nonzero(numbers_many[many] >= 0)
+    value = numbers_many[many][rows_m, slot_m]
+    rows_m = many[rows_m]
+    values, counts = np.unique(value, return_counts=True)
+    rare = counts[np.searchsorted(values, value)] <= max_share
+    value, rows_m = value[rare], rows_m[rare]
+    order = np.argsort(value, kind="stable")
+    value, rows_m = value[order], rows_m[order]
+    rows_o, slot_o = np.nonzero(nums_one[one] >= 0)
+    asked = nums_one[one][rows_o, slot_o]
+    lo = np.searchsorted(value, asked, "left")
+    hi = np.searchsorted(value, asked, "right")
+    r, pos = expand_ranges(lo, hi)
+    pairs = unique_ints(one[rows_o[r]] * (len(cents_many) + 1) + rows_m[pos])
+    pi, pj = pairs // (len(cents_many) + 1), pairs % (len(cents_many) + 1)
+    if part_one is not None and part_many is not None:
+        same = part_one[pi] == part_many[pj]
+        pi, pj = pi[same], pj[same]
+    owners, slot = np.unique(pi, return_inverse=True)
+    size = np.bincount(slot, minlength=len(owners))
+    total = np.bincount(slot, weights=cents_many[pj].astype(np.float64), minlength=len(owners))
+    ok = (size >= min_items) & (size <= width) & (total == cents_one[owners])
+    if not ok.any():
+        return Splits.empty(width)
+    rank = np.arange(len(pi)) - np.searchsorted(pi, pi)
+    members = np.full((len(owners), width), -1, np.int64)
+    keep = ok[slot] & (rank < width)
+    members[slot[keep], rank[keep]] = pj[keep]
+    owners, members, size = owners[ok], members[ok], size[ok]
+    confidence = np.full(len(owners), 0.99)
+    accepted = _settle(members, confidence)
+    ones = np.ones(int(accepted.sum()), np.int64)
+    return Splits(owners[accepted], members[accepted], size[accepted], confidence[accepted],
+                  ones, ones)
+
+
 def _split_odds(found: int, searched: int, chance: float) -> float:
     """Prior odds that a "one" row searched is a split, from the books themselves.
 
