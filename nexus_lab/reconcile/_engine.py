@@ -515,8 +515,18 @@ def _still_open(rounds: list[Splits], closed: np.ndarray, open_one: np.ndarray) 
     return rows[open_one[rows]]
 
 
+_NEAREST = 6  # per bank row, day of lag and key: the ledger amounts nearest its own
+_KEEP = 16  # per bank row in all: the nearest amounts
+
+
 def _tolerance_candidates(b, lg, open_b, open_l, tolerance, window, dmin, span_day):
-    """Open pairs of one counterparty within the date window and amount tolerance."""
+    """Open pairs of one counterparty within the date window and amount tolerance.
+
+    Per bank row, day of lag and key, only the ``_NEAREST`` ledger amounts on either
+    side of its own are looked at, and ``_KEEP`` in all are kept (the nearest amounts):
+    a busy counterparty (a toll road with thousands of open rows a day) would otherwise
+    pair every open row with every other.
+    """
     if not (tolerance.cents > 0 or tolerance.share > 0) or not open_b.any() or not open_l.any():
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     ob, ol = np.flatnonzero(open_b), np.flatnonzero(open_l)
@@ -542,17 +552,35 @@ def _tolerance_candidates(b, lg, open_b, open_l, tolerance, window, dmin, span_d
             (b.day[ob][sb] - dmin, span_day), (b.cents[ob][sb] - cmin, span_c),
         )
         order = np.argsort(key_l, kind="stable")
+        sorted_l = key_l[order]
+        b_order = np.argsort(key_b, kind="stable")
         for lag in range(-window, window + 1):
             # the day sits just above the cents in the key: a lag shifts it by span_c
             shifted = key_b - lag * span_c
-            i, j = range_join(shifted, key_l, -tol_k, tol_k, right_order=order)
-            pairs.append(ob[sb][i].astype(np.int64) * (len(lg) + 1) + ol[sl][j])
+            lo = search_sorted(sorted_l, shifted - tol_k, "left", b_order)
+            hi = search_sorted(sorted_l, shifted + tol_k, "right", b_order)
+            mid = search_sorted(sorted_l, shifted, "left", b_order)
+            i, pos = expand_ranges(np.maximum(lo, mid - _NEAREST),
+                                   np.minimum(hi, mid + _NEAREST))
+            pairs.append(ob[sb][i].astype(np.int64) * (len(lg) + 1) + ol[sl][order[pos]])
     if not pairs:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     code = unique_ints(np.concatenate(pairs))
     i, j = code // (len(lg) + 1), code % (len(lg) + 1)
     keep = b.cents[i] != lg.cents[j]
-    return i[keep], j[keep]
+    i, j = i[keep], j[keep]
+    # at most _KEEP per bank row: those sharing a number with it first, then the nearest
+    # in amount, then in date (i stays sorted)
+    shared = np.zeros(len(i), bool)
+    for s in range(0, len(i), 1 << 20):
+        nb, nl = b.nums[i[s:s + (1 << 20)], :4], lg.nums[j[s:s + (1 << 20)], :4]
+        shared[s:s + (1 << 20)] = ((nb[:, :, None] == nl[:, None, :])
+                                   & (nb[:, :, None] >= 0)).any((1, 2))
+    by_row = np.lexsort((np.abs(b.day[i] - lg.day[j]), np.abs(b.cents[i] - lg.cents[j]),
+                         ~shared, i))
+    i, j = i[by_row], j[by_row]
+    rank = np.arange(len(i)) - np.searchsorted(i, i)
+    return i[rank < _KEEP], j[rank < _KEEP]
 
 
 # ----------------------------------------------------------------------------- outputs

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from nexus_lab.frames import decimal_text
-from nexus_lab.reconcile._blocking import composite, range_join
+from nexus_lab.reconcile._blocking import composite, expand_ranges, range_join
 from nexus_lab.reconcile._prepare import Side
 from nexus_lab.reconcile._scoring import AMOUNT_LABELS
 from nexus_lab.reconcile._splits import Splits
@@ -181,13 +181,8 @@ def unmatched_reasons(b, lg, open_b, open_l, window, dmin, span_day):
     keyl = lg.keys[0]
     sb, sl = key[ob] >= 0, keyl[ol] >= 0
     if sb.any() and sl.any():
-        span_k = int(max(key.max(), keyl.max())) + 1
-        i, j = range_join(
-            composite((key[ob][sb], span_k), (b.day[ob][sb] - dmin, span_day)),
-            composite((keyl[ol][sl], span_k), (lg.day[ol][sl] - dmin, span_day)),
-            -window, window,
-        )
-        rb, rl = np.flatnonzero(sb)[i], np.flatnonzero(sl)[j]
+        rb, rl = _open_neighbours(b, lg, ob[sb], ol[sl], window, dmin, span_day)
+        rb, rl = np.flatnonzero(sb)[rb], np.flatnonzero(sl)[rl]
         diff = b.cents[ob[rb]] - lg.cents[ol[rl]]
         for rows, other, near, out in ((rb, ol[rl], near_b, diff_b),
                                        (rl, ob[rb], near_l, diff_l)):
@@ -205,6 +200,48 @@ def unmatched_reasons(b, lg, open_b, open_l, window, dmin, span_day):
     reason_b[_twins(b, ob)] = "possible duplicate"
     reason_l[_twins(lg, ol)] = "possible duplicate"
     return reason_b, reason_l, (near_b, diff_b), (near_l, diff_l)
+
+
+_REACH = 64  # open rows of one counterparty in a row's window beyond which only the
+_NEAREST_AMOUNTS = 8  # ... nearest amounts on either side are looked at
+
+
+def _open_neighbours(b, lg, ob, ol, window, dmin, span_day):
+    """Pairs (positions into ``ob``, ``ol``) of one counterparty within the window.
+
+    A bank row with at most ``_REACH`` such ledger rows gets them all; a busier one (a
+    counterparty with thousands of open rows a week) the ``_NEAREST_AMOUNTS`` ledger
+    amounts nearest its own on either side, those within the window.
+    """
+    kb, kl = b.keys[0][ob], lg.keys[0][ol]
+    span_k = int(max(kb.max(), kl.max())) + 1
+    day_b = composite((kb, span_k), (b.day[ob] - dmin, span_day))
+    day_l = composite((kl, span_k), (lg.day[ol] - dmin, span_day))
+    order = np.argsort(day_l, kind="stable")
+    sorted_l = day_l[order]
+    lo = np.searchsorted(sorted_l, day_b - window, "left")
+    hi = np.searchsorted(sorted_l, day_b + window, "right")
+    few = np.flatnonzero(hi - lo <= _REACH)
+    r, pos = expand_ranges(lo[few], hi[few])
+    i, j = [few[r]], [order[pos]]
+    busy = np.flatnonzero(hi - lo > _REACH)
+    if len(busy):
+        cmin = int(min(b.cents[ob].min(), lg.cents[ol].min()))
+        span_c = int(max(b.cents[ob].max(), lg.cents[ol].max())) - cmin + 1
+        by_amount = composite((kl, span_k), (lg.cents[ol] - cmin, span_c))
+        order_c = np.argsort(by_amount, kind="stable")
+        sorted_c = by_amount[order_c]
+        mine = composite((kb[busy], span_k), (b.cents[ob][busy] - cmin, span_c))
+        mid = np.searchsorted(sorted_c, mine, "left")
+        first = np.searchsorted(sorted_c, kb[busy] * span_c)  # the counterparty's block
+        last = np.searchsorted(sorted_c, (kb[busy] + 1) * span_c)
+        r, pos = expand_ranges(np.maximum(first, mid - _NEAREST_AMOUNTS),
+                               np.minimum(last, mid + _NEAREST_AMOUNTS))
+        bi, lj = busy[r], order_c[pos]
+        near = np.abs(b.day[ob][bi] - lg.day[ol][lj]) <= window
+        i.append(bi[near])
+        j.append(lj[near])
+    return np.concatenate(i), np.concatenate(j)
 
 
 def _twins(side: Side, rows: np.ndarray, days: int = 3) -> np.ndarray:
