@@ -19,6 +19,9 @@ from nexus_lab.reconcile._splits import Splits, _settle
 
 __all__ = ["find_plans"]
 
+_CROWD = 3  # more lines of one part amount than this many per part: no plan is told apart
+# (through a lender, whose lines are looked up among every counterparty's: more than two
+# lines beyond the parts)
 _MIN_GAP, _GAP_SPREAD, _MONTH = 5, 6, 34  # days: the shortest period, how much its gaps
 # may vary, the longest (a month and a weekend)
 
@@ -101,6 +104,11 @@ def _find_plans(ledger_rows, bank_rows, *, cents_l, cents_b, party_l, party_b, d
             reach = min(horizon, _MONTH * (k - 1) + _MIN_GAP)  # k parts, at most monthly
             start = search_sorted(sorted_b, base + (day_l[lo[rows]] - lead - dmin), "left")
             stop = search_sorted(sorted_b, base + (day_l[lo[rows]] + reach - dmin), "right")
+            # an amount the counterparty pays this often in the span tells no plan apart
+            # too few lines of the plain part amount for k parts: no plan of k here
+            few = 0 if is_rest else k - (rest[rows] > 0)
+            stop = np.where((stop - start > (k + 2 if group_b is not None else _CROWD * k))
+                            | (stop - start < few), start, stop)
             r, pos = expand_ranges(start, stop)
             li.append(rows[r])
             bi.append(bo[order[pos]])

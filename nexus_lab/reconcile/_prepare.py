@@ -149,7 +149,7 @@ def prepare_side(
 ) -> Side:
     """Checked columns, normalized counterparty names and references of one table.
 
-    With ``pool``, the references are read in another of its threads while the
+    With ``pool``, the references and numbers are read in another of its threads while the
     names are normalized here (give it a spare worker for that: this call waits).
     """
     df = to_pandas(data, name)
@@ -166,7 +166,7 @@ def prepare_side(
     day = parse_days(df["date"], table=name, ids=ids)
     desc = as_string_array(df["description"])
     ref_column = df["reference"] if "reference" in df else None
-    ref = pool.submit(_reference_digits, desc, ref_column) if pool is not None else None
+    ref = pool.submit(_references, desc, ref_column) if pool is not None else None
     source = desc
     if "vendor" in df:
         vendor = as_string_array(df["vendor"])
@@ -182,9 +182,9 @@ def prepare_side(
     ]
     codes = qgram_codes(*encode_bytes(names, _NAME_WIDTH), q=2)
     skel = qgram_codes(*encode_bytes(skeleton(names), _NAME_WIDTH), q=2)
-    ref = ref.result() if ref is not None else _reference_digits(desc, ref_column)
+    ref, nums = ref.result() if ref is not None else _references(desc, ref_column)
     return Side(name, df, ids, cents, day, np.zeros(len(df), np.int64), names, name_id, codes,
-                 skel, ref=ref, nums=text_numbers(desc, ref))
+                 skel, ref=ref, nums=nums)
 
 _COMMON_WORD = 20  # a word next to this many different words names no one party
 _ONE_SIDED = 0.05  # ... when the other table's names hold it at most this often, relatively
@@ -327,6 +327,12 @@ def _ids_unique(ids: np.ndarray) -> bool:
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
         return bool(pd.Index(ids).is_unique and not pd.isna(ids).any())
     return arr.null_count == 0 and len(pc.unique(arr)) == len(arr)
+
+
+def _references(desc: pa.Array, reference: pd.Series | None) -> tuple[np.ndarray, np.ndarray]:
+    """The reference of each row and the other numbers of its text."""
+    ref = _reference_digits(desc, reference)
+    return ref, text_numbers(desc, ref)
 
 
 _NUMS = 8  # numbers kept per row's text (the comparison of a pair weighs the first 4)
