@@ -129,9 +129,10 @@ class Scorer:
         A flat fee (a wire charge, an incoming-payment fee) moves many payments of many
         counterparties by the same amount; chance differences spread over the range. A
         difference counts as a fee when it occurs at least 5 times, across at least 3
-        counterparties, and 10 times more often than the differences around it (within
-        5.00). Learned once, it is a level of its own (``recurring difference``) whose
-        weight EM fits like the others.
+        counterparties, 10 times more often than the differences around it (within
+        5.00), and 4 times more often than its opposite (a fee moves amounts one way;
+        the steps between a menu's prices show both ways). Learned once, it is a level
+        of its own (``recurring difference``) whose weight EM fits like the others.
         """
         diff = self.b.cents[i] - self.lg.cents[j]
         big = np.abs(diff) > _AMOUNT_CUTS[-1]
@@ -148,8 +149,14 @@ class Scorer:
         near = (np.searchsorted(ordered, values + around, "right")
                 - np.searchsorted(ordered, values - around, "left") - counts)
         floor = near / (2.0 * around)
+        # a fee moves one way (bank = ledger + fee); steps between menu prices show both
+        mirror = np.searchsorted(values, -values)
+        found = mirror < len(values)
+        opposite = np.where(found, counts[np.minimum(mirror, len(values) - 1)], 0)
+        opposite = np.where(found & (values[np.minimum(mirror, len(values) - 1)] == -values),
+                            opposite, 0)
         fee = ((counts >= _MIN_FEE_PAIRS) & (parties >= _MIN_FEE_PARTIES)
-               & (counts >= 10.0 * np.maximum(floor, 0.1)))
+               & (counts >= 10.0 * np.maximum(floor, 0.1)) & (counts >= 4 * opposite))
         top = np.argsort(-counts[fee], kind="stable")[:_MAX_FEES]
         self.fees = np.sort(values[fee][top])
         self._counts_b = None  # the amount levels changed: the population u with them
