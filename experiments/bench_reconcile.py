@@ -29,6 +29,7 @@ import argparse
 import json
 import multiprocessing as mp
 import platform
+import queue
 import resource
 import sys
 import time
@@ -129,8 +130,17 @@ def run(sizes, device: str, seed: int, methods, profiles=("retail",)) -> list[di
                 q = ctx.Queue()
                 p = ctx.Process(target=_one_run, args=(method, n, seed, device, q, profile))
                 p.start()
-                row = q.get()
+                row = None
+                while row is None and (p.is_alive() or not q.empty()):
+                    try:
+                        row = q.get(timeout=2)
+                    except queue.Empty:
+                        continue
                 p.join()
+                if row is None:  # the run died (out of memory, say): say so, go on
+                    row = {"profile": profile, "method": method, "rows_per_side": n,
+                           "error": f"the run ended with exit code {p.exitcode}",
+                           "stages": {}}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     return rows

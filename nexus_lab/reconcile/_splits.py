@@ -3,9 +3,13 @@
 A batch payment is one bank line equal to the sum of 2-6 ledger lines; an
 installment is one ledger line paid by 2-6 bank lines. For every open "one"
 row, the open "many" rows of the same counterparty inside the date window are
-gathered (the ``max_candidates`` closest in time), every subset of 2-6 of them
-is summed at once as an int64 tensor, and exact hits are kept. Claims that
-share a row are settled by confidence, in vectorized rounds.
+gathered (the ``max_candidates`` most similar, then closest in time), every subset
+of 2-6 of them is summed at once as a float64 matrix product (exact in cents); a
+counterparty with few open rows in the window is also tried whole, less up to two
+rows, whatever their number and signs. An exact hit is kept when it is likelier a
+split than chance (the prior read from the hits found beyond those expected).
+Claims that share a row are settled by confidence, in vectorized rounds.
+:func:`find_listed` finds the splits whose "one" row names its parts (a remittance).
 """
 
 from __future__ import annotations
