@@ -44,7 +44,8 @@ class Scorer:
         self.window = window
         self.sorted_l = np.sort(lg.cents)
         key = lg.keys[0]
-        counts = np.bincount(key[key >= 0], minlength=int(key.max()) + 1 if len(key) else 0)
+        # (every name may be empty: keys all -1)
+        counts = np.bincount(key[key >= 0], minlength=max(int(key.max(initial=-1)) + 1, 1))
         self.name_share = np.where(key >= 0, counts[np.maximum(key, 0)], 0) / len(lg)
         self.model: FSModel | None = None
         self.unobserved: list[int] = []  # comparisons no candidate pair could make

@@ -119,3 +119,16 @@ def test_bad_parameters(tables):
         run(bank, ledger, date_window=2.5)
     with pytest.raises(SchemaError, match="must be a DataFrame"):
         run("bank.csv", ledger)
+
+
+def test_descriptions_that_name_no_one_still_reconcile_on_amount_and_date():
+    # every description is a bank's transfer word or empty: no counterparty at all
+    days = pd.to_datetime(["2025-03-03", "2025-03-05", "2025-03-09"])
+    bank = pd.DataFrame({"transaction_id": ["B0", "B1", "B2"], "date": days,
+                         "amount": [12.50, 80.00, 7.25],
+                         "description": ["KARTENZAHLUNG", "", "SEPA-LASTSCHRIFT MREF"]})
+    ledger = pd.DataFrame({"transaction_id": ["L0", "L1", "L2"], "date": days,
+                           "amount": [12.50, 80.00, 7.25], "description": ["", "FPO", None]})
+    res = nx.reconcile(bank, ledger, device="cpu")
+    assert set(zip(res.matches["bank_id"], res.matches["ledger_id"])) == {
+        ("B0", "L0"), ("B1", "L1"), ("B2", "L2")}
