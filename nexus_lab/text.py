@@ -29,7 +29,7 @@ _NOISE = (
     "KREF|SVWZ|ABBUCHUNG|PRLV|PRELEVEMENT|VIR|VIREMENT|CB|CARTE|RETRAIT|BETALING|"
     "INCASSO|PAGAMENTO|BONIFICO|ADDEBITO|RECIBO|TRANSFERENCIA|COMPRA|TARJETA|"
     # ACH company-entry fields
-    "ORIG|ENTRY|DESCR|SEC|TRACE|EED|IND|NAME|TRN"
+    "ORIG|ENTRY|DESC|DESCR|SEC|TRACE|EED|IND|TRN"
 )
 _SPELLED = (("Ä", "AE"), ("Ö", "OE"), ("Ü", "UE"), ("ß", "SS"), ("ẞ", "SS"), ("Æ", "AE"),
             ("Ø", "O"), ("Œ", "OE"), ("Ł", "L"), ("Đ", "D"))
@@ -70,12 +70,18 @@ def normalize_name(values: object) -> pa.Array:
     text = pc.utf8_upper(as_string_array(values))
     # letters with marks keep their letter: umlauts as German banks spell them, then
     # any other mark dropped ("CAFÉ ZÜRCHER" -> "CAFE ZUERCHER")
-    for letter, spelled in _SPELLED:
-        text = pc.replace_substring(text, letter, spelled)
-    text = pc.replace_substring_regex(pc.utf8_normalize(text, "NFKD"), r"\p{Mn}+", "")
+    plain = pc.string_is_ascii(text)
+    if not pc.all(plain).as_py():  # only the texts with such letters
+        marked = pc.invert(plain)
+        rest = pc.filter(text, marked)
+        for letter, spelled in _SPELLED:
+            rest = pc.replace_substring(rest, letter, spelled)
+        rest = pc.replace_substring_regex(pc.utf8_normalize(rest, "NFKD"), r"\p{Mn}+", "")
+        text = pc.replace_with_mask(text, marked, rest)
     text = pc.replace_substring_regex(text, r"['’`]", "")  # KIM'S -> KIMS, as banks write it
     text = pc.replace_substring_regex(text, r"\S*\d\S*", " ")
     text = pc.replace_substring_regex(text, r"[^A-Z ]+", " ")
+    text = pc.replace_substring_regex(text, r"\b(?:CO|IND) NAME\b", " ")  # ACH field labels
     text = pc.replace_substring_regex(text, rf"\b({_NOISE})\b", " ")
     text = pc.replace_substring_regex(text, r"\s+", " ")
     text = pc.utf8_trim_whitespace(text)

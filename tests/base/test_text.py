@@ -85,3 +85,17 @@ def test_encode_bytes_round_trip(width):
     for w, row, n in zip(words, mat, lengths):
         raw = w.encode()[:width]
         assert n == len(raw) and bytes(row[:n]) == raw and not row[n:].any()
+
+
+@pytest.mark.parametrize("raw, name", [
+    ("Café Zürcher Genève", "CAFE ZUERCHER GENEVE"),       # umlauts as German banks spell them
+    ("Parking Treviño", "PARKING TREVINO"),                 # other marks dropped, word kept
+    ("Kim's Catering", "KIMS CATERING"),                    # apostrophes vanish, as banks write
+    ("VISA INTL RESTAURANT VOGEL DE EUR 72.80 @ 1.0554", "RESTAURANT VOGEL"),
+    ("KARTENZAHLUNG KIMS CATERING KOELN 02-05", "KIMS CATERING KOELN"),
+    ("ORIG CO NAME:ACME SVCS ORIG ID:917 DESC DATE:250128 IND NAME:BRAMBLE KNITS",
+     "ACME SVCS BRAMBLE KNITS"),                            # ACH field labels
+    ("Name Brand Furniture", "NAME BRAND FURNITURE"),       # NAME is a word outside ACH labels
+])
+def test_names_as_banks_write_them(raw, name):
+    assert normalize_name([raw]).to_pylist() == [name]
