@@ -37,7 +37,8 @@ def find_plans(ledger_rows: np.ndarray, bank_rows: np.ndarray, *, cents_l: np.nd
     (with ``word_*``, a looser key such as the name's first word) plans whose parts
     share that. Then, from three parts up, plans paid through someone else (a
     buy-now-pay-later lender): the parts share a bank key of their own (``word_b``, or
-    ``party_b``), and their amounts and regular period alone make them a plan.
+    ``party_b``) that no ledger line has, and their amounts and regular period alone make
+    them a plan.
 
     Examples
     --------
@@ -53,7 +54,11 @@ def find_plans(ledger_rows: np.ndarray, bank_rows: np.ndarray, *, cents_l: np.nd
     passes = [(party_l, party_b, None, min_parts)]
     if word_l is not None:
         passes.append((word_l, word_b, None, min_parts))
-    passes.append((np.zeros_like(party_l), np.zeros_like(party_b), word_b, max(min_parts, 3)))
+    # a lender's name is the bank's alone: its lines share no first word with the ledger
+    word_of_l = party_l if word_l is None else word_l
+    known = np.isin(word_b, np.unique(word_of_l[word_of_l >= 0]))
+    lender_b = np.where(known, -1, word_b)
+    passes.append((np.zeros_like(party_l), np.zeros_like(party_b), lender_b, max(min_parts, 3)))
     taken_l = np.zeros(len(cents_l), bool)
     taken_b = np.zeros(len(cents_b), bool)
     found = []
