@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nexus_lab.datasets._recon_kit import Book, digits, join, keep_order, pick, split_equal
+from nexus_lab.datasets._recon_kit import Book, counts, digits, join, keep_order, pick, split_equal
 
 # brand, kind, bank descriptor, price menu in cents (empty: priced per gallon)
 _BRANDS = (
@@ -63,7 +63,7 @@ def dense(n: int, seed: int, *, start: str, days: int | None):
     store_state = rng.integers(0, len(_STATES), (len(name), 40))
     share = {"one": 0.84, "tolerance": 0.05, "decoy": 0.03, "batch": 0.02, "inst": 0.005,
              "bank_only": 0.02, "ledger_only": 0.02, "duplicate": 0.015, "mismatch": 0.01}
-    count = {k: max(2, round(s * n)) for k, s in share.items()}
+    count = counts(share, n)
 
     def draw(k):
         b = rng.choice(len(name), k, p=brand_p)

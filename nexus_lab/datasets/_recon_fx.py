@@ -21,6 +21,7 @@ import pandas as pd
 from nexus_lab.datasets._recon_kit import (
     Book,
     bank_text,
+    counts,
     cut,
     digits,
     join,
@@ -85,7 +86,7 @@ def fx(n: int, seed: int, *, start: str, days: int | None):
     share = {"same": 0.525, "card_fx": 0.20, "wire_fx": 0.10, "fee": 0.04, "pct": 0.02,
              "decoy": 0.02, "batch": 0.03, "inst": 0.01, "bank_only": 0.04, "ledger_only": 0.03,
              "duplicate": 0.005, "mismatch": 0.01}
-    count = {k: max(2, round(s * n)) for k, s in share.items()}
+    count = counts(share, n)
     in_wallet = np.isin(v["currency"], _WALLETS)
     cidx = pd.Index(currencies).get_indexer(v["currency"])
 

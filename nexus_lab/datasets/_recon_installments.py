@@ -21,6 +21,7 @@ from nexus_lab.datasets._recon_kit import (
     Book,
     add_months,
     bank_text,
+    counts,
     cut,
     digits,
     join,
@@ -78,7 +79,7 @@ def installments(n: int, seed: int, *, start: str, days: int | None):
     share = {"parts": 0.40, "one": 0.435, "subs": 0.07, "decoy": 0.02, "tolerance": 0.02,
              "batch": 0.01, "bank_only": 0.025, "ledger_only": 0.02, "duplicate": 0.005,
              "mismatch": 0.01}
-    count = {k: max(2, round(s * n)) for k, s in share.items()}
+    count = counts(share, n)
 
     # ------------------------------------------------------------ the plans
     ptype = rng.choice(_TYPES, max(4, round(count["parts"] / 6.5)),

@@ -171,6 +171,11 @@ def _frame(parts, origin, columns, id_format, sign, scale, rng):
 
 # --------------------------------------------------------------------- helpers
 
+def counts(share: dict[str, float], n: int) -> dict[str, int]:
+    """Rows to plant of each case: its share of ``n``, at least 2."""
+    return {k: max(2, round(s * n)) for k, s in share.items()}
+
+
 def pick(rng: np.random.Generator, options, k: int, p=None) -> np.ndarray:
     """``k`` draws from ``options`` as an object array."""
     opts = np.asarray(options, dtype=object)

@@ -31,6 +31,7 @@ import numpy as np
 
 from nexus_lab.datasets._recon_kit import (
     Book,
+    counts,
     cut,
     digits,
     join,
@@ -154,7 +155,7 @@ def marketplace(n: int, seed: int, *, start: str, days: int | None):
     share = {"payout": 0.12, "one": 0.66, "subs": 0.05, "tolerance": 0.04, "decoy": 0.03,
              "plans": 0.006, "bank_only": 0.035, "duplicate": 0.01, "mismatch": 0.01,
              "unpaid": 0.005}
-    count = {k: max(2, round(s * n)) for k, s in share.items()}
+    count = counts(share, n)
     city = _CITIES[rng.integers(0, len(_CITIES))]
     cards = digits(rng.choice(9000, 3, replace=False) + 1000, 4)
     cards_p = np.array([0.7, 0.25, 0.05])

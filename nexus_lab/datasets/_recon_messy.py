@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from nexus_lab.datasets._recon_kit import (
     Book,
     bank_text,
+    counts,
     cut,
     digits,
     join,
@@ -74,7 +75,7 @@ def messy(n: int, seed: int, *, start: str, days: int | None):
     nv = len(v["name"])
     share = {"one": 0.835, "tolerance": 0.04, "decoy": 0.03, "batch": 0.025, "inst": 0.015,
              "bank_only": 0.035, "ledger_only": 0.03, "duplicate": 0.01, "mismatch": 0.01}
-    count = {k: max(2, round(s * n)) for k, s in share.items()}
+    count = counts(share, n)
     cheque_counter = [1001]
 
     def amounts(vend):

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from nexus_lab.datasets._recon_kit import (
     Book,
     bank_text,
+    counts,
     cut,
     digits,
     join,
@@ -76,7 +77,7 @@ def payables(n: int, seed: int, *, start: str, days: int | None):
     share = {"run": 0.33, "direct": 0.565, "decoy": 0.015, "tolerance": 0.03,
              "bank_only": 0.03, "duplicate": 0.005, "mismatch": 0.01, "open": 0.04,
              "cheque_open": 0.005, "unpaid": 0.01}
-    count = {k: max(2, round(s * n)) for k, s in share.items()}
+    count = counts(share, n)
 
     def vendor_of(mode_mask, k):
         w = v["popularity"] * mode_mask

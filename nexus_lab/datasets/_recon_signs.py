@@ -28,6 +28,7 @@ import pandas as pd
 from nexus_lab.datasets._recon_kit import (
     Book,
     bank_text,
+    counts,
     cut,
     digits,
     join,
@@ -66,7 +67,7 @@ def signs(n: int, seed: int, *, start: str, days: int | None):
              "refund": 0.03, "surcharge": 0.02, "inst": 0.015, "bank_only": 0.035,
              "ledger_only": 0.03, "duplicate": 0.008, "mismatch": 0.01, "payroll": 0.02,
              "batch_recv": 0.03}
-    count = {k: max(2, round(x * n)) for k, x in share.items()}
+    count = counts(share, n)
 
     def supplier_pairs(kind, vend, lday, cents, bcents=None, direction=1, reason=None, lag=None):
         k = len(vend)

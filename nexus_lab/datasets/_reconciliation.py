@@ -7,6 +7,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from nexus_lab.datasets._recon_kit import counts as planted
 from nexus_lab.datasets._recon_profiles import (
     RECONCILIATION_PROFILES,
     check_profile,
@@ -173,12 +174,11 @@ def synth_reconciliation(
     popularity = 1.0 / np.arange(1, nv + 1) ** 0.8
     popularity /= popularity.sum()
 
-    counts = {
+    counts = planted(n=n, share={
         "one_to_one": 0.78, "tolerance": 0.05, "decoy": 0.02, "batch": 0.03,
         "installment": 0.01, "bank_only": 0.03, "ledger_only": 0.03, "duplicate": 0.01,
         "amount_mismatch": 0.01,
-    }
-    counts = {k: max(2, round(v * n)) for k, v in counts.items()}
+    })
     last_day = days - 1
     b_parts: list[dict] = []
     l_parts: list[dict] = []
