@@ -45,7 +45,7 @@ from nexus_lab.reconcile._prepare import (
     resolve_counterparties,
     split_columns,
 )
-from nexus_lab.reconcile._scoring import PRIOR, Scorer
+from nexus_lab.reconcile._scoring import PRIOR, Scorer, share_a_number
 from nexus_lab.reconcile._splits import Splits, find_listed, find_splits
 from nexus_lab.reconcile._windows import learn_window
 
@@ -571,13 +571,8 @@ def _tolerance_candidates(b, lg, open_b, open_l, tolerance, window, dmin, span_d
     i, j = i[keep], j[keep]
     # at most _KEEP per bank row: those sharing a number with it first, then the nearest
     # in amount, then in date (i stays sorted)
-    shared = np.zeros(len(i), bool)
-    for s in range(0, len(i), 1 << 20):
-        nb, nl = b.nums[i[s:s + (1 << 20)], :4], lg.nums[j[s:s + (1 << 20)], :4]
-        shared[s:s + (1 << 20)] = ((nb[:, :, None] == nl[:, None, :])
-                                   & (nb[:, :, None] >= 0)).any((1, 2))
     by_row = np.lexsort((np.abs(b.day[i] - lg.day[j]), np.abs(b.cents[i] - lg.cents[j]),
-                         ~shared, i))
+                         ~share_a_number(b, lg, i, j), i))
     i, j = i[by_row], j[by_row]
     rank = np.arange(len(i)) - np.searchsorted(i, i)
     return i[rank < _KEEP], j[rank < _KEEP]

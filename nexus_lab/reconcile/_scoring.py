@@ -95,9 +95,8 @@ class Scorer:
         desc = np.where(empty, -1, _desc_level(sim))
         rb, rl = b.ref[i], lg.ref[j]
         ref = np.where((rb < 0) | (rl < 0), -1, np.where(rb == rl, 0, 1))
-        nb, nl = b.nums[i, :_NUMS_COMPARED], lg.nums[j, :_NUMS_COMPARED]
-        common = ((nb[:, :, None] == nl[:, None, :]) & (nb[:, :, None] >= 0)).any((1, 2))
-        num = np.where((nb[:, 0] < 0) | (nl[:, 0] < 0), -1, np.where(common, 0, 1))
+        num = np.where((b.nums[i, 0] < 0) | (lg.nums[j, 0] < 0), -1,
+                       np.where(share_a_number(b, lg, i, j), 0, 1))
         return np.stack([amount, date, desc, ref, num], 1).astype(np.int64), sim
 
     def _bounds(self, cents: np.ndarray) -> list:
@@ -151,11 +150,8 @@ class Scorer:
                 - np.searchsorted(ordered, values - around, "left") - counts)
         floor = near / (2.0 * around)
         # a fee moves one way (bank = ledger + fee); steps between menu prices show both
-        mirror = np.searchsorted(values, -values)
-        found = mirror < len(values)
-        opposite = np.where(found, counts[np.minimum(mirror, len(values) - 1)], 0)
-        opposite = np.where(found & (values[np.minimum(mirror, len(values) - 1)] == -values),
-                            opposite, 0)
+        mirror = np.minimum(np.searchsorted(values, -values), len(values) - 1)
+        opposite = np.where(values[mirror] == -values, counts[mirror], 0)
         fee = ((counts >= _MIN_FEE_PAIRS) & (parties >= _MIN_FEE_PARTIES)
                & (counts >= 10.0 * np.maximum(floor, 0.1)) & (counts >= 4 * opposite))
         top = np.argsort(-counts[fee], kind="stable")[:_MAX_FEES]
@@ -389,6 +385,18 @@ class Scorer:
         p_col = 1.0 / (1.0 + np.exp2(-np.clip(pb + col_prior, -60, 60)) + col[pj])
         out[pick] = np.minimum(p_row, p_col)
         return out
+
+
+def share_a_number(b: Side, lg: Side, i: np.ndarray, j: np.ndarray,
+                   chunk: int = 1 << 20) -> np.ndarray:
+    """Whether the texts of bank rows ``i`` and ledger rows ``j`` share a number (of the
+    ``_NUMS_COMPARED`` smallest of each), in chunks of pairs."""
+    out = np.zeros(len(i), bool)
+    for s in range(0, len(i), chunk):
+        nb = b.nums[i[s:s + chunk], :_NUMS_COMPARED]
+        nl = lg.nums[j[s:s + chunk], :_NUMS_COMPARED]
+        out[s:s + chunk] = ((nb[:, :, None] == nl[:, None, :]) & (nb[:, :, None] >= 0)).any((1, 2))
+    return out
 
 
 def _date_level(lag: np.ndarray) -> np.ndarray:
