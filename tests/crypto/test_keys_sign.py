@@ -219,8 +219,14 @@ def test_merkle_bad_input():
         crypto.verify_proof(b"a", short, tree.root)
 
 
-# the records are distinct: with two equal records, the proof of one with its position
-# flipped is the (valid) proof of the other, which is the same record
+# The records are distinct: with two equal records, the proof of one with its position
+# flipped is the (valid) proof of the other, which is the same record. The record count
+# (bytes 5-12, after NXMP and the version) is not drawn: the root does not commit to it,
+# so a count whose tree gives the record the same path (9 and 11 records, record 0)
+# still leads to the root; the proof binds the record to the root, not the count.
+_COUNT_BYTES = range(5, 13)
+
+
 @settings(max_examples=80, deadline=None)
 @given(records=st.lists(st.binary(max_size=40), min_size=2, max_size=40, unique=True),
        data=st.data())
@@ -228,7 +234,7 @@ def test_any_flipped_proof_byte_fails(records, data):
     tree = crypto.MerkleTree(records)
     i = data.draw(st.integers(0, len(records) - 1))
     blob = bytearray(tree.proof(i).to_bytes())
-    pos = data.draw(st.integers(0, len(blob) - 1))
+    pos = data.draw(st.integers(0, len(blob) - 1).filter(lambda p: p not in _COUNT_BYTES))
     blob[pos] ^= 1 << data.draw(st.integers(0, 7))
     with pytest.raises(NexusError):
         crypto.verify_proof(records[i], bytes(blob), tree.root)
