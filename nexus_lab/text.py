@@ -62,6 +62,21 @@ def as_string_array(values: object) -> pa.Array:
     return pc.fill_null(arr, "")
 
 
+def drop_numbers(text: pa.Array) -> pa.Array:
+    """Drop the numbers of texts: tokens with a digit (card, store, phone, reference
+    numbers, dates), a token being cut at spaces and at ``*``, ``#`` and ``/`` as card
+    descriptors join them (``UPS*1Z99``, ``SQ *CAFE``); a word running into digits
+    keeps the word (``ADS0959982136`` -> ``ADS``).
+
+    Examples
+    --------
+    >>> drop_numbers(pa.array(["UPS*1234567890 GA", "GOOGLE *ADS0959982136"])).to_pylist()
+    ['UPS*  GA', 'GOOGLE *ADS ']
+    """
+    text = pc.replace_substring_regex(text, r"\b([A-Za-z]{3,})[0-9]{4,}\b", r"\1 ")
+    return pc.replace_substring_regex(text, r"[^\s*#/]*[0-9][^\s*#/]*", " ")
+
+
 def normalize_name(values: object) -> pa.Array:
     """Upper-case, drop digits, punctuation and bank noise words; collapse spaces.
 
@@ -79,7 +94,7 @@ def normalize_name(values: object) -> pa.Array:
         rest = pc.replace_substring_regex(pc.utf8_normalize(rest, "NFKD"), r"\p{Mn}+", "")
         text = pc.replace_with_mask(text, marked, rest)
     text = pc.replace_substring_regex(text, r"['’`]", "")  # KIM'S -> KIMS, as banks write it
-    text = pc.replace_substring_regex(text, r"\S*\d\S*", " ")
+    text = drop_numbers(text)
     text = pc.replace_substring_regex(text, r"[^A-Z ]+", " ")
     text = pc.replace_substring_regex(text, r"\b(?:CO|IND) NAME\b", " ")  # ACH field labels
     text = pc.replace_substring_regex(text, rf"\b({_NOISE})\b", " ")

@@ -63,10 +63,6 @@ def check_model(model: FSModel, *, observed: list[bool], exact_bank: np.ndarray,
             found.append("the descriptions carry no evidence (names in the two files do not "
                          "agree more for matches than for other pairs): check that both "
                          "description columns name the counterparty")
-        elif np.any(w[1:] > w[0] + 2.0):
-            k = int(np.argmax(w[1:])) + 1
-            found.append(f"'{labels[k]}' names weigh more ({w[k]:+.1f} bits) than "
-                         f"'{labels[0]}' ones ({w[0]:+.1f} bits)")
     spread = np.array([float(np.ptp(w)) if seen else 0.0 for w, seen in zip(weights, observed)])
     if spread.sum() > 0 and (spread > 0).sum() >= 3:
         top = int(np.argmax(spread))

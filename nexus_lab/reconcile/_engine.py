@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from nexus_lab._typing import DeviceLike, FrameLike
 from nexus_lab.device import resolve_device
@@ -37,6 +38,7 @@ from nexus_lab.reconcile._plans import find_plans
 from nexus_lab.reconcile._prepare import (
     BANK_OPTIONAL,
     LEDGER_OPTIONAL,
+    Side,
     align_signs,
     check_number,
     check_tolerance,
@@ -45,9 +47,11 @@ from nexus_lab.reconcile._prepare import (
     resolve_counterparties,
     split_columns,
 )
+from nexus_lab.reconcile._runs import RunGroups, find_runs, run_groups, run_pairs
 from nexus_lab.reconcile._scoring import PRIOR, Scorer, share_a_number
 from nexus_lab.reconcile._splits import Splits, find_listed, find_splits
 from nexus_lab.reconcile._windows import learn_window
+from nexus_lab.text import as_string_array
 
 log = logging.getLogger("nexus_lab")
 # a payment run settles invoices issued over the vendor's terms (net 30 to 60): a batch
@@ -280,7 +284,7 @@ def reconcile(
     timings["scoring"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    tie1 = np.abs(b.day[i1] - lg.day[j1])
+    tie1 = np.abs(b.event[i1] - lg.day[j1])
     pick1 = assign_one_to_one(i1, j1, w1.sum(1), tie=tie1)
     open_b = np.ones(len(b), bool)
     open_b[i1[pick1]] = False
@@ -297,7 +301,14 @@ def reconcile(
                          cents_one=b.cents, cents_many=lg.cents, part_one=b.part,
                          part_many=lg.part)
     close_rows(open_b, open_l, listed, one_is_bank=True)
-    batch, inst = [listed], []
+    # payouts: a bank line settling a storefront's lines of whole days (with a ledger
+    # channel column; runs of a counterparty's lines are looked for after the splits)
+    groups = run_groups(lg.frame, lg.keys[0])
+    horizon = max(window, PAYMENT_RUN_DAYS)
+    runs = [_settlement_runs(b, lg, groups, open_b, open_l, horizon=horizon)
+            if groups.names is not None else Splits.empty()]
+    close_rows(open_b, open_l, runs[0], one_is_bank=True)
+    batch, inst = [listed, runs[0]], []
     one_b, one_l = np.flatnonzero(open_b), np.flatnonzero(open_l)
     odds_b = odds_i = None  # the prior odds of a split, read by the first search that hits
     for _ in range(3):
@@ -327,6 +338,10 @@ def reconcile(
         # rows that looked at them: the others would find exactly what they found
         one_b = _still_open(batch, was_l & ~open_l, open_b)
         one_l = _still_open(inst, was_b & ~open_b, open_l)
+    if groups.names is None:
+        runs.append(_settlement_runs(b, lg, groups, open_b, open_l, horizon=horizon))
+        close_rows(open_b, open_l, runs[-1], one_is_bank=True)
+        batch.append(runs[-1])
     # installment plans over months: equal parts at a regular period, found by their shape
     plans = find_plans(np.flatnonzero(open_l), np.flatnonzero(open_b), cents_l=lg.cents,
                        cents_b=b.cents, party_l=lg.keys[0], party_b=b.keys[0], day_l=lg.day,
@@ -343,7 +358,7 @@ def reconcile(
     lv2, sim2 = scorer.levels(i2, j2)
     scorer.fit_amount(lv2, int(pick1.sum()))
     w2 = scorer.weights(lv2, i2, j2)
-    tie2 = np.abs(b.day[i2] - lg.day[j2])
+    tie2 = np.abs(b.event[i2] - lg.day[j2])
     pick2 = assign_one_to_one(i2, j2, w2.sum(1), tie=tie2)
     open_b[i2[pick2]] = False
     open_l[j2[pick2]] = False
@@ -361,7 +376,7 @@ def reconcile(
     pi, pj = i_all[pick], j_all[pick]
     with ThreadPoolExecutor(max_workers=1) as pool:
         sentences = pool.submit(
-            explain, np.concatenate([lv1, lv2])[pick], b.day[pi] - lg.day[pj],
+            explain, np.concatenate([lv1, lv2])[pick], b.event[pi] - lg.day[pj],
             np.concatenate([sim1, sim2])[pick], w_all[pick],
         )
         unmatched = pool.submit(_unmatched, b, lg, open_b, open_l, window, dmin, span_day)
@@ -393,7 +408,7 @@ def reconcile(
         "em_iterations": scorer.model.n_iter,
     }
     observed = [True] + [c not in scorer.unobserved for c in range(1, PRIOR)]
-    warnings = check_model(scorer.model, observed=observed, exact_bank=i1, exact_ledger=j1,
+    warnings = check_model(scorer.model_fitted, observed=observed, exact_bank=i1, exact_ledger=j1,
                            linked_exact=int(pick1.sum()))
     for w in warnings:
         log.warning("reconcile: the learned model is suspect: %s", w)
@@ -517,6 +532,20 @@ def _still_open(rounds: list[Splits], closed: np.ndarray, open_one: np.ndarray) 
 
 _NEAREST = 6  # per bank row, day of lag and key: the ledger amounts nearest its own
 _KEEP = 16  # per bank row in all: the nearest amounts
+
+
+def _settlement_runs(b: Side, lg: Side, groups: RunGroups, open_b: np.ndarray,
+                     open_l: np.ndarray, *, horizon: int) -> Splits:
+    """The settlement runs (``_runs``) among the open rows."""
+    one, many = np.flatnonzero(open_b), np.flatnonzero(open_l)
+    text_l = as_string_array(lg.frame["description"])
+    if "reference" in lg.frame:
+        text_l = pc.binary_join_element_wise(
+            text_l, as_string_array(lg.frame["reference"]), " ")
+    pb, pg = run_pairs(one, many, groups, text_one=as_string_array(b.frame["description"]),
+                       text_many=text_l, day_one=b.day, day_many=lg.day, party_one=b.keys[0])
+    return find_runs(pb, pg, many, groups, cents_one=b.cents, cents_many=lg.cents,
+                     day_one=b.day, day_many=lg.day, horizon=horizon)
 
 
 def _tolerance_candidates(b, lg, open_b, open_l, tolerance, window, dmin, span_day):

@@ -25,13 +25,7 @@ def keep_order(i, j, pick, b: Side, lg: Side) -> tuple[np.ndarray, np.ndarray]:
     rival = (np.bincount(i, minlength=len(b))[i] > 1) | (np.bincount(j, minlength=len(lg))[j] > 1)
     sel = np.flatnonzero(pick & rival)
     bi, lj = i[sel], j[sel]
-    keys = (lg.ref[lj], lg.name_id[lj], lg.day[lj], lg.cents[lj],
-            b.ref[bi], b.name_id[bi], b.day[bi], b.cents[bi])
-    order = np.lexsort(keys)
-    stacked = np.stack([k[order] for k in keys])
-    start = np.r_[True, (stacked[:, 1:] != stacked[:, :-1]).any(0)]
-    group = np.empty(len(sel), np.int64)
-    group[order] = np.cumsum(start) - 1
+    group = pd.factorize(b.alike()[bi] * (len(lg) + 1) + lg.alike()[lj])[0]
     by_b = np.lexsort((bi, group))
     by_l = np.lexsort((lj, group))
     i, j = i.copy(), j.copy()

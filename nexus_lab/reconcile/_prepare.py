@@ -20,6 +20,7 @@ from nexus_lab.reconcile._blocking import expand_ranges, range_join, unique_ints
 from nexus_lab.text import (
     SENTINEL,
     as_string_array,
+    drop_numbers,
     encode_bytes,
     normalize_name,
     qgram_codes,
@@ -33,7 +34,8 @@ log = logging.getLogger("nexus_lab")
 
 REQUIRED = ("transaction_id", "date", "amount", "description")
 BANK_OPTIONAL = ("account", "reference", "currency", "debit", "credit")
-LEDGER_OPTIONAL = ("vendor", "category", "account", "reference", "currency", "debit", "credit")
+LEDGER_OPTIONAL = ("vendor", "category", "account", "reference", "currency", "debit", "credit",
+                   "channel")
 
 _NAME_WIDTH = 24  # bytes of a normalized counterparty name that are compared
 _PAIR_CHUNK = 1 << 16
@@ -55,11 +57,21 @@ class Side:
     keys: list[np.ndarray] = field(default_factory=list)
     ref: np.ndarray | None = None
     nums: np.ndarray | None = None  # per row: up to _NUMS numbers of its text, -1 padded
+    # (bank side only) the day the text says the payment was made (a card's authorization
+    # date, ``PURCHASE AUTHORIZED ON 03/14``), else the posting day: dates are compared on it
+    event: np.ndarray | None = None
     # (bank side only) name pairs already compared: sorted codes b * n_ledger_names + l, sims
     known_pairs: tuple[np.ndarray, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def alike(self) -> np.ndarray:
+        """Per row, a class shared by the rows that read the same to the scorer (amount,
+        day compared, counterparty, reference): pairs of such rows are interchangeable."""
+        day = self.day if self.event is None else self.event
+        keys = pd.MultiIndex.from_arrays([self.cents, day, self.name_id, self.ref])
+        return pd.factorize(keys)[0].astype(np.int64)
 
 def check_number(value: object, name: str) -> float:
     try:
@@ -174,7 +186,7 @@ def prepare_side(
     # text work runs once per distinct string, then is gathered back to the rows; numbers
     # (card suffixes, store and reference numbers) go first so that fewer strings differ
     raw = source.dictionary_encode()
-    bare = pc.replace_substring_regex(raw.dictionary, r"\S*\d\S*", " ").dictionary_encode()
+    bare = drop_numbers(raw.dictionary).dictionary_encode()
     norm = normalize_name(bare.dictionary).dictionary_encode()
     names = norm.dictionary
     name_id = np.asarray(norm.indices).astype(np.int64)[
@@ -183,8 +195,9 @@ def prepare_side(
     codes = qgram_codes(*encode_bytes(names, _NAME_WIDTH), q=2)
     skel = qgram_codes(*encode_bytes(skeleton(names), _NAME_WIDTH), q=2)
     ref, nums = ref.result() if ref is not None else _references(desc, ref_column)
+    event = text_dates(desc, day) if name == "bank" else day
     return Side(name, df, ids, cents, day, np.zeros(len(df), np.int64), names, name_id, codes,
-                 skel, ref=ref, nums=nums)
+                 skel, ref=ref, nums=nums, event=event)
 
 _COMMON_WORD = 20  # a word next to this many different words names no one party
 _ONE_SIDED = 0.05  # ... when the other table's names hold it at most this often, relatively
@@ -380,6 +393,74 @@ def text_numbers(desc: pa.Array, ref: np.ndarray | None = None) -> np.ndarray:
     rank = np.arange(len(r)) - np.searchsorted(r, r)
     first = rank < _NUMS
     out[r[first], rank[first]] = val[first]
+    return out
+
+
+_DAY = r"(?:0?[1-9]|[12][0-9]|3[01])"
+_TEXT_DATE = (r"(?:^|[^0-9.,/-])(?P<a>" + _DAY + r")[/.-](?P<b>" + _DAY
+              + r")(?:[/.-](?P<y>[0-9]{4}|[0-9]{2}))?(?:[^0-9.,/-]|$)")
+_TEXT_DATE_BEFORE = 10  # days a text's date may precede the posting day
+_TEXT_DATE_SHARE = 0.5  # ... on at least this share of the rows whose text has one
+
+
+def text_dates(desc: pa.Array, day: np.ndarray) -> np.ndarray:
+    """The day each bank row's text says it happened, else its posting day.
+
+    Card lines print the day of the purchase (``PURCHASE AUTHORIZED ON 03/14``,
+    ``POS DEBIT 03/14``, ``KARTENZAHLUNG ... 14-03``), which is the ledger's day while
+    the posting comes days later. A text's first ``d/m`` or ``m/d`` (``/``, ``.`` or
+    ``-``, with or without a year) is read in one order for the whole table, the
+    order that puts more dates in the ``_TEXT_DATE_BEFORE`` days up to the posting
+    day; dates are used only if most of the texts that carry one agree
+    (``_TEXT_DATE_SHARE``), and only where the date is in those days.
+
+    Examples
+    --------
+    >>> day = parse_days(pd.Series(["2025-03-17", "2025-03-17", "2025-03-17"]), table="bank")
+    >>> texts = pa.array(["PURCHASE AUTHORIZED ON 03/14 USPS", "PILOT 12.50", "POS 03/16 X"])
+    >>> (text_dates(texts, day) - day).tolist()
+    [-3, 0, -1]
+    """
+    out = np.asarray(day, np.int64).copy()
+    if len(desc) == 0:
+        return out
+    enc = desc.dictionary_encode()  # each distinct text once
+    found = pc.extract_regex(enc.dictionary, _TEXT_DATE)
+    valid = np.asarray(pc.is_valid(found), bool)
+    if not valid.any():
+        return out
+    idx = np.asarray(enc.indices).astype(np.int64)
+    has = valid[idx]
+    rows = np.flatnonzero(has)
+
+    def field(name: str) -> np.ndarray:
+        col = pc.struct_field(found, name)
+        col = pc.if_else(pc.greater(pc.utf8_length(col), 0), col, None)
+        return pc.cast(pc.fill_null(col, "-1"), pa.int64()).to_numpy(zero_copy_only=False)[
+            idx[rows]]
+
+    a, b, year = field("a"), field("b"), field("y")
+    posted = out[rows].astype("datetime64[D]")
+    this_year = posted.astype("datetime64[Y]").astype(np.int64) + 1970
+    year = np.where(year < 0, this_year, np.where(year < 100, 2000 + year, year))
+    best = None
+    for month, dom in ((a, b), (b, a)):  # m/d, then d/m
+        ok = month <= 12
+        # the latest such date not after the posting day (a year without one: last year's)
+        first = ((year - 1970) * 12 + np.minimum(month, 12) - 1).astype("datetime64[M]")
+        date = first.astype("datetime64[D]") + (dom - 1)
+        ok &= date < (first + 1).astype("datetime64[D]")  # the month has that day
+        later = ok & (date > posted)
+        prior = ((first - 12).astype("datetime64[D]") + (dom - 1))
+        date = np.where(later & (year == this_year), prior, date)
+        lead = (posted - date).astype(np.int64)
+        ok &= (lead >= 0) & (lead <= _TEXT_DATE_BEFORE)
+        if best is None or ok.sum() > best[0].sum():
+            best = (ok, date)
+    ok, date = best
+    if ok.sum() < _TEXT_DATE_SHARE * len(rows):
+        return out
+    out[rows[ok]] = date[ok].astype(np.int64)
     return out
 
 

@@ -89,7 +89,7 @@ class Scorer:
     def levels(self, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         b, lg = self.b, self.lg
         amount = self.amount_level(b.cents[i], lg.cents[j])
-        date = _date_level(b.day[i] - lg.day[j])
+        date = _date_level(np.clip(b.event[i] - lg.day[j], -self.window, self.window))
         sim = self.similarity(i, j)
         empty = (b.codes[b.name_id[i], 0] == SENTINEL) | (lg.codes[lg.name_id[j], 0] == SENTINEL)
         desc = np.where(empty, -1, _desc_level(sim))
@@ -215,14 +215,17 @@ class Scorer:
         m = [self.m_amount, *em.m]
         for c in self.unobserved:
             m[c] = u[c]
-        self.model = FSModel(
-            list(COMPARISONS),
-            [AMOUNT_LABELS, self.date_labels, _DESC_LABELS, _REF_LABELS, _NUM_LABELS],
-            m,
-            u,
-            lam=em.lam,
-            n_iter=em.n_iter,
-        )
+
+        def model(m: list[np.ndarray]) -> FSModel:
+            return FSModel(
+                list(COMPARISONS),
+                [AMOUNT_LABELS, self.date_labels, _DESC_LABELS, _REF_LABELS, _NUM_LABELS],
+                m, u, lam=em.lam, n_iter=em.n_iter,
+            )
+
+        self.model_fitted = model(m)  # as EM left it: what the diagnosis judges
+        desc = COMPARISONS.index("description")
+        self.model = model([*m[:desc], monotone_ratio(m[desc], u[desc]), *m[desc + 1:]])
 
     def _amount_counts(self, cents: np.ndarray) -> np.ndarray:
         """Per bank amount: ledger rows in each amount level (the bands by size, and the
@@ -250,7 +253,7 @@ class Scorer:
         return np.maximum(counts, 1.0 / (len(self.lg) * max(len(self.b), 1)))
 
     def _date_u(self) -> np.ndarray:
-        b, lg = self.b.day, self.lg.day
+        b, lg = self.b.event, self.lg.day
         lo = int(min(b.min(), lg.min()))
         hb = np.bincount(b - lo).astype(np.float64)
         hl = np.bincount(lg - lo).astype(np.float64)
@@ -338,7 +341,9 @@ class Scorer:
         (its owner then takes ours, or stays open). Each alternative is weighed
         by 2 ** (its total bits minus ours), from the bank row's side and from
         the ledger row's side; the confidence is the smaller of the two. Pairs
-        not chosen get 0.
+        not chosen get 0. Swapping with a pair whose rows read the same as ours
+        (``Side.alike``: same amount, day, counterparty, reference) is no
+        alternative: the two links say the same, whichever way they are paired.
         """
         out = np.zeros(len(i))
         if not pick.any():
@@ -369,15 +374,20 @@ class Scorer:
 
         rest = np.flatnonzero(~pick)
         a, c, w = i[rest], j[rest], bits[rest]
+        alike_b, alike_l = self.b.alike(), self.lg.alike()
+
+        def same(x: np.ndarray, y: np.ndarray, cls: np.ndarray) -> np.ndarray:
+            return (y >= 0) & (cls[x] == cls[np.maximum(y, 0)])
+
         # the bank row's view: row a (holding c0) takes c instead
         c0, a2 = owner_b[a], owner_l[c]
         rel = w - mine_b[a] - mine_l[c] * (a2 >= 0) + weight(a2, c0) * (a2 >= 0)
-        held = c0 >= 0
+        held = (c0 >= 0) & ~(same(a, a2, alike_b) & same(c, c0, alike_l))
         row = np.bincount(a[held], weights=np.exp2(np.clip(rel[held], -60, 60)), minlength=nb)
         # the ledger row's view: column c (held by b0) goes to a instead
         b0, c1 = owner_l[c], owner_b[a]
         rel = w - mine_l[c] - mine_b[a] * (c1 >= 0) + weight(b0, c1) * (c1 >= 0)
-        held = b0 >= 0
+        held = (b0 >= 0) & ~(same(c, c1, alike_l) & same(a, b0, alike_b))
         col = np.bincount(c[held], weights=np.exp2(np.clip(rel[held], -60, 60)), minlength=nl)
         pi, pj, pb = i[pick], j[pick], bits[pick]
         col_prior = np.log2(nl / nb)
@@ -385,6 +395,30 @@ class Scorer:
         p_col = 1.0 / (1.0 + np.exp2(-np.clip(pb + col_prior, -60, 60)) + col[pj])
         out[pick] = np.minimum(p_row, p_col)
         return out
+
+
+def monotone_ratio(m: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """``m`` with ``m / u`` made non-increasing over ordered levels (most alike first).
+
+    A more similar name is never weaker evidence than a less similar one: where EM
+    gives a level a lower ratio than the next one (few matches have the very
+    similar names that a bank's prefixes rule out), the two levels are pooled
+    (pool adjacent violators, weighted by ``u``), which keeps ``m``'s total.
+
+    Examples
+    --------
+    >>> monotone_ratio(np.array([0.001, 0.669, 0.33]), np.array([0.0005, 0.0125, 0.987]))
+    array([0.02576923, 0.64423077, 0.33      ])
+    """
+    blocks = [[float(a), float(b), 1] for a, b in zip(m, u)]  # levels, not rows
+    out: list[list[float]] = []
+    for block in blocks:
+        out.append(block)
+        while len(out) > 1 and out[-2][0] * out[-1][1] < out[-1][0] * out[-2][1]:
+            last = out.pop()
+            out[-1] = [out[-1][0] + last[0], out[-1][1] + last[1], out[-1][2] + last[2]]
+    ratio = np.repeat([mb / ub for mb, ub, _ in out], [int(k) for _, _, k in out])
+    return ratio * u
 
 
 def share_a_number(b: Side, lg: Side, i: np.ndarray, j: np.ndarray,
