@@ -60,6 +60,7 @@ class Side:
     # (bank side only) the day the text says the payment was made (a card's authorization
     # date, ``PURCHASE AUTHORIZED ON 03/14``), else the posting day: dates are compared on it
     event: np.ndarray | None = None
+    _alike: np.ndarray | None = field(default=None, repr=False)
     # (bank side only) name pairs already compared: sorted codes b * n_ledger_names + l, sims
     known_pairs: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -69,9 +70,14 @@ class Side:
     def alike(self) -> np.ndarray:
         """Per row, a class shared by the rows that read the same to the scorer (amount,
         day compared, counterparty, reference): pairs of such rows are interchangeable."""
-        day = self.day if self.event is None else self.event
-        keys = pd.MultiIndex.from_arrays([self.cents, day, self.name_id, self.ref])
-        return pd.factorize(keys)[0].astype(np.int64)
+        if self._alike is None:
+            day = self.day if self.event is None else self.event
+            code = pd.factorize(self.cents)[0].astype(np.int64)
+            for col in (day, self.name_id, self.ref):  # one column at a time, no overflow
+                values, n = pd.factorize(col)
+                code = pd.factorize(code * len(n) + values)[0].astype(np.int64)
+            self._alike = code
+        return self._alike
 
 def check_number(value: object, name: str) -> float:
     try:
