@@ -147,7 +147,7 @@ def run_pairs(one: np.ndarray, many: np.ndarray, groups: RunGroups, *, text_one:
 
 def find_runs(pb: np.ndarray, pg: np.ndarray, many: np.ndarray, groups: RunGroups, *,
               cents_one: np.ndarray, cents_many: np.ndarray, day_one: np.ndarray,
-              day_many: np.ndarray, horizon: int, named: np.ndarray | None = None) -> Splits:
+              day_many: np.ndarray, horizon: int) -> Splits:
     """Settlement runs of the candidate pairs (bank row ``pb``, group ``pg``).
 
     For each pair, a closing line (any open line of the group dated up to
@@ -176,8 +176,9 @@ def find_runs(pb: np.ndarray, pg: np.ndarray, many: np.ndarray, groups: RunGroup
     order = np.lexsort((many, day_many[many], group[many]))
     rows = many[order]
     g_r, d_r, k_r, c_r = group[rows], day_many[rows], kind[rows], cents_many[rows]
-    dmin = int(d_r.min()) - horizon - _END_DAYS - _CLOSE_DAYS - 2
-    span_d = int(d_r.max()) - dmin + 2
+    # day offsets of both tables fit one span, so (group, day) keys never spill over
+    dmin = int(min(d_r.min(), day_one[pb].min())) - horizon - _END_DAYS - _CLOSE_DAYS - 2
+    span_d = int(max(d_r.max(), day_one[pb].max())) - dmin + 2
     gd = composite((g_r, int(g_r.max()) + 1), (d_r - dmin, span_d))
     first = np.r_[True, gd[1:] != gd[:-1]]
     u_of_row = np.cumsum(first) - 1  # each line's (group, day) index
@@ -258,11 +259,9 @@ def find_runs(pb: np.ndarray, pg: np.ndarray, many: np.ndarray, groups: RunGroup
     if len(q) == 0:
         return Splits.empty()
     hp = p[q]  # the candidate pair of each hit
-    # per bank line: the runs with a closing line first, then the one naming the bank line
-    # best; a bank line with two different best runs is ambiguous and claims nothing
-    pref = (f[q] >= 0).astype(np.int64) * 2
-    if named is not None:
-        pref += named[p[q]].astype(np.int64)
+    # per bank line: the runs with a closing line first; a bank line with two different
+    # best runs is ambiguous and claims nothing
+    pref = (f[q] >= 0).astype(np.int64)
     bank = pb[hp]
     best = np.zeros(int(bank.max()) + 1, np.int64) - 1
     np.maximum.at(best, bank, pref)

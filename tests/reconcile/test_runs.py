@@ -101,3 +101,15 @@ def test_more_similar_names_never_weigh_less():
     ratio = monotone_ratio(m, u) / u
     assert np.all(np.diff(ratio) <= 1e-12)
     assert np.isclose(monotone_ratio(m, u).sum(), m.sum())
+
+
+def test_a_bank_line_after_its_groups_days_takes_no_line_of_the_next_group():
+    # (group, day) keys: a bank day past every ledger day must not reach group 1's lines
+    # (day 84 reached them before both tables shared one day span)
+    from nexus_lab.reconcile._runs import RunGroups, find_runs
+
+    g = RunGroups(np.array([0, 0, 0, 1, 1]), np.array([0, 0, 0, 0, 1]), None)
+    s = find_runs(np.array([0]), np.array([0]), np.arange(5), g,
+                  cents_one=np.array([300]), cents_many=np.array([100, 200, 300, 50, -300]),
+                  day_one=np.array([84]), day_many=np.array([1, 2, 3, 4, 5]), horizon=60)
+    assert not np.isin(s.many, [3, 4]).any()
