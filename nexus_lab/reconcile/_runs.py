@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from nexus_lab.reconcile._blocking import composite, expand_ranges, search_sorted, unique_ints
+from nexus_lab.reconcile._blocking import composite, expand_ranges, range_join, unique_ints
 from nexus_lab.reconcile._splits import Splits, _settle
 from nexus_lab.text import as_string_array
 
@@ -106,9 +106,7 @@ def run_pairs(one: np.ndarray, many: np.ndarray, groups: RunGroups, *, text_one:
     kb, kl = is_id[cb], is_id[cl]
     bi, bw = one[rb[kb]], cb[kb]
     li, lw = many[rl[kl]], cl[kl]
-    order = np.argsort(lw, kind="stable")
-    lw, li = lw[order], li[order]
-    r, pos = expand_ranges(np.searchsorted(lw, bw, "left"), np.searchsorted(lw, bw, "right"))
+    r, pos = range_join(bw, lw, 0, 0)
     lag = day_one[bi[r]] - day_many[li[pos]]
     near = (lag <= _ID_DAYS[0]) & (lag >= -_ID_DAYS[1])
     found = [bi[r][near] * width + group[li[pos]][near]]
@@ -122,16 +120,13 @@ def run_pairs(one: np.ndarray, many: np.ndarray, groups: RunGroups, *, text_one:
         spread = np.bincount(cn, minlength=len(size))
         rare = spread[cn] <= max(1, _COMMON_NAME * len(groups.names))
         need = np.minimum(np.bincount(gn[rare], minlength=len(groups.names)), _NAME_WORDS)
-        order = np.argsort(cn, kind="stable")
-        gn, cn = gn[order], cn[order]
         bw_all = unique_ints(one[rb] * len(size) + cb)
         brow, bword = bw_all // len(size), bw_all % len(size)
-        r, pos = expand_ranges(np.searchsorted(cn, bword, "left"),
-                               np.searchsorted(cn, bword, "right"))
+        r, pos = range_join(bword, cn, 0, 0)
         hit = brow[r] * width + gn[pos]
         key, count = np.unique(hit, return_counts=True)
         # a common word (the platform's name) counts, but cannot name a store alone
-        strong = np.unique(hit[rare[order][pos]])
+        strong = np.unique(hit[rare[pos]])
         ok = (count >= np.maximum(need[key % width], 1)) & np.isin(key, strong)
         found.append(key[ok])
     else:
@@ -176,10 +171,11 @@ def find_runs(pb: np.ndarray, pg: np.ndarray, many: np.ndarray, groups: RunGroup
     order = np.lexsort((many, day_many[many], group[many]))
     rows = many[order]
     g_r, d_r, k_r, c_r = group[rows], day_many[rows], kind[rows], cents_many[rows]
+    n_groups, n_kinds = int(g_r.max()) + 1, int(k_r.max()) + 1
     # day offsets of both tables fit one span, so (group, day) keys never spill over
     dmin = int(min(d_r.min(), day_one[pb].min())) - horizon - _END_DAYS - _CLOSE_DAYS - 2
     span_d = int(max(d_r.max(), day_one[pb].max())) - dmin + 2
-    gd = composite((g_r, int(g_r.max()) + 1), (d_r - dmin, span_d))
+    gd = composite((g_r, n_groups), (d_r - dmin, span_d))
     first = np.r_[True, gd[1:] != gd[:-1]]
     u_of_row = np.cumsum(first) - 1  # each line's (group, day) index
     u_group, u_day = g_r[first], d_r[first]
@@ -189,8 +185,8 @@ def find_runs(pb: np.ndarray, pg: np.ndarray, many: np.ndarray, groups: RunGroup
     # a run of days [s, e] of a sequence (a group's lines, one kind left out) sums to
     # R[e] + value[e] - R[s], R being the sequence's exclusive running total by day
     # closing lines: open lines of the group dated up to _CLOSE_DAYS before the bank line
-    bkey_lo = composite((pg, int(g_r.max()) + 1), (day_one[pb] - _CLOSE_DAYS - dmin, span_d))
-    bkey_hi = composite((pg, int(g_r.max()) + 1), (day_one[pb] - dmin, span_d))
+    bkey_lo = composite((pg, n_groups), (day_one[pb] - _CLOSE_DAYS - dmin, span_d))
+    bkey_hi = composite((pg, n_groups), (day_one[pb] - dmin, span_d))
     lo = np.searchsorted(gd, bkey_lo, "left")
     hi = np.searchsorted(gd, bkey_hi, "right")
     p, f = expand_ranges(lo, hi)  # pair p with closing line at sorted position f
@@ -201,29 +197,26 @@ def find_runs(pb: np.ndarray, pg: np.ndarray, many: np.ndarray, groups: RunGroup
     fday = np.where(f >= 0, d_r[np.maximum(f, 0)], day_one[pb[p]])
     target = cents_one[pb[p]] - np.where(f >= 0, c_r[np.maximum(f, 0)], 0)
     # the kinds a run leaves out: per (group, kind) pair needed, running totals by kind
-    seq, seq_of = np.unique(composite((pg[p], int(g_r.max()) + 1), (fk + 1, int(k_r.max()) + 2)),
+    seq, seq_of = np.unique(composite((pg[p], n_groups), (fk + 1, n_kinds + 1)),
                             return_inverse=True)
-    seq_group, seq_kind = seq // (int(k_r.max()) + 2), seq % (int(k_r.max()) + 2) - 1
+    seq_group, seq_kind = seq // (n_kinds + 1), seq % (n_kinds + 1) - 1
     # days of each needed sequence: the group's day range
     g_lo = np.searchsorted(u_group, seq_group, "left")
     g_hi = np.searchsorted(u_group, seq_group, "right")
     s_idx, u_idx = expand_ranges(g_lo, g_hi)
-    kind_day = np.zeros(len(u_idx))
+    kind_day, kind_cnt = np.zeros(len(u_idx)), np.zeros(len(u_idx))
     kinded = seq_kind[s_idx] >= 0
     if kinded.any():
         # per (group, day, kind) totals, looked up for the sequence's left-out kind
-        kk = composite((u_of_row, nu), (k_r, int(k_r.max()) + 1))
+        kk = composite((u_of_row, nu), (k_r, n_kinds))
         kd_key, kd_inv = np.unique(kk, return_inverse=True)
         kd_sum = np.bincount(kd_inv, weights=c_r)
         kd_cnt = np.bincount(kd_inv)
-        want = composite((u_idx[kinded], nu), (seq_kind[s_idx][kinded], int(k_r.max()) + 1))
+        want = composite((u_idx[kinded], nu), (seq_kind[s_idx][kinded], n_kinds))
         at = np.minimum(np.searchsorted(kd_key, want), len(kd_key) - 1)
         hit = kd_key[at] == want
         kind_day[np.flatnonzero(kinded)[hit]] = kd_sum[at[hit]]
-        kind_cnt = np.zeros(len(u_idx))
         kind_cnt[np.flatnonzero(kinded)[hit]] = kd_cnt[at[hit]]
-    else:
-        kind_cnt = np.zeros(len(u_idx))
     value = (tot[u_idx] - kind_day).astype(np.int64)  # the sequence's day totals
     lines = (cnt[u_idx] - kind_cnt).astype(np.int64)
     s_first = np.r_[True, s_idx[1:] != s_idx[:-1]]
@@ -247,11 +240,9 @@ def find_runs(pb: np.ndarray, pg: np.ndarray, many: np.ndarray, groups: RunGroup
     wanted = (want >= rmin) & (want < rmin + rspan)
     q, e, want = q[wanted], e[wanted], want[wanted]
     rkey = composite((s_idx, len(seq)), (R - rmin, rspan))
-    rorder = np.argsort(rkey, kind="stable")
-    rk = rkey[rorder]
     look = composite((s_idx[e], len(seq)), (want - rmin, rspan))
-    r, pos = expand_ranges(search_sorted(rk, look, "left"), search_sorted(rk, look, "right"))
-    q, e, st = q[r], e[r], rorder[pos]
+    r, st = range_join(look, rkey, 0, 0)
+    q, e = q[r], e[r]
     n_lines = N[e] + lines[e] - N[st] + (f[q] >= 0)
     ok = (st <= e) & (s_day[e] - s_day[st] <= horizon) & (n_lines >= _MIN_LINES)
     ok &= (lines[st] > 0) & (lines[e] > 0)  # a run starts and ends on days with its lines
@@ -274,9 +265,9 @@ def find_runs(pb: np.ndarray, pg: np.ndarray, many: np.ndarray, groups: RunGroup
         return Splits.empty()
     # members: the group's lines on the run's days, the left-out kind excepted, and the
     # closing line
-    lo = np.searchsorted(gd, composite((pg[hp], int(g_r.max()) + 1),
+    lo = np.searchsorted(gd, composite((pg[hp], n_groups),
                                        (s_day[st] - dmin, span_d)), "left")
-    hi = np.searchsorted(gd, composite((pg[hp], int(g_r.max()) + 1),
+    hi = np.searchsorted(gd, composite((pg[hp], n_groups),
                                        (s_day[e] - dmin, span_d)), "right")
     h, posm = expand_ranges(lo, hi)
     keep = k_r[posm] != seq_kind[seq_of[q[h]]]
