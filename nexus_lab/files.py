@@ -29,9 +29,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from nexus_lab.errors import NexusError, SchemaError
+from nexus_lab.frames import find_column, read_money
 
 __all__ = [
     "TEXT_COLUMNS",
@@ -62,6 +64,7 @@ TEXT_COLUMNS = (
     "ledger_id",
 )
 
+_MONEY_TEXT = ("amount", "debit", "credit")
 _CSV = (".csv", ".tsv", ".txt")
 _COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst")
 _PARQUET = (".parquet", ".pq")
@@ -159,7 +162,11 @@ def read_table(
     text = sorted({names.get(c, c) for c in text_columns or ()})
     try:
         if kind == "csv":
-            df = _read_csv(p, text, sep="\t" if ext.startswith(".tsv") else ",")
+            # money stays text too, so that its decimal mark is decided from the whole
+            # column (nexus_lab.frames.read_money), not by the CSV parser cell by cell
+            money = [names.get(c, c) for c in _MONEY_TEXT] if text_columns is not None else []
+            df = _read_csv(p, sorted({*text, *money}),
+                           sep="\t" if ext.startswith(".tsv") else None)
         elif kind == "parquet":
             df = pd.read_parquet(p)
         else:
@@ -187,13 +194,34 @@ def read_table(
             "says?"
         ) from None
     df.columns = [c.strip() if isinstance(c, str) else c for c in df.columns]
+    if kind == "csv" and text_columns is not None:
+        _plain_money(df, [names.get(c, c) for c in _MONEY_TEXT], name)
     if len(df.columns) == 0:
         raise SchemaError(f"{name}: {p.name!r} has no columns; check the export", table=name)
     log.info("read %s: %d rows x %d columns from %s", name, len(df), len(df.columns), p)
     return df
 
 
-def _read_csv(path: Path, text: list[str], sep: str) -> pd.DataFrame:
+def _plain_money(df: pd.DataFrame, money: list[str], name: str) -> None:
+    """Money columns read as text become numbers when the whole column reads as plain
+    amounts with a decimal point and no currency; others stay text, for the kernels to
+    decide (and report) their convention, or refuse them with the rows at fault."""
+    heads = [str(c) for c in df.columns]
+    for col in {find_column(heads, c) for c in money} - {None}:
+        if df[col].dtype != object:
+            continue
+        try:
+            cents, written = read_money(df[col].replace(r"^\s*$", None, regex=True).dropna(),
+                                        table=name, column=col)
+        except SchemaError:
+            continue
+        if written == {"decimal": ".", "currency": None}:
+            x = pd.Series(np.nan, index=df.index)
+            x[df[col].notna() & df[col].astype(str).str.strip().ne("")] = cents / 100
+            df[col] = x
+
+
+def _read_csv(path: Path, text: list[str], sep: str | None) -> pd.DataFrame:
     try:
         return _csv_with(path, text, sep, "utf-8-sig")
     except UnicodeDecodeError:
@@ -201,9 +229,46 @@ def _read_csv(path: Path, text: list[str], sep: str) -> pd.DataFrame:
         return _csv_with(path, text, sep, "cp1252")
 
 
-def _csv_with(path: Path, text: list[str], sep: str, encoding: str) -> pd.DataFrame:
+_SEPARATORS = (",", ";", "\t", "|")
+
+
+def _sniff_separator(path: Path, encoding: str) -> str:
+    """The field separator of a CSV file: of ``, ; tab |``, the one that splits the first
+    lines into the same number (above one) of fields, the most fields winning."""
+    import csv
+    import io
+
+    with _open_text(path, encoding) as f:
+        lines = [line for line in (f.readline() for _ in range(20)) if line.strip()]
+    best, fields = ",", 1
+    for sep in _SEPARATORS:
+        counts = {len(row) for row in csv.reader(io.StringIO("".join(lines)), delimiter=sep)}
+        if len(counts) == 1 and (n := counts.pop()) > fields:
+            best, fields = sep, n
+    if best != ",":
+        log.info("%s: fields separated by %r", path.name, best)
+    return best
+
+
+def _open_text(path: Path, encoding: str) -> Any:
+    """A text handle on a CSV file, compressed or not (by its extension)."""
+    import bz2
+    import gzip
+    import lzma
+
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix.lower())
+    if opener is None:
+        return open(path, encoding=encoding, newline="")
+    return opener(path, "rt", encoding=encoding, newline="")
+
+
+def _csv_with(path: Path, text: list[str], sep: str | None, encoding: str) -> pd.DataFrame:
+    if sep is None:
+        sep = "," if path.suffix.lower() in (".zip", ".zst") else _sniff_separator(
+            path, encoding)
     header = pd.read_csv(path, sep=sep, nrows=0, encoding=encoding).columns
-    wanted = set(text)
+    heads = [str(c).strip() for c in header]
+    wanted = set(text) | {find_column(heads, c) for c in text} - {None}
     dtype = {c: str for c in header if str(c).strip() in wanted}
     # low_memory=False infers each column's type from all of it, so one bad cell deep in a
     # column makes it text everywhere instead of a mix of floats and strings

@@ -22,11 +22,14 @@ from nexus_lab._typing import FrameLike
 from nexus_lab.errors import SchemaError
 
 __all__ = [
+    "day_month_order",
     "decimal_text",
     "frame_bytes",
     "parse_cents",
     "parse_days",
     "parse_timestamps",
+    "read_dates",
+    "read_money",
     "select_columns",
     "to_pandas",
 ]
@@ -166,13 +169,14 @@ def select_columns(
     have = [str(c) for c in df.columns]
     rename: dict[str, str] = {}
     for canonical in required + optional:
-        source = mapping.get(canonical, canonical)
+        source = mapping.get(canonical) or find_column(have, canonical) or canonical
         if source in have:
             rename[source] = canonical
         elif canonical in required or canonical in mapping:
-            close = difflib.get_close_matches(canonical, have, n=1, cutoff=0.5)
+            fits = [c for c in have if canonical not in _MONEY or _money_like(df[c])]
+            close = difflib.get_close_matches(canonical, fits, n=1, cutoff=0.5)
             if not close:
-                close = [c for c in have if canonical in c.lower() or c.lower() in canonical][:1]
+                close = [c for c in fits if canonical in c.lower() or c.lower() in canonical][:1]
             hint = (
                 f"; did you mean {close[0]!r}? pass columns={{{canonical!r}: {close[0]!r}}}"
                 if close
@@ -183,6 +187,16 @@ def select_columns(
                 table=name,
                 column=canonical,
             )
+    names = pd.Index(have)
+    twice = sorted({c for c in names[names.duplicated()] if c in rename})
+    if twice:
+        where = {c: np.flatnonzero(names == c).tolist() for c in twice}
+        raise SchemaError(
+            f"{name} has more than one column named {', '.join(map(repr, twice))} (at "
+            f"positions {where}); rename or drop the extra ones so that each name is used once",
+            table=name,
+            column=rename[twice[0]],
+        )
     out = df.loc[:, list(rename)]
     out.columns = [rename[c] for c in out.columns]
     if len(out) == 0:
@@ -191,6 +205,51 @@ def select_columns(
             table=name,
         )
     return out
+
+
+_MONEY = ("amount", "debit", "credit")
+# usual headings of bank exports for money out and money in, compared loosely
+_ALIASES = {
+    "debit": ("withdrawal", "withdrawals", "paidout", "moneyout", "debitamount", "debits"),
+    "credit": ("deposit", "deposits", "paidin", "moneyin", "creditamount", "credits"),
+}
+
+
+def _loose(text: object) -> str:
+    return re.sub(r"[^0-9a-z]", "", str(text).lower())
+
+
+def find_column(have: Sequence[str], canonical: str) -> str | None:
+    """The user's column for a canonical name, or None.
+
+    The column of that name; else the one column that reads the same ignoring case,
+    blanks and punctuation (``"Transaction ID"`` for ``transaction_id``); else, for
+    money out and in, the one column with a usual bank heading (``Withdrawals``,
+    ``Paid in``).
+
+    Examples
+    --------
+    >>> find_column(["Date", "Transaction ID", "Paid out", "Paid in"], "transaction_id")
+    'Transaction ID'
+    >>> find_column(["Date", "Paid out", "Paid in"], "credit")
+    'Paid in'
+    """
+    if canonical in have:
+        return canonical
+    keys = {_loose(canonical), *_ALIASES.get(canonical, ())}
+    hits = [c for c in have if _loose(c) in keys]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _money_like(values: pd.Series) -> bool:
+    """Numbers, or text that mostly reads as amounts (a column to suggest for money)."""
+    if pd.api.types.is_bool_dtype(values):
+        return False
+    if pd.api.types.is_numeric_dtype(values):
+        return True
+    sample = values.dropna().astype(str).head(200)
+    money = sample.str.fullmatch(r"[\s$€£¥₹(+-]*[\d][\d.,'\s]*[)\s-]*([A-Z]{3})?[\s€]*")
+    return len(sample) > 0 and money.mean() >= 0.8
 
 
 def describe_rows(mask: np.ndarray, ids: np.ndarray | None = None, show: int = _SHOW) -> str:
@@ -216,14 +275,23 @@ def _rows_error(
     )
 
 
-def parse_cents(
-    values: pd.Series, *, table: str, column: str = "amount", ids: np.ndarray | None = None
-) -> np.ndarray:
-    """Parse money to int64 cents, refusing NaN, inf and unparseable text.
+def read_money(
+    values: pd.Series,
+    *,
+    table: str,
+    column: str = "amount",
+    ids: np.ndarray | None = None,
+    decimal: str = "auto",
+) -> tuple[np.ndarray, dict]:
+    """Parse money to int64 cents and say how the column was written.
 
-    Text such as ``"$1,234.50"``, ``"(12.00)"`` (negative) or ``"12.00-"`` is
-    understood. Mixed currency symbols in one column are refused: money in
-    different currencies cannot be compared without a ``currency`` column.
+    Numbers are taken as they are. Text such as ``"$1,234.50"``, ``"1.234,50 €"``,
+    ``"(12.00)"`` (negative) or ``"12.00-"`` is understood; the decimal mark is decided
+    once for the whole column from all its values (a value ending in ``,dd`` or written
+    ``1.234,56`` means a decimal comma; ``12.5`` or ``1,234.56`` a decimal point), never
+    per value, and a column that shows both is refused. Mixed currency symbols in one
+    column are refused too: money in different currencies cannot be compared without a
+    ``currency`` column.
 
     Parameters
     ----------
@@ -233,16 +301,32 @@ def parse_cents(
         Names used in error messages.
     ids : numpy.ndarray, optional
         Row ids shown next to offending rows.
+    decimal : {"auto", ".", ","}, default "auto"
+        The decimal mark of text amounts; ``"auto"`` decides it from the column.
 
     Returns
     -------
-    numpy.ndarray of int64
+    cents : numpy.ndarray of int64
+    written : dict
+        ``{"decimal": "." or "," (None for a numeric column), "currency": the one
+        symbol or ISO code written in the column, or None}``.
+
+    Raises
+    ------
+    SchemaError
+        For blanks, non-finite numbers, text that is not an amount in the column's
+        convention, both decimal marks in one column, or several currencies.
 
     Examples
     --------
-    >>> parse_cents(pd.Series(["$1,234.50", "(2.00)", 3]), table="bank").tolist()
-    [123450, -200, 300]
+    >>> cents, written = read_money(pd.Series(["1.234,50", "12,00 €"]), table="bank")
+    >>> cents.tolist(), written
+    ([123450, 1200], {'decimal': ',', 'currency': '€'})
     """
+    if decimal not in ("auto", ".", ","):
+        raise SchemaError(f"decimal={decimal!r}: give '.', ',' or 'auto'", table=table,
+                          column=column)
+    written: dict = {"decimal": None, "currency": None}
     if pd.api.types.is_bool_dtype(values):
         raise SchemaError(
             f"{table}.{column} holds booleans, not money; map the right column with columns=",
@@ -254,14 +338,15 @@ def parse_cents(
     else:
         # text, or a mix of numbers and text (as spreadsheets give): read every cell as text
         arr = pa.array(values.astype("string"), from_pandas=True)
-        x = _parse_money_text(arr, table=table, column=column, ids=ids)
+        x, written = _parse_money_text(arr, table=table, column=column, ids=ids,
+                                       decimal=decimal)
     bad = ~np.isfinite(x)
     if bad.any():
         missing = pd.isna(values).to_numpy()
         what = "missing amounts (NaN)" if missing[bad].all() else "amounts that are NaN or infinite"
         raise _rows_error(
             what,
-            "fill or drop those rows before reconciling (a blank amount cannot be matched)",
+            "fill or drop those rows (a blank amount cannot be compared or summed)",
             bad,
             table=table,
             column=column,
@@ -277,12 +362,81 @@ def parse_cents(
             column=column,
             ids=ids,
         )
-    return cents.astype(np.int64)
+    return cents.astype(np.int64), written
+
+
+def parse_cents(
+    values: pd.Series,
+    *,
+    table: str,
+    column: str = "amount",
+    ids: np.ndarray | None = None,
+    decimal: str = "auto",
+) -> np.ndarray:
+    """Parse money to int64 cents (:func:`read_money` without the report).
+
+    Examples
+    --------
+    >>> parse_cents(pd.Series(["$1,234.50", "(2.00)", 3]), table="bank").tolist()
+    [123450, -200, 300]
+    >>> parse_cents(pd.Series(["111,51", "12,50"]), table="bank").tolist()
+    [11151, 1250]
+    """
+    return read_money(values, table=table, column=column, ids=ids, decimal=decimal)[0]
+
+
+# ----------------------------------------------------------------------------- money text
+
+# What a cell's digits and separators say about the column's convention (after the
+# currency, blanks, parentheses and signs are taken off). Decisive: a separator with one
+# or two digits after it is the decimal mark (12,50 · 3.5), and so is one after a group
+# of the other mark (1.234,56 · 1,234.56); two groups of one mark are thousands
+# (1.234.567). Suggestive: one mark and three digits (1.234, 5,000) is thousands in
+# money, where three decimals are rare; a leading 0 (0.125) is a decimal whatever follows.
+_COMMA_DECIMAL = (r"^\d*,\d{1,2}$|^\d{1,3}(\.\d{3})+,\d*$|^\d{1,3}(\.\d{3}){2,}$"
+                  r"|^\d+,\d{4,}$")
+_POINT_DECIMAL = (r"^\d*\.\d{1,2}$|^\d{1,3}(,\d{3})+\.\d*$|^\d{1,3}(,\d{3}){2,}$"
+                  r"|^\d+\.\d{4,}$|^0\.\d+$")
+_COMMA_HINT = r"^[1-9]\d{0,2}\.\d{3}$"  # 1.234: thousands point, decimal comma
+_POINT_HINT = r"^[1-9]\d{0,2},\d{3}$"  # 1,234: thousands comma, decimal point
+_WELL_FORMED = {
+    ".": r"^(\d{1,3}(,\d{3})+|\d*)(\.\d*)?$",
+    ",": r"^(\d{1,3}(\.\d{3})+|\d*)(,\d*)?$",
+}
+_DECIMAL_NAMES = {".": "decimal point (1,234.56)", ",": "decimal comma (1.234,56)"}
+
+
+def _decimal_mark(
+    body: pa.Array, *, table: str, column: str, ids: np.ndarray | None
+) -> str:
+    """The column's decimal mark, decided from all its values (see ``_COMMA_DECIMAL``)."""
+
+    def hits(pattern: str) -> np.ndarray:
+        return np.asarray(pc.fill_null(pc.match_substring_regex(body, pattern), False))
+
+    comma, point = hits(_COMMA_DECIMAL), hits(_POINT_DECIMAL)
+    if not comma.any() and not point.any():
+        comma, point = hits(_COMMA_HINT), hits(_POINT_HINT)
+    elif comma.any():
+        point |= hits(_POINT_HINT)
+    else:
+        comma |= hits(_COMMA_HINT)
+    if comma.any() and point.any():
+        minority = comma if comma.sum() <= point.sum() else point
+        example = [pc.filter(body, pa.array(m)).slice(0, 2).to_pylist() for m in (comma, point)]
+        raise _rows_error(
+            f"amounts written with both decimal marks (a decimal comma in {example[0]}, a "
+            f"decimal point in {example[1]})",
+            "write the column in one convention, or pass decimal=',' or decimal='.' "
+            "(--decimal on the command line) to say which one it uses",
+            minority, table=table, column=column, ids=ids,
+        )
+    return "," if comma.any() else "."
 
 
 def _parse_money_text(
-    arr: pa.Array, *, table: str, column: str, ids: np.ndarray | None
-) -> np.ndarray:
+    arr: pa.Array, *, table: str, column: str, ids: np.ndarray | None, decimal: str
+) -> tuple[np.ndarray, dict]:
     text = pc.utf8_trim_whitespace(pc.cast(arr, pa.string()))
     symbols = pc.struct_field(pc.extract_regex(text, r"(?P<sym>[$€£¥₹]|\b[A-Z]{3}\b)"), "sym")
     distinct = [s for s in pc.unique(symbols).to_pylist() if s]
@@ -301,62 +455,167 @@ def _parse_money_text(
     negative = pc.or_(
         pc.match_substring_regex(text, r"^\(.*\)$"), pc.match_substring_regex(text, r"-$")
     )
-    clean = pc.replace_substring_regex(text, r"[$€£¥₹,\s()]|\b[A-Z]{3}\b", "")
-    clean = pc.replace_substring_regex(clean, r"^(.*\d)-$", r"-\1")
-    ok = pc.match_substring_regex(clean, _NUMBER)
-    bad = np.asarray(pc.fill_null(pc.invert(ok), False)) & np.asarray(pc.is_valid(text))
-    bad &= np.asarray(pc.fill_null(pc.not_equal(clean, ""), True))
+    # the digits and marks alone: currency, blanks (also the thin and no-break spaces and
+    # the apostrophe of Swiss grouping), parentheses and signs off
+    body = pc.replace_substring_regex(text, "[$€£¥₹\\s()'’\u00a0\u202f]|\\b[A-Z]{3}\\b", "")
+    lead = pc.match_substring_regex(body, r"^-")
+    body = pc.replace_substring_regex(body, r"^[+-]|-$", "")
+    if decimal == "auto":
+        decimal = _decimal_mark(body, table=table, column=column, ids=ids)
+    present = np.asarray(pc.fill_null(pc.not_equal(body, ""), False))
+    number = pc.replace_substring(body, "," if decimal == "." else ".", "")
+    if decimal == ",":
+        number = pc.replace_substring(number, ",", ".")
+    exponent = pc.match_substring_regex(body, r"^(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")  # 1.5E3
+    number = pc.if_else(exponent, body, number)
+    ok = pc.or_(pc.and_(pc.match_substring_regex(body, _WELL_FORMED[decimal]),
+                        pc.match_substring_regex(number, _NUMBER)), exponent)
+    bad = np.asarray(pc.fill_null(pc.invert(ok), True)) & present
     if bad.any():
         raise _rows_error(
             "text that is not an amount "
             f"({pc.filter(text, pa.array(bad)).slice(0, 3).to_pylist()})",
-            "fix those cells or write amounts as plain numbers like 1234.50",
+            f"the column is read with a {_DECIMAL_NAMES[decimal]}; fix those cells, write "
+            "amounts as plain numbers like 1234.50, or pass decimal= to say the convention",
             bad,
             table=table,
             column=column,
             ids=ids,
         )
-    clean = pc.if_else(pc.equal(clean, ""), None, clean)
-    x = pc.cast(clean, pa.float64()).to_numpy(zero_copy_only=False)
-    x = np.where(np.asarray(pc.fill_null(negative, False)), -np.abs(x), x)
-    return x
+    number = pc.if_else(pa.array(present), number, None)
+    x = pc.cast(number, pa.float64()).to_numpy(zero_copy_only=False)
+    minus = np.asarray(pc.fill_null(pc.or_(negative, lead), False))
+    x = np.where(minus, -np.abs(x), x)
+    return x, {"decimal": decimal, "currency": distinct[0] if distinct else None}
 
 
-def parse_days(
-    values: pd.Series, *, table: str, column: str = "date", ids: np.ndarray | None = None
-) -> np.ndarray:
-    """Parse dates to int64 days since 1970-01-01.
+# ----------------------------------------------------------------------------- date text
+
+# a numeric date of three fields (03/04/2025, 3.4.25, 03-04-2025), then an optional time
+_NUMERIC_DATE = r"^(?P<a>\d{1,2})[/.\-](?P<b>\d{1,2})[/.\-](?P<y>\d{4}|\d{2})(?P<rest>(?:[ T].*)?)$"
+# a time, then its zone: "10:00Z", "10:00:00.5+01:00", "23:30 -0500"
+_ZONE = r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
+_ORDERS = {True: "day/month/year", False: "month/day/year"}
+
+
+def day_month_order(
+    text: pa.Array, dayfirst: bool | None, *, table: str, column: str, ids: np.ndarray | None
+) -> tuple[pa.Array, str | None]:
+    """Numeric dates rewritten as ISO text, in the one order the whole column allows.
+
+    A first field above 12 can only be a day, a second one above 12 only a day too: one
+    such value settles the column's order. A column with both is refused, and so is one
+    where nothing settles it (every field at most 12) unless ``dayfirst`` is given.
+    Other text is returned as it is; the order is None when no value is a numeric date.
+
+    Examples
+    --------
+    >>> iso, order = day_month_order(pa.array(["13/04/2025", "03/04/25 10:00", "x"]), None,
+    ...                              table="bank", column="date", ids=None)
+    >>> iso.to_pylist(), order
+    (['2025-04-13', '2025-04-03 10:00', 'x'], 'day/month/year')
+    """
+    parts = pc.extract_regex(text, _NUMERIC_DATE)
+    found = np.asarray(pc.is_valid(parts))
+    if not found.any():
+        return text, None
+    a = np.asarray(pc.cast(pc.fill_null(pc.struct_field(parts, "a"), "0"), pa.int64()))
+    b = np.asarray(pc.cast(pc.fill_null(pc.struct_field(parts, "b"), "0"), pa.int64()))
+    day_first, month_first = found & (a > 12), found & (b > 12)
+    if day_first.any() and month_first.any():
+        minority = day_first if day_first.sum() <= month_first.sum() else month_first
+        raise _rows_error(
+            "dates in two orders (day first, as in "
+            f"{pc.filter(text, pa.array(day_first)).slice(0, 1).to_pylist()}, and month first, "
+            f"as in {pc.filter(text, pa.array(month_first)).slice(0, 1).to_pylist()})",
+            "write every date in one order, best as YYYY-MM-DD", minority,
+            table=table, column=column, ids=ids)
+    settled = True if day_first.any() else False if month_first.any() else None
+    if settled is not None and dayfirst is not None and settled != dayfirst:
+        raise _rows_error(
+            f"dates that cannot be {_ORDERS[dayfirst]} (a {'month' if dayfirst else 'day'} "
+            "above 12)", f"this column is {_ORDERS[settled]}: leave dayfirst unset or pass "
+            f"dayfirst={settled}", day_first if settled else month_first,
+            table=table, column=column, ids=ids)
+    order = settled if settled is not None else dayfirst
+    if order is None:
+        either = found & (a != b)
+        if not either.any():
+            order = True  # 03/03/2025 reads the same either way
+        else:
+            raise _rows_error(
+                "dates that read two ways (e.g. "
+                f"{pc.filter(text, pa.array(either)).slice(0, 1).to_pylist()} is day/month or "
+                "month/day) and no value in the column is above 12 to settle it",
+                "pass dayfirst=True (day/month/year) or dayfirst=False (month/day/year), "
+                "--dayfirst or --monthfirst on the command line, or write dates as YYYY-MM-DD",
+                either, table=table, column=column, ids=ids)
+    day, month = (a, b) if order else (b, a)
+    year = pc.fill_null(pc.struct_field(parts, "y"), "")
+    short = np.asarray(pc.utf8_length(year)) == 2
+    century = pa.array(np.where(short, "20", ""))
+    iso = pc.binary_join_element_wise(
+        century, year, "-",
+        pc.utf8_lpad(pc.cast(pa.array(month), pa.string()), 2, "0"), "-",
+        pc.utf8_lpad(pc.cast(pa.array(day), pa.string()), 2, "0"),
+        pc.fill_null(pc.struct_field(parts, "rest"), ""), "")
+    return pc.if_else(pa.array(found), iso, text), _ORDERS[order]
+
+
+def read_dates(
+    values: pd.Series,
+    *,
+    table: str,
+    column: str = "date",
+    ids: np.ndarray | None = None,
+    dayfirst: bool | None = None,
+) -> tuple[np.ndarray, str]:
+    """Parse a date column to ``datetime64[ns]`` (UTC) and say how it was written.
+
+    The one date reader of every kernel and file reader. ISO 8601 text
+    (``2025-03-04``, with or without a time and a zone) is read as such. Numeric
+    dates (``03/04/2025``, ``3.4.25``) are read in one order for the whole column:
+    a value whose first field is above 12 settles day/month/year, one whose second
+    field is above 12 month/day/year; a column with both is refused, and so is one
+    that nothing settles unless ``dayfirst`` says. Times with a zone (``+01:00``,
+    ``Z``) are converted to UTC; zones on some rows only are refused.
 
     Parameters
     ----------
     values : pandas.Series
-        Dates, datetimes or date strings (ISO ``YYYY-MM-DD`` is safest).
+        Dates, datetimes or their text.
     table, column : str
         Names used in error messages.
     ids : numpy.ndarray, optional
         Row ids shown next to offending rows.
+    dayfirst : bool, optional
+        The order of numeric dates when the column does not settle it.
 
     Returns
     -------
-    numpy.ndarray of int64
+    stamps : numpy.ndarray of datetime64[ns]
+    order : str
+        ``"ISO 8601"``, ``"day/month/year"``, ``"month/day/year"``, ``"dates"`` (the
+        column held datetimes) or ``"text"`` (month names).
+
+    Raises
+    ------
+    SchemaError
+        For blanks, text that is not a date, impossible or out-of-range dates, two
+        orders in one column, an order nothing settles, or zones on some rows only.
 
     Examples
     --------
-    >>> parse_days(pd.Series(["1970-01-02", "1970-01-31"]), table="bank").tolist()
-    [1, 30]
+    >>> stamps, order = read_dates(pd.Series(["03/04/2025", "13/04/2025"]), table="bank")
+    >>> [str(d)[:10] for d in stamps], order
+    (['2025-04-03', '2025-04-13'], 'day/month/year')
     """
-    stamps = parse_datetimes(values, table=table, column=column, ids=ids)
-    return stamps.astype("datetime64[D]").astype(np.int64)
-
-
-def parse_datetimes(
-    values: pd.Series, *, table: str, column: str = "date", ids: np.ndarray | None = None
-) -> np.ndarray:
-    """Parse a column to ``datetime64[ns]``, refusing blanks and unparseable text."""
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = pd.Series(values)
         if getattr(parsed.dt, "tz", None) is not None:
             parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+        order = "dates"
+        text = None
     elif pd.api.types.is_numeric_dtype(values):
         raise SchemaError(
             f"{table}.{column} is numeric ({values.dtype}), not dates; map the date column with "
@@ -365,14 +624,28 @@ def parse_datetimes(
             column=column,
         )
     else:
-        text = values.astype("string")
-        try:
-            parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
-            if parsed.isna().sum() > text.isna().sum():
-                parsed = pd.to_datetime(text, errors="coerce", format="mixed")
-        except (ValueError, TypeError):
-            parsed = pd.to_datetime(text, errors="coerce", format="mixed")
-        if getattr(parsed.dt, "tz", None) is not None:
+        text = pa.array(pd.Series(values).astype("string").str.strip(), from_pandas=True)
+        text, order = day_month_order(text, dayfirst, table=table, column=column, ids=ids)
+        zoned = np.asarray(pc.fill_null(pc.match_substring_regex(text, _ZONE), False))
+        if zoned.any() and not zoned[np.asarray(pc.is_valid(text))].all():
+            plain = np.asarray(pc.is_valid(text)) & ~zoned
+            raise _rows_error(
+                "dates with a time zone mixed with dates without one",
+                "give every timestamp a zone (e.g. +00:00) or none",
+                plain if plain.sum() <= zoned.sum() else zoned,
+                table=table, column=column, ids=ids)
+        series = pd.Series(text.to_numpy(zero_copy_only=False), index=values.index, dtype="string")
+        utc = bool(zoned.any())
+        parsed = pd.to_datetime(series, errors="coerce", format="ISO8601", utc=utc)
+        if parsed.isna().sum() > series.isna().sum():
+            mixed = pd.to_datetime(series, errors="coerce", format="mixed", utc=utc,
+                                   dayfirst=bool(dayfirst))
+            if order is None:
+                order = "text"
+            parsed = parsed.fillna(mixed) if parsed.notna().any() else mixed
+        elif order is None:
+            order = "ISO 8601"
+        if utc:
             parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
     bad = parsed.isna().to_numpy()
     if bad.any():
@@ -381,24 +654,64 @@ def parse_datetimes(
             what, fix = "missing dates", "fill or drop those rows"
         else:
             sample = values[bad].astype(str).head(3).tolist()
-            what = f"text that is not a date ({sample})"
-            fix = "write dates as YYYY-MM-DD (ISO 8601)"
+            shaped = pd.Series(values[bad]).astype(str).str.match(r"\s*\d{4}-\d{2}-\d{2}")
+            if shaped.all():
+                what = f"dates that do not exist or are out of range ({sample})"
+                fix = "check those dates (a month has at most 31 days; years 1678 to 2261)"
+            else:
+                what = f"text that is not a date ({sample})"
+                fix = "write dates as YYYY-MM-DD (ISO 8601)"
         raise _rows_error(what, fix, bad, table=table, column=column, ids=ids)
-    return parsed.to_numpy(dtype="datetime64[ns]")
+    return parsed.to_numpy(dtype="datetime64[ns]"), order
 
 
-_ZONE = r"(?:Z|[+-]\d{2}(?::?\d{2})?)$"
+def parse_days(
+    values: pd.Series,
+    *,
+    table: str,
+    column: str = "date",
+    ids: np.ndarray | None = None,
+    dayfirst: bool | None = None,
+) -> np.ndarray:
+    """Parse dates to int64 days since 1970-01-01 (:func:`read_dates`, UTC).
+
+    Examples
+    --------
+    >>> parse_days(pd.Series(["1970-01-02", "1970-01-31"]), table="bank").tolist()
+    [1, 30]
+    """
+    stamps = read_dates(values, table=table, column=column, ids=ids, dayfirst=dayfirst)[0]
+    return stamps.astype("datetime64[D]").astype(np.int64)
+
+
+def parse_datetimes(
+    values: pd.Series,
+    *,
+    table: str,
+    column: str = "date",
+    ids: np.ndarray | None = None,
+    dayfirst: bool | None = None,
+) -> np.ndarray:
+    """Parse a column to ``datetime64[ns]`` (:func:`read_dates` without the report)."""
+    return read_dates(values, table=table, column=column, ids=ids, dayfirst=dayfirst)[0]
+
 
 
 def parse_timestamps(
-    values: pd.Series, *, table: str, column: str = "date", ids: np.ndarray | None = None
+    values: pd.Series,
+    *,
+    table: str,
+    column: str = "date",
+    ids: np.ndarray | None = None,
+    dayfirst: bool | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Parse timestamps to the instant and the local wall-clock time.
 
     Timestamps with a time zone (``2025-03-01T09:30+01:00``) give their instant
     in UTC and their own wall-clock time (what "off hours" is judged on);
     timestamps without one are both. A column that mixes the two is refused:
-    the order of its rows in time would be a guess.
+    the order of its rows in time would be a guess. Text is read by
+    :func:`read_dates` (one day/month order per column).
 
     Parameters
     ----------
@@ -408,6 +721,8 @@ def parse_timestamps(
         Names used in error messages.
     ids : numpy.ndarray, optional
         Row ids shown next to offending rows.
+    dayfirst : bool, optional
+        The order of numeric dates when the column does not settle it.
 
     Returns
     -------
@@ -424,40 +739,25 @@ def parse_timestamps(
     >>> str(utc[0]), str(local[0])
     ('2025-01-02T04:30:00.000000000', '2025-01-01T23:30:00.000000000')
     """
+    def read(v: pd.Series) -> np.ndarray:
+        return read_dates(v, table=table, column=column, ids=ids, dayfirst=dayfirst)[0]
+
     if pd.api.types.is_datetime64_any_dtype(values):
         s = pd.Series(values)
         if getattr(s.dt, "tz", None) is None:
-            stamps = parse_datetimes(s, table=table, column=column, ids=ids)
+            stamps = read(s)
             return stamps, stamps
-        local = parse_datetimes(s.dt.tz_localize(None), table=table, column=column, ids=ids)
-        return parse_datetimes(s, table=table, column=column, ids=ids), local
+        return read(s), read(s.dt.tz_localize(None))
     if pd.api.types.is_numeric_dtype(values):
-        return (parse_datetimes(values, table=table, column=column, ids=ids),) * 2
+        return (read(values),) * 2
     text = pd.Series(values).astype("string").str.strip()
     arr = pa.array(text, from_pandas=True)
-    zoned = np.asarray(pc.fill_null(pc.match_substring_regex(arr, r"\d" + _ZONE), False))
-    present = np.asarray(pc.is_valid(arr))
-    if not zoned.any():
-        stamps = parse_datetimes(values, table=table, column=column, ids=ids)
-        return stamps, stamps
-    plain = present & ~zoned
-    if plain.any():
-        minority = plain if plain.sum() <= zoned.sum() else zoned
-        raise _rows_error(
-            "timestamps with a time zone mixed with timestamps without one",
-            "give every timestamp a zone (e.g. +00:00) or none, so that their order in time "
-            "is known",
-            minority,
-            table=table,
-            column=column,
-            ids=ids,
-        )
-    wall = pd.Series(pc.replace_substring_regex(arr, _ZONE, "").to_pandas(), index=text.index)
-    local = parse_datetimes(wall, table=table, column=column, ids=ids)
-    instant = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
-    if instant.isna().any():
-        instant = pd.to_datetime(text, utc=True, format="mixed", errors="coerce")
-    return parse_datetimes(instant, table=table, column=column, ids=ids), local
+    instant = read(values)  # refuses zones on some rows only
+    if not pc.any(pc.match_substring_regex(arr, _ZONE)).as_py():
+        return instant, instant
+    wall = pd.Series(pc.replace_substring_regex(arr, _ZONE, r"\1").to_numpy(zero_copy_only=False),
+                     index=text.index)
+    return instant, read(wall)
 
 
 def check_unique(ids: np.ndarray, *, table: str, column: str = "transaction_id") -> None:

@@ -38,6 +38,7 @@ from nexus_lab.reconcile._plans import find_plans
 from nexus_lab.reconcile._prepare import (
     BANK_OPTIONAL,
     LEDGER_OPTIONAL,
+    SIGNS,
     Side,
     align_signs,
     check_number,
@@ -178,6 +179,10 @@ def reconcile(
     date_window: int | None = None,
     device: DeviceLike = "auto",
     columns: Mapping[str, object] | None = None,
+    *,
+    sign: str = "auto",
+    decimal: str = "auto",
+    dayfirst: bool | None = None,
 ) -> ReconcileResult:
     """Reconcile a bank statement against a ledger.
 
@@ -216,6 +221,19 @@ def reconcile(
         Column names to use instead of the defaults, as
         ``{"amount": "Amt", ...}`` for both tables or
         ``{"bank": {...}, "ledger": {...}}``.
+    sign : {"auto", "as_is", "flip", "magnitude"}, default "auto"
+        How the two sides' signs relate: compare amounts as written, negate the
+        bank's, or compare sizes only (one side writes everything positive, the other
+        signs money in and out). ``"auto"`` learns it from the books (the convention
+        under which clearly more amounts agree exactly); ``res.params["sign"]`` says
+        which was used.
+    decimal : {"auto", ".", ","}, default "auto"
+        The decimal mark of amounts written as text. ``"auto"`` decides it per column
+        from all its values (``1.234,56`` and ``12,50``: a decimal comma) and refuses a
+        column showing both; ``res.params["written"]`` says what was read.
+    dayfirst : bool, optional
+        The order of numeric dates (``03/04/2025``) when a column does not settle it
+        by itself (a day above 12 does); otherwise such a column is refused.
 
     Returns
     -------
@@ -225,7 +243,8 @@ def reconcile(
     ------
     SchemaError
         When a table misses a column, has unparseable or non-finite amounts or
-        dates, duplicate ids, no rows, or mixed currencies.
+        dates, duplicate ids, no rows, mixed currencies, both decimal marks or two
+        date orders in one column, or when the two sides are in different currencies.
 
     Examples
     --------
@@ -238,6 +257,12 @@ def reconcile(
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     tolerance = check_tolerance(amount_tolerance)
+    if sign not in SIGNS:
+        raise SchemaError(f"sign={sign!r}: give one of {list(SIGNS)}")
+    if decimal not in ("auto", ".", ","):
+        raise SchemaError(f"decimal={decimal!r}: give '.', ',' or 'auto'")
+    if dayfirst not in (None, True, False):
+        raise SchemaError(f"dayfirst={dayfirst!r}: give True, False or None")
     if date_window is not None:
         window = int(check_number(date_window, "date_window"))
         if window != date_window:
@@ -248,11 +273,13 @@ def reconcile(
     # the two sides are independent and their text work (Arrow) releases the GIL; each
     # side hands its references to a spare worker, so four threads share two cores
     with ThreadPoolExecutor(max_workers=4) as pool:
-        side_b = pool.submit(prepare_side, bank, "bank", BANK_OPTIONAL, bank_map, pool)
-        side_l = pool.submit(prepare_side, ledger, "ledger", LEDGER_OPTIONAL, ledger_map, pool)
+        how = {"decimal": decimal, "dayfirst": dayfirst}
+        side_b = pool.submit(prepare_side, bank, "bank", BANK_OPTIONAL, bank_map, pool, **how)
+        side_l = pool.submit(prepare_side, ledger, "ledger", LEDGER_OPTIONAL, ledger_map, pool,
+                             **how)
         b, lg = side_b.result(), side_l.result()
     partition_currencies(b, lg)
-    flipped = align_signs(b, lg)
+    sign = align_signs(b, lg, sign)
     learned: dict = {}
     if date_window is None:
         window, learned = learn_window(b.cents, b.day, lg.cents, lg.day)
@@ -403,7 +430,9 @@ def reconcile(
         **{f"date_window_{k}": v for k, v in learned.items() if v is not None},
         "fees": [int(f) / 100 for f in scorer.fees],
         "device": str(dev),
-        "bank_sign_flipped": flipped,
+        "sign": sign,
+        "bank_sign_flipped": sign == "flip",
+        "written": {"bank": b.written, "ledger": lg.written},
         "candidate_pairs": len(i_all),
         "em_iterations": scorer.model.n_iter,
     }

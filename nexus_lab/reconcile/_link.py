@@ -34,7 +34,7 @@ import torch
 from nexus_lab._typing import DeviceLike, FrameLike
 from nexus_lab.device import resolve_device
 from nexus_lab.errors import SchemaError
-from nexus_lab.frames import check_unique, decimal_text, to_pandas
+from nexus_lab.frames import check_unique, day_month_order, decimal_text, to_pandas
 from nexus_lab.reconcile._assign import assign_one_to_one
 from nexus_lab.reconcile._blocking import composite, expand_ranges, range_join
 from nexus_lab.reconcile._fs import FSModel, fit_em
@@ -96,6 +96,7 @@ def link(
     tf_adjust: bool = True,
     max_block_pairs: int | None = None,
     random_state: int = 0,
+    dayfirst: bool | None = None,
 ) -> pd.DataFrame:
     """Link the records of two tables, or find the duplicates within one.
 
@@ -171,6 +172,10 @@ def link(
         linear in the input.
     random_state : int, default 0
         Seed of the random record pairs that estimate ``u``.
+    dayfirst : bool, optional
+        The order of numeric dates (``03/04/2025``) in a date column that does not
+        settle it by itself (a day above 12 does); such a column is refused otherwise.
+        Read as the reconciliation reads dates (:func:`nexus_lab.frames.read_dates`).
 
     Returns
     -------
@@ -238,7 +243,7 @@ def link(
     nl, nr = len(lf), len(rf)
     offset = 0 if dedupe else nl
     fields = [
-        _Field.build(name, kind, _combined(lf, rf, name, dedupe), nl, nr, dedupe)
+        _Field.build(name, kind, _combined(lf, rf, name, dedupe), nl, nr, dedupe, dayfirst)
         for name, kind in kinds.items()
     ]
     log.info("link: comparing %s", ", ".join(f"{f.name} ({f.kind})" for f in fields))
@@ -434,7 +439,8 @@ def _infer_kind(name: str, values: pd.Series) -> str:
     cover = int(np.searchsorted(np.cumsum(counts.to_numpy()), 0.95 * len(text))) + 1
     if cover <= min(30, len(text) / 20):
         return "exact"  # a category: a few values repeated often (perhaps with some typos)
-    if text.str.match(_DATE_TEXT).mean() >= 0.9 and _parse_dates(text)[0].mean() >= 0.9:
+    if (text.str.match(_DATE_TEXT).mean() >= 0.9
+            and _parse_dates(text, strict=False)[0].mean() >= 0.9):
         return "date"
     if text.str.fullmatch(r"\d+").mean() >= 0.95:
         return "code"
@@ -444,7 +450,8 @@ def _infer_kind(name: str, values: pd.Series) -> str:
     return "phonetic" if single >= 0.8 else "string"
 
 
-def _date_keys(values: pd.Series) -> pd.Series:
+def _date_keys(values: pd.Series, dayfirst: bool | None = None, column: str = "date"
+               ) -> pd.Series:
     """``"=<day number>"`` for dates (datetimes or text), ``"?<text>"`` for text that is
     no date (kept, so that typos in it can still be compared), None for missing."""
     if pd.api.types.is_datetime64_any_dtype(values):
@@ -456,14 +463,17 @@ def _date_keys(values: pd.Series) -> pd.Series:
         return pd.Series(keys, dtype=object).where(v.notna().to_numpy(), None)
     text = _normalized(values)
     code, uniq = pd.factorize(text, use_na_sentinel=True)
-    ok, days = _parse_dates(pd.Series(uniq, dtype=object))
+    ok, days = _parse_dates(pd.Series(uniq, dtype=object), dayfirst, column=column)
     canon = np.where(ok, np.char.add("=", days.astype(str)).astype(object),
                      np.char.add("?", np.asarray(uniq, dtype=str)).astype(object))
     return pd.Series(np.append(canon, None)[np.where(code >= 0, code, len(canon))], dtype=object)
 
 
-def _parse_dates(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """``(parsed mask, days since 1970)`` of date strings (YYYYMMDD, ISO or day-first)."""
+def _parse_dates(text: pd.Series, dayfirst: bool | None = None, *, strict: bool = True,
+                 column: str = "date") -> tuple[np.ndarray, np.ndarray]:
+    """``(parsed mask, days since 1970)`` of date strings (YYYYMMDD, ISO, or numeric dates
+    in the one day/month order of the column: :func:`nexus_lab.frames.day_month_order`,
+    which refuses a column that two orders or none fit unless ``strict`` is False)."""
     text = text.astype(str).str.strip()
     out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
     compact = text.str.fullmatch(r"\d{8}")
@@ -471,11 +481,17 @@ def _parse_dates(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         out[compact] = pd.to_datetime(text[compact], format="%Y%m%d", errors="coerce")
     rest = ~compact
     if rest.any():
-        iso = pd.to_datetime(text[rest], format="ISO8601", errors="coerce")
-        out[rest] = iso
+        arr = pa.array(text[rest].to_numpy(dtype=object), pa.string())
+        try:
+            arr = day_month_order(arr, dayfirst, table="records", column=column, ids=None)[0]
+        except SchemaError:
+            if strict:
+                raise
+        iso = pd.Series(arr.to_numpy(zero_copy_only=False), index=text[rest].index)
+        out[rest] = pd.to_datetime(iso, format="ISO8601", errors="coerce")
         left = rest & out.isna()
         if left.any():
-            out[left] = pd.to_datetime(text[left], format="mixed", dayfirst=True,
+            out[left] = pd.to_datetime(text[left], format="mixed", dayfirst=bool(dayfirst),
                                        errors="coerce")
     ok = out.notna().to_numpy()
     days = np.where(ok, out.to_numpy().astype("datetime64[D]").astype(np.int64), 0)
@@ -500,10 +516,11 @@ class _Field:
 
     @classmethod
     def build(
-        cls, name: str, kind: str, values: pd.Series, nl: int, nr: int, dedupe: bool
+        cls, name: str, kind: str, values: pd.Series, nl: int, nr: int, dedupe: bool,
+        dayfirst: bool | None = None,
     ) -> _Field:
         if kind == "date":
-            key = _date_keys(values)
+            key = _date_keys(values, dayfirst, name)
         elif kind in ("exact", "numeric") and pd.api.types.is_numeric_dtype(values):
             key = values
         elif kind == "numeric":

@@ -15,7 +15,15 @@ import torch
 
 from nexus_lab._typing import FrameLike
 from nexus_lab.errors import SchemaError
-from nexus_lab.frames import check_unique, parse_cents, parse_days, select_columns, to_pandas
+from nexus_lab.frames import (
+    check_unique,
+    find_column,
+    parse_cents,
+    read_dates,
+    read_money,
+    select_columns,
+    to_pandas,
+)
 from nexus_lab.reconcile._blocking import expand_ranges, range_join, unique_ints
 from nexus_lab.text import (
     SENTINEL,
@@ -63,6 +71,8 @@ class Side:
     _alike: np.ndarray | None = field(default=None, repr=False)
     # (bank side only) name pairs already compared: sorted codes b * n_ledger_names + l, sims
     known_pairs: tuple[np.ndarray, np.ndarray] | None = None
+    # how the user's file wrote it: decimal mark, currency, date order (reported)
+    written: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -163,7 +173,8 @@ def split_columns(columns: Mapping[str, object] | None) -> tuple[dict, dict]:
     )
 
 def prepare_side(
-    data: FrameLike, name: str, optional: tuple, mapping: dict, pool: Executor | None = None
+    data: FrameLike, name: str, optional: tuple, mapping: dict, pool: Executor | None = None,
+    *, decimal: str = "auto", dayfirst: bool | None = None,
 ) -> Side:
     """Checked columns, normalized counterparty names and references of one table.
 
@@ -171,17 +182,21 @@ def prepare_side(
     names are normalized here (give it a spare worker for that: this call waits).
     """
     df = to_pandas(data, name)
-    have = set(df.columns) | {k for k, v in mapping.items() if v in df.columns}
-    two_columns = {"debit", "credit"} <= have  # then the amount column may be absent
+    cols = [str(c) for c in df.columns]
+    have = {c for c in ("debit", "credit") if mapping.get(c) in cols or find_column(cols, c)}
+    two_columns = have == {"debit", "credit"}  # then the amount column may be absent
     required = tuple(c for c in REQUIRED if c != "amount" or not two_columns)
     df = select_columns(df, name=name, required=required, optional=optional, columns=mapping)
     df.index = pd.RangeIndex(len(df))  # select_columns made a new frame: no copy needed
     ids = df["transaction_id"].to_numpy()
     if not _ids_unique(ids):
         check_unique(ids, table=name)  # names the offending rows
-    cents = _signed_cents(df, name, ids) if two_columns else parse_cents(
-        df["amount"], table=name, ids=ids)
-    day = parse_days(df["date"], table=name, ids=ids)
+    if two_columns:
+        cents, written = _signed_cents(df, name, ids, decimal)
+    else:
+        cents, written = read_money(df["amount"], table=name, ids=ids, decimal=decimal)
+    stamps, written["dates"] = read_dates(df["date"], table=name, ids=ids, dayfirst=dayfirst)
+    day = stamps.astype("datetime64[D]").astype(np.int64)
     desc = as_string_array(df["description"])
     ref_column = df["reference"] if "reference" in df else None
     ref = pool.submit(_references, desc, ref_column) if pool is not None else None
@@ -203,7 +218,7 @@ def prepare_side(
     ref, nums = ref.result() if ref is not None else _references(desc, ref_column)
     event = text_dates(desc, day) if name == "bank" else day
     return Side(name, df, ids, cents, day, np.zeros(len(df), np.int64), names, name_id, codes,
-                 skel, ref=ref, nums=nums, event=event)
+                 skel, ref=ref, nums=nums, event=event, written=written)
 
 _COMMON_WORD = 20  # a word next to this many different words names no one party
 _ONE_SIDED = 0.05  # ... when the other table's names hold it at most this often, relatively
@@ -312,16 +327,28 @@ def canonical_names(names: pa.Array, noise: pa.Array) -> np.ndarray:
     return out
 
 
-def _signed_cents(df: pd.DataFrame, name: str, ids: np.ndarray) -> np.ndarray:
+def _signed_cents(
+    df: pd.DataFrame, name: str, ids: np.ndarray, decimal: str = "auto"
+) -> tuple[np.ndarray, dict]:
     """Money from separate ``debit`` (out) and ``credit`` (in) columns: credit - debit.
 
     A row with neither takes its ``amount`` when there is one; the sign convention of the
     whole side is then aligned with the other side's (:func:`align_signs`).
     """
+    written: dict = {"decimal": None, "currency": None}
+
     def column(col: str) -> tuple[np.ndarray, np.ndarray]:
         raw = df[col].replace(r"^\s*$", np.nan, regex=True)
         empty = raw.isna().to_numpy()
-        cents = parse_cents(raw.fillna(0), table=name, column=col, ids=ids)
+        cents, how = read_money(raw.fillna(0), table=name, column=col, ids=ids,
+                                decimal=decimal)
+        for key, value in how.items():
+            if written[key] is not None and value is not None and value != written[key]:
+                raise SchemaError(
+                    f"{name}.debit and {name}.credit are written differently ({key} "
+                    f"{written[key]!r} and {value!r}); write both columns alike",
+                    table=name, column=col)
+            written[key] = written[key] or value
         return cents, empty
 
     debit, no_debit = column("debit")
@@ -335,8 +362,8 @@ def _signed_cents(df: pd.DataFrame, name: str, ids: np.ndarray) -> np.ndarray:
                               "of them, or give an amount column", table=name, column="debit",
                               rows=rows)
         cents[neither] = parse_cents(df["amount"].iloc[np.flatnonzero(neither)], table=name,
-                                     ids=ids[neither])
-    return cents
+                                     ids=ids[neither], decimal=written["decimal"] or decimal)
+    return cents, written
 
 
 def _ids_unique(ids: np.ndarray) -> bool:
@@ -422,6 +449,7 @@ def text_dates(desc: pa.Array, day: np.ndarray) -> np.ndarray:
 
     Examples
     --------
+    >>> from nexus_lab.frames import parse_days
     >>> day = parse_days(pd.Series(["2025-03-17", "2025-03-17", "2025-03-17"]), table="bank")
     >>> texts = pa.array(["PURCHASE AUTHORIZED ON 03/14 USPS", "PILOT 12.50", "POS 03/16 X"])
     >>> (text_dates(texts, day) - day).tolist()
@@ -493,52 +521,115 @@ def _reference_digits(desc: pa.Array, reference: pd.Series | None) -> np.ndarray
     out[rows] = pc.cast(pc.fill_null(found, "-1"), pa.int64()).to_numpy(zero_copy_only=False)
     return out
 
+_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
+
+
+def _currencies(side: Side) -> pd.Series | None:
+    """Per row, the side's currency code: its ``currency`` column, else the one symbol or
+    code its amounts are written with, else None (not known)."""
+    if "currency" in side.frame:
+        return side.frame["currency"].astype(str).str.strip().str.upper().replace(_SYMBOLS)
+    written = side.written.get("currency")
+    if written is None:
+        return None
+    return pd.Series(_SYMBOLS.get(written, written), index=side.frame.index)
+
+
 def partition_currencies(b: Side, lg: Side) -> None:
-    have = [s for s in (b, lg) if "currency" in s.frame]
-    if not have:
+    """Compare money of one currency only: rows are partitioned by currency.
+
+    A side's currency is its ``currency`` column, or the symbol its amounts are written
+    with (``$12.00``: USD, ``12,00 €``: EUR). Sides in different currencies, or a side with
+    several currencies against one that does not say, are refused: matching them would
+    compare dollars with euros.
+    """
+    cur_b, cur_l = _currencies(b), _currencies(lg)
+    if cur_b is None and cur_l is None:
         return
-    if len(have) == 1:
-        side = have[0]
-        cur = side.frame["currency"].astype(str).str.upper()
+    if cur_b is None or cur_l is None:
+        side, cur = (b, cur_b) if cur_l is None else (lg, cur_l)
+        other = lg if side is b else b
         if cur.nunique() > 1:
-            other = lg if side is b else b
             raise SchemaError(
-                f"{side.name}.currency holds several currencies {sorted(cur.unique())[:5]} but "
-                f"{other.name} has no currency column; add one to {other.name} (or convert "
-                "both to one currency)",
+                f"{side.name} holds several currencies {sorted(cur.unique())[:5]} but "
+                f"{other.name} has no currency column (nor a currency sign in its amounts); "
+                f"add one to {other.name} (or convert both to one currency)",
                 table=other.name,
                 column="currency",
             )
         return
-    joint = pd.concat([b.frame["currency"], lg.frame["currency"]]).astype(str).str.upper()
-    codes, _ = pd.factorize(joint)
+    shared = set(cur_b.unique()) & set(cur_l.unique())
+    if not shared:
+        def say(side: Side, cur: pd.Series) -> str:
+            how = ("its currency column" if "currency" in side.frame
+                   else f"amounts written like {side.frame['amount'].iloc[0]!r}")
+            return f"{side.name} in {sorted(cur.unique())[:5]} ({how})"
+
+        raise SchemaError(
+            f"the two sides are in different currencies: {say(b, cur_b)}, {say(lg, cur_l)}; "
+            "convert one side to the other's currency first (reconciling them would compare "
+            "amounts in different money)",
+            column="currency",
+        )
+    codes, _ = pd.factorize(pd.concat([cur_b, cur_l]))
     b.part = codes[: len(b)].astype(np.int64)
     lg.part = codes[len(b) :].astype(np.int64)
 
-def align_signs(b: Side, lg: Side) -> bool:
-    """Flip the bank's sign when the two sides write the same money with opposite signs.
 
-    Learned from the data: the bank is flipped when, flipped, clearly more of its amounts
-    find a ledger row of exactly the same amount than as it is. This holds whatever the
-    mix of money in and out (debits negative on one side only, receipts negative on the
-    other), where a share of negative rows would not.
+SIGNS = ("auto", "as_is", "flip", "magnitude")
+
+
+def align_signs(b: Side, lg: Side, sign: str = "auto") -> str:
+    """Bring the two sides to one sign convention; return the one used.
+
+    ``"as_is"`` compares amounts as written, ``"flip"`` negates the bank's, and
+    ``"magnitude"`` compares sizes only (for a side that writes every amount positive
+    against one that signs money in and out). ``"auto"`` learns it from the data: the
+    convention under which clearly more bank amounts find a ledger row of exactly the
+    same amount wins. This holds whatever the mix of money in and out (debits negative
+    on one side only, receipts negative on the other), where a share of negative rows
+    would not.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> def side(cents):
+    ...     c = np.array(cents)
+    ...     return Side("x", pd.DataFrame(index=range(len(c))), c, c, c, c, pa.array([]), c,
+    ...                 c, c)
+    >>> bank, ledger = side([-500, -700, 300, -900]), side([500, 700, 300, 900])
+    >>> align_signs(bank, ledger), bank.cents.tolist()
+    ('magnitude', [500, 700, 300, 900])
     """
-    if len(b.cents) == 0 or len(lg.cents) == 0:
-        return False
-    ledger = np.sort(lg.cents)
+    if sign not in SIGNS:
+        raise SchemaError(f"sign={sign!r}: give one of {list(SIGNS)}")
+    if sign == "auto" and len(b.cents) and len(lg.cents):
+        ledger = np.sort(lg.cents)
+        size = np.sort(np.abs(lg.cents))
 
-    def hits(cents: np.ndarray) -> int:
-        pos = np.minimum(np.searchsorted(ledger, cents), len(ledger) - 1)
-        return int((ledger[pos] == cents).sum())
+        def hits(cents: np.ndarray, target: np.ndarray) -> int:
+            pos = np.minimum(np.searchsorted(target, cents), len(target) - 1)
+            return int((target[pos] == cents).sum())
 
-    nonzero = b.cents[b.cents != 0]
-    kept, flipped = hits(nonzero), hits(-nonzero)
-    if flipped > max(2 * kept, 0.05 * len(nonzero)):
-        log.info("bank amounts have the opposite sign convention to the ledger (%d exact "
-                 "amounts flipped against %d as written): flipping them", flipped, kept)
+        nonzero = b.cents[b.cents != 0]
+        kept, flipped = hits(nonzero, ledger), hits(-nonzero, ledger)
+        best, sign = (flipped, "flip") if flipped > max(2 * kept, 0.05 * len(nonzero)) else (
+            kept, "as_is")
+        # sizes alone only when both signs are in use on one side and signs lose many rows
+        signed = min((b.cents < 0).mean(), (b.cents > 0).mean(), (lg.cents < 0).mean(),
+                     (lg.cents > 0).mean()) == 0 and (np.ptp(np.sign(b.cents)) == 2 or np.ptp(
+                         np.sign(lg.cents)) == 2)
+        sizes = hits(np.abs(nonzero), size) if signed else 0
+        if sizes > max(1.1 * best, best + 0.05 * len(nonzero)):
+            sign = "magnitude"
+        if sign != "as_is":
+            log.info("bank and ledger write money in and out differently (%d exact amounts "
+                     "as written, %d flipped): comparing %s", kept, flipped, sign)
+    if sign == "flip":
         b.cents = -b.cents
-        return True
-    return False
+    elif sign == "magnitude":
+        b.cents, lg.cents = np.abs(b.cents), np.abs(lg.cents)
+    return "as_is" if sign == "auto" else sign
 
 
 def resolve_counterparties(b: Side, lg: Side, device: torch.device) -> None:

@@ -236,3 +236,31 @@ def test_never_replaces_a_folder_it_did_not_make(tmp_path):
     with atomic_dir(empty) as work:
         write_text("ok", work / "a.txt")
     assert (empty / "a.txt").exists()
+
+
+def test_semicolon_csv_with_decimal_commas_is_read(tmp_path):
+    import nexus_lab as nx
+
+    bank, ledger, _ = nx.data.synth_reconciliation(200, seed=3)
+    comma = bank.assign(amount=bank["amount"].map(lambda x: f"{x:.2f}".replace(".", ",")),
+                        date=pd.to_datetime(bank["date"]).dt.strftime("%d.%m.%Y"))
+    path = tmp_path / "bank.csv"
+    comma.rename(columns={"transaction_id": "Transaction ID", "amount": "Amount"}).to_csv(
+        path, sep=";", index=False)
+    df = read_table(path, name="bank")
+    assert df.columns.tolist()[:3] == ["Transaction ID", "date", "Amount"]
+    assert df["Amount"].map(type).eq(str).all()  # money kept as text for read_money
+    res = nx.reconcile(df, ledger, device="cpu")
+    assert res.params["written"]["bank"] == {"decimal": ",", "currency": None,
+                                             "dates": "day/month/year"}
+    assert res.rate == pytest.approx(nx.reconcile(bank, ledger, device="cpu").rate)
+
+
+def test_separator_is_sniffed_per_file(tmp_path):
+    for sep in (",", ";", "\t", "|"):
+        path = tmp_path / f"t{ord(sep)}.csv"
+        path.write_text(sep.join(["transaction_id", "amount", "description"]) + "\n"
+                        + sep.join(["007", "1,50" if sep != "," else "1.50", "a b"]) + "\n")
+        df = read_table(path, name="t")
+        assert df.columns.tolist() == ["transaction_id", "amount", "description"], sep
+        assert df["transaction_id"].tolist() == ["007"]

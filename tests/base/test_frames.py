@@ -10,7 +10,15 @@ import pytest
 
 from nexus_lab.device import resolve_device
 from nexus_lab.errors import DeviceError, SchemaError
-from nexus_lab.frames import parse_cents, parse_days, select_columns, to_pandas
+from nexus_lab.frames import (
+    parse_cents,
+    parse_days,
+    parse_timestamps,
+    read_dates,
+    read_money,
+    select_columns,
+    to_pandas,
+)
 
 
 @pytest.mark.parametrize("make", [
@@ -52,12 +60,124 @@ def test_dates_and_timezones():
 
 
 def test_select_columns_suggests_close_names():
-    df = pd.DataFrame({"TransactionId": [1], "amt": [2.0]})
-    with pytest.raises(SchemaError, match="did you mean 'TransactionId'"):
-        select_columns(df, name="bank", required=["transaction_id"])
+    df = pd.DataFrame({"TransactionId": [1], "Paid out": [2.0], "Paid in": [0.0],
+                       "account": ["OPER-4410"], "amt": ["1,00"]})
+    out = select_columns(df, name="bank", required=["transaction_id"],
+                         optional=["debit", "credit"])
+    assert out.columns.tolist() == ["transaction_id", "debit", "credit"]
+    with pytest.raises(SchemaError, match="did you mean 'amt'"):
+        select_columns(df, name="bank", required=["amount"])
+    # a column of text is never offered for money
+    with pytest.raises(SchemaError, match=r"pass columns=\{'amount': '<your column>'\}"):
+        select_columns(df[["account"]], name="bank", required=["amount"])
 
 
 def test_resolve_device():
     assert resolve_device("cpu").type == "cpu"
     with pytest.raises(DeviceError, match="unknown device"):
         resolve_device("tpu")
+
+
+# ------------------------------------------------------------ one convention per column
+
+
+@pytest.mark.parametrize("cells, cents, mark", [
+    (["1.234,56", "111,51", "12,50"], [123456, 11151, 1250], ","),
+    (["1 234,56 €", "-12,5", "(3,00)"], [123456, -1250, -300], ","),
+    (["1.234.567", "12,00"], [123456700, 1200], ","),
+    (["1,234.56", "111.51", "12.5"], [123456, 11151, 1250], "."),
+    (["1,234", "5,000", "12"], [123400, 500000, 1200], "."),  # thousands, no decimals
+    (["1.234", "5.000"], [123400, 500000], ","),  # thousands point: a decimal comma
+    (["0.125", "7"], [12, 700], "."),  # a leading zero is never a thousands group
+    (["1'234.50", "3"], [123450, 300], "."),
+    (["1.5E3", "2"], [150000, 200], "."),
+])
+def test_decimal_mark_is_decided_per_column(cells, cents, mark):
+    got, written = read_money(pd.Series(cells), table="bank")
+    assert got.tolist() == cents
+    assert written["decimal"] == mark
+
+
+def test_both_decimal_marks_in_one_column_are_refused():
+    with pytest.raises(SchemaError, match=r"both decimal marks.*rows? .*decimal="):
+        parse_cents(pd.Series(["1.234,56", "12,50", "99.95"]), table="bank")
+    with pytest.raises(SchemaError, match="both decimal marks"):
+        parse_cents(pd.Series(["12,50", "1,234"]), table="bank")
+
+
+def test_a_given_decimal_mark_is_checked():
+    assert parse_cents(pd.Series(["1.234", "5"]), table="b", decimal=".").tolist() == [123, 500]
+    with pytest.raises(SchemaError, match="decimal point"):
+        parse_cents(pd.Series(["12,50"]), table="b", decimal=".")
+    with pytest.raises(SchemaError, match="decimal="):
+        parse_cents(pd.Series(["1"]), table="b", decimal=";")
+
+
+def test_the_currency_written_is_reported():
+    assert read_money(pd.Series(["$1.00", "$2.50"]), table="b")[1]["currency"] == "$"
+    assert read_money(pd.Series([1.0, 2.5]), table="b")[1] == {"decimal": None,
+                                                                "currency": None}
+
+
+@pytest.mark.parametrize("cells, iso, order", [
+    (["03/04/2025", "13/04/2025"], ["2025-04-03", "2025-04-13"], "day/month/year"),
+    (["04/03/2025", "04/13/2025"], ["2025-04-03", "2025-04-13"], "month/day/year"),
+    (["3.4.25", "31.12.25"], ["2025-04-03", "2025-12-31"], "day/month/year"),
+    (["2025-04-03", "2025-04-13T10:00"], ["2025-04-03", "2025-04-13"], "ISO 8601"),
+    (["3 Apr 2025", "Apr 13, 2025"], ["2025-04-03", "2025-04-13"], "text"),
+    (["03/03/2025"], ["2025-03-03"], "day/month/year"),  # reads the same either way
+])
+def test_date_order_is_decided_per_column(cells, iso, order):
+    stamps, got = read_dates(pd.Series(cells), table="bank")
+    assert [str(d)[:10] for d in stamps] == iso
+    assert got == order
+
+
+def test_dates_nothing_settles_need_dayfirst():
+    cells = pd.Series(["03/04/2025", "05/06/2025"])
+    with pytest.raises(SchemaError, match=r"read two ways.*dayfirst=True"):
+        parse_days(cells, table="bank")
+    assert parse_days(cells, table="b", dayfirst=True).tolist() == parse_days(
+        pd.Series(["2025-04-03", "2025-06-05"]), table="b").tolist()
+    assert parse_days(cells, table="b", dayfirst=False).tolist() == parse_days(
+        pd.Series(["2025-03-04", "2025-05-06"]), table="b").tolist()
+
+
+def test_two_date_orders_in_one_column_are_refused():
+    with pytest.raises(SchemaError, match=r"two orders.*13/04/2025.*04/13/2025"):
+        parse_days(pd.Series(["13/04/2025", "04/13/2025"]), table="bank")
+    with pytest.raises(SchemaError, match="dayfirst=True"):
+        parse_days(pd.Series(["13/04/2025"]), table="bank", dayfirst=False)
+
+
+def test_zones_are_converted_to_utc_and_mixed_offsets_work():
+    days = parse_days(pd.Series(["2025-01-01T23:30:00-05:00", "2025-01-01T01:00:00+00:00"]),
+                      table="bank")
+    assert days.tolist() == [20090, 20089]
+    with pytest.raises(SchemaError, match="zone mixed"):
+        parse_days(pd.Series(["2025-01-01T23:30:00-05:00", "2025-01-01"]), table="bank")
+
+
+def test_impossible_iso_dates_say_so():
+    with pytest.raises(SchemaError, match="do not exist or are out of range"):
+        parse_days(pd.Series(["2025-02-30", "2025-01-01"]), table="bank")
+    with pytest.raises(SchemaError, match="out of range"):
+        parse_days(pd.Series(["3025-01-01"]), table="bank")
+
+
+def test_two_columns_of_one_name_are_refused():
+    df = pd.DataFrame([[1, 2.0, 3.0]], columns=["transaction_id", "amount", "amount"])
+    with pytest.raises(SchemaError, match=r"more than one column named 'amount'.*\[1, 2\]"):
+        select_columns(df, name="bank", required=["transaction_id", "amount"])
+    df.columns = ["transaction_id", "amount", "memo"]
+    assert select_columns(df, name="bank", required=["amount"]).columns.tolist() == ["amount"]
+
+
+def test_rows_of_a_slice_keep_their_dates():
+    # a slice of a bigger table (its index does not start at 0), text with and without zones
+    plain = pd.Series(["2025-05-22 21:25:07"] * 3, index=[4000, 4001, 4002])
+    assert parse_days(plain, table="t").tolist() == [20230] * 3
+    zoned = pd.Series(["2025-05-22T21:25:07+02:00"] * 2, index=[7, 9])
+    instant, local = parse_timestamps(zoned, table="t")
+    assert str(instant[1])[:19] == "2025-05-22T19:25:07" and str(local[1])[:19] == (
+        "2025-05-22T21:25:07")

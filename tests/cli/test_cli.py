@@ -131,9 +131,9 @@ def test_bad_inputs_exit_2_and_write_nothing(tables, tmp_path, write_tables):
     assert "unknown file type '.json'" in _bad(tmp_path, tmp_path / "in" / "bank.json",
                                                ledger_path).stderr
     wrong = tmp_path / "in" / "wrong.csv"
-    bank.rename(columns={"amount": "Amount"}).to_csv(wrong, index=False)
+    bank.rename(columns={"amount": "Amt"}).to_csv(wrong, index=False)
     err = _bad(tmp_path, wrong, ledger_path).stderr
-    assert "bank has no column 'amount'" in err and "'Amount'" in err
+    assert "bank has no column 'amount'" in err and "'Amt'" in err
     dates = tmp_path / "in" / "dates.csv"
     bad_dates = bank.assign(date=bank["date"].dt.strftime("%Y-%m-%d"))
     bad_dates.loc[42, "date"] = "31/02/2025?"

@@ -23,8 +23,11 @@ def run(bank, ledger, **kw):
 
 def test_missing_column_names_it_and_suggests(tables):
     bank, ledger = tables
-    with pytest.raises(SchemaError, match=r"bank has no column 'amount'.*'Amount'.*columns="):
-        run(bank.rename(columns={"amount": "Amount"}), ledger)
+    with pytest.raises(SchemaError, match=r"bank has no column 'amount'.*'Amt'.*columns="):
+        run(bank.rename(columns={"amount": "Amt"}), ledger)
+    # a heading that differs in case, blanks or punctuation only is the column
+    assert run(bank.rename(columns={"amount": "Amount", "transaction_id": "Transaction ID"}),
+               ledger).rate > 0.9
     with pytest.raises(SchemaError, match="ledger has no column 'date'") as err:
         run(bank, ledger.drop(columns="date"))
     assert err.value.column == "date" and err.value.table == "ledger"
@@ -132,3 +135,61 @@ def test_descriptions_that_name_no_one_still_reconcile_on_amount_and_date():
     res = nx.reconcile(bank, ledger, device="cpu")
     assert set(zip(res.matches["bank_id"], res.matches["ledger_id"])) == {
         ("B0", "L0"), ("B1", "L1"), ("B2", "L2")}
+
+
+def _comma(x: float) -> str:
+    return f"{x:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+
+
+def test_decimal_commas_and_day_first_dates_are_read_per_column(tables):
+    bank, ledger = tables
+    plain = run(bank, ledger)
+    b = bank.assign(amount=bank["amount"].map(_comma),
+                    date=pd.to_datetime(bank["date"]).dt.strftime("%d/%m/%Y"))
+    res = run(b, ledger)
+    assert res.rate == pytest.approx(plain.rate)
+    assert len(res.matches) == len(plain.matches)
+    assert res.params["written"]["bank"] == {"decimal": ",", "currency": None,
+                                             "dates": "day/month/year"}
+    assert res.params["written"]["ledger"]["dates"] == "dates"  # a datetime column
+
+
+def test_ambiguous_dates_are_refused_unless_dayfirst_is_given(tables):
+    bank, ledger = tables
+    day = pd.to_datetime(bank["date"])
+    b = bank.assign(date=day.dt.strftime("%d/%m/%Y"))[day.dt.day <= 12]
+    with pytest.raises(SchemaError, match=r"bank.date: dates that read two ways.*dayfirst="):
+        run(b, ledger)
+    assert run(b, ledger, dayfirst=True).params["written"]["bank"]["dates"] == "day/month/year"
+
+
+def test_different_currencies_are_refused(tables):
+    bank, ledger = tables
+    b = bank.assign(amount=bank["amount"].map(lambda x: f"${x:.2f}"))
+    lg = ledger.assign(amount=ledger["amount"].map(lambda x: f"€{x:.2f}"))
+    with pytest.raises(SchemaError, match=r"different currencies: bank in \['USD'\].*EUR"):
+        run(b, lg)
+    assert run(b, ledger).params["written"]["bank"]["currency"] == "$"  # one side says
+
+
+def test_timestamps_with_offsets_are_read_in_utc(tables):
+    bank, ledger = tables
+    day = pd.to_datetime(bank["date"])
+    b = bank.assign(date=day.dt.strftime("%Y-%m-%dT10:00:00") + np.where(
+        np.arange(len(bank)) % 2, "-05:00", "+00:00"))
+    assert run(b, ledger).rate == pytest.approx(run(bank, ledger).rate)
+
+
+def test_money_out_and_in_with_an_unsigned_ledger(tables):
+    # the bank signs payments negative and deposits positive; the ledger writes both
+    # positive: only the sizes can agree
+    bank, ledger = tables
+    out = np.arange(len(bank)) % 5 != 0
+    b = bank.assign(amount=np.where(out, -bank["amount"].abs(), bank["amount"].abs()))
+    lg = ledger.assign(amount=ledger["amount"].abs())
+    res = run(b, lg)
+    assert res.params["sign"] == "magnitude"
+    assert res.rate == pytest.approx(run(bank.assign(amount=bank["amount"].abs()), lg).rate)
+    assert run(b, lg, sign="as_is").rate < 0.5 * res.rate
+    with pytest.raises(SchemaError, match="sign='sideways'"):
+        run(b, lg, sign="sideways")

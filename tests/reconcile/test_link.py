@@ -310,3 +310,22 @@ def test_blocking_budget(people):
     assert full.attrs["blocking"] == ["all pairs"] and full.attrs["candidates"] == 120_000
     every = nx.link(left.head(30), right.head(20), block_on=[], id_column="id", device="cpu")
     assert every.attrs["candidates"] == 600
+
+
+def test_numeric_dates_are_read_in_one_order_per_column():
+    # the same text is the same day wherever it is read: 03/04/2025 and 13/04/2025 are
+    # both April in a day-first column (never 4 March beside 13 April)
+    left = pd.DataFrame({"transaction_id": [1, 2], "name": ["ann lee", "bo chan"],
+                         "born": ["03/04/1990", "13/04/1985"]})
+    right = pd.DataFrame({"transaction_id": [7, 8], "name": ["ann lee", "bo chan"],
+                          "born": ["1990-04-03", "1985-04-13"]})
+    out = nx.link(left, right, compare={"name": "string", "born": "date"}, block_on=["name"],
+                  device="cpu", threshold=0)
+    assert len(out) == 2
+    assert out["explanation"].str.contains("born same day").all()
+    ambiguous = left.assign(born=["03/04/1990", "05/04/1985"])
+    with pytest.raises(SchemaError, match="dayfirst"):
+        nx.link(ambiguous, right, compare={"name": "string", "born": "date"},
+                block_on=["name"], device="cpu")
+    assert len(nx.link(ambiguous, right, compare={"name": "string", "born": "date"},
+                       block_on=["name"], device="cpu", threshold=0, dayfirst=True)) == 2
