@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import json
 import logging
@@ -41,6 +42,7 @@ __all__ = [
     "describe_file",
     "hash_file",
     "read_table",
+    "record_writes",
     "write_frame",
     "write_json",
     "write_text",
@@ -66,7 +68,7 @@ _CSV = (".csv", ".tsv", ".txt")
 _COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst")
 _PARQUET = (".parquet", ".pq")
 _EXCEL = (".xlsx", ".xlsm")
-_MARKER = ".nexus-lab"  # written into every folder atomic_dir creates
+_MARKER = ".nexus-lab"  # the manifest atomic_dir writes: the names of the files a run wrote
 
 
 def _kind(path: Path) -> tuple[str, str]:
@@ -291,6 +293,47 @@ def hash_file(path: str | os.PathLike[str], algorithm: str = "sha256") -> tuple[
 # ----------------------------------------------------------------------------- writers
 
 
+#: The outputs completed in this context, when someone asked (see :func:`record_writes`).
+_written: contextvars.ContextVar[list[Path] | None] = contextvars.ContextVar(
+    "nexus_lab_written", default=None)
+
+
+@contextlib.contextmanager
+def record_writes() -> Iterator[list[Path]]:
+    """Collect the outputs completed within the block: files and folders of outputs.
+
+    Each file written with :func:`atomic_file` (and the writers built on it) and
+    each folder finished by :func:`atomic_dir` is appended once it is in place;
+    files written inside an :func:`atomic_dir` block count as part of their
+    folder. A program that is interrupted can so say what it left behind.
+
+    Yields
+    ------
+    list of pathlib.Path
+        Filled as the outputs appear, in order.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with record_writes() as done:
+    ...     p = write_text("x", pathlib.Path(tempfile.mkdtemp()) / "a.txt")
+    >>> done == [p]
+    True
+    """
+    done: list[Path] = []
+    token = _written.set(done)
+    try:
+        yield done
+    finally:
+        _written.reset(token)
+
+
+def _record(path: Path) -> None:
+    done = _written.get()
+    if done is not None:
+        done.append(path)
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -333,6 +376,7 @@ def atomic_file(path: str | os.PathLike[str], *, private: bool = False) -> Itera
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    _record(path)
 
 
 def write_frame(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
@@ -469,12 +513,16 @@ def atomic_dir(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
 
     The block writes into a temporary sibling folder; when it ends without an
     error the folder is renamed to ``out_dir``. If the block raises (or is
-    interrupted), the temporary folder is removed and nothing appears at
+    interrupted), the temporary folder is removed and nothing changes at
     ``out_dir``; folders made above it are removed too when left empty.
 
-    An existing ``out_dir`` is replaced only when it is empty or was itself
-    made by :func:`atomic_dir` (it holds a ``.nexus-lab`` marker file), so a
-    mistyped ``--out`` never deletes someone's folder.
+    The folder records what the run wrote in a manifest, the hidden file
+    ``.nexus-lab`` (JSON: ``{"files": [names]}``). A later run into the same
+    folder replaces exactly those files and folders and keeps everything else
+    (notes, signatures, a later step's sub-folder) as it is; it refuses, and
+    changes nothing, when one of its outputs would replace a file it did not
+    write. A folder holding files but no manifest is never written into, so a
+    mistyped ``--out`` never touches someone's folder.
 
     Parameters
     ----------
@@ -489,7 +537,10 @@ def atomic_dir(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
     Raises
     ------
     NexusError
-        When ``out_dir`` is a file, or a folder that holds other files.
+        When ``out_dir`` is a file, a folder that holds files nexus-lab did
+        not write, a folder that cannot be replaced (a mount point, a
+        read-only parent), or when an output would replace a file nexus-lab
+        did not write.
 
     Examples
     --------
@@ -503,6 +554,13 @@ def atomic_dir(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
     ...     pass
     >>> out.exists()
     False
+    >>> with atomic_dir(out) as work:
+    ...     _ = write_text("result", work / "a.txt")
+    >>> _ = (out / "notes.txt").write_text("mine")
+    >>> with atomic_dir(out) as work:
+    ...     _ = write_text("new result", work / "a.txt")
+    >>> sorted(p.name for p in out.iterdir())
+    ['.nexus-lab', 'a.txt', 'notes.txt']
     """
     out = Path(out_dir).absolute()
     check_out_dir(out)
@@ -513,40 +571,120 @@ def atomic_dir(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
     except OSError as err:
         _remove_empty(made)
         raise NexusError(f"cannot write to {str(out.parent)!r}: {err.strerror or err}") from None
+    token = _written.set(None)  # the block's own writes are part of this folder
     try:
-        (work / _MARKER).write_text("made by nexus-lab; safe to replace with a new run\n")
-        yield work
+        try:
+            yield work
+        finally:
+            _written.reset(token)
         os.chmod(work, 0o777 & ~_umask())  # mkdtemp makes folders private
         check_out_dir(out)
-        old = None
-        if out.exists():
-            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
-            os.replace(out, old / out.name)
-        try:
-            os.replace(work, out)
-        except BaseException:
-            if old is not None:
-                os.replace(old / out.name, out)
-            raise
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        _commit(work, out)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         _remove_empty(made)
         raise
+    _record(out)
     log.info("wrote %s", out)
 
 
+def _commit(work: Path, out: Path) -> None:
+    """Put ``work`` in place of ``out`` with one rename, carrying over what ``out`` holds
+    that the previous run did not write."""
+    written = sorted(e.name for e in work.iterdir() if e.name != _MARKER)
+    (work / _MARKER).write_text(json.dumps({
+        "written_by": "nexus-lab",
+        "note": "the files a run wrote here; the next run replaces these and keeps the rest",
+        "files": written,
+    }, indent=1) + "\n", encoding="utf-8")
+    if not out.exists():
+        _rename(work, out, out)
+        return
+    ours = _manifest(out)
+    if ours is None:  # a manifest of an earlier version: it did not list its files
+        ours = set(written)
+    keep = sorted(e.name for e in out.iterdir() if e.name != _MARKER and e.name not in ours)
+    clash = [name for name in keep if name in written]
+    if clash:
+        raise NexusError(
+            f"{str(out)!r} holds {clash[:5]}, not written by nexus-lab, and this run writes "
+            "files of the same names; move them away or choose another output folder"
+        )
+    for name in keep:  # linked, not moved: they stay in place until the new folder is
+        _link_tree(out / name, work / name)
+    old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+    try:
+        _rename(out, old / out.name, out)
+    except BaseException:
+        old.rmdir()
+        raise
+    try:
+        _rename(work, out, out)
+    except BaseException:
+        os.replace(old / out.name, out)
+        old.rmdir()
+        raise
+    for entry in (old / out.name).iterdir():  # put there while this run was writing
+        if entry.name not in ours and entry.name != _MARKER and not os.path.lexists(
+                out / entry.name):
+            os.replace(entry, out / entry.name)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _manifest(out: Path) -> set[str] | None:
+    """The names the last run wrote into ``out`` (empty when it has no manifest); ``None``
+    for a manifest that does not list them."""
+    try:
+        text = (out / _MARKER).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return set()
+    except OSError as err:
+        raise NexusError(f"cannot read {str(out / _MARKER)!r}: {err.strerror or err}") from None
+    try:
+        files = json.loads(text)["files"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return {name for name in files if isinstance(name, str)}
+
+
+def _link_tree(src: Path, dst: Path) -> None:
+    """``src`` at ``dst`` as hard links (copies where a link cannot be made)."""
+    if src.is_symlink():
+        os.symlink(os.readlink(src), dst)
+    elif src.is_dir():
+        shutil.copytree(src, dst, symlinks=True, copy_function=_link_or_copy)
+    else:
+        _link_or_copy(src, dst)
+
+
+def _link_or_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _rename(src: Path, dst: Path, out: Path) -> None:
+    try:
+        os.replace(src, dst)
+    except OSError as err:
+        raise NexusError(
+            f"cannot replace the output folder {str(out)!r}: {err.strerror or err} (a mount "
+            f"point, or a folder whose parent {str(out.parent)!r} is read-only, cannot be "
+            "renamed); choose another output folder, e.g. a new folder inside it"
+        ) from None
+
+
 def check_out_dir(out_dir: str | os.PathLike[str]) -> None:
-    """Refuse an output folder that :func:`atomic_dir` would not replace.
+    """Refuse an output folder that :func:`atomic_dir` would not write.
 
     Call it before long work to fail early; :func:`atomic_dir` checks again.
 
     Raises
     ------
     NexusError
-        When ``out_dir`` is a file, or a folder holding files that
-        :func:`atomic_dir` did not write.
+        When ``out_dir`` is a file, a folder holding files but no nexus-lab
+        manifest, a mount point, or a folder whose parent is read-only.
 
     Examples
     --------
@@ -566,6 +704,17 @@ def check_out_dir(out_dir: str | os.PathLike[str]) -> None:
         raise NexusError(
             f"{str(out)!r} already holds files that nexus-lab did not write ({sorted(entries)[:5]}"
             f"{' ...' if len(entries) > 5 else ''}); choose a new or empty output folder"
+        )
+    if os.path.ismount(out):
+        raise NexusError(
+            f"{str(out)!r} is a mount point: it cannot be replaced as a whole; choose another "
+            "output folder, e.g. a new folder inside it"
+        )
+    parent = out.absolute().parent
+    if not os.access(parent, os.W_OK | os.X_OK) or not os.access(out, os.W_OK):
+        raise NexusError(
+            f"{str(out)!r} cannot be replaced: {str(parent)!r} (or the folder itself) is "
+            "read-only; make it writable or choose another output folder"
         )
 
 

@@ -268,3 +268,39 @@ def test_demo_runs_on_the_bundled_data(tmp_path, tracking_uri):
     assert len(nx.crypto.open_sealed(sealed, kp)) == 50
     store.close()
     shutil.rmtree(tmp_path / "demo")
+
+
+def test_rerun_keeps_the_files_a_person_added(tables, tmp_path, write_tables):
+    bank_path, ledger_path = write_tables(*tables[:2], tmp_path / "in", "csv")
+    out = tmp_path / "out"
+    args = ("reconcile", bank_path, ledger_path, "--out", out, "--device", "cpu", "--no-track")
+    assert cli(*args, cwd=tmp_path).returncode == 0
+    (out / "notes.txt").write_text("reviewed with the controller")
+    (out / "report.html.sig").write_bytes(b"signature")
+    proc = cli(*args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "notes.txt").read_text() == "reviewed with the controller"
+    assert (out / "report.html.sig").read_bytes() == b"signature"
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == sorted(
+        [*OUTPUT_FILES, "notes.txt", "report.html.sig"])
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_an_output_folder_that_cannot_be_renamed_exits_2(tables, tmp_path, write_tables):
+    bank_path, ledger_path = write_tables(*tables[:2], tmp_path / "in", "csv")
+    out = tmp_path / "out"
+    out.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "none", str(out)], capture_output=True)
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        proc = cli("reconcile", bank_path, ledger_path, "--out", out, "--device", "cpu",
+                   "--no-track", cwd=tmp_path)
+    finally:
+        subprocess.run(["umount", str(out)], check=True)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(f"error: '{out}' is a mount point")
+    assert "choose another output folder" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert list(out.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]
