@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -386,6 +387,13 @@ def write_frame(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     onto ``path`` only once it is complete: an interrupted write leaves the old
     file (or none), never a partial one. The index is not written.
 
+    CSV files are opened by spreadsheets, which run a cell that starts with
+    ``=``, ``+``, ``-``, ``@``, a tab or a carriage return as a formula. In a
+    CSV every such text cell (and column name) gets a leading ``'``, as
+    OWASP advises against CSV injection (``=HYPERLINK(...)`` is written
+    ``'=HYPERLINK(...)``); numbers, and text that is just a number such as
+    ``"-12.50"``, are written as they are. Parquet keeps every value as it is.
+
     Parameters
     ----------
     df : pandas.DataFrame
@@ -404,6 +412,13 @@ def write_frame(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.parquet"
     >>> write_frame(pd.DataFrame({"a": [1]}), p).name
     't.parquet'
+    >>> t = pd.DataFrame({"d": ["=1+1", "-2"], "n": [-1.5, 2.0]})
+    >>> c = write_frame(t, p.with_suffix(".csv"))
+    >>> print(c.read_text())
+    d,n
+    '=1+1,-1.5
+    -2,2.0
+    <BLANKLINE>
     """
     p = Path(path)
     ext = p.suffix.lower()
@@ -411,11 +426,48 @@ def write_frame(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         raise NexusError(f"cannot write {p.name!r}: use a .parquet or .csv file name")
     with atomic_file(p) as tmp:
         if ext == ".csv":
-            df.to_csv(tmp, index=False, encoding="utf-8")
+            safe, cr = _spreadsheet_safe(df)
+            # Python's csv module quotes a cell holding a carriage return only when the
+            # lines end in one: otherwise the cell would split its row for every reader
+            safe.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\r\n" if cr else "\n")
         else:
             _to_parquet(df, tmp)
     log.info("wrote %s (%d rows)", p, len(df))
     return p
+
+
+#: What makes a spreadsheet read a cell as a formula (OWASP, CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(?:\d[\d,]*)?\.?\d+(?:[eE][+-]?\d+)?%?")
+
+
+def _safe_cell(value: object) -> object:
+    """``value`` with a leading ``'`` when it is text a spreadsheet would run."""
+    if (isinstance(value, str) and value.startswith(_FORMULA_START)
+            and not _NUMBER.fullmatch(value)):
+        return "'" + value
+    return value
+
+
+def _spreadsheet_safe(df: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+    """``df`` with every text cell and column name a spreadsheet would run as a formula
+    neutralized (:func:`_safe_cell`), number columns left as they are; and whether a text
+    cell holds a carriage return."""
+    out, cr = df, False
+    for i, dtype in enumerate(df.dtypes):
+        if not (pd.api.types.is_string_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype)):
+            continue
+        values = df.iloc[:, i].astype(object)
+        cr = cr or any(isinstance(v, str) and "\r" in v for v in values)
+        safe = [_safe_cell(v) for v in values]
+        if any(a is not b for a, b in zip(safe, values, strict=True)):
+            if out is df:
+                out = df.copy()
+            out.isetitem(i, pd.Series(safe, index=df.index, dtype=object))
+    names = [_safe_cell(c) for c in df.columns]
+    if names != list(df.columns):
+        out = out.set_axis(names, axis=1)
+    return out, cr or any(isinstance(c, str) and "\r" in c for c in names)
 
 
 def _to_parquet(df: pd.DataFrame, path: Path) -> None:

@@ -318,3 +318,37 @@ def test_a_folder_that_cannot_be_renamed_is_refused_and_nothing_is_left(tmp_path
     finally:
         _unmount(out)
     assert (out / "a.txt").read_text() == "first"
+
+
+def test_csv_cells_that_spreadsheets_would_run_are_neutralized(tmp_path):
+    """OWASP's rule: a text cell starting with = + - @ tab or CR gets a leading quote."""
+    import csv
+
+    df = pd.DataFrame({
+        "transaction_id": ["=1+1", "B2", "@SUM(A1)", "-2+3", "x", "+cmd|' /C calc'!A0", "\tT",
+                           "\rR"],
+        "description": ['=HYPERLINK("http://evil","click")', "plain - text", "-", None,
+                        "-12.50", "+1", "@home", "=A1"],
+        "amount": [-12.5, 3.0, 0.0, -1.0, 2.5, 7.0, 1.0, -0.5],
+        "count": [-1, 2, 3, 4, 5, 6, 7, 8],
+    }).rename(columns={"count": "=count"})
+    path = write_frame(df, tmp_path / "out.csv")
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["transaction_id", "description", "amount", "'=count"]
+    cells = [r[:2] for r in rows[1:]]
+    assert cells == [
+        ["'=1+1", "'=HYPERLINK(\"http://evil\",\"click\")"],
+        ["B2", "plain - text"],
+        ["'@SUM(A1)", "'-"],
+        ["'-2+3", ""],
+        ["x", "-12.50"],  # a number written as text is no formula
+        ["'+cmd|' /C calc'!A0", "+1"],
+        ["'\tT", "'@home"],
+        ["'\rR", "'=A1"],
+    ]
+    assert [r[2] for r in rows[1:]][:2] == ["-12.5", "3.0"]  # numbers stay numbers
+    assert rows[1][3] == "-1"
+    # Parquet keeps the values as they are: it is read by programs, not spreadsheets
+    back = pd.read_parquet(write_frame(df, tmp_path / "out.parquet"))
+    assert back["transaction_id"][0] == "=1+1"

@@ -95,3 +95,23 @@ def test_save_reconcile_writes_the_bundle(evil_result, tmp_path):
     assert len(weights) == len(evil_result.model.to_frame())
     assert re.search(r"<title>Bank reconciliation: b\.csv against ledger</title>",
                      (tmp_path / "out" / "report.html").read_text())
+
+
+def test_csv_outputs_do_not_carry_formulas(tables, tmp_path):
+    bank, ledger, _ = tables
+    extra = pd.DataFrame({
+        "transaction_id": ["=HYPERLINK(\"http://x\",\"y\")"], "date": [bank["date"].iloc[3]],
+        "amount": [-4321.5], "description": ["+cmd|' /C calc'!A0"],
+        "account": ["@SUM(1)"], "reference": ["-2+3"],
+    })
+    res = nx.reconcile(pd.concat([bank, extra], ignore_index=True), ledger, device="cpu")
+    save_reconcile(res, tmp_path)
+    csv = pd.read_csv(tmp_path / "unmatched_bank.csv", dtype=str, keep_default_na=False)
+    row = csv[csv["description"].str.contains("cmd")].iloc[0]
+    assert row["transaction_id"] == "'=HYPERLINK(\"http://x\",\"y\")"
+    assert row["description"] == "'+cmd|' /C calc'!A0"
+    assert row["account"] == "'@SUM(1)" and row["reference"] == "'-2+3"
+    assert float(row["amount"]) == -4321.5
+    for path in tmp_path.glob("*.csv"):
+        for value in pd.read_csv(path, dtype=str, keep_default_na=False).to_numpy().ravel():
+            assert not re.match(r"[=+@\t\r]|-(?![\d.,]+$)", value), (path.name, value)
