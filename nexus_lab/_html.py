@@ -1,8 +1,9 @@
 """Small HTML pieces for notebook views (``_repr_html_``): a status badge, a table of
 names and values, and a DataFrame as a table.
 
-Every value is HTML-escaped. pandas is not imported here: :func:`frame` takes a
-DataFrame the caller already has.
+Every value is HTML-escaped with :func:`escape`, which also shows the characters
+that change the direction of text as visible markers. pandas is not imported here:
+:func:`frame` takes a DataFrame the caller already has.
 """
 
 from __future__ import annotations
@@ -14,7 +15,45 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["STATUS_COLORS", "badge", "frame", "kv"]
+__all__ = ["BIDI_CONTROLS", "STATUS_COLORS", "badge", "escape", "frame", "kv", "visible"]
+
+#: Characters that reorder the text around them (embeddings, overrides, isolates,
+#: marks): "\u202eevil" shows as "live". Reports show them as ``[U+202E]``.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+                          "\u200e\u200f\u061c")
+_VISIBLE = str.maketrans({c: f"[U+{ord(c):04X}]" for c in BIDI_CONTROLS})
+
+
+def visible(text: str) -> str:
+    """``text`` with each bidirectional control character replaced by ``[U+XXXX]``.
+
+    Examples
+    --------
+    >>> visible("invoice \u202eevil")
+    'invoice [U+202E]evil'
+    """
+    return text.translate(_VISIBLE)
+
+
+def escape(value: object) -> str:
+    """``str(value)`` escaped for HTML text and attribute values, with bidirectional
+    controls shown as ``[U+XXXX]`` instead of obeyed.
+
+    Parameters
+    ----------
+    value : object
+        Anything; it is shown as ``str(value)``.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> escape("<b>\u202eevil</b>")
+    '&lt;b&gt;[U+202E]evil&lt;/b&gt;'
+    """
+    return html.escape(visible(str(value)), quote=True)
 
 #: Background colours of :func:`badge` by status word (others are grey).
 STATUS_COLORS = {
@@ -45,7 +84,7 @@ def badge(text: str) -> str:
     """
     color = STATUS_COLORS.get(text, _GREY)
     return (f"<span style='background:{color};color:#fff;border-radius:3px;padding:1px 6px;"
-            f"font-size:85%'>{html.escape(text.replace('_', ' '))}</span>")
+            f"font-size:85%'>{escape(text.replace('_', ' '))}</span>")
 
 
 def kv(pairs: Mapping[str, Any], *, code: bool = False) -> str:
@@ -69,11 +108,11 @@ def kv(pairs: Mapping[str, Any], *, code: bool = False) -> str:
     "<table><tr><th ...>cases</th><td>2</td></tr><tr><th ...>signer</th><td>&lt;room&gt;</td></tr></table>"
     """  # noqa: E501
     def cell(value: Any) -> str:
-        text = html.escape(str(value))
+        text = escape(value)
         return f"<code>{text}</code>" if code else text
 
     rows = "".join(
-        f"<tr><th style='text-align:left;padding-right:12px'>{html.escape(str(k))}</th>"
+        f"<tr><th style='text-align:left;padding-right:12px'>{escape(k)}</th>"
         f"<td>{cell(v)}</td></tr>" for k, v in pairs.items()
     )
     return f"<table>{rows}</table>"
@@ -100,11 +139,17 @@ def frame(df: pd.DataFrame, *, limit: int = 20, empty: str = "none") -> str:
     >>> import pandas as pd
     >>> frame(pd.DataFrame({"id": ["E-1", "E-2", "E-3"]}), limit=2)  # doctest: +ELLIPSIS
     '<table ...E-1...E-2...</table><p><i>1 more rows: use the DataFrame</i></p>'
+    >>> "[U+202E]evil" in frame(pd.DataFrame({"note": ["\u202eevil"]}))
+    True
     >>> frame(pd.DataFrame({"id": []}), empty="no evidence yet")
     '<p><i>no evidence yet</i></p>'
     """
     if df.empty:
-        return f"<p><i>{html.escape(empty)}</i></p>"
+        return f"<p><i>{escape(empty)}</i></p>"
     more = (f"<p><i>{len(df) - limit} more rows: use the DataFrame</i></p>"
             if len(df) > limit else "")
-    return df.head(limit).to_html(index=False, border=0, escape=True) + more
+    head = df.head(limit)
+    head = head.set_axis([visible(c) if isinstance(c, str) else c for c in head.columns],
+                         axis=1)
+    head = head.map(lambda v: visible(v) if isinstance(v, str) else v)
+    return head.to_html(index=False, border=0, escape=True) + more

@@ -19,10 +19,12 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -43,6 +45,7 @@ __all__ = [
     "describe_file",
     "hash_file",
     "read_table",
+    "record_writes",
     "write_frame",
     "write_json",
     "write_text",
@@ -69,7 +72,7 @@ _CSV = (".csv", ".tsv", ".txt")
 _COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst")
 _PARQUET = (".parquet", ".pq")
 _EXCEL = (".xlsx", ".xlsm")
-_MARKER = ".nexus-lab"  # written into every folder atomic_dir creates
+_MARKER = ".nexus-lab"  # the manifest atomic_dir writes: the names of the files a run wrote
 
 
 def _kind(path: Path) -> tuple[str, str]:
@@ -356,6 +359,47 @@ def hash_file(path: str | os.PathLike[str], algorithm: str = "sha256") -> tuple[
 # ----------------------------------------------------------------------------- writers
 
 
+#: The outputs completed in this context, when someone asked (see :func:`record_writes`).
+_written: contextvars.ContextVar[list[Path] | None] = contextvars.ContextVar(
+    "nexus_lab_written", default=None)
+
+
+@contextlib.contextmanager
+def record_writes() -> Iterator[list[Path]]:
+    """Collect the outputs completed within the block: files and folders of outputs.
+
+    Each file written with :func:`atomic_file` (and the writers built on it) and
+    each folder finished by :func:`atomic_dir` is appended once it is in place;
+    files written inside an :func:`atomic_dir` block count as part of their
+    folder. A program that is interrupted can so say what it left behind.
+
+    Yields
+    ------
+    list of pathlib.Path
+        Filled as the outputs appear, in order.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with record_writes() as done:
+    ...     p = write_text("x", pathlib.Path(tempfile.mkdtemp()) / "a.txt")
+    >>> done == [p]
+    True
+    """
+    done: list[Path] = []
+    token = _written.set(done)
+    try:
+        yield done
+    finally:
+        _written.reset(token)
+
+
+def _record(path: Path) -> None:
+    done = _written.get()
+    if done is not None:
+        done.append(path)
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -398,6 +442,7 @@ def atomic_file(path: str | os.PathLike[str], *, private: bool = False) -> Itera
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    _record(path)
 
 
 def write_frame(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
@@ -406,6 +451,13 @@ def write_frame(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     The table goes to a temporary file in the same folder first and is renamed
     onto ``path`` only once it is complete: an interrupted write leaves the old
     file (or none), never a partial one. The index is not written.
+
+    CSV files are opened by spreadsheets, which run a cell that starts with
+    ``=``, ``+``, ``-``, ``@``, a tab or a carriage return as a formula. In a
+    CSV every such text cell (and column name) gets a leading ``'``, as
+    OWASP advises against CSV injection (``=HYPERLINK(...)`` is written
+    ``'=HYPERLINK(...)``); numbers, and text that is just a number such as
+    ``"-12.50"``, are written as they are. Parquet keeps every value as it is.
 
     Parameters
     ----------
@@ -425,6 +477,13 @@ def write_frame(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.parquet"
     >>> write_frame(pd.DataFrame({"a": [1]}), p).name
     't.parquet'
+    >>> t = pd.DataFrame({"d": ["=1+1", "-2"], "n": [-1.5, 2.0]})
+    >>> c = write_frame(t, p.with_suffix(".csv"))
+    >>> print(c.read_text())
+    d,n
+    '=1+1,-1.5
+    -2,2.0
+    <BLANKLINE>
     """
     p = Path(path)
     ext = p.suffix.lower()
@@ -432,11 +491,48 @@ def write_frame(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         raise NexusError(f"cannot write {p.name!r}: use a .parquet or .csv file name")
     with atomic_file(p) as tmp:
         if ext == ".csv":
-            df.to_csv(tmp, index=False, encoding="utf-8")
+            safe, cr = _spreadsheet_safe(df)
+            # Python's csv module quotes a cell holding a carriage return only when the
+            # lines end in one: otherwise the cell would split its row for every reader
+            safe.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\r\n" if cr else "\n")
         else:
             _to_parquet(df, tmp)
     log.info("wrote %s (%d rows)", p, len(df))
     return p
+
+
+#: What makes a spreadsheet read a cell as a formula (OWASP, CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(?:\d[\d,]*)?\.?\d+(?:[eE][+-]?\d+)?%?")
+
+
+def _safe_cell(value: object) -> object:
+    """``value`` with a leading ``'`` when it is text a spreadsheet would run."""
+    if (isinstance(value, str) and value.startswith(_FORMULA_START)
+            and not _NUMBER.fullmatch(value)):
+        return "'" + value
+    return value
+
+
+def _spreadsheet_safe(df: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+    """``df`` with every text cell and column name a spreadsheet would run as a formula
+    neutralized (:func:`_safe_cell`), number columns left as they are; and whether a text
+    cell holds a carriage return."""
+    out, cr = df, False
+    for i, dtype in enumerate(df.dtypes):
+        if not (pd.api.types.is_string_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype)):
+            continue
+        values = df.iloc[:, i].astype(object)
+        cr = cr or any(isinstance(v, str) and "\r" in v for v in values)
+        safe = [_safe_cell(v) for v in values]
+        if any(a is not b for a, b in zip(safe, values, strict=True)):
+            if out is df:
+                out = df.copy()
+            out.isetitem(i, pd.Series(safe, index=df.index, dtype=object))
+    names = [_safe_cell(c) for c in df.columns]
+    if names != list(df.columns):
+        out = out.set_axis(names, axis=1)
+    return out, cr or any(isinstance(c, str) and "\r" in c for c in names)
 
 
 def _to_parquet(df: pd.DataFrame, path: Path) -> None:
@@ -534,12 +630,16 @@ def atomic_dir(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
 
     The block writes into a temporary sibling folder; when it ends without an
     error the folder is renamed to ``out_dir``. If the block raises (or is
-    interrupted), the temporary folder is removed and nothing appears at
+    interrupted), the temporary folder is removed and nothing changes at
     ``out_dir``; folders made above it are removed too when left empty.
 
-    An existing ``out_dir`` is replaced only when it is empty or was itself
-    made by :func:`atomic_dir` (it holds a ``.nexus-lab`` marker file), so a
-    mistyped ``--out`` never deletes someone's folder.
+    The folder records what the run wrote in a manifest, the hidden file
+    ``.nexus-lab`` (JSON: ``{"files": [names]}``). A later run into the same
+    folder replaces exactly those files and folders and keeps everything else
+    (notes, signatures, a later step's sub-folder) as it is; it refuses, and
+    changes nothing, when one of its outputs would replace a file it did not
+    write. A folder holding files but no manifest is never written into, so a
+    mistyped ``--out`` never touches someone's folder.
 
     Parameters
     ----------
@@ -554,7 +654,10 @@ def atomic_dir(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
     Raises
     ------
     NexusError
-        When ``out_dir`` is a file, or a folder that holds other files.
+        When ``out_dir`` is a file, a folder that holds files nexus-lab did
+        not write, a folder that cannot be replaced (a mount point, a
+        read-only parent), or when an output would replace a file nexus-lab
+        did not write.
 
     Examples
     --------
@@ -568,6 +671,13 @@ def atomic_dir(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
     ...     pass
     >>> out.exists()
     False
+    >>> with atomic_dir(out) as work:
+    ...     _ = write_text("result", work / "a.txt")
+    >>> _ = (out / "notes.txt").write_text("mine")
+    >>> with atomic_dir(out) as work:
+    ...     _ = write_text("new result", work / "a.txt")
+    >>> sorted(p.name for p in out.iterdir())
+    ['.nexus-lab', 'a.txt', 'notes.txt']
     """
     out = Path(out_dir).absolute()
     check_out_dir(out)
@@ -578,40 +688,120 @@ def atomic_dir(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
     except OSError as err:
         _remove_empty(made)
         raise NexusError(f"cannot write to {str(out.parent)!r}: {err.strerror or err}") from None
+    token = _written.set(None)  # the block's own writes are part of this folder
     try:
-        (work / _MARKER).write_text("made by nexus-lab; safe to replace with a new run\n")
-        yield work
+        try:
+            yield work
+        finally:
+            _written.reset(token)
         os.chmod(work, 0o777 & ~_umask())  # mkdtemp makes folders private
         check_out_dir(out)
-        old = None
-        if out.exists():
-            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
-            os.replace(out, old / out.name)
-        try:
-            os.replace(work, out)
-        except BaseException:
-            if old is not None:
-                os.replace(old / out.name, out)
-            raise
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        _commit(work, out)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         _remove_empty(made)
         raise
+    _record(out)
     log.info("wrote %s", out)
 
 
+def _commit(work: Path, out: Path) -> None:
+    """Put ``work`` in place of ``out`` with one rename, carrying over what ``out`` holds
+    that the previous run did not write."""
+    written = sorted(e.name for e in work.iterdir() if e.name != _MARKER)
+    (work / _MARKER).write_text(json.dumps({
+        "written_by": "nexus-lab",
+        "note": "the files a run wrote here; the next run replaces these and keeps the rest",
+        "files": written,
+    }, indent=1) + "\n", encoding="utf-8")
+    if not out.exists():
+        _rename(work, out, out)
+        return
+    ours = _manifest(out)
+    if ours is None:  # a manifest of an earlier version: it did not list its files
+        ours = set(written)
+    keep = sorted(e.name for e in out.iterdir() if e.name != _MARKER and e.name not in ours)
+    clash = [name for name in keep if name in written]
+    if clash:
+        raise NexusError(
+            f"{str(out)!r} holds {clash[:5]}, not written by nexus-lab, and this run writes "
+            "files of the same names; move them away or choose another output folder"
+        )
+    for name in keep:  # linked, not moved: they stay in place until the new folder is
+        _link_tree(out / name, work / name)
+    old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+    try:
+        _rename(out, old / out.name, out)
+    except BaseException:
+        old.rmdir()
+        raise
+    try:
+        _rename(work, out, out)
+    except BaseException:
+        os.replace(old / out.name, out)
+        old.rmdir()
+        raise
+    for entry in (old / out.name).iterdir():  # put there while this run was writing
+        if entry.name not in ours and entry.name != _MARKER and not os.path.lexists(
+                out / entry.name):
+            os.replace(entry, out / entry.name)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _manifest(out: Path) -> set[str] | None:
+    """The names the last run wrote into ``out`` (empty when it has no manifest); ``None``
+    for a manifest that does not list them."""
+    try:
+        text = (out / _MARKER).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return set()
+    except OSError as err:
+        raise NexusError(f"cannot read {str(out / _MARKER)!r}: {err.strerror or err}") from None
+    try:
+        files = json.loads(text)["files"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return {name for name in files if isinstance(name, str)}
+
+
+def _link_tree(src: Path, dst: Path) -> None:
+    """``src`` at ``dst`` as hard links (copies where a link cannot be made)."""
+    if src.is_symlink():
+        os.symlink(os.readlink(src), dst)
+    elif src.is_dir():
+        shutil.copytree(src, dst, symlinks=True, copy_function=_link_or_copy)
+    else:
+        _link_or_copy(src, dst)
+
+
+def _link_or_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _rename(src: Path, dst: Path, out: Path) -> None:
+    try:
+        os.replace(src, dst)
+    except OSError as err:
+        raise NexusError(
+            f"cannot replace the output folder {str(out)!r}: {err.strerror or err} (a mount "
+            f"point, or a folder whose parent {str(out.parent)!r} is read-only, cannot be "
+            "renamed); choose another output folder, e.g. a new folder inside it"
+        ) from None
+
+
 def check_out_dir(out_dir: str | os.PathLike[str]) -> None:
-    """Refuse an output folder that :func:`atomic_dir` would not replace.
+    """Refuse an output folder that :func:`atomic_dir` would not write.
 
     Call it before long work to fail early; :func:`atomic_dir` checks again.
 
     Raises
     ------
     NexusError
-        When ``out_dir`` is a file, or a folder holding files that
-        :func:`atomic_dir` did not write.
+        When ``out_dir`` is a file, a folder holding files but no nexus-lab
+        manifest, a mount point, or a folder whose parent is read-only.
 
     Examples
     --------
@@ -631,6 +821,17 @@ def check_out_dir(out_dir: str | os.PathLike[str]) -> None:
         raise NexusError(
             f"{str(out)!r} already holds files that nexus-lab did not write ({sorted(entries)[:5]}"
             f"{' ...' if len(entries) > 5 else ''}); choose a new or empty output folder"
+        )
+    if os.path.ismount(out):
+        raise NexusError(
+            f"{str(out)!r} is a mount point: it cannot be replaced as a whole; choose another "
+            "output folder, e.g. a new folder inside it"
+        )
+    parent = out.absolute().parent
+    if not os.access(parent, os.W_OK | os.X_OK) or not os.access(out, os.W_OK):
+        raise NexusError(
+            f"{str(out)!r} cannot be replaced: {str(parent)!r} (or the folder itself) is "
+            "read-only; make it writable or choose another output folder"
         )
 
 

@@ -22,7 +22,10 @@ A mistake in the input (a missing file, a misnamed column, an amount that is
 not a number) prints ``error: <what is wrong and how to fix it>`` and exits
 with status 2; nothing is written. A failed integrity check (a signature, a sealed
 file or an audit log that does not verify) prints ``FAILED: <what failed>`` and
-exits with status 1.
+exits with status 1. Ctrl-C (SIGINT) and SIGTERM stop a command the same way: the
+output under way is removed, an MLflow run under way is marked KILLED, and a line says
+which outputs were complete before the stop (or that nothing was written); the status
+is 130 after SIGINT, 143 after SIGTERM.
 
 A surface: each command group is a module here (``reconcile``, ``fraud``,
 ``recommend``, ``demo``, ``crypto``, ``audit``, ``cases``) that parses its arguments,
@@ -33,14 +36,19 @@ share.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 from nexus_lab import __version__
 from nexus_lab.cli import audit, cases, crypto, demo, fraud, recommend, reconcile
-from nexus_lab.cli._common import EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED
+from nexus_lab.cli._common import EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED
 from nexus_lab.errors import IntegrityError, NexusError
+from nexus_lab.files import record_writes
 
 __all__ = ["main"]
 
@@ -73,7 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     int
         The exit status: 0 on success, 1 when an integrity check fails
         (``FAILED: ...`` on stderr), 2 when the input or the settings are wrong
-        (``error: ...``), 130 when interrupted.
+        (``error: ...``), 130 when interrupted (SIGINT), 143 when terminated
+        (SIGTERM).
 
     Examples
     --------
@@ -87,18 +96,52 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr,
     )
-    try:
-        return int(args.func(args))
-    except IntegrityError as err:
-        print(f"FAILED: {err}", file=sys.stderr)
-        return EXIT_FAILED
-    except NexusError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_INPUT
-    except KeyboardInterrupt:
-        print("interrupted: nothing was written", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    with _sigterm_as_interrupt(), record_writes() as written:
+        try:
+            return int(args.func(args))
+        except IntegrityError as err:
+            print(f"FAILED: {err}", file=sys.stderr)
+            return EXIT_FAILED
+        except NexusError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_INPUT
+        except KeyboardInterrupt as err:
+            terminated = isinstance(err, _Terminated)
+            print(_stopped("terminated" if terminated else "interrupted", written),
+                  file=sys.stderr)
+            return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
 
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so that it cleans up as after Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not stop the cleanup
+    raise _Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`_Terminated` (a ``KeyboardInterrupt``)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _stopped(how: str, written: list[Path]) -> str:
+    """The line that says what a stopped command left behind."""
+    if not written:
+        return f"{how}: nothing was written"
+    names = ", ".join(str(p) for p in dict.fromkeys(written))
+    verb = "was" if len(set(written)) == 1 else "were"
+    return (f"{how}: {names} {verb} written in full before it stopped; what was under way "
+            "was not written")
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -16,7 +16,8 @@ from nexus_lab.errors import NexusError
 
 EXIT_FAILED = 1  # an IntegrityError: a signature, seal or audit log does not verify
 EXIT_INPUT = 2  # a NexusError: the input or the settings are wrong
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # SIGINT (Ctrl-C): 128 + 2
+EXIT_TERMINATED = 143  # SIGTERM: 128 + 15
 PASSWORD_ENV = "NEXUS_LAB_KEY_PASSWORD"
 
 

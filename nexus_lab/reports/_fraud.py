@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as _dt
-import html
 import os
 from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 
+from nexus_lab._html import escape
 from nexus_lab.files import atomic_dir, write_frame, write_json, write_text
 
 __all__ = ["FRAUD_FILES", "export_fraud", "fraud_html"]
@@ -27,7 +27,7 @@ def _text_lists(scored: pd.DataFrame) -> pd.DataFrame:
 
 def fraud_html(scored: pd.DataFrame, summary: Mapping[str, object]) -> str:
     """A self-contained page (inline CSS, no scripts): counts per flag and the riskiest rows."""
-    e = html.escape
+    e = escape
     per = summary.get("per_flag", {})
     bars = "".join(
         f"<tr><td>{e(k)}</td><td class=n>{v:,}</td><td class=b><div class=bar style='width:"

@@ -9,7 +9,6 @@ is HTML-escaped.
 from __future__ import annotations
 
 import datetime as _dt
-import html
 import itertools
 import math
 from collections.abc import Mapping
@@ -17,6 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from nexus_lab._html import escape
 from nexus_lab.errors import SchemaError
 
 __all__ = ["reconcile_html"]
@@ -124,8 +124,8 @@ def _e(value: object) -> str:
     if isinstance(value, pd.Timestamp | _dt.datetime):
         stamp = pd.Timestamp(value)
         text = stamp.strftime("%Y-%m-%d") if stamp == stamp.normalize() else str(stamp)
-        return html.escape(text)
-    return html.escape(str(value), quote=True)
+        return escape(text)
+    return escape(value)
 
 
 def _int(n: object) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import stat
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 from nexus_lab.errors import NexusError, SchemaError
 from nexus_lab.files import (
     atomic_dir,
+    check_out_dir,
     describe_file,
     read_table,
     write_frame,
@@ -264,3 +266,117 @@ def test_separator_is_sniffed_per_file(tmp_path):
         df = read_table(path, name="t")
         assert df.columns.tolist() == ["transaction_id", "amount", "description"], sep
         assert df["transaction_id"].tolist() == ["007"]
+
+
+def test_rerun_replaces_only_what_the_last_run_wrote(tmp_path):
+    """Notes and signatures a person put into an output folder survive the next run."""
+    out = tmp_path / "out"
+    with atomic_dir(out) as work:
+        write_text("old a", work / "a.txt")
+        write_text("old b", work / "b.txt")
+        (work / "tables").mkdir()
+        write_text("old t", work / "tables" / "t.csv")
+    assert json.loads((out / ".nexus-lab").read_text())["files"] == ["a.txt", "b.txt", "tables"]
+    (out / "notes.txt").write_text("my notes")
+    (out / "signed").mkdir()
+    (out / "signed" / "report.sig").write_bytes(b"\x00sig")
+    with atomic_dir(out) as work:
+        write_text("new a", work / "a.txt")
+        assert not (work / "a.txt").samefile(out / "a.txt")
+    assert sorted(p.name for p in out.iterdir()) == [".nexus-lab", "a.txt", "notes.txt",
+                                                     "signed"]
+    assert (out / "a.txt").read_text() == "new a"
+    assert (out / "notes.txt").read_text() == "my notes"
+    assert (out / "signed" / "report.sig").read_bytes() == b"\x00sig"
+    assert json.loads((out / ".nexus-lab").read_text())["files"] == ["a.txt"]
+    assert _leftovers(tmp_path) == []
+    # a failed run changes nothing, the person's files included
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_dir(out) as work:
+            write_text("half", work / "a.txt")
+            raise KeyboardInterrupt
+    assert (out / "a.txt").read_text() == "new a"
+    assert (out / "notes.txt").read_text() == "my notes"
+    assert _leftovers(tmp_path) == []
+
+
+def test_rerun_refuses_to_replace_a_file_it_did_not_write(tmp_path):
+    out = tmp_path / "out"
+    with atomic_dir(out) as work:
+        write_text("a", work / "a.txt")
+    (out / "report.html").write_text("my own report")
+    with pytest.raises(NexusError, match=r"report\.html.*not written by nexus-lab.*move"):
+        with atomic_dir(out) as work:
+            write_text("a", work / "a.txt")
+            write_text("generated", work / "report.html")
+    assert (out / "report.html").read_text() == "my own report"
+    assert (out / "a.txt").read_text() == "a"
+    assert _leftovers(tmp_path) == []
+
+
+def _mount_tmpfs(path):
+    """Mount a tmpfs at ``path`` (needs root), or skip: a mount point cannot be renamed."""
+    path.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "none", str(path)], capture_output=True)
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+
+
+def _unmount(path):
+    subprocess.run(["umount", str(path)], check=True)
+
+
+def test_a_folder_that_cannot_be_renamed_is_refused_and_nothing_is_left(tmp_path):
+    out = tmp_path / "out"
+    _mount_tmpfs(out)
+    try:
+        with pytest.raises(NexusError, match=r"out.*mount point.*another output folder"):
+            check_out_dir(out)
+    finally:
+        _unmount(out)
+    # the same when the folder becomes a mount point while the run is under way
+    with atomic_dir(out) as work:
+        write_text("first", work / "a.txt")
+    try:
+        with pytest.raises(NexusError, match=r"out.*mount point.*another output folder"):
+            with atomic_dir(out) as work:
+                write_text("second", work / "a.txt")
+                _mount_tmpfs(out)
+        assert _leftovers(tmp_path) == []
+    finally:
+        _unmount(out)
+    assert (out / "a.txt").read_text() == "first"
+
+
+def test_csv_cells_that_spreadsheets_would_run_are_neutralized(tmp_path):
+    """OWASP's rule: a text cell starting with = + - @ tab or CR gets a leading quote."""
+    import csv
+
+    df = pd.DataFrame({
+        "transaction_id": ["=1+1", "B2", "@SUM(A1)", "-2+3", "x", "+cmd|' /C calc'!A0", "\tT",
+                           "\rR"],
+        "description": ['=HYPERLINK("http://evil","click")', "plain - text", "-", None,
+                        "-12.50", "+1", "@home", "=A1"],
+        "amount": [-12.5, 3.0, 0.0, -1.0, 2.5, 7.0, 1.0, -0.5],
+        "count": [-1, 2, 3, 4, 5, 6, 7, 8],
+    }).rename(columns={"count": "=count"})
+    path = write_frame(df, tmp_path / "out.csv")
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["transaction_id", "description", "amount", "'=count"]
+    cells = [r[:2] for r in rows[1:]]
+    assert cells == [
+        ["'=1+1", "'=HYPERLINK(\"http://evil\",\"click\")"],
+        ["B2", "plain - text"],
+        ["'@SUM(A1)", "'-"],
+        ["'-2+3", ""],
+        ["x", "-12.50"],  # a number written as text is no formula
+        ["'+cmd|' /C calc'!A0", "+1"],
+        ["'\tT", "'@home"],
+        ["'\rR", "'=A1"],
+    ]
+    assert [r[2] for r in rows[1:]][:2] == ["-12.5", "3.0"]  # numbers stay numbers
+    assert rows[1][3] == "-1"
+    # Parquet keeps the values as they are: it is read by programs, not spreadsheets
+    back = pd.read_parquet(write_frame(df, tmp_path / "out.parquet"))
+    assert back["transaction_id"][0] == "=1+1"

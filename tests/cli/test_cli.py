@@ -268,3 +268,106 @@ def test_demo_runs_on_the_bundled_data(tmp_path, tracking_uri):
     assert len(nx.crypto.open_sealed(sealed, kp)) == 50
     store.close()
     shutil.rmtree(tmp_path / "demo")
+
+
+def test_rerun_keeps_the_files_a_person_added(tables, tmp_path, write_tables):
+    bank_path, ledger_path = write_tables(*tables[:2], tmp_path / "in", "csv")
+    out = tmp_path / "out"
+    args = ("reconcile", bank_path, ledger_path, "--out", out, "--device", "cpu", "--no-track")
+    assert cli(*args, cwd=tmp_path).returncode == 0
+    (out / "notes.txt").write_text("reviewed with the controller")
+    (out / "report.html.sig").write_bytes(b"signature")
+    proc = cli(*args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "notes.txt").read_text() == "reviewed with the controller"
+    assert (out / "report.html.sig").read_bytes() == b"signature"
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == sorted(
+        [*OUTPUT_FILES, "notes.txt", "report.html.sig"])
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_an_output_folder_that_cannot_be_renamed_exits_2(tables, tmp_path, write_tables):
+    bank_path, ledger_path = write_tables(*tables[:2], tmp_path / "in", "csv")
+    out = tmp_path / "out"
+    out.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "none", str(out)], capture_output=True)
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        proc = cli("reconcile", bank_path, ledger_path, "--out", out, "--device", "cpu",
+                   "--no-track", cwd=tmp_path)
+    finally:
+        subprocess.run(["umount", str(out)], check=True)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(f"error: '{out}' is a mount point")
+    assert "choose another output folder" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert list(out.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]
+
+
+def _start(*args, cwd: Path, env: dict | None = None) -> subprocess.Popen:
+    cmd = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "nexus_lab.cli"]
+    return subprocess.Popen([*cmd, *map(str, args)], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
+
+
+def _wait_for(proc: subprocess.Popen, ready, what: str) -> None:
+    """Poll until ``ready()`` holds while ``proc`` still runs."""
+    import time
+
+    while not ready():
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"the command ended before {what}: {proc.returncode} {out} {err}")
+        time.sleep(0.002)
+
+
+def _run_statuses(db: Path) -> list[str]:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.5) as con:
+            return [row[0] for row in con.execute("select status from runs")]
+    except sqlite3.OperationalError:  # locked by the writer for a moment
+        return []
+
+
+def test_sigterm_mid_run_cleans_up_and_marks_the_run(tables, tmp_path, write_tables,
+                                                      tracking_uri):
+    import signal
+
+    bank_path, ledger_path = write_tables(*tables[:2], tmp_path / "in", "csv")
+    uri, db = tracking_uri, tmp_path / "store" / "mlflow.db"
+    out = tmp_path / "out"
+    proc = _start("reconcile", bank_path, ledger_path, "--out", out, "--device", "cpu",
+                  cwd=tmp_path, env={"MLFLOW_TRACKING_URI": uri})
+    _wait_for(proc, lambda: "RUNNING" in _run_statuses(db), "its MLflow run started")
+    assert list(tmp_path.glob(".out.partial-*"))  # the run is under way
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stderr
+    assert stderr.strip() == "terminated: nothing was written", stderr
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert _run_statuses(db) and set(_run_statuses(db)) <= {"KILLED", "FAILED"}
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_a_stop_after_outputs_were_written_says_what_was_written(tmp_path, signame):
+    import signal
+
+    out = tmp_path / "demo"
+    proc = _start("demo", "--out", out, "--device", "cpu", "--no-track", cwd=tmp_path)
+    _wait_for(proc, lambda: (out / "summary.json").exists(), "the reconciliation was written")
+    proc.send_signal(getattr(signal, signame))
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == {"SIGINT": 130, "SIGTERM": 143}[signame], stderr
+    last = stderr.strip().splitlines()[-1]
+    assert "nothing was written" not in last
+    assert last == (f"{'interrupted' if signame == 'SIGINT' else 'terminated'}: {out} was "
+                    "written in full before it stopped; what was under way was not written")
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == sorted(
+        OUTPUT_FILES)
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == [".nexus-lab"]

@@ -95,3 +95,51 @@ def test_save_reconcile_writes_the_bundle(evil_result, tmp_path):
     assert len(weights) == len(evil_result.model.to_frame())
     assert re.search(r"<title>Bank reconciliation: b\.csv against ledger</title>",
                      (tmp_path / "out" / "report.html").read_text())
+
+
+def test_csv_outputs_do_not_carry_formulas(tables, tmp_path):
+    bank, ledger, _ = tables
+    extra = pd.DataFrame({
+        "transaction_id": ["=HYPERLINK(\"http://x\",\"y\")"], "date": [bank["date"].iloc[3]],
+        "amount": [-4321.5], "description": ["+cmd|' /C calc'!A0"],
+        "account": ["@SUM(1)"], "reference": ["-2+3"],
+    })
+    res = nx.reconcile(pd.concat([bank, extra], ignore_index=True), ledger, device="cpu")
+    save_reconcile(res, tmp_path)
+    csv = pd.read_csv(tmp_path / "unmatched_bank.csv", dtype=str, keep_default_na=False)
+    row = csv[csv["description"].str.contains("cmd")].iloc[0]
+    assert row["transaction_id"] == "'=HYPERLINK(\"http://x\",\"y\")"
+    assert row["description"] == "'+cmd|' /C calc'!A0"
+    assert row["account"] == "'@SUM(1)" and row["reference"] == "'-2+3"
+    assert float(row["amount"]) == -4321.5
+    for path in tmp_path.glob("*.csv"):
+        for value in pd.read_csv(path, dtype=str, keep_default_na=False).to_numpy().ravel():
+            assert not re.match(r"[=+@\t\r]|-(?![\d.,]+$)", value), (path.name, value)
+
+
+BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068",
+        "\u2069", "\u200e", "\u200f", "\u061c"]
+
+
+def test_text_direction_controls_are_shown_not_obeyed(tables):
+    """"\u202eevil" must not show as "live": every bidirectional control is made visible."""
+    bank, ledger, _ = tables
+    extra = pd.DataFrame({
+        "transaction_id": ["B-\u2066X\u2069"], "date": [bank["date"].iloc[5]],
+        "amount": [123456.78], "description": ["refund \u202elive\u202c ok" + "".join(BIDI)],
+        "account": ["CHK"], "reference": [None],
+    })
+    res = nx.reconcile(pd.concat([bank, extra], ignore_index=True), ledger, device="cpu")
+    page = reconcile_html(res, inputs={"bank": {"name": "bank\u202e.csv", "rows": 1}})
+    assert not any(c in page for c in BIDI)
+    assert "refund [U+202E]live[U+202C] ok" in page
+    assert "B-[U+2066]X[U+2069]" in page and "bank[U+202E].csv" in page
+    for c in BIDI:
+        assert f"[U+{ord(c):04X}]" in page
+
+    tx = nx.data.synth_transactions(1_000, seed=0)
+    tx.loc[0, "transaction_id"] = "T\u202e1"
+    scored = nx.fraud.FraudDetector(device="cpu", autoencoder_epochs=1).fit(tx).score(tx)
+    scored.loc[0, "risk_score"] = 100.0  # among the riskiest rows the report lists
+    fraud_page = nx.reports.fraud_html(pd.DataFrame(scored), scored.summary())
+    assert "T[U+202E]1" in fraud_page and not any(c in fraud_page for c in BIDI)
