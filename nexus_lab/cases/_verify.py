@@ -71,6 +71,13 @@ class VerifyReport:
         """True when every check passed."""
         return not self.problems
 
+    @property
+    def complete(self) -> bool:
+        """True when every check passed and a witness of the audit log holds a signed
+        head of its every entry, so no recent action can have been removed from the
+        store unseen (see :attr:`nexus_lab.crypto.AuditReport.complete`)."""
+        return self.ok and bool(self.audit.get("complete"))
+
     def summary(self) -> dict:
         """Counts of what was checked and how many problems were found."""
         items = self.items
@@ -82,6 +89,8 @@ class VerifyReport:
             "plaintext_checked": int((items["plaintext"] == "ok").sum()),
             "audit_entries": self.audit.get("entries"),
             "audit_signed_upto": self.audit.get("signed_upto"),
+            "audit_witnessed_upto": self.audit.get("witnessed_upto"),
+            "complete": self.complete,
             "signer": self.signer, "pinned": self.pinned, "problems": len(self.problems),
         }
 
@@ -92,9 +101,13 @@ class VerifyReport:
     def __str__(self) -> str:
         s = self.summary()
         if self.ok:
-            return (f"case store intact: {s['cases']} cases, {s['evidence']} evidence items, "
-                    f"{s['custody_events']} custody events, {s['audit_entries']} audit "
-                    f"entries; signer {self.signer}" + ("" if self.pinned else " (not pinned)"))
+            counts = (f"{s['cases']} cases, {s['evidence']} evidence items, "
+                      f"{s['custody_events']} custody events, {s['audit_entries']} audit "
+                      f"entries; signer {self.signer}" + ("" if self.pinned else " (not pinned)"))
+            if self.complete:
+                return f"case store intact: {counts}"
+            return (f"case store checks pass ({counts}), but its audit log is "
+                    f"{self.audit.get('proven', 'not witnessed')}")
         return f"case store fails {len(self.problems)} checks:\n" + "\n".join(
             f"  - {p}" for p in self.problems)
 
@@ -166,10 +179,15 @@ def verify(folder: Any, public: Any = None, keypair: KeyPair | None = None, *,
 
     Notes
     -----
-    One change the files cannot show by themselves: the most recent actions removed
-    from both databases together, with the audit log's checkpoints after them (every
-    earlier entry, event and signature still checks). Keep the latest audit checkpoint
-    root elsewhere, or anchor it (``AuditLog.anchor``), to rule that out.
+    One change the files of ``cases.db`` and ``audit.db`` cannot show by themselves:
+    the most recent actions removed from both databases together, with the audit
+    log's checkpoints after them (every earlier entry, event and signature still
+    checks). The audit log's witnesses catch it: every signed head is also written to
+    ``audit.db.witness`` and to the witnesses named with ``CaseStore(...,
+    witnesses=...)``; each one reachable is checked. When none holds a head of every
+    entry the report is not :attr:`~VerifyReport.complete` and says how far the audit
+    log is proven. A witness on other storage than the store's folder also holds
+    against someone who can rewrite the whole folder.
 
     Examples
     --------

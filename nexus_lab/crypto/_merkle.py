@@ -263,3 +263,51 @@ def _as_root(root: bytes | str) -> bytes:
     if not isinstance(root, (bytes, bytearray, memoryview)) or len(root) != 32:
         raise NexusError("root must be 32 bytes (or 64 hex digits)")
     return bytes(root)
+
+
+class _Frontier:
+    """The root of :class:`MerkleTree` kept up to date as records are appended.
+
+    Per level it keeps only the count of nodes whose group of eight is complete and
+    the last incomplete group (fewer than eight hashes), so adding a record and
+    reading the root cost O(log n) hashes and the memory stays O(log n): an audit log
+    can sign its root after every entry without rehashing all of them.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._counts: list[int] = []  # nodes ever placed on each level
+        self._open: list[list[bytes]] = []  # each level's last, incomplete group
+
+    def add_leaf(self, leaf: bytes) -> None:
+        """Append the leaf hash of the next record (``leaf_hash(record)``)."""
+        self.count += 1
+        node, level = leaf, 0
+        while True:
+            if level == len(self._open):
+                self._open.append([])
+                self._counts.append(0)
+            self._open[level].append(node)
+            self._counts[level] += 1
+            if len(self._open[level]) < _ARITY:
+                return
+            node = _sha256(b"".join([_NODE, *self._open[level]])).digest()
+            self._open[level] = []
+            level += 1
+
+    @property
+    def root(self) -> bytes:
+        """The root :class:`MerkleTree` gives for the records added so far."""
+        if not self.count:
+            raise NexusError("a Merkle tree needs at least one record")
+        carry: list[bytes] = []  # the node the level below passes up (0 or 1)
+        level = 0
+        while True:
+            placed = self._counts[level] if level < len(self._counts) else 0
+            nodes = (self._open[level] if level < len(self._open) else []) + carry
+            if placed + len(carry) == 1:  # this level is the root
+                return nodes[0]
+            # the last group of this level: hashed, or a lone node moved up unchanged
+            carry = [_sha256(b"".join([_NODE, *nodes])).digest()] if len(nodes) > 1 \
+                else nodes
+            level += 1
