@@ -437,7 +437,7 @@ class AuditLog:
         """An entry with its Merkle proof into the latest checkpoint that covers it.
 
         Returns ``{"record", "proof", "root", "upto"}``: anyone holding the checkpoint
-        root checks ``verify_proof(record, proof, root)`` where ``record`` is the entry
+        root checks ``verify_proof(record, proof, root, upto)`` where ``record`` is the entry
         hash (32 bytes).
         """
         cps = [c for c in self.checkpoints() if c["upto"] >= seq]

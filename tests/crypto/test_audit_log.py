@@ -60,7 +60,8 @@ def test_intact_log_verifies_and_proves(written, kp):
     assert entries["seq"].tolist() == list(range(1, 11))
     assert entries["details"][3] == {"sha256": f"{3:064x}", "bytes": 1003}
     p = log.prove(6)
-    assert p["upto"] == 10 and crypto.verify_proof(p["record"], p["proof"], p["root"])
+    assert p["upto"] == 10 and crypto.verify_proof(p["record"], p["proof"], p["root"],
+                                                          p["upto"])
     with pytest.raises(NexusError, match="not covered"):
         log.prove(11)
 

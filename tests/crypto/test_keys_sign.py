@@ -189,11 +189,11 @@ def test_every_proof_verifies_and_no_other_record_does(n):
     tree = crypto.MerkleTree(records)
     for i in range(n):
         p = tree.proof(i)
-        assert crypto.verify_proof(records[i], p, tree.root)
-        assert crypto.verify_proof(records[i], p.to_bytes(), tree.root_hex)
+        assert crypto.verify_proof(records[i], p, tree.root, n)
+        assert crypto.verify_proof(records[i], p.to_bytes(), tree.root_hex, n)
         if n > 1:
             with pytest.raises(IntegrityError, match="does not lead to root"):
-                crypto.verify_proof(records[(i + 1) % n], p, tree.root)
+                crypto.verify_proof(records[(i + 1) % n], p, tree.root, n)
 
 
 def test_merkle_layout_is_the_documented_one():
@@ -216,15 +216,33 @@ def test_merkle_bad_input():
     tree = crypto.MerkleTree([b"a", b"b", b"c"])
     short = crypto.MerkleProof(0, 3, tree.proof(0).siblings[:1])
     with pytest.raises(IntegrityError, match="malformed"):
-        crypto.verify_proof(b"a", short, tree.root)
+        crypto.verify_proof(b"a", short, tree.root, 3)
+
+
+def test_a_proof_is_bound_to_the_record_count():
+    """Record 0 of 9 and of 11 records takes the same path: a proof that claims 11 for
+    the 9-record root must fail, in a bare proof and in a batch record's signature."""
+    records = [f"record {i}".encode() for i in range(9)]
+    tree = crypto.MerkleTree(records)
+    forged = crypto.MerkleProof(0, 11, tree.proof(0).siblings)
+    with pytest.raises(IntegrityError, match=r"the proof is for a tree of 11 records, the "
+                                             r"root is of 9"):
+        crypto.verify_proof(records[0], forged, tree.root, 9)
+    with pytest.raises(IntegrityError, match="11 records"):
+        crypto.verify_proof(records[0], forged.to_bytes(), tree.root, tree.count)
+    with pytest.raises(NexusError, match="count must be a positive"):
+        crypto.verify_proof(records[0], tree.proof(0), tree.root, 0)
+    kp = crypto.generate_keypair()
+    batch = crypto.sign_batch(records, kp)
+    s = batch.record(0)
+    lying = crypto.Signature(s.algorithm, s.signer, s.pq, s.classical, forged)
+    with pytest.raises(IntegrityError, match="does not verify"):
+        crypto.verify(records[0], lying, kp.public)
 
 
 # The records are distinct: with two equal records, the proof of one with its position
-# flipped is the (valid) proof of the other, which is the same record. The record count
-# (bytes 5-12, after NXMP and the version) is not drawn: the root does not commit to it,
-# so a count whose tree gives the record the same path (9 and 11 records, record 0)
-# still leads to the root; the proof binds the record to the root, not the count.
-_COUNT_BYTES = range(5, 13)
+# flipped is the (valid) proof of the other, which is the same record. Every byte counts,
+# the record count (bytes 5-12) too: it must be the count the root was given with.
 
 
 @settings(max_examples=80, deadline=None)
@@ -234,10 +252,10 @@ def test_any_flipped_proof_byte_fails(records, data):
     tree = crypto.MerkleTree(records)
     i = data.draw(st.integers(0, len(records) - 1))
     blob = bytearray(tree.proof(i).to_bytes())
-    pos = data.draw(st.integers(0, len(blob) - 1).filter(lambda p: p not in _COUNT_BYTES))
+    pos = data.draw(st.integers(0, len(blob) - 1))
     blob[pos] ^= 1 << data.draw(st.integers(0, 7))
     with pytest.raises(NexusError):
-        crypto.verify_proof(records[i], bytes(blob), tree.root)
+        crypto.verify_proof(records[i], bytes(blob), tree.root, len(records))
 
 
 # ----------------------------------------------------------------------------- batches
