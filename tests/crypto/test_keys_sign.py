@@ -55,6 +55,25 @@ def test_keypair_file_round_trip_is_private_and_password_protected(kp, tmp_path)
         crypto.load_keypair(tmp_path / "missing.nxkey", password="pw")
 
 
+def test_saving_never_replaces_another_key_silently(kp, other, tmp_path):
+    path = tmp_path / "me.nxkey"
+    kp.save(path, password="pw", cost=10)
+    kp.public.save(tmp_path / "me.nxpub")
+    with pytest.raises(NexusError, match=r"me.nxkey' exists: it holds a private key.*"
+                                         r"overwrite=True"):
+        other.save(path, password="pw", cost=10)
+    with pytest.raises(NexusError, match=r"me.nxpub' exists and holds another public key"):
+        other.public.save(tmp_path / "me.nxpub")
+    assert nx.crypto.load_keypair(path, password="pw").public == kp.public
+    assert nx.crypto.PublicKey.load(tmp_path / "me.nxpub") == kp.public
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["me.nxkey", "me.nxpub"]
+    kp.public.save(tmp_path / "me.nxpub")  # the same bundle again: nothing to lose
+    other.save(path, password="pw", cost=10, overwrite=True)
+    other.public.save(tmp_path / "me.nxpub", overwrite=True)
+    assert nx.crypto.load_keypair(path, password="pw").public == other.public
+    assert nx.crypto.PublicKey.load(tmp_path / "me.nxpub") == other.public
+
+
 def test_key_file_flips_are_detected(kp, tmp_path):
     data = kp.save(tmp_path / "k.nxkey", password="pw", cost=10).read_bytes()
     for pos in range(0, len(data), 97):
