@@ -18,7 +18,14 @@ import pandas as pd
 from nexus_lab import audit as _audit_service
 from nexus_lab._html import frame, kv
 from nexus_lab.cases._case import Case, timeline_frame
-from nexus_lab.cases._records import STATUSES, STORE_FORMAT, check_name, check_text, now
+from nexus_lab.cases._records import (
+    STATUSES,
+    STORE_FORMAT,
+    check_name,
+    check_text,
+    need_keypair,
+    now,
+)
 from nexus_lab.cases._repository import CaseRepository, CaseRow, StatusChange, connect
 from nexus_lab.cases._verify import VerifyReport, verify
 from nexus_lab.crypto import AuditLog, KeyPair, PublicKey, sign
@@ -84,9 +91,8 @@ class CaseStore:
     def __init__(self, folder: str | os.PathLike[str], keypair: KeyPair | None = None, *,
                  create: bool = False,
                  witnesses: Iterable[str | os.PathLike[str]] | None = None) -> None:
-        if keypair is not None and not isinstance(keypair, KeyPair):
-            raise NexusError(f"keypair must be the store's KeyPair (load it with "
-                             f"nx.crypto.load_keypair), got {type(keypair).__name__}")
+        if keypair is not None:
+            need_keypair(keypair, "changing a case store (and making one)")
         self.folder = Path(folder)
         if not (self.folder / "cases.db").is_file():
             if not create:

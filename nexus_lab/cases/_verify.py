@@ -16,7 +16,13 @@ from typing import Any
 import pandas as pd
 
 from nexus_lab._html import badge, frame, kv
-from nexus_lab.cases._records import canonical, custody_record, file_sha256, sha256_hex
+from nexus_lab.cases._records import (
+    canonical,
+    custody_record,
+    file_sha256,
+    need_keypair,
+    sha256_hex,
+)
 from nexus_lab.cases._repository import CaseRepository, CustodyRow, EvidenceRow, connect
 from nexus_lab.crypto import AuditLog, KeyPair, PublicKey, Signature, open_sealed
 from nexus_lab.crypto import verify as verify_signature
@@ -211,9 +217,8 @@ def verify(folder: Any, public: Any = None, keypair: KeyPair | None = None, *,
     folder = Path(folder)
     if not (folder / "cases.db").is_file():
         raise NexusError(f"no case store in {str(folder)!r} (no cases.db); check the path")
-    if keypair is not None and not isinstance(keypair, KeyPair):
-        raise NexusError(f"keypair must be a recipient's KeyPair, got "
-                         f"{type(keypair).__name__}")
+    if keypair is not None:
+        need_keypair(keypair, "checking the plaintexts (opening the seals)")
     check = _Check(folder, _trusted(public), keypair,
                    None if cases is None else set(cases))
     report = check.run()

@@ -51,7 +51,7 @@ from typing import Any
 
 from nexus_lab._html import frame, kv
 from nexus_lab.canonical import canonical_json, utc_now
-from nexus_lab.crypto._keys import KeyPair, PublicKey
+from nexus_lab.crypto._keys import KeyPair, PublicKey, _need_private
 from nexus_lab.crypto._merkle import MerkleProof, MerkleTree, _Frontier, leaf_hash
 from nexus_lab.crypto._sign import Signature, _check, _sign_message, signing_input
 from nexus_lab.crypto._witness import _FileWitness, _witness
@@ -210,8 +210,8 @@ class AuditLog:
     def __init__(self, path: str | os.PathLike[str] | sqlite3.Connection, *,
                  signer: KeyPair | None = None, checkpoint_every: int = 1,
                  witnesses: Iterable[str | os.PathLike[str]] | None = None) -> None:
-        if signer is not None and not isinstance(signer, KeyPair):
-            raise NexusError(f"signer must be a KeyPair, got {type(signer).__name__}")
+        if signer is not None:
+            _need_private(signer, "signing the audit log's checkpoints")
         if int(checkpoint_every) < 1:
             raise NexusError(f"checkpoint_every={checkpoint_every}: give a positive count")
         if isinstance(witnesses, (str, os.PathLike)):

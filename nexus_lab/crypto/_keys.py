@@ -324,6 +324,10 @@ def load_keypair(path: str | os.PathLike[str], *, password: str | bytes) -> KeyP
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     data = _read(path, "key file")
+    if data[:4] == _PUB_MAGIC:
+        raise NexusError(f"{str(path)!r} is a public key; signing, opening sealed files and "
+                         "signing audit checkpoints need the private key file (.nxkey) it "
+                         "was made with")
     public, params, nonce, head, body = _parse_key_file(data)
     try:
         secret = AESGCM(_scrypt(password, *params)).decrypt(nonce, body, head)
@@ -370,6 +374,22 @@ def _scrypt(password: str | bytes, salt: bytes, log2n: int, r: int, p: int) -> b
     if not pw:
         raise NexusError("the password is empty; choose a passphrase")
     return Scrypt(salt=salt, length=32, n=2**log2n, r=r, p=p).derive(pw)
+
+
+def _need_private(key: object, doing: str) -> KeyPair:
+    """``key`` when it is a :class:`KeyPair`; else a NexusError saying what ``doing``
+    needs (a public key given for a private one is named as such)."""
+    if isinstance(key, KeyPair):
+        return key
+    if isinstance(key, PublicKey):
+        raise NexusError(f"{key.label or 'the key'} ({key.fingerprint_hex}) is a public key; "
+                         f"{doing} needs the private key: load its key file (.nxkey) with "
+                         "nx.crypto.load_keypair(path, password=...)")
+    if isinstance(key, (str, os.PathLike)):
+        raise NexusError(f"{doing} needs a KeyPair, got the path {os.fspath(key)!r}: load "
+                         "the key file with nx.crypto.load_keypair(path, password=...)")
+    raise NexusError(f"{doing} needs a KeyPair (nx.crypto.generate_keypair() or "
+                     f"load_keypair), got {type(key).__name__}")
 
 
 _EXISTS = ("{path!r} exists: it holds a private key (or other data) that would be lost, "

@@ -468,3 +468,14 @@ def test_a_witness_outside_the_store_is_remembered(tmp_path, keys):
     (folder / "audit.db.witness").unlink()
     with pytest.raises(IntegrityError, match=r"were removed: witness .*witnesses"):
         verify(folder, public=keys["room"])
+
+
+def test_a_public_key_for_the_stores_key_pair_is_named(tmp_path, keys):
+    with pytest.raises(NexusError, match=r"is a public key; changing a case store"):
+        CaseStore(tmp_path / "store", keys["room"].public, create=True)
+    store, folder = _store(tmp_path, keys)
+    with pytest.raises(NexusError, match=r"is a public key; opening evidence needs"):
+        store.case("2025-FR-001").open_evidence("E-0001", keys["room"].public,
+                                                   purpose="review")
+    with pytest.raises(NexusError, match=r"is a public key; checking the plaintexts"):
+        verify(folder, keypair=keys["room"].public)

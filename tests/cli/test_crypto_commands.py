@@ -143,3 +143,16 @@ def test_case_commands_end_to_end(keys, capsys, monkeypatch):
     capsys.readouterr()
     assert main(["case", "verify", store]) == 1
     assert "E-0001" in capsys.readouterr().err
+
+
+def test_a_public_key_where_the_key_file_is_needed(keys, capsys):
+    doc = keys / "note.txt"
+    doc.write_text("memo")
+    pub = str(keys / "examiner.nxpub")
+    assert main(["sign", str(doc), "--key", pub]) == 2
+    err = capsys.readouterr().err
+    assert "examiner.nxpub' is a public key; signing" in err and "(.nxkey)" in err
+    assert main(["seal", str(doc), "--to", pub]) == 0
+    assert main(["open", str(doc) + ".nxs", "--key", pub, "--out", str(keys / "o")]) == 2
+    assert "is a public key" in capsys.readouterr().err
+    assert not (keys / "o").exists()

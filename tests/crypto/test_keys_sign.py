@@ -74,6 +74,25 @@ def test_saving_never_replaces_another_key_silently(kp, other, tmp_path):
     assert nx.crypto.PublicKey.load(tmp_path / "me.nxpub") == other.public
 
 
+def test_a_public_key_given_for_the_private_one_is_named(kp, tmp_path):
+    pub = kp.public
+    said = rf"\({pub.fingerprint_hex}\) is a public key; {{}} needs the private key"
+    with pytest.raises(NexusError, match=said.format("signing")):
+        nx.crypto.sign(b"x", pub)
+    blob = nx.crypto.seal(b"x", [pub])
+    with pytest.raises(NexusError, match=said.format("opening a sealed object")):
+        nx.crypto.open_sealed(blob, pub)
+    with pytest.raises(NexusError, match=said.format("signing the audit log's checkpoints")):
+        nx.crypto.AuditLog(tmp_path / "audit.db", signer=pub)
+    pub.save(tmp_path / "me.nxpub")
+    with pytest.raises(NexusError, match=r"me.nxpub' is a public key; signing, opening sealed "
+                                         r"files and signing audit checkpoints need the "
+                                         r"private key file \(.nxkey\)"):
+        nx.crypto.load_keypair(tmp_path / "me.nxpub", password="pw")
+    with pytest.raises(NexusError, match=r"got the path .*PublicKey.load"):
+        nx.crypto.verify(b"x", nx.crypto.sign(b"x", kp), str(tmp_path / "me.nxpub"))
+
+
 def test_key_file_flips_are_detected(kp, tmp_path):
     data = kp.save(tmp_path / "k.nxkey", password="pw", cost=10).read_bytes()
     for pos in range(0, len(data), 97):
@@ -174,7 +193,7 @@ def test_sign_verify_round_trips_and_names_failures(kp, other, tmp_path):
     f = tmp_path / "evidence.pdf"
     f.write_bytes(b"%PDF-1.7 ..." * 1000)
     assert crypto.verify(f, crypto.sign(f, kp), kp.public)
-    with pytest.raises(NexusError, match="KeyPair"):
+    with pytest.raises(NexusError, match="is a public key; signing needs the private key"):
         crypto.sign(b"x", kp.public)
 
 

@@ -462,9 +462,10 @@ def test_bad_chunk_size(alice, chunk_size):
 
 def test_bad_open_arguments(alice, tmp_path):
     blob = seal(b"x", alice)
-    with pytest.raises(NexusError, match=r"KeyPair, not PublicKey: .*load_keypair"):
+    with pytest.raises(NexusError, match=r"is a public key; opening a sealed object needs "
+                                         r"the private key: .*load_keypair"):
         open_sealed(blob, alice.public)
-    with pytest.raises(NexusError, match="KeyPair, not str"):
+    with pytest.raises(NexusError, match="needs a KeyPair, got the path 'alice'"):
         open_sealed(blob, "alice")
     with pytest.raises(NexusError, match="cannot open a int: blob must be bytes"):
         open_sealed(42, alice)
