@@ -27,6 +27,7 @@ from nexus_lab.cases._records import (
     check_text,
     custody_record,
     file_sha256,
+    need_keypair,
     now,
     sha256_hex,
     to_utc,
@@ -512,9 +513,7 @@ class Case:
         store.require_writable()
         purpose = check_text(purpose, "purpose")
         who = _audit_service.actor(actor)
-        if not isinstance(keypair, KeyPair):
-            raise NexusError(f"opening evidence needs a recipient's KeyPair, got "
-                             f"{type(keypair).__name__}")
+        need_keypair(keypair, "opening evidence")
         row = self._evidence_row(evidence_id)
         resource = f"case/{self.number}/evidence/{evidence_id}"
         fp = keypair.fingerprint.hex()

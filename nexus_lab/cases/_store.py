@@ -18,7 +18,14 @@ import pandas as pd
 from nexus_lab import audit as _audit_service
 from nexus_lab._html import frame, kv
 from nexus_lab.cases._case import Case, timeline_frame
-from nexus_lab.cases._records import STATUSES, STORE_FORMAT, check_name, check_text, now
+from nexus_lab.cases._records import (
+    STATUSES,
+    STORE_FORMAT,
+    check_name,
+    check_text,
+    need_keypair,
+    now,
+)
 from nexus_lab.cases._repository import CaseRepository, CaseRow, StatusChange, connect
 from nexus_lab.cases._verify import VerifyReport, verify
 from nexus_lab.crypto import AuditLog, KeyPair, PublicKey, sign
@@ -37,6 +44,8 @@ class CaseStore:
                                       (schema: nexus_lab.cases._repository)
         audit.db                      the audit log (hash-chained, checkpoints signed by
                                       the store's key after every action)
+        audit.db.witness              every signed checkpoint head again, outside the
+                                      log: removing the latest actions shows
         keys/<fingerprint>.nxpub       public bundles: the store's signing key and every
                                       recipient evidence was sealed for
         evidence/<case>/<id>.nxs      the sealed evidence (only its recipients open it)
@@ -56,6 +65,10 @@ class CaseStore:
     create : bool, default False
         Make the store when ``folder`` holds none (``folder`` must then be missing or
         empty; it is built aside and renamed into place, readable by its owner only).
+    witnesses : iterable of str or path-like, optional
+        More witness files or folders for the audit log's signed heads (besides
+        ``audit.db.witness``), best on other storage than the store: the log
+        remembers them and :func:`~nexus_lab.cases.verify` checks each it can reach.
 
     Raises
     ------
@@ -76,10 +89,10 @@ class CaseStore:
     """
 
     def __init__(self, folder: str | os.PathLike[str], keypair: KeyPair | None = None, *,
-                 create: bool = False) -> None:
-        if keypair is not None and not isinstance(keypair, KeyPair):
-            raise NexusError(f"keypair must be the store's KeyPair (load it with "
-                             f"nx.crypto.load_keypair), got {type(keypair).__name__}")
+                 create: bool = False,
+                 witnesses: Iterable[str | os.PathLike[str]] | None = None) -> None:
+        if keypair is not None:
+            need_keypair(keypair, "changing a case store (and making one)")
         self.folder = Path(folder)
         if not (self.folder / "cases.db").is_file():
             if not create:
@@ -90,7 +103,7 @@ class CaseStore:
                 raise NexusError("making a case store needs its key pair: "
                                  "CaseStore(folder, nx.crypto.generate_keypair(...), "
                                  "create=True); save the key pair somewhere safe")
-            _create(self.folder, keypair)
+            _create(self.folder, keypair, witnesses)
         self._kp = keypair
         self._repo = CaseRepository(self.folder / "cases.db", readonly=keypair is None)
         try:
@@ -114,7 +127,7 @@ class CaseStore:
                 f"({keypair.public.fingerprint_hex}) is another key: open the store with its "
                 "own key pair, or without one (read-only)")
         self.signer: PublicKey | None = self.key(signer_fp)
-        self._audit = _audit_log(self.folder / "audit.db", keypair)
+        self._audit = _audit_log(self.folder / "audit.db", keypair, witnesses=witnesses)
 
     # ------------------------------------------------------------------ cases
 
@@ -342,7 +355,8 @@ class CaseStore:
         return f"C-{year}-{n:04d}"
 
 
-def _audit_log(path: Path, keypair: KeyPair | None, *, create: bool = False) -> AuditLog:
+def _audit_log(path: Path, keypair: KeyPair | None, *, create: bool = False,
+               witnesses: Iterable[str | os.PathLike[str]] | None = None) -> AuditLog:
     """The store's audit log: checkpointed after every entry, in one file.
 
     The connection is made here so that the file keeps SQLite's rollback journal
@@ -350,14 +364,16 @@ def _audit_log(path: Path, keypair: KeyPair | None, *, create: bool = False) -> 
     copy of the folder is complete, and opening it read-only leaves no side files.
     """
     if keypair is None:
-        return AuditLog(connect(path, readonly=True))
+        return AuditLog(connect(path, readonly=True), witnesses=witnesses)
     if not create and not path.is_file():
         raise NexusError(f"{str(path)!r} is missing: the case store is incomplete (run "
                          "nexus_lab.cases.verify on the folder)")
-    return AuditLog(connect(path, readonly=False), signer=keypair, checkpoint_every=1)
+    return AuditLog(connect(path, readonly=False), signer=keypair, checkpoint_every=1,
+                    witnesses=witnesses)
 
 
-def _create(folder: Path, keypair: KeyPair) -> None:
+def _create(folder: Path, keypair: KeyPair,
+            witnesses: Iterable[str | os.PathLike[str]] | None) -> None:
     """Build a new store aside and rename it into place (missing or empty ``folder``)."""
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise NexusError(f"{str(folder)!r} is not empty and holds no case store; make the "
@@ -375,7 +391,7 @@ def _create(folder: Path, keypair: KeyPair) -> None:
         at = now()
         CaseRepository.create(work / "cases.db", {
             "format": STORE_FORMAT, "signer": keypair.fingerprint.hex(), "created_at": at})
-        with _audit_log(work / "audit.db", keypair, create=True) as log:
+        with _audit_log(work / "audit.db", keypair, create=True, witnesses=witnesses) as log:
             _audit_service.record("store.created", "store",
                                   {"signer": keypair.fingerprint.hex(), "label": keypair.label},
                                   audit=log)

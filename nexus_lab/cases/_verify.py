@@ -16,7 +16,13 @@ from typing import Any
 import pandas as pd
 
 from nexus_lab._html import badge, frame, kv
-from nexus_lab.cases._records import canonical, custody_record, file_sha256, sha256_hex
+from nexus_lab.cases._records import (
+    canonical,
+    custody_record,
+    file_sha256,
+    need_keypair,
+    sha256_hex,
+)
 from nexus_lab.cases._repository import CaseRepository, CustodyRow, EvidenceRow, connect
 from nexus_lab.crypto import AuditLog, KeyPair, PublicKey, Signature, open_sealed
 from nexus_lab.crypto import verify as verify_signature
@@ -71,6 +77,13 @@ class VerifyReport:
         """True when every check passed."""
         return not self.problems
 
+    @property
+    def complete(self) -> bool:
+        """True when every check passed and a witness of the audit log holds a signed
+        head of its every entry, so no recent action can have been removed from the
+        store unseen (see :attr:`nexus_lab.crypto.AuditReport.complete`)."""
+        return self.ok and bool(self.audit.get("complete"))
+
     def summary(self) -> dict:
         """Counts of what was checked and how many problems were found."""
         items = self.items
@@ -82,6 +95,8 @@ class VerifyReport:
             "plaintext_checked": int((items["plaintext"] == "ok").sum()),
             "audit_entries": self.audit.get("entries"),
             "audit_signed_upto": self.audit.get("signed_upto"),
+            "audit_witnessed_upto": self.audit.get("witnessed_upto"),
+            "complete": self.complete,
             "signer": self.signer, "pinned": self.pinned, "problems": len(self.problems),
         }
 
@@ -92,9 +107,13 @@ class VerifyReport:
     def __str__(self) -> str:
         s = self.summary()
         if self.ok:
-            return (f"case store intact: {s['cases']} cases, {s['evidence']} evidence items, "
-                    f"{s['custody_events']} custody events, {s['audit_entries']} audit "
-                    f"entries; signer {self.signer}" + ("" if self.pinned else " (not pinned)"))
+            counts = (f"{s['cases']} cases, {s['evidence']} evidence items, "
+                      f"{s['custody_events']} custody events, {s['audit_entries']} audit "
+                      f"entries; signer {self.signer}" + ("" if self.pinned else " (not pinned)"))
+            if self.complete:
+                return f"case store intact: {counts}"
+            return (f"case store checks pass ({counts}), but its audit log is "
+                    f"{self.audit.get('proven', 'not witnessed')}")
         return f"case store fails {len(self.problems)} checks:\n" + "\n".join(
             f"  - {p}" for p in self.problems)
 
@@ -166,10 +185,15 @@ def verify(folder: Any, public: Any = None, keypair: KeyPair | None = None, *,
 
     Notes
     -----
-    One change the files cannot show by themselves: the most recent actions removed
-    from both databases together, with the audit log's checkpoints after them (every
-    earlier entry, event and signature still checks). Keep the latest audit checkpoint
-    root elsewhere, or anchor it (``AuditLog.anchor``), to rule that out.
+    One change the files of ``cases.db`` and ``audit.db`` cannot show by themselves:
+    the most recent actions removed from both databases together, with the audit
+    log's checkpoints after them (every earlier entry, event and signature still
+    checks). The audit log's witnesses catch it: every signed head is also written to
+    ``audit.db.witness`` and to the witnesses named with ``CaseStore(...,
+    witnesses=...)``; each one reachable is checked. When none holds a head of every
+    entry the report is not :attr:`~VerifyReport.complete` and says how far the audit
+    log is proven. A witness on other storage than the store's folder also holds
+    against someone who can rewrite the whole folder.
 
     Examples
     --------
@@ -193,9 +217,8 @@ def verify(folder: Any, public: Any = None, keypair: KeyPair | None = None, *,
     folder = Path(folder)
     if not (folder / "cases.db").is_file():
         raise NexusError(f"no case store in {str(folder)!r} (no cases.db); check the path")
-    if keypair is not None and not isinstance(keypair, KeyPair):
-        raise NexusError(f"keypair must be a recipient's KeyPair, got "
-                         f"{type(keypair).__name__}")
+    if keypair is not None:
+        need_keypair(keypair, "checking the plaintexts (opening the seals)")
     check = _Check(folder, _trusted(public), keypair,
                    None if cases is None else set(cases))
     report = check.run()

@@ -2,7 +2,8 @@
 
 Commands::
 
-    nexus-lab audit verify [LOG] [--pub PUB] [--anchors] [--web3 URL]
+    nexus-lab audit verify [LOG] [--pub PUB] [--witness PATH ...] [--require-witness]
+                           [--anchors] [--web3 URL]
     nexus-lab audit show [LOG] [--last 20]
 
 ``LOG`` defaults to the log ``NEXUS_LAB_AUDIT_LOG`` names.
@@ -27,10 +28,18 @@ def register(sub: Any) -> None:
         "verify", help="check the hash chain, checkpoints and anchors",
         description="Check an audit log: the hash chain, every signed checkpoint and (with "
         "--anchors) the anchored roots on their chain. Names the first altered, removed or "
-        "reordered entry; exit status 1 when the log fails.")
+        "reordered entry, and every witness it can reach (the file LOG.witness beside it, "
+        "those the log names, --witness): a witness catches entries removed from the end. "
+        "Prints OK only when a witness proves the log complete, else what was proven; "
+        "exit status 1 when the log fails (or, with --require-witness, is not proven "
+        "complete).")
     av.add_argument("log", nargs="?", default=None,
                     help="the audit log (default: $NEXUS_LAB_AUDIT_LOG)")
     av.add_argument("--pub", default=None, help="the key that must have signed checkpoints")
+    av.add_argument("--witness", action="append", default=[], metavar="PATH",
+                    help="another witness file or folder to check (repeatable)")
+    av.add_argument("--require-witness", action="store_true",
+                    help="exit status 1 unless a witness proves the log complete")
     av.add_argument("--anchors", action="store_true", help="also check anchors on chain")
     av.add_argument("--web3", default=None, metavar="URL", help="JSON-RPC endpoint for anchors")
     av.set_defaults(func=_cmd_audit_verify)
@@ -56,15 +65,17 @@ def _audit_log(path: str | None) -> Any:
 def _cmd_audit_verify(args: argparse.Namespace) -> int:
     log = _audit_log(args.log)
     pub = load_public(args.pub) if args.pub else None
-    report = log.verify(pub, anchors=args.anchors, web3=args.web3)
-    print(f"OK: {report}")
+    report = log.verify(pub, anchors=args.anchors, web3=args.web3, witnesses=args.witness)
+    print(f"OK: {report}" if report.complete else f"NOT PROVEN COMPLETE: {report}")
     if report.unsigned_tail:
         print(f"  {report.unsigned_tail} entries after the last checkpoint are chained but "
               "not yet signed")
     if pub is None and report.signers:
         print("  checkpoints signed by " + ", ".join(report.signers)
               + " (pass --pub to require a key)")
-    return 0
+    if report.unreachable:
+        print("  witnesses not reachable: " + ", ".join(report.unreachable))
+    return 1 if args.require_witness and not report.complete else 0
 
 
 def _cmd_audit_show(args: argparse.Namespace) -> int:

@@ -169,7 +169,7 @@ def _verify(args: argparse.Namespace) -> int:
     pub = load_public(args.pub) if args.pub else None
     kp = load_key(args.key) if args.key else None
     report = verify(args.store, public=pub, keypair=kp)
-    print(f"OK: {report}")
+    print(f"OK: {report}" if report.complete else f"NOT PROVEN COMPLETE: {report}")
     return 0
 
 

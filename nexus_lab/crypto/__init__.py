@@ -14,7 +14,8 @@ algorithms paired with classical ones (safe while either holds):
   recipients);
 * :func:`sign` / :func:`verify`: plain FIPS 204 signatures over :func:`signing_input`;
   :func:`sign_batch` signs a million records with one signature;
-* :class:`MerkleTree`, :class:`AuditLog` (hash-chained, signed checkpoints),
+* :class:`MerkleTree`, :class:`AuditLog` (hash-chained, signed checkpoints published
+  to witnesses outside the log file),
   :func:`anchor` (a root written to an Ethereum chain).
 
 Every format is versioned and documented in its module's docstring.

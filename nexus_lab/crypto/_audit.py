@@ -16,12 +16,22 @@ where ``head`` is the hash of entry ``upto`` (which commits to every entry befor
 and ``root`` the Merkle root (:class:`~nexus_lab.crypto.MerkleTree`) over the entry
 hashes 1..upto, so one entry can be shown to be in a signed checkpoint with a short
 proof, and the root can be anchored on a blockchain. A rewritten chain (every hash
-recomputed after an edit) no longer matches the signed heads; the entries removed
-from the end after the last checkpoint are the one change a log cannot see by
-itself: checkpoint often (``checkpoint_every``) and anchor the roots.
+recomputed after an edit) no longer matches the signed heads.
 
-Storage: a SQLite file (tables ``audit_log`` and ``audit_checkpoint``), written in
-WAL mode, one transaction per append, so concurrent writers serialize.
+A log cannot prove its own tail: deleting the newest entries together with every
+checkpoint that signed them leaves a shorter log that chains and verifies. So each
+checkpoint (by default one after every entry) is also published to *witnesses*
+outside the log file (:mod:`nexus_lab.crypto._witness`): by default the file
+``<log file>.witness`` beside it, and any file or folder named with ``witnesses=``
+(remembered in the log, so :meth:`AuditLog.verify` finds them again). ``verify``
+checks the log against every witness it can reach; when none holds a head covering
+the whole log it says how far the log is proven and that anything after the last
+witnessed head could have been removed.
+
+Storage: a SQLite file (tables ``audit_log``, ``audit_checkpoint`` and
+``audit_witness``, the witnesses named), written in WAL mode, one transaction per
+append, so concurrent writers serialize. Logs written before witnesses existed read
+as they are (reported as not witnessed).
 """
 
 from __future__ import annotations
@@ -29,21 +39,25 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import logging
 import os
 import sqlite3
 import struct
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nexus_lab._html import frame, kv
 from nexus_lab.canonical import canonical_json, utc_now
-from nexus_lab.crypto._keys import KeyPair, PublicKey
-from nexus_lab.crypto._merkle import MerkleProof, MerkleTree
+from nexus_lab.crypto._keys import KeyPair, PublicKey, _need_private
+from nexus_lab.crypto._merkle import MerkleProof, MerkleTree, _Frontier, leaf_hash
 from nexus_lab.crypto._sign import Signature, _check, _sign_message, signing_input
+from nexus_lab.crypto._witness import _FileWitness, _witness
 from nexus_lab.errors import IntegrityError, NexusError
+
+log = logging.getLogger("nexus_lab")
 
 __all__ = ["AuditEntry", "AuditLog", "AuditReport"]
 
@@ -71,6 +85,7 @@ CREATE TABLE IF NOT EXISTS audit_checkpoint (
     anchor     TEXT
 );
 """
+_WITNESS_TABLE = "CREATE TABLE IF NOT EXISTS audit_witness (spec TEXT PRIMARY KEY)"
 
 
 @dataclass(frozen=True)
@@ -99,23 +114,60 @@ class AuditReport:
     signed_upto: int
     anchored: int
     signers: list[str] = field(default_factory=list)
+    signed_at: str = ""
+    witnessed_upto: int = 0
+    witnessed_at: str = ""
+    witnesses: list[str] = field(default_factory=list)
+    unreachable: list[str] = field(default_factory=list)
 
     @property
     def unsigned_tail(self) -> int:
         """Entries after the last signed checkpoint."""
         return self.entries - self.signed_upto
 
+    @property
+    def complete(self) -> bool:
+        """True when a witness holds a signed head of every entry: none can have been
+        removed from the end unseen. False means only entries ``1..witnessed_upto``
+        are proven complete (see :attr:`proven`)."""
+        return self.witnessed_upto >= self.entries
+
+    @property
+    def proven(self) -> str:
+        """What the check proved, in words."""
+        if self.complete:
+            by = ", ".join(self.witnesses) or "no witness needed: the log is empty"
+            return f"complete through entry {self.entries}, witnessed by {by}"
+        if self.witnessed_upto:
+            return (f"complete through entry {self.witnessed_upto}, witnessed at "
+                    f"{self.witnessed_at} by {', '.join(self.witnesses)}; anything after the "
+                    "last witnessed head could have been removed")
+        signed = (f"signed at {self.signed_at}" if self.signed_upto
+                  else "no checkpoint signs it")
+        why = (f"no witness holds a head of it ({', '.join(self.witnesses)} reached)"
+               if self.witnesses else "no witness was reachable")
+        return (f"intact up to entry {self.signed_upto or self.entries} {signed}; {why}: "
+                "anything after the last witnessed head could have been removed")
+
     def summary(self) -> dict:
         return {"entries": self.entries, "checkpoints": self.checkpoints,
                 "signed_upto": self.signed_upto, "unsigned_tail": self.unsigned_tail,
-                "anchored": self.anchored, "signers": list(self.signers)}
+                "anchored": self.anchored, "signers": list(self.signers),
+                "signed_at": self.signed_at, "witnessed_upto": self.witnessed_upto,
+                "witnessed_at": self.witnessed_at, "complete": self.complete,
+                "witnesses": list(self.witnesses), "unreachable": list(self.unreachable),
+                "proven": self.proven}
 
     def _repr_html_(self) -> str:
-        return f"<h4>&#10003; {html.escape(str(self))}</h4>{kv(self.summary())}"
+        mark = "&#10003;" if self.complete else "&#9888;"
+        return f"<h4>{mark} {html.escape(str(self))}</h4>{kv(self.summary())}"
 
     def __str__(self) -> str:
-        return (f"audit log intact: {self.entries} entries, {self.checkpoints} signed "
-                f"checkpoints (through entry {self.signed_upto}), {self.anchored} anchored")
+        counts = (f"{self.entries} entries, {self.checkpoints} signed checkpoints (through "
+                  f"entry {self.signed_upto}), {self.anchored} anchored")
+        if self.complete:
+            return f"audit log intact: {counts}; {self.proven}"
+        return f"audit log {self.proven} ({counts})"
 
 
 class AuditLog:
@@ -129,8 +181,20 @@ class AuditLog:
         Signs checkpoints. Without one the log is still chained but cannot be
         checkpointed, and :meth:`verify` checks existing checkpoints against the
         public key given to it.
-    checkpoint_every : int, default 1000
-        With a signer, a checkpoint is written after every this many entries.
+    checkpoint_every : int, default 1
+        With a signer, a checkpoint is signed and published to the witnesses after
+        every this many entries: by default after each one (each state change), so
+        no entry can be removed unseen. Signing costs about a millisecond and the
+        Merkle root is kept up to date as entries are added; a log of many small
+        entries may take 100, at the price of that many unwitnessed entries at a
+        time (:meth:`close` checkpoints the rest).
+    witnesses : iterable of str or path-like, optional
+        Files or folders (a folder holds one witness file per log) that keep a copy
+        of every signed head outside the log file. They are added to those the log
+        remembers, and :meth:`verify` checks each it can reach. The file
+        ``<log file>.witness`` beside a log file is always one; put another on
+        other storage (a share, a removable disk) so that whoever can rewrite the
+        log's folder cannot also rewrite every witness.
 
     Examples
     --------
@@ -139,19 +203,25 @@ class AuditLog:
     >>> log = nx.crypto.AuditLog(pathlib.Path(tempfile.mkdtemp()) / "audit.db", signer=kp)
     >>> _ = log.append("alice", "reconciliation.approved", "run/2026-11", {"rate": 0.97})
     >>> _ = log.append("bob", "fraud.flag_cleared", "tx/T-1042", {"reason": "invoice seen"})
-    >>> _ = log.checkpoint()
-    >>> print(log.verify())
-    audit log intact: 2 entries, 1 signed checkpoints (through entry 2), 0 anchored
+    >>> print(log.verify().proven)  # doctest: +ELLIPSIS
+    complete through entry 2, witnessed by .../audit.db.witness
     """
 
     def __init__(self, path: str | os.PathLike[str] | sqlite3.Connection, *,
-                 signer: KeyPair | None = None, checkpoint_every: int = 1000) -> None:
-        if signer is not None and not isinstance(signer, KeyPair):
-            raise NexusError(f"signer must be a KeyPair, got {type(signer).__name__}")
+                 signer: KeyPair | None = None, checkpoint_every: int = 1,
+                 witnesses: Iterable[str | os.PathLike[str]] | None = None) -> None:
+        if signer is not None:
+            _need_private(signer, "signing the audit log's checkpoints")
         if int(checkpoint_every) < 1:
             raise NexusError(f"checkpoint_every={checkpoint_every}: give a positive count")
+        if isinstance(witnesses, (str, os.PathLike)):
+            witnesses = [witnesses]
+        named = [_witness(w) for w in (witnesses or [])]
         self.signer = signer
         self.checkpoint_every = int(checkpoint_every)
+        self._tree = _Frontier()  # the Merkle root of entries 1..count, kept up to date
+        self._first: bytes | None = None  # entry 1's hash: names the log to its witnesses
+        self._head: bytes = _GENESIS
         # one log object may be shared by many threads (a server's default log): its
         # writes take turns on the one connection
         self._lock = threading.RLock()
@@ -174,6 +244,43 @@ class AuditLog:
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as err:
             raise NexusError(f"{self._where()} is not a NEXUS audit log: {err}") from None
+        self._witnesses = self._known_witnesses(named)
+
+    def _known_witnesses(self, named: list[_FileWitness]) -> list[_FileWitness]:
+        """The default witness beside the file, those remembered, and ``named`` (which
+        are remembered from now on)."""
+        try:
+            self._db.execute(_WITNESS_TABLE)
+            for w in named:
+                self._db.execute("INSERT OR IGNORE INTO audit_witness VALUES (?)", (w.spec,))
+            stored = [r[0] for r in self._db.execute("SELECT spec FROM audit_witness")]
+        except sqlite3.OperationalError as err:  # read-only and written before witnesses
+            if named and "readonly" not in str(err):
+                raise NexusError(f"cannot record the witnesses in {self._where()}: {err}") \
+                    from None
+            stored = []
+        out: dict[str, _FileWitness] = {}
+        db_file = self._file()
+        if db_file is not None:
+            w = _witness(db_file.with_name(db_file.name + ".witness"))
+            out[w.spec] = w
+        for w in [*named, *(_witness(spec) for spec in stored)]:
+            out.setdefault(w.spec, w)
+        return list(out.values())
+
+    def _file(self) -> Path | None:
+        """The log's SQLite file (None in memory)."""
+        if self.path is not None:
+            return self.path.absolute()
+        for _, name, file in self._db.execute("PRAGMA database_list"):
+            if name == "main" and file:
+                return Path(file)
+        return None
+
+    @property
+    def witnesses(self) -> list[str]:
+        """Where the signed heads are published (files, or folders ending in ``/``)."""
+        return [w.name for w in self._witnesses]
 
     # ------------------------------------------------------------------ writing
 
@@ -234,16 +341,51 @@ class AuditLog:
                 return None
             done = self._db.execute("SELECT upto FROM audit_checkpoint WHERE upto = ?",
                                     (upto,)).fetchone()
-            if done is None:  # the entries changed since: hash them and sign
-                hashes = [r[0] for r in self._db.execute(
-                    "SELECT entry_hash FROM audit_log ORDER BY seq")]
-                upto, head, root = len(hashes), hashes[-1], MerkleTree(hashes).root
+            self._catch_up()
+            if done is None:  # the entries changed since: sign the new head
+                upto, head, root = self._tree.count, self._head, self._tree.root
                 sig = _sign_message(signing_input(_statement(upto, head, root)), self.signer)
                 self._db.execute(
                     "INSERT OR IGNORE INTO audit_checkpoint VALUES (?, ?, ?, ?, ?, ?, NULL)",
                     (upto, utc_now(), head, root, self.signer.public.to_bytes(),
                      sig.to_bytes()))
-            return self.checkpoints()[-1]
+            cp = self.checkpoints()[-1]
+            self._publish(cp)
+            return cp
+
+    def _catch_up(self) -> None:
+        """Bring the running Merkle root up to the entries in the file."""
+        rows = self._db.execute("SELECT seq, CAST(entry_hash AS BLOB) FROM audit_log "
+                                "WHERE seq > ? ORDER BY seq", (self._tree.count,)).fetchall()
+        gap = bool(rows) and rows[0][0] != self._tree.count + 1
+        moved = self._tree.count > 0 and not self._db.execute(
+            "SELECT 1 FROM audit_log WHERE seq = ? AND entry_hash = ?",
+            (self._tree.count, self._head)).fetchone()
+        if gap or moved:
+            # entries were removed or replaced since: start again from entry 1
+            self._tree, self._first, self._head = _Frontier(), None, _GENESIS
+            rows = self._db.execute("SELECT seq, CAST(entry_hash AS BLOB) FROM audit_log "
+                                    "ORDER BY seq").fetchall()
+        for _, h in rows:
+            h = bytes(h)
+            self._tree.add_leaf(leaf_hash(h))
+            self._first = self._first or h
+            self._head = h
+
+    def _publish(self, cp: dict) -> None:
+        """Give the signed head ``cp`` to every witness (one that fails is logged)."""
+        assert self._first is not None
+        reached = 0
+        for w in self._witnesses:
+            try:
+                w.publish(self._first, cp)
+                reached += 1
+            except OSError as err:
+                log.warning("audit log %s: witness %s could not be written (%s); entries "
+                            "after its last head are unwitnessed", self._where(), w.name, err)
+        if not reached:
+            log.warning("audit log %s: no witness could be written: checkpoint %d is in the "
+                        "log only", self._where(), cp["upto"])
 
     def anchor(self, web3: Any = None, **kwargs: Any) -> Any:
         """Checkpoint, then write the checkpoint's Merkle root to a chain.
@@ -295,7 +437,7 @@ class AuditLog:
         """An entry with its Merkle proof into the latest checkpoint that covers it.
 
         Returns ``{"record", "proof", "root", "upto"}``: anyone holding the checkpoint
-        root checks ``verify_proof(record, proof, root)`` where ``record`` is the entry
+        root checks ``verify_proof(record, proof, root, upto)`` where ``record`` is the entry
         hash (32 bytes).
         """
         cps = [c for c in self.checkpoints() if c["upto"] >= seq]
@@ -312,8 +454,16 @@ class AuditLog:
     # ------------------------------------------------------------------ checking
 
     def verify(self, public: PublicKey | KeyPair | None = None, *, anchors: bool = False,
-               web3: Any = None) -> AuditReport:
+               web3: Any = None, witnesses: Iterable[str | os.PathLike[str]] | None = None
+               ) -> AuditReport:
         """Check the whole log; raise :class:`IntegrityError` at the first problem.
+
+        The log is checked against every witness it can reach (the one beside the
+        file, those it remembers, and ``witnesses``): each head a witness holds must
+        be in the log, signed. The report says how far that proves the log complete
+        (:attr:`AuditReport.complete`, :attr:`AuditReport.proven`): with no witness
+        reachable only what the log signs itself is proven, and anything after the
+        last witnessed head could have been removed.
 
         Parameters
         ----------
@@ -325,12 +475,15 @@ class AuditLog:
             Also check each anchored root on its chain (``verify_anchor``).
         web3 : optional
             The chain for ``anchors`` (see :func:`~nexus_lab.crypto.anchor`).
+        witnesses : iterable of str or path-like, optional
+            More witness files or folders to check (nothing is written to them).
 
         Raises
         ------
         IntegrityError
             Naming the first altered, removed or reordered entry (``err.entry`` is its
-            sequence number) or the checkpoint that fails.
+            sequence number), the checkpoint that fails, or the witness that holds a
+            head the log no longer has (entries removed: a rollback).
         """
         pinned = public.public if isinstance(public, KeyPair) else public
         if pinned is None and self.signer is not None:
@@ -384,8 +537,54 @@ class AuditLog:
                     except IntegrityError as err:
                         raise IntegrityError(f"checkpoint {upto}'s anchor fails: {err}") \
                             from None
-        return AuditReport(len(hashes), len(cps), cps[-1]["upto"] if cps else 0, anchored,
-                           signers)
+        report = AuditReport(len(hashes), len(cps), cps[-1]["upto"] if cps else 0, anchored,
+                             signers, signed_at=cps[-1]["created_at"] if cps else "")
+        if isinstance(witnesses, (str, os.PathLike)):
+            witnesses = [witnesses]
+        extra = [_witness(w) for w in (witnesses or [])]
+        seen = {w.spec for w in self._witnesses}
+        for w in [*self._witnesses, *(w for w in extra if w.spec not in seen)]:
+            self._check_witness(w, hashes, pinned, report)
+        return report
+
+    def _check_witness(self, w: _FileWitness, hashes: list[bytes], pinned: PublicKey | None,
+                       report: AuditReport) -> None:
+        """Check the log against every head witness ``w`` holds; note what it proves."""
+        heads = w.heads(hashes[0] if hashes else None)
+        if heads is None:
+            report.unreachable.append(w.name)
+            return
+        report.witnesses.append(w.name)
+        best = None
+        for h in sorted(heads, key=lambda h: -h["upto"]):  # the newest names the most
+            upto, where = h["upto"], f"witness {w.name} (line {h['line']})"
+            try:
+                key = PublicKey.from_bytes(h["signer"])
+                sig = Signature.from_bytes(h["signature"])
+                _check(signing_input(_statement(upto, h["head"], h["root"])), sig, key)
+            except IntegrityError as err:
+                raise IntegrityError(f"{where}: its head of entry {upto} is not validly "
+                                     f"signed ({err}): the witness was altered") from None
+            if pinned is not None and key != pinned:
+                raise IntegrityError(f"{where}: its head of entry {upto} was signed by "
+                                     f"{key.fingerprint_hex}, not by the expected key "
+                                     f"({pinned.fingerprint_hex})")
+            if upto > len(hashes):
+                raise _fail(f"entries {len(hashes) + 1}..{upto} were removed: {where} holds "
+                            f"the head of entry {upto}, signed at {h['created_at']}, and the "
+                            f"log ends at entry {len(hashes)}", len(hashes) + 1)
+            if hashes[upto - 1] != h["head"]:
+                raise _fail(f"the log up to entry {upto} differs from what {where} saw "
+                            f"signed at {h['created_at']}: entries were removed or replaced "
+                            "and the chain rewritten", upto)
+            if best is None or upto > best["upto"]:
+                best = h
+        if best is not None:
+            if MerkleTree(hashes[:best["upto"]]).root != best["root"]:
+                raise IntegrityError(f"witness {w.name}: the Merkle root of entry "
+                                     f"{best['upto']}'s head does not match the log's entries")
+            if best["upto"] > report.witnessed_upto:
+                report.witnessed_upto, report.witnessed_at = best["upto"], best["created_at"]
 
     def backup(self, path: str | os.PathLike[str]) -> Path:
         """Copy the log, consistent as of now, to the SQLite file ``path``.
@@ -431,7 +630,14 @@ class AuditLog:
         return target
 
     def close(self) -> None:
-        self._db.close()
+        """Checkpoint the entries not yet signed (with a signer), then close."""
+        try:
+            if self.signer is not None and self.checkpoint_every > 1 and len(self):
+                self.checkpoint()
+        except sqlite3.ProgrammingError:  # closed already
+            pass
+        finally:
+            self._db.close()
 
     def __enter__(self) -> AuditLog:
         return self

@@ -127,13 +127,25 @@ class PublicKey:
         """The first 16 bytes of :attr:`fingerprint` in hex, for people to compare."""
         return self.fingerprint[:16].hex()
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the bundle to a file (atomically); read it back with :meth:`load`."""
-        from nexus_lab.files import atomic_file
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """Write the bundle to a file (atomically); read it back with :meth:`load`.
 
+        A file already at ``path`` is left alone when it holds this same bundle, and
+        refused when it holds anything else (another key's bundle), unless
+        ``overwrite=True``.
+        """
         p = Path(path)
-        with atomic_file(p) as tmp:
-            tmp.write_bytes(self._bytes)
+        if not overwrite and p.is_file():
+            try:
+                same = p.read_bytes() == self._bytes
+            except OSError:
+                same = False
+            if same:
+                return p
+            raise NexusError(f"{str(p)!r} exists and holds another public key (or other "
+                             "data): choose another path, or pass overwrite=True to replace "
+                             "it")
+        _write(p, self._bytes, private=False, overwrite=overwrite, what="a public key")
         return p
 
     @classmethod
@@ -193,26 +205,47 @@ class KeyPair:
         return signer(self.public.sign_algorithm)
 
     def save(self, path: str | os.PathLike[str], *, password: str | bytes,
-             cost: int = _SCRYPT_LOG2_N) -> Path:
+             cost: int = _SCRYPT_LOG2_N, overwrite: bool = False) -> Path:
         """Write the key pair encrypted with ``password`` (scrypt, AES-256-GCM).
 
         Parameters
         ----------
         path : str or path-like
-            The key file, written atomically and readable by its owner only.
+            The key file, written atomically and readable by its owner only. A file
+            already there is refused (replacing a private key loses it, and leaves its
+            ``.nxpub`` naming another key) unless ``overwrite``.
         password : str or bytes
             Not empty. Lose it and the keys are lost.
         cost : int, default 17
             log2 of scrypt's N (memory 128 * 2**cost bytes). Lower it only for tests.
+        overwrite : bool, default False
+            Replace a file at ``path``.
 
         Returns
         -------
         pathlib.Path
+
+        Raises
+        ------
+        NexusError
+            ``path`` exists (and not ``overwrite``), or cannot be written.
+
+        Examples
+        --------
+        >>> import nexus_lab as nx, tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "me.nxkey"
+        >>> _ = nx.crypto.generate_keypair("me").save(path, password="pw", cost=10)
+        >>> nx.crypto.generate_keypair("other").save(path, password="pw", cost=10)
+        ... # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        nexus_lab.errors.NexusError: '...me.nxkey' exists: it holds a private key ...
         """
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-        from nexus_lab.files import atomic_file
-
+        p = Path(path)
+        if not overwrite and (p.exists() or p.is_symlink()):
+            raise NexusError(_EXISTS.format(path=str(p)))
         if not 10 <= int(cost) <= 22:
             raise NexusError(f"cost={cost}: scrypt's log2 N must be between 10 and 22")
         salt, nonce = os.urandom(16), os.urandom(12)
@@ -221,9 +254,7 @@ class KeyPair:
         secret = b"".join([lp16(self._kem_sk), self._x_sk, lp32(self._sign_sk), self._ed_sk])
         key = _scrypt(password, salt, int(cost), 8, 1)
         body = AESGCM(key).encrypt(nonce, secret, head)
-        p = Path(path)
-        with atomic_file(p, private=True) as tmp:
-            tmp.write_bytes(head + lp32(body))
+        _write(p, head + lp32(body), private=True, overwrite=overwrite, what="a private key")
         return p
 
     def __repr__(self) -> str:
@@ -293,6 +324,10 @@ def load_keypair(path: str | os.PathLike[str], *, password: str | bytes) -> KeyP
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     data = _read(path, "key file")
+    if data[:4] == _PUB_MAGIC:
+        raise NexusError(f"{str(path)!r} is a public key; signing, opening sealed files and "
+                         "signing audit checkpoints need the private key file (.nxkey) it "
+                         "was made with")
     public, params, nonce, head, body = _parse_key_file(data)
     try:
         secret = AESGCM(_scrypt(password, *params)).decrypt(nonce, body, head)
@@ -339,6 +374,52 @@ def _scrypt(password: str | bytes, salt: bytes, log2n: int, r: int, p: int) -> b
     if not pw:
         raise NexusError("the password is empty; choose a passphrase")
     return Scrypt(salt=salt, length=32, n=2**log2n, r=r, p=p).derive(pw)
+
+
+def _need_private(key: object, doing: str) -> KeyPair:
+    """``key`` when it is a :class:`KeyPair`; else a NexusError saying what ``doing``
+    needs (a public key given for a private one is named as such)."""
+    if isinstance(key, KeyPair):
+        return key
+    if isinstance(key, PublicKey):
+        raise NexusError(f"{key.label or 'the key'} ({key.fingerprint_hex}) is a public key; "
+                         f"{doing} needs the private key: load its key file (.nxkey) with "
+                         "nx.crypto.load_keypair(path, password=...)")
+    if isinstance(key, (str, os.PathLike)):
+        raise NexusError(f"{doing} needs a KeyPair, got the path {os.fspath(key)!r}: load "
+                         "the key file with nx.crypto.load_keypair(path, password=...)")
+    raise NexusError(f"{doing} needs a KeyPair (nx.crypto.generate_keypair() or "
+                     f"load_keypair), got {type(key).__name__}")
+
+
+_EXISTS = ("{path!r} exists: it holds a private key (or other data) that would be lost, "
+           "and its .nxpub would no longer match; choose another path, or pass "
+           "overwrite=True to replace it")
+
+
+def _write(path: Path, data: bytes, *, private: bool, overwrite: bool, what: str) -> None:
+    """Write ``data`` to ``path`` whole or not at all; unless ``overwrite``, only as a
+    new file (a file that appears there meanwhile is not replaced either)."""
+    from nexus_lab.files import atomic_file
+
+    if overwrite:
+        with atomic_file(path, private=private) as tmp:
+            tmp.write_bytes(data)
+        return
+    side = path.with_name(f".{path.name}.new")
+    with atomic_file(side, private=private) as tmp:
+        tmp.write_bytes(data)
+    try:
+        os.link(side, path)  # fails when path exists: never replaces it
+    except FileExistsError:
+        raise NexusError(_EXISTS.format(path=str(path)) if private else
+                         f"{str(path)!r} exists; choose another path, or pass "
+                         "overwrite=True to replace it") from None
+    except OSError as err:
+        raise NexusError(f"cannot write {what} to {str(path)!r}: {err.strerror or err}") \
+            from None
+    finally:
+        side.unlink(missing_ok=True)
 
 
 def _read(path: str | os.PathLike[str], what: str) -> bytes:

@@ -6,7 +6,11 @@ The tree is 8-ary (SHA-256 throughout)::
     node  = SHA-256(0x01 || child_1 || ... || child_k)      2 <= k <= 8
     each level is cut in order into groups of 8; a lone last child moves up unchanged.
 
-The prefixes keep leaves and nodes apart (a node can never pass for a leaf). Eight
+The prefixes keep leaves and nodes apart (a node can never pass for a leaf). The
+root does not commit to the record count by itself (record 0 of 9 and of 11 records
+takes the same path), so a root is always signed or published with its count
+(``sign_batch`` and the audit log's checkpoints sign ``count || root``) and
+:func:`verify_proof` takes the count the root came with. Eight
 children per node rather than two: building the tree takes N/7 node hashes instead of
 N - 1, and in Python each hash is a call, so a binary tree over 1M small records costs
 about 2.4x hashing each record once, a 4-ary one about 1.5x, this one about 1.3x
@@ -104,7 +108,7 @@ class MerkleTree:
     >>> import nexus_lab as nx
     >>> records = [f"payment {i}" for i in range(10)]
     >>> tree = nx.crypto.MerkleTree(records)
-    >>> nx.crypto.verify_proof(records[7], tree.proof(7), tree.root)
+    >>> nx.crypto.verify_proof(records[7], tree.proof(7), tree.root, tree.count)
     True
     >>> len(tree.root), tree.count
     (32, 10)
@@ -155,8 +159,9 @@ class MerkleTree:
         return f"MerkleTree(count={self.count}, root={self.root_hex[:16]}...)"
 
 
-def verify_proof(record: bytes | str, proof: MerkleProof | bytes, root: bytes | str) -> bool:
-    """Check that ``record`` is in the tree whose root is ``root``.
+def verify_proof(record: bytes | str, proof: MerkleProof | bytes, root: bytes | str,
+                 count: int) -> bool:
+    """Check that ``record`` is in the tree of ``count`` records whose root is ``root``.
 
     Parameters
     ----------
@@ -165,6 +170,10 @@ def verify_proof(record: bytes | str, proof: MerkleProof | bytes, root: bytes | 
         From :meth:`MerkleTree.proof` (or its ``to_bytes()``).
     root : bytes or str
         The 32-byte root or its hex.
+    count : int
+        The number of records the root was signed or published with (a batch
+        signature's ``count``, an audit checkpoint's ``upto``). The root alone does not
+        fix it, and a proof's own count is not trusted.
 
     Returns
     -------
@@ -180,11 +189,17 @@ def verify_proof(record: bytes | str, proof: MerkleProof | bytes, root: bytes | 
     --------
     >>> import nexus_lab as nx
     >>> tree = nx.crypto.MerkleTree([b"a", b"b", b"c", b"d", b"e"])
-    >>> nx.crypto.verify_proof(b"e", tree.proof(4), tree.root)
+    >>> nx.crypto.verify_proof(b"e", tree.proof(4), tree.root, tree.count)
     True
     """
     if isinstance(proof, (bytes, bytearray, memoryview)):
         proof = MerkleProof.from_bytes(bytes(proof))
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise NexusError(f"count must be a positive number of records (the count the root "
+                         f"was signed or published with), got {count!r}")
+    if proof.count != count:
+        raise IntegrityError(f"the proof is for a tree of {proof.count} records, the root is "
+                             f"of {count}: the proof was altered or is for another tree")
     want = _as_root(root)
     got = root_from_proof(leaf_hash(record), proof)
     if got != want:
@@ -263,3 +278,51 @@ def _as_root(root: bytes | str) -> bytes:
     if not isinstance(root, (bytes, bytearray, memoryview)) or len(root) != 32:
         raise NexusError("root must be 32 bytes (or 64 hex digits)")
     return bytes(root)
+
+
+class _Frontier:
+    """The root of :class:`MerkleTree` kept up to date as records are appended.
+
+    Per level it keeps only the count of nodes whose group of eight is complete and
+    the last incomplete group (fewer than eight hashes), so adding a record and
+    reading the root cost O(log n) hashes and the memory stays O(log n): an audit log
+    can sign its root after every entry without rehashing all of them.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._counts: list[int] = []  # nodes ever placed on each level
+        self._open: list[list[bytes]] = []  # each level's last, incomplete group
+
+    def add_leaf(self, leaf: bytes) -> None:
+        """Append the leaf hash of the next record (``leaf_hash(record)``)."""
+        self.count += 1
+        node, level = leaf, 0
+        while True:
+            if level == len(self._open):
+                self._open.append([])
+                self._counts.append(0)
+            self._open[level].append(node)
+            self._counts[level] += 1
+            if len(self._open[level]) < _ARITY:
+                return
+            node = _sha256(b"".join([_NODE, *self._open[level]])).digest()
+            self._open[level] = []
+            level += 1
+
+    @property
+    def root(self) -> bytes:
+        """The root :class:`MerkleTree` gives for the records added so far."""
+        if not self.count:
+            raise NexusError("a Merkle tree needs at least one record")
+        carry: list[bytes] = []  # the node the level below passes up (0 or 1)
+        level = 0
+        while True:
+            placed = self._counts[level] if level < len(self._counts) else 0
+            nodes = (self._open[level] if level < len(self._open) else []) + carry
+            if placed + len(carry) == 1:  # this level is the root
+                return nodes[0]
+            # the last group of this level: hashed, or a lone node moved up unchanged
+            carry = [_sha256(b"".join([_NODE, *nodes])).digest()] if len(nodes) > 1 \
+                else nodes
+            level += 1

@@ -62,9 +62,11 @@ True
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
+import secrets
 import struct
 import sys
 from collections.abc import Iterator
@@ -74,7 +76,7 @@ from typing import Any, BinaryIO
 
 from nexus_lab.crypto._backend import KEM
 from nexus_lab.crypto._format import Reader, check_magic, lp16
-from nexus_lab.crypto._keys import KeyPair, PublicKey
+from nexus_lab.crypto._keys import KeyPair, PublicKey, _need_private
 from nexus_lab.errors import IntegrityError, NexusError
 
 __all__ = ["open_sealed", "recipient_keys", "seal", "seal_with_digests", "sealed_info"]
@@ -287,10 +289,7 @@ def open_sealed(blob: Any, keypair: KeyPair, *,
     ...
     nexus_lab.errors.NexusError: this sealed object is sealed for 1 other key (...) and not...
     """
-    if not isinstance(keypair, KeyPair):
-        hint = (": opening needs the secret keys; load them with load_keypair"
-                if isinstance(keypair, PublicKey) else "")
-        raise NexusError(f"keypair must be a KeyPair, not {type(keypair).__name__}{hint}")
+    _need_private(keypair, "opening a sealed object")
     out_path = _out_path(out) if out is not None else None
     if isinstance(blob, (str, os.PathLike)):
         with _open_read(Path(blob), _WHAT) as src:
@@ -614,14 +613,14 @@ def _fill(f: BinaryIO, mv: memoryview) -> int:
 
 
 def _stream_to(out: Path, head: bytes, capacity: int, fill: Any,
-               digests: dict[str, Any] | None = None) -> Path:
+               digests: dict[str, Any] | None = None, *, private: bool = False) -> Path:
     """Write ``head`` then what ``fill(sink)`` puts in a ``capacity``-byte sink to
     ``out``, atomically: on any error ``out`` is left as it was. With ``digests``, the
     written bytes are hashed into ``digests["sealed"]`` as they go."""
     from nexus_lab.files import atomic_file
 
     try:
-        with atomic_file(out) as tmp, open(tmp, "wb", buffering=0) as dst:
+        with atomic_file(out, private=private) as tmp, open(tmp, "wb", buffering=0) as dst:
             _write_all(dst, head)
             sink = _FileSink(dst, capacity, digests)
             if digests is not None:
@@ -630,6 +629,82 @@ def _stream_to(out: Path, head: bytes, capacity: int, fill: Any,
     except OSError as err:
         raise NexusError(f"cannot write {str(out)!r}: {err.strerror or err}") from None
     return out
+
+
+def _plain_to(out: Path, capacity: int, fill: Any) -> Path:
+    """Write decrypted output to ``out`` so that no plaintext is ever on disk under any
+    name until all of it is authenticated.
+
+    On Linux the bytes go to an unnamed file (``O_TMPFILE``) in ``out``'s folder: a
+    process killed at any moment, even by SIGKILL, leaves nothing behind, the kernel
+    frees it. Only once ``fill`` returns (every chunk authenticated) is it linked in
+    as ``out`` (through a private name renamed onto ``out`` when ``out`` exists
+    already). Elsewhere it is a private temporary file removed on every exit path
+    Python sees (an error, KeyboardInterrupt); a SIGKILL there can leave it behind.
+    """
+    folder = out.absolute().parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = _unnamed_file(folder)
+    except OSError as err:
+        raise NexusError(f"cannot write {str(out)!r}: {err.strerror or err}") from None
+    if fd is None:
+        return _stream_to(out, b"", capacity, fill, private=True)
+    try:
+        with open(fd, "wb", buffering=0, closefd=False) as dst:
+            fill(_FileSink(dst, capacity))
+        os.fsync(fd)
+        os.fchmod(fd, 0o666 & ~_umask())
+        _link_into_place(fd, out)
+    except OSError as err:
+        raise NexusError(f"cannot write {str(out)!r}: {err.strerror or err}") from None
+    finally:
+        os.close(fd)
+    return out
+
+
+def _unnamed_file(folder: Path) -> int | None:
+    """An unnamed, private file in ``folder`` open for writing, or None where the
+    system or the file system has none (no ``O_TMPFILE``, no ``/proc``)."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None or not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        return os.open(folder, flag | os.O_WRONLY, 0o600)
+    except OSError as err:
+        if err.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
+            return None  # the file system cannot: fall back to a named private file
+        raise
+
+
+def _link_into_place(fd: int, out: Path) -> None:
+    """Give the unnamed file ``fd`` the name ``out`` (replacing a file there)."""
+    proc = f"/proc/self/fd/{fd}"
+    # a directory fd makes os.link call linkat(AT_SYMLINK_FOLLOW): plain link() would
+    # try to link the /proc entry itself
+    dir_fd = os.open(out.absolute().parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            os.link(proc, out.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd,
+                    follow_symlinks=True)
+            return
+        except FileExistsError:
+            pass
+        side = f".{out.name}.{secrets.token_hex(6)}.tmp"
+        os.link(proc, side, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=True)
+        try:
+            os.replace(side, out.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            os.unlink(side, dir_fd=dir_fd)
+            raise
+    finally:
+        os.close(dir_fd)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _write_all(f: BinaryIO, data: bytes | memoryview) -> None:
@@ -819,7 +894,7 @@ def _open(head: _Head, total: int, source: _MemorySource | _FileSource, kp: KeyP
                                  "truncated")
 
     if out is not None:
-        return _stream_to(out, b"", min(cs, lay.plaintext) + _TAG, chunks)
+        return _plain_to(out, min(cs, lay.plaintext) + _TAG, chunks)
     sink = _MemorySink(lay.plaintext)
     chunks(sink)
     plain = sink.result()

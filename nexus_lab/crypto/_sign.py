@@ -35,7 +35,7 @@ from typing import Any
 
 from nexus_lab.crypto._backend import signer
 from nexus_lab.crypto._format import Reader, check_magic, lp16, lp32
-from nexus_lab.crypto._keys import KeyPair, PublicKey
+from nexus_lab.crypto._keys import KeyPair, PublicKey, _need_private
 from nexus_lab.crypto._merkle import MerkleProof, MerkleTree, leaf_hash, root_from_proof
 from nexus_lab.errors import IntegrityError, NexusError
 
@@ -349,10 +349,7 @@ def _statement(count: int, root: bytes) -> bytes:
 
 
 def _keypair(kp: Any) -> KeyPair:
-    if not isinstance(kp, KeyPair):
-        raise NexusError(f"signing needs a KeyPair (nx.crypto.generate_keypair() or "
-                         f"load_keypair), got {type(kp).__name__}")
-    return kp
+    return _need_private(kp, "signing")
 
 
 def _public(pub: Any) -> PublicKey:
@@ -362,4 +359,7 @@ def _public(pub: Any) -> PublicKey:
         return pub
     if isinstance(pub, (bytes, bytearray)):
         return PublicKey.from_bytes(bytes(pub))
+    if isinstance(pub, (str, os.PathLike)):
+        raise NexusError(f"verifying needs the signer's PublicKey, got the path "
+                         f"{os.fspath(pub)!r}: load it with nx.crypto.PublicKey.load(path)")
     raise NexusError(f"verifying needs the signer's PublicKey, got {type(pub).__name__}")

@@ -402,3 +402,80 @@ def test_only_the_repository_speaks_sql():
     offenders = [p.name for p in folder.glob("*.py")
                  if p.name != "_repository.py" and sql.search(p.read_text())]
     assert offenders == []
+
+
+def _roll_back_store(folder: Path, keep: int, case: str, evidence: str | None) -> None:
+    """Remove the newest actions from both databases and the files, as one who can
+    write the folder would: what is left checks by itself."""
+    con = sqlite3.connect(folder / "cases.db")
+    if evidence is None:
+        for table in ("cases",):
+            con.execute(f"DELETE FROM {table} WHERE number = ?", (case,))
+        for table in ("status_history", "evidence", "custody", "milestones"):
+            con.execute(f"DELETE FROM {table} WHERE case_number = ?", (case,))
+        shutil.rmtree(folder / "evidence" / case)
+    else:
+        for table in ("evidence", "custody"):
+            con.execute(f"DELETE FROM {table} WHERE case_number = ? AND evidence_id = ?",
+                        (case, evidence))
+        for suffix in (".nxs", ".json", ".sig"):
+            (folder / "evidence" / case / f"{evidence}{suffix}").unlink()
+    con.commit()
+    con.close()
+    _sql(folder / "audit.db", "DELETE FROM audit_log WHERE seq > ?", keep)
+    _sql(folder / "audit.db", "DELETE FROM audit_checkpoint WHERE upto > ?", keep)
+
+
+@pytest.mark.parametrize("what", ["newest case", "newest evidence"])
+def test_a_rolled_back_store_is_caught_by_the_witness(tmp_path, keys, what):
+    store, folder = _store(tmp_path, keys)
+    keep = len(store.audit_log())
+    if what == "newest case":
+        case = store.new_case("Ghost payroll", number="2025-FR-002", actor="examiner")
+        case.add_evidence(b"payroll 2024-03", actor="examiner", description="HR export")
+        gone = ("2025-FR-002", None)
+    else:
+        store.case("2025-FR-001").add_evidence(b"later", actor="examiner", description="x")
+        gone = ("2025-FR-001", "E-0004")
+    store.close()
+    assert verify(folder, public=keys["room"]).complete
+    _roll_back_store(folder, keep, *gone)
+    with pytest.raises(IntegrityError, match=rf"audit log \(audit.db\): entries {keep + 1}\.\."
+                                             r"\d+ were removed: witness .*audit.db.witness"):
+        verify(folder, public=keys["room"])
+    # with no witness left, what is proven is said, not "intact"
+    (folder / "audit.db.witness").unlink()
+    report = verify(folder, public=keys["room"])
+    assert report.ok and not report.complete
+    assert "intact:" not in str(report)
+    assert (f"audit log is intact up to entry {keep} signed at "
+            f"{report.audit['signed_at']}; no witness was reachable: anything after the "
+            "last witnessed head could have been removed") in str(report)
+
+
+def test_a_witness_outside_the_store_is_remembered(tmp_path, keys):
+    outside = tmp_path / "witnesses"
+    outside.mkdir()
+    folder = tmp_path / "store"
+    store = CaseStore(folder, keys["room"], create=True, witnesses=[outside])
+    keep = len(store.audit_log())
+    store.new_case("Ghost payroll", number="2025-FR-002", actor="examiner")
+    store.close()
+    _sql(folder / "audit.db", "DELETE FROM audit_log WHERE seq > ?", keep)
+    _sql(folder / "audit.db", "DELETE FROM audit_checkpoint WHERE upto > ?", keep)
+    _sql(folder / "cases.db", "DELETE FROM cases")
+    _sql(folder / "cases.db", "DELETE FROM status_history")
+    (folder / "audit.db.witness").unlink()
+    with pytest.raises(IntegrityError, match=r"were removed: witness .*witnesses"):
+        verify(folder, public=keys["room"])
+
+
+def test_a_public_key_for_the_stores_key_pair_is_named(tmp_path, keys):
+    with pytest.raises(NexusError, match=r"is a public key; changing a case store"):
+        CaseStore(tmp_path / "store", keys["room"].public, create=True)
+    store, folder = _store(tmp_path, keys)
+    with pytest.raises(NexusError, match=r"is a public key; opening evidence needs"):
+        store.case("2025-FR-001").open_evidence("E-0001", keys["room"].public,
+                                                   purpose="review")
+    with pytest.raises(NexusError, match=r"is a public key; checking the plaintexts"):
+        verify(folder, keypair=keys["room"].public)

@@ -86,11 +86,13 @@ def test_audit_verify_and_show(tmp_path, capsys):
         for i in range(5):
             log.append("alice", "evidence.added", f"case/C-1/evidence/{i}")
         log.checkpoint()
+    with nx.crypto.AuditLog(tmp_path / "audit.db") as log:  # a writer without the key
         log.append("bob", "case.closed", "case/C-1")
     assert main(["audit", "verify", str(tmp_path / "audit.db"),
                  "--pub", str(tmp_path / "audit.nxpub")]) == 0
     out = capsys.readouterr().out
     assert "6 entries" in out and "1 entries after the last checkpoint" in out
+    assert out.startswith("NOT PROVEN COMPLETE: audit log complete through entry 5")
     assert main(["audit", "show", str(tmp_path / "audit.db"), "--last", "2"]) == 0
     out = capsys.readouterr().out
     assert "case.closed" in out and "evidence/3" not in out
@@ -141,3 +143,16 @@ def test_case_commands_end_to_end(keys, capsys, monkeypatch):
     capsys.readouterr()
     assert main(["case", "verify", store]) == 1
     assert "E-0001" in capsys.readouterr().err
+
+
+def test_a_public_key_where_the_key_file_is_needed(keys, capsys):
+    doc = keys / "note.txt"
+    doc.write_text("memo")
+    pub = str(keys / "examiner.nxpub")
+    assert main(["sign", str(doc), "--key", pub]) == 2
+    err = capsys.readouterr().err
+    assert "examiner.nxpub' is a public key; signing" in err and "(.nxkey)" in err
+    assert main(["seal", str(doc), "--to", pub]) == 0
+    assert main(["open", str(doc) + ".nxs", "--key", pub, "--out", str(keys / "o")]) == 2
+    assert "is a public key" in capsys.readouterr().err
+    assert not (keys / "o").exists()

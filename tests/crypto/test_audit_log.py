@@ -27,7 +27,7 @@ def kp():
 
 @pytest.fixture(scope="module")
 def written(kp, tmp_path_factory):
-    """A closed log of 10 entries with checkpoints at 4 and 8."""
+    """A closed log of 10 entries with checkpoints at 4 and 8, and 10 (on closing)."""
     path = tmp_path_factory.mktemp("audit") / "audit.db"
     with crypto.AuditLog(path, signer=kp, checkpoint_every=4) as log:
         for i in range(10):
@@ -51,18 +51,19 @@ def test_intact_log_verifies_and_proves(written, kp):
     log = crypto.AuditLog(written)
     report = log.verify(kp.public)
     assert (report.entries, report.checkpoints, report.signed_upto, report.unsigned_tail) == \
-        (10, 2, 8, 2)
+        (10, 3, 10, 0)
     assert report.signers == [kp.public.fingerprint_hex]
-    assert "10 entries, 2 signed checkpoints" in report._repr_html_()
-    assert "10 entries, 2 signed checkpoints, 0 anchored" in log._repr_html_()
+    assert "10 entries, 3 signed checkpoints" in report._repr_html_()
+    assert "10 entries, 3 signed checkpoints, 0 anchored" in log._repr_html_()
     assert "case/C-1/evidence/9" in log._repr_html_()
     entries = log.entries()
     assert entries["seq"].tolist() == list(range(1, 11))
     assert entries["details"][3] == {"sha256": f"{3:064x}", "bytes": 1003}
     p = log.prove(6)
-    assert p["upto"] == 8 and crypto.verify_proof(p["record"], p["proof"], p["root"])
+    assert p["upto"] == 10 and crypto.verify_proof(p["record"], p["proof"], p["root"],
+                                                          p["upto"])
     with pytest.raises(NexusError, match="not covered"):
-        log.prove(9)
+        log.prove(11)
 
 
 @pytest.mark.parametrize(("sql", "entry", "message"), [
@@ -111,8 +112,8 @@ def test_rewritten_chain_is_caught_by_the_signed_checkpoint(written, kp, tmp_pat
 
 def test_checkpoint_tampering_and_foreign_signers(written, kp, tmp_path):
     log = _tampered(written, tmp_path, "UPDATE audit_checkpoint SET root = zeroblob(32) "
-                    "WHERE upto = 8")
-    with pytest.raises(IntegrityError, match="checkpoint 8's Merkle root"):
+                    "WHERE upto = 10")
+    with pytest.raises(IntegrityError, match="checkpoint 10's Merkle root"):
         log.verify(kp.public)
     log = _tampered(written, tmp_path, "UPDATE audit_checkpoint SET signature = "
                     "substr(signature, 1, 100) || x'00' || substr(signature, 102) WHERE upto = 4")

@@ -55,6 +55,44 @@ def test_keypair_file_round_trip_is_private_and_password_protected(kp, tmp_path)
         crypto.load_keypair(tmp_path / "missing.nxkey", password="pw")
 
 
+def test_saving_never_replaces_another_key_silently(kp, other, tmp_path):
+    path = tmp_path / "me.nxkey"
+    kp.save(path, password="pw", cost=10)
+    kp.public.save(tmp_path / "me.nxpub")
+    with pytest.raises(NexusError, match=r"me.nxkey' exists: it holds a private key.*"
+                                         r"overwrite=True"):
+        other.save(path, password="pw", cost=10)
+    with pytest.raises(NexusError, match=r"me.nxpub' exists and holds another public key"):
+        other.public.save(tmp_path / "me.nxpub")
+    assert nx.crypto.load_keypair(path, password="pw").public == kp.public
+    assert nx.crypto.PublicKey.load(tmp_path / "me.nxpub") == kp.public
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["me.nxkey", "me.nxpub"]
+    kp.public.save(tmp_path / "me.nxpub")  # the same bundle again: nothing to lose
+    other.save(path, password="pw", cost=10, overwrite=True)
+    other.public.save(tmp_path / "me.nxpub", overwrite=True)
+    assert nx.crypto.load_keypair(path, password="pw").public == other.public
+    assert nx.crypto.PublicKey.load(tmp_path / "me.nxpub") == other.public
+
+
+def test_a_public_key_given_for_the_private_one_is_named(kp, tmp_path):
+    pub = kp.public
+    said = rf"\({pub.fingerprint_hex}\) is a public key; {{}} needs the private key"
+    with pytest.raises(NexusError, match=said.format("signing")):
+        nx.crypto.sign(b"x", pub)
+    blob = nx.crypto.seal(b"x", [pub])
+    with pytest.raises(NexusError, match=said.format("opening a sealed object")):
+        nx.crypto.open_sealed(blob, pub)
+    with pytest.raises(NexusError, match=said.format("signing the audit log's checkpoints")):
+        nx.crypto.AuditLog(tmp_path / "audit.db", signer=pub)
+    pub.save(tmp_path / "me.nxpub")
+    with pytest.raises(NexusError, match=r"me.nxpub' is a public key; signing, opening sealed "
+                                         r"files and signing audit checkpoints need the "
+                                         r"private key file \(.nxkey\)"):
+        nx.crypto.load_keypair(tmp_path / "me.nxpub", password="pw")
+    with pytest.raises(NexusError, match=r"got the path .*PublicKey.load"):
+        nx.crypto.verify(b"x", nx.crypto.sign(b"x", kp), str(tmp_path / "me.nxpub"))
+
+
 def test_key_file_flips_are_detected(kp, tmp_path):
     data = kp.save(tmp_path / "k.nxkey", password="pw", cost=10).read_bytes()
     for pos in range(0, len(data), 97):
@@ -155,7 +193,7 @@ def test_sign_verify_round_trips_and_names_failures(kp, other, tmp_path):
     f = tmp_path / "evidence.pdf"
     f.write_bytes(b"%PDF-1.7 ..." * 1000)
     assert crypto.verify(f, crypto.sign(f, kp), kp.public)
-    with pytest.raises(NexusError, match="KeyPair"):
+    with pytest.raises(NexusError, match="is a public key; signing needs the private key"):
         crypto.sign(b"x", kp.public)
 
 
@@ -189,11 +227,11 @@ def test_every_proof_verifies_and_no_other_record_does(n):
     tree = crypto.MerkleTree(records)
     for i in range(n):
         p = tree.proof(i)
-        assert crypto.verify_proof(records[i], p, tree.root)
-        assert crypto.verify_proof(records[i], p.to_bytes(), tree.root_hex)
+        assert crypto.verify_proof(records[i], p, tree.root, n)
+        assert crypto.verify_proof(records[i], p.to_bytes(), tree.root_hex, n)
         if n > 1:
             with pytest.raises(IntegrityError, match="does not lead to root"):
-                crypto.verify_proof(records[(i + 1) % n], p, tree.root)
+                crypto.verify_proof(records[(i + 1) % n], p, tree.root, n)
 
 
 def test_merkle_layout_is_the_documented_one():
@@ -216,15 +254,33 @@ def test_merkle_bad_input():
     tree = crypto.MerkleTree([b"a", b"b", b"c"])
     short = crypto.MerkleProof(0, 3, tree.proof(0).siblings[:1])
     with pytest.raises(IntegrityError, match="malformed"):
-        crypto.verify_proof(b"a", short, tree.root)
+        crypto.verify_proof(b"a", short, tree.root, 3)
+
+
+def test_a_proof_is_bound_to_the_record_count():
+    """Record 0 of 9 and of 11 records takes the same path: a proof that claims 11 for
+    the 9-record root must fail, in a bare proof and in a batch record's signature."""
+    records = [f"record {i}".encode() for i in range(9)]
+    tree = crypto.MerkleTree(records)
+    forged = crypto.MerkleProof(0, 11, tree.proof(0).siblings)
+    with pytest.raises(IntegrityError, match=r"the proof is for a tree of 11 records, the "
+                                             r"root is of 9"):
+        crypto.verify_proof(records[0], forged, tree.root, 9)
+    with pytest.raises(IntegrityError, match="11 records"):
+        crypto.verify_proof(records[0], forged.to_bytes(), tree.root, tree.count)
+    with pytest.raises(NexusError, match="count must be a positive"):
+        crypto.verify_proof(records[0], tree.proof(0), tree.root, 0)
+    kp = crypto.generate_keypair()
+    batch = crypto.sign_batch(records, kp)
+    s = batch.record(0)
+    lying = crypto.Signature(s.algorithm, s.signer, s.pq, s.classical, forged)
+    with pytest.raises(IntegrityError, match="does not verify"):
+        crypto.verify(records[0], lying, kp.public)
 
 
 # The records are distinct: with two equal records, the proof of one with its position
-# flipped is the (valid) proof of the other, which is the same record. The record count
-# (bytes 5-12, after NXMP and the version) is not drawn: the root does not commit to it,
-# so a count whose tree gives the record the same path (9 and 11 records, record 0)
-# still leads to the root; the proof binds the record to the root, not the count.
-_COUNT_BYTES = range(5, 13)
+# flipped is the (valid) proof of the other, which is the same record. Every byte counts,
+# the record count (bytes 5-12) too: it must be the count the root was given with.
 
 
 @settings(max_examples=80, deadline=None)
@@ -234,10 +290,10 @@ def test_any_flipped_proof_byte_fails(records, data):
     tree = crypto.MerkleTree(records)
     i = data.draw(st.integers(0, len(records) - 1))
     blob = bytearray(tree.proof(i).to_bytes())
-    pos = data.draw(st.integers(0, len(blob) - 1).filter(lambda p: p not in _COUNT_BYTES))
+    pos = data.draw(st.integers(0, len(blob) - 1))
     blob[pos] ^= 1 << data.draw(st.integers(0, 7))
     with pytest.raises(NexusError):
-        crypto.verify_proof(records[i], bytes(blob), tree.root)
+        crypto.verify_proof(records[i], bytes(blob), tree.root, len(records))
 
 
 # ----------------------------------------------------------------------------- batches

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -462,9 +467,10 @@ def test_bad_chunk_size(alice, chunk_size):
 
 def test_bad_open_arguments(alice, tmp_path):
     blob = seal(b"x", alice)
-    with pytest.raises(NexusError, match=r"KeyPair, not PublicKey: .*load_keypair"):
+    with pytest.raises(NexusError, match=r"is a public key; opening a sealed object needs "
+                                         r"the private key: .*load_keypair"):
         open_sealed(blob, alice.public)
-    with pytest.raises(NexusError, match="KeyPair, not str"):
+    with pytest.raises(NexusError, match="needs a KeyPair, got the path 'alice'"):
         open_sealed(blob, "alice")
     with pytest.raises(NexusError, match="cannot open a int: blob must be bytes"):
         open_sealed(42, alice)
@@ -546,3 +552,63 @@ def test_frames_with_list_columns_round_trip():
     back = open_sealed(seal(df, [kp]), kp)
     assert back["flags"].tolist() == [["duplicate", "round amount"], []]
     pd.testing.assert_frame_equal(back.drop(columns="flags"), df.drop(columns="flags"))
+
+
+_SECRET = b"PLAINTEXT-SECRET-LEDGER-LINE;"
+_OPENER = """
+import sys
+import nexus_lab as nx
+kp = nx.crypto.load_keypair(sys.argv[1], password="pw")
+nx.crypto.open_sealed(sys.argv[2], kp, out=sys.argv[3])
+"""
+
+
+def _writing(pid: int, folder: Path) -> bool:
+    """Whether process ``pid`` holds a non-empty file of ``folder`` open for writing
+    (a named or an unnamed one), read from /proc."""
+    fds = Path(f"/proc/{pid}/fd")
+    try:
+        entries = list(fds.iterdir())
+    except OSError:
+        return False
+    for fd in entries:
+        try:
+            target = os.readlink(fd)
+            if target.startswith(str(folder)) and fd.stat().st_size > 0:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_a_killed_open_leaves_no_plaintext_on_disk(tmp_path, sig):
+    kp = generate_keypair("me")
+    key = kp.save(tmp_path / "me.nxkey", password="pw", cost=10)
+    src = tmp_path / "ledger.csv"
+    with open(src, "wb") as f:
+        for _ in range(64):
+            f.write(_SECRET * 36000)
+    sealed = seal(src, [kp.public], out=tmp_path / "ledger.nxs", chunk_size=1024)
+    src.unlink()
+    folder = tmp_path / "out"
+    folder.mkdir()
+    child = subprocess.Popen([sys.executable, "-c", _OPENER, str(key), str(sealed),
+                              str(folder / "ledger.csv")],
+                             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        while child.poll() is None and not _writing(child.pid, folder):
+            time.sleep(0.001)
+        assert child.poll() is None, "the child finished before it could be stopped"
+        os.kill(child.pid, signal.SIGSTOP)  # mid-way, with plaintext written
+        assert _writing(child.pid, folder)
+        os.kill(child.pid, sig)
+        os.kill(child.pid, signal.SIGCONT)
+        assert child.wait() == -sig
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    for path in folder.rglob("*"):
+        assert _SECRET not in path.read_bytes(), f"{path} holds plaintext"
+    assert list(folder.iterdir()) == []
