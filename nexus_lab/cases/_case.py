@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import os
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pandas as pd
 
 from nexus_lab import audit as _audit_service
-from nexus_lab._html import badge, frame, kv
+from nexus_lab._html import badge, escape, frame, kv
 from nexus_lab.cases._records import (
     ACTIVE,
     INTAKE_FORMAT,
@@ -138,8 +137,8 @@ class EvidenceItem:
                 "custody_events": self.custody_events}
 
     def _repr_html_(self) -> str:
-        return (f"<div class='nexus-evidence'><h4>Evidence {html.escape(self.evidence_id)} of "
-                f"case {html.escape(self.case)}: {html.escape(self.name)}</h4>"
+        return (f"<div class='nexus-evidence'><h4>Evidence {escape(self.evidence_id)} of "
+                f"case {escape(self.case)}: {escape(self.name)}</h4>"
                 f"{kv(self.summary())}</div>")
 
 
@@ -701,8 +700,8 @@ class Case:
         ev["sha256"] = ev["sha256"].str[:16] + "…"
         ev = ev.drop(columns=["sealed_sha256"])
         tl = self.timeline().tail(10)
-        return (f"<div class='nexus-case'><h4>Case {html.escape(self.number)}: "
-                f"{html.escape(s['title'])} {badge(s['status'])}</h4>{kv(facts)}"
+        return (f"<div class='nexus-case'><h4>Case {escape(self.number)}: "
+                f"{escape(s['title'])} {badge(s['status'])}</h4>{kv(facts)}"
                 f"<h5>Evidence</h5>{frame(ev, empty='no evidence yet')}"
                 f"<h5>Milestones</h5>{frame(self.milestones(), empty='no milestones')}"
                 f"<h5>Latest events</h5>{frame(tl)}</div>")

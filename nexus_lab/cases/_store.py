@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import html
 import os
 import shutil
 import sqlite3
@@ -16,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from nexus_lab import audit as _audit_service
-from nexus_lab._html import frame, kv
+from nexus_lab._html import escape, frame, kv
 from nexus_lab.cases._case import Case, timeline_frame
 from nexus_lab.cases._records import (
     STATUSES,
@@ -245,7 +244,7 @@ class CaseStore:
         head["by_status"] = ", ".join(f"{k}: {v}" for k, v in s["by_status"].items()) or "-"
         cases = self.cases()
         cases["status"] = cases["status"].str.replace("_", " ")
-        return (f"<div class='nexus-cases'><h4>Case store {html.escape(str(self.folder))}</h4>"
+        return (f"<div class='nexus-cases'><h4>Case store {escape(str(self.folder))}</h4>"
                 f"{kv(head)}<h5>Cases</h5>{frame(cases, empty='no cases yet')}</div>")
 
     def __repr__(self) -> str:

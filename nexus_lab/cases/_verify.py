@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import sqlite3
@@ -15,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from nexus_lab._html import badge, frame, kv
+from nexus_lab._html import badge, escape, frame, kv
 from nexus_lab.cases._records import (
     canonical,
     custody_record,
@@ -124,7 +123,7 @@ class VerifyReport:
 
     def _repr_html_(self) -> str:
         verdict = badge("intact" if self.ok else "failed")
-        probs = "".join(f"<li>{html.escape(p)}</li>" for p in self.problems[:50])
+        probs = "".join(f"<li>{escape(p)}</li>" for p in self.problems[:50])
         more = f"<p><i>{len(self.problems) - 50} more</i></p>" if len(self.problems) > 50 \
             else ""
         return (f"<div class='nexus-case-verify'><h4>Case store verification {verdict}</h4>"

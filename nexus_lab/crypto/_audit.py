@@ -37,7 +37,6 @@ as they are (reported as not witnessed).
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import logging
 import os
@@ -49,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nexus_lab._html import frame, kv
+from nexus_lab._html import escape, frame, kv
 from nexus_lab.canonical import canonical_json, utc_now
 from nexus_lab.crypto._keys import KeyPair, PublicKey, _need_private
 from nexus_lab.crypto._merkle import MerkleProof, MerkleTree, _Frontier, leaf_hash
@@ -160,7 +159,7 @@ class AuditReport:
 
     def _repr_html_(self) -> str:
         mark = "&#10003;" if self.complete else "&#9888;"
-        return f"<h4>{mark} {html.escape(str(self))}</h4>{kv(self.summary())}"
+        return f"<h4>{mark} {escape(str(self))}</h4>{kv(self.summary())}"
 
     def __str__(self) -> str:
         counts = (f"{self.entries} entries, {self.checkpoints} signed checkpoints (through "
@@ -653,7 +652,7 @@ class AuditLog:
 
     def _repr_html_(self) -> str:
         cps = self.checkpoints()
-        head = (f"<h4>Audit log {html.escape(self._where())}: {len(self):,} entries, "
+        head = (f"<h4>Audit log {escape(self._where())}: {len(self):,} entries, "
                 f"{len(cps)} signed checkpoints, "
                 f"{sum(c['anchor'] is not None for c in cps)} anchored</h4>")
         tail = self.entries().tail(10)

@@ -106,7 +106,7 @@ _ACCEPTED = "bytes, bytearray, memoryview, a file path (str or os.PathLike) or a
 
 
 def seal(data: Any, recipients: Any, *, out: str | os.PathLike[str] | None = None,
-         chunk_size: int = 1 << 20) -> bytes | Path:
+         chunk_size: int = 1 << 20, overwrite: bool = False) -> bytes | Path:
     """Encrypt ``data`` so that only the ``recipients``' key pairs can open it.
 
     Parameters
@@ -125,6 +125,9 @@ def seal(data: Any, recipients: Any, *, out: str | os.PathLike[str] | None = Non
     chunk_size : int, default 1 MiB
         Plaintext bytes per authenticated chunk, 1 KiB to 64 MiB. Memory use of file
         sealing is about three chunks.
+    overwrite : bool, default False
+        Replace the ``out`` file when it exists; by default an existing file (perhaps
+        another sealed object, whose contents would be lost) is refused.
 
     Returns
     -------
@@ -134,8 +137,8 @@ def seal(data: Any, recipients: Any, *, out: str | os.PathLike[str] | None = Non
     Raises
     ------
     NexusError
-        An unsupported ``data`` or ``recipients``, a missing file, or a ``chunk_size``
-        out of range.
+        An unsupported ``data`` or ``recipients``, a missing file, a ``chunk_size``
+        out of range, or an existing ``out`` without ``overwrite=True``.
 
     Examples
     --------
@@ -150,11 +153,11 @@ def seal(data: Any, recipients: Any, *, out: str | os.PathLike[str] | None = Non
     >>> seal(src, kp).name
     'report.csv.nxs'
     """
-    return _seal(data, recipients, out, chunk_size, None)
+    return _seal(data, recipients, out, chunk_size, None, overwrite)
 
 
 def seal_with_digests(data: Any, recipients: Any, out: str | os.PathLike[str], *,
-                      chunk_size: int = 1 << 20) -> dict[str, Any]:
+                      chunk_size: int = 1 << 20, overwrite: bool = False) -> dict[str, Any]:
     """:func:`seal` to the file ``out``, hashing the plaintext and the sealed file on the way.
 
     One pass over the data: what was sealed is exactly what was hashed (a file that
@@ -164,7 +167,7 @@ def seal_with_digests(data: Any, recipients: Any, out: str | os.PathLike[str], *
 
     Parameters
     ----------
-    data, recipients, chunk_size
+    data, recipients, chunk_size, overwrite
         As in :func:`seal`.
     out : str or path-like
         The sealed file to write (atomically); required.
@@ -193,20 +196,23 @@ def seal_with_digests(data: Any, recipients: Any, out: str | os.PathLike[str], *
     """
     digests: dict[str, Any] = {"plain": hashlib.sha256(), "sealed": hashlib.sha256(),
                                "size": 0, "sealed_size": 0}
-    path = _seal(data, recipients, out, chunk_size, digests)
+    path = _seal(data, recipients, out, chunk_size, digests, overwrite)
     return {"path": path, "sha256": digests["plain"].hexdigest(), "size": digests["size"],
             "sealed_sha256": digests["sealed"].hexdigest(),
             "sealed_size": digests["sealed_size"]}
 
 
 def _seal(data: Any, recipients: Any, out: Any, chunk_size: Any,
-          digests: dict[str, Any] | None) -> bytes | Path:
+          digests: dict[str, Any] | None, overwrite: bool = False) -> bytes | Path:
     cs = _check_chunk_size(chunk_size)
     pubs = recipient_keys(recipients)
     kind, name, source = _source(data)
     if out is None and kind == _KIND_FILE:
         out = Path(str(source) + ".nxs")
     out_path = _out_path(out) if out is not None else None
+    if out_path is not None and not overwrite and os.path.lexists(out_path):
+        raise NexusError(f"{str(out_path)!r} already exists; choose another out= path, or "
+                         "pass overwrite=True to replace it (what it holds would be lost)")
 
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 

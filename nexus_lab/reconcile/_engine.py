@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import logging
 import time
 from collections.abc import Mapping
@@ -13,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
+from nexus_lab._html import escape
 from nexus_lab._typing import DeviceLike, FrameLike
 from nexus_lab.device import resolve_device
 from nexus_lab.errors import SchemaError
@@ -151,11 +151,11 @@ class ReconcileResult:
             ["bank_id", "ledger_id", "confidence", "match_type", "explanation"]
         ]
         cells = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k.replace('_', ' '))}</th>"
-            f"<td>{html.escape(str(v))}</td></tr>"
+            f"<tr><th style='text-align:left'>{escape(k.replace('_', ' '))}</th>"
+            f"<td>{escape(str(v))}</td></tr>"
             for k, v in s.items()
         )
-        warn = "".join(f"<p style='color:#b45309'>&#9888; {html.escape(w)}</p>"
+        warn = "".join(f"<p style='color:#b45309'>&#9888; {escape(w)}</p>"
                        for w in self.warnings)
         return (
             "<div class='nexus-reconcile'><h4>Reconciliation: "

@@ -612,3 +612,20 @@ def test_a_killed_open_leaves_no_plaintext_on_disk(tmp_path, sig):
     for path in folder.rglob("*"):
         assert _SECRET not in path.read_bytes(), f"{path} holds plaintext"
     assert list(folder.iterdir()) == []
+
+
+def test_seal_refuses_to_replace_an_existing_file(tmp_path):
+    from nexus_lab.crypto import generate_keypair, seal, seal_with_digests
+    from nexus_lab.errors import NexusError
+
+    kp = generate_keypair("examiner")
+    out = tmp_path / "evidence.nxs"
+    seal(b"first", kp, out=out)
+    before = out.read_bytes()
+    for call in (lambda: seal(b"second", kp, out=out),
+                 lambda: seal_with_digests(b"second", kp, out)):
+        with pytest.raises(NexusError, match=r"already exists.*overwrite=True"):
+            call()
+        assert out.read_bytes() == before
+    seal(b"second", kp, out=out, overwrite=True)
+    assert out.read_bytes() != before
