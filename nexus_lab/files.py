@@ -292,6 +292,28 @@ def _read_excel(path: Path, text: list[str], sheet: str | int, name: str) -> pd.
         raise NexusError(
             f"{name}: {path.name!r} has no worksheet {sheet!r}; it has {sheets}"
         ) from None
+    if df.shape[1] < 2 or df.dropna(how="all").empty:
+        from openpyxl import load_workbook
+
+        wb = load_workbook(path, read_only=True)
+        shapes = {ws.title: (max((ws.max_row or 1) - 1, 0), ws.max_column or 0)
+                  for ws in wb.worksheets}
+        wb.close()
+        here = sheet if isinstance(sheet, str) else list(shapes)[sheet]
+        tables = [t for t, (r, c) in shapes.items() if t != here and c >= 2 and r > 0]
+        if not tables and not df.dropna(how="all").empty:
+            return _text_cells(df, text)  # a one-column table, the workbook's only one
+        hint = "; check the export"
+        if tables:
+            listed = ", ".join(f"{t!r} ({shapes[t][0]:,} rows x {shapes[t][1]} columns)"
+                               for t in tables)
+            hint = f"; the table is on another sheet: {listed}: choose it with sheet={tables[0]!r}"
+        raise SchemaError(f"{name}: worksheet {here!r} of {path.name!r} holds no table{hint}",
+                          table=name)
+    return _text_cells(df, text)
+
+
+def _text_cells(df: pd.DataFrame, text: list[str]) -> pd.DataFrame:
     wanted = set(text)
     for col in df.columns:
         if str(col).strip() in wanted and df[col].dtype.kind != "M":

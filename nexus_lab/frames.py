@@ -174,7 +174,9 @@ def select_columns(
             rename[source] = canonical
         elif canonical in required or canonical in mapping:
             fits = [c for c in have if canonical not in _MONEY or _money_like(df[c])]
-            close = difflib.get_close_matches(canonical, fits, n=1, cutoff=0.5)
+            lower = {c.lower(): c for c in reversed(fits)}
+            close = [lower[c] for c in difflib.get_close_matches(canonical, lower, n=1,
+                                                                  cutoff=0.5)]
             if not close:
                 close = [c for c in fits if canonical in c.lower() or c.lower() in canonical][:1]
             hint = (

@@ -46,7 +46,13 @@ from pathlib import Path
 
 from nexus_lab import __version__
 from nexus_lab.cli import audit, cases, crypto, demo, fraud, recommend, reconcile
-from nexus_lab.cli._common import EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED
+from nexus_lab.cli._common import (
+    EXIT_FAILED,
+    EXIT_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    for_the_command_line,
+)
 from nexus_lab.errors import IntegrityError, NexusError
 from nexus_lab.files import record_writes
 
@@ -103,7 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"FAILED: {err}", file=sys.stderr)
             return EXIT_FAILED
         except NexusError as err:
-            print(f"error: {err}", file=sys.stderr)
+            flags = getattr(args, "column_flags", None)
+            print(f"error: {for_the_command_line(str(err), getattr(err, 'table', None), flags)}",
+                  file=sys.stderr)
             return EXIT_INPUT
         except KeyboardInterrupt as err:
             terminated = isinstance(err, _Terminated)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -46,9 +47,12 @@ def mapping(text: str | None, flag: str) -> dict[str, str]:
 
 def read(path: str, name: str, columns: Mapping[str, str], sheet: str | None,
          **options: Any) -> Any:
-    """Read an input table; ``sheet`` is a worksheet name or a 0-based position."""
+    """Read an input table; ``sheet`` is a worksheet name or a 0-based position, for every
+    input, or one per input by table name: ``bank=Data,ledger=Entries``."""
     from nexus_lab.files import read_table
 
+    if sheet is not None and "=" in sheet:
+        sheet = mapping(sheet, "--sheet").get(name)
     where: str | int = 0 if sheet is None else int(sheet) if sheet.isdigit() else sheet
     return read_table(path, name=name, columns=columns, sheet=where, **options)
 
@@ -75,6 +79,59 @@ def run_settings(p: argparse.ArgumentParser) -> None:
                    "7 to 60)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     p.add_argument("--no-track", action="store_true", help="do not log the run to MLflow")
+    p.add_argument("--sign", default="auto", choices=("auto", "as_is", "flip", "magnitude"),
+                   help="how the bank's signs relate to the ledger's: learned (auto), as "
+                   "written, the bank's flipped, or sizes only (default auto)")
+    reading(p)
+
+
+def reading(p: argparse.ArgumentParser) -> None:
+    """How input files write money and dates (``--decimal``, ``--dayfirst``)."""
+    p.add_argument("--decimal", default="auto", choices=("auto", ".", ","),
+                   help="decimal mark of amounts written as text (default: decided per "
+                   "column from all its values)")
+    order = p.add_mutually_exclusive_group()
+    order.add_argument("--dayfirst", dest="dayfirst", action="store_const", const=True,
+                       default=None, help="numeric dates are day/month/year (when no day "
+                       "above 12 settles it)")
+    order.add_argument("--monthfirst", dest="dayfirst", action="store_const", const=False,
+                       help="numeric dates are month/day/year")
+
+
+_PYTHON_HINTS = (  # (pattern, the command line's words)
+    (r"\bdecimal='([.,])'", r"--decimal \1"),
+    (r"\bdecimal=(?=[\s,;)]|$)", "--decimal"),
+    (r"\bdayfirst=True", "--dayfirst"),
+    (r"\bdayfirst=False", "--monthfirst"),
+    (r"\bdayfirst=(?=[\s,;)]|$)", "--dayfirst or --monthfirst"),
+    (r"\bsign='(\w+)'", r"--sign \1"),
+    (r"\bsheet='([^']*)'", r"--sheet '\1'"),
+)
+
+
+def for_the_command_line(message: str, table: str | None = None,
+                         flags: Mapping[str, str] | None = None) -> str:
+    """An error's advice in the command's own words: ``--columns amount=Amt`` for
+    ``columns={'amount': 'Amt'}``, ``--dayfirst`` for ``dayfirst=True``...
+
+    Examples
+    --------
+    >>> for_the_command_line("pass columns={'amount': 'Amt'} to map it", "bank",
+    ...                      {"bank": "--bank-columns"})
+    'pass --bank-columns amount=Amt to map it'
+    >>> for_the_command_line("pass dayfirst=True (day/month/year) or dayfirst=False")
+    'pass --dayfirst (day/month/year) or --monthfirst'
+    """
+    flag = (flags or {}).get(table or "", "--columns")
+
+    def columns(m: re.Match) -> str:
+        pairs = re.findall(r"'([^']*)':\s*'([^']*)'", m.group(1))
+        return f"{flag} " + ",".join(f"{k}={v}" for k, v in pairs) if pairs else m.group(0)
+
+    message = re.sub(r"columns=\{([^{}]*)\}", columns, message)
+    for pattern, words in _PYTHON_HINTS:
+        message = re.sub(pattern, words, message)
+    return message
 
 
 def fresh(path: Path) -> Path:

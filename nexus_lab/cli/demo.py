@@ -75,6 +75,7 @@ def _demo(args: argparse.Namespace) -> int:
         run = wf.reconcile_and_export(
             sample.bank, sample.ledger, out, amount_tolerance=args.amount_tolerance,
             date_window=args.date_window, device=args.device, sources=wf.sources_of(sample),
+            sign=args.sign, decimal=args.decimal, dayfirst=args.dayfirst,
             settings={"device_requested": args.device, "data": "sample"}, track=track,
             source="demo")
         print_summary(run, sample.truth)

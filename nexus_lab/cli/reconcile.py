@@ -5,6 +5,7 @@ Command::
     nexus-lab reconcile BANK LEDGER --out DIR [--amount-tolerance 5] [--date-window 7]
                         [--device auto] [--bank-columns amount=Amt,date=Posted]
                         [--ledger-columns ...] [--columns ...] [--sheet NAME] [--no-track]
+                        [--sign auto] [--decimal auto] [--dayfirst | --monthfirst]
 """
 
 from __future__ import annotations
@@ -35,8 +36,10 @@ def register(sub: Any) -> None:
     rec.add_argument("--ledger-columns", metavar="MAP", help="ledger column names, as above")
     rec.add_argument("--columns", metavar="MAP", help="column names shared by both tables")
     rec.add_argument("--sheet", default=None,
-                     help="worksheet of .xlsx inputs (name or 0-based position; default first)")
-    rec.set_defaults(func=_reconcile)
+                     help="worksheet of .xlsx inputs: a name or 0-based position for both, "
+                     "or one per file, e.g. bank=Data,ledger=Entries (default: the first)")
+    rec.set_defaults(func=_reconcile, column_flags={"bank": "--bank-columns",
+                                                    "ledger": "--ledger-columns"})
 
 
 
@@ -61,7 +64,8 @@ def _reconcile(args: argparse.Namespace) -> int:
         bank, ledger, args.out, amount_tolerance=args.amount_tolerance,
         date_window=args.date_window, device=args.device,
         sources={"bank": (args.bank, bank_map), "ledger": (args.ledger, ledger_map)},
-        settings=settings, track=not args.no_track, source="cli")
+        settings=settings, track=not args.no_track, source="cli", sign=args.sign,
+        decimal=args.decimal, dayfirst=args.dayfirst)
     print_summary(run)
     return 0
 

@@ -34,6 +34,9 @@ def reconcile_and_export(
     settings: Mapping[str, object] | None = None,
     track: bool = True,
     source: str = "python",
+    sign: str = "auto",
+    decimal: str = "auto",
+    dayfirst: bool | None = None,
 ) -> ReconcileRun:
     """Reconcile ``bank`` against ``ledger``, write every output to ``out`` at once, and log
     the run to MLflow (unless ``track`` is False).
@@ -50,6 +53,8 @@ def reconcile_and_export(
         by its line in a CSV file.
     settings : mapping, optional
         What else to record with the run (e.g. the requested device).
+    sign, decimal, dayfirst
+        How the tables write money and dates, as in :func:`nexus_lab.reconcile`.
 
     Returns
     -------
@@ -78,7 +83,8 @@ def reconcile_and_export(
     try:
         given = {} if amount_tolerance is None else {"amount_tolerance": amount_tolerance}
         res = reconcile(bank, ledger, date_window=date_window, device=device,
-                        columns=columns or None, **given)
+                        columns=columns or None, sign=sign, decimal=decimal,
+                        dayfirst=dayfirst, **given)
     except SchemaError as err:
         raise _with_lines(err, sources, {"bank": bank, "ledger": ledger}) from None
     inputs: dict[str, dict[str, object]] = {}

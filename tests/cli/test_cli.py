@@ -371,3 +371,39 @@ def test_a_stop_after_outputs_were_written_says_what_was_written(tmp_path, signa
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == sorted(
         OUTPUT_FILES)
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == [".nexus-lab"]
+
+
+def test_reading_options_and_advice_in_the_commands_words(tables, tmp_path, write_tables):
+    """--decimal/--dayfirst/--sheet reach the reader; errors name flags, not Python."""
+    bank, ledger, _ = tables
+    folder = tmp_path / "in"
+    folder.mkdir()
+    day = pd.to_datetime(bank["date"])
+    early = bank.assign(date=day.dt.strftime("%d/%m/%Y"),
+                        amount=bank["amount"].map(lambda x: f"{x:.2f}".replace(".", ",")))
+    early = early[day.dt.day <= 12]
+    bank_csv = folder / "early.csv"
+    early.to_csv(bank_csv, sep=";", index=False)
+    _, ledger_path = write_tables(bank, ledger, folder, "csv")
+    err = _bad(tmp_path, bank_csv, ledger_path).stderr
+    assert "read two ways" in err and "--dayfirst" in err and "dayfirst=" not in err
+    proc = cli("reconcile", bank_csv, ledger_path, "--out", tmp_path / "out", "--device", "cpu",
+               "--no-track", "--dayfirst", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    written = json.loads((tmp_path / "out" / "summary.json").read_text())["params"]["written"]
+    assert written["bank"] == {"decimal": ",", "currency": None, "dates": "day/month/year"}
+    # a workbook whose table is on its second sheet; one sheet per file
+    book = folder / "bank.xlsx"
+    with pd.ExcelWriter(book) as xl:
+        pd.DataFrame({"Statement": ["exported 2025-12-31"]}).to_excel(xl, sheet_name="Cover", index=False)
+        bank.to_excel(xl, sheet_name="Data", index=False)
+    err = _bad(tmp_path, book, ledger_path).stderr
+    assert "worksheet 'Cover'" in err and "--sheet 'Data'" in err
+    proc = cli("reconcile", book, ledger_path, "--out", tmp_path / "out2", "--device", "cpu",
+               "--no-track", "--sheet", "bank=Data", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    # a missing column: the advice is the flag of that table
+    wrong = folder / "wrong.csv"
+    bank.rename(columns={"amount": "Amt"}).to_csv(wrong, index=False)
+    err = _bad(tmp_path, wrong, ledger_path).stderr
+    assert "--bank-columns amount=Amt" in err and "columns={" not in err
