@@ -158,7 +158,7 @@ def load_key(path: str) -> Any:
     """A key file, opened with :func:`password`."""
     from nexus_lab.crypto import load_keypair
 
-    return load_keypair(path, password=password(f"password for {path}: "))
+    return load_keypair(path, password=lambda: password(f"password for {path}: "))
 
 
 def load_public(path: str) -> Any:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from nexus_lab.crypto._backend import KEM, Signer, signer
@@ -301,8 +302,19 @@ def generate_keypair(label: str = "", *, sign_algorithm: str = "ML-DSA-65") -> K
                    ed25519_sk=ed_sk.private_bytes_raw())
 
 
-def load_keypair(path: str | os.PathLike[str], *, password: str | bytes) -> KeyPair:
+def load_keypair(
+    path: str | os.PathLike[str], *, password: str | bytes | Callable[[], str | bytes]
+) -> KeyPair:
     """Read a key pair written by :meth:`KeyPair.save`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The key file (``.nxkey``).
+    password : str, bytes or callable
+        Its password, or a function that returns it: called only once the file is
+        known to be a private key file, so that nobody is asked for a password for a
+        missing file or a public key.
 
     Raises
     ------
@@ -329,6 +341,8 @@ def load_keypair(path: str | os.PathLike[str], *, password: str | bytes) -> KeyP
                          "signing audit checkpoints need the private key file (.nxkey) it "
                          "was made with")
     public, params, nonce, head, body = _parse_key_file(data)
+    if callable(password):
+        password = password()
     try:
         secret = AESGCM(_scrypt(password, *params)).decrypt(nonce, body, head)
     except InvalidTag:

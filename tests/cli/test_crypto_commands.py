@@ -156,3 +156,13 @@ def test_a_public_key_where_the_key_file_is_needed(keys, capsys):
     assert main(["open", str(doc) + ".nxs", "--key", pub, "--out", str(keys / "o")]) == 2
     assert "is a public key" in capsys.readouterr().err
     assert not (keys / "o").exists()
+
+
+def test_no_password_is_asked_for_a_public_key(keys, capsys, monkeypatch):
+    # the file is looked at before any password: without one, the error is still the key's
+    monkeypatch.delenv("NEXUS_LAB_KEY_PASSWORD", raising=False)
+    doc = keys / "memo.txt"
+    doc.write_text("memo")
+    assert main(["sign", str(doc), "--key", str(keys / "examiner.nxpub")]) == 2
+    err = capsys.readouterr().err
+    assert "is a public key" in err and "a password is needed" not in err
