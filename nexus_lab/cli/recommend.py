@@ -75,7 +75,7 @@ def register(sub: Any) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from nexus_lab.files import atomic_dir, check_out_dir, read_table, write_frame
+    from nexus_lab.files import atomic_dir, check_out_dir, read_table, write_frame, write_json
     from nexus_lab.tracking import default_tracking_uri
     from nexus_lab.workflows import train_recommender
 
@@ -91,15 +91,13 @@ def _train(args: argparse.Namespace) -> int:
                             run_name=Path(args.data).name)
     print_recommender(res, args.model, Path(args.data).name, args.k, default_tracking_uri())
     if args.out:
-        import json
 
         recs = res["model"].recommend(None, k=args.k)
         with atomic_dir(args.out) as tmp:
             write_frame(plain(recs), tmp / "recommendations.parquet")
             write_frame(plain(recs), tmp / "recommendations.csv")
-            (tmp / "metrics.json").write_text(json.dumps(
-                {**res["metrics"], "model": args.model, "model_version": res.get("version")},
-                indent=1))
+            write_json({**res["metrics"], "model": args.model,
+                        "model_version": res.get("version")}, tmp / "metrics.json")
         print(f"  outputs: {args.out}{os.sep} (every user's top {args.k}: "
               "recommendations.parquet and .csv; metrics.json)")
     return 0

@@ -28,16 +28,15 @@ _BATCH = 1000  # MLflow takes at most 1,000 metrics and 100 parameters per log_b
 def _codec_files(codec: Any, folder: Path) -> list[Path]:
     """``codec.npz`` (every learned array, no pickle) and ``codec.json`` (class, params):
     :func:`nexus_lab.artifacts.codec_state`, which ``codec_from_state`` reads back."""
-    import json
-
     import numpy as np
 
     from nexus_lab.artifacts import codec_state
+    from nexus_lab.files import write_json
 
     info, arrays = codec_state(codec)
     npz, js = folder / "codec.npz", folder / "codec.json"
     np.savez(npz, **arrays)
-    js.write_text(json.dumps(info, indent=2))
+    write_json(info, js)
     return [npz, js]
 
 

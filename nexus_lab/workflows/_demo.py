@@ -8,7 +8,6 @@ folder, or made in memory by the generators when the package is installed withou
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,7 +142,7 @@ def recommend_step(interactions: Any, out: str | Path, *, device: DeviceLike = "
     """
     import pandas as pd
 
-    from nexus_lab.files import atomic_dir, write_frame
+    from nexus_lab.files import atomic_dir, write_frame, write_json
     from nexus_lab.workflows._train import train_recommender
 
     res = train_recommender(interactions, "hybrid", device=device, register=track,
@@ -152,9 +151,8 @@ def recommend_step(interactions: Any, out: str | Path, *, device: DeviceLike = "
     folder = Path(out) / "recommend"
     with atomic_dir(folder) as tmp:
         write_frame(recs, tmp / "recommendations.csv")
-        (tmp / "metrics.json").write_text(json.dumps(
-            {**res["metrics"], "blend": res["model"].weights_,
-             "model_version": res.get("version")}, indent=1))
+        write_json({**res["metrics"], "blend": res["model"].weights_,
+                    "model_version": res.get("version")}, tmp / "metrics.json")
     return {**res, "folder": folder}
 
 
@@ -174,7 +172,7 @@ def compress_step(transactions: Any, interactions: Any, out: str | Path, *,
     import pandas as pd
 
     from nexus_lab import compress, recommend
-    from nexus_lab.files import atomic_dir
+    from nexus_lab.files import atomic_dir, write_json
 
     blob = compress.compress_frame(transactions)
     pd.testing.assert_frame_equal(compress.decompress_frame(blob), transactions)
@@ -201,7 +199,7 @@ def compress_step(transactions: Any, interactions: Any, out: str | Path, *,
     with atomic_dir(folder) as tmp:
         (tmp / "transactions.nxcf").write_bytes(blob)
         np.save(tmp / "item_codes.npy", codes)
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=1))
+        write_json(summary, tmp / "summary.json")
     return {**summary, "folder": folder}
 
 

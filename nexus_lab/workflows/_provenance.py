@@ -43,7 +43,7 @@ def demo_provenance(out: Path, trail: Any, kept: dict[str, Any]) -> dict[str, An
     import pandas as pd
 
     from nexus_lab import cases, crypto, review
-    from nexus_lab.files import atomic_dir
+    from nexus_lab.files import atomic_dir, write_json
 
     examiner = trail.signer
     prosecutor, judge = (crypto.generate_keypair(f"{who} (demo)") for who in
@@ -93,12 +93,12 @@ def demo_provenance(out: Path, trail: Any, kept: dict[str, Any]) -> dict[str, An
             name = kp.label.split(" ")[0]
             kp.public.save(tmp / "keys" / f"{name}.nxpub")
             kp.save(tmp / "keys" / f"{name}.nxkey", password=DEMO_PASSWORD)
-        (tmp / "anchor.json").write_text(json.dumps(receipt.to_dict(), indent=1))
-        (tmp / "summary.json").write_text(json.dumps({
+        write_json(receipt.to_dict(), tmp / "anchor.json")
+        write_json({
             "audit": report_ok.summary(), "anchor": receipt.to_dict(),
             "cases": check.summary(), "batch": {"records": batch.count,
                                                 "root": batch.root.hex()},
-        }, indent=1, default=str))
+        }, tmp / "summary.json")
 
     return {
         "folder": out / "provenance", "password": DEMO_PASSWORD,
