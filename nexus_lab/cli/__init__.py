@@ -41,12 +41,14 @@ import logging
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from nexus_lab import __version__
 from nexus_lab.cli import audit, cases, crypto, demo, fraud, recommend, reconcile
 from nexus_lab.cli._common import (
+    EXIT_BUG,
     EXIT_FAILED,
     EXIT_INPUT,
     EXIT_INTERRUPTED,
@@ -88,7 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit status: 0 on success, 1 when an integrity check fails
         (``FAILED: ...`` on stderr), 2 when the input or the settings are wrong
         (``error: ...``), 130 when interrupted (SIGINT), 143 when terminated
-        (SIGTERM).
+        (SIGTERM), 70 for a fault of the program itself (a traceback and
+        ``internal error: ...``).
 
     Examples
     --------
@@ -118,6 +121,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(_stopped("terminated" if terminated else "interrupted", written),
                   file=sys.stderr)
             return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+        except Exception:  # a fault of the program: never an exit status that blames the input
+            traceback.print_exc()
+            print("internal error: a fault of nexus-lab, not of your input (the traceback "
+                  f"above says where); {_stopped('it stopped', written)}", file=sys.stderr)
+            return EXIT_BUG
 
 
 class _Terminated(KeyboardInterrupt):
@@ -150,6 +158,7 @@ def _stopped(how: str, written: list[Path]) -> str:
     verb = "was" if len(set(written)) == 1 else "were"
     return (f"{how}: {names} {verb} written in full before it stopped; what was under way "
             "was not written")
+
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
