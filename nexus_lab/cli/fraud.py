@@ -115,11 +115,11 @@ def _score(args: argparse.Namespace) -> int:
         raise NexusError(f"--columns {columns} differ from the model's {detector.columns}: the "
                          "model reads the column names it was trained with")
     scored = detector.score(data)
-    export_fraud(scored, args.out, extra={"model": args.model,
-                                          "tracking_uri": redact(default_tracking_uri())})
+    store = redact(default_tracking_uri())
+    export_fraud(scored, args.out, extra={"model": args.model, "tracking_uri": store})
     s = scored.summary()
-    print(f"Scored {s['rows']:,} transactions of {Path(args.data).name} with {args.model}: "
-          f"{s['flagged']:,} flagged, {s['risk_at_least_80']:,} at risk >= 80")
+    print(f"Scored {s['rows']:,} transactions of {Path(args.data).name} with {args.model} "
+          f"from {store}: {s['flagged']:,} flagged, {s['risk_at_least_80']:,} at risk >= 80")
     if s["per_flag"]:
         print("  flags: " + ", ".join(f"{k} {v:,}" for k, v in s["per_flag"].items()))
     print(f"  outputs: {args.out}{os.sep} (scored.parquet, scored.csv, summary.json, "

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -125,7 +126,7 @@ def _serve(args: argparse.Namespace) -> int:
     import numpy as np
 
     from nexus_lab.files import read_table, write_frame
-    from nexus_lab.tracking import load_recommender_model
+    from nexus_lab.tracking import default_tracking_uri, load_recommender_model
 
     if bool(args.users) == bool(args.users_file):
         raise NexusError("give the users either with --users ID ... or with --users-file FILE "
@@ -145,9 +146,12 @@ def _serve(args: argparse.Namespace) -> int:
         users = np.asarray([int(u) if numbers and u.lstrip("-").isdigit() else u
                             for u in args.users], dtype=object)
     recs = plain(recommender.recommend(users, k=args.k))
+    store = redact(default_tracking_uri())
     if args.out:
         write_frame(recs, args.out)
-        print(f"wrote the top {args.k} of {len(users):,} users to {args.out} ({args.model})")
-    else:
+        print(f"wrote the top {args.k} of {len(users):,} users to {args.out} ({args.model} "
+              f"from {store})")
+    else:  # the lists alone on stdout; where the model came from on stderr
+        print(f"{args.model} from {store}", file=sys.stderr)
         print(recs.to_string(index=False))
     return 0
