@@ -79,8 +79,9 @@ def _train(args: argparse.Namespace) -> int:
                             run_name=Path(args.data).name)
     print_training(res, Path(args.data).name, default_tracking_uri())
     if args.out:
-        export_fraud(res["holdout_scores"], args.out, extra={"metrics": res["metrics"],
-                                                             "model_version": res.get("version")})
+        export_fraud(res["holdout_scores"], args.out, transactions=res["holdout_transactions"],
+                     columns=columns or None,
+                     extra={"metrics": res["metrics"], "model_version": res.get("version")})
         print(f"  outputs: {args.out}{os.sep} (scored held-out rows, summary.json, report.html)")
     return 0
 
@@ -116,7 +117,8 @@ def _score(args: argparse.Namespace) -> int:
                          "model reads the column names it was trained with")
     scored = detector.score(data)
     store = redact(default_tracking_uri())
-    export_fraud(scored, args.out, extra={"model": args.model, "tracking_uri": store})
+    export_fraud(scored, args.out, transactions=data, columns=detector.columns,
+                 extra={"model": args.model, "tracking_uri": store})
     s = scored.summary()
     print(f"Scored {s['rows']:,} transactions of {Path(args.data).name} with {args.model} "
           f"from {store}: {s['flagged']:,} flagged, {s['risk_at_least_80']:,} at risk >= 80")

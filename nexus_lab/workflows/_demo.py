@@ -129,8 +129,8 @@ def fraud_step(transactions: Any, out: str | Path, *, device: DeviceLike = "auto
                             device=device, register=track, source="demo",
                             run_name="demo: sample transactions")
     folder = Path(out) / "fraud"
-    export_fraud(res["holdout_scores"], folder, extra={"metrics": res["metrics"],
-                                                       "model_version": res.get("version")})
+    export_fraud(res["holdout_scores"], folder, transactions=res["holdout_transactions"],
+                 extra={"metrics": res["metrics"], "model_version": res.get("version")})
     return {**res, "folder": folder}
 
 

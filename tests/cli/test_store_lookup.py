@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 import nexus_lab as nx
 
 SCRIPT = Path(sys.executable).with_name("nexus-lab")
@@ -42,6 +44,8 @@ def test_score_from_another_folder_finds_the_model_trained_in_the_checkout(
     assert proc.returncode == 0, proc.stderr
     assert f"from sqlite:///{store}" in proc.stdout  # it says where the model came from
     assert (elsewhere / "scored" / "report.html").exists()
+    scored = pd.read_csv(elsewhere / "scored" / "scored.csv")
+    assert {"date", "amount", "vendor", "account", "risk_score", "reasons"} <= set(scored)
     assert not (elsewhere / "experiments").exists()
 
     # outside any checkout: the user's data folder, never ./experiments/
