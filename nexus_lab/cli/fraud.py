@@ -28,7 +28,7 @@ def register(sub: Any) -> None:
         "train", help="train a fraud detector, measure it, log and register it in MLflow",
         description="Train nx.fraud.FraudDetector on DATA (CSV, Parquet or Excel). The latest "
         "--holdout share of the rows (by date) is held out and scored; with --labels the "
-        "held-out AUPRC, ROC-AUC and precision at 1%% false positives are measured. The model "
+        "held-out AUPRC, ROC-AUC and precision at 1% false positives are measured. The model "
         "is logged to MLflow, registered as 'nexus-fraud', and becomes the alias 'champion' "
         "only when its held-out AUPRC beats the current champion's.",
     )
