@@ -110,6 +110,7 @@ def _score(args: argparse.Namespace) -> int:
     check_out_dir(args.out)
     columns = mapping(args.columns, "--columns")
     data = read(args.data, "transactions", columns, args.sheet)
+    quiet_mlflow()
     model = load_fraud_model(args.model)
     detector = model.unwrap_python_model().detector
     if columns and dict(detector.columns or {}) != columns:

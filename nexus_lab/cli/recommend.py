@@ -133,6 +133,7 @@ def _serve(args: argparse.Namespace) -> int:
                          "(a table with a user_id column), not both and not neither")
     if args.k < 1:
         raise NexusError(f"--k {args.k}: ask for at least one item per user")
+    quiet_mlflow()
     model = load_recommender_model(args.model)
     recommender = model.unwrap_python_model().recommender
     if args.users_file:
