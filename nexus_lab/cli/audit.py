@@ -44,7 +44,8 @@ def register(sub: Any) -> None:
     av.add_argument("--web3", default=None, metavar="URL", help="JSON-RPC endpoint for anchors")
     av.set_defaults(func=_cmd_audit_verify)
     ash = aud_sub.add_parser("show", help="print the latest entries")
-    ash.add_argument("log", nargs="?", default=None)
+    ash.add_argument("log", nargs="?", default=None,
+                     help="the audit log (default: $NEXUS_LAB_AUDIT_LOG)")
     ash.add_argument("--last", type=int, default=20, help="how many entries (default 20)")
     ash.set_defaults(func=_cmd_audit_show)
 

@@ -48,7 +48,7 @@ def register(sub: Any) -> None:
         "seal", help="encrypt a file for named recipients",
         description="Encrypt FILE for every --to public key (ML-KEM-768 + X25519, "
         "AES-256-GCM in authenticated chunks); any of them can open it.")
-    seal.add_argument("file")
+    seal.add_argument("file", help="the file to encrypt")
     seal.add_argument("--to", action="append", required=True, metavar="PUB",
                       help="a recipient's public bundle or key file (repeatable)")
     seal.add_argument("--out", default=None, help="the sealed file (default FILE.nxs)")
@@ -57,14 +57,14 @@ def register(sub: Any) -> None:
     opn = sub.add_parser("open", help="decrypt a sealed file",
                          description="Decrypt a sealed file with your key file; nothing is "
                          "written unless every chunk authenticates.")
-    opn.add_argument("file")
+    opn.add_argument("file", help="the sealed file (.nxs)")
     opn.add_argument("--key", required=True, help="your key file")
     opn.add_argument("--out", default=None,
                      help="where to write (default: FILE without .nxs; never overwritten)")
     opn.set_defaults(func=_cmd_open)
 
     sign = sub.add_parser("sign", help="sign a file (ML-DSA-65 + Ed25519)")
-    sign.add_argument("file")
+    sign.add_argument("file", help="the file to sign")
     sign.add_argument("--key", required=True, help="your key file")
     sign.add_argument("--out", default=None, help="the signature (default FILE.sig)")
     sign.set_defaults(func=_cmd_sign)
@@ -72,7 +72,7 @@ def register(sub: Any) -> None:
     ver = sub.add_parser("verify", help="check a file's signature",
                          description="Check FILE against its signature and the signer's "
                          "public key; exit status 1 when it does not verify.")
-    ver.add_argument("file")
+    ver.add_argument("file", help="the signed file")
     ver.add_argument("--pub", required=True, help="the signer's public bundle or key file")
     ver.add_argument("--sig", default=None, help="the signature (default FILE.sig)")
     ver.set_defaults(func=_cmd_verify)

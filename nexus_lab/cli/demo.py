@@ -51,7 +51,9 @@ def register(sub: Any) -> None:
         "nexus_lab.datasets.synth_interactions; the same --n and --seed give the same files.",
     )
     sample.add_argument("--n", type=int, default=SAMPLE.n, help="about this many bank rows")
-    sample.add_argument("--seed", type=int, default=SAMPLE.seed)
+    sample.add_argument("--seed", type=int, default=SAMPLE.seed,
+                        help=f"random seed; the same seed gives the same files (default "
+                        f"{SAMPLE.seed})")
     sample.add_argument("--out", default="data", metavar="DIR",
                         help="folder to write to (default: data)")
     sample.set_defaults(func=_sample)
@@ -141,7 +143,7 @@ def _print_provenance(p: dict[str, Any]) -> None:
 def _sample(args: argparse.Namespace) -> int:
     from nexus_lab.workflows import write_sample
 
-    rows = write_sample(args.out, n=args.n, seed=args.seed)
+    rows = write_sample(args.out, n=args.n, seed=args.seed, progress=True)  # on stderr
     out = Path(args.out)
     print(f"wrote {out / 'bank.csv'} ({rows['bank.csv']:,} rows), {out / 'ledger.csv'} "
           f"({rows['ledger.csv']:,} rows), {out / 'truth.csv'} ({rows['truth.csv']:,} links), "

@@ -28,7 +28,7 @@ def register(sub: Any) -> None:
         "train", help="train a fraud detector, measure it, log and register it in MLflow",
         description="Train nx.fraud.FraudDetector on DATA (CSV, Parquet or Excel). The latest "
         "--holdout share of the rows (by date) is held out and scored; with --labels the "
-        "held-out AUPRC, ROC-AUC and precision at 1%% false positives are measured. The model "
+        "held-out AUPRC, ROC-AUC and precision at 1% false positives are measured. The model "
         "is logged to MLflow, registered as 'nexus-fraud', and becomes the alias 'champion' "
         "only when its held-out AUPRC beats the current champion's.",
     )
@@ -79,8 +79,9 @@ def _train(args: argparse.Namespace) -> int:
                             run_name=Path(args.data).name)
     print_training(res, Path(args.data).name, default_tracking_uri())
     if args.out:
-        export_fraud(res["holdout_scores"], args.out, extra={"metrics": res["metrics"],
-                                                             "model_version": res.get("version")})
+        export_fraud(res["holdout_scores"], args.out, transactions=res["holdout_transactions"],
+                     columns=columns or None,
+                     extra={"metrics": res["metrics"], "model_version": res.get("version")})
         print(f"  outputs: {args.out}{os.sep} (scored held-out rows, summary.json, report.html)")
     return 0
 
@@ -109,17 +110,19 @@ def _score(args: argparse.Namespace) -> int:
     check_out_dir(args.out)
     columns = mapping(args.columns, "--columns")
     data = read(args.data, "transactions", columns, args.sheet)
+    quiet_mlflow()
     model = load_fraud_model(args.model)
     detector = model.unwrap_python_model().detector
     if columns and dict(detector.columns or {}) != columns:
         raise NexusError(f"--columns {columns} differ from the model's {detector.columns}: the "
                          "model reads the column names it was trained with")
     scored = detector.score(data)
-    export_fraud(scored, args.out, extra={"model": args.model,
-                                          "tracking_uri": redact(default_tracking_uri())})
+    store = redact(default_tracking_uri())
+    export_fraud(scored, args.out, transactions=data, columns=detector.columns,
+                 extra={"model": args.model, "tracking_uri": store})
     s = scored.summary()
-    print(f"Scored {s['rows']:,} transactions of {Path(args.data).name} with {args.model}: "
-          f"{s['flagged']:,} flagged, {s['risk_at_least_80']:,} at risk >= 80")
+    print(f"Scored {s['rows']:,} transactions of {Path(args.data).name} with {args.model} "
+          f"from {store}: {s['flagged']:,} flagged, {s['risk_at_least_80']:,} at risk >= 80")
     if s["per_flag"]:
         print("  flags: " + ", ".join(f"{k} {v:,}" for k, v in s["per_flag"].items()))
     print(f"  outputs: {args.out}{os.sep} (scored.parquet, scored.csv, summary.json, "

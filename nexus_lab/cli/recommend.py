@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -123,13 +124,14 @@ def _serve(args: argparse.Namespace) -> int:
     import numpy as np
 
     from nexus_lab.files import read_table, write_frame
-    from nexus_lab.tracking import load_recommender_model
+    from nexus_lab.tracking import default_tracking_uri, load_recommender_model
 
     if bool(args.users) == bool(args.users_file):
         raise NexusError("give the users either with --users ID ... or with --users-file FILE "
                          "(a table with a user_id column), not both and not neither")
     if args.k < 1:
         raise NexusError(f"--k {args.k}: ask for at least one item per user")
+    quiet_mlflow()
     model = load_recommender_model(args.model)
     recommender = model.unwrap_python_model().recommender
     if args.users_file:
@@ -143,9 +145,12 @@ def _serve(args: argparse.Namespace) -> int:
         users = np.asarray([int(u) if numbers and u.lstrip("-").isdigit() else u
                             for u in args.users], dtype=object)
     recs = plain(recommender.recommend(users, k=args.k))
+    store = redact(default_tracking_uri())
     if args.out:
         write_frame(recs, args.out)
-        print(f"wrote the top {args.k} of {len(users):,} users to {args.out} ({args.model})")
-    else:
+        print(f"wrote the top {args.k} of {len(users):,} users to {args.out} ({args.model} "
+              f"from {store})")
+    else:  # the lists alone on stdout; where the model came from on stderr
+        print(f"{args.model} from {store}", file=sys.stderr)
         print(recs.to_string(index=False))
     return 0

@@ -35,6 +35,13 @@ fixed-length float lists become a matrix for the float codecs (row- or column-ma
 whichever is smaller), nullable and datetime columns store their missing values as a
 bitmap.
 
+Columns of Python objects as SQL drivers return them keep their types exactly:
+``decimal`` (:class:`decimal.Decimal`: the signed coefficient and the exponent of each
+value through ``int_delta``, so ``Decimal("12.50")`` keeps its scale; NaN, infinities,
+``-0`` and coefficients beyond int64 are kept as text), ``date`` (:class:`datetime.date`:
+day ordinals through ``int_delta``) and ``pybool`` (``True``/``False`` objects with
+missing values). Their missing values (None, NaN, pd.NA, NaT) are kept as they were.
+
 Choosing among candidates compresses each at the target zstd level when the column is
 at most 1 MiB, else at level ``min(level, 3)``; the winner is then compressed at the
 target level.
@@ -42,11 +49,13 @@ target level.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import itertools
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -90,8 +99,11 @@ _MASKED = (pd.arrays.IntegerArray, pd.arrays.FloatingArray, pd.arrays.BooleanArr
 #: Column kinds and the pandas dtypes they cover.
 KINDS = (
     "float", "int", "bool", "datetime", "timedelta", "datetimetz", "masked",
-    "string", "bytes", "category", "vector",
+    "string", "bytes", "category", "vector", "decimal", "date", "pybool",
 )
+#: Kinds a reader of container version 1 does not know.
+OBJECT_KINDS = ("decimal", "date", "pybool")
+_OBJECT_INFERRED = {"decimal": "decimal", "date": "date", "boolean": "pybool"}
 _FLOAT_KINDS = ("float", "vector")
 
 
@@ -698,6 +710,9 @@ def _object_kind(vals: np.ndarray, name: object) -> str:
         return "string"
     if inferred == "bytes":
         return "bytes"
+    kind = _OBJECT_INFERRED.get(inferred)
+    if kind is not None and (_object_na(vals) | _of_kind(vals, kind)).all():
+        return kind
     present = ~pd.isna(vals)
     if present.any():
         first = vals[np.argmax(present)]
@@ -709,13 +724,37 @@ def _object_kind(vals: np.ndarray, name: object) -> str:
     raise SchemaError(
         f"column {_name(name)} holds objects of type {', '.join(kinds)} (first at rows "
         f"{_first_rows(bad)}); compress_frame stores text, bytes, numbers, dates, "
-        "categoricals and fixed-length float lists: convert it, e.g. "
+        "categoricals, fixed-length float lists, and columns of Decimals, datetime.date or "
+        "bools alone (with missing values): convert it, e.g. "
         "df[col].astype(str) or pd.to_numeric(df[col])",
         column=str(name), rows=_first_rows(bad),
     )
 
 
 # --------------------------------------------------------------------------- digests
+
+
+def _object_na(vals: np.ndarray) -> np.ndarray:
+    """Missing cells of an object column: None, pd.NA, NaT or a float NaN (a
+    ``Decimal("NaN")`` is a value, not a missing cell)."""
+    def missing(v: object) -> bool:
+        return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
+    return np.frompyfunc(missing, 1, 1)(vals).astype(bool)
+
+
+def _of_kind(vals: np.ndarray, kind: str) -> np.ndarray:
+    """Cells whose type is exactly the one ``kind`` stores (a datetime is no date)."""
+    def ok(v: object) -> bool:
+        if kind == "pybool":
+            return isinstance(v, bool | np.bool_)
+        return type(v) is (Decimal if kind == "decimal" else dt.date)
+    return np.frompyfunc(ok, 1, 1)(vals).astype(bool)
+
+
+def _object_text(v: object, kind: str) -> str:
+    if kind == "pybool":
+        return "1" if v else "0"
+    return str(v) if kind == "decimal" else v.isoformat()
 
 
 def _na_kinds(vals: np.ndarray) -> np.ndarray:
@@ -767,6 +806,13 @@ def _chunks(values: Any, kind: str) -> Iterator[bytes]:
         yield _little(offsets).tobytes()
         data = arr.buffers()[2]
         yield b"" if data is None else data.to_pybytes()[: int(offsets[-1])]
+        yield np.packbits(na).tobytes()
+        yield _na_kinds(vals[na]).tobytes()
+    elif kind in OBJECT_KINDS:
+        vals = s.to_numpy(dtype=object)
+        na = _object_na(vals)
+        text = [_object_text(v, kind) for v in vals[~na]]
+        yield "\n".join(text).encode()
         yield np.packbits(na).tobytes()
         yield _na_kinds(vals[na]).tobytes()
     elif kind == "vector":
@@ -1021,10 +1067,64 @@ def _enc_vector(s, kind, name, max_error, level):
     return ("vector", *_nulls_payload(na, body, params, level))
 
 
+def _na_parts(vals: np.ndarray, na: np.ndarray, params: dict, level: int) -> list[bytes]:
+    """Record which missing value each missing cell was (None, NaN, pd.NA, NaT)."""
+    if not na.any():
+        return []
+    kinds = _na_kinds(vals[na])
+    if (kinds == kinds[0]).all():
+        params["na"] = int(kinds[0])
+        return []
+    kind_bytes, params["na_kinds"] = int_delta_encode(kinds, level)
+    return [kind_bytes]
+
+
+def _decimal_parts(present: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Signed int64 coefficients and exponents; the values they cannot hold as text."""
+    coef = np.zeros(present.size, np.int64)
+    expo = np.zeros(present.size, np.int64)
+    special: list[str] = []
+    limit = 2**63 - 1
+    for n, d in enumerate(present):
+        sign, digits, exponent = d.as_tuple()
+        c = int("".join(map(str, digits))) if isinstance(exponent, int) else -1
+        if c < 0 or c >= limit or (sign and c == 0):  # NaN, inf, -0, too wide
+            special.append(str(d))
+            coef[n] = limit  # marks a value kept as text
+        else:
+            coef[n], expo[n] = -c if sign else c, exponent
+    return coef, expo, special
+
+
+def _enc_object(s, kind, name, max_error, level):
+    vals = s.to_numpy(dtype=object)
+    na = _object_na(vals)
+    present = vals[~na]
+    params: dict[str, Any] = {"type": kind}
+    if kind == "pybool":
+        body, params["values"] = int_delta_encode(present.astype(bool), level)
+        parts = [body]
+    elif kind == "date":
+        days = np.fromiter((v.toordinal() for v in present), np.int64, count=present.size)
+        body, params["values"] = int_delta_encode(days, level)
+        parts = [body]
+    else:
+        coef, expo, special = _decimal_parts(present)
+        coef_bytes, params["coefficients"] = int_delta_encode(coef, level)
+        expo_bytes, params["exponents"] = int_delta_encode(expo, level)
+        text = "\n".join(special).encode()
+        params["special"], params["special_bytes"] = len(special), len(text)
+        parts = [coef_bytes, expo_bytes, _zstd(text, level)]
+    parts += _na_parts(vals, na, params, level)
+    body, params["parts"] = _join(parts)
+    return ("objects", *_nulls_payload(na, body, params, level))
+
+
 _ENCODERS = {
     "float": _enc_float, "int": _enc_int, "bool": _enc_int, "datetime": _enc_time,
     "timedelta": _enc_time, "datetimetz": _enc_time, "masked": _enc_masked,
     "string": _enc_text, "bytes": _enc_text, "category": _enc_category, "vector": _enc_vector,
+    "decimal": _enc_object, "date": _enc_object, "pybool": _enc_object,
 }
 
 
@@ -1192,8 +1292,61 @@ def _dec_vector(payload, dtype, codec, params, n):
     return out
 
 
+def _decimals(coef: np.ndarray, expo: np.ndarray, special: list[str]) -> list[Decimal]:
+    limit = 2**63 - 1
+    out, texts = [], iter(special)
+    try:
+        for c, e in zip(coef.tolist(), expo.tolist()):
+            if c == limit:
+                out.append(Decimal(next(texts)))
+            else:
+                out.append(Decimal((int(c < 0), tuple(map(int, str(abs(c)))), e)))
+    except (StopIteration, ArithmeticError, ValueError) as exc:
+        raise IntegrityError(f"a decimal column does not decode ({exc!r})") from None
+    return out
+
+
+def _dec_object(payload, dtype, codec, params, n):
+    _expect(codec, "objects")
+    mask, body = _nulls_back(payload, params, n)
+    mask = np.zeros(n, dtype=bool) if mask is None else mask
+    m = n - int(mask.sum())
+    parts = _split(body, params["parts"])
+    if params.get("type") not in OBJECT_KINDS:
+        raise IntegrityError(f"an object column names the type {params.get('type')!r}")
+    if params["type"] == "decimal":
+        coef = int_delta_decode(parts[0], params["coefficients"], m)
+        expo = int_delta_decode(parts[1], params["exponents"], m)
+        text = _unzstd(parts[2], params["special_bytes"]).decode() if params["special"] else ""
+        special = text.split("\n") if params["special"] else []
+        values: list = _decimals(coef, expo, special)
+        rest = parts[3:]
+    else:
+        raw = int_delta_decode(parts[0], params["values"], m)
+        rest = parts[1:]
+        if params["type"] == "pybool":
+            values = raw.astype(bool).tolist()
+        else:
+            try:
+                values = [dt.date.fromordinal(d) for d in raw.tolist()]
+            except (ValueError, OverflowError) as exc:
+                raise IntegrityError(f"a date column does not decode ({exc})") from None
+    out = np.empty(n, dtype=object)
+    out[~mask] = np.fromiter(values, dtype=object, count=m) if m else []
+    if mask.any():
+        if "na_kinds" in params:
+            kinds = int_delta_decode(rest[0], params["na_kinds"], int(mask.sum()))
+        else:
+            kinds = np.full(int(mask.sum()), params.get("na", 0))
+        if kinds.max() >= len(_NA_VALUES):
+            raise IntegrityError("a missing value names an unknown kind")
+        out[mask] = _NA_VALUES[kinds]
+    return out
+
+
 _DECODERS = {
     "float": _dec_float, "int": _dec_int, "bool": _dec_int, "datetime": _dec_time,
     "timedelta": _dec_time, "datetimetz": _dec_time, "masked": _dec_masked,
     "string": _dec_text, "bytes": _dec_text, "category": _dec_category, "vector": _dec_vector,
+    "decimal": _dec_object, "date": _dec_object, "pybool": _dec_object,
 }

@@ -4,11 +4,13 @@ Each column is encoded with the smallest codec its dtype allows (see
 :mod:`nexus_lab.compress._columns`), lossless unless an error bound is given for it,
 and every byte that comes back is verified.
 
-Format (version 1), all integers little-endian::
+Format (version 2), all integers little-endian::
 
     offset        size  field
     0             4     magic b"NXCF"
-    4             2     format version, uint16 (1)
+    4             2     format version, uint16: 2 when a column is of a kind that
+                        version 2 added (``decimal``, ``date``, ``pybool``), else 1,
+                        so that a frame without them stays readable by older readers
     6             4     H: length of the header, uint32 (at most 64 MiB)
     10            H     header: UTF-8 JSON (below)
     10 + H        32    sha256 of bytes [0, 10 + H): the prefix and the header
@@ -56,6 +58,7 @@ import pandas as pd
 
 from nexus_lab.compress._columns import (
     KINDS,
+    OBJECT_KINDS,
     EncodedColumn,
     column_kind,
     decode_column,
@@ -72,7 +75,7 @@ log = logging.getLogger("nexus_lab")
 #: The first four bytes of every container.
 MAGIC = b"NXCF"
 #: The container version this code writes, and the newest it reads.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _PREFIX = struct.Struct("<4sHI")  # magic, version, header length
 _DIGEST = 32
 _MAX_HEADER = 64 << 20
@@ -169,7 +172,9 @@ def compress_frame(
     if len(text) > _MAX_HEADER:
         raise SchemaError(f"the frame's description takes {len(text):,} bytes, over the "
                           f"{_MAX_HEADER >> 20} MiB limit: too many columns; split the frame")
-    prefix = _PREFIX.pack(MAGIC, FORMAT_VERSION, len(text))
+    kinds_used = {e["kind"] for e in [*entries, *index.get("columns", [])]}
+    version = 2 if kinds_used & set(OBJECT_KINDS) else 1  # version 1 readers still read it
+    prefix = _PREFIX.pack(MAGIC, version, len(text))
     digest = hashlib.sha256(prefix + text).digest()
     return b"".join([prefix, text, digest, *payloads])
 

@@ -65,8 +65,20 @@ def _standardize(scores: torch.Tensor) -> torch.Tensor:
     return (scores - mean) / std
 
 
+def _measured_k(frame: pd.DataFrame, k: int) -> int:
+    """``k``, or the number of items when there are fewer (said once, as a warning)."""
+    n_items = int(frame["item_id"].nunique()) if "item_id" in frame else k
+    if k > n_items:
+        log.warning("k=%d but the interactions hold only %d items: validation lists are "
+                    "measured at %d items (pass k=%d or fewer to say so)", k, n_items,
+                    n_items, n_items)
+        return n_items
+    return k
+
+
 def _ndcg(scores: torch.Tensor, users: np.ndarray, items: pd.Index, val: pd.DataFrame,
           k: int) -> float:
+    k = min(k, scores.shape[1])  # a split may hold fewer items than the whole
     top = torch.topk(scores, k, dim=1).indices.cpu().numpy()
     recs = pd.DataFrame({"user_id": np.repeat(users, k), "item_id": items.to_numpy()[top.ravel()],
                          "rank": np.tile(np.arange(1, k + 1), len(users))})
@@ -112,6 +124,8 @@ def tune(candidates: Sequence[Recommender], train: object, k: int = 10, random_s
     train = to_pandas(train, "train")
     if not candidates:
         raise SchemaError("tune needs at least one candidate model")
+    check_positive("k", k, integer=True)
+    k = _measured_k(train, int(k))
     inner, val = _validation(train, validation_ratio, random_state)
     rows = []
     for n, cand in enumerate(candidates):
@@ -244,7 +258,8 @@ class Hybrid(Recommender):
                 self._users is None:
             raise SchemaError("a Demographic candidate needs the users' attributes: pass "
                               "users= to fit", table="users")
-        k = int(self.k)
+        check_positive("k", self.k, integer=True)
+        k = _measured_k(frame, int(self.k))
         check_positive("validation_splits", self.validation_splits, integer=True)
         splits = []
         for v in range(int(self.validation_splits)):

@@ -5,9 +5,10 @@ champion alias) is in ``_mlflow``; each kernel's runs and registered models in a
 of its own; the pyfunc wrappers MLflow runs on loading a model in ``pyfunc/``.
 
 MLflow is imported only when a run is logged (it is slow to import). Runs go to
-``MLFLOW_TRACKING_URI`` when it is set, else to a local SQLite store,
-``sqlite:///<cwd>/experiments/mlflow.db``, whose artifacts are kept beside it in
-``experiments/mlartifacts/``. Look at them with::
+``MLFLOW_TRACKING_URI`` when it is set, else to one local SQLite store whatever the
+current folder (:func:`nexus_lab.config.tracking_uri`: ``experiments/mlflow.db`` of the
+checkout, else ``mlflow.db`` in the user's data folder), whose artifacts are kept beside
+it in ``mlartifacts/``. In a checkout, look at them with::
 
     mlflow ui --backend-store-uri sqlite:///experiments/mlflow.db
 

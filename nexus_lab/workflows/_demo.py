@@ -8,6 +8,7 @@ folder, or made in memory by the generators when the package is installed withou
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,8 @@ from nexus_lab.errors import NexusError
 
 __all__ = ["DATA", "SAMPLE", "Sample", "compress_step", "fraud_step", "load_sample",
            "recommend_step", "sources_of", "write_sample"]
+
+log = logging.getLogger("nexus_lab")
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -76,10 +79,23 @@ def load_sample(folder: str | Path | None = None) -> Sample:
                   synth_interactions(SAMPLE.users, SAMPLE.items, seed=SAMPLE.seed))
 
 
-def write_sample(out: str | Path, n: int = SAMPLE.n, seed: int = SAMPLE.seed) -> dict[str, int]:
+def write_sample(out: str | Path, n: int = SAMPLE.n, seed: int = SAMPLE.seed, *,
+                 progress: bool | None = None) -> dict[str, int]:
     """Write bank, ledger, truth, transactions and interactions CSVs made by the generators.
 
     The same ``n`` and ``seed`` give the same files; ``n`` scales every table.
+
+    Parameters
+    ----------
+    out : str or path-like
+        The folder.
+    n : int
+        About this many bank rows.
+    seed : int
+        The generators' seed.
+    progress : bool, optional
+        Show a progress bar (on stderr, or in the notebook): True always, False never,
+        None (default) when stderr is a terminal or a notebook.
 
     Returns
     -------
@@ -89,28 +105,49 @@ def write_sample(out: str | Path, n: int = SAMPLE.n, seed: int = SAMPLE.seed) ->
     Examples
     --------
     >>> import tempfile
-    >>> rows = write_sample(tempfile.mkdtemp(), n=50, seed=1)
+    >>> rows = write_sample(tempfile.mkdtemp(), n=50, seed=1, progress=False)
     >>> sorted(rows)
     ['bank.csv', 'interactions.csv', 'ledger.csv', 'transactions.csv', 'truth.csv']
     """
+    import sys
+
+    from tqdm.auto import tqdm
+
     from nexus_lab.datasets import synth_interactions, synth_reconciliation, synth_transactions
     from nexus_lab.files import write_frame
 
     if n < 10:
         raise NexusError(f"--n {n} is too small: ask for at least 10 bank rows")
     out = Path(out)
-    bank, ledger, truth = synth_reconciliation(n, seed=seed)
-    tx = synth_transactions(max(SAMPLE.transactions * n // SAMPLE.n, 1_000), seed=seed)
+    n_tx = max(SAMPLE.transactions * n // SAMPLE.n, 1_000)
     scale = n / SAMPLE.n
-    interactions = synth_interactions(max(round(SAMPLE.users * scale), 50),
-                                      max(round(SAMPLE.items * scale), 30), seed=seed)
-    rows = {}
-    for name, frame in (("bank", bank), ("ledger", ledger), ("truth", truth),
-                        ("transactions", tx), ("interactions", interactions)):
-        if "amount" in frame:  # as a statement shows money: two decimals
-            frame = frame.assign(amount=frame["amount"].map("{:.2f}".format))
-        write_frame(frame, out / f"{name}.csv")
-        rows[f"{name}.csv"] = len(frame)
+    users, items = max(round(SAMPLE.users * scale), 50), max(round(SAMPLE.items * scale), 30)
+    with tqdm(total=8, desc="sample data", unit="step", file=sys.stderr, leave=True,
+              disable=None if progress is None else not progress) as bar:
+
+        def step(what: str) -> None:
+            log.info("sample data: %s", what)
+            bar.set_postfix_str(what, refresh=True)
+
+        step(f"bank statement and ledger ({n:,} bank rows)")
+        bank, ledger, truth = synth_reconciliation(n, seed=seed)
+        bar.update()
+        step(f"transactions ({n_tx:,} rows)")
+        tx = synth_transactions(n_tx, seed=seed)
+        bar.update()
+        step(f"interactions ({users:,} users, {items:,} items)")
+        interactions = synth_interactions(users, items, seed=seed)
+        bar.update()
+        rows = {}
+        for name, frame in (("bank", bank), ("ledger", ledger), ("truth", truth),
+                            ("transactions", tx), ("interactions", interactions)):
+            step(f"writing {name}.csv ({len(frame):,} rows)")
+            if "amount" in frame:  # as a statement shows money: two decimals
+                frame = frame.assign(amount=frame["amount"].map("{:.2f}".format))
+            write_frame(frame, out / f"{name}.csv")
+            rows[f"{name}.csv"] = len(frame)
+            bar.update()
+        step("done")
     return rows
 
 
@@ -128,8 +165,8 @@ def fraud_step(transactions: Any, out: str | Path, *, device: DeviceLike = "auto
                             device=device, register=track, source="demo",
                             run_name="demo: sample transactions")
     folder = Path(out) / "fraud"
-    export_fraud(res["holdout_scores"], folder, extra={"metrics": res["metrics"],
-                                                       "model_version": res.get("version")})
+    export_fraud(res["holdout_scores"], folder, transactions=res["holdout_transactions"],
+                 extra={"metrics": res["metrics"], "model_version": res.get("version")})
     return {**res, "folder": folder}
 
 

@@ -49,8 +49,9 @@ def train_fraud_model(
     Returns
     -------
     dict
-        ``detector``, ``metrics``, ``holdout_scores`` (the scored held-out rows)
-        and what :func:`log_fraud_model` returned (``run_id``, ``version``,
+        ``detector``, ``metrics``, ``holdout_scores`` (the scored held-out rows),
+        ``holdout_transactions`` (those rows as given) and what
+        :func:`log_fraud_model` returned (``run_id``, ``version``,
         ``champion``, ``reason``...), or ``run_id=None`` when ``register`` is
         False and nothing was logged.
     """
@@ -73,7 +74,8 @@ def train_fraud_model(
         ev = evaluate(scored, y_test)
         metrics.update({f"holdout_{k}": float(ev[k]) for k in (
             "auprc", "roc_auc", "precision_at_fpr", "recall_at_fpr", "fraud_rate")})
-    out: dict = {"detector": det, "metrics": metrics, "holdout_scores": scored, "run_id": None}
+    out: dict = {"detector": det, "metrics": metrics, "holdout_scores": scored,
+                 "holdout_transactions": test, "run_id": None}
     if register:
         example = pd.DataFrame(test.head(5))
         out.update(log_fraud_model(

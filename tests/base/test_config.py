@@ -17,15 +17,47 @@ def test_settings_are_read_when_asked(monkeypatch):
     assert config.settings().actor is None
 
 
-def test_one_default_tracking_uri(monkeypatch, tmp_path):
+def _outside(monkeypatch, tmp_path) -> Path:
+    """A working folder in no checkout, and a home of its own for the user data folder."""
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.chdir(tmp_path)
-    expected = f"sqlite:///{(tmp_path / 'experiments' / 'mlflow.db').as_posix()}"
-    assert config.tracking_uri() == expected
-    assert Path(expected.removeprefix("sqlite:///")).relative_to(tmp_path) == \
-        config.DEFAULT_TRACKING_DB
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home" / "data"))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return work
+
+
+def test_one_default_tracking_uri(monkeypatch, tmp_path):
+    work = _outside(monkeypatch, tmp_path)
+    expected = f"sqlite:///{(tmp_path / 'home' / 'data' / 'nexus-lab' / 'mlflow.db').as_posix()}"
+    assert config.tracking_uri() == expected  # outside a checkout: the user data folder
+    given = work / config.DEFAULT_TRACKING_DB
+    assert config.tracking_uri(work) == f"sqlite:///{given.as_posix()}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow:5000")
     assert config.tracking_uri() == "http://mlflow:5000"
+
+
+def test_the_store_is_the_checkouts_wherever_one_stands_in_it(monkeypatch, tmp_path):
+    work = _outside(monkeypatch, tmp_path)
+    checkout = work / "lab"
+    deep = checkout / "notebooks" / "2026"
+    deep.mkdir(parents=True)
+    (checkout / "pyproject.toml").write_text('[project]\nname = "nexus-lab"\n')
+    store = f"sqlite:///{(checkout / 'experiments' / 'mlflow.db').as_posix()}"
+    for folder in (checkout, deep):
+        monkeypatch.chdir(folder)
+        assert config.tracking_uri() == store
+    # another project's pyproject.toml is not ours; an existing store above is
+    (deep / "pyproject.toml").write_text('[project]\nname = "other"\n')
+    assert config.tracking_uri() == store
+    other = work / "books"
+    (other / "experiments").mkdir(parents=True)
+    (other / "experiments" / "mlflow.db").write_bytes(b"")
+    (other / "q1").mkdir()
+    monkeypatch.chdir(other / "q1")
+    assert config.tracking_uri() == f"sqlite:///{(other / 'experiments' / 'mlflow.db').as_posix()}"
+    assert not (other / "q1" / "experiments").exists()
 
 
 def test_secrets_never_show(monkeypatch):

@@ -319,3 +319,25 @@ def test_hybrid_serves_new_movielens_users_better_than_popularity(ml100k, split)
     ours = rec.ranking_metrics(
         judged, hybrid.recommend(hidden, k=10, history=shown, users=profiles), 10)
     assert ours["ndcg"] > base["ndcg"] + 0.01
+
+
+# ------------------------------------------------------------------ fewer items than k
+def _few_items(n_items=6):
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"user_id": rng.integers(0, 40, 160),
+                         "item_id": rng.integers(0, n_items, 160)}).drop_duplicates()
+
+
+def test_fewer_items_than_k_are_measured_at_what_there_is(caplog):
+    data = _few_items()
+    with caplog.at_level("WARNING", logger="nexus_lab"):
+        model = rec.Hybrid(k=10, random_state=0, device="cpu").fit(data)
+    assert "k=10 but the interactions hold only 6 items" in caplog.text
+    recs = model.recommend([0, 1, 2], k=10, exclude_seen=False)
+    assert recs.groupby("user_id").size().tolist() == [6, 6, 6]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="nexus_lab"):
+        best, table = rec.tune([rec.ALS(factors=2, device="cpu")], data, k=10)
+    assert len(best.recommend([0], k=10, exclude_seen=False)) == 6
+    assert "k=10 but the interactions hold only 6 items" in caplog.text
+    assert np.isfinite(table["ndcg"]).all()

@@ -1,0 +1,33 @@
+"""The fraud detector's bad-input messages speak of scoring transactions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nexus_lab as nx
+from nexus_lab.errors import SchemaError
+
+
+@pytest.fixture(scope="module")
+def tx():
+    return nx.data.synth_transactions(1_000, seed=5).drop(columns=["pattern", "is_fraud"])
+
+
+def test_missing_amounts_are_named_for_scoring(tx):
+    det = nx.fraud.FraudDetector(device="cpu", autoencoder_epochs=1)
+    bad = tx.assign(amount=tx["amount"].where(tx.index != 4, np.nan))
+    for call in (det.fit, nx.fraud.FraudDetector(device="cpu", autoencoder_epochs=1)
+                 .fit(tx).score):
+        with pytest.raises(SchemaError, match=r"amounts at row 4.*cannot be judged") as err:
+            call(bad)
+        assert "reconcil" not in str(err.value) and err.value.rows == [4]
+        assert err.value.column == "amount"
+
+
+def test_mixed_currencies_are_named_for_scoring(tx):
+    text = tx.assign(amount=["$" + f"{a:.2f}" for a in tx["amount"]])
+    text.iloc[9, text.columns.get_loc("amount")] = "€12.00"
+    with pytest.raises(SchemaError, match=r"mixed currencies.*score each currency") as err:
+        nx.fraud.FraudDetector(device="cpu", autoencoder_epochs=1).fit(text)
+    assert "reconcil" not in str(err.value) and err.value.rows == [9]
