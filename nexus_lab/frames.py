@@ -447,8 +447,8 @@ def _parse_money_text(
         mask = np.asarray(first) & np.asarray(pc.is_valid(symbols))
         raise _rows_error(
             f"mixed currencies {distinct} in one column",
-            "add a 'currency' column (and convert to one currency) or split the table by "
-            "currency before reconciling",
+            "convert the amounts to one currency, or split the table by currency (one run "
+            "per currency), or give a 'currency' column where one is taken",
             mask,
             table=table,
             column=column,

@@ -12,7 +12,6 @@ from nexus_lab._typing import FrameLike
 from nexus_lab.errors import SchemaError
 from nexus_lab.frames import (
     check_unique,
-    describe_rows,
     parse_cents,
     parse_timestamps,
     select_columns,
@@ -52,28 +51,6 @@ class Tx:
         )
 
 
-def _cents(amounts: pd.Series, name: str, ids: np.ndarray) -> np.ndarray:
-    """Money to cents, refused with the fix that fits scoring transactions."""
-    missing = pd.isna(amounts).to_numpy()
-    if pd.api.types.is_numeric_dtype(amounts) and not pd.api.types.is_bool_dtype(amounts):
-        missing |= ~np.isfinite(amounts.to_numpy(dtype="float64", na_value=np.nan))
-    if missing.any():
-        raise SchemaError(
-            f"{name}.amount: missing or infinite amounts at {describe_rows(missing, ids)}; "
-            "fill them or drop those rows before fitting or scoring (a transaction without "
-            "an amount cannot be judged)",
-            table=name, column="amount", rows=np.flatnonzero(missing)[:5].tolist())
-    try:
-        return parse_cents(amounts, table=name, ids=ids)
-    except SchemaError as err:
-        what, _, _fix = str(err).partition("; ")
-        if "mixed currencies" not in what:
-            raise
-        raise SchemaError(f"{what}; convert the amounts to one currency, or score each "
-                          "currency's transactions separately (a fitted detector knows one)",
-                          table=name, column="amount", rows=err.rows) from None
-
-
 def prepare_transactions(
     data: FrameLike, columns: Mapping[str, str] | None, name: str = "transactions"
 ) -> Tx:
@@ -82,7 +59,7 @@ def prepare_transactions(
     df = select_columns(df, name=name, required=REQUIRED, optional=OPTIONAL, columns=columns)
     ids = df["transaction_id"].to_numpy()
     check_unique(ids, table=name)
-    cents = _cents(df["amount"], name, ids)
+    cents = parse_cents(df["amount"], table=name, ids=ids)
     instant, local = parse_timestamps(df["date"], table=name, ids=ids)
     entities = {}
     for col in OPTIONAL:

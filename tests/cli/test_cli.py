@@ -395,7 +395,8 @@ def test_reading_options_and_advice_in_the_commands_words(tables, tmp_path, writ
     # a workbook whose table is on its second sheet; one sheet per file
     book = folder / "bank.xlsx"
     with pd.ExcelWriter(book) as xl:
-        pd.DataFrame({"Statement": ["exported 2025-12-31"]}).to_excel(xl, sheet_name="Cover", index=False)
+        cover = pd.DataFrame({"Statement": ["exported 2025-12-31"]})
+        cover.to_excel(xl, sheet_name="Cover", index=False)
         bank.to_excel(xl, sheet_name="Data", index=False)
     err = _bad(tmp_path, book, ledger_path).stderr
     assert "worksheet 'Cover'" in err and "--sheet 'Data'" in err
