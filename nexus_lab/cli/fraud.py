@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from nexus_lab.cli._common import mapping, quiet_mlflow, read
+from nexus_lab.cli._common import mapping, quiet_mlflow, read, reading
 from nexus_lab.config import redact
 from nexus_lab.errors import NexusError
 
@@ -46,6 +46,7 @@ def register(sub: Any) -> None:
     train.add_argument("--no-register", action="store_true",
                        help="train and measure only: log and register nothing")
     train.add_argument("--sheet", default=None, help="worksheet of an .xlsx input")
+    reading(train)
     train.set_defaults(func=_train)
     score = fraud_sub.add_parser(
         "score", help="score transactions with a registered fraud model",
@@ -59,6 +60,7 @@ def register(sub: Any) -> None:
                        help="MLflow model URI (default models:/nexus-fraud@champion)")
     score.add_argument("--columns", metavar="MAP", help="column names, as for train")
     score.add_argument("--sheet", default=None, help="worksheet of an .xlsx input")
+    reading(score)
     score.set_defaults(func=_score)
 
 
@@ -76,7 +78,8 @@ def _train(args: argparse.Namespace) -> int:
         quiet_mlflow()
     res = train_fraud_model(data, args.labels, columns=columns or None, holdout=args.holdout,
                             device=args.device, register=not args.no_register, source="cli",
-                            run_name=Path(args.data).name)
+                            run_name=Path(args.data).name, decimal=args.decimal,
+                            dayfirst=args.dayfirst)
     print_training(res, Path(args.data).name, default_tracking_uri())
     if args.out:
         export_fraud(res["holdout_scores"], args.out, transactions=res["holdout_transactions"],
@@ -116,6 +119,8 @@ def _score(args: argparse.Namespace) -> int:
     if columns and dict(detector.columns or {}) != columns:
         raise NexusError(f"--columns {columns} differ from the model's {detector.columns}: the "
                          "model reads the column names it was trained with")
+    # this file's own way of writing amounts and dates, not the training file's
+    detector.set_params(decimal=args.decimal, dayfirst=args.dayfirst)
     scored = detector.score(data)
     store = redact(default_tracking_uri())
     export_fraud(scored, args.out, transactions=data, columns=detector.columns,

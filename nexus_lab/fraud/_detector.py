@@ -154,6 +154,12 @@ class FraudDetector(Params):
         Folds of the out-of-fold predictions and target statistics (labels only).
     autoencoder_epochs : int
         Passes of the autoencoder over (a sample of at most 200k) history rows.
+    decimal : {"auto", ".", ","}
+        The decimal mark of amounts written as text; ``"auto"`` decides it per column
+        from all its values and refuses a column showing both.
+    dayfirst : bool, optional
+        The order of numeric dates (``03/04/2025``) when the column does not settle it
+        by itself (a day above 12 does); such a column is refused otherwise.
 
     Attributes
     ----------
@@ -187,6 +193,8 @@ class FraudDetector(Params):
         rules: Mapping[str, object] | None = None,
         cv: int = 5,
         autoencoder_epochs: int = 12,
+        decimal: str = "auto",
+        dayfirst: bool | None = None,
     ) -> None:
         self.columns = columns
         self.device = device
@@ -194,6 +202,8 @@ class FraudDetector(Params):
         self.rules = rules
         self.cv = cv
         self.autoencoder_epochs = autoencoder_epochs
+        self.decimal = decimal
+        self.dayfirst = dayfirst
 
     # ----------------------------------------------------------------- fit
     def fit(self, history: FrameLike, y: object = None) -> FraudDetector:
@@ -218,7 +228,8 @@ class FraudDetector(Params):
 
     def _fit(self, history: FrameLike, y: object) -> FraudDetector:
         t0 = time.perf_counter()
-        tx = prepare_transactions(history, self.columns, "history")
+        tx = prepare_transactions(history, self.columns, "history", decimal=self.decimal,
+                                  dayfirst=self.dayfirst)
         if len(tx) < _MIN_ROWS:
             raise SchemaError(
                 f"history has {len(tx)} row{'s' if len(tx) != 1 else ''}; the detector learns "
@@ -337,7 +348,8 @@ class FraudDetector(Params):
 
     def _score(self, transactions: object, keep_for_explain: bool) -> ScoredTransactions:
         t0 = time.perf_counter()
-        tx = prepare_transactions(transactions, self.columns, "transactions")
+        tx = prepare_transactions(transactions, self.columns, "transactions",
+                                  decimal=self.decimal, dayfirst=self.dayfirst)
         stages = {"inputs": time.perf_counter() - t0}
         t = time.perf_counter()
         hist = self.history_

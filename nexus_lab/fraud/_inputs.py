@@ -52,15 +52,17 @@ class Tx:
 
 
 def prepare_transactions(
-    data: FrameLike, columns: Mapping[str, str] | None, name: str = "transactions"
+    data: FrameLike, columns: Mapping[str, str] | None, name: str = "transactions", *,
+    decimal: str = "auto", dayfirst: bool | None = None,
 ) -> Tx:
-    """Select, rename and check the columns; money to cents, times to seconds."""
+    """Select, rename and check the columns; money to cents, times to seconds (read as
+    every kernel reads them: :func:`nexus_lab.frames.read_money`, ``read_dates``)."""
     df = to_pandas(data, name)
     df = select_columns(df, name=name, required=REQUIRED, optional=OPTIONAL, columns=columns)
     ids = df["transaction_id"].to_numpy()
     check_unique(ids, table=name)
-    cents = parse_cents(df["amount"], table=name, ids=ids)
-    instant, local = parse_timestamps(df["date"], table=name, ids=ids)
+    cents = parse_cents(df["amount"], table=name, ids=ids, decimal=decimal)
+    instant, local = parse_timestamps(df["date"], table=name, ids=ids, dayfirst=dayfirst)
     entities = {}
     for col in OPTIONAL:
         if col in df:
@@ -149,7 +151,7 @@ def prepare_labels(y: object, data: FrameLike, n: int, name: str = "history") ->
 
 
 def time_split(data: FrameLike, labels: object = None, *, holdout: float = 0.2,
-               columns: Mapping[str, str] | None = None
+               columns: Mapping[str, str] | None = None, dayfirst: bool | None = None,
                ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray | None, np.ndarray | None]:
     """Hold out the latest ``holdout`` share of the transactions, by date.
 
@@ -164,6 +166,9 @@ def time_split(data: FrameLike, labels: object = None, *, holdout: float = 0.2,
         Share of the latest rows held out, in (0, 0.5].
     columns : mapping, optional
         Column names, as for :class:`~nexus_lab.fraud.FraudDetector`.
+    dayfirst : bool, optional
+        The order of numeric dates when the column does not settle it, as for
+        :class:`~nexus_lab.fraud.FraudDetector`.
 
     Returns
     -------
@@ -190,7 +195,7 @@ def time_split(data: FrameLike, labels: object = None, *, holdout: float = 0.2,
         y = prepare_labels(labels, frame, len(frame), "transactions")
         if isinstance(labels, str):
             frame = frame.drop(columns=[labels])
-    tx = prepare_transactions(frame, columns, "transactions")
+    tx = prepare_transactions(frame, columns, "transactions", dayfirst=dayfirst)
     order = np.argsort(tx.ts, kind="stable")
     cut = round(len(frame) * (1 - holdout))
     train_rows, test_rows = np.sort(order[:cut]), np.sort(order[cut:])

@@ -24,6 +24,8 @@ def train_fraud_model(
     tracking_uri: str | None = None,
     source: str = "python",
     run_name: str | None = None,
+    decimal: str = "auto",
+    dayfirst: bool | None = None,
 ) -> dict:
     """Train a fraud detector, measure it on held-out time, log and register it.
 
@@ -43,6 +45,8 @@ def train_fraud_model(
         not given to the detector as data).
     columns : mapping, optional
         Column names, as for :class:`~nexus_lab.fraud.FraudDetector`.
+    decimal, dayfirst
+        How the data writes amounts and dates, as for :class:`~nexus_lab.fraud.FraudDetector`.
     holdout : float
         Share of the latest rows held out, in (0, 0.5].
 
@@ -61,8 +65,10 @@ def train_fraud_model(
     from nexus_lab.fraud import time_split as split
     from nexus_lab.tracking import log_fraud_model
 
-    train, test, y_train, y_test = split(data, labels, holdout=holdout, columns=columns)
-    det = FraudDetector(columns=columns, device=device, random_state=random_state)
+    train, test, y_train, y_test = split(data, labels, holdout=holdout, columns=columns,
+                                         dayfirst=dayfirst)
+    det = FraudDetector(columns=columns, device=device, random_state=random_state,
+                        decimal=decimal, dayfirst=dayfirst)
     det.fit(train, y=y_train)
     scored = det.score(test)
     metrics: dict[str, float] = {

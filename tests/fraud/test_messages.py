@@ -31,3 +31,18 @@ def test_mixed_currencies_are_named_for_scoring(tx):
     with pytest.raises(SchemaError, match=r"mixed currencies.*split the table") as err:
         nx.fraud.FraudDetector(device="cpu", autoencoder_epochs=1).fit(text)
     assert "reconcil" not in str(err.value) and err.value.rows == [9]
+
+
+def test_the_detector_reads_money_and_dates_as_every_kernel_does(tx):
+    # decimal commas and day-first dates are read, not misread: the same scores
+    text = tx.assign(
+        amount=[f"{a:.2f}".replace(".", ",") for a in tx["amount"]],
+        date=tx["date"].dt.strftime("%d/%m/%Y %H:%M:%S"))
+    det = nx.fraud.FraudDetector(device="cpu", autoencoder_epochs=1)
+    plain = det.fit(tx).score(tx)
+    assert np.allclose(det.fit(text).score(text)["risk_score"], plain["risk_score"])
+    early = text[tx["date"].dt.day <= 12]
+    with pytest.raises(SchemaError, match=r"read two ways.*dayfirst="):
+        nx.fraud.FraudDetector(device="cpu", autoencoder_epochs=1).fit(early)
+    fitted = nx.fraud.FraudDetector(device="cpu", autoencoder_epochs=1, dayfirst=True).fit(early)
+    assert fitted.get_params()["dayfirst"] is True
