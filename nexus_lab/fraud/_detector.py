@@ -506,7 +506,10 @@ class FraudDetector(Params):
         check_is_fitted(self, fit_call="fit(history)")
         hist = self.history_
         text_ids = hist.ids.dtype.kind not in "iu"
-        params = {k: v for k, v in self.get_params().items() if k != "device"}
+        # how the input wrote money and dates is saved only when it was given: a model
+        # saved with the defaults reads as every model saved before those settings existed
+        unset = (("device", self.device), ("decimal", "auto"), ("dayfirst", None))
+        params = {k: v for k, v in self.get_params().items() if (k, v) not in unset}
         state: dict[str, Any] = {
             "class": type(self).__name__,
             "params": json_value(params, "FraudDetector parameters"),

@@ -27,7 +27,14 @@ def result(tables):
 
 def test_default_uri_is_a_local_sqlite_store(monkeypatch, tmp_path):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)
+    # outside a checkout: the user's data folder, the same from any folder
+    assert default_tracking_uri().startswith(f"sqlite:///{tmp_path}/data/")
+    # inside one (a pyproject.toml naming nexus-lab): its experiments/ folder
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "nexus-lab"\n')
+    (tmp_path / "nb").mkdir()
+    monkeypatch.chdir(tmp_path / "nb")
     assert default_tracking_uri() == f"sqlite:///{tmp_path}/experiments/mlflow.db"
     assert default_tracking_uri(tmp_path / "nb" / "..") == (
         f"sqlite:///{tmp_path}/experiments/mlflow.db"
