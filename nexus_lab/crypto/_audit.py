@@ -390,7 +390,8 @@ class AuditLog:
         """Checkpoint, then write the checkpoint's Merkle root to a chain.
 
         The receipt (:class:`~nexus_lab.crypto.AnchorReceipt`) is stored with the
-        checkpoint and checked by ``verify(anchors=True)``.
+        checkpoint and published to every witness (so deleting it from the log does
+        not delete the evidence); :meth:`verify` checks it.
         """
         from nexus_lab.crypto._anchor import anchor
 
@@ -401,7 +402,20 @@ class AuditLog:
         with self._lock:
             self._db.execute("UPDATE audit_checkpoint SET anchor = ? WHERE upto = ?",
                              (json.dumps(receipt.to_dict()), cp["upto"]))
+            self._publish_anchor(cp["upto"], receipt.to_dict())
         return receipt
+
+    def _publish_anchor(self, upto: int, receipt: dict) -> None:
+        """Give the anchor receipt of checkpoint ``upto`` to every witness, so that
+        deleting it from the log does not delete the evidence."""
+        assert self._first is not None
+        for w in self._witnesses:
+            try:
+                w.publish_anchor(self._first, upto, receipt)
+            except OSError as err:
+                log.warning("audit log %s: witness %s could not be written (%s); the anchor "
+                            "of checkpoint %d is in the log only", self._where(), w.name,
+                            err, upto)
 
     # ------------------------------------------------------------------ reading
 

@@ -17,7 +17,7 @@ pytest.importorskip("eth_tester")
 from eth_account import Account
 from web3 import EthereumTesterProvider, Web3
 
-from nexus_lab.crypto import AnchorReceipt, anchor, verify_anchor
+from nexus_lab.crypto import AnchorReceipt, AuditLog, anchor, verify_anchor
 from nexus_lab.crypto._anchor import IN_PROCESS, _public_url, anchor_payload  # internals
 from nexus_lab.errors import DependencyError, IntegrityError, NexusError
 
@@ -366,3 +366,46 @@ def test_identical_fresh_chains_are_told_apart_by_block_hash():
     with pytest.raises(IntegrityError, match="block_hash differs") as err:
         verify_anchor(root, a, second)
     assert "lives only in the process" in str(err.value)
+
+
+# -- an audit log's anchors: a chain as a witness ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def kp():
+    from nexus_lab.crypto import generate_keypair
+
+    return generate_keypair("audit service")
+
+
+def _anchor_lines(path) -> list[dict]:
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    return [line for line in lines if line.get("kind") == "anchor"]
+
+
+def test_anchor_receipts_are_published_to_every_witness(kp, chain, tmp_path):
+    share = tmp_path / "share"
+    share.mkdir()
+    log = AuditLog(tmp_path / "audit.db", signer=kp, witnesses=[share])
+    first = log.append("alice", "evidence.added", "case/C-1/evidence/1").entry_hash
+    receipt = log.anchor(chain)
+    expected = {"v": 2, "kind": "anchor", "log": first.hex(), "upto": 1,
+                "root": receipt.root, "receipt": receipt.to_dict()}
+    (shared,) = share.iterdir()
+    for witness in (tmp_path / "audit.db.witness", shared):
+        assert _anchor_lines(witness) == [expected]
+    # heads are still written as version 1 lines
+    head = json.loads((tmp_path / "audit.db.witness").read_text().splitlines()[0])
+    assert head["v"] == 1 and "kind" not in head
+    log.close()
+
+
+def test_a_witness_line_of_a_later_format_is_named(kp, tmp_path):
+    path = tmp_path / "audit.db"
+    with AuditLog(path, signer=kp) as log:
+        first = log.append("alice", "evidence.added", "case/C-1/evidence/1").entry_hash
+    with open(tmp_path / "audit.db.witness", "a") as f:
+        f.write(json.dumps({"v": 3, "kind": "anchor", "log": first.hex()}) + "\n")
+    with pytest.raises(NexusError, match=r"line 2, is of witness format version 3; this "
+                                         r"version of nexus-lab reads up to version 2"):
+        AuditLog(path).verify()
