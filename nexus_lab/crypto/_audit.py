@@ -106,7 +106,13 @@ class AuditEntry:
 
 @dataclass
 class AuditReport:
-    """What :meth:`AuditLog.verify` checked (it raises on the first failure)."""
+    """What :meth:`AuditLog.verify` checked (it raises on the first failure).
+
+    ``anchored`` counts the anchor receipts found (in the log and in its witnesses);
+    ``chain_checked`` describes those the chain confirmed, ``chain_unchecked`` those
+    it could not be asked about, and why (each was still checked against the log's
+    entries); ``not_anchored`` the checkpoints whose automatic anchoring failed.
+    """
 
     entries: int
     checkpoints: int
@@ -118,6 +124,9 @@ class AuditReport:
     witnessed_at: str = ""
     witnesses: list[str] = field(default_factory=list)
     unreachable: list[str] = field(default_factory=list)
+    chain_checked: list[str] = field(default_factory=list)
+    chain_unchecked: list[str] = field(default_factory=list)
+    not_anchored: list[str] = field(default_factory=list)
 
     @property
     def unsigned_tail(self) -> int:
@@ -155,7 +164,9 @@ class AuditReport:
                 "signed_at": self.signed_at, "witnessed_upto": self.witnessed_upto,
                 "witnessed_at": self.witnessed_at, "complete": self.complete,
                 "witnesses": list(self.witnesses), "unreachable": list(self.unreachable),
-                "proven": self.proven}
+                "chain_checked": list(self.chain_checked),
+                "chain_unchecked": list(self.chain_unchecked),
+                "not_anchored": list(self.not_anchored), "proven": self.proven}
 
     def _repr_html_(self) -> str:
         mark = "&#10003;" if self.complete else "&#9888;"
@@ -164,6 +175,11 @@ class AuditReport:
     def __str__(self) -> str:
         counts = (f"{self.entries} entries, {self.checkpoints} signed checkpoints (through "
                   f"entry {self.signed_upto}), {self.anchored} anchored")
+        if self.anchored:
+            counts += (f" ({len(self.chain_checked)} checked on a chain, "
+                       f"{len(self.chain_unchecked)} not)")
+        if self.not_anchored:
+            counts += f", {len(self.not_anchored)} not anchored (anchoring failed)"
         if self.complete:
             return f"audit log intact: {counts}; {self.proven}"
         return f"audit log {self.proven} ({counts})"
@@ -244,6 +260,7 @@ class AuditLog:
         except sqlite3.DatabaseError as err:
             raise NexusError(f"{self._where()} is not a NEXUS audit log: {err}") from None
         self._witnesses = self._known_witnesses(named)
+        self._web3: Any = None
 
     def _known_witnesses(self, named: list[_FileWitness]) -> list[_FileWitness]:
         """The default witness beside the file, those remembered, and ``named`` (which
@@ -466,9 +483,9 @@ class AuditLog:
 
     # ------------------------------------------------------------------ checking
 
-    def verify(self, public: PublicKey | KeyPair | None = None, *, anchors: bool = False,
-               web3: Any = None, witnesses: Iterable[str | os.PathLike[str]] | None = None
-               ) -> AuditReport:
+    def verify(self, public: PublicKey | KeyPair | None = None, *,
+               anchors: bool | None = None, web3: Any = None,
+               witnesses: Iterable[str | os.PathLike[str]] | None = None) -> AuditReport:
         """Check the whole log; raise :class:`IntegrityError` at the first problem.
 
         The log is checked against every witness it can reach (the one beside the
@@ -478,16 +495,28 @@ class AuditLog:
         reachable only what the log signs itself is proven, and anything after the
         last witnessed head could have been removed.
 
+        Every anchor receipt, in the log or in a witness, is checked too: the log must
+        still hold the ``upto`` entries it anchored (a receipt beyond the log's end is
+        a rollback) with the anchored Merkle root, and the chain is asked
+        (:func:`~nexus_lab.crypto.verify_anchor`) when it can be reached. A receipt
+        the chain could not be asked about is listed, with the reason, in
+        :attr:`AuditReport.chain_unchecked`, never counted as checked.
+
         Parameters
         ----------
         public : PublicKey or KeyPair, optional
             Whose checkpoints to trust. Default: the log's signer; without either,
             the signer recorded in each checkpoint (which shows tampering but not who
             signed: pin the key when you can).
-        anchors : bool, default False
-            Also check each anchored root on its chain (``verify_anchor``).
+        anchors : bool, optional
+            None (default): ask the chain about each receipt when it can be reached.
+            True: every receipt must be checked on its chain (raise
+            :class:`~nexus_lab.errors.NexusError` when one cannot be). False: do not
+            ask the chain (receipts are still checked against the entries).
         web3 : optional
-            The chain for ``anchors`` (see :func:`~nexus_lab.crypto.anchor`).
+            The chain to ask (see :func:`~nexus_lab.crypto.anchor`). Default: the one
+            the log was opened with, else ``$NEXUS_LAB_WEB3_URL``, else (for receipts
+            made on it) this process's in-process chain.
         witnesses : iterable of str or path-like, optional
             More witness files or folders to check (nothing is written to them).
 
@@ -496,7 +525,9 @@ class AuditLog:
         IntegrityError
             Naming the first altered, removed or reordered entry (``err.entry`` is its
             sequence number), the checkpoint that fails, or the witness that holds a
-            head the log no longer has (entries removed: a rollback).
+            head the log no longer has (entries removed: a rollback), or the anchor
+            receipt whose entries the log no longer holds, or that the chain
+            contradicts.
         """
         pinned = public.public if isinstance(public, KeyPair) else public
         if pinned is None and self.signer is not None:
@@ -507,7 +538,6 @@ class AuditLog:
         hashes = _check_chain(rows)
         cps = self.checkpoints()
         signers: list[str] = []
-        anchored = 0
         for i, cp in enumerate(cps):
             upto = cp["upto"]
             if upto > len(hashes):
@@ -540,25 +570,64 @@ class AuditLog:
                 raise IntegrityError(f"checkpoint {upto}'s signature fails: {err}") from None
             if signer_key.fingerprint_hex not in signers:
                 signers.append(signer_key.fingerprint_hex)
-            if cp["anchor"] is not None:
-                anchored += 1
-                if anchors:
-                    from nexus_lab.crypto._anchor import verify_anchor
-
-                    try:
-                        verify_anchor(cp["root"], cp["anchor"], web3)
-                    except IntegrityError as err:
-                        raise IntegrityError(f"checkpoint {upto}'s anchor fails: {err}") \
-                            from None
-        report = AuditReport(len(hashes), len(cps), cps[-1]["upto"] if cps else 0, anchored,
+        report = AuditReport(len(hashes), len(cps), cps[-1]["upto"] if cps else 0, 0,
                              signers, signed_at=cps[-1]["created_at"] if cps else "")
         if isinstance(witnesses, (str, os.PathLike)):
             witnesses = [witnesses]
         extra = [_witness(w) for w in (witnesses or [])]
         seen = {w.spec for w in self._witnesses}
-        for w in [*self._witnesses, *(w for w in extra if w.spec not in seen)]:
+        every = [*self._witnesses, *(w for w in extra if w.spec not in seen)]
+        receipts = _receipts(cps, every, hashes[0] if hashes else None)
+        self._check_anchors(receipts, hashes, anchors, web3, report)
+        for w in every:
             self._check_witness(w, hashes, pinned, report)
         return report
+
+    def _check_anchors(self, receipts: list[tuple[int, Any, str]], hashes: list[bytes],
+                       anchors: bool | None, web3: Any, report: AuditReport) -> None:
+        """Check every anchor receipt against the log's entries, then on its chain."""
+        from nexus_lab.crypto._anchor import _check_on_chain
+
+        report.anchored = len(receipts)
+        for upto, r, where in sorted(receipts, key=lambda x: -x[0]):  # newest names most
+            if upto > len(hashes):
+                raise _fail(f"entries {len(hashes) + 1}..{upto} were removed: {where} holds "
+                            f"the receipt of an anchor of entries 1..{upto} (tx {r.tx_hash}, "
+                            f"block {r.block_number} at {r.block_time_iso}), and the log ends "
+                            f"at entry {len(hashes)}", len(hashes) + 1)
+        tree, chain = _Frontier(), web3 if web3 is not None else self._web3
+        asked: dict[str, str] = {}  # network -> why it could not be asked
+        for upto, r, where in sorted(receipts, key=lambda x: x[0]):
+            while tree.count < upto:
+                tree.add_leaf(leaf_hash(hashes[tree.count]))
+            what = (f"entries 1..{upto}: tx {r.tx_hash}, block {r.block_number} at "
+                    f"{r.block_time_iso} on chain {r.chain_id} ({r.network})")
+            if tree.root.hex() != r.root:
+                raise IntegrityError(
+                    f"entries 1..{upto} differ from what was anchored in tx {r.tx_hash} at "
+                    f"{r.block_time_iso} ({where}): their Merkle root is "
+                    f"{tree.root.hex()[:16]}…, the anchored root {r.root[:16]}…; entries "
+                    "were altered or replaced and the chain rewritten, or the receipt was "
+                    "altered")
+            if anchors is False:
+                why: str | None = "the chain was not asked (anchors=False)"
+            elif r.network in asked:
+                why = asked[r.network]
+            else:
+                try:
+                    why = _check_on_chain(tree.root, r, chain)
+                except IntegrityError as err:
+                    raise IntegrityError(f"the anchor of entries 1..{upto} ({where}) fails "
+                                         f"on the chain: {err}") from None
+                if why is not None and "cannot reach" in why:
+                    asked[r.network] = why
+            if why is None:
+                report.chain_checked.append(what)
+            elif anchors:
+                raise NexusError(f"the anchor of {what} could not be checked on a chain: "
+                                 f"{why}")
+            else:
+                report.chain_unchecked.append(f"{what}: {why}")
 
     def _check_witness(self, w: _FileWitness, hashes: list[bytes], pinned: PublicKey | None,
                        report: AuditReport) -> None:
@@ -704,6 +773,32 @@ def _check_chain(rows: list[tuple]) -> list[bytes]:
         prev = stored
         hashes.append(stored)
     return hashes
+
+
+def _receipts(cps: list[dict], witnesses: list[_FileWitness],
+              log_id: bytes | None) -> list[tuple[int, Any, str]]:
+    """Every distinct anchor receipt in the log and its witnesses, as ``(upto,
+    AnchorReceipt, where it was found)``; a malformed one raises."""
+    from nexus_lab.crypto._anchor import AnchorReceipt
+
+    found: dict[tuple[int, str], tuple[int, Any, str]] = {}
+    held = [(cp["upto"], cp["anchor"], None, f"checkpoint {cp['upto']} in the log")
+            for cp in cps if cp["anchor"] is not None]
+    for w in witnesses:
+        for a in w.anchors(log_id) or []:
+            held.append((a["upto"], a["receipt"], a["root"],
+                         f"witness {w.name} (line {a['line']})"))
+    for upto, data, root, where in held:
+        try:
+            r = AnchorReceipt.from_dict(data)
+        except IntegrityError as err:
+            raise IntegrityError(f"{where}: its anchor receipt is malformed ({err}): it was "
+                                 "altered") from None
+        if root is not None and root.hex() != r.root:
+            raise IntegrityError(f"{where}: the root it names differs from its receipt's: "
+                                 "the witness was altered")
+        found.setdefault((upto, json.dumps(r.to_dict(), sort_keys=True)), (upto, r, where))
+    return list(found.values())
 
 
 def _short(text: str, width: int = 90) -> str:

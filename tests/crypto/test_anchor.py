@@ -409,3 +409,117 @@ def test_a_witness_line_of_a_later_format_is_named(kp, tmp_path):
     with pytest.raises(NexusError, match=r"line 2, is of witness format version 3; this "
                                          r"version of nexus-lab reads up to version 2"):
         AuditLog(path).verify()
+
+
+def _anchored_log(path, kp, chain, n: int = 6, **kw) -> AnchorReceipt:
+    with AuditLog(path, signer=kp, **kw) as log:
+        for i in range(n):
+            log.append("alice", "evidence.added", f"case/C-1/evidence/{i}", {"i": i})
+        return log.anchor(chain)
+
+
+def _sql(path, *statements) -> None:
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    for q in statements:
+        db.execute(*q) if isinstance(q, tuple) else db.execute(q)
+    db.commit()
+    db.close()
+
+
+def _roll_back(path, keep: int) -> None:
+    """Drop the newest entries and every checkpoint (with its receipt) that signed them."""
+    _sql(path, ("DELETE FROM audit_log WHERE seq > ?", (keep,)),
+         ("DELETE FROM audit_checkpoint WHERE upto > ?", (keep,)))
+
+
+def test_receipts_are_checked_on_the_chain_even_when_gone_from_the_log(kp, chain, tmp_path):
+    path = tmp_path / "audit.db"
+    receipt = _anchored_log(path, kp, chain)
+    report = AuditLog(path).verify(kp.public, web3=chain)
+    what = (f"entries 1..6: tx {receipt.tx_hash}, block {receipt.block_number} at "
+            f"{receipt.block_time_iso} on chain {receipt.chain_id} (in-process eth-tester)")
+    assert (report.anchored, report.chain_checked, report.chain_unchecked) == (1, [what], [])
+    assert "1 anchored (1 checked on a chain, 0 not)" in str(report)
+    _sql(path, "UPDATE audit_checkpoint SET anchor = NULL")  # the witness still holds it
+    report = AuditLog(path).verify(kp.public, web3=chain)
+    assert (report.anchored, report.chain_checked) == (1, [what])
+
+
+def test_rollback_with_its_receipts_is_caught_by_a_witness_held_receipt(kp, chain, tmp_path):
+    path = tmp_path / "audit.db"
+    receipt = _anchored_log(path, kp, chain)
+    _roll_back(path, 4)
+    # the heads after entry 4 are gone from the witness too: only the receipt tells
+    witness = tmp_path / "audit.db.witness"
+    kept = [line for line in witness.read_text().splitlines()
+            if json.loads(line).get("kind") == "anchor" or json.loads(line)["upto"] <= 4]
+    witness.write_text("\n".join(kept) + "\n")
+    with pytest.raises(IntegrityError, match=(
+            rf"entries 5\.\.6 were removed: witness .*audit\.db\.witness \(line 5\) holds "
+            rf"the receipt of an anchor of entries 1\.\.6 \(tx {receipt.tx_hash}, block "
+            rf"{receipt.block_number} at {receipt.block_time_iso}\), and the log ends at "
+            r"entry 4")) as info:
+        AuditLog(path).verify(kp.public, web3=chain)
+    assert info.value.entry == 5
+    with pytest.raises(IntegrityError, match=r"entries 5\.\.6 were removed"):
+        AuditLog(path).verify(kp.public, anchors=False)  # no chain needed to see it
+
+
+def test_a_tampered_root_is_caught(kp, chain, tmp_path):
+    path = tmp_path / "audit.db"
+    receipt = _anchored_log(path, kp, chain)
+    forged = dict(receipt.to_dict(), root="ab" * 32)
+    _sql(path, ("UPDATE audit_checkpoint SET anchor = ? WHERE upto = 6", (json.dumps(forged),)))
+    with pytest.raises(IntegrityError, match=(
+            rf"entries 1\.\.6 differ from what was anchored in tx {receipt.tx_hash} at "
+            rf"{receipt.block_time_iso} \(checkpoint 6 in the log\): their Merkle root is "
+            r"[0-9a-f]{16}…, the anchored root abababababababab…")):
+        AuditLog(path).verify(kp.public, web3=chain)
+
+
+def test_a_rewritten_tail_is_caught_by_the_anchor_and_a_forged_receipt_by_the_chain(
+        kp, chain, tmp_path):
+    path = tmp_path / "audit.db"
+    receipt = _anchored_log(path, kp, chain)
+    _roll_back(path, 4)
+    with AuditLog(path, signer=kp) as log:  # someone holding the key writes a new tail
+        for i in range(2):
+            log.append("mallory", "evidence.added", f"case/C-1/evidence/x{i}")
+        new_root = log.checkpoints()[-1]["root"].hex()
+    (tmp_path / "audit.db.witness").unlink()  # and removes the witness's heads
+    keep = tmp_path / "keep.witness"  # a copy of the receipt kept elsewhere
+    line = {"v": 2, "kind": "anchor", "log": AuditLog(path).entries()["entry_hash"][0],
+            "upto": 6, "root": receipt.root, "receipt": receipt.to_dict()}
+    keep.write_text(json.dumps(line) + "\n")
+    with pytest.raises(IntegrityError, match=rf"entries 1\.\.6 differ from what was "
+                                             rf"anchored in tx {receipt.tx_hash}"):
+        AuditLog(path).verify(kp.public, web3=chain, witnesses=[keep])
+    # the receipt forged to name the new root: the chain says otherwise
+    keep.write_text(json.dumps(dict(line, root=new_root,
+                                    receipt=dict(receipt.to_dict(), root=new_root))) + "\n")
+    with pytest.raises(IntegrityError, match=r"the anchor of entries 1\.\.6 \(witness .*"
+                                             r"keep\.witness \(line 1\)\) fails on the chain: "
+                                             r"the anchored root differs"):
+        AuditLog(path).verify(kp.public, web3=chain, witnesses=[keep])
+
+
+def test_an_unreachable_chain_is_reported_unchecked_not_passed(kp, chain, tmp_path):
+    path = tmp_path / "audit.db"
+    receipt = _anchored_log(path, kp, chain)
+    url = f"http://127.0.0.1:{_closed_port()}"
+    report = AuditLog(path).verify(kp.public, web3=url)
+    assert report.anchored == 1 and report.chain_checked == []
+    (unchecked,) = report.chain_unchecked
+    assert unchecked.startswith(f"entries 1..6: tx {receipt.tx_hash}, block ")
+    assert f"cannot reach the Ethereum node at {url}" in unchecked
+    assert "1 anchored (0 checked on a chain, 1 not)" in str(report)
+    assert report.summary()["chain_unchecked"] == [unchecked]
+    with pytest.raises(NexusError, match=r"could not be checked on a chain: .*cannot reach"):
+        AuditLog(path).verify(kp.public, anchors=True, web3=url)
+    # without web3: a receipt of another in-process chain cannot be asked about here
+    (unchecked,) = AuditLog(path).verify(kp.public).chain_unchecked
+    assert "in-process chain" in unchecked
+    (unchecked,) = AuditLog(path).verify(kp.public, anchors=False).chain_unchecked
+    assert unchecked.endswith("the chain was not asked (anchors=False)")
