@@ -28,9 +28,16 @@ checks the log against every witness it can reach; when none holds a head coveri
 the whole log it says how far the log is proven and that anything after the last
 witnessed head could have been removed.
 
-Storage: a SQLite file (tables ``audit_log``, ``audit_checkpoint`` and
-``audit_witness``, the witnesses named), written in WAL mode, one transaction per
-append, so concurrent writers serialize. Logs written before witnesses existed read
+A chain can be a witness too: :meth:`AuditLog.anchor` writes a checkpoint's Merkle
+root into a transaction (:mod:`nexus_lab.crypto._anchor`), by hand or automatically
+(``anchor_every``, ``anchor_on_close``), and the receipt is kept in the log and in
+every witness file; ``verify`` checks each receipt against the entries and, when it
+can reach it, the chain.
+
+Storage: a SQLite file (tables ``audit_log``, ``audit_checkpoint`` (with the anchor
+receipt), ``audit_witness`` (the witnesses named) and ``audit_unanchored`` (failed
+automatic anchorings), written in WAL mode, one transaction per append, so
+concurrent writers serialize. Logs written before witnesses existed read
 as they are (reported as not witnessed).
 """
 
@@ -39,6 +46,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import operator
 import os
 import sqlite3
 import struct
@@ -85,6 +93,8 @@ CREATE TABLE IF NOT EXISTS audit_checkpoint (
 );
 """
 _WITNESS_TABLE = "CREATE TABLE IF NOT EXISTS audit_witness (spec TEXT PRIMARY KEY)"
+_UNANCHORED_TABLE = ("CREATE TABLE IF NOT EXISTS audit_unanchored (upto INTEGER PRIMARY KEY, "
+                     "at TEXT NOT NULL, error TEXT NOT NULL)")
 
 
 @dataclass(frozen=True)
@@ -210,6 +220,28 @@ class AuditLog:
         ``<log file>.witness`` beside a log file is always one; put another on
         other storage (a share, a removable disk) so that whoever can rewrite the
         log's folder cannot also rewrite every witness.
+    anchor_every : int, optional
+        With a signer, also anchor the checkpoint's Merkle root on the chain
+        (:meth:`anchor`) after every this many entries. Default None: only as
+        ``anchor_on_close`` says.
+    anchor_on_close : bool, optional
+        Anchor the last checkpoint when the log is closed (unless it is anchored
+        already). Default: True when a chain is configured (``web3`` given, or
+        ``NEXUS_LAB_WEB3_URL`` set when the log is opened) and the log has a
+        signer, else False; so a configured chain is a witness without a call to
+        :meth:`anchor`, and no node is contacted when none is configured.
+    web3 : web3.Web3 or str, optional
+        The chain to anchor on and to :meth:`verify` against (see
+        :func:`~nexus_lab.crypto.anchor`); None: ``NEXUS_LAB_WEB3_URL``, else this
+        process's in-process chain. It is not stored in the log.
+
+    Notes
+    -----
+    An automatic anchoring that fails (the node unreachable, the transaction
+    refused) never loses an entry: the entry is written, the failure is logged and
+    stored in the log, and :meth:`verify` reports it in
+    :attr:`AuditReport.not_anchored` until a later anchor covers it. Every receipt
+    is published to the witnesses as well as kept in the log.
 
     Examples
     --------
@@ -224,16 +256,37 @@ class AuditLog:
 
     def __init__(self, path: str | os.PathLike[str] | sqlite3.Connection, *,
                  signer: KeyPair | None = None, checkpoint_every: int = 1,
-                 witnesses: Iterable[str | os.PathLike[str]] | None = None) -> None:
+                 witnesses: Iterable[str | os.PathLike[str]] | None = None,
+                 anchor_every: int | None = None, anchor_on_close: bool | None = None,
+                 web3: Any = None) -> None:
         if signer is not None:
             _need_private(signer, "signing the audit log's checkpoints")
-        if int(checkpoint_every) < 1:
-            raise NexusError(f"checkpoint_every={checkpoint_every}: give a positive count")
+        checkpoint_every = _count("checkpoint_every", checkpoint_every)
+        if anchor_every is not None:
+            anchor_every = _count("anchor_every", anchor_every)
+        if isinstance(web3, str):
+            from urllib.parse import urlsplit
+
+            scheme = urlsplit(web3).scheme
+            if scheme not in ("http", "https"):
+                raise NexusError("web3 must be an http(s):// JSON-RPC URL, a web3.Web3 "
+                                 f"instance or None; got a str with scheme {scheme!r}")
+        if anchor_on_close is None:
+            from nexus_lab.config import settings
+
+            anchor_on_close = signer is not None and (
+                web3 is not None or settings().web3_url is not None)
+        if signer is None and (anchor_every is not None or anchor_on_close):
+            raise NexusError("anchoring needs a signer: open the log with "
+                             "AuditLog(path, signer=keypair), or leave anchor_every and "
+                             "anchor_on_close unset")
+        self.anchor_every = anchor_every
+        self.anchor_on_close = bool(anchor_on_close)
         if isinstance(witnesses, (str, os.PathLike)):
             witnesses = [witnesses]
         named = [_witness(w) for w in (witnesses or [])]
         self.signer = signer
-        self.checkpoint_every = int(checkpoint_every)
+        self.checkpoint_every = checkpoint_every
         self._tree = _Frontier()  # the Merkle root of entries 1..count, kept up to date
         self._first: bytes | None = None  # entry 1's hash: names the log to its witnesses
         self._head: bytes = _GENESIS
@@ -260,7 +313,7 @@ class AuditLog:
         except sqlite3.DatabaseError as err:
             raise NexusError(f"{self._where()} is not a NEXUS audit log: {err}") from None
         self._witnesses = self._known_witnesses(named)
-        self._web3: Any = None
+        self._web3: Any = web3
 
     def _known_witnesses(self, named: list[_FileWitness]) -> list[_FileWitness]:
         """The default witness beside the file, those remembered, and ``named`` (which
@@ -344,7 +397,39 @@ class AuditLog:
                 raise
         if self.signer is not None and seq % self.checkpoint_every == 0:
             self.checkpoint()
+        if self.anchor_every is not None and seq % self.anchor_every == 0:
+            self._auto_anchor()
         return AuditEntry(seq, created, actor, action, resource, det, h)
+
+    def _auto_anchor(self) -> None:
+        """Anchor the log as it is now on the configured chain, unless its last
+        checkpoint is anchored already; a failure is logged and stored, not raised."""
+        upto = len(self)
+        try:
+            cp = self.checkpoint()
+            if cp is None or cp["anchor"] is not None:
+                return
+            upto = cp["upto"]
+            self.anchor(self._web3)
+        except NexusError as err:
+            log.warning("audit log %s: entries 1..%d are not anchored: %s", self._where(),
+                        upto, err)
+            try:
+                with self._lock:
+                    self._db.execute(_UNANCHORED_TABLE)
+                    self._db.execute("INSERT OR REPLACE INTO audit_unanchored VALUES "
+                                     "(?, ?, ?)", (upto, utc_now(), str(err)))
+            except sqlite3.Error as db_err:
+                log.warning("audit log %s: the failed anchoring could not be recorded: %s",
+                            self._where(), db_err)
+
+    def _unanchored(self) -> list[tuple[int, str, str]]:
+        """The failed automatic anchorings ``(upto, when, why)``, oldest first."""
+        try:
+            return self._db.execute("SELECT upto, at, error FROM audit_unanchored "
+                                    "ORDER BY upto").fetchall()
+        except sqlite3.OperationalError:  # no anchoring ever failed
+            return []
 
     def checkpoint(self) -> dict | None:
         """Sign the log as it is now (returns the checkpoint, or None when empty)."""
@@ -589,6 +674,9 @@ class AuditLog:
         from nexus_lab.crypto._anchor import _check_on_chain
 
         report.anchored = len(receipts)
+        covered = max((upto for upto, _, _ in receipts), default=0)
+        report.not_anchored = [f"entries 1..{upto}: anchoring failed at {at}: {why}"
+                               for upto, at, why in self._unanchored() if upto > covered]
         for upto, r, where in sorted(receipts, key=lambda x: -x[0]):  # newest names most
             if upto > len(hashes):
                 raise _fail(f"entries {len(hashes) + 1}..{upto} were removed: {where} holds "
@@ -712,10 +800,13 @@ class AuditLog:
         return target
 
     def close(self) -> None:
-        """Checkpoint the entries not yet signed (with a signer), then close."""
+        """Checkpoint the entries not yet signed (with a signer), anchor them when
+        ``anchor_on_close``, then close."""
         try:
             if self.signer is not None and self.checkpoint_every > 1 and len(self):
                 self.checkpoint()
+            if self.anchor_on_close and len(self):
+                self._auto_anchor()
         except sqlite3.ProgrammingError:  # closed already
             pass
         finally:
@@ -799,6 +890,18 @@ def _receipts(cps: list[dict], witnesses: list[_FileWitness],
                                  "the witness was altered")
         found.setdefault((upto, json.dumps(r.to_dict(), sort_keys=True)), (upto, r, where))
     return list(found.values())
+
+
+def _count(name: str, value: object) -> int:
+    """``value`` as a positive count of entries, or a NexusError naming ``name``."""
+    try:
+        count = -1 if isinstance(value, bool) else operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        count = -1
+    if count < 1:
+        extra = ", or None" if name == "anchor_every" else ""
+        raise NexusError(f"{name}={value!r}: give a positive count of entries{extra}")
+    return count
 
 
 def _short(text: str, width: int = 90) -> str:

@@ -523,3 +523,72 @@ def test_an_unreachable_chain_is_reported_unchecked_not_passed(kp, chain, tmp_pa
     assert "in-process chain" in unchecked
     (unchecked,) = AuditLog(path).verify(kp.public, anchors=False).chain_unchecked
     assert unchecked.endswith("the chain was not asked (anchors=False)")
+
+
+def test_auto_anchoring_anchors_and_verifies(kp, chain, tmp_path):
+    path = tmp_path / "audit.db"
+    with AuditLog(path, signer=kp, anchor_every=3, web3=chain) as log:
+        for i in range(7):
+            log.append("alice", "evidence.added", f"case/C-1/evidence/{i}")
+        assert [c["upto"] for c in log.checkpoints() if c["anchor"]] == [3, 6]
+    # a configured chain anchors on closing by default: entry 7 is anchored too
+    log = AuditLog(path)
+    assert [c["upto"] for c in log.checkpoints() if c["anchor"]] == [3, 6, 7]
+    report = log.verify(kp.public, web3=chain)
+    assert (report.anchored, len(report.chain_checked), report.chain_unchecked,
+            report.not_anchored) == (3, 3, [], [])
+    lines = (tmp_path / "audit.db.witness").read_text().splitlines()
+    assert [json.loads(x)["upto"] for x in lines if '"kind":"anchor"' in x] == [3, 6, 7]
+
+
+def test_without_a_chain_nothing_is_anchored_and_with_one_closing_anchors(
+        kp, chain, tmp_path, monkeypatch):
+    with AuditLog(tmp_path / "a.db", signer=kp) as log:
+        log.append("alice", "evidence.added", "case/C-1/evidence/1")
+    assert AuditLog(tmp_path / "a.db").verify().anchored == 0
+    with AuditLog(tmp_path / "b.db", signer=kp, anchor_on_close=False, web3=chain) as log:
+        log.append("alice", "evidence.added", "case/C-1/evidence/1")
+    assert AuditLog(tmp_path / "b.db").verify().anchored == 0
+    # NEXUS_LAB_WEB3_URL set: closing anchors (here it fails: the node is not there)
+    monkeypatch.setenv("NEXUS_LAB_WEB3_URL", f"http://127.0.0.1:{_closed_port()}")
+    with AuditLog(tmp_path / "c.db", signer=kp) as log:
+        log.append("alice", "evidence.added", "case/C-1/evidence/1")
+    (failed,) = AuditLog(tmp_path / "c.db").verify().not_anchored
+    assert failed.startswith("entries 1..1: anchoring failed at ")
+
+
+def test_a_failed_anchoring_keeps_the_entry_and_is_reported(kp, chain, tmp_path, caplog):
+    path = tmp_path / "audit.db"
+    url = f"http://127.0.0.1:{_closed_port()}"
+    log = AuditLog(path, signer=kp, anchor_every=1, web3=url)
+    entry = log.append("alice", "evidence.added", "case/C-1/evidence/1")
+    assert entry.seq == 1 and len(log) == 1 and log.checkpoints()[0]["anchor"] is None
+    assert "entries 1..1 are not anchored" in caplog.text and "cannot reach" in caplog.text
+    report = log.verify(kp.public)
+    (failed,) = report.not_anchored
+    assert "cannot reach the Ethereum node at " + url in failed
+    assert "1 not anchored (anchoring failed)" in str(report)
+    log.append("alice", "evidence.added", "case/C-1/evidence/2")  # fails again
+    assert len(log.verify(kp.public).not_anchored) == 2
+    log.anchor(chain)  # a later anchor covers every entry before it
+    assert log.verify(kp.public, web3=chain).not_anchored == []
+    log._db.close()
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"anchor_every": 0}, r"anchor_every=0: give a positive count of entries, or None"),
+    ({"anchor_every": "3"}, r"anchor_every='3': give a positive count"),
+    ({"web3": "ftp://node"}, r"web3 must be an http\(s\):// JSON-RPC URL.*'ftp'"),
+    ({"checkpoint_every": "x"}, r"checkpoint_every='x': give a positive count of entries$"),
+    ({"checkpoint_every": 2.5}, r"checkpoint_every=2.5: give a positive count"),
+])
+def test_bad_anchoring_options(kp, tmp_path, kwargs, match):
+    with pytest.raises(NexusError, match=match):
+        AuditLog(tmp_path / "audit.db", signer=kp, **kwargs)
+    assert not (tmp_path / "audit.db").exists()
+
+
+def test_anchoring_needs_a_signer(tmp_path):
+    with pytest.raises(NexusError, match="anchoring needs a signer: open the log with "
+                                         "AuditLog"):
+        AuditLog(tmp_path / "audit.db", anchor_every=5)
