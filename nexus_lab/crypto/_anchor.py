@@ -310,6 +310,11 @@ def _network_name(w3: Web3) -> str:
     return type(provider).__name__
 
 
+def _url_configured() -> bool:
+    """Whether ``$NEXUS_LAB_WEB3_URL`` names a chain (read now)."""
+    return settings().web3_url is not None
+
+
 def _connect(web3: Web3 | str | None) -> tuple[Web3, str]:
     """The ``Web3`` to use and the network name to record for it."""
     w3mod = _import_web3()
@@ -633,7 +638,7 @@ def _check_on_chain(
     ``network`` is never contacted unasked: its address is recorded without the
     path or key it needs).
     """
-    if web3 is None and settings().web3_url is None:
+    if web3 is None and not _url_configured():
         if receipt.network != IN_PROCESS:
             return (f"no chain to ask: pass web3= (--web3) a node of {receipt.network} "
                     f"(chain id {receipt.chain_id}) or set {URL_ENV}")

@@ -272,10 +272,9 @@ class AuditLog:
                 raise NexusError("web3 must be an http(s):// JSON-RPC URL, a web3.Web3 "
                                  f"instance or None; got a str with scheme {scheme!r}")
         if anchor_on_close is None:
-            from nexus_lab.config import settings
+            from nexus_lab.crypto._anchor import _url_configured
 
-            anchor_on_close = signer is not None and (
-                web3 is not None or settings().web3_url is not None)
+            anchor_on_close = signer is not None and (web3 is not None or _url_configured())
         if signer is None and (anchor_every is not None or anchor_on_close):
             raise NexusError("anchoring needs a signer: open the log with "
                              "AuditLog(path, signer=keypair), or leave anchor_every and "
