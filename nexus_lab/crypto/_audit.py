@@ -264,13 +264,7 @@ class AuditLog:
         checkpoint_every = _count("checkpoint_every", checkpoint_every)
         if anchor_every is not None:
             anchor_every = _count("anchor_every", anchor_every)
-        if isinstance(web3, str):
-            from urllib.parse import urlsplit
-
-            scheme = urlsplit(web3).scheme
-            if scheme not in ("http", "https"):
-                raise NexusError("web3 must be an http(s):// JSON-RPC URL, a web3.Web3 "
-                                 f"instance or None; got a str with scheme {scheme!r}")
+        _check_web3(web3)
         if anchor_on_close is None:
             from nexus_lab.crypto._anchor import _url_configured
 
@@ -613,6 +607,7 @@ class AuditLog:
             receipt whose entries the log no longer holds, or that the chain
             contradicts.
         """
+        _check_web3(web3)
         pinned = public.public if isinstance(public, KeyPair) else public
         if pinned is None and self.signer is not None:
             pinned = self.signer.public
@@ -889,6 +884,17 @@ def _receipts(cps: list[dict], witnesses: list[_FileWitness],
                                  "the witness was altered")
         found.setdefault((upto, json.dumps(r.to_dict(), sort_keys=True)), (upto, r, where))
     return list(found.values())
+
+
+def _check_web3(web3: Any) -> None:
+    """Refuse a ``web3`` string that is not an http(s) URL before any work is done."""
+    if isinstance(web3, str):
+        from urllib.parse import urlsplit
+
+        scheme = urlsplit(web3).scheme
+        if scheme not in ("http", "https"):
+            raise NexusError("web3 must be an http(s):// JSON-RPC URL, a web3.Web3 "
+                             f"instance or None; got a str with scheme {scheme!r}")
 
 
 def _count(name: str, value: object) -> int:

@@ -592,3 +592,32 @@ def test_anchoring_needs_a_signer(tmp_path):
     with pytest.raises(NexusError, match="anchoring needs a signer: open the log with "
                                          "AuditLog"):
         AuditLog(tmp_path / "audit.db", anchor_every=5)
+
+
+def test_cli_prints_the_chain_checks(kp, tmp_path, capsys):
+    from nexus_lab.cli import main
+
+    path = tmp_path / "audit.db"
+    with AuditLog(path, signer=kp) as log:
+        log.append("alice", "evidence.added", "case/C-1/evidence/1")
+        receipt = log.anchor()  # this process's in-process chain
+    assert main(["audit", "verify", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("OK: audit log intact: 1 entries") and "1 anchored (1 checked" in out
+    assert (f"\n  anchor checked on its chain: entries 1..1: tx {receipt.tx_hash}, block "
+            f"{receipt.block_number}") in out
+    url = f"http://127.0.0.1:{_closed_port()}"
+    assert main(["audit", "verify", str(path), "--web3", url]) == 0
+    out = capsys.readouterr().out
+    assert f"\n  anchor NOT checked on a chain: entries 1..1: tx {receipt.tx_hash}" in out
+    assert "cannot reach the Ethereum node at " + url in out
+    assert main(["audit", "verify", str(path), "--web3", url, "--anchors"]) == 1
+    assert main(["audit", "verify", str(path), "--web3", "ftp://node"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: web3 must be an http(s):// JSON-RPC URL") and \
+        err.count("\n") == 1
+    with AuditLog(tmp_path / "b.db", signer=kp, anchor_every=1, web3=url) as log:
+        log.append("alice", "evidence.added", "case/C-1/evidence/1")
+    assert main(["audit", "verify", str(tmp_path / "b.db")]) == 0
+    out = capsys.readouterr().out
+    assert "\n  NOT ANCHORED: entries 1..1: anchoring failed at " in out
