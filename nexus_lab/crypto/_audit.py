@@ -403,7 +403,7 @@ class AuditLog:
             if cp is None or cp["anchor"] is not None:
                 return
             upto = cp["upto"]
-            self.anchor(self._web3)
+            self.anchor()
         except NexusError as err:
             log.warning("audit log %s: entries 1..%d are not anchored: %s", self._where(),
                         upto, err)
@@ -486,14 +486,16 @@ class AuditLog:
 
         The receipt (:class:`~nexus_lab.crypto.AnchorReceipt`) is stored with the
         checkpoint and published to every witness (so deleting it from the log does
-        not delete the evidence); :meth:`verify` checks it.
+        not delete the evidence); :meth:`verify` checks it. ``web3`` defaults to the
+        chain the log was opened with; other keywords go to
+        :func:`~nexus_lab.crypto.anchor`.
         """
         from nexus_lab.crypto._anchor import anchor
 
         cp = self.checkpoint()
         if cp is None:
             raise NexusError("the audit log is empty: nothing to anchor")
-        receipt = anchor(cp["root"], web3, **kwargs)
+        receipt = anchor(cp["root"], web3 if web3 is not None else self._web3, **kwargs)
         with self._lock:
             self._db.execute("UPDATE audit_checkpoint SET anchor = ? WHERE upto = ?",
                              (json.dumps(receipt.to_dict()), cp["upto"]))

@@ -621,3 +621,24 @@ def test_cli_prints_the_chain_checks(kp, tmp_path, capsys):
     assert main(["audit", "verify", str(tmp_path / "b.db")]) == 0
     out = capsys.readouterr().out
     assert "\n  NOT ANCHORED: entries 1..1: anchoring failed at " in out
+
+
+def test_anchor_uses_the_chain_the_log_was_opened_with(kp, chain, tmp_path):
+    log = AuditLog(tmp_path / "audit.db", signer=kp, web3=chain, anchor_on_close=False)
+    log.append("alice", "evidence.added", "case/C-1/evidence/1")
+    receipt = log.anchor()
+    assert verify_anchor(log.checkpoints()[-1]["root"], receipt, chain)
+    log.close()
+
+
+def test_an_altered_witness_anchor_line_is_named(kp, chain, tmp_path):
+    path = tmp_path / "audit.db"
+    _anchored_log(path, kp, chain, n=2)
+    witness = tmp_path / "audit.db.witness"
+    lines = witness.read_text().splitlines()
+    line = json.loads(lines[-1])
+    line["receipt"]["block_number"] = "seven"
+    witness.write_text("\n".join([*lines[:-1], json.dumps(line)]) + "\n")
+    with pytest.raises(IntegrityError, match=r"witness .*audit\.db\.witness \(line 3\): its "
+                                             r"anchor receipt is malformed .*block_number"):
+        AuditLog(path).verify(kp.public, web3=chain)
