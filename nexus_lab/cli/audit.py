@@ -6,7 +6,9 @@ Commands::
                            [--anchors] [--web3 URL]
     nexus-lab audit show [LOG] [--last 20]
 
-``LOG`` defaults to the log ``NEXUS_LAB_AUDIT_LOG`` names.
+``LOG`` defaults to the log ``NEXUS_LAB_AUDIT_LOG`` names. ``verify`` prints one line
+for each anchor receipt (in the log or a witness): checked on its chain, or not
+checked and why; and one for each checkpoint whose automatic anchoring failed.
 """
 
 from __future__ import annotations
@@ -26,13 +28,15 @@ def register(sub: Any) -> None:
     aud_sub = aud.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     av = aud_sub.add_parser(
         "verify", help="check the hash chain, checkpoints and anchors",
-        description="Check an audit log: the hash chain, every signed checkpoint and (with "
-        "--anchors) the anchored roots on their chain. Names the first altered, removed or "
-        "reordered entry, and every witness it can reach (the file LOG.witness beside it, "
-        "those the log names, --witness): a witness catches entries removed from the end. "
-        "Prints OK only when a witness proves the log complete, else what was proven; "
-        "exit status 1 when the log fails (or, with --require-witness, is not proven "
-        "complete).")
+        description="Check an audit log: the hash chain, every signed checkpoint and every "
+        "anchor receipt (in the log or a witness) against the entries and, when it can be "
+        "reached, the chain. Names the first altered, removed or reordered entry, and every "
+        "witness it can reach (the file LOG.witness beside it, those the log names, "
+        "--witness): a witness catches entries removed from the end. Prints OK only when a "
+        "witness proves the log complete, else what was proven, and each anchor checked or "
+        "not checked on its chain; exit status 1 when the log fails (or, with "
+        "--require-witness, is not proven complete; with --anchors, has an anchor not "
+        "checked on its chain).")
     av.add_argument("log", nargs="?", default=None,
                     help="the audit log (default: $NEXUS_LAB_AUDIT_LOG)")
     av.add_argument("--pub", default=None, help="the key that must have signed checkpoints")
@@ -40,8 +44,11 @@ def register(sub: Any) -> None:
                     help="another witness file or folder to check (repeatable)")
     av.add_argument("--require-witness", action="store_true",
                     help="exit status 1 unless a witness proves the log complete")
-    av.add_argument("--anchors", action="store_true", help="also check anchors on chain")
-    av.add_argument("--web3", default=None, metavar="URL", help="JSON-RPC endpoint for anchors")
+    av.add_argument("--anchors", action="store_true",
+                    help="exit status 1 unless every anchor was checked on its chain")
+    av.add_argument("--web3", default=None, metavar="URL",
+                    help="JSON-RPC endpoint of the anchors' chain (default: "
+                    "$NEXUS_LAB_WEB3_URL)")
     av.set_defaults(func=_cmd_audit_verify)
     ash = aud_sub.add_parser("show", help="print the latest entries")
     ash.add_argument("log", nargs="?", default=None,
@@ -66,7 +73,7 @@ def _audit_log(path: str | None) -> Any:
 def _cmd_audit_verify(args: argparse.Namespace) -> int:
     log = _audit_log(args.log)
     pub = load_public(args.pub) if args.pub else None
-    report = log.verify(pub, anchors=args.anchors, web3=args.web3, witnesses=args.witness)
+    report = log.verify(pub, web3=args.web3, witnesses=args.witness)
     print(f"OK: {report}" if report.complete else f"NOT PROVEN COMPLETE: {report}")
     if report.unsigned_tail:
         print(f"  {report.unsigned_tail} entries after the last checkpoint are chained but "
@@ -76,7 +83,15 @@ def _cmd_audit_verify(args: argparse.Namespace) -> int:
               + " (pass --pub to require a key)")
     if report.unreachable:
         print("  witnesses not reachable: " + ", ".join(report.unreachable))
-    return 1 if args.require_witness and not report.complete else 0
+    for line in report.chain_checked:
+        print(f"  anchor checked on its chain: {line}")
+    for line in report.chain_unchecked:
+        print(f"  anchor NOT checked on a chain: {line}")
+    for line in report.not_anchored:
+        print(f"  NOT ANCHORED: {line}")
+    if args.require_witness and not report.complete:
+        return 1
+    return 1 if args.anchors and report.chain_unchecked else 0
 
 
 def _cmd_audit_show(args: argparse.Namespace) -> int:

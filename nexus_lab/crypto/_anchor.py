@@ -310,6 +310,11 @@ def _network_name(w3: Web3) -> str:
     return type(provider).__name__
 
 
+def _url_configured() -> bool:
+    """Whether ``$NEXUS_LAB_WEB3_URL`` names a chain (read now)."""
+    return settings().web3_url is not None
+
+
 def _connect(web3: Web3 | str | None) -> tuple[Web3, str]:
     """The ``Web3`` to use and the network name to record for it."""
     w3mod = _import_web3()
@@ -618,3 +623,53 @@ def verify_anchor(
             )
     log.debug("verified anchor of root %s in tx %s", receipt.root, receipt.tx_hash)
     return True
+
+
+def _check_on_chain(
+    root: bytes, receipt: AnchorReceipt, web3: Web3 | str | None = None
+) -> str | None:
+    """Check ``receipt`` on its chain as :func:`verify_anchor` does, if it can be asked.
+
+    Returns None when the chain confirmed the anchor, or why it could not be asked
+    (no chain configured for it, the node unreachable or refusing, another chain id,
+    web3.py missing); raises :class:`IntegrityError` when the chain contradicts it.
+    With ``web3=None`` and no ``$NEXUS_LAB_WEB3_URL``, only a receipt made on this
+    process's in-process chain can be checked (the chain of the receipt's
+    ``network`` is never contacted unasked: its address is recorded without the
+    path or key it needs).
+    """
+    if web3 is None and not _url_configured():
+        if receipt.network != IN_PROCESS:
+            return (f"no chain to ask: pass web3= (--web3) a node of {receipt.network} "
+                    f"(chain id {receipt.chain_id}) or set {URL_ENV}")
+        if _local_chain is None:
+            return ("made on an in-process chain, which lived only in the process that "
+                    "made it")
+        from web3.exceptions import BlockNotFound
+
+        try:
+            _local_chain.eth.get_block(receipt.block_hash)
+        except BlockNotFound:
+            return ("made on another in-process chain (one lives only in the process "
+                    "that made it): this process's has no block " + receipt.block_hash)
+        web3 = _local_chain
+    try:
+        w3, network = _connect(web3)
+    except DependencyError as err:
+        return str(err)
+    try:
+        with _node(network, "verifying the anchor"):
+            chain_id = int(w3.eth.chain_id)
+    except NexusError as err:
+        return str(err)
+    if chain_id != receipt.chain_id:
+        return (f"made on chain id {receipt.chain_id} ({receipt.network}), and {network} "
+                f"is chain id {chain_id}: pass web3= (--web3) a node of the chain it was "
+                "made on")
+    try:
+        verify_anchor(root, receipt, w3)
+    except IntegrityError:
+        raise
+    except NexusError as err:  # unreachable or refusing since: not a verdict
+        return str(err)
+    return None

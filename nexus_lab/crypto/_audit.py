@@ -28,9 +28,16 @@ checks the log against every witness it can reach; when none holds a head coveri
 the whole log it says how far the log is proven and that anything after the last
 witnessed head could have been removed.
 
-Storage: a SQLite file (tables ``audit_log``, ``audit_checkpoint`` and
-``audit_witness``, the witnesses named), written in WAL mode, one transaction per
-append, so concurrent writers serialize. Logs written before witnesses existed read
+A chain can be a witness too: :meth:`AuditLog.anchor` writes a checkpoint's Merkle
+root into a transaction (:mod:`nexus_lab.crypto._anchor`), by hand or automatically
+(``anchor_every``, ``anchor_on_close``), and the receipt is kept in the log and in
+every witness file; ``verify`` checks each receipt against the entries and, when it
+can reach it, the chain.
+
+Storage: a SQLite file (tables ``audit_log``, ``audit_checkpoint`` (with the anchor
+receipt), ``audit_witness`` (the witnesses named) and ``audit_unanchored`` (failed
+automatic anchorings), written in WAL mode, one transaction per append, so
+concurrent writers serialize. Logs written before witnesses existed read
 as they are (reported as not witnessed).
 """
 
@@ -39,6 +46,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import operator
 import os
 import sqlite3
 import struct
@@ -85,6 +93,8 @@ CREATE TABLE IF NOT EXISTS audit_checkpoint (
 );
 """
 _WITNESS_TABLE = "CREATE TABLE IF NOT EXISTS audit_witness (spec TEXT PRIMARY KEY)"
+_UNANCHORED_TABLE = ("CREATE TABLE IF NOT EXISTS audit_unanchored (upto INTEGER PRIMARY KEY, "
+                     "at TEXT NOT NULL, error TEXT NOT NULL)")
 
 
 @dataclass(frozen=True)
@@ -106,7 +116,13 @@ class AuditEntry:
 
 @dataclass
 class AuditReport:
-    """What :meth:`AuditLog.verify` checked (it raises on the first failure)."""
+    """What :meth:`AuditLog.verify` checked (it raises on the first failure).
+
+    ``anchored`` counts the anchor receipts found (in the log and in its witnesses);
+    ``chain_checked`` describes those the chain confirmed, ``chain_unchecked`` those
+    it could not be asked about, and why (each was still checked against the log's
+    entries); ``not_anchored`` the checkpoints whose automatic anchoring failed.
+    """
 
     entries: int
     checkpoints: int
@@ -118,6 +134,9 @@ class AuditReport:
     witnessed_at: str = ""
     witnesses: list[str] = field(default_factory=list)
     unreachable: list[str] = field(default_factory=list)
+    chain_checked: list[str] = field(default_factory=list)
+    chain_unchecked: list[str] = field(default_factory=list)
+    not_anchored: list[str] = field(default_factory=list)
 
     @property
     def unsigned_tail(self) -> int:
@@ -155,7 +174,9 @@ class AuditReport:
                 "signed_at": self.signed_at, "witnessed_upto": self.witnessed_upto,
                 "witnessed_at": self.witnessed_at, "complete": self.complete,
                 "witnesses": list(self.witnesses), "unreachable": list(self.unreachable),
-                "proven": self.proven}
+                "chain_checked": list(self.chain_checked),
+                "chain_unchecked": list(self.chain_unchecked),
+                "not_anchored": list(self.not_anchored), "proven": self.proven}
 
     def _repr_html_(self) -> str:
         mark = "&#10003;" if self.complete else "&#9888;"
@@ -164,6 +185,11 @@ class AuditReport:
     def __str__(self) -> str:
         counts = (f"{self.entries} entries, {self.checkpoints} signed checkpoints (through "
                   f"entry {self.signed_upto}), {self.anchored} anchored")
+        if self.anchored:
+            counts += (f" ({len(self.chain_checked)} checked on a chain, "
+                       f"{len(self.chain_unchecked)} not)")
+        if self.not_anchored:
+            counts += f", {len(self.not_anchored)} not anchored (anchoring failed)"
         if self.complete:
             return f"audit log intact: {counts}; {self.proven}"
         return f"audit log {self.proven} ({counts})"
@@ -194,6 +220,28 @@ class AuditLog:
         ``<log file>.witness`` beside a log file is always one; put another on
         other storage (a share, a removable disk) so that whoever can rewrite the
         log's folder cannot also rewrite every witness.
+    anchor_every : int, optional
+        With a signer, also anchor the checkpoint's Merkle root on the chain
+        (:meth:`anchor`) after every this many entries. Default None: only as
+        ``anchor_on_close`` says.
+    anchor_on_close : bool, optional
+        Anchor the last checkpoint when the log is closed (unless it is anchored
+        already). Default: True when a chain is configured (``web3`` given, or
+        ``NEXUS_LAB_WEB3_URL`` set when the log is opened) and the log has a
+        signer, else False; so a configured chain is a witness without a call to
+        :meth:`anchor`, and no node is contacted when none is configured.
+    web3 : web3.Web3 or str, optional
+        The chain to anchor on and to :meth:`verify` against (see
+        :func:`~nexus_lab.crypto.anchor`); None: ``NEXUS_LAB_WEB3_URL``, else this
+        process's in-process chain. It is not stored in the log.
+
+    Notes
+    -----
+    An automatic anchoring that fails (the node unreachable, the transaction
+    refused) never loses an entry: the entry is written, the failure is logged and
+    stored in the log, and :meth:`verify` reports it in
+    :attr:`AuditReport.not_anchored` until a later anchor covers it. Every receipt
+    is published to the witnesses as well as kept in the log.
 
     Examples
     --------
@@ -208,16 +256,30 @@ class AuditLog:
 
     def __init__(self, path: str | os.PathLike[str] | sqlite3.Connection, *,
                  signer: KeyPair | None = None, checkpoint_every: int = 1,
-                 witnesses: Iterable[str | os.PathLike[str]] | None = None) -> None:
+                 witnesses: Iterable[str | os.PathLike[str]] | None = None,
+                 anchor_every: int | None = None, anchor_on_close: bool | None = None,
+                 web3: Any = None) -> None:
         if signer is not None:
             _need_private(signer, "signing the audit log's checkpoints")
-        if int(checkpoint_every) < 1:
-            raise NexusError(f"checkpoint_every={checkpoint_every}: give a positive count")
+        checkpoint_every = _count("checkpoint_every", checkpoint_every)
+        if anchor_every is not None:
+            anchor_every = _count("anchor_every", anchor_every)
+        _check_web3(web3)
+        if anchor_on_close is None:
+            from nexus_lab.crypto._anchor import _url_configured
+
+            anchor_on_close = signer is not None and (web3 is not None or _url_configured())
+        if signer is None and (anchor_every is not None or anchor_on_close):
+            raise NexusError("anchoring needs a signer: open the log with "
+                             "AuditLog(path, signer=keypair), or leave anchor_every and "
+                             "anchor_on_close unset")
+        self.anchor_every = anchor_every
+        self.anchor_on_close = bool(anchor_on_close)
         if isinstance(witnesses, (str, os.PathLike)):
             witnesses = [witnesses]
         named = [_witness(w) for w in (witnesses or [])]
         self.signer = signer
-        self.checkpoint_every = int(checkpoint_every)
+        self.checkpoint_every = checkpoint_every
         self._tree = _Frontier()  # the Merkle root of entries 1..count, kept up to date
         self._first: bytes | None = None  # entry 1's hash: names the log to its witnesses
         self._head: bytes = _GENESIS
@@ -244,6 +306,7 @@ class AuditLog:
         except sqlite3.DatabaseError as err:
             raise NexusError(f"{self._where()} is not a NEXUS audit log: {err}") from None
         self._witnesses = self._known_witnesses(named)
+        self._web3: Any = web3
 
     def _known_witnesses(self, named: list[_FileWitness]) -> list[_FileWitness]:
         """The default witness beside the file, those remembered, and ``named`` (which
@@ -327,7 +390,39 @@ class AuditLog:
                 raise
         if self.signer is not None and seq % self.checkpoint_every == 0:
             self.checkpoint()
+        if self.anchor_every is not None and seq % self.anchor_every == 0:
+            self._auto_anchor()
         return AuditEntry(seq, created, actor, action, resource, det, h)
+
+    def _auto_anchor(self) -> None:
+        """Anchor the log as it is now on the configured chain, unless its last
+        checkpoint is anchored already; a failure is logged and stored, not raised."""
+        upto = len(self)
+        try:
+            cp = self.checkpoint()
+            if cp is None or cp["anchor"] is not None:
+                return
+            upto = cp["upto"]
+            self.anchor()
+        except NexusError as err:
+            log.warning("audit log %s: entries 1..%d are not anchored: %s", self._where(),
+                        upto, err)
+            try:
+                with self._lock:
+                    self._db.execute(_UNANCHORED_TABLE)
+                    self._db.execute("INSERT OR REPLACE INTO audit_unanchored VALUES "
+                                     "(?, ?, ?)", (upto, utc_now(), str(err)))
+            except sqlite3.Error as db_err:
+                log.warning("audit log %s: the failed anchoring could not be recorded: %s",
+                            self._where(), db_err)
+
+    def _unanchored(self) -> list[tuple[int, str, str]]:
+        """The failed automatic anchorings ``(upto, when, why)``, oldest first."""
+        try:
+            return self._db.execute("SELECT upto, at, error FROM audit_unanchored "
+                                    "ORDER BY upto").fetchall()
+        except sqlite3.OperationalError:  # no anchoring ever failed
+            return []
 
     def checkpoint(self) -> dict | None:
         """Sign the log as it is now (returns the checkpoint, or None when empty)."""
@@ -390,18 +485,34 @@ class AuditLog:
         """Checkpoint, then write the checkpoint's Merkle root to a chain.
 
         The receipt (:class:`~nexus_lab.crypto.AnchorReceipt`) is stored with the
-        checkpoint and checked by ``verify(anchors=True)``.
+        checkpoint and published to every witness (so deleting it from the log does
+        not delete the evidence); :meth:`verify` checks it. ``web3`` defaults to the
+        chain the log was opened with; other keywords go to
+        :func:`~nexus_lab.crypto.anchor`.
         """
         from nexus_lab.crypto._anchor import anchor
 
         cp = self.checkpoint()
         if cp is None:
             raise NexusError("the audit log is empty: nothing to anchor")
-        receipt = anchor(cp["root"], web3, **kwargs)
+        receipt = anchor(cp["root"], web3 if web3 is not None else self._web3, **kwargs)
         with self._lock:
             self._db.execute("UPDATE audit_checkpoint SET anchor = ? WHERE upto = ?",
                              (json.dumps(receipt.to_dict()), cp["upto"]))
+            self._publish_anchor(cp["upto"], receipt.to_dict())
         return receipt
+
+    def _publish_anchor(self, upto: int, receipt: dict) -> None:
+        """Give the anchor receipt of checkpoint ``upto`` to every witness, so that
+        deleting it from the log does not delete the evidence."""
+        assert self._first is not None
+        for w in self._witnesses:
+            try:
+                w.publish_anchor(self._first, upto, receipt)
+            except OSError as err:
+                log.warning("audit log %s: witness %s could not be written (%s); the anchor "
+                            "of checkpoint %d is in the log only", self._where(), w.name,
+                            err, upto)
 
     # ------------------------------------------------------------------ reading
 
@@ -452,9 +563,9 @@ class AuditLog:
 
     # ------------------------------------------------------------------ checking
 
-    def verify(self, public: PublicKey | KeyPair | None = None, *, anchors: bool = False,
-               web3: Any = None, witnesses: Iterable[str | os.PathLike[str]] | None = None
-               ) -> AuditReport:
+    def verify(self, public: PublicKey | KeyPair | None = None, *,
+               anchors: bool | None = None, web3: Any = None,
+               witnesses: Iterable[str | os.PathLike[str]] | None = None) -> AuditReport:
         """Check the whole log; raise :class:`IntegrityError` at the first problem.
 
         The log is checked against every witness it can reach (the one beside the
@@ -464,16 +575,28 @@ class AuditLog:
         reachable only what the log signs itself is proven, and anything after the
         last witnessed head could have been removed.
 
+        Every anchor receipt, in the log or in a witness, is checked too: the log must
+        still hold the ``upto`` entries it anchored (a receipt beyond the log's end is
+        a rollback) with the anchored Merkle root, and the chain is asked
+        (:func:`~nexus_lab.crypto.verify_anchor`) when it can be reached. A receipt
+        the chain could not be asked about is listed, with the reason, in
+        :attr:`AuditReport.chain_unchecked`, never counted as checked.
+
         Parameters
         ----------
         public : PublicKey or KeyPair, optional
             Whose checkpoints to trust. Default: the log's signer; without either,
             the signer recorded in each checkpoint (which shows tampering but not who
             signed: pin the key when you can).
-        anchors : bool, default False
-            Also check each anchored root on its chain (``verify_anchor``).
+        anchors : bool, optional
+            None (default): ask the chain about each receipt when it can be reached.
+            True: every receipt must be checked on its chain (raise
+            :class:`~nexus_lab.errors.NexusError` when one cannot be). False: do not
+            ask the chain (receipts are still checked against the entries).
         web3 : optional
-            The chain for ``anchors`` (see :func:`~nexus_lab.crypto.anchor`).
+            The chain to ask (see :func:`~nexus_lab.crypto.anchor`). Default: the one
+            the log was opened with, else ``$NEXUS_LAB_WEB3_URL``, else (for receipts
+            made on it) this process's in-process chain.
         witnesses : iterable of str or path-like, optional
             More witness files or folders to check (nothing is written to them).
 
@@ -482,8 +605,11 @@ class AuditLog:
         IntegrityError
             Naming the first altered, removed or reordered entry (``err.entry`` is its
             sequence number), the checkpoint that fails, or the witness that holds a
-            head the log no longer has (entries removed: a rollback).
+            head the log no longer has (entries removed: a rollback), or the anchor
+            receipt whose entries the log no longer holds, or that the chain
+            contradicts.
         """
+        _check_web3(web3)
         pinned = public.public if isinstance(public, KeyPair) else public
         if pinned is None and self.signer is not None:
             pinned = self.signer.public
@@ -493,7 +619,6 @@ class AuditLog:
         hashes = _check_chain(rows)
         cps = self.checkpoints()
         signers: list[str] = []
-        anchored = 0
         for i, cp in enumerate(cps):
             upto = cp["upto"]
             if upto > len(hashes):
@@ -526,25 +651,67 @@ class AuditLog:
                 raise IntegrityError(f"checkpoint {upto}'s signature fails: {err}") from None
             if signer_key.fingerprint_hex not in signers:
                 signers.append(signer_key.fingerprint_hex)
-            if cp["anchor"] is not None:
-                anchored += 1
-                if anchors:
-                    from nexus_lab.crypto._anchor import verify_anchor
-
-                    try:
-                        verify_anchor(cp["root"], cp["anchor"], web3)
-                    except IntegrityError as err:
-                        raise IntegrityError(f"checkpoint {upto}'s anchor fails: {err}") \
-                            from None
-        report = AuditReport(len(hashes), len(cps), cps[-1]["upto"] if cps else 0, anchored,
+        report = AuditReport(len(hashes), len(cps), cps[-1]["upto"] if cps else 0, 0,
                              signers, signed_at=cps[-1]["created_at"] if cps else "")
         if isinstance(witnesses, (str, os.PathLike)):
             witnesses = [witnesses]
         extra = [_witness(w) for w in (witnesses or [])]
         seen = {w.spec for w in self._witnesses}
-        for w in [*self._witnesses, *(w for w in extra if w.spec not in seen)]:
+        every = [*self._witnesses, *(w for w in extra if w.spec not in seen)]
+        receipts = _receipts(cps, every, hashes[0] if hashes else None)
+        self._check_anchors(receipts, hashes, anchors, web3, report)
+        for w in every:
             self._check_witness(w, hashes, pinned, report)
         return report
+
+    def _check_anchors(self, receipts: list[tuple[int, Any, str]], hashes: list[bytes],
+                       anchors: bool | None, web3: Any, report: AuditReport) -> None:
+        """Check every anchor receipt against the log's entries, then on its chain."""
+        from nexus_lab.crypto._anchor import _check_on_chain
+
+        report.anchored = len(receipts)
+        covered = max((upto for upto, _, _ in receipts), default=0)
+        report.not_anchored = [f"entries 1..{upto}: anchoring failed at {at}: {why}"
+                               for upto, at, why in self._unanchored() if upto > covered]
+        for upto, r, where in sorted(receipts, key=lambda x: -x[0]):  # newest names most
+            if upto > len(hashes):
+                raise _fail(f"entries {len(hashes) + 1}..{upto} were removed: {where} holds "
+                            f"the receipt of an anchor of entries 1..{upto} (tx {r.tx_hash}, "
+                            f"block {r.block_number} at {r.block_time_iso}), and the log ends "
+                            f"at entry {len(hashes)}", len(hashes) + 1)
+        tree, chain = _Frontier(), web3 if web3 is not None else self._web3
+        asked: dict[str, str] = {}  # network -> why it could not be asked
+        for upto, r, where in sorted(receipts, key=lambda x: x[0]):
+            while tree.count < upto:
+                tree.add_leaf(leaf_hash(hashes[tree.count]))
+            what = (f"entries 1..{upto}: tx {r.tx_hash}, block {r.block_number} at "
+                    f"{r.block_time_iso} on chain {r.chain_id} ({r.network})")
+            if tree.root.hex() != r.root:
+                raise IntegrityError(
+                    f"entries 1..{upto} differ from what was anchored in tx {r.tx_hash} at "
+                    f"{r.block_time_iso} ({where}): their Merkle root is "
+                    f"{tree.root.hex()[:16]}…, the anchored root {r.root[:16]}…; entries "
+                    "were altered or replaced and the chain rewritten, or the receipt was "
+                    "altered")
+            if anchors is False:
+                why: str | None = "the chain was not asked (anchors=False)"
+            elif r.network in asked:
+                why = asked[r.network]
+            else:
+                try:
+                    why = _check_on_chain(tree.root, r, chain)
+                except IntegrityError as err:
+                    raise IntegrityError(f"the anchor of entries 1..{upto} ({where}) fails "
+                                         f"on the chain: {err}") from None
+                if why is not None and "cannot reach" in why:
+                    asked[r.network] = why
+            if why is None:
+                report.chain_checked.append(what)
+            elif anchors:
+                raise NexusError(f"the anchor of {what} could not be checked on a chain: "
+                                 f"{why}")
+            else:
+                report.chain_unchecked.append(f"{what}: {why}")
 
     def _check_witness(self, w: _FileWitness, hashes: list[bytes], pinned: PublicKey | None,
                        report: AuditReport) -> None:
@@ -629,10 +796,13 @@ class AuditLog:
         return target
 
     def close(self) -> None:
-        """Checkpoint the entries not yet signed (with a signer), then close."""
+        """Checkpoint the entries not yet signed (with a signer), anchor them when
+        ``anchor_on_close``, then close."""
         try:
             if self.signer is not None and self.checkpoint_every > 1 and len(self):
                 self.checkpoint()
+            if self.anchor_on_close and len(self):
+                self._auto_anchor()
         except sqlite3.ProgrammingError:  # closed already
             pass
         finally:
@@ -690,6 +860,55 @@ def _check_chain(rows: list[tuple]) -> list[bytes]:
         prev = stored
         hashes.append(stored)
     return hashes
+
+
+def _receipts(cps: list[dict], witnesses: list[_FileWitness],
+              log_id: bytes | None) -> list[tuple[int, Any, str]]:
+    """Every distinct anchor receipt in the log and its witnesses, as ``(upto,
+    AnchorReceipt, where it was found)``; a malformed one raises."""
+    from nexus_lab.crypto._anchor import AnchorReceipt
+
+    found: dict[tuple[int, str], tuple[int, Any, str]] = {}
+    held = [(cp["upto"], cp["anchor"], None, f"checkpoint {cp['upto']} in the log")
+            for cp in cps if cp["anchor"] is not None]
+    for w in witnesses:
+        for a in w.anchors(log_id) or []:
+            held.append((a["upto"], a["receipt"], a["root"],
+                         f"witness {w.name} (line {a['line']})"))
+    for upto, data, root, where in held:
+        try:
+            r = AnchorReceipt.from_dict(data)
+        except IntegrityError as err:
+            raise IntegrityError(f"{where}: its anchor receipt is malformed ({err}): it was "
+                                 "altered") from None
+        if root is not None and root.hex() != r.root:
+            raise IntegrityError(f"{where}: the root it names differs from its receipt's: "
+                                 "the witness was altered")
+        found.setdefault((upto, json.dumps(r.to_dict(), sort_keys=True)), (upto, r, where))
+    return list(found.values())
+
+
+def _check_web3(web3: Any) -> None:
+    """Refuse a ``web3`` string that is not an http(s) URL before any work is done."""
+    if isinstance(web3, str):
+        from urllib.parse import urlsplit
+
+        scheme = urlsplit(web3).scheme
+        if scheme not in ("http", "https"):
+            raise NexusError("web3 must be an http(s):// JSON-RPC URL, a web3.Web3 "
+                             f"instance or None; got a str with scheme {scheme!r}")
+
+
+def _count(name: str, value: object) -> int:
+    """``value`` as a positive count of entries, or a NexusError naming ``name``."""
+    try:
+        count = -1 if isinstance(value, bool) else operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        count = -1
+    if count < 1:
+        extra = ", or None" if name == "anchor_every" else ""
+        raise NexusError(f"{name}={value!r}: give a positive count of entries{extra}")
+    return count
 
 
 def _short(text: str, width: int = 90) -> str:

@@ -17,7 +17,7 @@ pytest.importorskip("eth_tester")
 from eth_account import Account
 from web3 import EthereumTesterProvider, Web3
 
-from nexus_lab.crypto import AnchorReceipt, anchor, verify_anchor
+from nexus_lab.crypto import AnchorReceipt, AuditLog, anchor, verify_anchor
 from nexus_lab.crypto._anchor import IN_PROCESS, _public_url, anchor_payload  # internals
 from nexus_lab.errors import DependencyError, IntegrityError, NexusError
 
@@ -366,3 +366,279 @@ def test_identical_fresh_chains_are_told_apart_by_block_hash():
     with pytest.raises(IntegrityError, match="block_hash differs") as err:
         verify_anchor(root, a, second)
     assert "lives only in the process" in str(err.value)
+
+
+# -- an audit log's anchors: a chain as a witness ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def kp():
+    from nexus_lab.crypto import generate_keypair
+
+    return generate_keypair("audit service")
+
+
+def _anchor_lines(path) -> list[dict]:
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    return [line for line in lines if line.get("kind") == "anchor"]
+
+
+def test_anchor_receipts_are_published_to_every_witness(kp, chain, tmp_path):
+    share = tmp_path / "share"
+    share.mkdir()
+    log = AuditLog(tmp_path / "audit.db", signer=kp, witnesses=[share])
+    first = log.append("alice", "evidence.added", "case/C-1/evidence/1").entry_hash
+    receipt = log.anchor(chain)
+    expected = {"v": 2, "kind": "anchor", "log": first.hex(), "upto": 1,
+                "root": receipt.root, "receipt": receipt.to_dict()}
+    (shared,) = share.iterdir()
+    for witness in (tmp_path / "audit.db.witness", shared):
+        assert _anchor_lines(witness) == [expected]
+    # heads are still written as version 1 lines
+    head = json.loads((tmp_path / "audit.db.witness").read_text().splitlines()[0])
+    assert head["v"] == 1 and "kind" not in head
+    log.close()
+
+
+def test_a_witness_line_of_a_later_format_is_named(kp, tmp_path):
+    path = tmp_path / "audit.db"
+    with AuditLog(path, signer=kp) as log:
+        first = log.append("alice", "evidence.added", "case/C-1/evidence/1").entry_hash
+    with open(tmp_path / "audit.db.witness", "a") as f:
+        f.write(json.dumps({"v": 3, "kind": "anchor", "log": first.hex()}) + "\n")
+    with pytest.raises(NexusError, match=r"line 2, is of witness format version 3; this "
+                                         r"version of nexus-lab reads up to version 2"):
+        AuditLog(path).verify()
+
+
+def _anchored_log(path, kp, chain, n: int = 6, **kw) -> AnchorReceipt:
+    with AuditLog(path, signer=kp, **kw) as log:
+        for i in range(n):
+            log.append("alice", "evidence.added", f"case/C-1/evidence/{i}", {"i": i})
+        return log.anchor(chain)
+
+
+def _sql(path, *statements) -> None:
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    for q in statements:
+        db.execute(*q) if isinstance(q, tuple) else db.execute(q)
+    db.commit()
+    db.close()
+
+
+def _roll_back(path, keep: int) -> None:
+    """Drop the newest entries and every checkpoint (with its receipt) that signed them."""
+    _sql(path, ("DELETE FROM audit_log WHERE seq > ?", (keep,)),
+         ("DELETE FROM audit_checkpoint WHERE upto > ?", (keep,)))
+
+
+def test_receipts_are_checked_on_the_chain_even_when_gone_from_the_log(kp, chain, tmp_path):
+    path = tmp_path / "audit.db"
+    receipt = _anchored_log(path, kp, chain)
+    report = AuditLog(path).verify(kp.public, web3=chain)
+    what = (f"entries 1..6: tx {receipt.tx_hash}, block {receipt.block_number} at "
+            f"{receipt.block_time_iso} on chain {receipt.chain_id} (in-process eth-tester)")
+    assert (report.anchored, report.chain_checked, report.chain_unchecked) == (1, [what], [])
+    assert "1 anchored (1 checked on a chain, 0 not)" in str(report)
+    _sql(path, "UPDATE audit_checkpoint SET anchor = NULL")  # the witness still holds it
+    report = AuditLog(path).verify(kp.public, web3=chain)
+    assert (report.anchored, report.chain_checked) == (1, [what])
+
+
+def test_rollback_with_its_receipts_is_caught_by_a_witness_held_receipt(kp, chain, tmp_path):
+    path = tmp_path / "audit.db"
+    receipt = _anchored_log(path, kp, chain)
+    _roll_back(path, 4)
+    # the heads after entry 4 are gone from the witness too: only the receipt tells
+    witness = tmp_path / "audit.db.witness"
+    kept = [line for line in witness.read_text().splitlines()
+            if json.loads(line).get("kind") == "anchor" or json.loads(line)["upto"] <= 4]
+    witness.write_text("\n".join(kept) + "\n")
+    with pytest.raises(IntegrityError, match=(
+            rf"entries 5\.\.6 were removed: witness .*audit\.db\.witness \(line 5\) holds "
+            rf"the receipt of an anchor of entries 1\.\.6 \(tx {receipt.tx_hash}, block "
+            rf"{receipt.block_number} at {receipt.block_time_iso}\), and the log ends at "
+            r"entry 4")) as info:
+        AuditLog(path).verify(kp.public, web3=chain)
+    assert info.value.entry == 5
+    with pytest.raises(IntegrityError, match=r"entries 5\.\.6 were removed"):
+        AuditLog(path).verify(kp.public, anchors=False)  # no chain needed to see it
+
+
+def test_a_tampered_root_is_caught(kp, chain, tmp_path):
+    path = tmp_path / "audit.db"
+    receipt = _anchored_log(path, kp, chain)
+    forged = dict(receipt.to_dict(), root="ab" * 32)
+    _sql(path, ("UPDATE audit_checkpoint SET anchor = ? WHERE upto = 6", (json.dumps(forged),)))
+    with pytest.raises(IntegrityError, match=(
+            rf"entries 1\.\.6 differ from what was anchored in tx {receipt.tx_hash} at "
+            rf"{receipt.block_time_iso} \(checkpoint 6 in the log\): their Merkle root is "
+            r"[0-9a-f]{16}…, the anchored root abababababababab…")):
+        AuditLog(path).verify(kp.public, web3=chain)
+
+
+def test_a_rewritten_tail_is_caught_by_the_anchor_and_a_forged_receipt_by_the_chain(
+        kp, chain, tmp_path):
+    path = tmp_path / "audit.db"
+    receipt = _anchored_log(path, kp, chain)
+    _roll_back(path, 4)
+    with AuditLog(path, signer=kp) as log:  # someone holding the key writes a new tail
+        for i in range(2):
+            log.append("mallory", "evidence.added", f"case/C-1/evidence/x{i}")
+        new_root = log.checkpoints()[-1]["root"].hex()
+    (tmp_path / "audit.db.witness").unlink()  # and removes the witness's heads
+    keep = tmp_path / "keep.witness"  # a copy of the receipt kept elsewhere
+    line = {"v": 2, "kind": "anchor", "log": AuditLog(path).entries()["entry_hash"][0],
+            "upto": 6, "root": receipt.root, "receipt": receipt.to_dict()}
+    keep.write_text(json.dumps(line) + "\n")
+    with pytest.raises(IntegrityError, match=rf"entries 1\.\.6 differ from what was "
+                                             rf"anchored in tx {receipt.tx_hash}"):
+        AuditLog(path).verify(kp.public, web3=chain, witnesses=[keep])
+    # the receipt forged to name the new root: the chain says otherwise
+    keep.write_text(json.dumps(dict(line, root=new_root,
+                                    receipt=dict(receipt.to_dict(), root=new_root))) + "\n")
+    with pytest.raises(IntegrityError, match=r"the anchor of entries 1\.\.6 \(witness .*"
+                                             r"keep\.witness \(line 1\)\) fails on the chain: "
+                                             r"the anchored root differs"):
+        AuditLog(path).verify(kp.public, web3=chain, witnesses=[keep])
+
+
+def test_an_unreachable_chain_is_reported_unchecked_not_passed(kp, chain, tmp_path):
+    path = tmp_path / "audit.db"
+    receipt = _anchored_log(path, kp, chain)
+    url = f"http://127.0.0.1:{_closed_port()}"
+    report = AuditLog(path).verify(kp.public, web3=url)
+    assert report.anchored == 1 and report.chain_checked == []
+    (unchecked,) = report.chain_unchecked
+    assert unchecked.startswith(f"entries 1..6: tx {receipt.tx_hash}, block ")
+    assert f"cannot reach the Ethereum node at {url}" in unchecked
+    assert "1 anchored (0 checked on a chain, 1 not)" in str(report)
+    assert report.summary()["chain_unchecked"] == [unchecked]
+    with pytest.raises(NexusError, match=r"could not be checked on a chain: .*cannot reach"):
+        AuditLog(path).verify(kp.public, anchors=True, web3=url)
+    # without web3: a receipt of another in-process chain cannot be asked about here
+    (unchecked,) = AuditLog(path).verify(kp.public).chain_unchecked
+    assert "in-process chain" in unchecked
+    (unchecked,) = AuditLog(path).verify(kp.public, anchors=False).chain_unchecked
+    assert unchecked.endswith("the chain was not asked (anchors=False)")
+
+
+def test_auto_anchoring_anchors_and_verifies(kp, chain, tmp_path):
+    path = tmp_path / "audit.db"
+    with AuditLog(path, signer=kp, anchor_every=3, web3=chain) as log:
+        for i in range(7):
+            log.append("alice", "evidence.added", f"case/C-1/evidence/{i}")
+        assert [c["upto"] for c in log.checkpoints() if c["anchor"]] == [3, 6]
+    # a configured chain anchors on closing by default: entry 7 is anchored too
+    log = AuditLog(path)
+    assert [c["upto"] for c in log.checkpoints() if c["anchor"]] == [3, 6, 7]
+    report = log.verify(kp.public, web3=chain)
+    assert (report.anchored, len(report.chain_checked), report.chain_unchecked,
+            report.not_anchored) == (3, 3, [], [])
+    lines = (tmp_path / "audit.db.witness").read_text().splitlines()
+    assert [json.loads(x)["upto"] for x in lines if '"kind":"anchor"' in x] == [3, 6, 7]
+
+
+def test_without_a_chain_nothing_is_anchored_and_with_one_closing_anchors(
+        kp, chain, tmp_path, monkeypatch):
+    with AuditLog(tmp_path / "a.db", signer=kp) as log:
+        log.append("alice", "evidence.added", "case/C-1/evidence/1")
+    assert AuditLog(tmp_path / "a.db").verify().anchored == 0
+    with AuditLog(tmp_path / "b.db", signer=kp, anchor_on_close=False, web3=chain) as log:
+        log.append("alice", "evidence.added", "case/C-1/evidence/1")
+    assert AuditLog(tmp_path / "b.db").verify().anchored == 0
+    # NEXUS_LAB_WEB3_URL set: closing anchors (here it fails: the node is not there)
+    monkeypatch.setenv("NEXUS_LAB_WEB3_URL", f"http://127.0.0.1:{_closed_port()}")
+    with AuditLog(tmp_path / "c.db", signer=kp) as log:
+        log.append("alice", "evidence.added", "case/C-1/evidence/1")
+    (failed,) = AuditLog(tmp_path / "c.db").verify().not_anchored
+    assert failed.startswith("entries 1..1: anchoring failed at ")
+
+
+def test_a_failed_anchoring_keeps_the_entry_and_is_reported(kp, chain, tmp_path, caplog):
+    path = tmp_path / "audit.db"
+    url = f"http://127.0.0.1:{_closed_port()}"
+    log = AuditLog(path, signer=kp, anchor_every=1, web3=url)
+    entry = log.append("alice", "evidence.added", "case/C-1/evidence/1")
+    assert entry.seq == 1 and len(log) == 1 and log.checkpoints()[0]["anchor"] is None
+    assert "entries 1..1 are not anchored" in caplog.text and "cannot reach" in caplog.text
+    report = log.verify(kp.public)
+    (failed,) = report.not_anchored
+    assert "cannot reach the Ethereum node at " + url in failed
+    assert "1 not anchored (anchoring failed)" in str(report)
+    log.append("alice", "evidence.added", "case/C-1/evidence/2")  # fails again
+    assert len(log.verify(kp.public).not_anchored) == 2
+    log.anchor(chain)  # a later anchor covers every entry before it
+    assert log.verify(kp.public, web3=chain).not_anchored == []
+    log._db.close()
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"anchor_every": 0}, r"anchor_every=0: give a positive count of entries, or None"),
+    ({"anchor_every": "3"}, r"anchor_every='3': give a positive count"),
+    ({"web3": "ftp://node"}, r"web3 must be an http\(s\):// JSON-RPC URL.*'ftp'"),
+    ({"checkpoint_every": "x"}, r"checkpoint_every='x': give a positive count of entries$"),
+    ({"checkpoint_every": 2.5}, r"checkpoint_every=2.5: give a positive count"),
+])
+def test_bad_anchoring_options(kp, tmp_path, kwargs, match):
+    with pytest.raises(NexusError, match=match):
+        AuditLog(tmp_path / "audit.db", signer=kp, **kwargs)
+    assert not (tmp_path / "audit.db").exists()
+
+
+def test_anchoring_needs_a_signer(tmp_path):
+    with pytest.raises(NexusError, match="anchoring needs a signer: open the log with "
+                                         "AuditLog"):
+        AuditLog(tmp_path / "audit.db", anchor_every=5)
+
+
+def test_cli_prints_the_chain_checks(kp, tmp_path, capsys):
+    from nexus_lab.cli import main
+
+    path = tmp_path / "audit.db"
+    with AuditLog(path, signer=kp) as log:
+        log.append("alice", "evidence.added", "case/C-1/evidence/1")
+        receipt = log.anchor()  # this process's in-process chain
+    assert main(["audit", "verify", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("OK: audit log intact: 1 entries") and "1 anchored (1 checked" in out
+    assert (f"\n  anchor checked on its chain: entries 1..1: tx {receipt.tx_hash}, block "
+            f"{receipt.block_number}") in out
+    url = f"http://127.0.0.1:{_closed_port()}"
+    assert main(["audit", "verify", str(path), "--web3", url]) == 0
+    out = capsys.readouterr().out
+    assert f"\n  anchor NOT checked on a chain: entries 1..1: tx {receipt.tx_hash}" in out
+    assert "cannot reach the Ethereum node at " + url in out
+    assert main(["audit", "verify", str(path), "--web3", url, "--anchors"]) == 1
+    assert main(["audit", "verify", str(path), "--web3", "ftp://node"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: web3 must be an http(s):// JSON-RPC URL") and \
+        err.count("\n") == 1
+    with AuditLog(tmp_path / "b.db", signer=kp, anchor_every=1, web3=url) as log:
+        log.append("alice", "evidence.added", "case/C-1/evidence/1")
+    assert main(["audit", "verify", str(tmp_path / "b.db")]) == 0
+    out = capsys.readouterr().out
+    assert "\n  NOT ANCHORED: entries 1..1: anchoring failed at " in out
+
+
+def test_anchor_uses_the_chain_the_log_was_opened_with(kp, chain, tmp_path):
+    log = AuditLog(tmp_path / "audit.db", signer=kp, web3=chain, anchor_on_close=False)
+    log.append("alice", "evidence.added", "case/C-1/evidence/1")
+    receipt = log.anchor()
+    assert verify_anchor(log.checkpoints()[-1]["root"], receipt, chain)
+    log.close()
+
+
+def test_an_altered_witness_anchor_line_is_named(kp, chain, tmp_path):
+    path = tmp_path / "audit.db"
+    _anchored_log(path, kp, chain, n=2)
+    witness = tmp_path / "audit.db.witness"
+    lines = witness.read_text().splitlines()
+    line = json.loads(lines[-1])
+    line["receipt"]["block_number"] = "seven"
+    witness.write_text("\n".join([*lines[:-1], json.dumps(line)]) + "\n")
+    with pytest.raises(IntegrityError, match=r"witness .*audit\.db\.witness \(line 3\): its "
+                                             r"anchor receipt is malformed .*block_number"):
+        AuditLog(path).verify(kp.public, web3=chain)
