@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import logging
 import time
 from collections.abc import Mapping
@@ -16,6 +15,7 @@ import pyarrow.compute as pc
 
 from nexus_lab._arrays import small_pages
 from nexus_lab._estimator import Params, check_is_fitted, json_value
+from nexus_lab._html import escape
 from nexus_lab._typing import DeviceLike, FrameLike
 from nexus_lab.device import resolve_device
 from nexus_lab.errors import IntegrityError, SchemaError
@@ -91,11 +91,11 @@ class ScoredTransactions(pd.DataFrame):
         rows = "".join(
             "<tr><td>{id}</td><td><div style='background:linear-gradient(90deg,#c0392b {w}%,"
             "#eee {w}%);padding:0 4px'>{r:.1f}</div></td><td>{f}</td><td>{why}</td></tr>".format(
-                id=html.escape(str(t.transaction_id)), w=t.risk_score, r=t.risk_score,
-                f=html.escape(", ".join(t.flags)), why=html.escape(" · ".join(t.reasons)))
+                id=escape(str(t.transaction_id)), w=t.risk_score, r=t.risk_score,
+                f=escape(", ".join(t.flags)), why=escape(" · ".join(t.reasons)))
             for t in top.itertuples()
         )
-        per = ", ".join(f"{html.escape(k)} {v:,}" for k, v in s["per_flag"].items()) or "none"
+        per = ", ".join(f"{escape(k)} {v:,}" for k, v in s["per_flag"].items()) or "none"
         return (
             f"<div class='nexus-fraud'><h4>Fraud risk: {s['rows']:,} transactions, "
             f"{s['flagged']:,} flagged, {s['risk_at_least_80']:,} at risk ≥ 80</h4>"

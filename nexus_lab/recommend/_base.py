@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,6 +11,7 @@ import scipy.sparse as sp
 import torch
 
 from nexus_lab._estimator import Params, check_is_fitted, json_value, state_class
+from nexus_lab._html import escape
 from nexus_lab._typing import DeviceLike, FrameLike
 from nexus_lab.device import resolve_device
 from nexus_lab.errors import IntegrityError, SchemaError
@@ -32,8 +32,8 @@ class Recommendations(pd.DataFrame):
         users = self["user_id"].nunique()
         head = self.head(20)
         rows = "".join(
-            f"<tr><td>{html.escape(str(r.user_id))}</td><td>{int(r.rank)}</td>"
-            f"<td>{html.escape(str(r.item_id))}</td><td>{r.score:.4f}</td></tr>"
+            f"<tr><td>{escape(str(r.user_id))}</td><td>{int(r.rank)}</td>"
+            f"<td>{escape(str(r.item_id))}</td><td>{r.score:.4f}</td></tr>"
             for r in head.itertuples())
         return (f"<div class='nexus-recs'><h4>Recommendations: {users:,} users, "
                 f"{len(self):,} items</h4><table><tr><th>user</th><th>rank</th><th>item</th>"

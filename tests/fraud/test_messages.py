@@ -46,3 +46,11 @@ def test_the_detector_reads_money_and_dates_as_every_kernel_does(tx):
         nx.fraud.FraudDetector(device="cpu", autoencoder_epochs=1).fit(early)
     fitted = nx.fraud.FraudDetector(device="cpu", autoencoder_epochs=1, dayfirst=True).fit(early)
     assert fitted.get_params()["dayfirst"] is True
+
+
+def test_notebook_views_show_direction_controls(tx):
+    # "TX\u202eevil" would render as "TXlive": views show the control instead
+    bidi = tx.assign(transaction_id=tx["transaction_id"].astype(str) + "\u202eevil")
+    scored = nx.fraud.FraudDetector(device="cpu", autoencoder_epochs=1).fit(bidi).score(bidi)
+    page = scored._repr_html_()
+    assert "\u202e" not in page and "U+202E" in page
