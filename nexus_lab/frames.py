@@ -8,6 +8,7 @@ offending rows and the fix.
 
 from __future__ import annotations
 
+import datetime as _dt
 import difflib
 import io
 import re
@@ -22,6 +23,7 @@ from nexus_lab._typing import FrameLike
 from nexus_lab.errors import SchemaError
 
 __all__ = [
+    "CURRENCY_SIGNS",
     "day_month_order",
     "decimal_text",
     "frame_bytes",
@@ -184,6 +186,9 @@ def select_columns(
                 if close
                 else f"; pass columns={{{canonical!r}: '<your column>'}} to map it"
             )
+            if canonical == "amount" and "debit" in optional:
+                hint += ("; for money out and money in in two columns, pass "
+                         "columns={'debit': '<out column>', 'credit': '<in column>'}")
             raise SchemaError(
                 f"{name} has no column {source!r} (it has {have}){hint}",
                 table=name,
@@ -212,13 +217,18 @@ def select_columns(
 _MONEY = ("amount", "debit", "credit")
 # usual headings of bank exports for money out and money in, compared loosely
 _ALIASES = {
-    "debit": ("withdrawal", "withdrawals", "paidout", "moneyout", "debitamount", "debits"),
-    "credit": ("deposit", "deposits", "paidin", "moneyin", "creditamount", "credits"),
+    "debit": ("withdrawal", "withdrawals", "withdrawalamount", "paidout", "moneyout", "out",
+              "amountout", "debitamount", "debits", "dr", "outflow"),
+    "credit": ("deposit", "deposits", "depositamount", "paidin", "moneyin", "in", "amountin",
+               "creditamount", "credits", "cr", "inflow"),
 }
 
 
 def _loose(text: object) -> str:
-    return re.sub(r"[^0-9a-z]", "", str(text).lower())
+    """A heading compared loosely: lower case, letters and digits only, a trailing
+    currency code left out (``"Debit (EUR)"`` is ``debit``)."""
+    text = re.sub(r"\s*[(\[]?\b[A-Z]{3}\b[)\]]?\s*$", "", str(text).strip()) or str(text)
+    return re.sub(r"[^0-9a-z]", "", text.lower())
 
 
 def find_column(have: Sequence[str], canonical: str) -> str | None:
@@ -335,14 +345,15 @@ def read_money(
             table=table,
             column=column,
         )
-    if pd.api.types.is_numeric_dtype(values):
-        x = values.to_numpy(dtype="float64", na_value=np.nan)
+    if _numbers(values):
+        cents = np.rint(values.astype("float64").to_numpy(dtype="float64", na_value=np.nan)
+                        * 100.0)
     else:
         # text, or a mix of numbers and text (as spreadsheets give): read every cell as text
         arr = pa.array(values.astype("string"), from_pandas=True)
-        x, written = _parse_money_text(arr, table=table, column=column, ids=ids,
-                                       decimal=decimal)
-    bad = ~np.isfinite(x)
+        cents, written = _parse_money_text(arr, table=table, column=column, ids=ids,
+                                           decimal=decimal)
+    bad = ~np.isfinite(cents)
     if bad.any():
         missing = pd.isna(values).to_numpy()
         what = "missing amounts (NaN)" if missing[bad].all() else "amounts that are NaN or infinite"
@@ -354,7 +365,6 @@ def read_money(
             column=column,
             ids=ids,
         )
-    cents = np.rint(x * 100.0)
     if np.abs(cents).max(initial=0) >= 2**53:
         raise _rows_error(
             "amounts too large to hold exactly in cents",
@@ -365,6 +375,17 @@ def read_money(
             ids=ids,
         )
     return cents.astype(np.int64), written
+
+
+def _numbers(values: pd.Series) -> bool:
+    """A column of numbers (also ``Decimal`` objects and Arrow or Parquet decimals, as SQL
+    and Parquet give money), as opposed to text."""
+    if pd.api.types.is_numeric_dtype(values):
+        return True
+    if isinstance(values.dtype, pd.ArrowDtype):
+        return pa.types.is_decimal(values.dtype.pyarrow_dtype)
+    return values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in (
+        "decimal", "integer", "floating", "mixed-integer-float")
 
 
 def parse_cents(
@@ -405,6 +426,8 @@ _WELL_FORMED = {
     ".": r"^(\d{1,3}(,\d{3})+|\d*)(\.\d*)?$",
     ",": r"^(\d{1,3}(\.\d{3})+|\d*)(,\d*)?$",
 }
+#: The currency a sign stands for (``$`` is read as US dollars).
+CURRENCY_SIGNS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
 _DECIMAL_NAMES = {".": "decimal point (1,234.56)", ",": "decimal comma (1.234,56)"}
 
 
@@ -418,8 +441,16 @@ def _decimal_mark(
 
     comma, point = hits(_COMMA_DECIMAL), hits(_POINT_DECIMAL)
     if not comma.any() and not point.any():
-        comma, point = hits(_COMMA_HINT), hits(_POINT_HINT)
-    elif comma.any():
+        hint = hits(_COMMA_HINT) | hits(_POINT_HINT)
+        if hint.any():
+            example = pc.filter(body, pa.array(hint)).slice(0, 2).to_pylist()
+            raise _rows_error(
+                f"amounts that read two ways ({example}: a thousands mark, or three "
+                "decimals) and no value in the column with one or two decimals to settle it",
+                "pass decimal='.' (1,234 is 1234; 89.080 is 89.08) or decimal=',' (1.234 is "
+                "1234; 89,080 is 89.08)", hint, table=table, column=column, ids=ids)
+        return "."
+    if comma.any():
         point |= hits(_POINT_HINT)
     else:
         comma |= hits(_COMMA_HINT)
@@ -429,8 +460,8 @@ def _decimal_mark(
         raise _rows_error(
             f"amounts written with both decimal marks (a decimal comma in {example[0]}, a "
             f"decimal point in {example[1]})",
-            "write the column in one convention, or pass decimal=',' or decimal='.' "
-            "(--decimal on the command line) to say which one it uses",
+            "write the column in one convention, or pass decimal=',' or decimal='.' to say "
+            "which one it uses",
             minority, table=table, column=column, ids=ids,
         )
     return "," if comma.any() else "."
@@ -442,6 +473,8 @@ def _parse_money_text(
     text = pc.utf8_trim_whitespace(pc.cast(arr, pa.string()))
     symbols = pc.struct_field(pc.extract_regex(text, r"(?P<sym>[$€£¥₹]|\b[A-Z]{3}\b)"), "sym")
     distinct = [s for s in pc.unique(symbols).to_pylist() if s]
+    if len({CURRENCY_SIGNS.get(d, d) for d in distinct}) == 1 < len(distinct):
+        distinct = [CURRENCY_SIGNS.get(distinct[0], distinct[0])]  # "$12.00" beside "USD 3"
     if len(distinct) > 1:
         first = pc.fill_null(pc.not_equal(symbols, distinct[0]), False)
         mask = np.asarray(first) & np.asarray(pc.is_valid(symbols))
@@ -454,14 +487,12 @@ def _parse_money_text(
             column=column,
             ids=ids,
         )
-    negative = pc.or_(
-        pc.match_substring_regex(text, r"^\(.*\)$"), pc.match_substring_regex(text, r"-$")
-    )
-    # the digits and marks alone: currency, blanks (also the thin and no-break spaces and
-    # the apostrophe of Swiss grouping), parentheses and signs off
-    body = pc.replace_substring_regex(text, "[$€£¥₹\\s()'’\u00a0\u202f]|\\b[A-Z]{3}\\b", "")
-    lead = pc.match_substring_regex(body, r"^-")
-    body = pc.replace_substring_regex(body, r"^[+-]|-$", "")
+    # the digits, marks and signs alone: currency (wherever it stands: "$(12.50)",
+    # "12,50- EUR"), blanks (also the thin and no-break spaces and the apostrophe of Swiss
+    # grouping) off; then a minus in front or behind, or parentheses, make it negative
+    bare = pc.replace_substring_regex(text, "[$€£¥₹\\s'’\u00a0\u202f]|\\b[A-Z]{3}\\b", "")
+    minus = np.asarray(pc.fill_null(pc.match_substring_regex(bare, r"^-|-$|^\(.*\)$"), False))
+    body = pc.replace_substring_regex(bare, r"^[+-]?\(?[+-]?|[)-]+$", "")
     if decimal == "auto":
         decimal = _decimal_mark(body, table=table, column=column, ids=ids)
     present = np.asarray(pc.fill_null(pc.not_equal(body, ""), False))
@@ -485,16 +516,35 @@ def _parse_money_text(
             ids=ids,
         )
     number = pc.if_else(pa.array(present), number, None)
-    x = pc.cast(number, pa.float64()).to_numpy(zero_copy_only=False)
-    minus = np.asarray(pc.fill_null(pc.or_(negative, lead), False))
-    x = np.where(minus, -np.abs(x), x)
-    return x, {"decimal": decimal, "currency": distinct[0] if distinct else None}
+    cents = _exact_cents(number, np.asarray(pc.fill_null(exponent, False)))
+    cents = np.where(minus, -np.abs(cents), cents)
+    return cents, {"decimal": decimal, "currency": distinct[0] if distinct else None}
+
+
+def _exact_cents(number: pa.Array, exponent: np.ndarray) -> np.ndarray:
+    """Cents of plain decimal text (``"1234.567"``), exact however large: the whole part
+    as an integer, the fraction rounded half to even; exponent forms through floats.
+    Float64 (NaN where missing), exact for every whole number of cents below 2**53."""
+    parts = pc.extract_regex(number, r"^(?P<whole>\d*)(?:\.(?P<frac>\d*))?$")
+    whole = pc.cast(pc.if_else(pc.equal(pc.struct_field(parts, "whole"), ""), "0",
+                               pc.struct_field(parts, "whole")), pa.float64())
+    frac = pc.fill_null(pc.struct_field(parts, "frac"), "")
+    frac = pc.cast(pc.binary_join_element_wise("0.", frac, ""), pa.float64())
+    with np.errstate(invalid="ignore"):
+        cents = (np.asarray(whole.to_numpy(zero_copy_only=False)) * 100
+                 + np.rint(np.asarray(frac.to_numpy(zero_copy_only=False)) * 100))
+    if exponent.any():
+        cents[exponent] = np.rint(pc.cast(pc.filter(number, pa.array(exponent)),
+                                          pa.float64()).to_numpy(zero_copy_only=False) * 100)
+    return cents
 
 
 # ----------------------------------------------------------------------------- date text
 
 # a numeric date of three fields (03/04/2025, 3.4.25, 03-04-2025), then an optional time
-_NUMERIC_DATE = r"^(?P<a>\d{1,2})[/.\-](?P<b>\d{1,2})[/.\-](?P<y>\d{4}|\d{2})(?P<rest>(?:[ T].*)?)$"
+# (after an optional weekday: "Mon 04/03/2025"), then an optional time: "04.03.2025, 10:00"
+_NUMERIC_DATE = (r"^(?:[^\W\d_]{2,9}\.?,?\s+)?(?P<a>\d{1,2})[/.\-](?P<b>\d{1,2})[/.\-]"
+                 r"(?P<y>\d{4}|\d{2})\.?(?P<rest>(?:,?[ T].*)?)$")
 # a time, then its zone: "10:00Z", "10:00:00.5+01:00", "23:30 -0500"
 _ZONE = r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
 _ORDERS = {True: "day/month/year", False: "month/day/year"}
@@ -549,18 +599,22 @@ def day_month_order(
                 "dates that read two ways (e.g. "
                 f"{pc.filter(text, pa.array(either)).slice(0, 1).to_pylist()} is day/month or "
                 "month/day) and no value in the column is above 12 to settle it",
-                "pass dayfirst=True (day/month/year) or dayfirst=False (month/day/year), "
-                "--dayfirst or --monthfirst on the command line, or write dates as YYYY-MM-DD",
+                "pass dayfirst=True (day/month/year) or dayfirst=False (month/day/year), or "
+                "write dates as YYYY-MM-DD",
                 either, table=table, column=column, ids=ids)
     day, month = (a, b) if order else (b, a)
     year = pc.fill_null(pc.struct_field(parts, "y"), "")
     short = np.asarray(pc.utf8_length(year)) == 2
-    century = pa.array(np.where(short, "20", ""))
+    # two-digit years: this century up to ten years ahead, else the last (99 is 1999)
+    late = np.asarray(pc.cast(pc.if_else(pa.array(short), year, "0"), pa.int64())) > (
+        _dt.date.today().year % 100 + 10)
+    century = pa.array(np.where(short, np.where(late, "19", "20"), ""))
+    rest = pc.replace_substring_regex(pc.fill_null(pc.struct_field(parts, "rest"), ""), "^,",
+                                      "")
     iso = pc.binary_join_element_wise(
         century, year, "-",
         pc.utf8_lpad(pc.cast(pa.array(month), pa.string()), 2, "0"), "-",
-        pc.utf8_lpad(pc.cast(pa.array(day), pa.string()), 2, "0"),
-        pc.fill_null(pc.struct_field(parts, "rest"), ""), "")
+        pc.utf8_lpad(pc.cast(pa.array(day), pa.string()), 2, "0"), rest, "")
     return pc.if_else(pa.array(found), iso, text), _ORDERS[order]
 
 
@@ -619,9 +673,20 @@ def read_dates(
         order = "dates"
         text = None
     elif pd.api.types.is_numeric_dtype(values):
+        numbers = values.dropna()
+        if (len(numbers) and (numbers % 1 == 0).all()
+                and numbers.between(1_900_01_01, 2_100_12_31).all()):  # 20250304: YYYYMMDD
+            text = values.astype("Int64").astype("string")
+            parsed = pd.to_datetime(text, format="%Y%m%d", errors="coerce")
+            if parsed.notna().sum() == len(numbers):
+                return read_dates(parsed, table=table, column=column, ids=ids)[0], "YYYYMMDD"
+        serial = len(numbers) and numbers.between(20_000, 80_000).all()
         raise SchemaError(
             f"{table}.{column} is numeric ({values.dtype}), not dates; map the date column with "
-            f"columns={{'{column}': '<your date column>'}} or convert it with pandas.to_datetime",
+            f"columns={{'{column}': '<your date column>'}}"
+            + (" or, if these are spreadsheet day numbers (45658 is 2025-01-01), convert them "
+               "with pandas.to_datetime(x, unit='D', origin='1899-12-30')" if serial else
+               " or convert it with pandas.to_datetime"),
             table=table,
             column=column,
         )
@@ -640,8 +705,20 @@ def read_dates(
         utc = bool(zoned.any())
         parsed = pd.to_datetime(series, errors="coerce", format="ISO8601", utc=utc)
         if parsed.isna().sum() > series.isna().sum():
+            # month names are left to a cell-by-cell reader; numbers in a day/month order
+            # never are (its guess would differ from cell to cell)
+            left = (parsed.isna() & series.notna()).to_numpy()
+            numeric = left & series.str.contains(r"(?:^|\D)\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2}",
+                                                 regex=True).fillna(False).to_numpy()
+            if numeric.any():
+                raise _rows_error(
+                    f"text that is not a date ({values[numeric].astype(str).head(3).tolist()})",
+                    "write dates as YYYY-MM-DD, or as day/month/year or month/day/year, "
+                    "optionally followed by a time", numeric, table=table, column=column,
+                    ids=ids)
+            # numeric dates are year first by now: a day-first reading would swap them back
             mixed = pd.to_datetime(series, errors="coerce", format="mixed", utc=utc,
-                                   dayfirst=bool(dayfirst))
+                                   dayfirst=False)
             if order is None:
                 order = "text"
             parsed = parsed.fillna(mixed) if parsed.notna().any() else mixed

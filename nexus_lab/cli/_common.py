@@ -134,12 +134,33 @@ def reading(p: argparse.ArgumentParser) -> None:
     p.add_argument("--decimal", default="auto", choices=("auto", ".", ","),
                    help="decimal mark of amounts written as text (default: decided per "
                    "column from all its values)")
-    order = p.add_mutually_exclusive_group()
-    order.add_argument("--dayfirst", dest="dayfirst", action="store_const", const=True,
-                       default=None, help="numeric dates are day/month/year (when no day "
-                       "above 12 settles it)")
-    order.add_argument("--monthfirst", dest="dayfirst", action="store_const", const=False,
-                       help="numeric dates are month/day/year")
+    p.add_argument("--dayfirst", nargs="?", const="all", default=None, metavar="TABLE",
+                   help="numeric dates are day/month/year (when no day above 12 settles it); "
+                   "name a table (bank, ledger) to say it of that file only")
+    p.add_argument("--monthfirst", nargs="?", const="all", default=None, metavar="TABLE",
+                   help="numeric dates are month/day/year; a table name as for --dayfirst")
+
+
+def day_order(args: argparse.Namespace, tables: tuple[str, ...] = ()) -> Any:
+    """``--dayfirst``/``--monthfirst`` as the kernels take them: None, a bool, or one per
+    table (``{"bank": True, "ledger": False}``)."""
+    first, second = args.dayfirst, args.monthfirst
+    if first is None and second is None:
+        return None
+    if first == second or (first is not None and second is not None and "all" in (first,
+                                                                                 second)):
+        raise NexusError("--dayfirst and --monthfirst name the same files; give one of them, "
+                         "or one per file, e.g. --dayfirst bank --monthfirst ledger")
+    if "all" in (first, second):
+        return first == "all"
+    out = {}
+    for flag, table, order in (("--dayfirst", first, True), ("--monthfirst", second, False)):
+        if table is not None:
+            if table not in tables:
+                raise NexusError(f"{flag} {table}: name one of {list(tables)}, or no table "
+                                 "for every file")
+            out[table] = order
+    return out
 
 
 _PYTHON_HINTS = (  # (pattern, the command line's words)

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from nexus_lab.cli._common import quiet_mlflow, run_settings
+from nexus_lab.cli._common import day_order, quiet_mlflow, run_settings
 from nexus_lab.cli.fraud import print_training
 from nexus_lab.cli.recommend import print_recommender
 from nexus_lab.cli.reconcile import print_summary
@@ -77,7 +77,7 @@ def _demo(args: argparse.Namespace) -> int:
         run = wf.reconcile_and_export(
             sample.bank, sample.ledger, out, amount_tolerance=args.amount_tolerance,
             date_window=args.date_window, device=args.device, sources=wf.sources_of(sample),
-            sign=args.sign, decimal=args.decimal, dayfirst=args.dayfirst,
+            sign=args.sign, decimal=args.decimal, dayfirst=day_order(args, ("bank", "ledger")),
             settings={"device_requested": args.device, "data": "sample"}, track=track,
             source="demo")
         print_summary(run, sample.truth)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from nexus_lab.cli._common import mapping, quiet_mlflow, read, reading
+from nexus_lab.cli._common import day_order, mapping, quiet_mlflow, read, reading
 from nexus_lab.config import redact
 from nexus_lab.errors import NexusError
 
@@ -79,7 +79,7 @@ def _train(args: argparse.Namespace) -> int:
     res = train_fraud_model(data, args.labels, columns=columns or None, holdout=args.holdout,
                             device=args.device, register=not args.no_register, source="cli",
                             run_name=Path(args.data).name, decimal=args.decimal,
-                            dayfirst=args.dayfirst)
+                            dayfirst=day_order(args))
     print_training(res, Path(args.data).name, default_tracking_uri())
     if args.out:
         export_fraud(res["holdout_scores"], args.out, transactions=res["holdout_transactions"],
@@ -120,7 +120,7 @@ def _score(args: argparse.Namespace) -> int:
         raise NexusError(f"--columns {columns} differ from the model's {detector.columns}: the "
                          "model reads the column names it was trained with")
     # this file's own way of writing amounts and dates, not the training file's
-    detector.set_params(decimal=args.decimal, dayfirst=args.dayfirst)
+    detector.set_params(decimal=args.decimal, dayfirst=day_order(args))
     scored = detector.score(data)
     store = redact(default_tracking_uri())
     export_fraud(scored, args.out, transactions=data, columns=detector.columns,

@@ -14,7 +14,7 @@ import argparse
 import os
 from typing import Any
 
-from nexus_lab.cli._common import mapping, quiet_mlflow, read, run_settings
+from nexus_lab.cli._common import day_order, mapping, quiet_mlflow, read, run_settings
 from nexus_lab.config import redact
 
 
@@ -65,7 +65,7 @@ def _reconcile(args: argparse.Namespace) -> int:
         date_window=args.date_window, device=args.device,
         sources={"bank": (args.bank, bank_map), "ledger": (args.ledger, ledger_map)},
         settings=settings, track=not args.no_track, source="cli", sign=args.sign,
-        decimal=args.decimal, dayfirst=args.dayfirst)
+        decimal=args.decimal, dayfirst=day_order(args, ("bank", "ledger")))
     print_summary(run)
     return 0
 

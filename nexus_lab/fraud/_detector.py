@@ -740,7 +740,10 @@ def _amount_rules(sig: dict, rules: dict) -> None:
     whole = (cents % unit_cents == 0) & (cents > 0)
     sig["round"] = whole.astype(float) + ((cents % (unit_cents * 10) == 0) & whole)
     lo, hi = rules["business_hours"]
-    sig["off_hours"] = ((sig["hour"] < lo) | (sig["hour"] >= hi)).astype(float)
+    # dates without a time of day (every row at midnight, as most exports give) say
+    # nothing about the hour: the rule then stays silent rather than flag every row
+    timed = bool((sig["hour"] != 0).any())
+    sig["off_hours"] = ((sig["hour"] < lo) | (sig["hour"] >= hi)).astype(float) * timed
     sig["weekend"] = np.isin(sig["weekday"], rules["weekend_days"]).astype(float)
 
 
@@ -809,6 +812,8 @@ def _sentences(cat: int, rows: np.ndarray, sig: dict, ctx_ts: np.ndarray, ids: n
                      _int_text(k), pa.array(np.where(k == 1, " account)", " accounts)")))
     if cat == 7:
         return _join("round amount ", _money(sig["cents"][rows]))
+    if not (sig["hour"] != 0).any():  # dates without a time: the day is all there is
+        return _join("on a ", pa.array(_DAYS[sig["weekday"][rows].astype(int)]))
     hour = sig["hour"][rows]
     minutes = np.floor(hour * 60).astype(np.int64)
     return _join("at ", pc.utf8_lpad(_int_text(minutes // 60), 2, "0"), ":",

@@ -44,6 +44,7 @@ from nexus_lab.reconcile._prepare import (
     check_number,
     check_tolerance,
     partition_currencies,
+    per_table,
     prepare_side,
     resolve_counterparties,
     split_columns,
@@ -181,8 +182,8 @@ def reconcile(
     columns: Mapping[str, object] | None = None,
     *,
     sign: str = "auto",
-    decimal: str = "auto",
-    dayfirst: bool | None = None,
+    decimal: str | Mapping[str, str] = "auto",
+    dayfirst: bool | Mapping[str, bool] | None = None,
 ) -> ReconcileResult:
     """Reconcile a bank statement against a ledger.
 
@@ -227,13 +228,15 @@ def reconcile(
         signs money in and out). ``"auto"`` learns it from the books (the convention
         under which clearly more amounts agree exactly); ``res.params["sign"]`` says
         which was used.
-    decimal : {"auto", ".", ","}, default "auto"
+    decimal : {"auto", ".", ","} or mapping, default "auto"
         The decimal mark of amounts written as text. ``"auto"`` decides it per column
         from all its values (``1.234,56`` and ``12,50``: a decimal comma) and refuses a
-        column showing both; ``res.params["written"]`` says what was read.
-    dayfirst : bool, optional
+        column showing both; ``res.params["written"]`` says what was read. A mapping
+        gives one per table: ``{"bank": ",", "ledger": "."}``.
+    dayfirst : bool or mapping, optional
         The order of numeric dates (``03/04/2025``) when a column does not settle it
-        by itself (a day above 12 does); otherwise such a column is refused.
+        by itself (a day above 12 does); otherwise such a column is refused. A mapping
+        gives one per table: ``{"bank": True, "ledger": False}``.
 
     Returns
     -------
@@ -259,10 +262,8 @@ def reconcile(
     tolerance = check_tolerance(amount_tolerance)
     if sign not in SIGNS:
         raise SchemaError(f"sign={sign!r}: give one of {list(SIGNS)}")
-    if decimal not in ("auto", ".", ","):
-        raise SchemaError(f"decimal={decimal!r}: give '.', ',' or 'auto'")
-    if dayfirst not in (None, True, False):
-        raise SchemaError(f"dayfirst={dayfirst!r}: give True, False or None")
+    decimals = per_table("decimal", decimal, ("auto", ".", ","), "auto")
+    dayfirsts = per_table("dayfirst", dayfirst, (None, True, False), None)
     if date_window is not None:
         window = int(check_number(date_window, "date_window"))
         if window != date_window:
@@ -273,10 +274,10 @@ def reconcile(
     # the two sides are independent and their text work (Arrow) releases the GIL; each
     # side hands its references to a spare worker, so four threads share two cores
     with ThreadPoolExecutor(max_workers=4) as pool:
-        how = {"decimal": decimal, "dayfirst": dayfirst}
-        side_b = pool.submit(prepare_side, bank, "bank", BANK_OPTIONAL, bank_map, pool, **how)
+        side_b = pool.submit(prepare_side, bank, "bank", BANK_OPTIONAL, bank_map, pool,
+                             decimal=decimals["bank"], dayfirst=dayfirsts["bank"])
         side_l = pool.submit(prepare_side, ledger, "ledger", LEDGER_OPTIONAL, ledger_map, pool,
-                             **how)
+                             decimal=decimals["ledger"], dayfirst=dayfirsts["ledger"])
         b, lg = side_b.result(), side_l.result()
     partition_currencies(b, lg)
     sign = align_signs(b, lg, sign)

@@ -16,6 +16,7 @@ import torch
 from nexus_lab._typing import FrameLike
 from nexus_lab.errors import SchemaError
 from nexus_lab.frames import (
+    CURRENCY_SIGNS,
     check_unique,
     find_column,
     parse_cents,
@@ -149,6 +150,26 @@ def check_tolerance(value: object) -> Tolerance:
             cents = round(check_number(text if text is not None else part,
                                        "amount_tolerance") * 100)
     return Tolerance(cents, share)
+
+
+def per_table(name: str, value: object, allowed: tuple, default: object) -> dict:
+    """A reading setting for both tables, or one per table (``{"bank": ..., "ledger": ...}``).
+
+    Examples
+    --------
+    >>> per_table("dayfirst", {"bank": True}, (None, True, False), None)
+    {'bank': True, 'ledger': None}
+    """
+    given = dict(value) if isinstance(value, Mapping) else {"bank": value, "ledger": value}
+    unknown = sorted(set(given) - {"bank", "ledger"})
+    if unknown:
+        raise SchemaError(f"{name}= names {unknown}; give one setting, or one per table as "
+                          f"{name}={{'bank': ..., 'ledger': ...}}")
+    out = {side: given.get(side, default) for side in ("bank", "ledger")}
+    for side, v in out.items():
+        if not any(v is a or (isinstance(a, str) and v == a) for a in allowed):
+            raise SchemaError(f"{name}={v!r} for {side}: give one of {list(allowed)}")
+    return out
 
 
 def split_columns(columns: Mapping[str, object] | None) -> tuple[dict, dict]:
@@ -338,7 +359,7 @@ def _signed_cents(
     written: dict = {"decimal": None, "currency": None}
 
     def column(col: str) -> tuple[np.ndarray, np.ndarray]:
-        raw = df[col].replace(r"^\s*$", np.nan, regex=True)
+        raw = df[col].replace(r"^\s*[-–—]?\s*$", np.nan, regex=True)  # "-": nothing
         empty = raw.isna().to_numpy()
         cents, how = read_money(raw.fillna(0), table=name, column=col, ids=ids,
                                 decimal=decimal)
@@ -521,18 +542,30 @@ def _reference_digits(desc: pa.Array, reference: pd.Series | None) -> np.ndarray
     out[rows] = pc.cast(pc.fill_null(found, "-1"), pa.int64()).to_numpy(zero_copy_only=False)
     return out
 
-_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
-
-
 def _currencies(side: Side) -> pd.Series | None:
     """Per row, the side's currency code: its ``currency`` column, else the one symbol or
     code its amounts are written with, else None (not known)."""
-    if "currency" in side.frame:
-        return side.frame["currency"].astype(str).str.strip().str.upper().replace(_SYMBOLS)
     written = side.written.get("currency")
+    written = CURRENCY_SIGNS.get(written, written)
+    if "currency" in side.frame:
+        raw = side.frame["currency"].astype("string").str.strip().str.upper()
+        blank = (raw.isna() | raw.eq("")).to_numpy()
+        if blank.any() and written is None:
+            rows = np.flatnonzero(blank)[:5].tolist()
+            raise SchemaError(f"{side.name}.currency is blank at rows {rows}; fill it (a row of "
+                              "no known currency cannot be compared)", table=side.name,
+                              column="currency", rows=rows)
+        cur = raw.fillna(written or "").replace({"": written}).replace(CURRENCY_SIGNS)
+        if written is not None and (cur != written).any():
+            rows = np.flatnonzero((cur != written).to_numpy())[:5].tolist()
+            raise SchemaError(
+                f"{side.name}'s amounts are written in {written} but its currency column says "
+                f"{sorted(set(cur[cur != written]))[:5]} at rows {rows}; make them agree",
+                table=side.name, column="currency", rows=rows)
+        return cur.astype(object)
     if written is None:
         return None
-    return pd.Series(_SYMBOLS.get(written, written), index=side.frame.index)
+    return pd.Series(written, index=side.frame.index)
 
 
 def partition_currencies(b: Side, lg: Side) -> None:

@@ -11,6 +11,7 @@ import pytest
 from nexus_lab.device import resolve_device
 from nexus_lab.errors import DeviceError, SchemaError
 from nexus_lab.frames import (
+    find_column,
     parse_cents,
     parse_days,
     parse_timestamps,
@@ -86,8 +87,12 @@ def test_resolve_device():
     (["1 234,56 €", "-12,5", "(3,00)"], [123456, -1250, -300], ","),
     (["1.234.567", "12,00"], [123456700, 1200], ","),
     (["1,234.56", "111.51", "12.5"], [123456, 11151, 1250], "."),
-    (["1,234", "5,000", "12"], [123400, 500000, 1200], "."),  # thousands, no decimals
-    (["1.234", "5.000"], [123400, 500000], ","),  # thousands point: a decimal comma
+    (["1,234", "5,000", "12.5"], [123400, 500000, 1250], "."),  # thousands, settled by 12.5
+    (["1.234", "5.000", "7,25"], [123400, 500000, 725], ","),  # thousands point, 7,25
+    (["$(12.50)", "(12.50) USD", "USD (3.00)", "12.50- USD", "-$1.00"],
+     [-1250, -1250, -300, -1250, -100], "."),  # a sign outside the currency
+    (["12,50- €", "(€12,50)", "€ -3,00"], [-1250, -1250, -300], ","),
+    (["90071992547409.91", "0.5"], [9007199254740991, 50], "."),  # exact beyond float cents
     (["0.125", "7"], [12, 700], "."),  # a leading zero is never a thousands group
     (["1'234.50", "3"], [123450, 300], "."),
     (["1.5E3", "2"], [150000, 200], "."),
@@ -96,6 +101,30 @@ def test_decimal_mark_is_decided_per_column(cells, cents, mark):
     got, written = read_money(pd.Series(cells), table="bank")
     assert got.tolist() == cents
     assert written["decimal"] == mark
+
+
+def test_amounts_nothing_settles_are_refused():
+    # 89.080 is 89.08 in dinars (three decimals) or 89,080 with a thousands point
+    for cells in (["89.080", "12.345"], ["1,234", "5,000", "12"]):
+        with pytest.raises(SchemaError, match=r"read two ways.*decimal='\.'"):
+            parse_cents(pd.Series(cells), table="bank")
+    assert parse_cents(pd.Series(["89.080", "12.345"]), table="b", decimal=".").tolist() == [
+        8908, 1234]
+    assert parse_cents(pd.Series(["1.234", "5.000"]), table="b", decimal=",").tolist() == [
+        123400, 500000]
+
+
+def test_decimal_numbers_are_numbers():
+    from decimal import Decimal
+
+    money = [Decimal("89.080"), Decimal("12.345"), None]
+    for values in (pd.Series(money, dtype=object),
+                   pd.Series(pa.array(money, pa.decimal128(18, 3)), dtype=pd.ArrowDtype(
+                       pa.decimal128(18, 3)))):
+        with pytest.raises(SchemaError, match="missing amounts"):
+            read_money(values, table="bank")
+        cents, written = read_money(values[:2], table="bank")
+        assert cents.tolist() == [8908, 1234] and written["decimal"] is None
 
 
 def test_both_decimal_marks_in_one_column_are_refused():
@@ -126,6 +155,11 @@ def test_the_currency_written_is_reported():
     (["2025-04-03", "2025-04-13T10:00"], ["2025-04-03", "2025-04-13"], "ISO 8601"),
     (["3 Apr 2025", "Apr 13, 2025"], ["2025-04-03", "2025-04-13"], "text"),
     (["03/03/2025"], ["2025-03-03"], "day/month/year"),  # reads the same either way
+    (["04.03.2025, 10:00", "13.03.2025."], ["2025-03-04", "2025-03-13"], "day/month/year"),
+    (["Mon 04/03/2025", "Thu 13/03/2025"], ["2025-03-04", "2025-03-13"], "day/month/year"),
+    (["13.03.99", "01.02.25"], ["1999-03-13", "2025-02-01"], "day/month/year"),
+    (["04/03/2025 at 10:00", "13/03/2025 at 9:30"], ["2025-03-04", "2025-03-13"],
+     "day/month/year"),
 ])
 def test_date_order_is_decided_per_column(cells, iso, order):
     stamps, got = read_dates(pd.Series(cells), table="bank")
@@ -181,3 +215,21 @@ def test_rows_of_a_slice_keep_their_dates():
     instant, local = parse_timestamps(zoned, table="t")
     assert str(instant[1])[:19] == "2025-05-22T19:25:07" and str(local[1])[:19] == (
         "2025-05-22T21:25:07")
+
+
+@pytest.mark.parametrize("out, into", [("Withdrawal Amount", "Deposit Amount"),
+                                        ("Debit (EUR)", "Credit (EUR)"), ("DR", "CR"),
+                                        ("Money out", "Money in")])
+def test_usual_money_out_and_in_headings(out, into):
+    have = ["Date", out, into, "Details"]
+    assert (find_column(have, "debit"), find_column(have, "credit")) == (out, into)
+
+
+def test_numbers_that_are_dates():
+    assert read_dates(pd.Series([20250304, 20251231]), table="b")[1] == "YYYYMMDD"
+    assert parse_days(pd.Series([20250304]), table="b").tolist() == parse_days(
+        pd.Series(["2025-03-04"]), table="b").tolist()
+    with pytest.raises(SchemaError, match=r"spreadsheet day numbers.*origin='1899-12-30'"):
+        parse_days(pd.Series([45658, 45659]), table="b")
+    with pytest.raises(SchemaError, match="is numeric"):
+        parse_days(pd.Series([1.5, 2.5]), table="b")

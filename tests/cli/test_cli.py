@@ -388,7 +388,7 @@ def test_reading_options_and_advice_in_the_commands_words(tables, tmp_path, writ
     err = _bad(tmp_path, bank_csv, ledger_path).stderr
     assert "read two ways" in err and "--dayfirst" in err and "dayfirst=" not in err
     proc = cli("reconcile", bank_csv, ledger_path, "--out", tmp_path / "out", "--device", "cpu",
-               "--no-track", "--dayfirst", cwd=tmp_path)
+               "--no-track", "--dayfirst", "bank", "--monthfirst", "ledger", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     written = json.loads((tmp_path / "out" / "summary.json").read_text())["params"]["written"]
     assert written["bank"] == {"decimal": ",", "currency": None, "dates": "day/month/year"}

@@ -54,3 +54,14 @@ def test_notebook_views_show_direction_controls(tx):
     scored = nx.fraud.FraudDetector(device="cpu", autoencoder_epochs=1).fit(bidi).score(bidi)
     page = scored._repr_html_()
     assert "\u202e" not in page and "U+202E" in page
+
+
+def test_dates_without_a_time_flag_no_one_off_hours(tx):
+    daily = tx.assign(date=tx["date"].dt.strftime("%Y-%m-%d"))
+    scored = nx.fraud.FraudDetector(device="cpu", autoencoder_epochs=1).fit(daily).score(daily)
+    flagged = scored["flags"].map(lambda f: "off hours" in f).to_numpy()
+    weekend = tx["date"].dt.dayofweek.ge(5).to_numpy()
+    assert not (flagged & ~weekend).any()  # only weekend days, which a date does tell
+    assert not scored["reasons"].map(lambda r: any("00:00" in x for x in r)).any()
+    timed = nx.fraud.FraudDetector(device="cpu", autoencoder_epochs=1).fit(tx).score(tx)
+    assert timed["flags"].map(lambda f: "off hours" in f).any()  # the rule still works

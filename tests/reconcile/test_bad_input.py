@@ -193,3 +193,29 @@ def test_money_out_and_in_with_an_unsigned_ledger(tables):
     assert run(b, lg, sign="as_is").rate < 0.5 * res.rate
     with pytest.raises(SchemaError, match="sign='sideways'"):
         run(b, lg, sign="sideways")
+
+
+def test_blank_or_contradicting_currency_cells_are_refused(tables):
+    bank, ledger = tables
+    blank = bank.assign(currency=np.where(np.arange(len(bank)) % 5 == 0, None, "EUR"))
+    with pytest.raises(SchemaError, match=r"bank.currency is blank at rows \[0, 5"):
+        run(blank, ledger.assign(currency="EUR"))
+    said = bank.assign(amount=bank["amount"].map(lambda x: f"{x:.2f} EUR"), currency="USD")
+    with pytest.raises(SchemaError, match="written in EUR but its currency column says"):
+        run(said, ledger.assign(currency="USD"))
+    # blanks beside amounts that say their currency take it
+    filled = bank.assign(amount=bank["amount"].map(lambda x: f"€{x:.2f}"), currency=np.where(
+        np.arange(len(bank)) % 5 == 0, None, "EUR"))
+    assert run(filled, ledger.assign(currency="EUR")).rate == pytest.approx(
+        run(bank, ledger).rate)
+
+
+def test_money_out_and_in_columns_with_dashes_for_nothing(tables):
+    bank, ledger = tables
+    two = bank.drop(columns="amount").assign(
+        **{"Paid out": np.where(bank["amount"] >= 0, bank["amount"].map("{:.2f}".format), "-"),
+           "Paid in": np.where(bank["amount"] < 0, (-bank["amount"]).map("{:.2f}".format),
+                               "-")})
+    assert run(two, ledger).rate == pytest.approx(run(bank, ledger).rate)
+    with pytest.raises(SchemaError, match=r"columns=\{'debit': '<out column>'"):
+        run(bank.rename(columns={"amount": "Betrag"}), ledger)
