@@ -211,7 +211,7 @@ def _plain_money(df: pd.DataFrame, money: list[str], name: str) -> None:
     decide (and report) their convention, or refuse them with the rows at fault."""
     heads = [str(c) for c in df.columns]
     for col in {find_column(heads, c) for c in money} - {None}:
-        if df[col].dtype != object:
+        if heads.count(col) > 1 or df[col].dtype != object:  # a repeat: refused later
             continue
         try:
             cents, written = read_money(df[col].replace(r"^\s*$", None, regex=True).dropna(),
@@ -275,11 +275,34 @@ def _csv_with(path: Path, text: list[str], sep: str | None, encoding: str) -> pd
     dtype = {c: str for c in header if str(c).strip() in wanted}
     # low_memory=False infers each column's type from all of it, so one bad cell deep in a
     # column makes it text everywhere instead of a mix of floats and strings
-    return pd.read_csv(path, sep=sep, dtype=dtype, low_memory=False, encoding=encoding)
+    df = pd.read_csv(path, sep=sep, dtype=dtype, low_memory=False, encoding=encoding)
+    if path.suffix.lower() not in (".zip", ".zst"):
+        import csv
+
+        with _open_text(path, encoding) as f:
+            own = next(csv.reader(f, delimiter=sep), [])
+        df.columns = _own_headings(df.columns, own)
+    return df
+
+
+def _own_headings(columns: pd.Index, own: list[Any]) -> list[Any]:
+    """The columns with the file's own headings put back where the file repeats one.
+
+    pandas renames a repeated heading (``amount``, ``amount.1``), so that the first of
+    the two would be used without a word; with the file's own names, a repeat is seen
+    and refused (:func:`nexus_lab.frames.select_columns`). A file without repeats keeps
+    pandas' names (a real heading ``amount.1`` stays, a blank one stays ``Unnamed: 3``).
+    """
+    heads = [str(h).strip() if h is not None and not pd.isna(h) else "" for h in own]
+    if len(heads) != len(columns):
+        return list(columns)
+    repeated = {h for h in heads if h and heads.count(h) > 1}
+    return [h if h in repeated else c for c, h in zip(columns, heads, strict=True)]
 
 
 def _read_excel(path: Path, text: list[str], sheet: str | int, name: str) -> pd.DataFrame:
     try:
+        top = pd.read_excel(path, sheet_name=sheet, header=None, nrows=30, engine="openpyxl")
         df = pd.read_excel(path, sheet_name=sheet, engine="openpyxl")
     except (ValueError, IndexError) as err:
         if "not found" not in str(err) and "out of range" not in str(err):
@@ -310,14 +333,16 @@ def _read_excel(path: Path, text: list[str], sheet: str | int, name: str) -> pd.
             hint = f"; the table is on another sheet: {listed}: choose it with sheet={tables[0]!r}"
         raise SchemaError(f"{name}: worksheet {here!r} of {path.name!r} holds no table{hint}",
                           table=name)
+    if len(top):
+        df.columns = _own_headings(df.columns, top.iloc[0].tolist())
     return _text_cells(df, text)
 
 
 def _text_cells(df: pd.DataFrame, text: list[str]) -> pd.DataFrame:
     wanted = set(text)
-    for col in df.columns:
-        if str(col).strip() in wanted and df[col].dtype.kind != "M":
-            df[col] = df[col].map(_cell_text, na_action="ignore").astype(object)
+    for i, col in enumerate(df.columns):  # by position: a heading may be repeated
+        if str(col).strip() in wanted and df.dtypes.iloc[i].kind != "M":
+            df.isetitem(i, df.iloc[:, i].map(_cell_text, na_action="ignore").astype(object))
     return df
 
 

@@ -380,3 +380,42 @@ def test_csv_cells_that_spreadsheets_would_run_are_neutralized(tmp_path):
     # Parquet keeps the values as they are: it is read by programs, not spreadsheets
     back = pd.read_parquet(write_frame(df, tmp_path / "out.parquet"))
     assert back["transaction_id"][0] == "=1+1"
+
+
+# ----------------------------------------------------------------------------- exports as they are
+
+
+def _bank_columns(df, **kw):
+    from nexus_lab.frames import select_columns
+
+    return select_columns(df, name="bank", required=["transaction_id", "amount"],
+                          optional=["description"], **kw)
+
+
+@pytest.mark.parametrize("second", ["amount", " amount "])
+@pytest.mark.parametrize("ext", ["csv", "xlsx"])
+def test_repeated_headings_are_kept_so_that_the_repeat_is_refused(tmp_path, ext, second):
+    rows = [["transaction_id", "date", "amount", second, "description"],
+            ["T1", "2025-01-02", "1.50", "9.99", "coffee"]]
+    path = tmp_path / f"bank.{ext}"
+    if ext == "csv":
+        path.write_text("\n".join(",".join(r) for r in rows) + "\n")
+    else:
+        pd.DataFrame(rows[1:], columns=range(5)).to_excel(path, index=False, header=rows[0])
+    df = read_table(path, name="bank")
+    assert df.columns.tolist() == ["transaction_id", "date", "amount", "amount", "description"]
+    with pytest.raises(SchemaError, match=r"more than one column named 'amount'.*\[2, 3\]"):
+        _bank_columns(df)
+    # a repeated text column too
+    rows[0][2:4] = ["description", "amount"]
+    if ext == "csv":
+        path.write_text("\n".join(",".join(r) for r in rows) + "\n")
+    else:
+        pd.DataFrame(rows[1:], columns=range(5)).to_excel(path, index=False, header=rows[0])
+    with pytest.raises(SchemaError, match=r"more than one column named 'description'"):
+        _bank_columns(read_table(path, name="bank"))
+    # a heading that only looks like pandas' renaming stays as it is
+    real = tmp_path / "real.csv"
+    real.write_text("transaction_id,amount,amount.1\nT1,1.50,2.00\n")
+    assert read_table(real, name="bank").columns.tolist() == ["transaction_id", "amount",
+                                                              "amount.1"]
