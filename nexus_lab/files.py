@@ -102,9 +102,13 @@ def read_table(
 
     The kind of file is taken from its extension: ``.csv`` (also ``.tsv``,
     ``.txt`` and compressed ``.csv.gz`` etc.), ``.parquet`` / ``.pq``, or
-    ``.xlsx`` / ``.xlsm`` (read with openpyxl). CSV text is read as UTF-8 (a
-    byte-order mark is dropped) and, failing that, as Windows-1252. Column
-    names are stripped of surrounding blanks.
+    ``.xlsx`` / ``.xlsm`` (read with openpyxl). CSV text is read as UTF-16
+    when it starts with a UTF-16 byte-order mark (Excel's "Unicode text"),
+    else as UTF-8 (a byte-order mark is dropped): a few bytes that are not
+    UTF-8 in UTF-8 text are replaced by U+FFFD with a warning naming their
+    lines, and text with no UTF-8 sequence at all is read as Windows-1252.
+    Column names are stripped of surrounding blanks; a heading the file
+    repeats stays repeated (not ``amount.1``), so that using it is refused.
 
     Parameters
     ----------
@@ -225,23 +229,59 @@ def _plain_money(df: pd.DataFrame, money: list[str], name: str) -> None:
 
 
 def _read_csv(path: Path, text: list[str], sep: str | None) -> pd.DataFrame:
+    with _open_binary(path) as f:
+        start = f.read(2)
+    if start in (b"\xff\xfe", b"\xfe\xff"):  # Excel's "Unicode text": UTF-16 with its BOM
+        log.info("%s is UTF-16 text", path.name)
+        return _csv_with(path, text, sep, "utf-16")
     try:
         return _csv_with(path, text, sep, "utf-8-sig")
     except UnicodeDecodeError:
-        log.warning("%s is not UTF-8 text; reading it as Windows-1252", path.name)
-        return _csv_with(path, text, sep, "cp1252")
+        lines, utf8 = _utf8_faults(path)
+    if utf8:
+        log.warning("%s: bytes that are not UTF-8 on line%s %s of the file: read as UTF-8 "
+                    "with them replaced by U+FFFD (\ufffd); check those rows", path.name,
+                    "s" if len(lines) > 1 else "", ", ".join(map(str, lines)))
+        return _csv_with(path, text, sep, "utf-8-sig", errors="replace")
+    log.warning("%s is not UTF-8 text; reading it as Windows-1252", path.name)
+    return _csv_with(path, text, sep, "cp1252")
+
+
+# a valid UTF-8 sequence of two to four bytes (RFC 3629)
+_UTF8_MULTI = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+    rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+    rb"|\xf4[\x80-\x8f][\x80-\xbf]{2}")
+
+
+def _utf8_faults(path: Path, show: int = 5) -> tuple[list[int], bool]:
+    """The first lines (1-based) of a file that are not UTF-8, and whether the file holds
+    any valid multi-byte UTF-8 sequence (then it is UTF-8 text with a few stray bytes;
+    otherwise another encoding). Reads the file once, a line at a time."""
+    bad: list[int] = []
+    utf8 = False
+    with _open_binary(path) as f:
+        for number, line in enumerate(f, 1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                if len(bad) < show:
+                    bad.append(number)
+            if not utf8 and not line.isascii():
+                utf8 = _UTF8_MULTI.search(line) is not None
+    return bad, utf8
 
 
 _SEPARATORS = (",", ";", "\t", "|")
 
 
-def _sniff_separator(path: Path, encoding: str) -> str:
+def _sniff_separator(path: Path, encoding: str, errors: str = "strict") -> str:
     """The field separator of a CSV file: of ``, ; tab |``, the one that splits the first
     lines into the same number (above one) of fields, the most fields winning."""
     import csv
     import io
 
-    with _open_text(path, encoding) as f:
+    with _open_text(path, encoding, errors) as f:
         lines = [line for line in (f.readline() for _ in range(20)) if line.strip()]
     best, fields = ",", 1
     for sep in _SEPARATORS:
@@ -253,33 +293,40 @@ def _sniff_separator(path: Path, encoding: str) -> str:
     return best
 
 
-def _open_text(path: Path, encoding: str) -> Any:
-    """A text handle on a CSV file, compressed or not (by its extension)."""
+def _open_binary(path: Path) -> Any:
+    """A binary handle on a CSV file's bytes, decompressed by its extension."""
     import bz2
     import gzip
     import lzma
 
     opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix.lower())
-    if opener is None:
-        return open(path, encoding=encoding, newline="")
-    return opener(path, "rt", encoding=encoding, newline="")
+    return open(path, "rb") if opener is None else opener(path, "rb")
 
 
-def _csv_with(path: Path, text: list[str], sep: str | None, encoding: str) -> pd.DataFrame:
+def _open_text(path: Path, encoding: str, errors: str = "strict") -> Any:
+    """A text handle on a CSV file, compressed or not (by its extension)."""
+    import io
+
+    return io.TextIOWrapper(_open_binary(path), encoding=encoding, errors=errors, newline="")
+
+
+def _csv_with(path: Path, text: list[str], sep: str | None, encoding: str,
+              errors: str = "strict") -> pd.DataFrame:
     if sep is None:
         sep = "," if path.suffix.lower() in (".zip", ".zst") else _sniff_separator(
-            path, encoding)
-    header = pd.read_csv(path, sep=sep, nrows=0, encoding=encoding).columns
+            path, encoding, errors)
+    options = {"encoding": encoding, "encoding_errors": errors}
+    header = pd.read_csv(path, sep=sep, nrows=0, **options).columns
     heads = [str(c).strip() for c in header]
     wanted = set(text) | {find_column(heads, c) for c in text} - {None}
     dtype = {c: str for c in header if str(c).strip() in wanted}
     # low_memory=False infers each column's type from all of it, so one bad cell deep in a
     # column makes it text everywhere instead of a mix of floats and strings
-    df = pd.read_csv(path, sep=sep, dtype=dtype, low_memory=False, encoding=encoding)
+    df = pd.read_csv(path, sep=sep, dtype=dtype, low_memory=False, **options)
     if path.suffix.lower() not in (".zip", ".zst"):
         import csv
 
-        with _open_text(path, encoding) as f:
+        with _open_text(path, encoding, errors) as f:
             own = next(csv.reader(f, delimiter=sep), [])
         df.columns = _own_headings(df.columns, own)
     return df

@@ -419,3 +419,26 @@ def test_repeated_headings_are_kept_so_that_the_repeat_is_refused(tmp_path, ext,
     real.write_text("transaction_id,amount,amount.1\nT1,1.50,2.00\n")
     assert read_table(real, name="bank").columns.tolist() == ["transaction_id", "amount",
                                                               "amount.1"]
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_unicode_text_is_read(tmp_path, codec):
+    rows = "transaction_id\tamount\tdescription\r\n007\t1.50\tCafé\r\n010\t2.00\tZürich ✓\r\n"
+    bom = b"\xff\xfe" if codec.endswith("le") else b"\xfe\xff"
+    for path in (tmp_path / "unicode.txt", tmp_path / "unicode.csv.gz"):
+        data = bom + rows.encode(codec)
+        path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
+        df = read_table(path, name="bank")
+        assert df.columns.tolist() == ["transaction_id", "amount", "description"], path
+        assert df["transaction_id"].tolist() == ["007", "010"]
+        assert df["description"].tolist() == ["Café", "Zürich ✓"]
+
+
+def test_utf8_with_a_stray_byte_stays_utf8(tmp_path, caplog):
+    path = tmp_path / "bank.csv"
+    path.write_bytes("transaction_id,description\n1,Café\n2,Crème\n".encode()
+                     + b"3,Caf\xe9 old\n" + "4,Zoë\n".encode())
+    with caplog.at_level("WARNING", logger="nexus_lab"):
+        df = read_table(path, name="bank")
+    assert df["description"].tolist() == ["Café", "Crème", "Caf\ufffd old", "Zoë"]
+    assert "line 4" in caplog.text and "U+FFFD" in caplog.text
