@@ -107,6 +107,9 @@ def read_table(
     else as UTF-8 (a byte-order mark is dropped): a few bytes that are not
     UTF-8 in UTF-8 text are replaced by U+FFFD with a warning naming their
     lines, and text with no UTF-8 sequence at all is read as Windows-1252.
+    The field separator (``,`` ``;`` tab ``|``) is sniffed from the first lines,
+    of compressed files (``.gz``, ``.bz2``, ``.xz``, ``.zip`` of one file,
+    ``.zst`` with ``zstandard``) too.
     Column names are stripped of surrounding blanks; a heading the file
     repeats stays repeated (not ``amount.1``), so that using it is refused.
 
@@ -229,8 +232,10 @@ def _plain_money(df: pd.DataFrame, money: list[str], name: str) -> None:
 
 
 def _read_csv(path: Path, text: list[str], sep: str | None) -> pd.DataFrame:
-    with _open_binary(path) as f:
-        start = f.read(2)
+    start = b""
+    if _readable(path):
+        with _open_binary(path) as f:
+            start = f.read(2)
     if start in (b"\xff\xfe", b"\xfe\xff"):  # Excel's "Unicode text": UTF-16 with its BOM
         log.info("%s is UTF-16 text", path.name)
         return _csv_with(path, text, sep, "utf-16")
@@ -294,12 +299,32 @@ def _sniff_separator(path: Path, encoding: str, errors: str = "strict") -> str:
 
 
 def _open_binary(path: Path) -> Any:
-    """A binary handle on a CSV file's bytes, decompressed by its extension."""
+    """A binary handle on a CSV file's bytes, decompressed by its extension; None for a
+    ``.zst`` file when ``zstandard`` is not installed."""
     import bz2
     import gzip
     import lzma
 
-    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix.lower())
+    ext = path.suffix.lower()
+    if ext == ".zip":
+        import zipfile
+
+        with zipfile.ZipFile(path) as archive:
+            members = [m for m in archive.namelist() if not m.endswith("/")]
+            if len(members) != 1:
+                raise ValueError(f"the zip archive holds {len(members)} files {members[:5]}, "
+                                 "not one; zip the CSV file alone")
+            return archive.open(members[0])  # stays open once the archive is closed
+    if ext == ".zst":
+        try:
+            import zstandard
+        except ImportError:
+            return None
+        import io
+
+        reader = zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)
+        return io.BufferedReader(reader)  # lines, as the other openers give
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(ext)
     return open(path, "rb") if opener is None else opener(path, "rb")
 
 
@@ -310,11 +335,22 @@ def _open_text(path: Path, encoding: str, errors: str = "strict") -> Any:
     return io.TextIOWrapper(_open_binary(path), encoding=encoding, errors=errors, newline="")
 
 
+def _readable(path: Path) -> bool:
+    """Whether this module can open the file's text itself (not a ``.zst`` file without
+    ``zstandard``; pandas then says what is missing)."""
+    if path.suffix.lower() != ".zst":
+        return True
+    try:
+        import zstandard  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _csv_with(path: Path, text: list[str], sep: str | None, encoding: str,
               errors: str = "strict") -> pd.DataFrame:
     if sep is None:
-        sep = "," if path.suffix.lower() in (".zip", ".zst") else _sniff_separator(
-            path, encoding, errors)
+        sep = _sniff_separator(path, encoding, errors) if _readable(path) else ","
     options = {"encoding": encoding, "encoding_errors": errors}
     header = pd.read_csv(path, sep=sep, nrows=0, **options).columns
     heads = [str(c).strip() for c in header]
@@ -323,7 +359,7 @@ def _csv_with(path: Path, text: list[str], sep: str | None, encoding: str,
     # low_memory=False infers each column's type from all of it, so one bad cell deep in a
     # column makes it text everywhere instead of a mix of floats and strings
     df = pd.read_csv(path, sep=sep, dtype=dtype, low_memory=False, **options)
-    if path.suffix.lower() not in (".zip", ".zst"):
+    if _readable(path):
         import csv
 
         with _open_text(path, encoding, errors) as f:

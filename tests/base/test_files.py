@@ -442,3 +442,23 @@ def test_utf8_with_a_stray_byte_stays_utf8(tmp_path, caplog):
         df = read_table(path, name="bank")
     assert df["description"].tolist() == ["Café", "Crème", "Caf\ufffd old", "Zoë"]
     assert "line 4" in caplog.text and "U+FFFD" in caplog.text
+
+
+@pytest.mark.parametrize("kind", ["zip", "zst"])
+def test_separator_of_compressed_csv_is_sniffed(tmp_path, kind):
+    rows = "transaction_id;amount;description\n007;1,50;Café\n010;2,00;Crème\n".encode()
+    rows += b"011;3,00;Caf\xe9\n"  # a stray byte: the file is read again, decompressed
+    path = tmp_path / f"bank.csv.{kind}"
+    if kind == "zip":
+        import zipfile
+
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("bank.csv", rows)
+    else:
+        zstandard = pytest.importorskip("zstandard")
+        path.write_bytes(zstandard.ZstdCompressor().compress(rows))
+    df = read_table(path, name="bank")
+    assert df.columns.tolist() == ["transaction_id", "amount", "description"]
+    assert df["transaction_id"].tolist() == ["007", "010", "011"]
+    assert df["description"].tolist() == ["Café", "Crème", "Caf\ufffd"]
+    assert df["amount"].tolist() == ["1,50", "2,00", "3,00"]  # text, for read_money
