@@ -462,3 +462,62 @@ def test_separator_of_compressed_csv_is_sniffed(tmp_path, kind):
     assert df["transaction_id"].tolist() == ["007", "010", "011"]
     assert df["description"].tolist() == ["Café", "Crème", "Caf\ufffd"]
     assert df["amount"].tolist() == ["1,50", "2,00", "3,00"]  # text, for read_money
+
+
+_TITLED = [["Account: 12345678"], ["Statement period 01.01.2025 - 31.01.2025"], [],
+           ["Date", "Transaction ID", "Amount", "Description"],
+           ["02.01.2025", "007", "-12.50", "Coffee"], ["03.01.2025", "010", "100.00", "Salary"]]
+
+
+@pytest.mark.parametrize("sep", [",", ";"])
+def test_title_rows_above_the_csv_header_are_skipped(tmp_path, caplog, sep):
+    path = tmp_path / "bank.csv"
+    path.write_text("\n".join(sep.join(r) for r in _TITLED) + "\n")
+    with caplog.at_level("INFO", logger="nexus_lab"):
+        df = read_table(path, name="bank")
+    assert df.columns.tolist() == ["Date", "Transaction ID", "Amount", "Description"]
+    assert df["Transaction ID"].tolist() == ["007", "010"]
+    assert df["Amount"].tolist() == [-12.5, 100.0]
+    assert "row 4" in caplog.text
+    # the columns= mapping's names count as headings too
+    path.write_text("Export of 2025-01-31\nId,Amt,Memo\n007,1.50,x\n")
+    df = read_table(path, name="bank", columns={"transaction_id": "Id", "amount": "Amt"})
+    assert df.columns.tolist() == ["Id", "Amt", "Memo"] and df["Id"].tolist() == ["007"]
+    # no row that reads as a header: read as it is
+    path.write_text("x,y\n1,2\n")
+    assert read_table(path, name="t").columns.tolist() == ["x", "y"]
+
+
+def test_title_rows_above_the_excel_header_are_skipped(tmp_path, caplog):
+    from openpyxl import Workbook
+
+    path = tmp_path / "bank.xlsx"
+    wb = Workbook()
+    for row in _TITLED:
+        wb.active.append(row)
+    wb.save(path)
+    with caplog.at_level("INFO", logger="nexus_lab"):
+        df = read_table(path, name="bank")
+    assert df.columns.tolist() == ["Date", "Transaction ID", "Amount", "Description"]
+    assert df["Transaction ID"].tolist() == ["007", "010"]
+    assert "row 4" in caplog.text
+
+
+def test_cover_sheet_names_the_sheet_with_the_table(tmp_path):
+    from openpyxl import Workbook
+
+    path = tmp_path / "bank.xlsx"
+    wb = Workbook()
+    wb.active.title = "Cover"
+    for row in (["Bank statement", "Acme Bank"], ["Account", "12345678"],
+                ["Period", "January 2025"]):
+        wb.active.append(row)
+    data = wb.create_sheet("Transactions")
+    for row in _TITLED[3:]:
+        data.append(row)
+    wb.save(path)
+    with pytest.raises(SchemaError, match=r"worksheet 'Cover' .* holds no table; the table is "
+                                          r"on another sheet: 'Transactions'.*sheet='Trans"):
+        read_table(path, name="bank")
+    df = read_table(path, name="bank", sheet="Transactions")
+    assert df["Transaction ID"].tolist() == ["007", "010"]  # text cells stay text
