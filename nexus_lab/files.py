@@ -113,6 +113,14 @@ def read_table(
     Column names are stripped of surrounding blanks; a heading the file
     repeats stays repeated (not ``amount.1``), so that using it is refused.
 
+    Title lines above the header (``Account: 12345678``, a statement period,
+    blank lines), as bank exports have, are skipped: the header is the first
+    of the first 30 rows whose cells hold two or more known headings
+    (``transaction_id``, ``date``, ``amount``, ``description``, ``debit``,
+    ``credit``, ``reference``, ``account``, ``vendor``, ``category``,
+    ``currency`` or a name in ``columns``, compared ignoring case, blanks and
+    punctuation). A file with no such row is read from its first row.
+
     Parameters
     ----------
     path : str or path-like
@@ -129,7 +137,9 @@ def read_table(
         (``{"transaction_id": "Id"}``): text columns are looked up under the
         file's names.
     sheet : str or int, default 0
-        The worksheet of an Excel workbook, by name or position.
+        The worksheet of an Excel workbook, by name or position. When the
+        first sheet (the default) has no header row and another sheet has,
+        the error names that sheet.
 
     Returns
     -------
