@@ -102,9 +102,24 @@ def read_table(
 
     The kind of file is taken from its extension: ``.csv`` (also ``.tsv``,
     ``.txt`` and compressed ``.csv.gz`` etc.), ``.parquet`` / ``.pq``, or
-    ``.xlsx`` / ``.xlsm`` (read with openpyxl). CSV text is read as UTF-8 (a
-    byte-order mark is dropped) and, failing that, as Windows-1252. Column
-    names are stripped of surrounding blanks.
+    ``.xlsx`` / ``.xlsm`` (read with openpyxl). CSV text is read as UTF-16
+    when it starts with a UTF-16 byte-order mark (Excel's "Unicode text"),
+    else as UTF-8 (a byte-order mark is dropped): a few bytes that are not
+    UTF-8 in UTF-8 text are replaced by U+FFFD with a warning naming their
+    lines, and text with no UTF-8 sequence at all is read as Windows-1252.
+    The field separator (``,`` ``;`` tab ``|``) is sniffed from the first lines,
+    of compressed files (``.gz``, ``.bz2``, ``.xz``, ``.zip`` of one file,
+    ``.zst`` with ``zstandard``) too.
+    Column names are stripped of surrounding blanks; a heading the file
+    repeats stays repeated (not ``amount.1``), so that using it is refused.
+
+    Title lines above the header (``Account: 12345678``, a statement period,
+    blank lines), as bank exports have, are skipped: the header is the first
+    of the first 30 rows whose cells hold two or more known headings
+    (``transaction_id``, ``date``, ``amount``, ``description``, ``debit``,
+    ``credit``, ``reference``, ``account``, ``vendor``, ``category``,
+    ``currency`` or a name in ``columns``, compared ignoring case, blanks and
+    punctuation). A file with no such row is read from its first row.
 
     Parameters
     ----------
@@ -122,7 +137,9 @@ def read_table(
         (``{"transaction_id": "Id"}``): text columns are looked up under the
         file's names.
     sheet : str or int, default 0
-        The worksheet of an Excel workbook, by name or position.
+        The worksheet of an Excel workbook, by name or position. When the
+        first sheet (the default) has no header row and another sheet has,
+        the error names that sheet.
 
     Returns
     -------
@@ -163,17 +180,18 @@ def read_table(
         )
     names = dict(columns or {})
     text = sorted({names.get(c, c) for c in text_columns or ()})
+    headings = [*_HEADINGS, *(v for v in names.values() if isinstance(v, str))]
     try:
         if kind == "csv":
             # money stays text too, so that its decimal mark is decided from the whole
             # column (nexus_lab.frames.read_money), not by the CSV parser cell by cell
             money = [names.get(c, c) for c in _MONEY_TEXT] if text_columns is not None else []
             df = _read_csv(p, sorted({*text, *money}),
-                           sep="\t" if ext.startswith(".tsv") else None)
+                           sep="\t" if ext.startswith(".tsv") else None, heads=headings)
         elif kind == "parquet":
             df = pd.read_parquet(p)
         else:
-            df = _read_excel(p, text, sheet, name)
+            df = _read_excel(p, text, sheet, name, headings)
     except NexusError:
         raise
     except pd.errors.EmptyDataError:
@@ -211,7 +229,7 @@ def _plain_money(df: pd.DataFrame, money: list[str], name: str) -> None:
     decide (and report) their convention, or refuse them with the rows at fault."""
     heads = [str(c) for c in df.columns]
     for col in {find_column(heads, c) for c in money} - {None}:
-        if df[col].dtype != object:
+        if heads.count(col) > 1 or df[col].dtype != object:  # a repeat: refused later
             continue
         try:
             cents, written = read_money(df[col].replace(r"^\s*$", None, regex=True).dropna(),
@@ -224,63 +242,196 @@ def _plain_money(df: pd.DataFrame, money: list[str], name: str) -> None:
             df[col] = x
 
 
-def _read_csv(path: Path, text: list[str], sep: str | None) -> pd.DataFrame:
+def _read_csv(path: Path, text: list[str], sep: str | None,
+              heads: list[str]) -> pd.DataFrame:
+    start = b""
+    if _readable(path):
+        with _open_binary(path) as f:
+            start = f.read(2)
+    if start in (b"\xff\xfe", b"\xfe\xff"):  # Excel's "Unicode text": UTF-16 with its BOM
+        log.info("%s is UTF-16 text", path.name)
+        return _csv_with(path, text, sep, heads, "utf-16")
     try:
-        return _csv_with(path, text, sep, "utf-8-sig")
+        return _csv_with(path, text, sep, heads, "utf-8-sig")
     except UnicodeDecodeError:
-        log.warning("%s is not UTF-8 text; reading it as Windows-1252", path.name)
-        return _csv_with(path, text, sep, "cp1252")
+        lines, utf8 = _utf8_faults(path)
+    if utf8:
+        log.warning("%s: bytes that are not UTF-8 on line%s %s of the file: read as UTF-8 "
+                    "with them replaced by U+FFFD (\ufffd); check those rows", path.name,
+                    "s" if len(lines) > 1 else "", ", ".join(map(str, lines)))
+        return _csv_with(path, text, sep, heads, "utf-8-sig", errors="replace")
+    log.warning("%s is not UTF-8 text; reading it as Windows-1252", path.name)
+    return _csv_with(path, text, sep, heads, "cp1252")
+
+
+# a valid UTF-8 sequence of two to four bytes (RFC 3629)
+_UTF8_MULTI = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+    rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+    rb"|\xf4[\x80-\x8f][\x80-\xbf]{2}")
+
+
+def _utf8_faults(path: Path, show: int = 5) -> tuple[list[int], bool]:
+    """The first lines (1-based) of a file that are not UTF-8, and whether the file holds
+    any valid multi-byte UTF-8 sequence (then it is UTF-8 text with a few stray bytes;
+    otherwise another encoding). Reads the file once, a line at a time."""
+    bad: list[int] = []
+    utf8 = False
+    with _open_binary(path) as f:
+        for number, line in enumerate(f, 1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                if len(bad) < show:
+                    bad.append(number)
+            if not utf8 and not line.isascii():
+                utf8 = _UTF8_MULTI.search(line) is not None
+    return bad, utf8
 
 
 _SEPARATORS = (",", ";", "\t", "|")
+#: Headings that mark a table's header row (compared loosely, as
+#: :func:`nexus_lab.frames.find_column` does), with those of a ``columns=`` mapping.
+_HEADINGS = ("transaction_id", "date", "amount", "description", "debit", "credit",
+             "reference", "account", "vendor", "category", "currency")
+_HEADER_ROWS = 30  # the header row is looked for among this many first rows
 
 
-def _sniff_separator(path: Path, encoding: str) -> str:
-    """The field separator of a CSV file: of ``, ; tab |``, the one that splits the first
-    lines into the same number (above one) of fields, the most fields winning."""
+def _header_row(rows: list[list[Any]], heads: list[str]) -> int | None:
+    """The first of the rows whose cells hold at least two of the headings ``heads``
+    (compared loosely), or None: bank exports put title lines above their header."""
+    for i, row in enumerate(rows[:_HEADER_ROWS]):
+        cells = [str(c).strip() for c in row if isinstance(c, str) and c.strip()]
+        if len(cells) >= 2 and len({find_column(cells, h) for h in heads} - {None}) >= 2:
+            return i
+    return None
+
+
+def _sniff_separator(path: Path, encoding: str, errors: str = "strict", *,
+                     sep: str | None = None, heads: list[str] = ()) -> tuple[str, int]:
+    """The field separator of a CSV file and the number of rows above its header.
+
+    Of ``, ; tab |`` (or just ``sep`` when given): the one under which one of the first
+    rows reads as a header (:func:`_header_row`), then the one that splits the lines from
+    the header on into the same number (above one) of fields, the most fields winning.
+    The first lines are read with the csv module, so title lines of fewer fields than
+    the table do not fail as malformed.
+    """
     import csv
     import io
 
-    with _open_text(path, encoding) as f:
-        lines = [line for line in (f.readline() for _ in range(20)) if line.strip()]
-    best, fields = ",", 1
-    for sep in _SEPARATORS:
-        counts = {len(row) for row in csv.reader(io.StringIO("".join(lines)), delimiter=sep)}
-        if len(counts) == 1 and (n := counts.pop()) > fields:
-            best, fields = sep, n
-    if best != ",":
+    with _open_text(path, encoding, errors) as f:
+        lines = "".join(f.readline() for _ in range(_HEADER_ROWS + 10))
+    best, score = sep or ",", (False, False, 0)
+    skip = 0
+    for candidate in (sep,) if sep else _SEPARATORS:
+        rows = list(csv.reader(io.StringIO(lines), delimiter=candidate))
+        at = _header_row(rows, list(heads))
+        counts = {len(r) for r in rows[at or 0:] if any(c.strip() for c in r)}
+        n = max(counts, default=0)
+        consistent = len(counts) == 1 and n > 1
+        if (found := (at is not None, consistent, n if consistent else 0)) > score:
+            best, score, skip = candidate, found, at or 0
+    if best != "," and not sep:
         log.info("%s: fields separated by %r", path.name, best)
-    return best
+    if skip:
+        log.info("%s: the header is on row %d; the %d rows above it are skipped", path.name,
+                 skip + 1, skip)
+    return best, skip
 
 
-def _open_text(path: Path, encoding: str) -> Any:
-    """A text handle on a CSV file, compressed or not (by its extension)."""
+def _open_binary(path: Path) -> Any:
+    """A binary handle on a CSV file's bytes, decompressed by its extension; None for a
+    ``.zst`` file when ``zstandard`` is not installed."""
     import bz2
     import gzip
     import lzma
 
-    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix.lower())
-    if opener is None:
-        return open(path, encoding=encoding, newline="")
-    return opener(path, "rt", encoding=encoding, newline="")
+    ext = path.suffix.lower()
+    if ext == ".zip":
+        import zipfile
+
+        with zipfile.ZipFile(path) as archive:
+            members = [m for m in archive.namelist() if not m.endswith("/")]
+            if len(members) != 1:
+                raise ValueError(f"the zip archive holds {len(members)} files {members[:5]}, "
+                                 "not one; zip the CSV file alone")
+            return archive.open(members[0])  # stays open once the archive is closed
+    if ext == ".zst":
+        try:
+            import zstandard
+        except ImportError:
+            return None
+        import io
+
+        reader = zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)
+        return io.BufferedReader(reader)  # lines, as the other openers give
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(ext)
+    return open(path, "rb") if opener is None else opener(path, "rb")
 
 
-def _csv_with(path: Path, text: list[str], sep: str | None, encoding: str) -> pd.DataFrame:
-    if sep is None:
-        sep = "," if path.suffix.lower() in (".zip", ".zst") else _sniff_separator(
-            path, encoding)
-    header = pd.read_csv(path, sep=sep, nrows=0, encoding=encoding).columns
-    heads = [str(c).strip() for c in header]
-    wanted = set(text) | {find_column(heads, c) for c in text} - {None}
+def _open_text(path: Path, encoding: str, errors: str = "strict") -> Any:
+    """A text handle on a CSV file, compressed or not (by its extension)."""
+    import io
+
+    return io.TextIOWrapper(_open_binary(path), encoding=encoding, errors=errors, newline="")
+
+
+def _readable(path: Path) -> bool:
+    """Whether this module can open the file's text itself (not a ``.zst`` file without
+    ``zstandard``; pandas then says what is missing)."""
+    if path.suffix.lower() != ".zst":
+        return True
+    try:
+        import zstandard  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _csv_with(path: Path, text: list[str], sep: str | None, heads: list[str],
+              encoding: str, errors: str = "strict") -> pd.DataFrame:
+    skip = 0
+    if _readable(path):
+        sep, skip = _sniff_separator(path, encoding, errors, sep=sep, heads=heads)
+    sep = sep or ","
+    options = {"encoding": encoding, "encoding_errors": errors, "skiprows": skip}
+    header = pd.read_csv(path, sep=sep, nrows=0, **options).columns
+    names = [str(c).strip() for c in header]
+    wanted = set(text) | {find_column(names, c) for c in text} - {None}
     dtype = {c: str for c in header if str(c).strip() in wanted}
     # low_memory=False infers each column's type from all of it, so one bad cell deep in a
     # column makes it text everywhere instead of a mix of floats and strings
-    return pd.read_csv(path, sep=sep, dtype=dtype, low_memory=False, encoding=encoding)
+    df = pd.read_csv(path, sep=sep, dtype=dtype, low_memory=False, **options)
+    if _readable(path):
+        import csv
+        import itertools
+
+        with _open_text(path, encoding, errors) as f:
+            own = next(itertools.islice(csv.reader(f, delimiter=sep), skip, None), [])
+        df.columns = _own_headings(df.columns, own)
+    return df
 
 
-def _read_excel(path: Path, text: list[str], sheet: str | int, name: str) -> pd.DataFrame:
+def _own_headings(columns: pd.Index, own: list[Any]) -> list[Any]:
+    """The columns with the file's own headings put back where the file repeats one.
+
+    pandas renames a repeated heading (``amount``, ``amount.1``), so that the first of
+    the two would be used without a word; with the file's own names, a repeat is seen
+    and refused (:func:`nexus_lab.frames.select_columns`). A file without repeats keeps
+    pandas' names (a real heading ``amount.1`` stays, a blank one stays ``Unnamed: 3``).
+    """
+    heads = [str(h).strip() if h is not None and not pd.isna(h) else "" for h in own]
+    if len(heads) != len(columns):
+        return list(columns)
+    repeated = {h for h in heads if h and heads.count(h) > 1}
+    return [h if h in repeated else c for c, h in zip(columns, heads, strict=True)]
+
+
+def _read_excel(path: Path, text: list[str], sheet: str | int, name: str,
+                heads: list[str]) -> pd.DataFrame:
     try:
-        df = pd.read_excel(path, sheet_name=sheet, engine="openpyxl")
+        top = _sheet_top(path, sheet)
     except (ValueError, IndexError) as err:
         if "not found" not in str(err) and "out of range" not in str(err):
             raise
@@ -292,40 +443,92 @@ def _read_excel(path: Path, text: list[str], sheet: str | int, name: str) -> pd.
         raise NexusError(
             f"{name}: {path.name!r} has no worksheet {sheet!r}; it has {sheets}"
         ) from None
-    if df.shape[1] < 2 or df.dropna(how="all").empty:
+    at = _header_row(top.values.tolist(), heads)
+    if at is None and isinstance(sheet, int) and sheet == 0 and top.shape[1] >= 2:
+        # a cover sheet first (a "Bank statement / Acme Bank" block), the table after it
         from openpyxl import load_workbook
 
         wb = load_workbook(path, read_only=True)
-        shapes = {ws.title: (max((ws.max_row or 1) - 1, 0), ws.max_column or 0)
-                  for ws in wb.worksheets}
+        others = wb.sheetnames[1:]
         wb.close()
-        here = sheet if isinstance(sheet, str) else list(shapes)[sheet]
-        tables = [t for t, (r, c) in shapes.items() if t != here and c >= 2 and r > 0]
-        if not tables and not df.dropna(how="all").empty:
-            return _text_cells(df, text)  # a one-column table, the workbook's only one
-        hint = "; check the export"
+        tables = [t for t in others if _header_row(_sheet_top(path, t).values.tolist(),
+                                                   heads) is not None]
         if tables:
-            listed = ", ".join(f"{t!r} ({shapes[t][0]:,} rows x {shapes[t][1]} columns)"
-                               for t in tables)
-            hint = f"; the table is on another sheet: {listed}: choose it with sheet={tables[0]!r}"
-        raise SchemaError(f"{name}: worksheet {here!r} of {path.name!r} holds no table{hint}",
-                          table=name)
+            raise _no_table(path, name, sheet, tables)
+    own = top.iloc[at or 0].tolist() if len(top) > (at or 0) else []
+    # text columns are read as the cells are ("007" stays "007"), found loosely by name
+    cells = [str(c).strip() if isinstance(c, str) else "" for c in own]
+    wanted = set(text) | {find_column(cells, c) for c in text} - {None, ""}
+    keep = {i: _cell_text for i, c in enumerate(cells) if c in wanted}
+    df = pd.read_excel(path, sheet_name=sheet, header=at or 0, engine="openpyxl",
+                       converters=keep)
+    if at:
+        log.info("%s: the header is on row %d; the %d rows above it are skipped", path.name,
+                 at + 1, at)
+    if df.shape[1] < 2 or df.dropna(how="all").empty:
+        tables = _no_table_hint(path, sheet)
+        if tables is None and not df.dropna(how="all").empty:
+            return _text_cells(df, text)  # a one-column table, the workbook's only one
+        raise _no_table(path, name, sheet, tables or [])
+    df.columns = _own_headings(df.columns, own)
     return _text_cells(df, text)
 
 
+def _sheet_top(path: Path, sheet: str | int) -> pd.DataFrame:
+    """The first rows of a worksheet as they are (no header)."""
+    return pd.read_excel(path, sheet_name=sheet, header=None, nrows=_HEADER_ROWS,
+                         engine="openpyxl")
+
+
+def _shapes(path: Path) -> dict[str, tuple[int, int]]:
+    """``{sheet: (rows below the first, columns)}`` of a workbook."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True)
+    shapes = {ws.title: (max((ws.max_row or 1) - 1, 0), ws.max_column or 0)
+              for ws in wb.worksheets}
+    wb.close()
+    return shapes
+
+
+def _no_table_hint(path: Path, sheet: str | int) -> list[str] | None:
+    """The other sheets of a workbook that hold a table (two or more columns, rows), or
+    None when there are none."""
+    shapes = _shapes(path)
+    here = sheet if isinstance(sheet, str) else list(shapes)[sheet]
+    tables = [t for t, (r, c) in shapes.items() if t != here and c >= 2 and r > 0]
+    return tables or None
+
+
+def _no_table(path: Path, name: str, sheet: str | int, tables: list[str]) -> SchemaError:
+    """The error for a worksheet that holds no table, naming the sheets that do."""
+    shapes = _shapes(path)
+    here = sheet if isinstance(sheet, str) else list(shapes)[sheet]
+    hint = "; check the export"
+    if tables:
+        listed = ", ".join(f"{t!r} ({shapes[t][0]:,} rows x {shapes[t][1]} columns)"
+                           for t in tables)
+        hint = f"; the table is on another sheet: {listed}: choose it with sheet={tables[0]!r}"
+    return SchemaError(f"{name}: worksheet {here!r} of {path.name!r} holds no table{hint}",
+                       table=name)
+
+
 def _text_cells(df: pd.DataFrame, text: list[str]) -> pd.DataFrame:
-    wanted = set(text)
-    for col in df.columns:
-        if str(col).strip() in wanted and df[col].dtype.kind != "M":
-            df[col] = df[col].map(_cell_text, na_action="ignore").astype(object)
+    heads = [str(c).strip() for c in df.columns]
+    wanted = set(text) | {find_column(heads, c) for c in text} - {None}
+    for i, col in enumerate(heads):  # by position: a heading may be repeated
+        if col in wanted and df.dtypes.iloc[i].kind != "M":
+            df.isetitem(i, df.iloc[:, i].map(_cell_text, na_action="ignore").astype(object))
     return df
 
 
-def _cell_text(value: object) -> str:
-    """A cell as text: whole numbers without a trailing ``.0``."""
+def _cell_text(value: object) -> object:
+    """A cell as text: whole numbers without a trailing ``.0``; blanks stay missing."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return np.nan
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value)
+    return value if isinstance(value, str) else str(value)
 
 
 def describe_file(path: str | os.PathLike[str]) -> dict:

@@ -380,3 +380,144 @@ def test_csv_cells_that_spreadsheets_would_run_are_neutralized(tmp_path):
     # Parquet keeps the values as they are: it is read by programs, not spreadsheets
     back = pd.read_parquet(write_frame(df, tmp_path / "out.parquet"))
     assert back["transaction_id"][0] == "=1+1"
+
+
+# ----------------------------------------------------------------------------- exports as they are
+
+
+def _bank_columns(df, **kw):
+    from nexus_lab.frames import select_columns
+
+    return select_columns(df, name="bank", required=["transaction_id", "amount"],
+                          optional=["description"], **kw)
+
+
+@pytest.mark.parametrize("second", ["amount", " amount "])
+@pytest.mark.parametrize("ext", ["csv", "xlsx"])
+def test_repeated_headings_are_kept_so_that_the_repeat_is_refused(tmp_path, ext, second):
+    rows = [["transaction_id", "date", "amount", second, "description"],
+            ["T1", "2025-01-02", "1.50", "9.99", "coffee"]]
+    path = tmp_path / f"bank.{ext}"
+    if ext == "csv":
+        path.write_text("\n".join(",".join(r) for r in rows) + "\n")
+    else:
+        pd.DataFrame(rows[1:], columns=range(5)).to_excel(path, index=False, header=rows[0])
+    df = read_table(path, name="bank")
+    assert df.columns.tolist() == ["transaction_id", "date", "amount", "amount", "description"]
+    with pytest.raises(SchemaError, match=r"more than one column named 'amount'.*\[2, 3\]"):
+        _bank_columns(df)
+    # a repeated text column too
+    rows[0][2:4] = ["description", "amount"]
+    if ext == "csv":
+        path.write_text("\n".join(",".join(r) for r in rows) + "\n")
+    else:
+        pd.DataFrame(rows[1:], columns=range(5)).to_excel(path, index=False, header=rows[0])
+    with pytest.raises(SchemaError, match=r"more than one column named 'description'"):
+        _bank_columns(read_table(path, name="bank"))
+    # a heading that only looks like pandas' renaming stays as it is
+    real = tmp_path / "real.csv"
+    real.write_text("transaction_id,amount,amount.1\nT1,1.50,2.00\n")
+    assert read_table(real, name="bank").columns.tolist() == ["transaction_id", "amount",
+                                                              "amount.1"]
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_unicode_text_is_read(tmp_path, codec):
+    rows = "transaction_id\tamount\tdescription\r\n007\t1.50\tCafé\r\n010\t2.00\tZürich ✓\r\n"
+    bom = b"\xff\xfe" if codec.endswith("le") else b"\xfe\xff"
+    for path in (tmp_path / "unicode.txt", tmp_path / "unicode.csv.gz"):
+        data = bom + rows.encode(codec)
+        path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
+        df = read_table(path, name="bank")
+        assert df.columns.tolist() == ["transaction_id", "amount", "description"], path
+        assert df["transaction_id"].tolist() == ["007", "010"]
+        assert df["description"].tolist() == ["Café", "Zürich ✓"]
+
+
+def test_utf8_with_a_stray_byte_stays_utf8(tmp_path, caplog):
+    path = tmp_path / "bank.csv"
+    path.write_bytes("transaction_id,description\n1,Café\n2,Crème\n".encode()
+                     + b"3,Caf\xe9 old\n" + "4,Zoë\n".encode())
+    with caplog.at_level("WARNING", logger="nexus_lab"):
+        df = read_table(path, name="bank")
+    assert df["description"].tolist() == ["Café", "Crème", "Caf\ufffd old", "Zoë"]
+    assert "line 4" in caplog.text and "U+FFFD" in caplog.text
+
+
+@pytest.mark.parametrize("kind", ["zip", "zst"])
+def test_separator_of_compressed_csv_is_sniffed(tmp_path, kind):
+    rows = "transaction_id;amount;description\n007;1,50;Café\n010;2,00;Crème\n".encode()
+    rows += b"011;3,00;Caf\xe9\n"  # a stray byte: the file is read again, decompressed
+    path = tmp_path / f"bank.csv.{kind}"
+    if kind == "zip":
+        import zipfile
+
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("bank.csv", rows)
+    else:
+        zstandard = pytest.importorskip("zstandard")
+        path.write_bytes(zstandard.ZstdCompressor().compress(rows))
+    df = read_table(path, name="bank")
+    assert df.columns.tolist() == ["transaction_id", "amount", "description"]
+    assert df["transaction_id"].tolist() == ["007", "010", "011"]
+    assert df["description"].tolist() == ["Café", "Crème", "Caf\ufffd"]
+    assert df["amount"].tolist() == ["1,50", "2,00", "3,00"]  # text, for read_money
+
+
+_TITLED = [["Account: 12345678"], ["Statement period 01.01.2025 - 31.01.2025"], [],
+           ["Date", "Transaction ID", "Amount", "Description"],
+           ["02.01.2025", "007", "-12.50", "Coffee"], ["03.01.2025", "010", "100.00", "Salary"]]
+
+
+@pytest.mark.parametrize("sep", [",", ";"])
+def test_title_rows_above_the_csv_header_are_skipped(tmp_path, caplog, sep):
+    path = tmp_path / "bank.csv"
+    path.write_text("\n".join(sep.join(r) for r in _TITLED) + "\n")
+    with caplog.at_level("INFO", logger="nexus_lab"):
+        df = read_table(path, name="bank")
+    assert df.columns.tolist() == ["Date", "Transaction ID", "Amount", "Description"]
+    assert df["Transaction ID"].tolist() == ["007", "010"]
+    assert df["Amount"].tolist() == [-12.5, 100.0]
+    assert "row 4" in caplog.text
+    # the columns= mapping's names count as headings too
+    path.write_text("Export of 2025-01-31\nId,Amt,Memo\n007,1.50,x\n")
+    df = read_table(path, name="bank", columns={"transaction_id": "Id", "amount": "Amt"})
+    assert df.columns.tolist() == ["Id", "Amt", "Memo"] and df["Id"].tolist() == ["007"]
+    # no row that reads as a header: read as it is
+    path.write_text("x,y\n1,2\n")
+    assert read_table(path, name="t").columns.tolist() == ["x", "y"]
+
+
+def test_title_rows_above_the_excel_header_are_skipped(tmp_path, caplog):
+    from openpyxl import Workbook
+
+    path = tmp_path / "bank.xlsx"
+    wb = Workbook()
+    for row in _TITLED:
+        wb.active.append(row)
+    wb.save(path)
+    with caplog.at_level("INFO", logger="nexus_lab"):
+        df = read_table(path, name="bank")
+    assert df.columns.tolist() == ["Date", "Transaction ID", "Amount", "Description"]
+    assert df["Transaction ID"].tolist() == ["007", "010"]
+    assert "row 4" in caplog.text
+
+
+def test_cover_sheet_names_the_sheet_with_the_table(tmp_path):
+    from openpyxl import Workbook
+
+    path = tmp_path / "bank.xlsx"
+    wb = Workbook()
+    wb.active.title = "Cover"
+    for row in (["Bank statement", "Acme Bank"], ["Account", "12345678"],
+                ["Period", "January 2025"]):
+        wb.active.append(row)
+    data = wb.create_sheet("Transactions")
+    for row in _TITLED[3:]:
+        data.append(row)
+    wb.save(path)
+    with pytest.raises(SchemaError, match=r"worksheet 'Cover' .* holds no table; the table is "
+                                          r"on another sheet: 'Transactions'.*sheet='Trans"):
+        read_table(path, name="bank")
+    df = read_table(path, name="bank", sheet="Transactions")
+    assert df["Transaction ID"].tolist() == ["007", "010"]  # text cells stay text
