@@ -775,7 +775,6 @@ def parse_datetimes(
     return read_dates(values, table=table, column=column, ids=ids, dayfirst=dayfirst)[0]
 
 
-
 def parse_timestamps(
     values: pd.Series,
     *,

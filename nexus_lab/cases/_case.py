@@ -26,7 +26,6 @@ from nexus_lab.cases._records import (
     check_text,
     custody_record,
     file_sha256,
-    need_keypair,
     now,
     sha256_hex,
     to_utc,
@@ -42,6 +41,7 @@ from nexus_lab.cases._repository import (
 from nexus_lab.crypto import (
     KeyPair,
     PublicKey,
+    need_keypair,
     open_sealed,
     recipient_keys,
     seal_with_digests,

@@ -29,7 +29,6 @@ __all__ = [
     "check_text",
     "custody_record",
     "file_sha256",
-    "need_keypair",
     "now",
     "sha256_hex",
     "to_utc",
@@ -121,19 +120,3 @@ def to_utc(value: Any, what: str) -> str | None:
         raise NexusError(f"{what} is missing (NaT); give a date or leave it out")
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     return ts.isoformat()
-
-
-
-def need_keypair(key: Any, doing: str) -> Any:
-    """``key`` when it is a key pair; else a NexusError saying what ``doing`` needs
-    (a public key given for the key pair is named as such)."""
-    from nexus_lab.crypto import KeyPair, PublicKey
-
-    if isinstance(key, KeyPair):
-        return key
-    if isinstance(key, PublicKey):
-        raise NexusError(f"{key.label or 'the key'} ({key.fingerprint_hex}) is a public key; "
-                         f"{doing} needs the private key: load its key file (.nxkey) with "
-                         "nx.crypto.load_keypair(path, password=...)")
-    raise NexusError(f"{doing} needs a KeyPair (load it with nx.crypto.load_keypair), got "
-                     f"{type(key).__name__}")

@@ -22,12 +22,11 @@ from nexus_lab.cases._records import (
     STORE_FORMAT,
     check_name,
     check_text,
-    need_keypair,
     now,
 )
 from nexus_lab.cases._repository import CaseRepository, CaseRow, StatusChange, connect
 from nexus_lab.cases._verify import VerifyReport, verify
-from nexus_lab.crypto import AuditLog, KeyPair, PublicKey, sign
+from nexus_lab.crypto import AuditLog, KeyPair, PublicKey, need_keypair, sign
 from nexus_lab.errors import IntegrityError, NexusError
 
 __all__ = ["CaseStore"]

@@ -19,11 +19,10 @@ from nexus_lab.cases._records import (
     canonical,
     custody_record,
     file_sha256,
-    need_keypair,
     sha256_hex,
 )
 from nexus_lab.cases._repository import CaseRepository, CustodyRow, EvidenceRow, connect
-from nexus_lab.crypto import AuditLog, KeyPair, PublicKey, Signature, open_sealed
+from nexus_lab.crypto import AuditLog, KeyPair, PublicKey, Signature, need_keypair, open_sealed
 from nexus_lab.crypto import verify as verify_signature
 from nexus_lab.errors import IntegrityError, NexusError
 

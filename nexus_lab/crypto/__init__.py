@@ -34,7 +34,13 @@ True
 
 from nexus_lab.crypto._anchor import AnchorReceipt, anchor, verify_anchor
 from nexus_lab.crypto._audit import AuditEntry, AuditLog, AuditReport
-from nexus_lab.crypto._keys import KeyPair, PublicKey, generate_keypair, load_keypair
+from nexus_lab.crypto._keys import (
+    KeyPair,
+    PublicKey,
+    generate_keypair,
+    load_keypair,
+    need_keypair,
+)
 from nexus_lab.crypto._merkle import MerkleProof, MerkleTree, verify_proof
 from nexus_lab.crypto._seal import (
     open_sealed,
@@ -67,6 +73,7 @@ __all__ = [
     "anchor",
     "generate_keypair",
     "load_keypair",
+    "need_keypair",
     "open_sealed",
     "recipient_keys",
     "seal",

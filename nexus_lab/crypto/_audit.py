@@ -58,7 +58,7 @@ from typing import Any
 
 from nexus_lab._html import escape, frame, kv
 from nexus_lab.canonical import canonical_json, utc_now
-from nexus_lab.crypto._keys import KeyPair, PublicKey, _need_private
+from nexus_lab.crypto._keys import KeyPair, PublicKey, need_keypair
 from nexus_lab.crypto._merkle import MerkleProof, MerkleTree, _Frontier, leaf_hash
 from nexus_lab.crypto._sign import Signature, _check, _sign_message, signing_input
 from nexus_lab.crypto._witness import _FileWitness, _witness
@@ -260,7 +260,7 @@ class AuditLog:
                  anchor_every: int | None = None, anchor_on_close: bool | None = None,
                  web3: Any = None) -> None:
         if signer is not None:
-            _need_private(signer, "signing the audit log's checkpoints")
+            need_keypair(signer, "signing the audit log's checkpoints")
         checkpoint_every = _count("checkpoint_every", checkpoint_every)
         if anchor_every is not None:
             anchor_every = _count("anchor_every", anchor_every)

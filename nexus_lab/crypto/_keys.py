@@ -390,9 +390,16 @@ def _scrypt(password: str | bytes, salt: bytes, log2n: int, r: int, p: int) -> b
     return Scrypt(salt=salt, length=32, n=2**log2n, r=r, p=p).derive(pw)
 
 
-def _need_private(key: object, doing: str) -> KeyPair:
+def need_keypair(key: object, doing: str) -> KeyPair:
     """``key`` when it is a :class:`KeyPair`; else a NexusError saying what ``doing``
-    needs (a public key given for a private one is named as such)."""
+    needs (a public key given for a private one is named as such).
+
+    Examples
+    --------
+    >>> kp = generate_keypair("examiner")
+    >>> need_keypair(kp, "signing") is kp
+    True
+    """
     if isinstance(key, KeyPair):
         return key
     if isinstance(key, PublicKey):

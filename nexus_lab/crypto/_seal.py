@@ -76,7 +76,7 @@ from typing import Any, BinaryIO
 
 from nexus_lab.crypto._backend import KEM
 from nexus_lab.crypto._format import Reader, check_magic, lp16
-from nexus_lab.crypto._keys import KeyPair, PublicKey, _need_private
+from nexus_lab.crypto._keys import KeyPair, PublicKey, need_keypair
 from nexus_lab.errors import IntegrityError, NexusError
 
 __all__ = ["open_sealed", "recipient_keys", "seal", "seal_with_digests", "sealed_info"]
@@ -295,7 +295,7 @@ def open_sealed(blob: Any, keypair: KeyPair, *,
     ...
     nexus_lab.errors.NexusError: this sealed object is sealed for 1 other key (...) and not...
     """
-    _need_private(keypair, "opening a sealed object")
+    need_keypair(keypair, "opening a sealed object")
     out_path = _out_path(out) if out is not None else None
     if isinstance(blob, (str, os.PathLike)):
         with _open_read(Path(blob), _WHAT) as src:

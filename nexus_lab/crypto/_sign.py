@@ -35,7 +35,7 @@ from typing import Any
 
 from nexus_lab.crypto._backend import signer
 from nexus_lab.crypto._format import Reader, check_magic, lp16, lp32
-from nexus_lab.crypto._keys import KeyPair, PublicKey, _need_private
+from nexus_lab.crypto._keys import KeyPair, PublicKey, need_keypair
 from nexus_lab.crypto._merkle import MerkleProof, MerkleTree, leaf_hash, root_from_proof
 from nexus_lab.errors import IntegrityError, NexusError
 
@@ -349,7 +349,7 @@ def _statement(count: int, root: bytes) -> bytes:
 
 
 def _keypair(kp: Any) -> KeyPair:
-    return _need_private(kp, "signing")
+    return need_keypair(kp, "signing")
 
 
 def _public(pub: Any) -> PublicKey:
