@@ -27,6 +27,7 @@ __all__ = [
     "day_month_order",
     "decimal_text",
     "frame_bytes",
+    "looks_like_money",
     "parse_cents",
     "parse_days",
     "parse_timestamps",
@@ -175,7 +176,7 @@ def select_columns(
         if source in have:
             rename[source] = canonical
         elif canonical in required or canonical in mapping:
-            fits = [c for c in have if canonical not in _MONEY or _money_like(df[c])]
+            fits = [c for c in have if canonical not in _MONEY or looks_like_money(df[c])]
             lower = {c.lower(): c for c in reversed(fits)}
             close = [lower[c] for c in difflib.get_close_matches(canonical, lower, n=1,
                                                                   cutoff=0.5)]
@@ -253,15 +254,23 @@ def find_column(have: Sequence[str], canonical: str) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
-def _money_like(values: pd.Series) -> bool:
-    """Numbers, or text that mostly reads as amounts (a column to suggest for money)."""
+def looks_like_money(values: pd.Series) -> bool:
+    """Numbers, or text that mostly reads as amounts (``1.234,56``, ``$89.08``, ``(12.00)``).
+
+    Examples
+    --------
+    >>> looks_like_money(pd.Series(["$89.08", "1.234,56 €"]))
+    True
+    >>> looks_like_money(pd.Series(["OPER-4410"]))
+    False
+    """
     if pd.api.types.is_bool_dtype(values):
         return False
     if pd.api.types.is_numeric_dtype(values):
         return True
     sample = values.dropna().astype(str).head(200)
     money = sample.str.fullmatch(r"[\s$€£¥₹(+-]*[\d][\d.,'\s]*[)\s-]*([A-Z]{3})?[\s€]*")
-    return len(sample) > 0 and money.mean() >= 0.8
+    return bool(len(sample) > 0 and money.mean() >= 0.8)
 
 
 def describe_rows(mask: np.ndarray, ids: np.ndarray | None = None, show: int = _SHOW) -> str:

@@ -34,7 +34,14 @@ import torch
 from nexus_lab._typing import DeviceLike, FrameLike
 from nexus_lab.device import resolve_device
 from nexus_lab.errors import SchemaError
-from nexus_lab.frames import check_unique, day_month_order, decimal_text, to_pandas
+from nexus_lab.frames import (
+    check_unique,
+    day_month_order,
+    decimal_text,
+    looks_like_money,
+    read_money,
+    to_pandas,
+)
 from nexus_lab.reconcile._assign import assign_one_to_one
 from nexus_lab.reconcile._blocking import composite, expand_ranges, range_join
 from nexus_lab.reconcile._fs import FSModel, fit_em
@@ -444,10 +451,28 @@ def _infer_kind(name: str, values: pd.Series) -> str:
         return "date"
     if text.str.fullmatch(r"\d+").mean() >= 0.95:
         return "code"
-    if pd.to_numeric(text, errors="coerce").notna().mean() >= 0.95:
-        return "numeric"
+    if pd.to_numeric(text, errors="coerce").notna().mean() >= 0.95 or looks_like_money(text):
+        return "numeric"  # plain numbers, or money as text ("$89.08", "1.234,56")
     single = text.str.fullmatch(r"[^\W\d_][^\W\d_'\-.]*").mean()
     return "phonetic" if single >= 0.8 else "string"
+
+
+def _numbers(values: pd.Series, sides: list[pd.Series]) -> pd.Series:
+    """A numeric field as floats: each table's text read as money in that table's own
+    convention (:func:`nexus_lab.frames.read_money`: ``1.234,56`` on one side, ``$1,234.56``
+    on the other), else as plain numbers; what reads as neither is missing."""
+    out = []
+    for side in sides:
+        present = side.dropna()
+        if pd.api.types.is_numeric_dtype(side):
+            out.append(side.astype("float64"))
+            continue
+        try:
+            cents = read_money(present, table="records", column=str(side.name))[0]
+            out.append(pd.Series(cents / 100, index=present.index).reindex(side.index))
+        except SchemaError:
+            out.append(pd.to_numeric(_normalized(side), errors="coerce"))
+    return pd.concat(out).set_axis(values.index)
 
 
 def _date_keys(values: pd.Series, dayfirst: bool | None = None, column: str = "date"
@@ -524,7 +549,7 @@ class _Field:
         elif kind in ("exact", "numeric") and pd.api.types.is_numeric_dtype(values):
             key = values
         elif kind == "numeric":
-            key = pd.to_numeric(_normalized(values), errors="coerce")
+            key = _numbers(values, [values] if dedupe else [values.iloc[:nl], values.iloc[nl:]])
         elif kind == "exact" and pd.api.types.is_datetime64_any_dtype(values):
             key = values
         else:

@@ -329,3 +329,14 @@ def test_numeric_dates_are_read_in_one_order_per_column():
                 block_on=["name"], device="cpu")
     assert len(nx.link(ambiguous, right, compare={"name": "string", "born": "date"},
                        block_on=["name"], device="cpu", threshold=0, dayfirst=True)) == 2
+
+
+def test_money_written_as_text_is_compared_as_money():
+    # one side's amounts are numbers, the other's text in its own convention
+    left = pd.DataFrame({"transaction_id": range(6), "name": list("abcdef"),
+                         "amount": [89.08, 1234.56, 12.5, 700.0, 55.1, 3.99]})
+    right = left.assign(transaction_id=range(10, 16), amount=[
+        "89,08 €", "1.234,56 €", "12,50 €", "700,00 €", "55,10 €", "3,99 €"])
+    out = nx.link(left, right, compare={"name": "exact", "amount": "numeric"},
+                  block_on=["name"], device="cpu", threshold=0)
+    assert len(out) == 6 and out["explanation"].str.contains("amount equal").all()
