@@ -555,7 +555,8 @@ def _exact_cents(number: pa.Array, exponent: np.ndarray) -> np.ndarray:
 _NUMERIC_DATE = (r"^(?:[^\W\d_]{2,9}\.?,?\s+)?(?P<a>\d{1,2})[/.\-](?P<b>\d{1,2})[/.\-]"
                  r"(?P<y>\d{4}|\d{2})\.?(?P<rest>(?:,?[ T].*)?)$")
 # a time, then its zone: "10:00Z", "10:00:00.5+01:00", "23:30 -0500"
-_ZONE = r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
+_TIME = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+_ZONE = r"(" + _TIME + r")\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
 _ORDERS = {True: "day/month/year", False: "month/day/year"}
 
 
@@ -702,6 +703,17 @@ def read_dates(
     else:
         text = pa.array(pd.Series(values).astype("string").str.strip(), from_pandas=True)
         text, order = day_month_order(text, dayfirst, table=table, column=column, ids=ids)
+        named = np.asarray(pc.fill_null(pc.match_substring_regex(
+            text, _TIME + r"\s*(?:[A-Z]{3,5}|[A-Z][a-z]+/[A-Za-z_]+)$"), False))
+        if named.any() and not pc.all(pc.match_substring_regex(
+                pc.filter(text, pa.array(named)), r"(?:UTC|GMT)$")).as_py():
+            raise _rows_error(
+                "times with a zone name (e.g. "
+                f"{pc.filter(text, pa.array(named)).slice(0, 1).to_pylist()})",
+                "zone names are ambiguous (CST is three zones) and would be dropped: write the "
+                "offset instead (10:00+01:00) or convert the column to UTC first", named,
+                table=table, column=column, ids=ids)
+        text = pc.replace_substring_regex(text, "(" + _TIME + r")\s*(?:UTC|GMT)$", r"\1Z")
         zoned = np.asarray(pc.fill_null(pc.match_substring_regex(text, _ZONE), False))
         if zoned.any() and not zoned[np.asarray(pc.is_valid(text))].all():
             plain = np.asarray(pc.is_valid(text)) & ~zoned

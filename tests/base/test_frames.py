@@ -233,3 +233,11 @@ def test_numbers_that_are_dates():
         parse_days(pd.Series([45658, 45659]), table="b")
     with pytest.raises(SchemaError, match="is numeric"):
         parse_days(pd.Series([1.5, 2.5]), table="b")
+
+
+def test_zone_names_are_refused_and_utc_is_read():
+    with pytest.raises(SchemaError, match=r"zone name.*\+01:00"):
+        parse_days(pd.Series(["2025-03-04 10:00 CET", "2025-03-05 09:00 CET"]), table="b")
+    utc, _ = parse_timestamps(pd.Series(["2025-03-04 23:30 UTC", "2025-03-05 01:00 GMT"]),
+                              table="b")
+    assert [str(t)[:16] for t in utc] == ["2025-03-04T23:30", "2025-03-05T01:00"]
