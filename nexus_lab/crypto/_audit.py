@@ -148,24 +148,31 @@ class AuditReport:
         """True when a witness holds a signed head of every entry: none can have been
         removed from the end unseen. False means only entries ``1..witnessed_upto``
         are proven complete (see :attr:`proven`)."""
-        return self.witnessed_upto >= self.entries
+        # an empty log is complete only when a witness was reached and holds no head:
+        # an emptied file with its witnesses out of reach proves nothing
+        return self.witnessed_upto >= self.entries and (self.entries > 0
+                                                        or bool(self.witnesses))
 
     @property
     def proven(self) -> str:
         """What the check proved, in words."""
         if self.complete:
-            by = ", ".join(self.witnesses) or "no witness needed: the log is empty"
-            return f"complete through entry {self.entries}, witnessed by {by}"
+            return f"complete through entry {self.entries}, witnessed by " + ", ".join(
+                self.witnesses)
+        if not self.entries:
+            return ("the log is empty and no witness of it was reached: if it held entries, "
+                    "they could all have been removed")
         if self.witnessed_upto:
             return (f"complete through entry {self.witnessed_upto}, witnessed at "
                     f"{self.witnessed_at} by {', '.join(self.witnesses)}; anything after the "
                     "last witnessed head could have been removed")
-        signed = (f"signed at {self.signed_at}" if self.signed_upto
-                  else "no checkpoint signs it")
+        said = (f"intact up to entry {self.signed_upto} signed at {self.signed_at}"
+                if self.signed_upto else
+                f"{self.entries} entries chained, but no checkpoint signs them")
         why = (f"no witness holds a head of it ({', '.join(self.witnesses)} reached)"
                if self.witnesses else "no witness was reachable")
-        return (f"intact up to entry {self.signed_upto or self.entries} {signed}; {why}: "
-                "anything after the last witnessed head could have been removed")
+        return (f"{said}; {why}: anything after the last witnessed head could have been "
+                "removed")
 
     def summary(self) -> dict:
         return {"entries": self.entries, "checkpoints": self.checkpoints,
@@ -651,6 +658,11 @@ class AuditLog:
                 raise IntegrityError(f"checkpoint {upto}'s signature fails: {err}") from None
             if signer_key.fingerprint_hex not in signers:
                 signers.append(signer_key.fingerprint_hex)
+        if public is not None and hashes and not cps:
+            raise IntegrityError(
+                f"no checkpoint of this log is signed by the expected key "
+                f"({pinned.fingerprint_hex}): its {len(hashes)} entries were not written by "
+                "that key's holder, or the log was replaced or its checkpoints removed")
         report = AuditReport(len(hashes), len(cps), cps[-1]["upto"] if cps else 0, 0,
                              signers, signed_at=cps[-1]["created_at"] if cps else "")
         if isinstance(witnesses, (str, os.PathLike)):

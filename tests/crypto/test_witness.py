@@ -137,3 +137,31 @@ def test_cli_says_what_was_proven(kp, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "OK" not in out and "NOT PROVEN COMPLETE: audit log intact up to entry 4" in out
     assert main(["audit", "verify", str(path), "--require-witness"]) == 1
+
+
+def test_an_emptied_or_replaced_log_is_not_proven(tmp_path):
+    from nexus_lab.crypto import AuditLog, generate_keypair
+
+    kp = generate_keypair("examiner")
+    path = tmp_path / "log.db"
+    (tmp_path / "ev").mkdir()  # a folder of witness files, one per log (named by entry 1)
+    log = AuditLog(path, signer=kp, witnesses=[tmp_path / "ev", tmp_path / "one.witness"])
+    for i in range(3):
+        log.append("alice", "approved", f"period/{i}", {})
+    log.close()
+    # everything removed, the witness beside it too: nothing is proven
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM audit_log")
+        db.execute("DELETE FROM audit_checkpoint")
+        db.execute("DELETE FROM audit_witness")
+    (tmp_path / "log.db.witness").unlink()
+    report = AuditLog(path).verify(kp.public, witnesses=[tmp_path / "ev"])
+    assert not report.complete and "could all have been removed" in report.proven
+    with pytest.raises(IntegrityError, match=r"entries 1\.\.3 were removed"):
+        AuditLog(path).verify(kp.public, witnesses=[tmp_path / "one.witness"])
+    # a log written anew without the key: the key pinned finds no checkpoint of its own
+    path.unlink()
+    forged = AuditLog(path)
+    forged.append("mallory", "approved", "period/0", {})
+    with pytest.raises(IntegrityError, match="no checkpoint of this log is signed by"):
+        forged.verify(kp.public)
