@@ -26,6 +26,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -726,34 +727,47 @@ def write_frame(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     return p
 
 
-#: What makes a spreadsheet read a cell as a formula (OWASP, CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER = re.compile(r"[+-]?(?:\d[\d,]*)?\.?\d+(?:[eE][+-]?\d+)?%?")
+#: What makes a spreadsheet read a cell as a formula (OWASP, CSV injection): ``= + - @``
+#: (also full-width, and after blanks or zero-width characters a spreadsheet may drop),
+#: or a tab, carriage return or line feed first.
+_FORMULA = r"^(?:[\t\r\n]|[\s\u200b-\u200f\u2060\ufeff]*[=+\-@\uff1d\uff0b\uff0d\uff20])"
+_NUMBER = r"[+-]?(?:\d[\d,]*)?\.?\d+(?:[eE][+-]?\d+)?%?"
+
+
+def _safe_cells(values: pd.Series) -> tuple[pd.Series, bool]:
+    """``values`` with a leading ``'`` on each text cell a spreadsheet would run (a plain
+    number such as ``-12.50`` stays as it is); and whether a text cell holds a CR."""
+    text = values.astype(object)
+    try:
+        risky = (text.str.match(_FORMULA).eq(True)  # NaN (no text) is never True
+                 & ~text.str.fullmatch(_NUMBER).eq(True))
+        cr = bool(text.str.contains("\r", regex=False).eq(True).any())
+    except AttributeError:  # no text in the column at all (numbers kept as objects)
+        return values, False
+    if not risky.any():
+        return values, cr
+    return text.where(~risky, "'" + text[risky]), cr
 
 
 def _safe_cell(value: object) -> object:
-    """``value`` with a leading ``'`` when it is text a spreadsheet would run."""
-    if (isinstance(value, str) and value.startswith(_FORMULA_START)
-            and not _NUMBER.fullmatch(value)):
-        return "'" + value
-    return value
+    """One name or cell made safe as :func:`_safe_cells` does."""
+    return _safe_cells(pd.Series([value], dtype=object))[0].iloc[0]
 
 
 def _spreadsheet_safe(df: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
     """``df`` with every text cell and column name a spreadsheet would run as a formula
-    neutralized (:func:`_safe_cell`), number columns left as they are; and whether a text
+    neutralized (:func:`_safe_cells`), number columns left as they are; and whether a text
     cell holds a carriage return."""
     out, cr = df, False
     for i, dtype in enumerate(df.dtypes):
         if not (pd.api.types.is_string_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype)):
             continue
-        values = df.iloc[:, i].astype(object)
-        cr = cr or any(isinstance(v, str) and "\r" in v for v in values)
-        safe = [_safe_cell(v) for v in values]
-        if any(a is not b for a, b in zip(safe, values, strict=True)):
+        safe, has_cr = _safe_cells(df.iloc[:, i])
+        cr = cr or has_cr
+        if safe is not df.iloc[:, i]:
             if out is df:
                 out = df.copy()
-            out.isetitem(i, pd.Series(safe, index=df.index, dtype=object))
+            out.isetitem(i, safe)
     names = [_safe_cell(c) for c in df.columns]
     if names != list(df.columns):
         out = out.set_axis(names, axis=1)
@@ -921,37 +935,66 @@ def atomic_dir(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
             _written.reset(token)
         os.chmod(work, 0o777 & ~_umask())  # mkdtemp makes folders private
         check_out_dir(out)
-        _commit(work, out)
+        with _signals_held():  # the swap and its record are one step: a stop waits for it
+            _commit(work, out)
+            _record(out)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         _remove_empty(made)
         raise
-    _record(out)
     log.info("wrote %s", out)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM for the block (main thread): one that comes meanwhile is
+    delivered when the block ends, so the folder swap is never cut in the middle."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def _commit(work: Path, out: Path) -> None:
     """Put ``work`` in place of ``out`` with one rename, carrying over what ``out`` holds
     that the previous run did not write."""
     written = sorted(e.name for e in work.iterdir() if e.name != _MARKER)
+    ours: set[str] | None = set()
+    if out.exists():
+        ours = _manifest(out)
+        if ours is None:  # a manifest of an earlier version: it did not list its files
+            ours = set(written)
+        have = {e.name for e in out.iterdir() if e.name != _MARKER}
+        clash = sorted(have & set(written) - ours)
+        if clash:
+            raise NexusError(
+                f"{str(out)!r} holds {clash[:5]}, not written by nexus-lab, and this run "
+                "writes files of the same names; move them away or choose another output "
+                "folder")
+        # only what this run writes anew is replaced: the rest stays, a person's files
+        # and another command's outputs alike (still listed, for the run that wrote them)
+        keep = sorted(have - set(written))
+        earlier = sorted(ours & set(keep))
+        mode = out.stat()
+        os.chmod(work, stat.S_IMODE(mode.st_mode))  # a private folder stays private
+        with contextlib.suppress(OSError):
+            os.chown(work, -1, mode.st_gid)
     (work / _MARKER).write_text(json.dumps({
         "written_by": "nexus-lab",
-        "note": "the files a run wrote here; the next run replaces these and keeps the rest",
-        "files": written,
+        "note": "the files runs wrote here; a run replaces those it writes again and keeps "
+                "the rest",
+        "files": sorted({*written, *(earlier if out.exists() else [])}),
     }, indent=1) + "\n", encoding="utf-8")
     if not out.exists():
         _rename(work, out, out)
         return
-    ours = _manifest(out)
-    if ours is None:  # a manifest of an earlier version: it did not list its files
-        ours = set(written)
-    keep = sorted(e.name for e in out.iterdir() if e.name != _MARKER and e.name not in ours)
-    clash = [name for name in keep if name in written]
-    if clash:
-        raise NexusError(
-            f"{str(out)!r} holds {clash[:5]}, not written by nexus-lab, and this run writes "
-            "files of the same names; move them away or choose another output folder"
-        )
     for name in keep:  # linked, not moved: they stay in place until the new folder is
         _link_tree(out / name, work / name)
     old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))

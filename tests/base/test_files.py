@@ -175,10 +175,12 @@ def test_atomic_dir_appears_whole(tmp_path):
     assert (out / "a.txt").read_text() == "a"
     assert (out / ".nexus-lab").exists()
     assert _leftovers(out.parent) == []
-    # a later run replaces an earlier one's outputs
+    # a later run replaces what it writes again, and removes nothing else
     with atomic_dir(out) as work:
+        write_text("a2", work / "a.txt")
         write_text("b", work / "b.txt")
-    assert sorted(p.name for p in out.iterdir()) == [".nexus-lab", "b.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [".nexus-lab", "a.txt", "b.txt"]
+    assert (out / "a.txt").read_text() == "a2"
     assert _leftovers(out.parent) == []
 
 
@@ -283,12 +285,15 @@ def test_rerun_replaces_only_what_the_last_run_wrote(tmp_path):
     with atomic_dir(out) as work:
         write_text("new a", work / "a.txt")
         assert not (work / "a.txt").samefile(out / "a.txt")
-    assert sorted(p.name for p in out.iterdir()) == [".nexus-lab", "a.txt", "notes.txt",
-                                                     "signed"]
+    # what it did not write again (another command's outputs, say) stays, still listed
+    assert sorted(p.name for p in out.iterdir()) == [".nexus-lab", "a.txt", "b.txt",
+                                                     "notes.txt", "signed", "tables"]
     assert (out / "a.txt").read_text() == "new a"
+    assert (out / "b.txt").read_text() == "old b"
     assert (out / "notes.txt").read_text() == "my notes"
     assert (out / "signed" / "report.sig").read_bytes() == b"\x00sig"
-    assert json.loads((out / ".nexus-lab").read_text())["files"] == ["a.txt"]
+    assert json.loads((out / ".nexus-lab").read_text())["files"] == ["a.txt", "b.txt",
+                                                                      "tables"]
     assert _leftovers(tmp_path) == []
     # a failed run changes nothing, the person's files included
     with pytest.raises(KeyboardInterrupt):
@@ -521,3 +526,23 @@ def test_cover_sheet_names_the_sheet_with_the_table(tmp_path):
         read_table(path, name="bank")
     df = read_table(path, name="bank", sheet="Transactions")
     assert df["Transaction ID"].tolist() == ["007", "010"]  # text cells stay text
+
+
+def test_formulas_behind_blanks_or_in_full_width_are_neutralized(tmp_path):
+    import csv
+
+    cells = ["\n-4U8", " =3+3", "\u200b=1+1", "\uff1d5", "fine", " 12"]
+    path = write_frame(pd.DataFrame({"description": cells, "n": range(6)}), tmp_path / "o.csv")
+    with open(path, newline="", encoding="utf-8") as fh:
+        got = [r[0] for r in list(csv.reader(fh))[1:]]
+    assert got == ["'" + c for c in cells[:4]] + ["fine", " 12"]
+
+
+def test_rerun_keeps_the_folders_mode(tmp_path):
+    out = tmp_path / "private"
+    with atomic_dir(out) as work:
+        write_text("a", work / "a.txt")
+    os.chmod(out, 0o700)
+    with atomic_dir(out) as work:
+        write_text("b", work / "a.txt")
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700
