@@ -58,7 +58,7 @@ def register(sub: Any) -> None:
 
 
 
-def _audit_log(path: str | None) -> Any:
+def _audit_log(path: str | None, *, write: bool = False) -> Any:
     from nexus_lab.crypto import AuditLog
 
     path = path or config.settings().audit_log
@@ -67,6 +67,21 @@ def _audit_log(path: str | None) -> Any:
                          "NEXUS_LAB_AUDIT_LOG")
     if not Path(path).exists():
         raise NexusError(f"audit log {path!r} does not exist")
+    if not write:
+        import sqlite3
+
+        # looking never writes: the evidence file stays byte for byte as it was
+        try:
+            con = sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=ro", uri=True,
+                                  check_same_thread=False)
+        except sqlite3.Error as err:
+            raise NexusError(f"cannot open the audit log {path!r}: {err}") from None
+        try:
+            return AuditLog(con)
+        except NexusError:
+            con.close()
+            raise NexusError(f"{path!r} is not a NEXUS audit log, or tables of it were "
+                             "removed (it was checked without writing to it)") from None
     return AuditLog(path)
 
 

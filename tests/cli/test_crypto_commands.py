@@ -166,3 +166,11 @@ def test_no_password_is_asked_for_a_public_key(keys, capsys, monkeypatch):
     assert main(["sign", str(doc), "--key", str(keys / "examiner.nxpub")]) == 2
     err = capsys.readouterr().err
     assert "is a public key" in err and "a password is needed" not in err
+
+
+def test_verify_never_writes_to_the_log(tmp_path, capsys):
+    empty = tmp_path / "wiped.db"
+    empty.write_bytes(b"")
+    assert main(["audit", "verify", str(empty)]) == 2
+    assert "is not a NEXUS audit log" in capsys.readouterr().err
+    assert empty.read_bytes() == b""  # no schema written into the evidence
