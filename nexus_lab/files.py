@@ -29,6 +29,7 @@ import shutil
 import stat
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
 
@@ -923,7 +924,9 @@ def atomic_dir(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
     made = [d for d in [out.parent, *out.parent.parents] if not d.exists()]
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
+        _remove_stale(out)
+        work = Path(tempfile.mkdtemp(dir=out.parent,
+                                     prefix=f".{out.name}.partial-{os.getpid()}-"))
     except OSError as err:
         _remove_empty(made)
         raise NexusError(f"cannot write to {str(out.parent)!r}: {err.strerror or err}") from None
@@ -943,6 +946,25 @@ def atomic_dir(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
         _remove_empty(made)
         raise
     log.info("wrote %s", out)
+
+
+def _remove_stale(out: Path) -> None:
+    """Remove the half-built folders of runs into ``out`` whose process is gone (killed
+    outright, say, so that they could not clean up): their names carry the process id."""
+    for stale in out.parent.glob(f".{glob_escape(out.name)}.partial-*-*"):
+        pid = stale.name[len(out.name) + 10:].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 @contextlib.contextmanager

@@ -201,7 +201,7 @@ def for_the_command_line(message: str, table: str | None = None,
 
 def fresh(path: Path) -> Path:
     """``path``, refused when something is there already (outputs are never overwritten)."""
-    if path.exists():
+    if os.path.lexists(path):  # a link too, even one that points nowhere
         raise NexusError(f"{str(path)!r} exists; choose another --out or move it away")
     return path
 

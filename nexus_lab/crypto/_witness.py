@@ -126,6 +126,8 @@ class _FileWitness:
             return None
         lines = data.split(b"\n")
         if lines and lines[-1] != b"":  # a torn last line: written only in part
+            log.warning("witness %s: its last line was written only in part (a crash while "
+                        "writing it, or the file was cut) and is not read", path)
             lines = lines[:-1]
         out = []
         for n, raw in enumerate(lines, 1):

@@ -546,3 +546,16 @@ def test_rerun_keeps_the_folders_mode(tmp_path):
     with atomic_dir(out) as work:
         write_text("b", work / "a.txt")
     assert stat.S_IMODE(out.stat().st_mode) == 0o700
+
+
+def test_half_built_folders_of_killed_runs_are_removed(tmp_path):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a process id that no longer runs
+    stale = tmp_path / f".out.partial-{gone.pid}-x1"
+    live = tmp_path / f".out.partial-{os.getppid()}-x2"  # a process that still runs
+    for folder in (stale, live):
+        folder.mkdir()
+        (folder / "matches.csv").write_text("half")
+    with atomic_dir(tmp_path / "out") as work:
+        write_text("a", work / "a.txt")
+    assert not stale.exists() and live.exists()
