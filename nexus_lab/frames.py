@@ -784,18 +784,6 @@ def parse_days(
     return stamps.astype("datetime64[D]").astype(np.int64)
 
 
-def parse_datetimes(
-    values: pd.Series,
-    *,
-    table: str,
-    column: str = "date",
-    ids: np.ndarray | None = None,
-    dayfirst: bool | None = None,
-) -> np.ndarray:
-    """Parse a column to ``datetime64[ns]`` (:func:`read_dates` without the report)."""
-    return read_dates(values, table=table, column=column, ids=ids, dayfirst=dayfirst)[0]
-
-
 def parse_timestamps(
     values: pd.Series,
     *,
