@@ -730,7 +730,7 @@ def read_dates(
             # never are (its guess would differ from cell to cell)
             left = (parsed.isna() & series.notna()).to_numpy()
             numeric = left & series.str.contains(r"(?:^|\D)\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2}",
-                                                 regex=True).fillna(False).to_numpy()
+                                                 regex=True).fillna(False).to_numpy(bool)
             if numeric.any():
                 raise _rows_error(
                     f"text that is not a date ({values[numeric].astype(str).head(3).tolist()})",
