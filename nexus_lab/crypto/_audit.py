@@ -771,7 +771,8 @@ class AuditLog:
         holds the entries and checkpoints committed when it ends). The copy is written
         to a temporary file renamed onto ``path`` at the end: ``path`` is replaced
         whole or not at all. It is an audit log like the original (open it with
-        :class:`AuditLog` and :meth:`verify` it).
+        :class:`AuditLog` and :meth:`verify` it); the witness beside the log is copied
+        beside it too (``path.witness``, its heads up to the copy's last entry).
 
         Parameters
         ----------
@@ -803,9 +804,33 @@ class AuditLog:
                 raise NexusError(f"cannot write {str(target)!r}: {err}") from None
             try:
                 self._db.backup(dst)
+                copied = dst.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0]
             finally:
                 dst.close()
+        self._copy_witness(target, copied)
         return target
+
+    def _copy_witness(self, target: Path, upto: int) -> None:
+        """The witness beside the log, up to entry ``upto``, beside its copy ``target``:
+        the copy then proves itself complete as the log did when it was copied."""
+        from nexus_lab.files import atomic_file
+
+        source = self._file()
+        if source is None:
+            return
+        try:
+            lines = source.with_name(source.name + ".witness").read_bytes().splitlines()
+        except FileNotFoundError:
+            return
+        kept = []
+        for line in lines:
+            try:
+                if json.loads(line)["upto"] <= upto:
+                    kept.append(line)
+            except (ValueError, KeyError, TypeError):
+                continue  # a torn or foreign line is not carried over
+        with atomic_file(target.with_name(target.name + ".witness")) as tmp:
+            tmp.write_bytes(b"".join(line + b"\n" for line in kept))
 
     def close(self) -> None:
         """Checkpoint the entries not yet signed (with a signer), anchor them when

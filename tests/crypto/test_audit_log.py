@@ -165,10 +165,12 @@ def test_backup_is_a_consistent_copy_that_verifies(kp, tmp_path):
         copy = log.backup(tmp_path / "copies" / "audit.db")  # replaces the older copy
         log.append("bob", "late.entry", "case/C-1")  # after the backup: not in the copy
     assert copy == tmp_path / "copies" / "audit.db"
-    assert sorted(p.name for p in copy.parent.iterdir()) == ["audit.db"]  # no temp left
+    # no temporary file left; the witness comes along, up to the copy's last entry
+    assert sorted(p.name for p in copy.parent.iterdir()) == ["audit.db", "audit.db.witness"]
     with crypto.AuditLog(copy) as again:
         report = again.verify(kp.public)
         assert (report.entries, report.signed_upto) == (5, 4)
+        assert report.witnessed_upto == 4 and str(copy) + ".witness" in report.witnesses[0]
         assert again.entries()["resource"].tolist() == [f"case/C-1/evidence/{i}"
                                                         for i in range(5)]
 
