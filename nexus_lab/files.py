@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from nexus_lab.errors import NexusError, SchemaError
-from nexus_lab.frames import find_column, read_money
+from nexus_lab.frames import MONEY_COLUMNS, find_column, read_money
 
 __all__ = [
     "TEXT_COLUMNS",
@@ -69,7 +69,6 @@ TEXT_COLUMNS = (
     "ledger_id",
 )
 
-_MONEY_TEXT = ("amount", "debit", "credit")
 _CSV = (".csv", ".tsv", ".txt")
 _COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst")
 _PARQUET = (".parquet", ".pq")
@@ -187,7 +186,7 @@ def read_table(
         if kind == "csv":
             # money stays text too, so that its decimal mark is decided from the whole
             # column (nexus_lab.frames.read_money), not by the CSV parser cell by cell
-            money = [names.get(c, c) for c in _MONEY_TEXT] if text_columns is not None else []
+            money = [names.get(c, c) for c in MONEY_COLUMNS] if text_columns is not None else []
             df = _read_csv(p, sorted({*text, *money}),
                            sep="\t" if ext.startswith(".tsv") else None, heads=headings)
         elif kind == "parquet":
@@ -218,7 +217,7 @@ def read_table(
         ) from None
     df.columns = [c.strip() if isinstance(c, str) else c for c in df.columns]
     if kind == "csv" and text_columns is not None:
-        _plain_money(df, [names.get(c, c) for c in _MONEY_TEXT], name)
+        _plain_money(df, [names.get(c, c) for c in MONEY_COLUMNS], name)
     if len(df.columns) == 0:
         raise SchemaError(f"{name}: {p.name!r} has no columns; check the export", table=name)
     log.info("read %s: %d rows x %d columns from %s", name, len(df), len(df.columns), p)
@@ -763,9 +762,10 @@ def _spreadsheet_safe(df: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
     for i, dtype in enumerate(df.dtypes):
         if not (pd.api.types.is_string_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype)):
             continue
-        safe, has_cr = _safe_cells(df.iloc[:, i])
+        column = df.iloc[:, i]
+        safe, has_cr = _safe_cells(column)
         cr = cr or has_cr
-        if safe is not df.iloc[:, i]:
+        if safe is not column:  # only a column with a cell to neutralize is copied
             if out is df:
                 out = df.copy()
             out.isetitem(i, safe)

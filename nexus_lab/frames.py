@@ -24,6 +24,7 @@ from nexus_lab.errors import SchemaError
 
 __all__ = [
     "CURRENCY_SIGNS",
+    "MONEY_COLUMNS",
     "day_month_order",
     "decimal_text",
     "frame_bytes",
@@ -176,7 +177,7 @@ def select_columns(
         if source in have:
             rename[source] = canonical
         elif canonical in required or canonical in mapping:
-            fits = [c for c in have if canonical not in _MONEY or looks_like_money(df[c])]
+            fits = [c for c in have if canonical not in MONEY_COLUMNS or looks_like_money(df[c])]
             lower = {c.lower(): c for c in reversed(fits)}
             close = [lower[c] for c in difflib.get_close_matches(canonical, lower, n=1,
                                                                   cutoff=0.5)]
@@ -215,7 +216,8 @@ def select_columns(
     return out
 
 
-_MONEY = ("amount", "debit", "credit")
+#: The columns that hold money: one signed amount, or money out and money in.
+MONEY_COLUMNS = ("amount", "debit", "credit")
 # usual headings of bank exports for money out and money in, compared loosely
 _ALIASES = {
     "debit": ("withdrawal", "withdrawals", "withdrawalamount", "paidout", "moneyout", "out",
@@ -423,8 +425,10 @@ def parse_cents(
 # currency, blanks, parentheses and signs are taken off). Decisive: a separator with one
 # or two digits after it is the decimal mark (12,50 · 3.5), and so is one after a group
 # of the other mark (1.234,56 · 1,234.56); two groups of one mark are thousands
-# (1.234.567). Suggestive: one mark and three digits (1.234, 5,000) is thousands in
-# money, where three decimals are rare; a leading 0 (0.125) is a decimal whatever follows.
+# (1.234.567); a leading 0 (0.125) is a decimal whatever follows. Suggestive: one mark
+# and three digits (1.234, 5,000) is thousands in money, where three decimals are rare;
+# it sides with a decisive value, contradicts one of the other mark, and alone settles
+# nothing (a column of such values only is refused).
 _COMMA_DECIMAL = (r"^\d*,\d{1,2}$|^\d{1,3}(\.\d{3})+,\d*$|^\d{1,3}(\.\d{3}){2,}$"
                   r"|^\d+,\d{4,}$")
 _POINT_DECIMAL = (r"^\d*\.\d{1,2}$|^\d{1,3}(,\d{3})+\.\d*$|^\d{1,3}(,\d{3}){2,}$"
@@ -550,8 +554,8 @@ def _exact_cents(number: pa.Array, exponent: np.ndarray) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- date text
 
-# a numeric date of three fields (03/04/2025, 3.4.25, 03-04-2025), then an optional time
-# (after an optional weekday: "Mon 04/03/2025"), then an optional time: "04.03.2025, 10:00"
+# a numeric date of three fields (03/04/2025, 3.4.25, 03-04-2025), after an optional
+# weekday ("Mon 04/03/2025"), then an optional time ("04.03.2025, 10:00")
 _NUMERIC_DATE = (r"^(?:[^\W\d_]{2,9}\.?,?\s+)?(?P<a>\d{1,2})[/.\-](?P<b>\d{1,2})[/.\-]"
                  r"(?P<y>\d{4}|\d{2})\.?(?P<rest>(?:,?[ T].*)?)$")
 # a time, then its zone: "10:00Z", "10:00:00.5+01:00", "23:30 -0500"
@@ -681,7 +685,6 @@ def read_dates(
         if getattr(parsed.dt, "tz", None) is not None:
             parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
         order = "dates"
-        text = None
     elif pd.api.types.is_numeric_dtype(values):
         numbers = values.dropna()
         if (len(numbers) and (numbers % 1 == 0).all()

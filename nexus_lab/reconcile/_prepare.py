@@ -634,11 +634,8 @@ def align_signs(b: Side, lg: Side, sign: str = "auto") -> str:
     >>> align_signs(bank, ledger), bank.cents.tolist()
     ('magnitude', [500, 700, 300, 900])
     """
-    if sign not in SIGNS:
-        raise SchemaError(f"sign={sign!r}: give one of {list(SIGNS)}")
     if sign == "auto" and len(b.cents) and len(lg.cents):
         ledger = np.sort(lg.cents)
-        size = np.sort(np.abs(lg.cents))
 
         def hits(cents: np.ndarray, target: np.ndarray) -> int:
             pos = np.minimum(np.searchsorted(target, cents), len(target) - 1)
@@ -648,11 +645,13 @@ def align_signs(b: Side, lg: Side, sign: str = "auto") -> str:
         kept, flipped = hits(nonzero, ledger), hits(-nonzero, ledger)
         best, sign = (flipped, "flip") if flipped > max(2 * kept, 0.05 * len(nonzero)) else (
             kept, "as_is")
-        # sizes alone only when both signs are in use on one side and signs lose many rows
-        signed = min((b.cents < 0).mean(), (b.cents > 0).mean(), (lg.cents < 0).mean(),
-                     (lg.cents > 0).mean()) == 0 and (np.ptp(np.sign(b.cents)) == 2 or np.ptp(
-                         np.sign(lg.cents)) == 2)
-        sizes = hits(np.abs(nonzero), size) if signed else 0
+        # sizes alone only when one side signs money in and out and the other does not,
+        # and signs lose many rows
+        def mixed(cents: np.ndarray) -> bool:
+            return bool((cents < 0).any() and (cents > 0).any())
+
+        signed = mixed(b.cents) != mixed(lg.cents)
+        sizes = hits(np.abs(nonzero), np.sort(np.abs(lg.cents))) if signed else 0
         if sizes > max(1.1 * best, best + 0.05 * len(nonzero)):
             sign = "magnitude"
         if sign != "as_is":
