@@ -48,6 +48,7 @@ __all__ = [
     "hash_file",
     "read_table",
     "record_writes",
+    "signals_held",
     "write_frame",
     "write_json",
     "write_text",
@@ -938,7 +939,7 @@ def atomic_dir(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
             _written.reset(token)
         os.chmod(work, 0o777 & ~_umask())  # mkdtemp makes folders private
         check_out_dir(out)
-        with _signals_held():  # the swap and its record are one step: a stop waits for it
+        with signals_held():  # the swap and its record are one step: a stop waits for it
             _commit(work, out)
             _record(out)
     except BaseException:
@@ -968,20 +969,37 @@ def _alive(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM for the block (main thread): one that comes meanwhile is
-    delivered when the block ends, so the folder swap is never cut in the middle."""
+def signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM for the block: one that comes meanwhile is raised again
+    when the block ends, so a step such as a folder swap or a database write is never
+    cut in the middle.
+
+    The signals are held in Python, not masked in the kernel: a signal sent to the
+    process may be taken by any of its threads (MLflow and SQLAlchemy start some), and
+    Python runs its handler in the main thread whichever took it. Outside the main
+    thread, where no handler can be set, the block runs as it is.
+
+    Examples
+    --------
+    >>> with signals_held():
+    ...     pass  # a Ctrl-C here is raised after the block
+    """
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    pending: list[int] = []
+    held = [s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) is not None]
+    before = {s: signal.signal(s, lambda signum, _frame: pending.append(signum)) for s in held}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+        for s, handler in before.items():
+            signal.signal(s, handler)
+        for s in dict.fromkeys(pending):
+            signal.raise_signal(s)  # to the handlers that were there before
 
 
 def _commit(work: Path, out: Path) -> None:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nexus_lab.files import signals_held
 from nexus_lab.tracking._mlflow import (
     _client,
     _experiment_id,
@@ -161,9 +162,9 @@ def log_codec(
     try:
         client = _client(uri)
         exp_id = _experiment_id(client, experiment, artifact_location(uri))
-        run = client.create_run(exp_id, run_name=run_name or
-                                f"{type(codec).__name__} {nbytes:g}B")
-        run_id = run.info.run_id
+        with signals_held():  # a stop meanwhile comes once run_id names the run to mark
+            run_id = client.create_run(exp_id, run_name=run_name or
+                                       f"{type(codec).__name__} {nbytes:g}B").info.run_id
         params = [Param(k, _param(v)) for k, v in run_params.items()]
         client.log_batch(run_id, params=params[:100], tags=[RunTag(k, v)
                                                             for k, v in tags.items()])

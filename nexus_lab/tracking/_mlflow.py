@@ -11,6 +11,7 @@ from typing import Any
 
 from nexus_lab import config
 from nexus_lab.errors import DependencyError, NexusError
+from nexus_lab.files import signals_held
 
 log = logging.getLogger("nexus_lab")
 
@@ -67,12 +68,35 @@ def _import_mlflow() -> Any:
     return mlflow
 
 
+class _WholeCalls:
+    """An ``MlflowClient`` whose every call runs with SIGINT and SIGTERM held.
+
+    A stop that comes while the store writes is raised once the call returns, so no
+    write is cut in the middle: a half-done write would keep the SQLite store locked,
+    and the run could then not be marked KILLED (it would stay RUNNING for ever).
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def whole(*args: Any, **kwargs: Any) -> Any:
+            with signals_held():
+                return attr(*args, **kwargs)
+
+        return whole
+
+
 def _client(uri: str) -> Any:
     mlflow = _import_mlflow()
     db = _sqlite_path(uri)
     if db is not None:
         db.parent.mkdir(parents=True, exist_ok=True)
-    return mlflow.MlflowClient(tracking_uri=uri)
+    return _WholeCalls(mlflow.MlflowClient(tracking_uri=uri))
 
 
 def _experiment_id(client: Any, name: str, location: str | None) -> str:

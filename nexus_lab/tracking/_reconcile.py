@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from nexus_lab import audit
+from nexus_lab.files import signals_held
 from nexus_lab.tracking._mlflow import (
     _client,
     _experiment_id,
@@ -176,8 +177,9 @@ def log_reconcile_run(
     try:
         client = _client(uri)
         exp_id = _experiment_id(client, experiment, artifact_location(uri))
-        run = client.create_run(exp_id, run_name=run_name or f"{names[0]} x {names[1]}")
-        run_id = run.info.run_id
+        with signals_held():  # a stop meanwhile comes once run_id names the run to mark
+            run_id = client.create_run(
+                exp_id, run_name=run_name or f"{names[0]} x {names[1]}").info.run_id
         client.log_batch(
             run_id,
             metrics=[Metric(k, v, now, 0) for k, v in metrics.items()],
