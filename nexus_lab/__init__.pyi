@@ -1,6 +1,7 @@
 # The public API of ``nexus_lab``, declared once: type checkers read this file, and
 # ``nexus_lab/__init__.py`` loads each name from it lazily on first use (lazy_loader).
 from . import audit as audit
+from . import auth as auth
 from . import cases as cases
 from . import compress as compress
 from . import config as config
@@ -11,6 +12,7 @@ from . import fraud as fraud
 from . import recommend as recommend
 from . import reconcile as reconcile
 from . import review as review
+from . import store as store
 from . import tracking as tracking
 from . import workflows as workflows
 from ._typing import DeviceLike as DeviceLike
@@ -22,6 +24,7 @@ from .errors import DeviceError as DeviceError
 from .errors import IntegrityError as IntegrityError
 from .errors import NexusError as NexusError
 from .errors import NotFittedError as NotFittedError
+from .errors import PermissionDenied as PermissionDenied
 from .errors import SchemaError as SchemaError
 from .files import read_table as read_table
 from .reconcile import ReconcileResult as ReconcileResult

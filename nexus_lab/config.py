@@ -8,6 +8,9 @@ variable                        what it sets (default)
 ==============================  ===================================================
 ``MLFLOW_TRACKING_URI``         where runs and models go (a SQLite store: see
                                 :func:`tracking_uri`)
+``NEXUS_LAB_STORE``             the system of record: ``sqlite:///path`` or
+                                ``postgresql://user:password@host/db`` (``nexus.db``
+                                in the user's data folder: see :func:`store_url`)
 ``NEXUS_LAB_AUDIT_LOG``         the audit log services record into when none is set
                                 in code (none: nothing is recorded)
 ``NEXUS_LAB_AUDIT_KEY``         the key file that signs that log's checkpoints (none)
@@ -50,13 +53,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import tomllib
 
 __all__ = ["DEFAULT_TRACKING_DB", "VARIABLES", "Settings", "login_name", "redact", "settings",
-           "tracking_uri"]
+           "store_url", "tracking_uri"]
 
 DEFAULT_TRACKING_DB = Path("experiments") / "mlflow.db"  # relative to a checkout's root
 _PROJECT = "nexus-lab"  # the name a checkout's pyproject.toml gives
 
 VARIABLES = {
     "MLFLOW_TRACKING_URI": "tracking_uri",
+    "NEXUS_LAB_STORE": "store_url",
     "NEXUS_LAB_AUDIT_LOG": "audit_log",
     "NEXUS_LAB_AUDIT_KEY": "audit_key",
     "NEXUS_LAB_AUDIT_PASSWORD": "audit_password",
@@ -71,6 +75,7 @@ class Settings:
     """The settings the environment gives (``None`` where a variable is unset or empty)."""
 
     tracking_uri: str | None = None
+    store_url: str | None = None
     audit_log: str | None = None
     audit_key: str | None = None
     audit_password: str | None = None
@@ -129,6 +134,21 @@ def tracking_uri(root: str | os.PathLike[str] | None = None) -> str:
         checkout = _checkout(Path.cwd())
         db = checkout / DEFAULT_TRACKING_DB if checkout else _data_folder() / "mlflow.db"
     return f"sqlite:///{db.as_posix()}"
+
+
+def store_url() -> str:
+    """The system of record's URL: ``NEXUS_LAB_STORE``, else a SQLite file in the user's
+    data folder (``~/.local/share/nexus-lab/nexus.db`` on Linux).
+
+    Examples
+    --------
+    >>> store_url().startswith(("sqlite:///", "postgresql")) or bool(settings().store_url)
+    True
+    """
+    env = settings().store_url
+    if env:
+        return env
+    return f"sqlite:///{(_data_folder() / 'nexus.db').as_posix()}"
 
 
 def _checkout(start: Path) -> Path | None:

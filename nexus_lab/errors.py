@@ -83,3 +83,13 @@ class NotFittedError(NexusError, ValueError, AttributeError):
 
 class DependencyError(NexusError, ImportError):
     """An optional dependency is missing; the message names the install command."""
+
+
+class PermissionDenied(NexusError, PermissionError):
+    """A user tried what none of their roles permits (see :mod:`nexus_lab.auth`); the
+    refusal is recorded in the audit trail."""
+
+    def __init__(self, user: str, roles: list[str], permission: str, hint: str) -> None:
+        self.user, self.roles, self.permission = user, list(roles), permission
+        held = ", ".join(roles) if roles else "no role"
+        super().__init__(f"{user} ({held}) may not {permission}: {hint}")

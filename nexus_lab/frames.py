@@ -33,6 +33,7 @@ __all__ = [
     "parse_days",
     "parse_timestamps",
     "read_dates",
+    "read_debit_credit",
     "read_money",
     "select_columns",
     "to_pandas",
@@ -562,6 +563,70 @@ _NUMERIC_DATE = (r"^(?:[^\W\d_]{2,9}\.?,?\s+)?(?P<a>\d{1,2})[/.\-](?P<b>\d{1,2})
 _TIME = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
 _ZONE = r"(" + _TIME + r")\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
 _ORDERS = {True: "day/month/year", False: "month/day/year"}
+
+
+def read_debit_credit(
+    df: pd.DataFrame, *, table: str, ids: np.ndarray | None = None, decimal: str = "auto"
+) -> tuple[np.ndarray, dict]:
+    """Signed money from separate ``debit`` (out) and ``credit`` (in) columns, in cents:
+    credit - debit, whatever sign each column is written with.
+
+    A blank or ``-`` is nothing; a row with neither takes its ``amount`` when the frame
+    has one. Both columns must be written alike (one decimal mark, one currency).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        With columns ``debit`` and ``credit`` (and optionally ``amount``).
+    table : str
+        The table's name in error messages.
+    ids : numpy.ndarray, optional
+        Row ids shown next to offending rows.
+    decimal : {"auto", ".", ","}, default "auto"
+        The decimal mark of text amounts.
+
+    Returns
+    -------
+    cents : numpy.ndarray of int64
+    written : dict
+        As :func:`read_money` says it.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"debit": ["12.50", ""], "credit": ["", "1,000.00"]})
+    >>> read_debit_credit(df, table="bank")[0].tolist()
+    [-1250, 100000]
+    """
+    name = table
+    written: dict = {"decimal": None, "currency": None}
+
+    def column(col: str) -> tuple[np.ndarray, np.ndarray]:
+        raw = df[col].replace(r"^\s*[-–—]?\s*$", np.nan, regex=True)  # "-": nothing
+        empty = raw.isna().to_numpy()
+        cents, how = read_money(raw.fillna(0), table=name, column=col, ids=ids,
+                                decimal=decimal)
+        for key, value in how.items():
+            if written[key] is not None and value is not None and value != written[key]:
+                raise SchemaError(
+                    f"{name}.debit and {name}.credit are written differently ({key} "
+                    f"{written[key]!r} and {value!r}); write both columns alike",
+                    table=name, column=col)
+            written[key] = written[key] or value
+        return cents, empty
+
+    debit, no_debit = column("debit")
+    credit, no_credit = column("credit")
+    cents = np.abs(credit) - np.abs(debit)
+    neither = no_debit & no_credit
+    if neither.any():
+        if "amount" not in df:
+            rows = np.flatnonzero(neither)[:5].tolist()
+            raise SchemaError(f"{name} rows {rows} have neither a debit nor a credit; fill one "
+                              "of them, or give an amount column", table=name, column="debit",
+                              rows=rows)
+        cents[neither] = parse_cents(df["amount"].iloc[np.flatnonzero(neither)], table=name,
+                                     ids=ids[neither], decimal=written["decimal"] or decimal)
+    return cents, written
 
 
 def day_month_order(

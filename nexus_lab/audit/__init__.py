@@ -46,7 +46,7 @@ from typing import Any
 from nexus_lab import config
 from nexus_lab.crypto import AuditEntry, AuditLog, load_keypair
 
-__all__ = ["acting_as", "actor", "current", "record", "use", "using"]
+__all__ = ["acting_as", "actor", "change", "current", "record", "use", "using"]
 
 log = logging.getLogger("nexus_lab")
 _CURRENT: ContextVar[AuditLog | None] = ContextVar("nexus_lab_audit_log", default=None)
@@ -126,8 +126,30 @@ def _who(name: str | None) -> str:
 
 
 def record(action: str, resource: str, details: Mapping[str, Any] | None = None, *,
-           actor: str | None = None, audit: AuditLog | None = None) -> AuditEntry | None:
-    """Append one action to the current audit log (see the module docstring).
+           actor: str | None = None, audit: AuditLog | None = None, store: Any = None,
+           resource_type: str | None = None, outcome: str = "done") -> AuditEntry | None:
+    """Append one action to the current audit log (see the module docstring), and to the
+    ``audit_logs`` table of ``store`` when one is given.
+
+    The store's row is written in the store's current transaction when there is one,
+    else in one of its own.
+
+    Parameters
+    ----------
+    action, resource : str
+        What was done (``"reconciliation.approved"``) and to what.
+    details : mapping, optional
+        Facts of the action (JSON-able).
+    actor : str, optional
+        Who did it (default: :func:`actor`).
+    audit : AuditLog, optional
+        The log to append to (default: :func:`current`).
+    store : Store, optional
+        A store (:mod:`nexus_lab.store`) whose ``audit_logs`` gets the row too.
+    resource_type : str, optional
+        The row's ``resource_type`` (default: the part of ``resource`` before ``/``).
+    outcome : str, default "done"
+        ``"done"``, or ``"refused"`` for a refused attempt.
 
     Returns
     -------
@@ -136,7 +158,81 @@ def record(action: str, resource: str, details: Mapping[str, Any] | None = None,
     """
     target = audit if audit is not None else current()
     who = _who(actor)
+    entry = None
     if target is None:
         log.debug("no audit log configured; not recorded: %s %s %s", who, action, resource)
-        return None
-    return target.append(who, action, resource, details)
+    else:
+        entry = target.append(who, action, resource, details)
+    if store is not None:
+        _store_row(store, entry, who, action, resource, details, resource_type, outcome)
+    return entry
+
+
+def _store_row(store: Any, entry: AuditEntry | None, who: str, action: str, resource: str,
+               details: Mapping[str, Any] | None, resource_type: str | None,
+               outcome: str) -> None:
+    import json
+
+    kind = resource_type or (resource.split("/", 1)[0] if "/" in resource else action
+                             .split(".", 1)[0])
+    store.execute(
+        "insert into audit_logs (user_id, action, resource_type, resource_id, details, "
+        "outcome, chain_seq, chain_hash) values (:u, :a, :t, :r, :d, :o, :s, :h)",
+        {"u": who, "a": action, "t": kind, "r": resource,
+         "d": json.dumps(dict(details or {}), default=str), "o": outcome,
+         "s": entry.seq if entry is not None else None,
+         "h": entry.entry_hash.hex() if entry is not None else None})
+
+
+@contextlib.contextmanager
+def change(store: Any, action: str, resource: str, details: Mapping[str, Any] | None = None,
+           *, actor: str | None = None, audit: AuditLog | None = None,
+           resource_type: str | None = None) -> Iterator[dict]:
+    """One unit of work: the block's writes to ``store`` and the record of them, both or
+    neither.
+
+    The block runs in a store transaction; when it ends well, the action is appended to
+    the signed audit log (when one is in use) and to the store's ``audit_logs`` in the
+    same transaction, which then commits. When the block raises, nothing is recorded
+    and its writes are undone. When the record or the commit fails after the signed
+    log took the entry, an ``<action>.rolled_back`` entry follows it there, so the
+    signed log never claims a change the store does not hold.
+
+    Yields
+    ------
+    dict
+        The details to record; the block may add to them.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import nexus_lab as nx
+    >>> from nexus_lab import audit
+    >>> store = nx.store.connect(pathlib.Path(tempfile.mkdtemp()) / "books.db")
+    >>> _ = store.migrate()
+    >>> with audit.change(store, "config.set", "system_config/fiscal_year") as facts:
+    ...     n = store.execute("insert into system_config (config_key, config_value) "
+    ...                       "values ('fiscal_year', '2025')")
+    ...     facts["value"] = 2025
+    >>> store.read("audit_logs")[["action", "resource_id"]].values.tolist()
+    [['config.set', 'system_config/fiscal_year']]
+    """
+    target = audit if audit is not None else current()
+    who = _who(actor)
+    facts = dict(details or {})
+    entry = None
+    try:
+        with store.transaction():
+            yield facts
+            if target is not None:
+                entry = target.append(who, action, resource, facts)
+            _store_row(store, entry, who, action, resource, facts, resource_type, "done")
+    except BaseException as err:
+        if entry is not None and target is not None:
+            try:
+                target.append(who, f"{action}.rolled_back", resource,
+                              {"seq": entry.seq, "error": type(err).__name__})
+            except Exception:  # the first error is the one to show
+                log.warning("could not record that %s on %s was rolled back", action, resource,
+                            exc_info=True)
+        raise

@@ -46,21 +46,22 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from nexus_lab import __version__
-from nexus_lab.cli import audit, cases, crypto, demo, fraud, recommend, reconcile
+from nexus_lab.cli import audit, cases, crypto, demo, fraud, recommend, reconcile, records
 from nexus_lab.cli._common import (
     EXIT_BUG,
     EXIT_FAILED,
     EXIT_INPUT,
     EXIT_INTERRUPTED,
+    EXIT_REFUSED,
     EXIT_TERMINATED,
     for_the_command_line,
 )
-from nexus_lab.errors import IntegrityError, NexusError
+from nexus_lab.errors import IntegrityError, NexusError, PermissionDenied
 from nexus_lab.files import record_writes
 
 __all__ = ["main"]
 
-_GROUPS = (reconcile, fraud, recommend, demo, crypto, audit, cases)  # in --help's order
+_GROUPS = (reconcile, records, fraud, recommend, demo, crypto, audit, cases)  # in --help's order
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -90,7 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit status: 0 on success, 1 when an integrity check fails
         (``FAILED: ...`` on stderr), 2 when the input or the settings are wrong
         (``error: ...``), 130 when interrupted (SIGINT), 143 when terminated
-        (SIGTERM), 70 for a fault of the program itself (a traceback and
+        (SIGTERM), 77 when the user's role does not permit the action (``refused:
+        ...``), 70 for a fault of the program itself (a traceback and
         ``internal error: ...``).
 
     Examples
@@ -111,6 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except IntegrityError as err:
             print(f"FAILED: {err}", file=sys.stderr)
             return EXIT_FAILED
+        except PermissionDenied as err:
+            print(f"refused: {err}", file=sys.stderr)
+            return EXIT_REFUSED
         except NexusError as err:
             flags = getattr(args, "column_flags", None)
             print(f"error: {for_the_command_line(str(err), getattr(err, 'table', None), flags)}",

@@ -19,8 +19,8 @@ from nexus_lab.frames import (
     CURRENCY_SIGNS,
     check_unique,
     find_column,
-    parse_cents,
     read_dates,
+    read_debit_credit,
     read_money,
     select_columns,
     to_pandas,
@@ -213,7 +213,7 @@ def prepare_side(
     if not _ids_unique(ids):
         check_unique(ids, table=name)  # names the offending rows
     if two_columns:
-        cents, written = _signed_cents(df, name, ids, decimal)
+        cents, written = read_debit_credit(df, table=name, ids=ids, decimal=decimal)
     else:
         cents, written = read_money(df["amount"], table=name, ids=ids, decimal=decimal)
     stamps, written["dates"] = read_dates(df["date"], table=name, ids=ids, dayfirst=dayfirst)
@@ -346,45 +346,6 @@ def canonical_names(names: pa.Array, noise: pa.Array) -> np.ndarray:
     for _ in range(_MAX_SPAN):  # a shorter name may itself stand for a shorter one still
         out = out[out]
     return out
-
-
-def _signed_cents(
-    df: pd.DataFrame, name: str, ids: np.ndarray, decimal: str = "auto"
-) -> tuple[np.ndarray, dict]:
-    """Money from separate ``debit`` (out) and ``credit`` (in) columns: credit - debit.
-
-    A row with neither takes its ``amount`` when there is one; the sign convention of the
-    whole side is then aligned with the other side's (:func:`align_signs`).
-    """
-    written: dict = {"decimal": None, "currency": None}
-
-    def column(col: str) -> tuple[np.ndarray, np.ndarray]:
-        raw = df[col].replace(r"^\s*[-–—]?\s*$", np.nan, regex=True)  # "-": nothing
-        empty = raw.isna().to_numpy()
-        cents, how = read_money(raw.fillna(0), table=name, column=col, ids=ids,
-                                decimal=decimal)
-        for key, value in how.items():
-            if written[key] is not None and value is not None and value != written[key]:
-                raise SchemaError(
-                    f"{name}.debit and {name}.credit are written differently ({key} "
-                    f"{written[key]!r} and {value!r}); write both columns alike",
-                    table=name, column=col)
-            written[key] = written[key] or value
-        return cents, empty
-
-    debit, no_debit = column("debit")
-    credit, no_credit = column("credit")
-    cents = np.abs(credit) - np.abs(debit)
-    neither = no_debit & no_credit
-    if neither.any():
-        if "amount" not in df:
-            rows = np.flatnonzero(neither)[:5].tolist()
-            raise SchemaError(f"{name} rows {rows} have neither a debit nor a credit; fill one "
-                              "of them, or give an amount column", table=name, column="debit",
-                              rows=rows)
-        cents[neither] = parse_cents(df["amount"].iloc[np.flatnonzero(neither)], table=name,
-                                     ids=ids[neither], decimal=written["decimal"] or decimal)
-    return cents, written
 
 
 def _ids_unique(ids: np.ndarray) -> bool:

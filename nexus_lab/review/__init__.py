@@ -32,7 +32,8 @@ from nexus_lab import audit
 from nexus_lab.errors import NexusError
 from nexus_lab.frames import frame_bytes
 
-__all__ = ["approve_reconciliation", "clear_fraud_flag"]
+__all__ = ["RESOLUTIONS", "approve_reconciliation", "approve_run", "clear_flag", "clear_fraud_flag",
+           "escalate_flag", "matches_digest", "resolve_open_item"]
 
 
 def approve_reconciliation(result: Any, *, actor: str | None = None, note: str = "",
@@ -121,3 +122,196 @@ def clear_fraud_flag(scored: pd.DataFrame, transaction_id: Any, *, reason: str,
                  {"flags": before, "risk_score": float(out.at[row, "risk_score"]),
                   "reason": str(reason)}, actor=who, audit=audit_log)
     return out
+
+
+# ---- reviews of what the store holds -----------------------------------------------------
+
+RESOLUTIONS = ("linked", "timing", "written_off", "accepted")
+
+
+def _store(store: Any) -> Any:
+    from nexus_lab.store import Store, connect
+
+    return store if isinstance(store, Store) else connect(store)
+
+
+def _one(s: Any, table: str, key: str, value: Any, what: str) -> pd.Series:
+    found = s.read(table, where={key: value})
+    if len(found) == 0:
+        raise NexusError(f"no {what} {value!r} in the store at {s.where}")
+    return found.iloc[0]
+
+
+def approve_run(run_id: str, *, note: str = "", store: Any = None) -> dict:
+    """Approve a reconciliation kept in the store (``reconciliation.approve``).
+
+    The run's matches are checked against the digest taken when it was saved (a match
+    changed since is refused); the run is marked approved, by whom and when, in one
+    unit of work with its audit record.
+
+    Parameters
+    ----------
+    run_id : str
+        ``reconciliation_runs.run_id`` (as :func:`nexus_lab.workflows.save_reconciliation`
+        returned it).
+    note : str, optional
+        The approver's note.
+    store : Store or str, optional
+
+    Returns
+    -------
+    dict
+        ``run_id, approved_by, open_items, matches_sha256``.
+
+    Raises
+    ------
+    PermissionDenied
+        When the current user may not approve (a judge, an auditor...).
+    NexusError
+        When the run is unknown, already approved, or its matches changed.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import nexus_lab as nx
+    >>> from nexus_lab import auth, review, workflows
+    >>> store = nx.store.connect(pathlib.Path(tempfile.mkdtemp()) / "books.db")
+    >>> _ = store.migrate(); _ = auth.add_user("ana", role="examiner", store=store)
+    >>> bank, ledger, _ = nx.datasets.synth_reconciliation(100, seed=0)
+    >>> _ = store.ingest("bank_statements", bank), store.ingest("expenses", ledger)
+    >>> with auth.acting_as("ana"):
+    ...     _, run_id = workflows.reconcile_from_store(store, device="cpu")
+    ...     review.approve_run(run_id, note="March", store=store)["approved_by"]
+    'ana'
+    """
+    from nexus_lab import auth
+
+    s = _store(store)
+    who = auth.require("reconciliation.approve", store=s,
+                       resource=f"reconciliation_runs/{run_id}")
+    run = _one(s, "reconciliation_runs", "run_id", run_id, "reconciliation run")
+    if run["status"] == "approved":
+        raise NexusError(f"reconciliation run {run_id} was approved already, by "
+                         f"{run['approved_by']} at {run['approved_at']}")
+    digest = matches_digest(s.read("reconciliation_matches", where={"run_id": run_id}))
+    if run["matches_sha256"] and digest != run["matches_sha256"]:
+        raise NexusError(f"the matches of reconciliation run {run_id} changed since it was "
+                         "saved (their digest differs); run the reconciliation again")
+    still_open = int((s.read("open_items", where={"run_id": run_id, "status": "open"},
+                             columns=["id"])).shape[0])
+    with audit.change(s, "reconciliation.approved", f"reconciliation_runs/{run_id}",
+                      {"note": note, "open_items": still_open, "matches_sha256": digest},
+                      actor=who, resource_type="reconciliation_run"):
+        s.execute("update reconciliation_runs set status = 'approved', approved_by = :w, "
+                  "approved_at = CURRENT_TIMESTAMP, approval_note = :n where run_id = :r "
+                  "and status = 'open'", {"w": who, "n": note, "r": run_id})
+    return {"run_id": run_id, "approved_by": who, "open_items": still_open,
+            "matches_sha256": digest}
+
+
+def matches_digest(matches: pd.DataFrame) -> str:
+    """SHA-256 of a run's matches as the store holds them, in a canonical order."""
+    cols = ["bank_statement_id", "expense_id", "group_id", "confidence_score"]
+    rows = matches[cols].sort_values(cols[:3], kind="stable").astype(str)
+    text = "\n".join(rows.agg("\t".join, axis=1).tolist())
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def resolve_open_item(item_id: int, resolution: str, *, linked_to: str | None = None,
+                      note: str = "", store: Any = None) -> dict:
+    """Resolve an open item of a reconciliation (``reconciliation.resolve``).
+
+    Parameters
+    ----------
+    item_id : int
+        ``open_items.id``.
+    resolution : {"linked", "timing", "written_off", "accepted"}
+        Linked by hand to ``linked_to`` (the other side's transaction id; default: the
+        engine's suggestion), a timing difference, written off, or accepted as it is.
+    linked_to : str, optional
+    note : str, optional
+    store : Store or str, optional
+
+    Returns
+    -------
+    dict
+        The item as resolved.
+    """
+    from nexus_lab import auth
+
+    if resolution not in RESOLUTIONS:
+        raise NexusError(f"unknown resolution {resolution!r}; choose one of "
+                         f"{', '.join(RESOLUTIONS)}")
+    s = _store(store)
+    who = auth.require("reconciliation.resolve", store=s, resource=f"open_items/{item_id}")
+    item = _one(s, "open_items", "id", int(item_id), "open item")
+    if item["status"] != "open":
+        raise NexusError(f"open item {item_id} was resolved already ({item['resolution']}, "
+                         f"by {item['resolved_by']})")
+    run = _one(s, "reconciliation_runs", "run_id", item["run_id"], "reconciliation run")
+    if run["status"] == "approved":
+        raise NexusError(f"reconciliation run {item['run_id']} is approved: its open items "
+                         "are closed; reconcile the period again to change them")
+    if resolution == "linked":
+        linked_to = linked_to or item["suggested"]
+        if not linked_to:
+            raise NexusError(f"open item {item_id} has no suggested link: give the other "
+                             "side's transaction id (linked_to=...)")
+    with audit.change(s, "open_item.resolved", f"open_items/{item_id}",
+                      {"resolution": resolution, "linked_to": linked_to, "note": note,
+                       "run_id": item["run_id"], "transaction_id": item["transaction_id"]},
+                      actor=who, resource_type="open_item"):
+        s.execute("update open_items set status = 'resolved', resolution = :res, "
+                  "linked_to = :l, note = :n, resolved_by = :w, resolved_at = "
+                  "CURRENT_TIMESTAMP where id = :i and status = 'open'",
+                  {"res": resolution, "l": linked_to, "n": note, "w": who, "i": int(item_id)})
+    return {"id": int(item_id), "status": "resolved", "resolution": resolution,
+            "linked_to": linked_to, "resolved_by": who}
+
+
+def _review_flag(score_id: int, state: str, note: str, case_id: str | None,
+                 store: Any) -> dict:
+    from nexus_lab import auth
+
+    if not note or not str(note).strip():
+        raise NexusError("say why (a justification is required to clear or escalate a flag)")
+    s = _store(store)
+    who = auth.require("fraud.review", store=s, resource=f"fraud_scores/{score_id}")
+    row = _one(s, "fraud_scores", "id", int(score_id), "fraud score")
+    if row["review_state"] not in ("open", "none"):
+        raise NexusError(f"fraud score {score_id} was reviewed already ({row['review_state']}"
+                         f", by {row['reviewed_by']})")
+    action = "fraud.flag_cleared" if state == "cleared" else "fraud.flag_escalated"
+    with audit.change(s, action, f"fraud_scores/{score_id}",
+                      {"transaction_id": row["transaction_id"], "note": note,
+                       "risk_score": float(row["risk_score"]), "case_id": case_id},
+                      actor=who, resource_type="fraud_score"):
+        s.execute("update fraud_scores set review_state = :st, reviewed_by = :w, reviewed_at "
+                  "= CURRENT_TIMESTAMP, review_note = :n, case_id = :c where id = :i",
+                  {"st": state, "w": who, "n": note, "c": case_id, "i": int(score_id)})
+    return {"id": int(score_id), "review_state": state, "reviewed_by": who,
+            "case_id": case_id}
+
+
+def clear_flag(score_id: int, justification: str, *, store: Any = None) -> dict:
+    """Clear a fraud flag kept in the store, with a justification (``fraud.review``).
+
+    Returns
+    -------
+    dict
+        ``id, review_state, reviewed_by, case_id``.
+    """
+    return _review_flag(score_id, "cleared", justification, None, store)
+
+
+def escalate_flag(score_id: int, note: str, *, case_id: str | None = None,
+                  store: Any = None) -> dict:
+    """Escalate a fraud flag kept in the store, into ``case_id`` when given
+    (``fraud.review``).
+
+    Returns
+    -------
+    dict
+        ``id, review_state, reviewed_by, case_id``.
+    """
+    return _review_flag(score_id, "escalated", note, case_id, store)

@@ -29,11 +29,20 @@ from nexus_lab.workflows._demo import (
 )
 from nexus_lab.workflows._provenance import DEMO_PASSWORD, demo_provenance, demo_trail
 from nexus_lab.workflows._reconcile import ReconcileRun, reconcile_and_export
+from nexus_lab.workflows._records import (
+    INGEST_TABLES,
+    ingest_file,
+    load_books,
+    reconcile_from_store,
+    save_fraud_scores,
+    save_reconciliation,
+)
 from nexus_lab.workflows._train import RECOMMENDERS, train_fraud_model, train_recommender
 
 __all__ = [
     "DATA",
     "DEMO_PASSWORD",
+    "INGEST_TABLES",
     "RECOMMENDERS",
     "SAMPLE",
     "ReconcileRun",
@@ -42,9 +51,14 @@ __all__ = [
     "demo_provenance",
     "demo_trail",
     "fraud_step",
+    "ingest_file",
+    "load_books",
     "load_sample",
     "recommend_step",
     "reconcile_and_export",
+    "reconcile_from_store",
+    "save_fraud_scores",
+    "save_reconciliation",
     "sources_of",
     "train_fraud_model",
     "train_recommender",

@@ -1,0 +1,291 @@
+"""Users, roles and permissions: who may change what.
+
+A service, above the audit trail and the store.
+
+The seeds' six points of view (financial examiner, prosecutor, judge, executive,
+compliance officer, auditor) and an administrator are roles; what each may do is a
+table of the store (``role_permissions``, written by the store's migrations and listed
+in the README), so the matrix is data, versioned with the schema. Users and their
+roles are rows of ``users`` and ``role_assignments``.
+
+Who acts comes from where the user is: the logged-in user of a dashboard or of
+JupyterLab (the server sets it with :func:`acting_as`), else ``NEXUS_LAB_ACTOR``, else
+the operating system's login name (a notebook, the CLI). Every service that changes
+state calls :func:`require` first; a refusal raises :class:`PermissionDenied` naming
+the user, their roles and the permission, and is itself recorded in the store's
+``audit_logs`` (outcome ``refused``) and in the signed audit log when one is in use.
+
+A store where no one holds a role yet is single-user: whoever may open it may do
+everything, as the owner of a SQLite file can anyway (each action is still recorded,
+with its actor). The first role granted ends that: from then on every action needs a
+permission, and once an administrator exists only an administrator (``users.manage``)
+grants and revokes roles. A team's PostgreSQL store is set up by granting roles before
+it is shared.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> import nexus_lab as nx
+>>> from nexus_lab import auth
+>>> store = nx.store.connect(pathlib.Path(tempfile.mkdtemp()) / "books.db")
+>>> _ = store.migrate()
+>>> auth.require("reconciliation.approve", store=store, user="ana")  # no roles yet: single-user
+'ana'
+>>> auth.add_user("ana", role="examiner", store=store)
+'ana'
+>>> auth.add_user("jo", role="judge", store=store)
+'jo'
+>>> with auth.acting_as("ana"):
+...     auth.require("reconciliation.approve", store=store)
+'ana'
+>>> with auth.acting_as("jo"):
+...     auth.require("reconciliation.approve", store=store)
+Traceback (most recent call last):
+...
+nexus_lab.errors.PermissionDenied: jo (judge) may not reconciliation.approve: ...
+>>> store.read("audit_logs", where={"outcome": "refused"})["user_id"].tolist()
+['jo']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+
+import pandas as pd
+
+from nexus_lab import audit
+from nexus_lab.errors import NexusError, PermissionDenied
+from nexus_lab.store import Store, connect
+
+__all__ = ["ROLES", "PermissionDenied", "acting_as", "add_user", "check_password",
+           "current_user", "grant", "matrix", "permissions", "require", "revoke", "roles",
+           "users"]
+
+#: The role names, in the order the seeds give them.
+ROLES = ("examiner", "prosecutor", "judge", "executive", "compliance_officer", "auditor",
+         "admin")
+
+
+def current_user() -> str:
+    """Who acts in this context (see the module docstring)."""
+    return audit.actor()
+
+
+acting_as = audit.acting_as
+
+
+def _store(store: Store | None) -> Store:
+    return store if store is not None else connect()
+
+
+def roles(user: str | None = None, *, store: Store | None = None) -> list[str]:
+    """The roles ``user`` (default: the current user) holds, sorted."""
+    who = user or current_user()
+    found = _store(store).read("role_assignments", where={"user_id": who}, columns=["role"])
+    return sorted(found["role"])
+
+
+def permissions(user: str | None = None, *, store: Store | None = None) -> set[str]:
+    """Everything ``user`` (default: the current user) may do, through all their roles."""
+    s = _store(store)
+    held = roles(user, store=s)
+    if not held:
+        return set()
+    return set(s.read("role_permissions", where={"role": held})["permission"])
+
+
+def matrix(*, store: Store | None = None) -> pd.DataFrame:
+    """The permission matrix: one row per permission, one column per role, True where
+    the role has it."""
+    grants = _store(store).read("role_permissions")
+    table = pd.crosstab(grants["permission"], grants["role"]).astype(bool)
+    return table.reindex(columns=[r for r in ROLES if r in table.columns])
+
+
+def require(permission: str, *, store: Store | None = None, user: str | None = None,
+            resource: str = "") -> str:
+    """Go on only if the current user (or ``user``) has ``permission``.
+
+    Call it before the unit of work that it guards: a refusal is recorded in a
+    transaction of its own.
+
+    Parameters
+    ----------
+    permission : str
+        As in the matrix: ``"reconciliation.approve"``, ``"fraud.review"``...
+    store : Store, optional
+        Where roles are kept (default: :func:`nexus_lab.store.connect`'s).
+    user : str, optional
+        Who acts (default: :func:`current_user`).
+    resource : str, optional
+        What the action is on, for the record of a refusal.
+
+    Returns
+    -------
+    str
+        The user, who may go on.
+
+    Raises
+    ------
+    PermissionDenied
+        Naming the user, their roles and the permission; recorded in the audit trail.
+    """
+    s = _store(store)
+    who = user or current_user()
+    if _single_user(s):
+        return who
+    held = roles(who, store=s)
+    if held and permission in set(s.read("role_permissions", where={"role": held})[
+            "permission"]):
+        return who
+    known = set(s.read("role_permissions", columns=["permission"])["permission"])
+    if permission not in known:
+        raise NexusError(f"unknown permission {permission!r}; the permissions are "
+                         f"{', '.join(sorted(known))}")
+    able = sorted(s.read("role_permissions", where={"permission": permission})["role"])
+    hint = (f"it needs the role {' or '.join(able)}" if held else
+            f"{who} has no role in this store; an administrator grants one with: nexus-lab "
+            f"users add {who} --role {able[0] if able else 'ROLE'}")
+    if held:
+        hint += "; an administrator grants roles with: nexus-lab users grant"
+    audit.record("permission.denied", resource or permission,
+                 {"permission": permission, "roles": held}, actor=who, store=s,
+                 resource_type="permission", outcome="refused")
+    raise PermissionDenied(who, held, permission, hint)
+
+
+def _single_user(s: Store) -> bool:
+    """True while no one holds a role in the store."""
+    return s.read("role_assignments", columns=["user_id"], limit=1).empty
+
+
+def _manage(s: Store, what: str) -> str:
+    """``users.manage`` is needed, except on a store that has no administrator yet."""
+    admins = s.read("role_assignments", where={"role": "admin"}, columns=["user_id"])
+    if len(admins) == 0:
+        return current_user()
+    return require("users.manage", store=s, resource=what)
+
+
+def add_user(user: str, *, role: str | None = None, display_name: str | None = None,
+             password: str | None = None, store: Store | None = None) -> str:
+    """Add a user (or update their name or password), and grant ``role`` if given.
+
+    Parameters
+    ----------
+    user : str
+        The login name.
+    role : str, optional
+        One of :data:`ROLES`.
+    display_name : str, optional
+        The name shown in the dashboards.
+    password : str, optional
+        For the dashboards' login; kept as a salted scrypt hash, never as text.
+    store : Store, optional
+
+    Returns
+    -------
+    str
+        The user.
+    """
+    s = _store(store)
+    if not isinstance(user, str) or not user.strip() or len(user) > 128:
+        raise NexusError(f"a user name must be 1 to 128 characters, not {user!r}")
+    if role is not None:
+        _check_role(role)
+    who = _manage(s, f"users/{user}")
+    hashed = _hash_password(password) if password is not None else None
+    with audit.change(s, "user.added", f"users/{user}", {"display_name": display_name,
+                                                          "password_set": hashed is not None},
+                      actor=who, resource_type="user"):
+        exists = len(s.read("users", where={"user_id": user})) > 0
+        if exists:
+            sets = {k: v for k, v in (("display_name", display_name),
+                                      ("password_hash", hashed)) if v is not None}
+            if sets:
+                s.execute(f"update users set {', '.join(f'{k} = :{k}' for k in sets)} "
+                          "where user_id = :u", {**sets, "u": user})
+        else:
+            s.execute("insert into users (user_id, display_name, password_hash) values "
+                      "(:u, :d, :p)", {"u": user, "d": display_name, "p": hashed})
+        if role is not None:
+            _grant(s, user, role, who)
+    return user
+
+
+def grant(user: str, role: str, *, store: Store | None = None) -> None:
+    """Give ``user`` the ``role`` (an administrator's action)."""
+    s = _store(store)
+    _check_role(role)
+    who = _manage(s, f"users/{user}")
+    if len(s.read("users", where={"user_id": user})) == 0:
+        raise NexusError(f"no user {user!r} in the store; add them first: nexus-lab users add "
+                         f"{user} --role {role}")
+    with audit.change(s, "role.granted", f"users/{user}", {"role": role}, actor=who,
+                      resource_type="user"):
+        _grant(s, user, role, who)
+
+
+def _grant(s: Store, user: str, role: str, who: str) -> None:
+    s.execute("insert into role_assignments (user_id, role, granted_by) values (:u, :r, :w) "
+              "on conflict (user_id, role) do nothing", {"u": user, "r": role, "w": who})
+
+
+def revoke(user: str, role: str, *, store: Store | None = None) -> None:
+    """Take ``role`` from ``user`` (an administrator's action)."""
+    s = _store(store)
+    _check_role(role)
+    who = _manage(s, f"users/{user}")
+    with audit.change(s, "role.revoked", f"users/{user}", {"role": role}, actor=who,
+                      resource_type="user"):
+        s.execute("delete from role_assignments where user_id = :u and role = :r",
+                  {"u": user, "r": role})
+
+
+def users(*, store: Store | None = None) -> pd.DataFrame:
+    """The users with their roles (``user_id, display_name, active, roles``)."""
+    s = _store(store)
+    people = s.read("users", columns=["user_id", "display_name", "active"])
+    grants = s.read("role_assignments", columns=["user_id", "role"])
+    held = grants.groupby("user_id")["role"].agg(lambda r: ", ".join(sorted(r)))
+    people["roles"] = people["user_id"].map(held).fillna("")
+    return people
+
+
+def check_password(user: str, password: str, *, store: Store | None = None) -> bool:
+    """True when ``password`` is ``user``'s (compared in constant time)."""
+    found = _store(store).read("users", where={"user_id": user, "active": True},
+                               columns=["password_hash"])
+    if len(found) == 0 or not found["password_hash"].iloc[0]:
+        return False
+    return _verify_password(password, found["password_hash"].iloc[0])
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise NexusError(f"unknown role {role!r}; the roles are {', '.join(ROLES)}")
+
+
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+def _hash_password(password: str) -> str:
+    if not isinstance(password, str) or len(password) < 8:
+        raise NexusError("a password must have at least 8 characters")
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
+    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${salt.hex()}${digest.hex()}"
+
+
+def _verify_password(password: str, stored: str) -> bool:
+    try:
+        kind, n, r, p, salt, digest = stored.split("$")
+        if kind != "scrypt":
+            return False
+        got = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r),
+                             p=int(p))
+    except ValueError:
+        return False
+    return hmac.compare_digest(got.hex(), digest)

@@ -1,0 +1,372 @@
+"""The jobs that go through the system of record: ingest files, reconcile from the store,
+save kernels' results. Each checks the actor's role first and writes in one unit of work
+with its audit record (:func:`nexus_lab.audit.change`)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nexus_lab import audit, auth
+from nexus_lab.errors import NexusError
+from nexus_lab.files import hash_file, read_table
+from nexus_lab.review import matches_digest
+from nexus_lab.store import Store, connect
+
+#: The tables a file may be ingested into (:data:`nexus_lab.store.NATURAL_KEYS`'s), and
+#: what each holds.
+INGEST_TABLES = {
+    "bank_statements": "a bank statement (the bank's side)",
+    "expenses": "the books: a ledger or expense list",
+    "projects": "projects with budgets",
+    "project_milestones": "projects' milestones with planned amounts",
+    "trading_operations": "income and expense operations of projects",
+}
+
+
+def _store(store: Store | str | None) -> Store:
+    return store if isinstance(store, Store) else connect(store)
+
+
+def ingest_file(path: str | os.PathLike[str], table: str = "bank_statements", *,
+                store: Store | str | None = None, account: str | None = None,
+                dayfirst: bool | None = None, decimal: str = "auto",
+                sheet: str | int = 0) -> dict:
+    """Read a file the bank or the books sent and write its rows to the store.
+
+    Needs the ``financial.ingest`` permission. Re-ingesting the same file changes
+    nothing; the file's name and SHA-256 are kept in ``ingest_batches``.
+
+    Parameters
+    ----------
+    path : path-like
+        Any file :func:`nexus_lab.read_table` reads (CSV, Excel, Parquet, bank formats).
+    table : str, default "bank_statements"
+        One of :data:`INGEST_TABLES`.
+    store : Store or str, optional
+        The store or its URL (default: :func:`nexus_lab.store.connect`'s).
+    account : str, optional
+        The account the rows belong to, for files without an ``account`` column.
+    dayfirst, decimal
+        As for :meth:`nexus_lab.store.Store.ingest`.
+    sheet : str or int, default 0
+        The worksheet of an Excel file.
+
+    Returns
+    -------
+    dict
+        ``table, source, sha256, rows_read, rows_written``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import nexus_lab as nx
+    >>> from nexus_lab import auth, workflows
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> store = nx.store.connect(folder / "books.db"); _ = store.migrate()
+    >>> _ = auth.add_user("ana", role="examiner", store=store)
+    >>> bank, ledger, _ = nx.datasets.synth_reconciliation(50, seed=0)
+    >>> bank.to_csv(folder / "bank.csv", index=False)
+    >>> with auth.acting_as("ana"):
+    ...     workflows.ingest_file(folder / "bank.csv", store=store)["rows_written"] == len(bank)
+    True
+    """
+    if table not in INGEST_TABLES:
+        raise NexusError(f"cannot ingest into {table!r}; choose one of "
+                         f"{', '.join(INGEST_TABLES)}")
+    s = _store(store)
+    who = auth.require("financial.ingest", store=s, resource=table)
+    name = "bank" if table == "bank_statements" else "ledger" if table == "expenses" else table
+    frame = read_table(path, name=name, sheet=sheet)
+    if account is not None and "account" not in frame.columns:
+        frame = frame.assign(account=account)
+    digest = hash_file(path)[0].hexdigest()
+    source = os.path.basename(os.fspath(path))
+    with audit.change(s, "data.ingested", f"{table}/{source}",
+                      {"sha256": digest, "rows_read": len(frame)}, actor=who,
+                      resource_type=table) as facts:
+        written = s.ingest(table, frame, source=source, sha256=digest, dayfirst=dayfirst,
+                           decimal=decimal)
+        facts["rows_written"] = written
+    return {"table": table, "source": source, "sha256": digest, "rows_read": len(frame),
+            "rows_written": written}
+
+
+def _as_contract(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the store in the kernels' contract: ``amount`` in currency units (float64,
+    whose ``round(x * 100)`` is the stored cents exactly)."""
+    out = frame.drop(columns=["id", "batch_id", "reconciliation_status", "pov_analysis"],
+                     errors="ignore")
+    empty = [c for c in ("account", "currency", "reference", "vendor", "category")
+             if c in out and out[c].replace("", None).isna().all()]
+    out = out.drop(columns=empty)  # a column the source did not have
+    out.insert(out.columns.get_loc("amount_cents"), "amount",
+               out["amount_cents"].astype(np.int64) / 100.0)
+    return out.drop(columns=["amount_cents"])
+
+
+def load_books(store: Store | str | None = None, *, account: str | None = None,
+               ledger_account: str | None = None, start: Any = None, end: Any = None
+               ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The bank statement and the books held in the store, for one account and period.
+
+    Needs ``financial.read``.
+
+    Parameters
+    ----------
+    store : Store or str, optional
+    account : str, optional
+        The bank account (default: every account).
+    ledger_account : str, optional
+        The books' account, when it is named differently (default: ``account``; books
+        ingested without an account are always included).
+    start, end : date-like, optional
+        The period, both ends included.
+
+    Returns
+    -------
+    bank, ledger : pandas.DataFrame
+        In the kernels' data contracts (``amount`` in currency units).
+    """
+    s = _store(store)
+    auth.require("financial.read", store=s, resource="bank_statements")
+    bank = s.read("bank_statements", where=None if account is None else {"account": account})
+    ledger_acc = ledger_account if ledger_account is not None else account
+    ledger = s.read("expenses", where=None if ledger_acc is None else
+                    {"account": [ledger_acc, ""]})
+    for name, frame in (("bank", bank), ("ledger", ledger)):
+        if len(frame) == 0:
+            where = f" for account {account!r}" if account else ""
+            raise NexusError(f"the store at {s.where} holds no {name} rows{where}; ingest "
+                             f"them first: nexus-lab ingest FILE --table "
+                             f"{'bank_statements' if name == 'bank' else 'expenses'}")
+    lo = pd.Timestamp(start) if start is not None else None
+    hi = pd.Timestamp(end) if end is not None else None
+    if lo is not None or hi is not None:
+        def period(frame: pd.DataFrame) -> pd.DataFrame:
+            keep = np.ones(len(frame), dtype=bool)
+            if lo is not None:
+                keep &= (frame["date"] >= lo).to_numpy()
+            if hi is not None:
+                keep &= (frame["date"] <= hi).to_numpy()
+            return frame[keep].reset_index(drop=True)
+        bank, ledger = period(bank), period(ledger)
+    return _as_contract(bank), _as_contract(ledger)
+
+
+def save_reconciliation(result: Any, *, store: Store | str | None = None, account: str = "",
+                        start: Any = None, end: Any = None,
+                        mlflow_run_id: str | None = None) -> str:
+    """Keep a reconciliation in the store: the run, its matches and its open items, in one
+    transaction with its audit record. Needs ``reconciliation.run``.
+
+    Parameters
+    ----------
+    result : ReconcileResult
+        From :func:`nexus_lab.reconcile`.
+    store : Store or str, optional
+    account : str, optional
+        The account reconciled.
+    start, end : date-like, optional
+        The period (default: the dates the bank statement spans).
+    mlflow_run_id : str, optional
+        The MLflow run that tracked it.
+
+    Returns
+    -------
+    str
+        The run's id (``reconciliation_runs.run_id``).
+    """
+    if not hasattr(result, "matches") or not hasattr(result, "unmatched_bank"):
+        raise NexusError("save_reconciliation takes a ReconcileResult (from nx.reconcile), "
+                         f"got {type(result).__name__}")
+    s = _store(store)
+    who = auth.require("reconciliation.run", store=s, resource="reconciliation_runs")
+    run_id = uuid.uuid4().hex
+    m = result.matches
+    matches = pd.DataFrame({
+        "run_id": run_id,
+        "bank_statement_id": m["bank_id"].astype(str).to_numpy(),
+        "expense_id": m["ledger_id"].astype(str).to_numpy(),
+        "group_id": m["group_id"].to_numpy(),
+        "confidence_score": m["confidence"].astype(float).to_numpy(),
+        "matching_algorithm": m["match_type"].astype(str).to_numpy(),
+        "evidence": m["explanation"].astype(str).to_numpy(),
+    })
+    items = []
+    for side, frame in (("bank", result.unmatched_bank), ("ledger", result.unmatched_ledger)):
+        if len(frame) == 0:
+            continue
+        items.append(pd.DataFrame({
+            "run_id": run_id, "side": side,
+            "transaction_id": frame["transaction_id"].astype(str).to_numpy(),
+            "date": frame["date"].to_numpy() if "date" in frame else None,
+            "amount_cents": np.round(pd.to_numeric(frame["amount"], errors="coerce")
+                                     .to_numpy() * 100).astype(np.int64),
+            "description": frame["description"].astype(str).to_numpy()
+            if "description" in frame else None,
+            "reason": frame["reason"].astype(str).to_numpy(),
+            "suggested": frame["nearest_id"].astype(object).where(
+                frame["nearest_id"].notna(), None).to_numpy() if "nearest_id" in frame
+            else None,
+        }))
+    open_items = pd.concat(items, ignore_index=True) if items else pd.DataFrame()
+    summary = {k: (None if isinstance(v, float) and v != v else v)
+               for k, v in result.summary().items()}
+    run = {
+        "run_id": run_id, "account": account or "",
+        "period_start": None if start is None else pd.Timestamp(start).date(),
+        "period_end": None if end is None else pd.Timestamp(end).date(),
+        "rate": float(result.rate), "bank_rows": int(result.n_bank),
+        "ledger_rows": int(result.n_ledger), "matched_pairs": len(m),
+        "open_items": len(open_items), "mlflow_run_id": mlflow_run_id,
+        "created_by": who,
+    }
+    with audit.change(s, "reconciliation.saved", f"reconciliation_runs/{run_id}",
+                      {"rate": run["rate"], "matched_pairs": run["matched_pairs"],
+                       "open_items": run["open_items"], "account": run["account"]},
+                      actor=who, resource_type="reconciliation_run") as facts:
+        import json
+
+        s.execute(
+            "insert into reconciliation_runs (run_id, account, period_start, period_end, rate, "
+            "bank_rows, ledger_rows, matched_pairs, open_items, summary, params, "
+            "mlflow_run_id, created_by) values (:run_id, :account, :period_start, "
+            ":period_end, :rate, :bank_rows, :ledger_rows, :matched_pairs, :open_items, "
+            ":summary, :params, :mlflow_run_id, :created_by)",
+            {**run, "summary": json.dumps(summary, default=str),
+             "params": json.dumps(getattr(result, "params", {}), default=str)})
+        s.append("reconciliation_matches", matches)
+        if len(open_items):
+            s.append("open_items", open_items)
+        stored = s.read("reconciliation_matches", where={"run_id": run_id})
+        digest = matches_digest(stored)
+        s.execute("update reconciliation_runs set matches_sha256 = :d where run_id = :r",
+                  {"d": digest, "r": run_id})
+        s.execute("update bank_statements set reconciliation_status = 'matched' where "
+                  "account = :a and transaction_id in (select bank_statement_id from "
+                  "reconciliation_matches where run_id = :r)", {"a": account or "",
+                                                                 "r": run_id})
+        s.execute("update expenses set reconciliation_status = 'matched' where "
+                  "transaction_id in (select expense_id from reconciliation_matches where "
+                  "run_id = :r)", {"r": run_id})
+        facts["matches_sha256"] = digest
+    return run_id
+
+
+def reconcile_from_store(store: Store | str | None = None, *, account: str | None = None,
+                         ledger_account: str | None = None, start: Any = None, end: Any = None,
+                         **reconcile_kwargs: Any) -> tuple[Any, str]:
+    """Reconcile the bank statement and the books held in the store, and keep the result.
+
+    Needs ``financial.read`` and ``reconciliation.run``.
+
+    Parameters
+    ----------
+    store : Store or str, optional
+    account, ledger_account, start, end
+        Which rows: as for :func:`load_books`.
+    **reconcile_kwargs
+        Passed to :func:`nexus_lab.reconcile` (``device=``, ``tolerance=``...).
+
+    Returns
+    -------
+    result : ReconcileResult
+    run_id : str
+        The run kept in the store (``reconciliation_runs``).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import nexus_lab as nx
+    >>> from nexus_lab import auth, workflows
+    >>> store = nx.store.connect(pathlib.Path(tempfile.mkdtemp()) / "books.db")
+    >>> _ = store.migrate(); _ = auth.add_user("ana", role="examiner", store=store)
+    >>> bank, ledger, _ = nx.datasets.synth_reconciliation(100, seed=0)
+    >>> _ = store.ingest("bank_statements", bank), store.ingest("expenses", ledger)
+    >>> with auth.acting_as("ana"):
+    ...     res, run_id = workflows.reconcile_from_store(store, device="cpu")
+    >>> store.read("reconciliation_runs")["status"].tolist()
+    ['open']
+    """
+    from nexus_lab.reconcile import reconcile
+
+    s = _store(store)
+    auth.require("reconciliation.run", store=s, resource="reconciliation_runs")
+    bank, ledger = load_books(s, account=account, ledger_account=ledger_account, start=start,
+                              end=end)
+    result = reconcile(bank, ledger, **reconcile_kwargs)
+    lo = start if start is not None else bank["date"].min()
+    hi = end if end is not None else bank["date"].max()
+    run_id = save_reconciliation(result, store=s, account=account or "", start=lo, end=hi)
+    return result, run_id
+
+
+def save_fraud_scores(scored: Any, transactions: pd.DataFrame | None = None, *,
+                      store: Store | str | None = None, model: str | None = None,
+                      threshold: float = 50.0) -> str:
+    """Keep fraud scores in the store, flagged rows open for review, in one transaction.
+    Needs ``fraud.run``.
+
+    Parameters
+    ----------
+    scored : DataFrame
+        From :meth:`nexus_lab.fraud.FraudDetector.score`.
+    transactions : DataFrame, optional
+        The scored transactions, for their account, vendor, date and amount.
+    store : Store or str, optional
+    model : str, optional
+        The model that scored them (an MLflow model URI, say).
+    threshold : float, default 50
+        Rows with flags or a risk score at or above it are open for review; the others
+        are kept with review state ``none``.
+
+    Returns
+    -------
+    str
+        The run's id (``fraud_runs.run_id``).
+    """
+    import json
+
+    for col in ("transaction_id", "risk_score", "flags"):
+        if col not in getattr(scored, "columns", ()):
+            raise NexusError(f"scored has no {col!r} column: pass what "
+                             "FraudDetector.score returns")
+    s = _store(store)
+    who = auth.require("fraud.run", store=s, resource="fraud_runs")
+    run_id = uuid.uuid4().hex
+    flags = [list(map(str, f)) if isinstance(f, list | tuple | np.ndarray) else []
+             for f in scored["flags"]]
+    risk = scored["risk_score"].astype(float).to_numpy()
+    flagged = (risk >= threshold) | np.array([bool(f) for f in flags])
+    rows = pd.DataFrame({
+        "run_id": run_id, "transaction_id": scored["transaction_id"].astype(str).to_numpy(),
+        "risk_score": risk, "flags": flags,
+        "reasons": ["; ".join(map(str, r)) if isinstance(r, list | tuple | np.ndarray) else
+                    str(r) for r in scored.get("reasons", [""] * len(scored))],
+        "review_state": np.where(flagged, "open", "none"),
+    })
+    if transactions is not None:
+        extra = pd.DataFrame(transactions).drop_duplicates("transaction_id").set_index(
+            pd.DataFrame(transactions).drop_duplicates("transaction_id")["transaction_id"]
+            .astype(str))
+        ids = rows["transaction_id"]
+        for col in ("account", "vendor", "date"):
+            if col in extra:
+                rows[col] = ids.map(extra[col]).to_numpy()
+        if "amount" in extra:
+            rows["amount_cents"] = np.round(ids.map(extra["amount"]).astype(float) * 100
+                                            ).astype("Int64").to_numpy()
+    with audit.change(s, "fraud.scored", f"fraud_runs/{run_id}",
+                      {"rows": len(rows), "flagged": int(flagged.sum()), "model": model},
+                      actor=who, resource_type="fraud_run"):
+        s.execute("insert into fraud_runs (run_id, model, rows, flagged, params, created_by) "
+                  "values (:r, :m, :n, :f, :p, :w)",
+                  {"r": run_id, "m": model, "n": len(rows), "f": int(flagged.sum()),
+                   "p": json.dumps({"threshold": threshold}), "w": who})
+        s.append("fraud_scores", rows)
+    return run_id
