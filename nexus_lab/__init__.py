@@ -23,7 +23,8 @@ The package is built in layers, each a set of folders, with imports pointing one
 * services: ``workflows/``, ``tracking/``, ``reports/``, ``artifacts/``, ``cases/``,
   ``review/``, ``audit/``: state, identity, records, MLflow;
 * kernels: ``reconcile/``, ``fraud/``, ``recommend/``, ``compress/``, ``crypto/``,
-  ``projects/``, ``datasets/``: frames and arrays in, frames and arrays out; independent of each other;
+  ``projects/``, ``datasets/``: frames and arrays in, frames and arrays out; independent
+  of each other;
 * base: the top-level modules (``errors``, ``config``, ``device``, ``frames``,
   ``files``, ``text``, ``canonical``, ...).
 """

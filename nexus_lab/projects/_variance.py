@@ -326,8 +326,8 @@ def variance(
         pj = t.projects
     else:
         ids = pd.unique(ms["project_id"].to_numpy(object))
-        pj = pd.DataFrame({"project_id": ids, "name": pd.Series(pd.NA, dtype="string"),
-                           "status": pd.Series(pd.NA, dtype="string"), "budget": -1,
+        none = pd.array([pd.NA] * len(ids), dtype="string")
+        pj = pd.DataFrame({"project_id": ids, "name": none, "status": none, "budget": -1,
                            "start": np.nan, "end": np.nan})
     p_index = pd.Index(pj["project_id"].to_numpy(object))
     n_p, n_m = len(pj), len(ms)
