@@ -12,6 +12,7 @@ The public API is small and loaded lazily, so ``import nexus_lab`` stays fast
     pairs = nx.link(customers, crm)           # any two tables, or duplicates in one
     recs = nx.recommend.Hybrid().fit(interactions).recommend(users, k=10)
     codec = nx.compress.fit(vectors, bytes_per_vector=32)   # compact, searchable vectors
+    var = nx.projects.variance(milestones, operations, projects=projects)  # budget vs actual
     kp = nx.crypto.generate_keypair("examiner")  # post-quantum sealing and signing
     sig = nx.crypto.sign(report_bytes, kp)
 
@@ -22,7 +23,8 @@ The package is built in layers, each a set of folders, with imports pointing one
 * services: ``workflows/``, ``tracking/``, ``reports/``, ``artifacts/``, ``cases/``,
   ``review/``, ``audit/``: state, identity, records, MLflow;
 * kernels: ``reconcile/``, ``fraud/``, ``recommend/``, ``compress/``, ``crypto/``,
-  ``datasets/``: frames and arrays in, frames and arrays out; independent of each other;
+  ``projects/``, ``datasets/``: frames and arrays in, frames and arrays out; independent
+  of each other;
 * base: the top-level modules (``errors``, ``config``, ``device``, ``frames``,
   ``files``, ``text``, ``canonical``, ...).
 """

@@ -9,6 +9,7 @@ from . import crypto as crypto
 from . import data as data
 from . import datasets as datasets
 from . import fraud as fraud
+from . import projects as projects
 from . import recommend as recommend
 from . import reconcile as reconcile
 from . import review as review

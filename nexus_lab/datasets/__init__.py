@@ -20,9 +20,11 @@ True
 
 from nexus_lab.datasets._interactions import synth_interactions
 from nexus_lab.datasets._movielens import movielens_100k, movielens_100k_users
+from nexus_lab.datasets._projects import synth_projects
 from nexus_lab.datasets._reconciliation import RECONCILIATION_PROFILES, synth_reconciliation
 from nexus_lab.datasets._transactions import PATTERNS, synth_transactions
 from nexus_lab.datasets._vectors import synth_vectors
 
 __all__ = ["PATTERNS", "RECONCILIATION_PROFILES", "movielens_100k", "movielens_100k_users",
-           "synth_interactions", "synth_reconciliation", "synth_transactions", "synth_vectors"]
+           "synth_interactions", "synth_projects", "synth_reconciliation", "synth_transactions",
+           "synth_vectors"]

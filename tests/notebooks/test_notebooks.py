@@ -239,3 +239,53 @@ def test_provenance_notebook_runs_under_papermill(tmp_path):
     assert re.search(r"audit log intact: 2 entries, \d+ signed checkpoints .*, 1 anchored", text)
     found = re.search(r"tampering detected at entry (\d+): entry \1 was altered", text)
     assert found and found.group(1) == "2", text
+
+
+PROJECTS = NOTEBOOKS / "06_projects.ipynb"
+
+
+def test_projects_notebook_runs_under_papermill(tmp_path):
+    check_thin_and_parameterized(PROJECTS, ("projects_path", "milestones_path",
+                                            "operations_path", "columns", "store_url",
+                                            "as_of", "out_dir"))
+    nb = nbformat.read(PROJECTS, as_version=4)
+    assert "nexus_lab.store" not in "".join(c.source for c in nb.cells if c.cell_type == "code")
+
+    # the tables as files, with the milestones' money under another name
+    projects, milestones, operations = nx.datasets.synth_projects(8, seed=5)
+    milestones = milestones.rename(columns={"planned_amount": "Planned"})
+    paths = {}
+    for name, table in (("projects", projects), ("milestones", milestones),
+                        ("operations", operations)):
+        paths[f"{name}_path"] = str(tmp_path / f"{name}.csv")
+        table.to_csv(paths[f"{name}_path"], index=False)
+    out = tmp_path / "out"
+    done = execute(PROJECTS, tmp_path, {**paths, "columns": {"planned_amount": "Planned"},
+                                        "as_of": "2025-05-31", "out_dir": str(out)})
+    res = nx.projects.variance(read_table(paths["milestones_path"], name="milestones"),
+                               read_table(paths["operations_path"], name="operations"),
+                               projects=read_table(paths["projects_path"], name="projects"),
+                               as_of="2025-05-31", columns={"planned_amount": "Planned"})
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == sorted(
+        [f"{n}.{e}" for n in ("milestones", "projects", "burn") for e in ("csv", "parquet")]
+        + ["summary.json", "burn.png"])
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "milestones.parquet"), res.milestones,
+                                  check_dtype=False)
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "projects.parquet"), res.projects,
+                                  check_dtype=False)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["as_of"] == "2025-05-31"
+    assert summary["milestones_at_risk"] == int(res.milestones["at_risk"].sum()) > 0
+    html = html_outputs(done)
+    assert any("Project variance as of 2025-05-31" in h for h in html)  # the rich result
+    assert any("risk_reason" in h for h in html)  # the at-risk milestones
+    assert any("image/png" in o.get("data", {}) for c in done.cells
+               for o in c.get("outputs", []))
+
+    # without files it generates the tables
+    out = tmp_path / "generated"
+    execute(PROJECTS, tmp_path, {"n_projects": 6, "seed": 1, "out_dir": str(out)})
+    p, m, o = nx.datasets.synth_projects(6, seed=1)
+    expected = nx.projects.variance(m, o, projects=p).summary()
+    assert json.loads((out / "summary.json").read_text()) == json.loads(
+        json.dumps(expected))
