@@ -1,8 +1,9 @@
-"""``nexus-lab reconcile``: a bank statement against a ledger, from files.
+"""``nexus-lab reconcile``: a bank statement against a ledger, from files or the store.
 
 Command::
 
-    nexus-lab reconcile BANK LEDGER --out DIR [--amount-tolerance 5] [--date-window 7]
+    nexus-lab reconcile [BANK LEDGER] --out DIR [--store URL] [--account A]
+                        [--from DATE] [--to DATE] [--amount-tolerance 5] [--date-window 7]
                         [--device auto] [--bank-columns amount=Amt,date=Posted]
                         [--ledger-columns ...] [--columns ...] [--sheet NAME] [--no-track]
                         [--sign auto] [--decimal auto] [--dayfirst | --monthfirst]
@@ -16,6 +17,7 @@ from typing import Any
 
 from nexus_lab.cli._common import day_order, mapping, quiet_mlflow, read, run_settings
 from nexus_lab.config import redact
+from nexus_lab.errors import NexusError
 
 
 def register(sub: Any) -> None:
@@ -27,9 +29,21 @@ def register(sub: Any) -> None:
         "write the matches, the open items with reasons, summary.json and report.html to "
         "--out, all at once; the run is logged to MLflow unless --no-track.",
     )
-    rec.add_argument("bank", help="bank statement: .csv, .parquet or .xlsx")
-    rec.add_argument("ledger", help="ledger: .csv, .parquet or .xlsx")
+    rec.add_argument("bank", nargs="?", default=None,
+                     help="bank statement: a file nx.read_table reads (CSV, Parquet, Excel, "
+                     "OFX, CAMT.053, MT940); none: the store's")
+    rec.add_argument("ledger", nargs="?", default=None,
+                     help="ledger: a file, as the bank's; none: the store's")
     rec.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    rec.add_argument("--store", default=None, metavar="URL",
+                     help="read the tables from this store when no files are given, and keep "
+                     "the result there for review (default with no files: NEXUS_LAB_STORE, "
+                     "else nexus.db in the user's data folder)")
+    rec.add_argument("--account", default=None, help="the store's account to reconcile")
+    rec.add_argument("--from", dest="start", default=None, metavar="DATE",
+                     help="the period's first day (rows of the store)")
+    rec.add_argument("--to", dest="end", default=None, metavar="DATE",
+                     help="the period's last day (rows of the store)")
     run_settings(rec)
     rec.add_argument("--bank-columns", metavar="MAP",
                      help="bank column names, e.g. amount=Amt,date=Posted,transaction_id=Id")
@@ -48,11 +62,31 @@ def _reconcile(args: argparse.Namespace) -> int:
     from nexus_lab.workflows import reconcile_and_export
 
     check_out_dir(args.out)  # before the work, not after it
+    if (args.bank is None) != (args.ledger is None):
+        raise NexusError("give both files (BANK LEDGER), or neither to reconcile the store's")
+    store = None
+    if args.bank is None or args.store is not None:
+        from nexus_lab import auth
+        from nexus_lab.cli.records import open_store
+
+        store = open_store(args.store)
+        auth.require("reconciliation.run", store=store, resource="reconciliation_runs")
     shared = mapping(args.columns, "--columns")
     bank_map = {**shared, **mapping(args.bank_columns, "--bank-columns")}
     ledger_map = {**shared, **mapping(args.ledger_columns, "--ledger-columns")}
-    bank = read(args.bank, "bank", bank_map, args.sheet)
-    ledger = read(args.ledger, "ledger", ledger_map, args.sheet)
+    if args.bank is None:
+        from nexus_lab.workflows import load_books
+
+        bank, ledger = load_books(store, account=args.account, start=args.start, end=args.end)
+        sources = None
+        names = {side: f"{table} of {store.where}" + (f" ({args.account})" if args.account
+                                                      else "")
+                 for side, table in (("bank", "bank_statements"), ("ledger", "expenses"))}
+    else:
+        names = None
+        bank = read(args.bank, "bank", bank_map, args.sheet)
+        ledger = read(args.ledger, "ledger", ledger_map, args.sheet)
+        sources = {"bank": (args.bank, bank_map), "ledger": (args.ledger, ledger_map)}
     settings: dict[str, object] = {"device_requested": args.device}
     if bank_map:
         settings["bank_columns"] = bank_map
@@ -63,10 +97,19 @@ def _reconcile(args: argparse.Namespace) -> int:
     run = reconcile_and_export(
         bank, ledger, args.out, amount_tolerance=args.amount_tolerance,
         date_window=args.date_window, device=args.device,
-        sources={"bank": (args.bank, bank_map), "ledger": (args.ledger, ledger_map)},
-        settings=settings, track=not args.no_track, source="cli", sign=args.sign,
+        sources=sources, names=names, settings=settings, track=not args.no_track,
+        source="cli", sign=args.sign,
         decimal=args.decimal, dayfirst=day_order(args, ("bank", "ledger")))
     print_summary(run)
+    if store is not None:
+        from nexus_lab.workflows import save_reconciliation
+
+        run_id = save_reconciliation(
+            run.result, store=store, account=args.account or "",
+            start=args.start or bank["date"].min(), end=args.end or bank["date"].max(),
+            mlflow_run_id=getattr(run.export, "run_id", None))
+        print(f"kept in {store.where} as run {run_id}; approve it with: nexus-lab review "
+              f"approve {run_id}")
     return 0
 
 

@@ -82,7 +82,7 @@ class Store:
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = _normalize(url)
-        self._shown = config.redact(self.url)
+        self._shown = config.redact(url if "://" in url else self.url)  # as the user wrote it
         self._active: ContextVar[sa.Connection | None] = ContextVar(
             f"nexus_lab_store_{id(self)}", default=None)
         self.engine = _engine(self.url, echo)

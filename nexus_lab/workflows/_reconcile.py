@@ -37,6 +37,7 @@ def reconcile_and_export(
     sign: str = "auto",
     decimal: str = "auto",
     dayfirst: bool | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> ReconcileRun:
     """Reconcile ``bank`` against ``ledger``, write every output to ``out`` at once, and log
     the run to MLflow (unless ``track`` is False).
@@ -55,6 +56,9 @@ def reconcile_and_export(
         What else to record with the run (e.g. the requested device).
     sign, decimal, dayfirst
         How the tables write money and dates, as in :func:`nexus_lab.reconcile`.
+    names : mapping, optional
+        ``{"bank": name, "ledger": name}`` for tables not read from files (e.g. read
+        from the store), shown in the report and the run.
 
     Returns
     -------
@@ -93,7 +97,7 @@ def reconcile_and_export(
         if side in sources:
             info = {**describe_file(sources[side][0]), **info}
         else:
-            info["name"] = f"sample {side} (generated)"
+            info["name"] = (names or {}).get(side) or f"sample {side} (generated)"
         inputs[side] = info
     export = export_reconcile(res, out, inputs=inputs, settings=dict(settings or {}),
                               track=track, source=source)

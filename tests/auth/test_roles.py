@@ -1,0 +1,180 @@
+"""Roles on the store: who may change what, every change and refusal in the audit trail."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import nexus_lab as nx
+from nexus_lab import audit, auth, review, workflows
+from nexus_lab.errors import NexusError, PermissionDenied
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def books(store_url):
+    """A store with an examiner, a judge, an auditor and a saved reconciliation."""
+    s = nx.store.connect(store_url)
+    s.migrate()
+    with auth.acting_as("root-admin"):
+        for user, role in (("root-admin", "admin"), ("ana", "examiner"), ("jo", "judge"),
+                           ("aud", "auditor")):
+            auth.add_user(user, role=role, store=s)
+    bank, ledger, _ = nx.datasets.synth_reconciliation(150, seed=5)
+    scored = pd.DataFrame({"transaction_id": bank["transaction_id"].head(5),
+                           "risk_score": [90.0, 10.0, 75.0, 5.0, 60.0],
+                           "flags": [["velocity"], [], ["amount"], [], []],
+                           "reasons": [["fast"], [], ["big"], [], []]})
+    with auth.acting_as("ana"):
+        s.ingest("bank_statements", bank)
+        s.ingest("expenses", ledger)
+        _, run_id = workflows.reconcile_from_store(s, device="cpu")
+        fraud_run = workflows.save_fraud_scores(scored, bank, store=s, model="test")
+    yield s, run_id, fraud_run
+    s.close()
+
+
+def test_the_examiner_approves_and_the_judge_is_refused(books):
+    s, run_id, _ = books
+    with auth.acting_as("jo"), pytest.raises(PermissionDenied) as err:
+        review.approve_run(run_id, store=s)
+    assert err.value.user == "jo" and err.value.roles == ["judge"]
+    assert err.value.permission == "reconciliation.approve"
+    assert "needs the role examiner" in str(err.value)
+    assert s.read("reconciliation_runs")["status"].tolist() == ["open"]
+    with auth.acting_as("ana"):
+        done = review.approve_run(run_id, note="period closed", store=s)
+    run = s.read("reconciliation_runs").iloc[0]
+    assert (run["status"], run["approved_by"], run["approval_note"]) == (
+        "approved", "ana", "period closed")
+    assert done["matches_sha256"] == run["matches_sha256"]
+    refused = s.read("audit_logs", where={"outcome": "refused"})
+    assert refused[["user_id", "resource_id"]].values.tolist() == [
+        ["jo", f"reconciliation_runs/{run_id}"]]
+    with auth.acting_as("ana"), pytest.raises(NexusError, match="approved already"):
+        review.approve_run(run_id, store=s)
+
+
+def test_the_auditor_reads_everything_and_changes_nothing(books, tmp_path):
+    s, run_id, fraud_run = books
+    reads = {p for p in auth.matrix(store=s).index if p.endswith(".read")}
+    assert reads <= auth.permissions("aud", store=s)
+    item = int(s.read("open_items")["id"].iloc[0])
+    score = int(s.read("fraud_scores", where={"review_state": "open"})["id"].iloc[0])
+    (tmp_path / "bank.csv").write_text("transaction_id,date,amount\nZ1,2025-01-01,1.00\n")
+    before = {t: s.read(t).drop(columns=["created_at"], errors="ignore")
+              for t in ("reconciliation_runs", "open_items", "fraud_scores",
+                        "bank_statements", "role_assignments")}
+    attempts = [
+        lambda: review.approve_run(run_id, store=s),
+        lambda: review.resolve_open_item(item, "timing", store=s),
+        lambda: review.clear_flag(score, "looked fine", store=s),
+        lambda: review.escalate_flag(score, "send to a case", store=s),
+        lambda: workflows.ingest_file(tmp_path / "bank.csv", store=s),
+        lambda: workflows.reconcile_from_store(s, device="cpu"),
+        lambda: auth.grant("aud", "examiner", store=s),
+    ]
+    with auth.acting_as("aud"):
+        for attempt in attempts:
+            with pytest.raises(PermissionDenied):
+                attempt()
+    for table, frame in before.items():
+        pd.testing.assert_frame_equal(
+            s.read(table).drop(columns=["created_at"], errors="ignore"), frame)
+    assert len(s.read("audit_logs", where={"user_id": "aud", "outcome": "refused"})) == len(
+        attempts)
+
+
+def test_every_change_is_in_both_audit_trails_with_its_actor(books, tmp_path):
+    s, run_id, fraud_run = books
+    log = nx.crypto.AuditLog(tmp_path / "audit.db")
+    item = s.read("open_items").iloc[0]
+    scores = s.read("fraud_scores", where={"review_state": "open"}, order_by="id")
+    with audit.using(log), auth.acting_as("ana"):
+        review.resolve_open_item(int(item["id"]), "timing", note="posted next month", store=s)
+        review.clear_flag(int(scores["id"].iloc[0]), "known customer", store=s)
+        review.escalate_flag(int(scores["id"].iloc[1]), "pattern", case_id="C-1", store=s)
+        review.approve_run(run_id, store=s)
+    chained = s.read("audit_logs", order_by="id").dropna(subset=["chain_seq"])
+    entries = log.entries()
+    assert chained["action"].tolist() == entries["action"].tolist() == [
+        "open_item.resolved", "fraud.flag_cleared", "fraud.flag_escalated",
+        "reconciliation.approved"]
+    assert set(chained["user_id"]) == set(entries["actor"]) == {"ana"}
+    assert chained["chain_seq"].astype(int).tolist() == entries["seq"].tolist()
+    log.verify()
+    every = s.read("audit_logs")
+    assert every["user_id"].notna().all()
+    assert {"user.added", "reconciliation.saved", "fraud.scored"} <= set(
+        every["action"])
+    resolved = s.read("open_items", where={"id": int(item["id"])}).iloc[0]
+    assert (resolved["status"], resolved["resolution"], resolved["resolved_by"]) == (
+        "resolved", "timing", "ana")
+
+
+def test_a_failed_record_undoes_the_change(books, tmp_path):
+    """When the signed log cannot take the entry, the store's change is rolled back."""
+    s, run_id, _ = books
+    log = nx.crypto.AuditLog(tmp_path / "audit.db")
+    log.close()  # a closed log refuses appends
+    with audit.using(log), auth.acting_as("ana"), pytest.raises(Exception):  # noqa: B017
+        review.approve_run(run_id, store=s)
+    assert s.read("reconciliation_runs")["status"].tolist() == ["open"]
+    assert "reconciliation.approved" not in set(s.read("audit_logs")["action"])
+
+
+def test_a_store_with_no_roles_is_single_user_until_one_is_granted(tmp_path):
+    s = nx.store.connect(tmp_path / "solo.db")
+    s.migrate()
+    assert auth.require("reconciliation.approve", store=s, user="anyone") == "anyone"
+    auth.add_user("ana", role="examiner", store=s)
+    with pytest.raises(PermissionDenied, match="has no role in this store"):
+        auth.require("reconciliation.approve", store=s, user="anyone")
+    auth.add_user("boss", role="admin", store=s)  # no admin yet: anyone may grant
+    with auth.acting_as("ana"), pytest.raises(PermissionDenied, match="users.manage"):
+        auth.grant("ana", "judge", store=s)
+    with auth.acting_as("boss"):
+        auth.grant("ana", "judge", store=s)
+    assert auth.roles("ana", store=s) == ["examiner", "judge"]
+
+
+def test_unknown_roles_and_permissions_are_named(tmp_path):
+    s = nx.store.connect(tmp_path / "x.db")
+    s.migrate()
+    with pytest.raises(NexusError, match="unknown role 'clerk'"):
+        auth.add_user("x", role="clerk", store=s)
+    auth.add_user("x", role="judge", store=s)
+    with pytest.raises(NexusError, match="unknown permission 'reconciliation.aprove'"):
+        auth.require("reconciliation.aprove", store=s, user="x")
+
+
+def test_passwords_are_hashed_and_checked(tmp_path):
+    s = nx.store.connect(tmp_path / "x.db")
+    s.migrate()
+    auth.add_user("ana", role="examiner", password="correct horse", store=s)
+    stored = s.read("users")["password_hash"].iloc[0]
+    assert stored.startswith("scrypt$") and "correct horse" not in stored
+    assert auth.check_password("ana", "correct horse", store=s)
+    assert not auth.check_password("ana", "wrong horse!", store=s)
+    assert not auth.check_password("nobody", "correct horse", store=s)
+
+
+def test_the_readme_lists_the_permission_matrix_the_store_holds(tmp_path):
+    s = nx.store.connect(tmp_path / "x.db")
+    s.migrate()
+    table = auth.matrix(store=s)
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("| permission |"):]
+    lines = [ln for ln in section.splitlines()[2:] if ln.startswith("|")]
+    header = [c.strip() for c in section.splitlines()[0].strip("|").split("|")]
+    assert header[1:] == list(table.columns)
+    documented = {}
+    for ln in lines:
+        cells = [c.strip() for c in ln.strip().strip("|").split("|")]
+        documented[cells[0].strip("`")] = [c == "x" for c in cells[1:]]
+    assert documented == {p: row.tolist() for p, row in table.iterrows()}
+    assert re.search(r"nexus-lab users add \w+ --role examiner", text)

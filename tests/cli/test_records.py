@@ -1,0 +1,92 @@
+"""The system of record from the command line, as a new user meets it, on both engines."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import nexus_lab as nx
+
+SCRIPT = Path(sys.executable).with_name("nexus-lab")
+
+
+def _cli(*args, actor: str | None = None, cwd: Path) -> subprocess.CompletedProcess:
+    cmd = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "nexus_lab.cli"]
+    env = {**os.environ}
+    if actor:
+        env["NEXUS_LAB_ACTOR"] = actor
+    return subprocess.run([*cmd, *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+def test_ingest_reconcile_approve_as_examiner_refused_as_judge(store_url, tmp_path):
+    bank, ledger, _ = nx.datasets.synth_reconciliation(200, seed=11)
+    bank.to_csv(tmp_path / "bank.csv", index=False)
+    ledger.to_csv(tmp_path / "ledger.csv", index=False)
+    store = ("--store", store_url)
+    for name, role in (("boss", "admin"), ("ana", "examiner"), ("jo", "judge")):
+        done = _cli("users", "add", name, "--role", role, *store, actor="boss", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+    done = _cli("ingest", "bank.csv", "--to", store_url, actor="ana", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"{len(bank):,} of {len(bank):,} rows written to bank_statements" in done.stdout
+    again = _cli("ingest", "bank.csv", "--to", store_url, actor="ana", cwd=tmp_path)
+    assert f"0 of {len(bank):,} rows written" in again.stdout
+    done = _cli("ingest", "ledger.csv", "--table", "expenses", "--to", store_url, actor="jo",
+                cwd=tmp_path)
+    assert done.returncode == 77 and done.stderr.startswith("refused: jo (judge) may not "
+                                                            "financial.ingest")
+    done = _cli("ingest", "ledger.csv", "--table", "expenses", "--to", store_url, actor="ana",
+                cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+
+    done = _cli("reconcile", "--out", "res", "--no-track", *store, actor="ana", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "against expenses of" in done.stdout
+    run_id = done.stdout.split("as run ")[1].split(";")[0]
+    assert (tmp_path / "res" / "report.html").exists()
+
+    refused = _cli("review", "approve", run_id, *store, actor="jo", cwd=tmp_path)
+    assert refused.returncode == 77, refused.stderr
+    assert "jo (judge) may not reconciliation.approve" in refused.stderr
+    items = _cli("review", "items", run_id, *store, actor="ana", cwd=tmp_path)
+    first = items.stdout.splitlines()[1].split()[0]
+    done = _cli("review", "resolve", first, "timing", "--note", "posts next month", *store,
+                actor="ana", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    done = _cli("review", "approve", run_id, "--note", "March closed", *store, actor="ana",
+                cwd=tmp_path)
+    assert done.returncode == 0 and "approved by ana" in done.stdout, done.stderr
+
+    s = nx.store.connect(store_url)
+    run = s.read("reconciliation_runs").iloc[0]
+    assert (run["status"], run["approved_by"], run["created_by"]) == ("approved", "ana", "ana")
+    trail = s.read("audit_logs", order_by="id")
+    assert trail.loc[trail["outcome"] == "refused", "user_id"].tolist() == ["jo", "jo"]
+    done_actions = trail.loc[trail["outcome"] == "done", ["user_id", "action"]].values.tolist()
+    assert ["ana", "reconciliation.approved"] in done_actions
+    assert ["ana", "open_item.resolved"] in done_actions
+    assert ["ana", "data.ingested"] in done_actions
+
+
+def test_a_refused_connection_is_one_clear_line(tmp_path):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    done = _cli("store", "tables", "--store", f"postgresql://u:secret@127.0.0.1:{port}/db",
+                cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: the store at postgresql://u:***@127.0.0.1")
+    assert "secret" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args", [["reconcile", "bank.csv", "--out", "r"]])
+def test_one_file_without_the_other_is_refused(args, tmp_path):
+    done = _cli(*args, cwd=tmp_path)
+    assert done.returncode == 2 and "give both files" in done.stderr
