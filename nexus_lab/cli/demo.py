@@ -83,6 +83,9 @@ def _demo(args: argparse.Namespace) -> int:
         print_summary(run, sample.truth)
 
         print()
+        _print_records(wf.records_step(sample, out, device=args.device))
+
+        print()
         fraud = wf.fraud_step(sample.transactions, out, device=args.device, track=track)
         print_training(fraud, "transactions.csv", uri)
         print(f"  outputs: {fraud['folder']}{os.sep} (scored held-out rows, summary.json, "
@@ -106,6 +109,19 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"\nOpen the report in a browser; see every run with:\n"
               f"  mlflow ui --backend-store-uri {redact(uri)}")
     return 0
+
+
+def _print_records(r: dict[str, Any]) -> None:
+    bank, ledger = r["ingested"]["bank_statements"], r["ingested"]["expenses"]
+    print(f"system of record: {r['store']} (SQLite; PostgreSQL with --store postgresql://...)")
+    print(f"  ingested {bank[0]:,} bank rows and {ledger[0]:,} ledger rows; ingested again: "
+          f"{bank[1] + ledger[1]} rows written")
+    print(f"  ana (examiner) reconciled the store's books: {r['rate']:.1%} of the bank amount, "
+          f"run {r['run_id'][:12]}, {r['open_items']} open items")
+    print(f"  jo (judge) tried to approve it: refused ({r['refused']})")
+    print(f"  ana (examiner) approved it; the store's audit log holds "
+          f"{r['audit'].get('done', 0)} changes and {r['audit'].get('refused', 0)} refusal(s)")
+    print(f"  see them: nexus-lab review runs --store {r['store']}")
 
 
 def _print_compress(c: dict[str, Any]) -> None:

@@ -24,6 +24,7 @@ from nexus_lab.workflows._demo import (
     fraud_step,
     load_sample,
     recommend_step,
+    records_step,
     sources_of,
     write_sample,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "recommend_step",
     "reconcile_and_export",
     "reconcile_from_store",
+    "records_step",
     "save_fraud_scores",
     "save_reconciliation",
     "sources_of",

@@ -240,6 +240,69 @@ def compress_step(transactions: Any, interactions: Any, out: str | Path, *,
     return {**summary, "folder": folder}
 
 
+def records_step(sample: Sample, out: str | Path, *, device: DeviceLike = "auto") -> dict:
+    """The system of record on the sample: a SQLite store with three users (an
+    administrator, an examiner, a judge), the sample's bank statement and books ingested
+    (twice: the second time writes nothing), a reconciliation from the store, the judge's
+    approval refused and the examiner's taken; writes ``out/store/books.db``.
+
+    Returns
+    -------
+    dict
+        ``store`` (the file), ``ingested`` (rows per table, first and second time),
+        ``run_id``, ``rate``, ``open_items``, ``refused`` (the judge's refusal),
+        ``approved_by``, ``audit`` (rows of the store's audit log by outcome), ``folder``.
+    """
+    from nexus_lab import auth, review, store
+    from nexus_lab.errors import PermissionDenied
+    from nexus_lab.files import atomic_dir
+    from nexus_lab.workflows._records import ingest_file, reconcile_from_store
+
+    folder = Path(out) / "store"
+    facts: dict[str, Any] = {}
+    with atomic_dir(folder) as tmp:
+        books = store.connect(tmp / "books.db")
+        try:
+            books.migrate()
+            with auth.acting_as("lead"):
+                auth.add_user("lead", role="admin", display_name="Lead examiner", store=books)
+                auth.add_user("ana", role="examiner", display_name="Ana (examiner)",
+                              store=books)
+                auth.add_user("jo", role="judge", display_name="Jo (judge)", store=books)
+            files = dict(sample.files)
+            for side in ("bank", "ledger"):
+                if side not in files:  # generated in memory: ingest it from a file too
+                    files[side] = tmp / f"{side}.csv"
+                    getattr(sample, side).to_csv(files[side], index=False)
+            ingested = {}
+            with auth.acting_as("ana"):
+                for side, table in (("bank", "bank_statements"), ("ledger", "expenses")):
+                    first = ingest_file(files[side], table, store=books)["rows_written"]
+                    again = ingest_file(files[side], table, store=books)["rows_written"]
+                    ingested[table] = (first, again)
+                result, run_id = reconcile_from_store(books, device=device)
+            with auth.acting_as("jo"):
+                try:
+                    review.approve_run(run_id, store=books)
+                    refused = None
+                except PermissionDenied as err:
+                    refused = str(err)
+            with auth.acting_as("ana"):
+                approval = review.approve_run(run_id, note="sample period", store=books)
+            outcomes = books.query("select outcome, count(*) as n from audit_logs "
+                                   "group by outcome")
+            facts = {"ingested": ingested, "run_id": run_id, "rate": float(result.rate),
+                     "open_items": int(approval["open_items"]), "refused": refused,
+                     "approved_by": approval["approved_by"],
+                     "audit": dict(zip(outcomes["outcome"], outcomes["n"].astype(int),
+                                       strict=True))}
+        finally:
+            books.close()  # the SQLite file whole, its write-ahead log folded in
+        for side in ("bank", "ledger"):
+            (tmp / f"{side}.csv").unlink(missing_ok=True)
+    return {**facts, "store": folder / "books.db", "folder": folder}
+
+
 def sources_of(sample: Sample) -> Mapping[str, tuple[str, Mapping[str, str]]]:
     """The bank and ledger files of a sample, as the reconcile workflow takes them."""
     return {side: (str(sample.files[side]), {}) for side in ("bank", "ledger")

@@ -213,6 +213,8 @@ def test_data_sample_is_deterministic_and_matches_the_bundle(tmp_path, capsys):
 
 
 def test_demo_runs_on_the_bundled_data(tmp_path, tracking_uri):
+    import nexus_lab as nx
+
     proc = cli("demo", "--out", tmp_path / "demo", "--device", "cpu", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "report:" in proc.stdout and str(tmp_path / "demo" / "report.html") in proc.stdout
@@ -221,6 +223,15 @@ def test_demo_runs_on_the_bundled_data(tmp_path, tracking_uri):
     assert summary["inputs"]["bank"]["name"] == "bank.csv"
     assert summary["summary"]["rate"] > 0.9
     assert "MLflow run" in proc.stdout
+    # the system of record: ingested twice (once written), reconciled from the store, the
+    # judge refused, the examiner's approval kept
+    assert "ingested again: 0 rows written" in proc.stdout
+    assert "jo (judge) tried to approve it: refused (jo (judge) may not" in proc.stdout
+    books = nx.store.connect(tmp_path / "demo" / "store" / "books.db")
+    run = books.read("reconciliation_runs").iloc[0]
+    assert (run["status"], run["approved_by"], run["created_by"]) == ("approved", "ana", "ana")
+    assert books.read("audit_logs", where={"outcome": "refused"})["user_id"].tolist() == ["jo"]
+    books.close()
     # the fraud step: trained, measured on held-out weeks, registered, scored
     assert "Trained a fraud detector with labels" in proc.stdout
     assert "held out: AUPRC" in proc.stdout and "nexus-fraud version 1" in proc.stdout
@@ -245,15 +256,15 @@ def test_demo_runs_on_the_bundled_data(tmp_path, tracking_uri):
     assert facts["item_embeddings"]["similar_items_recall_at_11"] > 0.8
     # the provenance step: every state change in one signed, anchored audit log; the case
     # store verifies from its files alone; the report's signature checks with FIPS 204
-    import nexus_lab as nx
-
     prov = tmp_path / "demo" / "provenance"
     examiner = nx.crypto.PublicKey.load(prov / "keys" / "examiner.nxpub")
     trail = nx.crypto.AuditLog(prov / "audit.db")
     assert trail.verify(examiner).anchored == 1
-    assert list(trail.entries()["action"]) == ["model.registered", "model.promoted",
-                                               "model.registered", "model.promoted",
-                                               "reconciliation.approved", "fraud.flag_cleared"]
+    assert list(trail.entries()["action"]) == [
+        *["user.added"] * 3, *["data.ingested"] * 4, "reconciliation.saved",
+        "permission.denied", "reconciliation.approved",  # the system of record's step
+        "model.registered", "model.promoted", "model.registered", "model.promoted",
+        "reconciliation.approved", "fraud.flag_cleared"]
     trail.close()
     assert "case store intact: 1 cases, 2 evidence items" in proc.stdout
     assert nx.cases.verify(prov / "cases", public=examiner).ok
