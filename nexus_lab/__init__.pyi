@@ -11,6 +11,7 @@ from . import fraud as fraud
 from . import recommend as recommend
 from . import reconcile as reconcile
 from . import review as review
+from . import standardize as standardize
 from . import tracking as tracking
 from . import workflows as workflows
 from ._typing import DeviceLike as DeviceLike
