@@ -479,6 +479,11 @@ def _failures(cases: pd.DataFrame, filled: pd.DataFrame, frame: pd.DataFrame) ->
         cases["check"] = cases["check"].astype(str)
         cases["dimension"] = [_dimension(c, x) for c, x in
                               zip(cases["check"], cases["schema_context"], strict=True)]
+        # a wrong type (without coercion) is the column's fault: pandera points at some
+        # cell or none, every filled cell fails
+        typed = cases["check"].str.startswith("dtype(")
+        cases = pd.concat([cases[~typed], cases[typed].drop_duplicates("column")
+                           .assign(index=None)])
         whole = cases["index"].isna()
         # a check that crashed on values its coercion left as they were: those cells are
         # already counted by the coercion's own failures
