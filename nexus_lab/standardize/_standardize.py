@@ -145,8 +145,9 @@ def standardize(
        the symbol or code written in the amount (``"£12.00"``, ``"12,50 EUR"``), else
        ``currency=``. Rows may differ: mixed currencies are kept per row.
     4. ``amount``: amounts to int64 cents with :func:`nexus_lab.frames.read_money`, the
-       decimal mark decided once per currency; a change is recorded where the written
-       amount differs from its plain form (``"$1,234.50"`` -> ``"1234.50"``).
+       decimal mark decided once per currency; a change is recorded where the amount is
+       not a plain number worth the same cents (``"$1,234.50"`` -> ``"1234.50"``,
+       ``12.345`` -> ``"12.34"``; ``21.5`` is no change).
     5. ``date``: dates with :func:`nexus_lab.frames.read_dates` (one day/month order for
        the column); a change is recorded where the text differs from ISO 8601.
     6. ``category_alias`` and ``category_fuzzy`` (with ``categories``): a category is
@@ -250,12 +251,11 @@ def standardize(
     cents, marks = _money(table["amount"], written, kind, ids, decimal)
     plain = pd.Series(np.asarray(decimal_text(cents / 100.0, digits=2, sign=False)
                                  .to_pylist(), dtype=object), index=table.index, dtype="string")
-    if pd.api.types.is_numeric_dtype(table["amount"]):
-        same = np.isclose(table["amount"].astype("float64").to_numpy() * 100, cents,
-                          rtol=0.0, atol=1e-6)
-        log.record("amount", "amount", table["amount"].astype("string"), plain, same=same)
-    else:
-        log.record("amount", "amount", amount_text, plain)
+    # a plain number worth the same cents (21.5, 21.50) is no change; "$21.50" is one
+    plain_text = amount_text.where(amount_text.str.fullmatch(r"[+-]?\d+(\.\d+)?").fillna(False))
+    as_number = pd.to_numeric(plain_text, errors="coerce").astype("float64").to_numpy()
+    same = np.isclose(as_number * 100, cents, rtol=0.0, atol=1e-6)
+    log.record("amount", "amount", amount_text, plain, same=same)
     log.rule("amount", decimal=marks[0] if len(set(marks)) == 1 else marks)
     table["amount"] = cents / 100.0
     table["amount_cents"] = cents
@@ -360,7 +360,7 @@ def _money(values: pd.Series, written: pd.Series, kind: str, ids: np.ndarray,
            decimal: str | None) -> tuple[np.ndarray, list[str | None]]:
     """int64 cents, read once per currency written in the column (each its own decimal
     mark), and the marks decided."""
-    if pd.api.types.is_numeric_dtype(values) or written.nunique() <= 1:
+    if pd.api.types.is_numeric_dtype(values) or written.fillna("").nunique() <= 1:
         cents, how = read_money(values, table=kind, ids=ids, decimal=decimal or "auto")
         return cents.astype(np.int64), [how["decimal"]]
     cents = np.zeros(len(values), dtype=np.int64)
