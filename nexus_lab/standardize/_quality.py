@@ -32,7 +32,7 @@ _PANDERA_CHECKS = ("equal_to", "not_equal_to", "greater_than", "greater_than_or_
                    "less_than", "less_than_or_equal_to", "in_range", "isin", "notin",
                    "str_matches", "str_contains", "str_startswith", "str_endswith",
                    "str_length")
-_DEFAULT_AGE = 90  # days: the built-in timeliness window
+_DEFAULT_AGE = 365  # days: the built-in timeliness window
 _SHOW = 10  # failing rows per rule in the HTML report
 
 
@@ -146,7 +146,7 @@ def contract_schema(kind: str = "bank", *, as_of: object = None,
     kind : {"bank", "ledger"}
     as_of : date-like, optional
         The day timeliness is measured against; None leaves timeliness out.
-    max_age_days : int, default 90
+    max_age_days : int, default 365
     present : sequence of str, optional
         The table's columns: consistency rules whose columns are not all there are left
         out (default: every rule).
@@ -398,8 +398,9 @@ def quality(
         The day timeliness is measured against; default the table's latest ``date``.
     columns : mapping, optional
         ``{canonical name: your column}`` for the built-in rules.
-    max_age_days : int, default 90
-        The built-in timeliness window.
+    max_age_days : int, default 365
+        The built-in timeliness window: rows dated more than a year before ``as_of``
+        are not timely.
 
     Returns
     -------

@@ -37,6 +37,7 @@ _SIGNS = "".join(re.escape(s) for s in CURRENCY_SIGNS)
 _CODE = rf"(?P<cur>[{_SIGNS}]|\b[A-Z]{{3}}\b)"
 _CHANGES = ["rule", "column", "row", "before", "after"]
 _PAIRS = ["left_row", "right_row", "score", "found_by"]
+_FINDERS = ("exact_duplicates", "duplicates")  # rules that find pairs, changing no value
 
 
 def check_kind(kind: str) -> str:
@@ -86,7 +87,8 @@ class Standardized:
             "kind": self.kind,
             "rows": len(self.frame),
             "changes": len(self.changes),
-            "changes_by_rule": {r["rule"]: int(per_rule.get(r["rule"], 0)) for r in self.rules},
+            "changes_by_rule": {r["rule"]: int(per_rule.get(r["rule"], 0)) for r in self.rules
+                                if r["rule"] not in _FINDERS},
             "duplicate_pairs": len(self.duplicates),
             "currencies": {str(k): int(v) for k, v in
                            self.frame["currency"].value_counts(dropna=True).items()},
@@ -205,7 +207,7 @@ def standardize(
     >>> res.frame[["amount_cents", "currency"]].values.tolist()
     [[1250, 'USD'], [123400, 'EUR'], [123400, 'EUR']]
     >>> res.summary()["changes_by_rule"]
-    {'whitespace': 2, 'case': 2, 'currency': 3, 'amount': 3, 'date': 3, 'exact_duplicates': 0}
+    {'whitespace': 2, 'case': 2, 'currency': 3, 'amount': 3, 'date': 3}
     >>> res.duplicates[["left_row", "right_row"]].values.tolist()
     [[1, 2]]
     """

@@ -203,7 +203,9 @@ def test_bad_input_names_the_problem():
 
 def test_synthetic_bank_through_the_public_path():
     bank, _, _ = nx.datasets.synth_reconciliation(200, seed=1)
-    res = nx.standardize.standardize(bank, currency="USD")
+    res = nx.standardize(bank, currency="USD")  # the subpackage is callable
+    assert isinstance(res, Standardized)
+    assert "exact_duplicates" not in res.summary()["changes_by_rule"]  # it changes nothing
     assert len(res.frame) == len(bank)
     assert (res.frame["amount_cents"].to_numpy()
             == np.rint(bank["amount"].to_numpy() * 100).astype(np.int64)).all()
