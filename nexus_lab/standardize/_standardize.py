@@ -16,6 +16,7 @@ from nexus_lab.errors import SchemaError
 from nexus_lab.frames import (
     CURRENCY_SIGNS,
     decimal_text,
+    describe_rows,
     read_dates,
     read_money,
     select_columns,
@@ -481,8 +482,5 @@ def _duplicates(frame: pd.DataFrame, finder: Callable[[pd.DataFrame], pd.DataFra
 
 def _rows(column: str, mask: np.ndarray, ids: np.ndarray, table: str, what: str,
           fix: str) -> SchemaError:
-    rows = np.flatnonzero(mask)
-    shown = ", ".join(f"{r} (id {ids[r]!r})" for r in rows[:5])
-    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
-    return SchemaError(f"{table}.{column}: {what} at rows {shown}{more}; {fix}", table=table,
-                       column=column, rows=rows[:5].tolist())
+    return SchemaError(f"{table}.{column}: {what} at {describe_rows(mask, ids)}; {fix}",
+                       table=table, column=column, rows=np.flatnonzero(mask)[:5].tolist())
