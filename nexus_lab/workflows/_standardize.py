@@ -26,11 +26,14 @@ class StandardizeRun:
     folder: Path | None = None
 
 
-def link_duplicates(threshold: float = 80.0, device: DeviceLike = "auto"
-                    ) -> Callable[[pd.DataFrame], pd.DataFrame]:
+def link_duplicates(threshold: float = 80.0, device: DeviceLike = "auto", *,
+                    max_days: int | None = 5) -> Callable[[pd.DataFrame], pd.DataFrame]:
     """A duplicates finder for :func:`nexus_lab.standardize.standardize` that uses
-    :func:`nexus_lab.link` within the table: date, amount (in cents) and description
-    compared, Fellegi-Sunter confidence at least ``threshold``.
+    :func:`nexus_lab.link` within the table: rows with the same amount (in cents) are
+    candidates, their dates and descriptions compared, and a pair is kept when its
+    Fellegi-Sunter confidence is at least ``threshold`` and its dates at most
+    ``max_days`` apart (a monthly payment of the same amount is no duplicate; None keeps
+    any date).
 
     Examples
     --------
@@ -52,7 +55,13 @@ def link_duplicates(threshold: float = 80.0, device: DeviceLike = "auto"
             row=np.arange(len(frame), dtype=np.int64))
         pairs = link(table, compare={"date": "date", "amount_cents": "numeric",
                                      "description": "string"},
-                     id_column="row", device=device, threshold=threshold)
+                     block_on=["amount_cents"], id_column="row", device=device,
+                     threshold=threshold)
+        if max_days is not None:
+            dates = table["date"].to_numpy()
+            gap = np.abs(dates[pairs["right_id"].to_numpy(np.int64)]
+                         - dates[pairs["left_id"].to_numpy(np.int64)])
+            pairs = pairs[gap <= np.timedelta64(int(max_days), "D")]
         return pd.DataFrame({"left_row": pairs["left_id"].to_numpy(np.int64),
                              "right_row": pairs["right_id"].to_numpy(np.int64),
                              "score": pairs["confidence"].to_numpy(),

@@ -100,3 +100,24 @@ def test_link_duplicates_is_a_finder():
     pairs = link_duplicates(threshold=95, device="cpu")(frame)
     assert list(pairs.columns[:3]) == ["left_row", "right_row", "score"]
     assert (pairs["score"] >= 95).all()
+
+
+def test_a_monthly_payment_is_no_duplicate():
+    rent = pd.DataFrame({
+        "transaction_id": [f"R{i}" for i in range(6)],
+        "date": ["2025-01-01", "2025-02-01", "2025-03-01", "2025-04-01", "2025-04-02",
+                 "2025-05-01"],
+        "amount": [1500.0] * 6,
+        "description": ["RENT HOLLIS PROPERTY"] * 3 + ["RENT HOLLIS PROPERTY",
+                                                       "rent hollis property ref",
+                                                       "RENT HOLLIS PROPERTY"],
+    })
+    filler = nx.datasets.synth_reconciliation(100, seed=8)[0]
+    table = pd.concat([rent, filler], ignore_index=True)
+    close = link_duplicates(device="cpu")(nx.standardize(table, currency="USD").frame)
+    assert set(zip(close["left_row"], close["right_row"], strict=True)) >= {(3, 4)}
+    assert not ((close["left_row"] < 6) & (close["right_row"] < 6)
+                & ~((close["left_row"] == 3) & (close["right_row"] == 4))).any()
+    anydate = link_duplicates(device="cpu", max_days=None)(
+        nx.standardize(table, currency="USD").frame)
+    assert len(anydate) > len(close)
