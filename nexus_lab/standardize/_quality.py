@@ -282,6 +282,7 @@ def _schema_from(rules: list, source: str, lines: list[int | None], as_of: objec
     spec: dict[str, dict[str, Any]] = {}
     table_checks: list[Any] = []
     unique: list[str] | None = None
+    needs: list[tuple[str, str]] = []  # (rule, another column it reads)
     for i, (rule, line) in enumerate(zip(rules, lines, strict=True)):
         where = f"{source} rule {i + 1}" + (f" (line {line})" if line else "")
         if not isinstance(rule, Mapping) or "check" not in rule:
@@ -309,7 +310,7 @@ def _schema_from(rules: list, source: str, lines: list[int | None], as_of: objec
                 c["dtype"] = str(args["dtype"])
             elif check == "consistent_by":
                 table_checks.append(_consistent_check(col, str(args["by"])))
-                c.setdefault("needs", []).append(str(args["by"]))
+                needs.append((where, str(args["by"])))
             elif check == "max_age_days":
                 day = args.get("as_of", as_of)
                 if day is None:
@@ -326,10 +327,11 @@ def _schema_from(rules: list, source: str, lines: list[int | None], as_of: objec
     columns = {name: pa.Column(c["dtype"], nullable=c["nullable"], unique=c["unique"],
                                report_duplicates="exclude_first",
                                coerce=c["dtype"] is not None, checks=c["checks"],
-                               title=c["where"], description="|".join(c.get("needs", [])))
+                               title=c["where"])
                for name, c in spec.items()}
     return pa.DataFrameSchema(columns, checks=table_checks, unique=unique,
-                              report_duplicates="exclude_first", name=source)
+                              report_duplicates="exclude_first", name=source,
+                              metadata={"needs": needs})
 
 
 # ----------------------------------------------------------------------------- scoring
@@ -456,15 +458,15 @@ def quality(
 def _check_columns(schema: Any, frame: pd.DataFrame, source: str, kind: str,
                    builtin: bool) -> None:
     have = list(frame.columns)
-    for name, col in schema.columns.items():
-        needs = [name, *filter(None, (col.description or "").split("|"))]
-        for need in needs:
-            if need not in frame and (col.required or need != name):
-                where = col.title or source
-                fix = ("map it with columns={" + repr(need) + ": '<your column>'}" if builtin
-                       else "fix the rule's column name or add the column")
-                raise SchemaError(f"{where}: the table has no column {need!r} (it has {have}); "
-                                  f"{fix}", table=kind, column=need)
+    fix = ("map it with columns={{{!r}: '<your column>'}}" if builtin
+           else "fix the rule's column name or add the column")
+    needs = [(col.title or source, name) for name, col in schema.columns.items()
+             if col.required]
+    needs += (schema.metadata or {}).get("needs", [])
+    for where, need in needs:
+        if need not in frame:
+            raise SchemaError(f"{where}: the table has no column {need!r} (it has {have}); "
+                              f"{fix.format(need)}", table=kind, column=need)
     for need in schema.unique or []:
         if need not in frame:
             raise SchemaError(f"{source}: the unique rule names column {need!r}, which the "
