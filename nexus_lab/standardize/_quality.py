@@ -362,7 +362,8 @@ def quality(
     * **completeness** = 100 · f / n (every column);
     * **validity** = 100 · (f − filled cells failing a value check of ``c``: type,
       range, regex, set, ...) / f; a column of the wrong type with no coercion fails
-      every filled cell;
+      every filled cell, and where a coercion fails for some cells (``"$3.00"`` is no
+      float) those cells fail and the column's other checks do not run;
     * **uniqueness** = 100 · (f − cells repeating an earlier value) / f, for columns a
       rule marks unique;
     * **consistency** = 100 · (f − cells failing a consistency check) / f: a value away
@@ -451,6 +452,8 @@ def quality(
         raise SchemaError(f"{source}: the rules cannot run on this table ({err})") from None
     failures = _failures(cases, filled, frame)
     rules_list = _rule_list(schema)
+    # rules on optional columns the table does not have do not apply
+    rules_list = rules_list[rules_list["column"].isin([*map(str, frame.columns), "(table)"])]
     return _report(frame, filled, failures, rules_list, as_of,
                    {"rules": source, "kind": kind, "max_age_days": max_age_days})
 
@@ -484,8 +487,11 @@ def _failures(cases: pd.DataFrame, filled: pd.DataFrame, frame: pd.DataFrame) ->
                               zip(cases["check"], cases["schema_context"], strict=True)]
         # a wrong type (without coercion) is the column's fault: pandera points at some
         # cell or none, every filled cell fails
+        # (after a coercion that failed, pandera repeats its cells as dtype failures)
+        coerced = cases.loc[cases["check"].str.startswith("coerce_dtype("), "column"]
         typed = cases["check"].str.startswith("dtype(")
-        cases = pd.concat([cases[~typed], cases[typed].drop_duplicates("column")
+        repeat = typed & cases["column"].isin(coerced)
+        cases = pd.concat([cases[~typed], cases[typed & ~repeat].drop_duplicates("column")
                            .assign(index=None)])
         whole = cases["index"].isna()
         # a check that crashed on values its coercion left as they were: those cells are

@@ -176,3 +176,18 @@ def test_html_report(tmp_path):
     assert page.startswith("<!doctype html>")
     assert "description: not_nullable: 2 failing" in page
     assert "Data quality: " in rep._repr_html_()
+
+
+def test_a_raw_table_fails_cell_by_cell_and_optional_rules_do_not_apply():
+    raw = pd.DataFrame({"transaction_id": ["1", "2", "3", "4"],
+                        "date": ["2025-01-01", "2025-01-02", "soon", "2025-01-04"],
+                        "amount": ["12.5", "$3.00", "7", "0"],
+                        "description": ["a", "b", None, "d"]})
+    rep = quality(raw)
+    # "$3.00" is no float; the column's other checks (not zero) do not run after that
+    assert rep.scores.loc["amount", "validity"] == 75.0
+    assert rep.failures.loc[rep.failures["column"] == "amount", "row"].tolist() == [1]
+    assert rep.scores.loc["date", "validity"] == 75.0
+    assert rep.scores.loc["description", "completeness"] == 75.0
+    assert "currency" not in rep.scores.index
+    assert not rep.counts["rule"].str.startswith("currency").any()
