@@ -10,6 +10,8 @@ The public API is small and loaded lazily, so ``import nexus_lab`` stays fast
     res = nx.reconcile(bank, ledger)          # bank statement against ledger
     scored = nx.fraud.FraudDetector().fit(history).score(tx)   # fraud risk 0-100
     pairs = nx.link(customers, crm)           # any two tables, or duplicates in one
+    std = nx.standardize(bank)                # contract columns, every change recorded
+    report = nx.standardize.quality(std)      # five quality dimensions, 0-100
     recs = nx.recommend.Hybrid().fit(interactions).recommend(users, k=10)
     codec = nx.compress.fit(vectors, bytes_per_vector=32)   # compact, searchable vectors
     var = nx.projects.variance(milestones, operations, projects=projects)  # budget vs actual
@@ -23,8 +25,8 @@ The package is built in layers, each a set of folders, with imports pointing one
 * services: ``workflows/``, ``tracking/``, ``reports/``, ``artifacts/``, ``cases/``,
   ``review/``, ``audit/``: state, identity, records, MLflow;
 * kernels: ``reconcile/``, ``fraud/``, ``recommend/``, ``compress/``, ``crypto/``,
-  ``projects/``, ``datasets/``: frames and arrays in, frames and arrays out; independent
-  of each other;
+  ``projects/``, ``standardize/``, ``datasets/``: frames and arrays in, frames and arrays
+  out; independent of each other;
 * base: the top-level modules (``errors``, ``config``, ``device``, ``frames``,
   ``files``, ``text``, ``canonical``, ...).
 """

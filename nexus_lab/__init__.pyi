@@ -13,6 +13,7 @@ from . import projects as projects
 from . import recommend as recommend
 from . import reconcile as reconcile
 from . import review as review
+from . import standardize as standardize
 from . import store as store
 from . import tracking as tracking
 from . import workflows as workflows

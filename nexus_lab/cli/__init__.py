@@ -5,6 +5,7 @@ Commands::
     nexus-lab reconcile BANK LEDGER --out DIR [--amount-tolerance 5] [--date-window 7]
                         [--device auto] [--bank-columns amount=Amt,date=Posted]
                         [--ledger-columns ...] [--columns ...] [--sheet NAME] [--no-track]
+    nexus-lab standardize FILE [--kind bank|ledger] [--rules rules.yaml] [--out DIR]
     nexus-lab fraud train DATA [--labels is_fraud] [--columns account=card_id,...]
                        [--holdout 0.2] [--device auto] [--out DIR] [--no-register]
     nexus-lab fraud score DATA --out DIR [--model models:/nexus-fraud@champion]
@@ -27,7 +28,7 @@ output under way is removed, an MLflow run under way is marked KILLED, and a lin
 which outputs were complete before the stop (or that nothing was written); the status
 is 130 after SIGINT, 143 after SIGTERM.
 
-A surface: each command group is a module here (``reconcile``, ``fraud``,
+A surface: each command group is a module here (``reconcile``, ``standardize``, ``fraud``,
 ``recommend``, ``demo``, ``crypto``, ``audit``, ``cases``) that parses its arguments,
 calls a service or a workflow, and prints what came back; ``_common`` holds what they
 share.
@@ -46,7 +47,17 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from nexus_lab import __version__
-from nexus_lab.cli import audit, cases, crypto, demo, fraud, recommend, reconcile, records
+from nexus_lab.cli import (
+    audit,
+    cases,
+    crypto,
+    demo,
+    fraud,
+    recommend,
+    reconcile,
+    records,
+    standardize,
+)
 from nexus_lab.cli._common import (
     EXIT_BUG,
     EXIT_FAILED,
@@ -61,7 +72,8 @@ from nexus_lab.files import record_writes
 
 __all__ = ["main"]
 
-_GROUPS = (reconcile, records, fraud, recommend, demo, crypto, audit, cases)  # in --help's order
+# in --help's order
+_GROUPS = (reconcile, records, standardize, fraud, recommend, demo, crypto, audit, cases)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -49,7 +49,7 @@ def register(sub: Any) -> None:
     ing = sub.add_parser("ingest", help="read bank statements or books into the store",
                          description="Read files (CSV, Excel, Parquet, OFX, CAMT.053, MT940) "
                          "into the store. Re-ingesting a file changes nothing.")
-    ing.add_argument("files", nargs="+", metavar="FILE")
+    ing.add_argument("files", nargs="+", metavar="FILE", help="the files to read in")
     ing.add_argument("--table", default="bank_statements", choices=list(NATURAL_KEYS),
                      help="what the files hold (default bank_statements; the books: expenses)")
     _store_arg(ing, "--to")
@@ -76,17 +76,17 @@ def register(sub: Any) -> None:
     us = sub.add_parser("users", help="users and their roles")
     uss = us.add_subparsers(dest="users_command", metavar="ACTION", required=True)
     p = uss.add_parser("add", help="add a user with a role")
-    p.add_argument("name")
+    p.add_argument("name", help="the user's login name")
     p.add_argument("--role", required=True, help="examiner, prosecutor, judge, executive, "
                    "compliance_officer, auditor or admin")
-    p.add_argument("--display-name", default=None)
+    p.add_argument("--display-name", default=None, help="the name the dashboards show")
     _store_arg(p)
     p.set_defaults(func=_add_user)
     for name, func, help in (("grant", _grant, "give a user a role"),
                              ("revoke", _revoke, "take a role from a user")):
         p = uss.add_parser(name, help=help)
-        p.add_argument("name")
-        p.add_argument("role")
+        p.add_argument("name", help="the user's login name")
+        p.add_argument("role", help="the role")
         _store_arg(p)
         p.set_defaults(func=func)
     p = uss.add_parser("list", help="the users and their roles")
@@ -102,21 +102,22 @@ def register(sub: Any) -> None:
     _store_arg(p)
     p.set_defaults(func=_runs)
     p = rvs.add_parser("approve", help="approve a reconciliation run (examiners)")
-    p.add_argument("run_id")
-    p.add_argument("--note", default="")
+    p.add_argument("run_id", help="the run (nexus-lab review runs lists them)")
+    p.add_argument("--note", default="", help="the approver's note")
     _store_arg(p)
     p.set_defaults(func=_approve)
     p = rvs.add_parser("items", help="a run's open items")
-    p.add_argument("run_id")
+    p.add_argument("run_id", help="the run (nexus-lab review runs lists them)")
     p.add_argument("--all", action="store_true", help="resolved ones too")
     _store_arg(p)
     p.set_defaults(func=_items)
     p = rvs.add_parser("resolve", help="resolve an open item")
-    p.add_argument("item_id", type=int)
-    p.add_argument("resolution", choices=("linked", "timing", "written_off", "accepted"))
+    p.add_argument("item_id", type=int, help="the open item (review items lists them)")
+    p.add_argument("resolution", choices=("linked", "timing", "written_off", "accepted"),
+                   help="linked by hand, a timing difference, written off, or accepted")
     p.add_argument("--linked-to", default=None,
                    help="the other side's transaction id (default: the suggested one)")
-    p.add_argument("--note", default="")
+    p.add_argument("--note", default="", help="why")
     _store_arg(p)
     p.set_defaults(func=_resolve)
 

@@ -1,9 +1,10 @@
 """Workflows: the kernels and the services put together into the jobs people run.
 
 A service layer above tracking, reports, cases and the audit trail: train a model,
-measure it on held-out data, log and register it; reconcile, export and track; the
-demo's steps on the bundled sample data. The CLI, the notebooks and scheduled runs
-call these and print or render what they return; none of them prints.
+measure it on held-out data, log and register it; reconcile, export and track;
+standardize a table and score its quality; the demo's steps on the bundled sample data.
+The CLI, the notebooks and scheduled runs call these and print or render what they
+return; none of them prints.
 
 Examples
 --------
@@ -38,6 +39,7 @@ from nexus_lab.workflows._records import (
     save_fraud_scores,
     save_reconciliation,
 )
+from nexus_lab.workflows._standardize import StandardizeRun, link_duplicates, standardize_table
 from nexus_lab.workflows._train import RECOMMENDERS, train_fraud_model, train_recommender
 
 __all__ = [
@@ -48,11 +50,13 @@ __all__ = [
     "SAMPLE",
     "ReconcileRun",
     "Sample",
+    "StandardizeRun",
     "compress_step",
     "demo_provenance",
     "demo_trail",
     "fraud_step",
     "ingest_file",
+    "link_duplicates",
     "load_books",
     "load_sample",
     "recommend_step",
@@ -62,6 +66,7 @@ __all__ = [
     "save_fraud_scores",
     "save_reconciliation",
     "sources_of",
+    "standardize_table",
     "train_fraud_model",
     "train_recommender",
     "write_sample",

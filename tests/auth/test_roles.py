@@ -60,7 +60,7 @@ def test_the_examiner_approves_and_the_judge_is_refused(books):
 
 
 def test_the_auditor_reads_everything_and_changes_nothing(books, tmp_path):
-    s, run_id, fraud_run = books
+    s, run_id, _ = books
     reads = {p for p in auth.matrix(store=s).index if p.endswith(".read")}
     assert reads <= auth.permissions("aud", store=s)
     item = int(s.read("open_items")["id"].iloc[0])
@@ -90,7 +90,7 @@ def test_the_auditor_reads_everything_and_changes_nothing(books, tmp_path):
 
 
 def test_every_change_is_in_both_audit_trails_with_its_actor(books, tmp_path):
-    s, run_id, fraud_run = books
+    s, run_id, _ = books
     log = nx.crypto.AuditLog(tmp_path / "audit.db")
     item = s.read("open_items").iloc[0]
     scores = s.read("fraud_scores", where={"review_state": "open"}, order_by="id")
@@ -135,7 +135,7 @@ def test_a_store_with_no_roles_is_single_user_until_one_is_granted(tmp_path):
     with pytest.raises(PermissionDenied, match="has no role in this store"):
         auth.require("reconciliation.approve", store=s, user="anyone")
     auth.add_user("boss", role="admin", store=s)  # no admin yet: anyone may grant
-    with auth.acting_as("ana"), pytest.raises(PermissionDenied, match="users.manage"):
+    with auth.acting_as("ana"), pytest.raises(PermissionDenied, match=r"users\.manage"):
         auth.grant("ana", "judge", store=s)
     with auth.acting_as("boss"):
         auth.grant("ana", "judge", store=s)
@@ -148,7 +148,7 @@ def test_unknown_roles_and_permissions_are_named(tmp_path):
     with pytest.raises(NexusError, match="unknown role 'clerk'"):
         auth.add_user("x", role="clerk", store=s)
     auth.add_user("x", role="judge", store=s)
-    with pytest.raises(NexusError, match="unknown permission 'reconciliation.aprove'"):
+    with pytest.raises(NexusError, match=r"unknown permission 'reconciliation\.aprove'"):
         auth.require("reconciliation.aprove", store=s, user="x")
 
 
