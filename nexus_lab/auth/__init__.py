@@ -104,8 +104,8 @@ def matrix(*, store: Store | None = None) -> pd.DataFrame:
     return table.reindex(columns=[r for r in ROLES if r in table.columns])
 
 
-def require(permission: str, *, store: Store | None = None, user: str | None = None,
-            resource: str = "") -> str:
+def require(permission: str | tuple[str, ...], *, store: Store | None = None,
+            user: str | None = None, resource: str = "") -> str:
     """Go on only if the current user (or ``user``) has ``permission``.
 
     Call it before the unit of work that it guards: a refusal is recorded in a
@@ -113,8 +113,9 @@ def require(permission: str, *, store: Store | None = None, user: str | None = N
 
     Parameters
     ----------
-    permission : str
-        As in the matrix: ``"reconciliation.approve"``, ``"fraud.review"``...
+    permission : str or tuple of str
+        As in the matrix: ``"reconciliation.approve"``, ``"fraud.review"``...; a tuple
+        is satisfied by any one of its permissions.
     store : Store, optional
         Where roles are kept (default: :func:`nexus_lab.store.connect`'s).
     user : str, optional
@@ -137,14 +138,17 @@ def require(permission: str, *, store: Store | None = None, user: str | None = N
     if _single_user(s):
         return who
     held = roles(who, store=s)
-    if held and permission in set(s.read("role_permissions", where={"role": held})[
-            "permission"]):
+    wanted = (permission,) if isinstance(permission, str) else tuple(permission)
+    has = set(s.read("role_permissions", where={"role": held})["permission"]) if held else set()
+    if has & set(wanted):
         return who
     known = set(s.read("role_permissions", columns=["permission"])["permission"])
-    if permission not in known:
-        raise NexusError(f"unknown permission {permission!r}; the permissions are "
+    unknown = [p for p in wanted if p not in known]
+    if unknown:
+        raise NexusError(f"unknown permission {unknown[0]!r}; the permissions are "
                          f"{', '.join(sorted(known))}")
-    able = sorted(s.read("role_permissions", where={"permission": permission})["role"])
+    able = sorted(set(s.read("role_permissions", where={"permission": list(wanted)})["role"]))
+    permission = " or ".join(wanted)
     hint = (f"it needs the role {' or '.join(able)}" if held else
             f"{who} has no role in this store; an administrator grants one with: nexus-lab "
             f"users add {who} --role {able[0] if able else 'ROLE'}")

@@ -96,6 +96,17 @@ def ingest_file(path: str | os.PathLike[str], table: str = "bank_statements", *,
             "rows_written": written}
 
 
+def _units(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every ``*_cents`` column as money in currency units under its contract name
+    (``budget_cents`` -> ``budget``): float64 whose ``round(x * 100)`` is the cents."""
+    out = frame.drop(columns=["batch_id"], errors="ignore")
+    for col in [c for c in out.columns if c.endswith("_cents")]:
+        out.insert(out.columns.get_loc(col), col.removesuffix("_cents"),
+                   out[col].astype("Float64").astype(float) / 100.0)
+        out = out.drop(columns=[col])
+    return out
+
+
 def _as_contract(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows of the store in the kernels' contract: ``amount`` in currency units (float64,
     whose ``round(x * 100)`` is the stored cents exactly)."""
@@ -103,10 +114,7 @@ def _as_contract(frame: pd.DataFrame) -> pd.DataFrame:
                      errors="ignore")
     empty = [c for c in ("account", "currency", "reference", "vendor", "category")
              if c in out and out[c].replace("", None).isna().all()]
-    out = out.drop(columns=empty)  # a column the source did not have
-    out.insert(out.columns.get_loc("amount_cents"), "amount",
-               out["amount_cents"].astype(np.int64) / 100.0)
-    return out.drop(columns=["amount_cents"])
+    return _units(out.drop(columns=empty))  # without the columns the source did not have
 
 
 def load_books(store: Store | str | None = None, *, account: str | None = None,
@@ -370,3 +378,59 @@ def save_fraud_scores(scored: Any, transactions: pd.DataFrame | None = None, *,
                    "p": json.dumps({"threshold": threshold}), "w": who})
         s.append("fraud_scores", rows)
     return run_id
+
+
+def load_projects(store: Store | str | None = None) -> tuple[pd.DataFrame, pd.DataFrame,
+                                                           pd.DataFrame]:
+    """The store's projects, their milestones and their income and expense operations, in
+    the projects kernel's contract (money in currency units). Needs ``financial.read`` or
+    ``strategic.read``.
+
+    Returns
+    -------
+    projects, milestones, operations : pandas.DataFrame
+    """
+    s = _store(store)
+    auth.require(("financial.read", "strategic.read"), store=s, resource="projects")
+    frames = [_units(s.read(t)) for t in ("projects", "project_milestones",
+                                          "trading_operations")]
+    if len(frames[1]) == 0:
+        raise NexusError(f"the store at {s.where} holds no project milestones; ingest them "
+                         "first: nexus-lab ingest FILE --table project_milestones (and "
+                         "projects, trading_operations)")
+    return frames[0], frames[1], frames[2]
+
+
+def project_variance(store: Store | str | None = None, **variance_kwargs: Any) -> Any:
+    """Budget against actual for every project the store holds (:func:`nexus_lab.projects
+    .variance` on :func:`load_projects`).
+
+    Parameters
+    ----------
+    store : Store or str, optional
+    **variance_kwargs
+        Passed to the kernel (``as_of=``, ``tolerance=``...).
+
+    Returns
+    -------
+    ProjectVariance
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import nexus_lab as nx
+    >>> from nexus_lab import workflows
+    >>> store = nx.store.connect(pathlib.Path(tempfile.mkdtemp()) / "books.db")
+    >>> _ = store.migrate()
+    >>> projects, milestones, operations = nx.datasets.synth_projects(5, seed=1)
+    >>> for table, frame in (("projects", projects), ("project_milestones", milestones),
+    ...                      ("trading_operations", operations)):
+    ...     _ = store.ingest(table, frame)
+    >>> res = workflows.project_variance(store)
+    >>> len(res.projects)
+    5
+    """
+    from nexus_lab.projects import variance
+
+    projects, milestones, operations = load_projects(store)
+    return variance(milestones, operations, projects=projects, **variance_kwargs)
