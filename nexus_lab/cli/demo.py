@@ -61,6 +61,7 @@ def register(sub: Any) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     from nexus_lab import workflows as wf
+    from nexus_lab.auth import acting_as
     from nexus_lab.files import check_out_dir
     from nexus_lab.tracking import default_tracking_uri
 
@@ -83,13 +84,20 @@ def _demo(args: argparse.Namespace) -> int:
         print_summary(run, sample.truth)
 
         print()
-        _print_records(wf.records_step(sample, out, device=args.device))
+        records = wf.records_step(sample, out, device=args.device)
+        _print_records(records)
 
         print()
         fraud = wf.fraud_step(sample.transactions, out, device=args.device, track=track)
         print_training(fraud, "transactions.csv", uri)
         print(f"  outputs: {fraud['folder']}{os.sep} (scored held-out rows, summary.json, "
               "report.html)")
+        with acting_as("ana"):
+            fraud_run = wf.save_fraud_scores(fraud["holdout_scores"],
+                                             fraud.get("holdout_transactions"),
+                                             store=str(records["store"]), model="demo")
+        print(f"  the scores kept in {records['store']} for review (fraud run "
+              f"{fraud_run[:12]})")
 
         print()
         rec = wf.recommend_step(sample.interactions, out, device=args.device, track=track)

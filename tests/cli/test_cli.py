@@ -238,6 +238,11 @@ def test_demo_runs_on_the_bundled_data(tmp_path, tracking_uri):
     fraud = json.loads((tmp_path / "demo" / "fraud" / "summary.json").read_text())
     assert fraud["metrics"]["holdout_auprc"] > 0.5
     assert (tmp_path / "demo" / "fraud" / "report.html").exists()
+    books = nx.store.connect(tmp_path / "demo" / "store" / "books.db")
+    kept = books.read("fraud_scores")
+    assert len(kept) == 1000 and set(kept["review_state"]) == {"open", "none"}
+    assert kept["amount_cents"].notna().all()
+    books.close()
     # the recommender step: the self-tuning hybrid, measured, registered, every user's list
     assert "Trained a hybrid recommender" in proc.stdout
     assert "nexus-recommender version 1 is now the champion" in proc.stdout
@@ -263,8 +268,8 @@ def test_demo_runs_on_the_bundled_data(tmp_path, tracking_uri):
     assert list(trail.entries()["action"]) == [
         *["user.added"] * 3, *["data.ingested"] * 4, "reconciliation.saved",
         "permission.denied", "reconciliation.approved",  # the system of record's step
-        "model.registered", "model.promoted", "model.registered", "model.promoted",
-        "reconciliation.approved", "fraud.flag_cleared"]
+        "model.registered", "model.promoted", "fraud.scored", "model.registered",
+        "model.promoted", "reconciliation.approved", "fraud.flag_cleared"]
     trail.close()
     assert "case store intact: 1 cases, 2 evidence items" in proc.stdout
     assert nx.cases.verify(prov / "cases", public=examiner).ok
