@@ -1,6 +1,7 @@
 # The public API of ``nexus_lab``, declared once: type checkers read this file, and
 # ``nexus_lab/__init__.py`` loads each name from it lazily on first use (lazy_loader).
 from . import audit as audit
+from . import bankfiles as bankfiles
 from . import cases as cases
 from . import compress as compress
 from . import config as config

@@ -74,6 +74,8 @@ _CSV = (".csv", ".tsv", ".txt")
 _COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst")
 _PARQUET = (".parquet", ".pq")
 _EXCEL = (".xlsx", ".xlsm")
+_STATEMENTS = {".ofx": "ofx", ".qfx": "ofx", ".xml": "xml", ".sta": "mt940", ".mt940": "mt940",
+               ".940": "mt940"}
 _MARKER = ".nexus-lab"  # the manifest atomic_dir writes: the names of the files a run wrote
 
 
@@ -89,6 +91,8 @@ def _kind(path: Path) -> tuple[str, str]:
         return "parquet", ext
     if ext in _EXCEL:
         return "excel", ext
+    if ext in _STATEMENTS:
+        return _STATEMENTS[ext], ext
     return "unknown", "".join(suffixes[-2:]) if suffixes else ""
 
 
@@ -99,8 +103,9 @@ def read_table(
     text_columns: Iterable[str] | None = TEXT_COLUMNS,
     columns: Mapping[str, str] | None = None,
     sheet: str | int = 0,
+    check_balance: bool = True,
 ) -> pd.DataFrame:
-    """Read a CSV, Parquet or Excel file into a pandas DataFrame.
+    """Read a CSV, Parquet, Excel or bank statement file into a pandas DataFrame.
 
     The kind of file is taken from its extension: ``.csv`` (also ``.tsv``,
     ``.txt`` and compressed ``.csv.gz`` etc.), ``.parquet`` / ``.pq``, or
@@ -123,6 +128,16 @@ def read_table(
     ``currency`` or a name in ``columns``, compared ignoring case, blanks and
     punctuation). A file with no such row is read from its first row.
 
+    Bank statement files are read by :mod:`nexus_lab.bankfiles` into the bank
+    statement contract (``transaction_id, date, amount, description, account,
+    reference, currency, value_date, balance_after, type``; the statement's
+    account, period and balances in ``df.attrs["statement"]``): OFX 1.x and
+    2.x (``.ofx``, ``.qfx``), ISO 20022 camt.053 (``.xml``, known by its
+    namespace; another XML file is refused) and SWIFT MT940 (``.sta``,
+    ``.mt940``, ``.940``, or ``.txt`` whose text starts with the ``:20:``
+    tag). Where a file gives an opening and a closing balance, the entries
+    must add up to the difference (a cut-off file is refused).
+
     Parameters
     ----------
     path : str or path-like
@@ -142,6 +157,9 @@ def read_table(
         The worksheet of an Excel workbook, by name or position. When the
         first sheet (the default) has no header row and another sheet has,
         the error names that sheet.
+    check_balance : bool, default True
+        For bank statement files: refuse a statement whose opening balance
+        plus its entries is not its closing balance.
 
     Returns
     -------
@@ -151,9 +169,11 @@ def read_table(
     ------
     NexusError
         When the file is missing, is a folder, has an extension that is not a
-        table, or cannot be parsed.
+        table, or cannot be parsed (a statement file cut off, not well-formed,
+        or an ``.xml`` file that is not a camt.053 statement).
     SchemaError
-        When the file holds no table at all (empty, or no header row).
+        When the file holds no table at all (empty, or no header row), or a
+        statement's balances do not add up.
 
     Examples
     --------
@@ -178,8 +198,13 @@ def read_table(
         hint = " (old .xls workbooks: save as .xlsx first)" if ext == ".xls" else ""
         raise NexusError(
             f"{name}: cannot read {p.name!r}: unknown file type {ext or '(no extension)'!r}"
-            f"{hint}; use .csv, .parquet or .xlsx"
+            f"{hint}; use .csv, .parquet or .xlsx, or a bank statement file (.ofx, .qfx, "
+            "camt.053 .xml, MT940 .sta)"
         )
+    if kind in ("ofx", "xml", "mt940") or ext == ".txt":
+        statement = _read_statement(p, kind, ext, name, check_balance)
+        if statement is not None:
+            return statement
     names = dict(columns or {})
     text = sorted({names.get(c, c) for c in text_columns or ()})
     headings = [*_HEADINGS, *(v for v in names.values() if isinstance(v, str))]
@@ -223,6 +248,38 @@ def read_table(
         raise SchemaError(f"{name}: {p.name!r} has no columns; check the export", table=name)
     log.info("read %s: %d rows x %d columns from %s", name, len(df), len(df.columns), p)
     return df
+
+
+def _read_statement(path: Path, kind: str, ext: str, name: str,
+                    check_balance: bool) -> pd.DataFrame | None:
+    """A bank statement file read by :mod:`nexus_lab.bankfiles`; None for a ``.txt`` file
+    that is not MT940 (then read as CSV)."""
+    from nexus_lab import bankfiles
+
+    try:
+        found = bankfiles.statement_kind(path)
+    except OSError as err:
+        raise NexusError(f"{name}: cannot read {path.name!r}: {err.strerror or err}") from None
+    if ext == ".txt" and found != "mt940":
+        return None
+    if kind == "xml" and found not in ("ofx", "camt.052", "camt.053", "camt.054"):
+        raise NexusError(
+            f"{name}: {path.name!r} is an XML file but not an ISO 20022 camt.053 bank statement "
+            "(no camt.053 namespace in its first lines); export the table as CSV or Excel, or "
+            "the statement as camt.053, OFX or MT940")
+    if kind == "xml":
+        reader = bankfiles.read_ofx if found == "ofx" else bankfiles.read_camt053
+    else:
+        reader = bankfiles.read_ofx if kind == "ofx" else bankfiles.read_mt940
+    try:
+        return reader(path, name=name, check_balance=check_balance)
+    except NexusError:
+        raise
+    except Exception as err:  # an encoding or I/O fault the readers do not name
+        raise NexusError(
+            f"{name}: cannot read {path.name!r} as a bank statement ({type(err).__name__}: "
+            f"{str(err).strip()[:200]}); is the file complete and of the kind its extension "
+            "says?") from None
 
 
 def _plain_money(df: pd.DataFrame, money: list[str], name: str) -> None:
