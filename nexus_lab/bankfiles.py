@@ -56,6 +56,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from nexus_lab.errors import NexusError, SchemaError
 from nexus_lab.frames import read_money
@@ -132,9 +134,12 @@ def _money_text(value: Decimal) -> str:
 
 
 def _cents_text(cents: np.ndarray) -> list[str]:
-    sign = np.where(cents < 0, "-", "")
-    a = np.abs(cents)
-    return [f"{s}{w}.{f:02d}" for s, w, f in zip(sign, a // 100, a % 100, strict=True)]
+    """Cents as text with a decimal point (``-123456`` is ``"-1234.56"``)."""
+    a = np.abs(np.asarray(cents, dtype=np.int64))
+    whole = pc.cast(pa.array(a // 100), pa.string())
+    frac = pc.utf8_lpad(pc.cast(pa.array(a % 100), pa.string()), 2, "0")
+    sign = pa.array(np.where(np.asarray(cents) < 0, "-", ""))
+    return pc.binary_join_element_wise(sign, whole, ".", frac, "").to_pylist()
 
 
 def _unique_ids(df: pd.DataFrame, given: pd.Series) -> pd.Series:
@@ -150,7 +155,7 @@ def _unique_ids(df: pd.DataFrame, given: pd.Series) -> pd.Series:
     if missing.any():
         key = df.loc[missing, ["account", "date", "amount", "description"]].astype(str)
         digest = pd.util.hash_pandas_object(key, index=False).to_numpy(np.uint64)
-        ids[missing] = ["H" + format(int(d), "016x")[:12] for d in digest]
+        ids[missing] = np.char.add("H", np.char.mod("%012x", digest >> np.uint64(16)))
     ids = ids.astype(str)
     seen = ids.groupby(ids).cumcount().to_numpy()
     if (seen > 0).any():
