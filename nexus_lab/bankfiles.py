@@ -375,10 +375,17 @@ def read_ofx(path: str | os.PathLike[str], *, name: str = "bank",
 
 
 def _ofx_fields(tree: Any, text: str, path: Path, name: str) -> None:
-    """Refuse an entry without its amount, date or id, naming its line."""
+    """Refuse an unknown currency, or an entry without its amount, date or id, naming its
+    line (ofxtools' own messages name neither)."""
     required = (("TRNAMT", "the amount (TRNAMT)", "amount"),
                 ("DTPOSTED", "the date (DTPOSTED)", "date"),
                 ("FITID", "the bank's id (FITID)", "transaction_id"))
+    for k, element in enumerate((e for e in tree.getroot().iter() if e.tag == "CURDEF"), 1):
+        _check_currency(element.text, path, name,
+                        f"<CURDEF> on line {_nth_line(text, 'CURDEF', k)}")
+    for k, element in enumerate((e for e in tree.getroot().iter() if e.tag == "CURSYM"), 1):
+        _check_currency(element.text, path, name,
+                        f"<CURSYM> on line {_nth_line(text, 'CURSYM', k)}")
     for k, element in enumerate((e for e in tree.getroot().iter() if e.tag == "STMTTRN"), 1):
         for tag, what, column in required:
             if not (element.findtext(tag) or "").strip():

@@ -196,6 +196,7 @@ def test_mt940_without_a_closing_balance_is_cut_off():
 @pytest.mark.parametrize(("file", "error", "parts"), [
     ("ofx102_cut.ofx", NexusError, ["ofx102_cut.ofx", "line 44", "cut off"]),
     ("ofx102_no_amount.ofx", SchemaError, ["TRNAMT", "entry 1", "line 33"]),
+    ("ofx102_bad_currency.ofx", SchemaError, ["'USX'", "<CURDEF> on line 24", "ISO 4217"]),
     ("camt053_cut.xml", NexusError, ["not well-formed XML", "line 74", "cut off"]),
     ("camt053_no_date.xml", SchemaError, ["BookgDt", "Document/BkToCstmrStmt/Stmt[1]/Ntry[2]"]),
     ("camt053_bad_currency.xml", SchemaError, ["'EUX'", "Stmt[1]/Ntry[3]/Amt", "ISO 4217"]),
