@@ -169,23 +169,29 @@ def _frame(rows: dict[str, list[Any]], path: Path, name: str, fmt: str,
     n = len(bank_ids)
     df = pd.DataFrame({c: rows[c] if len(rows.get(c, ())) == n else [None] * n
                        for c in STATEMENT_COLUMNS}, dtype=object)
-    df["date"] = pd.to_datetime(pd.Series(df["date"], dtype=object)).astype("datetime64[ns]")
-    df["value_date"] = pd.to_datetime(pd.Series(df["value_date"], dtype=object)).astype(
-        "datetime64[ns]")
+    for col in ("date", "value_date"):
+        given = df[col]
+        days = pd.to_datetime(given, errors="coerce", format="ISO8601")
+        bad = (days.isna() & given.notna()).to_numpy()
+        if bad.any():
+            at = int(np.flatnonzero(bad)[0])
+            raise SchemaError(
+                f"{name}: {path.name!r}: entry {at + 1} has the {col.replace('_', ' ')} "
+                f"{given.iloc[at]!r}, which is not a day of the calendar; the file is damaged: "
+                "ask the bank for the file again", table=name, column=col, rows=[at])
+        df[col] = days.astype("datetime64[ns]")
     df["transaction_id"] = _unique_ids(df, pd.Series(bank_ids, dtype=object))
     cents = (read_money(df["amount"], table=name, column="amount")[0] if len(df)
              else np.zeros(0, np.int64))
     part = np.asarray(rows["_statement"], dtype=np.int64)
-    balance_after: list[Any] = [None] * len(df)
+    balance_after = np.full(len(df), None, dtype=object)
     for i, st in enumerate(statements):
         here = part == i
         total = int(cents[here].sum())
         st["entries"] = int(here.sum())
         opening, closing = st.get("_opening"), st.get("_closing")
         if opening is not None:
-            running = opening + np.cumsum(cents[here])
-            for j, text in zip(np.flatnonzero(here), _cents_text(running), strict=True):
-                balance_after[j] = text
+            balance_after[here] = _cents_text(opening + np.cumsum(cents[here]))
         if check_balance and opening is not None and closing is not None \
                 and opening + total != closing:
             diff = closing - (opening + total)
@@ -199,7 +205,7 @@ def _frame(rows: dict[str, list[Any]], path: Path, name: str, fmt: str,
                 f"{_cents_text(np.array([diff]))[0]}): the file looks cut off or incomplete; "
                 "ask the bank for the full statement, or pass check_balance=False to read it "
                 "as it is", table=name, column="amount")
-    if any(b is not None for b in balance_after):
+    if pd.notna(balance_after).any():
         df["balance_after"] = balance_after
     for st in statements:
         st.pop("_opening", None)

@@ -199,6 +199,7 @@ def test_mt940_without_a_closing_balance_is_cut_off():
     ("ofx102_bad_currency.ofx", SchemaError, ["'USX'", "<CURDEF> on line 24", "ISO 4217"]),
     ("camt053_cut.xml", NexusError, ["not well-formed XML", "line 74", "cut off"]),
     ("camt053_no_date.xml", SchemaError, ["BookgDt", "Document/BkToCstmrStmt/Stmt[1]/Ntry[2]"]),
+    ("camt053_bad_date.xml", SchemaError, ["entry 2", "'2025-02-30'", "not a day"]),
     ("camt053_bad_currency.xml", SchemaError, ["'EUX'", "Stmt[1]/Ntry[3]/Amt", "ISO 4217"]),
     ("mt940_broken.sta", NexusError, ["line 7", ":61:", "25035C1200,00"]),
     ("mt940_bad_currency.sta", SchemaError, ["'EUX'", "line 1", ":60F:"]),
