@@ -2,6 +2,7 @@
 # ``nexus_lab/__init__.py`` loads each name from it lazily on first use (lazy_loader).
 from . import audit as audit
 from . import auth as auth
+from . import bankfiles as bankfiles
 from . import cases as cases
 from . import compress as compress
 from . import config as config

@@ -74,6 +74,8 @@ _CSV = (".csv", ".tsv", ".txt")
 _COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst")
 _PARQUET = (".parquet", ".pq")
 _EXCEL = (".xlsx", ".xlsm")
+_STATEMENTS = {".ofx": "ofx", ".qfx": "ofx", ".xml": "xml", ".sta": "mt940", ".mt940": "mt940",
+               ".940": "mt940"}
 _MARKER = ".nexus-lab"  # the manifest atomic_dir writes: the names of the files a run wrote
 
 
@@ -89,6 +91,8 @@ def _kind(path: Path) -> tuple[str, str]:
         return "parquet", ext
     if ext in _EXCEL:
         return "excel", ext
+    if ext in _STATEMENTS:
+        return _STATEMENTS[ext], ext
     return "unknown", "".join(suffixes[-2:]) if suffixes else ""
 
 
@@ -99,8 +103,9 @@ def read_table(
     text_columns: Iterable[str] | None = TEXT_COLUMNS,
     columns: Mapping[str, str] | None = None,
     sheet: str | int = 0,
+    check_balance: bool = True,
 ) -> pd.DataFrame:
-    """Read a CSV, Parquet or Excel file into a pandas DataFrame.
+    """Read a CSV, Parquet, Excel or bank statement file into a pandas DataFrame.
 
     The kind of file is taken from its extension: ``.csv`` (also ``.tsv``,
     ``.txt`` and compressed ``.csv.gz`` etc.), ``.parquet`` / ``.pq``, or
@@ -108,7 +113,8 @@ def read_table(
     when it starts with a UTF-16 byte-order mark (Excel's "Unicode text"),
     else as UTF-8 (a byte-order mark is dropped): a few bytes that are not
     UTF-8 in UTF-8 text are replaced by U+FFFD with a warning naming their
-    lines, and text with no UTF-8 sequence at all is read as Windows-1252.
+    lines, and text with no UTF-8 sequence at all is read as Windows-1252, or
+    as Latin-1 (ISO 8859-1) when it holds a byte Windows-1252 leaves undefined.
     The field separator (``,`` ``;`` tab ``|``) is sniffed from the first lines,
     of compressed files (``.gz``, ``.bz2``, ``.xz``, ``.zip`` of one file,
     ``.zst`` with ``zstandard``) too.
@@ -121,7 +127,23 @@ def read_table(
     (``transaction_id``, ``date``, ``amount``, ``description``, ``debit``,
     ``credit``, ``reference``, ``account``, ``vendor``, ``category``,
     ``currency`` or a name in ``columns``, compared ignoring case, blanks and
-    punctuation). A file with no such row is read from its first row.
+    punctuation). A file with no such row is read from its first row. Lines
+    below the table that are not transactions (``Total``, ``Closing balance
+    ...``, a line of text after the last row) are dropped, with a warning that
+    names them: the last rows whose date cell holds no date and that start
+    with a total or balance word, or hold one cell only. In a workbook, a date column that
+    holds spreadsheet day numbers (``45658``, as a number or as text) is read
+    as those days (45658 is 2025-01-01).
+
+    Bank statement files are read by :mod:`nexus_lab.bankfiles` into the bank
+    statement contract (``transaction_id, date, amount, description, account,
+    reference, currency, value_date, balance_after, type``; the statement's
+    account, period and balances in ``df.attrs["statement"]``): OFX 1.x and
+    2.x (``.ofx``, ``.qfx``), ISO 20022 camt.053 (``.xml``, known by its
+    namespace; another XML file is refused) and SWIFT MT940 (``.sta``,
+    ``.mt940``, ``.940``, or ``.txt`` whose text starts with the ``:20:``
+    tag). Where a file gives an opening and a closing balance, the entries
+    must add up to the difference (a cut-off file is refused).
 
     Parameters
     ----------
@@ -142,6 +164,9 @@ def read_table(
         The worksheet of an Excel workbook, by name or position. When the
         first sheet (the default) has no header row and another sheet has,
         the error names that sheet.
+    check_balance : bool, default True
+        For bank statement files: refuse a statement whose opening balance
+        plus its entries is not its closing balance.
 
     Returns
     -------
@@ -151,9 +176,11 @@ def read_table(
     ------
     NexusError
         When the file is missing, is a folder, has an extension that is not a
-        table, or cannot be parsed.
+        table, or cannot be parsed (a statement file cut off, not well-formed,
+        or an ``.xml`` file that is not a camt.053 statement).
     SchemaError
-        When the file holds no table at all (empty, or no header row).
+        When the file holds no table at all (empty, or no header row), or a
+        statement's balances do not add up.
 
     Examples
     --------
@@ -178,8 +205,13 @@ def read_table(
         hint = " (old .xls workbooks: save as .xlsx first)" if ext == ".xls" else ""
         raise NexusError(
             f"{name}: cannot read {p.name!r}: unknown file type {ext or '(no extension)'!r}"
-            f"{hint}; use .csv, .parquet or .xlsx"
+            f"{hint}; use .csv, .parquet or .xlsx, or a bank statement file (.ofx, .qfx, "
+            "camt.053 .xml, MT940 .sta)"
         )
+    if kind in ("ofx", "xml", "mt940") or ext == ".txt":
+        statement = _read_statement(p, kind, ext, name, check_balance)
+        if statement is not None:
+            return statement
     names = dict(columns or {})
     text = sorted({names.get(c, c) for c in text_columns or ()})
     headings = [*_HEADINGS, *(v for v in names.values() if isinstance(v, str))]
@@ -217,12 +249,130 @@ def read_table(
             "says?"
         ) from None
     df.columns = [c.strip() if isinstance(c, str) else c for c in df.columns]
+    if kind in ("csv", "excel"):
+        df = _drop_footer(df, p.name)
+    if kind == "excel":
+        _excel_day_numbers(df, p.name)
     if kind == "csv" and text_columns is not None:
         _plain_money(df, [names.get(c, c) for c in MONEY_COLUMNS], name)
     if len(df.columns) == 0:
         raise SchemaError(f"{name}: {p.name!r} has no columns; check the export", table=name)
     log.info("read %s: %d rows x %d columns from %s", name, len(df), len(df.columns), p)
     return df
+
+
+# a cell that starts a total or a balance line below a table
+_FOOTER_WORDS = (r"(?i)^\s*(?:(?:grand\s+|sub-?\s*)?totals?\b|(?:opening|closing|ending|final|"
+                 r"available|ledger|book|end)\s+balance\b|balance\b|end\s+of\b|"
+                 r"(?:number|count)\s+of\b|sum\b|page\s+\d)")
+# a cell that starts like a date (03/03/2025, 2025-03-03, Mar 3 2025, Mon 03/03/2025)
+_DATE_START = r"^\s*(?:\d|[A-Za-z]{2,9}\.?,?\s+\d)"
+_FOOTER_ROWS = 50  # the last rows looked at for lines that are not transactions
+
+
+def _drop_footer(df: pd.DataFrame, file: str) -> pd.DataFrame:
+    """The table without the lines below it that are not transactions (logged).
+
+    Only the last rows are looked at (at most ``_FOOTER_ROWS``), and a row goes only when
+    its date cell (when the table has a date column) holds no date, and it is blank,
+    starts with a total or balance word (``Total``, ``Closing balance``...), or holds
+    one cell only (a line of text); without a date column, when it is blank or starts
+    with such a word and fills at most half the cells. A transaction with a blank date
+    keeps its row, to be refused with its row named.
+    """
+    if len(df) == 0 or df.shape[1] < 2:
+        return df
+    names = [str(c) for c in df.columns]
+    date = find_column(names, "date")
+    tail = df.iloc[-_FOOTER_ROWS:].astype(object)
+    text = tail.where(tail.isna(), tail.astype(str).apply(lambda c: c.str.strip()))
+    text = text.replace("", None)
+    filled = text.notna().sum(axis=1).to_numpy()
+    first = text.bfill(axis=1).iloc[:, 0]  # a row's first cell that is not blank
+    words = first.str.contains(_FOOTER_WORDS, regex=True, na=False).to_numpy(bool)
+    if date is not None and names.count(date) == 1:
+        at = names.index(date)
+        kinds = tail.iloc[:, at].map(type)
+        typed = tail.iloc[:, at].notna() & ~kinds.isin((str,))  # a number or a date
+        dated = typed.to_numpy() | text.iloc[:, at].str.contains(
+            _DATE_START, regex=True, na=False).to_numpy()
+        footer = ~dated & ((filled <= 1) | words)
+    else:
+        footer = (filled == 0) | (words & (filled * 2 <= text.shape[1]))
+    trailing = int(np.cumprod(footer[::-1]).sum())
+    if trailing == 0:
+        return df
+    gone = text.iloc[len(tail) - trailing:]
+    shown = [", ".join(v for v in row if isinstance(v, str)) for row in
+             gone.itertuples(index=False)]
+    shown = [r for r in shown if r]
+    if shown:
+        log.warning("%s: %d line%s below the table dropped, not transactions: %s", file,
+                    len(shown), "s" if len(shown) > 1 else "", "; ".join(map(repr, shown[:5])))
+    return df.iloc[:len(df) - trailing]
+
+
+def _excel_day_numbers(df: pd.DataFrame, file: str) -> None:
+    """Date columns of a workbook holding spreadsheet day numbers, as those days.
+
+    A column is converted when its heading names a date and every cell is a day
+    number (a number or numeric text from 20000 to 80000: 1954 to 2119) or a date the
+    workbook stores as such; anything else leaves it as it is, for the kernels' date
+    reader to read or refuse.
+    """
+    names = [str(c) for c in df.columns]
+    dates = {find_column(names, "date")} | {c for c in names if "date" in c.lower()}
+    for col in sorted(dates - {None}):
+        if names.count(col) != 1 or df[col].dtype.kind in "Mb":
+            continue
+        values = df[col]
+        numbers = pd.to_numeric(values, errors="coerce") if values.dtype.kind != "O" else \
+            pd.to_numeric(values.where(values.map(type).isin((int, float, str))),
+                          errors="coerce")
+        serial = numbers.between(20_000, 80_000).to_numpy()
+        if not serial.any():
+            continue
+        rest = values[values.notna().to_numpy() & ~serial]
+        stamps = pd.to_datetime(rest.astype(str), errors="coerce", format="ISO8601")
+        if stamps.isna().any():  # text that is not a day number: left to read_dates
+            continue
+        days = pd.Series(pd.to_datetime(numbers.where(serial), unit="D", origin="1899-12-30"),
+                         index=values.index)
+        days[rest.index] = stamps
+        df[col] = days
+        log.info("%s: %s holds spreadsheet day numbers; read as dates", file, col)
+
+
+def _read_statement(path: Path, kind: str, ext: str, name: str,
+                    check_balance: bool) -> pd.DataFrame | None:
+    """A bank statement file read by :mod:`nexus_lab.bankfiles`; None for a ``.txt`` file
+    that is not MT940 (then read as CSV)."""
+    from nexus_lab import bankfiles
+
+    try:
+        found = bankfiles.statement_kind(path)
+    except OSError as err:
+        raise NexusError(f"{name}: cannot read {path.name!r}: {err.strerror or err}") from None
+    if ext == ".txt" and found != "mt940":
+        return None
+    if kind == "xml" and found not in ("ofx", "camt.052", "camt.053", "camt.054"):
+        raise NexusError(
+            f"{name}: {path.name!r} is an XML file but not an ISO 20022 camt.053 bank statement "
+            "(no camt.053 namespace in its first lines); export the table as CSV or Excel, or "
+            "the statement as camt.053, OFX or MT940")
+    if kind == "xml":
+        reader = bankfiles.read_ofx if found == "ofx" else bankfiles.read_camt053
+    else:
+        reader = bankfiles.read_ofx if kind == "ofx" else bankfiles.read_mt940
+    try:
+        return reader(path, name=name, check_balance=check_balance)
+    except NexusError:
+        raise
+    except Exception as err:  # an encoding or I/O fault the readers do not name
+        raise NexusError(
+            f"{name}: cannot read {path.name!r} as a bank statement ({type(err).__name__}: "
+            f"{str(err).strip()[:200]}); is the file complete and of the kind its extension "
+            "says?") from None
 
 
 def _plain_money(df: pd.DataFrame, money: list[str], name: str) -> None:
@@ -262,8 +412,13 @@ def _read_csv(path: Path, text: list[str], sep: str | None,
                     "with them replaced by U+FFFD (\ufffd); check those rows", path.name,
                     "s" if len(lines) > 1 else "", ", ".join(map(str, lines)))
         return _csv_with(path, text, sep, heads, "utf-8-sig", errors="replace")
+    try:
+        df = _csv_with(path, text, sep, heads, "cp1252")
+    except UnicodeDecodeError:  # a byte Windows-1252 leaves undefined (0x81, 0x8d...)
+        log.warning("%s is not UTF-8 text; reading it as Latin-1 (ISO 8859-1)", path.name)
+        return _csv_with(path, text, sep, heads, "latin-1")
     log.warning("%s is not UTF-8 text; reading it as Windows-1252", path.name)
-    return _csv_with(path, text, sep, heads, "cp1252")
+    return df
 
 
 # a valid UTF-8 sequence of two to four bytes (RFC 3629)

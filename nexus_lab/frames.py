@@ -272,7 +272,8 @@ def looks_like_money(values: pd.Series) -> bool:
     if pd.api.types.is_numeric_dtype(values):
         return True
     sample = values.dropna().astype(str).head(200)
-    money = sample.str.fullmatch(r"[\s$€£¥₹(+-]*[\d][\d.,'\s]*[)\s-]*([A-Z]{3})?[\s€]*")
+    money = sample.str.fullmatch(
+        r"[\s$€£¥₹(+-]*[\d][\d.,'\s]*[)\s-]*([A-Z]{3}|[CD][Rr]\.?)?[\s€]*")
     return bool(len(sample) > 0 and money.mean() >= 0.8)
 
 
@@ -310,7 +311,8 @@ def read_money(
     """Parse money to int64 cents and say how the column was written.
 
     Numbers are taken as they are. Text such as ``"$1,234.50"``, ``"1.234,50 €"``,
-    ``"(12.00)"`` (negative) or ``"12.00-"`` is understood; the decimal mark is decided
+    ``"(12.00)"`` (negative), ``"12.00-"``, ``"12.00 DR"`` (a debit: negative) or
+    ``"12.00 CR"`` (a credit) is understood; the decimal mark is decided
     once for the whole column from all its values (a value ending in ``,dd`` or written
     ``1.234,56`` means a decimal comma; ``12.5`` or ``1,234.56`` a decimal point), never
     per value, and a column that shows both is refused. Mixed currency symbols in one
@@ -440,6 +442,9 @@ _WELL_FORMED = {
     ".": r"^(\d{1,3}(,\d{3})+|\d*)(\.\d*)?$",
     ",": r"^(\d{1,3}(\.\d{3})+|\d*)(,\d*)?$",
 }
+# a debit/credit mark after an amount (12.00 DR, 12.00CR, 3.50 Cr.)
+_DC_MARK = r"([\d\s)])\s*(?i:CR|DR)\.?$"
+_DR_MARK = r"[\d\s)]\s*(?i:DR)\.?$"
 #: The currency a sign stands for (``$`` is read as US dollars).
 CURRENCY_SIGNS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
 _DECIMAL_NAMES = {".": "decimal point (1,234.56)", ",": "decimal comma (1.234,56)"}
@@ -485,6 +490,10 @@ def _parse_money_text(
     arr: pa.Array, *, table: str, column: str, ids: np.ndarray | None, decimal: str
 ) -> tuple[np.ndarray, dict]:
     text = pc.utf8_trim_whitespace(pc.cast(arr, pa.string()))
+    # a debit/credit mark after the amount, as bank exports write it: "12.00 DR" is money
+    # out, "12.00 CR" money in
+    debit = np.asarray(pc.fill_null(pc.match_substring_regex(text, _DR_MARK), False))
+    text = pc.replace_substring_regex(text, _DC_MARK, r"\1")
     symbols = pc.struct_field(pc.extract_regex(text, r"(?P<sym>[$€£¥₹]|\b[A-Z]{3}\b)"), "sym")
     distinct = [s for s in pc.unique(symbols).to_pylist() if s]
     if len({CURRENCY_SIGNS.get(d, d) for d in distinct}) == 1 < len(distinct):
@@ -531,7 +540,7 @@ def _parse_money_text(
         )
     number = pc.if_else(pa.array(present), number, None)
     cents = _exact_cents(number, np.asarray(pc.fill_null(exponent, False)))
-    cents = np.where(minus, -np.abs(cents), cents)
+    cents = np.where(minus | debit, -np.abs(cents), cents)
     return cents, {"decimal": decimal, "currency": distinct[0] if distinct else None}
 
 
