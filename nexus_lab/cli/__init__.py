@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -63,6 +64,7 @@ from nexus_lab.cli._common import (
     EXIT_FAILED,
     EXIT_INPUT,
     EXIT_INTERRUPTED,
+    EXIT_PIPE,
     EXIT_REFUSED,
     EXIT_TERMINATED,
     for_the_command_line,
@@ -133,6 +135,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {for_the_command_line(str(err), getattr(err, 'table', None), flags)}",
                   file=sys.stderr)
             return EXIT_INPUT
+        except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as on SIGPIPE
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_PIPE
         except KeyboardInterrupt as err:
             terminated = isinstance(err, _Terminated)
             print(_stopped("terminated" if terminated else "interrupted", written),

@@ -21,6 +21,7 @@ EXIT_FAILED = 1  # an IntegrityError: a signature, seal or audit log does not ve
 EXIT_INPUT = 2  # a NexusError: the input or the settings are wrong
 EXIT_INTERRUPTED = 130  # SIGINT (Ctrl-C): 128 + 2
 EXIT_TERMINATED = 143  # SIGTERM: 128 + 15
+EXIT_PIPE = 141  # the reader of stdout went away (`| head`): 128 + SIGPIPE's 13
 EXIT_REFUSED = 77  # PermissionDenied: the role does not permit it (sysexits' EX_NOPERM)
 EXIT_BUG = 70  # anything else: a fault of the program, not of the input (sysexits' EX_SOFTWARE)
 PASSWORD_ENV = "NEXUS_LAB_KEY_PASSWORD"

@@ -79,9 +79,9 @@ def _reconcile(args: argparse.Namespace) -> int:
 
         bank, ledger = load_books(store, account=args.account, start=args.start, end=args.end)
         sources = None
-        names = {side: f"{table} of {store.where}" + (f" ({args.account})" if args.account
-                                                      else "")
-                 for side, table in (("bank", "bank_statements"), ("ledger", "expenses"))}
+        names = {"bank": f"bank_statements of {store.where}"
+                 + (f" (account {args.account})" if args.account else ""),
+                 "ledger": f"expenses of {store.where}"}
     else:
         names = None
         bank = read(args.bank, "bank", bank_map, args.sheet)

@@ -130,8 +130,8 @@ def load_books(store: Store | str | None = None, *, account: str | None = None,
     account : str, optional
         The bank account (default: every account).
     ledger_account : str, optional
-        The books' account, when it is named differently (default: ``account``; books
-        ingested without an account are always included).
+        The books' account, when it is named differently (default: ``account``, with
+        the books ingested without an account; all the books when none are on it).
     start, end : date-like, optional
         The period, both ends included.
 
@@ -143,9 +143,17 @@ def load_books(store: Store | str | None = None, *, account: str | None = None,
     s = _store(store)
     auth.require("financial.read", store=s, resource="bank_statements")
     bank = s.read("bank_statements", where=None if account is None else {"account": account})
+    accounts = sorted(bank["account"].unique())
+    if account is None and len(accounts) > 1:
+        shown = ", ".join(repr(a) for a in accounts[:5]) + (", ..." if len(accounts) > 5 else "")
+        raise NexusError(f"the store at {s.where} holds {len(accounts)} bank accounts ({shown})"
+                         "; reconcile one at a time: choose it with --account (account= in "
+                         "Python)")
     ledger_acc = ledger_account if ledger_account is not None else account
     ledger = s.read("expenses", where=None if ledger_acc is None else
                     {"account": [ledger_acc, ""]})
+    if ledger_account is None and account is not None and len(ledger) == 0:
+        ledger = s.read("expenses")  # the books name their accounts otherwise: all of them
     for name, frame in (("bank", bank), ("ledger", ledger)):
         if len(frame) == 0:
             where = f" for account {account!r}" if account else ""

@@ -90,3 +90,31 @@ def test_a_refused_connection_is_one_clear_line(tmp_path):
 def test_one_file_without_the_other_is_refused(args, tmp_path):
     done = _cli(*args, cwd=tmp_path)
     assert done.returncode == 2 and "give both files" in done.stderr
+
+
+def test_a_reader_that_goes_away_stops_the_command_quietly(tmp_path):
+    cmd = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "nexus_lab.cli"]
+    proc = subprocess.Popen([*cmd, "users", "roles", "--store", str(tmp_path / "x.db")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # as `| head` does once it has what it wants
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141, err
+    assert "Traceback" not in err and "internal error" not in err
+
+
+def test_a_store_with_several_accounts_asks_for_one(tmp_path):
+    s = nx.store.connect(tmp_path / "x.db")
+    s.migrate()
+    bank, ledger, _ = nx.datasets.synth_reconciliation(60, seed=2)
+    s.ingest("bank_statements", bank.assign(account="A-1"))
+    s.ingest("bank_statements", bank.assign(account="B-2"))
+    s.ingest("expenses", ledger.assign(account="GL-1000"))
+    done = _cli("reconcile", "--store", tmp_path / "x.db", "--out", "r", "--no-track",
+                cwd=tmp_path)
+    assert done.returncode == 2
+    assert "holds 2 bank accounts ('A-1', 'B-2')" in done.stderr and "--account" in done.stderr
+    done = _cli("reconcile", "--store", tmp_path / "x.db", "--account", "B-2", "--out", "r",
+                "--no-track", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"bank_statements of {tmp_path / 'x.db'} (account B-2) ({len(bank)} rows)" in (
+        done.stdout)
