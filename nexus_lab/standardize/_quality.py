@@ -398,7 +398,10 @@ def quality(
     kind : {"bank", "ledger"}
         The contract of the built-in rules.
     as_of : date-like, optional
-        The day timeliness is measured against; default the table's latest ``date``.
+        The day timeliness is measured against; default the table's latest ``date``
+        leaving out dates more than 60 days after its 99th percentile, so that a
+        mistyped date years ahead does not make every other row look stale (it fails
+        timeliness itself).
     columns : mapping, optional
         ``{canonical name: your column}`` for the built-in rules.
     max_age_days : int, default 365
@@ -437,7 +440,9 @@ def quality(
         frame = frame.rename(columns={v: k for k, v in columns.items()})
     if as_of is None and "date" in frame:
         dates = pd.to_datetime(frame["date"], errors="coerce", format="mixed")
-        as_of = dates.max() if dates.notna().any() else None
+        dates = dates.dropna()
+        usual = dates.quantile(0.99) + pd.Timedelta(days=60) if len(dates) else None
+        as_of = dates[dates <= usual].max() if len(dates) else None
     schema, source = _load_rules(rules, kind, as_of, max_age_days, list(frame.columns))
     _check_columns(schema, frame, source, kind, rules is None)
     filled = _filled(frame)

@@ -191,3 +191,13 @@ def test_a_raw_table_fails_cell_by_cell_and_optional_rules_do_not_apply():
     assert rep.scores.loc["description", "completeness"] == 75.0
     assert "currency" not in rep.scores.index
     assert not rep.counts["rule"].str.startswith("currency").any()
+
+
+def test_one_mistyped_future_date_does_not_make_the_rest_stale():
+    dates = list(pd.date_range("2025-01-01", periods=99, freq="D").strftime("%Y-%m-%d"))
+    df = pd.DataFrame({"transaction_id": [f"B{i}" for i in range(100)],
+                       "date": [*dates, "2031-01-01"], "amount": [1.0 + i for i in range(100)],
+                       "description": [f"row {i}" for i in range(100)]})
+    rep = quality(df, kind="bank")
+    assert str(rep.as_of.date()) == "2025-04-09"
+    assert rep.scores.loc["date", "timeliness"] == 99.0  # the 2031 row alone fails
