@@ -37,6 +37,7 @@ import contextlib
 import csv
 import io
 import json
+import os
 import platform
 import resource
 import statistics
@@ -244,7 +245,7 @@ def main(argv=None) -> None:
             rows += bench_engine(engine, stores, df, more, df_db, args.repeats,
                                  args.anchor_repeats, args.chunksize)
     result = {"machine": platform.platform(), "python": sys.version.split()[0],
-              "cpus": len(__import__("os").sched_getaffinity(0)),
+              "cpus": len(os.sched_getaffinity(0)),
               "date": time.strftime("%Y-%m-%d"), "rows": args.rows,
               "repeats": args.repeats, "anchor_repeats": args.anchor_repeats,
               "postgres_settings": "fsync=off, full_page_writes=off (as the tests' server)",
