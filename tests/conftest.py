@@ -1,7 +1,9 @@
-"""Shared fixtures: small synthetic tables, their files, and a throwaway MLflow store."""
+"""Shared fixtures: small synthetic tables, their files, a throwaway MLflow store and a
+throwaway PostgreSQL server."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import pandas as pd
 import pytest
 
 from nexus_lab.datasets import synth_reconciliation
+from tests._postgres import PASSWORD, USER, PostgresUnavailable, throwaway_postgres
 
 
 @pytest.fixture(scope="session")
@@ -61,78 +64,22 @@ def tracking_uri(_mlflow_template, tmp_path, monkeypatch) -> str:
 
 # ---- a real PostgreSQL server, started for the test run --------------------------------
 
-def _postgres_bin() -> Path | None:
-    """The folder of initdb and pg_ctl: on PATH, else Debian's /usr/lib/postgresql/N/bin."""
-    found = shutil.which("initdb") and shutil.which("pg_ctl")
-    if found:
-        return Path(found).parent
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
-                      key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit()
-                      else 0)
-    return versions[-1].parent if versions else None
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-PG_USER, PG_PASSWORD = "nexus", "nexus-test-password"
+PG_USER, PG_PASSWORD = USER, PASSWORD
 
 
 @pytest.fixture(scope="session")
 def postgres_server():
-    """A throwaway PostgreSQL cluster (initdb + pg_ctl on a free port), stopped at the
-    end; password authentication over TCP. Yields ``(host, port)``.
+    """A throwaway PostgreSQL cluster (tests/_postgres.py: initdb + pg_ctl on a free port),
+    stopped at the end; password authentication over TCP. Yields ``(host, port)``.
 
-    PostgreSQL refuses to run as root: as root (CI), the server runs as the
-    ``postgres`` user that Debian's package creates.
+    As root (CI), the server runs as the ``postgres`` user that Debian's package creates.
     """
-    import os
-    import subprocess
-
-    bindir = _postgres_bin()
-    if bindir is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed: "
-                    "apt-get install postgresql (.ci/run does)")
-    import tempfile
-
-    # not under pytest's temporary folder: as root, that is closed to the postgres user
-    base = Path(tempfile.mkdtemp(prefix="nexus-lab-pg-", dir="/tmp" if os.geteuid() == 0 else None))
-    data, sock = base / "data", base / "sock"
-    sock.mkdir()
-    pwfile = base / "pw"
-    pwfile.write_text(PG_PASSWORD + "\n")
-    user = None
-    if os.geteuid() == 0:
-        import pwd
-
+    with contextlib.ExitStack() as stack:
         try:
-            user = pwd.getpwnam("postgres").pw_name
-        except KeyError:
-            pytest.skip("running as root and there is no 'postgres' user to run the server as")
-        for p in (base, sock, pwfile):
-            shutil.chown(p, user)
-    port = _free_port()
-
-    def run(*args: str) -> None:
-        proc = subprocess.run([str(bindir / args[0]), *args[1:]], user=user,
-                              capture_output=True, text=True, timeout=120)
-        if proc.returncode:
-            raise RuntimeError(f"{args[0]} failed: {proc.stderr or proc.stdout}")
-
-    run("initdb", "-D", str(data), "-U", PG_USER, f"--pwfile={pwfile}", "-A", "scram-sha-256",
-        "-E", "UTF8", "--no-sync")
-    run("pg_ctl", "-D", str(data), "-l", str(base / "log"), "-w", "-t", "60", "-o",
-        f"-p {port} -k {sock} -h 127.0.0.1 -c fsync=off -c full_page_writes=off", "start")
-    try:
-        yield "127.0.0.1", port
-    finally:
-        run("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(base, ignore_errors=True)
+            host, port = stack.enter_context(throwaway_postgres())
+        except PostgresUnavailable as err:
+            pytest.skip(str(err))
+        yield host, port
 
 
 @pytest.fixture

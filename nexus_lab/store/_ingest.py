@@ -1,9 +1,14 @@
 """Bulk ingest: a frame checked and typed for its table, then written in one statement.
 
-PostgreSQL takes the rows through ``COPY ... FROM STDIN`` (text format, built column by
-column, not row by row) into a temporary staging table, then one ``INSERT ... SELECT ...
-ON CONFLICT DO NOTHING``; SQLite through one ``executemany`` with ``ON CONFLICT DO
-NOTHING``. Both inside the caller's transaction.
+PostgreSQL takes the rows through ``COPY ... FROM STDIN (FORMAT csv)``, the CSV written
+by Arrow's CSV writer (every text value quoted, NULL unquoted and empty: the two cannot
+be confused), after ``LOCK TABLE ... IN SHARE ROW EXCLUSIVE MODE`` (one writer of the
+table at a time; readers are not blocked). Into an empty table the rows are copied
+straight in; into one that holds rows already, into a temporary staging table, then one
+``INSERT ... SELECT ... ON CONFLICT DO NOTHING``. SQLite takes them through one
+``executemany`` with ``ON CONFLICT DO NOTHING``. Both inside the caller's transaction.
+
+Text columns are checked and trimmed with Arrow compute, not a Python call per value.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 
 from nexus_lab.errors import SchemaError
@@ -37,8 +45,9 @@ def prepare(t: sa.Table, df: pd.DataFrame, *, dayfirst: bool | None = None,
             decimal: str = "auto") -> pd.DataFrame:
     """The frame's columns for table ``t``, typed and checked; refuses what would not fit.
 
-    Returns a frame with the table's column names: text as objects (None for NULL),
-    money as int64 cents, dates as ``datetime64``, JSON as its text.
+    Returns a frame with the table's column names: text as Arrow-backed strings
+    (``string[pyarrow]``, NA for NULL), money as int64 cents, dates as ``datetime64``,
+    JSON as its text.
     """
     if not isinstance(df, pd.DataFrame):
         raise SchemaError(f"ingest into {t.name} takes a pandas DataFrame, not "
@@ -105,12 +114,18 @@ def _money(t: sa.Table, df: pd.DataFrame, name: str, have: list[str],
 def _typed(t: sa.Table, col: sa.Column, values: pd.Series, dayfirst: bool | None) -> Any:
     name, kind = col.name, col.type
     if isinstance(kind, sa.Date | sa.DateTime):
-        blank = values.isna() | (values.astype("string").str.strip() == "")
+        blank = values.isna()
+        if not pd.api.types.is_datetime64_any_dtype(values):
+            blank |= values.astype("string").str.strip() == ""
         if blank.all():
             return pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
-        stamps = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
-        stamps[~blank] = read_dates(values[~blank], table=t.name, column=name,
-                                    dayfirst=dayfirst)[0]
+        if blank.any():
+            stamps = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+            stamps[~blank] = read_dates(values[~blank], table=t.name, column=name,
+                                        dayfirst=dayfirst)[0]
+        else:
+            stamps = pd.Series(read_dates(values, table=t.name, column=name,
+                                          dayfirst=dayfirst)[0], index=values.index)
         return stamps.dt.normalize() if isinstance(kind, sa.Date) else stamps
     if isinstance(kind, sa.JSON):
         return values.map(lambda v: None if v is None or v is pd.NA or (
@@ -122,21 +137,36 @@ def _typed(t: sa.Table, col: sa.Column, values: pd.Series, dayfirst: bool | None
             raise SchemaError(f"{t.name}.{name} must be numbers; rows "
                               f"{_rows(bad.to_numpy())} are not", table=t.name, column=name)
         return numbers.to_numpy()
-    text = values.astype("string").str.strip()
-    text = text.mask(text == "")
-    nul = text.str.contains("\x00", regex=False).fillna(False).to_numpy()
+    text = _text(values)
+    nul = _mask(pc.match_substring(text, "\x00"))
     if nul.any():
         raise SchemaError(f"{t.name}.{name} holds NUL characters (\\x00) in rows {_rows(nul)}, "
                           "which a database text column cannot keep; remove them from the "
                           "file (e.g. tr -d '\\000')", table=t.name, column=name)
     limit = getattr(kind, "length", None)
     if limit:
-        long = (text.str.len() > limit).fillna(False).to_numpy()
+        long = _mask(pc.greater(pc.utf8_length(text), limit))
         if long.any():
             raise SchemaError(f"{t.name}.{name} holds text longer than {limit} characters in "
                               f"rows {_rows(long)}; is it the right column?", table=t.name,
                               column=name)
-    return text.astype(object).where(text.notna(), None).to_numpy()
+    return pd.arrays.ArrowStringArray(pa.chunked_array([text]))
+
+
+def _text(values: pd.Series) -> pa.Array:
+    """The values as text, trimmed, blanks as NULL (one Arrow array)."""
+    try:
+        arr = pa.array(values.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # numbers, dates...: as pandas writes them
+        arr = pa.array(values.astype("string").to_numpy(dtype=object), type=pa.large_string(),
+                       from_pandas=True)
+    arr = pc.utf8_trim_whitespace(arr)
+    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.large_string()), arr)
+
+
+def _mask(hits: pa.Array) -> np.ndarray:
+    """A boolean Arrow array as NumPy, NULL as False."""
+    return hits.fill_null(False).to_numpy(zero_copy_only=False)
 
 
 def bulk_insert(conn: sa.Connection, t: sa.Table, frame: pd.DataFrame,
@@ -146,11 +176,9 @@ def bulk_insert(conn: sa.Connection, t: sa.Table, frame: pd.DataFrame,
     for name in key:
         if name not in frame:
             frame[name] = t.c[name].server_default.arg if t.c[name].server_default else None
-    if not key:
-        pass
-    elif len(key) == 1:
+    if len(key) == 1:
         check_unique(frame[key[0]].to_numpy(), table=t.name, column=key[0])
-    else:
+    elif key and frame.duplicated(list(key)).any():  # hashed; the rows named only on failure
         joined = frame[list(key)].astype(str).agg("\x1f".join, axis=1).to_numpy()
         check_unique(joined, table=t.name, column="+".join(key))
     if conn.dialect.name == "postgresql":
@@ -168,6 +196,8 @@ def _executemany_sqlite(conn: sa.Connection, t: sa.Table, frame: pd.DataFrame,
             fmt = "%Y-%m-%d" if isinstance(t.c[name].type, sa.Date) else "%Y-%m-%d %H:%M:%S.%f"
             text = v.dt.strftime(fmt)
             values.append(text.astype(object).where(v.notna(), None).tolist())
+        elif isinstance(v.dtype, pd.StringDtype):
+            values.append(pa.array(v.array).to_pylist())
         else:
             values.append(v.tolist() if v.dtype != object else list(v))
     raw = conn.connection.driver_connection
@@ -184,26 +214,27 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _copy_text(frame: pd.DataFrame, t: sa.Table) -> bytes:
-    """The rows in COPY's text format, built a column at a time."""
-    parts = []
+def _copy_csv(frame: pd.DataFrame, t: sa.Table) -> pa.Buffer:
+    """The rows as CSV for ``COPY ... (FORMAT csv)``: Arrow's writer quotes every text
+    value (an empty text is ``""``), leaves NULL unquoted and empty, writes dates as
+    ``YYYY-MM-DD`` and times as ``YYYY-MM-DD HH:MM:SS.ffffff``."""
+    arrays = []
     for name in frame.columns:
         v = frame[name]
         if pd.api.types.is_datetime64_any_dtype(v):
-            fmt = "%Y-%m-%d" if isinstance(t.c[name].type, sa.Date) else "%Y-%m-%d %H:%M:%S.%f"
-            text = v.dt.strftime(fmt).astype("string")
-        elif pd.api.types.is_numeric_dtype(v) or pd.api.types.is_bool_dtype(v):
-            text = v.astype("string")
+            kind = pa.date32() if isinstance(t.c[name].type, sa.Date) else pa.timestamp("us")
+            arrays.append(pa.array(v.to_numpy(dtype="datetime64[us]"), type=pa.timestamp("us"),
+                                   mask=v.isna().to_numpy()).cast(kind))
+        elif v.dtype == object:  # JSON text, a key's default: as they are
+            arrays.append(pa.array(v.to_numpy(), type=pa.large_string(), from_pandas=True))
         else:
-            text = pd.Series(v, dtype="string")
-            if text.str.contains(r"[\\\t\n\r]", regex=True).fillna(False).any():
-                text = (text.str.replace("\\", "\\\\", regex=False)
-                        .str.replace("\t", "\\t", regex=False)
-                        .str.replace("\n", "\\n", regex=False)
-                        .str.replace("\r", "\\r", regex=False))
-        parts.append(text.fillna("\\N"))
-    lines = parts[0].str.cat(parts[1:], sep="\t") if len(parts) > 1 else parts[0]
-    return ("\n".join(lines.tolist()) + "\n").encode("utf-8")
+            arrays.append(pa.array(v.array if isinstance(v.dtype, pd.StringDtype) else v,
+                                   from_pandas=True))
+    table = pa.Table.from_arrays(arrays, names=list(frame.columns))
+    sink = pa.BufferOutputStream()
+    pa_csv.write_csv(table, sink, pa_csv.WriteOptions(include_header=False,
+                                                      quoting_style="needed"))
+    return sink.getvalue()
 
 
 def _copy_postgres(conn: sa.Connection, t: sa.Table, frame: pd.DataFrame,
@@ -214,16 +245,24 @@ def _copy_postgres(conn: sa.Connection, t: sa.Table, frame: pd.DataFrame,
     stage = sql.Identifier(f"nexus_stage_{t.name}")
     target = sql.Identifier(t.name)
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns)
+    copy_sql = "COPY {} ({}) FROM STDIN (FORMAT csv)"
+    data = _copy_csv(frame, t)
     with raw.cursor() as cur:
-        if not key:  # nothing to skip: straight into the table
-            with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(target, cols)) as copy:
-                _write_copy(copy, _copy_text(frame, t))
+        if key:
+            # one writer of the table at a time (readers go on): a second ingest of the same
+            # rows waits here, then finds them and writes none
+            cur.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(target))
+            cur.execute(sql.SQL("SELECT 1 FROM {} LIMIT 1").format(target))
+            empty = cur.fetchone() is None
+        if not key or empty:  # nothing to skip: straight into the table
+            with cur.copy(sql.SQL(copy_sql).format(target, cols)) as copy:
+                _write_copy(copy, data)
             return len(frame)
         cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(stage))
         cur.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP")
                     .format(stage, target))
-        with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(stage, cols)) as copy:
-            _write_copy(copy, _copy_text(frame, t))
+        with cur.copy(sql.SQL(copy_sql).format(stage, cols)) as copy:
+            _write_copy(copy, data)
         cur.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) DO NOTHING")
                     .format(target, cols, cols, stage,
                             sql.SQL(", ").join(sql.Identifier(k) for k in key)))
@@ -232,6 +271,7 @@ def _copy_postgres(conn: sa.Connection, t: sa.Table, frame: pd.DataFrame,
     return int(written)
 
 
-def _write_copy(copy: Any, data: bytes, step: int = 1 << 20) -> None:
-    for lo in range(0, len(data), step):
-        copy.write(data[lo:lo + step])
+def _write_copy(copy: Any, data: pa.Buffer, step: int = 1 << 20) -> None:
+    view = memoryview(data)
+    for lo in range(0, len(view), step):
+        copy.write(view[lo:lo + step])

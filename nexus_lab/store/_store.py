@@ -351,11 +351,13 @@ class Store:
                decimal: str = "auto") -> int:
         """Write rows in bulk; rows whose natural key is in the table already are skipped.
 
-        PostgreSQL: ``COPY ... FROM STDIN`` into a staging table, then one
-        ``INSERT ... ON CONFLICT DO NOTHING``. SQLite: one ``executemany`` with
-        ``ON CONFLICT DO NOTHING``. Either way in one transaction: a process killed
-        in the middle leaves the table as it was, and two processes ingesting the same
-        file at once leave one copy.
+        PostgreSQL: the table is locked against other writers (``SHARE ROW EXCLUSIVE``:
+        readers go on), then ``COPY ... FROM STDIN`` straight into it when it is empty,
+        else into a staging table and one ``INSERT ... ON CONFLICT DO NOTHING``. SQLite:
+        one ``executemany`` with ``ON CONFLICT DO NOTHING``. Either way in one
+        transaction: a process killed in the middle leaves the table as it was, and two
+        processes ingesting the same file at once leave one copy (the second waits for
+        the first, then writes nothing).
 
         Parameters
         ----------

@@ -68,7 +68,8 @@ def test_ingest_round_trip_and_reingest_changes_nothing(store):
 
 def test_hostile_strings_are_bound_not_spliced(store):
     hostile = ["O'Brien \"quoted\"", "x'); DROP TABLE bank_statements; --", "tab\there",
-               "new\nline \\N back\\slash", "emoji 💸🏦", "ü" * 1_000_000]
+               "new\nline \\N back\\slash", "emoji 💸🏦", "ü" * 1_000_000,
+               "end of data?\n\\.\nno", '"', '""', "a,b;c\r\nd", "\\N", "NULL"]
     bank = pd.DataFrame({"transaction_id": [f"H{i}" for i in range(len(hostile))],
                          "date": "2025-02-01", "amount": 1.0, "description": hostile})
     assert store.ingest("bank_statements", bank) == len(hostile)
@@ -198,3 +199,29 @@ def test_two_processes_ingesting_the_same_rows_leave_one_copy(store, store_url):
     written = sorted(int(out.strip()) for out, _ in outs)
     assert sum(written) == 30_000
     assert store.query("select count(*) as n from bank_statements")["n"].iloc[0] == 30_000
+
+
+def test_append_keeps_every_kind_of_value(store):
+    """Times, floats, JSON, NULLs and text through the bulk path, read back unchanged."""
+    with store.transaction():
+        store.execute("insert into fraud_runs (run_id, created_by) values ('R1', 'ana')")
+    rows = pd.DataFrame({
+        "run_id": ["R1"] * 3, "transaction_id": ["T1", "T2", "T3"],
+        "account": ["A", None, ""],
+        "date": pd.to_datetime(["2025-01-02 03:04:05.123456", None, "2025-12-31 23:59:59"],
+                               format="ISO8601"),
+        "amount_cents": [-1, 0, 2**53 - 1], "risk_score": [0.1, 1 / 3, 1e-12],
+        "flags": [{"a": [1, "x"]}, None, ["q\"uote", "\\", "é"]],
+        "reasons": ['line\nbreak, "quoted"', None, "\\."],
+    })
+    assert store.append("fraud_scores", rows) == 3
+    got = store.read("fraud_scores", order_by="transaction_id")
+    assert got["account"].tolist() == ["A", None, None]  # blank text is NULL
+    assert got["date"].tolist()[::2] == [pd.Timestamp("2025-01-02 03:04:05.123456"),
+                                         pd.Timestamp("2025-12-31 23:59:59")]
+    assert got["date"].isna().tolist() == [False, True, False]
+    assert got["amount_cents"].tolist() == [-1, 0, 2**53 - 1]
+    assert got["risk_score"].tolist() == [0.1, 1 / 3, 1e-12]
+    assert got["flags"].tolist() == [{"a": [1, "x"]}, None, ["q\"uote", "\\", "é"]]
+    assert got["reasons"].tolist() == ['line\nbreak, "quoted"', None, "\\."]
+    assert (got["review_state"] == "open").all()
