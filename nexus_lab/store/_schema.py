@@ -32,6 +32,12 @@ def _id() -> sa.Column:
                      primary_key=True, autoincrement=True)
 
 
+def _batch() -> sa.Column:
+    # the ingest_batches row that wrote it (no foreign key: a bulk load would check each
+    # row against it, which halves PostgreSQL's COPY; the store writes both together)
+    return sa.Column("batch_id", sa.BigInteger)
+
+
 def _when(name: str = "created_at", nullable: bool = False) -> sa.Column:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable,
                      server_default=None if nullable else NOW)
@@ -63,7 +69,7 @@ bank_statements = sa.Table(
     sa.Column("reference", sa.Text),
     sa.Column("reconciliation_status", sa.String(32), nullable=False,
               server_default="unmatched"),
-    sa.Column("batch_id", sa.BigInteger, sa.ForeignKey("ingest_batches.id")),
+    _batch(),
     sa.UniqueConstraint("account", "transaction_id", name="uq_bank_statements_key"),
     sa.Index("ix_bank_statements_date", "account", "date"),
 )
@@ -82,7 +88,7 @@ expenses = sa.Table(
     sa.Column("reconciliation_status", sa.String(32), nullable=False,
               server_default="unmatched"),
     sa.Column("pov_analysis", JSON),
-    sa.Column("batch_id", sa.BigInteger, sa.ForeignKey("ingest_batches.id")),
+    _batch(),
     sa.UniqueConstraint("account", "transaction_id", name="uq_expenses_key"),
     sa.Index("ix_expenses_date", "account", "date"),
 )
@@ -133,7 +139,7 @@ projects = sa.Table(
     sa.Column("start_date", sa.Date),
     sa.Column("end_date", sa.Date),
     sa.Column("status", sa.String(32), nullable=False, server_default="active"),
-    sa.Column("batch_id", sa.BigInteger, sa.ForeignKey("ingest_batches.id")),
+    _batch(),
 )
 
 project_milestones = sa.Table(
@@ -146,7 +152,7 @@ project_milestones = sa.Table(
     sa.Column("planned_amount_cents", sa.BigInteger, nullable=False),
     sa.Column("completed_date", sa.Date),
     sa.Column("status", sa.String(32), nullable=False, server_default="open"),
-    sa.Column("batch_id", sa.BigInteger, sa.ForeignKey("ingest_batches.id")),
+    _batch(),
 )
 
 trading_operations = sa.Table(
@@ -159,7 +165,7 @@ trading_operations = sa.Table(
     sa.Column("amount_cents", sa.BigInteger, nullable=False),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("description", sa.Text),
-    sa.Column("batch_id", sa.BigInteger, sa.ForeignKey("ingest_batches.id")),
+    _batch(),
     sa.CheckConstraint("kind IN ('income', 'expense')", name="kind"),
 )
 

@@ -282,11 +282,6 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("batch_id", sa.BigInteger(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["batch_id"],
-            ["ingest_batches.id"],
-            name=op.f("fk_bank_statements_batch_id_ingest_batches"),
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_bank_statements")),
         sa.UniqueConstraint("account", "transaction_id", name="uq_bank_statements_key"),
     )
@@ -321,9 +316,6 @@ def upgrade() -> None:
             nullable=True,
         ),
         sa.Column("batch_id", sa.BigInteger(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["batch_id"], ["ingest_batches.id"], name=op.f("fk_expenses_batch_id_ingest_batches")
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_expenses")),
         sa.UniqueConstraint("account", "transaction_id", name="uq_expenses_key"),
     )
@@ -410,9 +402,6 @@ def upgrade() -> None:
         sa.Column("end_date", sa.Date(), nullable=True),
         sa.Column("status", sa.String(length=32), server_default="active", nullable=False),
         sa.Column("batch_id", sa.BigInteger(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["batch_id"], ["ingest_batches.id"], name=op.f("fk_projects_batch_id_ingest_batches")
-        ),
         sa.PrimaryKeyConstraint("project_id", name=op.f("pk_projects")),
     )
     op.create_table(
@@ -484,11 +473,6 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=32), server_default="open", nullable=False),
         sa.Column("batch_id", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["batch_id"],
-            ["ingest_batches.id"],
-            name=op.f("fk_project_milestones_batch_id_ingest_batches"),
-        ),
-        sa.ForeignKeyConstraint(
             ["project_id"],
             ["projects.project_id"],
             name=op.f("fk_project_milestones_project_id_projects"),
@@ -507,11 +491,6 @@ def upgrade() -> None:
         sa.Column("batch_id", sa.BigInteger(), nullable=True),
         sa.CheckConstraint(
             "kind IN ('income', 'expense')", name=op.f("ck_trading_operations_kind")
-        ),
-        sa.ForeignKeyConstraint(
-            ["batch_id"],
-            ["ingest_batches.id"],
-            name=op.f("fk_trading_operations_batch_id_ingest_batches"),
         ),
         sa.ForeignKeyConstraint(
             ["milestone_id"],
