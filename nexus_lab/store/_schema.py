@@ -4,7 +4,8 @@ what the kernels produce and the surfaces need.
 Money is ``BIGINT`` cents in columns named ``*_cents`` (exact on both engines; SQL
 reads ``sum(amount_cents) / 100.0``); dates are ``DATE``, times ``TIMESTAMP`` in UTC;
 structured details are JSON (``JSONB`` on PostgreSQL). Every table the bulk ingest
-writes has a natural key (``NATURAL_KEYS``): re-ingesting a file changes nothing.
+writes has a natural key (``NATURAL_KEYS``), its primary key: re-ingesting a file
+changes nothing, and a bulk load maintains no index of a surrogate id.
 
 The migrations in ``migrations/versions`` create exactly this schema; a test checks
 that Alembic's autogenerate finds no difference between the two.
@@ -59,7 +60,6 @@ ingest_batches = sa.Table(
 
 bank_statements = sa.Table(
     "bank_statements", metadata,
-    _id(),
     sa.Column("account", sa.String(128), nullable=False, server_default=""),
     sa.Column("transaction_id", sa.String(256), nullable=False),
     sa.Column("date", sa.Date, nullable=False),
@@ -70,13 +70,12 @@ bank_statements = sa.Table(
     sa.Column("reconciliation_status", sa.String(32), nullable=False,
               server_default="unmatched"),
     _batch(),
-    sa.UniqueConstraint("account", "transaction_id", name="uq_bank_statements_key"),
+    sa.PrimaryKeyConstraint("account", "transaction_id"),  # the natural key, no surrogate
     sa.Index("ix_bank_statements_date", "account", "date"),
 )
 
 expenses = sa.Table(
     "expenses", metadata,
-    _id(),
     sa.Column("account", sa.String(128), nullable=False, server_default=""),
     sa.Column("transaction_id", sa.String(256), nullable=False),
     sa.Column("date", sa.Date, nullable=False),
@@ -89,7 +88,7 @@ expenses = sa.Table(
               server_default="unmatched"),
     sa.Column("pov_analysis", JSON),
     _batch(),
-    sa.UniqueConstraint("account", "transaction_id", name="uq_expenses_key"),
+    sa.PrimaryKeyConstraint("account", "transaction_id"),  # the natural key, no surrogate
     sa.Index("ix_expenses_date", "account", "date"),
 )
 

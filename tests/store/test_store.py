@@ -70,16 +70,16 @@ def test_hostile_strings_are_bound_not_spliced(store):
     hostile = ["O'Brien \"quoted\"", "x'); DROP TABLE bank_statements; --", "tab\there",
                "new\nline \\N back\\slash", "emoji 💸🏦", "ü" * 1_000_000,
                "end of data?\n\\.\nno", '"', '""', "a,b;c\r\nd", "\\N", "NULL"]
-    bank = pd.DataFrame({"transaction_id": [f"H{i}" for i in range(len(hostile))],
+    bank = pd.DataFrame({"transaction_id": [f"H{i:02d}" for i in range(len(hostile))],
                          "date": "2025-02-01", "amount": 1.0, "description": hostile})
     assert store.ingest("bank_statements", bank) == len(hostile)
-    got = store.read("bank_statements", order_by="id")
+    got = store.read("bank_statements", order_by="transaction_id")
     assert got["description"].tolist() == hostile
     found = store.query("select transaction_id from bank_statements where description = :d",
                         {"d": hostile[1]})
-    assert found["transaction_id"].tolist() == ["H1"]
+    assert found["transaction_id"].tolist() == ["H01"]
     assert store.read("bank_statements", where={"description": hostile[1]})[
-        "transaction_id"].tolist() == ["H1"]
+        "transaction_id"].tolist() == ["H01"]
     assert len(store.read("bank_statements")) == len(hostile)  # the table is still there
 
 

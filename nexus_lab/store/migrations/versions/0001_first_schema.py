@@ -54,6 +54,27 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "bank_statements",
+        sa.Column("account", sa.String(length=128), server_default="", nullable=False),
+        sa.Column("transaction_id", sa.String(length=256), nullable=False),
+        sa.Column("date", sa.Date(), nullable=False),
+        sa.Column("amount_cents", sa.BigInteger(), nullable=False),
+        sa.Column("currency", sa.String(length=8), nullable=True),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("reference", sa.Text(), nullable=True),
+        sa.Column(
+            "reconciliation_status",
+            sa.String(length=32),
+            server_default="unmatched",
+            nullable=False,
+        ),
+        sa.Column("batch_id", sa.BigInteger(), nullable=True),
+        sa.PrimaryKeyConstraint("account", "transaction_id", name=op.f("pk_bank_statements")),
+    )
+    with op.batch_alter_table("bank_statements", schema=None) as batch_op:
+        batch_op.create_index("ix_bank_statements_date", ["account", "date"], unique=False)
+
+    op.create_table(
         "cases",
         sa.Column("case_id", sa.String(length=128), nullable=False),
         sa.Column("title", sa.Text(), nullable=False),
@@ -69,6 +90,33 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("case_id", name=op.f("pk_cases")),
     )
+    op.create_table(
+        "expenses",
+        sa.Column("account", sa.String(length=128), server_default="", nullable=False),
+        sa.Column("transaction_id", sa.String(length=256), nullable=False),
+        sa.Column("date", sa.Date(), nullable=False),
+        sa.Column("amount_cents", sa.BigInteger(), nullable=False),
+        sa.Column("currency", sa.String(length=8), nullable=True),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("category", sa.String(length=128), nullable=True),
+        sa.Column("vendor", sa.Text(), nullable=True),
+        sa.Column(
+            "reconciliation_status",
+            sa.String(length=32),
+            server_default="unmatched",
+            nullable=False,
+        ),
+        sa.Column(
+            "pov_analysis",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column("batch_id", sa.BigInteger(), nullable=True),
+        sa.PrimaryKeyConstraint("account", "transaction_id", name=op.f("pk_expenses")),
+    )
+    with op.batch_alter_table("expenses", schema=None) as batch_op:
+        batch_op.create_index("ix_expenses_date", ["account", "date"], unique=False)
+
     op.create_table(
         "fraud_runs",
         sa.Column("run_id", sa.String(length=64), nullable=False),
@@ -140,6 +188,17 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_pov_analysis")),
+    )
+    op.create_table(
+        "projects",
+        sa.Column("project_id", sa.String(length=128), nullable=False),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("budget_cents", sa.BigInteger(), nullable=False),
+        sa.Column("start_date", sa.Date(), nullable=True),
+        sa.Column("end_date", sa.Date(), nullable=True),
+        sa.Column("status", sa.String(length=32), server_default="active", nullable=False),
+        sa.Column("batch_id", sa.BigInteger(), nullable=True),
+        sa.PrimaryKeyConstraint("project_id", name=op.f("pk_projects")),
     )
     op.create_table(
         "reconciliation_runs",
@@ -261,68 +320,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("user_id", name=op.f("pk_users")),
     )
     op.create_table(
-        "bank_statements",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("account", sa.String(length=128), server_default="", nullable=False),
-        sa.Column("transaction_id", sa.String(length=256), nullable=False),
-        sa.Column("date", sa.Date(), nullable=False),
-        sa.Column("amount_cents", sa.BigInteger(), nullable=False),
-        sa.Column("currency", sa.String(length=8), nullable=True),
-        sa.Column("description", sa.Text(), nullable=True),
-        sa.Column("reference", sa.Text(), nullable=True),
-        sa.Column(
-            "reconciliation_status",
-            sa.String(length=32),
-            server_default="unmatched",
-            nullable=False,
-        ),
-        sa.Column("batch_id", sa.BigInteger(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_bank_statements")),
-        sa.UniqueConstraint("account", "transaction_id", name="uq_bank_statements_key"),
-    )
-    with op.batch_alter_table("bank_statements", schema=None) as batch_op:
-        batch_op.create_index("ix_bank_statements_date", ["account", "date"], unique=False)
-
-    op.create_table(
-        "expenses",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("account", sa.String(length=128), server_default="", nullable=False),
-        sa.Column("transaction_id", sa.String(length=256), nullable=False),
-        sa.Column("date", sa.Date(), nullable=False),
-        sa.Column("amount_cents", sa.BigInteger(), nullable=False),
-        sa.Column("currency", sa.String(length=8), nullable=True),
-        sa.Column("description", sa.Text(), nullable=True),
-        sa.Column("category", sa.String(length=128), nullable=True),
-        sa.Column("vendor", sa.Text(), nullable=True),
-        sa.Column(
-            "reconciliation_status",
-            sa.String(length=32),
-            server_default="unmatched",
-            nullable=False,
-        ),
-        sa.Column(
-            "pov_analysis",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=True,
-        ),
-        sa.Column("batch_id", sa.BigInteger(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_expenses")),
-        sa.UniqueConstraint("account", "transaction_id", name="uq_expenses_key"),
-    )
-    with op.batch_alter_table("expenses", schema=None) as batch_op:
-        batch_op.create_index("ix_expenses_date", ["account", "date"], unique=False)
-
-    op.create_table(
         "fraud_scores",
         sa.Column(
             "id",
@@ -394,15 +391,21 @@ def upgrade() -> None:
         sa.UniqueConstraint("run_id", "side", "transaction_id", name="uq_open_items_key"),
     )
     op.create_table(
-        "projects",
+        "project_milestones",
+        sa.Column("milestone_id", sa.String(length=128), nullable=False),
         sa.Column("project_id", sa.String(length=128), nullable=False),
         sa.Column("name", sa.Text(), nullable=False),
-        sa.Column("budget_cents", sa.BigInteger(), nullable=False),
-        sa.Column("start_date", sa.Date(), nullable=True),
-        sa.Column("end_date", sa.Date(), nullable=True),
-        sa.Column("status", sa.String(length=32), server_default="active", nullable=False),
+        sa.Column("due_date", sa.Date(), nullable=True),
+        sa.Column("planned_amount_cents", sa.BigInteger(), nullable=False),
+        sa.Column("completed_date", sa.Date(), nullable=True),
+        sa.Column("status", sa.String(length=32), server_default="open", nullable=False),
         sa.Column("batch_id", sa.BigInteger(), nullable=True),
-        sa.PrimaryKeyConstraint("project_id", name=op.f("pk_projects")),
+        sa.ForeignKeyConstraint(
+            ["project_id"],
+            ["projects.project_id"],
+            name=op.f("fk_project_milestones_project_id_projects"),
+        ),
+        sa.PrimaryKeyConstraint("milestone_id", name=op.f("pk_project_milestones")),
     )
     op.create_table(
         "reconciliation_matches",
@@ -463,23 +466,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("role", "permission", name=op.f("pk_role_permissions")),
     )
     op.create_table(
-        "project_milestones",
-        sa.Column("milestone_id", sa.String(length=128), nullable=False),
-        sa.Column("project_id", sa.String(length=128), nullable=False),
-        sa.Column("name", sa.Text(), nullable=False),
-        sa.Column("due_date", sa.Date(), nullable=True),
-        sa.Column("planned_amount_cents", sa.BigInteger(), nullable=False),
-        sa.Column("completed_date", sa.Date(), nullable=True),
-        sa.Column("status", sa.String(length=32), server_default="open", nullable=False),
-        sa.Column("batch_id", sa.BigInteger(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["project_id"],
-            ["projects.project_id"],
-            name=op.f("fk_project_milestones_project_id_projects"),
-        ),
-        sa.PrimaryKeyConstraint("milestone_id", name=op.f("pk_project_milestones")),
-    )
-    op.create_table(
         "trading_operations",
         sa.Column("operation_id", sa.String(length=128), nullable=False),
         sa.Column("project_id", sa.String(length=128), nullable=False),
@@ -508,37 +494,37 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("trading_operations")
-    op.drop_table("project_milestones")
     op.drop_table("role_permissions")
     op.drop_table("role_assignments")
     with op.batch_alter_table("reconciliation_matches", schema=None) as batch_op:
         batch_op.drop_index("ix_reconciliation_matches_run")
 
     op.drop_table("reconciliation_matches")
-    op.drop_table("projects")
+    op.drop_table("project_milestones")
     op.drop_table("open_items")
     with op.batch_alter_table("fraud_scores", schema=None) as batch_op:
         batch_op.drop_index("ix_fraud_scores_queue")
 
     op.drop_table("fraud_scores")
-    with op.batch_alter_table("expenses", schema=None) as batch_op:
-        batch_op.drop_index("ix_expenses_date")
-
-    op.drop_table("expenses")
-    with op.batch_alter_table("bank_statements", schema=None) as batch_op:
-        batch_op.drop_index("ix_bank_statements_date")
-
-    op.drop_table("bank_statements")
     op.drop_table("users")
     op.drop_table("system_config")
     op.drop_table("schedules")
     op.drop_table("roles")
     op.drop_table("reports")
     op.drop_table("reconciliation_runs")
+    op.drop_table("projects")
     op.drop_table("pov_analysis")
     op.drop_table("ingest_batches")
     op.drop_table("fraud_runs")
+    with op.batch_alter_table("expenses", schema=None) as batch_op:
+        batch_op.drop_index("ix_expenses_date")
+
+    op.drop_table("expenses")
     op.drop_table("cases")
+    with op.batch_alter_table("bank_statements", schema=None) as batch_op:
+        batch_op.drop_index("ix_bank_statements_date")
+
+    op.drop_table("bank_statements")
     with op.batch_alter_table("audit_logs", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_logs_resource")
 
