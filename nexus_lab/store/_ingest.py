@@ -240,6 +240,7 @@ def _copy_csv(frame: pd.DataFrame, t: sa.Table) -> pa.Buffer:
 def _copy_postgres(conn: sa.Connection, t: sa.Table, frame: pd.DataFrame,
                    key: Sequence[str]) -> int:
     from psycopg import sql
+    from psycopg.errors import UniqueViolation
 
     raw = conn.connection.driver_connection
     stage = sql.Identifier(f"nexus_stage_{t.name}")
@@ -257,6 +258,17 @@ def _copy_postgres(conn: sa.Connection, t: sa.Table, frame: pd.DataFrame,
         if not key or empty:  # nothing to skip: straight into the table
             with cur.copy(sql.SQL(copy_sql).format(target, cols)) as copy:
                 _write_copy(copy, data)
+            return len(frame)
+        # a new file's rows are usually all new: try them straight into the table, and
+        # only when one is there already (a unique key refuses it) go through staging
+        cur.execute("SAVEPOINT nexus_copy")
+        try:
+            with cur.copy(sql.SQL(copy_sql).format(target, cols)) as copy:
+                _write_copy(copy, data)
+        except UniqueViolation:
+            cur.execute("ROLLBACK TO SAVEPOINT nexus_copy")
+        else:
+            cur.execute("RELEASE SAVEPOINT nexus_copy")
             return len(frame)
         cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(stage))
         cur.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP")
