@@ -352,8 +352,9 @@ class Store:
         """Write rows in bulk; rows whose natural key is in the table already are skipped.
 
         PostgreSQL: the table is locked against other writers (``SHARE ROW EXCLUSIVE``:
-        readers go on), then ``COPY ... FROM STDIN`` straight into it when it is empty,
-        else into a staging table and one ``INSERT ... ON CONFLICT DO NOTHING``. SQLite:
+        readers go on), then ``COPY ... FROM STDIN`` straight into it (in a savepoint);
+        when a row's key is there already, the rows go into a staging table instead and
+        one ``INSERT ... ON CONFLICT DO NOTHING`` takes the new ones. SQLite:
         one ``executemany`` with ``ON CONFLICT DO NOTHING``. Either way in one
         transaction: a process killed in the middle leaves the table as it was, and two
         processes ingesting the same file at once leave one copy (the second waits for
