@@ -45,6 +45,7 @@ from typing import Any
 
 from nexus_lab import config
 from nexus_lab.crypto import AuditEntry, AuditLog, load_keypair
+from nexus_lab.files import record_output
 
 __all__ = ["acting_as", "actor", "change", "current", "record", "use", "using"]
 
@@ -221,12 +222,15 @@ def change(store: Any, action: str, resource: str, details: Mapping[str, Any] | 
     who = _who(actor)
     facts = dict(details or {})
     entry = None
+    nested = store.in_transaction  # then the change commits with the outer transaction
     try:
         with store.transaction():
             yield facts
             if target is not None:
                 entry = target.append(who, action, resource, facts)
             _store_row(store, entry, who, action, resource, facts, resource_type, "done")
+        if not nested:  # for a program that is stopped later, to say this was done
+            record_output(f"{action} of {resource} in {store.where}")
     except BaseException as err:
         if entry is not None and target is not None:
             try:

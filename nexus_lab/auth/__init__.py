@@ -17,10 +17,10 @@ the user, their roles and the permission, and is itself recorded in the store's
 
 A store where no one holds a role yet is single-user: whoever may open it may do
 everything, as the owner of a SQLite file can anyway (each action is still recorded,
-with its actor). The first role granted ends that: from then on every action needs a
-permission, and once an administrator exists only an administrator (``users.manage``)
-grants and revokes roles. A team's PostgreSQL store is set up by granting roles before
-it is shared.
+with its actor). The first role granted ends that, and it must be ``admin``: from then
+on every action needs a permission, only an administrator (``users.manage``) grants
+and revokes roles, and the last administrator cannot be revoked. A team's PostgreSQL
+store is set up by granting roles before it is shared.
 
 Examples
 --------
@@ -31,9 +31,12 @@ Examples
 >>> _ = store.migrate()
 >>> auth.require("reconciliation.approve", store=store, user="ana")  # no roles yet: single-user
 'ana'
->>> auth.add_user("ana", role="examiner", store=store)
+>>> auth.add_user("lead", role="admin", store=store)
+'lead'
+>>> with auth.acting_as("lead"):
+...     auth.add_user("ana", role="examiner", store=store)
+...     auth.add_user("jo", role="judge", store=store)
 'ana'
->>> auth.add_user("jo", role="judge", store=store)
 'jo'
 >>> with auth.acting_as("ana"):
 ...     auth.require("reconciliation.approve", store=store)
@@ -153,7 +156,8 @@ def require(permission: str | tuple[str, ...], *, store: Store | None = None,
             f"{who} has no role in this store; an administrator grants one with: nexus-lab "
             f"users add {who} --role {able[0] if able else 'ROLE'}")
     if held:
-        hint += "; an administrator grants roles with: nexus-lab users grant"
+        hint += (f"; an administrator grants it with: nexus-lab users grant {who} "
+                 f"{able[0] if able else 'ROLE'}")
     audit.record("permission.denied", resource or permission,
                  {"permission": permission, "roles": held}, actor=who, store=s,
                  resource_type="permission", outcome="refused")
@@ -165,10 +169,14 @@ def _single_user(s: Store) -> bool:
     return s.read("role_assignments", columns=["user_id"], limit=1).empty
 
 
-def _manage(s: Store, what: str) -> str:
-    """``users.manage`` is needed, except on a store that has no administrator yet."""
-    admins = s.read("role_assignments", where={"role": "admin"}, columns=["user_id"])
-    if len(admins) == 0:
+def _manage(s: Store, what: str, role: str | None = None) -> str:
+    """``users.manage`` is needed, except on a store where no one holds a role yet: there
+    the first role granted must be ``admin`` (so that someone can manage the rest)."""
+    if _single_user(s):
+        if role != "admin":
+            raise NexusError(
+                "this store has no administrator yet: make one first (nexus-lab users add "
+                "NAME --role admin), then grant the other roles as that administrator")
         return current_user()
     return require("users.manage", store=s, resource=what)
 
@@ -195,11 +203,14 @@ def add_user(user: str, *, role: str | None = None, display_name: str | None = N
         The user.
     """
     s = _store(store)
-    if not isinstance(user, str) or not user.strip() or len(user) > 128:
-        raise NexusError(f"a user name must be 1 to 128 characters, not {user!r}")
+    if not isinstance(user, str) or not user.strip():
+        raise NexusError("a user name cannot be blank")
+    if len(user) > 128 or user != user.strip() or any(not c.isprintable() for c in user):
+        raise NexusError(f"a user name is at most 128 printable characters with no blanks "
+                         f"around it, not {user[:40]!r}{'...' if len(user) > 40 else ''}")
     if role is not None:
         _check_role(role)
-    who = _manage(s, f"users/{user}")
+    who = _manage(s, f"users/{user}", role)
     hashed = _hash_password(password) if password is not None else None
     with audit.change(s, "user.added", f"users/{user}", {"display_name": display_name,
                                                           "password_set": hashed is not None},
@@ -223,7 +234,7 @@ def grant(user: str, role: str, *, store: Store | None = None) -> None:
     """Give ``user`` the ``role`` (an administrator's action)."""
     s = _store(store)
     _check_role(role)
-    who = _manage(s, f"users/{user}")
+    who = _manage(s, f"users/{user}", role)
     if len(s.read("users", where={"user_id": user})) == 0:
         raise NexusError(f"no user {user!r} in the store; add them first: nexus-lab users add "
                          f"{user} --role {role}")
@@ -241,7 +252,14 @@ def revoke(user: str, role: str, *, store: Store | None = None) -> None:
     """Take ``role`` from ``user`` (an administrator's action)."""
     s = _store(store)
     _check_role(role)
-    who = _manage(s, f"users/{user}")
+    who = _manage(s, f"users/{user}", "revoke")
+    if role not in roles(user, store=s):
+        raise NexusError(f"{user} does not hold the role {role}; their roles: "
+                         f"{', '.join(roles(user, store=s)) or 'none'}")
+    if role == "admin" and len(s.read("role_assignments", where={"role": "admin"})) == 1:
+        raise NexusError(f"{user} is the store's only administrator: make another one first "
+                         "(nexus-lab users grant NAME admin), so that roles can still be "
+                         "managed")
     with audit.change(s, "role.revoked", f"users/{user}", {"role": role}, actor=who,
                       resource_type="user"):
         s.execute("delete from role_assignments where user_id = :u and role = :r",

@@ -173,6 +173,8 @@ _PYTHON_HINTS = (  # (pattern, the command line's words)
     (r"\bdayfirst=(?=[\s,;)]|$)", "--dayfirst or --monthfirst"),
     (r"\bsign='(\w+)'", r"--sign \1"),
     (r"\bsheet='([^']*)'", r"--sheet '\1'"),
+    (r"\bcheck_balance=False", "--no-balance-check"),
+    (r"\blinked_to=\.\.\.", "--linked-to ID"),
 )
 
 

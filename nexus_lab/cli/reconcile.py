@@ -129,9 +129,12 @@ def print_summary(run: Any, truth: Any = None) -> None:
         f"{s['seconds']:.1f} s"
     )
     mean = "" if not s["matched_pairs"] else f", mean confidence {s['mean_confidence']:.1f}"
+    groups = [f"{n:,} {kind} group{'s' if n != 1 else ''}"
+              for n, kind in ((s["batch_groups"], "batch"), (s["installment_groups"],
+                                                              "installment")) if n]
+    rest = f", the rest in {' and '.join(groups)}" if groups else ""
     print(f"  {res.rate:.1%} of the bank amount reconciled: {s['matched_pairs']:,} matched pairs "
-          f"({s['one_to_one']:,} one-to-one, {s['batch_groups']:,} batch groups, "
-          f"{s['installment_groups']:,} installment groups){mean}")
+          f"({s['one_to_one']:,} one-to-one{rest}){mean}")
     print(f"  open: {s['unmatched_bank']:,} bank rows, {s['unmatched_ledger']:,} ledger rows"
           + (f" ({', '.join(open_parts)})" if open_parts else ""))
     if truth is not None:

@@ -3,6 +3,7 @@
 Commands::
 
     nexus-lab ingest FILE [FILE ...] [--table bank_statements] [--to URL] [--account A]
+                     [--columns amount=Amt,...] [--no-balance-check]
     nexus-lab store migrate [--store URL]
     nexus-lab store tables [--store URL]
     nexus-lab users add NAME --role ROLE [--display-name TEXT] [--store URL]
@@ -24,7 +25,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from nexus_lab.cli._common import day_order, plain
+from nexus_lab.cli._common import day_order, mapping, plain
 
 
 def _store_arg(p: argparse.ArgumentParser, flag: str = "--store") -> None:
@@ -56,6 +57,12 @@ def register(sub: Any) -> None:
     ing.add_argument("--account", default=None,
                      help="the account of files that have no account column")
     ing.add_argument("--sheet", default=0, help="the worksheet of Excel files")
+    ing.add_argument("--columns", metavar="MAP", default=None,
+                     help="the files' names for the table's columns, e.g. "
+                     "amount=Amt,date=Posted,transaction_id=Id")
+    ing.add_argument("--no-balance-check", action="store_true",
+                     help="read bank statement files whose balances do not add up (cut off) "
+                     "as they are")
     ing.add_argument("--decimal", default="auto", choices=("auto", ".", ","),
                      help="decimal mark of amounts written as text (default: per column)")
     ing.add_argument("--dayfirst", nargs="?", const="all", default=None, metavar="TABLE",
@@ -123,16 +130,26 @@ def register(sub: Any) -> None:
 
 
 def _ingest(args: argparse.Namespace) -> int:
+    from nexus_lab import auth
+    from nexus_lab.files import record_output
     from nexus_lab.workflows import ingest_file
 
     s = open_store(args.store)
+    auth.require("financial.ingest", store=s, resource=args.table)
     dayfirst = day_order(args)
-    for path in args.files:
-        done = ingest_file(path, args.table, store=s, account=args.account,
-                           dayfirst=dayfirst if not isinstance(dayfirst, dict) else None,
-                           decimal=args.decimal, sheet=args.sheet)
-        kept = done["rows_read"] - done["rows_written"]
-        print(f"{path}: {done['rows_written']:,} of {done['rows_read']:,} rows written to "
+    columns = mapping(args.columns, "--columns")
+    done = []
+    with s.transaction():  # every file, or none
+        for path in args.files:
+            done.append(ingest_file(
+                path, args.table, store=s, account=args.account,
+                dayfirst=dayfirst if not isinstance(dayfirst, dict) else None,
+                decimal=args.decimal, sheet=args.sheet, columns=columns or None,
+                check_balance=not args.no_balance_check))
+    record_output(f"{', '.join(args.files)} into {args.table} of {s.where}")
+    for path, one in zip(args.files, done, strict=True):
+        kept = one["rows_read"] - one["rows_written"]
+        print(f"{path}: {one['rows_written']:,} of {one['rows_read']:,} rows written to "
               f"{args.table}" + (f" ({kept:,} were there already)" if kept else "")
               + f" in {s.where}")
     return 0
@@ -180,7 +197,9 @@ def _revoke(args: argparse.Namespace) -> int:
 def _list_users(args: argparse.Namespace) -> int:
     from nexus_lab import auth
 
-    people = auth.users(store=open_store(args.store))
+    s = open_store(args.store)
+    auth.require(("users.manage", "audit.read"), store=s, resource="users")
+    people = auth.users(store=s)
     print(plain(people).to_string(index=False) if len(people) else "no users yet; add one: "
           "nexus-lab users add NAME --role examiner")
     return 0
@@ -195,10 +214,18 @@ def _roles(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
+    from nexus_lab import auth
+
     s = open_store(args.store)
+    auth.require("financial.read", store=s, resource="reconciliation_runs")
     runs = s.read("reconciliation_runs", columns=[
         "run_id", "account", "period_start", "period_end", "rate", "matched_pairs",
         "open_items", "status", "created_by", "approved_by"], order_by="-created_at")
+    still = s.query("select run_id, count(*) as n from open_items where status = 'open' "
+                    "group by run_id")
+    runs["open_items"] = runs["run_id"].map(dict(zip(still["run_id"], still["n"],
+                                                     strict=True))).fillna(0).astype(int)
+    runs["account"] = runs["account"].replace("", "(all)")
     print(plain(runs).to_string(index=False) if len(runs) else "no reconciliation runs yet")
     return 0
 
@@ -214,7 +241,14 @@ def _approve(args: argparse.Namespace) -> int:
 
 
 def _items(args: argparse.Namespace) -> int:
+    from nexus_lab import auth
+    from nexus_lab.errors import NexusError
+
     s = open_store(args.store)
+    auth.require("financial.read", store=s, resource=f"reconciliation_runs/{args.run_id}")
+    if s.read("reconciliation_runs", where={"run_id": args.run_id}, columns=["run_id"]).empty:
+        raise NexusError(f"no reconciliation run {args.run_id!r} in {s.where}; nexus-lab "
+                         "review runs lists them")
     where = {"run_id": args.run_id} if args.all else {"run_id": args.run_id, "status": "open"}
     items = s.read("open_items", where=where, columns=[
         "id", "side", "transaction_id", "date", "amount_cents", "reason", "suggested",

@@ -176,7 +176,7 @@ def approve_run(run_id: str, *, note: str = "", store: Any = None) -> dict:
     >>> import nexus_lab as nx
     >>> from nexus_lab import auth, review, workflows
     >>> store = nx.store.connect(pathlib.Path(tempfile.mkdtemp()) / "books.db")
-    >>> _ = store.migrate(); _ = auth.add_user("ana", role="examiner", store=store)
+    >>> _ = store.migrate()  # no roles yet: single-user
     >>> bank, ledger, _ = nx.datasets.synth_reconciliation(100, seed=0)
     >>> _ = store.ingest("bank_statements", bank), store.ingest("expenses", ledger)
     >>> with auth.acting_as("ana"):
@@ -213,7 +213,7 @@ def matches_digest(matches: pd.DataFrame) -> str:
     """SHA-256 of a run's matches as the store holds them, in a canonical order."""
     cols = ["bank_statement_id", "expense_id", "group_id", "confidence_score"]
     rows = matches[cols].sort_values(cols[:3], kind="stable").astype(str)
-    text = "\n".join(rows.agg("\t".join, axis=1).tolist())
+    text = "\n".join(rows.agg("\t".join, axis=1).tolist()) if len(rows) else ""
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -227,7 +227,8 @@ def resolve_open_item(item_id: int, resolution: str, *, linked_to: str | None = 
         ``open_items.id``.
     resolution : {"linked", "timing", "written_off", "accepted"}
         Linked by hand to ``linked_to`` (the other side's transaction id; default: the
-        engine's suggestion), a timing difference, written off, or accepted as it is.
+        engine's suggestion; when that row is an open item of the same run, it is
+        resolved with this one), a timing difference, written off, or accepted as it is.
     linked_to : str, optional
     note : str, optional
     store : Store or str, optional
@@ -252,21 +253,41 @@ def resolve_open_item(item_id: int, resolution: str, *, linked_to: str | None = 
     if run["status"] == "approved":
         raise NexusError(f"reconciliation run {item['run_id']} is approved: its open items "
                          "are closed; reconcile the period again to change them")
+    other = "ledger" if item["side"] == "bank" else "bank"
+    counterpart = None
     if resolution == "linked":
         linked_to = linked_to or item["suggested"]
         if not linked_to:
             raise NexusError(f"open item {item_id} has no suggested link: give the other "
                              "side's transaction id (linked_to=...)")
+        found = s.read("open_items", where={"run_id": item["run_id"], "side": other,
+                                            "transaction_id": str(linked_to)})
+        if len(found):
+            counterpart = found.iloc[0]
+            if counterpart["status"] != "open":
+                raise NexusError(f"{other} transaction {linked_to} was resolved already in "
+                                 f"this run ({counterpart['resolution']}, by "
+                                 f"{counterpart['resolved_by']})")
+        elif s.read("expenses" if other == "ledger" else "bank_statements",
+                    where={"transaction_id": str(linked_to)}, columns=["transaction_id"]
+                    ).empty:
+            raise NexusError(f"no {other} transaction {linked_to!r} in the store; give the "
+                             f"id of the {other} row this item pairs with")
     with audit.change(s, "open_item.resolved", f"open_items/{item_id}",
                       {"resolution": resolution, "linked_to": linked_to, "note": note,
                        "run_id": item["run_id"], "transaction_id": item["transaction_id"]},
                       actor=who, resource_type="open_item"):
-        s.execute("update open_items set status = 'resolved', resolution = :res, "
+        update = ("update open_items set status = 'resolved', resolution = :res, "
                   "linked_to = :l, note = :n, resolved_by = :w, resolved_at = "
-                  "CURRENT_TIMESTAMP where id = :i and status = 'open'",
-                  {"res": resolution, "l": linked_to, "n": note, "w": who, "i": int(item_id)})
+                  "CURRENT_TIMESTAMP where id = :i and status = 'open'")
+        s.execute(update, {"res": resolution, "l": linked_to, "n": note, "w": who,
+                           "i": int(item_id)})
+        if counterpart is not None:  # its other half is open in this run too: both close
+            s.execute(update, {"res": resolution, "l": item["transaction_id"], "n": note,
+                               "w": who, "i": int(counterpart["id"])})
     return {"id": int(item_id), "status": "resolved", "resolution": resolution,
-            "linked_to": linked_to, "resolved_by": who}
+            "linked_to": linked_to, "resolved_by": who,
+            "also_resolved": None if counterpart is None else int(counterpart["id"])}
 
 
 def _review_flag(score_id: int, state: str, note: str, case_id: str | None,

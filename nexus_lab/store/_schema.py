@@ -84,6 +84,7 @@ expenses = sa.Table(
     sa.Column("description", sa.Text),
     sa.Column("category", sa.String(128)),
     sa.Column("vendor", sa.Text),
+    sa.Column("reference", sa.Text),
     sa.Column("reconciliation_status", sa.String(32), nullable=False,
               server_default="unmatched"),
     sa.Column("pov_analysis", JSON),

@@ -66,9 +66,10 @@ def connect(url: str | os.PathLike[str] | None = None, *, echo: bool = False) ->
     >>> store.read("bank_statements", where={"transaction_id": "B2"})["amount_cents"].tolist()
     [100000]
     """
-    if url is None:
+    default = url is None
+    if default:
         url = config.store_url()
-    return Store(str(url), echo=echo)
+    return Store(str(url), echo=echo, make_folder=default)
 
 
 class Store:
@@ -80,12 +81,12 @@ class Store:
     into that one transaction.
     """
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, make_folder: bool = False) -> None:
         self.url = _normalize(url)
         self._shown = config.redact(url if "://" in url else self.url)  # as the user wrote it
         self._active: ContextVar[sa.Connection | None] = ContextVar(
             f"nexus_lab_store_{id(self)}", default=None)
-        self.engine = _engine(self.url, echo)
+        self.engine = _engine(self.url, echo, make_folder)
         self._check_reachable()
 
     # ---- identity ---------------------------------------------------------------------
@@ -177,6 +178,11 @@ class Store:
         return pd.DataFrame(rows, columns=["table", "rows"])
 
     # ---- transactions -----------------------------------------------------------------
+
+    @property
+    def in_transaction(self) -> bool:
+        """True inside a :meth:`transaction` block of this context."""
+        return self._active.get() is not None
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sa.Connection]:
@@ -496,7 +502,7 @@ class Store:
         elif sql is not None:
             fix = "check the SQL and its parameters"
         else:
-            fix = "see the server's message above"
+            fix = "check that the URL names a NEXUS Lab store you may use"
         return StoreError(f"{where}: {text}; {fix}")
 
 
@@ -512,13 +518,22 @@ def _normalize(url: str) -> str:
                      "or postgresql://user:password@host:port/database")
 
 
-def _engine(url: str, echo: bool) -> sa.Engine:
+def _engine(url: str, echo: bool, make_folder: bool = False) -> sa.Engine:
     if url.startswith("sqlite"):
         path = sa.engine.make_url(url).database
-        if path and path != ":memory:":
-            folder = Path(path).parent
-            if not folder.exists():
+        if not path or path == ":memory:" or path.startswith("file::memory:"):
+            raise StoreError(f"{url!r} is a store in memory, which forgets everything when "
+                             "the program ends; give a file: sqlite:///path/to/books.db")
+        folder = Path(path).expanduser().absolute().parent
+        if not folder.is_dir():
+            if not make_folder:  # the user's own path: a typo should not make folders
+                raise StoreError(f"the folder of the store {path!r} does not exist "
+                                 f"({folder}); create it, or choose another path")
+            try:
                 folder.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise StoreError(f"cannot make the store's folder {folder}: {err.strerror}; "
+                                 "set NEXUS_LAB_STORE to a store you may write") from None
         engine = sa.create_engine(url, echo=echo, connect_args={"timeout": 60})
 
         @sa.event.listens_for(engine, "connect")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,8 @@ def _store(store: Store | str | None) -> Store:
 def ingest_file(path: str | os.PathLike[str], table: str = "bank_statements", *,
                 store: Store | str | None = None, account: str | None = None,
                 dayfirst: bool | None = None, decimal: str = "auto",
-                sheet: str | int = 0) -> dict:
+                sheet: str | int = 0, columns: Mapping[str, str] | None = None,
+                check_balance: bool = True) -> dict:
     """Read a file the bank or the books sent and write its rows to the store.
 
     Needs the ``financial.ingest`` permission. Re-ingesting the same file changes
@@ -55,6 +57,11 @@ def ingest_file(path: str | os.PathLike[str], table: str = "bank_statements", *,
         As for :meth:`nexus_lab.store.Store.ingest`.
     sheet : str or int, default 0
         The worksheet of an Excel file.
+    columns : mapping, optional
+        ``{the table's name: the file's}`` for columns named otherwise
+        (``{"amount": "Amt", "date": "Posted"}``).
+    check_balance : bool, default True
+        Refuse a bank statement file whose balances do not add up (cut off).
 
     Returns
     -------
@@ -68,7 +75,6 @@ def ingest_file(path: str | os.PathLike[str], table: str = "bank_statements", *,
     >>> from nexus_lab import auth, workflows
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> store = nx.store.connect(folder / "books.db"); _ = store.migrate()
-    >>> _ = auth.add_user("ana", role="examiner", store=store)
     >>> bank, ledger, _ = nx.datasets.synth_reconciliation(50, seed=0)
     >>> bank.to_csv(folder / "bank.csv", index=False)
     >>> with auth.acting_as("ana"):
@@ -81,7 +87,14 @@ def ingest_file(path: str | os.PathLike[str], table: str = "bank_statements", *,
     s = _store(store)
     who = auth.require("financial.ingest", store=s, resource=table)
     name = "bank" if table == "bank_statements" else "ledger" if table == "expenses" else table
-    frame = read_table(path, name=name, sheet=sheet)
+    frame = read_table(path, name=name, sheet=sheet, columns=columns,
+                       check_balance=check_balance)
+    if columns:
+        missing = [v for v in columns.values() if v not in frame.columns]
+        if missing:
+            raise NexusError(f"{os.fspath(path)} has no column {missing[0]!r} (its columns: "
+                             f"{', '.join(map(str, frame.columns[:12]))})")
+        frame = frame.rename(columns={v: k for k, v in columns.items()})
     if account is not None and "account" not in frame.columns:
         frame = frame.assign(account=account)
     digest = hash_file(path)[0].hexdigest()
@@ -115,6 +128,19 @@ def _as_contract(frame: pd.DataFrame) -> pd.DataFrame:
     empty = [c for c in ("account", "currency", "reference", "vendor", "category")
              if c in out and out[c].replace("", None).isna().all()]
     return _units(out.drop(columns=empty))  # without the columns the source did not have
+
+
+def _day(value: Any, what: str) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    try:
+        day = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        day = pd.NaT
+    if pd.isna(day):
+        raise NexusError(f"the period's {what} {str(value)[:40]!r} is not a date; write it "
+                         "as YYYY-MM-DD")
+    return day
 
 
 def load_books(store: Store | str | None = None, *, account: str | None = None,
@@ -160,8 +186,10 @@ def load_books(store: Store | str | None = None, *, account: str | None = None,
             raise NexusError(f"the store at {s.where} holds no {name} rows{where}; ingest "
                              f"them first: nexus-lab ingest FILE --table "
                              f"{'bank_statements' if name == 'bank' else 'expenses'}")
-    lo = pd.Timestamp(start) if start is not None else None
-    hi = pd.Timestamp(end) if end is not None else None
+    lo, hi = _day(start, "start (--from)"), _day(end, "end (--to)")
+    if lo is not None and hi is not None and lo > hi:
+        raise NexusError(f"the period ends ({hi.date()}) before it starts ({lo.date()}); "
+                         "swap --from and --to")
     if lo is not None or hi is not None:
         def period(frame: pd.DataFrame) -> pd.DataFrame:
             keep = np.ones(len(frame), dtype=bool)
@@ -301,7 +329,7 @@ def reconcile_from_store(store: Store | str | None = None, *, account: str | Non
     >>> import nexus_lab as nx
     >>> from nexus_lab import auth, workflows
     >>> store = nx.store.connect(pathlib.Path(tempfile.mkdtemp()) / "books.db")
-    >>> _ = store.migrate(); _ = auth.add_user("ana", role="examiner", store=store)
+    >>> _ = store.migrate()  # no roles yet: single-user
     >>> bank, ledger, _ = nx.datasets.synth_reconciliation(100, seed=0)
     >>> _ = store.ingest("bank_statements", bank), store.ingest("expenses", ledger)
     >>> with auth.acting_as("ana"):

@@ -127,19 +127,39 @@ def test_a_failed_record_undoes_the_change(books, tmp_path):
     assert "reconciliation.approved" not in set(s.read("audit_logs")["action"])
 
 
-def test_a_store_with_no_roles_is_single_user_until_one_is_granted(tmp_path):
+def test_a_store_with_no_roles_is_single_user_until_an_administrator_is_made(tmp_path):
     s = nx.store.connect(tmp_path / "solo.db")
     s.migrate()
     assert auth.require("reconciliation.approve", store=s, user="anyone") == "anyone"
-    auth.add_user("ana", role="examiner", store=s)
+    with pytest.raises(NexusError, match="no administrator yet: make one first"):
+        auth.add_user("ana", role="examiner", store=s)
+    auth.add_user("boss", role="admin", store=s)
     with pytest.raises(PermissionDenied, match="has no role in this store"):
         auth.require("reconciliation.approve", store=s, user="anyone")
-    auth.add_user("boss", role="admin", store=s)  # no admin yet: anyone may grant
+    with auth.acting_as("anyone"), pytest.raises(PermissionDenied, match=r"users\.manage"):
+        auth.add_user("anyone", role="admin", store=s)  # no way in for a stranger
+    with auth.acting_as("boss"):
+        auth.add_user("ana", role="examiner", store=s)
     with auth.acting_as("ana"), pytest.raises(PermissionDenied, match=r"users\.manage"):
-        auth.grant("ana", "judge", store=s)
+        auth.grant("ana", "admin", store=s)
     with auth.acting_as("boss"):
         auth.grant("ana", "judge", store=s)
+        with pytest.raises(NexusError, match="only administrator"):
+            auth.revoke("boss", "admin", store=s)
+        with pytest.raises(NexusError, match="does not hold the role auditor"):
+            auth.revoke("ana", "auditor", store=s)
     assert auth.roles("ana", store=s) == ["examiner", "judge"]
+    assert auth.roles("boss", store=s) == ["admin"]
+
+
+def test_user_names_must_be_printable_and_trimmed(tmp_path):
+    s = nx.store.connect(tmp_path / "x.db")
+    s.migrate()
+    for bad, why in (("  ", "cannot be blank"), ("a\nb", "printable"), (" ana", "printable"),
+                     ("x" * 5000, "at most 128")):
+        with pytest.raises(NexusError, match=why) as err:
+            auth.add_user(bad, role="admin", store=s)
+        assert len(str(err.value)) < 300
 
 
 def test_unknown_roles_and_permissions_are_named(tmp_path):
@@ -147,7 +167,7 @@ def test_unknown_roles_and_permissions_are_named(tmp_path):
     s.migrate()
     with pytest.raises(NexusError, match="unknown role 'clerk'"):
         auth.add_user("x", role="clerk", store=s)
-    auth.add_user("x", role="judge", store=s)
+    auth.add_user("x", role="admin", store=s)
     with pytest.raises(NexusError, match=r"unknown permission 'reconciliation\.aprove'"):
         auth.require("reconciliation.aprove", store=s, user="x")
 
@@ -155,7 +175,7 @@ def test_unknown_roles_and_permissions_are_named(tmp_path):
 def test_passwords_are_hashed_and_checked(tmp_path):
     s = nx.store.connect(tmp_path / "x.db")
     s.migrate()
-    auth.add_user("ana", role="examiner", password="correct horse", store=s)
+    auth.add_user("ana", role="admin", password="correct horse", store=s)
     stored = s.read("users")["password_hash"].iloc[0]
     assert stored.startswith("scrypt$") and "correct horse" not in stored
     assert auth.check_password("ana", "correct horse", store=s)
@@ -178,3 +198,35 @@ def test_the_readme_lists_the_permission_matrix_the_store_holds(tmp_path):
         documented[cells[0].strip("`")] = [c == "x" for c in cells[1:]]
     assert documented == {p: row.tolist() for p, row in table.iterrows()}
     assert re.search(r"nexus-lab users add \w+ --role examiner", text)
+
+
+def test_linking_an_open_item_checks_the_other_side_and_closes_both(books):
+    s, run_id, _ = books
+    items = s.read("open_items", where={"run_id": run_id})
+    bank_item = items[(items["side"] == "bank")].iloc[0]
+    ledger_item = items[(items["side"] == "ledger")].iloc[0]
+    with auth.acting_as("ana"):
+        with pytest.raises(NexusError, match="no ledger transaction 'NOPE'"):
+            review.resolve_open_item(int(bank_item["id"]), "linked", linked_to="NOPE",
+                                     store=s)
+        done = review.resolve_open_item(int(bank_item["id"]), "linked",
+                                        linked_to=ledger_item["transaction_id"], store=s)
+    assert done["also_resolved"] == int(ledger_item["id"])
+    both = s.read("open_items", where={"id": [int(bank_item["id"]), int(ledger_item["id"])]},
+                  order_by="id")
+    assert set(both["status"]) == {"resolved"}
+    assert set(both["linked_to"]) == {bank_item["transaction_id"],
+                                      ledger_item["transaction_id"]}
+
+
+def test_a_change_says_it_was_done_once_committed(books):
+    from nexus_lab.files import record_writes
+
+    s, _, _ = books
+    with record_writes() as done, audit.change(s, "config.set", "system_config/x"):
+        s.execute("insert into system_config (config_key) values ('x')")
+    assert done == [f"config.set of system_config/x in {s.where}"]
+    with record_writes() as done, s.transaction():
+        with audit.change(s, "config.set", "system_config/y"):
+            s.execute("insert into system_config (config_key) values ('y')")
+        assert done == []  # not committed yet: the outer transaction commits it

@@ -118,3 +118,55 @@ def test_a_store_with_several_accounts_asks_for_one(tmp_path):
     assert done.returncode == 0, done.stderr
     assert f"bank_statements of {tmp_path / 'x.db'} (account B-2) ({len(bank)} rows)" in (
         done.stdout)
+
+
+def test_a_run_with_no_match_is_kept_and_bad_periods_are_named(tmp_path):
+    (tmp_path / "q.csv").write_text("transaction_id,date,amount\nQ1,2025-01-01,10.00\n")
+    (tmp_path / "l.csv").write_text("transaction_id,date,amount\nL1,2025-03-01,99.00\n")
+    store = ("--store", tmp_path / "s.db")
+    assert _cli("ingest", "q.csv", "--account", "X", "--to", tmp_path / "s.db",
+                cwd=tmp_path).returncode == 0
+    assert _cli("ingest", "l.csv", "--table", "expenses", "--to", tmp_path / "s.db",
+                cwd=tmp_path).returncode == 0
+    done = _cli("reconcile", *store, "--account", "X", "--out", "r", "--no-track", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "0 matched pairs" in done.stdout and "as run" in done.stdout
+    for flags, says in ((["--from", "2025-13-45"], "'2025-13-45' is not a date"),
+                        (["--from", "2025-12-01", "--to", "2025-01-01"], "ends (2025-01-01) "
+                         "before it starts")):
+        done = _cli("reconcile", *store, "--account", "X", *flags, "--out", "r2",
+                    "--no-track", cwd=tmp_path)
+        assert done.returncode == 2 and says in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_ingest_of_several_files_is_all_or_nothing(tmp_path):
+    bank, _, _ = nx.datasets.synth_reconciliation(50, seed=1)
+    bank.to_csv(tmp_path / "a.csv", index=False)
+    done = _cli("ingest", "a.csv", "missing.csv", "--to", tmp_path / "s.db", cwd=tmp_path)
+    assert done.returncode == 2 and "missing.csv" in done.stderr
+    assert nx.store.connect(tmp_path / "s.db").read("bank_statements").empty
+    renamed = bank.rename(columns={"amount": "Amt", "date": "Posted"})
+    renamed.to_csv(tmp_path / "b.csv", index=False)
+    done = _cli("ingest", "b.csv", "--columns", "amount=Amt,date=Posted", "--to",
+                tmp_path / "s.db", cwd=tmp_path)
+    assert done.returncode == 0 and f"{len(bank)} of {len(bank)} rows" in done.stdout, (
+        done.stderr)
+
+
+def test_stores_in_memory_or_in_missing_folders_are_refused(tmp_path):
+    for url, says in (("sqlite://", "store in memory"),
+                      (f"sqlite:///{tmp_path}/no/such/folder/x.db", "does not exist")):
+        done = _cli("store", "tables", "--store", url, cwd=tmp_path)
+        assert done.returncode == 2 and says in done.stderr, done.stderr
+    assert not (tmp_path / "no").exists()
+
+
+def test_reading_needs_a_role_and_unknown_runs_are_named(tmp_path):
+    store = ("--store", tmp_path / "s.db")
+    assert _cli("users", "add", "boss", "--role", "admin", *store, cwd=tmp_path).returncode == 0
+    for args in (["review", "runs"], ["users", "list"]):
+        done = _cli(*args, *store, actor="stranger", cwd=tmp_path)
+        assert done.returncode == 77, (args, done.stderr)
+    done = _cli("review", "items", "nope", *store, actor="boss", cwd=tmp_path)
+    assert done.returncode == 2 and "no reconciliation run 'nope'" in done.stderr

@@ -100,6 +100,7 @@ def upgrade() -> None:
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column("category", sa.String(length=128), nullable=True),
         sa.Column("vendor", sa.Text(), nullable=True),
+        sa.Column("reference", sa.Text(), nullable=True),
         sa.Column(
             "reconciliation_status",
             sa.String(length=32),
