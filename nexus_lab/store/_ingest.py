@@ -26,7 +26,6 @@ import sqlalchemy as sa
 
 from nexus_lab.errors import SchemaError
 from nexus_lab.frames import (
-    check_unique,
     find_column,
     read_dates,
     read_debit_credit,
@@ -176,11 +175,16 @@ def bulk_insert(conn: sa.Connection, t: sa.Table, frame: pd.DataFrame,
     for name in key:
         if name not in frame:
             frame[name] = t.c[name].server_default.arg if t.c[name].server_default else None
-    if len(key) == 1:
-        check_unique(frame[key[0]].to_numpy(), table=t.name, column=key[0])
-    elif key and frame.duplicated(list(key)).any():  # hashed; the rows named only on failure
-        joined = frame[list(key)].astype(str).agg("\x1f".join, axis=1).to_numpy()
-        check_unique(joined, table=t.name, column="+".join(key))
+    if key and frame.duplicated(list(key)).any():  # hashed; the rows named only on failure
+        twice = frame.duplicated(list(key), keep=False).to_numpy()
+        shown = "; ".join(
+            ", ".join(f"{k} {v!r}" for k, v in zip(key, row, strict=True) if v != "")
+            for row in frame.loc[twice, list(key)].drop_duplicates().head(3)
+            .itertuples(index=False, name=None))
+        raise SchemaError(
+            f"{t.name}: rows {_rows(twice)} repeat a key ({shown}); each row needs its own "
+            f"{' and '.join(key)}: remove the repeated rows from the file, or give them ids "
+            "of their own", table=t.name, column=key[-1])
     if conn.dialect.name == "postgresql":
         return _copy_postgres(conn, t, frame, key)
     return _executemany_sqlite(conn, t, frame, key)
