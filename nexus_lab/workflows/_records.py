@@ -89,6 +89,11 @@ def ingest_file(path: str | os.PathLike[str], table: str = "bank_statements", *,
     name = "bank" if table == "bank_statements" else "ledger" if table == "expenses" else table
     frame = read_table(path, name=name, sheet=sheet, columns=columns,
                        check_balance=check_balance)
+    kind = (frame.attrs.get("statement") or {}).get("format")
+    if kind and table != "bank_statements":
+        raise NexusError(f"{os.path.basename(os.fspath(path))} is a bank statement ({kind}): "
+                         "ingest it into bank_statements (the default), not into "
+                         f"{table}")
     if columns:
         missing = [v for v in columns.values() if v not in frame.columns]
         if missing:

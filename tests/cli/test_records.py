@@ -170,3 +170,13 @@ def test_reading_needs_a_role_and_unknown_runs_are_named(tmp_path):
         assert done.returncode == 77, (args, done.stderr)
     done = _cli("review", "items", "nope", *store, actor="boss", cwd=tmp_path)
     assert done.returncode == 2 and "no reconciliation run 'nope'" in done.stderr
+
+
+def test_a_bank_statement_file_is_not_taken_as_the_books(tmp_path):
+    ofx = Path(__file__).resolve().parents[2] / "data" / "bankfiles" / "statement.ofx"
+    done = _cli("ingest", ofx, "--table", "expenses", "--to", tmp_path / "s.db", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "statement.ofx is a bank statement (ofx): ingest it into bank_statements" in (
+        done.stderr)
+    done = _cli("ingest", ofx, "--to", tmp_path / "s.db", cwd=tmp_path)
+    assert done.returncode == 0 and "48 of 48 rows written to bank_statements" in done.stdout
