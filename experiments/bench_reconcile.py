@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _tables import markdown  # experiments/_tables.py, beside this script
 
 HERE = Path(__file__).resolve().parent
 
@@ -146,13 +147,6 @@ def run(sizes, device: str, seed: int, methods, profiles=("retail",)) -> list[di
     return rows
 
 
-def _markdown(table: pd.DataFrame) -> str:
-    head = "| " + " | ".join(map(str, table.columns)) + " |"
-    rule = "|" + "---|" * len(table.columns)
-    body = ["| " + " | ".join(map(str, row)) + " |" for row in table.itertuples(index=False)]
-    return "\n".join([head, rule, *body])
-
-
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
@@ -176,7 +170,7 @@ def main(argv=None) -> None:
     table = pd.DataFrame(rows)
     stages = pd.DataFrame([r["stages"] for r in rows]).round(2)
     table = pd.concat([table.drop(columns=["stages"]), stages], axis=1).fillna("")
-    print(_markdown(table))
+    print(markdown(table))
     if args.out:
         args.out.write_text(json.dumps(result, indent=1, default=str))
 

@@ -50,6 +50,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _tables import markdown  # experiments/_tables.py, beside this script
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -213,13 +214,6 @@ def bench_engine(engine: str, stores: Stores, df: pd.DataFrame, more: pd.DataFra
     return rows
 
 
-def _markdown(table: pd.DataFrame) -> str:
-    head = "| " + " | ".join(map(str, table.columns)) + " |"
-    rule = "|" + "---|" * len(table.columns)
-    body = ["| " + " | ".join(map(str, row)) + " |" for row in table.itertuples(index=False)]
-    return "\n".join([head, rule, *body])
-
-
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -255,7 +249,7 @@ def main(argv=None) -> None:
         anchor = part[part["operation"].str.startswith("to_sql")]["seconds"].min()
         speed = (anchor / part["seconds"]).round(2).astype(str) + "x"
         table.loc[part.index, "speed vs best to_sql"] = speed
-    print(_markdown(table))
+    print(markdown(table))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1, default=str))
 
