@@ -129,7 +129,7 @@ def _print_records(r: dict[str, Any]) -> None:
     print(f"  jo (judge) tried to approve it: refused ({r['refused']})")
     print(f"  ana (examiner) approved it; the store's audit log holds "
           f"{r['audit'].get('done', 0)} changes and {r['audit'].get('refused', 0)} refusal(s)")
-    print(f"  see them: nexus-lab review runs --store {r['store']}")
+    print(f"  see them: NEXUS_LAB_ACTOR=ana nexus-lab review runs --store {r['store']}")
 
 
 def _print_compress(c: dict[str, Any]) -> None:
