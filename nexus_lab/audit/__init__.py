@@ -47,7 +47,7 @@ from nexus_lab import config
 from nexus_lab.crypto import AuditEntry, AuditLog, load_keypair
 from nexus_lab.files import record_output
 
-__all__ = ["acting_as", "actor", "change", "current", "record", "use", "using"]
+__all__ = ["acting_as", "actor", "change", "check_store", "current", "record", "use", "using"]
 
 log = logging.getLogger("nexus_lab")
 _CURRENT: ContextVar[AuditLog | None] = ContextVar("nexus_lab_audit_log", default=None)
@@ -240,3 +240,67 @@ def change(store: Any, action: str, resource: str, details: Mapping[str, Any] | 
                 log.warning("could not record that %s on %s was rolled back", action, resource,
                             exc_info=True)
         raise
+
+
+def check_store(log: AuditLog, store: Any) -> dict:
+    """Check the signed audit log against the store's ``audit_logs``: the store is a
+    witness that the log was not rolled back or rewritten.
+
+    Every change the store records with the log's sequence number and entry hash must
+    be in the log, identical. A log cut back to an earlier state, or an entry rewritten
+    (even with a valid chain and fresh signatures), fails here, since the store kept
+    the hashes the log had when the changes were made.
+
+    Parameters
+    ----------
+    log : AuditLog
+    store : Store
+        The store the services recorded into.
+
+    Returns
+    -------
+    dict
+        ``checked`` (store rows compared) and ``latest`` (the highest sequence number
+        the store witnesses, or None).
+
+    Raises
+    ------
+    IntegrityError
+        Naming the first entry the log lacks or holds differently.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import nexus_lab as nx
+    >>> from nexus_lab import audit
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> store = nx.store.connect(folder / "books.db"); _ = store.migrate()
+    >>> log = nx.crypto.AuditLog(folder / "audit.db")
+    >>> with audit.using(log), audit.change(store, "config.set", "system_config/x"):
+    ...     n = store.execute("insert into system_config (config_key) values ('x')")
+    >>> audit.check_store(log, store)
+    {'checked': 1, 'latest': 1}
+    """
+    from nexus_lab.errors import IntegrityError
+
+    rows = store.query("select id, action, resource_id, chain_seq, chain_hash, created_at "
+                       "from audit_logs where chain_seq is not null order by chain_seq")
+    if rows.empty:
+        return {"checked": 0, "latest": None}
+    entries = log.entries().set_index("seq")
+    have = {int(seq): (h.hex() if isinstance(h, bytes | bytearray | memoryview) else str(h))
+            for seq, h in entries["entry_hash"].items()}
+    for row in rows.itertuples(index=False):
+        seq = int(row.chain_seq)
+        if seq not in have:
+            raise IntegrityError(
+                f"the store records entry {seq} of the audit log ({row.action} of "
+                f"{row.resource_id} at {row.created_at}), which the log does not hold (it "
+                f"ends at entry {max(have) if have else 0}): the log was rolled back or "
+                "replaced")
+        if have[seq] != row.chain_hash:
+            raise IntegrityError(
+                f"entry {seq} of the audit log differs from what the store recorded when "
+                f"it was made ({row.action} of {row.resource_id} at {row.created_at}): "
+                "the log was rewritten from there on")
+    return {"checked": len(rows), "latest": int(rows["chain_seq"].max())}

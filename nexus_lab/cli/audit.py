@@ -44,6 +44,10 @@ def register(sub: Any) -> None:
                     help="another witness file or folder to check (repeatable)")
     av.add_argument("--require-witness", action="store_true",
                     help="exit status 1 unless a witness proves the log complete")
+    av.add_argument("--store", default=None, metavar="URL",
+                    help="also check the log against this store's audit_logs: every change "
+                    "the store recorded must be in the log, identical (a rolled-back or "
+                    "rewritten log fails)")
     av.add_argument("--anchors", action="store_true",
                     help="exit status 1 unless every anchor was checked on its chain")
     av.add_argument("--web3", default=None, metavar="URL",
@@ -104,6 +108,14 @@ def _cmd_audit_verify(args: argparse.Namespace) -> int:
         print(f"  anchor NOT checked on a chain: {line}")
     for line in report.not_anchored:
         print(f"  NOT ANCHORED: {line}")
+    if args.store is not None:
+        from nexus_lab import audit, auth, store
+
+        books = store.connect(args.store)
+        auth.require(("audit.read", "audit.verify"), store=books, resource="audit_logs")
+        seen = audit.check_store(log, books)
+        print(f"  the store {books.where} witnesses {seen['checked']} changes: all in the "
+              "log, identical" + (f" (up to entry {seen['latest']})" if seen["latest"] else ""))
     if args.require_witness and not report.complete:
         return 1
     return 1 if args.anchors and report.chain_unchecked else 0

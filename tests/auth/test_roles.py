@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -230,3 +233,41 @@ def test_a_change_says_it_was_done_once_committed(books):
         with audit.change(s, "config.set", "system_config/y"):
             s.execute("insert into system_config (config_key) values ('y')")
         assert done == []  # not committed yet: the outer transaction commits it
+
+
+def test_the_store_witnesses_a_rolled_back_or_rewritten_audit_log(books, tmp_path):
+    import shutil
+
+    from nexus_lab.errors import IntegrityError
+
+    s, run_id, _ = books
+    log = nx.crypto.AuditLog(tmp_path / "audit.db")
+    items = s.read("open_items", where={"run_id": run_id}, order_by="id")
+    with audit.using(log), auth.acting_as("ana"):
+        review.resolve_open_item(int(items["id"].iloc[0]), "timing", store=s)
+        log.backup(tmp_path / "before.db")  # the log as it was after one change
+        review.resolve_open_item(int(items["id"].iloc[1]), "accepted", store=s)
+    assert audit.check_store(log, s) == {"checked": 2, "latest": 2}
+    old = nx.crypto.AuditLog(tmp_path / "before.db")
+    old.verify()  # a valid log on its own...
+    with pytest.raises(IntegrityError, match=r"records entry 2 .* does not hold"):
+        audit.check_store(old, s)  # ...but the store saw a later entry
+    forged = nx.crypto.AuditLog(tmp_path / "forged.db")
+    forged.append("ana", "open_item.resolved", "open_items/1", {"resolution": "timing"})
+    forged.append("ana", "open_item.resolved", "open_items/2", {"resolution": "linked"})
+    with pytest.raises(IntegrityError, match="entry 1 of the audit log differs"):
+        audit.check_store(forged, s)
+    old.close()
+    log.close()
+    shutil.copy(tmp_path / "before.db", tmp_path / "rolled-back.db")
+    url = s.url.replace("postgresql+psycopg://", "postgresql://")
+
+    def cli(*args: object) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "nexus_lab.cli", *map(str, args)],
+                              capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                              env={**os.environ, "NEXUS_LAB_ACTOR": "aud"})
+
+    done = cli("audit", "verify", tmp_path / "rolled-back.db", "--store", url)
+    assert done.returncode == 1 and "does not hold" in done.stderr, done.stderr
+    done = cli("audit", "verify", tmp_path / "audit.db", "--store", url)
+    assert done.returncode == 0 and "witnesses 2 changes" in done.stdout, done.stderr
