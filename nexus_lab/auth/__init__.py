@@ -79,30 +79,28 @@ def current_user() -> str:
 acting_as = audit.acting_as
 
 
-def _store(store: Store | None) -> Store:
-    return store if store is not None else connect()
-
-
 def roles(user: str | None = None, *, store: Store | None = None) -> list[str]:
     """The roles ``user`` (default: the current user) holds, sorted."""
     who = user or current_user()
-    found = _store(store).read("role_assignments", where={"user_id": who}, columns=["role"])
+    found = connect(store).read("role_assignments", where={"user_id": who}, columns=["role"])
     return sorted(found["role"])
 
 
 def permissions(user: str | None = None, *, store: Store | None = None) -> set[str]:
     """Everything ``user`` (default: the current user) may do, through all their roles."""
-    s = _store(store)
-    held = roles(user, store=s)
-    if not held:
-        return set()
-    return set(s.read("role_permissions", where={"role": held})["permission"])
+    s = connect(store)
+    return _granted(s, roles(user, store=s))
+
+
+def _granted(s: Store, held: list[str]) -> set[str]:
+    """The permissions the roles ``held`` give."""
+    return set(s.read("role_permissions", where={"role": held})["permission"]) if held else set()
 
 
 def matrix(*, store: Store | None = None) -> pd.DataFrame:
     """The permission matrix: one row per permission, one column per role, True where
     the role has it."""
-    grants = _store(store).read("role_permissions")
+    grants = connect(store).read("role_permissions")
     table = pd.crosstab(grants["permission"], grants["role"]).astype(bool)
     return table.reindex(columns=[r for r in ROLES if r in table.columns])
 
@@ -136,14 +134,13 @@ def require(permission: str | tuple[str, ...], *, store: Store | None = None,
     PermissionDenied
         Naming the user, their roles and the permission; recorded in the audit trail.
     """
-    s = _store(store)
+    s = connect(store)
     who = user or current_user()
     if _single_user(s):
         return who
     held = roles(who, store=s)
     wanted = (permission,) if isinstance(permission, str) else tuple(permission)
-    has = set(s.read("role_permissions", where={"role": held})["permission"]) if held else set()
-    if has & set(wanted):
+    if _granted(s, held) & set(wanted):
         return who
     known = set(s.read("role_permissions", columns=["permission"])["permission"])
     unknown = [p for p in wanted if p not in known]
@@ -202,7 +199,7 @@ def add_user(user: str, *, role: str | None = None, display_name: str | None = N
     str
         The user.
     """
-    s = _store(store)
+    s = connect(store)
     if not isinstance(user, str) or not user.strip():
         raise NexusError("a user name cannot be blank")
     if len(user) > 128 or user != user.strip() or any(not c.isprintable() for c in user):
@@ -232,7 +229,7 @@ def add_user(user: str, *, role: str | None = None, display_name: str | None = N
 
 def grant(user: str, role: str, *, store: Store | None = None) -> None:
     """Give ``user`` the ``role`` (an administrator's action)."""
-    s = _store(store)
+    s = connect(store)
     _check_role(role)
     who = _manage(s, f"users/{user}", role)
     if len(s.read("users", where={"user_id": user})) == 0:
@@ -250,7 +247,7 @@ def _grant(s: Store, user: str, role: str, who: str) -> None:
 
 def revoke(user: str, role: str, *, store: Store | None = None) -> None:
     """Take ``role`` from ``user`` (an administrator's action)."""
-    s = _store(store)
+    s = connect(store)
     _check_role(role)
     who = _manage(s, f"users/{user}", "revoke")
     if role not in roles(user, store=s):
@@ -268,7 +265,7 @@ def revoke(user: str, role: str, *, store: Store | None = None) -> None:
 
 def users(*, store: Store | None = None) -> pd.DataFrame:
     """The users with their roles (``user_id, display_name, active, roles``)."""
-    s = _store(store)
+    s = connect(store)
     people = s.read("users", columns=["user_id", "display_name", "active"])
     grants = s.read("role_assignments", columns=["user_id", "role"])
     held = grants.groupby("user_id")["role"].agg(lambda r: ", ".join(sorted(r)))
@@ -278,7 +275,7 @@ def users(*, store: Store | None = None) -> pd.DataFrame:
 
 def check_password(user: str, password: str, *, store: Store | None = None) -> bool:
     """True when ``password`` is ``user``'s (compared in constant time)."""
-    found = _store(store).read("users", where={"user_id": user, "active": True},
+    found = connect(store).read("users", where={"user_id": user, "active": True},
                                columns=["password_hash"])
     if len(found) == 0 or not found["password_hash"].iloc[0]:
         return False

@@ -130,9 +130,9 @@ RESOLUTIONS = ("linked", "timing", "written_off", "accepted")
 
 
 def _store(store: Any) -> Any:
-    from nexus_lab.store import Store, connect
+    from nexus_lab.store import connect  # the store loads SQLAlchemy: only when used
 
-    return store if isinstance(store, Store) else connect(store)
+    return connect(store)
 
 
 def _one(s: Any, table: str, key: str, value: Any, what: str) -> pd.Series:

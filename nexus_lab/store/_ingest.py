@@ -3,9 +3,10 @@
 PostgreSQL takes the rows through ``COPY ... FROM STDIN (FORMAT csv)``, the CSV written
 by Arrow's CSV writer (every text value quoted, NULL unquoted and empty: the two cannot
 be confused), after ``LOCK TABLE ... IN SHARE ROW EXCLUSIVE MODE`` (one writer of the
-table at a time; readers are not blocked). Into an empty table the rows are copied
-straight in; into one that holds rows already, into a temporary staging table, then one
-``INSERT ... SELECT ... ON CONFLICT DO NOTHING``. SQLite takes them through one
+table at a time; readers are not blocked). The rows are copied straight into the table,
+in a savepoint; only when a key is there already do they go into a temporary staging
+table, then one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``. SQLite takes them
+through one
 ``executemany`` with ``ON CONFLICT DO NOTHING``. Both inside the caller's transaction.
 
 Text columns are checked and trimmed with Arrow compute, not a Python call per value.
@@ -253,16 +254,13 @@ def _copy_postgres(conn: sa.Connection, t: sa.Table, frame: pd.DataFrame,
     copy_sql = "COPY {} ({}) FROM STDIN (FORMAT csv)"
     data = _copy_csv(frame, t)
     with raw.cursor() as cur:
-        if key:
-            # one writer of the table at a time (readers go on): a second ingest of the same
-            # rows waits here, then finds them and writes none
-            cur.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(target))
-            cur.execute(sql.SQL("SELECT 1 FROM {} LIMIT 1").format(target))
-            empty = cur.fetchone() is None
-        if not key or empty:  # nothing to skip: straight into the table
+        if not key:  # nothing to skip: straight into the table
             with cur.copy(sql.SQL(copy_sql).format(target, cols)) as copy:
                 _write_copy(copy, data)
             return len(frame)
+        # one writer of the table at a time (readers go on): a second ingest of the same
+        # rows waits here, then finds them and writes none
+        cur.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(target))
         # a new file's rows are usually all new: try them straight into the table, and
         # only when one is there already (a unique key refuses it) go through staging
         cur.execute("SAVEPOINT nexus_copy")

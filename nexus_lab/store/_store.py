@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -30,15 +31,17 @@ class StoreError(NexusError):
     """
 
 
-def connect(url: str | os.PathLike[str] | None = None, *, echo: bool = False) -> Store:
+def connect(url: str | os.PathLike[str] | Store | None = None, *, echo: bool = False
+            ) -> Store:
     """Open the system of record.
 
     Parameters
     ----------
-    url : str or path-like, optional
+    url : str or path-like or Store, optional
         ``sqlite:///path/to/file.db``, ``postgresql://user:password@host:port/db`` (psycopg
         3 is the driver), or a path to a SQLite file. By default, ``NEXUS_LAB_STORE``, else
-        ``nexus.db`` in the user's data folder (:func:`nexus_lab.config.store_url`).
+        ``nexus.db`` in the user's data folder (:func:`nexus_lab.config.store_url`). A
+        store already open is returned as it is, so that a service can take either.
     echo : bool, default False
         Log every SQL statement (to the ``sqlalchemy.engine`` logger).
 
@@ -66,6 +69,8 @@ def connect(url: str | os.PathLike[str] | None = None, *, echo: bool = False) ->
     >>> store.read("bank_statements", where={"transaction_id": "B2"})["amount_cents"].tolist()
     [100000]
     """
+    if isinstance(url, Store):
+        return url
     default = url is None
     if default:
         url = config.store_url()
@@ -557,16 +562,20 @@ def _engine(url: str, echo: bool, make_folder: bool = False) -> sa.Engine:
                             connect_args={"connect_timeout": 10})
 
 
-def _known_revisions() -> set[str]:
+@functools.cache
+def _scripts() -> Any:
+    """The package's migrations, read once: every store opened checks its revision."""
     from alembic.script import ScriptDirectory
 
-    return {s.revision for s in ScriptDirectory(str(_MIGRATIONS)).walk_revisions()}
+    return ScriptDirectory(str(_MIGRATIONS))
+
+
+def _known_revisions() -> set[str]:
+    return {s.revision for s in _scripts().walk_revisions()}
 
 
 def _head() -> str:
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory(str(_MIGRATIONS)).get_current_head()
+    return _scripts().get_current_head()
 
 
 def _plain(value: Any) -> Any:

@@ -4,6 +4,7 @@ with its audit record (:func:`nexus_lab.audit.change`)."""
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Mapping
@@ -27,10 +28,6 @@ INGEST_TABLES = {
     "project_milestones": "projects' milestones with planned amounts",
     "trading_operations": "income and expense operations of projects",
 }
-
-
-def _store(store: Store | str | None) -> Store:
-    return store if isinstance(store, Store) else connect(store)
 
 
 def ingest_file(path: str | os.PathLike[str], table: str = "bank_statements", *,
@@ -84,7 +81,7 @@ def ingest_file(path: str | os.PathLike[str], table: str = "bank_statements", *,
     if table not in INGEST_TABLES:
         raise NexusError(f"cannot ingest into {table!r}; choose one of "
                          f"{', '.join(INGEST_TABLES)}")
-    s = _store(store)
+    s = connect(store)
     who = auth.require("financial.ingest", store=s, resource=table)
     name = "bank" if table == "bank_statements" else "ledger" if table == "expenses" else table
     frame = read_table(path, name=name, sheet=sheet, columns=columns,
@@ -128,7 +125,7 @@ def _units(frame: pd.DataFrame) -> pd.DataFrame:
 def _as_contract(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows of the store in the kernels' contract: ``amount`` in currency units (float64,
     whose ``round(x * 100)`` is the stored cents exactly)."""
-    out = frame.drop(columns=["id", "batch_id", "reconciliation_status", "pov_analysis"],
+    out = frame.drop(columns=["batch_id", "reconciliation_status", "pov_analysis"],
                      errors="ignore")
     empty = [c for c in ("account", "currency", "reference", "vendor", "category")
              if c in out and out[c].replace("", None).isna().all()]
@@ -171,7 +168,7 @@ def load_books(store: Store | str | None = None, *, account: str | None = None,
     bank, ledger : pandas.DataFrame
         In the kernels' data contracts (``amount`` in currency units).
     """
-    s = _store(store)
+    s = connect(store)
     auth.require("financial.read", store=s, resource="bank_statements")
     bank = s.read("bank_statements", where=None if account is None else {"account": account})
     accounts = sorted(bank["account"].unique())
@@ -233,7 +230,7 @@ def save_reconciliation(result: Any, *, store: Store | str | None = None, accoun
     if not hasattr(result, "matches") or not hasattr(result, "unmatched_bank"):
         raise NexusError("save_reconciliation takes a ReconcileResult (from nx.reconcile), "
                          f"got {type(result).__name__}")
-    s = _store(store)
+    s = connect(store)
     who = auth.require("reconciliation.run", store=s, resource="reconciliation_runs")
     run_id = uuid.uuid4().hex
     m = result.matches
@@ -279,8 +276,6 @@ def save_reconciliation(result: Any, *, store: Store | str | None = None, accoun
                       {"rate": run["rate"], "matched_pairs": run["matched_pairs"],
                        "open_items": run["open_items"], "account": run["account"]},
                       actor=who, resource_type="reconciliation_run") as facts:
-        import json
-
         s.execute(
             "insert into reconciliation_runs (run_id, account, period_start, period_end, rate, "
             "bank_rows, ledger_rows, matched_pairs, open_items, summary, params, "
@@ -344,7 +339,7 @@ def reconcile_from_store(store: Store | str | None = None, *, account: str | Non
     """
     from nexus_lab.reconcile import reconcile
 
-    s = _store(store)
+    s = connect(store)
     auth.require("reconciliation.run", store=s, resource="reconciliation_runs")
     bank, ledger = load_books(s, account=account, ledger_account=ledger_account, start=start,
                               end=end)
@@ -379,13 +374,11 @@ def save_fraud_scores(scored: Any, transactions: pd.DataFrame | None = None, *,
     str
         The run's id (``fraud_runs.run_id``).
     """
-    import json
-
     for col in ("transaction_id", "risk_score", "flags"):
         if col not in getattr(scored, "columns", ()):
             raise NexusError(f"scored has no {col!r} column: pass what "
                              "FraudDetector.score returns")
-    s = _store(store)
+    s = connect(store)
     who = auth.require("fraud.run", store=s, resource="fraud_runs")
     run_id = uuid.uuid4().hex
     flags = [list(map(str, f)) if isinstance(f, list | tuple | np.ndarray) else []
@@ -400,9 +393,8 @@ def save_fraud_scores(scored: Any, transactions: pd.DataFrame | None = None, *,
         "review_state": np.where(flagged, "open", "none"),
     })
     if transactions is not None:
-        extra = pd.DataFrame(transactions).drop_duplicates("transaction_id").set_index(
-            pd.DataFrame(transactions).drop_duplicates("transaction_id")["transaction_id"]
-            .astype(str))
+        extra = pd.DataFrame(transactions).drop_duplicates("transaction_id")
+        extra = extra.set_index(extra["transaction_id"].astype(str))
         ids = rows["transaction_id"]
         for col in ("account", "vendor", "date"):
             if col in extra:
@@ -431,7 +423,7 @@ def load_projects(store: Store | str | None = None) -> tuple[pd.DataFrame, pd.Da
     -------
     projects, milestones, operations : pandas.DataFrame
     """
-    s = _store(store)
+    s = connect(store)
     auth.require(("financial.read", "strategic.read"), store=s, resource="projects")
     frames = [_units(s.read(t)) for t in ("projects", "project_milestones",
                                           "trading_operations")]
