@@ -150,7 +150,8 @@ class Store:
         from alembic import command
         from alembic.config import Config
 
-        self._check_not_newer()
+        if self._check_not_newer() == _head():
+            return _head()  # at the latest revision already: nothing to run
         cfg = Config()
         cfg.set_main_option("script_location", str(_MIGRATIONS))
         with self._write() as conn:
@@ -160,13 +161,15 @@ class Store:
             command.upgrade(cfg, "head")
         return self.revision()
 
-    def _check_not_newer(self) -> None:
+    def _check_not_newer(self) -> str | None:
+        """The database's revision, refused when this version does not know it."""
         have = self.revision()
         if have is not None and have not in _known_revisions():
             raise StoreError(
                 f"the store at {self._shown} has schema revision {have!r}, newer than this "
                 f"version of NEXUS Lab knows (latest {_head()!r}); upgrade NEXUS Lab "
                 "(pip install -U nexus-lab) before using this store")
+        return have
 
     def tables(self) -> pd.DataFrame:
         """The store's tables with their row counts.
