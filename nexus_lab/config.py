@@ -20,6 +20,16 @@ variable                        what it sets (default)
                                 terminal)
 ``NEXUS_LAB_WEB3_URL``          the Ethereum JSON-RPC endpoint anchors go to (an
                                 in-process test chain)
+``NEXUS_LAB_SIGNING_KEY``       the key file that signs reports
+                                (``keys/workbench.nxkey`` in the data folder)
+``NEXUS_LAB_CASES``             the case store's folder (``cases`` in the data folder)
+``NEXUS_LAB_CASES_KEY``         the case store's key file
+                                (``keys/evidence-room.nxkey`` in the data folder)
+``NEXUS_LAB_REPORTS``           where signed reports are written (``reports`` in the
+                                data folder)
+``NEXUS_LAB_COOKIE_SECRET``     the secret that signs the dashboards' login cookies
+                                (made once and kept in ``dashboards/cookie_secret`` in
+                                the data folder)
 ==============================  ===================================================
 
 Kernels take their settings as arguments; services and surfaces ask this module.
@@ -52,7 +62,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import tomllib
 
-__all__ = ["DEFAULT_TRACKING_DB", "VARIABLES", "Settings", "login_name", "redact", "settings",
+__all__ = ["DEFAULT_TRACKING_DB", "VARIABLES", "Settings", "cases_folder", "cases_key",
+           "data_folder", "login_name", "redact", "reports_folder", "settings", "signing_key",
            "store_url", "tracking_uri"]
 
 DEFAULT_TRACKING_DB = Path("experiments") / "mlflow.db"  # relative to a checkout's root
@@ -67,6 +78,11 @@ VARIABLES = {
     "NEXUS_LAB_ACTOR": "actor",
     "NEXUS_LAB_KEY_PASSWORD": "key_password",
     "NEXUS_LAB_WEB3_URL": "web3_url",
+    "NEXUS_LAB_SIGNING_KEY": "signing_key",
+    "NEXUS_LAB_CASES": "cases",
+    "NEXUS_LAB_CASES_KEY": "cases_key",
+    "NEXUS_LAB_REPORTS": "reports",
+    "NEXUS_LAB_COOKIE_SECRET": "cookie_secret",
 }
 
 
@@ -82,9 +98,14 @@ class Settings:
     actor: str | None = None
     key_password: str | None = None
     web3_url: str | None = None
+    signing_key: str | None = None
+    cases: str | None = None
+    cases_key: str | None = None
+    reports: str | None = None
+    cookie_secret: str | None = None
 
     def __repr__(self) -> str:  # secrets never appear in a repr or a log
-        shown = {k: "***" if "password" in k and v else redact(v) if v else v
+        shown = {k: "***" if ("password" in k or "secret" in k) and v else redact(v) if v else v
                  for k, v in vars(self).items()}
         return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
@@ -149,6 +170,41 @@ def store_url() -> str:
     if env:
         return env
     return f"sqlite:///{(_data_folder() / 'nexus.db').as_posix()}"
+
+
+def data_folder() -> Path:
+    """The user's data folder for NEXUS Lab (``~/.local/share/nexus-lab`` on Linux,
+    ``$XDG_DATA_HOME/nexus-lab`` when that is set); it may not exist yet.
+
+    Examples
+    --------
+    >>> data_folder().name
+    'nexus-lab'
+    """
+    return _data_folder()
+
+
+def signing_key() -> Path:
+    """The key file that signs reports: ``NEXUS_LAB_SIGNING_KEY``, else
+    ``keys/workbench.nxkey`` in the data folder."""
+    return Path(settings().signing_key or _data_folder() / "keys" / "workbench.nxkey")
+
+
+def cases_folder() -> Path:
+    """The case store's folder: ``NEXUS_LAB_CASES``, else ``cases`` in the data folder."""
+    return Path(settings().cases or _data_folder() / "cases")
+
+
+def cases_key() -> Path:
+    """The case store's key file: ``NEXUS_LAB_CASES_KEY``, else
+    ``keys/evidence-room.nxkey`` in the data folder."""
+    return Path(settings().cases_key or _data_folder() / "keys" / "evidence-room.nxkey")
+
+
+def reports_folder() -> Path:
+    """Where signed reports go: ``NEXUS_LAB_REPORTS``, else ``reports`` in the data
+    folder."""
+    return Path(settings().reports or _data_folder() / "reports")
 
 
 def _checkout(start: Path) -> Path | None:

@@ -47,7 +47,8 @@ from nexus_lab import config
 from nexus_lab.crypto import AuditEntry, AuditLog, load_keypair
 from nexus_lab.files import record_output
 
-__all__ = ["acting_as", "actor", "change", "check_store", "current", "record", "use", "using"]
+__all__ = ["acting_as", "actor", "change", "check_store", "current", "record", "use", "using",
+           "workbench_keypair"]
 
 log = logging.getLogger("nexus_lab")
 _CURRENT: ContextVar[AuditLog | None] = ContextVar("nexus_lab_audit_log", default=None)
@@ -114,6 +115,74 @@ def current() -> AuditLog | None:
                 signer = load_keypair(env.audit_key, password=env.audit_password or "")
             _FROM_ENV[env.audit_log] = AuditLog(env.audit_log, signer=signer)
         return _FROM_ENV[env.audit_log]
+
+
+_KEYS: dict[tuple[str, str], Any] = {}
+_KEYS_LOCK = threading.Lock()
+
+
+def workbench_keypair(path: str | os.PathLike[str], label: str, *, create: bool = True) -> Any:
+    """The workbench's key pair kept at ``path`` (the reports' signing key, the evidence
+    room's key): read with ``NEXUS_LAB_KEY_PASSWORD``, made there on first use.
+
+    A made key is saved readable by its owner only, with its public bundle beside it
+    (``.nxpub``) for whoever checks what it signed. Keys read once are kept for the
+    process.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The key file (see :func:`nexus_lab.config.signing_key`,
+        :func:`nexus_lab.config.cases_key`).
+    label : str
+        The label a new key gets.
+    create : bool, default True
+        Make the key when the file is missing (else raise).
+
+    Raises
+    ------
+    NexusError
+        ``NEXUS_LAB_KEY_PASSWORD`` is not set, or the file is missing and ``create`` is
+        False.
+    IntegrityError
+        The password does not open the key file.
+
+    Examples
+    --------
+    >>> import os, tempfile, pathlib
+    >>> os.environ["NEXUS_LAB_KEY_PASSWORD"] = "correct horse"
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "keys" / "workbench.nxkey"
+    >>> workbench_keypair(path, "workbench").label
+    'workbench'
+    >>> sorted(p.name for p in path.parent.iterdir())
+    ['workbench.nxkey', 'workbench.nxpub']
+    >>> del os.environ["NEXUS_LAB_KEY_PASSWORD"]
+    """
+    from nexus_lab.crypto import generate_keypair
+    from nexus_lab.errors import NexusError
+
+    p = os.path.abspath(path)
+    password = config.settings().key_password
+    with _KEYS_LOCK:
+        if (p, password or "") in _KEYS:
+            return _KEYS[(p, password or "")]
+        if not password:
+            raise NexusError(f"the workbench key {p} needs a password: set "
+                             "NEXUS_LAB_KEY_PASSWORD (the same one every time: it opens the "
+                             "key file)")
+        if os.path.exists(p):
+            key = load_keypair(p, password=password)
+        elif not create:
+            raise NexusError(f"no key file at {p}: make one with `nexus-lab keys new`, or "
+                             "point the setting at the right file")
+        else:
+            os.makedirs(os.path.dirname(p), mode=0o700, exist_ok=True)
+            key = generate_keypair(label)
+            key.save(p, password=password)
+            key.public.save(os.path.splitext(p)[0] + ".nxpub")
+            log.info("made the key %s (%s) at %s", label, key.public.fingerprint_hex, p)
+        _KEYS[(p, password)] = key
+        return key
 
 
 def actor(name: str | None = None) -> str:
