@@ -15,6 +15,7 @@ Commands::
                            [--model models:/nexus-recommender@champion]
     nexus-lab keys new|show ...; seal|open|sign|verify FILE ...; audit verify|show [LOG]
     nexus-lab case new|list|show|add|transfer|status|timeline|verify ...
+    nexus-lab dashboards serve [--port 5006] [--store URL] | dashboards list
     nexus-lab demo [--out out/demo] [--no-track]
     nexus-lab data sample [--n 2000] [--seed 7] [--out data]
     nexus-lab --version
@@ -52,6 +53,7 @@ from nexus_lab.cli import (
     audit,
     cases,
     crypto,
+    dashboards,
     demo,
     fraud,
     recommend,
@@ -75,7 +77,8 @@ from nexus_lab.files import record_writes
 __all__ = ["main"]
 
 # in --help's order
-_GROUPS = (reconcile, records, standardize, fraud, recommend, demo, crypto, audit, cases)
+_GROUPS = (reconcile, records, standardize, fraud, recommend, dashboards, demo, crypto, audit,
+           cases)
 
 
 def _parser() -> argparse.ArgumentParser:

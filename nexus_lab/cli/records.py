@@ -6,7 +6,8 @@ Commands::
                      [--columns amount=Amt,...] [--no-balance-check]
     nexus-lab store migrate [--store URL]
     nexus-lab store tables [--store URL]
-    nexus-lab users add NAME --role ROLE [--display-name TEXT] [--store URL]
+    nexus-lab users add NAME --role ROLE [--display-name TEXT] [--password-stdin] [--store URL]
+    nexus-lab users password NAME [--password-stdin] [--store URL]
     nexus-lab users grant NAME ROLE | users revoke NAME ROLE [--store URL]
     nexus-lab users list | users roles [--store URL]
     nexus-lab review runs [--store URL]
@@ -87,8 +88,15 @@ def register(sub: Any) -> None:
     p.add_argument("--role", required=True, help="examiner, prosecutor, judge, executive, "
                    "compliance_officer, auditor or admin")
     p.add_argument("--display-name", default=None, help="the name the dashboards show")
+    _password_args(p)
     _store_arg(p)
     p.set_defaults(func=_add_user)
+    p = uss.add_parser("password", help="set a user's password (to sign in to the dashboards)")
+    p.add_argument("name", help="the user's login name")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the password from the first line of standard input")
+    _store_arg(p)
+    p.set_defaults(func=_set_password, password=True)
     for name, func, help in (("grant", _grant, "give a user a role"),
                              ("revoke", _revoke, "take a role from a user")):
         p = uss.add_parser(name, help=help)
@@ -167,12 +175,61 @@ def _tables(args: argparse.Namespace) -> int:
     return 0
 
 
+def _password_args(p: argparse.ArgumentParser) -> None:
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--password-stdin", action="store_true",
+                     help="read the password from the first line of standard input")
+    how.add_argument("--no-password", dest="password", action="store_false",
+                     help="no password: the user acts from the command line and notebooks "
+                     "but cannot sign in to the dashboards")
+
+
+def _read_password(args: argparse.Namespace) -> str | None:
+    """The new password: from stdin's first line, else asked twice on a terminal."""
+    import getpass
+    import sys
+
+    from nexus_lab.errors import NexusError
+
+    if not getattr(args, "password", True):
+        return None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            raise NexusError("the two passwords differ; nothing was changed")
+    else:
+        raise NexusError("no terminal to ask the password on: pass --password-stdin and "
+                         "give it on standard input, or --no-password")
+    if len(password) < 8:
+        raise NexusError("a password needs at least 8 characters; nothing was changed")
+    return password
+
+
 def _add_user(args: argparse.Namespace) -> int:
     from nexus_lab import auth
 
+    password = _read_password(args)
     s = open_store(args.store)
-    auth.add_user(args.name, role=args.role, display_name=args.display_name, store=s)
-    print(f"{args.name}: {', '.join(auth.roles(args.name, store=s))}")
+    auth.add_user(args.name, role=args.role, display_name=args.display_name,
+                  password=password, store=s)
+    signs_in = "" if password else " (no password: cannot sign in to the dashboards)"
+    print(f"{args.name}: {', '.join(auth.roles(args.name, store=s))}{signs_in}")
+    return 0
+
+
+def _set_password(args: argparse.Namespace) -> int:
+    from nexus_lab import auth
+
+    password = _read_password(args)
+    s = open_store(args.store)
+    if args.name not in set(auth.users(store=s)["user_id"]):
+        from nexus_lab.errors import NexusError
+        raise NexusError(f"no user {args.name!r} in the store at {s.where}; add them with "
+                         f"nexus-lab users add {args.name} --role ROLE")
+    auth.add_user(args.name, password=password, store=s)
+    print(f"{args.name}: password set")
     return 0
 
 

@@ -1,6 +1,40 @@
-"""Dashboards: the Panel views of every point of view.
+"""Dashboards: the Panel views of every point of view, behind one login.
 
-A surface.
+A surface. Each dashboard is a module here with a ``page()`` that builds it for the
+signed-in user; ``dashboards/*.py`` in a checkout are one-line entry files for
+``panel serve``. :func:`serve` (``nexus-lab dashboards serve``) serves them all with a
+landing page, behind a login checked against the store's users (their passwords kept
+as scrypt hashes: ``nexus-lab users add NAME --role ROLE``).
+
+=============  ==========================================  ===========================
+path           what it shows                               who lands there
+=============  ==========================================  ===========================
+``/review``    reconciliation review: resolve, approve     examiner
+``/fraud``     fraud triage: clear or escalate a flag
+``/cases``     cases, evidence, custody, verification      prosecutor, judge
+``/overview``  executive overview over periods             executive, auditor
+``/models``    MLflow runs and registry, promotion         admin
+``/quality``   data quality per source                     compliance officer
+=============  ==========================================  ===========================
+
+Views read and write only through the services (store, review, cases, tracking,
+reports), run as the signed-in user: a role sees only the actions it may take, and an
+action forged from the browser is refused by the service, and recorded, exactly as the
+same call from a notebook.
+
+Panel is imported only when a dashboard is built or served.
 """
 
-__all__: list[str] = []
+from typing import Any
+
+from nexus_lab.dashboards._catalog import DASHBOARDS, HOME, THEMES, Dashboard
+
+__all__ = ["DASHBOARDS", "HOME", "THEMES", "Dashboard", "serve"]
+
+
+def serve(**options: Any) -> Any:
+    """Serve every dashboard behind a login (see :func:`nexus_lab.dashboards._server.serve`
+    for the options: ``port``, ``address``, ``store``, ``oauth_provider``, ``start``...)."""
+    from nexus_lab.dashboards._server import serve as _serve
+
+    return _serve(**options)

@@ -31,9 +31,18 @@ import pandas as pd
 from nexus_lab import audit
 from nexus_lab.errors import NexusError
 from nexus_lab.frames import frame_bytes
+from nexus_lab.review._pages import (
+    ITEM_ORDERS,
+    MATCH_ORDERS,
+    matches_page,
+    open_items_page,
+    run_overview,
+    runs,
+)
 
-__all__ = ["RESOLUTIONS", "approve_reconciliation", "approve_run", "clear_flag", "clear_fraud_flag",
-           "escalate_flag", "matches_digest", "resolve_open_item"]
+__all__ = ["ITEM_ORDERS", "MATCH_ORDERS", "RESOLUTIONS", "approve_reconciliation", "approve_run",
+           "clear_flag", "clear_fraud_flag", "escalate_flag", "matches_digest", "matches_page",
+           "open_items_page", "resolve_open_item", "run_overview", "runs"]
 
 
 def approve_reconciliation(result: Any, *, actor: str | None = None, note: str = "",

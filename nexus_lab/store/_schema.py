@@ -208,6 +208,10 @@ reconciliation_matches = sa.Table(
     sa.Column("amount_cents", sa.BigInteger),
     sa.Column("evidence", JSON),
     sa.Index("ix_reconciliation_matches_run", "run_id"),
+    # the review pages a run's matches in these orders and finds rows by either side's id
+    sa.Index("ix_reconciliation_matches_confidence", "run_id", "confidence_score"),
+    sa.Index("ix_reconciliation_matches_bank", "run_id", "bank_statement_id"),
+    sa.Index("ix_reconciliation_matches_ledger", "run_id", "expense_id"),
 )
 
 open_items = sa.Table(
@@ -231,6 +235,7 @@ open_items = sa.Table(
     sa.CheckConstraint("side IN ('bank', 'ledger')", name="side"),
     sa.CheckConstraint("status IN ('open', 'resolved')", name="status"),
     sa.UniqueConstraint("run_id", "side", "transaction_id", name="uq_open_items_key"),
+    sa.Index("ix_open_items_review", "run_id", "status", "reason"),
 )
 
 fraud_runs = sa.Table(

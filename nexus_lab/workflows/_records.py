@@ -204,6 +204,18 @@ def load_books(store: Store | str | None = None, *, account: str | None = None,
     return _as_contract(bank), _as_contract(ledger)
 
 
+def _evidence(m: pd.DataFrame) -> list[dict]:
+    """Each match's explanation and the bits of evidence each field gave, as kept in the
+    store (``{"text": ..., "bits": {"amount": 8.2, ...}}``)."""
+    fields = [c for c in m.columns if c.startswith("weight_")]
+    names = [c.removeprefix("weight_") for c in fields]
+    weights = m[fields].astype(float).round(3)
+    # JSON has no NaN (PostgreSQL refuses it): a field that gave no evidence is null
+    bits = weights.astype(object).where(weights.notna(), None).to_numpy().tolist()
+    return [{"text": text, "bits": dict(zip(names, row, strict=True))}
+            for text, row in zip(m["explanation"].astype(str).tolist(), bits, strict=True)]
+
+
 def save_reconciliation(result: Any, *, store: Store | str | None = None, account: str = "",
                         start: Any = None, end: Any = None,
                         mlflow_run_id: str | None = None) -> str:
@@ -241,7 +253,7 @@ def save_reconciliation(result: Any, *, store: Store | str | None = None, accoun
         "group_id": m["group_id"].to_numpy(),
         "confidence_score": m["confidence"].astype(float).to_numpy(),
         "matching_algorithm": m["match_type"].astype(str).to_numpy(),
-        "evidence": m["explanation"].astype(str).to_numpy(),
+        "evidence": _evidence(m),
     })
     items = []
     for side, frame in (("bank", result.unmatched_bank), ("ledger", result.unmatched_ledger)):

@@ -1,0 +1,106 @@
+"""Serving every dashboard, behind one login, from one process."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from nexus_lab import config
+from nexus_lab.dashboards._catalog import DASHBOARDS
+from nexus_lab.dashboards._session import shared_store
+from nexus_lab.errors import NexusError
+
+__all__ = ["app", "serve"]
+
+log = logging.getLogger("nexus_lab")
+
+
+def app(name: str) -> Any:
+    """Build dashboard ``name`` (or ``"index"``, the landing page) for the signed-in user."""
+    if name == "index":
+        from nexus_lab.dashboards._landing import page
+        return page()
+    if name not in DASHBOARDS:
+        raise NexusError(f"no dashboard {name!r}; the dashboards are {', '.join(DASHBOARDS)}")
+    return importlib.import_module(f"nexus_lab.dashboards.{DASHBOARDS[name].module}").page()
+
+
+def _check_logins(store: Any) -> None:
+    able = store.query("select count(*) as n from users where active = :t and password_hash "
+                       "is not null", {"t": True})["n"].iloc[0]
+    if not able:
+        raise NexusError(
+            f"nobody can sign in to the store at {store.where}: add a user with a password "
+            "first, e.g. `nexus-lab users add ana --role examiner` (it asks the password)")
+
+
+def _free_port(address: str) -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((address, 0))
+        return int(sock.getsockname()[1])
+
+
+def serve(*, port: int = 5006, address: str = "127.0.0.1", store: str | None = None,
+          allow_websocket_origin: list[str] | None = None, show: bool = False,
+          start: bool = True, oauth_provider: str | None = None, **panel_options: Any) -> Any:
+    """Serve every dashboard and a landing page at ``/``, behind a login.
+
+    Parameters
+    ----------
+    port : int, default 5006
+        0 picks a free port (``server.port`` says which).
+    allow_websocket_origin : list of str, optional
+        The hosts (``host:port``) pages may be opened from (default: this machine).
+    address : str, default "127.0.0.1"
+        Where to listen; ``"0.0.0.0"`` for every interface (then pass
+        ``allow_websocket_origin``).
+    store : str, optional
+        The system of record's URL (default :func:`nexus_lab.config.store_url`): the
+        users who may sign in, their roles, and everything the dashboards show.
+    oauth_provider : str, optional
+        Sign in with an OAuth provider instead (``"github"``, ``"azure"``, ``"okta"``,
+        ``"generic"``...), with Panel's usual options (``oauth_key``, ``oauth_secret``,
+        ``oauth_redirect_uri``, ``oauth_extra_params``): the provider's user name must
+        be a user of the store, whose roles apply.
+    start : bool, default True
+        Start the server's loop (blocks). False returns the server unstarted.
+    **panel_options
+        Passed to :func:`panel.serve`.
+
+    Returns
+    -------
+    bokeh.server.server.Server
+    """
+    import panel as pn
+
+    from nexus_lab.dashboards._auth import StoreAuthProvider, cookie_secret
+
+    if store:
+        os.environ["NEXUS_LAB_STORE"] = store  # the sessions' store, and panel serve's
+    s = shared_store(store or config.store_url())
+    if oauth_provider is None:
+        _check_logins(s)
+        here = Path(__file__).parent / "templates"
+        panel_options["auth_provider"] = StoreAuthProvider(
+            login_endpoint="/login", logout_endpoint="/logout",
+            login_template=str(here / "login.html"), logout_template=str(here / "logout.html"))
+    else:
+        panel_options["oauth_provider"] = oauth_provider
+    port = port or _free_port(address)
+    origins = allow_websocket_origin or [f"localhost:{port}", f"127.0.0.1:{port}"]
+    apps = {"/": lambda: app("index"),
+            **{f"/{name}": (lambda n=name: app(n)) for name in DASHBOARDS}}
+    server = pn.serve(
+        apps, port=port, address=address, show=show, start=False,
+        cookie_secret=cookie_secret(), title="NEXUS Lab",
+        websocket_origin=origins, **panel_options)
+    log.info("dashboards at http://%s:%s/ (store %s)", address, server.port, s.where)
+    if start:
+        server.start()
+        server.io_loop.start()
+    return server
