@@ -15,7 +15,7 @@ from nexus_lab.dashboards._catalog import DASHBOARDS
 from nexus_lab.dashboards._session import LoginRequired, Session
 from nexus_lab.errors import NexusError, PermissionDenied
 
-__all__ = ["CSS", "PagedTable", "figure", "guarded", "html_pane", "money", "page"]
+__all__ = ["CSS", "PagedTable", "bar_chart", "figure", "guarded", "html_pane", "money", "page"]
 
 CSS = """
 :host, body { font-family: "Inter", "Segoe UI", "Helvetica Neue", Arial, sans-serif; }
@@ -52,6 +52,10 @@ def figure(label: str, value: Any, note: str = "") -> pn.pane.HTML:
         stylesheets=[CSS])
 
 
+def _short(where: str, keep: int = 40) -> str:
+    return where if len(where) <= keep else "…" + where[-keep:]
+
+
 def _header(session: Session, current: str) -> pn.pane.HTML:
     links = " · ".join(
         f'<a href="./{d.name}" style="color:#fff;'
@@ -62,7 +66,8 @@ def _header(session: Session, current: str) -> pn.pane.HTML:
         f'<div style="color:#fff;font-size:13px;display:flex;gap:18px;align-items:center;">'
         f"<span>{links}</span><span style='opacity:.8'>|</span>"
         f'<span data-nx="whoami">{html.escape(session.user)} ({html.escape(roles)})</span>'
-        f'<span style="opacity:.8">{html.escape(session.where)}</span>'
+        f'<span style="opacity:.8" title="{html.escape(session.where)}">'
+        f"{html.escape(_short(session.where))}</span>"
         f'<a href="./logout" style="color:#fff;">Sign out</a></div>',
         sizing_mode="stretch_width")
 
@@ -116,6 +121,23 @@ def guarded(name: str, build: Callable[[Session], tuple[Sequence[Any], Sequence[
     return page(session, name, main, sidebar)
 
 
+def bar_chart(frame: pd.DataFrame, label: str, value: str, title: str, color: str,
+              height: int = 240) -> Any:
+    """A horizontal Bokeh bar chart of ``frame[value]`` by ``frame[label]``, first on top."""
+    names = [str(x) for x in frame[label]] if len(frame) else ["(none)"]
+    values = [float(x) for x in frame[value]] if len(frame) else [0.0]
+    from bokeh.models import ColumnDataSource
+    from bokeh.plotting import figure as bokeh_figure
+
+    fig = bokeh_figure(y_range=list(reversed(names)), height=height, title=title,
+                       toolbar_location=None, sizing_mode="stretch_width")
+    fig.hbar(y="name", right="value", height=0.7, color=color,
+             source=ColumnDataSource({"name": names, "value": values}))
+    fig.x_range.start = min(0.0, min(values))
+    fig.ygrid.grid_line_color = None
+    return fig
+
+
 class PagedTable(pn.viewable.Viewer):
     """A table whose rows stay on the server: one page at a time is fetched and sent.
 
@@ -137,7 +159,8 @@ class PagedTable(pn.viewable.Viewer):
         self.table = pn.widgets.Tabulator(
             pd.DataFrame(), pagination=None, show_index=False, disabled=True,
             selectable=1, height=height, sizing_mode="stretch_width", name=name,
-            header_filters=False, **tabulator)
+            header_filters=False, css_classes=[f"nx-table-{name.replace(' ', '-')}"],
+            **tabulator)
         self.page = pn.widgets.IntInput(name="", value=1, start=1, width=90,
                                         css_classes=["nx-page"])
         self.first = pn.widgets.Button(name="«", width=40)

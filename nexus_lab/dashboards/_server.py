@@ -21,7 +21,7 @@ log = logging.getLogger("nexus_lab")
 def app(name: str) -> Any:
     """Build dashboard ``name`` (or ``"index"``, the landing page) for the signed-in user."""
     if name == "index":
-        from nexus_lab.dashboards._landing import page
+        from nexus_lab.dashboards.landing import page
         return page()
     if name not in DASHBOARDS:
         raise NexusError(f"no dashboard {name!r}; the dashboards are {', '.join(DASHBOARDS)}")

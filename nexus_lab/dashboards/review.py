@@ -22,11 +22,16 @@ from typing import Any
 
 import pandas as pd
 import panel as pn
-from bokeh.models import ColumnDataSource
-from bokeh.plotting import figure as bokeh_figure
 
 from nexus_lab import review
-from nexus_lab.dashboards._layout import PagedTable, figure, guarded, html_pane, money
+from nexus_lab.dashboards._layout import (
+    PagedTable,
+    bar_chart,
+    figure,
+    guarded,
+    html_pane,
+    money,
+)
 from nexus_lab.dashboards._session import Session
 
 __all__ = ["page"]
@@ -50,19 +55,6 @@ def _label(run: pd.Series) -> str:
               f"run of {pd.Timestamp(run['created_at']):%Y-%m-%d %H:%M}")
     rate = "" if pd.isna(run["rate"]) else f" · {100 * float(run['rate']):.1f}%"
     return f"{period} · {run['status']}{rate}"
-
-
-def _bars(frame: pd.DataFrame, label: str, value: str, title: str, color: str,
-          height: int = 240) -> Any:
-    names = [str(x) for x in frame[label]] if len(frame) else ["(none)"]
-    values = [float(x) for x in frame[value]] if len(frame) else [0.0]
-    fig = bokeh_figure(y_range=list(reversed(names)), height=height, title=title,
-                       toolbar_location=None, sizing_mode="stretch_width")
-    fig.hbar(y="name", right="value", height=0.7, color=color,
-             source=ColumnDataSource({"name": names, "value": values}))
-    fig.x_range.start = min(0.0, min(values))
-    fig.ygrid.grid_line_color = None
-    return fig
 
 
 class ReviewView:
@@ -204,7 +196,7 @@ class ReviewView:
                    f"still open of {int(run['open_items'] or 0):,}"),
             figure("Status", state, who),
         ]
-        self.chart.object = _bars(still.groupby("reason", as_index=False)["items"].sum()
+        self.chart.object = bar_chart(still.groupby("reason", as_index=False)["items"].sum()
                                   .sort_values("items", ascending=False), "reason", "items",
                                   "Open items by reason", self.s.accent)
         approved = run["status"] == "approved"
@@ -223,7 +215,7 @@ class ReviewView:
             f"<b>{html.escape(str(row['bank_statement_id']))}</b> ↔ "
             f"<b>{html.escape(str(row['expense_id']))}</b> · confidence "
             f"{float(row['confidence_score']):.1f} · {html.escape(str(row['explanation']))}")
-        self.evidence.object = _bars(bits, "field", "bits", "Evidence by field (bits)",
+        self.evidence.object = bar_chart(bits, "field", "bits", "Evidence by field (bits)",
                                      self.s.accent, height=220)
 
     def _item_selected(self, *_: Any) -> None:

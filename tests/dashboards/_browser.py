@@ -1,0 +1,145 @@
+"""Helpers of the dashboards' browser tests: a filled workbench, signing in, screenshots,
+and the audit rows to check."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "out" / "dashboards"
+PEOPLE = {  # user: role; each one's password is "<user>-passphrase"
+    "lead": "admin", "ana": "examiner", "jo": "judge", "pat": "prosecutor",
+    "eve": "executive", "cora": "compliance_officer", "aud": "auditor",
+}
+
+
+def password(user: str) -> str:
+    return f"{user}-passphrase"
+
+
+def chromium() -> str | None:
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def fill_workbench(folder: Path) -> dict:
+    """A store with every point of view's user, a saved reconciliation and fraud scores
+    from the real kernels; returns what the tests need to know about it."""
+    import nexus_lab as nx
+    from nexus_lab import auth, workflows
+
+    env = workbench_env(folder)
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        s = nx.store.connect(env["NEXUS_LAB_STORE"])
+        s.migrate()
+        auth.add_user("lead", role="admin", password=password("lead"), store=s)
+        with auth.acting_as("lead"):
+            for user, role in PEOPLE.items():
+                if user != "lead":
+                    auth.add_user(user, role=role, password=password(user), store=s,
+                                  display_name=user.title())
+        bank, ledger, _ = nx.datasets.synth_reconciliation(1500, seed=3)
+        tx = nx.datasets.synth_transactions(4000, seed=2, days=90)
+        with auth.acting_as("ana"):
+            s.ingest("bank_statements", bank)
+            s.ingest("expenses", ledger)
+            _, run_id = workflows.reconcile_from_store(s, device="cpu")
+            det = nx.fraud.FraudDetector(device="cpu", random_state=0).fit(
+                tx.drop(columns=["pattern", "is_fraud"], errors="ignore"))
+            scored = det.score(tx.drop(columns=["pattern", "is_fraud"], errors="ignore"))
+            fraud_run = workflows.save_fraud_scores(scored, tx, store=s, model="test")
+        s.close()
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return {"store": env["NEXUS_LAB_STORE"], "run_id": run_id, "fraud_run": fraud_run,
+            "env": env, "folder": folder}
+
+
+def workbench_env(folder: Path) -> dict[str, str]:
+    """The settings a workbench in ``folder`` runs with (store, keys, cases, tracking)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return {
+        "NEXUS_LAB_STORE": f"sqlite:///{(folder / 'nexus.db').as_posix()}",
+        "XDG_DATA_HOME": str(folder / "data"),
+        "NEXUS_LAB_KEY_PASSWORD": "workbench key password",
+        "NEXUS_LAB_CASES": str(folder / "cases"),
+        "NEXUS_LAB_REPORTS": str(folder / "reports"),
+        "NEXUS_LAB_COOKIE_SECRET": "cookie-secret-of-the-tests-" + "x" * 24,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{(folder / 'mlflow.db').as_posix()}",
+    }
+
+
+def login(page, base: str, user: str, path: str = "") -> None:
+    """Sign ``user`` in through the login form and wait for the page they land on."""
+    page.goto(f"{base}/login" if not path else f"{base}/{path}")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", password(user))
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    wait_rendered(page)
+
+
+def wait_rendered(page, timeout: float = 30_000) -> None:
+    """Wait until Bokeh has rendered the page's document and the server is idle."""
+    page.wait_for_function(
+        "() => window.Bokeh && Bokeh.documents && Bokeh.documents.length > 0 && "
+        "Bokeh.documents[0].is_idle", timeout=timeout)
+
+
+def shot(page, name: str) -> Path:
+    """Screenshot the page into out/dashboards/NAME.png."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def audit_rows(store_url: str, action: str) -> list[dict]:
+    import nexus_lab as nx
+
+    s = nx.store.connect(store_url)
+    try:
+        rows = s.query("select user_id, action, resource_id, outcome from audit_logs where "
+                       "action = :a order by id", {"a": action})
+        return rows.to_dict("records")
+    finally:
+        s.close()
+
+
+def bokeh_click(page, css_class: str) -> None:
+    """Send the server a click of the button with ``css_class`` straight through Bokeh's
+    websocket, as a forged request would: whether or not the page shows it."""
+    page.evaluate("""(cls) => {
+        const doc = Bokeh.documents[0];
+        const m = [...doc.all_models].find(m => (m.css_classes || []).includes(cls));
+        if (!m) throw new Error('no model with class ' + cls);
+        const {ButtonClick} = Bokeh.require('core/bokeh_events');
+        m.trigger_event(new ButtonClick());
+    }""", css_class)
+
+
+def rows_sent(page, table: str) -> int:
+    """How many rows the server sent the browser for the table named ``table``."""
+    return page.evaluate("""(cls) => {
+        const doc = Bokeh.documents[0];
+        const m = [...doc.all_models].find(m => (m.css_classes || []).includes(cls));
+        return m.source.get_length();
+    }""", f"nx-table-{table.replace(' ', '-')}")

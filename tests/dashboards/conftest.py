@@ -1,0 +1,71 @@
+"""A real workbench for the dashboards' tests: a SQLite store filled by the kernels, a
+user for every point of view, ``nexus-lab dashboards serve`` in a process of its own,
+and Debian's chromium driven by Playwright (never a downloaded browser).
+
+Screenshots go to ``out/dashboards/`` of the checkout, to be looked at.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.dashboards._browser import ROOT, chromium, fill_workbench, free_port
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args():
+    """pytest-playwright launches Debian's chromium (installed by .ci/run)."""
+    path = chromium()
+    if path is None:
+        pytest.skip("no chromium on this machine: install Debian's `chromium` package "
+                    "(.ci/run does)")
+    return {"executable_path": path, "args": ["--no-sandbox", "--disable-gpu"],
+            "headless": True}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args():
+    return {"viewport": {"width": 1500, "height": 1000}}
+
+
+@pytest.fixture(scope="module")
+def workbench(tmp_path_factory):
+    """A filled store and the settings that go with it (one per test module)."""
+    return fill_workbench(tmp_path_factory.mktemp("workbench"))
+
+
+@pytest.fixture(scope="module")
+def dashboards(workbench):
+    """``nexus-lab dashboards serve`` on a free port; yields its base URL."""
+    port = free_port()
+    log = open(workbench["folder"] / "server.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nexus_lab.cli", "dashboards", "serve", "--port", str(port),
+         "--store", workbench["store"]],
+        env={**os.environ, **workbench["env"], "PYTHONPATH": str(ROOT)}, stdout=log,
+        stderr=subprocess.STDOUT, cwd=workbench["folder"])
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log.close()
+            raise RuntimeError("the dashboards server stopped:\n" +
+                               (workbench["folder"] / "server.log").read_text())
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            time.sleep(0.2)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
