@@ -156,17 +156,18 @@ class PagedTable(pn.viewable.Viewer):
         self._fetch, self._sorts, self._show = fetch, sorts, show or (lambda f: f)
         self.sort, self.descending, self.page_size = sort, descending, page_size
         self.total, self.rows = 0, pd.DataFrame()
+        slug = f"nx-table-{name.replace(' ', '-')}"
         self.table = pn.widgets.Tabulator(
             pd.DataFrame(), pagination=None, show_index=False, disabled=True,
             selectable=1, height=height, sizing_mode="stretch_width", name=name,
-            header_filters=False, css_classes=[f"nx-table-{name.replace(' ', '-')}"],
-            **tabulator)
+            header_filters=False, css_classes=[slug], **tabulator)
         self.page = pn.widgets.IntInput(name="", value=1, start=1, width=90,
                                         css_classes=["nx-page"])
         self.first = pn.widgets.Button(name="«", width=40)
         self.prev = pn.widgets.Button(name="‹ Previous", width=100)
-        self.next = pn.widgets.Button(name="Next ›", width=90)
-        self.status = html_pane("", css_classes=["nx-muted"], margin=(12, 10))
+        self.next = pn.widgets.Button(name="Next ›", width=90, css_classes=[f"{slug}-next"])
+        self.status = html_pane("", css_classes=["nx-muted", "nx-pager-status",
+                                                 f"{slug}-status"], margin=(12, 10))
         self.first.on_click(lambda _e: self._go(1))
         self.prev.on_click(lambda _e: self._go(self.page.value - 1))
         self.next.on_click(lambda _e: self._go(self.page.value + 1))
@@ -213,8 +214,13 @@ class PagedTable(pn.viewable.Viewer):
 
     def _load(self) -> None:
         number = max(1, int(self.page.value or 1))
-        self.rows, self.total = self._fetch((number - 1) * self.page_size, self.page_size,
-                                            self.sort, self.descending)
+        try:
+            self.rows, self.total = self._fetch((number - 1) * self.page_size, self.page_size,
+                                                self.sort, self.descending)
+        except NexusError as err:  # a refusal (a role revoked meanwhile) or a bad filter
+            Session.notify(str(err), "error" if isinstance(err, PermissionDenied) else
+                           "warning")
+            return
         self.table.selection = []
         self.table.value = self._show(self.rows)
         first = (number - 1) * self.page_size + 1 if self.total else 0

@@ -28,6 +28,19 @@ def app(name: str) -> Any:
     return importlib.import_module(f"nexus_lab.dashboards.{DASHBOARDS[name].module}").page()
 
 
+def _warm() -> None:
+    """Import what building a page needs before the first visitor waits for it (Tabulator
+    loads pandas' Styler, which loads matplotlib: seconds, once)."""
+    import bokeh.plotting  # noqa: F401
+    import pandas.io.formats.style  # noqa: F401
+
+    for d in DASHBOARDS.values():
+        try:
+            importlib.import_module(f"nexus_lab.dashboards.{d.module}")
+        except ImportError as err:  # a dashboard that cannot load says so when opened
+            log.warning("dashboard %s does not load: %s", d.name, err)
+
+
 def _check_logins(store: Any) -> None:
     able = store.query("select count(*) as n from users where active = :t and password_hash "
                        "is not null", {"t": True})["n"].iloc[0]
@@ -91,6 +104,7 @@ def serve(*, port: int = 5006, address: str = "127.0.0.1", store: str | None = N
             login_template=str(here / "login.html"), logout_template=str(here / "logout.html"))
     else:
         panel_options["oauth_provider"] = oauth_provider
+    _warm()
     port = port or _free_port(address)
     origins = allow_websocket_origin or [f"localhost:{port}", f"127.0.0.1:{port}"]
     apps = {"/": lambda: app("index"),

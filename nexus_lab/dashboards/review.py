@@ -69,11 +69,14 @@ class ReviewView:
             {"(none yet)": ""}, value=accounts[0] if accounts else "")
         self.run = pn.widgets.Select(name="Period", options={})
         self.search = pn.widgets.TextInput(name="Find a transaction id",
-                                           placeholder="B0001234 or its start")
+                                           placeholder="B0001234 or its start",
+                                           css_classes=["nx-filter-search"])
         self.kinds = pn.widgets.MultiChoice(name="Kinds of match", options=[])
         self.confidence = pn.widgets.RangeSlider(name="Confidence", start=0, end=100,
-                                                 value=(0, 100), step=1)
-        self.reasons = pn.widgets.MultiChoice(name="Open items: reasons", options=[])
+                                                 value=(0, 100), step=1,
+                                                 css_classes=["nx-filter-confidence"])
+        self.reasons = pn.widgets.MultiChoice(name="Open items: reasons", options=[],
+                                              css_classes=["nx-filter-reasons"])
         self.status = pn.widgets.RadioButtonGroup(name="Open items", value="open",
                                                   options=["open", "resolved", "all"])
         self.figures = pn.Row(sizing_mode="stretch_width")
@@ -85,6 +88,7 @@ class ReviewView:
                                   show=_show_matches, name="matches", height=480)
         self.items = PagedTable(self._fetch_items, sorts=_ITEM_SORTS, sort="date",
                                 show=_show_items, name="open items", height=420)
+        self.matches_loaded = False
         self._resolve_form()
         self._approve_form()
         self.account.param.watch(self._account_changed, "value")
@@ -177,8 +181,14 @@ class ReviewView:
         self.reasons.options = reasons
         self.kinds.options = _KINDS
         self._show_figures()
-        self.matches.refresh()
         self.items.refresh()
+        if self.matches_loaded:
+            self.matches.refresh()
+
+    def _tab_opened(self, event: Any) -> None:
+        if event.new == 1 and not self.matches_loaded:
+            self.matches_loaded = True
+            self.matches.refresh()
 
     def _show_figures(self) -> None:
         run, by_reason = self.overview["run"], self.overview["open_by_reason"]
@@ -250,8 +260,12 @@ class ReviewView:
     def _do_approve(self, _event: Any) -> None:
         if not self.run.value:
             return
-        done = self.s.act(review.approve_run, self.run.value, note=self.approve_note.value,
-                          done="Period approved; the audit log has it.")
+        self.approve.loading = True  # the matches' digest is checked first: seconds at 1M
+        try:
+            done = self.s.act(review.approve_run, self.run.value, note=self.approve_note.value,
+                              done="Period approved; the audit log has it.")
+        finally:
+            self.approve.loading = False
         if done is not None:
             self.runs = self.s.read(review.runs)
             self._run_changed()
@@ -262,10 +276,12 @@ class ReviewView:
                                 sizing_mode="stretch_width")
         items_tab = pn.Row(pn.Column(self.items, sizing_mode="stretch_width"),
                            self.resolve_card, sizing_mode="stretch_width")
+        # the matches are fetched and drawn when their tab is first opened
+        tabs = pn.Tabs(("Open items", items_tab), ("Matches", matches_tab),
+                       sizing_mode="stretch_width", dynamic=True)
+        tabs.param.watch(self._tab_opened, "active")
         main = [self.figures,
-                pn.Row(self.chart, self.approve_card, sizing_mode="stretch_width"),
-                pn.Tabs(("Open items", items_tab), ("Matches", matches_tab),
-                        sizing_mode="stretch_width", dynamic=False)]
+                pn.Row(self.chart, self.approve_card, sizing_mode="stretch_width"), tabs]
         sidebar = [self.account, self.run, pn.layout.Divider(), self.search, self.status,
                    self.reasons, pn.layout.Divider(), self.kinds, self.confidence]
         return main, sidebar
