@@ -109,10 +109,18 @@ def _by_age(items: pd.DataFrame, key: str, scope: Scope) -> Table:
                 "amount": int(frame["amount"].sum())} if len(frame) else None)
 
 
-def _largest(items: pd.DataFrame, key: str, top: int, title: str) -> Table:
+def _largest(items: pd.DataFrame, key: str, top: int, title: str,
+             accounts: pd.DataFrame | None = None) -> Table:
+    """The largest open items; with the runs (``accounts``), their account instead of
+    their run."""
     open_now = items[items["status"] == "open"]
     big = open_now.sort_values(["cents", "id"], ascending=[False, True], kind="stable").head(top)
-    cols = [Col("run", "Run", "id"), Col("side", "Side"), Col("transaction_id", "Item", "id"),
+    first = Col("run", "Run", "id")
+    if accounts is not None:
+        big = big.assign(account=big["run_id"].map(dict(zip(accounts["run_id"],
+                                                           accounts["account"]))))
+        first = Col("account", "Account", "account", "account")
+    cols = [first, Col("side", "Side"), Col("transaction_id", "Item", "id"),
             Col("date", "Date", "date"), Col("age", "Age (days)", "int"),
             Col("amount_cents", "Amount", "money"), Col("reason", "Reason"),
             Col("description", "Description", "text", "text"),
@@ -483,7 +491,7 @@ def executive(scope: Scope) -> Document:
                       "cases": [int(counts[st]) for st in order]}),
         note="" if scope.period.everything else
         f"Cases opened by the end of {scope.period.label}, at their status now."))
-    doc.add(_largest(items, "largest", 10, "Largest open exceptions"))
+    doc.add(_largest(items, "largest", 10, "Largest open exceptions", accounts=runs))
     return doc
 
 

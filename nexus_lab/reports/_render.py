@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import logging
 import re
 import zipfile
 from collections.abc import Mapping
@@ -105,7 +106,15 @@ def pdf(page: str) -> bytes:
             f"PDF reports need WeasyPrint and the Pango library ({err}): pip install "
             "weasyprint; on Debian or Ubuntu apt-get install libpango-1.0-0 "
             "libpangoft2-1.0-0; or choose html, xlsx or csv") from None
-    return weasyprint.HTML(string=page, url_fetcher=_no_fetch).write_pdf()
+    # WeasyPrint warns of each CSS property it does not lay out (those for browsers'
+    # print dialogs): the page is written for both, so those warnings say nothing
+    quiet = logging.getLogger("weasyprint")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        return weasyprint.HTML(string=page, url_fetcher=_no_fetch).write_pdf()
+    finally:
+        quiet.setLevel(level)
 
 
 def _sheet_name(title: str, taken: set[str]) -> str:

@@ -146,7 +146,10 @@ def _masking(role: str, title: str) -> str:
 
 
 def _write_pending(folder: Path, data: bytes) -> Path:
-    fd, name = tempfile.mkstemp(dir=folder, prefix=".report-", suffix=".pending")
+    try:
+        fd, name = tempfile.mkstemp(dir=folder, prefix=".report-", suffix=".pending")
+    except OSError as err:
+        raise NexusError(f"cannot write in {str(folder)!r}: {err.strerror or err}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -274,7 +277,7 @@ def make_report(kind: str, *, role: str, period: str | None = None, store: Any =
     report_id = uuid.uuid4().hex
     titles = s.read("roles", where={"role": role})["title"].tolist()
     title = titles[0] if titles else role.replace("_", " ")
-    folder = Path(out) if out is not None else config.reports_folder()
+    folder = Path(os.path.abspath(out if out is not None else config.reports_folder()))
     name = f"{kind}-{role}-{when.slug}-{report_id[:8]}.{REPORT_FORMATS[fmt]}"
     public_name = f"{kp.public.fingerprint_hex}.nxpub"
     now = _dt.datetime.now(_dt.timezone.utc)
@@ -305,8 +308,8 @@ def make_report(kind: str, *, role: str, period: str | None = None, store: Any =
     except OSError as err:
         raise NexusError(f"cannot make the reports folder {str(folder)!r}: "
                          f"{err.strerror or err}") from None
-    path, sig_path = folder / name, folder / f"{name}.sig"
-    public = kp.public.save(folder / public_name)
+    path, sig_path, public = folder / name, folder / f"{name}.sig", folder / public_name
+    new_public = not public.exists()
     subject = f"{doc.title} for the {title.lower()}, {context['period']}: {doc.scope}"
     pending = [_write_pending(folder, data), _write_pending(folder, signature)]
     placed: list[Path] = []
@@ -323,8 +326,9 @@ def make_report(kind: str, *, role: str, period: str | None = None, store: Any =
             for tmp, final in zip(pending, (path, sig_path)):
                 _publish(tmp, final)
                 placed.append(final)
+            kp.public.save(public)  # the same bundle there already is left as it is
     except BaseException:
-        for p in placed:
+        for p in [*placed, *([public] if new_public else [])]:
             p.unlink(missing_ok=True)
         raise
     finally:
