@@ -71,8 +71,9 @@ def _report(args: argparse.Namespace) -> int:
     done = make_report(args.kind, role=args.role, period=args.period, store=s,
                        run_id=args.run_id, case_id=args.case_id, fmt=args.fmt, out=args.out,
                        key=key)
-    print(f"wrote {done.path} ({done.kind} for the {done.role.replace('_', ' ')}, period "
-          f"{done.period}; sections: {', '.join(done.sections)})")
+    period = "everything" if done.period == "all" else f"period {done.period}"
+    print(f"wrote {done.path} ({done.kind.replace('_', ' ')} for the "
+          f"{done.role.replace('_', ' ')}, {period}; sections: {', '.join(done.sections)})")
     print(f"  signed by {done.signer}: {done.signature}")
     print(f"  check it: {done.verify_command}")
     return 0

@@ -98,14 +98,17 @@ class SignedReport:
 
         return verify(self.path, self.signature.read_bytes(), PublicKey.load(self.public))
 
+    def summary(self) -> dict:
+        """What the report is, where it lies and how to check it."""
+        return {"report": self.report_id, "kind": self.kind, "role": self.role,
+                "period": self.period, "format": self.fmt, "file": str(self.path),
+                "sha256": self.sha256, "signed by": self.signer,
+                "signature": str(self.signature), "public key": str(self.public),
+                "sections": ", ".join(self.sections), "check": self.verify_command}
+
     def _repr_html_(self) -> str:
-        facts = {"report": self.report_id, "kind": self.kind, "role": self.role,
-                 "period": self.period, "format": self.fmt, "file": str(self.path),
-                 "sha256": self.sha256, "signed by": self.signer,
-                 "signature": str(self.signature), "public key": str(self.public),
-                 "sections": ", ".join(self.sections), "check": self.verify_command}
         return (f"<div class='nexus-report'><h4>Signed report: {escape(self.path.name)} "
-                f"{badge('done')}</h4>{kv(facts)}</div>")
+                f"{badge('done')}</h4>{kv(self.summary())}</div>")
 
 
 def _refuse(s: Any, who: str, held: list[str], what: str, resource: str, hint: str) -> None:

@@ -372,3 +372,24 @@ def test_reports_read_the_data_as_stored(books):
     assert pd.Series(sorted(s.read("reconciliation_runs")["account"].unique())).tolist() == [
         "CHK-00012345", IBAN]
     assert SCRIPT in s.read("open_items")["description"].tolist()
+
+
+@pytest.mark.parametrize("kind", ["reconciliation", "fraud", "executive", "audit_trail"])
+def test_reports_read_both_engines(store_url, tmp_path, kind):
+    s = nx.store.connect(store_url)
+    s.migrate()
+    bank, ledger, _ = nx.datasets.synth_reconciliation(120, seed=6)
+    scored = pd.DataFrame({"transaction_id": bank["transaction_id"].head(4),
+                           "risk_score": [91.0, 12.0, 77.0, 55.0],
+                           "flags": [["velocity"], [], ["amount"], ["duplicate", "amount"]],
+                           "reasons": [["fast"], [], ["big"], ["twice"]]})
+    with auth.acting_as("solo"):
+        nx.workflows.save_reconciliation(nx.reconcile(bank, ledger, device="cpu"), store=s,
+                                         account="CHK-77778888", start="2025-01-01",
+                                         end="2025-12-31")
+        nx.workflows.save_fraud_scores(scored, bank, store=s, model="rules")
+        report = make_report(kind, role="auditor", period="2025", store=s, fmt="xlsx",
+                             out=tmp_path, key=nx.crypto.generate_keypair("w"))
+    assert report.verify() and len(report.sections) >= 3
+    assert s.read("reports")["report_id"].tolist() == [report.report_id]
+    s.close()
