@@ -50,6 +50,7 @@ __all__ = [
     "record_output",
     "record_writes",
     "signals_held",
+    "spreadsheet_safe",
     "write_frame",
     "write_json",
     "write_text",
@@ -945,6 +946,21 @@ def _spreadsheet_safe(df: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
     if names != list(df.columns):
         out = out.set_axis(names, axis=1)
     return out, cr or any(isinstance(c, str) and "\r" in c for c in names)
+
+
+def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with a leading ``'`` on every text cell and column name a spreadsheet would
+    run as a formula, as :func:`write_frame` writes CSV files (numbers, and text that is
+    just a number such as ``"-12.50"``, stay as they are); for writers of other files
+    that spreadsheets open (Excel workbooks, CSV in a zip).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> spreadsheet_safe(pd.DataFrame({"v": ["=1+1", "@SUM(A1)", "-2", "ok"]}))["v"].tolist()
+    ["'=1+1", "'@SUM(A1)", '-2', 'ok']
+    """
+    return _spreadsheet_safe(df)[0]
 
 
 def _to_parquet(df: pd.DataFrame, path: Path) -> None:

@@ -15,6 +15,8 @@ Commands::
                            [--model models:/nexus-recommender@champion]
     nexus-lab keys new|show ...; seal|open|sign|verify FILE ...; audit verify|show [LOG]
     nexus-lab case new|list|show|add|transfer|status|timeline|verify ...
+    nexus-lab report KIND --role ROLE [--period 2025-11] [--run RUN_ID] [--case CASE_ID]
+                     [--format html|pdf|xlsx|csv] [--out DIR] [--store URL] [--key KEYFILE]
     nexus-lab dashboards serve [--port 5006] [--store URL] | dashboards list
     nexus-lab demo [--out out/demo] [--no-track]
     nexus-lab data sample [--n 2000] [--seed 7] [--out data]
@@ -30,9 +32,9 @@ which outputs were complete before the stop (or that nothing was written); the s
 is 130 after SIGINT, 143 after SIGTERM.
 
 A surface: each command group is a module here (``reconcile``, ``standardize``, ``fraud``,
-``recommend``, ``demo``, ``crypto``, ``audit``, ``cases``) that parses its arguments,
-calls a service or a workflow, and prints what came back; ``_common`` holds what they
-share.
+``recommend``, ``demo``, ``crypto``, ``audit``, ``cases``, ``records``, ``report``) that
+parses its arguments, calls a service or a workflow, and prints what came back;
+``_common`` holds what they share.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ from nexus_lab.cli import (
     recommend,
     reconcile,
     records,
+    report,
     standardize,
 )
 from nexus_lab.cli._common import (
@@ -78,7 +81,7 @@ __all__ = ["main"]
 
 # in --help's order
 _GROUPS = (reconcile, records, standardize, fraud, recommend, dashboards, demo, crypto, audit,
-           cases)
+           cases, report)
 
 
 def _parser() -> argparse.ArgumentParser:

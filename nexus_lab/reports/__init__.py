@@ -10,6 +10,58 @@ asked, logs the run to MLflow. :func:`export_fraud` writes fraud scores the
 same way. The CLI and the notebooks use the same functions, so their outputs
 are the same.
 
+Signed reports for every point of view
+--------------------------------------
+:func:`make_report` renders what the store holds as one role sees it, signs it with
+the workbench key and records it (``nexus-lab report KIND --role ROLE``). The kinds,
+and the permission (any one of those listed) that the user and the chosen role must
+both have besides ``reports.read``, because it reads what the kind shows:
+
+================  =================================  =====================================
+kind              what it shows                      needs
+================  =================================  =====================================
+reconciliation    per run, account and period: the   ``financial.read``
+                  rate, totals, open items by reason
+                  and age, resolutions and who made
+                  them, approval
+fraud             runs, flagged transactions by      ``financial.read``
+                  risk with flags and reasons,
+                  cleared and escalated with the
+                  justification and who, amount at
+                  risk by flag
+case              a case's status history, timeline, ``case.read``
+                  evidence with its chain of custody,
+                  and ``nx.cases.verify`` with the
+                  first broken link
+executive         reconciliation rate by month, open ``strategic.read`` or
+                  exceptions by age, fraud exposure  ``financial.read``
+                  by flag, cases by status, trends
+audit_trail       the store's audit log of the       ``audit.read``
+                  period: who did what, refusals,
+                  and whether the signed chain
+                  verifies against the store
+================  =================================  =====================================
+
+The user must hold the role asked for (in a store where no one holds a role yet, any
+role may be chosen). A refusal raises :class:`~nexus_lab.errors.PermissionDenied` and is
+recorded (outcome ``refused``).
+
+Which sections a role sees is chosen by the kind's Jinja2 template
+(``nexus_lab/reports/templates/<kind>.html.j2``, autoescaped); which fields it reads
+masked by :data:`MASKING` (account numbers as ``••••1234``; counterparties who are
+people, users' names and free text withheld where the role may not read them; the
+executive reads none of them, the examiner, judge and auditor all).
+
+The formats: ``html`` (self-contained, inline CSS and SVG, no scripts, printable),
+``pdf`` (WeasyPrint lays out that same HTML on A4), ``xlsx`` (a summary sheet, then one
+sheet per section: dates as dates, money as numbers in a currency format, a frozen
+header, an autofilter) and ``csv`` (a zip, ``.csv.zip``, of ``summary.csv`` and one CSV
+per section, money exact in currency units). In both spreadsheet formats a text cell
+that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``, a tab or a
+carriage return first) gets a leading ``'``. Every report has a detached signature
+(``FILE.sig``) and the signer's public bundle (``<fingerprint>.nxpub``) beside it, so
+``nexus-lab verify FILE --sig FILE.sig --pub <fingerprint>.nxpub`` checks it.
+
 Examples
 --------
 >>> import nexus_lab as nx, tempfile
@@ -30,14 +82,21 @@ from nexus_lab.reports._bundle import (
 )
 from nexus_lab.reports._fraud import FRAUD_FILES, export_fraud, fraud_html
 from nexus_lab.reports._html import reconcile_html
+from nexus_lab.reports._mask import CLEAR as MASKING
+from nexus_lab.reports._signed import REPORT_FORMATS, REPORT_KINDS, SignedReport, make_report
 
 __all__ = [
     "FRAUD_FILES",
+    "MASKING",
     "OUTPUT_FILES",
+    "REPORT_FORMATS",
+    "REPORT_KINDS",
     "Export",
+    "SignedReport",
     "export_fraud",
     "export_reconcile",
     "fraud_html",
+    "make_report",
     "reconcile_html",
     "reconcile_summary",
     "save_reconcile",

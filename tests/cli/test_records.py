@@ -29,7 +29,8 @@ def test_ingest_reconcile_approve_as_examiner_refused_as_judge(store_url, tmp_pa
     ledger.to_csv(tmp_path / "ledger.csv", index=False)
     store = ("--store", store_url)
     for name, role in (("boss", "admin"), ("ana", "examiner"), ("jo", "judge")):
-        done = _cli("users", "add", name, "--role", role, "--no-password", *store, actor="boss", cwd=tmp_path)
+        done = _cli("users", "add", name, "--role", role, "--no-password", *store, actor="boss",
+                    cwd=tmp_path)
         assert done.returncode == 0, done.stderr
     done = _cli("ingest", "bank.csv", "--to", store_url, actor="ana", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -164,7 +165,8 @@ def test_stores_in_memory_or_in_missing_folders_are_refused(tmp_path):
 
 def test_reading_needs_a_role_and_unknown_runs_are_named(tmp_path):
     store = ("--store", tmp_path / "s.db")
-    assert _cli("users", "add", "boss", "--role", "admin", "--no-password", *store, cwd=tmp_path).returncode == 0
+    assert _cli("users", "add", "boss", "--role", "admin", "--no-password", *store,
+                cwd=tmp_path).returncode == 0
     for args in (["review", "runs"], ["users", "list"]):
         done = _cli(*args, *store, actor="stranger", cwd=tmp_path)
         assert done.returncode == 77, (args, done.stderr)
