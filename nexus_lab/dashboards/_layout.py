@@ -15,7 +15,8 @@ from nexus_lab.dashboards._catalog import DASHBOARDS
 from nexus_lab.dashboards._session import LoginRequired, Session
 from nexus_lab.errors import NexusError, PermissionDenied
 
-__all__ = ["CSS", "PagedTable", "bar_chart", "figure", "guarded", "html_pane", "money", "page"]
+__all__ = ["CSS", "PagedTable", "bar_chart", "figure", "guarded", "html_pane", "money", "page",
+           "report_card"]
 
 CSS = """
 :host, body { font-family: "Inter", "Segoe UI", "Helvetica Neue", Arial, sans-serif; }
@@ -136,6 +137,63 @@ def bar_chart(frame: pd.DataFrame, label: str, value: str, title: str, color: st
     fig.x_range.start = min(0.0, min(values))
     fig.ygrid.grid_line_color = None
     return fig
+
+
+_KIND_TITLES = {"reconciliation": "Reconciliation report", "fraud": "Fraud findings",
+                "case": "Case report", "executive": "Executive summary",
+                "audit_trail": "Audit trail"}
+
+
+def report_card(session: Session, kind: str,
+                context: Callable[[], dict[str, Any]] = dict) -> pn.Card:
+    """The "signed report" card of a dashboard: render, sign and download a report.
+
+    The report is :func:`nexus_lab.reports.make_report`'s, made as the signed-in user (as
+    one of their roles, which masks what that role may not read), recorded in the store
+    and the audit log; the signature and the signer's public key download beside it.
+    ``context()`` gives the report's subject when the dashboard has one selected
+    (``run_id=``, ``case_id=``).
+    """
+    from nexus_lab.reports import REPORT_KINDS, make_report
+
+    usable = [k for k, needs in REPORT_KINDS.items() if session.can(*needs)]
+    what = pn.widgets.Select(name="Report", value=kind if kind in usable else
+                             (usable[0] if usable else None),
+                             options={_KIND_TITLES.get(k, k): k for k in usable})
+    role = pn.widgets.Select(name="As", options=session.roles or ["(any)"],
+                             value=session.role or (session.roles or ["(any)"])[0])
+    fmt = pn.widgets.Select(name="Format", options={"PDF": "pdf", "Web page (HTML)": "html",
+                                                    "Excel": "xlsx", "CSV (zip)": "csv"})
+    period = pn.widgets.TextInput(name="Period", placeholder="all, or 2025-11, 2025-Q4, 2025")
+    sig = pn.widgets.FileDownload(label="Signature (.sig)", visible=False, embed=False,
+                                  button_type="light", filename="report.sig")
+    pub = pn.widgets.FileDownload(label="Signer's public key", visible=False, embed=False,
+                                  button_type="light", filename="signer.nxpub")
+    note = html_pane("", css_classes=["nx-muted"])
+
+    def make() -> Any:
+        subject = context() if what.value == kind else {}
+        made = session.act(make_report, what.value, role=role.value, fmt=fmt.value,
+                           period=period.value.strip() or None, **subject,
+                           done="Report signed and recorded.")
+        if made is None:
+            return None
+        report.filename = made.path.name
+        sig.file, sig.filename, sig.visible = str(made.signature), made.signature.name, True
+        pub.file, pub.filename, pub.visible = str(made.public), made.public.name, True
+        note.object = (f"sha256 <code>{made.sha256[:16]}…</code> · check it with "
+                       f"<code>nexus-lab verify {html.escape(made.path.name)} --sig "
+                       f"{html.escape(made.signature.name)} --pub "
+                       f"{html.escape(made.public.name)}</code>")
+        return str(made.path)
+
+    report = pn.widgets.FileDownload(label="Make and download the signed report",
+                                     callback=make, filename="report.pdf", embed=False,
+                                     button_type="primary", css_classes=["nx-report"])
+    for widget in (what, role, fmt, period, report, sig, pub):
+        widget.sizing_mode = "stretch_width"
+    return pn.Card(what, role, fmt, period, report, sig, pub, note, title="Signed report",
+                   collapsed=True, sizing_mode="stretch_width")
 
 
 class PagedTable(pn.viewable.Viewer):

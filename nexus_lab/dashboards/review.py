@@ -31,6 +31,7 @@ from nexus_lab.dashboards._layout import (
     guarded,
     html_pane,
     money,
+    report_card,
 )
 from nexus_lab.dashboards._session import Session
 
@@ -283,7 +284,9 @@ class ReviewView:
         main = [self.figures,
                 pn.Row(self.chart, self.approve_card, sizing_mode="stretch_width"), tabs]
         sidebar = [self.account, self.run, pn.layout.Divider(), self.search, self.status,
-                   self.reasons, pn.layout.Divider(), self.kinds, self.confidence]
+                   self.reasons, pn.layout.Divider(), self.kinds, self.confidence,
+                   pn.layout.Divider(),
+                   report_card(self.s, "reconciliation", lambda: {"run_id": self.run.value})]
         return main, sidebar
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 
@@ -121,8 +123,8 @@ def test_the_matches_page_on_the_server_and_explain_their_evidence(page, dashboa
                                                                    workbench):
     login(page, dashboards, "ana", "review")
     page.locator(".bk-tab", has_text="Matches").click()
-    page.wait_for_timeout(300)
-    status = page.get_by_text("rows 1–50 of").nth(1)
+    status = page.locator(".nx-table-matches-status").get_by_text("rows 1–50 of")
+    status.wait_for()
     total = int(status.inner_text().split(" of ")[1].split(" ")[0].replace(",", ""))
     assert total > 1000 and rows_sent(page, "matches") == 50  # one page, not the run
     page.get_by_placeholder("B0001234 or its start").fill("B000001")
@@ -135,3 +137,30 @@ def test_the_matches_page_on_the_server_and_explain_their_evidence(page, dashboa
     page.wait_for_timeout(800)
     assert page.get_by_text("Evidence by field (bits)").count() >= 0
     shot(page, "review-matches")
+
+
+def test_a_signed_report_downloads_and_verifies(page, dashboards, workbench, tmp_path):
+    login(page, dashboards, "ana", "review")
+    page.get_by_role("button", name="Signed report").click()  # open the card
+    page.wait_for_timeout(300)
+    with page.expect_download(timeout=60_000) as got:
+        page.get_by_text("Make and download the signed report").click()
+    report = tmp_path / got.value.suggested_filename
+    got.value.save_as(report)
+    assert report.suffix == ".pdf" and report.read_bytes().startswith(b"%PDF")
+    page.wait_for_timeout(500)
+    with page.expect_download() as got_sig:
+        page.get_by_text("Signature (.sig)").click()
+    sig = tmp_path / got_sig.value.suggested_filename
+    got_sig.value.save_as(sig)
+    with page.expect_download() as got_pub:
+        page.get_by_text("Signer's public key").click()
+    pub = tmp_path / got_pub.value.suggested_filename
+    got_pub.value.save_as(pub)
+    checked = subprocess.run([sys.executable, "-m", "nexus_lab.cli", "verify", str(report),
+                              "--sig", str(sig), "--pub", str(pub)], capture_output=True,
+                             text=True)
+    assert checked.returncode == 0, checked.stderr
+    signed = audit_rows(workbench["store"], "report.signed")
+    assert signed and signed[-1]["user_id"] == "ana"
+    shot(page, "review-report")
