@@ -179,13 +179,24 @@ def matches_page(run_id: str, *, search: str | None = None,
         where.append(f"({_prefix('bank_statement_id', 'q')} or {_prefix('expense_id', 'q')})")
         params.update({"q_lo": q, "q_hi": q + "\U0010ffff"})
     clause = " and ".join(where)
-    page = s.query(
-        "select id, bank_statement_id, expense_id, group_id, confidence_score, "
-        f"matching_algorithm, evidence from reconciliation_matches where {clause} "
-        f"order by {_order(sort, descending, MATCH_ORDERS)} limit :lim offset :off",
-        {**params, "lim": limit, "off": offset})
-    total = int(s.query(f"select count(*) as n from reconciliation_matches where {clause}",
-                        params)["n"].iloc[0])
+    columns = ("id, bank_statement_id, expense_id, group_id, confidence_score, "
+               "matching_algorithm, evidence")
+    order = _order(sort, descending, MATCH_ORDERS)
+    if search and search.strip():
+        # the few rows an id finds are gathered first (both id indexes), then ordered:
+        # else the planner walks the whole run in the order's index looking for them
+        sql = (f"with hits as materialized (select {columns} from reconciliation_matches "
+               f"where {clause}) select * from hits order by {order} limit :lim offset :off")
+    else:
+        sql = (f"select {columns} from reconciliation_matches where {clause} order by {order} "
+               "limit :lim offset :off")
+    page = s.query(sql, {**params, "lim": limit, "off": offset})
+    if len(where) == 1:  # the whole run: its count was kept when it was saved
+        total = int(s.query("select matched_pairs as n from reconciliation_runs where run_id "
+                            "= :r", params)["n"].fillna(0).sum())
+    else:
+        total = int(s.query(f"select count(*) as n from reconciliation_matches where "
+                            f"{clause}", params)["n"].iloc[0])
     evidence = [_evidence(e) for e in page.pop("evidence")]
     page["explanation"] = [e["text"] for e in evidence]
     page["bits"] = [e["bits"] for e in evidence]

@@ -236,6 +236,7 @@ open_items = sa.Table(
     sa.CheckConstraint("status IN ('open', 'resolved')", name="status"),
     sa.UniqueConstraint("run_id", "side", "transaction_id", name="uq_open_items_key"),
     sa.Index("ix_open_items_review", "run_id", "status", "reason"),
+    sa.Index("ix_open_items_dates", "run_id", "status", "date"),
 )
 
 fraud_runs = sa.Table(

@@ -23,6 +23,7 @@ INDEXES = {
     "ix_reconciliation_matches_bank": ("reconciliation_matches", ["run_id", "bank_statement_id"]),
     "ix_reconciliation_matches_ledger": ("reconciliation_matches", ["run_id", "expense_id"]),
     "ix_open_items_review": ("open_items", ["run_id", "status", "reason"]),
+    "ix_open_items_dates": ("open_items", ["run_id", "status", "date"]),
 }
 
 
