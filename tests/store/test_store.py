@@ -32,12 +32,13 @@ def _bank(n: int = 3, start: int = 1) -> pd.DataFrame:
 
 
 def test_migrate_is_idempotent_and_makes_every_table(store):
-    assert store.migrate() == store.revision() == "0002"
+    assert store.migrate() == store.revision() == "0003"
     names = set(store.tables()["table"])
     for table in ("bank_statements", "expenses", "reconciliation_matches", "pov_analysis",
                   "audit_logs", "system_config", "projects", "project_milestones",
                   "trading_operations", "reconciliation_runs", "open_items", "fraud_scores",
-                  "cases", "users", "role_assignments", "reports", "schedules"):
+                  "cases", "users", "role_assignments", "reports", "schedules",
+                  "notebook_runs"):
         assert table in names
 
 
