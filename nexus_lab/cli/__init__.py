@@ -15,6 +15,10 @@ Commands::
                            [--model models:/nexus-recommender@champion]
     nexus-lab keys new|show ...; seal|open|sign|verify FILE ...; audit verify|show [LOG]
     nexus-lab case new|list|show|add|transfer|status|timeline|verify ...
+    nexus-lab run NOTEBOOK [-p NAME VALUE ...] [--out DIR] [--store URL]
+    nexus-lab schedule add NAME NOTEBOOK --cron "0 6 * * 1" [-p NAME VALUE ...] [--timezone UTC]
+    nexus-lab schedule add NAME --report KIND --role ROLE [--format html] [--to FOLDER] --cron ...
+    nexus-lab schedule list | remove NAME_OR_ID | run NAME_OR_ID [--root-dir DIR]
     nexus-lab demo [--out out/demo] [--no-track]
     nexus-lab data sample [--n 2000] [--seed 7] [--out data]
     nexus-lab --version
@@ -29,7 +33,7 @@ which outputs were complete before the stop (or that nothing was written); the s
 is 130 after SIGINT, 143 after SIGTERM.
 
 A surface: each command group is a module here (``reconcile``, ``standardize``, ``fraud``,
-``recommend``, ``demo``, ``crypto``, ``audit``, ``cases``) that parses its arguments,
+``recommend``, ``runs``, ``demo``, ``crypto``, ``audit``, ``cases``) that parses its arguments,
 calls a service or a workflow, and prints what came back; ``_common`` holds what they
 share.
 """
@@ -57,6 +61,7 @@ from nexus_lab.cli import (
     recommend,
     reconcile,
     records,
+    runs,
     standardize,
 )
 from nexus_lab.cli._common import (
@@ -75,7 +80,7 @@ from nexus_lab.files import record_writes
 __all__ = ["main"]
 
 # in --help's order
-_GROUPS = (reconcile, records, standardize, fraud, recommend, demo, crypto, audit, cases)
+_GROUPS = (reconcile, records, standardize, fraud, recommend, runs, demo, crypto, audit, cases)
 
 
 def _parser() -> argparse.ArgumentParser:
