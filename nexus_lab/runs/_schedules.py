@@ -248,13 +248,14 @@ def add_schedule(name: str, notebook: str | os.PathLike[str], *, cron: str,
     relative = _under_root(notebook, j.root_dir)
     check_parameters(j.root_dir / relative, params)
     s = connect(store)
+    kept = _kept_url(s) if store is not None else None
     who = auth.require("schedules.manage", store=s, resource=f"schedules/{name}")
     if any(d.name == name for d in _definitions(j)):
         raise NexusError(f"a schedule named {name!r} exists; choose another name, or remove it "
                          f"first (nexus-lab schedule remove {name!r})")
     extra: dict[str, Any] = {NOTEBOOK_KEY: relative, ACTOR_KEY: who}
-    if store is not None:
-        extra[STORE_KEY] = _kept_url(s)
+    if kept is not None:
+        extra[STORE_KEY] = kept
     env = j.scheduler.environments_manager.list_environments()[0].name
     model = CreateJobDefinition(
         input_uri=relative, runtime_environment_name=env, runtime_environment_parameters=extra,
