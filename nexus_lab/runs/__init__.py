@@ -42,23 +42,19 @@ runs in the team's store.
 
 Examples
 --------
->>> import tempfile, pathlib, nbformat
+A run's record, and parameters given as text (as on the command line, and as
+jupyter-scheduler keeps them); :func:`run_notebook` shows a run:
+
+>>> import tempfile, pathlib
 >>> import nexus_lab as nx
 >>> from nexus_lab import runs
->>> folder = pathlib.Path(tempfile.mkdtemp())
->>> nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3",
-...     "display_name": "Python 3", "language": "python"}})
->>> nb.cells = [nbformat.v4.new_code_cell("n = 1", metadata={"tags": ["parameters"]}),
-...             nbformat.v4.new_code_cell("assert n > 0, 'n must be positive'")]
->>> nbformat.write(nb, folder / "check.ipynb")
->>> store = nx.store.connect(folder / "books.db"); _ = store.migrate()
->>> try:
-...     runs.run_notebook(folder / "check.ipynb", {"n": -1}, out=folder / "out", store=store)
-... except runs.NotebookRunError as err:
-...     print(err.cell, err.error)
-1 AssertionError: n must be positive
->>> runs.list_runs(store)[["status", "failing_cell", "failing_source"]].values.tolist()
-[['failed', 1, "assert n > 0, 'n must be positive'"]]
+>>> store = nx.store.connect(pathlib.Path(tempfile.mkdtemp()) / "books.db")
+>>> _ = store.migrate()
+>>> runs.list_runs(store).empty
+True
+>>> {name: runs.parse_parameter(text) for name, text in
+...  [("holdout", "0.25"), ("track", "False"), ("device", "cpu")]}
+{'holdout': 0.25, 'track': False, 'device': 'cpu'}
 """
 
 from typing import Any

@@ -88,7 +88,10 @@ class PapermillExecutionManager(ExecutionManager):
             elif fmt == "html" and html.exists():
                 shutil.copyfile(html, target)
             else:
-                _export(notebook, fmt, target)
+                try:
+                    _export(notebook, fmt, target)
+                except Exception as err:  # the run itself stands: only this copy is missing
+                    log.warning("could not export job %s as %s: %s", job.job_id, fmt, err)
 
     def on_failure(self, e: Exception) -> None:
         """The job failed: its status and message, and the time it ended."""

@@ -221,6 +221,11 @@ def execute_and_record(source: Path, parameters: Mapping[str, Any] | None, *, no
         if os.path.lexists(target):
             raise NexusError(f"{str(target)!r} exists; give another output folder, or move it "
                              "away (outputs are never overwritten)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise NexusError(f"cannot make the output folder {str(out)!r}: "
+                         f"{err.strerror or err}") from None
     run = NotebookRun(run_id=run_id, notebook=notebook, parameters=params, status="running",
                       started_at=_now(), created_by=who, schedule_id=schedule_id)
     _record_start(s, run)
@@ -275,11 +280,6 @@ def _execute(pm: Any, source: Path, nb: Any, params: dict, target: Path, run_id:
     when it is stopped (Ctrl-C, SIGTERM)."""
     import nbformat
 
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise NexusError(f"cannot make the output folder {str(target.parent)!r}: "
-                         f"{err.strerror or err}") from None
     tmp = target.with_name(f".{target.stem}.{run_id}.ipynb")
     failure = None
     try:
@@ -310,11 +310,11 @@ def _render_html(nb: Any, path: Path) -> Path | None:
 
     try:
         body, _ = HTMLExporter().from_notebook_node(nb)
+        with atomic_file(path) as tmp:
+            tmp.write_text(body, encoding="utf-8")
     except Exception as err:  # a rendering fault must not hide the run's own result
         log.warning("could not render %s as HTML: %s", path.name, err)
         return None
-    with atomic_file(path) as tmp:
-        tmp.write_text(body, encoding="utf-8")
     return path
 
 
@@ -445,6 +445,13 @@ def run_notebook(notebook: str | os.PathLike[str], parameters: Mapping[str, Any]
     ('succeeded', 'interest.ipynb', 'interest.html')
     >>> "20% of 250 is 50" in run.output_html.read_text()
     True
+    >>> try:
+    ...     runs.run_notebook(folder / "interest.ipynb", {"rate": "ten"}, store=store)
+    ... except runs.NotebookRunError as err:
+    ...     print(err.cell, err.error)
+    1 ValueError: Unknown format code '%' for object of type 'str'
+    >>> runs.list_runs(store)["status"].tolist()
+    ['failed', 'succeeded']
     >>> runs.run_notebook(folder / "interest.ipynb", {"rates": 0.2}, store=store)
     Traceback (most recent call last):
     ...
@@ -474,6 +481,16 @@ def list_runs(store: Store | str | None = None, *, limit: int | None = 50,
     -------
     pandas.DataFrame
         The columns of ``notebook_runs``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import nexus_lab as nx
+    >>> from nexus_lab import runs
+    >>> store = nx.store.connect(pathlib.Path(tempfile.mkdtemp()) / "books.db")
+    >>> _ = store.migrate()
+    >>> runs.list_runs(store, status="failed").columns.tolist()[:4]
+    ['run_id', 'notebook', 'parameters', 'status']
     """
     if status is not None and status not in STATUSES:
         raise NexusError(f"unknown status {status!r}; a run is {', '.join(STATUSES)}")

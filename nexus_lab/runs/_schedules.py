@@ -69,8 +69,6 @@ def _jupyter(root_dir: str | os.PathLike[str] | None) -> _Jupyter:
     the Jupyter server would use: its configuration files are read as the server reads
     them (``SchedulerApp.db_url``, ``Scheduler.staging_path``...), ``root_dir`` (else the
     configured ``ServerApp.root_dir``, else the current folder) is the root."""
-    from nexus_lab.runs._executor import PapermillExecutionManager
-
     try:
         from jupyter_scheduler.extension import SchedulerApp
         from jupyter_scheduler.orm import create_tables
@@ -79,6 +77,9 @@ def _jupyter(root_dir: str | os.PathLike[str] | None) -> _Jupyter:
     except ImportError as err:
         raise DependencyError(f"schedules need jupyter-scheduler ({err.name} is missing): pip "
                               "install 'nexus-lab[lab]'") from None
+
+    from nexus_lab.runs._executor import PapermillExecutionManager
+
     server = ServerApp()
     server.load_config_file()
     if root_dir is not None:
@@ -234,6 +235,32 @@ def add_schedule(name: str, notebook: str | os.PathLike[str], *, cron: str,
         root or a parameter the notebook does not have.
     PermissionDenied
         When the user may not ``schedules.manage``.
+
+    Examples
+    --------
+    >>> import os, tempfile, pathlib, nbformat
+    >>> import nexus_lab as nx
+    >>> from nexus_lab import runs
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> for name in ("JUPYTER_DATA_DIR", "JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR"):
+    ...     os.environ[name] = str(folder / name.lower())  # a Jupyter of its own
+    >>> root = folder / "lab"; root.mkdir()
+    >>> nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3",
+    ...     "display_name": "Python 3", "language": "python"}})
+    >>> nb.cells = [nbformat.v4.new_code_cell("role = 'examiner'",
+    ...                                       metadata={"tags": ["parameters"]})]
+    >>> nbformat.write(nb, root / "report.ipynb")
+    >>> store = nx.store.connect(folder / "books.db"); _ = store.migrate()
+    >>> done = runs.add_schedule("weekly", "report.ipynb", cron="0 6 * * 1",
+    ...                          parameters={"role": "judge"}, root_dir=root, store=store)
+    >>> runs.list_schedules(root_dir=root)[["name", "cron", "parameters"]].values.tolist()
+    [['weekly', '0 6 * * 1', {'role': 'judge'}]]
+    >>> store.read("schedules")["schedule_id"].tolist() == [done.schedule_id]
+    True
+    >>> runs.remove_schedule("weekly", root_dir=root).name
+    'weekly'
+    >>> for name in ("JUPYTER_DATA_DIR", "JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR"):
+    ...     del os.environ[name]
     """
     from jupyter_scheduler.models import CreateJobDefinition
 
