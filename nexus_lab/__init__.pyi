@@ -14,6 +14,7 @@ from . import projects as projects
 from . import recommend as recommend
 from . import reconcile as reconcile
 from . import review as review
+from . import runs as runs
 from . import standardize as standardize
 from . import store as store
 from . import tracking as tracking

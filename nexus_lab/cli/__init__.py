@@ -18,6 +18,10 @@ Commands::
     nexus-lab report KIND --role ROLE [--period 2025-11] [--run RUN_ID] [--case CASE_ID]
                      [--format html|pdf|xlsx|csv] [--out DIR] [--store URL] [--key KEYFILE]
     nexus-lab dashboards serve [--port 5006] [--store URL] | dashboards list
+    nexus-lab run NOTEBOOK [-p NAME VALUE ...] [--out DIR] [--store URL]
+    nexus-lab schedule add NAME NOTEBOOK --cron "0 6 * * 1" [-p NAME VALUE ...] [--timezone UTC]
+    nexus-lab schedule add NAME --report KIND --role ROLE [--format html] [--to FOLDER] --cron ...
+    nexus-lab schedule list | remove NAME_OR_ID | run NAME_OR_ID [--root-dir DIR]
     nexus-lab demo [--out out/demo] [--no-track]
     nexus-lab data sample [--n 2000] [--seed 7] [--out data]
     nexus-lab --version
@@ -32,9 +36,9 @@ which outputs were complete before the stop (or that nothing was written); the s
 is 130 after SIGINT, 143 after SIGTERM.
 
 A surface: each command group is a module here (``reconcile``, ``standardize``, ``fraud``,
-``recommend``, ``demo``, ``crypto``, ``audit``, ``cases``, ``records``, ``report``) that
-parses its arguments, calls a service or a workflow, and prints what came back;
-``_common`` holds what they share.
+``recommend``, ``runs``, ``dashboards``, ``demo``, ``crypto``, ``audit``, ``cases``,
+``records``, ``report``) that parses its arguments, calls a service or a workflow, and
+prints what came back; ``_common`` holds what they share.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ from nexus_lab.cli import (
     reconcile,
     records,
     report,
+    runs,
     standardize,
 )
 from nexus_lab.cli._common import (
@@ -80,8 +85,8 @@ from nexus_lab.files import record_writes
 __all__ = ["main"]
 
 # in --help's order
-_GROUPS = (reconcile, records, standardize, fraud, recommend, dashboards, demo, crypto, audit,
-           cases, report)
+_GROUPS = (reconcile, records, standardize, fraud, recommend, runs, dashboards, demo, crypto,
+           audit, cases, report)
 
 
 def _parser() -> argparse.ArgumentParser:

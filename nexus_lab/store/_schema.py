@@ -284,7 +284,7 @@ cases = sa.Table(
     _when("updated_at", nullable=True),
 )
 
-# ---- people, reports, schedules -------------------------------------------------------
+# ---- people, reports, schedules, notebook runs ----------------------------------------
 
 users = sa.Table(
     "users", metadata,
@@ -343,6 +343,28 @@ schedules = sa.Table(
     sa.Column("last_output", sa.Text),
     sa.Column("created_by", sa.String(128), nullable=False),
     _when(),
+)
+
+notebook_runs = sa.Table(
+    "notebook_runs", metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("notebook", sa.Text, nullable=False),
+    sa.Column("parameters", JSON),
+    sa.Column("status", sa.String(16), nullable=False, server_default="running"),
+    _when("started_at"),
+    _when("finished_at", nullable=True),
+    sa.Column("duration_s", sa.Float),
+    sa.Column("output_notebook", sa.Text),
+    sa.Column("output_html", sa.Text),
+    sa.Column("error", sa.Text),
+    sa.Column("failing_cell", sa.Integer),      # its index in the notebook as written
+    sa.Column("failing_source", sa.Text),       # the first lines of that cell
+    sa.Column("created_by", sa.String(128), nullable=False),
+    # the schedule (a job definition of jupyter-scheduler) it ran for; no foreign key: a
+    # definition made in JupyterLab's own dialog runs without a row in ``schedules``
+    sa.Column("schedule_id", sa.String(64)),
+    sa.CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="status"),
+    sa.Index("ix_notebook_runs_schedule", "schedule_id", "started_at"),
 )
 
 # What the bulk ingest may write, and the key that makes a re-ingest change nothing.

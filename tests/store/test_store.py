@@ -43,7 +43,8 @@ def test_migrate_is_idempotent_and_makes_every_table(store):
     for table in ("bank_statements", "expenses", "reconciliation_matches", "pov_analysis",
                   "audit_logs", "system_config", "projects", "project_milestones",
                   "trading_operations", "reconciliation_runs", "open_items", "fraud_scores",
-                  "cases", "users", "role_assignments", "reports", "schedules"):
+                  "cases", "users", "role_assignments", "reports", "schedules",
+                  "notebook_runs"):
         assert table in names
 
 
