@@ -13,7 +13,8 @@ import nexus_lab as nx
 
 ROOT = Path(__file__).resolve().parents[1]
 # conda names differ from PyPI names for a few packages
-CONDA_NAME = {"torch": "pytorch", "psycopg[binary]": "psycopg"}
+CONDA_NAME = {"torch": "pytorch", "psycopg[binary]": "psycopg",
+              "jupyter-scheduler": "jupyter_scheduler"}
 
 
 def _name(requirement: str) -> str:
