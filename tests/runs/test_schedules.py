@@ -309,3 +309,38 @@ def test_the_wheel_makes_the_jupyter_server_run_jobs_with_our_manager(tmp_path):
     assert done.returncode == 0, done.stderr
     module, name = done.stdout.split()[-2:]
     assert f"{module.rsplit('.', 1)[0]}.{name}" == "nexus_lab.runs.PapermillExecutionManager"
+
+
+def test_a_report_schedule_drops_a_signed_report_that_verifies(root, jupyter, tmp_path,
+                                                               monkeypatch, capsys):
+    from nexus_lab import auth, workflows
+
+    shutil.copytree(REPO / "notebooks", root / "notebooks",
+                    ignore=lambda folder, names: [n for n in names if n != "08_reports.ipynb"])
+    url = f"sqlite:///{tmp_path / 'books.db'}"
+    s = nx.store.connect(url)
+    s.migrate()
+    auth.add_user("lead", role="admin", store=s)
+    with auth.acting_as("lead"):
+        auth.add_user("ana", role="examiner", store=s)
+        auth.grant("lead", "examiner", store=s)  # the schedule runs as lead
+    bank, ledger, _ = nx.datasets.synth_reconciliation(300, seed=4)
+    with auth.acting_as("ana"):
+        s.ingest("bank_statements", bank)
+        s.ingest("expenses", ledger)
+        workflows.reconcile_from_store(s, device="cpu")
+    s.close()
+    monkeypatch.setenv("NEXUS_LAB_ACTOR", "lead")
+    monkeypatch.setenv("NEXUS_LAB_KEY_PASSWORD", "scheduled reports key")
+    drop = tmp_path / "drop"
+    assert main(["schedule", "add", "monthly-close", "--report", "reconciliation", "--role",
+                 "examiner", "--format", "pdf", "--to", str(drop), "--cron", "0 7 1 * *",
+                 "--root-dir", str(root), "--store", url]) == 0
+    assert main(["schedule", "run", "monthly-close", "--root-dir", str(root)]) == 0, \
+        capsys.readouterr().err
+    (report,) = drop.glob("reconciliation-examiner-*.pdf")
+    (public,) = drop.glob("*.nxpub")
+    capsys.readouterr()
+    assert main(["verify", str(report), "--sig", f"{report}.sig", "--pub", str(public)]) == 0
+    signed = nx.store.connect(url).query("select kind, created_by from reports")
+    assert signed.to_dict("records") == [{"kind": "reconciliation", "created_by": "lead"}]
