@@ -226,7 +226,10 @@ def main() -> None:
         times = browser_timings(base, args.repeats)
     finally:
         proc.terminate()
-        proc.wait(timeout=20)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
     rows = [{"what": name, "median ms": f"{statistics.median(v):.0f}",
              "slowest ms": f"{max(v):.0f}", "target": "≤ 2000" if name.startswith("open")
              else "≤ 300"} for name, v in times.items()]

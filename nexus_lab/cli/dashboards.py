@@ -62,7 +62,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         server.io_loop.start()
     finally:
-        server.stop()
+        server.stop(wait=False)
     return 0
 
 

@@ -129,7 +129,11 @@ def _print_records(r: dict[str, Any]) -> None:
     print(f"  jo (judge) tried to approve it: refused ({r['refused']})")
     print(f"  ana (examiner) approved it; the store's audit log holds "
           f"{r['audit'].get('done', 0)} changes and {r['audit'].get('refused', 0)} refusal(s)")
+    report = r["report"]
+    print(f"  ana's signed report: {report.path} (check it: {report.verify_command})")
     print(f"  see them: NEXUS_LAB_ACTOR=ana nexus-lab review runs --store {r['store']}")
+    print(f"  or in the dashboards: nexus-lab dashboards serve --store {r['store']} and sign "
+          "in as ana (password demo-ana-pass) or jo (demo-jo-pass)")
 
 
 def _print_compress(c: dict[str, Any]) -> None:

@@ -240,18 +240,25 @@ def compress_step(transactions: Any, interactions: Any, out: str | Path, *,
     return {**summary, "folder": folder}
 
 
+#: The demo users' passwords, to sign in to the dashboards on the demo's store.
+DEMO_PASSWORDS = {"lead": "demo-lead-pass", "ana": "demo-ana-pass", "jo": "demo-jo-pass"}
+
+
 def records_step(sample: Sample, out: str | Path, *, device: DeviceLike = "auto") -> dict:
     """The system of record on the sample: a SQLite store with three users (an
     administrator, an examiner, a judge), the sample's bank statement and books ingested
     (twice: the second time writes nothing), a reconciliation from the store, the judge's
-    approval refused and the examiner's taken; writes ``out/store/books.db``.
+    approval refused and the examiner's taken; writes ``out/store/books.db`` and the
+    examiner's signed reconciliation report (PDF) in ``out/reports/``. The users sign in to
+    the dashboards with the passwords :data:`DEMO_PASSWORDS` gives.
 
     Returns
     -------
     dict
         ``store`` (the file), ``ingested`` (rows per table, first and second time),
         ``run_id``, ``rate``, ``open_items``, ``refused`` (the judge's refusal),
-        ``approved_by``, ``audit`` (rows of the store's audit log by outcome), ``folder``.
+        ``approved_by``, ``audit`` (rows of the store's audit log by outcome), ``report``
+        (the :class:`~nexus_lab.reports.SignedReport`), ``folder``.
     """
     from nexus_lab import auth, review, store
     from nexus_lab.errors import PermissionDenied
@@ -265,10 +272,11 @@ def records_step(sample: Sample, out: str | Path, *, device: DeviceLike = "auto"
         try:
             books.migrate()
             with auth.acting_as("lead"):
-                auth.add_user("lead", role="admin", display_name="Lead examiner", store=books)
-                auth.add_user("ana", role="examiner", display_name="Ana (examiner)",
-                              store=books)
-                auth.add_user("jo", role="judge", display_name="Jo (judge)", store=books)
+                for user, role, name in (("lead", "admin", "Lead examiner"),
+                                         ("ana", "examiner", "Ana (examiner)"),
+                                         ("jo", "judge", "Jo (judge)")):
+                    auth.add_user(user, role=role, display_name=name,
+                                  password=DEMO_PASSWORDS[user], store=books)
             files = dict(sample.files)
             for side in ("bank", "ledger"):
                 if side not in files:  # generated in memory: ingest it from a file too
@@ -300,6 +308,20 @@ def records_step(sample: Sample, out: str | Path, *, device: DeviceLike = "auto"
             books.close()  # the SQLite file whole, its write-ahead log folded in
         for side in ("bank", "ledger"):
             (tmp / f"{side}.csv").unlink(missing_ok=True)
+    # the examiner's signed report, from the store in its place (it records where it is)
+    from nexus_lab.crypto import generate_keypair
+    from nexus_lab.reports import make_report
+
+    books = store.connect(folder / "books.db")
+    try:
+        reports = Path(out) / "reports"  # a new one each time: reports are never overwritten
+        with auth.acting_as("ana"):
+            facts["report"] = make_report("reconciliation", role="examiner",
+                                          run_id=facts["run_id"], store=books, fmt="pdf",
+                                          out=reports,
+                                          key=generate_keypair("demo workbench"))
+    finally:
+        books.close()
     return {**facts, "store": folder / "books.db", "folder": folder}
 
 
