@@ -267,7 +267,7 @@ def test_demo_runs_on_the_bundled_data(tmp_path, tracking_uri):
     assert trail.verify(examiner).anchored == 1
     assert list(trail.entries()["action"]) == [
         *["user.added"] * 3, *["data.ingested"] * 4, "reconciliation.saved",
-        "permission.denied", "reconciliation.approved",  # the system of record's step
+        "permission.denied", "reconciliation.approved", "report.signed",  # the store's step
         "model.registered", "model.promoted", "fraud.scored", "model.registered",
         "model.promoted", "reconciliation.approved", "fraud.flag_cleared"]
     trail.close()
