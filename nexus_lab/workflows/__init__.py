@@ -43,6 +43,7 @@ from nexus_lab.workflows._records import (
 )
 from nexus_lab.workflows._standardize import StandardizeRun, link_duplicates, standardize_table
 from nexus_lab.workflows._train import RECOMMENDERS, train_fraud_model, train_recommender
+from nexus_lab.workflows._triage import escalate_to_case
 
 __all__ = [
     "DATA",
@@ -56,6 +57,7 @@ __all__ = [
     "compress_step",
     "demo_provenance",
     "demo_trail",
+    "escalate_to_case",
     "fraud_step",
     "ingest_file",
     "link_duplicates",

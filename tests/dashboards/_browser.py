@@ -61,7 +61,8 @@ def fill_workbench(folder: Path) -> dict:
             det = nx.fraud.FraudDetector(device="cpu", random_state=0).fit(
                 tx.drop(columns=["pattern", "is_fraud"], errors="ignore"))
             scored = det.score(tx.drop(columns=["pattern", "is_fraud"], errors="ignore"))
-            fraud_run = workflows.save_fraud_scores(scored, tx, store=s, model="test")
+            fraud_run = workflows.save_fraud_scores(scored, tx, store=s, model="test",
+                                                  detector=det)
         s.close()
     finally:
         for k, v in old.items():
