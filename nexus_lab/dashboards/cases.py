@@ -110,7 +110,7 @@ class CasesView:
             figure("Evidence items", f"{int(known['evidence'].sum()):,}",
                    f"{int(known['custody_events'].sum()):,} custody events"),
         ]
-        self.list.value = _show_cases(known)
+        _fill(self.list, _show_cases(known), 300)
         if len(known) == 0:
             self.heading.object = ("<i>No case yet: an examiner escalates a flagged "
                                    "transaction into one from Fraud triage.</i>")
@@ -131,16 +131,17 @@ class CasesView:
         d = self.detail
         self.heading.object = _heading(d["case"])
         self.timeline_chart.object = _timeline_chart(d["timeline"])
-        self.timeline.value = _show_timeline(d["timeline"])
-        self.evidence.value = _show_evidence(d["evidence"])
-        self.custody.value = _show_custody(d["custody"])
-        self.checks.value = pd.DataFrame()
+        _fill(self.timeline, _show_timeline(d["timeline"]), 360)
+        _fill(self.evidence, _show_evidence(d["evidence"]), 300)
+        _fill(self.custody, _show_custody(d["custody"]), 360)
+        _fill(self.checks, pd.DataFrame(), 300)
         self.verdict.object = ("<i class='nx-muted'>Not checked yet: press Verify now to "
                                "check its evidence, custody and audit log from the files."
                                "</i>")
         self.verify.disabled = False
         nxt = list(d["next_statuses"])
         self.next_status.options = {_words(s): s for s in nxt}
+        self.next_status.value = nxt[0] if nxt else None
         self.change.disabled = not nxt
 
     # ---- acting ------------------------------------------------------------------------
@@ -156,11 +157,11 @@ class CasesView:
             return
         self.verdict.object = _verdict(result)
         items = result["items"]
-        self.checks.value = pd.DataFrame({
-            "Item": items["evidence_id"], "Name": items["name"],
-            "Check": items["status"].map({"ok": "PASS", "failed": "FAIL"}),
+        _fill(self.checks, pd.DataFrame({
+            "Item": items["evidence_id"], "Check": items["status"].map(
+                {"ok": "PASS", "failed": "FAIL"}), "Name": items["name"],
             "Custody events": items["custody_events"], "Holder": items["holder"],
-            "What failed": items["problems"]}) if len(items) else pd.DataFrame()
+            "What failed": items["problems"]}) if len(items) else pd.DataFrame(), 300)
 
     def _do_change(self, _event: Any) -> None:
         case_id = self._case_id()
@@ -197,16 +198,21 @@ class CasesView:
 
 # ---- what the user sees ------------------------------------------------------------------
 
+def _fill(table: pn.widgets.Tabulator, rows: pd.DataFrame, most: int) -> None:
+    """Show ``rows``, the table as tall as they need (up to ``most`` pixels)."""
+    table.value = rows
+    table.height = min(most, 48 + 32 * max(1, len(rows)))
+
+
 def _show_cases(known: pd.DataFrame) -> pd.DataFrame:
     if len(known) == 0:
-        return pd.DataFrame(columns=["Case", "Title", "Status", "Evidence", "Last activity",
-                                     "Opened by"])
+        return pd.DataFrame(columns=["Case", "Status", "Evidence", "Custody events",
+                                     "Last activity", "Opened by", "Title"])
     return pd.DataFrame({
-        "Case": known["case_id"], "Title": known["title"],
-        "Status": [_words(s) for s in known["status"]],
+        "Case": known["case_id"], "Status": [_words(s) for s in known["status"]],
         "Evidence": known["evidence"], "Custody events": known["custody_events"],
         "Last activity": [_when(t) for t in known["last_activity"]],
-        "Opened by": known["created_by"]})
+        "Opened by": known["created_by"], "Title": known["title"]})
 
 
 def _heading(case: dict) -> str:
@@ -239,7 +245,7 @@ def _verdict(result: dict) -> str:
 
 
 def _timeline_chart(events: pd.DataFrame) -> Any:
-    from bokeh.models import ColumnDataSource, HoverTool
+    from bokeh.models import ColumnDataSource, HoverTool, Range1d
     from bokeh.plotting import figure as bokeh_figure
 
     kinds = [k for k in _KIND_COLORS if k in set(events["kind"])] or ["case"]
@@ -252,6 +258,9 @@ def _timeline_chart(events: pd.DataFrame) -> Any:
         time=events["time"].dt.tz_convert("UTC").dt.tz_localize(None),
         color=events["kind"].map(_KIND_COLORS).fillna("#64748b"),
         item=events["item"].fillna(""), who=events["actor"].fillna(""))
+    first, last = data["time"].min(), data["time"].max()
+    pad = max((last - first) * 0.05, pd.Timedelta(hours=1))  # events seconds apart: hours
+    fig.x_range = Range1d(first - pad, last + pad)
     dots = fig.scatter("time", "kind", size=13, color="color", alpha=0.8,
                        source=ColumnDataSource(data[["time", "kind", "event", "item", "who",
                                                      "detail", "color"]]))
@@ -271,20 +280,20 @@ def _show_timeline(events: pd.DataFrame) -> pd.DataFrame:
 
 def _show_evidence(items: pd.DataFrame) -> pd.DataFrame:
     if len(items) == 0:
-        return pd.DataFrame(columns=["Item", "Name", "Description", "Size", "SHA-256",
-                                     "Received", "By", "Held by"])
+        return pd.DataFrame(columns=["Item", "Name", "Size", "SHA-256", "Received", "By",
+                                     "Held by", "Custody events", "Description"])
     return pd.DataFrame({
         "Item": items["evidence_id"], "Name": items["name"],
-        "Description": items["description"], "Size": [_size(n) for n in items["size"]],
-        "SHA-256": items["sha256"].str[:16] + "…",
+        "Size": [_size(n) for n in items["size"]], "SHA-256": items["sha256"].str[:16] + "…",
         "Received": [_when(t) for t in items["received_at"]], "By": items["received_by"],
-        "Held by": items["holder"], "Custody events": items["custody_events"]})
+        "Held by": items["holder"], "Custody events": items["custody_events"],
+        "Description": items["description"]})
 
 
 def _show_custody(events: pd.DataFrame) -> pd.DataFrame:
     if len(events) == 0:
         return pd.DataFrame(columns=["Item", "#", "Event", "When", "Who", "From", "To",
-                                     "Note", "Event hash", "Follows"])
+                                     "Event hash", "Follows", "Note"])
     ordered = events.sort_values(["evidence_id", "seq"], kind="stable")
     before = ordered.groupby("evidence_id")["event_hash"].shift(1)
     follows = ["the signed intake record" if pd.isna(h) else h[:12] + "…" for h in before]
@@ -292,8 +301,8 @@ def _show_custody(events: pd.DataFrame) -> pd.DataFrame:
         "Item": ordered["evidence_id"], "#": ordered["seq"], "Event": ordered["event"],
         "When": [_when(t) for t in ordered["at"]], "Who": ordered["actor"],
         "From": ordered["from"].replace("", "–"), "To": ordered["to"],
-        "Note": ordered["note"], "Event hash": ordered["event_hash"].str[:12] + "…",
-        "Follows": follows})
+        "Event hash": ordered["event_hash"].str[:12] + "…", "Follows": follows,
+        "Note": ordered["note"]})
 
 
 def page() -> Any:

@@ -40,7 +40,7 @@ __all__ = ["page"]
 _SORTS = {"Risk": "risk", "Date": "date", "Amount": "amount", "Account": "account",
           "Vendor": "vendor", "Transaction": "transaction_id"}
 _STATES = {"Open": ["open"], "Cleared": ["cleared"], "Escalated": ["escalated"],
-           "All flagged": None}
+           "All": None}
 _ANY = "(any)"
 _NEW_CASE = "A new case"
 #: The model features in words (the fraud kernel's FEATURES).
@@ -64,10 +64,7 @@ _SAME_COLORS = {"account": "#1f6feb", "vendor": "#b7791f", "account and vendor":
 
 
 def _run_label(run: pd.Series) -> str:
-    when = pd.Timestamp(run["created_at"])
-    model = f" · {run['model']}" if isinstance(run["model"], str) and run["model"] else ""
-    return (f"{when:%Y-%m-%d %H:%M}{model} · {int(run['open']):,} open of "
-            f"{int(run['flagged'] or 0):,}")
+    return f"{pd.Timestamp(run['created_at']):%Y-%m-%d %H:%M} · {int(run['open']):,} open"
 
 
 class FraudView:
@@ -88,18 +85,21 @@ class FraudView:
         self.min_risk = pn.widgets.IntSlider(name="Minimum risk", start=0, end=100, value=0,
                                              step=5)
         self.figures = pn.Row(sizing_mode="stretch_width")
-        self.by_flag = pn.pane.Bokeh(sizing_mode="stretch_width", height=250)
+        self.by_flag = pn.pane.Bokeh(sizing_mode="stretch_width", height=220)
         self.queue = PagedTable(self._fetch, sorts=_SORTS, sort="risk", descending=True,
-                                show=_show_queue, name="queue", height=420, page_size=25)
+                                show=_show_queue, name="queue", height=420, page_size=25,
+                                layout="fit_data_fill")
         self.heading = html_pane("", sizing_mode="stretch_width")
         self.reasons = html_pane("", sizing_mode="stretch_width")
-        self.explain = pn.pane.Bokeh(sizing_mode="stretch_width", height=280)
+        self.explain = pn.pane.Bokeh(sizing_mode="stretch_width", height=260)
+        self.features = pn.pane.Bokeh(sizing_mode="stretch_width", height=260)
         self.explain_note = html_pane("", css_classes=["nx-muted"], sizing_mode="stretch_width")
-        self.timeline = pn.pane.Bokeh(sizing_mode="stretch_width", height=300)
+        self.timeline = pn.pane.Bokeh(sizing_mode="stretch_width", height=320)
         self.history = pn.widgets.Tabulator(
             pd.DataFrame(), show_index=False, disabled=True, height=300,
             sizing_mode="stretch_width", name="history", css_classes=["nx-table-history"],
-            layout="fit_data_stretch")
+            layout="fit_data_fill")
+        self.history.style.apply(_mark_selected, axis=1)
         self._action_forms()
         self.run.param.watch(self._run_changed, "value")
         for widget in (self.state, self.flag, self.account, self.vendor):
@@ -133,11 +133,13 @@ class FraudView:
         self.escalate.on_click(self._do_escalate)
         # without the permission the forms are not shown; the service refuses a forged click
         self.actions = pn.Card(
-            self.target, pn.pane.Markdown("**Clear**", margin=(10, 10, 0, 10)),
-            self.justification, self.clear, pn.layout.Divider(),
-            pn.pane.Markdown("**Escalate**", margin=(0, 10)), self.into, self.case_title,
-            self.note, self.escalate, title="Review the selected flag", collapsible=False,
-            width=360, visible=allowed)
+            self.target,
+            pn.Tabs(("Clear", pn.Column(self.justification, self.clear,
+                                        sizing_mode="stretch_width")),
+                    ("Escalate", pn.Column(self.into, self.case_title, self.note,
+                                           self.escalate, sizing_mode="stretch_width")),
+                    dynamic=False, sizing_mode="stretch_width"),
+            title="Review the selected flag", collapsible=False, width=360, visible=allowed)
         for widget in (self.justification, self.clear, self.into, self.case_title, self.note,
                        self.escalate):
             widget.visible = allowed
@@ -214,6 +216,7 @@ class FraudView:
             for pane in (self.reasons, self.explain_note):
                 pane.object = ""
             self.explain.object = None
+            self.features.object = None
             self.timeline.object = None
             self.history.value = pd.DataFrame()
             self._enable(False)
@@ -223,8 +226,9 @@ class FraudView:
         self.current = row
         self.heading.object = _heading(row)
         self.reasons.object = _reasons(row)
-        self.explain.object, self.explain_note.object = _explanation(row, self.s.accent)
-        self.timeline.object = _timeline(history, row)
+        (self.explain.object, self.features.object,
+         self.explain_note.object) = _explanation(row, self.s.accent)
+        self.timeline.object = _timeline(history)
         self.history.value = _show_history(history)
         self._enable(row["review_state"] == "open")
         self.target.object = (
@@ -275,16 +279,18 @@ class FraudView:
 
     # ---- the page ----------------------------------------------------------------------
     def layout(self) -> tuple[list, list]:
-        detail = pn.Column(
-            self.heading, self.reasons,
-            pn.Row(pn.Column(self.explain, self.explain_note, sizing_mode="stretch_width"),
-                   self.actions, sizing_mode="stretch_width"),
+        detail = pn.Row(
+            pn.Column(self.heading, self.reasons,
+                      pn.Row(self.explain, self.features, sizing_mode="stretch_width"),
+                      self.explain_note, sizing_mode="stretch_width"),
+            self.actions, sizing_mode="stretch_width")
+        around = pn.Column(
             pn.pane.Markdown("#### The account and the vendor, 30 days either side",
                              margin=(10, 10, 0, 10)),
             self.timeline, self.history, sizing_mode="stretch_width")
         main = [self.figures, self.by_flag,
                 pn.pane.Markdown("#### The queue, riskiest first", margin=(10, 10, 0, 10)),
-                self.queue, detail]
+                self.queue, detail, around]
         sidebar = [self.run, self.state, pn.layout.Divider(), self.flag, self.account,
                    self.vendor, self.min_risk]
         return main, sidebar
@@ -295,14 +301,14 @@ class FraudView:
 def _show_queue(rows: pd.DataFrame) -> pd.DataFrame:
     if len(rows) == 0:
         return pd.DataFrame(columns=["Risk", "Transaction", "Date", "Account", "Vendor",
-                                     "Amount", "Flags", "State", "Case"])
+                                     "Amount", "State", "Case", "Flags"])
     return pd.DataFrame({
         "Risk": rows["risk_score"].round(1), "Transaction": rows["transaction_id"],
         "Date": pd.to_datetime(rows["date"]).dt.strftime("%Y-%m-%d %H:%M"),
         "Account": rows["account"].fillna(""), "Vendor": rows["vendor"].fillna(""),
         "Amount": [money(c) for c in rows["amount_cents"]],
-        "Flags": [", ".join(f) for f in rows["flags"]],
-        "State": rows["review_state"], "Case": rows["case_id"].fillna("")})
+        "State": rows["review_state"], "Case": rows["case_id"].fillna(""),
+        "Flags": [", ".join(f) for f in rows["flags"]]})
 
 
 def _heading(row: dict) -> str:
@@ -332,87 +338,103 @@ def _reasons(row: dict) -> str:
             + (f"<div><b>Why</b><ul style='margin:4px 0'>{why}</ul></div>" if why else ""))
 
 
-def _explanation(row: dict, accent: str) -> tuple[Any, str]:
+def _explanation(row: dict, accent: str) -> tuple[Any, Any, str]:
+    """The flags' chart, the features' chart and a note saying what their points are."""
     parts = row["explanation"]
     if parts is None or len(parts) == 0:
         weights = pd.DataFrame({"flag": row["flags"] or ["(none)"],
                                 "weight": [1.0] * max(1, len(row["flags"]))})
-        return (bar_chart(weights, "flag", "weight", "Its flags (this run kept no "
-                          "contributions)", accent, height=260),
-                "The run was saved without the detector's explanations: its flags are "
-                "shown, each once.")
-    shown = parts.assign(label=[n if k == "flag" else _FEATURES.get(n, n.replace("_", " "))
-                                for k, n in zip(parts["kind"], parts["name"])])
-    shown = shown.groupby(["kind", "label"], as_index=False, sort=False)["points"].sum()
+        return (bar_chart(weights, "flag", "weight", "Its flags", accent, height=240), None,
+                "This run was kept without what each flag added to the risk (save it with "
+                "the detector to keep it): its flags are shown, each once.")
+    flags = parts[parts["kind"] == "flag"]
+    features = parts[parts["kind"] == "feature"].assign(
+        name=lambda f: [_FEATURES.get(n, n.replace("_", " ")) for n in f["name"]])
+    features = features.groupby("name", as_index=False, sort=False)["points"].sum()
+    supervised = row.get("feature_points") == "probability drop"
+    feature_title = ("What moved the model (probability points)" if supervised else
+                     "Unusual to the model (% of its error)")
+    note = ("A flag's points are the risk it adds given the other flags. "
+            + ("A feature's points are how far the model's probability falls when the "
+               "feature is set to its usual value." if supervised else
+               "A feature's share is its part of the autoencoder's error, shown when that "
+               "error is unusual (top 5%)."))
+    return (bar_chart(flags, "name", "points", "Risk points each flag added", accent,
+                      height=240),
+            bar_chart(features, "name", "points", feature_title, "#94a3b8", height=240),
+            note)
+
+
+def _timeline(history: pd.DataFrame) -> Any:
     from bokeh.models import ColumnDataSource, HoverTool
     from bokeh.plotting import figure as bokeh_figure
 
-    labels = [("flag: " if k == "flag" else "feature: ") + n
-              for k, n in zip(shown["kind"], shown["label"])]
-    colors = [accent if k == "flag" else "#94a3b8" for k in shown["kind"]]
-    fig = bokeh_figure(y_range=list(reversed(labels)), height=max(200, 40 + 26 * len(labels)),
-                       title="Why it was flagged: points each flag and model feature added",
-                       toolbar_location=None, sizing_mode="stretch_width")
-    fig.hbar(y="label", right="points", height=0.7, color="color",
-             source=ColumnDataSource({"label": labels, "points": shown["points"].tolist(),
-                                      "color": colors}))
-    fig.add_tools(HoverTool(tooltips=[("", "@label"), ("points", "@points{0.0}")]))
-    fig.x_range.start = min(0.0, float(shown["points"].min()))
-    fig.ygrid.grid_line_color = None
-    basis = ("how much the model's probability drops when the feature is set to its usual "
-             "value" if row.get("feature_points") == "probability drop" else
-             "the feature's share of an unusual autoencoder error")
-    return fig, (f"A flag's points are the risk it adds given the other flags; a feature's, "
-                 f"{basis}.")
-
-
-def _timeline(history: pd.DataFrame, row: dict) -> Any:
-    from bokeh.models import ColumnDataSource, HoverTool
-    from bokeh.plotting import figure as bokeh_figure
-
-    fig = bokeh_figure(x_axis_type="datetime", height=300, sizing_mode="stretch_width",
-                       title="Scored payments of the account and the vendor (the selected one "
-                             "ringed in red)", toolbar_location=None)
+    cents = pd.to_numeric(history["amount_cents"], errors="coerce").fillna(0)
+    log_scale = bool(len(history)) and bool((cents > 0).all())
+    fig = bokeh_figure(x_axis_type="datetime", y_axis_type="log" if log_scale else "linear",
+                       height=320, sizing_mode="stretch_width", toolbar_location=None,
+                       title="Scored payments of the same account or vendor (the selected one "
+                             "ringed in red; larger dots are riskier)")
     if len(history) == 0:
         return fig
     data = history.assign(
-        amount=[0.0 if pd.isna(c) else int(c) / 100 for c in history["amount_cents"]],
-        shown=[money(c) for c in history["amount_cents"]],
+        amount=(cents / 100).to_numpy(), shown=[money(c) for c in history["amount_cents"]],
         flagtext=[", ".join(f) or "no flag" for f in history["flags"]],
-        size=[6 + float(r) / 8 for r in history["risk_score"]])
+        size=[5 + float(r) / 7 for r in history["risk_score"]])
     hover = []
     for same, color in _SAME_COLORS.items():
         part = data[data["same"] == same]
         if len(part):
-            r = fig.scatter("date", "amount", size="size", color=color, alpha=0.7,
-                            legend_label=f"same {same}", source=ColumnDataSource(part[[
-                                "date", "amount", "shown", "transaction_id", "risk_score",
-                                "flagtext", "size"]]))
-            hover.append(r)
+            hover.append(fig.scatter(
+                "date", "amount", size="size", color=color, alpha=0.7,
+                legend_label=f"same {same}", source=ColumnDataSource(part[[
+                    "date", "amount", "shown", "transaction_id", "risk_score", "flagtext",
+                    "size"]])))
     me = data[data["this"]]
-    fig.scatter(me["date"], me["amount"], size=24, fill_alpha=0, line_color="#dc2626",
+    fig.scatter(me["date"], me["amount"], size=26, fill_alpha=0, line_color="#dc2626",
                 line_width=3)
     fig.add_tools(HoverTool(renderers=hover, tooltips=[
         ("", "@transaction_id"), ("date", "@date{%F %H:%M}"), ("amount", "@shown"),
         ("risk", "@risk_score{0.0}"), ("flags", "@flagtext")], formatters={"@date": "datetime"}))
-    fig.yaxis.axis_label = "amount"
-    fig.legend.location = "top_left"
+    fig.yaxis.axis_label = "amount" + (" (log scale)" if log_scale else "")
+    fig.add_layout(fig.legend[0], "right")
     fig.legend.click_policy = "hide"
     return fig
 
 
+def _mark_selected(row: pd.Series) -> list[str]:
+    """The selected transaction's row stands out in its history."""
+    return ["background: #fde2e1; font-weight: 600" if row.get(" ") else "" for _ in row]
+
+
+def _apart(days: float) -> str:
+    """How far from the selected transaction: ``this one``, ``-5 h``, ``+12 d``."""
+    if abs(days) < 1e-9:
+        return "this one"
+    if abs(days) < 1 / 24:
+        return f"{days * 1440:+.0f} min"
+    return f"{days * 24:+.0f} h" if abs(days) < 1 else f"{days:+.0f} d"
+
+
 def _show_history(history: pd.DataFrame) -> pd.DataFrame:
+    """The history nearest in time first (so the selected row, then its neighbours)."""
     if len(history) == 0:
-        return pd.DataFrame(columns=["", "Date", "Transaction", "Same", "Amount", "Risk",
-                                     "Flags", "State"])
+        return pd.DataFrame(columns=[" ", "When", "Date", "Transaction", "Same", "Amount",
+                                     "Risk", "State", "Flags"])
+    dates = pd.to_datetime(history["date"])
+    me = dates[history["this"].to_numpy()]
+    days = (dates - me.iloc[0]).dt.total_seconds() / 86400 if len(me) else dates * 0
+    history = history.assign(days=days).iloc[days.abs().argsort(kind="stable")]
     return pd.DataFrame({
-        "": ["▶ this one" if t else "" for t in history["this"]],
+        " ": ["▶" if t else "" for t in history["this"]],
+        "When": [_apart(d) for d in history["days"]],
         "Date": pd.to_datetime(history["date"]).dt.strftime("%Y-%m-%d %H:%M"),
-        "Transaction": history["transaction_id"], "Same": history["same"],
+        "Transaction": history["transaction_id"],
+        "Same": history["same"].replace({"account and vendor": "both"}),
         "Amount": [money(c) for c in history["amount_cents"]],
         "Risk": history["risk_score"].round(1),
-        "Flags": [", ".join(f) for f in history["flags"]],
-        "State": history["review_state"].replace({"none": "not flagged"})})
+        "State": history["review_state"].replace({"none": "not flagged"}),
+        "Flags": [", ".join(f) for f in history["flags"]]})
 
 
 def page() -> Any:

@@ -307,10 +307,22 @@ def fraud_score(score_id: int, *, store: Any = None) -> dict:
     kept = (params.get("explanations") or {}).get(str(row["transaction_id"]))
     row["explanation"] = None
     if isinstance(kept, dict):
-        parts = [("flag", k, float(v)) for k, v in (kept.get("flags") or {}).items()]
-        parts += [("feature", k, float(v)) for k, v in (kept.get("features") or {}).items()]
-        row["explanation"] = pd.DataFrame(parts, columns=["kind", "name", "points"])
+        parts = [(kind, str(name), float(points)) for kind, key in (("flag", "flags"),
+                                                                     ("feature", "features"))
+                 for name, points in _pairs(kept.get(key))]
+        frame = pd.DataFrame(parts, columns=["kind", "name", "points"])
+        strongest = frame.assign(flag_first=frame["kind"] != "flag",
+                                 size=-frame["points"].abs())
+        row["explanation"] = frame.loc[strongest.sort_values(
+            ["flag_first", "size"], kind="stable").index].reset_index(drop=True)
     return row
+
+
+def _pairs(value: Any) -> list:
+    """``[[name, points], ...]`` (or a ``{name: points}`` mapping) as pairs."""
+    if isinstance(value, dict):
+        return list(value.items())
+    return [tuple(p) for p in value or [] if isinstance(p, list | tuple) and len(p) == 2]
 
 
 def fraud_history(score_id: int, *, days: int = 30, limit: int = 500,

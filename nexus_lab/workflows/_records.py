@@ -397,8 +397,9 @@ def save_fraud_scores(scored: Any, transactions: pd.DataFrame | None = None, *,
     Notes
     -----
     The explanations are kept in the run's ``params`` (JSON) under ``explanations``:
-    ``{transaction_id: {"flags": {flag: risk points}, "features": {feature: points}}}``,
-    each strongest first, with ``feature_points`` saying what a feature's points are
+    ``{transaction_id: {"flags": [[flag, risk points], ...], "features": [[feature,
+    points], ...]}}``, each list strongest first (the six strongest features), with
+    ``feature_points`` saying what a feature's points are
     (the drop in the calibrated probability when the feature is set to its usual value,
     for a detector trained with labels; else the feature's share of an unusual
     autoencoder error). A row's ``flags`` stay the list of its flag categories.
@@ -487,9 +488,10 @@ def _explanations(detector: Any, ids: np.ndarray, risk: np.ndarray, flagged: np.
         parts = parts[parts["contribution"].abs() >= 0.05]
         points = parts["contribution"].round(1).astype(float)
         rules = parts["kind"] == "rule"
-        kept[str(ids[pos])] = {
-            "flags": dict(zip(parts.loc[rules, "name"], points[rules])),
-            "features": dict(list(zip(parts.loc[~rules, "name"], points[~rules]))[:6]),
+        kept[str(ids[pos])] = {  # lists, not objects: a JSON object's order is not kept
+            "flags": [[n, p] for n, p in zip(parts.loc[rules, "name"], points[rules])],
+            "features": [[n, p] for n, p in zip(parts.loc[~rules, "name"],
+                                                points[~rules])][:6],
         }
     supervised = bool(getattr(detector, "supervised_", False))
     return {"explanations": kept, "explained_rows": len(kept),

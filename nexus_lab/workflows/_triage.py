@@ -66,14 +66,14 @@ def escalate_to_case(score_id: int, note: str, *, case_id: str | None = None,
     Notes
     -----
     The case store is a folder of files, the store a database: they cannot commit
-    together. So the store's unit of work is opened first (on SQLite it holds other
-    writers back until it ends), the case store is written inside it, and the store's
-    part (the ``cases`` row and the escalated flag, with their audit records) commits
-    last, all or nothing. A failure before that commit leaves no ``cases`` row and no
-    escalated flag; at worst the case store holds the case and its evidence already,
-    and a retry finds them: a new case's number comes from the transaction
-    (``FR-<transaction id>``), evidence is named after the score, and what is there
-    already is not taken in again.
+    together. So the store's unit of work is opened first (holding back another
+    escalation of the same flag until it ends), the case store is written inside it, and
+    the store's part (the ``cases`` row and the escalated flag, with their audit
+    records) commits last, all or nothing. A failure before that commit leaves no
+    ``cases`` row and no escalated flag; at worst the case store holds the case and its
+    evidence already, and a retry finds them: a new case's number comes from the
+    transaction (``FR-<transaction id>``), evidence is named after the score, and what
+    is there already is not taken in again.
 
     Examples
     --------
@@ -108,9 +108,12 @@ def escalate_to_case(score_id: int, note: str, *, case_id: str | None = None,
                          "first account of the matter")
     score = review.fraud_score(score_id, store=s)
     history = review.fraud_history(score_id, store=s)
-    with s.transaction():  # the store's unit of work; on SQLite it holds other writers back
+    with s.transaction():  # the store's unit of work, which holds other escalations back
+        # (SQLite: its write lock, taken at the start; PostgreSQL: the flag's row lock)
         now = s.query("select review_state, case_id, reviewed_by, review_note from "
-                      "fraud_scores where id = :i", {"i": int(score_id)}).iloc[0]
+                      "fraud_scores where id = :i"
+                      + (" for update" if s.dialect == "postgresql" else ""),
+                      {"i": int(score_id)}).iloc[0]
         if now["review_state"] == "escalated":
             if case_id is None or case_id == now["case_id"]:
                 return _result(score, now["case_id"], False, [], None, repeated=True,
