@@ -25,7 +25,7 @@ Path("E-0001.sig").read_bytes(), store_public_key)``.
 The workbench keeps its cases in one case store (:func:`workbench_store`, signed by its
 evidence-room key) and lists them in the system of record's ``cases`` table:
 :func:`store_cases`, :func:`case_detail` and :func:`verify_case` read them as the current
-user (``case.read``), :func:`change_case_status` moves one along (``case.write``).
+user (``case.read``); :func:`nexus_lab.workflows.change_case_status` moves one along.
 
 Examples
 --------
@@ -50,13 +50,7 @@ from nexus_lab.cases._case import Case, EvidenceItem
 from nexus_lab.cases._records import STATUSES, TRANSITIONS
 from nexus_lab.cases._store import CaseStore
 from nexus_lab.cases._verify import VerifyReport, verify
-from nexus_lab.cases._workbench import (
-    case_detail,
-    change_case_status,
-    store_cases,
-    verify_case,
-    workbench_store,
-)
+from nexus_lab.cases._workbench import case_detail, store_cases, verify_case, workbench_store
 
 __all__ = [
     "STATUSES",
@@ -66,7 +60,6 @@ __all__ = [
     "EvidenceItem",
     "VerifyReport",
     "case_detail",
-    "change_case_status",
     "store_cases",
     "verify",
     "verify_case",

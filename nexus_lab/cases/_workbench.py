@@ -4,8 +4,8 @@ The system of record lists the cases (``cases``: ``case_id, title, status, path,
 created_by``); each one's evidence, custody and history live in the case store at
 ``path`` (by default :func:`nexus_lab.config.cases_folder`, signed by the workbench's
 evidence-room key, :func:`nexus_lab.config.cases_key`). These functions read and change
-both as the current user: reading needs ``case.read``, moving a case along its
-lifecycle ``case.write``.
+them as the current user (``case.read``); the changes that touch both, such as moving a
+case along its lifecycle, are workflows (:func:`nexus_lab.workflows.change_case_status`).
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ from typing import Any
 import pandas as pd
 
 from nexus_lab import audit, config
-from nexus_lab.cases._records import TRANSITIONS, check_text
+from nexus_lab.cases._records import TRANSITIONS
 from nexus_lab.cases._store import CaseStore
 from nexus_lab.cases._verify import verify
 from nexus_lab.errors import NexusError
 
-__all__ = ["case_detail", "change_case_status", "store_cases", "verify_case",
-           "workbench_store"]
+__all__ = ["case_detail", "store_cases", "verify_case", "workbench_store"]
 
 log = logging.getLogger("nexus_lab")
 
@@ -98,15 +97,11 @@ def _pinned() -> Any:
 
 
 def _rows(s: Any, case_id: str | None = None) -> pd.DataFrame:
-    sql = ("select case_id, title, status, path, created_by, created_at, updated_at from "
-           "cases")
-    rows = s.query(sql + (" where case_id = :c" if case_id is not None else ""),
-                   {"c": case_id} if case_id is not None else None)
-    if rows.empty:
-        rows = pd.DataFrame(columns=["case_id", "title", "status", "path", "created_by",
-                                     "created_at", "updated_at"])
-    for col in ("created_at", "updated_at"):
-        rows[col] = pd.to_datetime(rows[col], utc=True, format="ISO8601")
+    rows = s.read("cases", where=None if case_id is None else {"case_id": case_id},
+                  columns=["case_id", "title", "status", "path", "created_by", "created_at",
+                           "updated_at"])
+    for col in ("created_at", "updated_at"):  # the store's times are UTC
+        rows[col] = pd.to_datetime(rows[col]).dt.tz_localize("UTC")
     return rows
 
 
@@ -242,55 +237,3 @@ def verify_case(case_id: str, *, store: Any = None) -> dict:
     return {"ok": ok, "verdict": "PASS" if ok else "FAIL",
             "first_problem": problems[0] if problems else None, "problems": problems,
             "summary": report.summary(), "items": report.to_frame(), "pinned": report.pinned}
-
-
-def change_case_status(case_id: str, status: str, reason: str, *,
-                       store: Any = None) -> dict:
-    """Move a case along its lifecycle, with the reason (``case.write``).
-
-    The case store records the change (its status history and signed audit log) and
-    the store's ``cases`` row follows, in one unit of work with the store's audit
-    record: the case store's change is the last step of it, so a refusal or a failure
-    before it leaves both as they were.
-
-    Parameters
-    ----------
-    case_id : str
-    status : str
-        One that :data:`TRANSITIONS` allows after the case's status.
-    reason : str
-        Why (required).
-    store : Store or str, optional
-
-    Returns
-    -------
-    dict
-        ``case_id, from, to, changed_by``.
-
-    Raises
-    ------
-    PermissionDenied
-        The user may not write cases (an examiner, a judge...).
-    NexusError
-        An empty reason, an unknown case, or a status that cannot follow the current one.
-    """
-    s = _connect(store)
-    who = _require("case.write", s, f"cases/{case_id}")  # refused whatever was sent
-    reason = check_text(reason, "reason")
-    row = _row(s, case_id)
-    with workbench_store(_folder(row), writable=True) as room:
-        case = room.case(case_id)
-        current = case.status
-        if status not in TRANSITIONS.get(current, ()):
-            allowed = TRANSITIONS.get(current, ())
-            raise NexusError(f"case {case_id} is {current!r}: it can go to "
-                             f"{' or '.join(map(repr, allowed)) or 'nowhere (it is final)'}"
-                             f", not {status!r}")
-        with audit.change(s, "case.status_changed", f"cases/{case_id}",
-                          {"from": current, "to": status, "reason": reason}, actor=who,
-                          resource_type="case"):
-            s.execute("update cases set status = :st, updated_at = CURRENT_TIMESTAMP where "
-                      "case_id = :c", {"st": status, "c": case_id})
-            case.set_status(status, actor=who, note=reason)
-    log.info("case %s: %s -> %s by %s", case_id, current, status, who)
-    return {"case_id": case_id, "from": current, "to": status, "changed_by": who}

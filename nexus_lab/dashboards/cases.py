@@ -9,7 +9,7 @@ now" checks the case from the files alone (:func:`nexus_lab.cases.verify_case`) 
 says PASS, or FAIL with the first broken link.
 
 A prosecutor moves a case along its lifecycle with a reason
-(:func:`nexus_lab.cases.change_case_status`); a judge and the other points of view see
+(:func:`nexus_lab.workflows.change_case_status`); a judge and the other points of view see
 everything read-only. Every action runs as the signed-in user, and the service checks
 the permission and records it.
 
@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 import panel as pn
 
-from nexus_lab import cases
+from nexus_lab import cases, workflows
 from nexus_lab.dashboards._layout import figure, guarded, html_pane
 from nexus_lab.dashboards._session import Session
 
@@ -167,7 +167,7 @@ class CasesView:
         case_id = self._case_id()
         if case_id is None:
             return
-        done = self.s.act(cases.change_case_status, case_id, self.next_status.value or "",
+        done = self.s.act(workflows.change_case_status, case_id, self.next_status.value or "",
                           self.reason.value,
                           done=f"Case {case_id} moved to {_words(self.next_status.value)}.")
         if done is not None:
@@ -275,7 +275,10 @@ def _show_timeline(events: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["When", "What", "Item", "Who", "Detail"])
     return pd.DataFrame({"When": [_when(t) for t in events["time"]],
                          "What": events["event"], "Item": events["item"].fillna(""),
-                         "Who": events["actor"].fillna(""), "Detail": events["detail"]})
+                         "Who": events["actor"].fillna(""),
+                         "Detail": events["detail"].str.replace(
+                             r"\b(under|in)_(investigation|litigation)\b", r"\1 \2",
+                             regex=True)})
 
 
 def _show_evidence(items: pd.DataFrame) -> pd.DataFrame:

@@ -1,4 +1,5 @@
-"""Fraud triage's way out: a flag escalated into a case, its rows taken in as evidence."""
+"""Fraud triage's way out, a flag escalated into a case with its rows as evidence, and the
+case moved along: the changes that touch both the store and the case store."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from nexus_lab import audit, auth, cases, review
 from nexus_lab.errors import NexusError
 from nexus_lab.store import Store, connect
 
-__all__ = ["escalate_to_case"]
+__all__ = ["change_case_status", "escalate_to_case"]
 
 log = logging.getLogger("nexus_lab")
 
@@ -31,7 +32,7 @@ def escalate_to_case(score_id: int, note: str, *, case_id: str | None = None,
     for both would leave no one able to escalate). What the examiner does to the case is
     bounded: open it (status ``open``) or add to an active one, and take in the rows as
     evidence, sealed and signed on intake and recorded as theirs; moving the case along
-    its lifecycle stays with ``case.write`` (:func:`nexus_lab.cases.change_case_status`).
+    its lifecycle stays with ``case.write`` (:func:`change_case_status`).
 
     Parameters
     ----------
@@ -255,3 +256,78 @@ def _history_csv(history: pd.DataFrame) -> bytes:
         "review_state": history["review_state"], "same": history["same"],
         "flagged_row": history["this"]})
     return frame.to_csv(index=False).encode()
+
+
+def change_case_status(case_id: str, status: str, reason: str, *,
+                       store: Store | str | None = None) -> dict:
+    """Move a case along its lifecycle, with the reason (``case.write``).
+
+    The case store records the change (its status history and signed audit log) and
+    the store's ``cases`` row follows, in one unit of work with the store's audit
+    record; the case store's change is the last step of it, so a refusal or a failure
+    before it leaves both as they were.
+
+    Parameters
+    ----------
+    case_id : str
+    status : str
+        One that :data:`nexus_lab.cases.TRANSITIONS` allows after the case's status.
+    reason : str
+        Why (required).
+    store : Store or str, optional
+
+    Returns
+    -------
+    dict
+        ``case_id, from, to, changed_by``.
+
+    Raises
+    ------
+    PermissionDenied
+        The user may not write cases (an examiner, a judge...).
+    NexusError
+        An empty reason, an unknown case, or a status that cannot follow the current one.
+
+    Examples
+    --------
+    >>> import os, tempfile, pathlib
+    >>> import nexus_lab as nx
+    >>> from nexus_lab import review, workflows
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> os.environ.update(NEXUS_LAB_KEY_PASSWORD="room password",
+    ...                   NEXUS_LAB_CASES=str(folder / "cases"),
+    ...                   NEXUS_LAB_CASES_KEY=str(folder / "room.nxkey"))
+    >>> store = nx.store.connect(folder / "books.db"); _ = store.migrate()
+    >>> tx = nx.datasets.synth_transactions(600, seed=1, days=30).drop(
+    ...     columns=["pattern", "is_fraud"])
+    >>> det = nx.fraud.FraudDetector(device="cpu", random_state=0).fit(tx)
+    >>> run = workflows.save_fraud_scores(det.score(tx), tx, store=store)
+    >>> top = review.fraud_queue_page(run, limit=1, store=store)[0].iloc[0]
+    >>> case = workflows.escalate_to_case(int(top["id"]), "pattern", store=store)["case_id"]
+    >>> workflows.change_case_status(case, "under_investigation", "subpoena sent",
+    ...                              store=store)["to"]
+    'under_investigation'
+    >>> for name in ("NEXUS_LAB_KEY_PASSWORD", "NEXUS_LAB_CASES", "NEXUS_LAB_CASES_KEY"):
+    ...     del os.environ[name]
+    """
+    s = connect(store)
+    who = auth.require("case.write", store=s, resource=f"cases/{case_id}")  # first
+    if not isinstance(reason, str) or not reason.strip():
+        raise NexusError("give the reason the case moves on (reason='...'): its history "
+                         "records who moved it, when and why")
+    detail = cases.case_detail(case_id, store=s)["case"]
+    current = detail["status"]
+    allowed = cases.TRANSITIONS.get(current, ())
+    if status not in allowed:
+        raise NexusError(f"case {case_id} is {current!r}: it can go to "
+                         f"{' or '.join(map(repr, allowed)) or 'nowhere (it is final)'}, "
+                         f"not {status!r}")
+    with cases.workbench_store(detail["path"], writable=True) as room, \
+            audit.change(s, "case.status_changed", f"cases/{case_id}",
+                         {"from": current, "to": status, "reason": reason.strip()},
+                         actor=who, resource_type="case"):
+        s.execute("update cases set status = :st, updated_at = CURRENT_TIMESTAMP where "
+                  "case_id = :c", {"st": status, "c": case_id})
+        room.case(case_id).set_status(status, actor=who, note=reason.strip())
+    log.info("case %s: %s -> %s by %s", case_id, current, status, who)
+    return {"case_id": case_id, "from": current, "to": status, "changed_by": who}

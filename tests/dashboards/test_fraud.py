@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -113,19 +114,19 @@ def test_the_examiner_clears_a_flag_with_a_justification(page, dashboards, workb
 
 def test_the_queue_filters_on_the_server(page, dashboards, workbench):
     login(page, dashboards, "ana", "fraud")
-    page.locator("select").filter(has_text="statistical outlier").select_option("duplicate")
-    page.wait_for_timeout(800)
-    wait_rendered(page)
     want = int(_query(workbench, "select count(*) as n from fraud_scores where run_id = :r "
                                  "and review_state = 'open' and flags like '%\"duplicate\"%'",
                       {"r": workbench["fraud_run"]})["n"].iloc[0])
+    page.locator("select").filter(has_text="statistical outlier").select_option("duplicate")
+    expect(page.get_by_text(re.compile(rf"of {want:,} · page"))).to_have_count(
+        1, timeout=15_000)
+    wait_rendered(page)
     assert 0 < want and rows_sent(page, "queue") == min(25, want)
-    assert page.get_by_text(f"of {want:,}").count() >= 1
     flags = page.locator(".nx-table-queue .tabulator-row .tabulator-cell[tabulator-field="
                          "'Flags']").all_inner_texts()
     assert flags and all("duplicate" in f for f in flags)
     page.locator(".bk-btn", has_text="Escalated").click()
-    page.wait_for_timeout(800)
+    expect(page.get_by_text(re.compile(r"of [01] · page"))).to_have_count(1, timeout=15_000)
     wait_rendered(page)
     assert rows_sent(page, "queue") <= 1
     shot(page, "fraud-filtered")

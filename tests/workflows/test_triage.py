@@ -292,13 +292,13 @@ def test_only_the_prosecutor_moves_a_case_and_only_where_it_may_go(a_case):
     s, case_id, folder = a_case
     for who in ("ana", "jo"):
         with auth.acting_as(who), pytest.raises(PermissionDenied, match=r"case\.write"):
-            cases.change_case_status(case_id, "under_investigation", "", store=s)
+            workflows.change_case_status(case_id, "under_investigation", "", store=s)
     with auth.acting_as("pat"):
-        with pytest.raises(NexusError, match="reason is empty"):
-            cases.change_case_status(case_id, "under_investigation", " ", store=s)
+        with pytest.raises(NexusError, match="give the reason"):
+            workflows.change_case_status(case_id, "under_investigation", " ", store=s)
         with pytest.raises(NexusError, match="can go to 'under_investigation' or 'closed'"):
-            cases.change_case_status(case_id, "archived", "done", store=s)
-        done = cases.change_case_status(case_id, "under_investigation", "subpoena sent",
+            workflows.change_case_status(case_id, "archived", "done", store=s)
+        done = workflows.change_case_status(case_id, "under_investigation", "subpoena sent",
                                         store=s)
     assert done == {"case_id": case_id, "from": "open", "to": "under_investigation",
                     "changed_by": "pat"}
