@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from nexus_lab.errors import NexusError
+from nexus_lab.review._pages import _window
 
 __all__ = ["FRAUD_ORDERS", "REVIEW_STATES", "fraud_history", "fraud_queue_page",
            "fraud_run_overview", "fraud_runs", "fraud_score"]
@@ -25,7 +26,6 @@ FRAUD_ORDERS = {"risk": "risk_score", "date": "date", "amount": "amount_cents",
 #: A fraud score's review states: open for review, cleared, escalated into a case, or
 #: ``none`` (neither flagged nor at the run's threshold: never in the queue).
 REVIEW_STATES = ("open", "cleared", "escalated", "none")
-_MAX_PAGE = 1000
 _COLUMNS = ("id, run_id, transaction_id, account, vendor, date, amount_cents, risk_score, "
             "flags, reasons, review_state, reviewed_by, reviewed_at, review_note, case_id")
 
@@ -172,14 +172,6 @@ def fraud_run_overview(run_id: str, *, store: Any = None) -> dict:
             "by_flag": by_flag,
             "accounts": sorted(set(flagged["account"].dropna().astype(str))),
             "vendors": sorted(set(flagged["vendor"].dropna().astype(str)))}
-
-
-def _window(offset: int, limit: int) -> tuple[int, int]:
-    offset, limit = int(offset), int(limit)
-    if offset < 0 or not 1 <= limit <= _MAX_PAGE:
-        raise NexusError(f"a page is 1 to {_MAX_PAGE} rows from an offset >= 0 (got "
-                         f"offset={offset}, limit={limit})")
-    return offset, limit
 
 
 def _like(text: str) -> str:

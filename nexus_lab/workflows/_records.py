@@ -399,10 +399,10 @@ def save_fraud_scores(scored: Any, transactions: pd.DataFrame | None = None, *,
     The explanations are kept in the run's ``params`` (JSON) under ``explanations``:
     ``{transaction_id: {"flags": [[flag, risk points], ...], "features": [[feature,
     points], ...]}}``, each list strongest first (the six strongest features), with
-    ``feature_points`` saying what a feature's points are
-    (the drop in the calibrated probability when the feature is set to its usual value,
-    for a detector trained with labels; else the feature's share of an unusual
-    autoencoder error). A row's ``flags`` stay the list of its flag categories.
+    ``feature_points`` saying what a feature's points are (the drop in the calibrated
+    probability when the feature is set to its usual value, for a detector trained with
+    labels; else the feature's share of an unusual autoencoder error). A row's ``flags``
+    stay the list of its flag categories.
 
     Examples
     --------

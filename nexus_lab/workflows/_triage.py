@@ -290,25 +290,21 @@ def change_case_status(case_id: str, status: str, reason: str, *,
 
     Examples
     --------
-    >>> import os, tempfile, pathlib
+    >>> import tempfile, pathlib
     >>> import nexus_lab as nx
-    >>> from nexus_lab import review, workflows
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> os.environ.update(NEXUS_LAB_KEY_PASSWORD="room password",
-    ...                   NEXUS_LAB_CASES=str(folder / "cases"),
-    ...                   NEXUS_LAB_CASES_KEY=str(folder / "room.nxkey"))
-    >>> store = nx.store.connect(folder / "books.db"); _ = store.migrate()
-    >>> tx = nx.datasets.synth_transactions(600, seed=1, days=30).drop(
-    ...     columns=["pattern", "is_fraud"])
-    >>> det = nx.fraud.FraudDetector(device="cpu", random_state=0).fit(tx)
-    >>> run = workflows.save_fraud_scores(det.score(tx), tx, store=store)
-    >>> top = review.fraud_queue_page(run, limit=1, store=store)[0].iloc[0]
-    >>> case = workflows.escalate_to_case(int(top["id"]), "pattern", store=store)["case_id"]
-    >>> workflows.change_case_status(case, "under_investigation", "subpoena sent",
-    ...                              store=store)["to"]
-    'under_investigation'
-    >>> for name in ("NEXUS_LAB_KEY_PASSWORD", "NEXUS_LAB_CASES", "NEXUS_LAB_CASES_KEY"):
-    ...     del os.environ[name]
+    >>> from nexus_lab import auth, workflows
+    >>> store = nx.store.connect(pathlib.Path(tempfile.mkdtemp()) / "books.db")
+    >>> _ = store.migrate()
+    >>> _ = auth.add_user("lead", role="admin", store=store)
+    >>> with auth.acting_as("lead"):
+    ...     _ = auth.add_user("ana", role="examiner", store=store)
+    >>> with auth.acting_as("ana"):  # an examiner escalates, a prosecutor moves cases
+    ...     workflows.change_case_status("FR-1", "closed", "no fraud", store=store)
+    Traceback (most recent call last):
+    ...
+    nexus_lab.errors.PermissionDenied: ana (examiner) may not case.write: ...
+
+    The escalation's example (:func:`escalate_to_case`) opens a case to move.
     """
     s = connect(store)
     who = auth.require("case.write", store=s, resource=f"cases/{case_id}")  # first

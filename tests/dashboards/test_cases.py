@@ -4,7 +4,6 @@ the judge, verifies, moves on, and a tampered evidence file fails verification."
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -16,31 +15,16 @@ from tests.dashboards._browser import (
     bokeh_click,
     login,
     shot,
+    store_query,
+    until,
     wait_rendered,
 )
 
 pytestmark = pytest.mark.slow
 
 
-def _query(workbench, sql: str, params: dict | None = None):
-    s = nx.store.connect(workbench["store"])
-    try:
-        return s.query(sql, params or {})
-    finally:
-        s.close()
-
-
-def _until(check, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got is not None or time.monotonic() > deadline:
-            return got
-        time.sleep(0.25)
-
-
 def _the_case(workbench) -> str | None:
-    found = _query(workbench, "select case_id from cases order by created_at")
+    found = store_query(workbench, "select case_id from cases order by created_at")
     return found["case_id"].iloc[0] if len(found) else None
 
 
@@ -84,7 +68,7 @@ def test_an_escalated_flag_reaches_the_prosecutor_as_a_case_that_verifies(page, 
     page.locator(".bk-tab", has_text="Escalate").click()
     page.get_by_placeholder("what the case should look into").fill("duplicate invoices")
     page.get_by_role("button", name="Escalate into a case").click()
-    case_id = _until(lambda: _the_case(workbench))
+    case_id = until(lambda: _the_case(workbench))
     assert case_id is not None and case_id.startswith("FR-")
     assert [r["user_id"] for r in audit_rows(workbench["store"], "fraud.flag_escalated")] \
         == ["ana"]
@@ -106,8 +90,8 @@ def test_an_escalated_flag_reaches_the_prosecutor_as_a_case_that_verifies(page, 
     # the prosecutor moves the case on, with a reason
     page.get_by_placeholder("why it moves on").fill("subpoena sent to the bank")
     page.get_by_role("button", name="Change status").click()
-    moved = _until(lambda: (lambda r: r if r == "under_investigation" else None)(
-        _query(workbench, "select status from cases where case_id = :c",
+    moved = until(lambda: (lambda r: r if r == "under_investigation" else None)(
+        store_query(workbench, "select status from cases where case_id = :c",
                {"c": case_id})["status"].iloc[0]))
     assert moved == "under_investigation"
     with nx.cases.CaseStore(workbench["env"]["NEXUS_LAB_CASES"]) as room:
@@ -124,16 +108,16 @@ def test_the_judge_reads_the_case_and_a_forged_status_change_is_refused(page, da
     assert page.get_by_role("button", name="Change status").count() == 0
     assert _verify(page) == "PASS"  # verifying is for anyone who reads cases
     shot(page, "cases-judge")
-    status = _query(workbench, "select status from cases where case_id = :c",
+    status = store_query(workbench, "select status from cases where case_id = :c",
                     {"c": case_id})["status"].iloc[0]
     before = len(audit_rows(workbench["store"], "permission.denied"))
     bokeh_click(page, "nx-status")  # the click the page never offered
-    refused = _until(lambda: (lambda rows: rows if len(rows) > before else None)(
+    refused = until(lambda: (lambda rows: rows if len(rows) > before else None)(
         audit_rows(workbench["store"], "permission.denied")))
     assert refused is not None, "the forged status change was not refused"
     assert (refused[-1]["user_id"], refused[-1]["resource_id"], refused[-1]["outcome"]) == (
         "jo", f"cases/{case_id}", "refused")
-    assert _query(workbench, "select status from cases where case_id = :c",
+    assert store_query(workbench, "select status from cases where case_id = :c",
                   {"c": case_id})["status"].iloc[0] == status
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -16,39 +15,23 @@ from tests.dashboards._browser import (
     login,
     rows_sent,
     shot,
+    store_query,
+    until,
     wait_rendered,
 )
 
 pytestmark = pytest.mark.slow
 
 
-def _query(workbench, sql: str, params: dict | None = None):
-    s = nx.store.connect(workbench["store"])
-    try:
-        return s.query(sql, params or {})
-    finally:
-        s.close()
-
-
-def _until(check, timeout: float = 20.0):
-    """What ``check()`` returns once it is not None (the server acts after the click)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got is not None or time.monotonic() > deadline:
-            return got
-        time.sleep(0.25)
-
-
 def _score_once(workbench, score_id: int, state: str):
     """The fraud score's review columns once it is in ``state``, else None."""
-    row = _query(workbench, "select review_state, case_id, reviewed_by, review_note from "
+    row = store_query(workbench, "select review_state, case_id, reviewed_by, review_note from "
                             "fraud_scores where id = :i", {"i": score_id}).iloc[0].to_dict()
     return row if row["review_state"] == state else None
 
 
 def _riskiest_open(workbench):
-    return _query(workbench, "select id, transaction_id from fraud_scores where run_id = :r "
+    return store_query(workbench, "select id, transaction_id from fraud_scores where run_id = :r "
                              "and review_state = 'open' order by risk_score desc, id desc "
                              "limit 1", {"r": workbench["fraud_run"]}).iloc[0]
 
@@ -77,11 +60,11 @@ def test_the_examiner_escalates_the_riskiest_open_flag_into_a_case(page, dashboa
     page.get_by_placeholder("what the case should look into").fill(
         "payments just under the approval limit, several in a day")
     page.get_by_role("button", name="Escalate into a case").click()
-    row = _until(lambda: _score_once(workbench, int(top["id"]), "escalated"))
+    row = until(lambda: _score_once(workbench, int(top["id"]), "escalated"))
     assert row is not None, "the flag was not escalated"
     case_id = row["case_id"]
     assert case_id == f"FR-{top['transaction_id']}" and row["reviewed_by"] == "ana"
-    kept = _query(workbench, "select case_id, status, path, created_by from cases")
+    kept = store_query(workbench, "select case_id, status, path, created_by from cases")
     assert kept.to_dict("records") == [{"case_id": case_id, "status": "open",
                                         "path": workbench["env"]["NEXUS_LAB_CASES"],
                                         "created_by": "ana"}]
@@ -103,7 +86,7 @@ def test_the_examiner_clears_a_flag_with_a_justification(page, dashboards, workb
     login(page, dashboards, "ana", "fraud")
     page.get_by_placeholder("why the flag is cleared").fill("invoice and receipt on file")
     page.get_by_role("button", name="Clear the flag").click()
-    row = _until(lambda: _score_once(workbench, int(top["id"]), "cleared"))
+    row = until(lambda: _score_once(workbench, int(top["id"]), "cleared"))
     assert row is not None, "the flag was not cleared"
     assert (row["reviewed_by"], row["review_note"], row["case_id"]) == (
         "ana", "invoice and receipt on file", None)
@@ -114,7 +97,7 @@ def test_the_examiner_clears_a_flag_with_a_justification(page, dashboards, workb
 
 def test_the_queue_filters_on_the_server(page, dashboards, workbench):
     login(page, dashboards, "ana", "fraud")
-    want = int(_query(workbench, "select count(*) as n from fraud_scores where run_id = :r "
+    want = int(store_query(workbench, "select count(*) as n from fraud_scores where run_id = :r "
                                  "and review_state = 'open' and flags like '%\"duplicate\"%'",
                       {"r": workbench["fraud_run"]})["n"].iloc[0])
     page.locator("select").filter(has_text="statistical outlier").select_option("duplicate")
@@ -143,11 +126,11 @@ def test_the_judge_sees_no_actions_and_a_forged_clear_is_refused(page, dashboard
     top = _riskiest_open(workbench)
     bokeh_click(page, "nx-clear")  # the clicks the page never offered
     bokeh_click(page, "nx-escalate")
-    refused = _until(lambda: (lambda rows: rows if len(rows) >= before + 2 else None)(
+    refused = until(lambda: (lambda rows: rows if len(rows) >= before + 2 else None)(
         audit_rows(workbench["store"], "permission.denied")))
     assert refused is not None, "the forged clicks were not refused"
     assert [(r["user_id"], r["resource_id"], r["outcome"]) for r in refused[before:]] == [
         ("jo", f"fraud_scores/{int(top['id'])}", "refused")] * 2
-    still = _query(workbench, "select review_state, reviewed_by from fraud_scores where "
+    still = store_query(workbench, "select review_state, reviewed_by from fraud_scores where "
                               "id = :i", {"i": int(top["id"])}).iloc[0]
     assert (still["review_state"], still["reviewed_by"]) == ("open", None)
