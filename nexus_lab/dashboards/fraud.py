@@ -91,8 +91,8 @@ class FraudView:
                                 layout="fit_data_fill")
         self.heading = html_pane("", sizing_mode="stretch_width")
         self.reasons = html_pane("", sizing_mode="stretch_width")
-        self.explain = pn.pane.Bokeh(sizing_mode="stretch_width", height=260)
-        self.features = pn.pane.Bokeh(sizing_mode="stretch_width", height=260)
+        self.explain = pn.pane.Bokeh(sizing_mode="stretch_width", height=200)
+        self.features = pn.pane.Bokeh(sizing_mode="stretch_width", height=210)
         self.explain_note = html_pane("", css_classes=["nx-muted"], sizing_mode="stretch_width")
         self.timeline = pn.pane.Bokeh(sizing_mode="stretch_width", height=320)
         self.history = pn.widgets.Tabulator(
@@ -272,6 +272,7 @@ class FraudView:
 
     def _after_action(self) -> None:
         self.runs = self.s.read(review.fraud_runs)
+        self.run.options = {_run_label(r): r["run_id"] for _, r in self.runs.iterrows()}
         self.overview = self.s.read(review.fraud_run_overview, self.run.value)
         self._show_figures()
         # the same page again: the reviewed row leaves the open queue
@@ -280,8 +281,7 @@ class FraudView:
     # ---- the page ----------------------------------------------------------------------
     def layout(self) -> tuple[list, list]:
         detail = pn.Row(
-            pn.Column(self.heading, self.reasons,
-                      pn.Row(self.explain, self.features, sizing_mode="stretch_width"),
+            pn.Column(self.heading, self.reasons, self.explain, self.features,
                       self.explain_note, sizing_mode="stretch_width"),
             self.actions, sizing_mode="stretch_width")
         around = pn.Column(
@@ -321,7 +321,8 @@ def _heading(row: dict) -> str:
         case = f" into case {html.escape(str(row['case_id']))}" if row["case_id"] else ""
         note = f": “{html.escape(str(row['review_note']))}”" if row["review_note"] else ""
         verdict = f'<span class="nx-pass">{state}{by}{case}</span>{note}'
-    return (f"<h3 style='margin:10px 0 4px'>{html.escape(str(row['transaction_id']))} · "
+    return (f"<h3 style='margin:10px 0 4px;font-size:20px;font-weight:600'>"
+            f"{html.escape(str(row['transaction_id']))} · "
             f"risk {float(row['risk_score']):.1f}</h3>"
             f"<div>{when}{money(row['amount_cents'])} · account "
             f"<b>{html.escape(str(row['account'] or '–'))}</b> · vendor "
@@ -344,7 +345,7 @@ def _explanation(row: dict, accent: str) -> tuple[Any, Any, str]:
     if parts is None or len(parts) == 0:
         weights = pd.DataFrame({"flag": row["flags"] or ["(none)"],
                                 "weight": [1.0] * max(1, len(row["flags"]))})
-        return (bar_chart(weights, "flag", "weight", "Its flags", accent, height=240), None,
+        return (bar_chart(weights, "flag", "weight", "Its flags", accent, height=200), None,
                 "This run was kept without what each flag added to the risk (save it with "
                 "the detector to keep it): its flags are shown, each once.")
     flags = parts[parts["kind"] == "flag"]
@@ -360,8 +361,8 @@ def _explanation(row: dict, accent: str) -> tuple[Any, Any, str]:
                "A feature's share is its part of the autoencoder's error, shown when that "
                "error is unusual (top 5%)."))
     return (bar_chart(flags, "name", "points", "Risk points each flag added", accent,
-                      height=240),
-            bar_chart(features, "name", "points", feature_title, "#94a3b8", height=240),
+                      height=200),
+            bar_chart(features, "name", "points", feature_title, "#94a3b8", height=210),
             note)
 
 
