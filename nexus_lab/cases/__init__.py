@@ -22,6 +22,11 @@ can check an item without NEXUS Lab's case code, e.g. ``sha256sum E-0001.nxs``
 against the record's ``sealed_sha256`` and ``nx.crypto.verify("E-0001.json",
 Path("E-0001.sig").read_bytes(), store_public_key)``.
 
+The workbench keeps its cases in one case store (:func:`workbench_store`, signed by its
+evidence-room key) and lists them in the system of record's ``cases`` table:
+:func:`store_cases`, :func:`case_detail` and :func:`verify_case` read them as the current
+user (``case.read``); :func:`nexus_lab.workflows.change_case_status` moves one along.
+
 Examples
 --------
 >>> import tempfile
@@ -45,6 +50,7 @@ from nexus_lab.cases._case import Case, EvidenceItem
 from nexus_lab.cases._records import STATUSES, TRANSITIONS
 from nexus_lab.cases._store import CaseStore
 from nexus_lab.cases._verify import VerifyReport, verify
+from nexus_lab.cases._workbench import case_detail, store_cases, verify_case, workbench_store
 
 __all__ = [
     "STATUSES",
@@ -53,5 +59,9 @@ __all__ = [
     "CaseStore",
     "EvidenceItem",
     "VerifyReport",
+    "case_detail",
+    "store_cases",
     "verify",
+    "verify_case",
+    "workbench_store",
 ]

@@ -31,6 +31,15 @@ import pandas as pd
 from nexus_lab import audit
 from nexus_lab.errors import NexusError
 from nexus_lab.frames import frame_bytes
+from nexus_lab.review._fraud import (
+    FRAUD_ORDERS,
+    REVIEW_STATES,
+    fraud_history,
+    fraud_queue_page,
+    fraud_run_overview,
+    fraud_runs,
+    fraud_score,
+)
 from nexus_lab.review._pages import (
     ITEM_ORDERS,
     MATCH_ORDERS,
@@ -40,9 +49,11 @@ from nexus_lab.review._pages import (
     runs,
 )
 
-__all__ = ["ITEM_ORDERS", "MATCH_ORDERS", "RESOLUTIONS", "approve_reconciliation", "approve_run",
-           "clear_flag", "clear_fraud_flag", "escalate_flag", "matches_digest", "matches_page",
-           "open_items_page", "resolve_open_item", "run_overview", "runs"]
+__all__ = ["FRAUD_ORDERS", "ITEM_ORDERS", "MATCH_ORDERS", "RESOLUTIONS", "REVIEW_STATES",
+           "approve_reconciliation", "approve_run", "clear_flag", "clear_fraud_flag",
+           "escalate_flag", "fraud_history", "fraud_queue_page", "fraud_run_overview",
+           "fraud_runs", "fraud_score", "matches_digest", "matches_page", "open_items_page",
+           "resolve_open_item", "run_overview", "runs"]
 
 
 def approve_reconciliation(result: Any, *, actor: str | None = None, note: str = "",
@@ -303,10 +314,11 @@ def _review_flag(score_id: int, state: str, note: str, case_id: str | None,
                  store: Any) -> dict:
     from nexus_lab import auth
 
+    s = _store(store)
+    # who may not review is refused (and recorded) whatever they sent
+    who = auth.require("fraud.review", store=s, resource=f"fraud_scores/{score_id}")
     if not note or not str(note).strip():
         raise NexusError("say why (a justification is required to clear or escalate a flag)")
-    s = _store(store)
-    who = auth.require("fraud.review", store=s, resource=f"fraud_scores/{score_id}")
     row = _one(s, "fraud_scores", "id", int(score_id), "fraud score")
     if row["review_state"] not in ("open", "none"):
         raise NexusError(f"fraud score {score_id} was reviewed already ({row['review_state']}"

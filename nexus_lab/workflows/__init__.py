@@ -43,6 +43,7 @@ from nexus_lab.workflows._records import (
 )
 from nexus_lab.workflows._standardize import StandardizeRun, link_duplicates, standardize_table
 from nexus_lab.workflows._train import RECOMMENDERS, train_fraud_model, train_recommender
+from nexus_lab.workflows._triage import change_case_status, escalate_to_case
 
 __all__ = [
     "DATA",
@@ -53,9 +54,11 @@ __all__ = [
     "ReconcileRun",
     "Sample",
     "StandardizeRun",
+    "change_case_status",
     "compress_step",
     "demo_provenance",
     "demo_trail",
+    "escalate_to_case",
     "fraud_step",
     "ingest_file",
     "link_duplicates",

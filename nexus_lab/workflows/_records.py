@@ -364,7 +364,8 @@ def reconcile_from_store(store: Store | str | None = None, *, account: str | Non
 
 def save_fraud_scores(scored: Any, transactions: pd.DataFrame | None = None, *,
                       store: Store | str | None = None, model: str | None = None,
-                      threshold: float = 50.0) -> str:
+                      threshold: float = 50.0, detector: Any = None,
+                      explain_top: int = 2000) -> str:
     """Keep fraud scores in the store, flagged rows open for review, in one transaction.
     Needs ``fraud.run``.
 
@@ -380,11 +381,46 @@ def save_fraud_scores(scored: Any, transactions: pd.DataFrame | None = None, *,
     threshold : float, default 50
         Rows with flags or a risk score at or above it are open for review; the others
         are kept with review state ``none``.
+    detector : FraudDetector, optional
+        The detector whose last :meth:`~nexus_lab.fraud.FraudDetector.score` call gave
+        ``scored``: what each flag and each model feature added to the risk of the rows
+        open for review (:meth:`~nexus_lab.fraud.FraudDetector.explain`) is kept with
+        the run, for the reviewer to see why a row was flagged.
+    explain_top : int, default 2000
+        Explain at most this many rows open for review, the riskiest first.
 
     Returns
     -------
     str
         The run's id (``fraud_runs.run_id``).
+
+    Notes
+    -----
+    The explanations are kept in the run's ``params`` (JSON) under ``explanations``:
+    ``{transaction_id: {"flags": [[flag, risk points], ...], "features": [[feature,
+    points], ...]}}``, each list strongest first (the six strongest features), with
+    ``feature_points`` saying what a feature's points are (the drop in the calibrated
+    probability when the feature is set to its usual value, for a detector trained with
+    labels; else the feature's share of an unusual autoencoder error). A row's ``flags``
+    stay the list of its flag categories.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import nexus_lab as nx
+    >>> from nexus_lab import workflows
+    >>> store = nx.store.connect(pathlib.Path(tempfile.mkdtemp()) / "books.db")
+    >>> _ = store.migrate()  # no roles yet: single-user
+    >>> tx = nx.datasets.synth_transactions(600, seed=1, days=30).drop(
+    ...     columns=["pattern", "is_fraud"])
+    >>> det = nx.fraud.FraudDetector(device="cpu", random_state=0).fit(tx)
+    >>> run = workflows.save_fraud_scores(det.score(tx), tx, store=store, detector=det)
+    >>> params = store.read("fraud_runs")["params"].iloc[0]
+    >>> kept = params["explanations"]
+    >>> len(kept) == params["explained_rows"] > 0
+    True
+    >>> sorted(next(iter(kept.values())))
+    ['features', 'flags']
     """
     for col in ("transaction_id", "risk_score", "flags"):
         if col not in getattr(scored, "columns", ()):
@@ -414,15 +450,52 @@ def save_fraud_scores(scored: Any, transactions: pd.DataFrame | None = None, *,
         if "amount" in extra:
             rows["amount_cents"] = np.round(ids.map(extra["amount"]).astype(float) * 100
                                             ).astype("Int64").to_numpy()
+    params: dict[str, Any] = {"threshold": threshold}
+    if detector is not None:
+        params.update(_explanations(detector, scored["transaction_id"].to_numpy(), risk,
+                                    flagged, explain_top))
     with audit.change(s, "fraud.scored", f"fraud_runs/{run_id}",
                       {"rows": len(rows), "flagged": int(flagged.sum()), "model": model},
                       actor=who, resource_type="fraud_run"):
         s.execute("insert into fraud_runs (run_id, model, rows, flagged, params, created_by) "
                   "values (:r, :m, :n, :f, :p, :w)",
                   {"r": run_id, "m": model, "n": len(rows), "f": int(flagged.sum()),
-                   "p": json.dumps({"threshold": threshold}), "w": who})
+                   "p": json.dumps(params), "w": who})
         s.append("fraud_scores", rows)
     return run_id
+
+
+def _explanations(detector: Any, ids: np.ndarray, risk: np.ndarray, flagged: np.ndarray,
+                  top: int) -> dict:
+    """What each flag and feature added to the riskiest flagged rows (for ``params``)."""
+    from nexus_lab.errors import SchemaError
+
+    if not callable(getattr(detector, "explain", None)):
+        raise NexusError(f"detector must be the FraudDetector that scored the rows, not a "
+                         f"{type(detector).__name__}")
+    if int(top) < 0:
+        raise NexusError(f"explain_top must be 0 or more, not {top}")
+    order = np.flatnonzero(flagged)
+    order = order[np.argsort(-risk[order], kind="stable")][: int(top)]
+    kept: dict[str, dict] = {}
+    for pos in order:
+        try:
+            parts = detector.explain(ids[pos])
+        except SchemaError as err:
+            raise NexusError(f"the detector cannot explain transaction {ids[pos]!r} ({err}); "
+                             "pass the detector right after the score() call that gave these "
+                             "scores") from None
+        parts = parts[parts["contribution"].abs() >= 0.05]
+        points = parts["contribution"].round(1).astype(float)
+        rules = parts["kind"] == "rule"
+        kept[str(ids[pos])] = {  # lists, not objects: a JSON object's order is not kept
+            "flags": [[n, p] for n, p in zip(parts.loc[rules, "name"], points[rules])],
+            "features": [[n, p] for n, p in zip(parts.loc[~rules, "name"],
+                                                points[~rules])][:6],
+        }
+    supervised = bool(getattr(detector, "supervised_", False))
+    return {"explanations": kept, "explained_rows": len(kept),
+            "feature_points": "probability drop" if supervised else "autoencoder error share"}
 
 
 def load_projects(store: Store | str | None = None) -> tuple[pd.DataFrame, pd.DataFrame,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +62,8 @@ def fill_workbench(folder: Path) -> dict:
             det = nx.fraud.FraudDetector(device="cpu", random_state=0).fit(
                 tx.drop(columns=["pattern", "is_fraud"], errors="ignore"))
             scored = det.score(tx.drop(columns=["pattern", "is_fraud"], errors="ignore"))
-            fraud_run = workflows.save_fraud_scores(scored, tx, store=s, model="test")
+            fraud_run = workflows.save_fraud_scores(scored, tx, store=s, model="test",
+                                                  detector=det)
         s.close()
     finally:
         for k, v in old.items():
@@ -143,3 +145,25 @@ def rows_sent(page, table: str) -> int:
         const m = [...doc.all_models].find(m => (m.css_classes || []).includes(cls));
         return m.source.get_length();
     }""", f"nx-table-{table.replace(' ', '-')}")
+
+
+def store_query(workbench: dict, sql: str, params: dict | None = None):
+    """The rows of ``sql`` in the workbench's store (a connection of its own)."""
+    import nexus_lab as nx
+
+    s = nx.store.connect(workbench["store"])
+    try:
+        return s.query(sql, params or {})
+    finally:
+        s.close()
+
+
+def until(check, timeout: float = 20.0):
+    """What ``check()`` returns once it is not None (the server acts after a click), or
+    None after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got is not None or time.monotonic() > deadline:
+            return got
+        time.sleep(0.25)

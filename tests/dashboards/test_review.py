@@ -6,6 +6,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -47,8 +48,10 @@ def test_the_websocket_refuses_a_visitor_without_a_login(dashboards):
     async def connect():
         return await websocket_connect(dashboards.replace("http", "ws") + "/review/ws")
 
-    with pytest.raises(HTTPClientError) as err:
-        asyncio.run(connect())
+    # a thread of its own: Playwright's sync API keeps an event loop running in this one
+    # once a browser test of the session has run
+    with ThreadPoolExecutor(1) as pool, pytest.raises(HTTPClientError) as err:
+        pool.submit(asyncio.run, connect()).result()
     assert err.value.code in (401, 403)
 
 
