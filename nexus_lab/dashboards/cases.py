@@ -25,7 +25,7 @@ import pandas as pd
 import panel as pn
 
 from nexus_lab import cases, workflows
-from nexus_lab.dashboards._layout import figure, guarded, html_pane
+from nexus_lab.dashboards._layout import figure, guarded, html_pane, report_card
 from nexus_lab.dashboards._session import Session
 
 __all__ = ["page"]
@@ -193,7 +193,8 @@ class CasesView:
             "every hand-over or opening is a custody event, hash-chained to the one "
             "before and signed. <b>Verify now</b> checks all of it from the case "
             "store's files.</p>")
-        return main, [note]
+        report = report_card(self.s, "case", lambda: {"case_id": self._case_id()})
+        return main, [note, pn.layout.Divider(), report]
 
 
 # ---- what the user sees ------------------------------------------------------------------

@@ -32,6 +32,7 @@ from nexus_lab.dashboards._layout import (
     guarded,
     html_pane,
     money,
+    report_card,
 )
 from nexus_lab.dashboards._session import Session
 
@@ -292,7 +293,8 @@ class FraudView:
                 pn.pane.Markdown("#### The queue, riskiest first", margin=(10, 10, 0, 10)),
                 self.queue, detail, around]
         sidebar = [self.run, self.state, pn.layout.Divider(), self.flag, self.account,
-                   self.vendor, self.min_risk]
+                   self.vendor, self.min_risk, pn.layout.Divider(),
+                   report_card(self.s, "fraud", lambda: {"run_id": self.run.value})]
         return main, sidebar
 
 

@@ -135,3 +135,16 @@ def test_a_tampered_evidence_file_fails_verification_naming_the_broken_link(page
     shot(page, "cases-tampered")
     verified = audit_rows(workbench["store"], "case.verified")
     assert verified[-1]["user_id"] == "jo"
+
+
+def test_the_judge_downloads_the_signed_case_report(page, dashboards, workbench, tmp_path):
+    from tests.dashboards._browser import login
+
+    login(page, dashboards, "jo")
+    assert page.url.endswith("/cases")
+    page.get_by_role("button", name="Signed report").click()
+    with page.expect_download(timeout=60_000) as got:
+        page.get_by_text("Make and download the signed report").click()
+    report = tmp_path / got.value.suggested_filename
+    got.value.save_as(report)
+    assert report.name.startswith("case-judge-") and report.read_bytes().startswith(b"%PDF")
