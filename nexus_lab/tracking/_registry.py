@@ -87,7 +87,7 @@ def recent_runs(limit: int = 50, *, store: Store | str | None = None,
     ...                                tracking_uri=uri)
     >>> runs = tracking.recent_runs(store=store, tracking_uri=uri)
     >>> runs[["experiment", "status"]].values.tolist(), sorted(runs["key_metrics"][0])
-    ([['nexus-reconcile', 'FINISHED']], ['matched_pairs', 'rate'])
+    ([['nexus-reconcile', 'FINISHED']], ['matched_pairs', 'mean_confidence', 'rate'])
     """
     from mlflow.exceptions import MlflowException
 
@@ -280,11 +280,10 @@ def promote(model_name: str, version: str | int, *, note: str = "",
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> store = nx.store.connect(folder / "books.db"); _ = store.migrate()
     >>> uri = f"sqlite:///{folder}/mlflow.db"
-    >>> tx = nx.datasets.synth_transactions(300, seed=0)
+    >>> tx = nx.datasets.synth_transactions(300, seed=0).drop(columns=["is_fraud", "pattern"])
     >>> det = nx.fraud.FraudDetector(device="cpu", autoencoder_epochs=1).fit(tx)
-    >>> example = tx.head(3).drop(columns=["is_fraud", "pattern"])
     >>> for auprc in (0.6, 0.5):  # version 2 is worse: version 1 stays champion
-    ...     _ = tracking.log_fraud_model(det, input_example=example,
+    ...     _ = tracking.log_fraud_model(det, input_example=tx.head(3),
     ...                                  metrics={"holdout_auprc": auprc}, tracking_uri=uri)
     >>> tracking.promote("nexus-fraud", 2, note="better on March", store=store,
     ...                  tracking_uri=uri)["previous"]

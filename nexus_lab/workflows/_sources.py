@@ -81,8 +81,8 @@ def source_quality(store: Store | str | None = None, *, offset: int = 0, limit: 
     >>> bank, ledger, _ = nx.datasets.synth_reconciliation(100, seed=0)
     >>> _ = store.ingest("bank_statements", bank), store.ingest("expenses", ledger)
     >>> scores = workflows.source_quality(store)
-    >>> scores[["table", "rows_checked"]].values.tolist(), scores.attrs["total"]
-    ([['expenses', 100], ['bank_statements', 100]], 2)
+    >>> scores["table"].tolist(), scores["rows_checked"].tolist() == [len(ledger), len(bank)]
+    (['expenses', 'bank_statements'], True)
     >>> bool(scores["score"].between(0, 100).all())
     True
     """
