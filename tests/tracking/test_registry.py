@@ -96,16 +96,16 @@ def test_the_administrator_promotes_and_the_history_says_who(lab):
 
 def test_an_examiner_may_read_but_not_promote(lab):
     s, uri = lab
-    with auth.acting_as("ana"), pytest.raises(PermissionDenied, match="models.promote"):
+    with auth.acting_as("ana"), pytest.raises(PermissionDenied, match=r"models\.promote"):
         tracking.promote(tracking.FRAUD_MODEL, 2, store=s, tracking_uri=uri)
     refused = s.read("audit_logs", where={"outcome": "refused"})
     assert refused[["user_id", "resource_id"]].values.tolist() == [
         ["ana", f"models:/{tracking.FRAUD_MODEL}/2"]]
     assert _champion(uri) == "1"
     with auth.acting_as("pat"):  # no models.read
-        with pytest.raises(PermissionDenied, match="models.read"):
+        with pytest.raises(PermissionDenied, match=r"models\.read"):
             tracking.registry(store=s, tracking_uri=uri)
-        with pytest.raises(PermissionDenied, match="models.read"):
+        with pytest.raises(PermissionDenied, match=r"models\.read"):
             tracking.recent_runs(store=s, tracking_uri=uri)
 
 
@@ -114,7 +114,7 @@ def test_unknown_models_and_versions_are_named(lab):
     with auth.acting_as("lead"):
         with pytest.raises(NexusError, match="has no version 7; its versions: 1, 2"):
             tracking.promote(tracking.FRAUD_MODEL, 7, store=s, tracking_uri=uri)
-        with pytest.raises(NexusError, match="no registered model 'nope'.*nexus-fraud"):
+        with pytest.raises(NexusError, match=r"no registered model .nope.*nexus-fraud"):
             tracking.promote("nope", 1, store=s, tracking_uri=uri)
         with pytest.raises(NexusError, match="champion already"):
             tracking.promote(tracking.FRAUD_MODEL, 1, store=s, tracking_uri=uri)

@@ -106,7 +106,7 @@ def test_fraud_exposure_counts_the_open_flags_of_each_transactions_latest_scorin
 
 def test_the_overview_needs_a_reading_role_and_sensible_periods(books):
     s, _ = books
-    with auth.acting_as("pat"), pytest.raises(PermissionDenied, match="strategic.read"):
+    with auth.acting_as("pat"), pytest.raises(PermissionDenied, match=r"strategic\.read"):
         workflows.overview(s)
     refused = s.read("audit_logs", where={"outcome": "refused"})
     assert refused[["user_id", "resource_id"]].values.tolist()[-1] == ["pat", "overview"]

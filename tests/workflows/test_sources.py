@@ -81,14 +81,14 @@ def test_the_report_names_the_source_and_escapes_its_values(sources):
 def test_reading_the_quality_needs_financial_read_and_a_known_source(sources):
     sources, _ = sources
     with auth.acting_as("eve"):
-        with pytest.raises(PermissionDenied, match="financial.read"):
+        with pytest.raises(PermissionDenied, match=r"financial\.read"):
             workflows.source_quality(sources)
         with pytest.raises(PermissionDenied):
             workflows.source_report(1, store=sources)
     with auth.acting_as("cora"):
         with pytest.raises(NexusError, match="no source 99"):
             workflows.source_report(99, store=sources)
-    projects, milestones, operations = nx.datasets.synth_projects(2, seed=1)
+    projects, _, _ = nx.datasets.synth_projects(2, seed=1)
     batch = sources.ingest("projects", projects)
     assert batch
     last = int(sources.query("select max(id) as i from ingest_batches")["i"].iloc[0])
