@@ -38,6 +38,7 @@ def test_nothing_is_served_without_a_login(dashboards):
 
 def test_the_websocket_refuses_a_visitor_without_a_login(dashboards):
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     from tornado.httpclient import HTTPClientError
     from tornado.websocket import websocket_connect
@@ -45,8 +46,9 @@ def test_the_websocket_refuses_a_visitor_without_a_login(dashboards):
     async def connect():
         return await websocket_connect(dashboards.replace("http", "ws") + "/review/ws")
 
-    with pytest.raises(HTTPClientError) as err:
-        asyncio.run(connect())
+    # a thread of its own: after a browser test, Playwright's loop runs in this one
+    with pytest.raises(HTTPClientError) as err, ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, connect()).result()
     assert err.value.code in (401, 403)
 
 

@@ -33,12 +33,12 @@ def _logged(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def lab(tmp_path, _logged):
+def lab(tmp_path, store_url, _logged):
     """A store with an administrator, an examiner and a prosecutor, and a copy of the
     MLflow store (its artifacts stay where they were logged)."""
     db = tmp_path / "mlflow.db"
     shutil.copy(_logged, db)
-    s = nx.store.connect(tmp_path / "books.db")
+    s = nx.store.connect(store_url)
     s.migrate()
     auth.add_user("lead", role="admin", store=s)
     with auth.acting_as("lead"):

@@ -12,8 +12,8 @@ from nexus_lab.errors import NexusError, PermissionDenied
 
 
 @pytest.fixture
-def sources(tmp_path):
-    s = nx.store.connect(tmp_path / "books.db")
+def sources(tmp_path, store_url):
+    s = nx.store.connect(store_url)
     s.migrate()
     auth.add_user("lead", role="admin", store=s)
     with auth.acting_as("lead"):
