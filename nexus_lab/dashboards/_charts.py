@@ -15,7 +15,7 @@ import panel as pn
 
 from nexus_lab.dashboards._layout import html_pane
 
-__all__ = ["bars", "chart_pane", "columns", "line", "nothing"]
+__all__ = ["bars", "columns", "line", "nothing"]
 
 _FONT = "12px"
 
@@ -110,8 +110,3 @@ def nothing(title: str, message: str, height: int = 120) -> pn.pane.HTML:
                      f"<div class='nx-muted' style='margin-top:8px'>{html.escape(message)}"
                      "</div>",
                      height=height, sizing_mode="stretch_width", margin=(5, 10))
-
-
-def chart_pane(height: int = 270) -> pn.pane.Bokeh:
-    """An empty Bokeh pane a view fills later."""
-    return pn.pane.Bokeh(sizing_mode="stretch_width", height=height)

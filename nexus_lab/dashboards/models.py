@@ -39,6 +39,7 @@ _METRICS = {  # name shown, and whether it is a share (shown as a percentage)
 }
 _TABLE = {"show_index": False, "disabled": True, "sizing_mode": "stretch_width",
           "layout": "fit_data_stretch"}
+_UNSORTED = {"columnDefaults": {"headerSort": False}}  # a few rows, in their own order
 
 
 def metric_text(name: str, value: float) -> str:
@@ -79,11 +80,13 @@ class ModelsView:
         self.chart = pn.Column(sizing_mode="stretch_width")
         self.versions = pn.widgets.Tabulator(pd.DataFrame(), name="versions",
                                              css_classes=["nx-table-versions"],
-                                             widths={"Registered": 150}, **_TABLE)
+                                             widths={"Registered": 150},
+                                             configuration=_UNSORTED, **_TABLE)
         self.history = pn.widgets.Tabulator(pd.DataFrame(), name="history",
                                             css_classes=["nx-table-history"],
-                                            widths={"When": 150, "Model": 150, "Version": 100,
-                                                    "Before": 100, "By": 100}, **_TABLE)
+                                            widths={"When": 150, "Model": 150, "Version": 90,
+                                                    "Before": 90, "By": 100},
+                                            configuration=_UNSORTED, **_TABLE)
         self.runs = pn.widgets.Tabulator(pd.DataFrame(), name="runs", pagination="local",
                                          page_size=15, css_classes=["nx-table-runs"],
                                          widths={"Started": 150}, **_TABLE)
@@ -205,7 +208,7 @@ class ModelsView:
 
 def _rows_height(rows: int, most: int) -> int:
     """A table's height for ``rows`` rows, scrolling beyond ``most``."""
-    return 52 + 36 * max(1, min(rows, most))
+    return 60 + 40 * max(1, min(rows, most))
 
 
 def _show_registry(rows: pd.DataFrame) -> pd.DataFrame:

@@ -81,6 +81,10 @@ class OverviewView:
 
     def refresh(self, *_: Any) -> None:
         view = self.s.read(workflows.overview, periods=_PERIODS[self.periods.value])
+        with pn.io.hold():  # the browser gets the whole page's change at once
+            self._draw(view)
+
+    def _draw(self, view: dict) -> None:
         self._figures(view["figures"])
         accent = self.s.accent
         by_period = view["rate_by_period"]
@@ -105,12 +109,14 @@ class OverviewView:
                        [str(x).replace("_", " ") for x in t["status"]], t["cases"].tolist(),
                        "Cases by status", _CASE_COLOR, name="nx-plot-cases", height=270))
         monthly = view["monthly"]
-        self._show("flagged", "Transactions flagged by month", "No scored transaction has a "
-                   "date.", monthly, lambda t: columns(
+        flagged = monthly if monthly["flagged"].sum() > 0 else monthly.head(0)
+        self._show("flagged", "Transactions flagged for review by month", "None flagged in "
+                   "these months.", flagged, lambda t: columns(
                        [month_label(m) for m in t["month"]], t["flagged"].tolist(),
                        "Transactions flagged for review by month", _RISK_COLOR,
                        name="nx-plot-flagged"))
-        self._show("monthly", "Reconciled by month", "No reconciled bank row has a date.",
+        self._show("monthly", "Share of the bank amount reconciled by month",
+                   "No reconciled bank row has a date.",
                    monthly.dropna(subset=["reconciled_rate"]), lambda t: line(
                        [month_label(m) for m in t["month"]], t["reconciled_rate"].tolist(),
                        "Share of the bank amount reconciled by month", accent,

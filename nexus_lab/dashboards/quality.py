@@ -77,7 +77,7 @@ class QualityView:
         found = self.s.read(workflows.source_quality, offset=offset, limit=limit)
         total = int(found.attrs.get("total", len(found)))
         self._show_page(found, total)
-        self.sources.table.height = 52 + 36 * max(1, len(found))
+        self.sources.table.height = 60 + 40 * max(1, len(found))
         return found, total
 
     def _show_page(self, rows: pd.DataFrame, total: int) -> None:
@@ -121,7 +121,7 @@ class QualityView:
             f"{failing} of {len(checks)} checks found rows to fix · "
             f"{int(row['rows_checked']):,} rows checked")
         self.checks.value = _show_checks(checks)
-        self.checks.height = 52 + 36 * min(max(1, len(checks)), 16)
+        self.checks.height = 60 + 40 * min(max(1, len(checks)), 16)
 
     def _do_report(self, _event: Any) -> None:
         row = self.sources.selected()

@@ -3,8 +3,6 @@ model in two versions: the administrator promotes one; an examiner cannot."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 import nexus_lab as nx
@@ -29,8 +27,6 @@ def workbench(tmp_path_factory):
     bench = fill_workbench(tmp_path_factory.mktemp("workbench"))
     uri = bench["env"]["MLFLOW_TRACKING_URI"]
     s = nx.store.connect(bench["store"])
-    old = {k: os.environ.get(k) for k in bench["env"]}
-    os.environ.update(bench["env"])
     try:
         with auth.acting_as("ana"):
             bank, ledger, _ = nx.datasets.synth_reconciliation(200, seed=1)
@@ -46,11 +42,6 @@ def workbench(tmp_path_factory):
                 tracking.promote(tracking.FRAUD_MODEL, 2, note="set up", store=s,
                                  tracking_uri=uri)
     finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
         s.close()
     return bench
 

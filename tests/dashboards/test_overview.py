@@ -9,7 +9,14 @@ import pandas as pd
 import pytest
 
 import nexus_lab as nx
-from tests.dashboards._browser import PEOPLE, fill_workbench, login, page_text, shot
+from tests.dashboards._browser import (
+    PEOPLE,
+    fill_workbench,
+    login,
+    page_text,
+    shot,
+    wait_rendered,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -111,7 +118,10 @@ def test_fewer_periods_redraw_the_charts(page, dashboards, workbench):
     page.wait_for_function("() => [...Bokeh.documents[0].all_models].filter(m => m.name === "
                            "'nx-plot-rate').pop().renderers[0].data_source.data.label.length "
                            "=== 6")
+    wait_rendered(page)
     assert _plot(page, "nx-plot-rate")["label"][0] == "Jul 2025"
+    assert len(_plot(page, "nx-plot-monthly-rate")["label"]) == 6
+    assert "Open exceptions" in page_text(page)
     shot(page, "overview-auditor-six-months")
 
 
