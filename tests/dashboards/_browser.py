@@ -167,3 +167,14 @@ def page_text(page) -> str:
         walk(document.body);
         return out.join(' ').replace(/\\s+/g, ' ');
     }""")
+
+
+def plot_data(page, name: str) -> dict | None:
+    """The labels and values the Bokeh chart named ``name`` draws (a chart drawn again is
+    a new model: the last one), or None when the page has no such chart."""
+    return page.evaluate("""(name) => {
+        const fig = [...Bokeh.documents[0].all_models].filter(m => m.name === name).pop();
+        if (!fig) return null;
+        const source = fig.renderers.find(r => r.data_source).data_source;
+        return {label: Array.from(source.data.label), value: Array.from(source.data.value)};
+    }""", name)

@@ -14,6 +14,7 @@ from tests.dashboards._browser import (
     fill_workbench,
     login,
     page_text,
+    plot_data,
     shot,
     wait_rendered,
 )
@@ -39,18 +40,6 @@ def workbench(tmp_path_factory):
                                                "s": status})
     s.close()
     return bench
-
-
-def _plot(page, name: str) -> dict:
-    """The data a Bokeh chart of the page draws: its labels and values (a chart drawn again
-    is a new model: the last one)."""
-    return page.evaluate("""(name) => {
-        const doc = Bokeh.documents[0];
-        const fig = [...doc.all_models].filter(m => m.name === name).pop();
-        if (!fig) return null;
-        const source = fig.renderers.find(r => r.data_source).data_source;
-        return {label: Array.from(source.data.label), value: Array.from(source.data.value)};
-    }""", name)
 
 
 def _plots(page) -> set[str]:
@@ -90,17 +79,17 @@ def test_the_executive_lands_on_the_overview_and_sees_the_stores_figures(page, d
     shot(page, "overview-executive")
     want = _expected(workbench["store"])
 
-    rate = _plot(page, "nx-plot-rate")
+    rate = plot_data(page, "nx-plot-rate")
     assert rate["label"][0] == "Jan 2025" and rate["label"][-1] == "Dec 2025"
     assert rate["value"] == pytest.approx(want["rates"])
-    assert _plot(page, "nx-plot-age")["value"] == want["bands"]
-    exposure = _plot(page, "nx-plot-exposure")
+    assert plot_data(page, "nx-plot-age")["value"] == want["bands"]
+    exposure = plot_data(page, "nx-plot-exposure")
     assert dict(zip(exposure["label"], exposure["value"], strict=True)) == pytest.approx(
         {flag: cents / 100 for flag, cents in want["exposure"].items()})
-    cases = _plot(page, "nx-plot-cases")
+    cases = plot_data(page, "nx-plot-cases")
     assert dict(zip(cases["label"], cases["value"], strict=True)) == {
         status.replace("_", " "): n for status, n in CASES.items()}
-    assert len(_plot(page, "nx-plot-flagged")["label"]) == 12
+    assert len(plot_data(page, "nx-plot-flagged")["label"]) == 12
 
     text = page_text(page)
     assert f"{want['at_risk'] // 100:,}.{want['at_risk'] % 100:02d}" in text  # headline
@@ -113,14 +102,14 @@ def test_the_executive_lands_on_the_overview_and_sees_the_stores_figures(page, d
 
 def test_fewer_periods_redraw_the_charts(page, dashboards, workbench):
     login(page, dashboards, "aud", "overview")
-    assert len(_plot(page, "nx-plot-rate")["label"]) == 12
+    assert len(plot_data(page, "nx-plot-rate")["label"]) == 12
     page.get_by_role("button", name="last 6").click()
     page.wait_for_function("() => [...Bokeh.documents[0].all_models].filter(m => m.name === "
                            "'nx-plot-rate').pop().renderers[0].data_source.data.label.length "
                            "=== 6")
     wait_rendered(page)
-    assert _plot(page, "nx-plot-rate")["label"][0] == "Jul 2025"
-    assert len(_plot(page, "nx-plot-monthly-rate")["label"]) == 6
+    assert plot_data(page, "nx-plot-rate")["label"][0] == "Jul 2025"
+    assert len(plot_data(page, "nx-plot-monthly-rate")["label"]) == 6
     assert "Open exceptions" in page_text(page)
     shot(page, "overview-auditor-six-months")
 

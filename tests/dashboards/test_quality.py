@@ -10,7 +10,14 @@ import pytest
 
 import nexus_lab as nx
 from nexus_lab import auth, workflows
-from tests.dashboards._browser import fill_workbench, login, page_text, shot, wait_rendered
+from tests.dashboards._browser import (
+    fill_workbench,
+    login,
+    page_text,
+    plot_data,
+    shot,
+    wait_rendered,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -48,20 +55,12 @@ def workbench(tmp_path_factory):
     return bench
 
 
-def _plot(page, name: str) -> dict:
-    return page.evaluate("""(name) => {
-        const fig = [...Bokeh.documents[0].all_models].filter(m => m.name === name).pop();
-        const source = fig.renderers.find(r => r.data_source).data_source;
-        return {label: Array.from(source.data.label), value: Array.from(source.data.value)};
-    }""", name)
-
-
 def test_the_compliance_officer_sees_a_score_per_source(page, dashboards, workbench):
     scores = workbench["scores"]
     assert len(scores) == 4 and scores["score"].notna().all()
     login(page, dashboards, "cora")
     assert page.url.endswith("/quality")  # the compliance officer lands on data quality
-    chart = _plot(page, "nx-plot-quality")
+    chart = plot_data(page, "nx-plot-quality")
     shown = dict(zip(chart["label"], chart["value"], strict=True))
     assert len(shown) == 4
     for _, row in scores.iterrows():

@@ -37,10 +37,12 @@ def books(store_url):
         s.ingest("bank_statements", bank)
         s.ingest("expenses", ledger)
         runs = {}
-        for start, end in (("2025-01-01", "2025-01-31"), ("2025-02-01", "2025-02-28"),
-                           ("2025-02-01", "2025-02-28")):  # February reconciled twice
+        # February reconciled twice, the second time with a one-day window: another rate
+        for start, end, window in (("2025-01-01", "2025-01-31", None),
+                                   ("2025-02-01", "2025-02-28", None),
+                                   ("2025-02-01", "2025-02-28", 1)):
             _, runs[start] = workflows.reconcile_from_store(s, device="cpu", start=start,
-                                                            end=end)
+                                                            end=end, date_window=window)
         # an earlier scoring of T4 that flagged it otherwise, then today's scoring
         _score(s, {"T4": (["threshold"], 99.0, 5000.0)})
         _score(s, SCORES)
@@ -58,12 +60,12 @@ def test_the_overview_totals_each_periods_latest_run(books):
     s, runs = books
     with auth.acting_as("eve"):  # strategic.read is enough
         view = workflows.overview(s)
-    stored = s.query("select run_id, period_start, rate, bank_rows, created_at from "
-                     "reconciliation_runs order by created_at, run_id")
+    rates = s.query("select run_id, rate from reconciliation_runs").set_index("run_id")["rate"]
     by_period = view["rate_by_period"]
     assert [str(d) for d in by_period["period_start"]] == ["2025-01-01", "2025-02-01"]
     assert by_period["runs"].tolist() == [1, 1]  # February counts once, with its latest run
-    latest = stored.drop_duplicates("period_start", keep="last")["rate"].tolist()
+    latest = [rates[runs["2025-01-01"]], rates[runs["2025-02-01"]]]
+    assert len(set(rates)) == 3  # the two runs of February differ
     assert by_period["rate"].tolist() == pytest.approx(latest)
     assert view["figures"]["rate"] == pytest.approx(latest[-1])
     assert str(view["figures"]["as_of"]) == "2025-02-28"
