@@ -26,11 +26,11 @@ True
 import sys
 import types
 
-from nexus_lab.standardize._quality import QualityReport, contract_schema, quality
+from nexus_lab.standardize._quality import DIMENSIONS, QualityReport, contract_schema, quality
 from nexus_lab.standardize._standardize import CONTRACTS, Standardized, standardize
 
-__all__ = ["CONTRACTS", "QualityReport", "Standardized", "contract_schema", "quality",
-           "standardize"]
+__all__ = ["CONTRACTS", "DIMENSIONS", "QualityReport", "Standardized", "contract_schema",
+           "quality", "standardize"]
 
 
 class _CallableModule(types.ModuleType):

@@ -82,18 +82,33 @@ class QualityReport:
     def _repr_html_(self) -> str:
         return _body(self, standalone=False)
 
+    def html(self, before: str = "") -> str:
+        """The standalone HTML report :meth:`to_html` writes, as text; ``before`` is HTML
+        put at the top of its body (a heading naming the table, say).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> rep = quality(pd.DataFrame({"id": ["a", None]}), [{"column": "id",
+        ...                                                    "check": "not_null"}])
+        >>> page = rep.html("<h1>ids</h1>")
+        >>> page.startswith("<!doctype html>"), "<body><h1>ids</h1>" in page
+        (True, True)
+        """
+        return ("<!doctype html><html><head><meta charset='utf-8'><title>Data quality</title>"
+                "<style>body{font-family:system-ui,sans-serif;margin:24px;color:#222}"
+                "table{border-collapse:collapse;margin:6px 0 14px}"
+                "td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:left;"
+                "font-size:14px}h1{font-size:22px}h2{font-size:18px;margin-top:26px}"
+                "</style></head><body>" + before + _body(self, standalone=True)
+                + "</body></html>")
+
     def to_html(self, path: str | os.PathLike[str]) -> Path:
         """Write a standalone HTML report: scores as bars, failures per rule, the first
         failing rows of each rule. Written atomically; returns ``path``."""
         from nexus_lab.files import write_text
 
-        page = ("<!doctype html><html><head><meta charset='utf-8'><title>Data quality</title>"
-                "<style>body{font-family:system-ui,sans-serif;margin:24px;color:#222}"
-                "table{border-collapse:collapse;margin:6px 0 14px}"
-                "td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:left;"
-                "font-size:14px}h1{font-size:22px}h2{font-size:18px;margin-top:26px}"
-                "</style></head><body>" + _body(self, standalone=True) + "</body></html>")
-        return write_text(page, path)
+        return write_text(self.html(), path)
 
 
 def _bar(value: float) -> str:

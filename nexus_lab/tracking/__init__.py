@@ -15,6 +15,11 @@ it in ``mlartifacts/``. In a checkout, look at them with::
 Everything goes through an explicit :class:`mlflow.MlflowClient`: logging a
 run neither changes MLflow's global tracking URI nor touches an active run the
 caller may have open.
+
+What people read of it goes through the store's roles: :func:`recent_runs` and
+:func:`registry` (``models.read``), and the champion moves only by :func:`promote`
+(``models.promote``), which records who moved it, from which version, in the store's audit
+log, where :func:`promotions` reads the champion's history back.
 """
 
 from nexus_lab.tracking._compress import COMPRESS_EXPERIMENT, log_codec
@@ -36,12 +41,22 @@ from nexus_lab.tracking._reconcile import (
     log_reconcile_run,
     reconcile_run_data,
 )
+from nexus_lab.tracking._registry import (
+    EXPERIMENTS,
+    MODELS,
+    promote,
+    promotions,
+    recent_runs,
+    registry,
+)
 
 __all__ = [
     "CHAMPION",
     "COMPRESS_EXPERIMENT",
+    "EXPERIMENTS",
     "FRAUD_EXPERIMENT",
     "FRAUD_MODEL",
+    "MODELS",
     "RECOMMEND_EXPERIMENT",
     "RECOMMEND_MODEL",
     "RECONCILE_EXPERIMENT",
@@ -53,7 +68,11 @@ __all__ = [
     "log_fraud_model",
     "log_recommender_model",
     "log_reconcile_run",
+    "promote",
+    "promotions",
+    "recent_runs",
     "reconcile_run_data",
+    "registry",
 ]
 
 

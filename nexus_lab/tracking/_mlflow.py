@@ -205,7 +205,9 @@ def _log_pyfunc(kernel: str, code: str, artifacts: Mapping[str, str], example: A
             exp_id = _experiment_id(client, experiment, artifact_location(uri))
             signature = infer_signature(example, output, params=signature_params)
             with mlflow.start_run(experiment_id=exp_id, run_name=run_name) as run:
-                mlflow.set_tags({"nexus_lab.kernel": kernel, "nexus_lab.source": source})
+                # who trained it: the acting user (a server trains for many), not the login
+                mlflow.set_tags({"nexus_lab.kernel": kernel, "nexus_lab.source": source,
+                                 "mlflow.user": audit.actor()})
                 mlflow.log_params({k: _param(v) for k, v in params.items()})
                 if metrics:
                     mlflow.log_metrics(dict(metrics))

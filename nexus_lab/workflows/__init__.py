@@ -2,7 +2,8 @@
 
 A service layer above tracking, reports, cases and the audit trail: train a model,
 measure it on held-out data, log and register it; reconcile, export and track;
-standardize a table and score its quality; the demo's steps on the bundled sample data.
+standardize a table and score its quality, per source too; the executive overview of the
+store; the demo's steps on the bundled sample data.
 The CLI, the notebooks and scheduled runs call these and print or render what they
 return; none of them prints.
 
@@ -29,6 +30,7 @@ from nexus_lab.workflows._demo import (
     sources_of,
     write_sample,
 )
+from nexus_lab.workflows._overview import AGE_BANDS, overview
 from nexus_lab.workflows._provenance import DEMO_PASSWORD, demo_provenance, demo_trail
 from nexus_lab.workflows._reconcile import ReconcileRun, reconcile_and_export
 from nexus_lab.workflows._records import (
@@ -41,14 +43,17 @@ from nexus_lab.workflows._records import (
     save_fraud_scores,
     save_reconciliation,
 )
+from nexus_lab.workflows._sources import QUALITY_TABLES, source_quality, source_report
 from nexus_lab.workflows._standardize import StandardizeRun, link_duplicates, standardize_table
 from nexus_lab.workflows._train import RECOMMENDERS, train_fraud_model, train_recommender
 from nexus_lab.workflows._triage import change_case_status, escalate_to_case
 
 __all__ = [
+    "AGE_BANDS",
     "DATA",
     "DEMO_PASSWORD",
     "INGEST_TABLES",
+    "QUALITY_TABLES",
     "RECOMMENDERS",
     "SAMPLE",
     "ReconcileRun",
@@ -65,6 +70,7 @@ __all__ = [
     "load_books",
     "load_projects",
     "load_sample",
+    "overview",
     "project_variance",
     "recommend_step",
     "reconcile_and_export",
@@ -72,6 +78,8 @@ __all__ = [
     "records_step",
     "save_fraud_scores",
     "save_reconciliation",
+    "source_quality",
+    "source_report",
     "sources_of",
     "standardize_table",
     "train_fraud_model",

@@ -35,9 +35,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def fill_workbench(folder: Path) -> dict:
-    """A store with every point of view's user, a saved reconciliation and fraud scores
-    from the real kernels; returns what the tests need to know about it."""
+def fill_workbench(folder: Path, *, monthly: bool = False) -> dict:
+    """A store with every point of view's user, a saved reconciliation (of the year, or
+    with ``monthly`` one per month) and fraud scores from the real kernels; returns what the
+    tests need to know about it."""
+    import pandas as pd
+
     import nexus_lab as nx
     from nexus_lab import auth, workflows
 
@@ -58,7 +61,11 @@ def fill_workbench(folder: Path) -> dict:
         with auth.acting_as("ana"):
             s.ingest("bank_statements", bank)
             s.ingest("expenses", ledger)
-            _, run_id = workflows.reconcile_from_store(s, device="cpu")
+            months = pd.date_range(bank["date"].min(), bank["date"].max(), freq="MS")
+            for start in months if monthly else [None]:
+                _, run_id = workflows.reconcile_from_store(
+                    s, device="cpu", start=start, end=None if start is None else
+                    start + pd.offsets.MonthEnd(0))
             det = nx.fraud.FraudDetector(device="cpu", random_state=0).fit(
                 tx.drop(columns=["pattern", "is_fraud"], errors="ignore"))
             scored = det.score(tx.drop(columns=["pattern", "is_fraud"], errors="ignore"))
@@ -167,3 +174,31 @@ def until(check, timeout: float = 20.0):
         if got is not None or time.monotonic() > deadline:
             return got
         time.sleep(0.25)
+
+
+def page_text(page) -> str:
+    """All the text the page shows, inside Panel's shadow roots too (``inner_text`` of the
+    body stops at them)."""
+    return page.evaluate("""() => {
+        const out = [];
+        const walk = (node) => {
+            if (node.shadowRoot) walk(node.shadowRoot);
+            for (const child of node.childNodes) {
+                if (child.nodeType === Node.TEXT_NODE) out.push(child.textContent);
+                else if (!['SCRIPT', 'STYLE'].includes(child.nodeName)) walk(child);
+            }
+        };
+        walk(document.body);
+        return out.join(' ').replace(/\\s+/g, ' ');
+    }""")
+
+
+def plot_data(page, name: str) -> dict | None:
+    """The labels and values the Bokeh chart named ``name`` draws (a chart drawn again is
+    a new model: the last one), or None when the page has no such chart."""
+    return page.evaluate("""(name) => {
+        const fig = [...Bokeh.documents[0].all_models].filter(m => m.name === name).pop();
+        if (!fig) return null;
+        const source = fig.renderers.find(r => r.data_source).data_source;
+        return {label: Array.from(source.data.label), value: Array.from(source.data.value)};
+    }""", name)
