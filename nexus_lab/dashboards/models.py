@@ -20,7 +20,7 @@ import panel as pn
 
 from nexus_lab import tracking
 from nexus_lab.dashboards._charts import columns, nothing
-from nexus_lab.dashboards._layout import figure, guarded, html_pane
+from nexus_lab.dashboards._layout import figure, guarded, html_pane, report_card
 from nexus_lab.dashboards._session import Session
 
 __all__ = ["page"]
@@ -203,6 +203,7 @@ class ModelsView:
             "<p class='nx-muted'>Runs and models are read from MLflow; each model version "
             "is a run of a workflow, measured on data it was not trained on. The champion is "
             "what scoring uses.</p>")]
+        sidebar += [pn.layout.Divider(), report_card(self.s, "audit_trail")]
         return main, sidebar
 
 

@@ -22,7 +22,7 @@ import panel as pn
 
 from nexus_lab import workflows
 from nexus_lab.dashboards._charts import bars, columns, line, nothing
-from nexus_lab.dashboards._layout import figure, guarded, html_pane, money
+from nexus_lab.dashboards._layout import figure, guarded, html_pane, money, report_card
 from nexus_lab.dashboards._session import Session
 
 __all__ = ["page"]
@@ -151,7 +151,8 @@ class OverviewView:
             "age runs from its date to the end of the latest period.</p>",
             sizing_mode="stretch_width")
         return ([self.figures, *grid],
-                [pn.pane.Markdown("**Periods shown**"), self.periods, note])
+                [pn.pane.Markdown("**Periods shown**"), self.periods, note,
+                 pn.layout.Divider(), report_card(self.s, "executive")])
 
 
 def page() -> Any:

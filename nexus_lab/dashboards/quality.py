@@ -21,7 +21,7 @@ import panel as pn
 
 from nexus_lab import workflows
 from nexus_lab.dashboards._charts import bars, nothing
-from nexus_lab.dashboards._layout import PagedTable, figure, guarded, html_pane
+from nexus_lab.dashboards._layout import PagedTable, figure, guarded, html_pane, report_card
 from nexus_lab.dashboards._session import Session
 from nexus_lab.standardize import DIMENSIONS
 
@@ -154,6 +154,7 @@ class QualityView:
             "vendor keeps one category, an account one currency; dates are within a year of "
             "the latest. The score weighs completeness 25%, validity 30%, uniqueness 20%, "
             "consistency 15% and timeliness 10%.</p>")]
+        sidebar += [pn.layout.Divider(), report_card(self.s, "audit_trail")]
         return main, sidebar
 
 
