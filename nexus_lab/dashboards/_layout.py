@@ -78,7 +78,7 @@ def page(session: Session, name: str, main: Sequence[Any], sidebar: Sequence[Any
     """The page of dashboard ``name``: one template and look for every dashboard, coloured
     by the user's point of view (the seeds' four themes)."""
     pn.config.notifications = True
-    title = DASHBOARDS[name].title if name in DASHBOARDS else "NEXUS Lab"
+    title = DASHBOARDS[name].title if name in DASHBOARDS else "Home"
     # Bootstrap's look is served by the server itself: no font or script from elsewhere
     template = pn.template.BootstrapTemplate(
         title=f"NEXUS Lab · {title}", header_background=session.header,
