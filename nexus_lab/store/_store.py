@@ -362,7 +362,7 @@ class Store:
 
     def ingest(self, table: str, df: pd.DataFrame, *, source: str | None = None,
                sha256: str | None = None, dayfirst: bool | None = None,
-               decimal: str = "auto") -> int:
+               decimal: str = "auto", created_by: str | None = None) -> int:
         """Write rows in bulk; rows whose natural key is in the table already are skipped.
 
         PostgreSQL: the table is locked against other writers (``SHARE ROW EXCLUSIVE``:
@@ -393,6 +393,9 @@ class Store:
             The order of numeric dates when a column does not settle it.
         decimal : {"auto", ".", ","}, default "auto"
             The decimal mark of text amounts.
+        created_by : str, optional
+            Who ingests, kept in ``ingest_batches`` (the services pass the acting user;
+            default: the login name).
 
         Returns
         -------
@@ -422,7 +425,8 @@ class Store:
                 batch = conn.execute(
                     sa.insert(batches).values(
                         table_name=table, source=source or "frame", sha256=sha256,
-                        rows_read=len(frame), rows_written=0, created_by=config.login_name(),
+                        rows_read=len(frame), rows_written=0,
+                        created_by=created_by or config.login_name(),
                     ).returning(batches.c.id)).scalar()
                 frame["batch_id"] = batch
                 written = bulk_insert(conn, t, frame, NATURAL_KEYS[table])

@@ -105,7 +105,7 @@ def ingest_file(path: str | os.PathLike[str], table: str = "bank_statements", *,
                       {"sha256": digest, "rows_read": len(frame)}, actor=who,
                       resource_type=table) as facts:
         written = s.ingest(table, frame, source=source, sha256=digest, dayfirst=dayfirst,
-                           decimal=decimal)
+                           decimal=decimal, created_by=who)
         facts["rows_written"] = written
     return {"table": table, "source": source, "sha256": digest, "rows_read": len(frame),
             "rows_written": written}
