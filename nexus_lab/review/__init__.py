@@ -53,7 +53,7 @@ __all__ = ["FRAUD_ORDERS", "ITEM_ORDERS", "MATCH_ORDERS", "RESOLUTIONS", "REVIEW
            "approve_reconciliation", "approve_run", "clear_flag", "clear_fraud_flag",
            "escalate_flag", "fraud_history", "fraud_queue_page", "fraud_run_overview",
            "fraud_runs", "fraud_score", "matches_digest", "matches_page", "open_items_page",
-           "resolve_open_item", "run_overview", "runs"]
+           "resolve_open_item", "run_digest", "run_overview", "runs"]
 
 
 def approve_reconciliation(result: Any, *, actor: str | None = None, note: str = "",
@@ -213,7 +213,7 @@ def approve_run(run_id: str, *, note: str = "", store: Any = None) -> dict:
     if run["status"] == "approved":
         raise NexusError(f"reconciliation run {run_id} was approved already, by "
                          f"{run['approved_by']} at {run['approved_at']}")
-    digest = matches_digest(s.read("reconciliation_matches", where={"run_id": run_id}))
+    digest = run_digest(run_id, store=s)
     if run["matches_sha256"] and digest != run["matches_sha256"]:
         raise NexusError(f"the matches of reconciliation run {run_id} changed since it was "
                          "saved (their digest differs); run the reconciliation again")
@@ -230,11 +230,26 @@ def approve_run(run_id: str, *, note: str = "", store: Any = None) -> dict:
 
 
 def matches_digest(matches: pd.DataFrame) -> str:
-    """SHA-256 of a run's matches as the store holds them, in a canonical order."""
+    """SHA-256 of a run's matches as the store holds them, in a canonical order: one line
+    per match, ``bank_statement_id, expense_id, group_id, confidence_score`` as text joined
+    by tabs, sorted by the first three."""
     cols = ["bank_statement_id", "expense_id", "group_id", "confidence_score"]
     rows = matches[cols].sort_values(cols[:3], kind="stable").astype(str)
-    text = "\n".join(rows.agg("\t".join, axis=1).tolist()) if len(rows) else ""
-    return hashlib.sha256(text.encode()).hexdigest()
+    if not len(rows):
+        return hashlib.sha256(b"").hexdigest()
+    lines = rows[cols[0]]
+    for col in cols[1:]:
+        lines = lines + "\t" + rows[col]
+    return hashlib.sha256("\n".join(lines.tolist()).encode()).hexdigest()
+
+
+def run_digest(run_id: str, *, store: Any = None) -> str:
+    """:func:`matches_digest` of a run kept in the store, reading only the four columns it
+    covers (a million matches in seconds, not the rows with their evidence)."""
+    s = _store(store)
+    return matches_digest(s.query(
+        "select bank_statement_id, expense_id, group_id, confidence_score from "
+        "reconciliation_matches where run_id = :r", {"r": run_id}))
 
 
 def resolve_open_item(item_id: int, resolution: str, *, linked_to: str | None = None,

@@ -16,7 +16,7 @@ import pandas as pd
 from nexus_lab import audit, auth
 from nexus_lab.errors import NexusError
 from nexus_lab.files import hash_file, read_table
-from nexus_lab.review import matches_digest
+from nexus_lab.review import run_digest
 from nexus_lab.store import Store, connect
 
 #: The tables a file may be ingested into (:data:`nexus_lab.store.NATURAL_KEYS`'s), and
@@ -299,8 +299,7 @@ def save_reconciliation(result: Any, *, store: Store | str | None = None, accoun
         s.append("reconciliation_matches", matches)
         if len(open_items):
             s.append("open_items", open_items)
-        stored = s.read("reconciliation_matches", where={"run_id": run_id})
-        digest = matches_digest(stored)
+        digest = run_digest(run_id, store=s)
         s.execute("update reconciliation_runs set matches_sha256 = :d where run_id = :r",
                   {"d": digest, "r": run_id})
         s.execute("update bank_statements set reconciliation_status = 'matched' where "
