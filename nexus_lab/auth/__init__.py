@@ -52,6 +52,7 @@ nexus_lab.errors.PermissionDenied: jo (judge) may not reconciliation.approve: ..
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -80,9 +81,14 @@ acting_as = audit.acting_as
 
 
 def roles(user: str | None = None, *, store: Store | None = None) -> list[str]:
-    """The roles ``user`` (default: the current user) holds, sorted."""
+    """The roles ``user`` (default: the current user) holds, sorted; none while the user
+    is inactive (``users.active`` false): their grants stay, and count again when the
+    user is active again."""
     who = user or current_user()
-    found = connect(store).read("role_assignments", where={"user_id": who}, columns=["role"])
+    s = connect(store)
+    if not s.read("users", where={"user_id": who, "active": False}, columns=["user_id"]).empty:
+        return []
+    found = s.read("role_assignments", where={"user_id": who}, columns=["role"])
     return sorted(found["role"])
 
 
@@ -274,10 +280,16 @@ def users(*, store: Store | None = None) -> pd.DataFrame:
 
 
 def check_password(user: str, password: str, *, store: Store | None = None) -> bool:
-    """True when ``password`` is ``user``'s (compared in constant time)."""
+    """True when ``password`` is ``user``'s, an active user's (compared in constant time).
+
+    A name that is no user, an inactive user or one without a password costs the same
+    hashing as a wrong password, so the time a refusal takes tells no one which names
+    are users.
+    """
     found = connect(store).read("users", where={"user_id": user, "active": True},
                                columns=["password_hash"])
     if len(found) == 0 or not found["password_hash"].iloc[0]:
+        _verify_password(password, _decoy_hash())
         return False
     return _verify_password(password, found["password_hash"].iloc[0])
 
@@ -296,6 +308,12 @@ def _hash_password(password: str) -> str:
     salt = os.urandom(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
     return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${salt.hex()}${digest.hex()}"
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    """A hash no password is checked against in earnest (it costs what a real one does)."""
+    return _hash_password(os.urandom(16).hex())
 
 
 def _verify_password(password: str, stored: str) -> bool:

@@ -5,22 +5,34 @@ Passwords are never kept in a file of plain text (Panel's own ``--basic-auth`` f
 form is checked against it. The session cookie is signed with the cookie secret
 (:func:`cookie_secret`). Every sign-in, and every failed one, is in the audit log.
 Bokeh asks the provider for the user on every page *and* websocket, so nothing is served
-without a login.
+without a login, and nothing to a user who is no longer active (the cookie of one made
+inactive opens nothing more).
+
+A failed sign-in answers after a pause, without holding up the server; after
+``_LOCK_AFTER`` failures in a row a name is locked for a while (longer with each further
+failure), whether or not it is a user's, so that guessing is slow and tells no one which
+names are users. A sign-in goes on only to a dashboard of this server.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
+import threading
 import time
+import urllib.parse
+from collections import OrderedDict
+from typing import Any
 
-import tornado.escape
-from panel.auth import BasicAuthProvider, BasicLoginHandler, _validate_next_url
+from panel.auth import BasicAuthProvider, BasicLoginHandler
+from panel.config import config as panel_config
+from panel.io.resources import CDN_DIST
 from panel.io.state import state
 
 from nexus_lab import audit, auth, config
-from nexus_lab.dashboards._catalog import home_of
+from nexus_lab.dashboards._catalog import DASHBOARDS, home_of
 from nexus_lab.dashboards._session import shared_store
 from nexus_lab.errors import NexusError
 
@@ -28,6 +40,73 @@ __all__ = ["StoreAuthProvider", "StoreLoginHandler", "cookie_secret"]
 
 log = logging.getLogger("nexus_lab")
 _FAILED_PAUSE = 0.5  # seconds a failed sign-in waits, on top of scrypt's own cost
+_LOCK_AFTER = 5  # failed sign-ins in a row that lock a name
+_LOCK_FIRST, _LOCK_MOST = 30.0, 900.0  # seconds locked, doubling with each failure past it
+_REMEMBERED = 10_000  # names whose failures are kept (the oldest forgotten first)
+_MESSAGES = {"invalid": "Invalid username or password",
+             "locked": "Too many failed sign-ins for this name: wait a few minutes, then "
+                       "try again"}
+
+
+class _Throttle:
+    """Failed sign-ins per name, in this process.
+
+    An attempt counts as failed from the moment it starts until it succeeds, so that
+    attempts sent at once cannot outrun the lock.
+    """
+
+    def __init__(self) -> None:
+        self._failed: OrderedDict[str, tuple[int, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def begin(self, name: str) -> float:
+        """0 when ``name`` may try now (the try is counted), else the seconds to wait."""
+        now = time.monotonic()
+        with self._lock:
+            failures, until = self._failed.pop(name, (0, 0.0))
+            if until > now:
+                self._failed[name] = (failures, until)
+                return until - now
+            failures += 1
+            if failures >= _LOCK_AFTER:
+                until = now + min(_LOCK_FIRST * 2 ** (failures - _LOCK_AFTER), _LOCK_MOST)
+            self._failed[name] = (failures, until)
+            while len(self._failed) > _REMEMBERED:
+                self._failed.popitem(last=False)
+            return 0.0
+
+    def succeeded(self, name: str) -> None:
+        with self._lock:
+            self._failed.pop(name, None)
+
+
+_THROTTLE = _Throttle()
+
+
+def dashboard_of(next_url: str | None) -> str | None:
+    r"""The dashboard a sign-in's ``next`` asks for (``""``: the landing page), or None
+    when it is no page of this server (another site, ``///host``, a backslash...).
+
+    Examples
+    --------
+    >>> [dashboard_of(u) for u in ("/fraud", "/", "///evil.example/x", "https://x.org/",
+    ...                            "/\\x.org", "/etc/passwd")]
+    ['fraud', '', None, None, None, None]
+    """
+    if not next_url or "\\" in next_url:
+        return None
+    parts = urllib.parse.urlsplit(next_url)
+    base = state.base_url or "/"
+    if parts.scheme or parts.netloc or not parts.path.startswith(base) or \
+            parts.path.startswith("//"):
+        return None
+    name = parts.path[len(base):].strip("/")
+    return name if name == "" or name in DASHBOARDS else None
+
+
+def _active(user: str) -> bool:
+    return not shared_store().read("users", where={"user_id": user, "active": True},
+                                   columns=["user_id"]).empty
 
 
 def cookie_secret() -> str:
@@ -52,37 +131,72 @@ def cookie_secret() -> str:
 class StoreLoginHandler(BasicLoginHandler):
     """Panel's login form, checked against the password hashes in the store."""
 
+    def get(self) -> None:
+        wanted = dashboard_of(self.get_argument("next", ""))
+        if wanted is None:
+            self.clear_cookie("next_url")
+        else:
+            self.set_cookie("next_url", "/" + wanted, httponly=True)
+        self.write(self._login_template.render(
+            login_endpoint=self._login_endpoint, PANEL_CDN=CDN_DIST,
+            errormessage=_MESSAGES.get(self.get_argument("error", ""), "")))
+
     def _validate(self, username: str, password: str) -> bool:
         store = shared_store()
         ok = bool(username) and auth.check_password(username, password, store=store)
-        try:
-            audit.record("login" if ok else "login.failed", f"users/{username}"[:200],
-                         {"remote": self.request.remote_ip}, actor=username or "(blank)",
-                         store=store, resource_type="user",
-                         outcome="done" if ok else "refused")
-        except NexusError as err:  # the login must not hinge on the record of it
-            log.warning("could not record the sign-in of %s: %s", username, err)
-        if not ok:
-            time.sleep(_FAILED_PAUSE)
+        self._record(username, ok)
         return ok
 
-    def post(self) -> None:
+    def _record(self, username: str, ok: bool, **facts: Any) -> None:
+        try:
+            audit.record("login" if ok else "login.failed", f"users/{username}"[:200],
+                         {"remote": self.request.remote_ip, **facts},
+                         actor=username[:200] or "(blank)", store=shared_store(),
+                         resource_type="user", outcome="done" if ok else "refused")
+        except NexusError as err:  # the login must not hinge on the record of it
+            log.warning("could not record the sign-in of %s: %s", username[:200], err)
+
+    async def post(self) -> None:
         username = self.get_argument("username", "")
         password = self.get_argument("password", "")
-        if not self._validate(username, password):
-            self.redirect(self.request.uri.split("?")[0] + "?error=" + tornado.escape.url_escape(
-                "Invalid username or password"))
+        loop = asyncio.get_running_loop()
+        locked = _THROTTLE.begin(username)
+        if locked:
+            await loop.run_in_executor(None, lambda: self._record(
+                username, False, locked_for_s=round(locked)))
+            ok = False
+        else:  # scrypt and the store off the server's loop: other visitors do not wait
+            ok = await loop.run_in_executor(None, self._validate, username, password)
+        if not ok:
+            await asyncio.sleep(_FAILED_PAUSE)
+            self.redirect(self.request.uri.split("?")[0] + "?error=" +
+                          ("locked" if locked else "invalid"))
             return
+        _THROTTLE.succeeded(username)
         self.set_current_user(username)
-        next_url = _validate_next_url(self.get_cookie("next_url", None))
-        if not next_url or next_url.rstrip("/") in ("", state.base_url.rstrip("/")):
-            next_url = "./" + home_of(auth.roles(username, store=shared_store()))
+        wanted = dashboard_of(self.get_cookie("next_url", None))
+        roles = await loop.run_in_executor(None, lambda: auth.roles(username,
+                                                                    store=shared_store()))
         self.clear_cookie("next_url")
-        self.redirect(next_url)
+        self.redirect("./" + (wanted or home_of(roles)))
 
 
 class StoreAuthProvider(BasicAuthProvider):
-    """Panel's basic-auth provider whose login form checks the store's users."""
+    """Panel's basic-auth provider whose login form checks the store's users, and whose
+    cookie opens nothing once its user is no longer an active user of the store."""
+
+    @property
+    def get_user(self) -> Any:
+        signed_in = super().get_user
+
+        def get_user(request_handler: Any) -> str | None:
+            raw = request_handler.get_secure_cookie("user",
+                                                    max_age_days=panel_config.oauth_expiry)
+            if raw and not _active(raw.decode("utf-8", "replace")):
+                return None
+            return signed_in(request_handler)
+
+        return get_user
 
     @property
     def login_handler(self) -> type[StoreLoginHandler]:

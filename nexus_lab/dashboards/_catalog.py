@@ -68,9 +68,10 @@ def primary_role(roles: list[str]) -> str | None:
 
 
 def home_of(roles: list[str]) -> str:
-    """The dashboard a user holding ``roles`` lands on."""
+    """The dashboard a user holding ``roles`` lands on (``""``: the landing page, which
+    tells a user without a role to ask for one)."""
     role = primary_role(roles)
-    return HOME.get(role or "", "review")
+    return "" if role is None else HOME.get(role, "review")
 
 
 def theme_of(roles: list[str]) -> tuple[str, str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import math
 from collections.abc import Callable, Sequence
@@ -10,7 +11,7 @@ from typing import Any
 import pandas as pd
 import panel as pn
 
-from nexus_lab import __version__
+from nexus_lab import __version__, auth
 from nexus_lab.dashboards._catalog import DASHBOARDS
 from nexus_lab.dashboards._session import LoginRequired, Session
 from nexus_lab.errors import NexusError, PermissionDenied
@@ -108,6 +109,8 @@ def guarded(name: str, build: Callable[[Session], tuple[Sequence[Any], Sequence[
         return pn.pane.Markdown(f"## Sign in required\n\n{err}")
     spec = DASHBOARDS.get(name)
     if spec is not None and not session.can(*spec.permission):
+        with contextlib.suppress(PermissionDenied):  # the refusal is recorded
+            session.read(auth.require, spec.permission, resource=f"dashboards/{name}")
         return page(session, name, [pn.pane.Alert(
             f"**{html.escape(session.user)}** ({', '.join(session.roles) or 'no role'}) may "
             f"not open {spec.title}: it needs {' or '.join(spec.permission)}. "
@@ -271,13 +274,19 @@ class PagedTable(pn.viewable.Viewer):
         self.refresh()
 
     def _load(self) -> None:
-        number = max(1, int(self.page.value or 1))
+        number = int(self.page.value or 1)
+        if number < 1:  # a number no button gives: the first page
+            self.page.value = 1  # the watcher loads it
+            return
         try:
             self.rows, self.total = self._fetch((number - 1) * self.page_size, self.page_size,
                                                 self.sort, self.descending)
         except NexusError as err:  # a refusal (a role revoked meanwhile) or a bad filter
             Session.notify(str(err), "error" if isinstance(err, PermissionDenied) else
                            "warning")
+            return
+        if number > self.pages and self.total:  # past the last page: the last one
+            self.page.value = self.pages
             return
         self.table.selection = []
         self.table.value = self._show(self.rows)

@@ -9,6 +9,7 @@ forged request from the browser is refused exactly as the same call from a noteb
 
 from __future__ import annotations
 
+import html
 import logging
 import threading
 from collections.abc import Callable
@@ -131,11 +132,15 @@ class Session:
 
     @staticmethod
     def notify(message: str, kind: str = "info") -> None:
-        """Show ``message`` as a toast (info, success, warning, error); log it too."""
+        """Show ``message`` as a toast (info, success, warning, error); log it too.
+
+        The toast shows the message as text: messages quote what the store keeps
+        (transaction ids, names, a period typed in), which markup must not run from.
+        """
         import panel as pn
 
         log.info("dashboard %s: %s", kind, message)
         notes = getattr(pn.state, "notifications", None)
-        if notes is not None:
-            getattr(notes, kind)(message, duration=8000 if kind in ("error", "warning")
-                                 else 4000)
+        if notes is not None:  # Panel's toasts take HTML
+            getattr(notes, kind)(html.escape(message), duration=8000 if kind in
+                                 ("error", "warning") else 4000)

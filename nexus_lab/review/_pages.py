@@ -32,6 +32,9 @@ MATCH_ORDERS = {"confidence": "confidence_score", "bank_id": "bank_statement_id"
 ITEM_ORDERS = {"date": "date", "amount": "amount_cents", "reason": "reason",
                "transaction_id": "transaction_id", "id": "id"}
 _MAX_PAGE = 1000
+#: The largest offset a page may start at (what both engines' integers and a browser's
+#: numbers hold exactly).
+_MAX_OFFSET = 2**53 - 1
 
 
 def _reader(store: Any) -> Any:
@@ -106,9 +109,9 @@ def _order(sort: str, descending: bool, orders: dict[str, str]) -> str:
 
 def _window(offset: int, limit: int) -> tuple[int, int]:
     offset, limit = int(offset), int(limit)
-    if offset < 0 or not 1 <= limit <= _MAX_PAGE:
-        raise NexusError(f"a page is 1 to {_MAX_PAGE} rows from an offset >= 0 (got "
-                         f"offset={offset}, limit={limit})")
+    if not 0 <= offset <= _MAX_OFFSET or not 1 <= limit <= _MAX_PAGE:
+        raise NexusError(f"a page is 1 to {_MAX_PAGE} rows from an offset of 0 to "
+                         f"{_MAX_OFFSET:,} (got offset={offset:,}, limit={limit:,})")
     return offset, limit
 
 

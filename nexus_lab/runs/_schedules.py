@@ -266,8 +266,10 @@ def add_schedule(name: str, notebook: str | os.PathLike[str], *, cron: str,
 
     from nexus_lab.runs._executor import ACTOR_KEY, NOTEBOOK_KEY, STORE_KEY
 
-    if not isinstance(name, str) or not name.strip() or len(name) > 256:
-        raise NexusError("a schedule needs a name of 1 to 256 characters")
+    if not isinstance(name, str) or not name.strip() or len(name) > 256 or \
+            not name.isprintable():  # listed on terminals and in JupyterLab
+        raise NexusError(f"a schedule needs a name of 1 to 256 printable characters (no line "
+                         f"break, tab or control character), not {str(name)[:40]!r}")
     cron = check_cron(cron, timezone)
     params = dict(parameters or {})
     texts = {k: parameter_text(k, v) for k, v in params.items()}

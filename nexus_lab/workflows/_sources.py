@@ -18,16 +18,17 @@ __all__ = ["QUALITY_TABLES", "source_quality", "source_report"]
 #: The tables whose sources are scored, and the data contract each follows.
 QUALITY_TABLES = {"bank_statements": "bank", "expenses": "ledger"}
 _MAX_SOURCES = 200
+_MAX_OFFSET = 2**53 - 1  # what both engines' integers and a browser's numbers hold
 _BATCH_COLUMNS = ("id, table_name, source, sha256, rows_read, rows_written, created_by, "
                   "created_at")
 
 
 def _limits(offset: int, limit: int, max_rows: int) -> tuple[int, int, int]:
     offset, limit, max_rows = int(offset), int(limit), int(max_rows)
-    if offset < 0 or not 1 <= limit <= _MAX_SOURCES:
-        raise NexusError(f"a page of sources is 1 to {_MAX_SOURCES} from an offset >= 0 (got "
-                         f"offset={offset}, limit={limit})")
-    if max_rows < 1:
+    if not 0 <= offset <= _MAX_OFFSET or not 1 <= limit <= _MAX_SOURCES:
+        raise NexusError(f"a page of sources is 1 to {_MAX_SOURCES} from an offset of 0 to "
+                         f"{_MAX_OFFSET:,} (got offset={offset:,}, limit={limit:,})")
+    if not 1 <= max_rows <= _MAX_OFFSET:
         raise NexusError(f"max_rows={max_rows}: give how many rows of a source to check "
                          "(at least 1)")
     return offset, limit, max_rows

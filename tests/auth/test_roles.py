@@ -271,3 +271,44 @@ def test_the_store_witnesses_a_rolled_back_or_rewritten_audit_log(books, tmp_pat
     assert done.returncode == 1 and "does not hold" in done.stderr, done.stderr
     done = cli("audit", "verify", tmp_path / "audit.db", "--store", url)
     assert done.returncode == 0 and "witnesses 2 changes" in done.stdout, done.stderr
+
+
+def _seconds(check, tries=5):
+    import time
+
+    took = []
+    for _ in range(tries):
+        start = time.perf_counter()
+        check()
+        took.append(time.perf_counter() - start)
+    return sorted(took)[tries // 2]
+
+
+def test_a_failed_password_check_takes_as_long_for_a_name_that_is_not_a_user(tmp_path):
+    # a quick "no" for an unknown name would tell which names are users
+    s = nx.store.connect(tmp_path / "x.db")
+    s.migrate()
+    auth.add_user("ana", role="admin", password="correct horse", store=s)
+    with auth.acting_as("ana"):
+        auth.add_user("ina", password="correct horse", store=s)
+    s.execute("update users set active = :f where user_id = 'ina'", {"f": False})
+    wrong = _seconds(lambda: auth.check_password("ana", "wrong horse!", store=s))
+    for who in ("nobody", "ina"):
+        unknown = _seconds(lambda who=who: auth.check_password(who, "wrong horse!", store=s))
+        assert unknown > 0.5 * wrong, (who, unknown, wrong)
+    assert not auth.check_password("ina", "correct horse", store=s)
+
+
+def test_an_inactive_user_holds_no_role_and_is_refused(tmp_path):
+    s = nx.store.connect(tmp_path / "x.db")
+    s.migrate()
+    auth.add_user("lead", role="admin", store=s)
+    with auth.acting_as("lead"):
+        auth.add_user("ana", role="examiner", store=s)
+    s.execute("update users set active = :f where user_id = 'ana'", {"f": False})
+    assert auth.roles("ana", store=s) == [] and auth.permissions("ana", store=s) == set()
+    with pytest.raises(PermissionDenied, match="ana has no role"):
+        auth.require("reconciliation.approve", store=s, user="ana")
+    refused = s.read("audit_logs", where={"outcome": "refused"})
+    assert refused["user_id"].tolist() == ["ana"]
+    assert auth.roles("lead", store=s) == ["admin"]

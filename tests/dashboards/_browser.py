@@ -35,14 +35,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def fill_workbench(folder: Path, *, monthly: bool = False) -> dict:
+#: Markup an adversary types wherever the workbench keeps text (it must show as text).
+HOSTILE = "<img src=x onerror=alert(1)>"
+HOSTILE_SCRIPT = "<script>alert(2)</script>"
+
+
+def fill_workbench(folder: Path, *, monthly: bool = False, hostile: bool = False) -> dict:
     """A store with every point of view's user, a saved reconciliation (of the year, or
     with ``monthly`` one per month) and fraud scores from the real kernels; returns what the
-    tests need to know about it."""
+    tests need to know about it.
+
+    With ``hostile``, markup (:data:`HOSTILE`, :data:`HOSTILE_SCRIPT`) is in the bank's
+    descriptions, three bank transaction ids (left open), the name of the bank's file,
+    vendor names, users' display names and the name of an examiner (password
+    ``hostile-passphrase``), a cleared flag's justification and an escalated flag's case
+    title and note.
+    """
     import pandas as pd
 
     import nexus_lab as nx
-    from nexus_lab import auth, workflows
+    from nexus_lab import auth, review, workflows
 
     env = workbench_env(folder)
     old = {k: os.environ.get(k) for k in env}
@@ -55,11 +67,20 @@ def fill_workbench(folder: Path, *, monthly: bool = False) -> dict:
             for user, role in PEOPLE.items():
                 if user != "lead":
                     auth.add_user(user, role=role, password=password(user), store=s,
-                                  display_name=user.title())
+                                  display_name=HOSTILE + user if hostile else user.title())
+            if hostile:
+                auth.add_user(HOSTILE, role="examiner", password="hostile-passphrase",
+                              store=s, display_name=HOSTILE_SCRIPT)
         bank, ledger, _ = nx.datasets.synth_reconciliation(1500, seed=3)
         tx = nx.datasets.synth_transactions(4000, seed=2, days=90)
+        if hostile:
+            bank, tx = _hostile(bank, tx)
         with auth.acting_as("ana"):
-            s.ingest("bank_statements", bank)
+            if hostile:  # a file whose name is markup
+                bank.to_csv(folder / f"{HOSTILE}.csv", index=False)
+                workflows.ingest_file(folder / f"{HOSTILE}.csv", store=s, check_balance=False)
+            else:
+                s.ingest("bank_statements", bank)
             s.ingest("expenses", ledger)
             months = pd.date_range(bank["date"].min(), bank["date"].max(), freq="MS")
             for start in months if monthly else [None]:
@@ -71,6 +92,11 @@ def fill_workbench(folder: Path, *, monthly: bool = False) -> dict:
             scored = det.score(tx.drop(columns=["pattern", "is_fraud"], errors="ignore"))
             fraud_run = workflows.save_fraud_scores(scored, tx, store=s, model="test",
                                                   detector=det)
+            if hostile:
+                first, second = review.fraud_queue_page(fraud_run, limit=2, store=s)[0]["id"]
+                review.clear_flag(int(first), f"{HOSTILE}{HOSTILE_SCRIPT} cleared", store=s)
+                workflows.escalate_to_case(int(second), f"{HOSTILE}{HOSTILE_SCRIPT} why",
+                                           title=f"{HOSTILE}{HOSTILE_SCRIPT} title", store=s)
         s.close()
     finally:
         for k, v in old.items():
@@ -80,6 +106,20 @@ def fill_workbench(folder: Path, *, monthly: bool = False) -> dict:
                 os.environ[k] = v
     return {"store": env["NEXUS_LAB_STORE"], "run_id": run_id, "fraud_run": fraud_run,
             "env": env, "folder": folder}
+
+
+def _hostile(bank, tx):
+    """The bank statement and transactions with markup in their text (see fill_workbench)."""
+    import pandas as pd
+
+    bank = bank.copy()
+    bank["description"] = [(HOSTILE if i % 2 else HOSTILE_SCRIPT) + " " + str(d)
+                           for i, d in enumerate(bank["description"])]
+    extra = bank.head(3).assign(transaction_id=[f"{HOSTILE}{i}" for i in range(3)],
+                                amount=[-7.77, -8.88, -9.99])
+    tx = tx.assign(vendor=[(HOSTILE if i % 2 else HOSTILE_SCRIPT) + str(v)
+                           for i, v in enumerate(tx["vendor"])])
+    return pd.concat([bank, extra], ignore_index=True), tx
 
 
 def workbench_env(folder: Path) -> dict[str, str]:

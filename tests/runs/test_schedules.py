@@ -199,6 +199,16 @@ def test_cron_time_zone_name_and_notebook_are_checked_before_anything_is_written
     assert len(_definitions(jupyter)) == 1 and len(store.read("schedules")) == 1
 
 
+def test_a_schedule_name_that_would_write_on_the_terminal_is_refused(root, jupyter, store,
+                                                                     capsys):
+    for name in ("weekly\nFAKE line", "\x1b[2Jweekly", "a\tb"):
+        with pytest.raises(NexusError, match="a schedule needs a name of 1 to 256 printable"):
+            runs.add_schedule(name, "nbs/interest.ipynb", cron="0 6 * * 1", root_dir=root,
+                              store=store)
+    assert not (jupyter / "scheduler.sqlite").exists() or _definitions(jupyter) == []
+    assert store.read("schedules").empty
+
+
 def test_managing_needs_schedules_manage_and_running_schedules_run(root, jupyter, store):
     with auth.acting_as("lead"):
         auth.add_user("lead", role="admin", store=store)

@@ -63,6 +63,8 @@ def test_sources_come_a_page_at_a_time(sources):
         few = workflows.source_quality(sources, offset=1, limit=1, max_rows=10)
         with pytest.raises(NexusError, match="1 to 200"):
             workflows.source_quality(sources, limit=0)
+        with pytest.raises(NexusError, match="from an offset of 0 to 9,007,199,254,740,991"):
+            workflows.source_quality(sources, offset=10**20)
     assert len(first) == 3 and len(rest) == 1 and rest.attrs["total"] == 4
     assert set(first["batch_id"]).isdisjoint(rest["batch_id"])
     assert few["rows_checked"].tolist() == [10] and few["rows_written"].tolist() == [rows]

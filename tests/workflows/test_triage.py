@@ -58,6 +58,17 @@ def _open_ids(s, run, n):
 
 # ---- the queue and one flag -----------------------------------------------------------------
 
+def test_a_page_past_what_an_integer_holds_is_refused_by_name(bench):
+    s, run, _ = bench
+    with auth.acting_as("ana"):
+        for offset, limit in ((10**20, 10), (-1, 10), (0, 10**9)):
+            with pytest.raises(NexusError, match="a page is 1 to 1000 rows from an offset of "
+                               "0 to 9,007,199,254,740,991"):
+                review.fraud_queue_page(run, offset=offset, limit=limit, store=s)
+            with pytest.raises(NexusError, match="a page is 1 to 1000 rows"):
+                review.open_items_page("no-run", offset=offset, limit=limit, store=s)
+
+
 def test_the_queue_is_paged_by_risk_and_filtered_on_the_server(bench):
     s, run, _ = bench
     with auth.acting_as("ana"):
