@@ -118,12 +118,16 @@ def _refuse(s: Any, who: str, held: list[str], what: str, resource: str, hint: s
 
 
 def _allow(s: Any, who: str, role: str, kind: str) -> None:
-    """Go on only if ``who`` holds ``role`` (any role while no one holds one), may read
-    reports, and the role reads what a ``kind`` report shows."""
+    """Go on only if ``who`` holds ``role`` (any role while no one holds one; any role for
+    an administrator of schedules, who distributes reports), may read reports, and the
+    role reads what a ``kind`` report shows."""
     resource = f"reports/{kind}"
     held = auth.roles(who, store=s)
     anyone = s.read("role_assignments", columns=["user_id"], limit=1).empty
-    if not anyone and role not in held:
+    # an administrator of schedules distributes every point of view's reports (and reads
+    # what each kind shows: the check below still applies to them)
+    distributes = bool(held) and "schedules.manage" in auth.permissions(who, store=s)
+    if not anyone and role not in held and not distributes:
         _refuse(s, who, held, f"read reports as {role}", resource,
                 f"{who} does not hold the role {role}; choose one of their roles "
                 f"({', '.join(held) or 'none'}), or an administrator grants it with: "

@@ -147,10 +147,12 @@ def login(page, base: str, user: str, path: str = "") -> None:
 
 
 def wait_rendered(page, timeout: float = 30_000) -> None:
-    """Wait until Bokeh has rendered the page's document and the server is idle."""
+    """Wait until Bokeh has rendered the page's document and the server is idle: no
+    callback under way in its threads (the template's busy spinner is off)."""
     page.wait_for_function(
         "() => window.Bokeh && Bokeh.documents && Bokeh.documents.length > 0 && "
-        "Bokeh.documents[0].is_idle", timeout=timeout)
+        "Bokeh.documents[0].is_idle && ![...Bokeh.documents[0].all_models].some("
+        "m => m.type && m.type.endsWith('LoadingSpinner') && m.value)", timeout=timeout)
 
 
 def shot(page, name: str) -> Path:

@@ -17,6 +17,8 @@ from tests.dashboards._browser import (
     login,
     rows_sent,
     shot,
+    store_query,
+    until,
     wait_rendered,
 )
 
@@ -82,26 +84,25 @@ def test_the_examiner_resolves_an_item_and_approves_the_period(page, dashboards,
         "Timing difference")
     page.get_by_placeholder("why").fill("clears on the 2nd")
     page.get_by_role("button", name="Resolve item").click()
-    page.wait_for_timeout(1000)
+    done = until(lambda: store_query(
+        workbench, "select resolution, resolved_by, note from open_items where status = "
+        "'resolved'").to_dict("records")[:1] or None)  # the server acts in a thread
+    assert done == [{"resolution": "timing", "resolved_by": "ana",
+                     "note": "clears on the 2nd"}]
     wait_rendered(page)
-    s = _store(workbench)
-    done = s.query("select resolution, resolved_by, note from open_items where status = "
-                   "'resolved'")
-    assert done.to_dict("records")[:1] == [{"resolution": "timing", "resolved_by": "ana",
-                                            "note": "clears on the 2nd"}]
 
     page.get_by_placeholder("e.g. November close").fill("closed in review")
     page.get_by_role("button", name="Approve period").click()
-    page.wait_for_timeout(1500)
+    run = until(lambda: next(iter(store_query(
+        workbench, "select status, approved_by, approval_note from reconciliation_runs where "
+        "run_id = :r and status = 'approved'", {"r": workbench["run_id"]}).to_dict("records")),
+        None))
+    assert run == {"status": "approved", "approved_by": "ana",
+                   "approval_note": "closed in review"}
     wait_rendered(page)
-    run = s.query("select status, approved_by, approval_note from reconciliation_runs where "
-                  "run_id = :r", {"r": workbench["run_id"]}).iloc[0]
-    assert (run["status"], run["approved_by"], run["approval_note"]) == (
-        "approved", "ana", "closed in review")
     approved = audit_rows(workbench["store"], "reconciliation.approved")
     assert [(r["user_id"], r["outcome"]) for r in approved] == [("ana", "done")]
     shot(page, "review-approved")
-    s.close()
 
 
 def test_the_judge_sees_no_approval_and_a_forged_one_is_refused(page, dashboards, workbench):
@@ -111,7 +112,8 @@ def test_the_judge_sees_no_approval_and_a_forged_one_is_refused(page, dashboards
     shot(page, "review-judge")
     before = len(audit_rows(workbench["store"], "permission.denied"))
     bokeh_click(page, "nx-approve")  # the click the page never offered
-    page.wait_for_timeout(1500)
+    refused = until(lambda: audit_rows(workbench["store"], "permission.denied")[before:]
+                    or None)
     refused = audit_rows(workbench["store"], "permission.denied")
     assert len(refused) == before + 1
     assert refused[-1]["user_id"] == "jo" and refused[-1]["outcome"] == "refused"
