@@ -3,7 +3,7 @@
 Commands::
 
     nexus-lab dashboards serve [--port 5006] [--address 127.0.0.1] [--store URL]
-                               [--allow-websocket-origin HOST:PORT ...] [--show]
+                               [--allow-websocket-origin HOST:PORT ...] [--show] [--threads N]
                                [--oauth-provider NAME --oauth-key ID --oauth-secret S
                                 [--oauth-redirect-uri URL]]
     nexus-lab dashboards list
@@ -35,6 +35,9 @@ def register(sub: Any) -> None:
                    metavar="HOST:PORT", help="a host pages may be opened from (repeat it; "
                    "needed when serving beyond this machine)")
     p.add_argument("--show", action="store_true", help="open a browser")
+    p.add_argument("--threads", type=int, default=0, metavar="N",
+                   help="run the pages' actions in N threads, so one user's long action "
+                   "holds up no one else (default 0: one at a time, on the server's loop)")
     p.add_argument("--oauth-provider", default=None,
                    help="sign in with OAuth instead (github, azure, okta, generic, ...): "
                    "Panel's providers; the provider's user must be a user of the store")
@@ -55,7 +58,8 @@ def _serve(args: argparse.Namespace) -> int:
                                ("oauth_redirect_uri", args.oauth_redirect_uri)) if v}
     server = serve(port=args.port, address=args.address, store=args.store,
                    allow_websocket_origin=args.allow_websocket_origin, show=args.show,
-                   start=False, oauth_provider=args.oauth_provider, **oauth)
+                   start=False, oauth_provider=args.oauth_provider, threads=args.threads,
+                   **oauth)
     print(f"NEXUS Lab dashboards at http://{args.address}:{server.port}/ (Ctrl-C stops)",
           flush=True)
     server.start()

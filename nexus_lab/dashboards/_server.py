@@ -60,7 +60,7 @@ def _free_port(address: str) -> int:
 
 def serve(*, port: int = 5006, address: str = "127.0.0.1", store: str | None = None,
           allow_websocket_origin: list[str] | None = None, show: bool = False,
-          start: bool = True, oauth_provider: str | None = None, threads: int = 4,
+          start: bool = True, oauth_provider: str | None = None, threads: int = 0,
           **panel_options: Any) -> Any:
     """Serve every dashboard and a landing page at ``/``, behind a login.
 
@@ -81,9 +81,10 @@ def serve(*, port: int = 5006, address: str = "127.0.0.1", store: str | None = N
         ``"generic"``...), with Panel's usual options (``oauth_key``, ``oauth_secret``,
         ``oauth_redirect_uri``, ``oauth_extra_params``): the provider's user name must
         be a user of the store, whose roles apply.
-    threads : int, default 4
-        Threads that run the pages' callbacks, so that one user's long action does not
-        hold up the others.
+    threads : int, default 0
+        Threads that run the pages' callbacks, so that one user's long action (approving
+        a million matches: seconds) does not hold up the others' pages; 0 runs them on
+        the server's loop, one at a time.
     start : bool, default True
         Start the server's loop (blocks). False returns the server unstarted.
     **panel_options
@@ -113,9 +114,7 @@ def serve(*, port: int = 5006, address: str = "127.0.0.1", store: str | None = N
     origins = allow_websocket_origin or [f"localhost:{port}", f"127.0.0.1:{port}"]
     apps = {"/": lambda: app("index"),
             **{f"/{name}": (lambda n=name: app(n)) for name in DASHBOARDS}}
-    # callbacks run in threads: one user's long action (approving a million matches)
-    # does not hold up everyone else's pages
-    pn.config.nthreads = threads
+    pn.config.nthreads = threads or None
     server = pn.serve(
         apps, port=port, address=address, show=show, start=False,
         cookie_secret=cookie_secret(), title="NEXUS Lab",

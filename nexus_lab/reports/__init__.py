@@ -44,8 +44,8 @@ audit_trail       the store's audit log of the       ``audit.read``
 
 The user must hold the role asked for (in a store where no one holds a role yet, any
 role may be chosen), unless they administer schedules (``schedules.manage``: the
-administrator, who sends each point of view its scheduled reports). A refusal raises :class:`~nexus_lab.errors.PermissionDenied` and is
-recorded (outcome ``refused``).
+administrator, who sends each point of view its scheduled reports). A refusal raises
+:class:`~nexus_lab.errors.PermissionDenied` and is recorded (outcome ``refused``).
 
 Which sections a role sees is chosen by the kind's Jinja2 template
 (``nexus_lab/reports/templates/<kind>.html.j2``, autoescaped); which fields it reads
