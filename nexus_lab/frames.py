@@ -25,6 +25,7 @@ from nexus_lab.errors import SchemaError
 __all__ = [
     "CURRENCY_SIGNS",
     "MONEY_COLUMNS",
+    "cents_text",
     "day_month_order",
     "decimal_text",
     "frame_bytes",
@@ -947,6 +948,24 @@ def check_unique(ids: np.ndarray, *, table: str, column: str = "transaction_id")
             column=column,
             ids=ids,
         )
+
+
+def cents_text(cents: object, *, grouping: bool = True) -> str:
+    """One amount of integer cents as text, exactly (no float): ``-1,234.56``, or
+    ``-1234.56`` without ``grouping``; a missing value (None, NaN, NA) is ``""``.
+
+    Examples
+    --------
+    >>> cents_text(-123456789), cents_text(5, grouping=False), cents_text(None)
+    ('-1,234,567.89', '0.05', '')
+    """
+    if cents is None or cents is pd.NaT or (not isinstance(cents, list | tuple)
+                                            and bool(pd.isna(cents))):
+        return ""
+    c = int(cents)  # type: ignore[call-overload]
+    whole, part = divmod(abs(c), 100)
+    return f"{'-' if c < 0 else ''}{whole:,}.{part:02d}" if grouping else \
+        f"{'-' if c < 0 else ''}{whole}.{part:02d}"
 
 
 def decimal_text(x: np.ndarray, digits: int = 1, sign: bool = True) -> pa.Array:

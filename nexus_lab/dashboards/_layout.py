@@ -15,6 +15,7 @@ from nexus_lab import __version__, auth
 from nexus_lab.dashboards._catalog import DASHBOARDS
 from nexus_lab.dashboards._session import LoginRequired, Session
 from nexus_lab.errors import NexusError, PermissionDenied
+from nexus_lab.frames import cents_text
 
 __all__ = ["CSS", "PagedTable", "bar_chart", "figure", "guarded", "html_pane", "money", "page",
            "report_card"]
@@ -39,10 +40,7 @@ def html_pane(text: str, **options: Any) -> pn.pane.HTML:
 
 def money(cents: Any) -> str:
     """Integer cents as text: ``-1234567`` → ``-12,345.67``."""
-    if cents is None or (isinstance(cents, float) and math.isnan(cents)):
-        return ""
-    c = int(cents)
-    return f"{'-' if c < 0 else ''}{abs(c) // 100:,}.{abs(c) % 100:02d}"
+    return cents_text(cents)
 
 
 def figure(label: str, value: Any, note: str = "") -> pn.pane.HTML:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from nexus_lab.frames import cents_text
 from nexus_lab.reports._mask import mask_column, mask_value
 
 EMPTY = "Nothing in this period."
@@ -181,12 +182,7 @@ def missing(value: object) -> bool:
 
 def money(cents: object) -> str:
     """Integer cents as ``-1,234.56``, exactly (no float)."""
-    if missing(cents):
-        return ""
-    c = int(cents)  # type: ignore[call-overload]
-    sign = "-" if c < 0 else ""
-    whole, part = divmod(abs(c), 100)
-    return f"{sign}{whole:,}.{part:02d}"
+    return cents_text(cents) if not missing(cents) else ""
 
 
 def decimal(cents: object) -> str:

@@ -12,6 +12,7 @@ import pandas as pd
 
 from nexus_lab import audit, auth, cases, review
 from nexus_lab.errors import NexusError
+from nexus_lab.frames import cents_text
 from nexus_lab.store import Store, connect
 
 __all__ = ["change_case_status", "escalate_to_case"]
@@ -222,13 +223,6 @@ def _take_in(case: Any, score: dict, history: pd.DataFrame, note: str, who: str
     return taken
 
 
-def _amount(cents: Any) -> str:
-    if cents is None or pd.isna(cents):
-        return ""
-    c = int(cents)
-    return f"{'-' if c < 0 else ''}{abs(c) // 100}.{abs(c) % 100:02d}"
-
-
 def _when(value: Any) -> str:
     return "" if value is None or pd.isna(value) else pd.Timestamp(value).isoformat()
 
@@ -241,7 +235,8 @@ def _flagged_csv(score: dict) -> bytes:
         "score_id": int(score["id"]), "run_id": score["run_id"], "model": score.get("model"),
         "transaction_id": score["transaction_id"], "date": _when(score["date"]),
         "account": score["account"], "vendor": score["vendor"],
-        "amount": _amount(score["amount_cents"]), "risk_score": score["risk_score"],
+        "amount": cents_text(score["amount_cents"], grouping=False),
+        "risk_score": score["risk_score"],
         "flags": "; ".join(score["flags"]), "reasons": " | ".join(score["reasons"]),
         "contributions": why, "review_state": score["review_state"]}])
     return frame.to_csv(index=False).encode()
@@ -251,7 +246,8 @@ def _history_csv(history: pd.DataFrame) -> bytes:
     frame = pd.DataFrame({
         "score_id": history["id"].astype("int64"), "transaction_id": history["transaction_id"],
         "date": [_when(d) for d in history["date"]], "account": history["account"],
-        "vendor": history["vendor"], "amount": [_amount(c) for c in history["amount_cents"]],
+        "vendor": history["vendor"],
+        "amount": [cents_text(c, grouping=False) for c in history["amount_cents"]],
         "risk_score": history["risk_score"], "flags": ["; ".join(f) for f in history["flags"]],
         "review_state": history["review_state"], "same": history["same"],
         "flagged_row": history["this"]})
