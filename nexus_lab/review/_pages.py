@@ -264,11 +264,11 @@ def open_items_page(run_id: str, *, status: str | None = "open",
         params.update({f"w{i}": w for i, w in enumerate(names)})
     if search and search.strip():
         q = search.strip()
-        where.append(f"({_prefix('transaction_id', 'q')} or lower(description) like :q_like)")
+        where.append(f"({_prefix('transaction_id', 'q')} or lower(description) like :q_like "
+                     "escape '\\')")
         params.update({"q_lo": q, "q_hi": q + "\U0010ffff",
                        "q_like": "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%")
                        .replace("_", "\\_") + "%"})
-        where[-1] = where[-1].replace(":q_like)", ":q_like escape '\\')")
     clause = " and ".join(where)
     page = s.query(
         "select id, side, transaction_id, date, amount_cents, description, reason, suggested, "
