@@ -31,9 +31,30 @@ The package is built in layers, each a set of folders, with imports pointing one
   ``files``, ``text``, ``canonical``, ...).
 """
 
+from typing import Any
+
 import lazy_loader as _lazy
 
 __version__ = "0.1.0"
 
 __getattr__, __dir__, __all__ = _lazy.attach_stub(__name__, __file__)
 __all__ = [*__all__, "__version__"]
+
+
+# ---- Jupyter: the server extension, the prebuilt labextension and the IPython magics.
+# Each names its module only: nothing of Jupyter is imported until Jupyter asks.
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """The server extension (``jupyter server extension list`` shows ``nexus_lab``)."""
+    return [{"module": "nexus_lab.jupyter"}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """The prebuilt labextension, built from ``extensions/`` into ``labextension/``."""
+    return [{"src": "labextension", "dest": "nexus-lab"}]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext nexus_lab``: the ``%nexus`` and ``%%nexus`` magics."""
+    from nexus_lab.jupyter._magics import load_ipython_extension as load
+
+    load(ipython)
