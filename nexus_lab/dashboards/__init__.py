@@ -27,9 +27,9 @@ Panel is imported only when a dashboard is built or served.
 
 from typing import Any
 
-from nexus_lab.dashboards._catalog import DASHBOARDS, HOME, THEMES, Dashboard
+from nexus_lab.dashboards._catalog import DASHBOARDS, HOME, THEMES, Dashboard, primary_role
 
-__all__ = ["DASHBOARDS", "HOME", "THEMES", "Dashboard", "serve"]
+__all__ = ["DASHBOARDS", "HOME", "THEMES", "Dashboard", "primary_role", "serve"]
 
 
 def serve(**options: Any) -> Any:
