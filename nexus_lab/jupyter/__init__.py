@@ -11,6 +11,10 @@ Its settings, in a Jupyter configuration file (all optional)::
     c.NexusLab.user = "lead"          # who the server's own token acts as
     c.NexusLab.tracking_uri = "sqlite:////srv/lab/experiments/mlflow.db"
 
+On a team's server, people sign in with their store account and act as themselves::
+
+    c.ServerApp.identity_provider_class = "nexus_lab.jupyter.StoreIdentityProvider"
+
 The routes and their answers are in ``extensions/API.md``. Nothing of Jupyter is
 imported until Jupyter loads the extension.
 """
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__: list[str] = []
+__all__ = ["StoreIdentityProvider"]
 
 
 def _load_jupyter_server_extension(serverapp: Any) -> None:
@@ -37,3 +41,11 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     serverapp.log.info("NEXUS Lab: the API is at %snexus/api, the metrics at %snexus/metrics",
                        serverapp.base_url, serverapp.base_url)
 
+
+
+def __getattr__(name: str) -> Any:
+    if name == "StoreIdentityProvider":  # Jupyter Server is imported only when asked for
+        from nexus_lab.jupyter._identity import StoreIdentityProvider
+
+        return StoreIdentityProvider
+    raise AttributeError(f"module 'nexus_lab.jupyter' has no attribute {name!r}")

@@ -6,8 +6,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import secrets
 import shutil
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
@@ -130,3 +132,39 @@ def test_the_logger_writes_to_its_own_handler_only():
     assert not any(type(h.formatter).__name__ == "JsonFormatter"
                    for h in logging.getLogger().handlers)
     assert sum(type(h.formatter).__name__ == "JsonFormatter" for h in logger.handlers) == 1
+
+
+class TestSigningInWithAStoreAccount:
+    """``StoreIdentityProvider``: the login form checks the store's users; the signed-in
+    user acts as themselves; the server's token acts as no one of the store."""
+
+    @pytest.fixture
+    def identity_provider(self) -> type:
+        from nexus_lab.jupyter import StoreIdentityProvider
+
+        return StoreIdentityProvider
+
+    async def _sign_in(self, jp_fetch, user: str, password: str):
+        xsrf = secrets.token_hex(16)
+        return await jp_fetch(
+            "login", method="POST", raise_error=False, follow_redirects=False,
+            headers={"Authorization": "", "Cookie": f"_xsrf={xsrf}",
+                     "Content-Type": "application/x-www-form-urlencoded"},
+            body=urlencode({"username": user, "password": password, "_xsrf": xsrf}))
+
+    async def test_a_store_user_signs_in_and_acts_as_themselves(self, jp_fetch):
+        page = await jp_fetch("login", headers={"Authorization": ""})
+        assert b'name="username"' in page.body and b'name="password"' in page.body
+        assert (await self._sign_in(jp_fetch, "ana", "wrong password")).code == 401
+        signed = await self._sign_in(jp_fetch, "ana", "ana-passphrase")
+        assert signed.code == 302
+        cookie = "; ".join(c.split(";", 1)[0] for c in signed.headers.get_list("Set-Cookie"))
+        me = json.loads((await jp_fetch("nexus", "api", "whoami",
+                                        headers={"Authorization": "", "Cookie": cookie})).body)
+        assert (me["user"], me["role"]) == ("ana", "examiner")
+
+    async def test_the_token_acts_as_no_one_of_the_store(self, jp_fetch):
+        me = json.loads((await jp_fetch("nexus", "api", "whoami")).body)
+        assert me["user"] != "lead" and me["roles"] == [] and me["permissions"] == []
+        response = await jp_fetch("nexus", "api", "cases", raise_error=False)
+        assert response.code == 403
