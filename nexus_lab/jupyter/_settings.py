@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from pathlib import Path
 from typing import Any
 
 from traitlets import Unicode
 from traitlets.config import Configurable
 
-from nexus_lab import config
+from nexus_lab import config, dashboards
 
 __all__ = ["DEMO_STORE", "NexusLab", "Workbench", "store_url"]
 
@@ -26,9 +25,6 @@ log = logging.getLogger("nexus_lab.jupyter")
 DEMO_STORE = Path("out") / "demo" / "store" / "books.db"
 # the demo's administrator (``records_step`` makes lead, ana and jo)
 _DEMO_ADMIN = "lead"
-
-_STORES: dict[str, Any] = {}
-_STORES_LOCK = threading.Lock()
 
 
 class NexusLab(Configurable):
@@ -110,19 +106,6 @@ def _choose_store(root_dir: str | os.PathLike[str] | None,
     return url, is_demo
 
 
-def _open_store(url: str) -> Any:
-    """The process's open store for ``url``, migrated once (servers of one process share
-    its connection pool)."""
-    from nexus_lab.store import connect
-
-    with _STORES_LOCK:
-        if url not in _STORES:
-            store = connect(url)
-            store.migrate()
-            _STORES[url] = store
-        return _STORES[url]
-
-
 def _owner_by_token(handler: Any) -> bool:
     """True when the request's identity is the server's own token or password (Jupyter
     Server's own identity providers): whoever holds those owns the server."""
@@ -164,7 +147,7 @@ class Workbench:
                  demo: bool = False) -> None:
         self.root_dir = Path(root_dir if root_dir is not None else os.getcwd()).absolute()
         self.store_url = store_url
-        self.store = _open_store(store_url)
+        self.store = dashboards.shared_store(store_url)  # the process's pool for the URL
         self.demo = demo
         if tracking_uri:
             self.tracking_uri = tracking_uri

@@ -44,6 +44,16 @@ def _champion(uri: str) -> str:
         tracking.FRAUD_MODEL, tracking.CHAMPION).version)
 
 
+async def _promote_the_other(jp_fetch, uri: str, note: str = "") -> tuple[str, str, int, dict]:
+    """Ask to make the version that is not the champion champion: ``(champion before,
+    that version, status, answer)``."""
+    before = _champion(uri)
+    other = "2" if before == "1" else "1"
+    code, got = await _post(jp_fetch, "nexus", "api", "models", "nexus-fraud", "promote",
+                            body={"version": int(other), "note": note})
+    return before, other, code, got
+
+
 def _audit(store, action: str) -> list[tuple]:
     rows = store.query("select user_id, resource_id, outcome from audit_logs where action = :a "
                        "order by id", {"a": action})
@@ -141,10 +151,7 @@ async def test_models_list_versions_champion_and_history(jp_fetch, workbench):
 async def test_the_administrator_promotes_and_the_history_says_who(jp_fetch, workbench,
                                                                   store):
     uri = workbench["tracking_uri"]
-    before = _champion(uri)
-    other = "2" if before == "1" else "1"
-    code, done = await _post(jp_fetch, "nexus", "api", "models", "nexus-fraud", "promote",
-                             body={"version": int(other), "note": "steadier on March"})
+    before, other, code, done = await _promote_the_other(jp_fetch, uri, "steadier on March")
     assert code == 200, done
     assert done == {"name": "nexus-fraud", "version": other, "previous": before}
     assert _champion(uri) == other
@@ -166,10 +173,7 @@ async def test_the_administrator_promotes_and_the_history_says_who(jp_fetch, wor
 async def test_a_judge_may_not_promote_and_the_refusal_is_recorded(jp_fetch, workbench,
                                                                   store):
     uri = workbench["tracking_uri"]
-    before = _champion(uri)
-    other = "2" if before == "1" else "1"
-    code, err = await _post(jp_fetch, "nexus", "api", "models", "nexus-fraud", "promote",
-                            body={"version": other})
+    before, other, code, err = await _promote_the_other(jp_fetch, uri)
     assert code == 403
     assert err["error"] == "PermissionDenied"
     assert err["message"].startswith("jo (judge) may not models.promote")
@@ -328,3 +332,14 @@ async def test_no_cors_header_is_ever_added(jp_fetch, workbench):
                                       body=None if method == "GET" else b"{}")
             assert "Access-Control-Allow-Origin" not in response.headers
 
+
+
+async def test_a_fault_of_the_server_answers_500_without_its_details(jp_fetch, monkeypatch):
+    def broken(**_):
+        raise RuntimeError("internals of /srv/secret")
+
+    monkeypatch.setattr("nexus_lab.cases.store_cases", broken)
+    code, err = await _get(jp_fetch, "nexus", "api", "cases")
+    assert code == 500
+    assert err == {"error": "RuntimeError", "message": "the server could not answer "
+                   "(RuntimeError); its log has the details"}
