@@ -282,8 +282,9 @@ def _whoami(identity: Any, *, store: Any, bench: Workbench) -> dict:
     held = auth.roles(user, store=store)
     found = store.read("users", where={"user_id": user}, columns=["display_name"])
     shown = found["display_name"].iloc[0] if len(found) else None
-    return {"user": user,
-            "display_name": shown or getattr(identity, "display_name", None) or user,
+    if not shown and getattr(identity, "username", None) == user:
+        shown = getattr(identity, "display_name", None)
+    return {"user": user, "display_name": shown or user,
             "roles": held, "role": dashboards.primary_role(held),
             "permissions": sorted(_permissions(user, store)),
             "store": config.redact(bench.store_url), "store_kind": store.dialect,

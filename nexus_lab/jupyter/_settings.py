@@ -147,6 +147,8 @@ class Workbench:
                  demo: bool = False) -> None:
         self.root_dir = Path(root_dir if root_dir is not None else os.getcwd()).absolute()
         self.store_url = store_url
+        if not config.settings().store_url and store_url == config.store_url():
+            config.data_folder().mkdir(parents=True, exist_ok=True)  # as connect() does
         self.store = dashboards.shared_store(store_url)  # the process's pool for the URL
         self.demo = demo
         if tracking_uri:

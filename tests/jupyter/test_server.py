@@ -66,6 +66,7 @@ async def test_the_token_acts_as_the_servers_owner(jp_fetch, workbench):
     code, me = await _get(jp_fetch, "nexus", "api", "whoami")
     assert code == 200
     assert me["user"] == "lead" and me["roles"] == ["admin"] and me["role"] == "admin"
+    assert me["display_name"] == "lead"  # not the name Jupyter gave the token's user
     assert {"models.promote", "users.manage", "case.read"} <= set(me["permissions"])
     assert "fraud.review" not in me["permissions"]
     assert me["store"] == workbench["store"] and me["store_kind"] == "sqlite"

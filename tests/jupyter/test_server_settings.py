@@ -59,8 +59,11 @@ def test_the_store_is_the_configured_then_the_environments_then_the_demos(
     monkeypatch.delenv("NEXUS_LAB_STORE")
     outside = tmp_path / "elsewhere"
     outside.mkdir()
-    assert store_url(outside).endswith("/nexus-lab/nexus.db")  # the user data folder's
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "fresh-data"))
+    default = store_url(outside)
+    assert default.endswith("/fresh-data/nexus-lab/nexus.db")  # the user data folder's
     assert "the default store" in logged()[-1]
+    assert Workbench(default).store.read("users").empty  # its folder made, as connect() does
 
 
 def test_the_owner_is_the_configured_then_the_actor_then_the_demos_administrator(
