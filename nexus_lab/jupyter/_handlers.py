@@ -313,7 +313,8 @@ def _runs(limit: int, *, store: Any, tracking_uri: str) -> dict:
     return {"runs": [
         {"run_id": r.run_id, "workflow": WORKFLOWS.get(r.experiment, r.experiment),
          "experiment": r.experiment, "status": r.status, "started": r.started,
-         "user": r.user, "metrics": r.metrics, "has_report": _has_report(client, r.run_id)}
+         "user": r.user, "metrics": r.key_metrics,
+         "has_report": _has_report(client, r.run_id)}
         for r in found.itertuples(index=False)]}
 
 
