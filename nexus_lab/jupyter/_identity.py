@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import html
 import time
+from collections import OrderedDict
 from typing import Any
 
 from jupyter_server.auth.decorator import allow_unauthenticated
@@ -49,6 +50,7 @@ label,input,button{{display:block;width:100%;margin:.3em 0}}input{{padding:.4em}
 </body></html>"""
 
 
+_TOKEN_USERS = 10_000  # identities of the token or password remembered (the oldest forgotten)
 _LOCKED = ("Too many failed sign-ins for this name: wait a few minutes, then try again")
 
 
@@ -94,8 +96,9 @@ class StoreIdentityProvider(PasswordIdentityProvider):
     """Jupyter users are the store's users: they sign in with their store password.
 
     Identities the server's token or password opens (Jupyter's anonymous users) stay
-    valid until the server stops; a signed-in store user must still be an active user of
-    the store, checked again every ``recheck_seconds``.
+    valid until the server stops, the latest 10,000 of them (each request with the token
+    and no cookie, a scrape of the metrics, makes one); a signed-in store user must still
+    be an active user of the store, checked again every ``recheck_seconds``.
     """
 
     recheck_seconds = Float(30.0, config=True,
@@ -108,31 +111,38 @@ class StoreIdentityProvider(PasswordIdentityProvider):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._by_token: set[str] = set()  # the anonymous users the token or password made
+        # the anonymous users the token or password made, the latest used last
+        self._by_token: OrderedDict[str, None] = OrderedDict()
         self._checked: dict[str, tuple[float, bool]] = {}
 
     def generate_anonymous_user(self, handler: Any) -> User:
         user = super().generate_anonymous_user(handler)
-        self._by_token.add(user.username)
+        self._by_token[user.username] = None
+        while len(self._by_token) > _TOKEN_USERS:
+            self._by_token.popitem(last=False)
         return user
 
     async def get_user(self, handler: Any) -> User | None:  # type: ignore[override]
         user = await self._get_user(handler)
-        if user is None or user.username in self._by_token or self._active(handler,
-                                                                           user.username):
+        if user is None:
+            return None
+        if user.username in self._by_token:
+            self._by_token.move_to_end(user.username)
+            return user
+        if await self._active(handler, user.username):
             return user
         self.log.info("%s is no active user of the store any more: signed out", user.username)
         self.clear_login_cookie(handler)
         return None
 
-    def _active(self, handler: Any, name: str) -> bool:
+    async def _active(self, handler: Any, name: str) -> bool:
         now = time.monotonic()
         until, ok = self._checked.get(name, (0.0, False))
         if now < until:
             return ok
         bench = handler.settings.get("nexus_lab")
-        ok = bench is not None and bench.known(name)
-        self._checked[name] = (now + self.recheck_seconds, ok)
+        ok = bench is not None and await asyncio.to_thread(bench.known, name)
+        self._checked[name] = (time.monotonic() + self.recheck_seconds, ok)
         return ok
 
     def process_login_form(self, handler: Any) -> User | None:

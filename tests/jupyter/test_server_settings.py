@@ -195,6 +195,21 @@ class TestSigningInWithAStoreAccount:
             signed = await self._sign_in(jp_fetch, "ana", "ana-passphrase", {"next": elsewhere})
             assert (signed.code, signed.headers["Location"]) == (302, jp_base_url)
 
+    async def test_the_identities_the_token_made_are_remembered_a_bounded_number(
+            self, jp_fetch, monkeypatch):
+        # each request with the token and no cookie is a new identity (a Prometheus scrape)
+        monkeypatch.setattr("nexus_lab.jupyter._identity._TOKEN_USERS", 2)
+        cookies = []
+        for _ in range(3):
+            answer = await jp_fetch("nexus", "api", "whoami")
+            cookies.append("; ".join(c.split(";", 1)[0]
+                                     for c in answer.headers.get_list("Set-Cookie")))
+
+        async def opens(cookie: str) -> int:
+            return (await jp_fetch("nexus", "api", "whoami", raise_error=False,
+                                   headers={"Authorization": "", "Cookie": cookie})).code
+        assert [await opens(c) for c in cookies] == [403, 200, 200]  # the oldest forgotten
+
     async def test_the_token_acts_as_no_one_of_the_store(self, jp_fetch):
         me = json.loads((await jp_fetch("nexus", "api", "whoami")).body)
         assert me["user"] != "lead" and me["roles"] == [] and me["permissions"] == []
