@@ -582,7 +582,10 @@ class RunScheduleHandler(NexusHandler):
 
 def _table_notebook(table: str, folder: str, *, store: Any, store_url: str,
                     root_dir: str) -> dict:
-    auth.require("financial.read", store=store, resource=f"{table}")
+    if table not in DATA_TABLES:  # not the store's users, roles, audit log...
+        raise NexusError(f"{table!r} is not one of the data tables; they are "
+                         f"{', '.join(DATA_TABLES)} (GET /nexus/api/data lists them)")
+    auth.require("financial.read", store=store, resource=table)
     return {"path": _launch.table_notebook(table, store_url=store_url, root_dir=root_dir,
                                            folder=folder)}
 

@@ -59,3 +59,15 @@ async def test_a_table_opens_as_a_dataframe_notebook(jp_fetch, jp_root_dir):
     assert "bank_statements" in text
     code, got = await _post(jp_fetch, "nexus", "api", "data", "salaries", "notebook")
     assert code == 400 and "bank_statements" in got["message"]
+
+
+async def test_only_the_data_tables_open_as_notebooks(jp_fetch, jp_root_dir):
+    # the store's other tables (its users' password hashes, roles, audit log...) are no
+    # data to load
+    before = sorted(jp_root_dir.glob("*.ipynb"))
+    for table in ("users", "role_assignments", "audit_logs", "notebook_runs"):
+        code, got = await _post(jp_fetch, "nexus", "api", "data", table, "notebook")
+        assert code == 400, (table, got)
+        assert got["message"].startswith(f"{table!r} is not one of the data tables")
+        assert "bank_statements" in got["message"] and "users," not in got["message"]
+    assert sorted(jp_root_dir.glob("*.ipynb")) == before
