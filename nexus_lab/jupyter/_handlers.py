@@ -191,10 +191,14 @@ class NexusHandler(APIHandler):
 
         Raises
         ------
+        tornado.web.HTTPError
+            403 for a request with no identity (whatever the route's decorators).
         ApiError
             For a :class:`~nexus_lab.errors.NexusError`: 403 for a refusal (already in the
             audit trail), 409 for an integrity failure, else 400.
         """
+        if not self.current_user:
+            raise web.HTTPError(403)
         kwargs.setdefault("store", self.workbench.store)
         user = self.user
 

@@ -99,6 +99,22 @@ async def test_an_unknown_name_of_another_identity_provider_holds_no_role(jp_fet
     assert code == 200 and listed == {"dashboards": []}
 
 
+async def test_a_request_without_an_identity_acts_as_no_one(jp_fetch, jp_serverapp):
+    from nexus_lab import audit
+    from nexus_lab.jupyter._handlers import NexusHandler, register
+
+    class Unguarded(NexusHandler):  # a route whose handler forgot @web.authenticated
+        async def get(self) -> None:
+            self.reply({"user": await self.call(lambda *, store: audit.actor())})
+
+    register(jp_serverapp, [("/nexus/api/unguarded", Unguarded)])
+    code, got = await _get(jp_fetch, "nexus", "api", "unguarded")
+    assert (code, got) == (200, {"user": "lead"})  # the token: the server's owner
+    code, got = await _get(jp_fetch, "nexus", "api", "unguarded",
+                           headers={"Authorization": ""})
+    assert code == 403 and got["error"] == "Forbidden", got  # not the owner
+
+
 # ---- the routes ------------------------------------------------------------------------
 
 async def test_runs_are_mlflows_with_their_figures_and_reports(jp_fetch, workbench):
