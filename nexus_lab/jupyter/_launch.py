@@ -409,7 +409,7 @@ def _folder(root: Path, folder: Any) -> Path:
     if not isinstance(folder, str):
         raise NexusError(f"folder: give a folder's path relative to the server's root as "
                          f"text, not {type(folder).__name__}")
-    where = _under(root, folder)
+    where = _under(root, _text("folder", folder))
     if where is None:
         raise NexusError(f"folder: {folder!r} is outside the server's root; give a folder "
                          "under it, relative to it")
@@ -446,7 +446,7 @@ def _value(p: Parameter, value: Any, root: Path, where: Path) -> Any:
         return _number(p, value)
     if not isinstance(value, str):
         raise NexusError(f"{p.name}: give text, not {type(value).__name__} ({value!r})")
-    value = value.strip()
+    value = _text(p.name, value).strip()
     if p.kind == "choice":
         if value not in (p.choices or ()):
             raise NexusError(f"{p.name}: {value!r} is not one of the choices; choose one of "
@@ -460,6 +460,16 @@ def _value(p: Parameter, value: Any, root: Path, where: Path) -> Any:
                              "e.g. 2025-06-30") from None
     if p.kind == "path":
         return _path(p, value, root, where)
+    return value
+
+
+def _text(name: str, value: str) -> str:
+    """``value``, when it can be written as UTF-8 (JSON may send a lone surrogate)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise NexusError(f"{name}: {value!r} is not text (a lone surrogate); give it as "
+                         "text") from None
     return value
 
 

@@ -321,6 +321,9 @@ BAD = [
      r"as_of: '31/05/2025' is not a date; write it as YYYY-MM-DD"),
     ("case", {"note": 5}, "", r"note: give text, not int"),
     ("case", {"note": "  "}, "", r"note: a value is required \(Why they are escalated\)"),
+    ("case", {"title": "Q1 \udcff"}, "",  # a lone surrogate: JSON may send one
+     r"title: 'Q1 \\udcff' is not text \(a lone surrogate\); give it as text"),
+    ("reconcile", {"bank_path": "data/\ud800.csv"}, "", r"bank_path: .* is not text"),
     ("reconcile", {"bank_path": "../outside.csv"}, "",
      r"bank_path: '../outside.csv' is outside the server's root; give a path under it"),
     ("reconcile", {"ledger_path": "OUTSIDE"}, "", r"ledger_path: '.*outside.csv' is outside"),
@@ -332,6 +335,7 @@ BAD = [
     ("reconcile", {"out_dir": "../../elsewhere"}, "", r"out_dir: '../../elsewhere' is outside"),
     ("reconcile", {}, "../", r"folder: '../' is outside the server's root"),
     ("reconcile", {}, "nope", r"folder: there is no folder 'nope' under the server's root"),
+    ("reconcile", {}, "work/\udcff", r"folder: .* is not text"),
 ]
 
 
