@@ -615,10 +615,12 @@ class NotebooksHandler(NexusHandler):
         if not isinstance(workflow, str) or not isinstance(parameters, dict):
             raise ApiError(400, 'name the workflow and its parameters: {"workflow": '
                            '"reconcile", "parameters": {...}, "folder": ""}')
-        root = str(self.workbench.root_dir)
+        bench = self.workbench
         try:
-            path = await asyncio.to_thread(_launch.create_notebook, workflow, parameters,
-                                           root_dir=root, folder=_folder(body))
+            path = await asyncio.to_thread(
+                _launch.create_notebook, workflow, parameters, root_dir=str(bench.root_dir),
+                folder=_folder(body), store_url=bench.store_url,
+                tracking_uri=bench.tracking_uri)
         except NexusError as err:
             raise ApiError.of(err) from err
         self.reply({"path": path}, status=201)
