@@ -199,7 +199,11 @@ def _plain(text: str) -> str:
 def _parse(func: Any, rest: str, cell: str | None) -> Any:
     """The command's options from the line and, for ``%%nexus``, from the cell's body."""
     parser = func.parser
-    argv = arg_split(rest)
+    try:
+        argv = arg_split(rest)
+    except ValueError as err:  # shlex: an unclosed quote
+        raise UsageError(f"%{parser.prog}: {err} in {rest.strip()!r}; close the quote"
+                         ) from None
     if cell is not None and cell.strip():
         argv += _cell_argv(parser, cell)
     try:
