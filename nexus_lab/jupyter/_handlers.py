@@ -1,7 +1,8 @@
 """The REST API under ``/nexus/api`` (the contract: ``extensions/API.md``).
 
 Every handler is an authenticated Jupyter ``APIHandler`` (the token, or the login cookie
-and the XSRF token; no CORS header is ever added). It parses the request, calls a service
+and the XSRF token; no CORS header but those the server's own ``allow_origin`` settings
+ask for). It parses the request, calls a service
 as the acting user in a thread of its own (so a slow call never holds the server's loop)
 and answers JSON. The services check the permissions and record the actions; a refusal
 is a 403 whose body says who may not do what. Errors are ``{"error", "message"}`` with
@@ -50,8 +51,9 @@ DATA_TABLES = ("bank_statements", "expenses", "reconciliation_runs", "reconcilia
                "open_items", "fraud_runs", "fraud_scores", "cases", "projects",
                "project_milestones", "trading_operations")
 
-#: The workflow each MLflow experiment of :data:`nexus_lab.tracking.EXPERIMENTS` records.
-WORKFLOWS = {tracking.RECONCILE_EXPERIMENT: "reconciliation",
+#: The workflow each MLflow experiment of :data:`nexus_lab.tracking.EXPERIMENTS` records
+#: (a run's ``workflow``; not the launcher's cards, :data:`nexus_lab.jupyter.WORKFLOWS`).
+EXPERIMENT_WORKFLOWS = {tracking.RECONCILE_EXPERIMENT: "reconciliation",
              tracking.FRAUD_EXPERIMENT: "fraud",
              tracking.RECOMMEND_EXPERIMENT: "recommendation",
              tracking.COMPRESS_EXPERIMENT: "compression"}
@@ -315,7 +317,7 @@ def _runs(limit: int, *, store: Any, tracking_uri: str) -> dict:
     found = tracking.recent_runs(limit, store=store, tracking_uri=tracking_uri)
     client = _mlflow(tracking_uri)
     return {"runs": [
-        {"run_id": r.run_id, "workflow": WORKFLOWS.get(r.experiment, r.experiment),
+        {"run_id": r.run_id, "workflow": EXPERIMENT_WORKFLOWS.get(r.experiment, r.experiment),
          "experiment": r.experiment, "status": r.status, "started": r.started,
          "user": r.user, "metrics": r.metrics, "has_report": _has_report(client, r.run_id)}
         for r in found.itertuples(index=False)]}
@@ -421,7 +423,7 @@ def _dashboards(base_url: str, *, store: Any) -> dict:
         for d in dashboards.DASHBOARDS.values() if allowed & set(d.permission)]}
 
 
-def _under(path: Any, root: Path) -> str | None:
+def _relative_to_root(path: Any, root: Path) -> str | None:
     """``path`` relative to the root folder, or None when it is not under it."""
     if path is None or (isinstance(path, float) and math.isnan(path)) or path == "":
         return None
@@ -440,7 +442,7 @@ def _schedules(*, store: Any, root_dir: Path) -> dict:
         out.append({"schedule_id": s.schedule_id, "name": s.name, "notebook": s.notebook,
                     "cron": s.cron, "next_run": s.next_run, "last_status": s.last_status,
                     "last_run": s.last_run,
-                    "output": _under(last["output_notebook"].iloc[0], root_dir)
+                    "output": _relative_to_root(last["output_notebook"].iloc[0], root_dir)
                     if len(last) else None})
     return {"schedules": out}
 
@@ -455,9 +457,9 @@ def _run_schedule(name: str, *, store: Any, root_dir: Path) -> dict:
         run = runs.run_schedule(name, root_dir=root_dir, store=store)
     except runs.NotebookRunError as err:  # the run is recorded as failed, its notebook kept
         return {"schedule": name, "status": "failed",
-                "output": _under(err.output_notebook, root_dir)}
+                "output": _relative_to_root(err.output_notebook, root_dir)}
     return {"schedule": name, "status": run.status,
-            "output": _under(run.output_notebook, root_dir)}
+            "output": _relative_to_root(run.output_notebook, root_dir)}
 
 
 # ---- the handlers -------------------------------------------------------------------------

@@ -28,11 +28,12 @@ from typing import Any
 from nexus_lab import config
 from nexus_lab.errors import NexusError
 
-__all__ = ["WORKFLOWS", "Parameter", "Workflow", "create_notebook", "launchers",
+__all__ = ["DEVICES", "WORKFLOWS", "Parameter", "Workflow", "create_notebook", "launchers",
            "table_notebook"]
 
 _KINDS = ("text", "path", "number", "date", "choice")
-_DEVICES = ("auto", "cpu", "cuda")
+#: The devices a workflow runs on (``device=``).
+DEVICES = ("auto", "cpu", "cuda")
 # the report kinds, points of view and formats nexus_lab.reports.make_report takes
 # (tests/jupyter/test_launch.py checks them against the service's own tuples)
 _REPORT_KINDS = ("reconciliation", "fraud", "case", "executive", "audit_trail")
@@ -125,7 +126,7 @@ class Workflow:
 
 
 def _device() -> Parameter:
-    return Parameter("device", "Device", "choice", "auto", _DEVICES)
+    return Parameter("device", "Device", "choice", "auto", DEVICES)
 
 
 def _out(folder: str) -> Parameter:
