@@ -6,8 +6,8 @@ ask for). It parses the request, calls a service
 as the acting user in a thread of its own (so a slow call never holds the server's loop)
 and answers JSON. The services check the permissions and record the actions; a refusal
 is a 403 whose body says who may not do what. Errors are ``{"error", "message"}`` with
-400 (bad input), 403 (refused), 404 (no such thing), 409 (a state that forbids it) or
-500 (anything else: the class of the error, never a traceback).
+400 (bad input), 403 (refused), 404 (no such thing), 409 (a state that forbids it), 413
+(a body over 1 MiB) or 500 (anything else: the class of the error, never a traceback).
 
 :class:`NexusHandler` is the base of every handler of the extension; :data:`HANDLERS`
 lists ``(route, handler class)`` and :func:`register` adds such lists to a server.
@@ -58,6 +58,7 @@ EXPERIMENT_WORKFLOWS = {tracking.RECONCILE_EXPERIMENT: "reconciliation",
              tracking.RECOMMEND_EXPERIMENT: "recommendation",
              tracking.COMPRESS_EXPERIMENT: "compression"}
 _REPORT = "report.html"  # the run's report among its MLflow artifacts (export_reconcile's)
+_MAX_BODY = 1 << 20  # bytes of a request's JSON: far more than any form sends
 
 
 # ---- answers ----------------------------------------------------------------------------
@@ -118,7 +119,7 @@ class ApiError(web.HTTPError):
     Parameters
     ----------
     status_code : int
-        400, 403, 404, 409 or 500.
+        400, 403, 404, 409, 413 or 500.
     message : str
         What is wrong and how to fix it.
     error : str, optional
@@ -219,9 +220,12 @@ class NexusHandler(APIHandler):
         self.finish(json.dumps(jsonable(obj)))
 
     def body(self) -> dict:
-        """The request's JSON object (an empty body is ``{}``)."""
+        """The request's JSON object (an empty body is ``{}``; one over 1 MiB a 413)."""
         if not self.request.body:
             return {}
+        if len(self.request.body) > _MAX_BODY:
+            raise ApiError(413, f"the body is {len(self.request.body):,} bytes; the API takes "
+                           "at most 1 MiB")
         try:
             got = json.loads(self.request.body)
         except (ValueError, UnicodeDecodeError) as err:

@@ -215,6 +215,13 @@ async def test_bad_promotions_are_json_errors(jp_fetch, name, body, status, says
     assert set(err) == {"error", "message"} and "Traceback" not in err["message"]
 
 
+async def test_a_body_too_large_is_refused_unparsed(jp_fetch):
+    big = {"workflow": "projects", "parameters": {"note": "x" * (2 << 20)}}
+    code, err = await _post(jp_fetch, "nexus", "api", "notebooks", body=big)
+    assert code == 413 and err["error"] == "RequestEntityTooLarge"
+    assert err["message"].startswith("the body is 2,097,") and "1 MiB" in err["message"]
+
+
 async def test_cases_list_the_escalated_flag(jp_fetch, workbench):
     code, got = await _get(jp_fetch, "nexus", "api", "cases")
     assert code == 200
