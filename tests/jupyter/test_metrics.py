@@ -94,19 +94,18 @@ async def test_each_request_writes_one_json_log_line(jp_fetch, workbench):
     assert not logger.propagate  # the root logger's handlers do not repeat the lines
 
 
-@pytest.fixture
-def small_store(store_url):
-    """A new store, on SQLite and on PostgreSQL."""
-    s = nx.store.connect(store_url)
-    s.migrate()
-    yield s
-    s.close()
-
-
 def _rows(metrics: Metrics, table: str) -> float:
     text = metrics.exposition().decode()
     return next(s.value for f in text_string_to_metric_families(text) for s in f.samples
                 if s.name == "nexus_store_rows" and s.labels == {"table": table})
+
+
+@pytest.fixture
+def small_store(store_url):
+    """A new store, on SQLite and on PostgreSQL."""
+    with nx.store.connect(store_url) as s:
+        s.migrate()
+        yield s
 
 
 def test_the_store_is_read_at_most_once_a_while_however_often_it_is_scraped(small_store,
