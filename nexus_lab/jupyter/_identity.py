@@ -11,8 +11,8 @@ the store: it holds no role there, so every service refuses it (the metrics stil
 answer it).
 
 Failed sign-ins are paced and locked per name as the dashboards' are (the process's
-:data:`nexus_lab.auth.sign_ins`), checked off the server's loop, and every sign-in, and
-every failed one, is in the store's audit log.
+:data:`nexus_lab.auth.sign_ins`; a locked name is answered 429), checked off the server's
+loop, and every sign-in, and every failed one, is in the store's audit log.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ label,input,button{{display:block;width:100%;margin:.3em 0}}input{{padding:.4em}
 
 
 _TOKEN_USERS = 10_000  # identities of the token or password remembered (the oldest forgotten)
-_LOCKED = ("Too many failed sign-ins for this name: wait a few minutes, then try again")
+_LOCKED = "Too many failed sign-ins for this name: wait a few minutes, then try again"
 
 
 class StoreLoginHandler(LoginFormHandler):
