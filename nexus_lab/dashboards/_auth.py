@@ -8,22 +8,18 @@ Bokeh asks the provider for the user on every page *and* websocket, so nothing i
 without a login, and nothing to a user who is no longer active (the cookie of one made
 inactive opens nothing more).
 
-A failed sign-in answers after a pause, without holding up the server; after
-``_LOCK_AFTER`` failures in a row a name is locked for a while (longer with each further
-failure), whether or not it is a user's, so that guessing is slow and tells no one which
-names are users. A sign-in goes on only to a dashboard of this server.
+A failed sign-in answers after a pause, without holding up the server; after five
+failures in a row a name is locked for a while (longer with each further failure),
+whether or not it is a user's (:class:`nexus_lab.auth.SignInThrottle`, the process's
+:data:`nexus_lab.auth.sign_ins`). A sign-in goes on only to a dashboard of this server.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import secrets
-import threading
-import time
 import urllib.parse
-from collections import OrderedDict
 from typing import Any
 
 from panel.auth import BasicAuthProvider, BasicLoginHandler
@@ -31,56 +27,17 @@ from panel.config import config as panel_config
 from panel.io.resources import CDN_DIST
 from panel.io.state import state
 
-from nexus_lab import audit, auth, config
+from nexus_lab import auth, config
 from nexus_lab.dashboards._catalog import DASHBOARDS, home_of
 from nexus_lab.dashboards._session import shared_store
-from nexus_lab.errors import NexusError
 
 __all__ = ["StoreAuthProvider", "StoreLoginHandler", "cookie_secret"]
 
-log = logging.getLogger("nexus_lab")
-_FAILED_PAUSE = 0.5  # seconds a failed sign-in waits, on top of scrypt's own cost
-_LOCK_AFTER = 5  # failed sign-ins in a row that lock a name
-_LOCK_FIRST, _LOCK_MOST = 30.0, 900.0  # seconds locked, doubling with each failure past it
-_REMEMBERED = 10_000  # names whose failures are kept (the oldest forgotten first)
+_FAILED_PAUSE = auth.sign_ins.pause
 _MESSAGES = {"invalid": "Invalid username or password",
              "locked": "Too many failed sign-ins for this name: wait a few minutes, then "
                        "try again"}
-
-
-class _Throttle:
-    """Failed sign-ins per name, in this process.
-
-    An attempt counts as failed from the moment it starts until it succeeds, so that
-    attempts sent at once cannot outrun the lock.
-    """
-
-    def __init__(self) -> None:
-        self._failed: OrderedDict[str, tuple[int, float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def begin(self, name: str) -> float:
-        """0 when ``name`` may try now (the try is counted), else the seconds to wait."""
-        now = time.monotonic()
-        with self._lock:
-            failures, until = self._failed.pop(name, (0, 0.0))
-            if until > now:
-                self._failed[name] = (failures, until)
-                return until - now
-            failures += 1
-            if failures >= _LOCK_AFTER:
-                until = now + min(_LOCK_FIRST * 2 ** (failures - _LOCK_AFTER), _LOCK_MOST)
-            self._failed[name] = (failures, until)
-            while len(self._failed) > _REMEMBERED:
-                self._failed.popitem(last=False)
-            return 0.0
-
-    def succeeded(self, name: str) -> None:
-        with self._lock:
-            self._failed.pop(name, None)
-
-
-_THROTTLE = _Throttle()
+_THROTTLE = auth.sign_ins  # the process's, shared with every other login form
 
 
 def dashboard_of(next_url: str | None) -> str | None:
@@ -148,13 +105,8 @@ class StoreLoginHandler(BasicLoginHandler):
         return ok
 
     def _record(self, username: str, ok: bool, **facts: Any) -> None:
-        try:
-            audit.record("login" if ok else "login.failed", f"users/{username}"[:200],
-                         {"remote": self.request.remote_ip, **facts},
-                         actor=username[:200] or "(blank)", store=shared_store(),
-                         resource_type="user", outcome="done" if ok else "refused")
-        except NexusError as err:  # the login must not hinge on the record of it
-            log.warning("could not record the sign-in of %s: %s", username[:200], err)
+        auth.record_sign_in(username, ok, store=shared_store(),
+                            remote=self.request.remote_ip, **facts)
 
     async def post(self) -> None:
         username = self.get_argument("username", "")
