@@ -58,11 +58,23 @@ def _free_port(address: str) -> int:
         return int(sock.getsockname()[1])
 
 
+def _prefix(prefix: str | None) -> str:
+    """``prefix`` as Bokeh keeps it: ``""``, or ``/a/b`` (one leading slash, none after)."""
+    if not prefix or not prefix.strip("/"):
+        return ""
+    if any(c in prefix for c in "?#\\") or any(c.isspace() for c in prefix) or \
+            "//" in prefix.strip("/"):
+        raise NexusError(f"the path prefix {prefix!r} is not a plain URL path: give one "
+                         "like /user/ana/nexus-dashboards")
+    return "/" + prefix.strip("/")
+
+
 def serve(*, port: int = 5006, address: str = "127.0.0.1", store: str | None = None,
           allow_websocket_origin: list[str] | None = None, show: bool = False,
           start: bool = True, oauth_provider: str | None = None, threads: int = 0,
-          **panel_options: Any) -> Any:
-    """Serve every dashboard and a landing page at ``/``, behind a login.
+          prefix: str | None = None, **panel_options: Any) -> Any:
+    """Serve every dashboard and a landing page at ``/`` (``PREFIX/`` with a ``prefix``),
+    behind a login.
 
     Parameters
     ----------
@@ -85,6 +97,11 @@ def serve(*, port: int = 5006, address: str = "127.0.0.1", store: str | None = N
         Threads that run the pages' callbacks, so that one user's long action (approving
         a million matches: seconds) does not hold up the others' pages; 0 runs them on
         the server's loop, one at a time.
+    prefix : str, optional
+        A path every URL of the server starts with (``/user/ana/nexus-dashboards``:
+        the landing page is ``/user/ana/nexus-dashboards/``), to be served behind a
+        proxy that passes the whole path on (jupyter-server-proxy's ``absolute_url``).
+        The cookies are then kept to that path.
     start : bool, default True
         Start the server's loop (blocks). False returns the server unstarted.
     **panel_options
@@ -115,11 +132,13 @@ def serve(*, port: int = 5006, address: str = "127.0.0.1", store: str | None = N
     apps = {"/": lambda: app("index"),
             **{f"/{name}": (lambda n=name: app(n)) for name in DASHBOARDS}}
     pn.config.nthreads = threads or None
+    prefix = _prefix(prefix)
     server = pn.serve(
         apps, port=port, address=address, show=show, start=False,
-        cookie_secret=cookie_secret(), title="NEXUS Lab",
-        websocket_origin=origins, **panel_options)
-    log.info("dashboards at http://%s:%s/ (store %s)", address, server.port, s.where)
+        cookie_secret=cookie_secret(), title="NEXUS Lab", prefix=prefix,
+        cookie_path=prefix + "/", websocket_origin=origins, **panel_options)
+    log.info("dashboards at http://%s:%s%s/ (store %s)", address, server.port, prefix,
+             s.where)
     if start:
         server.start()
         server.io_loop.start()

@@ -43,26 +43,38 @@ def workbench(tmp_path_factory):
 @pytest.fixture(scope="module")
 def dashboards(workbench):
     """``nexus-lab dashboards serve`` on a free port; yields its base URL."""
+    yield from served(workbench)
+
+
+@pytest.fixture(scope="module")
+def prefixed_dashboards(workbench):
+    """``nexus-lab dashboards serve --prefix /user/ana/nexus-dashboards``, as behind a
+    proxy; yields its base URL (the prefix included)."""
+    yield from served(workbench, "/user/ana/nexus-dashboards")
+
+
+def served(workbench, prefix: str = ""):
+    """Run the dashboards server (under ``prefix``) until the generator is closed; yields
+    ``http://127.0.0.1:PORT`` + prefix."""
     port = free_port()
-    log = open(workbench["folder"] / "server.log", "w")
+    log = open(workbench["folder"] / f"server{port}.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "nexus_lab.cli", "dashboards", "serve", "--port", str(port),
-         "--store", workbench["store"]],
+         "--store", workbench["store"], *(["--prefix", prefix] if prefix else [])],
         env={**os.environ, **workbench["env"], "PYTHONPATH": str(ROOT)}, stdout=log,
         stderr=subprocess.STDOUT, cwd=workbench["folder"])
-    base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             log.close()
             raise RuntimeError("the dashboards server stopped:\n" +
-                               (workbench["folder"] / "server.log").read_text())
+                               (workbench["folder"] / f"server{port}.log").read_text())
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 break
         except OSError:
             time.sleep(0.2)
-    yield base
+    yield f"http://127.0.0.1:{port}{prefix}"
     proc.terminate()
     try:
         proc.wait(timeout=15)
