@@ -31,11 +31,11 @@ Panel is imported only when a dashboard is built or served.
 
 from typing import Any
 
-from nexus_lab.dashboards._catalog import DASHBOARDS, HOME, THEMES, Dashboard
+from nexus_lab.dashboards._catalog import DASHBOARDS, HOME, THEMES, Dashboard, primary_role
 from nexus_lab.dashboards._tickets import TicketRefused, redeem_ticket, ticket
 
-__all__ = ["DASHBOARDS", "HOME", "THEMES", "Dashboard", "TicketRefused", "redeem_ticket",
-           "serve", "ticket"]
+__all__ = ["DASHBOARDS", "HOME", "THEMES", "Dashboard", "TicketRefused", "primary_role",
+           "redeem_ticket", "serve", "shared_store", "ticket"]
 
 
 def serve(**options: Any) -> Any:
@@ -45,3 +45,11 @@ def serve(**options: Any) -> Any:
     from nexus_lab.dashboards._server import serve as _serve
 
     return _serve(**options)
+
+
+def shared_store(url: str | None = None) -> Any:
+    """The process's open store for ``url`` (default: the configured one), migrated once:
+    the dashboards, and a Jupyter server's routes, share its connection pool."""
+    from nexus_lab.dashboards._session import shared_store as _shared_store
+
+    return _shared_store(url)
