@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["StoreIdentityProvider"]
-
+__all__ = ["WORKFLOWS", "ReviewWidget", "StoreIdentityProvider", "create_notebook",
+           "launchers", "load_ipython_extension", "table_notebook"]
 
 def _load_jupyter_server_extension(serverapp: Any) -> None:
     """Jupyter Server's hook: set up the server's workbench, its metrics, its JSON log
@@ -44,8 +44,18 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
 
 
 def __getattr__(name: str) -> Any:
-    if name == "StoreIdentityProvider":  # Jupyter Server is imported only when asked for
-        from nexus_lab.jupyter._identity import StoreIdentityProvider
+    # each public name is imported on first use: Jupyter Server, IPython and ipywidgets
+    # load only when asked for
+    if name == "StoreIdentityProvider":
+        from nexus_lab.jupyter._identity import StoreIdentityProvider as found
+    elif name == "ReviewWidget":
+        from nexus_lab.jupyter._widget import ReviewWidget as found
+    elif name == "load_ipython_extension":
+        from nexus_lab.jupyter._magics import load_ipython_extension as found
+    elif name in ("WORKFLOWS", "create_notebook", "launchers", "table_notebook"):
+        from nexus_lab.jupyter import _launch
 
-        return StoreIdentityProvider
-    raise AttributeError(f"module 'nexus_lab.jupyter' has no attribute {name!r}")
+        found = getattr(_launch, name)
+    else:
+        raise AttributeError(f"module 'nexus_lab.jupyter' has no attribute {name!r}")
+    return found

@@ -37,6 +37,7 @@ from tornado import web
 
 from nexus_lab import audit, auth, cases, config, dashboards, runs, tracking, workflows
 from nexus_lab.errors import IntegrityError, NexusError, PermissionDenied
+from nexus_lab.jupyter import _launch
 from nexus_lab.jupyter._logs import log
 from nexus_lab.jupyter._settings import Workbench
 
@@ -579,6 +580,52 @@ class RunScheduleHandler(NexusHandler):
             raise
 
 
+def _table_notebook(table: str, folder: str, *, store: Any, store_url: str,
+                    root_dir: str) -> dict:
+    auth.require("financial.read", store=store, resource=f"{table}")
+    return {"path": _launch.table_notebook(table, store_url=store_url, root_dir=root_dir,
+                                           folder=folder)}
+
+
+def _folder(body: dict) -> str:
+    folder = body.get("folder") or ""
+    if not isinstance(folder, str):
+        raise ApiError(400, "folder is the path of a folder under the server's root, as text")
+    return folder
+
+
+class LaunchersHandler(NexusHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        self.reply(_launch.launchers())
+
+
+class NotebooksHandler(NexusHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        body = self.body()
+        workflow, parameters = body.get("workflow"), body.get("parameters") or {}
+        if not isinstance(workflow, str) or not isinstance(parameters, dict):
+            raise ApiError(400, 'name the workflow and its parameters: {"workflow": '
+                           '"reconcile", "parameters": {...}, "folder": ""}')
+        root = str(self.workbench.root_dir)
+        try:
+            path = await asyncio.to_thread(_launch.create_notebook, workflow, parameters,
+                                           root_dir=root, folder=_folder(body))
+        except NexusError as err:
+            raise ApiError.of(err) from err
+        self.reply({"path": path}, status=201)
+
+
+class TableNotebookHandler(NexusHandler):
+    @web.authenticated
+    async def post(self, table: str) -> None:
+        bench = self.workbench
+        self.reply(await self.call(_table_notebook, table, _folder(self.body()),
+                                   store_url=bench.store_url, root_dir=str(bench.root_dir)),
+                   status=201)
+
+
 #: The API's routes (relative to the server's ``base_url``) and their handlers.
 HANDLERS: list[tuple[str, type]] = [
     ("/nexus/api/whoami", WhoAmIHandler),
@@ -590,6 +637,9 @@ HANDLERS: list[tuple[str, type]] = [
     ("/nexus/api/cases/{case_id}/verify", VerifyCaseHandler),
     ("/nexus/api/cases/{case_id}/timeline", TimelineHandler),
     ("/nexus/api/data", DataHandler),
+    ("/nexus/api/data/{table}/notebook", TableNotebookHandler),
+    ("/nexus/api/launchers", LaunchersHandler),
+    ("/nexus/api/notebooks", NotebooksHandler),
     ("/nexus/api/dashboards", DashboardsHandler),
     ("/nexus/api/schedules", SchedulesHandler),
     ("/nexus/api/schedules/{name}/run", RunScheduleHandler),

@@ -98,7 +98,7 @@ class ReviewWidget(widgets.VBox):
     >>> import tempfile, pathlib
     >>> import nexus_lab as nx
     >>> from nexus_lab import workflows
-    >>> from nexus_lab.jupyter._widget import ReviewWidget
+    >>> from nexus_lab.jupyter import ReviewWidget
     >>> store = nx.store.connect(pathlib.Path(tempfile.mkdtemp()) / "books.db")
     >>> _ = store.migrate()
     >>> bank, ledger, _ = nx.datasets.synth_reconciliation(100, seed=0)

@@ -159,6 +159,7 @@ def _case(lab, tracking_uri, monkeypatch):
     monkeypatch.setenv("NEXUS_LAB_ACTOR", "ana")
     monkeypatch.setenv("NEXUS_LAB_KEY_PASSWORD", "evidence room password")
     monkeypatch.setenv("NEXUS_LAB_CASES", str(lab.parent / "cases"))
+    monkeypatch.setenv("NEXUS_LAB_CASES_KEY", str(lab.parent / "evidence-room.nxkey"))
 
     def check(path, done):
         store = nx.store.connect(url)
@@ -215,6 +216,7 @@ def _report(lab, tracking_uri, monkeypatch):
     store.close()
     monkeypatch.setenv("NEXUS_LAB_STORE", url)
     monkeypatch.setenv("NEXUS_LAB_KEY_PASSWORD", "workbench key password")
+    monkeypatch.setenv("NEXUS_LAB_SIGNING_KEY", str(lab.parent / "workbench.nxkey"))
 
     def check(path, done):
         filed = sorted(p.name for p in (lab / "reports").iterdir())

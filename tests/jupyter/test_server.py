@@ -20,6 +20,8 @@ ROUTES = [  # every route of the extension, as a request that would succeed
     ("POST", "nexus/api/cases/CASE/verify"), ("GET", "nexus/api/cases/CASE/timeline"),
     ("GET", "nexus/api/data"), ("GET", "nexus/api/dashboards"),
     ("GET", "nexus/api/schedules"), ("POST", f"nexus/api/schedules/{SCHEDULE}/run"),
+    ("GET", "nexus/api/launchers"), ("POST", "nexus/api/notebooks"),
+    ("POST", "nexus/api/data/bank_statements/notebook"),
     ("GET", "nexus/metrics"),
 ]
 
