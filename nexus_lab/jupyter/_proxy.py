@@ -19,7 +19,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from nexus_lab import config
+from nexus_lab.jupyter._settings import store_url
 
 __all__ = ["NAME", "dashboards_server"]
 
@@ -33,12 +33,12 @@ def _server_store() -> str:
     one such a server would choose."""
     from jupyter_server.serverapp import ServerApp
 
-    if ServerApp.initialized():
-        web_app = getattr(ServerApp.instance(), "web_app", None)
-        bench = web_app.settings.get("nexus_lab") if web_app is not None else None
-        if bench is not None:
-            return bench.store_url
-    return config.store_url()
+    if not ServerApp.initialized():
+        return store_url()
+    server = ServerApp.instance()
+    web_app = getattr(server, "web_app", None)
+    bench = web_app.settings.get("nexus_lab") if web_app is not None else None
+    return bench.store_url if bench is not None else store_url(server.root_dir)
 
 
 def _environment() -> dict[str, str]:
