@@ -34,6 +34,35 @@ def browser_context_args():
     return {"viewport": {"width": 1500, "height": 1000}}
 
 
+# Playwright, and its browser, for one module at a time (pytest-playwright keeps them for
+# the session): its sync API leaves an asyncio loop running in this thread while it is
+# started, and the Jupyter tests that run after these (pytest-jupyter) need the thread's
+# loop to themselves.
+@pytest.fixture(scope="module")
+def playwright():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def browser_type(playwright, browser_name):
+    return getattr(playwright, browser_name)
+
+
+@pytest.fixture(scope="module")
+def launch_browser(browser_type_launch_args, browser_type):
+    return lambda **options: browser_type.launch(**{**browser_type_launch_args, **options})
+
+
+@pytest.fixture(scope="module")
+def browser(launch_browser):
+    launched = launch_browser()
+    yield launched
+    launched.close()
+
+
 @pytest.fixture(scope="module")
 def workbench(tmp_path_factory):
     """A filled store and the settings that go with it (one per test module)."""
