@@ -92,7 +92,7 @@ _THROTTLE = _Throttle()
 def dashboard_of(next_url: str | None, prefix: str = "") -> str | None:
     r"""The dashboard a sign-in's ``next`` asks for (``""``: the landing page), or None
     when it is no page of this server (another site, ``///host``, a backslash, a path
-    outside ``prefix``, the server's path prefix...).
+    outside the server's path ``prefix``...).
 
     Examples
     --------

@@ -41,13 +41,17 @@ def _warm() -> None:
             log.warning("dashboard %s does not load: %s", d.name, err)
 
 
-def _check_logins(store: Any) -> None:
-    able = store.query("select count(*) as n from users where active = :t and password_hash "
-                       "is not null", {"t": True})["n"].iloc[0]
+def _check_logins(store: Any, *, passwords: bool = True) -> None:
+    """Refuse to serve a store nobody can sign in to: no active user (with a password,
+    unless ``passwords`` is False: tickets sign users in without one)."""
+    able = store.query("select count(*) as n from users where active = :t" +
+                       (" and password_hash is not null" if passwords else ""),
+                       {"t": True})["n"].iloc[0]
     if not able:
         raise NexusError(
-            f"nobody can sign in to the store at {store.where}: add a user with a password "
-            "first, e.g. `nexus-lab users add ana --role examiner` (it asks the password)")
+            f"nobody can sign in to the store at {store.where}: add a user"
+            f"{' with a password' if passwords else ''} first, e.g. `nexus-lab users add ana "
+            "--role examiner` (it asks the password)")
 
 
 def _free_port(address: str) -> int:
@@ -101,7 +105,8 @@ def serve(*, port: int = 5006, address: str = "127.0.0.1", store: str | None = N
         A path every URL of the server starts with (``/user/ana/nexus-dashboards``:
         the landing page is ``/user/ana/nexus-dashboards/``), to be served behind a
         proxy that passes the whole path on (jupyter-server-proxy's ``absolute_url``).
-        The cookies are then kept to that path.
+        The cookies are then kept to that path, and an active user without a password
+        is enough to start: behind the Jupyter server, people come in with tickets.
     start : bool, default True
         Start the server's loop (blocks). False returns the server unstarted.
     **panel_options
@@ -115,11 +120,12 @@ def serve(*, port: int = 5006, address: str = "127.0.0.1", store: str | None = N
 
     from nexus_lab.dashboards._auth import StoreAuthProvider, cookie_secret
 
+    prefix = _prefix(prefix)
     if store:
         os.environ["NEXUS_LAB_STORE"] = store  # the sessions' store, and panel serve's
     s = shared_store(store or config.store_url())
     if oauth_provider is None:
-        _check_logins(s)
+        _check_logins(s, passwords=not prefix)
         here = Path(__file__).parent / "templates"
         panel_options["auth_provider"] = StoreAuthProvider(
             login_endpoint="/login", logout_endpoint="/logout",
@@ -132,7 +138,6 @@ def serve(*, port: int = 5006, address: str = "127.0.0.1", store: str | None = N
     apps = {"/": lambda: app("index"),
             **{f"/{name}": (lambda n=name: app(n)) for name in DASHBOARDS}}
     pn.config.nthreads = threads or None
-    prefix = _prefix(prefix)
     server = pn.serve(
         apps, port=port, address=address, show=show, start=False,
         cookie_secret=cookie_secret(), title="NEXUS Lab", prefix=prefix,

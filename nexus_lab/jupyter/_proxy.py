@@ -25,7 +25,7 @@ __all__ = ["NAME", "dashboards_server"]
 
 #: The proxy's path under the server's ``base_url`` (and the entry point's name).
 NAME = "nexus-dashboards"
-_START_SECONDS = 120.0  # the first visit waits while the server imports Panel and the views
+_START_SECONDS = 60.0  # the first visit waits while the server imports Panel and the views
 
 
 def _server_store() -> str:

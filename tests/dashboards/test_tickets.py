@@ -12,6 +12,9 @@ import base64
 import hashlib
 import hmac
 import json
+import os
+import subprocess
+import sys
 import time
 import urllib.parse
 
@@ -19,8 +22,10 @@ import pytest
 
 import nexus_lab as nx
 import nexus_lab.dashboards as nd
+from nexus_lab import auth
 from nexus_lab.errors import NexusError
-from tests.dashboards._browser import Client, store_query
+from tests.dashboards._browser import ROOT, Client, free_port, store_query, workbench_env
+from tests.dashboards.conftest import served
 
 pytestmark = pytest.mark.slow
 
@@ -181,3 +186,31 @@ def test_a_password_sign_in_works_under_the_prefix(prefixed_dashboards):
     assert b.sign_in("pat", next_url=f"{PREFIX}/cases")[:2] == (302, "./cases")
     assert b.open("/cases")[0] == 200
     assert Client(prefixed_dashboards.removesuffix(PREFIX)).open("/cases")[0] == 404
+
+
+def test_behind_a_proxy_a_user_without_a_password_comes_in_with_a_ticket(tmp_path):
+    env = workbench_env(tmp_path)
+    s = nx.store.connect(env["NEXUS_LAB_STORE"])
+    s.migrate()
+    auth.add_user("solo", role="admin", store=s)  # no password
+    s.close()
+    alone = subprocess.run(
+        [sys.executable, "-m", "nexus_lab.cli", "dashboards", "serve", "--port",
+         str(free_port())], env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True, timeout=120)
+    assert alone.returncode != 0 and "add a user with a password first" in alone.stderr
+    server = served({"folder": tmp_path, "env": env, "store": env["NEXUS_LAB_STORE"]},
+                    PREFIX)
+    try:
+        b = Client(next(server))
+        token = nd.ticket("solo", "models", secret=env["NEXUS_LAB_COOKIE_SECRET"])
+        assert b.open(_login(token))[:2] == (302, "./models")
+        assert b.open("/models")[0] == 200
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("prefix", ["/a b", "/x?y", "/a//b", "/a#b"])
+def test_a_prefix_is_a_plain_path(prefix):
+    with pytest.raises(NexusError, match="not a plain URL path"):
+        nd.serve(prefix=prefix, start=False)

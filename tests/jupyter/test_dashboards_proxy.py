@@ -142,10 +142,12 @@ def _entry_points(folder: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def jupyter(workbench, tmp_path_factory):
     """``jupyter server`` with the extension on a free port, its token :data:`TOKEN`, acting
-    as ana; yields ``(base URL, process)``."""
+    as ana, serving the workbench's store; yields ``(base URL, process)``."""
     folder = tmp_path_factory.mktemp("jupyter-proxy")
     port = free_port()
     env = {**os.environ, **workbench["env"],
+           # the server's store is c.NexusLab.store_url: the dashboards must serve that one
+           "NEXUS_LAB_STORE": f"sqlite:///{(folder / 'not-the-servers.db').as_posix()}",
            "PYTHONPATH": os.pathsep.join([str(ROOT), *_entry_points(folder)]),
            "JUPYTER_CONFIG_DIR": str(folder / "config"),
            "JUPYTER_RUNTIME_DIR": str(folder / "runtime")}
