@@ -103,10 +103,12 @@ def served(workbench, prefix: str = ""):
                 break
         except OSError:
             time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}{prefix}"
-    proc.terminate()
     try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        yield f"http://127.0.0.1:{port}{prefix}"
+    finally:  # closing the generator stops the server too
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
