@@ -12,48 +12,58 @@ A failed sign-in answers after a pause, without holding up the server; after fiv
 failures in a row a name is locked for a while (longer with each further failure),
 whether or not it is a user's (:class:`nexus_lab.auth.SignInThrottle`, the process's
 :data:`nexus_lab.auth.sign_ins`). A sign-in goes on only to a dashboard of this server.
+
+Signed in elsewhere (JupyterLab), a user comes in with a ticket instead of a password
+(``login?ticket=...``, see :mod:`nexus_lab.dashboards._tickets`): good once, for a
+minute, for an active user, recorded in the audit log like a sign-in with a password
+(``method`` "jupyter ticket"); a ticket that is refused is recorded as a failed sign-in.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
 import urllib.parse
 from typing import Any
 
-from panel.auth import BasicAuthProvider, BasicLoginHandler
+from panel.auth import BasicAuthProvider, BasicLoginHandler, LogoutHandler
 from panel.config import config as panel_config
 from panel.io.resources import CDN_DIST
 from panel.io.state import state
 
-from nexus_lab import auth, config
+from nexus_lab import auth
 from nexus_lab.dashboards._catalog import DASHBOARDS, home_of
 from nexus_lab.dashboards._session import shared_store
+from nexus_lab.dashboards._tickets import TicketRefused, cookie_secret, redeem_ticket
 
-__all__ = ["StoreAuthProvider", "StoreLoginHandler", "cookie_secret"]
+__all__ = ["StoreAuthProvider", "StoreLoginHandler", "StoreLogoutHandler", "cookie_secret"]
 
 _FAILED_PAUSE = auth.sign_ins.pause
 _MESSAGES = {"invalid": "Invalid username or password",
              "locked": "Too many failed sign-ins for this name: wait a few minutes, then "
-                       "try again"}
+                       "try again",
+             "ticket": "That link has expired or was already used: open the dashboard "
+                       "again from JupyterLab, or sign in here"}
 _THROTTLE = auth.sign_ins  # the process's, shared with every other login form
 
 
-def dashboard_of(next_url: str | None) -> str | None:
+def dashboard_of(next_url: str | None, prefix: str = "") -> str | None:
     r"""The dashboard a sign-in's ``next`` asks for (``""``: the landing page), or None
-    when it is no page of this server (another site, ``///host``, a backslash...).
+    when it is no page of this server (another site, ``///host``, a backslash, a path
+    outside the server's path ``prefix``...).
 
     Examples
     --------
     >>> [dashboard_of(u) for u in ("/fraud", "/", "///evil.example/x", "https://x.org/",
     ...                            "/\\x.org", "/etc/passwd")]
     ['fraud', '', None, None, None, None]
+    >>> [dashboard_of(u, "/user/ana/dash") for u in ("/user/ana/dash/cases", "/cases",
+    ...                                             "/user/ana/dashcases")]
+    ['cases', None, None]
     """
     if not next_url or "\\" in next_url:
         return None
     parts = urllib.parse.urlsplit(next_url)
-    base = state.base_url or "/"
+    base = prefix.rstrip("/") + "/" if prefix else (state.base_url or "/")
     if parts.scheme or parts.netloc or not parts.path.startswith(base) or \
             parts.path.startswith("//"):
         return None
@@ -66,42 +76,54 @@ def _active(user: str) -> bool:
                                    columns=["user_id"]).empty
 
 
-def cookie_secret() -> str:
-    """``NEXUS_LAB_COOKIE_SECRET``, else a random secret made once and kept (owner-only)
-    in ``dashboards/cookie_secret`` in the data folder, so sign-ins outlive a restart."""
-    env = config.settings().cookie_secret
-    if env:
-        return env
-    path = config.data_folder() / "dashboards" / "cookie_secret"
-    if path.is_file():
-        return path.read_text(encoding="ascii").strip()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    secret = secrets.token_urlsafe(48)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(secret)
-    os.replace(tmp, path)
-    return secret
-
-
 class StoreLoginHandler(BasicLoginHandler):
-    """Panel's login form, checked against the password hashes in the store."""
+    """Panel's login form, checked against the password hashes in the store; or, with
+    ``?ticket=``, a ticket (:func:`nexus_lab.dashboards.ticket`) instead of a password."""
 
-    def get(self) -> None:
-        wanted = dashboard_of(self.get_argument("next", ""))
+    async def get(self) -> None:
+        ticket = self.get_argument("ticket", None)
+        if ticket is not None:
+            await self._take(ticket)
+            return
+        wanted = dashboard_of(self.get_argument("next", ""), self.application.prefix)
         if wanted is None:
-            self.clear_cookie("next_url")
+            self.clear_cookie("next_url", path=panel_config.cookie_path)
         else:
-            self.set_cookie("next_url", "/" + wanted, httponly=True)
+            self.set_cookie("next_url", "/" + wanted, httponly=True,
+                            path=panel_config.cookie_path)
         self.write(self._login_template.render(
             login_endpoint=self._login_endpoint, PANEL_CDN=CDN_DIST,
             errormessage=_MESSAGES.get(self.get_argument("error", ""), "")))
 
+    async def _take(self, ticket: str) -> None:
+        """Sign in with a ticket, once; go on to the dashboard it was made for."""
+        loop = asyncio.get_running_loop()
+        next_url = self.get_argument("next", None)
+        try:
+            user, dashboard = redeem_ticket(ticket, secret=panel_config.cookie_secret)
+            if next_url is not None and \
+                    dashboard_of(next_url, self.application.prefix) != dashboard:
+                raise TicketRefused("elsewhere", "the ticket was made for another page",
+                                    user)
+            if not await loop.run_in_executor(None, _active, user):
+                raise TicketRefused("inactive", f"{user} is not an active user", user)
+        except TicketRefused as refused:
+            claimed, reason = refused.user or "(ticket)", refused.reason
+            await loop.run_in_executor(None, lambda: self._record(
+                claimed, False, method="jupyter ticket", reason=reason))
+            await asyncio.sleep(_FAILED_PAUSE)
+            self.redirect(self.request.path + "?error=ticket")
+            return
+        await loop.run_in_executor(None, lambda: self._record(user, True,
+                                                              method="jupyter ticket"))
+        self.set_current_user(user)
+        self.clear_cookie("next_url", path=panel_config.cookie_path)
+        self.redirect("./" + dashboard)
+
     def _validate(self, username: str, password: str) -> bool:
         store = shared_store()
         ok = bool(username) and auth.check_password(username, password, store=store)
-        self._record(username, ok)
+        self._record(username, ok, method="password")
         return ok
 
     def _record(self, username: str, ok: bool, **facts: Any) -> None:
@@ -121,16 +143,26 @@ class StoreLoginHandler(BasicLoginHandler):
             ok = await loop.run_in_executor(None, self._validate, username, password)
         if not ok:
             await asyncio.sleep(_FAILED_PAUSE)
-            self.redirect(self.request.uri.split("?")[0] + "?error=" +
-                          ("locked" if locked else "invalid"))
+            self.redirect(self.request.path + "?error=" + ("locked" if locked else "invalid"))
             return
         _THROTTLE.succeeded(username)
         self.set_current_user(username)
         wanted = dashboard_of(self.get_cookie("next_url", None))
         roles = await loop.run_in_executor(None, lambda: auth.roles(username,
                                                                     store=shared_store()))
-        self.clear_cookie("next_url")
+        self.clear_cookie("next_url", path=panel_config.cookie_path)
         self.redirect("./" + (wanted or home_of(roles)))
+
+
+class StoreLogoutHandler(LogoutHandler):
+    """Panel's sign-out, clearing the cookies where they were set (under the server's
+    path prefix when it has one)."""
+
+    def get(self) -> None:
+        for name in ("user", "id_token", "next_url", "is_guest"):
+            self.clear_cookie(name, path=panel_config.cookie_path)
+        self.write(self._logout_template.render(PANEL_CDN=CDN_DIST,
+                                                LOGIN_ENDPOINT=self._login_endpoint))
 
 
 class StoreAuthProvider(BasicAuthProvider):
@@ -155,3 +187,9 @@ class StoreAuthProvider(BasicAuthProvider):
         StoreLoginHandler._login_endpoint = self._login_endpoint
         StoreLoginHandler._login_template = self._login_template
         return StoreLoginHandler
+
+    @property
+    def logout_handler(self) -> type[StoreLogoutHandler]:
+        StoreLogoutHandler._logout_template = self._logout_template
+        StoreLogoutHandler._login_endpoint = self._login_endpoint
+        return StoreLogoutHandler
