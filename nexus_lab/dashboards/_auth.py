@@ -147,7 +147,7 @@ class StoreLoginHandler(BasicLoginHandler):
             return
         _THROTTLE.succeeded(username)
         self.set_current_user(username)
-        wanted = dashboard_of(self.get_cookie("next_url", None))
+        wanted = dashboard_of(self.get_cookie("next_url", None), self.application.prefix)
         roles = await loop.run_in_executor(None, lambda: auth.roles(username,
                                                                     store=shared_store()))
         self.clear_cookie("next_url", path=panel_config.cookie_path)
