@@ -98,6 +98,10 @@ def _demo(args: argparse.Namespace) -> int:
                                              store=str(records["store"]), model="demo")
         print(f"  the scores kept in {records['store']} for review (fraud run "
               f"{fraud_run[:12]})")
+        case = wf.case_step(records["store"], fraud_run)
+        sealed = ", ".join(case["evidence"]) or "held already"
+        print(f"  ana escalated its riskiest flag into case {case['case_id']} (evidence: "
+              f"{sealed}; case store {case['path']})")
 
         print()
         rec = wf.recommend_step(sample.interactions, out, device=args.device, track=track)

@@ -240,8 +240,14 @@ def test_demo_runs_on_the_bundled_data(tmp_path, tracking_uri):
     assert (tmp_path / "demo" / "fraud" / "report.html").exists()
     books = nx.store.connect(tmp_path / "demo" / "store" / "books.db")
     kept = books.read("fraud_scores")
-    assert len(kept) == 1000 and set(kept["review_state"]) == {"open", "none"}
+    assert set(kept["review_state"]) == {"open", "none", "escalated"}
+    assert len(kept) == 1000 and (kept["review_state"] == "escalated").sum() == 1
     assert kept["amount_cents"].notna().all()
+    # ... and its riskiest flag escalated into a case the workbench can verify
+    case = kept.loc[kept["review_state"] == "escalated", "case_id"].iloc[0]
+    assert f"escalated its riskiest flag into case {case}" in proc.stdout
+    with nx.auth.acting_as("lead"):
+        assert nx.cases.verify_case(case, store=books)["verdict"] == "PASS"
     books.close()
     # the recommender step: the self-tuning hybrid, measured, registered, every user's list
     assert "Trained a hybrid recommender" in proc.stdout
@@ -268,7 +274,8 @@ def test_demo_runs_on_the_bundled_data(tmp_path, tracking_uri):
     assert list(trail.entries()["action"]) == [
         *["user.added"] * 3, *["data.ingested"] * 4, "reconciliation.saved",
         "permission.denied", "reconciliation.approved", "report.signed",  # the store's step
-        "model.registered", "model.promoted", "fraud.scored", "model.registered",
+        "model.registered", "model.promoted", "fraud.scored",
+        "case.opened", "fraud.flag_escalated", "model.registered",  # the demo's case
         "model.promoted", "reconciliation.approved", "fraud.flag_cleared"]
     trail.close()
     assert "case store intact: 1 cases, 2 evidence items" in proc.stdout
