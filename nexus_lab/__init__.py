@@ -55,6 +55,6 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext nexus_lab``: the ``%nexus`` and ``%%nexus`` magics."""
-    from nexus_lab.jupyter._magics import load_ipython_extension as load
+    from nexus_lab.jupyter import load_ipython_extension as load
 
     load(ipython)

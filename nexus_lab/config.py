@@ -63,8 +63,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import tomllib
 
 __all__ = ["DEFAULT_TRACKING_DB", "VARIABLES", "Settings", "cases_folder", "cases_key",
-           "data_folder", "login_name", "redact", "reports_folder", "settings", "signing_key",
-           "store_url", "tracking_uri"]
+           "checkout", "data_folder", "login_name", "redact", "reports_folder", "settings",
+           "signing_key", "store_url", "tracking_uri"]
 
 DEFAULT_TRACKING_DB = Path("experiments") / "mlflow.db"  # relative to a checkout's root
 _PROJECT = "nexus-lab"  # the name a checkout's pyproject.toml gives
@@ -205,6 +205,23 @@ def reports_folder() -> Path:
     """Where signed reports go: ``NEXUS_LAB_REPORTS``, else ``reports`` in the data
     folder."""
     return Path(settings().reports or _data_folder() / "reports")
+
+
+def checkout(start: str | os.PathLike[str] | None = None) -> Path | None:
+    """The NEXUS Lab checkout ``start`` (default: the current folder) is in: the nearest
+    folder at or above it whose ``pyproject.toml`` names ``nexus-lab``, or that holds
+    ``experiments/mlflow.db`` already; None outside any checkout.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> lab = pathlib.Path(tempfile.mkdtemp()) / "lab"
+    >>> (lab / "notebooks").mkdir(parents=True)
+    >>> _ = (lab / "pyproject.toml").write_text("[project]\\nname = 'nexus-lab'\\n")
+    >>> checkout(lab / "notebooks") == lab.absolute()
+    True
+    """
+    return _checkout(Path.cwd() if start is None else Path(start))
 
 
 def _checkout(start: Path) -> Path | None:

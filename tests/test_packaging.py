@@ -14,7 +14,9 @@ import nexus_lab as nx
 ROOT = Path(__file__).resolve().parents[1]
 # conda names differ from PyPI names for a few packages
 CONDA_NAME = {"torch": "pytorch", "psycopg[binary]": "psycopg",
-              "jupyter-scheduler": "jupyter_scheduler"}
+              "jupyter-scheduler": "jupyter_scheduler", "jupyter-server": "jupyter_server",
+              "prometheus-client": "prometheus_client",
+              "pytest-jupyter[server]": "pytest-jupyter"}
 
 
 def _name(requirement: str) -> str:

@@ -27,9 +27,9 @@ Panel is imported only when a dashboard is built or served.
 
 from typing import Any
 
-from nexus_lab.dashboards._catalog import DASHBOARDS, HOME, THEMES, Dashboard
+from nexus_lab.dashboards._catalog import DASHBOARDS, HOME, THEMES, Dashboard, primary_role
 
-__all__ = ["DASHBOARDS", "HOME", "THEMES", "Dashboard", "serve"]
+__all__ = ["DASHBOARDS", "HOME", "THEMES", "Dashboard", "primary_role", "serve", "shared_store"]
 
 
 def serve(**options: Any) -> Any:
@@ -38,3 +38,11 @@ def serve(**options: Any) -> Any:
     from nexus_lab.dashboards._server import serve as _serve
 
     return _serve(**options)
+
+
+def shared_store(url: str | None = None) -> Any:
+    """The process's open store for ``url`` (default: the configured one), migrated once:
+    the dashboards, and a Jupyter server's routes, share its connection pool."""
+    from nexus_lab.dashboards._session import shared_store as _shared_store
+
+    return _shared_store(url)
