@@ -73,7 +73,8 @@ export interface IVerification {
   ok: boolean;
   verdict: 'PASS' | 'FAIL';
   first_problem: string | null;
-  summary: string;
+  /** The check's figures ({folder, ok, cases, evidence, custody_events, ...}). */
+  summary: Record<string, unknown> | string;
 }
 
 export interface ITimelineEvent {

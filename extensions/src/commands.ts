@@ -12,7 +12,7 @@ import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { Widget } from '@lumino/widgets';
 
 import { api, dashboardUrl, IVerification, IWorkflow, NexusApiError } from './api';
-import { figure } from './format';
+import { checkText, figure } from './format';
 import { nexusIcon } from './icons';
 import { askParameters } from './launcher';
 import { openFrameTab, openTimelineTab } from './tabs';
@@ -240,7 +240,7 @@ export function registerCommands(ctx: ICommandContext): string[] {
       if (!args.fromPanel) {
         await showDialog({
           title: `${caseId}: ${result.verdict}`,
-          body: [result.summary, result.first_problem ? `First problem: ${result.first_problem}` : '']
+          body: [checkText(result.summary), result.first_problem ? `First problem: ${result.first_problem}` : '']
             .filter(Boolean)
             .join('\n\n'),
           buttons: [Dialog.okButton()]
@@ -284,7 +284,6 @@ export function registerCommands(ctx: ICommandContext): string[] {
   commands.addCommand(CommandIDs.openDashboard, {
     label: args => (args.name ? String(args.title ?? args.name) : 'Open a Dashboard\u2026'),
     caption: 'Open a NEXUS dashboard in a tab, signed in as you',
-    icon: args => (args.name ? undefined : nexusIcon),
     execute: guard('Cannot open the dashboard', async args => {
       let name = text(args, 'name');
       let url = text(args, 'url');

@@ -67,15 +67,41 @@ export function figure(value: number | null | undefined): string {
   return Number(value.toPrecision(3)).toString();
 }
 
-/** The first `count` metrics of a run as "name figure" pairs, in the server's order. */
+/**
+ * The metrics that say most about a workflow's run, first first (those
+ * `nexus_lab.tracking.EXPERIMENTS` names): a run's key figures are these when it has
+ * them, the others after, in the server's order.
+ */
+export const KEY_METRICS = [
+  'rate',
+  'matched_pairs',
+  'mean_confidence',
+  'holdout_auprc',
+  'holdout_roc_auc',
+  'holdout_flagged_share',
+  'test_ndcg',
+  'test_precision',
+  'test_recall',
+  'compression_ratio',
+  'recall_at_10',
+  'mse'
+];
+
+/** A run's first `count` key figures as "name figure" pairs (see `KEY_METRICS`). */
 export function keyFigures(
   metrics: Record<string, number> | null | undefined,
   count = 3
 ): Array<[string, string]> {
-  return Object.entries(metrics ?? {})
-    .filter(([, value]) => typeof value === 'number')
+  const numbers = Object.entries(metrics ?? {}).filter(([, value]) => typeof value === 'number');
+  const rank = (name: string) => {
+    const at = KEY_METRICS.indexOf(name);
+    return at < 0 ? KEY_METRICS.length : at;
+  };
+  return numbers
+    .map((entry, order) => ({ entry, order }))
+    .sort((a, b) => rank(a.entry[0]) - rank(b.entry[0]) || a.order - b.order)
     .slice(0, count)
-    .map(([name, value]) => [name, figure(value)]);
+    .map(({ entry: [name, value] }) => [name, figure(value)]);
 }
 
 export type Tone = 'good' | 'bad' | 'busy' | 'idle' | 'warn';
@@ -122,4 +148,56 @@ export function qualityTone(score: number | null | undefined): Tone {
     return 'idle';
   }
   return score >= 90 ? 'good' : score >= 70 ? 'warn' : 'bad';
+}
+
+/** A case check's figures (`summary` of `POST .../verify`), or a sentence already. */
+export type CheckSummary = string | Record<string, unknown> | null | undefined;
+
+function count(value: unknown): number | null {
+  return typeof value === 'number' && isFinite(value) ? value : null;
+}
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+}
+
+/**
+ * A case check's figures in a line: "2/2 evidence items intact · 4 custody events ·
+ * 7 audit entries"; a string is kept as it is.
+ */
+export function checkText(summary: CheckSummary): string {
+  if (summary === null || summary === undefined) {
+    return '';
+  }
+  if (typeof summary === 'string') {
+    return summary;
+  }
+  const parts: string[] = [];
+  const evidence = count(summary.evidence);
+  const intact = count(summary.evidence_ok);
+  if (evidence !== null) {
+    parts.push(
+      intact !== null ? `${intact}/${plural(evidence, 'evidence item')} intact` : plural(evidence, 'evidence item')
+    );
+  }
+  const custody = count(summary.custody_events);
+  if (custody !== null) {
+    parts.push(plural(custody, 'custody event'));
+  }
+  const audit = count(summary.audit_entries);
+  if (audit !== null) {
+    parts.push(plural(audit, 'audit entry', 'audit entries'));
+  }
+  return parts.join(' \u00b7 ');
+}
+
+/** Every figure of a case check, one "name: value" a line (a tooltip). */
+export function checkDetail(summary: CheckSummary): string {
+  if (!summary || typeof summary === 'string') {
+    return summary ?? '';
+  }
+  return Object.entries(summary)
+    .filter(([, value]) => value !== null && value !== undefined && typeof value !== 'object')
+    .map(([name, value]) => `${name.replace(/_/g, ' ')}: ${value}`)
+    .join('\n');
 }

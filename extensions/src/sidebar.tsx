@@ -21,7 +21,7 @@ import {
   NexusApiError
 } from './api';
 import { CommandIDs } from './commands';
-import { figure, fullTime, keyFigures, qualityTone, tone, when } from './format';
+import { checkDetail, checkText, figure, fullTime, keyFigures, qualityTone, tone, when } from './format';
 
 /** The sections, by the name `refresh([...])` takes. */
 export type SectionName = 'runs' | 'cases' | 'data' | 'dashboards' | 'schedules';
@@ -93,7 +93,7 @@ function Action(props: {
       type="button"
       className={`nx-Action${props.icon ? ' nx-Action-icon' : ''}`}
       title={props.title ?? props.label}
-      aria-label={props.title ?? props.label}
+      aria-label={props.icon ? props.label : undefined}
       onClick={event => {
         event.stopPropagation();
         props.onClick();
@@ -238,7 +238,7 @@ function ModelCard(props: { model: IModel; commands: CommandRegistry; mayPromote
           {expanded ? 'Hide versions' : 'Versions & history'}
         </button>
       </div>
-      <ErrorLine message={errors.promote} />
+      <ErrorLine message={Object.values(errors).find(Boolean)} />
       {expanded && (
         <div className="nx-Model-detail">
           <ul className="nx-Versions">
@@ -277,9 +277,10 @@ function ModelCard(props: { model: IModel; commands: CommandRegistry; mayPromote
               );
             })}
           </ul>
+          <div className="nx-Subtitle">History</div>
+          {model.history.length === 0 && <Empty>No promotions yet.</Empty>}
           {model.history.length > 0 && (
             <>
-              <div className="nx-Subtitle">History</div>
               <ol className="nx-History">
                 {[...model.history].reverse().map((event, index) => (
                   <li key={index}>
@@ -365,8 +366,10 @@ function CaseRow(props: { item: ICase; commands: CommandRegistry }) {
       </div>
       {verdict && (
         <div className="nx-Verdict" data-verdict={verdict.verdict}>
-          <Badge text={verdict.verdict} tone={verdict.ok ? 'good' : 'bad'} title={verdict.summary} />
-          <span className="nx-Verdict-text">{verdict.ok ? verdict.summary : verdict.first_problem ?? verdict.summary}</span>
+          <Badge text={verdict.verdict} tone={verdict.ok ? 'good' : 'bad'} title={checkDetail(verdict.summary)} />
+          <span className="nx-Verdict-text" title={checkDetail(verdict.summary)}>
+            {verdict.ok ? checkText(verdict.summary) : verdict.first_problem ?? checkText(verdict.summary)}
+          </span>
         </div>
       )}
       <ErrorLine message={errors.verify || errors.timeline} />
@@ -400,8 +403,9 @@ function TableRow(props: { table: ITable; commands: CommandRegistry }) {
         )}
       </div>
       <div className="nx-Item-line nx-Item-meta">
-        <span>
-          {figure(table.rows)} rows{table.source ? ` \u00b7 ${table.source}` : ''}
+        <span title={table.source ? `latest source: ${table.source}` : undefined}>
+          {figure(table.rows)} {table.rows === 1 ? 'row' : 'rows'}
+          {table.source ? ` \u00b7 ${table.source}` : ''}
         </span>
         <Action
           label="Open as DataFrame"

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { figure, keyFigures, qualityTone, storeLabel, tone, when } from '../lib/format.js';
+import { checkDetail, checkText, figure, keyFigures, qualityTone, storeLabel, tone, when } from '../lib/format.js';
 
 const now = new Date('2026-03-01T12:00:00Z');
 
@@ -28,12 +28,20 @@ test('figure: integers grouped, fractions to three digits', () => {
   assert.equal(figure(Number.NaN), 'NaN');
 });
 
-test('keyFigures: the first numbers, in order', () => {
+test('keyFigures: the key metrics first, then the others in order', () => {
   assert.deepEqual(keyFigures({ rate: 0.9651, matched: 2050, f1: 0.988, extra: 1 }), [
     ['rate', '0.965'],
     ['matched', '2,050'],
     ['f1', '0.988']
   ]);
+  assert.deepEqual(
+    keyFigures({ date_window_floor: 0, matched_pairs: 2050, payment_run_days: 60, rate: 0.965 }),
+    [
+      ['rate', '0.965'],
+      ['matched_pairs', '2,050'],
+      ['date_window_floor', '0']
+    ]
+  );
   assert.deepEqual(keyFigures({ note: 'x', auc: 0.9 }, 3), [['auc', '0.9']]);
   assert.deepEqual(keyFigures(undefined), []);
 });
@@ -59,4 +67,24 @@ test('storeLabel: the file of a SQLite store, the database of a PostgreSQL one, 
   assert.equal(storeLabel('postgresql+psycopg://db/books?sslmode=require'), 'books on db');
   assert.ok(!storeLabel('postgresql://nexus:s3cret@db/books').includes('s3cret'));
   assert.equal(storeLabel(''), '—');
+});
+
+test('checkText and checkDetail: a case check\u2019s figures in a line', () => {
+  const summary = {
+    folder: '/x/cases',
+    ok: true,
+    cases: 1,
+    evidence: 2,
+    evidence_ok: 2,
+    evidence_failed: 0,
+    custody_events: 4,
+    audit_entries: 1,
+    signer: null
+  };
+  assert.equal(checkText(summary), '2/2 evidence items intact \u00b7 4 custody events \u00b7 1 audit entry');
+  assert.equal(checkText({ evidence: 1, audit_entries: 7 }), '1 evidence item \u00b7 7 audit entries');
+  assert.equal(checkText('all intact'), 'all intact');
+  assert.equal(checkText(null), '');
+  assert.match(checkDetail(summary), /^folder: \/x\/cases\nok: true\ncases: 1\n/);
+  assert.ok(!checkDetail(summary).includes('signer'));
 });

