@@ -255,9 +255,17 @@ def _data_folder() -> Path:
 _SECRET_PARAMS = ("password", "passwd", "pwd", "token", "secret", "key", "apikey", "api_key")
 
 
+def _secret(name: str) -> bool:
+    """True for a URL's query parameter that holds a secret (``password``,
+    ``sslpassword``, ``access_token``...)."""
+    name = name.lower()
+    return name in _SECRET_PARAMS or any(s in name for s in ("password", "secret", "token"))
+
+
 def redact(uri: str) -> str:
     """``uri`` fit to print: a password in it (``user:PASSWORD@host``, ``?password=``,
-    ``?token=``) becomes ``***``; everything else stays, so it still says where.
+    ``?sslpassword=``, ``?token=``, any query parameter whose name says password, secret or
+    token) becomes ``***``; everything else stays, so it still says where.
 
     Examples
     --------
@@ -278,9 +286,8 @@ def redact(uri: str) -> str:
     query = parts.query
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
-        if any(k.lower() in _SECRET_PARAMS for k, _ in pairs):
-            query = urlencode([(k, "***" if k.lower() in _SECRET_PARAMS else v)
-                               for k, v in pairs])
+        if any(_secret(k) for k, _ in pairs):
+            query = urlencode([(k, "***" if _secret(k) else v) for k, v in pairs])
     if (netloc, query) == (parts.netloc, parts.query):
         return uri
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

@@ -60,12 +60,13 @@ import os
 import pandas as pd
 
 from nexus_lab import audit
+from nexus_lab.auth._sign_ins import SignInThrottle, record_sign_in, sign_ins
 from nexus_lab.errors import NexusError, PermissionDenied
 from nexus_lab.store import Store, connect
 
-__all__ = ["ROLES", "PermissionDenied", "acting_as", "add_user", "check_password",
-           "current_user", "grant", "matrix", "permissions", "require", "revoke", "roles",
-           "users"]
+__all__ = ["ROLES", "PermissionDenied", "SignInThrottle", "acting_as", "add_user",
+           "check_password", "current_user", "grant", "matrix", "permissions",
+           "record_sign_in", "require", "revoke", "roles", "sign_ins", "users"]
 
 #: The role names, in the order the seeds give them.
 ROLES = ("examiner", "prosecutor", "judge", "executive", "compliance_officer", "auditor",

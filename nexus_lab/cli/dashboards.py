@@ -4,6 +4,7 @@ Commands::
 
     nexus-lab dashboards serve [--port 5006] [--address 127.0.0.1] [--store URL]
                                [--allow-websocket-origin HOST:PORT ...] [--show] [--threads N]
+                               [--prefix /PATH]
                                [--oauth-provider NAME --oauth-key ID --oauth-secret S
                                 [--oauth-redirect-uri URL]]
     nexus-lab dashboards list
@@ -34,6 +35,9 @@ def register(sub: Any) -> None:
     p.add_argument("--allow-websocket-origin", action="append", default=None,
                    metavar="HOST:PORT", help="a host pages may be opened from (repeat it; "
                    "needed when serving beyond this machine)")
+    p.add_argument("--prefix", default=None, metavar="/PATH",
+                   help="serve every page under this path (the landing page at /PATH/), "
+                   "behind a proxy that passes the whole path on")
     p.add_argument("--show", action="store_true", help="open a browser")
     p.add_argument("--threads", type=int, default=0, metavar="N",
                    help="run the pages' actions in N threads, so one user's long action "
@@ -59,9 +63,9 @@ def _serve(args: argparse.Namespace) -> int:
     server = serve(port=args.port, address=args.address, store=args.store,
                    allow_websocket_origin=args.allow_websocket_origin, show=args.show,
                    start=False, oauth_provider=args.oauth_provider, threads=args.threads,
-                   **oauth)
-    print(f"NEXUS Lab dashboards at http://{args.address}:{server.port}/ (Ctrl-C stops)",
-          flush=True)
+                   prefix=args.prefix, **oauth)
+    print(f"NEXUS Lab dashboards at http://{args.address}:{server.port}{server.prefix}/ "
+          "(Ctrl-C stops)", flush=True)
     server.start()
     try:
         server.io_loop.start()

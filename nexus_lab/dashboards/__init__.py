@@ -22,19 +22,26 @@ reports), run as the signed-in user: a role sees only the actions it may take, a
 action forged from the browser is refused by the service, and recorded, exactly as the
 same call from a notebook.
 
+Signed in to JupyterLab, a user opens a dashboard without a second password: the
+Jupyter server makes a :func:`ticket` for them, which the dashboards' login takes once
+(:func:`redeem_ticket`), within a minute.
+
 Panel is imported only when a dashboard is built or served.
 """
 
 from typing import Any
 
 from nexus_lab.dashboards._catalog import DASHBOARDS, HOME, THEMES, Dashboard, primary_role
+from nexus_lab.dashboards._tickets import TicketRefused, redeem_ticket, ticket
 
-__all__ = ["DASHBOARDS", "HOME", "THEMES", "Dashboard", "primary_role", "serve", "shared_store"]
+__all__ = ["DASHBOARDS", "HOME", "THEMES", "Dashboard", "TicketRefused", "primary_role",
+           "redeem_ticket", "serve", "shared_store", "ticket"]
 
 
 def serve(**options: Any) -> Any:
     """Serve every dashboard behind a login (see :func:`nexus_lab.dashboards._server.serve`
-    for the options: ``port``, ``address``, ``store``, ``oauth_provider``, ``start``...)."""
+    for the options: ``port``, ``address``, ``store``, ``prefix``, ``oauth_provider``,
+    ``start``...)."""
     from nexus_lab.dashboards._server import serve as _serve
 
     return _serve(**options)

@@ -8,95 +8,62 @@ Bokeh asks the provider for the user on every page *and* websocket, so nothing i
 without a login, and nothing to a user who is no longer active (the cookie of one made
 inactive opens nothing more).
 
-A failed sign-in answers after a pause, without holding up the server; after
-``_LOCK_AFTER`` failures in a row a name is locked for a while (longer with each further
-failure), whether or not it is a user's, so that guessing is slow and tells no one which
-names are users. A sign-in goes on only to a dashboard of this server.
+A failed sign-in answers after a pause, without holding up the server; after five
+failures in a row a name is locked for a while (longer with each further failure),
+whether or not it is a user's (:class:`nexus_lab.auth.SignInThrottle`, the process's
+:data:`nexus_lab.auth.sign_ins`). A sign-in goes on only to a dashboard of this server.
+
+Signed in elsewhere (JupyterLab), a user comes in with a ticket instead of a password
+(``login?ticket=...``, see :mod:`nexus_lab.dashboards._tickets`): good once, for a
+minute, for an active user, recorded in the audit log like a sign-in with a password
+(``method`` "jupyter ticket"); a ticket that is refused is recorded as a failed sign-in.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import os
-import secrets
-import threading
-import time
 import urllib.parse
-from collections import OrderedDict
 from typing import Any
 
-from panel.auth import BasicAuthProvider, BasicLoginHandler
+from panel.auth import BasicAuthProvider, BasicLoginHandler, LogoutHandler
 from panel.config import config as panel_config
 from panel.io.resources import CDN_DIST
 from panel.io.state import state
 
-from nexus_lab import audit, auth, config
+from nexus_lab import auth
 from nexus_lab.dashboards._catalog import DASHBOARDS, home_of
 from nexus_lab.dashboards._session import shared_store
-from nexus_lab.errors import NexusError
+from nexus_lab.dashboards._tickets import TicketRefused, cookie_secret, redeem_ticket
 
-__all__ = ["StoreAuthProvider", "StoreLoginHandler", "cookie_secret"]
+__all__ = ["StoreAuthProvider", "StoreLoginHandler", "StoreLogoutHandler", "cookie_secret"]
 
-log = logging.getLogger("nexus_lab")
-_FAILED_PAUSE = 0.5  # seconds a failed sign-in waits, on top of scrypt's own cost
-_LOCK_AFTER = 5  # failed sign-ins in a row that lock a name
-_LOCK_FIRST, _LOCK_MOST = 30.0, 900.0  # seconds locked, doubling with each failure past it
-_REMEMBERED = 10_000  # names whose failures are kept (the oldest forgotten first)
+_FAILED_PAUSE = auth.sign_ins.pause
 _MESSAGES = {"invalid": "Invalid username or password",
              "locked": "Too many failed sign-ins for this name: wait a few minutes, then "
-                       "try again"}
+                       "try again",
+             "ticket": "That link has expired or was already used: open the dashboard "
+                       "again from JupyterLab, or sign in here"}
+_THROTTLE = auth.sign_ins  # the process's, shared with every other login form
 
 
-class _Throttle:
-    """Failed sign-ins per name, in this process.
-
-    An attempt counts as failed from the moment it starts until it succeeds, so that
-    attempts sent at once cannot outrun the lock.
-    """
-
-    def __init__(self) -> None:
-        self._failed: OrderedDict[str, tuple[int, float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def begin(self, name: str) -> float:
-        """0 when ``name`` may try now (the try is counted), else the seconds to wait."""
-        now = time.monotonic()
-        with self._lock:
-            failures, until = self._failed.pop(name, (0, 0.0))
-            if until > now:
-                self._failed[name] = (failures, until)
-                return until - now
-            failures += 1
-            if failures >= _LOCK_AFTER:
-                until = now + min(_LOCK_FIRST * 2 ** (failures - _LOCK_AFTER), _LOCK_MOST)
-            self._failed[name] = (failures, until)
-            while len(self._failed) > _REMEMBERED:
-                self._failed.popitem(last=False)
-            return 0.0
-
-    def succeeded(self, name: str) -> None:
-        with self._lock:
-            self._failed.pop(name, None)
-
-
-_THROTTLE = _Throttle()
-
-
-def dashboard_of(next_url: str | None) -> str | None:
+def dashboard_of(next_url: str | None, prefix: str = "") -> str | None:
     r"""The dashboard a sign-in's ``next`` asks for (``""``: the landing page), or None
-    when it is no page of this server (another site, ``///host``, a backslash...).
+    when it is no page of this server (another site, ``///host``, a backslash, a path
+    outside the server's path ``prefix``...).
 
     Examples
     --------
     >>> [dashboard_of(u) for u in ("/fraud", "/", "///evil.example/x", "https://x.org/",
     ...                            "/\\x.org", "/etc/passwd")]
     ['fraud', '', None, None, None, None]
+    >>> [dashboard_of(u, "/user/ana/dash") for u in ("/user/ana/dash/cases", "/cases",
+    ...                                             "/user/ana/dashcases")]
+    ['cases', None, None]
     """
     if not next_url or "\\" in next_url:
         return None
     parts = urllib.parse.urlsplit(next_url)
-    base = state.base_url or "/"
+    base = prefix.rstrip("/") + "/" if prefix else (state.base_url or "/")
     if parts.scheme or parts.netloc or not parts.path.startswith(base) or \
             parts.path.startswith("//"):
         return None
@@ -109,52 +76,59 @@ def _active(user: str) -> bool:
                                    columns=["user_id"]).empty
 
 
-def cookie_secret() -> str:
-    """``NEXUS_LAB_COOKIE_SECRET``, else a random secret made once and kept (owner-only)
-    in ``dashboards/cookie_secret`` in the data folder, so sign-ins outlive a restart."""
-    env = config.settings().cookie_secret
-    if env:
-        return env
-    path = config.data_folder() / "dashboards" / "cookie_secret"
-    if path.is_file():
-        return path.read_text(encoding="ascii").strip()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    secret = secrets.token_urlsafe(48)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(secret)
-    os.replace(tmp, path)
-    return secret
-
-
 class StoreLoginHandler(BasicLoginHandler):
-    """Panel's login form, checked against the password hashes in the store."""
+    """Panel's login form, checked against the password hashes in the store; or, with
+    ``?ticket=``, a ticket (:func:`nexus_lab.dashboards.ticket`) instead of a password."""
 
-    def get(self) -> None:
-        wanted = dashboard_of(self.get_argument("next", ""))
+    async def get(self) -> None:
+        ticket = self.get_argument("ticket", None)
+        if ticket is not None:
+            await self._take(ticket)
+            return
+        wanted = dashboard_of(self.get_argument("next", ""), self.application.prefix)
         if wanted is None:
-            self.clear_cookie("next_url")
+            self.clear_cookie("next_url", path=panel_config.cookie_path)
         else:
-            self.set_cookie("next_url", "/" + wanted, httponly=True)
+            self.set_cookie("next_url", "/" + wanted, httponly=True,
+                            path=panel_config.cookie_path)
         self.write(self._login_template.render(
             login_endpoint=self._login_endpoint, PANEL_CDN=CDN_DIST,
             errormessage=_MESSAGES.get(self.get_argument("error", ""), "")))
 
+    async def _take(self, ticket: str) -> None:
+        """Sign in with a ticket, once; go on to the dashboard it was made for."""
+        loop = asyncio.get_running_loop()
+        next_url = self.get_argument("next", None)
+        try:
+            user, dashboard = redeem_ticket(ticket, secret=panel_config.cookie_secret)
+            if next_url is not None and \
+                    dashboard_of(next_url, self.application.prefix) != dashboard:
+                raise TicketRefused("elsewhere", "the ticket was made for another page",
+                                    user)
+            if not await loop.run_in_executor(None, _active, user):
+                raise TicketRefused("inactive", f"{user} is not an active user", user)
+        except TicketRefused as refused:
+            claimed, reason = refused.user or "(ticket)", refused.reason
+            await loop.run_in_executor(None, lambda: self._record(
+                claimed, False, method="jupyter ticket", reason=reason))
+            await asyncio.sleep(_FAILED_PAUSE)
+            self.redirect(self.request.path + "?error=ticket")
+            return
+        await loop.run_in_executor(None, lambda: self._record(user, True,
+                                                              method="jupyter ticket"))
+        self.set_current_user(user)
+        self.clear_cookie("next_url", path=panel_config.cookie_path)
+        self.redirect("./" + dashboard)
+
     def _validate(self, username: str, password: str) -> bool:
         store = shared_store()
         ok = bool(username) and auth.check_password(username, password, store=store)
-        self._record(username, ok)
+        self._record(username, ok, method="password")
         return ok
 
     def _record(self, username: str, ok: bool, **facts: Any) -> None:
-        try:
-            audit.record("login" if ok else "login.failed", f"users/{username}"[:200],
-                         {"remote": self.request.remote_ip, **facts},
-                         actor=username[:200] or "(blank)", store=shared_store(),
-                         resource_type="user", outcome="done" if ok else "refused")
-        except NexusError as err:  # the login must not hinge on the record of it
-            log.warning("could not record the sign-in of %s: %s", username[:200], err)
+        auth.record_sign_in(username, ok, store=shared_store(),
+                            remote=self.request.remote_ip, **facts)
 
     async def post(self) -> None:
         username = self.get_argument("username", "")
@@ -169,16 +143,26 @@ class StoreLoginHandler(BasicLoginHandler):
             ok = await loop.run_in_executor(None, self._validate, username, password)
         if not ok:
             await asyncio.sleep(_FAILED_PAUSE)
-            self.redirect(self.request.uri.split("?")[0] + "?error=" +
-                          ("locked" if locked else "invalid"))
+            self.redirect(self.request.path + "?error=" + ("locked" if locked else "invalid"))
             return
         _THROTTLE.succeeded(username)
         self.set_current_user(username)
         wanted = dashboard_of(self.get_cookie("next_url", None))
         roles = await loop.run_in_executor(None, lambda: auth.roles(username,
                                                                     store=shared_store()))
-        self.clear_cookie("next_url")
+        self.clear_cookie("next_url", path=panel_config.cookie_path)
         self.redirect("./" + (wanted or home_of(roles)))
+
+
+class StoreLogoutHandler(LogoutHandler):
+    """Panel's sign-out, clearing the cookies where they were set (under the server's
+    path prefix when it has one)."""
+
+    def get(self) -> None:
+        for name in ("user", "id_token", "next_url", "is_guest"):
+            self.clear_cookie(name, path=panel_config.cookie_path)
+        self.write(self._logout_template.render(PANEL_CDN=CDN_DIST,
+                                                LOGIN_ENDPOINT=self._login_endpoint))
 
 
 class StoreAuthProvider(BasicAuthProvider):
@@ -203,3 +187,9 @@ class StoreAuthProvider(BasicAuthProvider):
         StoreLoginHandler._login_endpoint = self._login_endpoint
         StoreLoginHandler._login_template = self._login_template
         return StoreLoginHandler
+
+    @property
+    def logout_handler(self) -> type[StoreLogoutHandler]:
+        StoreLogoutHandler._logout_template = self._logout_template
+        StoreLogoutHandler._login_endpoint = self._login_endpoint
+        return StoreLogoutHandler

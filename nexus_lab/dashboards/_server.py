@@ -41,13 +41,17 @@ def _warm() -> None:
             log.warning("dashboard %s does not load: %s", d.name, err)
 
 
-def _check_logins(store: Any) -> None:
-    able = store.query("select count(*) as n from users where active = :t and password_hash "
-                       "is not null", {"t": True})["n"].iloc[0]
+def _check_logins(store: Any, *, passwords: bool = True) -> None:
+    """Refuse to serve a store nobody can sign in to: no active user (with a password,
+    unless ``passwords`` is False: tickets sign users in without one)."""
+    able = store.query("select count(*) as n from users where active = :t" +
+                       (" and password_hash is not null" if passwords else ""),
+                       {"t": True})["n"].iloc[0]
     if not able:
         raise NexusError(
-            f"nobody can sign in to the store at {store.where}: add a user with a password "
-            "first, e.g. `nexus-lab users add ana --role examiner` (it asks the password)")
+            f"nobody can sign in to the store at {store.where}: add a user"
+            f"{' with a password' if passwords else ''} first, e.g. `nexus-lab users add ana "
+            "--role examiner` (it asks the password)")
 
 
 def _free_port(address: str) -> int:
@@ -58,11 +62,23 @@ def _free_port(address: str) -> int:
         return int(sock.getsockname()[1])
 
 
+def _prefix(prefix: str | None) -> str:
+    """``prefix`` as Bokeh keeps it: ``""``, or ``/a/b`` (one leading slash, none after)."""
+    if not prefix or not prefix.strip("/"):
+        return ""
+    if any(c in prefix for c in "?#\\") or any(c.isspace() for c in prefix) or \
+            "//" in prefix.strip("/"):
+        raise NexusError(f"the path prefix {prefix!r} is not a plain URL path: give one "
+                         "like /user/ana/nexus-dashboards")
+    return "/" + prefix.strip("/")
+
+
 def serve(*, port: int = 5006, address: str = "127.0.0.1", store: str | None = None,
           allow_websocket_origin: list[str] | None = None, show: bool = False,
           start: bool = True, oauth_provider: str | None = None, threads: int = 0,
-          **panel_options: Any) -> Any:
-    """Serve every dashboard and a landing page at ``/``, behind a login.
+          prefix: str | None = None, **panel_options: Any) -> Any:
+    """Serve every dashboard and a landing page at ``/`` (``PREFIX/`` with a ``prefix``),
+    behind a login.
 
     Parameters
     ----------
@@ -85,6 +101,12 @@ def serve(*, port: int = 5006, address: str = "127.0.0.1", store: str | None = N
         Threads that run the pages' callbacks, so that one user's long action (approving
         a million matches: seconds) does not hold up the others' pages; 0 runs them on
         the server's loop, one at a time.
+    prefix : str, optional
+        A path every URL of the server starts with (``/user/ana/nexus-dashboards``:
+        the landing page is ``/user/ana/nexus-dashboards/``), to be served behind a
+        proxy that passes the whole path on (jupyter-server-proxy's ``absolute_url``).
+        The cookies are then kept to that path, and an active user without a password
+        is enough to start: behind the Jupyter server, people come in with tickets.
     start : bool, default True
         Start the server's loop (blocks). False returns the server unstarted.
     **panel_options
@@ -98,11 +120,12 @@ def serve(*, port: int = 5006, address: str = "127.0.0.1", store: str | None = N
 
     from nexus_lab.dashboards._auth import StoreAuthProvider, cookie_secret
 
+    prefix = _prefix(prefix)
     if store:
         os.environ["NEXUS_LAB_STORE"] = store  # the sessions' store, and panel serve's
     s = shared_store(store or config.store_url())
     if oauth_provider is None:
-        _check_logins(s)
+        _check_logins(s, passwords=not prefix)
         here = Path(__file__).parent / "templates"
         panel_options["auth_provider"] = StoreAuthProvider(
             login_endpoint="/login", logout_endpoint="/logout",
@@ -117,9 +140,10 @@ def serve(*, port: int = 5006, address: str = "127.0.0.1", store: str | None = N
     pn.config.nthreads = threads or None
     server = pn.serve(
         apps, port=port, address=address, show=show, start=False,
-        cookie_secret=cookie_secret(), title="NEXUS Lab",
-        websocket_origin=origins, **panel_options)
-    log.info("dashboards at http://%s:%s/ (store %s)", address, server.port, s.where)
+        cookie_secret=cookie_secret(), title="NEXUS Lab", prefix=prefix,
+        cookie_path=prefix + "/", websocket_origin=origins, **panel_options)
+    log.info("dashboards at http://%s:%s%s/ (store %s)", address, server.port, prefix,
+             s.where)
     if start:
         server.start()
         server.io_loop.start()

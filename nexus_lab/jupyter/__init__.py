@@ -15,7 +15,9 @@ On a team's server, people sign in with their store account and act as themselve
 
     c.ServerApp.identity_provider_class = "nexus_lab.jupyter.StoreIdentityProvider"
 
-The routes and their answers are in ``extensions/API.md``. Nothing of Jupyter is
+The routes and their answers are in ``extensions/API.md``. The Panel dashboards run
+behind the server too (jupyter-server-proxy, at ``/nexus-dashboards/``), and
+``/nexus/dashboards/NAME`` opens one signed in as the acting user. Nothing of Jupyter is
 imported until Jupyter loads the extension.
 """
 
@@ -29,7 +31,7 @@ __all__ = ["WORKFLOWS", "ReviewWidget", "StoreIdentityProvider", "create_noteboo
 def _load_jupyter_server_extension(serverapp: Any) -> None:
     """Jupyter Server's hook: set up the server's workbench, its metrics, its JSON log
     lines, and the routes."""
-    from nexus_lab.jupyter import _handlers, _metrics
+    from nexus_lab.jupyter import _dashboards, _handlers, _metrics
     from nexus_lab.jupyter._logs import json_handler
     from nexus_lab.jupyter._settings import Workbench
 
@@ -37,7 +39,8 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     bench = Workbench.from_server(serverapp)
     bench.metrics = _metrics.Metrics(bench.store)
     serverapp.web_app.settings["nexus_lab"] = bench
-    _handlers.register(serverapp, [*_handlers.HANDLERS, *_metrics.HANDLERS])
+    _handlers.register(serverapp, [*_handlers.HANDLERS, *_metrics.HANDLERS,
+                                   *_dashboards.HANDLERS])
     serverapp.log.info("NEXUS Lab: the API is at %snexus/api, the metrics at %snexus/metrics",
                        serverapp.base_url, serverapp.base_url)
 

@@ -1,12 +1,13 @@
 """The REST API under ``/nexus/api`` (the contract: ``extensions/API.md``).
 
 Every handler is an authenticated Jupyter ``APIHandler`` (the token, or the login cookie
-and the XSRF token; no CORS header is ever added). It parses the request, calls a service
+and the XSRF token; no CORS header but those the server's own ``allow_origin`` settings
+ask for). It parses the request, calls a service
 as the acting user in a thread of its own (so a slow call never holds the server's loop)
 and answers JSON. The services check the permissions and record the actions; a refusal
 is a 403 whose body says who may not do what. Errors are ``{"error", "message"}`` with
-400 (bad input), 403 (refused), 404 (no such thing), 409 (a state that forbids it) or
-500 (anything else: the class of the error, never a traceback).
+400 (bad input), 403 (refused), 404 (no such thing), 409 (a state that forbids it), 413
+(a body over 1 MiB) or 500 (anything else: the class of the error, never a traceback).
 
 :class:`NexusHandler` is the base of every handler of the extension; :data:`HANDLERS`
 lists ``(route, handler class)`` and :func:`register` adds such lists to a server.
@@ -50,12 +51,14 @@ DATA_TABLES = ("bank_statements", "expenses", "reconciliation_runs", "reconcilia
                "open_items", "fraud_runs", "fraud_scores", "cases", "projects",
                "project_milestones", "trading_operations")
 
-#: The workflow each MLflow experiment of :data:`nexus_lab.tracking.EXPERIMENTS` records.
-WORKFLOWS = {tracking.RECONCILE_EXPERIMENT: "reconciliation",
+#: The workflow each MLflow experiment of :data:`nexus_lab.tracking.EXPERIMENTS` records
+#: (a run's ``workflow``; not the launcher's cards, :data:`nexus_lab.jupyter.WORKFLOWS`).
+EXPERIMENT_WORKFLOWS = {tracking.RECONCILE_EXPERIMENT: "reconciliation",
              tracking.FRAUD_EXPERIMENT: "fraud",
              tracking.RECOMMEND_EXPERIMENT: "recommendation",
              tracking.COMPRESS_EXPERIMENT: "compression"}
 _REPORT = "report.html"  # the run's report among its MLflow artifacts (export_reconcile's)
+_MAX_BODY = 1 << 20  # bytes of a request's JSON: far more than any form sends
 
 
 # ---- answers ----------------------------------------------------------------------------
@@ -116,7 +119,7 @@ class ApiError(web.HTTPError):
     Parameters
     ----------
     status_code : int
-        400, 403, 404, 409 or 500.
+        400, 403, 404, 409, 413 or 500.
     message : str
         What is wrong and how to fix it.
     error : str, optional
@@ -191,10 +194,14 @@ class NexusHandler(APIHandler):
 
         Raises
         ------
+        tornado.web.HTTPError
+            403 for a request with no identity (whatever the route's decorators).
         ApiError
             For a :class:`~nexus_lab.errors.NexusError`: 403 for a refusal (already in the
             audit trail), 409 for an integrity failure, else 400.
         """
+        if not self.current_user:
+            raise web.HTTPError(403)
         kwargs.setdefault("store", self.workbench.store)
         user = self.user
 
@@ -213,9 +220,12 @@ class NexusHandler(APIHandler):
         self.finish(json.dumps(jsonable(obj)))
 
     def body(self) -> dict:
-        """The request's JSON object (an empty body is ``{}``)."""
+        """The request's JSON object (an empty body is ``{}``; one over 1 MiB a 413)."""
         if not self.request.body:
             return {}
+        if len(self.request.body) > _MAX_BODY:
+            raise ApiError(413, f"the body is {len(self.request.body):,} bytes; the API takes "
+                           "at most 1 MiB")
         try:
             got = json.loads(self.request.body)
         except (ValueError, UnicodeDecodeError) as err:
@@ -311,9 +321,10 @@ def _runs(limit: int, *, store: Any, tracking_uri: str) -> dict:
     found = tracking.recent_runs(limit, store=store, tracking_uri=tracking_uri)
     client = _mlflow(tracking_uri)
     return {"runs": [
-        {"run_id": r.run_id, "workflow": WORKFLOWS.get(r.experiment, r.experiment),
+        {"run_id": r.run_id, "workflow": EXPERIMENT_WORKFLOWS.get(r.experiment, r.experiment),
          "experiment": r.experiment, "status": r.status, "started": r.started,
-         "user": r.user, "metrics": r.metrics, "has_report": _has_report(client, r.run_id)}
+         "user": r.user, "metrics": r.key_metrics,
+         "has_report": _has_report(client, r.run_id)}
         for r in found.itertuples(index=False)]}
 
 
@@ -417,7 +428,7 @@ def _dashboards(base_url: str, *, store: Any) -> dict:
         for d in dashboards.DASHBOARDS.values() if allowed & set(d.permission)]}
 
 
-def _under(path: Any, root: Path) -> str | None:
+def _relative_to_root(path: Any, root: Path) -> str | None:
     """``path`` relative to the root folder, or None when it is not under it."""
     if path is None or (isinstance(path, float) and math.isnan(path)) or path == "":
         return None
@@ -436,7 +447,7 @@ def _schedules(*, store: Any, root_dir: Path) -> dict:
         out.append({"schedule_id": s.schedule_id, "name": s.name, "notebook": s.notebook,
                     "cron": s.cron, "next_run": s.next_run, "last_status": s.last_status,
                     "last_run": s.last_run,
-                    "output": _under(last["output_notebook"].iloc[0], root_dir)
+                    "output": _relative_to_root(last["output_notebook"].iloc[0], root_dir)
                     if len(last) else None})
     return {"schedules": out}
 
@@ -451,9 +462,9 @@ def _run_schedule(name: str, *, store: Any, root_dir: Path) -> dict:
         run = runs.run_schedule(name, root_dir=root_dir, store=store)
     except runs.NotebookRunError as err:  # the run is recorded as failed, its notebook kept
         return {"schedule": name, "status": "failed",
-                "output": _under(err.output_notebook, root_dir)}
+                "output": _relative_to_root(err.output_notebook, root_dir)}
     return {"schedule": name, "status": run.status,
-            "output": _under(run.output_notebook, root_dir)}
+            "output": _relative_to_root(run.output_notebook, root_dir)}
 
 
 # ---- the handlers -------------------------------------------------------------------------
@@ -582,7 +593,10 @@ class RunScheduleHandler(NexusHandler):
 
 def _table_notebook(table: str, folder: str, *, store: Any, store_url: str,
                     root_dir: str) -> dict:
-    auth.require("financial.read", store=store, resource=f"{table}")
+    if table not in DATA_TABLES:  # not the store's users, roles, audit log...
+        raise NexusError(f"{table!r} is not one of the data tables; they are "
+                         f"{', '.join(DATA_TABLES)} (GET /nexus/api/data lists them)")
+    auth.require("financial.read", store=store, resource=table)
     return {"path": _launch.table_notebook(table, store_url=store_url, root_dir=root_dir,
                                            folder=folder)}
 
@@ -608,10 +622,12 @@ class NotebooksHandler(NexusHandler):
         if not isinstance(workflow, str) or not isinstance(parameters, dict):
             raise ApiError(400, 'name the workflow and its parameters: {"workflow": '
                            '"reconcile", "parameters": {...}, "folder": ""}')
-        root = str(self.workbench.root_dir)
+        bench = self.workbench
         try:
-            path = await asyncio.to_thread(_launch.create_notebook, workflow, parameters,
-                                           root_dir=root, folder=_folder(body))
+            path = await asyncio.to_thread(
+                _launch.create_notebook, workflow, parameters, root_dir=str(bench.root_dir),
+                folder=_folder(body), store_url=bench.store_url,
+                tracking_uri=bench.tracking_uri)
         except NexusError as err:
             raise ApiError.of(err) from err
         self.reply({"path": path}, status=201)

@@ -28,11 +28,12 @@ from typing import Any
 from nexus_lab import config
 from nexus_lab.errors import NexusError
 
-__all__ = ["WORKFLOWS", "Parameter", "Workflow", "create_notebook", "launchers",
+__all__ = ["DEVICES", "WORKFLOWS", "Parameter", "Workflow", "create_notebook", "launchers",
            "table_notebook"]
 
 _KINDS = ("text", "path", "number", "date", "choice")
-_DEVICES = ("auto", "cpu", "cuda")
+#: The devices a workflow runs on (``device=``).
+DEVICES = ("auto", "cpu", "cuda")
 # the report kinds, points of view and formats nexus_lab.reports.make_report takes
 # (tests/jupyter/test_launch.py checks them against the service's own tuples)
 _REPORT_KINDS = ("reconciliation", "fraud", "case", "executive", "audit_trail")
@@ -104,6 +105,9 @@ class Workflow:
     template : str
         The template's file name in ``notebooks/``.
     parameters : tuple of Parameter
+    store : bool, default False
+        The template works on the system of record its ``store_url`` names (None: the
+        kernel's own): a new notebook is given the server's.
     """
 
     name: str
@@ -112,6 +116,7 @@ class Workflow:
     category: str
     template: str
     parameters: tuple[Parameter, ...] = field(default=())
+    store: bool = False
 
     def to_dict(self) -> dict:
         """The card as ``/nexus/api/launchers`` sends it."""
@@ -121,7 +126,7 @@ class Workflow:
 
 
 def _device() -> Parameter:
-    return Parameter("device", "Device", "choice", "auto", _DEVICES)
+    return Parameter("device", "Device", "choice", "auto", DEVICES)
 
 
 def _out(folder: str) -> Parameter:
@@ -179,7 +184,7 @@ WORKFLOWS: tuple[Workflow, ...] = (
                       required=False),
             Parameter("note", "Why they are escalated", "text",
                       "flagged transactions taken in for investigation"),
-            _device())),
+            _device()), store=True),
     Workflow(
         "audit", "Audit analytics",
         "Test the amounts' first digits against Benford's law, then every rule and "
@@ -214,7 +219,8 @@ WORKFLOWS: tuple[Workflow, ...] = (
             Parameter("period", "Period (e.g. 2025-11, 2025-Q4, 2025; empty: all)", "text",
                       "", required=False),
             Parameter("fmt", "Format", "choice", "html", _REPORT_FORMATS),
-            Parameter("out", "Folder the report is filed in", "path", "out/reports"))),
+            Parameter("out", "Folder the report is filed in", "path", "out/reports")),
+        store=True),
     Workflow(
         "projects", "Project variance",
         "Compare each milestone's plan with what was booked on it, project the cost at "
@@ -251,7 +257,8 @@ def launchers() -> dict:
 
 
 def create_notebook(workflow: str, parameters: Mapping[str, Any] | None = None, *,
-                    root_dir: str | os.PathLike[str], folder: str = "") -> str:
+                    root_dir: str | os.PathLike[str], folder: str = "",
+                    store_url: str | None = None, tracking_uri: str | None = None) -> str:
     """Write a new notebook from a workflow's template, its parameters filled in.
 
     Parameters
@@ -265,19 +272,28 @@ def create_notebook(workflow: str, parameters: Mapping[str, Any] | None = None, 
         The Jupyter server's root: nothing is read or written outside it.
     folder : str, default ""
         Where the notebook goes, relative to ``root_dir`` (an existing folder).
+    store_url : str, optional
+        The system of record the Jupyter server serves, for the cards that work on one
+        (``case``, ``report``). Default: the kernel's own (``NEXUS_LAB_STORE``...).
+    tracking_uri : str, optional
+        The MLflow tracking store the server lists the runs of. Default:
+        :func:`nexus_lab.config.tracking_uri`.
 
     Returns
     -------
     str
         The new notebook's path relative to ``root_dir`` (``/``-separated), named after the
         card and numbered: ``Reconcile a statement 1.ipynb``, then ``... 2.ipynb``; an
-        existing notebook is never overwritten.
+        existing notebook is never overwritten. A store the kernel finds by itself
+        (``NEXUS_LAB_STORE``, ``MLFLOW_TRACKING_URI``, which kernels inherit) is not
+        written in.
 
     Raises
     ------
     NexusError
         An unknown workflow or parameter, a value of the wrong kind, a missing input file,
-        a path outside ``root_dir``; the message names the parameter and the fix.
+        a path outside ``root_dir``; the message names the parameter and the fix. A
+        store's URL that holds a password, which a notebook must not keep.
 
     Examples
     --------
@@ -299,9 +315,17 @@ def create_notebook(workflow: str, parameters: Mapping[str, Any] | None = None, 
     values = _values(card, parameters, root, where)
     template = _templates() / card.template
     nb = load_notebook_node(str(template))  # as papermill reads it: every cell has its tags
-    if "tracking_uri" in _template_names(nb) and not config.settings().tracking_uri:
-        # the kernel would look beside the template; the server's store is where runs go
-        values["tracking_uri"] = config.tracking_uri()
+    names = _template_names(nb)
+    if "tracking_uri" in names:  # else the kernel looks beside the template
+        kept = _for_kernel(tracking_uri or config.tracking_uri(),
+                           config.settings().tracking_uri, "tracking store",
+                           "MLFLOW_TRACKING_URI")
+        if kept is not None:
+            values["tracking_uri"] = kept
+    if card.store and "store_url" in names:
+        kept = _for_kernel(store_url, config.store_url(), "store", "NEXUS_LAB_STORE")
+        if kept is not None:
+            values["store_url"] = kept
     nb = parameterize_notebook(nb, values)
     nb.metadata["nexus_lab"] = {"workflow": card.name}
     return _write_new(nb, where, card.title, root)
@@ -343,11 +367,7 @@ def table_notebook(table: str, *, store_url: str | None, root_dir: str | os.Path
     root = _root(root_dir)
     where = _folder(root, folder)
     url = str(store_url) if store_url else config.store_url()
-    kept = None if url == config.store_url() else url  # None: the kernel finds it itself
-    if kept is not None and config.redact(kept) != kept:
-        raise NexusError(f"the store's URL {config.redact(url)} holds a password, which a "
-                         "notebook must not keep: set NEXUS_LAB_STORE to it in the Jupyter "
-                         "server's environment (its kernels inherit it)")
+    kept = _for_kernel(url, config.store_url(), "store", "NEXUS_LAB_STORE")
     with connect(url) as store:
         known = store.tables()["table"].tolist()
     if table not in known:
@@ -409,7 +429,7 @@ def _folder(root: Path, folder: Any) -> Path:
     if not isinstance(folder, str):
         raise NexusError(f"folder: give a folder's path relative to the server's root as "
                          f"text, not {type(folder).__name__}")
-    where = _under(root, folder)
+    where = _under(root, _text("folder", folder))
     if where is None:
         raise NexusError(f"folder: {folder!r} is outside the server's root; give a folder "
                          "under it, relative to it")
@@ -446,7 +466,7 @@ def _value(p: Parameter, value: Any, root: Path, where: Path) -> Any:
         return _number(p, value)
     if not isinstance(value, str):
         raise NexusError(f"{p.name}: give text, not {type(value).__name__} ({value!r})")
-    value = value.strip()
+    value = _text(p.name, value).strip()
     if p.kind == "choice":
         if value not in (p.choices or ()):
             raise NexusError(f"{p.name}: {value!r} is not one of the choices; choose one of "
@@ -460,6 +480,16 @@ def _value(p: Parameter, value: Any, root: Path, where: Path) -> Any:
                              "e.g. 2025-06-30") from None
     if p.kind == "path":
         return _path(p, value, root, where)
+    return value
+
+
+def _text(name: str, value: str) -> str:
+    """``value``, when it can be written as UTF-8 (JSON may send a lone surrogate)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise NexusError(f"{name}: {value!r} is not text (a lone surrogate); give it as "
+                         "text") from None
     return value
 
 
@@ -492,6 +522,24 @@ def _path(p: Parameter, value: str, root: Path, where: Path) -> str:
         raise NexusError(f"{p.name}: there is no file {value!r} under the server's root; give "
                          f"the path of an existing file, relative to the root{hint}")
     return Path(os.path.relpath(path, where)).as_posix()
+
+
+def _for_kernel(url: str | None, own: str | None, what: str, variable: str) -> str | None:
+    """``url`` as a notebook keeps it: None when it is the kernel's ``own`` (what
+    ``variable``, which kernels inherit, gives) or not given.
+
+    Raises
+    ------
+    NexusError
+        When ``url`` must be kept and holds a password.
+    """
+    if not url or url == own:
+        return None
+    if config.redact(url) != url:
+        raise NexusError(f"the {what}'s URL {config.redact(url)} holds a password, which a "
+                         f"notebook must not keep: set {variable} to it in the Jupyter "
+                         "server's environment (its kernels inherit it)")
+    return url
 
 
 # ---- templates and new files -----------------------------------------------------------

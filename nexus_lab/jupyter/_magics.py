@@ -32,11 +32,12 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.utils.process import arg_split
 
+from nexus_lab.jupyter._launch import DEVICES
+
 __all__ = ["NexusMagics", "load_ipython_extension"]
 
 #: The notebook variable every command's result is kept in.
 RESULT = "_nexus"
-_DEVICES = ("auto", "cpu", "cuda")
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -70,7 +71,7 @@ _as = ma.argument("--as", dest="name", metavar="NAME",
              help="largest amount difference within a counterparty (default: the engine's)")
 @ma.argument("--date-window", type=int, default=None, metavar="DAYS",
              help="largest posting lag in days (default: the engine's)")
-@ma.argument("--device", default="auto", choices=_DEVICES, help="default auto")
+@ma.argument("--device", default="auto", choices=DEVICES, help="default auto")
 @ma.argument("--bank-columns", metavar="MAP",
              help="the bank file's column names, e.g. amount=Amt,date=Posted")
 @ma.argument("--ledger-columns", metavar="MAP", help="the ledger's, as above")
@@ -111,7 +112,7 @@ def _reconcile(args: Any) -> Any:
              "models:/nexus-fraud@champion) instead of a detector learned from DATA")
 @ma.argument("--columns", metavar="MAP",
              help="the file's column names, e.g. account=card_id,date=datetime")
-@ma.argument("--device", default="auto", choices=_DEVICES, help="default auto")
+@ma.argument("--device", default="auto", choices=DEVICES, help="default auto")
 @_as
 def _fraud(args: Any) -> Any:
     """Score every transaction 0-100 for fraud risk, each flag with its reason: with a
@@ -199,7 +200,11 @@ def _plain(text: str) -> str:
 def _parse(func: Any, rest: str, cell: str | None) -> Any:
     """The command's options from the line and, for ``%%nexus``, from the cell's body."""
     parser = func.parser
-    argv = arg_split(rest)
+    try:
+        argv = arg_split(rest)
+    except ValueError as err:  # shlex: an unclosed quote
+        raise UsageError(f"%{parser.prog}: {err} in {rest.strip()!r}; close the quote"
+                         ) from None
     if cell is not None and cell.strip():
         argv += _cell_argv(parser, cell)
     try:

@@ -1,6 +1,6 @@
 """``/nexus/metrics``: the workbench and its API in Prometheus' text format.
 
-Read from the store at each scrape (the figures are the store's, whoever wrote them):
+Read from the store (the figures are the store's, whoever wrote them):
 
 =======================================  ==================================================
 metric                                   what it counts
@@ -15,12 +15,16 @@ metric                                   what it counts
 ``nexus_open_exceptions``                open items of the saved reconciliations still open
 ``nexus_open_fraud_flags``               scored transactions still open for fraud review
 ``nexus_cases``                          cases per ``status``
-``nexus_store_up``                       1 when the store answered this scrape, else 0
+``nexus_store_up``                       1 when the store answered its last reading, else 0
 =======================================  ==================================================
 
 and counted by the server itself: ``nexus_api_requests_total`` (per ``route``,
 ``method``, ``status``) and ``nexus_api_request_duration_seconds`` (a histogram per
 ``route`` and ``method``).
+
+The store is read at most once every 10 seconds, however often and however many at once
+scrape: a scrape sooner than that answers the figures of the last reading (counting the
+rows of every table of a large store is no work to repeat on every request).
 
 Each server has a registry of its own (not prometheus_client's global one), so two
 servers in one process count apart. The route is authenticated like the API: Prometheus
@@ -32,6 +36,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -57,22 +63,34 @@ _SECONDS = {"sqlite": "json_extract(summary, '$.seconds')",
 
 
 class _StoreCollector:
-    """The store's figures, read at each scrape."""
+    """The store's figures, read at a scrape when the last reading is ``min_interval``
+    seconds old or more (one reading at a time)."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Any, min_interval: float) -> None:
         self.store = store
+        self.min_interval = min_interval
+        self._lock = threading.Lock()
+        self._read_at: float | None = None
+        self._families: list[Metric] = []
 
     def collect(self) -> Iterator[Metric]:
-        try:
-            families = self._families()
-        except Exception:  # the scrape still answers: the store is down
-            log.warning("metrics: the store %s did not answer", self.store.where, exc_info=True)
-            families = []
-        yield GaugeMetricFamily("nexus_store_up", "1 when the store answered this scrape",
-                                value=1 if families else 0)
+        with self._lock:
+            if self._read_at is None or time.monotonic() - self._read_at >= self.min_interval:
+                self._families = self._read()
+                self._read_at = time.monotonic()
+            families = self._families
+        yield GaugeMetricFamily("nexus_store_up", "1 when the store answered its last "
+                                "reading", value=1 if families else 0)
         yield from families
 
-    def _families(self) -> list[Metric]:
+    def _read(self) -> list[Metric]:
+        try:
+            return self._families_now()
+        except Exception:  # the scrape still answers: the store is down
+            log.warning("metrics: the store %s did not answer", self.store.where, exc_info=True)
+            return []
+
+    def _families_now(self) -> list[Metric]:
         s = self.store
         recon = s.query(f"select count(*) as n, count({_SECONDS[s.dialect]}) as timed, "
                         f"coalesce(sum({_SECONDS[s.dialect]}), 0) as seconds "
@@ -121,17 +139,19 @@ class Metrics:
     Parameters
     ----------
     store : Store
-        The store whose figures each scrape reads.
+        The store whose figures the scrapes read.
+    min_interval : float, default 10
+        Seconds a reading of the store serves the scrapes that follow it.
     """
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Any, min_interval: float = 10.0) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter("nexus_api_requests", "Requests to the NEXUS API",
                                 ["route", "method", "status"], registry=self.registry)
         self.latency = Histogram("nexus_api_request_duration_seconds", "Time to answer a "
                                  "request to the NEXUS API", ["route", "method"],
                                  registry=self.registry)
-        self.registry.register(_StoreCollector(store))
+        self.registry.register(_StoreCollector(store, min_interval))
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered request."""

@@ -185,13 +185,14 @@ class Workbench:
         (Jupyter Server's ``IdentityProvider`` or ``PasswordIdentityProvider``, whoever
         holds it owns the server), the server's :attr:`owner`. Under any other identity
         provider (JupyterHub...) the identity's name as it is: it holds no role in the
-        store, so every service refuses it.
+        store, so every service refuses it. A request with no identity is no one's
+        (``"anonymous"``), never the owner's.
         """
         identity = handler.current_user
         name = getattr(identity, "username", None) or (
             identity if isinstance(identity, str) else None)
         if name and self.known(name):
             return name
-        if _owner_by_token(handler):
+        if name and _owner_by_token(handler):
             return self.owner
         return name or "anonymous"

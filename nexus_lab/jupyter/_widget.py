@@ -11,6 +11,7 @@ button from a user whose role may not act (the service's refusal is the answer).
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -114,7 +115,10 @@ class ReviewWidget(widgets.VBox):
         from nexus_lab import auth
         from nexus_lab.store import connect
 
-        if not 1 <= int(page_size) <= 1000:
+        if isinstance(page_size, bool) or not isinstance(page_size, numbers.Integral):
+            raise NexusError(f"page_size={page_size!r}: give a whole number of open items "
+                             "per page, 1 to 1000")
+        if not 1 <= page_size <= 1000:
             raise NexusError(f"page_size={page_size}: give 1 to 1000 open items per page")
         self.run_id = str(run_id)
         self.store = connect(store)

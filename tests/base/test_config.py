@@ -70,3 +70,15 @@ def test_secrets_never_show(monkeypatch):
         assert secret not in shown
     assert "alice:***@db/mlflow" in shown and "rpc.example" in shown
     assert config.redact("http://host:5000/path") == "http://host:5000/path"
+
+
+def test_a_password_under_any_name_of_the_query_never_shows():
+    # libpq's sslpassword (the client key's), an access token's name of a tracking server
+    for uri in ("postgresql://lab@db/books?sslmode=verify-full&sslpassword=k3y-pw",
+                "https://mlflow.example/?access_token=t0k&user=ana",
+                "postgresql://db/books?PGPASSWORD=pw3"):
+        shown = config.redact(uri)
+        assert not any(s in shown for s in ("k3y-pw", "t0k", "pw3")), shown
+        assert shown.split("?")[0] == uri.split("?")[0]
+    assert config.redact("postgresql://lab@db/books?sslmode=require") == (
+        "postgresql://lab@db/books?sslmode=require")

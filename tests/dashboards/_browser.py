@@ -3,10 +3,14 @@ and the audit rows to check."""
 
 from __future__ import annotations
 
+import http.cookiejar
 import os
 import shutil
 import socket
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -244,3 +248,33 @@ def plot_data(page, name: str) -> dict | None:
         const source = fig.renderers.find(r => r.data_source).data_source;
         return {label: Array.from(source.data.label), value: Array.from(source.data.value)};
     }""", name)
+
+
+class Client:
+    """A cookie jar that follows no redirect: each answer is seen as the server sent it."""
+
+    class _Stay(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.jar), self._Stay)
+
+    def open(self, path: str, form: dict | None = None) -> tuple[int, str, str]:
+        """``(status, Location, body)`` of a GET, or of a POST of ``form``."""
+        data = urllib.parse.urlencode(form).encode() if form is not None else None
+        try:
+            with self.opener.open(self.base + path, data=data, timeout=30) as answer:
+                return answer.status, answer.headers.get("Location", ""), answer.read().decode()
+        except urllib.error.HTTPError as err:
+            return err.code, err.headers.get("Location", ""), err.read().decode()
+
+    def sign_in(self, user: str, secret: str | None = None, next_url: str | None = None
+                ) -> tuple[int, str, str]:
+        self.open("/login" + (f"?{urllib.parse.urlencode({'next': next_url})}"
+                              if next_url is not None else ""))
+        return self.open("/login", {"username": user,
+                                    "password": password(user) if secret is None else secret})

@@ -4,50 +4,17 @@ the cookie of a user who is no longer active."""
 
 from __future__ import annotations
 
-import http.cookiejar
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 import nexus_lab as nx
 from nexus_lab import auth
-from tests.dashboards._browser import audit_rows, password
+from tests.dashboards._browser import Client, audit_rows, password
 
 pytestmark = pytest.mark.slow
-
-
-class _Browser:
-    """A cookie jar that follows no redirect: each answer is seen as the server sent it."""
-
-    class _Stay(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args, **kwargs):
-            return None
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(self.jar), self._Stay)
-
-    def open(self, path: str, form: dict | None = None) -> tuple[int, str, str]:
-        """``(status, Location, body)`` of a GET, or of a POST of ``form``."""
-        data = urllib.parse.urlencode(form).encode() if form is not None else None
-        try:
-            with self.opener.open(self.base + path, data=data, timeout=30) as answer:
-                return answer.status, answer.headers.get("Location", ""), answer.read().decode()
-        except urllib.error.HTTPError as err:
-            return err.code, err.headers.get("Location", ""), err.read().decode()
-
-    def sign_in(self, user: str, secret: str | None = None, next_url: str | None = None
-                ) -> tuple[int, str, str]:
-        self.open("/login" + (f"?{urllib.parse.urlencode({'next': next_url})}"
-                              if next_url is not None else ""))
-        return self.open("/login", {"username": user,
-                                    "password": password(user) if secret is None else secret})
 
 
 def _store(workbench):
@@ -59,7 +26,7 @@ def _store(workbench):
                                        "/\\evil.example", "/%2F%2Fevil.example",
                                        "/\t/evil.example/x"])
 def test_a_sign_in_never_sends_the_browser_to_another_site(dashboards, elsewhere):
-    b = _Browser(dashboards)
+    b = Client(dashboards)
     status, _, body = b.open("/login?" + urllib.parse.urlencode({"next": elsewhere}))
     assert status == 200 and 'name="password"' in body  # the form, not an error page
     status, where, _ = b.sign_in("ana", next_url=elsewhere)
@@ -67,18 +34,18 @@ def test_a_sign_in_never_sends_the_browser_to_another_site(dashboards, elsewhere
 
 
 def test_a_sign_in_goes_on_to_the_dashboard_asked_for(dashboards):
-    status, where, _ = _Browser(dashboards).sign_in("ana", next_url="/fraud")
+    status, where, _ = Client(dashboards).sign_in("ana", next_url="/fraud")
     assert (status, where) == (302, "./fraud")
 
 
 def test_a_failed_sign_in_holds_up_no_one_else(dashboards):
-    slow = [_Browser(dashboards) for _ in range(6)]
+    slow = [Client(dashboards) for _ in range(6)]
     with ThreadPoolExecutor(len(slow)) as pool:
         tries = [pool.submit(b.open, "/login", {"username": f"guess{i}", "password": "x" * 9})
                  for i, b in enumerate(slow)]
         time.sleep(0.2)
         start = time.perf_counter()
-        status, _, _ = _Browser(dashboards).open("/login")
+        status, _, _ = Client(dashboards).open("/login")
         waited = time.perf_counter() - start
         assert all(t.result()[0] == 302 for t in tries)
     assert status == 200 and waited < 0.4, waited
@@ -86,7 +53,7 @@ def test_a_failed_sign_in_holds_up_no_one_else(dashboards):
 
 def test_failed_sign_ins_in_a_row_lock_the_name_a_while_known_or_not(dashboards, workbench):
     for name in ("cora", "nobody-at-all"):
-        b = _Browser(dashboards)
+        b = Client(dashboards)
         answers = [b.sign_in(name, "not the password")[1] for _ in range(5)]
         assert all("error=" in a for a in answers)
         status, where, _ = b.sign_in(name)  # the right password, too late: locked
@@ -96,17 +63,17 @@ def test_failed_sign_ins_in_a_row_lock_the_name_a_while_known_or_not(dashboards,
     failed = [r for r in audit_rows(workbench["store"], "login.failed")
               if r["user_id"] == "cora"]
     assert len(failed) == 6 and {r["outcome"] for r in failed} == {"refused"}
-    assert _Browser(dashboards).sign_in("ana")[1] == "./review"  # others sign in as before
+    assert Client(dashboards).sign_in("ana")[1] == "./review"  # others sign in as before
 
 
 def test_the_login_shows_only_its_own_messages(dashboards):
-    _, _, body = _Browser(dashboards).open("/login?error=" + urllib.parse.quote(
+    _, _, body = Client(dashboards).open("/login?error=" + urllib.parse.quote(
         "Your account is suspended: call +1 555 0100"))
     assert "call +1 555" not in body
 
 
 def test_the_cookie_of_a_user_made_inactive_opens_nothing(dashboards, workbench):
-    b = _Browser(dashboards)
+    b = Client(dashboards)
     assert b.sign_in("eve")[:2] == (302, "./overview")
     assert b.open("/overview")[0] == 200
     s = _store(workbench)
@@ -126,5 +93,5 @@ def test_a_user_without_a_role_lands_on_the_landing_page(dashboards, workbench):
     with auth.acting_as("lead"):
         auth.add_user("nora", password=password("nora"), store=s)
     s.close()
-    status, where, _ = _Browser(dashboards).sign_in("nora")
+    status, where, _ = Client(dashboards).sign_in("nora")
     assert (status, where) == (302, "./")

@@ -286,6 +286,50 @@ def test_values_are_injected_after_the_templates_and_paths_follow_the_notebook(
     assert injected(lab, path)["tracking_uri"] == config.tracking_uri()
 
 
+def test_a_notebook_works_on_the_servers_store_and_tracking_store(lab, monkeypatch):
+    # a server that serves stores of its own (c.NexusLab..., the demo's) other than those
+    # its kernels would find by themselves
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:////kernels/own/mlflow.db")
+    monkeypatch.setenv("NEXUS_LAB_STORE", "sqlite:////kernels/own/books.db")
+    server = {"store_url": "sqlite:////srv/lab/books.db",
+              "tracking_uri": "sqlite:////srv/lab/mlflow.db"}
+    case = injected(lab, create_notebook("case", {"data_path": ""}, root_dir=lab, **server))
+    assert case["store_url"] == "sqlite:////srv/lab/books.db"
+    report = injected(lab, create_notebook("report", {}, root_dir=lab, **server))
+    assert report["store_url"] == "sqlite:////srv/lab/books.db"
+    recon = injected(lab, create_notebook("reconcile", {}, root_dir=lab, **server))
+    assert recon["tracking_uri"] == "sqlite:////srv/lab/mlflow.db"
+    # a card whose store is a field of its form, or whose template means something else
+    # by store_url, keeps its own
+    assert "store_url" not in injected(lab, create_notebook("projects", {}, root_dir=lab,
+                                                            **server))
+    records = create_notebook("records", {}, root_dir=lab, **server)
+    assert injected(lab, records)["store_url"] is None
+
+    # the kernels' own stores are not written in
+    same = {"store_url": "sqlite:////kernels/own/books.db",
+            "tracking_uri": "sqlite:////kernels/own/mlflow.db"}
+    assert set(injected(lab, create_notebook("case", {"data_path": ""}, root_dir=lab,
+                                             **same))) == {
+        "data_path", "fraud_run", "min_risk", "max_items", "title", "note", "device"}
+    assert "tracking_uri" not in injected(lab, create_notebook("reconcile", {}, root_dir=lab,
+                                                               **same))
+
+
+def test_a_notebook_keeps_no_password_of_the_servers_stores(lab, monkeypatch):
+    before = sorted(lab.rglob("*"))
+    with pytest.raises(NexusError, match=r"the store's URL postgresql://ana:\*\*\*@db/books "
+                                         r"holds a password.*set NEXUS_LAB_STORE") as err:
+        create_notebook("report", {}, root_dir=lab,
+                        store_url="postgresql://ana:s3cret-pw@db/books")
+    assert "s3cret-pw" not in str(err.value)
+    with pytest.raises(NexusError, match=r"the tracking store's URL .* holds a password.*"
+                                         r"set MLFLOW_TRACKING_URI"):
+        create_notebook("fraud", {}, root_dir=lab,
+                        tracking_uri="postgresql://ml:s3cret-pw@db/mlflow")
+    assert sorted(lab.rglob("*")) == before
+
+
 def test_a_notebook_is_never_overwritten(lab):
     mine = lab / "Project variance 1.ipynb"
     mine.write_text("my own notebook")
@@ -321,6 +365,9 @@ BAD = [
      r"as_of: '31/05/2025' is not a date; write it as YYYY-MM-DD"),
     ("case", {"note": 5}, "", r"note: give text, not int"),
     ("case", {"note": "  "}, "", r"note: a value is required \(Why they are escalated\)"),
+    ("case", {"title": "Q1 \udcff"}, "",  # a lone surrogate: JSON may send one
+     r"title: 'Q1 \\udcff' is not text \(a lone surrogate\); give it as text"),
+    ("reconcile", {"bank_path": "data/\ud800.csv"}, "", r"bank_path: .* is not text"),
     ("reconcile", {"bank_path": "../outside.csv"}, "",
      r"bank_path: '../outside.csv' is outside the server's root; give a path under it"),
     ("reconcile", {"ledger_path": "OUTSIDE"}, "", r"ledger_path: '.*outside.csv' is outside"),
@@ -332,6 +379,7 @@ BAD = [
     ("reconcile", {"out_dir": "../../elsewhere"}, "", r"out_dir: '../../elsewhere' is outside"),
     ("reconcile", {}, "../", r"folder: '../' is outside the server's root"),
     ("reconcile", {}, "nope", r"folder: there is no folder 'nope' under the server's root"),
+    ("reconcile", {}, "work/\udcff", r"folder: .* is not text"),
 ]
 
 

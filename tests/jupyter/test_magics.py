@@ -139,6 +139,9 @@ def test_help_lists_the_commands_and_their_options(shell, capsys):
     ("%%nexus reconcile\nbank: [unclosed\n", r"the cell is not `name: value` lines"),
     ("%%nexus reconcile\nbank: a.csv\nledger: b.csv\ntrack: maybe\n",
      r"track is true or false, not 'maybe'"),
+    ("%nexus reconcile 'my bank.csv ledger.csv",
+     r"%nexus reconcile: No closing quotation in \"'my bank.csv ledger.csv\"; close the "
+     r"quote"),
 ])
 def test_bad_commands_get_a_usage_error(shell, cell, message):
     with pytest.raises(UsageError, match=message):

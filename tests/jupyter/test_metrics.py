@@ -6,8 +6,14 @@ from __future__ import annotations
 import io
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
+
+import nexus_lab as nx
+from nexus_lab.jupyter._metrics import Metrics
 
 
 async def _scrape(jp_fetch) -> dict:
@@ -86,3 +92,55 @@ async def test_each_request_writes_one_json_log_line(jp_fetch, workbench):
     assert all(line["time"].endswith("Z") and line["ms"] >= 0 and line["logger"] ==
                "nexus_lab.jupyter" for line in lines)
     assert not logger.propagate  # the root logger's handlers do not repeat the lines
+
+
+def _rows(metrics: Metrics, table: str) -> float:
+    text = metrics.exposition().decode()
+    return next(s.value for f in text_string_to_metric_families(text) for s in f.samples
+                if s.name == "nexus_store_rows" and s.labels == {"table": table})
+
+
+@pytest.fixture
+def small_store(store_url):
+    """A new store, on SQLite and on PostgreSQL."""
+    with nx.store.connect(store_url) as s:
+        s.migrate()
+        yield s
+
+
+def test_the_store_is_read_at_most_once_a_while_however_often_it_is_scraped(small_store,
+                                                                              tables):
+    statements = []
+    sa.event.listen(small_store.engine, "before_cursor_execute",
+                    lambda *args: statements.append(args[2]))
+    metrics = Metrics(small_store, min_interval=3600)
+    with ThreadPoolExecutor(8) as pool:  # scrapes at once: one reading of the store
+        list(pool.map(lambda _: metrics.exposition(), range(8)))
+    selects = [st for st in statements if st.lower().startswith("select")]
+    assert selects and len(selects) == len(set(selects))  # each query once
+    assert _rows(metrics, "bank_statements") == 0
+    small_store.ingest("bank_statements", tables[0])
+    before = len(statements)
+    assert _rows(metrics, "bank_statements") == 0  # the figures of the last reading
+    assert len(statements) == before
+    assert _rows(Metrics(small_store, min_interval=0), "bank_statements") == len(tables[0])
+
+
+def test_each_engine_reads_the_figures(small_store):
+    small_store.execute(
+        "insert into reconciliation_runs (run_id, status, created_by, created_at, summary) "
+        "values ('R1', 'open', 'ana', :at, :summary)",
+        {"at": "2025-03-01 12:00:00", "summary": json.dumps({"seconds": 2.5})})
+    small_store.execute(
+        "insert into open_items (run_id, side, transaction_id, reason, status) values "
+        "('R1', 'bank', :t, 'no match', :status)",
+        [{"t": f"T{i}", "status": "open" if i % 3 else "resolved"} for i in range(9)])
+    text = Metrics(small_store).exposition().decode()
+    got = {(s.name, frozenset(s.labels.items())): s.value
+           for f in text_string_to_metric_families(text) for s in f.samples}
+    assert got[("nexus_store_up", frozenset())] == 1
+    assert got[("nexus_open_exceptions", frozenset())] == 6
+    assert got[("nexus_store_rows", frozenset({("table", "open_items")}))] == 9
+    reconciliation = frozenset({("workflow", "reconciliation")})
+    assert got[("nexus_workflow_duration_seconds_sum", reconciliation)] == 2.5
+    assert got[("nexus_workflow_duration_seconds_count", reconciliation)] == 1

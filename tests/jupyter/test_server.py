@@ -99,6 +99,22 @@ async def test_an_unknown_name_of_another_identity_provider_holds_no_role(jp_fet
     assert code == 200 and listed == {"dashboards": []}
 
 
+async def test_a_request_without_an_identity_acts_as_no_one(jp_fetch, jp_serverapp):
+    from nexus_lab import audit
+    from nexus_lab.jupyter._handlers import NexusHandler, register
+
+    class Unguarded(NexusHandler):  # a route whose handler forgot @web.authenticated
+        async def get(self) -> None:
+            self.reply({"user": await self.call(lambda *, store: audit.actor())})
+
+    register(jp_serverapp, [("/nexus/api/unguarded", Unguarded)])
+    code, got = await _get(jp_fetch, "nexus", "api", "unguarded")
+    assert (code, got) == (200, {"user": "lead"})  # the token: the server's owner
+    code, got = await _get(jp_fetch, "nexus", "api", "unguarded",
+                           headers={"Authorization": ""})
+    assert code == 403 and got["error"] == "Forbidden", got  # not the owner
+
+
 # ---- the routes ------------------------------------------------------------------------
 
 async def test_runs_are_mlflows_with_their_figures_and_reports(jp_fetch, workbench):
@@ -197,6 +213,13 @@ async def test_bad_promotions_are_json_errors(jp_fetch, name, body, status, says
     code, err = await _post(jp_fetch, "nexus", "api", "models", name, "promote", body=body)
     assert code == status and says in err["message"], err
     assert set(err) == {"error", "message"} and "Traceback" not in err["message"]
+
+
+async def test_a_body_too_large_is_refused_unparsed(jp_fetch):
+    big = {"workflow": "projects", "parameters": {"note": "x" * (2 << 20)}}
+    code, err = await _post(jp_fetch, "nexus", "api", "notebooks", body=big)
+    assert code == 413 and err["error"] == "RequestEntityTooLarge"
+    assert err["message"].startswith("the body is 2,097,") and "1 MiB" in err["message"]
 
 
 async def test_cases_list_the_escalated_flag(jp_fetch, workbench):

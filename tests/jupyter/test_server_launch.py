@@ -40,6 +40,25 @@ async def test_a_card_makes_a_notebook_with_its_parameters(jp_fetch, jp_root_dir
     assert again[0] == 201 and again[1]["path"] != got["path"]  # never overwritten
 
 
+async def test_a_cards_notebook_works_on_the_servers_stores(jp_fetch, jp_root_dir, workbench,
+                                                           monkeypatch):
+    # the kernels would find other stores by themselves (the server's come from its
+    # configuration, c.NexusLab.store_url and tracking_uri)
+    monkeypatch.delenv("NEXUS_LAB_STORE")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    for workflow, name, value in (("report", "store_url", workbench["store"]),
+                                  ("fraud", "tracking_uri", workbench["tracking_uri"])):
+        body = {"workflow": workflow, "parameters": {"data_path": "reconcile-out/x.csv"}
+                if workflow == "fraud" else {}}
+        if workflow == "fraud":
+            (jp_root_dir / "reconcile-out" / "x.csv").write_text("transaction_id\n")
+        code, got = await _post(jp_fetch, "nexus", "api", "notebooks", body=body)
+        assert code == 201, got
+        nb = nbformat.read(jp_root_dir / got["path"], as_version=4)
+        (cell,) = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+        assert f"{name} = {value!r}".replace("'", '"') in cell.source, cell.source
+
+
 async def test_a_bad_card_request_is_a_json_error(jp_fetch):
     code, got = await _post(jp_fetch, "nexus", "api", "notebooks",
                             body={"workflow": "embezzle", "parameters": {}})
@@ -59,3 +78,15 @@ async def test_a_table_opens_as_a_dataframe_notebook(jp_fetch, jp_root_dir):
     assert "bank_statements" in text
     code, got = await _post(jp_fetch, "nexus", "api", "data", "salaries", "notebook")
     assert code == 400 and "bank_statements" in got["message"]
+
+
+async def test_only_the_data_tables_open_as_notebooks(jp_fetch, jp_root_dir):
+    # the store's other tables (its users' password hashes, roles, audit log...) are no
+    # data to load
+    before = sorted(jp_root_dir.glob("*.ipynb"))
+    for table in ("users", "role_assignments", "audit_logs", "notebook_runs"):
+        code, got = await _post(jp_fetch, "nexus", "api", "data", table, "notebook")
+        assert code == 400, (table, got)
+        assert got["message"].startswith(f"{table!r} is not one of the data tables")
+        assert "bank_statements" in got["message"] and "users," not in got["message"]
+    assert sorted(jp_root_dir.glob("*.ipynb")) == before

@@ -3,17 +3,20 @@ the wheel installs to enable the extension."""
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import logging
+import re
 import secrets
 import shutil
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
 from nexus_lab.jupyter._settings import Workbench, store_url
+from tests.jupyter.test_server import _audit
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -147,13 +150,14 @@ class TestSigningInWithAStoreAccount:
 
         return StoreIdentityProvider
 
-    async def _sign_in(self, jp_fetch, user: str, password: str):
+    async def _sign_in(self, jp_fetch, user: str, password: str, params: dict | None = None):
         xsrf = secrets.token_hex(16)
         return await jp_fetch(
             "login", method="POST", raise_error=False, follow_redirects=False,
             headers={"Authorization": "", "Cookie": f"_xsrf={xsrf}",
                      "Content-Type": "application/x-www-form-urlencoded"},
-            body=urlencode({"username": user, "password": password, "_xsrf": xsrf}))
+            body=urlencode({"username": user, "password": password, "_xsrf": xsrf}),
+            params=params or {})
 
     async def test_a_store_user_signs_in_and_acts_as_themselves(self, jp_fetch):
         page = await jp_fetch("login", headers={"Authorization": ""})
@@ -166,8 +170,75 @@ class TestSigningInWithAStoreAccount:
                                         headers={"Authorization": "", "Cookie": cookie})).body)
         assert (me["user"], me["role"]) == ("ana", "examiner")
 
+    async def test_failed_sign_ins_lock_the_name_a_while_known_or_not(self, jp_fetch, store):
+        for name in ("pat", "nobody-here"):
+            tries = [await self._sign_in(jp_fetch, name, "not the password") for _ in range(5)]
+            assert [t.code for t in tries] == [401] * 5
+            assert all(b"Invalid credentials" in t.body for t in tries)
+            late = await self._sign_in(jp_fetch, name, f"{name}-passphrase")  # locked
+            assert late.code == 429 and b"Too many failed sign-ins" in late.body
+        failed = [r for r in _audit(store, "login.failed") if r[0] == "pat"]
+        assert failed == [("pat", "users/pat", "refused")] * 6
+        assert (await self._sign_in(jp_fetch, "ana", "ana-passphrase")).code == 302
+        assert _audit(store, "login")[-1] == ("ana", "users/ana", "done")
+
+    async def test_a_sign_in_goes_on_to_the_page_asked_for_and_no_other_site(
+            self, jp_fetch, jp_base_url):
+        wanted = f"{jp_base_url}lab/tree/Q1 & Q2.ipynb#top"
+        page = (await jp_fetch("login", params={"next": wanted},
+                               headers={"Authorization": ""})).body.decode()
+        action = html.unescape(re.search(r'<form action="([^"]+)"', page)[1])
+        assert parse_qs(urlsplit(action).query) == {"next": [wanted]}
+        signed = await self._sign_in(jp_fetch, "ana", "ana-passphrase", {"next": wanted})
+        assert (signed.code, signed.headers["Location"]) == (302, wanted)
+        for elsewhere in ("https://evil.example/", "//evil.example", "/\\evil.example"):
+            signed = await self._sign_in(jp_fetch, "ana", "ana-passphrase", {"next": elsewhere})
+            assert (signed.code, signed.headers["Location"]) == (302, jp_base_url)
+
+    async def test_the_identities_the_token_made_are_remembered_a_bounded_number(
+            self, jp_fetch, monkeypatch):
+        # each request with the token and no cookie is a new identity (a Prometheus scrape)
+        monkeypatch.setattr("nexus_lab.jupyter._identity._TOKEN_USERS", 2)
+        cookies = []
+        for _ in range(3):
+            answer = await jp_fetch("nexus", "api", "whoami")
+            cookies.append("; ".join(c.split(";", 1)[0]
+                                     for c in answer.headers.get_list("Set-Cookie")))
+
+        async def opens(cookie: str) -> int:
+            return (await jp_fetch("nexus", "api", "whoami", raise_error=False,
+                                   headers={"Authorization": "", "Cookie": cookie})).code
+        assert [await opens(c) for c in cookies] == [403, 200, 200]  # the oldest forgotten
+
     async def test_the_token_acts_as_no_one_of_the_store(self, jp_fetch):
         me = json.loads((await jp_fetch("nexus", "api", "whoami")).body)
         assert me["user"] != "lead" and me["roles"] == [] and me["permissions"] == []
         response = await jp_fetch("nexus", "api", "cases", raise_error=False)
         assert response.code == 403
+
+
+
+class TestSigningInToAClosedServer:
+    """A server that answers nothing unauthenticated but its login page
+    (``c.ServerApp.allow_unauthenticated_access = False``) still takes a sign-in."""
+
+    @pytest.fixture
+    def identity_provider(self) -> type:
+        from nexus_lab.jupyter import StoreIdentityProvider
+
+        return StoreIdentityProvider
+
+    @pytest.fixture
+    def jp_server_config(self, jp_server_config) -> dict:
+        jp_server_config["ServerApp"]["allow_unauthenticated_access"] = False
+        return jp_server_config
+
+    async def test_a_store_user_signs_in(self, jp_fetch):
+        sign_in = TestSigningInWithAStoreAccount._sign_in
+        assert (await sign_in(self, jp_fetch, "ana", "wrong password")).code == 401
+        signed = await sign_in(self, jp_fetch, "ana", "ana-passphrase")
+        assert signed.code == 302
+        cookie = "; ".join(c.split(";", 1)[0] for c in signed.headers.get_list("Set-Cookie"))
+        me = json.loads((await jp_fetch("nexus", "api", "whoami",
+                                        headers={"Authorization": "", "Cookie": cookie})).body)
+        assert me["user"] == "ana"

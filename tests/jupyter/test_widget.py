@@ -118,6 +118,9 @@ def test_an_unknown_run_or_page_size_is_an_error(workbench):
         ReviewWidget("nope", store=workbench["store"], user="ana")
     with pytest.raises(NexusError, match="page_size=0: give 1 to 1000"):
         ReviewWidget(workbench["run_id"], store=workbench["store"], page_size=0)
+    for wrong in ("ten", None, 2.5, True):
+        with pytest.raises(NexusError, match=f"page_size={wrong!r}: give a whole number"):
+            ReviewWidget(workbench["run_id"], store=workbench["store"], page_size=wrong)
 
 
 def test_an_approved_runs_items_are_closed_and_the_widget_says_so(tmp_path):
