@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.jupyter.test_dashboards_proxy import _entry_points
+
 ROOT = Path(__file__).resolve().parents[2]
 EXTENSION = ROOT / "extensions"
 UI_TESTS = EXTENSION / "ui-tests"
@@ -166,7 +168,8 @@ def test_jupyterlab_in_a_browser(workbench, node_env, tmp_path):
            "JUPYTER_PATH": str(tmp_path / "jupyter-path"),
            "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter-runtime"),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
+           # this checkout first; the dashboards' jupyter-server-proxy entry point
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), *_entry_points(tmp_path),
                                                        os.environ.get("PYTHONPATH")]))}
     # NEXUS_UI_ARGS: more arguments of `playwright test` (e.g. `--grep schedule`)
     _run(["jlpm", "playwright", "test", *shlex.split(os.environ.get("NEXUS_UI_ARGS", ""))],
