@@ -377,15 +377,29 @@ function CaseRow(props: { item: ICase; commands: CommandRegistry }) {
   );
 }
 
-function CasesSection(props: IPanelProps) {
-  const cases = useLoad(() => api.cases(), props.versions.cases);
+/** A section that is one list: loaded with `load`, each item drawn by `children`. */
+function ListSection<T>(props: {
+  name: SectionName;
+  title: string;
+  version: number;
+  load: () => Promise<T[]>;
+  empty: string;
+  children: (item: T) => React.ReactNode;
+}) {
+  const list = useLoad(props.load, props.version);
   return (
-    <Section name="cases" title="Cases" count={cases.data?.length} loading={cases.loading} error={cases.error}>
-      {cases.data && cases.data.length === 0 && <Empty>No open cases.</Empty>}
-      <ul className="nx-List nx-Cases">
-        {cases.data?.map(item => <CaseRow key={item.case_id} item={item} commands={props.commands} />)}
-      </ul>
+    <Section name={props.name} title={props.title} count={list.data?.length} loading={list.loading} error={list.error}>
+      {list.data && list.data.length === 0 && <Empty>{props.empty}</Empty>}
+      <ul className="nx-List">{list.data?.map(props.children)}</ul>
     </Section>
+  );
+}
+
+function CasesSection(props: IPanelProps) {
+  return (
+    <ListSection name="cases" title="Cases" version={props.versions.cases} load={api.cases} empty="No open cases.">
+      {item => <CaseRow key={item.case_id} item={item} commands={props.commands} />}
+    </ListSection>
   );
 }
 
@@ -420,43 +434,40 @@ function TableRow(props: { table: ITable; commands: CommandRegistry }) {
 }
 
 function DataSection(props: IPanelProps) {
-  const tables = useLoad(() => api.tables(), props.versions.data);
   return (
-    <Section name="data" title="Data" count={tables.data?.length} loading={tables.loading} error={tables.error}>
-      {tables.data && tables.data.length === 0 && <Empty>The store has no tables yet.</Empty>}
-      <ul className="nx-List nx-Tables">
-        {tables.data?.map(table => <TableRow key={table.table} table={table} commands={props.commands} />)}
-      </ul>
-    </Section>
+    <ListSection name="data" title="Data" version={props.versions.data} load={api.tables} empty="The store has no tables yet.">
+      {table => <TableRow key={table.table} table={table} commands={props.commands} />}
+    </ListSection>
+  );
+}
+
+function DashboardRow(props: { dashboard: IDashboard; commands: CommandRegistry }) {
+  const { dashboard: d, commands } = props;
+  const { errors, run } = useAction();
+  const open = () =>
+    run('open', () => runCommand(commands, CommandIDs.openDashboard, { name: d.name, title: d.title, url: d.url }));
+  return (
+    <li className="nx-Item" data-dashboard={d.name}>
+      <button type="button" className="nx-Item-button" title={`Open ${d.title || d.name} in a tab`} onClick={open}>
+        <span className="nx-Item-name">{d.title || d.name}</span>
+        {d.description && <span className="nx-Item-title">{d.description}</span>}
+      </button>
+      <ErrorLine message={errors.open} />
+    </li>
   );
 }
 
 function DashboardsSection(props: IPanelProps) {
-  const dashboards = useLoad(() => api.dashboards(), props.versions.dashboards);
-  const { errors, run } = useAction();
-  const open = (d: IDashboard) =>
-    run(d.name, () => runCommand(props.commands, CommandIDs.openDashboard, { name: d.name, title: d.title, url: d.url }));
   return (
-    <Section
+    <ListSection
       name="dashboards"
       title="Dashboards"
-      count={dashboards.data?.length}
-      loading={dashboards.loading}
-      error={dashboards.error}
+      version={props.versions.dashboards}
+      load={api.dashboards}
+      empty="No dashboards you may open."
     >
-      {dashboards.data && dashboards.data.length === 0 && <Empty>No dashboards you may open.</Empty>}
-      <ul className="nx-List nx-Dashboards">
-        {dashboards.data?.map(d => (
-          <li key={d.name} className="nx-Item nx-Item-clickable" data-dashboard={d.name}>
-            <button type="button" className="nx-Item-button" title={`Open ${d.title || d.name} in a tab`} onClick={() => open(d)}>
-              <span className="nx-Item-name">{d.title || d.name}</span>
-              {d.description && <span className="nx-Item-title">{d.description}</span>}
-            </button>
-            <ErrorLine message={errors[d.name]} />
-          </li>
-        ))}
-      </ul>
-    </Section>
+      {d => <DashboardRow key={d.name} dashboard={d} commands={props.commands} />}
+    </ListSection>
   );
 }
 
@@ -500,20 +511,16 @@ function ScheduleRow(props: { schedule: ISchedule; commands: CommandRegistry }) 
 }
 
 function SchedulesSection(props: IPanelProps) {
-  const schedules = useLoad(() => api.schedules(), props.versions.schedules);
   return (
-    <Section
+    <ListSection
       name="schedules"
       title="Schedules"
-      count={schedules.data?.length}
-      loading={schedules.loading}
-      error={schedules.error}
+      version={props.versions.schedules}
+      load={api.schedules}
+      empty="No schedules."
     >
-      {schedules.data && schedules.data.length === 0 && <Empty>No schedules.</Empty>}
-      <ul className="nx-List nx-Schedules">
-        {schedules.data?.map(s => <ScheduleRow key={s.schedule_id || s.name} schedule={s} commands={props.commands} />)}
-      </ul>
-    </Section>
+      {s => <ScheduleRow key={s.schedule_id || s.name} schedule={s} commands={props.commands} />}
+    </ListSection>
   );
 }
 

@@ -115,7 +115,7 @@ test.describe('the NEXUS panel', () => {
 
   test('opens a dashboard in a tab, signed in', async ({ page }) => {
     await openPanel(page);
-    const dashboards = section(page, 'dashboards').locator('.nx-Dashboards .nx-Item');
+    const dashboards = section(page, 'dashboards').locator('.nx-Item');
     expect(await dashboards.count()).toBeGreaterThanOrEqual(1);
     const first = dashboards.first();
     const title = (await first.locator('.nx-Item-name').textContent()) ?? '';
