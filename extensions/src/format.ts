@@ -68,40 +68,17 @@ export function figure(value: number | null | undefined): string {
 }
 
 /**
- * The metrics that say most about a workflow's run, first first (those
- * `nexus_lab.tracking.EXPERIMENTS` names): a run's key figures are these when it has
- * them, the others after, in the server's order.
+ * A run's first `count` figures as "name figure" pairs, in the server's order (it
+ * sends the workflow's key figures, the telling one first).
  */
-export const KEY_METRICS = [
-  'rate',
-  'matched_pairs',
-  'mean_confidence',
-  'holdout_auprc',
-  'holdout_roc_auc',
-  'holdout_flagged_share',
-  'test_ndcg',
-  'test_precision',
-  'test_recall',
-  'compression_ratio',
-  'recall_at_10',
-  'mse'
-];
-
-/** A run's first `count` key figures as "name figure" pairs (see `KEY_METRICS`). */
 export function keyFigures(
   metrics: Record<string, number> | null | undefined,
   count = 3
 ): Array<[string, string]> {
-  const numbers = Object.entries(metrics ?? {}).filter(([, value]) => typeof value === 'number');
-  const rank = (name: string) => {
-    const at = KEY_METRICS.indexOf(name);
-    return at < 0 ? KEY_METRICS.length : at;
-  };
-  return numbers
-    .map((entry, order) => ({ entry, order }))
-    .sort((a, b) => rank(a.entry[0]) - rank(b.entry[0]) || a.order - b.order)
+  return Object.entries(metrics ?? {})
+    .filter(([, value]) => typeof value === 'number')
     .slice(0, count)
-    .map(({ entry: [name, value] }) => [name, figure(value)]);
+    .map(([name, value]) => [name, figure(value)]);
 }
 
 export type Tone = 'good' | 'bad' | 'busy' | 'idle' | 'warn';
