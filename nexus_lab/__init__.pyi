@@ -9,6 +9,7 @@ from . import config as config
 from . import crypto as crypto
 from . import data as data
 from . import datasets as datasets
+from . import examine as examine
 from . import fraud as fraud
 from . import projects as projects
 from . import recommend as recommend
