@@ -10,7 +10,8 @@ by Alembic migrations shipped in the package): the seeds' financial tables
 ``reconciliation_matches`` and ``open_items``; ``fraud_runs`` and ``fraud_scores``
 with their review state; ``cases``), and what the surfaces need (``users``, ``roles``,
 ``role_permissions``, ``role_assignments``, ``reports``, ``schedules``,
-``notebook_runs``, ``ingest_batches``).
+``notebook_runs``, ``ingest_batches``), and the audit tests run on general ledgers
+(``examinations``).
 
 The store at ``NEXUS_LAB_STORE`` is used when no URL is given, else ``nexus.db`` in
 the user's data folder (:func:`nexus_lab.config.store_url`). Money is kept as integer
@@ -22,7 +23,7 @@ Examples
 >>> import nexus_lab as nx
 >>> store = nx.store.connect(f"sqlite:///{tempfile.mkdtemp()}/books.db")
 >>> store.migrate()
-'0004'
+'0005'
 >>> store.read("roles", columns=["role"])["role"].tolist()[:3]
 ['admin', 'auditor', 'compliance_officer']
 >>> with store.transaction():

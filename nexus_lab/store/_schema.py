@@ -367,6 +367,32 @@ notebook_runs = sa.Table(
     sa.Index("ix_notebook_runs_schedule", "schedule_id", "started_at"),
 )
 
+# ---- audit analytics -----------------------------------------------------------------
+
+examinations = sa.Table(
+    "examinations", metadata,
+    sa.Column("examination_id", sa.String(64), primary_key=True),
+    sa.Column("battery_id", sa.String(64), nullable=False),  # the tests run together
+    sa.Column("name", sa.String(64), nullable=False),         # its name in the battery
+    sa.Column("test", sa.String(64), nullable=False),         # the nexus_lab.examine function
+    sa.Column("params", JSON),                                # its arguments, to replay it
+    sa.Column("data", sa.String(16), nullable=False, server_default="gl"),  # or "events"
+    sa.Column("data_sha256", sa.String(64), nullable=False),  # of the frame's canonical bytes
+    sa.Column("data_source", sa.Text),                        # the file, when one was read
+    sa.Column("data_rows", sa.BigInteger, nullable=False),
+    sa.Column("period_end", sa.Date),
+    sa.Column("verdict", sa.String(32)),
+    sa.Column("findings", sa.BigInteger),
+    sa.Column("summary", JSON),                               # Examination.summary()
+    sa.Column("tables", JSON),                                # {name: {rows, sha256}}
+    sa.Column("workpaper", sa.Text),                          # the signed workpaper, if any
+    sa.Column("created_by", sa.String(128), nullable=False),
+    _when(),
+    sa.CheckConstraint("data IN ('gl', 'events')", name="data"),
+    sa.Index("ix_examinations_battery", "battery_id", "name"),
+    sa.Index("ix_examinations_created", "created_at"),
+)
+
 # What the bulk ingest may write, and the key that makes a re-ingest change nothing.
 NATURAL_KEYS: dict[str, tuple[str, ...]] = {
     "bank_statements": ("account", "transaction_id"),

@@ -61,7 +61,7 @@ def connect(url: str | os.PathLike[str] | Store | None = None, *, echo: bool = F
     >>> import nexus_lab as nx
     >>> store = nx.store.connect(pathlib.Path(tempfile.mkdtemp()) / "books.db")
     >>> store.migrate()
-    '0004'
+    '0005'
     >>> bank = pd.DataFrame({"transaction_id": ["B1", "B2"], "date": ["2025-01-02", "2025-01-03"],
     ...                      "amount": ["-12.50", "1,000.00"], "description": ["fuel", "wire"]})
     >>> store.ingest("bank_statements", bank), store.ingest("bank_statements", bank)

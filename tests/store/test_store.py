@@ -44,7 +44,7 @@ def test_migrate_is_idempotent_and_makes_every_table(store):
                   "audit_logs", "system_config", "projects", "project_milestones",
                   "trading_operations", "reconciliation_runs", "open_items", "fraud_scores",
                   "cases", "users", "role_assignments", "reports", "schedules",
-                  "notebook_runs"):
+                  "notebook_runs", "examinations"):
         assert table in names
 
 
@@ -56,6 +56,37 @@ def test_schema_and_migrations_agree(store):
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), nx.store.metadata)
     assert diff == []
+
+
+def test_examinations_migration_adds_the_table_and_the_permission_and_goes_back(store):
+    """0005 makes ``examinations`` and grants ``examine.run``; downgraded to 0004 both are
+    gone, and upgraded again they are back (on both engines)."""
+    from alembic import command
+    from alembic.config import Config
+
+    grants = store.read("role_permissions", where={"permission": "examine.run"})
+    assert sorted(grants["role"]) == ["admin", "auditor", "compliance_officer", "examiner"]
+    row = {"examination_id": "e1", "battery_id": "b1", "name": "benford_first", "test":
+           "benford", "params": {"column": "amount", "test": "first"}, "data_sha256": "0" * 64,
+           "data_rows": 10, "period_end": "2025-12-31", "verdict": "close",
+           "summary": {"rows": 10}, "created_by": "ana"}
+    store.append("examinations", pd.DataFrame([row]))
+    got = store.read("examinations").iloc[0]
+    assert got["params"] == {"column": "amount", "test": "first"} and got["data"] == "gl"
+    assert str(got["period_end"])[:10] == "2025-12-31"
+    with pytest.raises(Exception, match="ck_examinations_data"):  # the ledger or the events
+        store.append("examinations", pd.DataFrame([{**row, "examination_id": "e2",
+                                                    "data": "bank"}]))
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(nx.store.__file__).parent / "migrations"))
+    with store.transaction() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0004")
+    assert store.revision() == "0004"
+    assert "examinations" not in set(store.tables()["table"])
+    assert store.read("role_permissions", where={"permission": "examine.run"}).empty
+    assert store.migrate() == "0005"
+    assert len(store.read("role_permissions", where={"permission": "examine.run"})) == 4
 
 
 def test_ingest_round_trip_and_reingest_changes_nothing(store):
