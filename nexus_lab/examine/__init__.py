@@ -12,6 +12,7 @@ Examples
 1
 """
 
+from nexus_lab.examine._battery import Battery
 from nexus_lab.examine._result import Examination, ExamineWarning
 
-__all__ = ["Examination", "ExamineWarning"]
+__all__ = ["Battery", "Examination", "ExamineWarning"]

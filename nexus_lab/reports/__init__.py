@@ -63,6 +63,15 @@ carriage return first) gets a leading ``'``. Every report has a detached signatu
 (``FILE.sig``) and the signer's public bundle (``<fingerprint>.nxpub``) beside it, so
 ``nexus-lab verify FILE --sig FILE.sig --pub <fingerprint>.nxpub`` checks it.
 
+Audit workpapers
+----------------
+:func:`make_workpaper` writes a battery of audit tests (:func:`nexus_lab.examine.battery`)
+as a signed workpaper, filed like a report (kind ``examination``; it needs
+``examine.run``): ``html``, one printable page with each test's verdict, parameters (the
+call that replays it), warnings, plot (inline SVG) and tables; or ``xlsx``, a summary
+sheet, the tests and their verdicts, and one sheet per table of each test with all its
+rows. :func:`workpaper_bytes` renders one unsigned.
+
 Examples
 --------
 >>> import nexus_lab as nx, tempfile
@@ -85,6 +94,7 @@ from nexus_lab.reports._fraud import FRAUD_FILES, export_fraud, fraud_html
 from nexus_lab.reports._html import reconcile_html
 from nexus_lab.reports._mask import CLEAR as MASKING
 from nexus_lab.reports._signed import REPORT_FORMATS, REPORT_KINDS, SignedReport, make_report
+from nexus_lab.reports._workpaper import WORKPAPER_FORMATS, make_workpaper, workpaper_bytes
 
 __all__ = [
     "FRAUD_FILES",
@@ -92,13 +102,16 @@ __all__ = [
     "OUTPUT_FILES",
     "REPORT_FORMATS",
     "REPORT_KINDS",
+    "WORKPAPER_FORMATS",
     "Export",
     "SignedReport",
     "export_fraud",
     "export_reconcile",
     "fraud_html",
     "make_report",
+    "make_workpaper",
     "reconcile_html",
     "reconcile_summary",
     "save_reconcile",
+    "workpaper_bytes",
 ]

@@ -58,6 +58,10 @@ table.facts th { text-align: left; padding-right: 18px; color: var(--muted); fon
 .verdict .say { font-size: 17px; font-weight: 700; }
 .verdict.ok .say { color: var(--good); } .verdict.failed .say { color: var(--bad); }
 .verdict p { margin: 4px 0 0; }
+.verdict.none { border-left-color: var(--muted); background: var(--panel); }
+.verdict.none .say { color: var(--muted); }
+p.warn-note { color: var(--warn); font-weight: 600; }
+figure.plot { margin: 8px 0 10px; }
 figure.bars { margin: 6px 0 10px; }
 footer p { margin: 2px 0; }
 """

@@ -181,6 +181,59 @@ def _publish(pending: Path, final: Path) -> None:
         raise NexusError(f"cannot write {str(final)!r}: {err.strerror or err}") from None
 
 
+def file_signed(s: Any, folder: Path, name: str, data: bytes, signature: bytes, kp: Any, *,
+                report_id: str, kind: str, subject: str, who: str, details: dict[str, Any],
+                final_folder: Path | None = None) -> tuple[Path, Path, Path]:
+    """Write a signed report's bytes as ``folder/name``, its detached signature beside it
+    (``name.sig``) and the signer's public bundle (``<fingerprint>.nxpub``), and record it in
+    the store's ``reports`` table and the audit log, in one unit of work.
+
+    Nothing is overwritten; when anything fails, nothing is left (the files placed are
+    removed, the record is undone). ``final_folder`` is where the files will lie once
+    ``folder`` (a folder being built, :func:`nexus_lab.files.atomic_dir`'s) is in place:
+    the record names the files there.
+
+    Returns
+    -------
+    path, signature, public : pathlib.Path
+        Where they will lie (in ``final_folder``, else ``folder``).
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise NexusError(f"cannot make the reports folder {str(folder)!r}: "
+                         f"{err.strerror or err}") from None
+    public_name = f"{kp.public.fingerprint_hex}.nxpub"
+    path, sig_path, public = folder / name, folder / f"{name}.sig", folder / public_name
+    where = final_folder if final_folder is not None else folder
+    recorded = where / name
+    new_public = not public.exists()
+    digest = hashlib.sha256(data).hexdigest()
+    pending = [_write_pending(folder, data), _write_pending(folder, signature)]
+    placed: list[Path] = []
+    try:
+        with audit.change(s, "report.signed", f"reports/{report_id}",
+                          {**details, "sha256": digest, "path": str(recorded)}, actor=who,
+                          resource_type="report"):
+            s.execute("insert into reports (report_id, kind, subject, path, sha256, signature, "
+                      "created_by) values (:i, :k, :s, :p, :h, :g, :w)",
+                      {"i": report_id, "k": kind, "s": subject, "p": str(recorded),
+                       "h": digest, "g": base64.b64encode(signature).decode("ascii"),
+                       "w": who})
+            for tmp, final in zip(pending, (path, sig_path), strict=True):
+                _publish(tmp, final)
+                placed.append(final)
+            kp.public.save(public)  # the same bundle there already is left as it is
+    except BaseException:
+        for p in [*placed, *([public] if new_public else [])]:
+            p.unlink(missing_ok=True)
+        raise
+    finally:
+        for tmp in pending:
+            tmp.unlink(missing_ok=True)
+    return recorded, where / f"{name}.sig", where / public_name
+
+
 def make_report(kind: str, *, role: str, period: str | None = None, store: Any = None,
                 run_id: str | None = None, case_id: str | None = None, fmt: str = "html",
                 out: str | os.PathLike[str] | None = None, key: Any = None) -> SignedReport:
@@ -310,37 +363,12 @@ def make_report(kind: str, *, role: str, period: str | None = None, store: Any =
     digest = hashlib.sha256(data).hexdigest()
     signature = sign(data, kp).to_bytes()
 
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise NexusError(f"cannot make the reports folder {str(folder)!r}: "
-                         f"{err.strerror or err}") from None
-    path, sig_path, public = folder / name, folder / f"{name}.sig", folder / public_name
-    new_public = not public.exists()
     subject = f"{doc.title} for the {title.lower()}, {context['period']}: {doc.scope}"
-    pending = [_write_pending(folder, data), _write_pending(folder, signature)]
-    placed: list[Path] = []
-    try:
-        with audit.change(s, "report.signed", f"reports/{report_id}", {
-                "kind": kind, "role": role, "period": when.label, "format": fmt,
-                "run_id": run_id, "case_id": case_id, "sha256": digest, "path": str(path),
-                "signer": kp.public.fingerprint_hex, "sections": shown},
-                actor=who, resource_type="report"):
-            s.execute("insert into reports (report_id, kind, subject, path, sha256, signature, "
-                      "created_by) values (:i, :k, :s, :p, :h, :g, :w)",
-                      {"i": report_id, "k": kind, "s": subject, "p": str(path), "h": digest,
-                       "g": base64.b64encode(signature).decode("ascii"), "w": who})
-            for tmp, final in zip(pending, (path, sig_path)):
-                _publish(tmp, final)
-                placed.append(final)
-            kp.public.save(public)  # the same bundle there already is left as it is
-    except BaseException:
-        for p in [*placed, *([public] if new_public else [])]:
-            p.unlink(missing_ok=True)
-        raise
-    finally:
-        for tmp in pending:
-            tmp.unlink(missing_ok=True)
+    path, sig_path, public = file_signed(
+        s, folder, name, data, signature, kp, report_id=report_id, kind=kind, subject=subject,
+        who=who, details={"kind": kind, "role": role, "period": when.label, "format": fmt,
+                          "run_id": run_id, "case_id": case_id,
+                          "signer": kp.public.fingerprint_hex, "sections": shown})
     log.info("signed report %s (%s as %s, %s) at %s", report_id, kind, role, when.label, path)
     return SignedReport(report_id, kind, role, when.label, fmt, path, sig_path, digest, public,
                         f"{kp.label or 'workbench'} ({kp.public.fingerprint_hex})", who,

@@ -24,7 +24,8 @@ KINDS = {
     "text": ("", None), "id": ("id", None), "account": ("id acct", None),
     "hash": ("hash", None), "list": ("", None),
     "money": ("n", "#,##0.00;[Red]-#,##0.00"), "int": ("n", "#,##0"),
-    "pct": ("n", "0.0%"), "score": ("n", "0.0"), "date": ("d", "yyyy-mm-dd"),
+    "pct": ("n", "0.0%"), "score": ("n", "0.0"), "number": ("n", "#,##0.####"),
+    "date": ("d", "yyyy-mm-dd"),
     "datetime": ("d", "yyyy-mm-dd hh:mm"),
 }
 #: The kinds written as text (in a spreadsheet: strings, neutralized against formulas).
@@ -185,6 +186,22 @@ def money(cents: object) -> str:
     return cents_text(cents) if not missing(cents) else ""
 
 
+def number(value: object) -> str:
+    """A measurement as text: grouped, at most four decimals, no trailing zeros
+    (``1,234.5``, ``0.0301``, ``-2``).
+
+    Examples
+    --------
+    >>> number(1234.5), number(0.030103), number(-2.0), number(float("inf"))
+    ('1,234.5', '0.0301', '-2', 'inf')
+    """
+    x = float(value)  # type: ignore[arg-type]
+    if not math.isfinite(x):
+        return str(x)
+    text = f"{x:,.4f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
 def decimal(cents: object) -> str:
     """Integer cents as ``-1234.56`` (for CSV), exactly."""
     return money(cents).replace(",", "")
@@ -214,6 +231,8 @@ def show(value: object, kind: str) -> str:
         return f"{float(value):.1%}"  # type: ignore[arg-type]
     if kind == "score":
         return f"{float(value):.1f}"  # type: ignore[arg-type]
+    if kind == "number":
+        return number(value)
     if kind in ("date", "datetime"):
         ts = stamp(value, kind)
         return ts.strftime("%Y-%m-%d" if kind == "date" else "%Y-%m-%d %H:%M") if ts else ""
@@ -236,6 +255,6 @@ def flat(value: object, kind: str) -> object:
         return ts.date().isoformat() if kind == "date" else ts.isoformat(sep=" ")  # type: ignore[union-attr]
     if kind == "int":
         return int(value)  # type: ignore[call-overload]
-    if kind in ("pct", "score"):
+    if kind in ("pct", "score", "number"):
         return float(value)  # type: ignore[arg-type]
     return str(value)
