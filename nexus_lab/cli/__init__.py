@@ -13,6 +13,9 @@ Commands::
                            [--weight rating] [--k 10] [--out DIR] [--no-register]
     nexus-lab recommend serve (--users ID ... | --users-file FILE) [--k 10] [--out FILE]
                            [--model models:/nexus-recommender@champion]
+    nexus-lab examine GL --out DIR [--tests all] [--period-end YYYY-MM-DD]
+                      [--columns ours=theirs ...] [--events FILE] [--store URL] [--no-sign]
+    nexus-lab examine GL --replay RECORD_ID [--store URL]
     nexus-lab keys new|show ...; seal|open|sign|verify FILE ...; audit verify|show [LOG]
     nexus-lab case new|list|show|add|transfer|status|timeline|verify ...
     nexus-lab report KIND --role ROLE [--period 2025-11] [--run RUN_ID] [--case CASE_ID]
@@ -36,7 +39,7 @@ which outputs were complete before the stop (or that nothing was written); the s
 is 130 after SIGINT, 143 after SIGTERM.
 
 A surface: each command group is a module here (``reconcile``, ``standardize``, ``fraud``,
-``recommend``, ``runs``, ``dashboards``, ``demo``, ``crypto``, ``audit``, ``cases``,
+``recommend``, ``examine``, ``runs``, ``dashboards``, ``demo``, ``crypto``, ``audit``, ``cases``,
 ``records``, ``report``) that parses its arguments, calls a service or a workflow, and
 prints what came back; ``_common`` holds what they share.
 """
@@ -61,6 +64,7 @@ from nexus_lab.cli import (
     crypto,
     dashboards,
     demo,
+    examine,
     fraud,
     recommend,
     reconcile,
@@ -85,8 +89,8 @@ from nexus_lab.files import record_writes
 __all__ = ["main"]
 
 # in --help's order
-_GROUPS = (reconcile, records, standardize, fraud, recommend, runs, dashboards, demo, crypto,
-           audit, cases, report)
+_GROUPS = (reconcile, records, standardize, fraud, recommend, examine, runs, dashboards, demo,
+           crypto, audit, cases, report)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -12,7 +12,7 @@ Examples
 1
 """
 
-from nexus_lab.examine._battery import Battery
+from nexus_lab.examine._battery import EXAMINE_TESTS, Battery, battery
 from nexus_lab.examine._result import Examination, ExamineWarning
 
-__all__ = ["Battery", "Examination", "ExamineWarning"]
+__all__ = ["EXAMINE_TESTS", "Battery", "Examination", "ExamineWarning", "battery"]

@@ -3,27 +3,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import pandas as pd
 
 from nexus_lab._html import STATUS_COLORS, escape, kv
-from nexus_lab.examine._result import _VERDICT_COLORS, Examination
+from nexus_lab.examine._result import _VERDICT_COLORS, Examination, ExamineWarning
 
-__all__ = ["Battery", "findings_of"]
+__all__ = ["EXAMINE_TESTS", "GL_COLUMNS", "Battery", "battery", "findings_of"]
 
 #: Facts that count what a test found (the first one a result has is its findings).
 _FINDING_FACTS = ("findings", "flagged", "conflicts", "duplicate_rows", "duplicates",
-                  "gap_items", "gaps", "missing", "flagged_entries", "exceptions")
+                  "gap_items", "gaps", "missing", "flagged_entries", "exceptions",
+                  "driver_rows")
 #: Verdicts that say a test found nothing to follow up.
 _CLEAN = frozenset({"close", "acceptable", "clean", "pass", "conforms"})
 
 
 def findings_of(result: Examination) -> int | None:
-    """How many findings ``result`` reports: its first counting fact (``findings``,
-    ``flagged``, ``conflicts``...), else 0 for a clean verdict, else None (a descriptive
-    test: stratify, age, summarize).
+    """How many findings ``result`` reports: 0 for a clean verdict (``close``,
+    ``acceptable``, ``clean``...), else its first counting fact (``findings``, ``flagged``,
+    ``conflicts``, ``duplicate_rows``, ``gaps``..., ``driver_rows``), else None (a
+    descriptive test: stratify, age, summarize).
 
     Examples
     --------
@@ -32,6 +34,8 @@ def findings_of(result: Examination) -> int | None:
     2
     >>> findings_of(Examination("stratify", {}, {}, {"rows": 9}))
     """
+    if result.verdict in _CLEAN:
+        return 0
     for key in _FINDING_FACTS:
         value = result.facts.get(key)
         if isinstance(value, bool) or value is None:
@@ -40,7 +44,7 @@ def findings_of(result: Examination) -> int | None:
             return int(value)
         if isinstance(value, list | tuple | dict):
             return len(value)
-    return 0 if result.verdict in _CLEAN else None
+    return None
 
 
 def _key_facts(result: Examination, limit: int = 4) -> str:
@@ -72,6 +76,8 @@ class Battery(Mapping[str, Examination]):
         What the battery ran on (``period_end``, ``rows``...), as plain values.
     skipped : mapping of str to str, optional
         Tests asked for that did not run, and why.
+    inputs : mapping of str to str, optional
+        The data a test ran on, when not the general ledger (``{"sod": "events"}``).
 
     Examples
     --------
@@ -91,7 +97,8 @@ class Battery(Mapping[str, Examination]):
 
     def __init__(self, results: Mapping[str, Examination], *,
                  info: Mapping[str, Any] | None = None,
-                 skipped: Mapping[str, str] | None = None) -> None:
+                 skipped: Mapping[str, str] | None = None,
+                 inputs: Mapping[str, str] | None = None) -> None:
         for name, result in results.items():
             if not isinstance(result, Examination):
                 raise TypeError(f"{name}: a battery holds Examination results, not "
@@ -99,6 +106,7 @@ class Battery(Mapping[str, Examination]):
         self._results = dict(results)
         self.info = dict(info or {})
         self.skipped = dict(skipped or {})
+        self.inputs = {name: "gl" for name in self._results} | dict(inputs or {})
 
     # ---- the mapping --------------------------------------------------------------------
 
@@ -175,3 +183,232 @@ class Battery(Mapping[str, Examination]):
         return (f"<div><h4 style='margin:4px 0'>Audit battery: {len(self)} tests</h4>{info}"
                 f"<table>{head}{''.join(rows)}</table>{skipped}{details}</div>")
 
+
+
+# ---- the battery ------------------------------------------------------------------------
+
+#: The tests :func:`battery` runs, by the names ``tests=`` takes, in the order they run.
+EXAMINE_TESTS = ("benford", "gaps", "duplicates", "stratify", "age", "summarize",
+                 "journal_entries", "sod")
+
+#: The general ledger's columns (the data contract); the first four are required.
+GL_COLUMNS = ("entry_id", "date", "account", "amount", "line", "posted_by", "posted_at",
+              "source", "description", "approved_by", "entity")
+_REQUIRED = GL_COLUMNS[:4]
+_NAME = "general ledger"
+
+
+class _Ledger:
+    """The general ledger the battery runs on: where each column of the contract is."""
+
+    def __init__(self, gl: pd.DataFrame, columns: Mapping[str, str] | None) -> None:
+        from nexus_lab.frames import find_column, select_columns
+
+        mapping = dict(columns or {})
+        ledger_keys = [k for k in mapping if k in GL_COLUMNS]
+        select_columns(gl, name=_NAME, required=_REQUIRED, optional=GL_COLUMNS[4:],
+                       columns={k: mapping[k] for k in ledger_keys})  # names the fix
+        have = [str(c) for c in gl.columns]
+        self.where = {}
+        for name in GL_COLUMNS:
+            found = mapping.get(name) or find_column(have, name)
+            if found in have:
+                self.where[name] = found
+        self.rows = len(gl)
+
+    def has(self, name: str) -> bool:
+        return name in self.where
+
+    def cols(self, *names: str, **extra: str) -> dict[str, str]:
+        """``columns=`` for a test that reads ``names`` (our names) and ``extra`` (the
+        test's own name for one of ours: ``transaction_id="entry_id"``)."""
+        out = {n: self.where[n] for n in names if n in self.where}
+        out.update({k: self.where[v] for k, v in extra.items() if v in self.where})
+        return out
+
+
+def _options(options: Mapping[str, Mapping[str, Any]] | None, name: str) -> dict[str, Any]:
+    given = (options or {}).get(name) or {}
+    if not isinstance(given, Mapping):
+        raise TypeError(f"options[{name!r}] must be a mapping of the test's arguments, not "
+                        f"{type(given).__name__}")
+    return dict(given)
+
+
+def _run_benford(gl: pd.DataFrame, led: _Ledger, opts: dict[str, Any], _: str
+                 ) -> dict[str, Examination]:
+    from nexus_lab.examine import BENFORD_TESTS, benford
+
+    tests = opts.pop("tests", BENFORD_TESTS)
+    return {f"benford_{t}": benford(gl, "amount", test=t,
+                                    columns=led.cols("amount", transaction_id="entry_id"),
+                                    **opts)
+            for t in tests}
+
+
+def _run_gaps(gl: pd.DataFrame, led: _Ledger, opts: dict[str, Any], _: str
+              ) -> dict[str, Examination]:
+    from nexus_lab.examine import gaps
+
+    by = opts.pop("by", "entity" if led.has("entity") else None)
+    return {"gaps": gaps(gl, "entry_id", by=by, columns=led.cols("entry_id", *(
+        [by] if by else [])), **opts)}
+
+
+def _run_duplicates(gl: pd.DataFrame, led: _Ledger, opts: dict[str, Any], _: str
+                    ) -> dict[str, Examination]:
+    from nexus_lab.examine import duplicates
+
+    exact = ["date", "account", "amount", *(["description"] if led.has("description") else [])]
+    near = dict(opts.pop("near", {"amount": 0.01, "date": "3D"}))
+    used = ("date", "account", "amount", "description", "entry_id")
+    return {
+        "duplicates_exact": duplicates(gl, same=exact, different=["entry_id"],
+                                       columns=led.cols(*used, transaction_id="entry_id"),
+                                       **opts),
+        "duplicates_near": duplicates(gl, same=["account"], different=["entry_id"], near=near,
+                                      columns=led.cols(*used, transaction_id="entry_id"),
+                                      **opts),
+    }
+
+
+def _run_stratify(gl: pd.DataFrame, led: _Ledger, opts: dict[str, Any], _: str
+                  ) -> dict[str, Examination]:
+    from nexus_lab.examine import stratify
+
+    return {"stratify": stratify(gl, "amount", columns=led.cols("amount"), **opts)}
+
+
+def _run_age(gl: pd.DataFrame, led: _Ledger, opts: dict[str, Any], period_end: str
+             ) -> dict[str, Examination]:
+    from nexus_lab.examine import age
+
+    return {"age": age(gl, "date", period_end, columns=led.cols("date", "amount"), **opts)}
+
+
+def _run_summarize(gl: pd.DataFrame, led: _Ledger, opts: dict[str, Any], _: str
+                   ) -> dict[str, Examination]:
+    from nexus_lab.examine import summarize
+
+    return {"summarize": summarize(gl, opts.pop("by", "account"), opts.pop("values", "amount"),
+                                   columns=led.cols("account", "amount"), **opts)}
+
+
+def _run_journal_entries(gl: pd.DataFrame, led: _Ledger, opts: dict[str, Any], period_end: str
+                         ) -> dict[str, Examination]:
+    from nexus_lab.examine import journal_entry_tests
+
+    return {"journal_entries": journal_entry_tests(gl, period_end, columns=led.cols(
+        *GL_COLUMNS), **opts)}
+
+
+_RUNNERS = {"benford": _run_benford, "gaps": _run_gaps, "duplicates": _run_duplicates,
+            "stratify": _run_stratify, "age": _run_age, "summarize": _run_summarize,
+            "journal_entries": _run_journal_entries}
+
+
+def _names(tests: str | Iterable[str]) -> list[str]:
+    from nexus_lab.errors import SchemaError
+
+    if isinstance(tests, str):
+        tests = list(EXAMINE_TESTS) if tests == "all" else [tests]
+    names = list(dict.fromkeys(tests))
+    unknown = [t for t in names if t not in EXAMINE_TESTS]
+    if unknown or not names:
+        raise SchemaError(f"tests={list(tests)!r}: name 'all' or some of "
+                          f"{', '.join(EXAMINE_TESTS)}")
+    return [t for t in EXAMINE_TESTS if t in names]
+
+
+def battery(gl: Any, *, period_end: Any, tests: str | Iterable[str] = "all",
+            columns: Mapping[str, str] | None = None, events: Any = None,
+            options: Mapping[str, Mapping[str, Any]] | None = None) -> Battery:
+    """Run the standard battery of audit tests on a general ledger.
+
+    The tests, by the names ``tests`` takes (:data:`EXAMINE_TESTS`), and what each runs:
+
+    * ``benford``: every Benford test of the debit amounts (:data:`BENFORD_TESTS`:
+      ``benford_first``, ``benford_first_two``...);
+    * ``gaps``: gaps and repeats in the entry numbers (per entity, when there is one);
+    * ``duplicates``: journal lines of different entries with the same date, account,
+      amount (and description) (``duplicates_exact``), and with the same account and
+      amount within three days (``duplicates_near``);
+    * ``stratify``: the amounts in bands; ``age``: the lines by days before
+      ``period_end``; ``summarize``: totals per account;
+    * ``journal_entries``: the journal-entry tests (:func:`journal_entry_tests`);
+    * ``sod``: segregation-of-duties conflicts in ``events`` (skipped without them).
+
+    A test the data cannot feed (a column it needs is missing, too few amounts) is left
+    out with the reason (:attr:`Battery.skipped`); the others still run. The tests'
+    warnings are kept in their results' notes (and shown with them), not issued again.
+
+    Parameters
+    ----------
+    gl : frame-like
+        ``entry_id, line, date, account, amount[, posted_by, posted_at, source,
+        description, approved_by, entity]`` (amount signed, entries sum to zero).
+    period_end : date-like
+        The period's last day: the ageing cutoff and the journal-entry tests' period end.
+    tests : "all" or iterable of str
+    columns : mapping, optional
+        ``{our name: your column}`` for the ledger's columns and the events'.
+    events : frame-like, optional
+        The ERP's event log for ``sod``.
+    options : mapping, optional
+        Arguments per test: ``{"stratify": {"bands": [0, 1000, 10000]}, "benford":
+        {"tests": ["first", "first_two"]}}``.
+
+    Returns
+    -------
+    Battery
+        Each result keeps its parameters, so ``getattr(nexus_lab.examine,
+        result.test)(gl, **result.params)`` replays it.
+
+    Examples
+    --------
+    >>> from nexus_lab.datasets import synth_general_ledger
+    >>> from nexus_lab.examine import battery
+    >>> gl, _, _ = synth_general_ledger(3_000, seed=2)
+    >>> b = battery(gl, period_end="2025-12-31", tests=["gaps", "summarize"])
+    >>> list(b)
+    ['gaps', 'summarize']
+    """
+    import warnings
+
+    from nexus_lab.errors import SchemaError
+    from nexus_lab.frames import to_pandas
+
+    names = _names(tests)
+    day = pd.Timestamp(period_end)
+    if pd.isna(day):
+        raise SchemaError(f"period_end={period_end!r} is not a date; write it as YYYY-MM-DD")
+    end = day.date().isoformat()
+    frame = to_pandas(gl, _NAME)
+    led = _Ledger(frame, columns)
+    results: dict[str, Examination] = {}
+    skipped: dict[str, str] = {}
+    inputs: dict[str, str] = {}
+    for name in names:
+        opts = _options(options, name)
+        try:
+            if name == "sod":
+                if events is None:
+                    skipped[name] = "no event log given (events=)"
+                    continue
+                from nexus_lab.examine import sod_conflicts
+
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ExamineWarning)
+                    results["sod"] = sod_conflicts(to_pandas(events, "events"), columns={
+                        k: v for k, v in (columns or {}).items() if k not in GL_COLUMNS}
+                        or None, **opts)
+                inputs["sod"] = "events"
+            else:
+                with warnings.catch_warnings():  # kept in each result's notes
+                    warnings.simplefilter("ignore", ExamineWarning)
+                    results.update(_RUNNERS[name](frame, led, opts, end))
+        except SchemaError as err:
+            skipped[name] = str(err)
+    info = {"period_end": end, "rows": led.rows, "tests": names,
+            "columns": {k: v for k, v in led.where.items() if k != v}}
+    return Battery(results, info=info, skipped=skipped, inputs=inputs)

@@ -3,7 +3,9 @@
 A service layer above tracking, reports, cases and the audit trail: train a model,
 measure it on held-out data, log and register it; reconcile, export and track;
 standardize a table and score its quality, per source too; the executive overview of the
-store; the demo's steps on the bundled sample data.
+store; run the battery of audit tests on a general ledger, record each test and write
+its signed workpaper, and replay a recorded test; the demo's steps on the bundled sample
+data.
 The CLI, the notebooks and scheduled runs call these and print or render what they
 return; none of them prints.
 
@@ -31,6 +33,15 @@ from nexus_lab.workflows._demo import (
     sources_of,
     write_sample,
 )
+from nexus_lab.workflows._examine import (
+    EXAMINE_FILES,
+    ExamineRun,
+    Replay,
+    examinations,
+    examine_ledger,
+    load_examination,
+    replay_examination,
+)
 from nexus_lab.workflows._overview import AGE_BANDS, overview
 from nexus_lab.workflows._provenance import DEMO_PASSWORD, demo_provenance, demo_trail
 from nexus_lab.workflows._reconcile import ReconcileRun, reconcile_and_export
@@ -53,11 +64,14 @@ __all__ = [
     "AGE_BANDS",
     "DATA",
     "DEMO_PASSWORD",
+    "EXAMINE_FILES",
     "INGEST_TABLES",
     "QUALITY_TABLES",
     "RECOMMENDERS",
     "SAMPLE",
+    "ExamineRun",
     "ReconcileRun",
+    "Replay",
     "Sample",
     "StandardizeRun",
     "case_step",
@@ -66,10 +80,13 @@ __all__ = [
     "demo_provenance",
     "demo_trail",
     "escalate_to_case",
+    "examinations",
+    "examine_ledger",
     "fraud_step",
     "ingest_file",
     "link_duplicates",
     "load_books",
+    "load_examination",
     "load_projects",
     "load_sample",
     "overview",
@@ -78,6 +95,7 @@ __all__ = [
     "reconcile_and_export",
     "reconcile_from_store",
     "records_step",
+    "replay_examination",
     "save_fraud_scores",
     "save_reconciliation",
     "source_quality",
