@@ -12,9 +12,10 @@ path           what it shows                               who lands there
 ``/review``    reconciliation review: resolve, approve     examiner
 ``/fraud``     fraud triage: clear or escalate a flag
 ``/cases``     cases, evidence, custody, verification      prosecutor, judge
-``/overview``  executive overview over periods             executive, auditor
+``/overview``  executive overview over periods             executive
 ``/models``    MLflow runs and registry, promotion         admin
 ``/quality``   data quality per source                     compliance officer
+``/examine``   audit tests on general ledgers, run them    auditor
 =============  ==========================================  ===========================
 
 Views read and write only through the services (store, review, cases, tracking,

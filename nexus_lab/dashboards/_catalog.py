@@ -37,11 +37,14 @@ DASHBOARDS: dict[str, Dashboard] = {d.name: d for d in (
     Dashboard("quality", "Data quality",
               "each source's standardization report and quality score",
               ("financial.read",), "quality"),
+    Dashboard("examine", "Audit analytics",
+              "the audit tests run on general ledgers: verdicts, findings, replays; run them",
+              ("examine.run",), "examine"),
 )}
 
 #: Where each point of view lands after signing in.
 HOME = {"examiner": "review", "prosecutor": "cases", "judge": "cases", "executive": "overview",
-        "compliance_officer": "quality", "auditor": "overview", "admin": "models"}
+        "compliance_officer": "quality", "auditor": "examine", "admin": "models"}
 
 #: The seeds' four looks: (accent, header background) for Panel's template.
 THEMES = {

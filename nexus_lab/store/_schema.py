@@ -374,6 +374,7 @@ examinations = sa.Table(
     sa.Column("examination_id", sa.String(64), primary_key=True),
     sa.Column("battery_id", sa.String(64), nullable=False),  # the tests run together
     sa.Column("name", sa.String(64), nullable=False),         # its name in the battery
+    sa.Column("position", sa.Integer, nullable=False),        # and its place there
     sa.Column("test", sa.String(64), nullable=False),         # the nexus_lab.examine function
     sa.Column("params", JSON),                                # its arguments, to replay it
     sa.Column("data", sa.String(16), nullable=False, server_default="gl"),  # or "events"

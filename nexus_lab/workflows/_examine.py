@@ -20,11 +20,12 @@ from nexus_lab import audit, auth
 from nexus_lab.errors import NexusError
 from nexus_lab.store import Store, connect
 
-__all__ = ["EXAMINE_FILES", "ExamineRun", "Replay", "examinations", "examine_ledger",
-           "load_examination", "replay_examination"]
+__all__ = ["EXAMINE_FILES", "ExamineRun", "Replay", "examination_runs", "examinations",
+           "examine_ledger", "load_examination", "replay_examination"]
 
 #: What :func:`examine_ledger` writes to ``out`` (with the signer's ``<fingerprint>.nxpub``
-#: when signed, and ``tables/<test>/<table>.csv`` and ``.parquet`` per table of each test).
+#: when signed; under ``tables/<test>/``, each table of the test as ``<table>.csv`` and
+#: ``<table>.parquet``, and its plot as ``plot.svg``).
 EXAMINE_FILES = ("summary.json", "workpaper.html", "workpaper.html.sig", "workpaper.xlsx",
                  "workpaper.xlsx.sig", "tables")
 
@@ -195,9 +196,15 @@ def _default(value: Any) -> Any:
 
 
 def _write_tables(battery: Any, folder: Path) -> None:
-    from nexus_lab.files import write_frame
+    from nexus_lab.files import write_frame, write_text
 
     for name, result in battery.items():
+        try:
+            svg = result.svg()
+        except Exception:  # a plot never stops the outputs
+            svg = ""
+        if svg:
+            write_text(svg, folder / "tables" / name / "plot.svg")
         for tname, frame in result.tables.items():
             plain = pd.DataFrame(frame).reset_index(drop=isinstance(frame.index,
                                                                     pd.RangeIndex))
@@ -347,12 +354,13 @@ def _workpapers(battery: Any, tmp: Path, final: Path, s: Store, *, sign: bool, k
 def _record(s: Store, run: ExamineRun, period_end: str, *, workpaper: str | None) -> None:
     """One row of ``examinations`` and one ``examine.ran`` audit record per test."""
     found_by_test = run.battery.findings()
-    for name, result in run.battery.items():
+    for position, (name, result) in enumerate(run.battery.items(), start=1):
         which = run.battery.inputs.get(name, "gl")
         data = run.data[which]
         found = found_by_test[name]
         summary = _plain(result.summary())
-        row = {"i": run.records[name], "b": run.battery_id, "n": name, "t": result.test,
+        row = {"i": run.records[name], "b": run.battery_id, "n": name, "o": position,
+               "t": result.test,
                "p": json.dumps(_plain(result.params)), "d": which, "h": data["sha256"],
                "src": data["source"], "rows": data["rows"], "pe": pd.Timestamp(period_end)
                .date(), "v": result.verdict, "f": found, "s": json.dumps(summary),
@@ -365,16 +373,16 @@ def _record(s: Store, run: ExamineRun, period_end: str, *, workpaper: str | None
                 "verdict": result.verdict, "findings": found}, actor=run.created_by,
                 resource_type="examination"):
             s.execute(
-                "insert into examinations (examination_id, battery_id, name, test, params, "
-                "data, data_sha256, data_source, data_rows, period_end, verdict, findings, "
-                "summary, tables, workpaper, created_by) values (:i, :b, :n, :t, :p, :d, :h, "
-                ":src, :rows, :pe, :v, :f, :s, :tb, :w, :by)", row)
+                "insert into examinations (examination_id, battery_id, name, position, test, "
+                "params, data, data_sha256, data_source, data_rows, period_end, verdict, "
+                "findings, summary, tables, workpaper, created_by) values (:i, :b, :n, :o, :t, "
+                ":p, :d, :h, :src, :rows, :pe, :v, :f, :s, :tb, :w, :by)", row)
 
 
 def examinations(store: Store | str | None = None, *, battery_id: str | None = None,
                  limit: int | None = None) -> pd.DataFrame:
-    """The recorded examinations, newest first (one row per test). Needs ``examine.run``,
-    ``financial.read`` or ``audit.read``.
+    """The recorded examinations, the newest battery first, each battery's tests in their
+    order (one row per test). Needs ``examine.run``, ``financial.read`` or ``audit.read``.
 
     Parameters
     ----------
@@ -394,9 +402,58 @@ def examinations(store: Store | str | None = None, *, battery_id: str | None = N
     auth.require(("examine.run", "financial.read", "audit.read"), store=s,
                  resource="examinations")
     found = s.read("examinations", where=None if battery_id is None else
-                   {"battery_id": battery_id}, order_by=["created_at", "battery_id", "name"])
-    found = found.iloc[::-1].reset_index(drop=True)  # the newest first
+                   {"battery_id": battery_id}, order_by=["created_at", "battery_id", "position"])
+    latest = found.groupby("battery_id")["created_at"].transform("max")
+    found = found.assign(_latest=latest).sort_values(
+        ["_latest", "battery_id", "position"], ascending=[False, True, True], kind="stable")
+    found = found.drop(columns="_latest").reset_index(drop=True)
     return found.head(limit) if limit is not None else found
+
+
+def examination_runs(store: Store | str | None = None, *, offset: int = 0,
+                     limit: int | None = None) -> pd.DataFrame:
+    """The recorded batteries, newest first: one row per battery. Needs what
+    :func:`examinations` needs.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``battery_id, created_at, created_by, data_source, data_rows, data_sha256,
+        period_end, tests, with_findings, verdicts`` (``{name: verdict}``), ``workpaper``;
+        ``attrs["total"]`` is the number of batteries.
+    """
+    from nexus_lab.examine import Battery
+
+    s = connect(store)
+    auth.require(("examine.run", "financial.read", "audit.read"), store=s,
+                 resource="examinations")
+    total = int(s.query("select count(distinct battery_id) as n from examinations")["n"]
+                .iloc[0])
+    ids = s.query("select battery_id, max(created_at) as latest from examinations group by "
+                  "battery_id order by latest desc, battery_id limit :l offset :o",
+                  {"l": total if limit is None else int(limit), "o": int(offset)})
+    rows = s.read("examinations", where={"battery_id": ids["battery_id"].tolist()},
+                  order_by=["created_at", "position"]) if len(ids) else s.read(
+        "examinations", limit=0)
+    out = []
+    for battery_id in ids["battery_id"]:
+        tests = rows[rows["battery_id"] == battery_id]
+        gl = tests[tests["data"] == "gl"]
+        first = (gl if len(gl) else tests).iloc[0]
+        found = tests["findings"].fillna(0).astype(int) > 0
+        unclean = tests["verdict"].notna() & ~tests["verdict"].isin(Battery.CLEAN)
+        out.append({"battery_id": battery_id, "created_at": tests["created_at"].min(),
+                    "created_by": first["created_by"], "data_source": first["data_source"],
+                    "data_rows": int(first["data_rows"]), "data_sha256": first["data_sha256"],
+                    "period_end": first["period_end"], "tests": len(tests),
+                    "with_findings": int((found | unclean).sum()),
+                    "verdicts": dict(zip(tests["name"], tests["verdict"], strict=True)),
+                    "workpaper": first["workpaper"]})
+    frame = pd.DataFrame(out, columns=["battery_id", "created_at", "created_by", "data_source",
+                                       "data_rows", "data_sha256", "period_end", "tests",
+                                       "with_findings", "verdicts", "workpaper"])
+    frame.attrs["total"] = total
+    return frame
 
 
 def load_examination(record_id: str, store: Store | str | None = None) -> dict[str, Any]:

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_each_point_of_view_lands_on_its_own_dashboard(page, dashboards):
-    for user, home in (("aud", "/overview"), ("cora", "/quality"), ("pat", "/cases")):
+    for user, home in (("aud", "/examine"), ("cora", "/quality"), ("pat", "/cases")):
         page.context.clear_cookies()
         login(page, dashboards, user)
         assert page.url.endswith(home), (user, page.url)

@@ -66,8 +66,9 @@ def test_examinations_migration_adds_the_table_and_the_permission_and_goes_back(
 
     grants = store.read("role_permissions", where={"permission": "examine.run"})
     assert sorted(grants["role"]) == ["admin", "auditor", "compliance_officer", "examiner"]
-    row = {"examination_id": "e1", "battery_id": "b1", "name": "benford_first", "test":
-           "benford", "params": {"column": "amount", "test": "first"}, "data_sha256": "0" * 64,
+    row = {"examination_id": "e1", "battery_id": "b1", "name": "benford_first", "position": 1,
+           "test": "benford", "params": {"column": "amount", "test": "first"},
+           "data_sha256": "0" * 64,
            "data_rows": 10, "period_end": "2025-12-31", "verdict": "close",
            "summary": {"rows": 10}, "created_by": "ana"}
     store.append("examinations", pd.DataFrame([row]))

@@ -1,6 +1,7 @@
 """examinations: every audit test run on a general ledger, and who may run them
 
-One row per test of a battery (``nexus_lab.examine.battery``): which test, its exact
+One row per test of a battery (``nexus_lab.examine.battery``): which test and its place
+in the battery, its exact
 parameters (JSON, to replay it), the data it ran on (the SHA-256 of the frame's canonical
 bytes, its source and row count), its verdict and summary, who ran it and when. The
 ``examine.run`` permission is the examiner's, the compliance officer's, the auditor's
@@ -36,6 +37,7 @@ def upgrade() -> None:
         sa.Column("examination_id", sa.String(length=64), nullable=False),
         sa.Column("battery_id", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("test", sa.String(length=64), nullable=False),
         sa.Column("params", _json(), nullable=True),
         sa.Column("data", sa.String(length=16), server_default="gl", nullable=False),
