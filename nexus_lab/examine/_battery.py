@@ -311,7 +311,8 @@ def _names(tests: str | Iterable[str]) -> list[str]:
     from nexus_lab.errors import SchemaError
 
     if isinstance(tests, str):
-        tests = list(EXAMINE_TESTS) if tests == "all" else [tests]
+        tests = list(EXAMINE_TESTS) if tests.strip() == "all" else [
+            t.strip() for t in tests.split(",") if t.strip()]
     names = list(dict.fromkeys(tests))
     unknown = [t for t in names if t not in EXAMINE_TESTS]
     if unknown or not names:
@@ -350,6 +351,7 @@ def battery(gl: Any, *, period_end: Any, tests: str | Iterable[str] = "all",
     period_end : date-like
         The period's last day: the ageing cutoff and the journal-entry tests' period end.
     tests : "all" or iterable of str
+        Names of :data:`EXAMINE_TESTS` (a string: separated by commas).
     columns : mapping, optional
         ``{our name: your column}`` for the ledger's columns and the events'.
     events : frame-like, optional

@@ -187,6 +187,20 @@ WORKFLOWS: tuple[Workflow, ...] = (
             _device()), store=True),
     Workflow(
         "audit", "Audit analytics",
+        "Run the standard audit tests on a general ledger (Benford's digit tests, gaps in "
+        "the entry numbers, exact and near duplicates, strata, ageing, totals per account, "
+        "the journal-entry tests, segregation of duties), record each test in the store and "
+        "write the signed workpaper (HTML and Excel) with every table.",
+        "Audit", "07_examine.ipynb", (
+            _input("data_path", "General ledger (CSV, Parquet or Excel)", "data/gl.csv"),
+            Parameter("period_end", "Period end (empty: the ledger's latest date)", "date",
+                      None, required=False),
+            Parameter("tests", "Tests (all, or names separated by commas)", "text", "all"),
+            _input("events_path", "ERP event log (empty: no segregation-of-duties test)",
+                   "data/erp_events.csv", required=False),
+            _out("out/examine")), store=True),
+    Workflow(
+        "signals", "Fraud signals",
         "Test the amounts' first digits against Benford's law, then every rule and "
         "statistic of the fraud detector (duplicates, thresholds, round amounts, velocity, "
         "off hours, new vendors, Benford per vendor and account, outliers), each with its "

@@ -109,11 +109,12 @@ def _table(key: str, title: str, frame: pd.DataFrame, limit: int, note: str = ""
                  wide=len(cols) > 7)
 
 
-def _svg(result: Any, n: int) -> str:
-    """The result's plot as inline SVG fit for the page: its ids made unique to it, sized
-    to the page, and nothing a browser would run or fetch (else no plot)."""
+def _svg(result: Any, n: int, drawn: str | None = None) -> str:
+    """The result's plot (or ``drawn``, its SVG drawn already) as inline SVG fit for the
+    page: its ids made unique to it, sized to the page, and nothing a browser would run or
+    fetch (else no plot)."""
     try:
-        text = result.svg()
+        text = result.svg() if drawn is None else drawn
     except Exception:  # a plot never stops the workpaper
         return ""
     if not text or _UNSAFE_SVG.search(text):
@@ -153,8 +154,10 @@ def _state(verdict: str | None) -> str:
 
 
 def document(battery: Any, facts: Mapping[str, Any], *, limit: int,
-             records: Mapping[str, str] | None = None) -> tuple[Document, list[_Section]]:
-    """The battery as a report's document, and its tests' sections for the page."""
+             records: Mapping[str, str] | None = None,
+             plots: Mapping[str, str] | None = None) -> tuple[Document, list[_Section]]:
+    """The battery as a report's document, and its tests' sections for the page (with
+    their plots, unless ``plots`` is ``{}``: the workbook has none)."""
     from markupsafe import Markup
 
     from nexus_lab.examine import Battery
@@ -194,7 +197,8 @@ def document(battery: Any, facts: Mapping[str, Any], *, limit: int,
             name, result.test, result.verdict, _state(result.verdict),
             "–" if pd.isna(found) else f"{int(found):,}",
             ", ".join(["data", *(f"{k}={v!r}" for k, v in result.params.items())]),
-            (records or {}).get(name, ""), tuple(result.notes), Markup(_svg(result, n)),
+            (records or {}).get(name, ""), tuple(result.notes),
+            Markup("" if plots == {} else _svg(result, n, (plots or {}).get(name))),
             tuple(tables)))
     return doc, sections
 
@@ -219,12 +223,13 @@ def _context(doc: Document, sections: list[_Section], *, report_id: str, who: st
 
 def _render_fmt(battery: Any, fmt: str, facts: Mapping[str, Any],
                 records: Mapping[str, str] | None, *, report_id: str, who: str, store: str,
-                kp: Any) -> tuple[bytes, list[str]]:
+                kp: Any, plots: Mapping[str, str] | None = None) -> tuple[bytes, list[str]]:
     if fmt not in WORKPAPER_FORMATS:
         raise NexusError(f"unknown workpaper format {fmt!r}; the formats are "
                          f"{', '.join(WORKPAPER_FORMATS)}")
     doc, sections = document(battery, facts, limit=_PAGE_ROWS if fmt == "html" else
-                             _SHEET_ROWS, records=records)
+                             _SHEET_ROWS, records=records,
+                             plots=(plots or None) if fmt == "html" else {})
     context = _context(doc, sections, report_id=report_id, who=who, store=store, kp=kp)
     page, shown = _render.html(doc, "examiner", context)
     if fmt == "html":
@@ -233,7 +238,8 @@ def _render_fmt(battery: Any, fmt: str, facts: Mapping[str, Any],
 
 
 def workpaper_bytes(battery: Any, fmt: str = "html", *, facts: Mapping[str, Any] | None = None,
-                    records: Mapping[str, str] | None = None) -> bytes:
+                    records: Mapping[str, str] | None = None,
+                    plots: Mapping[str, str] | None = None) -> bytes:
     """The workpaper of ``battery`` as bytes, unsigned: an HTML page or an Excel workbook.
 
     Parameters
@@ -245,6 +251,8 @@ def workpaper_bytes(battery: Any, fmt: str = "html", *, facts: Mapping[str, Any]
         What the battery ran on, shown with its own facts (``source``, ``sha256``...).
     records : mapping, optional
         Each test's record id in the store (``examinations.examination_id``), shown with it.
+    plots : mapping, optional
+        Tests' plots drawn already (:meth:`~nexus_lab.examine.Examination.svg`), by name.
 
     Examples
     --------
@@ -258,13 +266,14 @@ def workpaper_bytes(battery: Any, fmt: str = "html", *, facts: Mapping[str, Any]
     True
     """
     return _render_fmt(battery, fmt, facts or {}, records, report_id=uuid.uuid4().hex,
-                       who=audit.actor(), store="", kp=None)[0]
+                       who=audit.actor(), store="", kp=None, plots=plots)[0]
 
 
 def make_workpaper(battery: Any, *, fmt: str = "html", out: str | os.PathLike[str] | None = None,
                    store: Any = None, key: Any = None, facts: Mapping[str, Any] | None = None,
                    records: Mapping[str, str] | None = None, name: str | None = None,
-                   final_folder: str | os.PathLike[str] | None = None) -> SignedReport:
+                   final_folder: str | os.PathLike[str] | None = None,
+                   plots: Mapping[str, str] | None = None) -> SignedReport:
     """Write the signed workpaper of ``battery`` and record it, as :func:`make_report`
     does a report.
 
@@ -286,7 +295,7 @@ def make_workpaper(battery: Any, *, fmt: str = "html", out: str | os.PathLike[st
     store : Store or str, optional
     key : KeyPair, optional
         The signing key (default: the workbench key, as for :func:`make_report`).
-    facts, records : mapping, optional
+    facts, records, plots : mapping, optional
         As for :func:`workpaper_bytes`.
     name : str, optional
         The file's name without its extension (default
@@ -327,7 +336,7 @@ def make_workpaper(battery: Any, *, fmt: str = "html", out: str | os.PathLike[st
         audit.workbench_keypair(config.signing_key(), "workbench")
     report_id = uuid.uuid4().hex
     data, shown = _render_fmt(battery, fmt, facts or {}, records, report_id=report_id, who=who,
-                              store=s.where, kp=kp)
+                              store=s.where, kp=kp, plots=plots)
     period = str({**battery.info, **(facts or {})}.get("period_end") or "all")
     stem = name or f"workpaper-{period}-{report_id[:8]}"
     if not stem or "/" in stem or os.sep in stem or stem.startswith("."):

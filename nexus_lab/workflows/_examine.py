@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import uuid
@@ -22,6 +23,8 @@ from nexus_lab.store import Store, connect
 
 __all__ = ["EXAMINE_FILES", "ExamineRun", "Replay", "examination_runs", "examinations",
            "examine_ledger", "load_examination", "replay_examination"]
+
+log = logging.getLogger("nexus_lab")
 
 #: What :func:`examine_ledger` writes to ``out`` (with the signer's ``<fingerprint>.nxpub``
 #: when signed; under ``tables/<test>/``, each table of the test as ``<table>.csv`` and
@@ -141,7 +144,7 @@ def _period_end(frame: pd.DataFrame, columns: Mapping[str, str] | None) -> str:
         raise NexusError(f"the general ledger has no date column {want!r} to take the period "
                          "end from; give period_end (--period-end YYYY-MM-DD) or map the "
                          "column with columns={'date': '<your column>'}")
-    days = read_dates(frame[col], table="general ledger", column=col)
+    days, _ = read_dates(frame[col], table="general ledger", column=col)
     latest = pd.Series(days).max()
     if pd.isna(latest):
         raise NexusError(f"the general ledger's {col!r} holds no date; give period_end")
@@ -195,16 +198,24 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
-def _write_tables(battery: Any, folder: Path) -> None:
+def _plots(battery: Any) -> dict[str, str]:
+    """Each test's plot as SVG (drawn once: the workpaper and the outputs share it)."""
+    out = {}
+    for name, result in battery.items():
+        try:
+            out[name] = result.svg()
+        except Exception:  # a plot never stops the outputs
+            log.warning("the plot of %s could not be drawn", name, exc_info=True)
+            out[name] = ""
+    return out
+
+
+def _write_tables(battery: Any, folder: Path, plots: Mapping[str, str]) -> None:
     from nexus_lab.files import write_frame, write_text
 
     for name, result in battery.items():
-        try:
-            svg = result.svg()
-        except Exception:  # a plot never stops the outputs
-            svg = ""
-        if svg:
-            write_text(svg, folder / "tables" / name / "plot.svg")
+        if plots.get(name):
+            write_text(plots[name], folder / "tables" / name / "plot.svg")
         for tname, frame in result.tables.items():
             plain = pd.DataFrame(frame).reset_index(drop=isinstance(frame.index,
                                                                     pd.RangeIndex))
@@ -323,12 +334,13 @@ def examine_ledger(gl: Any, *, period_end: Any = None, tests: str | Iterable[str
             from nexus_lab.files import atomic_dir
 
             final = Path(os.path.abspath(out))
+            plots = _plots(battery)
             with atomic_dir(final) as tmp:
                 papers = _workpapers(battery, tmp, final, s, sign=sign, key=key, facts=facts,
-                                     records=records)
+                                     records=records, plots=plots)
                 run.folder, run.workpapers = final, papers
                 _record(s, run, day, workpaper=str(final / "workpaper.html"))
-                _write_tables(battery, tmp)
+                _write_tables(battery, tmp, plots)
                 from nexus_lab.files import write_json
 
                 write_json(_plain(run.summary()), tmp / "summary.json")
@@ -336,18 +348,21 @@ def examine_ledger(gl: Any, *, period_end: Any = None, tests: str | Iterable[str
 
 
 def _workpapers(battery: Any, tmp: Path, final: Path, s: Store, *, sign: bool, key: Any,
-                facts: Mapping[str, Any], records: Mapping[str, str]) -> tuple[Any, ...]:
+                facts: Mapping[str, Any], records: Mapping[str, str],
+                plots: Mapping[str, str]) -> tuple[Any, ...]:
     from nexus_lab.reports import WORKPAPER_FORMATS, make_workpaper, workpaper_bytes
 
     if not sign:
         papers = []
         for fmt, ext in WORKPAPER_FORMATS.items():
             path = tmp / f"workpaper.{ext}"
-            path.write_bytes(workpaper_bytes(battery, fmt, facts=facts, records=records))
+            path.write_bytes(workpaper_bytes(battery, fmt, facts=facts, records=records,
+                                             plots=plots))
             papers.append(final / path.name)
         return tuple(papers)
     return tuple(make_workpaper(battery, fmt=fmt, out=tmp, store=s, key=key, facts=facts,
-                                records=records, name="workpaper", final_folder=final)
+                                records=records, name="workpaper", final_folder=final,
+                                plots=plots)
                  for fmt in WORKPAPER_FORMATS)
 
 
