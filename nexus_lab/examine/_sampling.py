@@ -331,7 +331,9 @@ def _rate_size(method: str, conf: float, tolerable: object, expected: object,
                      upper_limit=None,
                      formula=f"n = ceil(CF(0) / (tolerable - expected × expansion)) = "
                              f"ceil({cf0:.4f} / ({t:.6g} - {e:.6g} × {ef:g}))")
-        return _mus_facts(facts, n, population, t, e, conf), None
+        facts = _mus_facts(facts, n, population, t, e, conf)
+        del facts["expected_taints"]  # Table C-1's column: not this formula's
+        return facts, None
 
     def errors(ns: np.ndarray) -> np.ndarray:
         return ns * e if dist == "poisson" else _ceil(ns * e)
@@ -369,16 +371,17 @@ def _rate_size(method: str, conf: float, tolerable: object, expected: object,
     x = errors(np.array([n]))[0]
     facts.update(n=n, expected_errors=float(x) if dist == "poisson" else int(x),
                  upper_limit=float(upper(np.array([n]))[0]))
-    facts["formula"] = {
-        "binomial": f"smallest n with the one-sided {conf:.4g} Clopper-Pearson (binomial) "
-                    f"upper limit for ceil(n × {e:.6g}) deviations below {t:.6g}",
-        "poisson": f"smallest n with the {conf:.4g} Poisson (gamma) upper limit for "
+    if dist == "binomial":
+        formula = (f"smallest n with the one-sided {conf:.4g} Clopper-Pearson (binomial) "
+                   f"upper limit for ceil(n × {e:.6g}) deviations below {t:.6g}")
+    elif dist == "poisson":
+        formula = (f"smallest n with the {conf:.4g} Poisson (gamma) upper limit for "
                    f"n × {e:.6g} errors, gammaincinv(1 + n × {e:.6g}, {conf:.4g}) / n, "
-                   f"below {t:.6g}",
-        "hypergeometric": f"smallest n with P(at most ceil(n × {e:.6g}) deviations | "
-                          f"{bad if dist == 'hypergeometric' else ''} of {items} items "
-                          f"deviate) <= {alpha:.4g} (hypergeometric)",
-    }[dist]
+                   f"below {t:.6g}")
+    else:
+        formula = (f"smallest n with P(at most ceil(n × {e:.6g}) deviations | {bad} of "
+                   f"{items} items deviate) <= {alpha:.4g} (hypergeometric)")
+    facts["formula"] = formula
     if method == "mus":
         facts = _mus_facts(facts, n, population, t, e, conf)
     return facts, _curve(upper, n, t)
@@ -699,20 +702,27 @@ def _stratified(frame: pd.DataFrame, col: str, strata: object, allocation: str, 
                               f"{describe_rows(missing)}; fill them or drop those rows",
                               table="population", column=strata,
                               rows=np.flatnonzero(missing)[:5].tolist())
-        codes, labels = pd.factorize(values.astype(str), sort=True)
-        labels = np.asarray(labels, dtype=object)
+        try:
+            codes, labels = pd.factorize(values, sort=True)
+        except TypeError:  # values that do not sort together (numbers and text)
+            codes, labels = pd.factorize(values.astype(str), sort=True)
+        labels = np.asarray([str(v) for v in labels], dtype=object)
     else:
         cents = _read_amount(frame, col)
-        edges = [_number("strata edge", e) for e in strata]  # type: ignore[union-attr]
+        try:
+            edges = [_number("strata edge", e) for e in strata]  # type: ignore[attr-defined]
+        except TypeError:
+            edges = []
         edge_c = np.rint(np.asarray(edges, dtype=np.float64) * 100).astype(np.int64)
         if len(edge_c) == 0 or np.any(np.diff(edge_c) <= 0):
-            raise SchemaError(f"strata={list(strata)!r}: give band edges in increasing "  # type: ignore[arg-type]
-                              "order, e.g. [0, 1000, 10000]")
+            raise SchemaError(f"strata={strata!r}: give a column name, or band edges in "
+                              "increasing order, e.g. [0, 1000, 10000]")
         band = np.searchsorted(edge_c, cents, side="right")
         names = ([f"below {cents_text(edge_c[0])}"]
                  + [f"{cents_text(a)} to {cents_text(b)}" for a, b in itertools.pairwise(edge_c)]
                  + [f"{cents_text(edge_c[-1])} and above"])
-        used, codes = np.unique(band, return_inverse=True)
+        used = np.bincount(band, minlength=len(names)) > 0  # empty bands are left out
+        codes = (np.cumsum(used) - 1)[band]
         labels = np.asarray(names, dtype=object)[used]
     sizes = np.bincount(codes, minlength=len(labels)).astype(np.int64)
     if n > len(frame):
@@ -728,7 +738,8 @@ def _stratified(frame: pd.DataFrame, col: str, strata: object, allocation: str, 
         cents = _read_amount(frame, col)
     if cents is not None:
         money = cents / 100
-        table["book_value"] = np.bincount(codes, weights=money, minlength=len(labels))
+        table["book_value"] = np.bincount(codes, weights=cents,  # whole cents: exact sums
+                                          minlength=len(labels)) / 100
         mean = table["book_value"] / sizes
         dev = np.bincount(codes, weights=(money - mean[codes]) ** 2, minlength=len(labels))
         sd = np.sqrt(dev / np.maximum(sizes - 1, 1))
@@ -741,8 +752,9 @@ def _stratified(frame: pd.DataFrame, col: str, strata: object, allocation: str, 
                 weights = sizes.astype(np.float64)
     take = _allocate(n, weights, sizes)
     table["n"] = take
-    keys = rng.random(len(frame))
-    order = np.lexsort((keys, codes))  # by stratum, then at random
+    shuffled = rng.permutation(len(frame))
+    key = codes[shuffled].astype(np.int16 if len(labels) < 2**15 else np.int64)
+    order = shuffled[np.argsort(key, kind="stable")]  # by stratum, at random within
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     rank = np.empty(len(frame), dtype=np.int64)
     rank[order] = np.arange(len(frame)) - starts[codes[order]]

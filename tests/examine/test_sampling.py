@@ -794,6 +794,8 @@ def test_bad_selections():
         sample(df, "stratified", n=2, strata="region")
     with pytest.raises(SchemaError, match="increasing order"):
         sample(df, "stratified", n=5, strata=[10, 5])
+    with pytest.raises(SchemaError, match="give a column name, or band edges"):
+        sample(df, "stratified", n=5, strata=7)
     with pytest.raises(SchemaError, match="no column 'Amt'"):
         sample(df, "mus", n=5, amount="Amt")
     with pytest.raises(SchemaError, match="already has columns"):
