@@ -307,6 +307,24 @@ _RUNNERS = {"benford": _run_benford, "gaps": _run_gaps, "duplicates": _run_dupli
             "journal_entries": _run_journal_entries}
 
 
+def _iso_day(value: Any) -> str:
+    """A day as ``YYYY-MM-DD``: a date, a timestamp, or text written so (no other order)."""
+    import datetime as dt
+
+    from nexus_lab.errors import SchemaError
+
+    try:
+        if isinstance(value, str):
+            return dt.date.fromisoformat(value.strip()[:10]).isoformat()
+        day = pd.Timestamp(value)
+        if not pd.isna(day):
+            return day.date().isoformat()
+    except (TypeError, ValueError):
+        pass
+    raise SchemaError(f"period_end {str(value)[:40]!r} is not a date; write it as "
+                      "YYYY-MM-DD")
+
+
 def _names(tests: str | Iterable[str]) -> list[str]:
     from nexus_lab.errors import SchemaError
 
@@ -381,10 +399,7 @@ def battery(gl: Any, *, period_end: Any, tests: str | Iterable[str] = "all",
     from nexus_lab.frames import to_pandas
 
     names = _names(tests)
-    day = pd.Timestamp(period_end)
-    if pd.isna(day):
-        raise SchemaError(f"period_end={period_end!r} is not a date; write it as YYYY-MM-DD")
-    end = day.date().isoformat()
+    end = _iso_day(period_end)
     frame = to_pandas(gl, _NAME)
     led = _Ledger(frame, columns)
     results: dict[str, Examination] = {}

@@ -151,17 +151,6 @@ def _period_end(frame: pd.DataFrame, columns: Mapping[str, str] | None) -> str:
     return pd.Timestamp(latest).date().isoformat()
 
 
-def _day(value: Any) -> str:
-    try:
-        day = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        day = pd.NaT
-    if pd.isna(day):
-        raise NexusError(f"period_end {str(value)[:40]!r} is not a date; write it as "
-                         "YYYY-MM-DD")
-    return day.date().isoformat()
-
-
 def _table_digests(result: Any) -> dict[str, dict[str, Any]]:
     from nexus_lab.frames import frame_bytes
 
@@ -316,9 +305,10 @@ def examine_ledger(gl: Any, *, period_end: Any = None, tests: str | Iterable[str
         check_out_dir(out)  # before the work, not after it
     ledger = _data(gl, "general ledger", columns, source)
     log = _data(events, "events", columns, events_source) if events is not None else None
-    day = _day(period_end) if period_end is not None else _period_end(ledger.frame, columns)
-    battery = run_battery(ledger.frame, period_end=day, tests=tests, columns=columns,
+    battery = run_battery(ledger.frame, period_end=period_end if period_end is not None else
+                          _period_end(ledger.frame, columns), tests=tests, columns=columns,
                           events=None if log is None else log.frame, options=options)
+    day = battery.info["period_end"]
     battery_id = uuid.uuid4().hex
     records = {name: uuid.uuid4().hex for name in battery}
     data = {"gl": ledger.describe(), **({"events": log.describe()} if log else {})}
