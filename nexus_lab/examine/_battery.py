@@ -11,7 +11,8 @@ import pandas as pd
 from nexus_lab._html import STATUS_COLORS, escape, kv
 from nexus_lab.examine._result import _VERDICT_COLORS, Examination, ExamineWarning
 
-__all__ = ["EXAMINE_TESTS", "GL_COLUMNS", "Battery", "battery", "findings_of"]
+__all__ = ["EXAMINE_TESTS", "GL_COLUMNS", "Battery", "battery", "findings_of",
+           "ledger_entries"]
 
 #: Facts that count what a test found (the first one a result has is its findings).
 _FINDING_FACTS = ("findings", "flagged", "conflicts", "duplicate_rows", "duplicates",
@@ -77,7 +78,9 @@ class Battery(Mapping[str, Examination]):
     skipped : mapping of str to str, optional
         Tests asked for that did not run, and why.
     inputs : mapping of str to str, optional
-        The data a test ran on, when not the general ledger (``{"sod": "events"}``).
+        The data a test ran on, when not the general ledger (``"gl"``): ``"entries"`` (its
+        first line per entry, :func:`ledger_entries`) or ``"events"``
+        (``{"sod": "events"}``).
 
     Examples
     --------
@@ -246,13 +249,47 @@ def _run_benford(gl: pd.DataFrame, led: _Ledger, opts: dict[str, Any], _: str
             for t in tests}
 
 
+def ledger_entries(gl: Any, columns: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """The ledger's entries: the first line of each entry number (per entity, when the
+    ledger has one), in the ledger's order. What the battery's gaps test reads: a
+    journal entry's lines share its number, which is no duplicate.
+
+    Parameters
+    ----------
+    gl : frame-like
+    columns : mapping, optional
+        ``{our name: your column}`` for ``entry_id`` and ``entity``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> gl = pd.DataFrame({"entry_id": [7, 7, 8, 8, 8], "amount": [5, -5, 2, 1, -3]})
+    >>> ledger_entries(gl)["amount"].tolist()
+    [5, 2]
+    """
+    from nexus_lab.frames import find_column, to_pandas
+
+    frame = to_pandas(gl, _NAME)
+    have = [str(c) for c in frame.columns]
+    keys = [c for c in ((columns or {}).get(n) or find_column(have, n)
+                        for n in ("entity", "entry_id")) if c in have]
+    if not any(k == ((columns or {}).get("entry_id") or find_column(have, "entry_id"))
+               for k in keys):
+        from nexus_lab.errors import SchemaError
+
+        raise SchemaError(f"{_NAME} has no entry_id column (it has {have[:12]}); pass "
+                          "columns={'entry_id': '<your column>'}", table=_NAME,
+                          column="entry_id")
+    return frame.drop_duplicates(keys).reset_index(drop=True)
+
+
 def _run_gaps(gl: pd.DataFrame, led: _Ledger, opts: dict[str, Any], _: str
               ) -> dict[str, Examination]:
     from nexus_lab.examine import gaps
 
     by = opts.pop("by", "entity" if led.has("entity") else None)
-    return {"gaps": gaps(gl, "entry_id", by=by, columns=led.cols("entry_id", *(
-        [by] if by else [])), **opts)}
+    cols = led.cols("entry_id", *([by] if by else []))
+    return {"gaps": gaps(ledger_entries(gl, cols), "entry_id", by=by, columns=cols, **opts)}
 
 
 def _run_duplicates(gl: pd.DataFrame, led: _Ledger, opts: dict[str, Any], _: str
@@ -348,7 +385,8 @@ def battery(gl: Any, *, period_end: Any, tests: str | Iterable[str] = "all",
 
     * ``benford``: every Benford test of the debit amounts (:data:`BENFORD_TESTS`:
       ``benford_first``, ``benford_first_two``...);
-    * ``gaps``: gaps and repeats in the entry numbers (per entity, when there is one);
+    * ``gaps``: gaps and repeats in the entry numbers (per entity, when there is one), of
+      the ledger's entries (:func:`ledger_entries`);
     * ``duplicates``: journal lines of different entries with the same date, account,
       amount (and description) (``duplicates_exact``), and with the same account and
       amount within three days (``duplicates_near``);
@@ -382,7 +420,9 @@ def battery(gl: Any, *, period_end: Any, tests: str | Iterable[str] = "all",
     -------
     Battery
         Each result keeps its parameters, so ``getattr(nexus_lab.examine,
-        result.test)(gl, **result.params)`` replays it.
+        result.test)(data, **result.params)`` replays it, ``data`` being what
+        :attr:`Battery.inputs` names: the ledger (``"gl"``), its entries (``"entries"``:
+        :func:`ledger_entries` of the ledger) or the events (``"events"``).
 
     Examples
     --------
@@ -424,6 +464,8 @@ def battery(gl: Any, *, period_end: Any, tests: str | Iterable[str] = "all",
                 with warnings.catch_warnings():  # kept in each result's notes
                     warnings.simplefilter("ignore", ExamineWarning)
                     results.update(_RUNNERS[name](frame, led, opts, end))
+                if name == "gaps":
+                    inputs["gaps"] = "entries"
         except SchemaError as err:
             skipped[name] = str(err)
     info = {"period_end": end, "rows": led.rows, "tests": names,

@@ -377,7 +377,8 @@ examinations = sa.Table(
     sa.Column("position", sa.Integer, nullable=False),        # and its place there
     sa.Column("test", sa.String(64), nullable=False),         # the nexus_lab.examine function
     sa.Column("params", JSON),                                # its arguments, to replay it
-    sa.Column("data", sa.String(16), nullable=False, server_default="gl"),  # or "events"
+    # what it ran on: the ledger ("gl"), its entries ("entries") or the events ("events")
+    sa.Column("data", sa.String(16), nullable=False, server_default="gl"),
     sa.Column("data_sha256", sa.String(64), nullable=False),  # of the frame's canonical bytes
     sa.Column("data_source", sa.Text),                        # the file, when one was read
     sa.Column("data_rows", sa.BigInteger, nullable=False),
@@ -389,7 +390,7 @@ examinations = sa.Table(
     sa.Column("workpaper", sa.Text),                          # the signed workpaper, if any
     sa.Column("created_by", sa.String(128), nullable=False),
     _when(),
-    sa.CheckConstraint("data IN ('gl', 'events')", name="data"),
+    sa.CheckConstraint("data IN ('gl', 'entries', 'events')", name="data"),
     sa.Index("ix_examinations_battery", "battery_id", "name"),
     sa.Index("ix_examinations_created", "created_at"),
 )

@@ -361,7 +361,7 @@ def _record(s: Store, run: ExamineRun, period_end: str, *, workpaper: str | None
     found_by_test = run.battery.findings()
     for position, (name, result) in enumerate(run.battery.items(), start=1):
         which = run.battery.inputs.get(name, "gl")
-        data = run.data[which]
+        data = run.data["events" if which == "events" else "gl"]
         found = found_by_test[name]
         summary = _plain(result.summary())
         row = {"i": run.records[name], "b": run.battery_id, "n": name, "o": position,
@@ -483,7 +483,8 @@ class Replay:
     record_id, name, test : str
         The record, its name in the battery and the test that ran.
     data_matches : bool
-        The data's fingerprint is the recorded one (the same frame, byte for byte).
+        The data's fingerprint is the recorded one (the same frame, byte for byte; for a
+        test of the ledger's entries, the ledger's).
     matches : bool
         The replayed summary equals the recorded one (numbers to 1e-9).
     tables_match : bool
@@ -583,6 +584,9 @@ def replay_examination(record_id: str, data: Any, *, store: Store | str | None =
     row = load_examination(record_id, s)
     frame = _data(data, "events" if row["data"] == "events" else "general ledger", columns,
                   None)
+    given = frame.frame
+    if row["data"] == "entries":  # the test read the ledger's entries
+        given = examine.ledger_entries(given, (row["params"] or {}).get("columns"))
     kernel = getattr(examine, str(row["test"]), None)
     if not callable(kernel):
         raise NexusError(f"examination {record_id} ran {row['test']!r}, which this version of "
@@ -592,7 +596,7 @@ def replay_examination(record_id: str, data: Any, *, store: Store | str | None =
 
     with warnings.catch_warnings():  # its warnings are part of its summary
         warnings.simplefilter("ignore", examine.ExamineWarning)
-        result = kernel(frame.frame, **dict(row["params"] or {}))
+        result = kernel(given, **dict(row["params"] or {}))
     recorded = dict(row["summary"] or {})
     replayed = _plain(result.summary())
     differences = {k: (recorded.get(k), replayed.get(k)) for k in set(recorded) | set(replayed)

@@ -57,7 +57,9 @@ def upgrade() -> None:
             server_default=sa.text("CURRENT_TIMESTAMP"),
             nullable=False,
         ),
-        sa.CheckConstraint("data IN ('gl', 'events')", name=op.f("ck_examinations_data")),
+        sa.CheckConstraint(
+            "data IN ('gl', 'entries', 'events')", name=op.f("ck_examinations_data")
+        ),
         sa.PrimaryKeyConstraint("examination_id", name=op.f("pk_examinations")),
     )
     with op.batch_alter_table("examinations", schema=None) as batch_op:
