@@ -261,8 +261,8 @@ class ExamineView:
                                                placeholder="YYYY-MM-DD")
         from nexus_lab.examine import EXAMINE_TESTS
 
-        self.which = pn.widgets.MultiChoice(name="Tests", options=list(EXAMINE_TESTS),
-                                            value=list(EXAMINE_TESTS))
+        self.which = pn.widgets.TextInput(name="Tests (all, or names separated by commas)",
+                                          value="all", placeholder=", ".join(EXAMINE_TESTS))
         self.run = pn.widgets.Button(name="Run the battery", button_type="primary",
                                      css_classes=["nx-run"])
         self.run.on_click(self._do_run)
@@ -285,7 +285,7 @@ class ExamineView:
         try:
             run = self.s.act(workflows.examine_ledger, path,
                              period_end=self.period_end.value.strip() or None,
-                             tests=self.which.value or "all",
+                             tests=self.which.value.strip() or "all",
                              events=self.events.value or None, out=out,
                              sign=bool(config.settings().key_password),
                              done="The battery ran; every test is recorded.")

@@ -48,11 +48,26 @@ def findings_of(result: Examination) -> int | None:
     return None
 
 
+#: Facts that say most about a test, shown first in its one line.
+_KEY_FACTS = ("tested", "mad", "excess_mad", "chi2_p", "drivers", "missing", "ranges",
+              "duplicate_rows", "duplicates", "groups", "value_at_risk", "entries", "flagged",
+              "conflicts", "users", "bands", "total", "oldest_days", "after_cutoff")
+#: Facts that say little on one line (the test's settings, counts left out).
+_QUIET_FACTS = frozenset({"test", "kind", "read", "zero", "negative", "positive", "minimum",
+                          "cutoffs", "verdict_basis", "z_critical", "ks_critical", "cutoff",
+                          "currency", "rows_listed", "expected_mad", "chi2", "ks"})
+
+
 def _key_facts(result: Examination, limit: int = 4) -> str:
-    """A few of the result's plain facts as ``name value`` text, for one line."""
+    """A few of the result's plain facts as ``name value`` text, for one line: those that
+    say most first (:data:`_KEY_FACTS`), then the others."""
+    facts = result.facts
+    order = [k for k in _KEY_FACTS if k in facts] + [k for k in facts if k not in _KEY_FACTS]
     shown = []
-    for key, value in result.facts.items():
-        if key in _FINDING_FACTS or isinstance(value, dict | list | tuple):
+    for key in order:
+        value = facts[key]
+        if (key in _QUIET_FACTS or key.endswith("_cents") or value is None
+                or isinstance(value, dict | list | tuple)):
             continue
         if isinstance(value, float):
             value = f"{value:,.4g}"

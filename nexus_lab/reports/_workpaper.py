@@ -34,7 +34,7 @@ __all__ = ["WORKPAPER_FORMATS", "make_workpaper", "workpaper_bytes"]
 #: The workpaper's formats, and the extension of each file.
 WORKPAPER_FORMATS: dict[str, str] = {"html": "html", "xlsx": "xlsx"}
 
-_PAGE_ROWS = 100  # rows of a table the page shows (the workbook holds them all)
+_PAGE_ROWS = 50  # rows of a table the page shows (the workbook holds them all)
 _SHEET_ROWS = 1_048_575  # a worksheet's rows below its header
 _MONEY = re.compile(r"(^|_)(amount|total|value|sum|debit|credit|balance|book_value|"
                     r"net|gross|misstatement)(_|$)")
@@ -97,8 +97,11 @@ def _table(key: str, title: str, frame: pd.DataFrame, limit: int, note: str = ""
         n is not None for n in frame.index.names)
     frame = frame.reset_index(drop=not named)
     cols, data = [], {}
-    for n, name in enumerate(frame.columns):
-        kind, label, values = _kind(str(name), frame.iloc[:limit, n])
+    names = [str(c) for c in frame.columns]
+    for n, name in enumerate(names):
+        if f"{name}_cents" in names:  # the same money exact in cents is shown instead
+            continue
+        kind, label, values = _kind(name, frame.iloc[:limit, n])
         cols.append(Col(f"c{n}", label, kind))
         data[f"c{n}"] = values.reset_index(drop=True)
     shown = pd.DataFrame(data, index=range(min(len(frame), limit)))
@@ -178,7 +181,7 @@ def document(battery: Any, facts: Mapping[str, Any], *, limit: int,
                 ("Period end", str(info.get("period_end") or "–"))]
     doc.facts = [(k.replace("_", " ").capitalize(), v if not isinstance(v, dict | list)
                   else json.dumps(v, default=str), None)
-                 for k, v in info.items() if v is not None]
+                 for k, v in info.items() if v is not None and v != {} and v != []]
     doc.add(Table("overview", "Tests and verdicts", [
         Col("name", "Test"), Col("test", "Function", "id"), Col("verdict", "Verdict"),
         Col("findings", "Findings", "int"), Col("facts", "Key facts", "text"),

@@ -89,8 +89,8 @@ def test_the_page_shows_every_test_escaped_with_its_plot(ledger):
     # the call that replays each test
     assert "nexus_lab.examine.summarize(data, by='account', values=['amount'])" in \
         html.unescape(page)
-    # a long table: the page shows the first 100 rows and says so
-    assert f"The first 100 of {len(ledger):,} rows." in page
+    # a long table: the page shows the first 50 rows and says so
+    assert f"The first 50 of {len(ledger):,} rows." in page
 
 
 def test_the_workbook_holds_every_row_money_as_numbers_and_no_formula(ledger, tmp_path):
@@ -103,7 +103,7 @@ def test_the_workbook_holds_every_row_money_as_numbers_and_no_formula(ledger, tm
     sheet = book["lines · lines"]
     head = [c.value for c in sheet[1]]
     assert head == ["entry id", "line", "date", "account", "amount"]
-    assert sheet.max_row == len(ledger) + 1  # every row, not the page's 100
+    assert sheet.max_row == len(ledger) + 1  # every row, not the page's 50
     amounts = [r[4].value for r in sheet.iter_rows(min_row=2)]
     assert all(isinstance(a, int | float) for a in amounts)
     assert amounts == pytest.approx(ledger["amount"].tolist())
