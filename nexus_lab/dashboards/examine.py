@@ -33,6 +33,7 @@ from nexus_lab import config, workflows
 from nexus_lab.dashboards._layout import PagedTable, figure, guarded, html_pane
 from nexus_lab.dashboards._session import Session
 from nexus_lab.errors import NexusError
+from nexus_lab.examine import EXAMINE_TESTS, key_facts
 
 __all__ = ["page"]
 
@@ -60,29 +61,6 @@ def _verdicts(verdicts: dict) -> str:
     for v in verdicts.values():
         counts[v or "descriptive"] = counts.get(v or "descriptive", 0) + 1
     return " · ".join(f"{n} {k}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1]))
-
-
-def key_facts(summary: dict, limit: int = 4) -> str:
-    """A recorded summary's plain facts as one line (``rows 1,200; gaps 3``).
-
-    Examples
-    --------
-    >>> key_facts({"test": "gaps", "verdict": "findings", "rows": 1200, "gaps": 3,
-    ...            "ranges": [[4, 6]], "warnings": []})
-    'rows 1,200; gaps 3'
-    """
-    shown = []
-    for k, v in summary.items():
-        if k in ("test", "verdict", "warnings") or isinstance(v, dict | list) or v is None:
-            continue
-        if isinstance(v, float):
-            v = f"{v:,.4g}"
-        elif isinstance(v, int) and not isinstance(v, bool):
-            v = f"{v:,}"
-        shown.append(f"{k.replace('_', ' ')} {v}")
-        if len(shown) == limit:
-            break
-    return "; ".join(shown)
 
 
 class ExamineView:
@@ -123,6 +101,7 @@ class ExamineView:
         found = self.s.read(workflows.examination_runs, offset=offset, limit=limit)
         total = int(found.attrs.get("total", len(found)))
         self._figures(found, total)
+        self.runs.table.height = 60 + 40 * max(1, len(found))
         return found, total
 
     def _figures(self, rows: pd.DataFrame, total: int) -> None:
@@ -259,8 +238,6 @@ class ExamineView:
                                                     if "event" in p.name), ""))
         self.period_end = pn.widgets.TextInput(name="Period end (empty: the latest date)",
                                                placeholder="YYYY-MM-DD")
-        from nexus_lab.examine import EXAMINE_TESTS
-
         self.which = pn.widgets.TextInput(name="Tests (all, or names separated by commas)",
                                           value="all", placeholder=", ".join(EXAMINE_TESTS))
         self.run = pn.widgets.Button(name="Run the battery", button_type="primary",
@@ -268,10 +245,12 @@ class ExamineView:
         self.run.on_click(self._do_run)
         self.run_note = html_pane("", css_classes=["nx-muted"])
         # without the permission the form is not shown; the service refuses a forged click
-        self.run_card = pn.Card(self.pick, self.upload, self.events, self.period_end,
-                                self.which, self.run, self.run_note, title="Run the battery",
-                                collapsible=False, sizing_mode="stretch_width",
-                                visible=allowed)
+        parts = (self.pick, self.upload, self.events, self.period_end, self.which, self.run,
+                 self.run_note)
+        for part in parts:
+            part.sizing_mode = "stretch_width"
+        self.run_card = pn.Card(*parts, title="Run the battery", collapsible=False,
+                                sizing_mode="stretch_width", visible=allowed)
 
     def _do_run(self, _event: Any) -> None:
         path = self._uploaded() if self.upload.value else self.pick.value

@@ -17,10 +17,16 @@ Examples
 1
 """
 
-from nexus_lab.examine._battery import EXAMINE_TESTS, Battery, battery, ledger_entries
+from nexus_lab.examine._battery import (
+    EXAMINE_TESTS,
+    Battery,
+    battery,
+    key_facts,
+    ledger_entries,
+)
 from nexus_lab.examine._result import Examination, ExamineWarning
 from nexus_lab.examine._sampling import evaluate, sample, sample_size
 
 __all__ = ["Examination", "ExamineWarning"]
 __all__ += ["evaluate", "sample", "sample_size"]
-__all__ += ["EXAMINE_TESTS", "Battery", "battery", "ledger_entries"]
+__all__ += ["EXAMINE_TESTS", "Battery", "battery", "key_facts", "ledger_entries"]

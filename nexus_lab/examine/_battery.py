@@ -11,7 +11,7 @@ import pandas as pd
 from nexus_lab._html import STATUS_COLORS, escape, kv
 from nexus_lab.examine._result import _VERDICT_COLORS, Examination, ExamineWarning
 
-__all__ = ["EXAMINE_TESTS", "GL_COLUMNS", "Battery", "battery", "findings_of",
+__all__ = ["EXAMINE_TESTS", "GL_COLUMNS", "Battery", "battery", "findings_of", "key_facts",
            "ledger_entries"]
 
 #: Facts that count what a test found (the first one a result has is its findings).
@@ -55,13 +55,22 @@ _KEY_FACTS = ("tested", "mad", "excess_mad", "chi2_p", "drivers", "missing", "ra
 #: Facts that say little on one line (the test's settings, counts left out).
 _QUIET_FACTS = frozenset({"test", "kind", "read", "zero", "negative", "positive", "minimum",
                           "cutoffs", "verdict_basis", "z_critical", "ks_critical", "cutoff",
-                          "currency", "rows_listed", "expected_mad", "chi2", "ks"})
+                          "currency", "rows_listed", "expected_mad", "chi2", "ks", "verdict",
+                          "warnings"})
 
 
-def _key_facts(result: Examination, limit: int = 4) -> str:
-    """A few of the result's plain facts as ``name value`` text, for one line: those that
-    say most first (:data:`_KEY_FACTS`), then the others."""
-    facts = result.facts
+def key_facts(facts: Mapping[str, Any], limit: int = 4) -> str:
+    """A few of a test's plain facts as ``name value`` text, for one line: those that say
+    most first (the amounts tested, MAD, missing items, duplicate rows, flagged
+    entries...), then the others; the test's settings and counts of what it left out are
+    not shown. Takes :attr:`Examination.facts` or :meth:`Examination.summary`.
+
+    Examples
+    --------
+    >>> key_facts({"test": "first", "rows": 1200, "negative": 600, "tested": 598,
+    ...            "mad": 0.00412, "verdict": "close", "warnings": []})
+    'tested 598; mad 0.00412; rows 1,200'
+    """
     order = [k for k in _KEY_FACTS if k in facts] + [k for k in facts if k not in _KEY_FACTS]
     shown = []
     for key in order:
@@ -173,7 +182,7 @@ class Battery(Mapping[str, Examination]):
     def to_frame(self) -> pd.DataFrame:
         """One row per test: ``name, test, verdict, findings, facts, warnings``."""
         rows = [{"name": n, "test": r.test, "verdict": r.verdict, "findings": findings_of(r),
-                 "facts": _key_facts(r), "warnings": len(r.notes)}
+                 "facts": key_facts(r.facts), "warnings": len(r.notes)}
                 for n, r in self._results.items()]
         out = pd.DataFrame(rows, columns=["name", "test", "verdict", "findings", "facts",
                                           "warnings"])
