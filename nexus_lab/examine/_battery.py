@@ -16,27 +16,27 @@ __all__ = ["EXAMINE_TESTS", "GL_COLUMNS", "Battery", "battery", "findings_of", "
 
 #: Facts that count what a test found (the first one a result has is its findings).
 _FINDING_FACTS = ("findings", "flagged", "conflicts", "duplicate_rows", "duplicates",
-                  "gap_items", "gaps", "missing", "flagged_entries", "exceptions",
-                  "driver_rows")
+                  "gap_items", "gaps", "missing", "flagged_entries", "exceptions")
 #: Verdicts that say a test found nothing to follow up.
 _CLEAN = frozenset({"close", "acceptable", "clean", "pass", "conforms"})
 
 
 def findings_of(result: Examination) -> int | None:
-    """How many findings ``result`` reports: 0 for a clean verdict (``close``,
-    ``acceptable``, ``clean``...), else its first counting fact (``findings``, ``flagged``,
-    ``conflicts``, ``duplicate_rows``, ``gaps``..., ``driver_rows``), else None (a
-    descriptive test: stratify, age, summarize).
+    """How many findings ``result`` reports: its first counting fact (``findings``,
+    ``flagged``, ``conflicts``, ``duplicate_rows``, ``gaps``...); else 0 for a clean
+    verdict (``close``, ``acceptable``, ``clean``...); else the rows that drive a
+    departure (Benford's ``driver_rows``); else None (a descriptive test: stratify, age,
+    summarize).
 
     Examples
     --------
     >>> from nexus_lab.examine import Examination
     >>> findings_of(Examination("gaps", {}, {}, {"rows": 9, "gaps": 2}, verdict="findings"))
     2
+    >>> findings_of(Examination("benford", {}, {}, {"driver_rows": 7}, verdict="close"))
+    0
     >>> findings_of(Examination("stratify", {}, {}, {"rows": 9}))
     """
-    if result.verdict in _CLEAN:
-        return 0
     for key in _FINDING_FACTS:
         value = result.facts.get(key)
         if isinstance(value, bool) or value is None:
@@ -45,7 +45,11 @@ def findings_of(result: Examination) -> int | None:
             return int(value)
         if isinstance(value, list | tuple | dict):
             return len(value)
-    return None
+    if result.verdict in _CLEAN:
+        return 0
+    value = result.facts.get("driver_rows")
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) \
+        else None
 
 
 #: Facts that say most about a test, shown first in its one line.
@@ -167,13 +171,15 @@ class Battery(Mapping[str, Examination]):
         -------
         dict
             The battery's ``info``; ``tests`` (how many ran); ``with_findings`` (the
-            names of those whose findings are above zero or whose verdict is not clean);
+            names of those whose verdict is not clean, or, for a test that gives no
+            verdict, whose findings are above zero);
             ``verdicts`` and ``findings`` by name; ``skipped``; ``results``: each test's
             :meth:`Examination.summary`.
         """
         found = self.findings()
         flagged = [n for n, r in self._results.items()
-                   if (found[n] or 0) > 0 or (r.verdict is not None and r.verdict not in _CLEAN)]
+                   if (r.verdict not in _CLEAN if r.verdict is not None else
+                       (found[n] or 0) > 0)]
         return {**self.info, "tests": len(self), "with_findings": flagged,
                 "verdicts": {n: r.verdict for n, r in self._results.items()},
                 "findings": found, "skipped": dict(self.skipped),

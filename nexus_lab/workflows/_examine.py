@@ -64,13 +64,13 @@ def read_ledger(data: Any, name: str = "general ledger",
                 columns: Mapping[str, str] | None = None) -> tuple[pd.DataFrame, str | None]:
     """A general ledger (or event log) as the battery takes it: a frame as it is, or a file
     read with :func:`nexus_lab.read_table` (ids and people's names kept as text); returns
-    the frame and the file's path (None for a frame)."""
+    the frame and the file's absolute path (None for a frame)."""
     from nexus_lab.files import TEXT_COLUMNS, read_table
     from nexus_lab.frames import to_pandas
 
     if isinstance(data, str | os.PathLike):
         text = (*TEXT_COLUMNS, *_TEXT, *(columns or {}).values())
-        return read_table(data, name=name, text_columns=text), os.fspath(data)
+        return read_table(data, name=name, text_columns=text), os.path.abspath(data)
     if data is None:
         raise NexusError(f"no {name} given: pass a frame or the path of a file")
     return to_pandas(data, name), None
@@ -445,7 +445,7 @@ def examination_runs(store: Store | str | None = None, *, offset: int = 0,
         tests = rows[rows["battery_id"] == battery_id]
         gl = tests[tests["data"] == "gl"]
         first = (gl if len(gl) else tests).iloc[0]
-        found = tests["findings"].fillna(0).astype(int) > 0
+        found = tests["verdict"].isna() & (tests["findings"].fillna(0).astype(int) > 0)
         unclean = tests["verdict"].notna() & ~tests["verdict"].isin(Battery.CLEAN)
         out.append({"battery_id": battery_id, "created_at": tests["created_at"].min(),
                     "created_by": first["created_by"], "data_source": first["data_source"],

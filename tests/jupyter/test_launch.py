@@ -40,6 +40,10 @@ def lab(tmp_path, tables) -> Path:
     ledger.to_csv(root / "data" / "ledger.csv", index=False)
     nx.datasets.synth_transactions(1200, seed=2, days=45).to_csv(
         root / "data" / "transactions.csv", index=False)
+    gl, _, _ = nx.datasets.synth_general_ledger(2_000, profile="misstated", seed=3)
+    gl.to_csv(root / "data" / "gl.csv", index=False)
+    nx.datasets.synth_erp_events(1_500, seed=3)[0].to_csv(root / "data" / "erp_events.csv",
+                                                          index=False)
     return root
 
 
@@ -84,7 +88,8 @@ def test_cards_follow_the_rest_contract():
     assert [c["name"] for c in cards] == [w.name for w in WORKFLOWS]
     assert len({c["name"] for c in cards}) == len(cards)
     titles = {c["title"] for c in cards}
-    assert {"Reconcile a statement", "Fraud review", "Build a case", "Audit analytics"} <= titles
+    assert {"Reconcile a statement", "Fraud review", "Build a case", "Audit analytics",
+            "Fraud signals"} <= titles
     for card in cards:
         assert set(card) == {"name", "title", "description", "category", "parameters"}
         assert all(isinstance(card[k], str) and card[k] for k in set(card) - {"parameters"})
@@ -176,7 +181,37 @@ def _case(lab, tracking_uri, monkeypatch):
             "title": "Vendor pattern", "note": "same vendor, odd hours", "device": "cpu"}, check
 
 
-def _audit(lab, tracking_uri, monkeypatch):
+def _examine(lab, tracking_uri, monkeypatch):
+    url = f"sqlite:///{lab.parent / 'books.db'}"
+    _store(url, people={"aud": "auditor"}).close()
+    monkeypatch.setenv("NEXUS_LAB_STORE", url)  # the kernel inherits the server's settings
+    monkeypatch.setenv("NEXUS_LAB_ACTOR", "aud")
+    monkeypatch.setenv("NEXUS_LAB_KEY_PASSWORD", "workbench key password")
+    monkeypatch.setenv("NEXUS_LAB_SIGNING_KEY", str(lab.parent / "workbench.nxkey"))
+
+    def check(path, done):
+        values = injected(lab, path)
+        assert (values["data_path"], values["events_path"]) == ("data/gl.csv", None)
+        assert values["tests"] == "benford,gaps,journal_entries"
+        out = lab / "out" / "examine"
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["period_end"] == "2025-09-30" and summary["created_by"] == "aud"
+        assert "sod" in summary["skipped"]  # no event log given
+        store = nx.store.connect(url)
+        rows = store.read("examinations")
+        assert sorted(rows["examination_id"]) == sorted(summary["records"].values())
+        assert set(rows["data_source"]) == {str(lab / "data" / "gl.csv")}
+        assert len(store.read("reports", where={"kind": "examination"})) == 2
+        store.close()
+        assert any("Audit battery" in h for h in html_outputs(done))
+        assert "verified: True" in text_outputs(done)
+        assert "reproduced: " in text_outputs(done)
+
+    return {"data_path": "data/gl.csv", "period_end": "2025-09-30",
+            "tests": "benford,gaps,journal_entries", "events_path": ""}, check
+
+
+def _signals(lab, tracking_uri, monkeypatch):
     tx = pd.read_csv(lab / "data" / "transactions.csv")
 
     def check(path, done):
@@ -242,7 +277,8 @@ def _projects(lab, tracking_uri, monkeypatch):
     return {"as_of": "2025-05-31", "tolerance": 0.1}, check
 
 
-CARDS = {"reconcile": _reconcile, "fraud": _fraud, "case": _case, "audit": _audit,
+CARDS = {"reconcile": _reconcile, "fraud": _fraud, "case": _case, "audit": _examine,
+         "signals": _signals,
          "records": _records, "report": _report, "projects": _projects}
 
 
