@@ -30,7 +30,8 @@ def register(sub: Any) -> None:
         description="Reconcile the bundled sample data (data/bank.csv against data/ledger.csv), "
         "then train and register a fraud detector on data/transactions.csv and score its "
         "latest weeks, then train and register the self-tuning recommender on "
-        "data/interactions.csv, compress the transactions and the item embeddings, and "
+        "data/interactions.csv, compress the transactions and the item embeddings, run the "
+        "audit tests on data/gl.csv and sign their workpaper, and "
         "finally approve, seal, sign and take in the results as evidence of a case, with "
         "every action in a signed audit log anchored on an in-process Ethereum chain; write "
         "the outputs and reports, and log the runs to the local MLflow store.",
@@ -43,12 +44,16 @@ def register(sub: Any) -> None:
     data = sub.add_parser("data", help="sample data")
     data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     sample = data_sub.add_parser(
-        "sample", help="write the sample bank statement, ledger, true links and transactions",
+        "sample", help="write the sample bank statement, ledger, true links, transactions and "
+        "general ledger",
         description="Write bank.csv, ledger.csv and truth.csv made by "
         "nexus_lab.datasets.synth_reconciliation, transactions.csv (fraud patterns planted, "
-        "labelled) made by nexus_lab.datasets.synth_transactions, and interactions.csv (users "
+        "labelled) made by nexus_lab.datasets.synth_transactions, interactions.csv (users "
         "and a catalogue with titles and genres) made by "
-        "nexus_lab.datasets.synth_interactions; the same --n and --seed give the same files.",
+        "nexus_lab.datasets.synth_interactions, and gl.csv (a year's journal entries with "
+        "misstatements planted) and erp_events.csv (its ERP's user log) made by "
+        "nexus_lab.datasets.synth_general_ledger and synth_erp_events; the same --n and "
+        "--seed give the same files.",
     )
     sample.add_argument("--n", type=int, default=SAMPLE.n, help="about this many bank rows")
     sample.add_argument("--seed", type=int, default=SAMPLE.seed,
@@ -86,6 +91,9 @@ def _demo(args: argparse.Namespace) -> int:
         print()
         records = wf.records_step(sample, out, device=args.device)
         _print_records(records)
+
+        print()
+        _print_examine(wf.examine_step(sample, out, records["store"]))
 
         print()
         fraud = wf.fraud_step(sample.transactions, out, device=args.device, track=track)
@@ -140,6 +148,28 @@ def _print_records(r: dict[str, Any]) -> None:
           "in as ana (password demo-ana-pass) or jo (demo-jo-pass)")
 
 
+def _print_examine(run: Any) -> None:
+    gl, summary = run.data["gl"], run.battery.summary()
+    name = os.path.basename(gl["source"] or "") or "the sample general ledger"
+    print(f"audit analytics: {run.created_by} (examiner) ran {summary['tests']} audit tests on "
+          f"{name} ({gl['rows']:,} lines) for the period ending {summary['period_end']}; "
+          f"{len(summary['with_findings'])} found something to follow up:")
+    table = run.battery.to_frame().set_index("name")
+    for test in summary["with_findings"]:
+        row = table.loc[test]
+        found = "" if row["findings"] is None or row["findings"] != row["findings"] else \
+            f", {int(row['findings']):,} findings"
+        print(f"  {test}: {row['verdict']}{found} ({row['facts']})")
+    print(f"  each test recorded in {run.store} (battery {run.battery_id[:12]}), with the "
+          "data's SHA-256 and its parameters: replay one with nexus-lab examine "
+          f"{gl['source'] or 'GL'} --replay RECORD_ID --store {run.store}")
+    html = run.workpapers[0]
+    print(f"  the signed workpaper: {html.path} and {run.workpapers[1].path.name} (check it: "
+          f"{html.verify_command})")
+    print(f"  outputs: {run.folder}{os.sep} (tables{os.sep}<test>{os.sep}, summary.json); "
+          "in the dashboards: Audit analytics")
+
+
 def _print_compress(c: dict[str, Any]) -> None:
     tx, emb = c["transactions"], c["item_embeddings"]
     print(f"  {tx['rows']:,} transactions: {tx['container_bytes']:,} bytes in the container "
@@ -179,7 +209,8 @@ def _sample(args: argparse.Namespace) -> int:
     out = Path(args.out)
     print(f"wrote {out / 'bank.csv'} ({rows['bank.csv']:,} rows), {out / 'ledger.csv'} "
           f"({rows['ledger.csv']:,} rows), {out / 'truth.csv'} ({rows['truth.csv']:,} links), "
-          f"{out / 'transactions.csv'} ({rows['transactions.csv']:,} rows) and "
-          f"{out / 'interactions.csv'} ({rows['interactions.csv']:,} rows) with n={args.n}, "
-          f"seed={args.seed}")
+          f"{out / 'transactions.csv'} ({rows['transactions.csv']:,} rows), "
+          f"{out / 'interactions.csv'} ({rows['interactions.csv']:,} rows), "
+          f"{out / 'gl.csv'} ({rows['gl.csv']:,} journal lines) and {out / 'erp_events.csv'} "
+          f"({rows['erp_events.csv']:,} events) with n={args.n}, seed={args.seed}")
     return 0

@@ -18,8 +18,8 @@ from typing import Any
 from nexus_lab._typing import DeviceLike
 from nexus_lab.errors import NexusError
 
-__all__ = ["DATA", "SAMPLE", "Sample", "compress_step", "fraud_step", "load_sample",
-           "recommend_step", "sources_of", "write_sample"]
+__all__ = ["DATA", "SAMPLE", "Sample", "compress_step", "examine_step", "fraud_step",
+           "load_sample", "recommend_step", "sources_of", "write_sample"]
 
 log = logging.getLogger("nexus_lab")
 
@@ -33,6 +33,9 @@ class _SampleSizes:
     transactions: int = 5_000  # rows of data/transactions.csv (same seed)
     users: int = 600  # data/interactions.csv (same seed)
     items: int = 300
+    gl_lines: int = 5_000  # lines of data/gl.csv (same seed)
+    gl_profile: str = "misstated"  # its business (nexus_lab.datasets.GL_PROFILES)
+    events: int = 3_000  # events of data/erp_events.csv (same seed)
 
 
 SAMPLE = _SampleSizes()  # how data/ was made: `nexus-lab data sample` with the defaults
@@ -48,6 +51,8 @@ class Sample:
     transactions: Any
     interactions: Any
     files: dict[str, Path] = field(default_factory=dict)
+    gl: Any = None  # a general ledger (journal entries), for audit analytics
+    events: Any = None  # its ERP's event log
 
     @property
     def generated(self) -> bool:
@@ -66,23 +71,38 @@ def load_sample(folder: str | Path | None = None) -> Sample:
     """
     from nexus_lab.datasets import synth_interactions, synth_reconciliation, synth_transactions
     from nexus_lab.files import read_table
+    from nexus_lab.workflows._examine import read_ledger
 
     root = Path(folder) if folder is not None else DATA
     names = ("bank", "ledger", "truth", "transactions", "interactions")
     files = {name: root / f"{name}.csv" for name in names}
-    if all(path.exists() for path in files.values()):
+    audit = {"gl": root / "gl.csv", "events": root / "erp_events.csv"}
+    if all(path.exists() for path in [*files.values(), *audit.values()]):
         tables = {name: read_table(path, name=name,
                                    **({"text_columns": None} if name == "interactions" else {}))
                   for name, path in files.items()}
-        return Sample(**tables, files=files)
+        return Sample(**tables, files={**files, **audit},
+                      gl=read_ledger(audit["gl"])[0],
+                      events=read_ledger(audit["events"], "events")[0])
     bank, ledger, truth = synth_reconciliation(SAMPLE.n, seed=SAMPLE.seed)
+    gl, events = _audit_tables(SAMPLE.gl_lines, SAMPLE.events, SAMPLE.seed)
     return Sample(bank, ledger, truth, synth_transactions(SAMPLE.transactions, seed=SAMPLE.seed),
-                  synth_interactions(SAMPLE.users, SAMPLE.items, seed=SAMPLE.seed))
+                  synth_interactions(SAMPLE.users, SAMPLE.items, seed=SAMPLE.seed), gl=gl,
+                  events=events)
+
+
+def _audit_tables(lines: int, events: int, seed: int) -> tuple[Any, Any]:
+    """A general ledger and its ERP's event log, as the sample holds them."""
+    from nexus_lab.datasets import synth_erp_events, synth_general_ledger
+
+    gl = synth_general_ledger(lines, profile=SAMPLE.gl_profile, seed=seed)[0]
+    return gl, synth_erp_events(events, seed=seed)[0]
 
 
 def write_sample(out: str | Path, n: int = SAMPLE.n, seed: int = SAMPLE.seed, *,
                  progress: bool | None = None) -> dict[str, int]:
-    """Write bank, ledger, truth, transactions and interactions CSVs made by the generators.
+    """Write bank, ledger, truth, transactions and interactions CSVs made by the generators,
+    and a general ledger (``gl.csv``) with its ERP's event log (``erp_events.csv``).
 
     The same ``n`` and ``seed`` give the same files; ``n`` scales every table.
 
@@ -107,8 +127,9 @@ def write_sample(out: str | Path, n: int = SAMPLE.n, seed: int = SAMPLE.seed, *,
     --------
     >>> import tempfile
     >>> rows = write_sample(tempfile.mkdtemp(), n=50, seed=1, progress=False)
-    >>> sorted(rows)
-    ['bank.csv', 'interactions.csv', 'ledger.csv', 'transactions.csv', 'truth.csv']
+    >>> sorted(rows)  # doctest: +NORMALIZE_WHITESPACE
+    ['bank.csv', 'erp_events.csv', 'gl.csv', 'interactions.csv', 'ledger.csv',
+     'transactions.csv', 'truth.csv']
     """
     import sys
 
@@ -123,7 +144,9 @@ def write_sample(out: str | Path, n: int = SAMPLE.n, seed: int = SAMPLE.seed, *,
     n_tx = max(SAMPLE.transactions * n // SAMPLE.n, 1_000)
     scale = n / SAMPLE.n
     users, items = max(round(SAMPLE.users * scale), 50), max(round(SAMPLE.items * scale), 30)
-    with tqdm(total=8, desc="sample data", unit="step", file=sys.stderr, leave=True,
+    lines = max(SAMPLE.gl_lines * n // SAMPLE.n, 500)
+    n_events = max(SAMPLE.events * n // SAMPLE.n, 500)
+    with tqdm(total=11, desc="sample data", unit="step", file=sys.stderr, leave=True,
               disable=None if progress is None else not progress) as bar:
 
         def step(what: str) -> None:
@@ -139,9 +162,13 @@ def write_sample(out: str | Path, n: int = SAMPLE.n, seed: int = SAMPLE.seed, *,
         step(f"interactions ({users:,} users, {items:,} items)")
         interactions = synth_interactions(users, items, seed=seed)
         bar.update()
+        step(f"general ledger and its ERP events ({lines:,} lines, {n_events:,} events)")
+        gl, events = _audit_tables(lines, n_events, seed)
+        bar.update()
         rows = {}
         for name, frame in (("bank", bank), ("ledger", ledger), ("truth", truth),
-                            ("transactions", tx), ("interactions", interactions)):
+                            ("transactions", tx), ("interactions", interactions),
+                            ("gl", gl), ("erp_events", events)):
             step(f"writing {name}.csv ({len(frame):,} rows)")
             if "amount" in frame:  # as a statement shows money: two decimals
                 frame = frame.assign(amount=frame["amount"].map("{:.2f}".format))
@@ -362,6 +389,44 @@ def case_step(store_path: str | Path, fraud_run: str, *, user: str = "ana") -> d
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def examine_step(sample: Sample, out: str | Path, store_path: str | Path, *,
+                 user: str = "ana", key: Any = None) -> Any:
+    """The audit tests on the sample general ledger (``data/gl.csv``, with its ERP events
+    ``data/erp_events.csv``; made in memory without them), each recorded in the store at
+    ``store_path`` as ``user``'s (an examiner), the signed workpaper and every table in
+    ``out/examine/``.
+
+    Parameters
+    ----------
+    sample : Sample
+    out : str or path-like
+        The demo's folder.
+    store_path : str or path-like
+        The demo's store (:func:`records_step`'s).
+    user : str, default "ana"
+    key : KeyPair, optional
+        The key that signs the workpaper (default: a key made for the demo).
+
+    Returns
+    -------
+    ExamineRun
+        What :func:`~nexus_lab.workflows.examine_ledger` returned.
+    """
+    from nexus_lab import auth
+    from nexus_lab.crypto import generate_keypair
+    from nexus_lab.workflows._examine import examine_ledger
+
+    gl = sample.files.get("gl", sample.gl)
+    events = sample.files.get("events", sample.events)
+    with auth.acting_as(user):
+        return examine_ledger(
+            gl, events=events, out=Path(out) / "examine", store=str(store_path),
+            key=key if key is not None else generate_keypair("demo workbench"),
+            source=None if "gl" in sample.files else "the sample general ledger (generated)",
+            events_source=None if "events" in sample.files else
+            "the sample ERP events (generated)")
 
 
 def sources_of(sample: Sample) -> Mapping[str, tuple[str, Mapping[str, str]]]:
