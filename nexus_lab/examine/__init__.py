@@ -4,6 +4,14 @@ A kernel: frames in, :class:`Examination` results out (tables, a summary, a plot
 rich notebook view). Each result keeps the parameters it ran with as JSON, so a
 service can record who ran what on which data and replay the call exactly.
 
+* :func:`benford`: Benford's law digit tests (first, first-two, first-three, second,
+  last-two digits, summation, second order; :data:`BENFORD_TESTS`), per group with
+  ``by=``, equal to benford_py's figures.
+* :func:`gaps`: missing numbers, dates (calendar or business days) and numbered
+  documents (``INV-00123``) in a sequence, and its duplicates.
+* :func:`stratify`, :func:`age`, :func:`summarize`: counts, exact totals and shares per
+  amount band, per days-before-cutoff band and per group, with the top items.
+
 Examples
 --------
 >>> import pandas as pd
@@ -12,6 +20,7 @@ Examples
 1
 """
 
+from nexus_lab.examine._benford import BENFORD_TESTS, benford
 from nexus_lab.examine._result import Examination, ExamineWarning
 
-__all__ = ["Examination", "ExamineWarning"]
+__all__ = ["BENFORD_TESTS", "Examination", "ExamineWarning", "benford"]
