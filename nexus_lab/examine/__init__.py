@@ -21,6 +21,7 @@ Examples
 """
 
 from nexus_lab.examine._benford import BENFORD_TESTS, benford
+from nexus_lab.examine._gaps import gaps
 from nexus_lab.examine._result import Examination, ExamineWarning
 
-__all__ = ["BENFORD_TESTS", "Examination", "ExamineWarning", "benford"]
+__all__ = ["BENFORD_TESTS", "Examination", "ExamineWarning", "benford", "gaps"]
