@@ -22,6 +22,8 @@ Examples
 
 from nexus_lab.examine._benford import BENFORD_TESTS, benford
 from nexus_lab.examine._gaps import gaps
+from nexus_lab.examine._profile import age, stratify, summarize
 from nexus_lab.examine._result import Examination, ExamineWarning
 
-__all__ = ["BENFORD_TESTS", "Examination", "ExamineWarning", "benford", "gaps"]
+__all__ = ["BENFORD_TESTS", "Examination", "ExamineWarning", "age", "benford", "gaps",
+           "stratify", "summarize"]
