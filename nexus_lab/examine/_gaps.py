@@ -267,24 +267,24 @@ def _kind(values: pd.Series, kind: str) -> str:
 
 
 def _whole_numbers(values: pd.Series, column: str, ids: np.ndarray | None) -> np.ndarray:
+    def refuse(what: str, bad: np.ndarray, fix: str) -> SchemaError:
+        return SchemaError(
+            f"{NAME}.{column}: {what} at {describe_rows(bad, ids)} "
+            f"({values[bad].head(3).tolist()}); {fix}", table=NAME, column=column,
+            rows=np.flatnonzero(bad)[:5].tolist())
+
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         number = pd.to_numeric(values.astype("string").str.strip(), errors="coerce")
         bad = number.isna().to_numpy()
         if bad.any():
-            raise SchemaError(
-                f"{NAME}.{column}: text that is not a whole number at "
-                f"{describe_rows(bad, ids)} ({values[bad].head(3).tolist()}); pass kind='text' "
-                "for numbered documents such as INV-00123", table=NAME, column=column,
-                rows=np.flatnonzero(bad)[:5].tolist())
+            raise refuse("text that is not a whole number", bad,
+                         "pass kind='text' for numbered documents such as INV-00123")
         values = number
     x = values.to_numpy(dtype=np.float64)
     frac = ~np.isfinite(x) | (x != np.round(x)) | (np.abs(x) >= 2**53)
     if frac.any():
-        raise SchemaError(
-            f"{NAME}.{column}: numbers that are not whole at {describe_rows(frac, ids)} "
-            f"({values[frac].head(3).tolist()}); a sequence counts in whole steps: round "
-            "the column or pick the document-number column", table=NAME, column=column,
-            rows=np.flatnonzero(frac)[:5].tolist())
+        raise refuse("numbers that are not whole", frac, "a sequence counts in whole steps: "
+                     "round the column or pick the document-number column")
     if pd.api.types.is_integer_dtype(values):
         return values.to_numpy(dtype=np.int64)
     return x.astype(np.int64)
