@@ -1,0 +1,592 @@
+"""Benford's law: the digit tests of IDEA, ACL and benford_py on integer cents.
+
+Digits are read from the amount in cents with integer arithmetic: the number of
+digits of each value by comparison with powers of ten, then one integer division by
+the power that leaves the wanted digits (no float ``log10``, which puts 999.99 or
+10**15 - 1 in the wrong decade). An amount's first digits are its first significant
+digits (0.05 reads 5), as benford_py reads them with ``decimals=2``.
+
+What each test reads, and from which amounts (benford_py's conventions):
+
+============  ==================================  =============  ===================
+test          digits                              amounts        expected share
+============  ==================================  =============  ===================
+first         first digit 1-9                     >= 0.01        log10(1 + 1/d)
+first_two     first two digits 10-99              >= 0.10        log10(1 + 1/d)
+first_three   first three digits 100-999          >= 1.00        log10(1 + 1/d)
+second        second digit 0-9                    >= 0.10        sum over first digits
+last_two      last two digits 00-99 (the cents)   >= 10.00       1/100
+summation     money per first two digits 10-99    >= 0.10        1/90 of the total
+second_order  first two digits of the             differences    log10(1 + 1/d)
+              differences between the sorted      >= 0.10
+              amounts
+============  ==================================  =============  ===================
+
+Statistics, as benford_py computes them: per digit the observed share, and
+``Z = (|p_o - p_e| - 1/(2N)) / sqrt(p_e(1 - p_e)/N)`` with the continuity correction
+always subtracted (when it exceeds the difference Z is negative, as in benford_py:
+such a digit is never significant); the chi-square on the counts; the
+Kolmogorov-Smirnov statistic (the largest gap between the cumulative shares, digits in
+order) with the critical value ``1.358/sqrt(N)`` at 95%; the mean absolute deviation
+(MAD) and Nigrini's verdict from benford_py's ``MAD_CONFORM``. The expected MAD of a
+conforming sample of N rows is ``1/sqrt(C N)`` with ``C = pi / (2 mean_d(sqrt(p_d(1 -
+p_d)))**2)`` (the mean absolute deviation of binomial shares); for the first two digits
+this is Barney & Schulzke's (2016) C = 158.8, for the first digit C = 18.13 (a
+simulation in the tests agrees; the 21.27 that benfordslaw lists for it gives too small
+an expectation); the excess MAD is MAD minus that.
+
+Deliberate differences from benford_py 0.5: the last-two digits test expects 1/100
+per pair (benford_py's ``LastTwo`` gives 1/99 to each of 100 pairs, which sum to 1.01);
+the summation test leaves out amounts below 0.10 and averages the deviations over all
+90 groups (benford_py's ``summation`` puts an amount below 0.10 in a one-digit group,
+and averages over the groups present; its ``mad_summ``, meant to do as here, fails in
+0.5); amounts are
+exact cents (benford_py truncates ``amount * 100``, which reads 0.29 as 28 cents); and
+the digits of values near a power of ten are exact.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from nexus_lab.errors import SchemaError
+from nexus_lab.examine._result import Examination, params_of, warn
+from nexus_lab.examine._tally import (
+    NAME,
+    amount_text,
+    cent_sums,
+    check_choice,
+    money,
+    row_ids,
+    table,
+)
+from nexus_lab.frames import read_money
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+
+    from nexus_lab._typing import FrameLike
+
+__all__ = ["BENFORD_TESTS", "benford"]
+
+#: The digit tests :func:`benford` runs, one per call.
+BENFORD_TESTS = ("first", "first_two", "first_three", "second", "last_two", "summation",
+                 "second_order")
+
+# benford_py's constants.py: critical Z per confidence level, and the Kolmogorov-Smirnov
+# critical values still to be divided by sqrt(N)
+_CONFS = {80: 1.285, 85: 1.435, 90: 1.645, 95: 1.96, 99: 2.576, 99.9: 3.29, 99.99: 3.89,
+          99.999: 4.417, 99.9999: 4.892, 99.99999: 5.327}
+_CRIT_KS = {80: 1.073, 85: 1.138, 90: 1.224, 95: 1.358, 99: 1.628, 99.9: 1.949,
+            99.99: 2.225, 99.999: 2.47, 99.9999: 2.693, 99.99999: 2.899}
+# Nigrini's MAD cut-offs (close, acceptable, marginal), benford_py's MAD_CONFORM
+_MAD_CONFORM = {"first": (0.006, 0.012, 0.015), "first_two": (0.0012, 0.0018, 0.0022),
+                "first_three": (0.00036, 0.00044, 0.00050), "second": (0.008, 0.010, 0.012)}
+_SPIKE = 2.0  # a summation group holding this many times its even share is a finding
+_POW10 = 10 ** np.arange(19, dtype=np.int64)
+_BLOCK = 1 << 18  # values per block of the digit count
+
+
+@dataclass(frozen=True)
+class _Test:
+    name: str
+    low: int  # the first digit value (1, 10, 100 or 0)
+    expected: np.ndarray  # the expected share of each digit value, in order
+    minimum: int  # the smallest value read, in cents
+    reads: str  # what the test reads, for messages
+    cutoffs: tuple[float, float, float] | None
+    basis: str  # what the verdict rests on
+
+    @property
+    def cells(self) -> int:
+        return len(self.expected)
+
+    @property
+    def min_rows(self) -> int:
+        """Rows for an expected count of at least 5 in every digit (the chi-square's
+        usual condition)."""
+        shares = _benford_shares(10, 100) if self.name == "summation" else self.expected
+        return math.ceil(5 / shares.min() - 1e-9)
+
+
+def _benford_shares(lo: int, hi: int) -> np.ndarray:
+    return np.log10(1 + 1 / np.arange(lo, hi))
+
+
+def _tests() -> dict[str, _Test]:
+    two = _benford_shares(10, 100)
+    nigrini = "Nigrini's MAD cut-offs for the {} (benford_py MAD_CONFORM)"
+    return {
+        "first": _Test("first", 1, _benford_shares(1, 10), 1, "the first digit",
+                       _MAD_CONFORM["first"], nigrini.format("first digit")),
+        "first_two": _Test("first_two", 10, two, 10, "the first two digits",
+                           _MAD_CONFORM["first_two"], nigrini.format("first two digits")),
+        "first_three": _Test("first_three", 100, _benford_shares(100, 1000), 100,
+                             "the first three digits", _MAD_CONFORM["first_three"],
+                             nigrini.format("first three digits")),
+        "second": _Test("second", 0, two.reshape(9, 10).sum(0), 10, "the second digit",
+                        _MAD_CONFORM["second"], nigrini.format("second digit")),
+        "last_two": _Test(
+            "last_two", 0, np.full(100, 0.01), 1000, "the last two digits (the cents)", None,
+            "the chi-square test at the chosen confidence: no MAD cut-offs exist for the "
+            "last two digits (Nigrini gives none, benford_py's MAD_CONFORM has none), and "
+            "its even expectation (1% per pair) gives the chi-square equal cells"),
+        "summation": _Test(
+            "summation", 10, np.full(90, 1 / 90), 10, "the first two digits (summed money)",
+            None,
+            f"spikes: a first-two digits group holding at least {_SPIKE:g} times its even "
+            "share (1/90) of the money is a finding; the summation test has no MAD "
+            "cut-offs, and Z and the chi-square do not apply to shares of money"),
+        "second_order": _Test(
+            "second_order", 10, two, 10,
+            "the first two digits of the differences between the sorted amounts",
+            _MAD_CONFORM["first_two"],
+            "Nigrini's first-two digits MAD cut-offs, applied to the first two digits of "
+            "the differences (benford_py's second_order(test=2) reports them so)"),
+    }
+
+
+_TESTS = _tests()
+
+
+# ------------------------------------------------------------------------------ digits
+
+def _ndigits(cents: np.ndarray, top: int) -> np.ndarray:
+    """How many digits each positive value has (int8), by comparison with powers of 10
+    (``top``: the largest value)."""
+    n = np.ones(cents.shape, np.int8)
+    for p in _POW10[1:]:
+        if p > top:
+            break
+        n += cents >= p
+    return n
+
+
+def _digit_codes(test: str, cents: np.ndarray, top: int) -> np.ndarray:
+    """Each value's digit cell ``0..cells-1`` (values at least the test's minimum)."""
+    if test == "last_two":
+        return cents % 100
+    nd = _ndigits(cents, top)
+    if test == "first":
+        return cents // _POW10[nd - 1] - 1
+    if test == "first_three":
+        return cents // _POW10[nd - 3] - 100
+    two = cents // _POW10[nd - 2]
+    return two % 10 if test == "second" else two - 10
+
+
+def _count_digits(test: str, cents: np.ndarray, cells: int) -> tuple[np.ndarray, np.ndarray]:
+    """The digit cell of each value (int16) and the count per cell, a block at a time
+    (the temporaries of a block stay in the processor's cache)."""
+    codes = np.empty(len(cents), np.int16)
+    counts = np.zeros(cells, np.int64)
+    top = int(cents.max()) if len(cents) else 0
+    for s in range(0, len(cents), _BLOCK):
+        block = _digit_codes(test, cents[s:s + _BLOCK], top)
+        codes[s:s + _BLOCK] = block
+        counts += np.bincount(block, minlength=cells)
+    return codes, counts
+
+
+# -------------------------------------------------------------------------- statistics
+
+def _statistics(counts: np.ndarray, spec: _Test, confidence: float,
+                totals: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Per row of ``counts`` (groups x digits): shares, Z, chi-square, KS, MAD, the
+    expected and excess MAD and the verdict (summation: ``totals``, money per digit)."""
+    from scipy.special import chdtrc
+
+    counts = np.atleast_2d(counts).astype(np.float64)
+    n = counts.sum(1)
+    nn = np.maximum(n, 1)[:, None]
+    p = spec.expected
+    if totals is not None:
+        totals = np.atleast_2d(totals).astype(np.float64)
+        observed = totals / np.maximum(totals.sum(1), 1)[:, None]
+    else:
+        observed = counts / nn
+    diff = observed - p
+    mad = np.abs(diff).mean(1)
+    out: dict[str, Any] = {"n": n, "observed": observed, "diff": diff, "mad": mad}
+    nan = np.full(len(n), np.nan)
+    if totals is not None:
+        out.update(z=np.full(counts.shape, np.nan), chi2=nan, p=nan, ks=nan, ks_critical=nan,
+                   expected_mad=nan, excess_mad=nan,
+                   significant=(observed >= _SPIKE * p) & (counts > 0))
+    else:
+        z = (np.abs(diff) - 1 / (2 * nn)) / np.sqrt(p * (1 - p) / nn)
+        expect = n[:, None] * p
+        chi2 = ((counts - expect) ** 2 / expect).sum(1)
+        c = np.pi / (2 * np.sqrt(p * (1 - p)).mean() ** 2)
+        with np.errstate(divide="ignore"):
+            expected_mad = np.where(n > 0, 1 / np.sqrt(c * n), np.nan)
+        out.update(
+            z=z, chi2=chi2, p=chdtrc(spec.cells - 1, chi2),
+            ks=np.abs(np.cumsum(observed, 1) - np.cumsum(p)).max(1),
+            ks_critical=_CRIT_KS[confidence] / np.sqrt(nn[:, 0]),
+            expected_mad=expected_mad, excess_mad=mad - expected_mad,
+            significant=(z > _CONFS[confidence]) & (diff > 0))
+    out["verdict"] = _verdicts(out, spec, confidence)
+    return out
+
+
+def _verdicts(stats: dict[str, Any], spec: _Test, confidence: float) -> np.ndarray:
+    if spec.cutoffs is not None:
+        close, acceptable, marginal = spec.cutoffs
+        mad = stats["mad"]
+        return np.select([mad <= close, mad <= acceptable, mad <= marginal],
+                         ["close", "acceptable", "marginal"], "nonconformity")
+    if spec.name == "last_two":
+        return np.where(stats["p"] >= 1 - confidence / 100, "acceptable", "nonconformity")
+    return np.where(stats["significant"].any(1), "findings", "clean")
+
+
+# ---------------------------------------------------------------------------- the test
+
+def benford(
+    df: FrameLike,
+    column: str = "amount",
+    test: str = "first",
+    by: str | None = None,
+    *,
+    sign: str = "positive",
+    confidence: float = 95,
+    min_rows: int | None = None,
+    limit: int = 100,
+    columns: Mapping[str, str] | None = None,
+) -> Examination:
+    """Test amounts against Benford's law: first, first-two, first-three, second or
+    last-two digits, the summation test or the second-order test.
+
+    Counts the digits of the amounts (exact integer cents), compares their shares
+    with Benford's, and gives per digit the Z statistic and per test the chi-square,
+    the Kolmogorov-Smirnov statistic, the mean absolute deviation (MAD) with Nigrini's
+    verdict, and the expected and excess MAD (Barney & Schulzke 2016). The digits that
+    drive a departure (significant Z, more rows than expected) are listed, with the
+    rows that carry them, largest first. The figures equal benford_py's on the same
+    data (see the module's notes for the few deliberate differences).
+
+    Parameters
+    ----------
+    df : frame-like
+        The amounts (pandas, polars, pyarrow...).
+    column : str, default "amount"
+        The money column; text amounts (``"$1,234.50"``, ``"1.234,50 €"``) are read.
+    test : str, default "first"
+        One of :data:`BENFORD_TESTS`: ``"first"``, ``"first_two"``, ``"first_three"``,
+        ``"second"``, ``"last_two"``, ``"summation"`` (money per first two digits) or
+        ``"second_order"`` (first two digits of the differences between the sorted
+        amounts).
+    by : str, optional
+        A column (vendor, account...) to test each group of; the groups are ranked by
+        their excess MAD (by MAD for the summation test) in table ``"groups"``.
+    sign : {"positive", "negative"}, default "positive"
+        Test the positive amounts, or the negative ones (by their size). Zero amounts,
+        those of the other sign and those below the test's minimum are left out and
+        counted.
+    confidence : float, default 95
+        The confidence level of the critical Z and Kolmogorov-Smirnov values (and of
+        the last-two digits test's chi-square verdict): 80, 85, 90, 95, 99, 99.9...
+    min_rows : int, optional
+        With ``by``: the tested rows a group needs to be ranked; by default the test's
+        own minimum (an expected count of at least 5 in every digit: 110 for the first
+        digit, 1,146 for the first two).
+    limit : int, default 100
+        At most this many rows in table ``"rows"``.
+    columns : mapping, optional
+        ``{our name: your column}`` (``column``, ``by`` and ``transaction_id``, whose
+        values name the rows).
+
+    Returns
+    -------
+    Examination
+        Tables ``"digits"`` (digit, count, observed, expected, diff, z, significant;
+        the summation test adds ``total``), ``"drivers"``, ``"rows"`` and, with ``by``,
+        ``"groups"`` (then the first table); the verdict (``close``, ``acceptable``,
+        ``marginal``, ``nonconformity``; ``findings`` or ``clean`` for the summation
+        test); facts with the statistics and how many amounts were left out.
+
+    Raises
+    ------
+    SchemaError
+        For an absent column, amounts that are not money, a test or sign not listed,
+        or no amount the test can read.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from nexus_lab.examine import benford
+    >>> rng = np.random.default_rng(0)
+    >>> df = pd.DataFrame({"amount": np.round(10 ** rng.uniform(0, 5, 20_000), 2)})
+    >>> r = benford(df, test="first_two")
+    >>> r.verdict, r.summary()["tested"]
+    ('close', 20000)
+    >>> r["digits"]["digit"].head(3).tolist(), r.facts["mad"] < 0.0012
+    ([10, 11, 12], True)
+    """
+    params = params_of(locals())
+    return _benford(df, column, test, by, sign, confidence, min_rows, limit, columns, params)
+
+
+def _benford(df: FrameLike, column: str, test: str, by: str | None, sign: str,
+             confidence: float, min_rows: int | None, limit: int,
+             columns: Mapping[str, str] | None, params: dict[str, Any]) -> Examination:
+    check_choice("test", test, BENFORD_TESTS)
+    check_choice("sign", sign, ("positive", "negative"))
+    check_choice("confidence", confidence, tuple(_CONFS))
+    if int(limit) < 0 or (min_rows is not None and int(min_rows) < 1):
+        raise SchemaError(f"limit={limit!r} and min_rows={min_rows!r}: give limit >= 0 and "
+                          "min_rows >= 1")
+    spec = _TESTS[test]
+    data = table(df, [column, by or ""], ["transaction_id"], columns)
+    ids = row_ids(data)
+    cents, written = read_money(data[column], table=NAME, column=column, ids=ids)
+    notes: list[str] = []
+    label = f"benford {test}"
+
+    # one pass picks the amounts read: those of the sign at least the test's minimum (the
+    # second-order test reads every amount of the sign, and the minimum on differences)
+    lowest = 1 if test == "second_order" else spec.minimum
+    other = "negative" if sign == "positive" else "positive"
+    facts: dict[str, Any] = {"test": test, "rows": len(cents),
+                             other: int(np.count_nonzero(cents < 0) if sign == "positive"
+                                        else np.count_nonzero(cents > 0)),
+                             "zero": int(np.count_nonzero(cents == 0))}
+    keep = cents >= lowest if sign == "positive" else cents <= -lowest
+    size = cents[keep] if sign == "positive" else -cents[keep]
+    group_codes, group_names = (pd.factorize(data[by].to_numpy()[keep], use_na_sentinel=False)
+                                if by else (None, None))
+    if test == "second_order":
+        pairs = _Pairs(size, group_codes)
+        use = pairs.diff >= spec.minimum
+        if pairs.same is not None:
+            use &= pairs.same
+        tested = pairs.diff[use]
+        groups = pairs.groups[use] if by else None
+        counted = pairs.diff if pairs.same is None else pairs.diff[pairs.same]
+        repeated = int(np.count_nonzero(counted == 0))
+        facts.update(differences=len(counted), repeated=repeated,
+                     below_minimum=len(counted) - len(tested) - repeated)
+    else:
+        pairs, use, tested, groups = None, None, size, group_codes
+        facts["below_minimum"] = len(cents) - len(size) - facts[other] - facts["zero"]
+    n = len(tested)
+    facts.update(minimum=amount_text(spec.minimum), tested=n)
+    _note_left_out(label, facts, sign, other, spec, notes)
+    if n == 0:
+        what = ("differences between the sorted amounts" if test == "second_order"
+                else "amounts")
+        raise SchemaError(
+            f"{NAME}.{column}: no {sign} {what} of at least {amount_text(spec.minimum)} in "
+            f"{len(cents):,} rows, so the {test} test, which reads {spec.reads}, has nothing "
+            f"to read; check the column (map another with columns={{'{column}': '<your "
+            "column>'}})" + (" or pass sign='negative'" if sign == "positive" and
+                             facts["negative"] else ""),
+            table=NAME, column=column)
+    if n < spec.min_rows:
+        warn(f"{label}: {n:,} {'differences' if pairs else 'amounts'} tested, fewer than the "
+             f"{spec.min_rows:,} the test needs (an expected count of at least 5 for every "
+             "digit); read its statistics with caution", notes)
+
+    codes, counts = _count_digits(test, tested, spec.cells)
+    totals = cent_sums(codes, tested, spec.cells) if test == "summation" else None
+    stats = _statistics(counts, spec, confidence, totals)
+    digits = _digits_table(spec, counts, stats, totals)
+    drivers = digits.loc[digits["significant"]].sort_values(
+        "total" if test == "summation" else "z", ascending=False, kind="stable")
+    drivers = drivers.drop(columns="significant").reset_index(drop=True)
+    facts.update(_facts(stats, 0, spec, confidence))
+    facts["drivers"] = len(drivers)
+
+    hit = np.zeros(spec.cells, bool)
+    hit[drivers["digit"].to_numpy() - spec.low] = True
+    where = np.flatnonzero(hit[codes]) if len(drivers) else np.zeros(0, np.intp)
+    facts["driver_rows"] = len(where)
+    rows = _rows(where, use, keep, tested, cents, codes, spec.low, pairs, data, by, limit,
+                 negative=sign == "negative")
+    tables: dict[str, pd.DataFrame] = {"digits": digits, "drivers": drivers, "rows": rows}
+    if len(where) > len(rows):
+        facts["rows_listed"] = len(rows)
+    if by:
+        ranked = _groups(groups, group_names, codes, tested, spec, confidence,
+                         spec.min_rows if min_rows is None else int(min_rows), by, label,
+                         notes)
+        tables = {"groups": ranked, **tables}
+        facts["groups"] = len(ranked)
+    if written.get("currency"):
+        facts["currency"] = written["currency"]
+    return Examination("benford", params, tables, facts, verdict=str(stats["verdict"][0]),
+                       notes=notes, plotter=_plot)
+
+
+class _Pairs:
+    """The sorted amounts (per group) and the difference of each from the one before."""
+
+    def __init__(self, size: np.ndarray, groups: np.ndarray | None) -> None:
+        if groups is None:
+            self.order = None
+            # int32 sorts faster, and amounts below 21,474,836.48 fit
+            small = len(size) and int(size.max()) < 2**31
+            self.sorted = (np.sort(size.astype(np.int32)).astype(np.int64) if small
+                           else np.sort(size))
+            self.same = None  # every pair is of one group
+            self.groups = None
+        else:
+            self.order = np.lexsort((size, groups))
+            self.sorted = size[self.order]
+            g = groups[self.order]
+            self.same = g[1:] == g[:-1]
+            self.groups = g[1:]
+        self.diff = self.sorted[1:] - self.sorted[:-1]
+
+
+def _note_left_out(label: str, facts: dict, sign: str, other: str, spec: _Test,
+                   notes: list[str]) -> None:
+    rows = [f"{facts[k]:,} {k}" + (" (test them with sign='negative')" if k == "negative"
+                                   else "") for k in (other, "zero") if facts[k]]
+    small = f"{facts['below_minimum']:,} below {facts['minimum']} (the test reads {spec.reads}"
+    small += ")" if spec.name == "second_order" else " of the amount in cents)"
+    if "differences" in facts:
+        pairs = [f"{facts['repeated']:,} repeated amounts (a difference of zero)"] * bool(
+            facts["repeated"]) + [small] * bool(facts["below_minimum"])
+        text = ", ".join(
+            ([f"{sum(facts[k] for k in (other, 'zero')):,} of {facts['rows']:,} rows left "
+              f"out ({', '.join(rows)})"] if rows else [])
+            + ([f"{facts['differences'] - facts['tested']:,} of {facts['differences']:,} "
+                f"differences left out ({', '.join(pairs)})"] if pairs else []))
+    else:
+        parts = rows + [small] * bool(facts["below_minimum"])
+        text = (f"{facts['rows'] - facts['tested']:,} of {facts['rows']:,} amounts left out: "
+                + ", ".join(parts)) if parts else ""
+    if text:
+        warn(f"{label}: {text}", notes)
+
+
+def _digits_table(spec: _Test, counts: np.ndarray, stats: dict,
+                  totals: np.ndarray | None) -> pd.DataFrame:
+    out = {"digit": np.arange(spec.low, spec.low + spec.cells), "count": counts}
+    if totals is not None:
+        out["total"] = money(totals)
+        out["total_cents"] = totals
+    out.update(observed=stats["observed"][0], expected=spec.expected, diff=stats["diff"][0],
+               z=stats["z"][0], significant=stats["significant"][0])
+    return pd.DataFrame(out)
+
+
+def _facts(stats: dict, i: int, spec: _Test, confidence: float) -> dict[str, Any]:
+    def num(key: str) -> float | None:
+        v = float(stats[key][i])
+        return None if math.isnan(v) else v
+
+    return {"mad": num("mad"), "expected_mad": num("expected_mad"),
+            "excess_mad": num("excess_mad"), "chi2": num("chi2"), "chi2_p": num("p"),
+            "ks": num("ks"), "ks_critical": num("ks_critical"),
+            "z_critical": None if spec.name == "summation" else _CONFS[confidence],
+            "cutoffs": list(spec.cutoffs) if spec.cutoffs else None,
+            "verdict_basis": spec.basis}
+
+
+def _rows(where: np.ndarray, use: np.ndarray | None, keep: np.ndarray, tested: np.ndarray,
+          cents: np.ndarray, codes: np.ndarray, low: int, pairs: _Pairs | None,
+          data: pd.DataFrame, by: str | None, limit: int, *, negative: bool) -> pd.DataFrame:
+    """The rows whose digits drive the departure, largest amounts first (``where``
+    indexes the tested values; ``keep`` marks the rows read, ``use`` the differences
+    tested)."""
+    limit = int(limit)
+    j = np.flatnonzero(use)[where] if pairs else where  # pairs: (sorted[j], sorted[j + 1])
+    if len(where) > limit:
+        key = pairs.sorted[j + 1] if pairs else tested[where]
+        top = np.argpartition(-key, limit - 1)[:limit] if limit else np.zeros(0, np.intp)
+        where, j = where[top], j[top]
+    extra: dict[str, Any] = {}
+    if pairs is None:
+        row = np.flatnonzero(keep)[where] if len(where) else np.zeros(0, np.intp)
+    else:
+        if pairs.order is not None:
+            row = np.flatnonzero(keep)[pairs.order[j + 1]]
+        else:
+            row = _first_rows(cents, pairs.sorted[j + 1], negative=negative)
+        extra = {"previous": money(np.sign(cents[row]) * pairs.sorted[j]),
+                 "difference": money(pairs.diff[j])}
+    out: dict[str, Any] = {"row": row}
+    if "transaction_id" in data:
+        out["transaction_id"] = data["transaction_id"].to_numpy()[row]
+    if by:
+        out[by] = data[by].to_numpy()[row]
+    out.update(amount=money(cents[row]), **extra, digit=codes[where].astype(np.int64) + low)
+    order = np.lexsort((row, -np.abs(cents[row])))
+    return pd.DataFrame(out).iloc[order].reset_index(drop=True)
+
+
+def _first_rows(cents: np.ndarray, values: np.ndarray, negative: bool) -> np.ndarray:
+    """For each of ``values`` (distinct sizes), the first row whose amount has that size
+    (and the sign tested)."""
+    if not len(values):
+        return np.zeros(0, np.intp)
+    wanted = np.sort(values)
+    cand = np.flatnonzero(cents <= -wanted[0] if negative else cents >= wanted[0])
+    size = np.abs(cents[cand])
+    k = np.minimum(np.searchsorted(wanted, size), len(wanted) - 1)
+    match = wanted[k] == size
+    found, first = np.unique(k[match], return_index=True)
+    pos = np.empty(len(wanted), np.intp)
+    pos[found] = cand[match][first]
+    return pos[np.searchsorted(wanted, values)]
+
+
+def _groups(groups: np.ndarray, names: np.ndarray, codes: np.ndarray, tested: np.ndarray,
+            spec: _Test, confidence: float, min_rows: int, by: str, label: str,
+            notes: list[str]) -> pd.DataFrame:
+    """Every group's statistics from one bincount over group x digit, ranked."""
+    size = len(names)
+    flat = groups.astype(np.int64) * spec.cells + codes
+    counts = np.bincount(flat, minlength=size * spec.cells).reshape(size, spec.cells)
+    totals = (cent_sums(flat, tested, size * spec.cells).reshape(size, spec.cells)
+              if spec.name == "summation" else None)
+    n = counts.sum(1)
+    ok = n >= min_rows
+    skipped = np.flatnonzero(~ok)
+    if len(skipped):
+        shown = ", ".join(repr(names[i]) for i in skipped[:5])
+        warn(f"{label} by {by}: {len(skipped):,} of {size:,} groups have fewer than "
+             f"{min_rows:,} tested rows and are not ranked ({shown}"
+             f"{' and more' if len(skipped) > 5 else ''}); pass min_rows= to rank smaller "
+             "groups", notes)
+    counts = counts[ok]
+    stats = _statistics(counts, spec, confidence, totals[ok] if totals is not None else None)
+    score = stats["observed"] - spec.expected if spec.name == "summation" else stats["z"]
+    top = np.argmax(np.where(stats["diff"] > 0, score, -np.inf), 1) if len(counts) else \
+        np.zeros(0, np.intp)
+    rank = np.arange(len(counts))
+    frame = pd.DataFrame({
+        by: names[ok], "rows": stats["n"].astype(np.int64), "mad": stats["mad"],
+        "expected_mad": stats["expected_mad"], "excess_mad": stats["excess_mad"],
+        "chi2": stats["chi2"], "chi2_p": stats["p"], "ks": stats["ks"],
+        "ks_critical": stats["ks_critical"], "verdict": stats["verdict"],
+        "top_digit": top + spec.low, "top_z": stats["z"][rank, top],
+        "drivers": stats["significant"].sum(1)})
+    key = "mad" if spec.name == "summation" else "excess_mad"
+    return frame.sort_values([key, "rows"], ascending=[False, False],
+                             kind="stable").reset_index(drop=True)
+
+
+def _plot(result: Examination, ax: Axes) -> None:
+    """Observed shares as bars (drivers in red), Benford's expectation as a line."""
+    digits = result.tables["digits"]
+    x = np.arange(len(digits))
+    colors = np.where(digits["significant"], "#a8322d", "#33658a")
+    ax.bar(x, digits["observed"], color=colors, width=0.8, label="observed")
+    ax.plot(x, digits["expected"], color="#edae49", lw=2, label="expected")
+    test = result.facts["test"]
+    labels = digits["digit"].map("{:02d}".format if test == "last_two" else str)
+    step = max(1, len(x) // 30)
+    ax.set_xticks(x[::step], labels[::step], fontsize=7)
+    ax.set_ylabel("share of money" if test == "summation" else "share of rows")
+    ax.set_title(f"Benford {test.replace('_', ' ')}: {result.verdict}")
+    ax.legend(fontsize=8)
