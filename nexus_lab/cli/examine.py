@@ -123,6 +123,8 @@ def _examine(args: argparse.Namespace) -> int:
 
 def print_run(run: Any, name: str) -> None:
     """Print what :func:`~nexus_lab.workflows.examine_ledger` did, on one screen."""
+    import pandas as pd
+
     summary = run.summary()
     gl = run.data["gl"]
     print(f"Examined {os.path.basename(str(name))} ({gl['rows']:,} lines, sha256 "
@@ -132,8 +134,7 @@ def print_run(run: Any, name: str) -> None:
     width = max([len(n) for n in table["name"]] + [4])
     print(f"  {'test':<{width}}  {'verdict':<14} {'findings':>9}  key facts")
     for row in table.itertuples(index=False):
-        found = "–" if row.findings is None or row.findings != row.findings else \
-            f"{int(row.findings):,}"
+        found = "–" if pd.isna(row.findings) else f"{int(row.findings):,}"
         facts = row.facts if len(row.facts) <= 60 else row.facts[:57] + "..."
         warned = f"  ({row.warnings} warning{'s' * (row.warnings != 1)})" if row.warnings else ""
         print(f"  {row.name:<{width}}  {row.verdict or '–':<14} {found:>9}  {facts}{warned}")

@@ -357,7 +357,11 @@ def _workpapers(battery: Any, tmp: Path, final: Path, s: Store, *, sign: bool, k
 
 
 def _record(s: Store, run: ExamineRun, period_end: str, *, workpaper: str | None) -> None:
-    """One row of ``examinations`` and one ``examine.ran`` audit record per test."""
+    """One row of ``examinations`` and one ``examine.ran`` audit record per test; the
+    battery's tests share one time, to the microsecond (batteries sort by it)."""
+    import datetime as dt
+
+    when = dt.datetime.now(dt.timezone.utc)
     found_by_test = run.battery.findings()
     for position, (name, result) in enumerate(run.battery.items(), start=1):
         which = run.battery.inputs.get(name, "gl")
@@ -370,7 +374,7 @@ def _record(s: Store, run: ExamineRun, period_end: str, *, workpaper: str | None
                "src": data["source"], "rows": data["rows"], "pe": pd.Timestamp(period_end)
                .date(), "v": result.verdict, "f": found, "s": json.dumps(summary),
                "tb": json.dumps(_table_digests(result)), "w": workpaper,
-               "by": run.created_by}
+               "by": run.created_by, "at": when}
         with audit.change(s, "examine.ran", f"examinations/{run.records[name]}", {
                 "battery_id": run.battery_id, "name": name, "test": result.test,
                 "params": _plain(result.params), "data_sha256": data["sha256"],
@@ -380,8 +384,8 @@ def _record(s: Store, run: ExamineRun, period_end: str, *, workpaper: str | None
             s.execute(
                 "insert into examinations (examination_id, battery_id, name, position, test, "
                 "params, data, data_sha256, data_source, data_rows, period_end, verdict, "
-                "findings, summary, tables, workpaper, created_by) values (:i, :b, :n, :o, :t, "
-                ":p, :d, :h, :src, :rows, :pe, :v, :f, :s, :tb, :w, :by)", row)
+                "findings, summary, tables, workpaper, created_by, created_at) values (:i, :b, "
+                ":n, :o, :t, :p, :d, :h, :src, :rows, :pe, :v, :f, :s, :tb, :w, :by, :at)", row)
 
 
 def examinations(store: Store | str | None = None, *, battery_id: str | None = None,

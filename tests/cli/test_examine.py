@@ -97,12 +97,14 @@ def test_examine_writes_the_signed_workpaper_and_records_every_test(bench):
     (["--tests", "benford,nope"], {}, 2, "error: --tests 'benford,nope': name all, or some of"),
     (["--columns", "amount"], {}, 2, "error: --columns 'amount': write the mapping as"),
     ([], {}, 2, "error: --out DIR is needed"),
-    (["--tests", "summarize"], {}, 2, "error: general ledger has no column 'amount'"),
+    (["--tests", "summarize"], {}, 2, "error: general ledger has no column 'entry_id' (it has "
+     "['JE Number', 'line', 'date', 'account', 'Amount', 'posted_by']); pass --columns "
+     "entry_id=<your column>"),
     (["--period-end", "31/12/2025"], {}, 2, "period_end '31/12/2025' is not a date"),
     (["--tests", "summarize"], {"NEXUS_LAB_ACTOR": "jo"}, 77,
      "refused: jo (judge) may not examine.run"),
-    (["--tests", "summarize", "--columns", "amount=Amount"], {"NEXUS_LAB_KEY_PASSWORD": ""}, 2,
-     "needs a password: set NEXUS_LAB_KEY_PASSWORD"),
+    (["--tests", "summarize", "--columns", "entry_id=JE Number"],
+     {"NEXUS_LAB_KEY_PASSWORD": ""}, 2, "needs a password: set NEXUS_LAB_KEY_PASSWORD"),
 ])
 def test_mistakes_are_clear_errors_and_nothing_is_written(bench, args, env, status, message):
     out = [] if args == [] else ["--out", bench["folder"] / "out"]
@@ -118,7 +120,7 @@ def test_mistakes_are_clear_errors_and_nothing_is_written(bench, args, env, stat
 def test_unsigned_without_a_key_and_a_missing_file(bench):
     out = bench["folder"] / "out"
     done = _examine(bench, "--out", out, "--tests", "summarize", "--no-sign", "--columns",
-                    "amount=Amount", env={"NEXUS_LAB_KEY_PASSWORD": ""})
+                    "entry_id=JE Number", env={"NEXUS_LAB_KEY_PASSWORD": ""})
     assert done.returncode == 0, done.stderr
     assert f"workpaper: {out / 'workpaper.html'} (not signed)" in done.stdout
     assert not list(out.glob("*.sig"))
