@@ -89,7 +89,7 @@ def test_every_dashboard_shows_markup_from_the_store_as_text(page, dashboards, d
     page.wait_for_load_state("networkidle")
     wait_rendered(page)
     seen = {path: _visit(page, dashboards, path) for path in
-            ("", "review", "fraud", "cases", "overview", "quality")}
+            ("", "review", "fraud", "cases", "overview", "quality", "examine")}
     assert page.evaluate(_INJECTED) == [] and dialogs == []
     assert f"{HOSTILE} (examiner)" in seen["review"]  # the header names the user
     assert HOSTILE in seen["fraud"] and f"{HOSTILE}.csv" in seen["quality"]
