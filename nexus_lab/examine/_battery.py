@@ -15,15 +15,16 @@ __all__ = ["EXAMINE_TESTS", "GL_COLUMNS", "Battery", "battery", "findings_of", "
            "ledger_entries"]
 
 #: Facts that count what a test found (the first one a result has is its findings).
-_FINDING_FACTS = ("findings", "flagged", "conflicts", "duplicate_rows", "duplicates",
-                  "gap_items", "gaps", "missing", "flagged_entries", "exceptions")
+_FINDING_FACTS = ("findings", "flagged", "conflicts", "duplicate_rows", "missing",
+                  "duplicates", "gap_items", "gaps", "flagged_entries", "exceptions")
 #: Verdicts that say a test found nothing to follow up.
 _CLEAN = frozenset({"close", "acceptable", "clean", "pass", "conforms"})
 
 
 def findings_of(result: Examination) -> int | None:
-    """How many findings ``result`` reports: its first counting fact (``findings``,
-    ``flagged``, ``conflicts``, ``duplicate_rows``, ``gaps``...); else 0 for a clean
+    """How many findings ``result`` reports: its first counting fact above zero
+    (``findings``, ``flagged``, ``conflicts``, ``duplicate_rows``, ``missing``...; 0 when
+    they are all zero); else 0 for a clean
     verdict (``close``, ``acceptable``, ``clean``...); else the rows that drive a
     departure (Benford's ``driver_rows``); else None (a descriptive test: stratify, age,
     summarize).
@@ -37,14 +38,17 @@ def findings_of(result: Examination) -> int | None:
     0
     >>> findings_of(Examination("stratify", {}, {}, {"rows": 9}))
     """
+    counts = []
     for key in _FINDING_FACTS:
         value = result.facts.get(key)
         if isinstance(value, bool) or value is None:
             continue
         if isinstance(value, int | float) or hasattr(value, "item"):
-            return int(value)
-        if isinstance(value, list | tuple | dict):
-            return len(value)
+            counts.append(int(value))
+        elif isinstance(value, list | tuple | dict):
+            counts.append(len(value))
+    if counts:  # the first that counts something (gaps: missing, else duplicates)
+        return next((c for c in counts if c > 0), 0)
     if result.verdict in _CLEAN:
         return 0
     value = result.facts.get("driver_rows")

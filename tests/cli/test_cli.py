@@ -205,7 +205,8 @@ def test_data_sample_is_deterministic_and_matches_the_bundle(tmp_path, capsys):
     assert back["transaction_id"].tolist() == bank["transaction_id"].tolist()
     # the bundled sample data is what `nexus-lab data sample` makes with its defaults
     assert main(["data", "sample", "--out", str(tmp_path / "c")]) == 0
-    for name in ("bank.csv", "ledger.csv", "truth.csv", "transactions.csv", "interactions.csv"):
+    for name in ("bank.csv", "ledger.csv", "truth.csv", "transactions.csv", "interactions.csv",
+                 "gl.csv", "erp_events.csv"):
         assert (tmp_path / "c" / name).read_bytes() == (ROOT / "data" / name).read_bytes(), (
             f"data/{name} is stale: regenerate it with `nexus-lab data sample`"
         )

@@ -323,3 +323,44 @@ def test_records_notebook_runs_on_both_engines(store_url, tmp_path):
     trail = store.read("audit_logs", order_by="id")
     assert trail.loc[trail["outcome"] == "refused", "user_id"].tolist() == ["jo"]
     assert any("of the bank amount reconciled" in h for h in html_outputs(done))
+
+
+EXAMINE = NOTEBOOKS / "07_examine.ipynb"
+
+
+def test_examine_notebook_records_the_battery_and_signs_the_workpaper(tmp_path, monkeypatch):
+    check_thin_and_parameterized(EXAMINE, ("data_path", "period_end", "columns", "tests",
+                                           "events_path", "store_url", "sign", "out_dir"))
+    monkeypatch.setenv("NEXUS_LAB_KEY_PASSWORD", "workbench key password")
+    monkeypatch.setenv("NEXUS_LAB_SIGNING_KEY", str(tmp_path / "keys" / "workbench.nxkey"))
+    monkeypatch.setenv("NEXUS_LAB_ACTOR", "aud")
+    gl = nx.datasets.synth_general_ledger(2_500, profile="services", seed=5)[0]
+    gl = gl.rename(columns={"entry_id": "JE Number", "amount": "Amount"})
+    path = tmp_path / "gl.parquet"
+    gl.to_parquet(path, index=False)
+    url = f"sqlite:///{tmp_path / 'books.db'}"
+    out = tmp_path / "out"
+    done = execute(EXAMINE, tmp_path, {
+        "data_path": str(path), "period_end": "2025-06-30", "tests": "benford,gaps,summarize",
+        "columns": {"entry_id": "JE Number", "amount": "Amount"}, "events_path": None,
+        "store_url": url, "out_dir": str(out)})
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["period_end"] == "2025-06-30" and summary["created_by"] == "aud"
+    assert set(summary["records"]) == {*(f"benford_{t}" for t in nx.examine.BENFORD_TESTS),
+                                       "gaps", "summarize"}
+    store = nx.store.connect(url)
+    rows = store.read("examinations")
+    assert sorted(rows["examination_id"]) == sorted(summary["records"].values())
+    assert set(rows["data_source"]) == {str(path)}
+    assert rows.set_index("name").loc["summarize", "params"]["columns"] == {
+        "account": "account", "amount": "Amount"}
+    assert len(store.read("reports", where={"kind": "examination"})) == 2
+    store.close()
+    for name in ("workpaper.html", "workpaper.xlsx"):
+        key = nx.crypto.PublicKey.load(next(out.glob("*.nxpub")))
+        assert nx.crypto.verify(out / name, (out / f"{name}.sig").read_bytes(), key)
+    html = html_outputs(done)
+    assert any("Audit battery" in h for h in html)  # the battery's rich view
+    assert sum("<svg" in h for h in html) >= len(summary["records"]) - 1  # each test's plot
+    text = text_outputs(done)
+    assert "verified: True" in text and "reproduced: benford_first" in text
