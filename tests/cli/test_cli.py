@@ -233,6 +233,23 @@ def test_demo_runs_on_the_bundled_data(tmp_path, tracking_uri):
     assert (run["status"], run["approved_by"], run["created_by"]) == ("approved", "ana", "ana")
     assert books.read("audit_logs", where={"outcome": "refused"})["user_id"].tolist() == ["jo"]
     books.close()
+    # the audit tests on the sample general ledger, recorded by the examiner, the workpaper
+    # signed
+    examined = json.loads((tmp_path / "demo" / "examine" / "summary.json").read_text())
+    assert examined["created_by"] == "ana" and examined["data"]["gl"]["rows"] == len(
+        pd.read_csv(ROOT / "data" / "gl.csv"))
+    assert "sod" in examined["records"] and examined["with_findings"]
+    assert (f"audit analytics: ana (examiner) ran {examined['tests']} audit tests on gl.csv"
+            in proc.stdout)
+    books = nx.store.connect(tmp_path / "demo" / "store" / "books.db")
+    rows = books.read("examinations")
+    assert sorted(rows["examination_id"]) == sorted(examined["records"].values())
+    assert set(rows["created_by"]) == {"ana"}
+    books.close()
+    paper = tmp_path / "demo" / "examine" / "workpaper.html"
+    check = cli("verify", paper, "--sig", f"{paper}.sig", "--pub",
+                next(paper.parent.glob("*.nxpub")), cwd=tmp_path)
+    assert check.returncode == 0, check.stderr
     # the fraud step: trained, measured on held-out weeks, registered, scored
     assert "Trained a fraud detector with labels" in proc.stdout
     assert "held out: AUPRC" in proc.stdout and "nexus-fraud version 1" in proc.stdout
@@ -272,9 +289,11 @@ def test_demo_runs_on_the_bundled_data(tmp_path, tracking_uri):
     examiner = nx.crypto.PublicKey.load(prov / "keys" / "examiner.nxpub")
     trail = nx.crypto.AuditLog(prov / "audit.db")
     assert trail.verify(examiner).anchored == 1
+    tests = len(examined["records"])
     assert list(trail.entries()["action"]) == [
         *["user.added"] * 3, *["data.ingested"] * 4, "reconciliation.saved",
         "permission.denied", "reconciliation.approved", "report.signed",  # the store's step
+        "report.signed", "report.signed", *["examine.ran"] * tests,  # the audit tests
         "model.registered", "model.promoted", "fraud.scored",
         "case.opened", "fraud.flag_escalated", "model.registered",  # the demo's case
         "model.promoted", "reconciliation.approved", "fraud.flag_cleared"]
