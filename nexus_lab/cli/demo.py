@@ -149,8 +149,6 @@ def _print_records(r: dict[str, Any]) -> None:
 
 
 def _print_examine(run: Any) -> None:
-    import pandas as pd
-
     gl, summary = run.data["gl"], run.battery.summary()
     name = os.path.basename(gl["source"] or "") or "the sample general ledger"
     print(f"audit analytics: {run.created_by} (examiner) ran {summary['tests']} audit tests on "
@@ -158,9 +156,7 @@ def _print_examine(run: Any) -> None:
           f"{len(summary['with_findings'])} found something to follow up:")
     table = run.battery.to_frame().set_index("name")
     for test in summary["with_findings"]:
-        row = table.loc[test]
-        found = "" if pd.isna(row["findings"]) else f", {int(row['findings']):,} findings"
-        print(f"  {test}: {row['verdict']}{found} ({row['facts']})")
+        print(f"  {test} ({table.loc[test, 'verdict']}): {table.loc[test, 'facts']}")
     print(f"  each test recorded in {run.store} (battery {run.battery_id[:12]}), with the "
           "data's SHA-256 and its parameters: replay one with nexus-lab examine "
           f"{gl['source'] or 'GL'} --replay RECORD_ID --store {run.store}")
