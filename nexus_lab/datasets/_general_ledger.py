@@ -875,7 +875,9 @@ class _Planter:
                             big[m] + rng.integers(1, 99, m.sum()))
         # accounts
         m = has("rare_account")
-        dormant = b.cut[np.arange(m.sum()) % len(b.cut)]
+        used = np.bincount(self.book.account, minlength=len(b.chart))[b.cut]
+        quiet = b.cut[used == 0] if (used == 0).any() else b.cut  # those nobody uses
+        dormant = quiet[np.arange(m.sum()) % len(quiet)]
         left = rng.random(m.sum()) < 0.5
         debit[m] = np.where(left, dormant, debit[m])
         credit[m] = np.where(left, credit[m], dormant)

@@ -4,6 +4,12 @@ A kernel: frames in, :class:`Examination` results out (tables, a summary, a plot
 rich notebook view). Each result keeps the parameters it ran with as JSON, so a
 service can record who ran what on which data and replay the call exactly.
 
+* :func:`journal_entry_tests`: the standard journal-entry queries (unbalanced entries,
+  number gaps and duplicates, round amounts, weekend, holiday and backdated postings,
+  amounts just below approval limits, rare accounts and account pairs, manual entries by
+  unusual users or at unusual hours, keywords, period-end entries, large amounts,
+  self-approval) as one report with a risk score per entry (weights :data:`JE_WEIGHTS`).
+
 Examples
 --------
 >>> import pandas as pd
@@ -12,6 +18,7 @@ Examples
 1
 """
 
+from nexus_lab.examine._journal import JE_WEIGHTS, journal_entry_tests
 from nexus_lab.examine._result import Examination, ExamineWarning
 
-__all__ = ["Examination", "ExamineWarning"]
+__all__ = ["JE_WEIGHTS", "Examination", "ExamineWarning", "journal_entry_tests"]
