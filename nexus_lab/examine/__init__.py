@@ -9,6 +9,8 @@ service can record who ran what on which data and replay the call exactly.
   amounts just below approval limits, rare accounts and account pairs, manual entries by
   unusual users or at unusual hours, keywords, period-end entries, large amounts,
   self-approval) as one report with a risk score per entry (weights :data:`JE_WEIGHTS`).
+* :func:`sod_conflicts`: users who did two duties one person should not hold both of
+  (:data:`DEFAULT_SOD`: a vendor created and paid, an entry posted and approved...).
 
 Examples
 --------
@@ -20,5 +22,7 @@ Examples
 
 from nexus_lab.examine._journal import JE_WEIGHTS, journal_entry_tests
 from nexus_lab.examine._result import Examination, ExamineWarning
+from nexus_lab.examine._sod import DEFAULT_SOD, sod_conflicts
 
-__all__ = ["JE_WEIGHTS", "Examination", "ExamineWarning", "journal_entry_tests"]
+__all__ = ["DEFAULT_SOD", "JE_WEIGHTS", "Examination", "ExamineWarning", "journal_entry_tests",
+           "sod_conflicts"]
