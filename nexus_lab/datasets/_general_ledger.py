@@ -3,7 +3,7 @@ misstatements journal-entry tests look for planted on request."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -86,7 +86,6 @@ class _Profile:
     templates: tuple[_Template, ...]
     id_gaps: float = 0.0  # share of numbers skipped by the numbering itself
     misstate: float = 0.0
-    extra_tags: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 # The chart's accounts by tag: (tag, name, type, per department)
@@ -425,13 +424,16 @@ class _Book:
     account: np.ndarray
     cents: np.ndarray
 
-    def append(self, other: _Book) -> None:
-        base = len(self.template)
-        for name in ("template", "source", "entity", "date", "posted", "user", "approver",
-                     "planted", "account", "cents"):
-            setattr(self, name, np.concatenate([getattr(self, name), getattr(other, name)]))
-        self.entry = np.concatenate([self.entry, other.entry + base])
-        self.text = pa.concat_arrays([self.text, other.text])
+    @staticmethod
+    def join(parts: list[_Book]) -> _Book:
+        """The entries of ``parts`` one after the other."""
+        base = np.cumsum([0] + [len(p.template) for p in parts[:-1]])
+        names = ("template", "source", "entity", "date", "posted", "user", "approver",
+                 "planted", "account", "cents")
+        cols = {k: np.concatenate([getattr(p, k) for p in parts]) for k in names}
+        return _Book(**cols, text=pa.concat_arrays([p.text for p in parts]),
+                     entry=np.concatenate([p.entry + b for p, b in zip(parts, base,
+                                                                       strict=True)]))
 
 
 def _chart(prof: _Profile) -> pd.DataFrame:
@@ -685,8 +687,6 @@ class _Builder:
                                                              (credit, owner_c)))
         d_acc, d_w = _pool(self.chart, t.debit, rng)
         c_acc, c_w = _pool(self.chart, t.credit, rng)
-        # one entry, one department mostly: lines of a side drawn from one account's
-        # neighbours keep each entry's accounts few
         lines_d = d_acc[_pick(rng, d_w, int(nd.sum()))]
         lines_c = c_acc[_pick(rng, c_w, int(nc.sum()))]
         # lines in the order people write them: debits, then credits
@@ -705,18 +705,12 @@ class _Builder:
         prof, rng = self.prof, self.rng
         shares = np.array([t.share for t in prof.templates])
         counts = rng.multinomial(self.n_entries, shares / shares.sum())
-        book = None
+        parts = []
         for k, (t, n) in enumerate(zip(prof.templates, counts, strict=True)):
-            if n == 0:
-                continue
-            part = self.template(t, int(n))
-            part.template[:] = k
-            if book is None:
-                book = part
-            else:
-                book.append(part)
-        assert book is not None
-        return book
+            if n:
+                parts.append(self.template(t, int(n)))
+                parts[-1].template[:] = k
+        return _Book.join(parts)
 
 
 def _whole(parts: np.ndarray, owner: np.ndarray, yen: np.ndarray) -> np.ndarray:
@@ -905,25 +899,22 @@ class _Planter:
 
     def busy(self, entity: np.ndarray) -> np.ndarray:
         """For each entry, one of the ten accounts with most debit lines in its entity."""
-        book = self.book
+        book, n_acc = self.book, len(self.b.chart)
         debit = book.cents > 0
-        ent = book.entity[book.entry[debit]]
-        counts = pd.Series(1, index=pd.MultiIndex.from_arrays([ent, book.account[debit]]))
-        counts = counts.groupby(level=[0, 1]).size()
-        out = np.zeros(len(entity), np.int64)
-        for e in np.unique(entity):
-            top = counts.loc[e].nlargest(10).index.to_numpy()
-            at = np.flatnonzero(entity == e)
-            out[at] = top[self.rng.integers(0, len(top), len(at))]
-        return out
+        key = book.entity[book.entry[debit]] * n_acc + book.account[debit]
+        counts = np.bincount(key, minlength=len(self.b.entities) * n_acc).reshape(-1, n_acc)
+        top = np.argsort(-counts, axis=1, kind="stable")[:, :10]
+        return top[entity, self.rng.integers(0, 10, len(entity))]
 
     def typical(self, account: np.ndarray, currency: np.ndarray) -> np.ndarray:
         """The median size (cents) of the clean lines on each account in each currency."""
-        book, prof = self.book, self.b.prof
-        cur = np.array([e[1] for e in prof.entities])[book.entity[book.entry]]
-        med = pd.Series(np.abs(book.cents)).groupby([book.account, cur]).median()
-        key = pd.MultiIndex.from_arrays([account, currency])
-        out = med.reindex(key).to_numpy()
+        book, n_acc = self.book, len(self.b.chart)
+        currencies = np.array([e[1] for e in self.b.prof.entities])
+        names, code = np.unique(currencies, return_inverse=True)
+        key = code[book.entity[book.entry]] * n_acc + book.account
+        med = pd.Series(np.abs(book.cents)).groupby(key).median()
+        want = np.searchsorted(names, currency) * n_acc + account
+        out = med.reindex(want).to_numpy()
         return np.where(np.isnan(out), 600_000.0, out)
 
     def unbalance(self, chosen: np.ndarray) -> np.ndarray:
@@ -1120,7 +1111,7 @@ def synth_general_ledger(
         keep_lines = planter.unbalance(unbalanced)
         truth.append((unbalanced, "unbalanced", np.ones(len(unbalanced), bool)))
         plant, kinds = planter.new_entries()
-        book.append(plant)
+        book = _Book.join([book, plant])
         keep_lines = np.r_[keep_lines, np.ones(len(plant.entry), bool)]
         index = np.arange(n_clean, len(book.template))
         primary = np.repeat(np.arange(kinds.shape[0] // planter.per_kind), planter.per_kind)
