@@ -505,8 +505,12 @@ def _unusual_times(led: _Ledger, hours: tuple[float, float]) -> _Found:
 
 def _keywords(led: _Ledger, words: Sequence[str]) -> _Found:
     text, uniq = _codes(led.cols["description"])
-    pattern = r"(?i)\b(?P<keyword>" + "|".join(
-        re.escape(w.strip()).replace(r"\ ", r"\s+") for w in words if w.strip()) + r")\b"
+    phrases = [r"\s+".join(re.escape(part) for part in str(w).split()) for w in words]
+    phrases = [p for p in phrases if p]
+    if not phrases:  # no words, no hits
+        none = np.zeros(led.n, bool)
+        return _Found(none, led.entry_table(none, keyword=np.full(led.n, "")), 0)
+    pattern = r"(?i)\b(?P<keyword>" + "|".join(phrases) + r")\b"
     found = pc.extract_regex(pa.array(pd.Series(uniq, dtype=object).astype(str).to_numpy(),
                                       pa.string()), pattern)
     which = np.asarray(pc.fill_null(pc.utf8_lower(pc.struct_field(found, "keyword")), ""),
@@ -859,7 +863,7 @@ def _run(led: _Ledger, chosen: list[str], start: int, end: int, locals_: dict[st
         elif t == "unusual_times":
             found[t] = _unusual_times(led, p["work_hours"])
         elif t == "keywords":
-            found[t] = _keywords(led, p["keywords"] or _KEYWORDS)
+            found[t] = _keywords(led, _KEYWORDS if p["keywords"] is None else p["keywords"])
         elif t == "period_end":
             found[t] = _period_end(led, start, end, int(p["end_days"]))
         elif t == "large_amounts":

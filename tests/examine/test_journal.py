@@ -209,12 +209,13 @@ def test_unusual_times_of_people():
 def test_keywords_as_whole_words():
     gl = ledger([pair(1, description="Plug to balance per CFO"),
                  pair(2, description="plugin licence"),
-                 pair(3, description="Adjust  to target"),
+                 pair(3, description="Adjust to  target"),
                  pair(4, description="Accrual rent")])
     r = run(gl)
     assert hit(r, "keywords") == [1, 3]
-    assert r["keywords"]["keyword"].tolist() == ["plug", "to target"]
+    assert r["keywords"]["keyword"].tolist() == ["plug", "to  target"]
     assert hit(run(gl, keywords=["accrual", "licence"]), "keywords") == [2, 4]
+    assert hit(run(gl, keywords=[]), "keywords") == []
 
 
 def test_period_end_concentration():
@@ -448,3 +449,19 @@ def test_clean_ledgers_have_few_high_scores(profile):
     assert (r["entries"]["score"] > 10).mean() <= 0.02
     assert r.facts["tests"]["unbalanced"]["entries"] == 0
     assert r.facts["tests"]["duplicate_numbers"]["entries"] == 0
+
+
+def test_arrow_tables_and_categorical_ids_give_the_same_report():
+    import pyarrow as pa
+
+    gl = ledger([pair("B-2", 900.0), pair("A-1", 100.0), {"id": "C-3", "lines": [
+        ("6100", 70.0), ("2000", -60.0)]}], background=5)
+    gl["entry_id"] = gl["entry_id"].astype(str)
+    plain = run(gl)
+    cats = run(gl.assign(entry_id=gl["entry_id"].astype("category")))
+    arrow = run(pa.Table.from_pandas(gl))
+    for other in (cats, arrow):
+        assert hit(other, "unbalanced") == ["C-3"]
+        assert other["entries"]["entry_id"].astype(str).tolist() == plain["entries"][
+            "entry_id"].tolist()
+        assert other["entries"]["score"].tolist() == plain["entries"]["score"].tolist()
