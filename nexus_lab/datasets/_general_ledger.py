@@ -995,14 +995,14 @@ def synth_general_ledger(
     others in its size, chart, calendar, people, entry numbering and habits, so
     that journal-entry tests tuned on some can be judged on the others:
 
-    * ``"small"``: a small trading company (US, calendar year 2025): seven
-      people, about 60 accounts, one entity, integer entry numbers in one
+    * ``"small"``: a small trading company (US, calendar year 2025): six
+      people, 60 accounts, one entity, integer entry numbers in one
       series; the shop is open on Saturdays (sales posted then) and works on
       the minor federal holidays; many manual entries, round rent and
-      estimates, an outside accountant's year-end adjustments in January.
+      estimates, year-end adjustments posted in January.
     * ``"group"``: eight companies in EUR, GBP, USD, JPY and CHF (2024, head
-      office in Germany and its holidays), about 400 accounts (expenses per
-      department), 60 people with shared approvers, intercompany charges and
+      office in Germany and its holidays), 200 accounts (expenses per
+      department), 50 people with shared approvers, intercompany charges and
       a consolidation entity posting large eliminations after the year end;
       entry numbers per company and journal (``DE01-AP-0001234``) with the
       odd number skipped by the numbering; yen without cents; a ``currency``
@@ -1014,7 +1014,7 @@ def synth_general_ledger(
       ``BIL`` billing, ``SYS``...) and entry numbers per journal
       (``GJ-000123``); account codes like ``6.010``.
     * ``"misstated"``: a mid-size manufacturer (year to 30 September 2025,
-      about 120 accounts, 22 people, goods receipts and cost of sales posted by
+      about 100 accounts, 25 people, goods receipts and cost of sales posted by
       the system) with misstatements planted (``misstate=0.02``).
 
     Clean books are not spotless: rent and estimates come in round amounts,
