@@ -185,7 +185,8 @@ def synth_erp_events(
     log = _Log(rng, day0, int(days))
     m = max(int(n) // 30, 10)
     # master data
-    n_vendor, n_customer, n_product, n_account = max(m // 4, 20), max(m // 4, 20), 40, 60
+    n_vendor, n_customer = max(m // 4, 20), max(m // 4, 20)
+    n_product, n_account = max(m // 100, 40), max(m // 50, 60)
     vendor, customer = _ids("V", n_vendor), _ids("C", n_customer)
     product, account = _ids("P", n_product), np.char.add("A", np.arange(1000, 1000 + n_account)
                                                         .astype(str))
@@ -285,14 +286,14 @@ def _plant(log: _Log, rng: np.random.Generator, k: int) -> list[tuple]:
         kind = same or ERP_ACTIONS[first]
         part = next(p for p in log.parts if p["action"][0] == first
                     and p["object_type"][0] == kind)
-        pick = rng.choice(len(part["at"]), k + 1, replace=False)
+        pick = rng.choice(len(part["at"]), min(k + 1, len(part["at"]) // 2), replace=False)
         user, obj, t_first = part["user"][pick], part["object_id"][pick], part["at"][pick]
         when = log.when(k + 1, t_first, (1, 30))
         # the decoy: the same object, the other way round (rules on any objects have none:
         # the user's other events would make it a conflict all the same)
         when[-1] = t_first[-1] - int(rng.integers(2, 30)) * 86_400
         if not same:
-            user, obj, when = user[:k], obj[:k], when[:k]
+            user, obj, when = user[:-1], obj[:-1], when[:-1]
         own = ERP_ACTIONS[second]
         fresh = np.char.add(f"{own[:3].upper()}-X", rng.integers(10_000, 99_999, len(user))
                             .astype(str))
@@ -303,7 +304,7 @@ def _plant(log: _Log, rng: np.random.Generator, k: int) -> list[tuple]:
             objects["vendor"] = np.full(len(user), "V000001")
         done = log.add(user, second, objects, when)
         truth += [(rule, user[j], same or "", obj[j] if same else "", done[j])
-                  for j in range(k)]
+                  for j in range(len(pick) - 1)]
     return truth
 
 
