@@ -319,11 +319,11 @@ def _gaps(led: _Ledger) -> _Found:
     missing = step[at] - 1
 
     def label(numbers: np.ndarray, like: np.ndarray) -> Any:
+        """Missing numbers written like their neighbour (its series, its zero padding)."""
         if not len(numbers) or pd.api.types.is_integer_dtype(ids.dtype):
             return numbers
-        pads = pd.Series(numbers.astype(str)).str.zfill(0)
-        pads = np.array([s.zfill(w) for s, w in zip(pads, width[like], strict=True)])
-        return np.char.add(prefixes[prefix[like]].astype(str), pads)
+        return np.char.add(prefixes[prefix[like]].astype(str),
+                           np.char.zfill(numbers.astype(str), width[like]))
 
     table = pd.DataFrame({
         "series": prefixes[prefix[before]] if len(at) else np.array([], dtype=object),
