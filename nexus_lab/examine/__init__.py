@@ -15,6 +15,13 @@ service can record who ran what on which data and replay the call exactly.
   :func:`sample_size` (attribute, monetary-unit and classical variables sampling),
   :func:`sample` (random, fixed interval, cell, monetary unit, stratified) and
   :func:`evaluate` (MUS upper limit with taintings, attribute upper deviation rate).
+* :func:`journal_entry_tests`: the standard journal-entry queries (unbalanced entries,
+  number gaps and duplicates, round amounts, weekend, holiday and backdated postings,
+  amounts just below approval limits, rare accounts and account pairs, manual entries by
+  unusual users or at unusual hours, keywords, period-end entries, large amounts,
+  self-approval) as one report with a risk score per entry (weights :data:`JE_WEIGHTS`).
+* :func:`sod_conflicts`: users who did two duties one person should not hold both of
+  (:data:`DEFAULT_SOD`: a vendor created and paid, an entry posted and approved...).
 
 Examples
 --------
@@ -33,10 +40,13 @@ from nexus_lab.examine._battery import (
 )
 from nexus_lab.examine._benford import BENFORD_TESTS, benford
 from nexus_lab.examine._gaps import gaps
+from nexus_lab.examine._journal import JE_WEIGHTS, journal_entry_tests
 from nexus_lab.examine._profile import age, stratify, summarize
 from nexus_lab.examine._result import Examination, ExamineWarning
 from nexus_lab.examine._sampling import evaluate, sample, sample_size
+from nexus_lab.examine._sod import DEFAULT_SOD, sod_conflicts
 
-__all__ = ["BENFORD_TESTS", "Examination", "ExamineWarning", "age", "benford", "evaluate", "gaps",
-           "sample", "sample_size", "stratify", "summarize"]
+__all__ = ["BENFORD_TESTS", "DEFAULT_SOD", "JE_WEIGHTS", "Examination", "ExamineWarning", "age",
+           "benford", "evaluate", "gaps", "journal_entry_tests", "sample", "sample_size",
+           "sod_conflicts", "stratify", "summarize"]
 __all__ += ["EXAMINE_TESTS", "Battery", "battery", "key_facts", "ledger_entries"]
