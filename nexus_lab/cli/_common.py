@@ -230,6 +230,17 @@ def load_key(path: str) -> Any:
     return load_keypair(path, password=lambda: password(f"password for {path}: "))
 
 
+def signing_key(path: str | None) -> Any:
+    """The key a report is signed with: the key file ``path`` (``--key``); else None, for
+    the workbench key made on first use with ``NEXUS_LAB_KEY_PASSWORD``; else, without that
+    password, the workbench key file opened with a password asked on the terminal."""
+    if path:
+        return load_key(path)
+    if not config.settings().key_password and config.signing_key().is_file():
+        return load_key(str(config.signing_key()))
+    return None
+
+
 def load_public(path: str) -> Any:
     """A public bundle, or the public half of a key file (no password needed)."""
     from nexus_lab.crypto import PublicKey

@@ -23,7 +23,7 @@ import argparse
 import os
 from typing import Any
 
-from nexus_lab.cli._common import load_key, mapping
+from nexus_lab.cli._common import mapping, signing_key
 from nexus_lab.errors import IntegrityError, NexusError
 
 
@@ -93,7 +93,6 @@ def _tests(text: str) -> Any:
 
 
 def _examine(args: argparse.Namespace) -> int:
-    from nexus_lab import config
     from nexus_lab.cli.records import open_store
 
     columns = _columns(args.columns)
@@ -107,13 +106,7 @@ def _examine(args: argparse.Namespace) -> int:
     check_out_dir(args.out)  # before the work, not after it
     tests = _tests(args.tests)
     s = open_store(args.store)
-    key = None  # the workbench key, made on first use with NEXUS_LAB_KEY_PASSWORD
-    if args.no_sign:
-        pass
-    elif args.key:
-        key = load_key(args.key)
-    elif not config.settings().key_password and config.signing_key().is_file():
-        key = load_key(str(config.signing_key()))  # its password asked on the terminal
+    key = None if args.no_sign else signing_key(args.key)
     run = examine_ledger(args.gl, period_end=args.period_end, tests=tests, columns=columns,
                          events=args.events, out=args.out, store=s, sign=not args.no_sign,
                          key=key)

@@ -20,8 +20,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from nexus_lab import config
-from nexus_lab.cli._common import load_key
+from nexus_lab.cli._common import signing_key
 from nexus_lab.cli.records import open_store
 
 
@@ -63,11 +62,7 @@ def _report(args: argparse.Namespace) -> int:
     from nexus_lab.reports import make_report
 
     s = open_store(args.store)
-    key = None  # the workbench key, made on first use with NEXUS_LAB_KEY_PASSWORD
-    if args.key:
-        key = load_key(args.key)
-    elif not config.settings().key_password and config.signing_key().is_file():
-        key = load_key(str(config.signing_key()))  # its password asked on the terminal
+    key = signing_key(args.key)
     done = make_report(args.kind, role=args.role, period=args.period, store=s,
                        run_id=args.run_id, case_id=args.case_id, fmt=args.fmt, out=args.out,
                        key=key)

@@ -9,7 +9,6 @@ import os
 import pytest
 from playwright.sync_api import expect
 
-import nexus_lab as nx
 from nexus_lab import auth, workflows
 from tests.dashboards._browser import (
     HOSTILE,
@@ -40,21 +39,12 @@ def workbench(tmp_path_factory):
     gl.to_csv(path, index=False)
     bench["gl"], bench["upload"] = path, folder / "march-gl.csv"
     ledger(700, seed=9).to_csv(bench["upload"], index=False)
-    old = {k: os.environ.get(k) for k in bench["env"]}
-    os.environ.update(bench["env"])
-    s = nx.store.connect(bench["store"])
-    try:
-        with auth.acting_as("aud"):
-            run = workflows.examine_ledger(path, tests=TESTS, store=s,
-                                           out=folder / "reports" / "examinations" / "first")
-        bench["run"] = run
-    finally:
-        s.close()
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with pytest.MonkeyPatch.context() as mp, auth.acting_as("aud"):
+        for name, value in bench["env"].items():  # the workbench's keys and folders
+            mp.setenv(name, value)
+        bench["run"] = workflows.examine_ledger(
+            path, tests=TESTS, store=bench["store"],
+            out=folder / "reports" / "examinations" / "first")
     return bench
 
 

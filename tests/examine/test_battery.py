@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -62,3 +63,79 @@ def test_notebook_view_lists_every_test_and_escapes():
     html = Battery(res)._repr_html_()
     assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>x</b>" not in html
     assert html.count("<details>") == 3 and "findings" in html
+
+
+# ---- the battery on a general ledger ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def books():
+    """A misstated manufacturer's year (to 30 September 2025) and its ERP's user log."""
+    from nexus_lab.datasets import synth_erp_events, synth_general_ledger
+
+    gl = synth_general_ledger(3_000, profile="misstated", seed=11)[0]
+    return gl, synth_erp_events(1_500, seed=11)[0]
+
+
+def _data(gl, events, result, kind):
+    from nexus_lab.examine import ledger_entries
+
+    if kind == "events":
+        return events
+    return ledger_entries(gl, result.params.get("columns")) if kind == "entries" else gl
+
+
+def test_every_test_runs_and_replays_from_its_parameters(books):
+    import nexus_lab.examine as ex
+
+    gl, events = books
+    b = ex.battery(gl, period_end="2025-09-30", events=events,
+                   tests=[t for t in ex.EXAMINE_TESTS if t != "duplicates"])
+    assert list(b) == [*(f"benford_{t}" for t in ex.BENFORD_TESTS), "gaps", "stratify",
+                       "age", "summarize", "journal_entries", "sod"]
+    assert b.skipped == {} and b.info["period_end"] == "2025-09-30"
+    assert b.info["rows"] == len(gl)
+    assert b.inputs["gaps"] == "entries" and b.inputs["sod"] == "events"
+    assert b["journal_entries"].params["period_end"] == "2025-09-30"
+    assert b["age"].params["cutoff"] == "2025-09-30"
+    for name, result in b.items():  # each result's parameters replay it exactly
+        with warnings.catch_warnings():  # said already, in its notes
+            warnings.simplefilter("ignore", ex.ExamineWarning)
+            again = getattr(ex, result.test)(_data(gl, events, result, b.inputs[name]),
+                                             **result.params)
+        assert json.dumps(again.summary(), default=str) == json.dumps(result.summary(),
+                                                                      default=str), name
+    # what the misstated books hold shows: entries flagged, missing numbers, conflicts
+    assert b["journal_entries"].verdict == "findings" and b.findings()["journal_entries"] > 0
+    assert b["gaps"].facts["missing"] > 0 and b["sod"].facts["conflicts"] > 0
+    assert {"journal_entries", "gaps", "sod"} <= set(b.summary()["with_findings"])
+
+
+def test_columns_options_and_clear_errors(books):
+    from nexus_lab.errors import SchemaError
+    from nexus_lab.examine import battery, ledger_entries
+
+    gl, _ = books
+    theirs = gl.rename(columns={"entry_id": "JE Number", "amount": "Amt"})
+    b = battery(theirs, period_end="2025-09-30", tests="gaps, stratify",
+                columns={"entry_id": "JE Number", "amount": "Amt"},
+                options={"stratify": {"bands": [0, 1_000, 10_000]}})
+    assert list(b) == ["gaps", "stratify"] and b.skipped == {}
+    assert b["stratify"].params["columns"] == {"amount": "Amt"}
+    assert b["stratify"].params["bands"] == [0, 1_000, 10_000]
+    assert b.info["columns"] == {"entry_id": "JE Number", "amount": "Amt"}
+    assert len(ledger_entries(theirs, {"entry_id": "JE Number"})) == gl["entry_id"].nunique()
+    no_events = battery(gl, period_end="2025-09-30", tests=["sod"])
+    assert len(no_events) == 0 and no_events.skipped == {"sod": "no event log given (events=)"}
+    with pytest.raises(SchemaError, match=r"tests=\['benford', 'nope'\]: name 'all' or some"):
+        battery(gl, period_end="2025-09-30", tests=["benford", "nope"])
+    with pytest.raises(SchemaError, match="period_end '30/09/2025' is not a date"):
+        battery(gl, period_end="30/09/2025")
+    with pytest.raises(SchemaError, match=r"general ledger has no column 'amount'.*'Amt'"):
+        battery(theirs.drop(columns=["JE Number"]).assign(entry_id=1),
+                period_end="2025-09-30", tests=["summarize"])
+    # a test the data cannot feed is left out with the reason; the others run
+    credits = gl[gl["amount"] < 0]
+    b = battery(credits, period_end="2025-09-30", tests=["benford", "summarize"],
+                options={"benford": {"tests": ["first"]}})
+    assert list(b) == ["summarize"] and list(b.skipped) == ["benford"]
+    assert "no positive amounts" in b.skipped["benford"]
