@@ -77,22 +77,32 @@ def drop_numbers(text: pa.Array) -> pa.Array:
     return pc.replace_substring_regex(text, r"[^\s*#/]*[0-9][^\s*#/]*", " ")
 
 
+def fold_marks(text: pa.Array) -> pa.Array:
+    """Spell letters with marks plainly in upper-case text: umlauts as German banks
+    spell them, any other mark dropped.
+
+    Examples
+    --------
+    >>> fold_marks(pa.array(["CAFÉ ZÜRCHER", "ACME"])).to_pylist()
+    ['CAFE ZUERCHER', 'ACME']
+    """
+    plain = pc.string_is_ascii(text)
+    if pc.all(plain).as_py() in (True, None):
+        return text
+    marked = pc.fill_null(pc.invert(plain), False)  # only the texts with such letters
+    rest = pc.filter(text, marked)
+    for letter, spelled in _SPELLED:
+        rest = pc.replace_substring(rest, letter, spelled)
+    rest = pc.replace_substring_regex(pc.utf8_normalize(rest, "NFKD"), r"\p{Mn}+", "")
+    return pc.replace_with_mask(text, marked, rest)
+
+
 def normalize_name(values: object) -> pa.Array:
     """Upper-case, drop digits, punctuation and bank noise words; collapse spaces.
 
     ``"POS DEBIT 4821 Office-Depot #1023"`` becomes ``"OFFICE DEPOT"``.
     """
-    text = pc.utf8_upper(as_string_array(values))
-    # letters with marks keep their letter: umlauts as German banks spell them, then
-    # any other mark dropped ("CAFÉ ZÜRCHER" -> "CAFE ZUERCHER")
-    plain = pc.string_is_ascii(text)
-    if not pc.all(plain).as_py():  # only the texts with such letters
-        marked = pc.invert(plain)
-        rest = pc.filter(text, marked)
-        for letter, spelled in _SPELLED:
-            rest = pc.replace_substring(rest, letter, spelled)
-        rest = pc.replace_substring_regex(pc.utf8_normalize(rest, "NFKD"), r"\p{Mn}+", "")
-        text = pc.replace_with_mask(text, marked, rest)
+    text = fold_marks(pc.utf8_upper(as_string_array(values)))
     text = pc.replace_substring_regex(text, r"['’`]", "")  # KIM'S -> KIMS, as banks write it
     text = drop_numbers(text)
     text = pc.replace_substring_regex(text, r"[^A-Z ]+", " ")

@@ -4,6 +4,9 @@ A kernel: frames in, :class:`Examination` results out (tables, a summary, a plot
 rich notebook view). Each result keeps the parameters it ran with as JSON, so a
 service can record who ran what on which data and replay the call exactly.
 
+- :func:`duplicates`: exact duplicates on key fields, and same-same-different, -near
+  and -similar duplicates (Arbutus, ACL FUZZYDUP), unsorted input, linear memory.
+
 Examples
 --------
 >>> import pandas as pd
@@ -12,6 +15,7 @@ Examples
 1
 """
 
+from nexus_lab.examine._duplicates import duplicates
 from nexus_lab.examine._result import Examination, ExamineWarning
 
-__all__ = ["Examination", "ExamineWarning"]
+__all__ = ["Examination", "ExamineWarning", "duplicates"]

@@ -1,0 +1,1074 @@
+"""Duplicate records: exact, same-same-different, same-same-near and same-same-similar.
+
+The tests of ACL (DUPLICATES, FUZZYDUP), Arbutus and IDEA, without their limits: the
+input need not be sorted, and memory stays linear in the rows.
+
+How it works, all vectorized (loops run over offsets, blocks and batches, never rows):
+
+* every ``same`` column becomes int codes (``pandas.factorize``; money as int64 cents),
+  combined into one group id per row; exact duplicates are the group ids seen twice;
+* for the fuzzy tests, rows equal on every compared column collapse into one
+  *representative*, and candidate pairs of representatives inside a same-group come
+  from one of three sources, then every criterion is checked on them in batches:
+
+  - **near**: the representatives sorted by the near column within their group; the
+    pairs at offset 1, 2, ... in that order, each offset keeping only the rows whose
+    previous offset was still within the tolerance (a window never holds more than
+    it must). With one near column and nothing else, offset 1 suffices: values
+    within the tolerance of their neighbour form the same groups;
+  - **similar**: the distinct normalized texts of each group. Groups of up to
+    :data:`SMALL_GROUP` texts are compared in full. In larger ones every text is
+    keyed by its hash and the hashes of the texts one character shorter (the
+    deletion neighbourhood), so every pair within one edit (a Damerau-Levenshtein
+    transposition included) shares a key; texts long enough to allow two edits at
+    the threshold are also compared with their neighbours in sorted order: forwards,
+    reversed, and with the first word moved last (:data:`WINDOW` each);
+  - **different** alone: all pairs within the group (one different column needs
+    no pairs at all: a group with two distinct values is a duplicate group);
+
+* the groups are the connected components of the pairs that pass (SciPy); each row
+  names the row it was matched to and why.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from nexus_lab._typing import FrameLike
+from nexus_lab.errors import SchemaError
+from nexus_lab.examine._result import Examination, params_of
+from nexus_lab.frames import (
+    MONEY_COLUMNS,
+    decimal_text,
+    find_column,
+    read_dates,
+    read_money,
+    to_pandas,
+)
+from nexus_lab.text import as_string_array, encode_bytes, fold_marks
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+
+__all__ = ["SMALL_GROUP", "WINDOW", "duplicates"]
+
+#: Same-groups with up to this many distinct texts compare every pair of them.
+SMALL_GROUP = 32
+#: Sorted neighbours each long text is compared with, in each of three orders.
+WINDOW = 4
+_BATCH = 1 << 20  # pairs per similarity batch
+_NEAR_BUDGET = 64  # near windows may hold this many pairs per row before similar takes over
+_MAX_PAIRS = 300_000_000  # all pairs within groups: refused beyond this
+_WIDTH = 64  # bytes of a normalized text that are hashed
+_KEY_BATCH = 1 << 18  # texts hashed at once
+_EPS = 1e-6  # similarities are floats: 1 - 1/10 may read 0.8999999
+_HASH_BASE = np.uint64(0x100000001B3)
+_HASH_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+_DIFFERENT, _NEAR, _SIMILAR = 1, 2, 4
+#: kind of a link or a group from its bits (different=1, near=2, similar=4)
+_KIND_NAMES = ["exact", "different", "near", "different+near", "similar", "different+similar",
+               "near+similar", "different+near+similar"]
+_RESERVED = {"group", "size", "kind", "first_row", "total_amount", "at_risk"}
+
+
+# ----------------------------------------------------------------------------- the criteria
+
+
+@dataclass
+class _Near:
+    """A near column: its values as int64 (cents, nanoseconds) or float64, and its
+    tolerance in the same unit, absolute or relative."""
+
+    name: str
+    values: np.ndarray
+    unit: str  # "money", "date" or "number"
+    tol: float
+    relative: bool
+    written: object  # as the user gave it
+
+    def within(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        va, vb = self.values[a], self.values[b]
+        if self.unit == "number":
+            diff = np.abs(va - vb)
+        else:
+            diff = np.abs(va - vb).astype(np.float64)
+        if self.relative:
+            scale = np.maximum(np.abs(va), np.abs(vb)).astype(np.float64)
+            return diff <= self.tol * scale * (1 + 1e-12)
+        return diff <= self.tol * (1 + 1e-12) + 1e-9
+
+
+@dataclass
+class _Similar:
+    """A similar column: raw value codes and normalized texts per row."""
+
+    name: str
+    threshold: float
+    raw: pd.Series
+    codes: np.ndarray
+    norm: np.ndarray | None = None  # per representative, filled later
+    length: np.ndarray | None = None
+
+
+# ----------------------------------------------------------------------------- public API
+
+
+def duplicates(
+    df: FrameLike,
+    same: str | Sequence[str] | None = None,
+    different: str | Sequence[str] | None = None,
+    near: Mapping[str, object] | None = None,
+    similar: Mapping[str, float] | None = None,
+    *,
+    columns: Mapping[str, str] | None = None,
+    dayfirst: bool | None = None,
+    workers: int = -1,
+) -> Examination:
+    """Find duplicate records: exact, or equal on some fields and different, near or
+    similar on others.
+
+    The four tests of Arbutus, ACL and IDEA in one call. Without ``different``,
+    ``near`` or ``similar`` it finds exact duplicates on ``same``; with them, rows
+    equal on ``same`` that also differ on every ``different`` column, lie within the
+    tolerance of every ``near`` column and are similar on every ``similar`` column
+    (all must hold). Rows equal on every compared column are found too (kind
+    ``"exact"``). A duplicate group is a set of rows linked by such pairs (two rows
+    each near a third are in one group). The input need not be sorted.
+
+    Parameters
+    ----------
+    df : DataFrame
+        pandas, polars, pyarrow or cuDF frame.
+    same : str or list of str, optional
+        Columns that must be equal. ``None``: every column but the id column for the
+        exact test, no column for the others. Nulls equal nulls (as in pandas).
+    different : str or list of str, optional
+        Columns that must differ (same invoice number and amount, different vendor).
+    near : mapping, optional
+        Column -> tolerance: a number in the column's units (``{"amount": 0.01}``:
+        at most a cent apart), a share of the larger value (``"1%"``), or for dates a
+        fixed span pandas reads (``"3D"``, ``"12h"``, a ``Timedelta``).
+    similar : mapping, optional
+        Text column -> Damerau-Levenshtein similarity (``1 - edits / longer length``)
+        in (0, 1] the two texts must reach after case, accents, spacing and
+        punctuation are normalized (``"ACME Ltd."`` and ``"acme ltd"`` are similar,
+        1.0).
+    columns : mapping, optional
+        ``{name: users_column}`` for any name used above, for ``"amount"`` (summed per
+        group, and the value at risk) and ``"transaction_id"`` (shown per row); by
+        default these are the columns so named, compared loosely ("Amount").
+    dayfirst : bool, optional
+        The order of numeric dates (``03/04/2025``) in a near date column written as
+        text, when the column does not settle it (:func:`nexus_lab.frames.read_dates`).
+    workers : int, default -1
+        Threads of the similarity computation (-1: all cores).
+
+    Returns
+    -------
+    Examination
+        ``test="duplicates"``; tables ``"groups"`` (``group``, ``size``, ``kind``,
+        ``first_row``, the ``same`` columns' values, ``total_amount`` and ``at_risk``
+        (the group's absolute amounts less its largest one) when there is an amount)
+        and ``"rows"`` (``row`` position, ``id``, ``group``, ``kind`` of the row's
+        link, ``matched_to``: the row it was linked to, ``reason``); facts ``rows``,
+        ``duplicate_rows``, ``groups``, ``groups_by_kind``, ``rows_by_kind``,
+        ``pairs_compared`` and ``value_at_risk`` (None without an amount column);
+        verdict ``"findings"`` or ``"clean"``. Groups are numbered by their first row.
+
+    Raises
+    ------
+    SchemaError
+        For a column the table lacks (naming the ones it has), a column named in two
+        criteria, a similarity outside (0, 1], a tolerance that is not a number, a
+        share or a span (or a span for a column of numbers), or values a money or date
+        column cannot be read as.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from nexus_lab.examine import duplicates
+    >>> invoices = pd.DataFrame({
+    ...     "transaction_id": ["T1", "T2", "T3", "T4"],
+    ...     "invoice_no": ["A-7", "A-7", "B-2", "C-9"],
+    ...     "vendor": ["ACME Ltd", "ACME Ltd.", "Bolt & Co", "Acme Limited"],
+    ...     "amount": [120.00, 120.00, 80.00, 120.00],
+    ...     "date": pd.to_datetime(["2025-03-01", "2025-03-02", "2025-03-01", "2025-03-01"])})
+    >>> duplicates(invoices, same=["invoice_no", "amount"])["groups"]
+       group  size   kind  first_row invoice_no  amount  total_amount  at_risk
+    0      1     2  exact          0        A-7   120.0         240.0    120.0
+    >>> res = duplicates(invoices, same=["amount"], similar={"vendor": 0.9},
+    ...                  near={"date": "3D"})
+    >>> res["rows"][["row", "id", "group", "kind", "matched_to"]]
+       row  id  group          kind  matched_to
+    0    0  T1      1  near+similar           1
+    1    1  T2      1  near+similar           0
+    >>> for part in res["rows"]["reason"][0].split("; "):
+    ...     print(part)
+    same amount
+    date 2025-03-01 vs 2025-03-02 (1 day apart)
+    vendor 'ACME Ltd' vs 'ACME Ltd.' (1.00)
+    >>> res.summary()["value_at_risk"]
+    120.0
+    """
+    params = params_of(locals())
+    table = to_pandas(df, "table")
+    table = table.set_axis([str(c) for c in table.columns], axis=1)
+    have = list(table.columns)
+    mapping = dict(columns or {})
+    same_l, diff_l = _names(same, "same"), _names(different, "different")
+    near_d = _mapping(near, "near")
+    sim_d = _mapping(similar, "similar")
+    resolve = _Resolver(have, mapping)
+    same_c = [resolve(c, "same") for c in same_l] if same_l is not None else None
+    diff_c = [resolve(c, "different") for c in diff_l or []]
+    near_c = {resolve(c, "near"): t for c, t in near_d.items()}
+    sim_c = {resolve(c, "similar"): _threshold(c, t) for c, t in sim_d.items()}
+    id_col = resolve.optional("transaction_id")
+    amount_col = resolve.optional("amount")
+    fuzzy = bool(diff_c or near_c or sim_c)
+    if same_c is None:
+        same_c = [] if fuzzy else [c for c in have if c != id_col]
+    _check_overlap(same_c, diff_c, list(near_c), list(sim_c))
+    ids = table[id_col].to_numpy() if id_col is not None else None
+    money = {c for c in (resolve.optional(m) for m in MONEY_COLUMNS) if c is not None}
+    cents = (read_money(table[amount_col], table="table", column=amount_col, ids=ids)[0]
+             if amount_col is not None else None)
+    nears = [_near(table[c], c, tol, c in money, ids, dayfirst) for c, tol in near_c.items()]
+
+    n = len(table)
+    group_codes = _combine([_codes(table[c], c in money, ids) for c in same_c], n)
+    if not fuzzy:
+        links = _exact_links(group_codes)
+        pairs_compared = 0
+        reason_of = _ExactReasons(same_c, whole=same is None)
+    else:
+        sims = [_Similar(c, t, table[c], _codes(table[c], False, ids)) for c, t in sim_c.items()]
+        diffs = {c: _codes(table[c], c in money, ids) for c in diff_c}
+        finder = _Finder(group_codes, diffs, nears, sims, workers)
+        links, pairs_compared = finder.run()
+        reason_of = _FuzzyReasons(table, same_c, diffs, nears, sims, finder)
+    groups, rows = _tables(table, links, same_c, ids, cents, reason_of)
+    facts = _facts(n, groups, rows, pairs_compared, cents is not None)
+    return Examination("duplicates", params, {"groups": groups, "rows": rows}, facts,
+                       verdict="findings" if len(groups) else "clean", plotter=_plot)
+
+
+# ----------------------------------------------------------------------------- arguments
+
+
+def _names(value: object, what: str) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Sequence) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise SchemaError(f"{what}= takes a column name or a list of them, got {value!r}; "
+                      f"e.g. {what}=['invoice_no', 'amount']")
+
+
+def _mapping(value: object, what: str) -> dict[str, object]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        example = "{'amount': 0.01, 'date': '3D'}" if what == "near" else "{'vendor': 0.9}"
+        raise SchemaError(f"{what}= takes a mapping of column names, got {value!r}; "
+                          f"e.g. {what}={example}")
+    return dict(value)
+
+
+class _Resolver:
+    """The user's column for a name: ``columns=`` first, then the name itself, then a
+    loose match (``"Invoice No"`` for ``invoice_no``)."""
+
+    def __init__(self, have: list[str], mapping: dict[str, str]) -> None:
+        self.have, self.mapping = have, mapping
+        for name, col in mapping.items():
+            if col not in have:
+                self._missing(col, f"columns={{{name!r}: {col!r}}}")
+
+    def __call__(self, name: str, where: str) -> str:
+        found = self.mapping.get(name) or find_column(self.have, name)
+        if found is None:
+            self._missing(name, f"{where}=")
+        return found  # type: ignore[return-value]
+
+    def optional(self, name: str) -> str | None:
+        return self.mapping.get(name) or find_column(self.have, name)
+
+    def _missing(self, name: str, where: str) -> None:
+        close = difflib.get_close_matches(name, self.have, n=1, cutoff=0.5)
+        hint = (f"; did you mean {close[0]!r}?" if close else
+                f"; pass columns={{{name!r}: '<your column>'}} to map it")
+        raise SchemaError(f"duplicates: {where} names column {name!r}, which the table does "
+                          f"not have (it has {self.have}){hint}", table="table", column=name)
+
+
+def _threshold(column: str, value: object) -> float:
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not ok or not 0.0 < float(value) <= 1.0:  # type: ignore[arg-type]
+        raise SchemaError(
+            f"similar[{column!r}] = {value!r}: a similarity must be a number in (0, 1], the "
+            "share of characters that agree (e.g. 0.9 allows one edit in ten characters)",
+            column=column)
+    return float(value)  # type: ignore[arg-type]
+
+
+def _check_overlap(*groups: list[str]) -> None:
+    labels = ("same", "different", "near", "similar")
+    seen: dict[str, str] = {}
+    for label, cols in zip(labels, groups, strict=True):
+        for c in cols:
+            if c in seen and seen[c] != label:
+                raise SchemaError(f"column {c!r} is named in both {seen[c]}= and {label}=; "
+                                  "a column is compared one way only", column=c)
+            seen.setdefault(c, label)
+
+
+_SPAN = re.compile(r"^\s*[+-]?\d*\.?\d+\s*[a-zA-Z]")
+
+
+def _near(values: pd.Series, name: str, tol: object, money: bool, ids: np.ndarray | None,
+          dayfirst: bool | None) -> _Near:
+    """A near column read for its tolerance: dates for a span, numbers or money else."""
+    fix = ("give a number in the column's units (0.01), a share of the larger value "
+           "('1%') or, for dates, a fixed span ('3D', '12h')")
+    span: pd.Timedelta | None = None
+    relative = False
+    number = 0.0
+    if isinstance(tol, (pd.Timedelta, _dt.timedelta, np.timedelta64)):
+        span = pd.Timedelta(tol)
+    elif isinstance(tol, str) and tol.strip().endswith("%"):
+        try:
+            number = float(tol.strip()[:-1]) / 100
+        except ValueError:
+            number = float("nan")
+        if not 0 < number < 1:
+            raise SchemaError(f"near[{name!r}] = {tol!r}: a share must lie between 0% and "
+                              f"100% (e.g. '1%'); {fix}", column=name)
+        relative = True
+    elif isinstance(tol, str) and _SPAN.match(tol):
+        try:
+            span = pd.Timedelta(tol)
+        except ValueError:
+            raise SchemaError(f"near[{name!r}] = {tol!r} is no span pandas reads; {fix}",
+                              column=name) from None
+    elif isinstance(tol, (int, float, np.integer, np.floating, str)) and not isinstance(
+            tol, bool):
+        try:
+            number = float(tol)
+        except ValueError:
+            raise SchemaError(f"near[{name!r}] = {tol!r} is not a tolerance; {fix}",
+                              column=name) from None
+        if not number >= 0 or not np.isfinite(number):
+            raise SchemaError(f"near[{name!r}] = {tol!r}: a tolerance must be a finite number "
+                              f">= 0; {fix}", column=name)
+    else:
+        raise SchemaError(f"near[{name!r}] = {tol!r} is not a tolerance; {fix}", column=name)
+    if span is not None:
+        if span < pd.Timedelta(0):
+            raise SchemaError(f"near[{name!r}] = {tol!r}: a span must not be negative; {fix}",
+                              column=name)
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            raise SchemaError(f"near[{name!r}] = {tol!r} is a span of time, but {name!r} holds "
+                              f"numbers ({values.dtype}); give a number instead, e.g. "
+                              f"near={{{name!r}: 0.01}}", column=name)
+        stamps = read_dates(values, table="table", column=name, ids=ids, dayfirst=dayfirst)[0]
+        return _Near(name, stamps.astype(np.int64), "date", float(span.value), False, tol)
+    if pd.api.types.is_datetime64_any_dtype(values):
+        raise SchemaError(f"near[{name!r}] = {tol!r}, but {name!r} holds dates; give a span "
+                          f"such as near={{{name!r}: '3D'}}", column=name)
+    if money or not pd.api.types.is_numeric_dtype(values):
+        cents = read_money(values, table="table", column=name, ids=ids)[0]
+        return _Near(name, cents, "money", number if relative else number * 100, relative, tol)
+    numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    if np.isnan(numbers).any():
+        bad = np.isnan(numbers)
+        raise SchemaError(f"table.{name}: missing numbers at rows "
+                          f"{np.flatnonzero(bad)[:5].tolist()}; fill or drop those rows (a "
+                          "blank cannot be near anything)", table="table", column=name,
+                          rows=np.flatnonzero(bad)[:5].tolist())
+    return _Near(name, numbers, "number", number, relative, tol)
+
+
+# ----------------------------------------------------------------------------- keys
+
+
+def _codes(values: pd.Series, money: bool, ids: np.ndarray | None) -> np.ndarray:
+    """int64 codes of a column (nulls share a code); money compared as cents."""
+    if money and len(values) and not values.isna().all():
+        if values.isna().any():  # blanks are a value of their own, as in pandas
+            codes = np.full(len(values), -1, dtype=np.int64)
+            present = values.notna().to_numpy()
+            cents = read_money(values[present], table="table", column=str(values.name),
+                               ids=None if ids is None else ids[present])[0]
+            codes[present] = pd.factorize(cents)[0]
+            return pd.factorize(codes)[0].astype(np.int64)
+        values = pd.Series(read_money(values, table="table", column=str(values.name),
+                                      ids=ids)[0])
+    return pd.factorize(values, use_na_sentinel=False)[0].astype(np.int64)
+
+
+def _combine(codes: list[np.ndarray], n: int) -> np.ndarray:
+    """One int64 id per distinct combination of code columns, numbered in order of
+    first appearance."""
+    if not codes:
+        return np.zeros(n, dtype=np.int64)
+    key = codes[0]
+    span = int(key.max(initial=-1)) + 1
+    for c in codes[1:]:
+        card = int(c.max(initial=-1)) + 1
+        if span * card >= 2**62:
+            key = pd.factorize(key)[0].astype(np.int64)
+            span = int(key.max(initial=-1)) + 1
+        key = key * card + c
+        span *= card
+    return key if len(codes) == 1 else pd.factorize(key)[0].astype(np.int64)
+
+
+def _first_rows(codes: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For codes ``0..count-1``: the rows sorted by code (stable), the start of each
+    code in that order, and each code's size."""
+    order = np.argsort(codes, kind="stable")
+    size = np.bincount(codes, minlength=count)
+    start = np.cumsum(size) - size
+    return order, start, size
+
+
+# ----------------------------------------------------------------------------- links
+
+
+@dataclass
+class _Links:
+    """Every row in a duplicate group: its group (numbered by first row), the row it
+    was linked to, the kind bits of that link and the pair behind it (-1: an exact
+    copy)."""
+
+    row: np.ndarray
+    group: np.ndarray
+    partner: np.ndarray
+    bits: np.ndarray
+    edge: np.ndarray
+
+
+def _number_groups(component: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Renumber components 1, 2, ... in order of their first row (``rows`` ascending)."""
+    return pd.factorize(component)[0].astype(np.int64) + 1 if len(rows) else component
+
+
+def _exact_links(codes: np.ndarray) -> _Links:
+    n = len(codes)
+    size = np.bincount(codes, minlength=int(codes.max(initial=-1)) + 1)
+    rows = np.flatnonzero(size[codes] >= 2)
+    code = codes[rows]
+    group = _number_groups(code, rows)
+    first = np.full(int(group.max(initial=0)) + 1, n, dtype=np.int64)
+    second = np.full_like(first, n)
+    # rows ascend: each group's first and second row are where the group is first seen
+    seen = np.unique(group, return_index=True)[1]
+    first[group[seen]] = rows[seen]
+    later = np.ones(len(rows), dtype=bool)
+    later[seen] = False
+    again = np.unique(group[later], return_index=True)[1]
+    second[group[later][again]] = rows[later][again]
+    partner = np.where(rows == first[group], second[group], first[group])
+    return _Links(rows, group, partner, np.zeros(len(rows), np.int64),
+                  np.full(len(rows), -1, np.int64))
+
+
+# ----------------------------------------------------------------------------- fuzzy pairs
+
+
+def _sorted_pairs(block: np.ndarray, cap: int, window: int) -> Iterator[tuple[np.ndarray,
+                                                                             np.ndarray]]:
+    """Position pairs ``(i, i + k)`` of a sorted ``block`` array in the same block: every
+    pair of blocks of up to ``cap`` items, the ``window`` next items in larger ones.
+
+    Examples
+    --------
+    >>> [(a.tolist(), b.tolist()) for a, b in _sorted_pairs(np.array([1, 1, 1, 2]), 3, 1)]
+    [([0, 1], [1, 2]), ([0], [2])]
+    """
+    n = len(block)
+    if n < 2:
+        return
+    same = block[1:] == block[:-1]
+    start = np.flatnonzero(np.r_[True, ~same])
+    size = np.diff(np.r_[start, n])
+    big = np.repeat(size > cap, size)
+    act = np.flatnonzero(same)
+    k = 1
+    while len(act):
+        yield act, act + k
+        k += 1
+        if k > window:
+            act = act[~big[act]]
+        act = act[act + k < n]
+        act = act[block[act + k] == block[act]]
+
+
+def _normalize(values: pd.Series) -> pa.Array:
+    """Upper case, accents spelled plainly, dots and apostrophes dropped (``A.C.M.E.`` is
+    ``ACME``), other punctuation as spaces, spaces collapsed."""
+    text = fold_marks(pc.utf8_upper(as_string_array(values.astype("string"))))
+    text = pc.replace_substring_regex(text, r"[.'’`]", "")
+    text = pc.replace_substring_regex(text, r"[^\p{L}\p{N}]+", " ")
+    return pc.utf8_trim_whitespace(text)
+
+
+def _deletion_keys(norm: pa.Array, group: np.ndarray, variants: np.ndarray) -> tuple[
+        np.ndarray, np.ndarray]:
+    """``(item, key)``: the hash of each text within its group, and for ``variants`` the
+    hashes of the text with one character left out (bytes; the first :data:`_WIDTH`).
+
+    Two texts one edit apart (replaced, dropped, added or two neighbours swapped) share
+    a key: both without the replaced or swapped character, or the longer one without
+    the added one.
+    """
+    items, keys = [], []
+    powers = np.cumprod(np.r_[np.uint64(1), np.full(_WIDTH, _HASH_BASE, np.uint64)],
+                        dtype=np.uint64)
+    for lo in range(0, len(norm), _KEY_BATCH):
+        mat, length = encode_bytes(norm.slice(lo, _KEY_BATCH), _WIDTH)
+        m, width = mat.shape
+        prefix = np.zeros((m, width + 1), dtype=np.uint64)
+        for j in range(width):  # a loop over character positions
+            prefix[:, j + 1] = prefix[:, j] * _HASH_BASE + (mat[:, j].astype(np.uint64) + 1)
+        mix = (group[lo:lo + m].astype(np.uint64) + np.uint64(1)) * _HASH_MIX
+        full = prefix[np.arange(m), length] + mix
+        items.append(np.arange(lo, lo + m))
+        keys.append(full)
+        col = np.arange(width)
+        take = (col[None, :] < length[:, None]) & variants[lo:lo + m, None]
+        r, j = np.nonzero(take)
+        exp = length[r] - j - 1
+        h = full[r] + (prefix[r, j] - prefix[r, j + 1]) * powers[exp]
+        items.append(r + lo)
+        keys.append(h)
+    return np.concatenate(items), np.concatenate(keys)
+
+
+def _similarity(a: np.ndarray, b: np.ndarray, la: np.ndarray, lb: np.ndarray, t: float,
+                workers: int) -> np.ndarray:
+    """Damerau-Levenshtein similarity of text pairs, 0 below ``t`` (a length filter,
+    then Levenshtein, which is never above it by more than double, then the exact
+    measure on what is left)."""
+    from rapidfuzz import process
+    from rapidfuzz.distance import DamerauLevenshtein, Levenshtein
+
+    out = np.zeros(len(a), dtype=np.float32)
+    longer = np.maximum(la, lb)
+    fit = (np.abs(la - lb) <= (1 - t) * longer + 1e-9) & (longer > 0)
+    equal = fit & (la == lb)
+    equal[equal] = a[equal] == b[equal]
+    out[equal] = 1.0
+    rest = np.flatnonzero(fit & ~equal)
+    for lo in range(0, len(rest), _BATCH):
+        part = rest[lo:lo + _BATCH]
+        lev = process.cpdist(a[part], b[part], scorer=Levenshtein.normalized_similarity,
+                             score_cutoff=max(2 * t - 1 - _EPS, 0.0), workers=workers)
+        part = part[lev >= max(2 * t - 1 - _EPS, 1e-9)]
+        dl = process.cpdist(a[part], b[part], scorer=DamerauLevenshtein.normalized_similarity,
+                            score_cutoff=t - _EPS, workers=workers)
+        out[part] = np.where(dl >= t - _EPS, dl, 0)
+    return out
+
+
+class _Finder:
+    """Pairs of representatives (rows distinct on every compared column) that meet every
+    criterion, and the groups they make."""
+
+    def __init__(self, group: np.ndarray, diffs: dict[str, np.ndarray], nears: list[_Near],
+                 sims: list[_Similar], workers: int) -> None:
+        self.diffs, self.nears, self.sims, self.workers = diffs, nears, sims, workers
+        n = len(group)
+        parts = [group, *diffs.values(), *(pd.factorize(x.values)[0] for x in nears),
+                 *(s.codes for s in sims)]
+        self.rep_of = _combine([np.asarray(p, dtype=np.int64) for p in parts], n)
+        count = int(self.rep_of.max(initial=-1)) + 1
+        self.order, start, self.rep_size = _first_rows(self.rep_of, count)
+        self.rep_first = self.order[start] if count else np.zeros(0, np.int64)
+        self.rep_group = group[self.rep_first]
+        self.compared = 0
+        self.edge_a: list[np.ndarray] = []
+        self.edge_b: list[np.ndarray] = []
+        self.edge_sim: list[np.ndarray] = []
+
+    # -- the criteria on pairs of representatives ----------------------------------------
+
+    def _keep(self, a: np.ndarray, b: np.ndarray, *, skip: str | None = None,
+              count: bool = True) -> None:
+        """Check every criterion on the pairs ``(a, b)`` and keep those that pass."""
+        self.compared += len(a) if count else 0
+        ra, rb = self.rep_first[a], self.rep_first[b]
+        ok = np.ones(len(a), dtype=bool)
+        for codes in self.diffs.values():
+            ok &= codes[ra] != codes[rb]
+        for x in self.nears:
+            if x.name != skip:
+                ok[ok] = x.within(ra[ok], rb[ok])
+        scores = np.zeros((len(a), len(self.sims)), dtype=np.float32)
+        for k, s in enumerate(self.sims):
+            idx = np.flatnonzero(ok)
+            assert s.norm is not None and s.length is not None
+            got = _similarity(s.norm[a[idx]], s.norm[b[idx]], s.length[a[idx]],
+                              s.length[b[idx]], s.threshold, self.workers)
+            scores[idx, k] = got
+            ok[idx] = got > 0
+        self.edge_a.append(a[ok])
+        self.edge_b.append(b[ok])
+        self.edge_sim.append(scores[ok])
+
+    # -- candidate sources ---------------------------------------------------------------
+
+    def _pool(self) -> np.ndarray:
+        """Representatives whose group holds another one."""
+        per_group = np.bincount(self.rep_group) if len(self.rep_group) else np.zeros(0, int)
+        return np.flatnonzero(per_group[self.rep_group] >= 2)
+
+    def _order(self, pool: np.ndarray, x: _Near) -> tuple[np.ndarray, np.ndarray]:
+        """``pool`` sorted by group and ``x``, and the group of each."""
+        order = pool[np.lexsort((x.values[self.rep_first[pool]], self.rep_group[pool]))]
+        return order, self.rep_group[order]
+
+    def _crowding(self, pool: np.ndarray, x: _Near) -> float:
+        """The share of sorted neighbours within ``x``'s tolerance: the near column with
+        the fewest makes the smallest windows."""
+        order, g = self._order(pool, x)
+        act = np.flatnonzero(g[1:] == g[:-1])
+        hit = x.within(self.rep_first[order[act]], self.rep_first[order[act + 1]])
+        return float(hit.mean()) if len(hit) else 0.0
+
+    def _near_source(self, pool: np.ndarray, x: _Near, budget: float) -> bool:
+        """Pairs within ``x``'s tolerance in the order of ``x`` within each group; False
+        (and nothing kept) when they would exceed ``budget``."""
+        order, g = self._order(pool, x)
+        only = len(self.nears) == 1 and not self.sims and not self.diffs
+        batches, total = [], 0
+        act = np.flatnonzero(g[1:] == g[:-1])
+        k = 1
+        while len(act):
+            act = act[x.within(self.rep_first[order[act]], self.rep_first[order[act + k]])]
+            if not len(act):
+                break
+            batches.append((order[act], order[act + k]))
+            total += len(act)
+            if total > budget:
+                return False
+            if only:  # neighbours within the tolerance chain every group
+                break
+            k += 1
+            act = act[act + k < len(order)]
+            act = act[g[act + k] == g[act]]
+        for a, b in batches:
+            self._keep(a, b, skip=x.name)
+        return True
+
+    def _similar_source(self, pool: np.ndarray, s: _Similar) -> None:
+        """Pairs of texts from small groups in full, from large ones by deletion keys and
+        sorted neighbours; then every pair of representatives of two similar texts."""
+        assert s.norm is not None and s.length is not None
+        norm = s.norm[pool]
+        filled = s.length[pool] > 0
+        pool = pool[filled]
+        unit_key = _combine([self.rep_group[pool], pd.factorize(norm[filled])[0]], len(pool))
+        n_units = int(unit_key.max(initial=-1)) + 1
+        u_order, u_start, u_size = _first_rows(unit_key, n_units)
+        u_rep = pool[u_order[u_start]]  # a representative per distinct text
+        u_group = self.rep_group[u_rep]
+        texts = s.norm[u_rep]
+        lengths = s.length[u_rep]
+        # groups of few texts: all pairs; the rest by keys and neighbours
+        per_group = np.bincount(u_group)
+        small = per_group[u_group] <= SMALL_GROUP
+        unit_pairs: list[tuple[np.ndarray, np.ndarray]] = []
+        idx = np.flatnonzero(small)
+        idx = idx[np.argsort(u_group[idx], kind="stable")]
+        for i, j in _sorted_pairs(u_group[idx], SMALL_GROUP, SMALL_GROUP):
+            unit_pairs.append((idx[i], idx[j]))
+        big = np.flatnonzero(~small)
+        if len(big):
+            t = s.threshold
+            edits = np.floor((1 - t) * lengths[big] / t + 1e-9)
+            items, keys = _deletion_keys(pa.array(texts[big], pa.string()), u_group[big],
+                                         edits >= 1)
+            shared = pd.Series(keys).duplicated(keep=False).to_numpy()
+            items, keys = items[shared], keys[shared]
+            o = np.argsort(keys, kind="stable")
+            for i, j in _sorted_pairs(keys[o], SMALL_GROUP, WINDOW):
+                a, b = big[items[o[i]]], big[items[o[j]]]
+                unit_pairs.append((a[a != b], b[a != b]))
+            long = big[edits >= 2]
+            if len(long):
+                text = pa.array(texts[long], pa.string())
+                rotated = pc.replace_substring_regex(text, r"^(\S+) (.*)$", r"\2 \1")
+                for key in (text, pc.utf8_reverse(text), rotated):
+                    tab = pa.table({"g": u_group[long], "t": key})
+                    o = pc.sort_indices(tab, sort_keys=[("g", "ascending"), ("t", "ascending")])
+                    o = o.to_numpy()
+                    for i, j in _sorted_pairs(u_group[long][o], 0, WINDOW):
+                        unit_pairs.append((long[o[i]], long[o[j]]))
+        if not unit_pairs:
+            unit_pairs.append((np.zeros(0, np.int64), np.zeros(0, np.int64)))
+        ua = np.concatenate([p[0] for p in unit_pairs])
+        ub = np.concatenate([p[1] for p in unit_pairs])
+        key = np.unique(np.minimum(ua, ub) * n_units + np.maximum(ua, ub))
+        ua, ub = key // max(n_units, 1), key % max(n_units, 1)
+        sim = np.zeros(len(ua), dtype=np.float32)
+        for lo in range(0, len(ua), _BATCH):
+            a, b = ua[lo:lo + _BATCH], ub[lo:lo + _BATCH]
+            sim[lo:lo + _BATCH] = _similarity(texts[a], texts[b], lengths[a], lengths[b],
+                                              s.threshold, self.workers)
+        self.compared += len(ua)
+        ua, ub = ua[sim > 0], ub[sim > 0]
+        # representatives of one text: all alike on it; of two similar texts: each pair
+        reps = pool[u_order]
+        alone = len(self.sims) == 1 and not self.nears and not self.diffs
+        if alone:  # chains within a text and one pair per two texts make the same groups
+            unit = unit_key[u_order]
+            inner = np.flatnonzero(unit[1:] == unit[:-1])
+            self._keep(reps[inner], reps[inner + 1])
+            self._keep(u_rep[ua], u_rep[ub], count=False)
+            return
+        for a, b in _expand(u_start, u_size, ua, ub):
+            self._keep(reps[a], reps[b], count=False)
+        same_text = np.arange(n_units)
+        for a, b in _expand(u_start, u_size, same_text, same_text):
+            self._keep(reps[a], reps[b])
+
+    def _all_pairs_source(self, pool: np.ndarray) -> None:
+        order = pool[np.argsort(self.rep_group[pool], kind="stable")]
+        size = np.bincount(self.rep_group[order]).astype(np.float64)
+        total = float((size * (size - 1) / 2).sum())
+        if total > _MAX_PAIRS:
+            raise SchemaError(
+                f"duplicates: different= alone would compare {total:,.0f} pairs of rows "
+                f"within the groups of same=; add a column to same= (or a near= or similar= "
+                "column) so that the groups are smaller")
+        g = self.rep_group[order]
+        for i, j in _sorted_pairs(g, len(order), len(order)):
+            self._keep(order[i], order[j])
+
+    # -- groups ---------------------------------------------------------------------------
+
+    def run(self) -> tuple[_Links, int]:
+        pool = self._pool()
+        for s in self.sims:
+            norm = _normalize(s.raw.iloc[self.rep_first])
+            s.norm = np.asarray(norm.to_numpy(zero_copy_only=False), dtype=object)
+            s.length = pc.utf8_length(norm).to_numpy().astype(np.int64)
+        done = False
+        if self.nears:
+            budget = _NEAR_BUDGET * len(pool) if self.sims else float("inf")
+            done = self._near_source(pool, min(self.nears, key=lambda x: self._crowding(
+                pool, x)), budget)
+        if not done and self.sims:
+            self._similar_source(pool, self.sims[0])
+        elif not done and len(self.diffs) == 1 and not self.nears and not self.sims:
+            self._one_different(pool, next(iter(self.diffs.values())))
+        elif not done:
+            self._all_pairs_source(pool)
+        return self._links(), self.compared
+
+    def _one_different(self, pool: np.ndarray, codes: np.ndarray) -> None:
+        """One different column, nothing else: a group with two distinct values is a
+        duplicate group; each representative is linked to the first one of another
+        value."""
+        order = pool[np.argsort(self.rep_group[pool], kind="stable")]
+        g = self.rep_group[order]
+        d = codes[self.rep_first[order]]
+        start = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+        size = np.diff(np.r_[start, len(order)])
+        first = np.repeat(start, size)
+        other = d != d[first]
+        # the first representative of another value than the group's first
+        pos = np.where(other, np.arange(len(order)), len(order))
+        second = np.minimum.reduceat(pos, start) if len(start) else pos[:0]
+        second = np.repeat(second, size)
+        has = second < len(order)
+        partner = np.where(other, first, np.minimum(second, len(order) - 1))
+        a, b = order[has], order[partner[has]]
+        self.compared += len(a)
+        self.edge_a.append(a)
+        self.edge_b.append(b)
+        self.edge_sim.append(np.zeros((len(a), 0), np.float32))
+
+    def _links(self) -> _Links:
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        count = len(self.rep_first)
+        a = np.concatenate(self.edge_a) if self.edge_a else np.zeros(0, np.int64)
+        b = np.concatenate(self.edge_b) if self.edge_b else np.zeros(0, np.int64)
+        self.sim = (np.concatenate(self.edge_sim) if self.edge_sim
+                    else np.zeros((0, len(self.sims)), np.float32))
+        self.a, self.b = a, b
+        graph = coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(count, count))
+        _, comp = connected_components(graph, directed=False)
+        linked = np.zeros(count, dtype=bool)
+        linked[a] = linked[b] = True
+        copies = self.rep_size >= 2 if not self.diffs else np.zeros(count, dtype=bool)
+        in_group = linked | copies
+        # one pair per linked representative: the one with the earliest partner row
+        both_a, both_b = np.r_[a, b], np.r_[b, a]
+        edge = np.r_[np.arange(len(a)), np.arange(len(a))]
+        pick = np.lexsort((self.rep_first[both_b], both_a))
+        both_a, both_b, edge = both_a[pick], both_b[pick], edge[pick]
+        first = np.r_[True, both_a[1:] != both_a[:-1]] if len(both_a) else np.zeros(0, bool)
+        rep_partner = np.full(count, -1, np.int64)
+        rep_edge = np.full(count, -1, np.int64)
+        rep_partner[both_a[first]] = both_b[first]
+        rep_edge[both_a[first]] = edge[first]
+        rows = np.flatnonzero(in_group[self.rep_of])
+        rep = self.rep_of[rows]
+        group = _number_groups(comp[rep], rows)
+        head = self.rep_first[rep]
+        # the second row of each representative, for a copy with no other link
+        second = np.full(count, -1, np.int64)
+        many = self.rep_size >= 2
+        second[many] = self.order[(np.cumsum(self.rep_size) - self.rep_size)[many] + 1]
+        is_head = rows == head
+        pair = is_head & (rep_edge[rep] >= 0)
+        partner = np.where(pair, self.rep_first[np.maximum(rep_partner[rep], 0)],
+                           np.where(is_head, second[rep], head))
+        edge_of = np.where(pair, rep_edge[rep], -1)
+        bits = np.zeros(len(rows), np.int64)
+        bits[pair] = self._bits(a[edge_of[pair]], b[edge_of[pair]])
+        return _Links(rows, group, partner, bits, edge_of)
+
+    def _bits(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ra, rb = self.rep_first[a], self.rep_first[b]
+        bits = np.full(len(a), _DIFFERENT if self.diffs else 0, np.int64)
+        for x in self.nears:
+            bits |= np.where(x.values[ra] != x.values[rb], _NEAR, 0)
+        for s in self.sims:
+            bits |= np.where(s.codes[ra] != s.codes[rb], _SIMILAR, 0)
+        return bits
+
+
+def _expand(start: np.ndarray, size: np.ndarray, ua: np.ndarray, ub: np.ndarray) -> Iterator[
+        tuple[np.ndarray, np.ndarray]]:
+    """Positions of every pair of items of units ``ua[k]`` and ``ub[k]`` (items of a unit
+    lie at ``start .. start + size``); for ``ua[k] == ub[k]`` the pairs within the unit.
+    In batches of about :data:`_BATCH` pairs."""
+    same = ua == ub
+    count = np.where(same, size[ua] * (size[ua] - 1) // 2, size[ua] * size[ub])
+    keep = count > 0
+    ua, ub, count, same = ua[keep], ub[keep], count[keep], same[keep]
+    edges = np.searchsorted(np.cumsum(count), np.arange(_BATCH, int(count.sum()) + _BATCH,
+                                                        _BATCH), side="right")
+    lo = 0
+    for hi in np.unique(np.r_[edges, len(ua)]):
+        if hi <= lo:
+            continue
+        c = count[lo:hi]
+        unit = np.repeat(np.arange(lo, hi), c)
+        k = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
+        s_a, s_b = size[ua[unit]], size[ub[unit]]
+        inner = same[unit]
+        # across units: (k // size_b, k % size_b); within one: the k-th pair i < j
+        i = np.where(inner, 0, k // np.maximum(s_b, 1))
+        j = np.where(inner, 0, k % np.maximum(s_b, 1))
+        if inner.any():
+            kk = k[inner]
+            m = s_a[inner]
+            # row i holds m - 1 - i pairs; invert the triangular count
+            ii = np.floor(((2 * m - 1) - np.sqrt((2 * m - 1) ** 2 - 8.0 * kk)) / 2).astype(
+                np.int64)
+            before = ii * (2 * m - ii - 1) // 2
+            over = before > kk
+            ii -= over
+            before = ii * (2 * m - ii - 1) // 2
+            under = kk - before >= m - 1 - ii
+            ii += under
+            before = ii * (2 * m - ii - 1) // 2
+            i[inner] = ii
+            j[inner] = ii + 1 + (kk - before)
+        yield start[ua[unit]] + i, start[ub[unit]] + j
+        lo = hi
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+class _ExactReasons:
+    def __init__(self, same: list[str], *, whole: bool) -> None:
+        self.text = "same record" if whole else "same " + ", ".join(same)
+
+    def __call__(self, links: _Links) -> np.ndarray:
+        return np.full(len(links.row), self.text, dtype=object)
+
+
+class _FuzzyReasons:
+    """Why each row is in its group: the columns it shares with its partner, and how the
+    others differ."""
+
+    def __init__(self, table: pd.DataFrame, same: list[str], diffs: dict[str, np.ndarray],
+                 nears: list[_Near], sims: list[_Similar], finder: _Finder) -> None:
+        self.table, self.same, self.diffs = table, same, diffs
+        self.nears, self.sims, self.finder = nears, sims, finder
+
+    def __call__(self, links: _Links) -> np.ndarray:
+        r, p = links.row, links.partner
+        m = len(r)
+        null = pa.nulls(m, pa.string())
+        same_names: list[pa.Array] = [pa.array(np.full(m, c, dtype=object)) for c in self.same]
+        parts: list[pa.Array] = []
+        for c in self.diffs:
+            equal = self.diffs[c][r] == self.diffs[c][p]
+            same_names.append(_where(equal, c, null))
+            parts.append(_where(~equal, _versus(c, self.table[c], r, p, quote=True), null))
+        for x in self.nears:
+            equal = x.values[r] == x.values[p]
+            same_names.append(_where(equal, x.name, null))
+            parts.append(_where(~equal, _near_text(x, r, p), null))
+        for k, s in enumerate(self.sims):
+            equal = s.codes[r] == s.codes[p]
+            same_names.append(_where(equal, s.name, null))
+            score = np.ones(m)
+            has = links.edge >= 0
+            score[has] = self.finder.sim[links.edge[has], k]
+            text = pc.binary_join_element_wise(
+                _versus(s.name, s.raw, r, p, quote=True), " (",
+                decimal_text(score, 2, sign=False), ")", "")
+            parts.append(_where(~equal, text, null))
+        named = _join(same_names, ", ", m)
+        head = pc.if_else(pc.equal(named, ""), null,
+                          pc.binary_join_element_wise("same ", named, ""))
+        out = _join([head, *parts], "; ", m)
+        return np.asarray(out.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _join(parts: list[pa.Array], sep: str, m: int) -> pa.Array:
+    """Join texts element-wise, nulls left out (all null: an empty text)."""
+    if len(parts) == 1:  # (pyarrow's join of one array with "skip" loses rows)
+        return pc.fill_null(parts[0], "")
+    if not parts:
+        return pa.array(np.full(m, "", dtype=object), pa.string())
+    return pc.binary_join_element_wise(*parts, sep, null_handling="skip")
+
+
+def _where(mask: np.ndarray, value: object, null: pa.Array) -> pa.Array:
+    if not isinstance(value, pa.Array):
+        value = pa.array(np.full(len(mask), value, dtype=object), pa.string())
+    return pc.if_else(pa.array(mask), value, null)
+
+
+def _versus(name: str, values: pd.Series, r: np.ndarray, p: np.ndarray, *,
+            quote: bool) -> pa.Array:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        values = pd.Series(values.dt.strftime("%Y-%m-%d %H:%M").str.removesuffix(" 00:00"))
+    va = as_string_array(values.iloc[r].reset_index(drop=True))
+    vb = as_string_array(values.iloc[p].reset_index(drop=True))
+    q = "'" if quote else ""
+    return pc.binary_join_element_wise(f"{name} {q}", va, f"{q} vs {q}", vb, q, "")
+
+
+def _near_text(x: _Near, r: np.ndarray, p: np.ndarray) -> pa.Array:
+    va, vb = x.values[r], x.values[p]
+    if x.unit == "money":
+        a, b = decimal_text(va / 100, 2, sign=False), decimal_text(vb / 100, 2, sign=False)
+        gap = decimal_text(np.abs(va - vb) / 100, 2, sign=False)
+    elif x.unit == "date":
+        stamps_a, stamps_b = va.astype("datetime64[ns]"), vb.astype("datetime64[ns]")
+        timed = bool((x.values % 86_400_000_000_000).any())
+        fmt = "%Y-%m-%d %H:%M" if timed else "%Y-%m-%d"
+        a = pc.strftime(pa.array(stamps_a), fmt)
+        b = pc.strftime(pa.array(stamps_b), fmt)
+        days = np.abs(va - vb) / 86_400_000_000_000
+        whole = days == np.round(days)
+        gap = pc.if_else(pa.array(whole), pc.binary_join_element_wise(
+            pc.cast(pa.array(np.round(days).astype(np.int64)), pa.string()),
+            pa.array(np.where(days == 1, " day", " days")), ""),
+            pc.binary_join_element_wise(decimal_text(days * 24, 1, sign=False), " h", ""))
+    else:
+        a, b = pc.cast(pa.array(va), pa.string()), pc.cast(pa.array(vb), pa.string())
+        gap = pc.cast(pa.array(np.abs(va - vb)), pa.string())
+    if x.relative:
+        scale = np.maximum(np.abs(va), np.abs(vb)).astype(np.float64)
+        share = np.where(scale > 0, np.abs(va - vb) / np.maximum(scale, 1e-300) * 100, 0)
+        gap = pc.binary_join_element_wise(decimal_text(share, 2, sign=False), "%", "")
+    return pc.binary_join_element_wise(f"{x.name} ", a, " vs ", b, " (", gap, " apart)", "")
+
+
+def _tables(table: pd.DataFrame, links: _Links, same: list[str], ids: np.ndarray | None,
+            cents: np.ndarray | None, reason_of: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    order = np.lexsort((links.row, links.group))
+    row, group = links.row[order], links.group[order]
+    bits = links.bits[order]
+    sorted_links = _Links(row, group, links.partner[order], bits, links.edge[order])
+    kinds = pd.Categorical.from_codes(bits, _KIND_NAMES)
+    rows = pd.DataFrame({"row": row})
+    if ids is not None:
+        rows["id"] = ids[row]
+    rows["group"] = group
+    rows["kind"] = kinds
+    rows["matched_to"] = sorted_links.partner
+    rows["reason"] = reason_of(sorted_links) if len(row) else np.zeros(0, dtype=object)
+    start = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(group) else \
+        np.zeros(0, np.int64)
+    size = np.diff(np.r_[start, len(group)])
+    group_bits = np.bitwise_or.reduceat(bits, start) if len(start) else bits[:0]
+    first = row[start]
+    groups = pd.DataFrame({"group": group[start], "size": size,
+                           "kind": pd.Categorical.from_codes(group_bits, _KIND_NAMES),
+                           "first_row": first})
+    for c in same:
+        label = f"{c} (key)" if c in _RESERVED else c
+        groups[label] = table[c].iloc[first].to_numpy()
+    if cents is not None:
+        amounts = cents[row]
+        total = np.add.reduceat(amounts, start) if len(start) else amounts[:0]
+        largest = np.maximum.reduceat(np.abs(amounts), start) if len(start) else amounts[:0]
+        absolute = np.add.reduceat(np.abs(amounts), start) if len(start) else amounts[:0]
+        groups["total_amount"] = total / 100
+        groups["at_risk"] = (absolute - largest) / 100
+        groups.attrs["at_risk_cents"] = int((absolute - largest).sum())
+    return groups, rows
+
+
+def _facts(n: int, groups: pd.DataFrame, rows: pd.DataFrame, compared: int,
+           has_amount: bool) -> dict[str, Any]:
+    by_group = groups["kind"].value_counts(sort=False)
+    by_row = rows["kind"].value_counts(sort=False)
+    return {
+        "rows": n,
+        "duplicate_rows": len(rows),
+        "groups": len(groups),
+        "groups_by_kind": {str(k): int(v) for k, v in by_group.items() if v},
+        "rows_by_kind": {str(k): int(v) for k, v in by_row.items() if v},
+        "largest_group": int(groups["size"].max()) if len(groups) else 0,
+        "pairs_compared": int(compared),
+        "value_at_risk": groups.attrs["at_risk_cents"] / 100 if has_amount else None,
+    }
+
+
+def _plot(result: Examination, ax: Axes) -> None:
+    """Groups by size (2, 3, 4, 5-9, 10+), stacked by kind."""
+    groups = result["groups"]
+    labels = ["2", "3", "4", "5-9", "10+"]
+    if not len(groups):
+        ax.text(0.5, 0.5, "no duplicates", ha="center", va="center")
+        ax.set_axis_off()
+        return
+    band = np.searchsorted([3, 4, 5, 10], groups["size"].to_numpy(), side="right")
+    bottom = np.zeros(len(labels))
+    for kind in [k for k in _KIND_NAMES if (groups["kind"] == k).any()]:
+        counts = np.bincount(band[(groups["kind"] == kind).to_numpy()], minlength=len(labels))
+        ax.bar(labels, counts, bottom=bottom, label=kind)
+        bottom += counts
+    ax.set_xlabel("rows in the group")
+    ax.set_ylabel("groups")
+    ax.set_title(f"{len(groups):,} duplicate groups, {int(groups['size'].sum()):,} rows")
+    ax.legend(frameon=False, fontsize=8)
