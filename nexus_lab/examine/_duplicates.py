@@ -46,10 +46,11 @@ import pyarrow.compute as pc
 
 from nexus_lab._typing import FrameLike
 from nexus_lab.errors import SchemaError
-from nexus_lab.examine._result import Examination, params_of
+from nexus_lab.examine._result import Examination, params_of, warn
 from nexus_lab.frames import (
     MONEY_COLUMNS,
     decimal_text,
+    describe_rows,
     find_column,
     read_dates,
     read_money,
@@ -71,6 +72,7 @@ _NEAR_BUDGET = 64  # near windows may hold this many pairs per row before simila
 _MAX_PAIRS = 300_000_000  # all pairs within groups: refused beyond this
 _WIDTH = 64  # bytes of a normalized text that are hashed
 _KEY_BATCH = 1 << 18  # texts hashed at once
+_KEY_BUCKET = 1 << 25  # deletion keys grouped at once
 _EPS = 1e-6  # similarities are floats: 1 - 1/10 may read 0.8999999
 _HASH_BASE = np.uint64(0x100000001B3)
 _HASH_MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -223,7 +225,9 @@ def duplicates(
     """
     params = params_of(locals())
     table = to_pandas(df, "table")
-    table = table.set_axis([str(c) for c in table.columns], axis=1)
+    if not all(isinstance(c, str) for c in table.columns):
+        table = table.copy(deep=False)  # names as text, the data not copied
+        table.columns = [str(c) for c in table.columns]
     have = list(table.columns)
     mapping = dict(columns or {})
     same_l, diff_l = _names(same, "same"), _names(different, "different")
@@ -242,26 +246,40 @@ def duplicates(
     _check_overlap(same_c, diff_c, list(near_c), list(sim_c))
     ids = table[id_col].to_numpy() if id_col is not None else None
     money = {c for c in (resolve.optional(m) for m in MONEY_COLUMNS) if c is not None}
-    cents = (read_money(table[amount_col], table="table", column=amount_col, ids=ids)[0]
-             if amount_col is not None else None)
-    nears = [_near(table[c], c, tol, c in money, ids, dayfirst) for c, tol in near_c.items()]
+    cash = _Money(table, ids)
+    notes: list[str] = []
+    cents = None
+    if amount_col is not None:
+        cents, blank = cash(amount_col)
+        if blank.any():
+            warn(f"duplicates: {int(blank.sum()):,} rows have no {amount_col} (first at row "
+                 f"{int(np.flatnonzero(blank)[0])}); their groups' totals count them as 0",
+                 notes)
+    nears = [_near(table[c], c, tol, cash if c in money else None, ids, dayfirst)
+             for c, tol in near_c.items()]
 
     n = len(table)
-    group_codes = _combine([_codes(table[c], c in money, ids) for c in same_c], n)
+    parts = [_codes(table[c], cash if c in money else None, hashed=not fuzzy) for c in same_c]
+    key, span = _combine(parts, n)
     if not fuzzy:
-        links = _exact_links(group_codes)
+        links = _exact_links(key, span, parts)
+        hashed = [c for c, (_, card) in zip(same_c, parts, strict=True) if card == 0]
+        if not _same_values(table, hashed, links):  # two texts of one hash: number them
+            parts = [_codes(table[c], cash if c in money else None) for c in same_c]
+            links = _exact_links(*_combine(parts, n), parts)
         pairs_compared = 0
         reason_of = _ExactReasons(same_c, whole=same is None)
     else:
-        sims = [_Similar(c, t, table[c], _codes(table[c], False, ids)) for c, t in sim_c.items()]
-        diffs = {c: _codes(table[c], c in money, ids) for c in diff_c}
-        finder = _Finder(group_codes, diffs, nears, sims, workers)
+        sims = [_Similar(c, t, table[c], _dense(_codes(table[c])[0])) for c, t in sim_c.items()]
+        diffs = {c: _dense(_codes(table[c], cash if c in money else None)[0]) for c in diff_c}
+        finder = _Finder(_dense(key), diffs, nears, sims, workers)
         links, pairs_compared = finder.run()
         reason_of = _FuzzyReasons(table, same_c, diffs, nears, sims, finder)
     groups, rows = _tables(table, links, same_c, ids, cents, reason_of)
     facts = _facts(n, groups, rows, pairs_compared, cents is not None)
     return Examination("duplicates", params, {"groups": groups, "rows": rows}, facts,
-                       verdict="findings" if len(groups) else "clean", plotter=_plot)
+                       verdict="findings" if len(groups) else "clean", notes=notes,
+                       plotter=_plot)
 
 
 # ----------------------------------------------------------------------------- arguments
@@ -339,8 +357,8 @@ def _check_overlap(*groups: list[str]) -> None:
 _SPAN = re.compile(r"^\s*[+-]?\d*\.?\d+\s*[a-zA-Z]")
 
 
-def _near(values: pd.Series, name: str, tol: object, money: bool, ids: np.ndarray | None,
-          dayfirst: bool | None) -> _Near:
+def _near(values: pd.Series, name: str, tol: object, money: _Money | None,
+          ids: np.ndarray | None, dayfirst: bool | None) -> _Near:
     """A near column read for its tolerance: dates for a span, numbers or money else."""
     fix = ("give a number in the column's units (0.01), a share of the larger value "
            "('1%') or, for dates, a fixed span ('3D', '12h')")
@@ -389,52 +407,106 @@ def _near(values: pd.Series, name: str, tol: object, money: bool, ids: np.ndarra
     if pd.api.types.is_datetime64_any_dtype(values):
         raise SchemaError(f"near[{name!r}] = {tol!r}, but {name!r} holds dates; give a span "
                           f"such as near={{{name!r}: '3D'}}", column=name)
-    if money or not pd.api.types.is_numeric_dtype(values):
-        cents = read_money(values, table="table", column=name, ids=ids)[0]
+    if money is not None or not pd.api.types.is_numeric_dtype(values):
+        if money is None:
+            cents = read_money(values, table="table", column=name, ids=ids)[0]
+        else:
+            cents, missing = money(name)
+            _no_blanks(missing, name, ids)
         return _Near(name, cents, "money", number if relative else number * 100, relative, tol)
     numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
-    if np.isnan(numbers).any():
-        bad = np.isnan(numbers)
-        raise SchemaError(f"table.{name}: missing numbers at rows "
-                          f"{np.flatnonzero(bad)[:5].tolist()}; fill or drop those rows (a "
-                          "blank cannot be near anything)", table="table", column=name,
-                          rows=np.flatnonzero(bad)[:5].tolist())
+    _no_blanks(np.isnan(numbers), name, ids)
     return _Near(name, numbers, "number", number, relative, tol)
+
+
+def _no_blanks(missing: np.ndarray, name: str, ids: np.ndarray | None) -> None:
+    if missing.any():
+        raise SchemaError(f"table.{name}: blanks at {describe_rows(missing, ids)}; fill or "
+                          "drop those rows (a blank is near nothing)", table="table",
+                          column=name, rows=np.flatnonzero(missing)[:5].tolist())
 
 
 # ----------------------------------------------------------------------------- keys
 
 
-def _codes(values: pd.Series, money: bool, ids: np.ndarray | None) -> np.ndarray:
-    """int64 codes of a column (nulls share a code); money compared as cents."""
-    if money and len(values) and not values.isna().all():
-        if values.isna().any():  # blanks are a value of their own, as in pandas
-            codes = np.full(len(values), -1, dtype=np.int64)
-            present = values.notna().to_numpy()
-            cents = read_money(values[present], table="table", column=str(values.name),
-                               ids=None if ids is None else ids[present])[0]
-            codes[present] = pd.factorize(cents)[0]
-            return pd.factorize(codes)[0].astype(np.int64)
-        values = pd.Series(read_money(values, table="table", column=str(values.name),
-                                      ids=ids)[0])
-    return pd.factorize(values, use_na_sentinel=False)[0].astype(np.int64)
+class _Money:
+    """Money columns read once as int64 cents; blanks apart (``missing``)."""
+
+    def __init__(self, table: pd.DataFrame, ids: np.ndarray | None) -> None:
+        self.table, self.ids = table, ids
+        self.read: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def __call__(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        if column not in self.read:
+            values = self.table[column]
+            missing = values.isna().to_numpy()
+            cents = np.zeros(len(values), dtype=np.int64)
+            if missing.any():
+                ids = None if self.ids is None else self.ids[~missing]
+                cents[~missing] = read_money(values[~missing], table="table", column=column,
+                                             ids=ids)[0]
+            else:
+                cents = read_money(values, table="table", column=column, ids=self.ids)[0]
+            self.read[column] = (cents, missing)
+        return self.read[column]
 
 
-def _combine(codes: list[np.ndarray], n: int) -> np.ndarray:
-    """One int64 id per distinct combination of code columns, numbered in order of
-    first appearance."""
-    if not codes:
-        return np.zeros(n, dtype=np.int64)
-    key = codes[0]
-    span = int(key.max(initial=-1)) + 1
-    for c in codes[1:]:
-        card = int(c.max(initial=-1)) + 1
-        if span * card >= 2**62:
-            key = pd.factorize(key)[0].astype(np.int64)
+def _codes(values: pd.Series, money: _Money | None = None, *, hashed: bool = False) -> tuple[
+        np.ndarray, int]:
+    """int64 codes of a column in ``0 .. span - 1`` and the span; equal values share a code,
+    nulls too (as in pandas). Money is compared as cents. Integers of a narrow range are
+    their own codes (no hashing).
+
+    ``hashed``: a column of text may instead give 64-bit hashes of its values (span 0),
+    several times faster than numbering them; the caller checks equal hashes for equal
+    values (:func:`_same_values`).
+    """
+    n = len(values)
+    if hashed and n and money is None and (values.dtype == object or isinstance(
+            values.dtype, pd.StringDtype)) and pd.api.types.infer_dtype(
+                values, skipna=True) == "string":
+        h = pd.util.hash_array(values.to_numpy(dtype=object), categorize=False).view(np.int64)
+        return np.where(values.isna().to_numpy(), np.int64(-1), h), 0
+    if money is not None:
+        cents, missing = money(str(values.name))
+        if missing.any():  # blanks are a value of their own
+            codes, span = _codes(pd.Series(cents))
+            return np.where(missing, span, codes), span + 1
+        values = pd.Series(cents)
+    if n and (pd.api.types.is_integer_dtype(values.dtype) or
+              pd.api.types.is_bool_dtype(values.dtype)) and not isinstance(
+                  values.dtype, pd.api.extensions.ExtensionDtype):
+        ints = values.to_numpy().astype(np.int64, copy=False)
+        lo, hi = int(ints.min()), int(ints.max())
+        if hi - lo < max(4 * n, 1 << 16):
+            return ints - lo, hi - lo + 1
+    codes = pd.factorize(values, use_na_sentinel=False)[0].astype(np.int64, copy=False)
+    return codes, int(codes.max(initial=-1)) + 1
+
+
+def _combine(parts: list[tuple[np.ndarray, int]], n: int) -> tuple[np.ndarray, int]:
+    """One int64 key per distinct combination of coded columns, in ``0 .. span - 1``
+    (not dense: :func:`_dense` numbers them); a hash (span 0) if a part is one."""
+    if not parts:
+        return np.zeros(n, dtype=np.int64), 1
+    if any(span == 0 for _, span in parts):
+        mixed = np.zeros(n, dtype=np.uint64)
+        for codes, _ in parts:
+            mixed = mixed * _HASH_BASE + codes.view(np.uint64)
+        return mixed.view(np.int64), 0
+    key, span = parts[0]
+    for codes, card in parts[1:]:
+        if span * max(card, 1) >= 2**62:
+            key = _dense(key)
             span = int(key.max(initial=-1)) + 1
-        key = key * card + c
-        span *= card
-    return key if len(codes) == 1 else pd.factorize(key)[0].astype(np.int64)
+        key = key * card + codes
+        span *= max(card, 1)
+    return key, span
+
+
+def _dense(key: np.ndarray) -> np.ndarray:
+    """Keys numbered ``0, 1, ...`` in order of first appearance."""
+    return pd.factorize(key)[0].astype(np.int64, copy=False)
 
 
 def _first_rows(codes: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -467,24 +539,39 @@ def _number_groups(component: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return pd.factorize(component)[0].astype(np.int64) + 1 if len(rows) else component
 
 
-def _exact_links(codes: np.ndarray) -> _Links:
-    n = len(codes)
-    size = np.bincount(codes, minlength=int(codes.max(initial=-1)) + 1)
-    rows = np.flatnonzero(size[codes] >= 2)
-    code = codes[rows]
-    group = _number_groups(code, rows)
-    first = np.full(int(group.max(initial=0)) + 1, n, dtype=np.int64)
-    second = np.full_like(first, n)
-    # rows ascend: each group's first and second row are where the group is first seen
-    seen = np.unique(group, return_index=True)[1]
-    first[group[seen]] = rows[seen]
-    later = np.ones(len(rows), dtype=bool)
-    later[seen] = False
-    again = np.unique(group[later], return_index=True)[1]
-    second[group[later][again]] = rows[later][again]
+def _exact_links(key: np.ndarray, span: int, parts: list[tuple[np.ndarray, int]]) -> _Links:
+    """Rows whose key comes twice or more. A row whose value of a narrow column comes once
+    is left out first (counting, no hashing), then the rest are hashed."""
+    n = len(key)
+    if 0 < span <= max(4 * n, 1 << 16):
+        rows = np.flatnonzero(np.bincount(key, minlength=span)[key] >= 2)
+    else:
+        rows = np.arange(n)
+        for codes, card in parts:
+            if 0 < card <= max(4 * n, 1 << 16) and len(rows):
+                rows = rows[np.bincount(codes[rows], minlength=card)[codes[rows]] >= 2]
+        rows = rows[pd.Series(key[rows]).duplicated(keep=False).to_numpy()]
+    group = _number_groups(key[rows], rows)
+    # each group's first and second rows (the rows ascend within a group)
+    order = np.argsort(group, kind="stable")
+    start = np.flatnonzero(np.r_[True, group[order][1:] != group[order][:-1]]) if len(
+        rows) else np.zeros(0, np.int64)
+    first = np.r_[0, rows[order[start]]]
+    second = np.r_[0, rows[order[start + 1]]]
     partner = np.where(rows == first[group], second[group], first[group])
     return _Links(rows, group, partner, np.zeros(len(rows), np.int64),
                   np.full(len(rows), -1, np.int64))
+
+
+def _same_values(table: pd.DataFrame, columns: list[str], links: _Links) -> bool:
+    """Whether every row holds the values of its partner in ``columns`` (nulls equal)."""
+    for c in columns:
+        values = table[c].to_numpy(dtype=object)
+        a, b = values[links.row], values[links.partner]
+        blank_a, blank_b = pd.isna(a), pd.isna(b)
+        if not np.all(np.where(blank_a | blank_b, blank_a & blank_b, a == b)):
+            return False
+    return True
 
 
 # ----------------------------------------------------------------------------- fuzzy pairs
@@ -527,36 +614,34 @@ def _normalize(values: pd.Series) -> pa.Array:
     return pc.utf8_trim_whitespace(text)
 
 
-def _deletion_keys(norm: pa.Array, group: np.ndarray, variants: np.ndarray) -> tuple[
-        np.ndarray, np.ndarray]:
-    """``(item, key)``: the hash of each text within its group, and for ``variants`` the
-    hashes of the text with one character left out (bytes; the first :data:`_WIDTH`).
+def _deletion_keys(norm: pa.Array, group: np.ndarray, variants: np.ndarray) -> Iterator[
+        tuple[np.ndarray, np.ndarray]]:
+    """``(item, key)`` in batches: the hash of each text within its group, and for
+    ``variants`` the hashes of the text with one character left out (bytes; the first
+    :data:`_WIDTH`).
 
     Two texts one edit apart (replaced, dropped, added or two neighbours swapped) share
     a key: both without the replaced or swapped character, or the longer one without
     the added one.
     """
-    items, keys = [], []
     powers = np.cumprod(np.r_[np.uint64(1), np.full(_WIDTH, _HASH_BASE, np.uint64)],
                         dtype=np.uint64)
     for lo in range(0, len(norm), _KEY_BATCH):
-        mat, length = encode_bytes(norm.slice(lo, _KEY_BATCH), _WIDTH)
+        part = norm.slice(lo, _KEY_BATCH)
+        widest = int(pc.max(pc.binary_length(part)).as_py() or 0)
+        mat, length = encode_bytes(part, max(1, min(widest, _WIDTH)))
         m, width = mat.shape
         prefix = np.zeros((m, width + 1), dtype=np.uint64)
         for j in range(width):  # a loop over character positions
             prefix[:, j + 1] = prefix[:, j] * _HASH_BASE + (mat[:, j].astype(np.uint64) + 1)
         mix = (group[lo:lo + m].astype(np.uint64) + np.uint64(1)) * _HASH_MIX
         full = prefix[np.arange(m), length] + mix
-        items.append(np.arange(lo, lo + m))
-        keys.append(full)
         col = np.arange(width)
         take = (col[None, :] < length[:, None]) & variants[lo:lo + m, None]
         r, j = np.nonzero(take)
         exp = length[r] - j - 1
         h = full[r] + (prefix[r, j] - prefix[r, j + 1]) * powers[exp]
-        items.append(r + lo)
-        keys.append(h)
-    return np.concatenate(items), np.concatenate(keys)
+        yield np.r_[np.arange(lo, lo + m), r + lo], np.r_[full, h]
 
 
 def _similarity(a: np.ndarray, b: np.ndarray, la: np.ndarray, lb: np.ndarray, t: float,
@@ -593,9 +678,9 @@ class _Finder:
                  sims: list[_Similar], workers: int) -> None:
         self.diffs, self.nears, self.sims, self.workers = diffs, nears, sims, workers
         n = len(group)
-        parts = [group, *diffs.values(), *(pd.factorize(x.values)[0] for x in nears),
+        parts = [group, *diffs.values(), *(_dense(x.values) for x in nears),
                  *(s.codes for s in sims)]
-        self.rep_of = _combine([np.asarray(p, dtype=np.int64) for p in parts], n)
+        self.rep_of = _dense(_combine([(p, int(p.max(initial=-1)) + 1) for p in parts], n)[0])
         count = int(self.rep_of.max(initial=-1)) + 1
         self.order, start, self.rep_size = _first_rows(self.rep_of, count)
         self.rep_first = self.order[start] if count else np.zeros(0, np.int64)
@@ -682,56 +767,16 @@ class _Finder:
         norm = s.norm[pool]
         filled = s.length[pool] > 0
         pool = pool[filled]
-        unit_key = _combine([self.rep_group[pool], pd.factorize(norm[filled])[0]], len(pool))
+        parts = [self.rep_group[pool], _dense(norm[filled])]
+        unit_key = _dense(_combine([(p, int(p.max(initial=-1)) + 1) for p in parts],
+                                   len(pool))[0])
         n_units = int(unit_key.max(initial=-1)) + 1
         u_order, u_start, u_size = _first_rows(unit_key, n_units)
         u_rep = pool[u_order[u_start]]  # a representative per distinct text
         u_group = self.rep_group[u_rep]
         texts = s.norm[u_rep]
         lengths = s.length[u_rep]
-        # groups of few texts: all pairs; the rest by keys and neighbours
-        per_group = np.bincount(u_group)
-        small = per_group[u_group] <= SMALL_GROUP
-        unit_pairs: list[tuple[np.ndarray, np.ndarray]] = []
-        idx = np.flatnonzero(small)
-        idx = idx[np.argsort(u_group[idx], kind="stable")]
-        for i, j in _sorted_pairs(u_group[idx], SMALL_GROUP, SMALL_GROUP):
-            unit_pairs.append((idx[i], idx[j]))
-        big = np.flatnonzero(~small)
-        if len(big):
-            t = s.threshold
-            edits = np.floor((1 - t) * lengths[big] / t + 1e-9)
-            items, keys = _deletion_keys(pa.array(texts[big], pa.string()), u_group[big],
-                                         edits >= 1)
-            shared = pd.Series(keys).duplicated(keep=False).to_numpy()
-            items, keys = items[shared], keys[shared]
-            o = np.argsort(keys, kind="stable")
-            for i, j in _sorted_pairs(keys[o], SMALL_GROUP, WINDOW):
-                a, b = big[items[o[i]]], big[items[o[j]]]
-                unit_pairs.append((a[a != b], b[a != b]))
-            long = big[edits >= 2]
-            if len(long):
-                text = pa.array(texts[long], pa.string())
-                rotated = pc.replace_substring_regex(text, r"^(\S+) (.*)$", r"\2 \1")
-                for key in (text, pc.utf8_reverse(text), rotated):
-                    tab = pa.table({"g": u_group[long], "t": key})
-                    o = pc.sort_indices(tab, sort_keys=[("g", "ascending"), ("t", "ascending")])
-                    o = o.to_numpy()
-                    for i, j in _sorted_pairs(u_group[long][o], 0, WINDOW):
-                        unit_pairs.append((long[o[i]], long[o[j]]))
-        if not unit_pairs:
-            unit_pairs.append((np.zeros(0, np.int64), np.zeros(0, np.int64)))
-        ua = np.concatenate([p[0] for p in unit_pairs])
-        ub = np.concatenate([p[1] for p in unit_pairs])
-        key = np.unique(np.minimum(ua, ub) * n_units + np.maximum(ua, ub))
-        ua, ub = key // max(n_units, 1), key % max(n_units, 1)
-        sim = np.zeros(len(ua), dtype=np.float32)
-        for lo in range(0, len(ua), _BATCH):
-            a, b = ua[lo:lo + _BATCH], ub[lo:lo + _BATCH]
-            sim[lo:lo + _BATCH] = _similarity(texts[a], texts[b], lengths[a], lengths[b],
-                                              s.threshold, self.workers)
-        self.compared += len(ua)
-        ua, ub = ua[sim > 0], ub[sim > 0]
+        ua, ub = _similar_texts(texts, lengths, u_group, s.threshold, self.workers, self)
         # representatives of one text: all alike on it; of two similar texts: each pair
         reps = pool[u_order]
         alone = len(self.sims) == 1 and not self.nears and not self.diffs
@@ -855,6 +900,71 @@ class _Finder:
         for s in self.sims:
             bits |= np.where(s.codes[ra] != s.codes[rb], _SIMILAR, 0)
         return bits
+
+
+def _similar_texts(texts: np.ndarray, lengths: np.ndarray, group: np.ndarray, t: float,
+                   workers: int, counter: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs ``(i, j)``, ``i < j``, of distinct texts of one group that are similar.
+
+    Groups of few texts compare all pairs; larger ones the texts that share a deletion
+    key (bucketed by key, so that memory stays bounded) and, for texts long enough for
+    two edits, sorted neighbours. Each batch of candidates is checked as it comes;
+    ``counter.compared`` counts them.
+    """
+    found_a: list[np.ndarray] = []
+    found_b: list[np.ndarray] = []
+
+    def check(a: np.ndarray, b: np.ndarray) -> None:
+        a, b = np.minimum(a, b), np.maximum(a, b)
+        key = np.sort(a * len(texts) + b)
+        key = key[np.r_[True, key[1:] != key[:-1]]] if len(key) else key
+        a, b = key // len(texts), key % len(texts)
+        counter.compared += len(a)
+        sim = _similarity(texts[a], texts[b], lengths[a], lengths[b], t, workers)
+        found_a.append(a[sim > 0])
+        found_b.append(b[sim > 0])
+
+    per_group = np.bincount(group) if len(group) else np.zeros(0, np.int64)
+    small = per_group[group] <= SMALL_GROUP
+    idx = np.flatnonzero(small)
+    idx = idx[np.argsort(group[idx], kind="stable")]
+    for i, j in _sorted_pairs(group[idx], SMALL_GROUP, SMALL_GROUP):
+        check(idx[i], idx[j])
+    big = np.flatnonzero(~small)
+    edits = np.floor((1 - t) * lengths[big] / t + 1e-9)
+    variants = edits >= 1
+    entries = len(big) + int(np.minimum(lengths[big][variants], _WIDTH).sum())
+    buckets = max(1, -(-entries // _KEY_BUCKET))
+    # a key's low bits hold its text, so that one plain sort groups the keys (the 40 or
+    # so bits of hash left make a few chance candidates, checked like the others)
+    bits = np.uint64(max(1, len(big) - 1).bit_length())
+    parts: list[list[np.ndarray]] = [[] for _ in range(buckets)]
+    for items, keys in _deletion_keys(pa.array(texts[big], pa.string()), group[big], variants):
+        packed = (keys >> bits << bits) | items.astype(np.uint64)
+        which = ((keys >> bits) % np.uint64(buckets)).astype(np.int64)
+        for b in range(buckets):  # a loop over buckets
+            parts[b].append(packed[which == b])
+    for b in range(buckets):
+        packed = np.sort(np.concatenate(parts[b])) if parts[b] else np.zeros(0, np.uint64)
+        parts[b] = []
+        items = (packed & ((np.uint64(1) << bits) - np.uint64(1))).astype(np.int64)
+        for i, j in _sorted_pairs(packed >> bits, SMALL_GROUP, WINDOW):
+            a, b_ = big[items[i]], big[items[j]]
+            check(a[a != b_], b_[a != b_])
+    long = big[edits >= 2]
+    if len(long):
+        text = pa.array(texts[long], pa.string())
+        rotated = pc.replace_substring_regex(text, r"^(\S+) (.*)$", r"\2 \1")
+        for key in (text, pc.utf8_reverse(text), rotated):
+            tab = pa.table({"g": group[long], "t": key})
+            o = pc.sort_indices(tab, sort_keys=[("g", "ascending"), ("t", "ascending")])
+            o = o.to_numpy()
+            for i, j in _sorted_pairs(group[long][o], 0, WINDOW):
+                check(long[o[i]], long[o[j]])
+    if not found_a:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    key = np.unique(np.concatenate(found_a) * len(texts) + np.concatenate(found_b))
+    return key // len(texts), key % len(texts)
 
 
 def _expand(start: np.ndarray, size: np.ndarray, ua: np.ndarray, ub: np.ndarray) -> Iterator[
@@ -1004,37 +1114,36 @@ def _near_text(x: _Near, r: np.ndarray, p: np.ndarray) -> pa.Array:
 
 def _tables(table: pd.DataFrame, links: _Links, same: list[str], ids: np.ndarray | None,
             cents: np.ndarray | None, reason_of: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
-    order = np.lexsort((links.row, links.group))
+    order = np.argsort(links.group, kind="stable")  # the rows ascend within a group
     row, group = links.row[order], links.group[order]
     bits = links.bits[order]
     sorted_links = _Links(row, group, links.partner[order], bits, links.edge[order])
-    kinds = pd.Categorical.from_codes(bits, _KIND_NAMES)
-    rows = pd.DataFrame({"row": row})
+    columns: dict[str, Any] = {"row": row}
     if ids is not None:
-        rows["id"] = ids[row]
-    rows["group"] = group
-    rows["kind"] = kinds
-    rows["matched_to"] = sorted_links.partner
-    rows["reason"] = reason_of(sorted_links) if len(row) else np.zeros(0, dtype=object)
+        columns["id"] = ids[row]
+    columns.update(group=group, kind=pd.Categorical.from_codes(bits, _KIND_NAMES),
+                   matched_to=sorted_links.partner,
+                   reason=reason_of(sorted_links) if len(row) else np.zeros(0, dtype=object))
+    rows = pd.DataFrame(columns)
     start = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(group) else \
         np.zeros(0, np.int64)
     size = np.diff(np.r_[start, len(group)])
     group_bits = np.bitwise_or.reduceat(bits, start) if len(start) else bits[:0]
     first = row[start]
-    groups = pd.DataFrame({"group": group[start], "size": size,
-                           "kind": pd.Categorical.from_codes(group_bits, _KIND_NAMES),
-                           "first_row": first})
+    columns = {"group": group[start], "size": size,
+               "kind": pd.Categorical.from_codes(group_bits, _KIND_NAMES), "first_row": first}
     for c in same:
-        label = f"{c} (key)" if c in _RESERVED else c
-        groups[label] = table[c].iloc[first].to_numpy()
+        columns[f"{c} (key)" if c in _RESERVED else c] = table[c].iloc[first].to_numpy()
+    at_risk = 0
     if cents is not None:
         amounts = cents[row]
         total = np.add.reduceat(amounts, start) if len(start) else amounts[:0]
         largest = np.maximum.reduceat(np.abs(amounts), start) if len(start) else amounts[:0]
         absolute = np.add.reduceat(np.abs(amounts), start) if len(start) else amounts[:0]
-        groups["total_amount"] = total / 100
-        groups["at_risk"] = (absolute - largest) / 100
-        groups.attrs["at_risk_cents"] = int((absolute - largest).sum())
+        columns.update(total_amount=total / 100, at_risk=(absolute - largest) / 100)
+        at_risk = int((absolute - largest).sum())
+    groups = pd.DataFrame(columns)
+    groups.attrs["at_risk_cents"] = at_risk
     return groups, rows
 
 

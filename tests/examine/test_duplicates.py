@@ -342,3 +342,12 @@ def test_other_bad_calls_are_refused():
         duplicates(df, similar=["vendor"])
     with pytest.raises(SchemaError, match=r"table\.amount"):
         duplicates(pd.DataFrame({"amount": ["1.00", "x"]}), near={"amount": 1})
+
+
+def test_texts_of_one_hash_are_told_apart(monkeypatch):
+    """Exact keys of text are hashed; equal hashes of unequal texts fall back to numbering."""
+    df = pd.DataFrame({"k": ["a", "b", "a", None, None, "c"], "n": [1, 1, 1, 2, 2, 3]})
+    monkeypatch.setattr(pd.util, "hash_array", lambda values, **kw: np.zeros(len(values),
+                                                                             np.uint64))
+    res = duplicates(df, same=["k", "n"])
+    assert _groups(res) == {frozenset({0, 2}), frozenset({3, 4})}
