@@ -61,7 +61,7 @@ from nexus_lab.text import as_string_array, encode_bytes, fold_marks
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-__all__ = ["SMALL_GROUP", "WINDOW", "duplicates"]
+__all__ = ["duplicates"]
 
 #: Same-groups with up to this many distinct texts compare every pair of them.
 SMALL_GROUP = 32
@@ -69,6 +69,7 @@ SMALL_GROUP = 32
 WINDOW = 4
 _BATCH = 1 << 20  # pairs per similarity batch
 _NEAR_BUDGET = 64  # near windows may hold this many pairs per row before similar takes over
+_NEAR_CAP = 50_000_000  # ... and this many in all
 _MAX_PAIRS = 300_000_000  # all pairs within groups: refused beyond this
 _WIDTH = 64  # bytes of a normalized text that are hashed
 _KEY_BATCH = 1 << 18  # texts hashed at once
@@ -97,7 +98,6 @@ class _Near:
     unit: str  # "money", "date" or "number"
     tol: float
     relative: bool
-    written: object  # as the user gave it
 
     def within(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         va, vb = self.values[a], self.values[b]
@@ -403,7 +403,7 @@ def _near(values: pd.Series, name: str, tol: object, money: _Money | None,
                               f"numbers ({values.dtype}); give a number instead, e.g. "
                               f"near={{{name!r}: 0.01}}", column=name)
         stamps = read_dates(values, table="table", column=name, ids=ids, dayfirst=dayfirst)[0]
-        return _Near(name, stamps.astype(np.int64), "date", float(span.value), False, tol)
+        return _Near(name, stamps.astype(np.int64), "date", float(span.value), False)
     if pd.api.types.is_datetime64_any_dtype(values):
         raise SchemaError(f"near[{name!r}] = {tol!r}, but {name!r} holds dates; give a span "
                           f"such as near={{{name!r}: '3D'}}", column=name)
@@ -413,10 +413,10 @@ def _near(values: pd.Series, name: str, tol: object, money: _Money | None,
         else:
             cents, missing = money(name)
             _no_blanks(missing, name, ids)
-        return _Near(name, cents, "money", number if relative else number * 100, relative, tol)
+        return _Near(name, cents, "money", number if relative else number * 100, relative)
     numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
     _no_blanks(np.isnan(numbers), name, ids)
-    return _Near(name, numbers, "number", number, relative, tol)
+    return _Near(name, numbers, "number", number, relative)
 
 
 def _no_blanks(missing: np.ndarray, name: str, ids: np.ndarray | None) -> None:
@@ -686,6 +686,7 @@ class _Finder:
         self.rep_first = self.order[start] if count else np.zeros(0, np.int64)
         self.rep_group = group[self.rep_first]
         self.compared = 0
+        self.orders: dict[str, np.ndarray] = {}
         self.edge_a: list[np.ndarray] = []
         self.edge_b: list[np.ndarray] = []
         self.edge_sim: list[np.ndarray] = []
@@ -724,40 +725,59 @@ class _Finder:
 
     def _order(self, pool: np.ndarray, x: _Near) -> tuple[np.ndarray, np.ndarray]:
         """``pool`` sorted by group and ``x``, and the group of each."""
-        order = pool[np.lexsort((x.values[self.rep_first[pool]], self.rep_group[pool]))]
+        if x.name not in self.orders:
+            v, g = x.values[self.rep_first[pool]], self.rep_group[pool]
+            lo = v.min(initial=0)
+            span = int(v.max(initial=0) - lo) + 1 if v.dtype.kind == "i" else 0
+            if 0 < span and span * (int(g.max(initial=0)) + 1) < 2**62:
+                order = np.argsort(g * span + (v - lo))  # one sort of one key
+            else:
+                by_value = np.argsort(v)
+                order = by_value[np.argsort(g[by_value], kind="stable")]
+            self.orders[x.name] = pool[order]
+        order = self.orders[x.name]
         return order, self.rep_group[order]
 
-    def _crowding(self, pool: np.ndarray, x: _Near) -> float:
-        """The share of sorted neighbours within ``x``'s tolerance: the near column with
-        the fewest makes the smallest windows."""
+    def _windows(self, pool: np.ndarray, x: _Near) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Pairs within ``x``'s tolerance, by offset in the order of ``x`` within each
+        group: offset ``k + 1`` is tried only where offset ``k`` was still within."""
         order, g = self._order(pool, x)
-        act = np.flatnonzero(g[1:] == g[:-1])
-        hit = x.within(self.rep_first[order[act]], self.rep_first[order[act + 1]])
-        return float(hit.mean()) if len(hit) else 0.0
-
-    def _near_source(self, pool: np.ndarray, x: _Near, budget: float) -> bool:
-        """Pairs within ``x``'s tolerance in the order of ``x`` within each group; False
-        (and nothing kept) when they would exceed ``budget``."""
-        order, g = self._order(pool, x)
-        only = len(self.nears) == 1 and not self.sims and not self.diffs
-        batches, total = [], 0
         act = np.flatnonzero(g[1:] == g[:-1])
         k = 1
         while len(act):
             act = act[x.within(self.rep_first[order[act]], self.rep_first[order[act + k]])]
             if not len(act):
-                break
-            batches.append((order[act], order[act + k]))
-            total += len(act)
-            if total > budget:
-                return False
-            if only:  # neighbours within the tolerance chain every group
-                break
+                return
+            yield order[act], order[act + k]
             k += 1
             act = act[act + k < len(order)]
             act = act[g[act + k] == g[act]]
-        for a, b in batches:
-            self._keep(a, b, skip=x.name)
+
+    def _window_pairs(self, pool: np.ndarray, x: _Near, limit: float) -> int:
+        """How many pairs ``x``'s windows hold (counting stops past ``limit``)."""
+        total = 0
+        for a, _ in self._windows(pool, x):
+            total += len(a)
+            if total > limit:
+                break
+        return total
+
+    def _near_source(self, pool: np.ndarray) -> bool:
+        """Candidates from the windows of the near column that holds the fewest pairs;
+        False (nothing done) when a similar column would give fewer."""
+        if len(self.nears) == 1 and not self.sims and not self.diffs:
+            # neighbours within the tolerance chain every group: offset 1 suffices
+            for a, b in self._windows(pool, self.nears[0]):
+                self._keep(a, b, skip=self.nears[0].name)
+                break
+            return True
+        limit = min(_NEAR_BUDGET * len(pool), _NEAR_CAP) if self.sims else float("inf")
+        sizes = [self._window_pairs(pool, x, limit) for x in self.nears]
+        best = self.nears[int(np.argmin(sizes))]
+        if min(sizes) > limit:
+            return False
+        for a, b in self._windows(pool, best):
+            self._keep(a, b, skip=best.name)
         return True
 
     def _similar_source(self, pool: np.ndarray, s: _Similar) -> None:
@@ -809,15 +829,13 @@ class _Finder:
 
     def run(self) -> tuple[_Links, int]:
         pool = self._pool()
-        for s in self.sims:
-            norm = _normalize(s.raw.iloc[self.rep_first])
-            s.norm = np.asarray(norm.to_numpy(zero_copy_only=False), dtype=object)
-            s.length = pc.utf8_length(norm).to_numpy().astype(np.int64)
-        done = False
-        if self.nears:
-            budget = _NEAR_BUDGET * len(pool) if self.sims else float("inf")
-            done = self._near_source(pool, min(self.nears, key=lambda x: self._crowding(
-                pool, x)), budget)
+        for s in self.sims:  # only representatives that have a partner to compare with
+            norm = _normalize(s.raw.iloc[self.rep_first[pool]])
+            s.norm = np.full(len(self.rep_first), "", dtype=object)
+            s.norm[pool] = norm.to_numpy(zero_copy_only=False)
+            s.length = np.zeros(len(self.rep_first), dtype=np.int64)
+            s.length[pool] = pc.utf8_length(norm).to_numpy()
+        done = bool(self.nears) and self._near_source(pool)
         if not done and self.sims:
             self._similar_source(pool, self.sims[0])
         elif not done and len(self.diffs) == 1 and not self.nears and not self.sims:
@@ -1061,12 +1079,15 @@ class _FuzzyReasons:
 
 
 def _join(parts: list[pa.Array], sep: str, m: int) -> pa.Array:
-    """Join texts element-wise, nulls left out (all null: an empty text)."""
-    if len(parts) == 1:  # (pyarrow's join of one array with "skip" loses rows)
-        return pc.fill_null(parts[0], "")
-    if not parts:
-        return pa.array(np.full(m, "", dtype=object), pa.string())
-    return pc.binary_join_element_wise(*parts, sep, null_handling="skip")
+    """Join texts element-wise, nulls left out (all null: an empty text).
+
+    (pyarrow's own join with ``null_handling="skip"`` drops the rows that are all null.)
+    """
+    acc = pa.nulls(m, pa.string())
+    for part in parts:
+        both = pc.binary_join_element_wise(acc, part, sep)
+        acc = pc.if_else(pc.is_null(acc), part, pc.if_else(pc.is_null(part), acc, both))
+    return pc.fill_null(acc, "")
 
 
 def _where(mask: np.ndarray, value: object, null: pa.Array) -> pa.Array:

@@ -158,6 +158,27 @@ def test_similar_blocks_keep_pairs_of_two_edits():
     assert all(any(s <= t for t in truth) for s in _groups(res))
 
 
+@pytest.mark.parametrize("kw", [
+    {"near": {"date": "400D"}},  # windows too wide: the similar texts give the candidates
+    {"near": {"date": "3D"}},  # narrow windows give them
+    {"different": ["amount"]},
+])
+def test_similar_with_other_criteria_agrees_with_every_pair_compared(kw):
+    df, _ = invoices(700, 90, "words", 8)
+    df.loc[::7, "vendor"] = df["vendor"].iloc[1::7].to_numpy()  # some vendors twice
+    res = duplicates(df, similar={"vendor": 0.9}, **kw)
+    a, b = _similar_pairs(_norm(df["vendor"]), 0.9)
+    ia, ib = np.r_[a, b], np.r_[b, a]
+    day = df["date"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    amount = df["amount"].to_numpy()
+    if "near" in kw:
+        span = int(kw["near"]["date"][:-1])
+        ok = np.abs(day[ia] - day[ib]) <= span
+    else:
+        ok = amount[ia] != amount[ib]
+    assert _groups(res) == _components(len(df), ia[ok], ib[ok])
+
+
 def test_near_and_similar_find_planted_invoices():
     for style, seed in (("words", 3), ("coined", 4)):
         df, planted = invoices(4000, 300, style, seed)
