@@ -265,6 +265,8 @@ def duplicates(
     ids = table[id_col].to_numpy() if id_col is not None else None
     money = {c for c in (resolve.optional(m) for m in MONEY_COLUMNS) if c is not None}
     cash = _Money(table, ids)
+    nears = [_near(table[c], c, tol, cash if c in money else None, ids, dayfirst)
+             for c, tol in near_c.items()]
     notes: list[str] = []
     cents = None
     if amount_col is not None:
@@ -273,8 +275,6 @@ def duplicates(
             warn(f"duplicates: {int(blank.sum()):,} rows have no {amount_col} (first at row "
                  f"{int(np.flatnonzero(blank)[0])}); their groups' totals count them as 0",
                  notes)
-    nears = [_near(table[c], c, tol, cash if c in money else None, ids, dayfirst)
-             for c, tol in near_c.items()]
 
     n = len(table)
     parts = [_codes(table[c], cash if c in money else None, hashed=not fuzzy) for c in same_c]

@@ -372,3 +372,13 @@ def test_texts_of_one_hash_are_told_apart(monkeypatch):
                                                                              np.uint64))
     res = duplicates(df, same=["k", "n"])
     assert _groups(res) == {frozenset({0, 2}), frozenset({3, 4})}
+
+
+def test_blank_amounts_count_as_zero_with_a_warning():
+    df = pd.DataFrame({"invoice_no": [1, 1, 2, 2], "amount": [5.0, 5.0, None, None]})
+    with pytest.warns(examine.ExamineWarning, match="2 rows have no amount"):
+        res = duplicates(df, same=["invoice_no", "amount"])
+    assert res["groups"]["total_amount"].tolist() == [10.0, 0.0]
+    assert res.summary()["warnings"] and res.summary()["value_at_risk"] == 5.0
+    with pytest.raises(SchemaError, match="blanks at rows 2, 3"):
+        duplicates(df, same=["invoice_no"], near={"amount": 1})
