@@ -7,11 +7,15 @@ no Python loop over rows); every similarity is then computed with torch over
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import torch
+
+if TYPE_CHECKING:  # pragma: no cover - torch loads where a similarity is computed
+    import torch
 
 SENTINEL = 2**31 - 1  # pads q-gram code rows; sorts last, never counted
 
@@ -199,6 +203,8 @@ def qgram_similarity(
     dice, overlap : torch.Tensor
         float32 ``(P,)``; 0 where a string has no q-gram.
     """
+    import torch
+
     a = codes_a.contiguous()
     b = codes_b.contiguous()
     pos = torch.searchsorted(b, a).clamp_(max=b.shape[1] - 1)
@@ -233,6 +239,8 @@ def levenshtein_similarity(
     torch.Tensor
         float32 ``(P,)`` in [0, 1]; 1 for two empty strings.
     """
+    import torch
+
     p, width = a.shape
     j = torch.arange(width + 1, device=a.device, dtype=torch.int32)
     prev = j.expand(p, width + 1).clone()
