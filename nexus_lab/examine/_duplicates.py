@@ -674,9 +674,9 @@ def _deletion_keys(texts: np.ndarray, lengths: np.ndarray, group: np.ndarray,
 
 def _similarity(a: np.ndarray, b: np.ndarray, la: np.ndarray, lb: np.ndarray, t: float,
                 workers: int) -> np.ndarray:
-    """Damerau-Levenshtein similarity of text pairs, 0 below ``t`` (a length filter,
-    then Levenshtein, which is never above it by more than double, then the exact
-    measure on what is left)."""
+    """Damerau-Levenshtein similarity of text pairs, 0 below ``t``: a length filter, then
+    Levenshtein (at most twice as many edits: a swap is two), then the exact measure on
+    what is left."""
     from rapidfuzz import process
     from rapidfuzz.distance import DamerauLevenshtein, Levenshtein
 
