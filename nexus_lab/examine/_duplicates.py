@@ -484,7 +484,10 @@ def _codes(values: pd.Series, money: _Money | None = None, *, hashed: bool = Fal
             values.dtype, pd.StringDtype)) and pd.api.types.infer_dtype(
                 values, skipna=True) == "string":
         h = pd.util.hash_array(values.to_numpy(dtype=object), categorize=False).view(np.int64)
-        return np.where(values.isna().to_numpy(), np.int64(-1), h), 0
+        # every kind of null hashes alike (a text with such a hash is caught by the check)
+        nulls = pd.util.hash_array(np.array([None, np.nan, pd.NA], dtype=object),
+                                   categorize=False).view(np.int64)
+        return np.where(np.isin(h, nulls), np.int64(-1), h), 0
     if money is not None:
         cents, missing = money(str(values.name))
         if missing.any():  # blanks are a value of their own
@@ -586,8 +589,8 @@ def _same_values(table: pd.DataFrame, columns: list[str], links: _Links) -> bool
     for c in columns:
         values = table[c].to_numpy(dtype=object)
         a, b = values[links.row], values[links.partner]
-        blank_a, blank_b = pd.isna(a), pd.isna(b)
-        if not np.all(np.where(blank_a | blank_b, blank_a & blank_b, a == b)):
+        unequal = np.flatnonzero(a != b)  # nulls among them: NaN is not NaN
+        if not (pd.isna(a[unequal]) & pd.isna(b[unequal])).all():
             return False
     return True
 
