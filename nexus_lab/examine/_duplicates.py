@@ -211,8 +211,8 @@ def duplicates(
     edit every pair is found; pairs two or more edits apart in groups of more than
     :data:`SMALL_GROUP` texts are found among sorted neighbours, most but not all of
     them (98% of long vendor names with two typos in the tests). Near and different
-    pairs are always all found. One million vendor names take about half a minute on
-    two cores.
+    pairs are always all found. One million distinct vendor names take 10 to 25
+    seconds on two shared cores.
 
     Examples
     --------
