@@ -234,7 +234,7 @@ def sod_quality(seeds: range) -> pd.DataFrame:
 
 def speed(args, bp) -> pd.DataFrame:
     rows = []
-    gl, t_gen = clock(synth_general_ledger, args.lines, "misstated", 0)
+    (gl, _, _), t_gen = clock(synth_general_ledger, args.lines, "misstated", 0)
     print(f"generated {len(gl):,} lines in {t_gen:.1f} s", file=sys.stderr)
     _, t_je = clock(je_tests, gl)
     rows.append({"what": f"journal_entry_tests, {len(gl):,} lines", "nexus_lab s": t_je,
@@ -271,7 +271,7 @@ def speed(args, bp) -> pd.DataFrame:
     out["speed-up"] = (out["reference s"] / out["nexus_lab s"]).round(1)
     out["nexus_lab s"] = out["nexus_lab s"].round(2)
     out["reference s"] = out["reference s"].round(2)
-    return out
+    return out.astype(object).where(out.notna(), "")
 
 
 def vendor_names(n: int, seed: int = 0) -> pd.DataFrame:

@@ -7,11 +7,15 @@ no Python loop over rows); every similarity is then computed with torch over
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import torch
+
+if TYPE_CHECKING:  # pragma: no cover - torch loads where a similarity is computed
+    import torch
 
 SENTINEL = 2**31 - 1  # pads q-gram code rows; sorts last, never counted
 
@@ -77,22 +81,32 @@ def drop_numbers(text: pa.Array) -> pa.Array:
     return pc.replace_substring_regex(text, r"[^\s*#/]*[0-9][^\s*#/]*", " ")
 
 
+def fold_marks(text: pa.Array) -> pa.Array:
+    """Spell letters with marks plainly in upper-case text: umlauts as German banks
+    spell them, any other mark dropped.
+
+    Examples
+    --------
+    >>> fold_marks(pa.array(["CAFÉ ZÜRCHER", "ACME"])).to_pylist()
+    ['CAFE ZUERCHER', 'ACME']
+    """
+    plain = pc.string_is_ascii(text)
+    if pc.all(plain).as_py() in (True, None):
+        return text
+    marked = pc.fill_null(pc.invert(plain), False)  # only the texts with such letters
+    rest = pc.filter(text, marked)
+    for letter, spelled in _SPELLED:
+        rest = pc.replace_substring(rest, letter, spelled)
+    rest = pc.replace_substring_regex(pc.utf8_normalize(rest, "NFKD"), r"\p{Mn}+", "")
+    return pc.replace_with_mask(text, marked, rest)
+
+
 def normalize_name(values: object) -> pa.Array:
     """Upper-case, drop digits, punctuation and bank noise words; collapse spaces.
 
     ``"POS DEBIT 4821 Office-Depot #1023"`` becomes ``"OFFICE DEPOT"``.
     """
-    text = pc.utf8_upper(as_string_array(values))
-    # letters with marks keep their letter: umlauts as German banks spell them, then
-    # any other mark dropped ("CAFÉ ZÜRCHER" -> "CAFE ZUERCHER")
-    plain = pc.string_is_ascii(text)
-    if not pc.all(plain).as_py():  # only the texts with such letters
-        marked = pc.invert(plain)
-        rest = pc.filter(text, marked)
-        for letter, spelled in _SPELLED:
-            rest = pc.replace_substring(rest, letter, spelled)
-        rest = pc.replace_substring_regex(pc.utf8_normalize(rest, "NFKD"), r"\p{Mn}+", "")
-        text = pc.replace_with_mask(text, marked, rest)
+    text = fold_marks(pc.utf8_upper(as_string_array(values)))
     text = pc.replace_substring_regex(text, r"['’`]", "")  # KIM'S -> KIMS, as banks write it
     text = drop_numbers(text)
     text = pc.replace_substring_regex(text, r"[^A-Z ]+", " ")
@@ -189,6 +203,8 @@ def qgram_similarity(
     dice, overlap : torch.Tensor
         float32 ``(P,)``; 0 where a string has no q-gram.
     """
+    import torch
+
     a = codes_a.contiguous()
     b = codes_b.contiguous()
     pos = torch.searchsorted(b, a).clamp_(max=b.shape[1] - 1)
@@ -223,6 +239,8 @@ def levenshtein_similarity(
     torch.Tensor
         float32 ``(P,)`` in [0, 1]; 1 for two empty strings.
     """
+    import torch
+
     p, width = a.shape
     j = torch.arange(width + 1, device=a.device, dtype=torch.int32)
     prev = j.expand(p, width + 1).clone()

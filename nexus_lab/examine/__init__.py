@@ -9,6 +9,8 @@ service can record who ran what on which data and replay the call exactly.
   ``by=``, equal to benford_py's figures.
 * :func:`gaps`: missing numbers, dates (calendar or business days) and numbered
   documents (``INV-00123``) in a sequence, and its duplicates.
+* :func:`duplicates`: exact duplicates on key fields, and same-same-different, -near
+  and -similar duplicates (Arbutus, ACL FUZZYDUP), unsorted input, linear memory.
 * :func:`stratify`, :func:`age`, :func:`summarize`: counts, exact totals and shares per
   amount band, per days-before-cutoff band and per group, with the top items.
 * Audit sampling (the AICPA Audit Guide *Audit Sampling*'s sizes and limits):
@@ -39,6 +41,7 @@ from nexus_lab.examine._battery import (
     ledger_entries,
 )
 from nexus_lab.examine._benford import BENFORD_TESTS, benford
+from nexus_lab.examine._duplicates import duplicates
 from nexus_lab.examine._gaps import gaps
 from nexus_lab.examine._journal import JE_WEIGHTS, journal_entry_tests
 from nexus_lab.examine._profile import age, stratify, summarize
@@ -47,6 +50,6 @@ from nexus_lab.examine._sampling import evaluate, sample, sample_size
 from nexus_lab.examine._sod import DEFAULT_SOD, sod_conflicts
 
 __all__ = ["BENFORD_TESTS", "DEFAULT_SOD", "JE_WEIGHTS", "Examination", "ExamineWarning", "age",
-           "benford", "evaluate", "gaps", "journal_entry_tests", "sample", "sample_size",
-           "sod_conflicts", "stratify", "summarize"]
+           "benford", "duplicates", "evaluate", "gaps", "journal_entry_tests", "sample",
+           "sample_size", "sod_conflicts", "stratify", "summarize"]
 __all__ += ["EXAMINE_TESTS", "Battery", "battery", "key_facts", "ledger_entries"]
