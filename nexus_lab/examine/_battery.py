@@ -86,8 +86,8 @@ def key_facts(facts: Mapping[str, Any], limit: int = 4) -> str:
         if (key in _QUIET_FACTS or key.endswith("_cents") or value is None
                 or isinstance(value, dict | list | tuple)):
             continue
-        if isinstance(value, float):
-            value = f"{value:,.4g}"
+        if isinstance(value, float):  # amounts grouped with cents, statistics in 4 digits
+            value = f"{value:,.2f}" if abs(value) >= 100 else f"{value:.4g}"
         elif isinstance(value, int) and not isinstance(value, bool):
             value = f"{value:,}"
         shown.append(f"{key.replace('_', ' ')} {value}")
