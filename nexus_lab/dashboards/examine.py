@@ -253,7 +253,11 @@ class ExamineView:
                                 sizing_mode="stretch_width", visible=allowed)
 
     def _do_run(self, _event: Any) -> None:
-        path = self._uploaded() if self.upload.value else self.pick.value
+        try:
+            path = self._uploaded() if self.upload.value else self.pick.value
+        except NexusError as err:
+            self.s.notify(str(err), "warning")
+            return
         if not path:
             self.s.notify("Pick a general ledger from the data folder, or upload one.",
                           "warning")

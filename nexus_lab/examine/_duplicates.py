@@ -879,6 +879,8 @@ class _Finder:
         """One different column, nothing else: a group with two distinct values is a
         duplicate group; each representative is linked to the first one of another
         value."""
+        if not len(pool):  # no two rows share the compared values: nothing to link
+            return
         order = pool[np.argsort(self.rep_group[pool], kind="stable")]
         g = self.rep_group[order]
         d = codes[self.rep_first[order]]

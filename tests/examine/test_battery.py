@@ -139,3 +139,19 @@ def test_columns_options_and_clear_errors(books):
                 options={"benford": {"tests": ["first"]}})
     assert list(b) == ["summarize"] and list(b.skipped) == ["benford"]
     assert "no positive amounts" in b.skipped["benford"]
+
+
+def test_a_ledger_without_repeated_lines_has_no_duplicates():
+    """No two lines share a date, an account and an amount: nothing to compare, and the
+    duplicate tests say so (clean) instead of failing."""
+    import pandas as pd
+
+    from nexus_lab.examine import battery
+
+    gl = pd.DataFrame({"entry_id": ["J1", "J1", "J2", "J2"], "line": [1, 2, 1, 2],
+                       "date": ["2025-01-02", "2025-01-02", "2025-01-09", "2025-01-09"],
+                       "account": ["6100", "1000", "6200", "1000"],
+                       "amount": [120.0, -120.0, 75.5, -75.5]})
+    b = battery(gl, period_end="2025-01-31", tests=["duplicates"])
+    assert [b[n].verdict for n in b] == ["clean", "clean"]
+    assert b.findings() == {"duplicates_exact": 0, "duplicates_near": 0}
