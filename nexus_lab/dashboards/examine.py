@@ -40,7 +40,7 @@ __all__ = ["page"]
 _PAGE = 10
 _TABLE_ROWS = 200  # rows of a test's table sent to the browser
 _SUFFIXES = (".csv", ".parquet", ".xlsx", ".tsv", ".txt")
-_WIDTHS = {"When": 140, "By": 90, "Data": 200, "Lines": 80, "Period end": 100, "Tests": 60,
+_WIDTHS = {"When": 150, "By": 90, "Data": 200, "Lines": 80, "Period end": 100, "Tests": 60,
            "With findings": 110}
 
 
@@ -93,7 +93,7 @@ class ExamineView:
         self.tests.param.watch(self._test_selected, "selection")
         self.runs.refresh()
         if len(self.runs.rows):
-            self.runs.table.selection = [0]
+            _select_first(self.runs.table, self._battery_selected)
 
     # ---- reading ------------------------------------------------------------------------
     def _fetch(self, offset: int, limit: int, _sort: str, _descending: bool
@@ -142,7 +142,7 @@ class ExamineView:
         self.tests.height = 60 + 36 * min(max(1, len(self.tests_rows)), 16)
         self.downloads.objects = _downloads(row["workpaper"])
         if len(self.tests_rows):
-            self.tests.selection = [0]
+            _select_first(self.tests, self._test_selected)
 
     def _clear_test(self) -> None:
         self.detail.object = ""
@@ -282,8 +282,7 @@ class ExamineView:
                                 f"{len(run.battery.summary()['with_findings'])} with findings")
         self.runs.refresh()
         if len(self.runs.rows):
-            self.runs.table.selection = [0]
-            self._battery_selected()
+            _select_first(self.runs.table, self._battery_selected)
 
     def _uploaded(self) -> str:
         """The uploaded file, kept in the reports folder's uploads (its name prefixed with
@@ -311,6 +310,15 @@ class ExamineView:
                        "SHA-256 of the data, its exact parameters and its result: Replay "
                        "runs it again and says whether it gives the recorded result.</p>")]
         return main, sidebar
+
+
+def _select_first(table: pn.widgets.Tabulator, selected: Any) -> None:
+    """Select a table's first row, and show it even when it was selected already (a new
+    selection equal to the old one calls no watcher)."""
+    if table.selection == [0]:
+        selected()
+    else:
+        table.selection = [0]
 
 
 def _fact(value: Any) -> str:
