@@ -310,7 +310,8 @@ def benford(
         the summation test adds ``total``), ``"drivers"``, ``"rows"`` and, with ``by``,
         ``"groups"`` (then the first table); the verdict (``close``, ``acceptable``,
         ``marginal``, ``nonconformity``; ``findings`` or ``clean`` for the summation
-        test); facts with the statistics and how many amounts were left out.
+        test; ``too_few_rows`` below the minimum, see the warning); facts with the
+        statistics and how many amounts were left out.
 
     Raises
     ------
@@ -421,8 +422,10 @@ def _benford(df: FrameLike, column: str, test: str, by: str | None, sign: str,
         facts["groups"] = len(ranked)
     if written.get("currency"):
         facts["currency"] = written["currency"]
-    return Examination("benford", params, tables, facts, verdict=str(stats["verdict"][0]),
-                       notes=notes, plotter=_plot)
+    # too few amounts for the statistics to mean anything: no verdict but that
+    verdict = "too_few_rows" if n < spec.min_rows else str(stats["verdict"][0])
+    return Examination("benford", params, tables, facts, verdict=verdict, notes=notes,
+                       plotter=_plot)
 
 
 class _Pairs:

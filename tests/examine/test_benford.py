@@ -182,6 +182,7 @@ def test_too_few_rows_warns_with_the_minimum():
     with pytest.warns(ExamineWarning, match=r"200 amounts tested, fewer than the 1,146"):
         r = benford(_frame(_cents(200, seed=7) + 1000), test="first_two")
     assert any("1,146" in n for n in r.notes)
+    assert r.verdict == "too_few_rows"  # no conformity verdict on so few amounts
 
 
 def test_no_amount_to_read_is_a_clear_error():
