@@ -19,15 +19,17 @@ _FINDING_FACTS = ("findings", "flagged", "conflicts", "duplicate_rows", "missing
                   "duplicates", "gap_items", "gaps", "flagged_entries", "exceptions")
 #: Verdicts that say a test found nothing to follow up.
 _CLEAN = frozenset({"close", "acceptable", "clean", "pass", "conforms"})
+#: Verdicts that say a test could not judge (too few rows): neither clean nor a finding.
+_UNJUDGED = frozenset({"too_few_rows"})
 
 
 def findings_of(result: Examination) -> int | None:
     """How many findings ``result`` reports: its first counting fact above zero
     (``findings``, ``flagged``, ``conflicts``, ``duplicate_rows``, ``missing``...; 0 when
-    they are all zero); else 0 for a clean
-    verdict (``close``, ``acceptable``, ``clean``...); else the rows that drive a
-    departure (Benford's ``driver_rows``); else None (a descriptive test: stratify, age,
-    summarize).
+    they are all zero); else 0 for a clean verdict (``close``, ``acceptable``,
+    ``clean``...); else the rows that drive a departure (Benford's ``driver_rows``); else
+    None (a descriptive test: stratify, age, summarize; or one that could not judge:
+    ``too_few_rows``).
 
     Examples
     --------
@@ -38,6 +40,8 @@ def findings_of(result: Examination) -> int | None:
     0
     >>> findings_of(Examination("stratify", {}, {}, {"rows": 9}))
     """
+    if result.verdict in _UNJUDGED:
+        return None
     counts = []
     for key in _FINDING_FACTS:
         value = result.facts.get(key)
@@ -129,6 +133,8 @@ class Battery(Mapping[str, Examination]):
 
     #: Verdicts that say a test found nothing to follow up.
     CLEAN = _CLEAN
+    #: Verdicts that say a test could not judge.
+    UNJUDGED = _UNJUDGED
 
     def __init__(self, results: Mapping[str, Examination], *,
                  info: Mapping[str, Any] | None = None,
@@ -176,14 +182,14 @@ class Battery(Mapping[str, Examination]):
         dict
             The battery's ``info``; ``tests`` (how many ran); ``with_findings`` (the
             names of those whose verdict is not clean, or, for a test that gives no
-            verdict, whose findings are above zero);
+            verdict, whose findings are above zero; not those too few rows left
+            unjudged);
             ``verdicts`` and ``findings`` by name; ``skipped``; ``results``: each test's
             :meth:`Examination.summary`.
         """
         found = self.findings()
-        flagged = [n for n, r in self._results.items()
-                   if (r.verdict not in _CLEAN if r.verdict is not None else
-                       (found[n] or 0) > 0)]
+        flagged = [n for n, r in self._results.items() if r.verdict not in _UNJUDGED and
+                   (r.verdict not in _CLEAN if r.verdict is not None else (found[n] or 0) > 0)]
         return {**self.info, "tests": len(self), "with_findings": flagged,
                 "verdicts": {n: r.verdict for n, r in self._results.items()},
                 "findings": found, "skipped": dict(self.skipped),

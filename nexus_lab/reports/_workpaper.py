@@ -151,7 +151,7 @@ def _state(verdict: str | None) -> str:
     ``failed`` (findings), ``none`` (a descriptive test)."""
     from nexus_lab.examine import Battery
 
-    if verdict is None:
+    if verdict is None or verdict in Battery.UNJUDGED:
         return "none"
     return "ok" if verdict in Battery.CLEAN else "warn" if verdict == "marginal" else "failed"
 

@@ -450,7 +450,8 @@ def examination_runs(store: Store | str | None = None, *, offset: int = 0,
         gl = tests[tests["data"] == "gl"]
         first = (gl if len(gl) else tests).iloc[0]
         found = tests["verdict"].isna() & (tests["findings"].fillna(0).astype(int) > 0)
-        unclean = tests["verdict"].notna() & ~tests["verdict"].isin(Battery.CLEAN)
+        unclean = tests["verdict"].notna() & ~tests["verdict"].isin(
+            Battery.CLEAN | Battery.UNJUDGED)
         out.append({"battery_id": battery_id, "created_at": tests["created_at"].min(),
                     "created_by": first["created_by"], "data_source": first["data_source"],
                     "data_rows": int(first["data_rows"]), "data_sha256": first["data_sha256"],

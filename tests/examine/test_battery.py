@@ -155,3 +155,11 @@ def test_a_ledger_without_repeated_lines_has_no_duplicates():
     b = battery(gl, period_end="2025-01-31", tests=["duplicates"])
     assert [b[n].verdict for n in b] == ["clean", "clean"]
     assert b.findings() == {"duplicates_exact": 0, "duplicates_near": 0}
+
+
+def test_a_test_that_could_not_judge_is_neither_clean_nor_a_finding():
+    few = Examination("benford", {"test": "first_three"}, {}, {"tested": 40, "driver_rows": 3},
+                      verdict="too_few_rows")
+    b = Battery({"benford_first_three": few})
+    assert b.findings() == {"benford_first_three": None}
+    assert b.summary()["with_findings"] == []
