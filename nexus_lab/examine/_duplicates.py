@@ -689,12 +689,13 @@ def _exact_links(parts: list[tuple[np.ndarray, int]], n: int) -> _Links:
     """Rows whose codes in every part equal another row's, ordered by group.
 
     Counting first leaves out rows whose value of a narrow part, or whose whole key when
-    it is narrow, comes once (a table of at most a slot or two a row). The rest get one
-    64-bit number each: their key shifted left with their place in the low bits, or
-    where the key is too wide for that, the high bits of a hash of the parts. One sort
-    of these numbers lines up equal keys, the rows ascending in each; with a hash,
-    neighbours of one hash are compared on every part, and the few runs of one hash but
-    different keys are sorted by their keys.
+    it is narrow, comes once (a table of at most a slot or two a row). The parts are
+    then combined into as few exact 64-bit words as their spans allow, and each row
+    gets one 64-bit number: its key (one word) shifted left with its place in the low
+    bits, or where the key is too wide for that, the high bits of a hash of the words.
+    One sort of these numbers lines up equal keys, the rows ascending in each; with a
+    hash, neighbours of one hash are compared on every word, and the few runs of one
+    hash but different keys are sorted by their keys.
     """
     rows: np.ndarray | None = None
     for codes, span in parts:
@@ -704,40 +705,70 @@ def _exact_links(parts: list[tuple[np.ndarray, int]], n: int) -> _Links:
             if (count == 1).any():  # a value that comes once: its row cannot
                 keep = count[c] >= 2
                 rows = np.flatnonzero(keep) if rows is None else rows[keep]
-    sub = [codes if rows is None else codes[rows] for codes, _ in parts]
     m = n if rows is None else len(rows)
+    words = _words([(codes if rows is None else codes[rows], span) for codes, span in parts],
+                   m)
     bits = np.uint64(_place_bits(m))
-    total = 1
-    for _, span in parts:
-        total = total * span if span and total else 0
-    exact = 0 < total <= 1 << (64 - int(bits))
+    exact = len(words) == 1 and 0 < words[0][1] <= 1 << (64 - int(bits))
     if exact:
-        key = np.zeros(m, np.int64)
-        for codes, (_, span) in zip(sub, parts, strict=True):
-            if span > 1:  # in place: no array more than the key
-                key *= span
-                key += codes
+        key, total = words[0]
         if total <= _narrow(m):  # count the keys themselves
             keep = np.bincount(key, minlength=total)[key] >= 2
             rows = np.flatnonzero(keep) if rows is None else rows[keep]
             key = key[keep]
             m = len(rows)
             bits = np.uint64(_place_bits(m))
-        packed = key.view(np.uint64)
-        packed <<= bits
+        packed = key.view(np.uint64) << bits
     else:
-        packed = _mix(sub, m)
+        packed = _mix([w for w, _ in words], m)
         packed >>= bits
         packed <<= bits
-    packed |= np.arange(m, dtype=np.uint64)
+    for at in range(0, m, _KEY_BATCH):  # the places, a block at a time (no array of m)
+        packed[at:at + _KEY_BATCH] |= np.arange(at, min(at + _KEY_BATCH, m), dtype=np.uint64)
     packed.sort()
     place = (packed & ((np.uint64(1) << bits) - np.uint64(1))).view(np.int64)
     packed >>= bits
     same = packed[1:] == packed[:-1]  # the next row in order has the same key
     del packed
     if not exact:
-        place, same = _split_mixed_runs(place, same, sub)
+        place, same = _split_mixed_runs(place, same, [w for w, _ in words])
     return _links_of_runs(rows, place, same, n)
+
+
+def _words(parts: list[tuple[np.ndarray, int]], m: int) -> list[tuple[np.ndarray, int]]:
+    """Parts combined into exact int64 words while the product of their spans stays below
+    2**63 (a hash, span 0, is a word of its own), each with its span; the parts are not
+    changed.
+
+    Examples
+    --------
+    >>> [(w.tolist(), s) for w, s in _words([(np.array([1, 0]), 3), (np.array([4, 2]), 5),
+    ...                                      (np.array([7, 7]), 2**62)], 2)]
+    [([9, 2], 15), ([7, 7], 4611686018427387904)]
+    """
+    words: list[tuple[np.ndarray, int]] = []
+    key, total, own = None, 1, False  # own: the word is an array of its own, to change
+    for codes, span in parts:
+        if span == 1:
+            continue
+        if span == 0 or total * span >= 1 << 63:
+            if key is not None:
+                words.append((key, total))
+            key, total = None, 1
+            if span == 0:
+                words.append((codes, 0))
+                continue
+        if key is None:
+            key, own = codes, False
+        elif own:  # in place: no array more than the word
+            key *= span
+            key += codes
+        else:
+            key, own = key * span + codes, True
+        total *= span
+    if key is not None or not words:
+        words.append((np.zeros(m, np.int64) if key is None else key, total))
+    return words
 
 
 def _narrow(n: int) -> int:
@@ -783,19 +814,22 @@ def _split_mixed_runs(place: np.ndarray, same: np.ndarray, codes: list[np.ndarra
         unequal |= c[here] != c[there]
     if not unequal.any():
         return place, same
-    run = np.cumsum(np.r_[True, ~same])  # the run of each position
+    # the runs (of one hash) of the pairs that differ: consecutive pairs make one run
+    run = np.cumsum(np.r_[True, np.diff(at) != 1])
     mixed = np.zeros(int(run[-1]) + 1, dtype=bool)
-    mixed[run[at[unequal]]] = True
-    at = np.flatnonzero(mixed[run])  # positions in mixed runs, each run in one piece
+    mixed[run[unequal]] = True
+    pairs = at[mixed[run]]
+    at = np.union1d(pairs, pairs + 1)  # the positions of those runs, each in one piece
+    run = np.cumsum(np.r_[True, (np.diff(at) != 1) | ~same[at[:-1]]])
     items = place[at]
     stacked = np.stack([c[items] for c in codes], axis=1)
     label = np.unique(stacked, axis=0, return_inverse=True)[1].ravel()
-    order = np.lexsort((items, label, run[at]))
+    order = np.lexsort((items, label, run))
     place = place.copy()
     place[at] = items[order]
-    label, run_at = label[order], run[at]
+    label = label[order]
     same = same.copy()
-    inside = run_at[1:] == run_at[:-1]
+    inside = run[1:] == run[:-1]
     same[at[:-1][inside]] = label[1:][inside] == label[:-1][inside]
     return place, same
 
@@ -1452,7 +1486,7 @@ def _tables(table: pd.DataFrame, links: _Links, same: list[str], ids: np.ndarray
         absolute = np.add.reduceat(np.abs(amounts), start) if len(start) else amounts[:0]
         columns.update(total_amount=total / 100, at_risk=(absolute - largest) / 100)
         at_risk = int((absolute - largest).sum())
-    groups = pd.DataFrame(columns)
+    groups = pd.DataFrame(columns, copy=False)
     groups.attrs["at_risk_cents"] = at_risk
     return groups, rows
 
