@@ -6,11 +6,16 @@ input need not be sorted, and memory stays linear in the rows.
 How it works, all vectorized (loops run over offsets, blocks and batches, never rows):
 
 * every ``same`` column becomes int codes, combined into one key per row; exact
-  duplicates are the keys seen twice. Money is compared as int64 cents; integers of a
-  narrow range are their own codes; text is hashed (64 bits, several times faster than
-  numbering it), and the rows found are checked value by value (a hash shared by two
-  texts makes the call number them instead); a row whose value of a narrow column
-  occurs once is left out before anything is hashed;
+  duplicates are the keys seen twice. Money is compared as int64 cents; integers, dates
+  (in days or seconds) and cents are their own codes less their least value; a
+  categorical gives its codes; Arrow text of one byte width is read as a number (its
+  varying bytes the digits), other Arrow text gives its dictionary's codes; other text
+  is hashed (64 bits, several times faster than numbering it), and the rows found are
+  checked value by value (a hash shared by two texts makes the call number them
+  instead). A row whose value of a narrow column, or whose narrow key, occurs once is
+  left out by counting; the rest are sorted once as ``key << bits | place`` (the high
+  bits of a hash of the key where it is too wide, neighbours then compared on every
+  column), which lines up each group with its rows ascending;
 * for the fuzzy tests, rows equal on every compared column collapse into one
   *representative*, and candidate pairs of representatives inside a same-group come
   from one of three sources, then every criterion is checked on them in batches:
