@@ -6,11 +6,16 @@ input need not be sorted, and memory stays linear in the rows.
 How it works, all vectorized (loops run over offsets, blocks and batches, never rows):
 
 * every ``same`` column becomes int codes, combined into one key per row; exact
-  duplicates are the keys seen twice. Money is compared as int64 cents; integers of a
-  narrow range are their own codes; text is hashed (64 bits, several times faster than
-  numbering it), and the rows found are checked value by value (a hash shared by two
-  texts makes the call number them instead); a row whose value of a narrow column
-  occurs once is left out before anything is hashed;
+  duplicates are the keys seen twice. Money is compared as int64 cents; integers, dates
+  (in days or seconds) and cents are their own codes less their least value; a
+  categorical gives its codes; Arrow text of one byte width is read as a number (its
+  varying bytes the digits), other Arrow text gives its dictionary's codes; other text
+  is hashed (64 bits, several times faster than numbering it), and the rows found are
+  checked value by value (a hash shared by two texts makes the call number them
+  instead). A row whose value of a narrow column, or whose narrow key, occurs once is
+  left out by counting; the rest are sorted once as ``key << bits | place`` (the high
+  bits of a hash of the key where it is too wide, neighbours then compared on every
+  column), which lines up each group with its rows ascending;
 * for the fuzzy tests, rows equal on every compared column collapse into one
   *representative*, and candidate pairs of representatives inside a same-group come
   from one of three sources, then every criterion is checked on them in batches:
@@ -81,6 +86,7 @@ _KEY_BUCKET = 1 << 25  # deletion keys grouped at once
 _EPS = 1e-6  # similarities are floats: 1 - 1/10 may read 0.8999999
 _HASH_BASE = np.uint64(0x100000001B3)
 _HASH_MIX = np.uint64(0x9E3779B97F4A7C15)
+_WIDE = 1 << 62  # a column's codes span fewer values; wider ones are numbered
 
 _DIFFERENT, _NEAR, _SIMILAR = 1, 2, 4
 #: kind of a link or a group from its bits (different=1, near=2, similar=4)
@@ -278,19 +284,18 @@ def duplicates(
 
     n = len(table)
     parts = [_codes(table[c], cash if c in money else None, hashed=not fuzzy) for c in same_c]
-    key, span = _combine(parts, n)
     if not fuzzy:
-        links = _exact_links(key, span, parts)
+        links = _exact_links(parts, n)
         hashed = [c for c, (_, card) in zip(same_c, parts, strict=True) if card == 0]
         if not _same_values(table, hashed, links):  # two texts of one hash: number them
             parts = [_codes(table[c], cash if c in money else None) for c in same_c]
-            links = _exact_links(*_combine(parts, n), parts)
+            links = _exact_links(parts, n)
         pairs_compared = 0
         reason_of = _ExactReasons(same_c, whole=same is None)
     else:
         sims = [_Similar(c, t, table[c], _dense(_codes(table[c])[0])) for c, t in sim_c.items()]
         diffs = {c: _dense(_codes(table[c], cash if c in money else None)[0]) for c in diff_c}
-        finder = _Finder(_dense(key), diffs, nears, sims, workers)
+        finder = _Finder(_dense(_combine(parts, n)[0]), diffs, nears, sims, workers)
         links, pairs_compared = finder.run()
         reason_of = _FuzzyReasons(table, same_c, diffs, nears, sims, finder)
     groups, rows = _tables(table, links, same_c, ids, cents, reason_of)
@@ -472,15 +477,38 @@ class _Money:
 def _codes(values: pd.Series, money: _Money | None = None, *, hashed: bool = False) -> tuple[
         np.ndarray, int]:
     """int64 codes of a column in ``0 .. span - 1`` and the span; equal values share a code,
-    nulls too (as in pandas). Money is compared as cents. Integers of a narrow range are
-    their own codes (no hashing).
+    nulls too (as in pandas). Money is compared as cents. Integers, money and dates are
+    their own codes, less their least value (dates in days or seconds where all are
+    whole ones); a categorical gives its codes, text held by Arrow its dictionary's
+    (no hashing, no numbering in Python objects). Other columns are numbered.
 
     ``hashed``: a column of text may instead give 64-bit hashes of its values (span 0),
     several times faster than numbering them; the caller checks equal hashes for equal
     values (:func:`_same_values`).
+
+    Examples
+    --------
+    >>> _codes(pd.Series(pd.to_datetime(["2025-01-03", None, "2025-01-01"])))
+    (array([2, 3, 0]), 4)
+    >>> _codes(pd.Series(["b", None, "b"], dtype="category"))
+    (array([1, 0, 1]), 2)
     """
     n = len(values)
-    if hashed and n and money is None and (values.dtype == object or isinstance(
+    if money is not None:
+        return _offset(*money(str(values.name)))
+    if isinstance(values.dtype, pd.CategoricalDtype):  # null (-1) becomes 0
+        codes = np.add(values.cat.codes.to_numpy(), 1, dtype=np.int64)
+        return codes, len(values.dtype.categories) + 1
+    arrow = _arrow_text(values)
+    if arrow is not None:
+        fixed = _fixed_width_codes(arrow)
+        if fixed is not None:
+            return fixed
+        encoded = pc.dictionary_encode(arrow, null_encoding="encode")
+        if isinstance(encoded, pa.ChunkedArray):  # the chunks' dictionaries grow: unify them
+            encoded = encoded.combine_chunks()
+        return encoded.indices.to_numpy().astype(np.int64), max(len(encoded.dictionary), 1)
+    if hashed and n and (values.dtype == object or isinstance(
             values.dtype, pd.StringDtype)) and pd.api.types.infer_dtype(
                 values, skipna=True) == "string":
         h = pd.util.hash_array(values.to_numpy(dtype=object), categorize=False).view(np.int64)
@@ -488,21 +516,120 @@ def _codes(values: pd.Series, money: _Money | None = None, *, hashed: bool = Fal
         nulls = pd.util.hash_array(np.array([None, np.nan, pd.NA], dtype=object),
                                    categorize=False).view(np.int64)
         return np.where(np.isin(h, nulls), np.int64(-1), h), 0
-    if money is not None:
-        cents, missing = money(str(values.name))
-        if missing.any():  # blanks are a value of their own
-            codes, span = _codes(pd.Series(cents))
-            return np.where(missing, span, codes), span + 1
-        values = pd.Series(cents)
-    if n and (pd.api.types.is_integer_dtype(values.dtype) or
-              pd.api.types.is_bool_dtype(values.dtype)) and not isinstance(
-                  values.dtype, pd.api.extensions.ExtensionDtype):
-        ints = values.to_numpy().astype(np.int64, copy=False)
-        lo, hi = int(ints.min()), int(ints.max())
-        if hi - lo < max(4 * n, 1 << 16):
-            return ints - lo, hi - lo + 1
+    if isinstance(values.array, (pd.arrays.DatetimeArray, pd.arrays.TimedeltaArray)):
+        ints = values.array.asi8
+        missing = ints == np.iinfo(np.int64).min  # NaT
+        if missing.any():
+            ints = np.where(missing, 0, ints)
+        for unit in (86_400_000_000_000, 1_000_000_000):  # whole days, whole seconds
+            if not (ints[::1009] % unit).any() and not (ints % unit).any():
+                ints = ints // unit
+                break
+        return _offset(ints, missing)
+    if (pd.api.types.is_integer_dtype(values.dtype) or pd.api.types.is_bool_dtype(
+            values.dtype)) and not isinstance(values.dtype, pd.api.extensions.ExtensionDtype):
+        return _offset(values.to_numpy().astype(np.int64, copy=False))
     codes = pd.factorize(values, use_na_sentinel=False)[0].astype(np.int64, copy=False)
-    return codes, int(codes.max(initial=-1)) + 1
+    return codes, int(codes.max(initial=0)) + 1
+
+
+def _arrow_text(values: pd.Series) -> pa.Array | pa.ChunkedArray | None:
+    """The text of a column held by Arrow (``string[pyarrow]``), else None."""
+    if not isinstance(values.array, pd.arrays.ArrowExtensionArray):
+        return None
+    arr = pa.array(values.array)
+    kind = arr.type
+    text = (pa.types.is_string(kind) or pa.types.is_large_string(kind) or
+            pa.types.is_binary(kind) or pa.types.is_large_binary(kind))
+    return arr if text else None
+
+
+def _fixed_width_codes(text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, int] | None:
+    """Codes of texts all of one length in bytes and none null (ids such as
+    ``JE0001234``), read as numbers: each byte position is a digit whose base is the
+    range of bytes seen there, and a position that never changes is left out. Equal
+    texts, and only they, share a number; no hashing, no dictionary. None for other
+    texts, or when the numbers could reach :data:`_WIDE`.
+
+    Examples
+    --------
+    >>> _fixed_width_codes(pa.array(["A-17", "A-20", "B-17", "A-17"]))  # bases 2, 2, 8
+    (array([ 7,  8, 23,  7]), 32)
+    """
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    n = len(text)
+    kind = text.type
+    if not n or text.null_count or not (pa.types.is_string(kind) or pa.types.is_binary(kind) or
+                                        pa.types.is_large_string(kind) or
+                                        pa.types.is_large_binary(kind)):
+        return None
+    width = pc.min_max(pc.binary_length(text))
+    lo_w, w = width["min"].as_py(), width["max"].as_py()
+    if lo_w != w:
+        return None
+    wide = pa.types.is_large_string(kind) or pa.types.is_large_binary(kind)
+    offsets = np.frombuffer(text.buffers()[1], np.int64 if wide else np.int32)
+    begin = int(offsets[text.offset])
+    flat = np.frombuffer(text.buffers()[2], np.uint8)[begin:begin + n * w] if w else \
+        np.zeros(0, np.uint8)
+    each = flat.reshape(n, w)
+    # the least and greatest byte at each position, over blocks of 64 rows (fast)
+    whole = n - n % 64
+    block = flat[:whole * w].reshape(whole // 64, 64 * w)
+    lo = np.full(w, 255, np.int64)
+    hi = np.zeros(w, np.int64)
+    if whole:
+        lo = block.min(axis=0).reshape(64, w).min(axis=0).astype(np.int64)
+        hi = block.max(axis=0).reshape(64, w).max(axis=0).astype(np.int64)
+    if whole < n:
+        lo = np.minimum(lo, each[whole:].min(axis=0))
+        hi = np.maximum(hi, each[whole:].max(axis=0))
+    base = hi - lo + 1
+    varies = np.flatnonzero(base > 1)
+    span = 1
+    for j in varies:
+        span *= int(base[j])
+    if span >= _WIDE:
+        return None
+    codes = np.zeros(n, np.int64)
+    if len(varies):
+        for at in range(0, n, _KEY_BATCH):  # blocks of rows, which the cache holds
+            rows = each[at:at + _KEY_BATCH]
+            part = rows[:, varies[0]].astype(np.int64)
+            for j in varies[1:]:  # a loop over byte positions
+                part *= base[j]
+                part += rows[:, j]
+            codes[at:at + _KEY_BATCH] = part
+        least = 0
+        for j in varies:
+            least = least * int(base[j]) + int(lo[j])
+        codes -= least
+    return codes, span
+
+
+def _offset(ints: np.ndarray, missing: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """Integers as codes: less their least value, blanks (``missing``) one code above the
+    others; numbered instead when they span :data:`_WIDE` values or more."""
+    if missing is not None and not missing.any():
+        missing = None
+    present = None if missing is None else ~missing
+    if len(ints) == 0 or (present is not None and not present.any()):
+        lo = hi = 0
+    else:
+        lo = int(np.min(ints, where=present, initial=np.iinfo(np.int64).max)
+                 if present is not None else ints.min())
+        hi = int(np.max(ints, where=present, initial=np.iinfo(np.int64).min)
+                 if present is not None else ints.max())
+    if hi - lo < _WIDE:
+        codes, span = ints - lo, hi - lo + 1
+    else:
+        codes = pd.factorize(ints)[0].astype(np.int64, copy=False)
+        span = int(codes.max(initial=0)) + 1
+    if missing is not None:
+        codes = np.where(missing, span, codes)
+        span += 1
+    return codes, span
 
 
 def _combine(parts: list[tuple[np.ndarray, int]], n: int) -> tuple[np.ndarray, int]:
@@ -517,11 +644,14 @@ def _combine(parts: list[tuple[np.ndarray, int]], n: int) -> tuple[np.ndarray, i
         return mixed.view(np.int64), 0
     key, span = parts[0]
     for codes, card in parts[1:]:
-        if span * max(card, 1) >= 2**62:
+        if span * card >= _WIDE:
             key = _dense(key)
             span = int(key.max(initial=-1)) + 1
+            if span * card >= _WIDE:
+                codes = _dense(codes)
+                card = int(codes.max(initial=-1)) + 1
         key = key * card + codes
-        span *= max(card, 1)
+        span *= card
     return key, span
 
 
@@ -560,28 +690,192 @@ def _number_groups(component: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return pd.factorize(component)[0].astype(np.int64) + 1 if len(rows) else component
 
 
-def _exact_links(key: np.ndarray, span: int, parts: list[tuple[np.ndarray, int]]) -> _Links:
-    """Rows whose key comes twice or more. A row whose value of a narrow column comes once
-    is left out first (counting, no hashing), then the rest are hashed."""
-    n = len(key)
-    if 0 < span <= max(4 * n, 1 << 16):
-        rows = np.flatnonzero(np.bincount(key, minlength=span)[key] >= 2)
+def _exact_links(parts: list[tuple[np.ndarray, int]], n: int) -> _Links:
+    """Rows whose codes in every part equal another row's, ordered by group.
+
+    Counting first leaves out rows whose value of a narrow part, or whose whole key when
+    it is narrow, comes once (a table of at most a slot or two a row). The parts are
+    then combined into as few exact 64-bit words as their spans allow, and each row
+    gets one 64-bit number: its key (one word) shifted left with its place in the low
+    bits, or where the key is too wide for that, the high bits of a hash of the words.
+    One sort of these numbers lines up equal keys, the rows ascending in each; with a
+    hash, neighbours of one hash are compared on every word, and the few runs of one
+    hash but different keys are sorted by their keys.
+    """
+    rows: np.ndarray | None = None
+    for codes, span in parts:
+        if 0 < span <= _narrow(n):
+            c = codes if rows is None else codes[rows]
+            count = np.bincount(c, minlength=span)
+            if (count == 1).any():  # a value that comes once: its row cannot
+                keep = count[c] >= 2
+                rows = np.flatnonzero(keep) if rows is None else rows[keep]
+    m = n if rows is None else len(rows)
+    words = _words([(codes if rows is None else codes[rows], span) for codes, span in parts],
+                   m)
+    bits = np.uint64(_place_bits(m))
+    exact = len(words) == 1 and 0 < words[0][1] <= 1 << (64 - int(bits))
+    if exact:
+        key, total = words[0]
+        if total <= _narrow(m):  # count the keys themselves
+            keep = np.bincount(key, minlength=total)[key] >= 2
+            rows = np.flatnonzero(keep) if rows is None else rows[keep]
+            key = key[keep]
+            m = len(rows)
+            bits = np.uint64(_place_bits(m))
+        packed = key.view(np.uint64) << bits
     else:
-        rows = np.arange(n)
-        for codes, card in parts:
-            if 0 < card <= max(4 * n, 1 << 16) and len(rows):
-                rows = rows[np.bincount(codes[rows], minlength=card)[codes[rows]] >= 2]
-        rows = rows[pd.Series(key[rows]).duplicated(keep=False).to_numpy()]
-    group = _number_groups(key[rows], rows)
-    # each group's first and second rows (the rows ascend within a group)
-    order = np.argsort(group, kind="stable")
-    start = np.flatnonzero(np.r_[True, group[order][1:] != group[order][:-1]]) if len(
-        rows) else np.zeros(0, np.int64)
-    first = np.r_[0, rows[order[start]]]
-    second = np.r_[0, rows[order[start + 1]]]
-    partner = np.where(rows == first[group], second[group], first[group])
-    return _Links(rows, group, partner, np.zeros(len(rows), np.int64),
-                  np.full(len(rows), -1, np.int64))
+        packed = _mix([w for w, _ in words], m)
+        packed >>= bits
+        packed <<= bits
+    for at in range(0, m, _KEY_BATCH):  # the places, a block at a time (no array of m)
+        packed[at:at + _KEY_BATCH] |= np.arange(at, min(at + _KEY_BATCH, m), dtype=np.uint64)
+    packed.sort()
+    place = (packed & ((np.uint64(1) << bits) - np.uint64(1))).view(np.int64)
+    packed >>= bits
+    same = packed[1:] == packed[:-1]  # the next row in order has the same key
+    del packed
+    if not exact:
+        place, same = _split_mixed_runs(place, same, [w for w, _ in words])
+    return _links_of_runs(rows, place, same, n)
+
+
+def _words(parts: list[tuple[np.ndarray, int]], m: int) -> list[tuple[np.ndarray, int]]:
+    """Parts combined into exact int64 words while the product of their spans stays below
+    2**63 (a hash, span 0, is a word of its own), each with its span; the parts are not
+    changed.
+
+    Examples
+    --------
+    >>> [(w.tolist(), s) for w, s in _words([(np.array([1, 0]), 3), (np.array([4, 2]), 5),
+    ...                                      (np.array([7, 7]), 2**62)], 2)]
+    [([9, 2], 15), ([7, 7], 4611686018427387904)]
+    """
+    words: list[tuple[np.ndarray, int]] = []
+    key, total, own = None, 1, False  # own: the word is an array of its own, to change
+    for codes, span in parts:
+        if span == 1:
+            continue
+        if span == 0 or total * span >= 1 << 63:
+            if key is not None:
+                words.append((key, total))
+            key, total = None, 1
+            if span == 0:
+                words.append((codes, 0))
+                continue
+        if key is None:
+            key, own = codes, False
+        elif own:  # in place: no array more than the word
+            key *= span
+            key += codes
+        else:
+            key, own = key * span + codes, True
+        total *= span
+    if key is not None or not words:
+        words.append((np.zeros(m, np.int64) if key is None else key, total))
+    return words
+
+
+def _narrow(n: int) -> int:
+    """The widest span counted with a table (np.bincount) for ``n`` rows."""
+    return max(n, 1 << 16)
+
+
+def _place_bits(m: int) -> int:
+    """Bits that number ``m`` places."""
+    return max(1, (m - 1).bit_length())
+
+
+def _mix(codes: list[np.ndarray], m: int) -> np.ndarray:
+    """A 64-bit hash of each row's codes (equal codes, equal hashes)."""
+    h = np.zeros(m, np.uint64)
+    for c in codes:
+        h ^= c.view(np.uint64)
+        h *= _HASH_MIX
+        h ^= h >> np.uint64(29)
+    h *= _HASH_BASE
+    h ^= h >> np.uint64(32)
+    return h
+
+
+def _split_mixed_runs(place: np.ndarray, same: np.ndarray, codes: list[np.ndarray]) -> tuple[
+        np.ndarray, np.ndarray]:
+    """Runs of one hash compared on every part: a run holding several keys (two keys of
+    one hash; rare) is sorted by key, then by place.
+
+    Examples
+    --------
+    >>> place, same = np.array([0, 1, 2, 3]), np.array([True, True, True])  # one hash
+    >>> codes = [np.array([5, 6, 5, 6])]  # but two keys
+    >>> _split_mixed_runs(place, same, codes)
+    (array([0, 2, 1, 3]), array([ True, False,  True]))
+    """
+    at = np.flatnonzero(same)
+    if not len(at):
+        return place, same
+    unequal = np.zeros(len(at), dtype=bool)
+    here, there = place[at], place[at + 1]
+    for c in codes:
+        unequal |= c[here] != c[there]
+    if not unequal.any():
+        return place, same
+    # the runs (of one hash) of the pairs that differ: consecutive pairs make one run
+    run = np.cumsum(np.r_[True, np.diff(at) != 1])
+    mixed = np.zeros(int(run[-1]) + 1, dtype=bool)
+    mixed[run[unequal]] = True
+    pairs = at[mixed[run]]
+    at = np.union1d(pairs, pairs + 1)  # the positions of those runs, each in one piece
+    run = np.cumsum(np.r_[True, (np.diff(at) != 1) | ~same[at[:-1]]])
+    items = place[at]
+    stacked = np.stack([c[items] for c in codes], axis=1)
+    label = np.unique(stacked, axis=0, return_inverse=True)[1].ravel()
+    order = np.lexsort((items, label, run))
+    place = place.copy()
+    place[at] = items[order]
+    label = label[order]
+    same = same.copy()
+    inside = run[1:] == run[:-1]
+    same[at[:-1][inside]] = label[1:][inside] == label[:-1][inside]
+    return place, same
+
+
+def _links_of_runs(rows: np.ndarray | None, place: np.ndarray, same: np.ndarray,
+                   n: int) -> _Links:
+    """The links of the runs of equal keys (``same``: a position's key equals the next
+    one's; the places ascend within a run, ``rows[place]`` are the rows, all of them for
+    None): each run of two or more is a group, numbered by its first row; the rows come
+    ordered by group, then row."""
+    dup = np.zeros(len(place), dtype=bool)
+    dup[1:] = same
+    dup[:-1] |= same
+    at = np.flatnonzero(dup)
+    member = place[at] if rows is None else rows[place[at]]
+    head = ~np.r_[False, same][at]  # the first row of its group
+    start = np.flatnonzero(head)
+    size = np.diff(np.r_[start, len(at)])
+    first = member[start]
+    count = len(start)
+    # groups numbered by their first rows: the rank of each among the first rows
+    mark = np.zeros(n, dtype=bool)
+    mark[first] = True
+    number = np.cumsum(mark, dtype=np.int64 if n >= 1 << 31 else np.int32)[first] - 1
+    del mark
+    by_group = np.empty(count, np.int64)
+    by_group[number] = size
+    offset = np.cumsum(by_group) - by_group
+    target = np.repeat(offset[number] - start, size)
+    target += np.arange(len(at))
+    row = np.empty(len(at), np.int64)
+    row[target] = member
+    del target
+    first_of = np.empty(count, np.int64)
+    first_of[number] = first
+    partner = np.repeat(first_of, by_group)  # the first row; the first row's, the second
+    first_of[number] = member[start + 1]
+    partner[offset] = first_of
+    group = np.repeat(np.arange(1, count + 1), by_group)
+    return _Links(row, group, partner, np.zeros(len(row), np.int64),
+                  np.full(len(row), -1, np.int64))
 
 
 def _same_values(table: pd.DataFrame, columns: list[str], links: _Links) -> bool:
@@ -589,8 +883,8 @@ def _same_values(table: pd.DataFrame, columns: list[str], links: _Links) -> bool
     for c in columns:
         values = table[c].to_numpy(dtype=object)
         a, b = values[links.row], values[links.partner]
-        unequal = np.flatnonzero(a != b)  # nulls among them: NaN is not NaN
-        if not (pd.isna(a[unequal]) & pd.isna(b[unequal])).all():
+        blank = pd.isna(a)  # None, NaN and NA alike; NA has no truth value
+        if (blank != pd.isna(b)).any() or (a[~blank] != b[~blank]).any():
             return False
     return True
 
@@ -1068,7 +1362,9 @@ class _ExactReasons:
         self.text = "same record" if whole else "same " + ", ".join(same)
 
     def __call__(self, links: _Links) -> np.ndarray:
-        return np.full(len(links.row), self.text, dtype=object)
+        out = np.empty(len(links.row), dtype=object)
+        out.fill(self.text)  # one text shared (np.full would make a copy per row)
+        return out
 
 
 class _FuzzyReasons:
@@ -1168,17 +1464,18 @@ def _near_text(x: _Near, r: np.ndarray, p: np.ndarray) -> pa.Array:
 
 def _tables(table: pd.DataFrame, links: _Links, same: list[str], ids: np.ndarray | None,
             cents: np.ndarray | None, reason_of: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
-    order = np.argsort(links.group, kind="stable")  # the rows ascend within a group
-    row, group = links.row[order], links.group[order]
-    bits = links.bits[order]
-    sorted_links = _Links(row, group, links.partner[order], bits, links.edge[order])
+    if len(links.group) and (links.group[1:] < links.group[:-1]).any():
+        order = np.argsort(links.group, kind="stable")  # the rows ascend within a group
+        links = _Links(links.row[order], links.group[order], links.partner[order],
+                       links.bits[order], links.edge[order])
+    row, group, bits = links.row, links.group, links.bits
     columns: dict[str, Any] = {"row": row}
     if ids is not None:
         columns["id"] = ids[row]
     columns.update(group=group, kind=pd.Categorical.from_codes(bits, _KIND_NAMES),
-                   matched_to=sorted_links.partner,
-                   reason=reason_of(sorted_links) if len(row) else np.zeros(0, dtype=object))
-    rows = pd.DataFrame(columns)
+                   matched_to=links.partner,
+                   reason=reason_of(links) if len(row) else np.zeros(0, dtype=object))
+    rows = pd.DataFrame(columns, copy=False)  # columns of their own: not copied into one
     start = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(group) else \
         np.zeros(0, np.int64)
     size = np.diff(np.r_[start, len(group)])
@@ -1196,7 +1493,7 @@ def _tables(table: pd.DataFrame, links: _Links, same: list[str], ids: np.ndarray
         absolute = np.add.reduceat(np.abs(amounts), start) if len(start) else amounts[:0]
         columns.update(total_amount=total / 100, at_risk=(absolute - largest) / 100)
         at_risk = int((absolute - largest).sum())
-    groups = pd.DataFrame(columns)
+    groups = pd.DataFrame(columns, copy=False)
     groups.attrs["at_risk_cents"] = at_risk
     return groups, rows
 

@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -68,9 +69,26 @@ def _frames(draw):
     cols = {}
     for name in draw(st.lists(st.sampled_from(["a", "b", "c", "d"]), min_size=1, max_size=4,
                               unique=True)):
-        kind = draw(st.sampled_from(["int", "text", "float", "mixed"]))
+        kind = draw(st.sampled_from(["int", "text", "float", "mixed", "wide", "huge",
+                                     "category", "arrow", "date"]))
         if kind == "int":
             vals = draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
+        elif kind == "wide":  # a span too wide to count, or to pack with the row
+            vals = draw(st.lists(st.sampled_from([-7, 0, 2**40, 2**45 + 3]), min_size=n,
+                                 max_size=n))
+        elif kind == "huge":  # a span too wide for codes of its own: numbered
+            vals = draw(st.lists(st.sampled_from([-(2**62), 0, 2**62]), min_size=n, max_size=n))
+        elif kind == "category":
+            vals = pd.Categorical(draw(st.lists(st.sampled_from(["x", "y", None]), min_size=n,
+                                                max_size=n)), categories=["z", "y", "x"])
+        elif kind == "arrow":  # of one width (read as numbers) or not, nulls or not
+            vals = pd.array(draw(st.lists(st.sampled_from(
+                draw(st.sampled_from([["ab", "ba", "bb"], ["ab", "b", "", None]]))),
+                min_size=n, max_size=n)), dtype="string[pyarrow]")
+        elif kind == "date":
+            vals = pd.to_datetime(draw(st.lists(st.sampled_from(
+                ["2025-01-01", "2025-01-02 06:00", "1969-12-31", None]), min_size=n,
+                max_size=n)), format="ISO8601")
         elif kind == "text":
             vals = draw(st.lists(st.sampled_from(["x", "y", "X", "", None]), min_size=n,
                                  max_size=n))
@@ -94,10 +112,82 @@ def test_exact_duplicates_equal_pandas(df, data):
     assert sorted(res["rows"]["row"]) == np.flatnonzero(want).tolist()
     # the groups are pandas' groups of equal keys
     keys = df.loc[want, subset or list(df.columns)]
-    ngroup = keys.groupby(list(keys.columns), dropna=False, sort=False).ngroup()
+    ngroup = keys.groupby(list(keys.columns), dropna=False, sort=False,
+                          observed=True).ngroup()
     truth = {frozenset(ix) for ix in pd.Series(keys.index).groupby(ngroup.to_numpy()).agg(list)}
     assert _groups(res) == truth
     assert res.summary()["duplicate_rows"] == int(want.sum())
+
+
+def _truth(df: pd.DataFrame, subset: list[str]) -> set[frozenset[int]]:
+    """pandas' groups of rows equal on ``subset`` (twice or more)."""
+    want = df.duplicated(subset=subset, keep=False).to_numpy()
+    keys = df.loc[want, subset]
+    ngroup = keys.groupby(subset, dropna=False, sort=False, observed=True).ngroup()
+    return {frozenset(ix) for ix in pd.Series(keys.index).groupby(ngroup.to_numpy()).agg(list)}
+
+
+def test_keys_of_every_type_group_as_their_text_does():
+    """Categoricals, Arrow text, dates, wide integers and money are read as numbers
+    (codes, bytes, days, cents), never hashed: the groups are those of the same values
+    written as text, and pandas'."""
+    rng = np.random.default_rng(11)
+    n = 3000
+    ids = np.array([f"JE{i:05d}" for i in rng.integers(0, 1800, n)], dtype=object)
+    words = np.array(["rent", "rent ", "Rent", "tax", "", "møbler", "møbel"], dtype=object)[
+        rng.integers(0, 7, n)]
+    day = rng.integers(0, 40, n)
+    stamps = pd.Timestamp("2024-12-20") + pd.to_timedelta(day, "D") + pd.to_timedelta(
+        rng.integers(0, 2, n) * 3600, "s")
+    cents = rng.integers(-500, 500, n)
+    df = pd.DataFrame({
+        "id_text": ids,
+        "id_arrow": pd.array(ids, dtype="string[pyarrow]"),  # one width: read as numbers
+        "id_arrow_view": pd.Series(ids, dtype=pd.ArrowDtype(pa.string())),
+        "word_text": pd.Series(words, dtype=object),
+        "day_text": pd.Series(day.astype(str), dtype=object),
+        "day": pd.Timestamp("2025-01-01") + pd.to_timedelta(day, "D"),
+        "day_tz": (pd.Timestamp("2025-01-01") + pd.to_timedelta(day, "D")).tz_localize("UTC"),
+        "stamp": stamps, "stamp_text": stamps.astype(str).astype(object),
+        "never": pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]"),
+        "wide": day.astype(np.int64) * 2**35 + 5,  # codes of its own, too wide to pack
+        "huge": day.astype(np.int64) * 2**58 - 2**62, "huge_uint": day.astype(np.uint64) << 58,
+        "amount": cents / 100, "cents_text": pd.Series(cents.astype(str), dtype=object),
+    })
+    df.loc[::97, "word_text"] = None
+    df["word_cat"] = df["word_text"].astype("category")
+    df["word_arrow"] = df["word_text"].astype("string[pyarrow]")
+    df["word_python"] = df["word_text"].astype("string[python]")
+    pairs = [(["id_arrow"], ["id_text"]), (["id_arrow_view", "day"], ["id_text", "day_text"]),
+             (["word_cat", "day", "never"], ["word_text", "day_text"]),
+             (["word_arrow", "day_tz"], ["word_text", "day_text"]),
+             (["word_python", "huge"], ["word_text", "day_text"]),
+             (["huge_uint", "amount"], ["day_text", "cents_text"]),
+             (["wide", "word_cat", "stamp"], ["day_text", "word_text", "stamp_text"]),
+             (["stamp", "word_cat", "amount"], ["stamp_text", "word_text", "cents_text"])]
+    for typed, text in pairs:
+        res = duplicates(df, same=typed)
+        assert _groups(res) == _groups(duplicates(df, same=text)) == _truth(df, typed), typed
+        assert res["rows"]["reason"].eq("same " + ", ".join(typed)).all()
+
+
+def test_arrow_text_sliced_chunked_and_of_mixed_widths():
+    """Arrow text cut from a longer array, in several chunks, of two widths or with
+    nulls: equal texts group, whatever their layout."""
+    words = pd.Series(["ab", "cd", "ab", "éa", "cd", "éa", "zz"] * 3, dtype="string[pyarrow]")
+    both = pd.concat([words.iloc[3:], words.iloc[:9]], ignore_index=True)  # two chunks
+    rng = np.random.default_rng(2)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    long = ["".join(w) for w in letters[rng.integers(0, 26, (40, 16))]]  # 26**16 ids
+    for col in (words.iloc[5:].reset_index(drop=True), both,
+                pd.concat([both, pd.Series(["abc", None, None], dtype="string[pyarrow]")],
+                          ignore_index=True),
+                pd.Series(long + long[:7], dtype="string[pyarrow]"),
+                pd.Series(["", "", ""], dtype="string[pyarrow]")):
+        df = pd.DataFrame({"k": col})
+        assert _groups(duplicates(df, same="k")) == _truth(df, ["k"])
+        text = pd.DataFrame({"k": col.astype(object)})
+        assert _groups(duplicates(df, same="k")) == _groups(duplicates(text, same="k"))
 
 
 def test_exact_groups_tables_and_value_at_risk():
