@@ -184,8 +184,25 @@ def aicpa_cells() -> pd.DataFrame:
 
 # -- journal-entry tests: planted kinds, ranking, false positives ------------------------
 
-def je_quality(lines: int, seeds: range) -> tuple[pd.DataFrame, pd.DataFrame]:
-    found, ranking = [], []
+def gaps_found(result, missing: pd.Series) -> int:
+    """How many removed entry numbers lie in a reported gap (same prefix, in range)."""
+    gaps = result["gaps"]
+    if not len(gaps) or not len(missing):
+        return 0
+    split = r"^(.*?)(\d+)$"
+    lo = gaps["first_missing"].astype(str).str.extract(split)
+    hi = gaps["last_missing"].astype(str).str.extract(split)
+    m = missing.astype(str).str.extract(split)
+    inside = ((m[0].to_numpy()[:, None] == lo[0].to_numpy()[None, :])
+              & (m[1].astype(np.int64).to_numpy()[:, None]
+                 >= lo[1].astype(np.int64).to_numpy()[None, :])
+              & (m[1].astype(np.int64).to_numpy()[:, None]
+                 <= hi[1].astype(np.int64).to_numpy()[None, :]))
+    return int(inside.any(1).sum())
+
+
+def je_quality(lines: int, seeds: range) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    found, ranking, false = [], [], []
     for profile in GL_PROFILES:
         for seed in seeds:
             misstate = None if profile == "misstated" else 0.02
@@ -196,6 +213,9 @@ def je_quality(lines: int, seeds: range) -> tuple[pd.DataFrame, pd.DataFrame]:
                 hit = planted & set(r[test]["entry_id"])
                 found.append({"profile": profile, "seed": seed, "kind": kind,
                               "planted": len(planted), "found": len(hit)})
+            missing = truth.loc[truth["kind"] == "gap", "entry_id"]
+            found.append({"profile": profile, "seed": seed, "kind": "gap (missing number)",
+                          "planted": len(missing), "found": gaps_found(r, missing)})
             planted = set(truth.loc[truth["kind"] != "gap", "entry_id"])
             ent = r["entries"]
             top = set(ent["entry_id"].head(2 * len(planted)))
@@ -207,6 +227,8 @@ def je_quality(lines: int, seeds: range) -> tuple[pd.DataFrame, pd.DataFrame]:
                                                          "score"].gt(10).mean())}
             clean = quiet(je_tests, clean_gl)
             ce = clean["entries"]
+            per = clean["tests"].set_index("test")["entries"] / len(ce)
+            false.append(per.rename(f"{profile} {seed}"))
             row["clean entries scoring > 10"] = float(ce["score"].gt(10).mean())
             row["clean unbalanced/dup. numbers"] = int(
                 clean.facts["tests"]["unbalanced"]["entries"]
@@ -215,7 +237,10 @@ def je_quality(lines: int, seeds: range) -> tuple[pd.DataFrame, pd.DataFrame]:
     f = pd.DataFrame(found).groupby(["kind", "profile"])[["planted", "found"]].sum()
     f = f.assign(share=(f["found"] / f["planted"]).round(3)).reset_index()
     wide = f.pivot(index="kind", columns="profile", values="share")[list(GL_PROFILES)]
-    return wide.reset_index(), pd.DataFrame(ranking)
+    fp = pd.concat(false, axis=1)
+    fp = pd.DataFrame({p: fp[[c for c in fp.columns if c.startswith(p + " ")]].mean(1)
+                       for p in GL_PROFILES}).round(4)
+    return wide.reset_index(), pd.DataFrame(ranking), fp.rename_axis("test").reset_index()
 
 
 def sod_quality(seeds: range) -> pd.DataFrame:
@@ -345,13 +370,17 @@ def main(argv=None) -> None:
         print(markdown(differ), "\n")
     results["aicpa"] = per.reset_index().to_dict("records")
 
-    found, ranking = je_quality(args.quality_lines, seeds)
+    found, ranking, fp = je_quality(args.quality_lines, seeds)
     print(f"## Journal-entry tests: planted kinds found ({args.quality_lines:,} lines, "
           f"seeds 0-{args.seeds - 1}; weights tuned on 'misstated')\n")
     print(markdown(found), "\n")
     summary = ranking.groupby(["profile", "tuned on"]).mean(numeric_only=True)
     summary = summary.drop(columns=["seed"]).round(4).reset_index()
     print(markdown(summary), "\n")
+    print("Share of the entries of clean ledgers (no misstatement planted) each test "
+          "flags:\n")
+    print(markdown(fp), "\n")
+    results["je_clean_flagged"] = fp.to_dict("records")
     results["je_found"] = found.to_dict("records")
     results["je_ranking"] = summary.to_dict("records")
 
