@@ -21,7 +21,7 @@ def test_sample_data_shows_its_progress_on_stderr(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("wrote ")  # stdout stays the one-line result
     for step in ("bank statement and ledger (400 bank rows)", "transactions (",
-                 "writing interactions.csv", "8/8"):
+                 "writing interactions.csv", "writing gl.csv", "11/11"):
         assert step in proc.stderr, proc.stderr
 
 
