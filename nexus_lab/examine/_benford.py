@@ -89,7 +89,6 @@ _CRIT_KS = {80: 1.073, 85: 1.138, 90: 1.224, 95: 1.358, 99: 1.628, 99.9: 1.949,
 _MAD_CONFORM = {"first": (0.006, 0.012, 0.015), "first_two": (0.0012, 0.0018, 0.0022),
                 "first_three": (0.00036, 0.00044, 0.00050), "second": (0.008, 0.010, 0.012)}
 _SPIKE = 2.0  # a summation group holding this many times its even share is a finding
-_POW10 = 10 ** np.arange(19, dtype=np.int64)
 _BLOCK = 1 << 18  # values per block of the digit count
 
 
@@ -163,42 +162,53 @@ def _narrow(values: np.ndarray, lo: int, hi: int) -> np.ndarray:
     return values.astype(np.int32) if -(2**31) < lo and hi < 2**31 else values
 
 
-def _divisors(test: str, dtype: np.dtype) -> np.ndarray:
-    """Per number of digits, the power of ten that leaves the test's leading digits."""
-    keep = {"first": 1, "first_three": 3}.get(test, 2)
-    most = 10 if dtype == np.int32 else 19  # digits of the largest value
-    return _POW10[np.maximum(np.arange(most + 1) - keep, 0)].astype(dtype)
-
-
 def _count_digits(test: str, values: np.ndarray, cells: int, minimum: int,
                   masked: bool) -> tuple[np.ndarray, np.ndarray]:
     """The digit cell ``0..cells-1`` of each value, ``cells`` for a value below
     ``minimum`` (``masked``: some may be), and the count per cell (``cells + 1``).
 
     A block at a time (its temporaries stay in the processor's cache), in the values'
-    own dtype: the number of digits by comparison with the powers of ten up to the
-    largest value, then one integer division by the power that leaves the wanted digits
-    (no float ``log10``, which puts 999.99 or 10**15 - 1 in the wrong decade)."""
+    own dtype and with integer arithmetic only (no float ``log10``, which puts 999.99
+    or 10**15 - 1 in the wrong decade): the leading ``keep`` digits by dividing by
+    10**8, 10**4, 10**2 and 10 in turn those values that still have 8, 4, 2 or 1
+    digits too many (a division by a constant and a select by multiplication are
+    vector instructions, where a division by a power looked up per value is not)."""
     codes = np.empty(len(values), np.uint8 if cells < 255 else np.int16)
     counts = np.zeros(cells + 1, np.int64)
     top = int(values.max()) if len(values) else 0
-    powers = [values.dtype.type(p) for p in _POW10[1:] if p <= top]
-    divisors = None if test == "last_two" else _divisors(test, values.dtype)
+    keep = {"first": 1, "first_three": 3, "last_two": 0}.get(test, 2)
     base = {"first": 1, "first_three": 100, "second": 0, "last_two": 0}.get(test, 10)
+    kind = values.dtype.type
+    steps = [(kind(10**j), kind(10 ** (keep + j - 1))) for j in (8, 4, 2, 1)
+             if keep and 10 ** (keep + j - 1) <= top]
+    # the block's temporaries, allocated once
+    block = min(_BLOCK, len(values))
+    q, d, m = (np.empty(block, values.dtype) for _ in range(3))
     for s in range(0, len(values), _BLOCK):
         x = values[s:s + _BLOCK]
-        if divisors is None:
-            q = x % 100
+        k = len(x)
+        qk, dk, mk = q[:k], d[:k], m[:k]
+        if keep:
+            qk[:] = x
+            for power, above in steps:  # q >= above: q //= power
+                np.greater_equal(qk, above, out=mk)
+                np.floor_divide(qk, power, out=dk)
+                np.subtract(dk, qk, out=dk)
+                np.multiply(dk, mk, out=dk)
+                np.add(qk, dk, out=qk)
+            if test == "second":
+                np.remainder(qk, 10, out=qk)
+            elif base:
+                np.subtract(qk, base, out=qk)
         else:
-            nd = np.ones(x.shape, np.int8)
-            for p in powers:
-                nd += x >= p
-            q = x // divisors[nd]
-            q = q % 10 if test == "second" else q - base
-        if masked:
-            q = np.where(x >= minimum, q, cells)
+            np.remainder(x, 100, out=qk)
+        if masked:  # below the minimum: the cell past the last
+            np.less(x, minimum, out=mk)
+            np.subtract(cells, qk, out=dk)
+            np.multiply(dk, mk, out=dk)
+            np.add(qk, dk, out=qk)
         out = codes[s:s + _BLOCK]
-        out[:] = q
+        out[:] = qk
         counts += np.bincount(out, minlength=cells + 1)
     return codes, counts
 
