@@ -163,31 +163,39 @@ def _narrow(values: np.ndarray, lo: int, hi: int) -> np.ndarray:
 
 
 def _count_digits(test: str, values: np.ndarray, cells: int, minimum: int,
-                  masked: bool) -> tuple[np.ndarray, np.ndarray]:
+                  bounds: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The digit cell ``0..cells-1`` of each value, ``cells`` for a value below
-    ``minimum`` (``masked``: some may be), and the count per cell (``cells + 1``).
+    ``minimum``, and the count per cell (``cells + 1``; ``bounds``: no value is below
+    the first or above the second).
 
     A block at a time (its temporaries stay in the processor's cache), in the values'
     own dtype and with integer arithmetic only (no float ``log10``, which puts 999.99
     or 10**15 - 1 in the wrong decade): the leading ``keep`` digits by dividing by
     10**8, 10**4, 10**2 and 10 in turn those values that still have 8, 4, 2 or 1
     digits too many (a division by a constant and a select by multiplication are
-    vector instructions, where a division by a power looked up per value is not)."""
+    vector instructions, where a division by a power looked up per value is not). Each
+    block is read as int32 when every value fits."""
     codes = np.empty(len(values), np.uint8 if cells < 255 else np.int16)
     counts = np.zeros(cells + 1, np.int64)
-    top = int(values.max()) if len(values) else 0
+    low, top = bounds or ((int(values.min()), int(values.max())) if len(values)
+                          else (0, 0))
+    masked = low < minimum
     keep = {"first": 1, "first_three": 3, "last_two": 0}.get(test, 2)
     base = {"first": 1, "first_three": 100, "second": 0, "last_two": 0}.get(test, 10)
-    kind = values.dtype.type
+    narrow = -(2**31) < low and top < 2**31
+    kind = np.int32 if narrow else values.dtype.type
     steps = [(kind(10**j), kind(10 ** (keep + j - 1))) for j in (8, 4, 2, 1)
              if keep and 10 ** (keep + j - 1) <= top]
     # the block's temporaries, allocated once
     block = min(_BLOCK, len(values))
-    q, d, m = (np.empty(block, values.dtype) for _ in range(3))
+    q, d, m, xn = (np.empty(block, kind) for _ in range(4))
     for s in range(0, len(values), _BLOCK):
         x = values[s:s + _BLOCK]
         k = len(x)
         qk, dk, mk = q[:k], d[:k], m[:k]
+        if narrow and x.dtype != kind:
+            xn[:k] = x
+            x = xn[:k]
         if keep:
             qk[:] = x
             for power, above in steps:  # q >= above: q //= power
@@ -197,11 +205,15 @@ def _count_digits(test: str, values: np.ndarray, cells: int, minimum: int,
                 np.multiply(dk, mk, out=dk)
                 np.add(qk, dk, out=qk)
             if test == "second":
-                np.remainder(qk, 10, out=qk)
+                np.floor_divide(qk, kind(10), out=dk)
+                np.multiply(dk, kind(10), out=dk)
+                np.subtract(qk, dk, out=qk)
             elif base:
                 np.subtract(qk, base, out=qk)
-        else:
-            np.remainder(x, 100, out=qk)
+        else:  # x % 100, as x - x // 100 * 100 (a remainder is no vector instruction)
+            np.floor_divide(x, kind(100), out=dk)
+            np.multiply(dk, kind(100), out=dk)
+            np.subtract(x, dk, out=qk)
         if masked:  # below the minimum: the cell past the last
             np.less(x, minimum, out=mk)
             np.subtract(cells, qk, out=dk)
@@ -405,25 +417,27 @@ def _benford(df: FrameLike, column: str, test: str, by: str | None, sign: str,
         other: (int(np.count_nonzero(cents < 0)) if lo < 0 else 0) if sign == "positive"
         else (int(np.count_nonzero(cents > 0)) if hi > 0 else 0),
         "zero": int(np.count_nonzero(cents == 0)) if lo <= 0 <= hi else 0}
-    values = _narrow(cents, lo, hi) if sign == "positive" else -_narrow(cents, lo, hi)
-    smallest = lo if sign == "positive" else -hi
+    smallest, largest = (lo, hi) if sign == "positive" else (-hi, -lo)  # of the sizes
     keep = None  # the rows read, where some are not
     if test == "second_order" or by:
+        values = _narrow(cents, lo, hi) if sign == "positive" else -_narrow(cents, lo, hi)
         keep = values >= lowest if smallest < lowest else None
-    size = values if keep is None else values[keep]
+        size = values if keep is None else values[keep]
+    else:
+        size = cents if sign == "positive" else -cents
     group_codes, group_names = (pd.factorize(
         data[by].to_numpy() if keep is None else data[by].to_numpy()[keep],
         use_na_sentinel=False) if by else (None, None))
     if test == "second_order":
         pairs = _Pairs(size, group_codes)
         read = pairs.diff if pairs.same is None else np.where(pairs.same, pairs.diff, 0)
-        codes, counts = _count_digits(test, read, spec.cells, spec.minimum, True)
+        codes, counts = _count_digits(test, read, spec.cells, spec.minimum)
         n = len(read) - int(counts[-1])
         facts.update(differences=pairs.differences, repeated=pairs.repeated,
                      below_minimum=pairs.differences - n - pairs.repeated)
     else:
         pairs, read = None, size
-        codes, counts = _count_digits(test, read, spec.cells, lowest, smallest < lowest)
+        codes, counts = _count_digits(test, read, spec.cells, lowest, (smallest, largest))
         n = len(read) - int(counts[-1])
         facts["below_minimum"] = len(cents) - n - facts[other] - facts["zero"]
     counts = counts[:-1]
