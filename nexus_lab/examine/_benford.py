@@ -516,7 +516,8 @@ class _Pairs:
             self.same = g[1:] == g[:-1]
             self.groups = g[1:]
         self.diff = self.sorted[1:] - self.sorted[:-1]
-        if groups is not None:
+        if groups is not None:  # differences within a group only
+            self.differences = int(np.count_nonzero(self.same))
             self.repeated = int(np.count_nonzero((self.diff == 0) & self.same))
 
 

@@ -345,3 +345,13 @@ def test_second_order_on_many_repeated_amounts():
     np.testing.assert_allclose(rows["amount"] - rows["previous"], rows["difference"])
     np.testing.assert_allclose(cents[rows["row"]] / 100, rows["amount"])
     assert rows["amount"].is_monotonic_decreasing
+
+
+def test_second_order_by_group_counts_differences_within_groups():
+    cents = np.concatenate([_cents(3_000, 21), _cents(2_000, 22)[:1_000].repeat(2)])
+    df = _frame(cents).assign(vendor=["A"] * 3_000 + ["B"] * 2_000)
+    r = _quiet(benford, df, test="second_order", by="vendor", min_rows=10)
+    alone = [_quiet(benford, df[df.vendor == v], test="second_order").facts for v in "AB"]
+    for key in ("differences", "repeated", "below_minimum", "tested"):
+        assert r.facts[key] == sum(f[key] for f in alone)
+    assert r.facts["differences"] == 5_000 - 2
