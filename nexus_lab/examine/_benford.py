@@ -163,10 +163,12 @@ def _narrow(values: np.ndarray, lo: int, hi: int) -> np.ndarray:
 
 
 def _count_digits(test: str, values: np.ndarray, cells: int, minimum: int,
-                  bounds: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  bounds: tuple[int, int] | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """The digit cell ``0..cells-1`` of each value, ``cells`` for a value below
-    ``minimum``, and the count per cell (``cells + 1``; ``bounds``: no value is below
-    the first or above the second).
+    ``minimum``, the count per cell (``cells + 1``; ``bounds``: no value is below the
+    first or above the second) and for the summation test the sum per cell where a
+    block's sums are exact in float64 (else None).
 
     A block at a time (its temporaries stay in the processor's cache), in the values'
     own dtype and with integer arithmetic only (no float ``log10``, which puts 999.99
@@ -179,6 +181,8 @@ def _count_digits(test: str, values: np.ndarray, cells: int, minimum: int,
     counts = np.zeros(cells + 1, np.int64)
     low, top = bounds or ((int(values.min()), int(values.max())) if len(values)
                           else (0, 0))
+    sums = (np.zeros(cells + 1, np.int64)
+            if test == "summation" and max(-low, top) * _BLOCK < 2**53 else None)
     masked = low < minimum
     keep = {"first": 1, "first_three": 3, "last_two": 0}.get(test, 2)
     base = {"first": 1, "first_three": 100, "second": 0, "last_two": 0}.get(test, 10)
@@ -222,7 +226,9 @@ def _count_digits(test: str, values: np.ndarray, cells: int, minimum: int,
         out = codes[s:s + _BLOCK]
         out[:] = qk
         counts += np.bincount(out, minlength=cells + 1)
-    return codes, counts
+        if sums is not None:
+            sums += np.bincount(out, weights=x, minlength=cells + 1).astype(np.int64)
+    return codes, counts, sums
 
 
 def _top(key: np.ndarray, codes: np.ndarray, hit: np.ndarray, limit: int) -> np.ndarray:
@@ -431,13 +437,14 @@ def _benford(df: FrameLike, column: str, test: str, by: str | None, sign: str,
     if test == "second_order":
         pairs = _Pairs(size, group_codes)
         read = pairs.diff if pairs.same is None else np.where(pairs.same, pairs.diff, 0)
-        codes, counts = _count_digits(test, read, spec.cells, spec.minimum)
+        codes, counts, sums = _count_digits(test, read, spec.cells, spec.minimum)
         n = len(read) - int(counts[-1])
         facts.update(differences=pairs.differences, repeated=pairs.repeated,
                      below_minimum=pairs.differences - n - pairs.repeated)
     else:
         pairs, read = None, size
-        codes, counts = _count_digits(test, read, spec.cells, lowest, (smallest, largest))
+        codes, counts, sums = _count_digits(test, read, spec.cells, lowest,
+                                            (smallest, largest))
         n = len(read) - int(counts[-1])
         facts["below_minimum"] = len(cents) - n - facts[other] - facts["zero"]
     counts = counts[:-1]
@@ -458,8 +465,9 @@ def _benford(df: FrameLike, column: str, test: str, by: str | None, sign: str,
              f"{spec.min_rows:,} the test needs (an expected count of at least 5 for every "
              "digit); read its statistics with caution", notes)
 
-    totals = (cent_sums(codes, read, spec.cells + 1)[:-1] if test == "summation"
-              else None)
+    if test == "summation" and sums is None:  # amounts too large for float64 block sums
+        sums = cent_sums(codes, read, spec.cells + 1)
+    totals = sums[:-1] if test == "summation" else None
     stats = _statistics(counts, spec, confidence, totals)
     digits = _digits_table(spec, counts, stats, totals)
     drivers = digits.loc[digits["significant"]].sort_values(

@@ -355,3 +355,19 @@ def test_second_order_by_group_counts_differences_within_groups():
     for key in ("differences", "repeated", "below_minimum", "tested"):
         assert r.facts[key] == sum(f[key] for f in alone)
     assert r.facts["differences"] == 5_000 - 2
+
+
+@pytest.mark.parametrize("big", [0, 4_503_599_627_370_400])
+def test_summation_totals_are_exact_cents(big):
+    """The money per first two digits is summed exactly, in int32 blocks or beyond
+    (two amounts near 2**52 cents sum past 2**53, where float64 loses cents)."""
+    cents = _cents(40_000, seed=23, decades=8)
+    if big:  # whole units, which float amounts hold exactly
+        cents[:3] = [big, big - 100, 10**15 + 700]
+    r = _quiet(benford, pd.DataFrame({"amount": cents / 100}), test="summation")
+    want = {}
+    for c in cents.tolist():
+        if c >= 10:
+            want[int(str(c)[:2])] = want.get(int(str(c)[:2]), 0) + c
+    got = r["digits"].set_index("digit")["total_cents"]
+    assert {d: int(v) for d, v in got.items() if v} == want
