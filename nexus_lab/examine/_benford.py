@@ -1,10 +1,12 @@
 """Benford's law: the digit tests of IDEA, ACL and benford_py on integer cents.
 
-Digits are read from the amount in cents with integer arithmetic: the number of
-digits of each value by comparison with powers of ten, then one integer division by
-the power that leaves the wanted digits (no float ``log10``, which puts 999.99 or
-10**15 - 1 in the wrong decade). An amount's first digits are its first significant
-digits (0.05 reads 5), as benford_py reads them with ``decimals=2``.
+Digits are read from the amount in cents with integer arithmetic: a value that still
+has 8, 4, 2 or 1 digits more than wanted is divided by that power of ten, in turn (no
+float ``log10``, which puts 999.99 or 10**15 - 1 in the wrong decade), in int32 when
+the cents fit. An amount's first digits are its first significant digits (0.05 reads
+5), as benford_py reads them with ``decimals=2``. The second-order test sorts the
+distinct amounts only (a repeated amount adds a difference of zero, which no test
+reads).
 
 What each test reads, and from which amounts (benford_py's conventions):
 
