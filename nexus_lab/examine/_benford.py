@@ -1,10 +1,12 @@
 """Benford's law: the digit tests of IDEA, ACL and benford_py on integer cents.
 
-Digits are read from the amount in cents with integer arithmetic: the number of
-digits of each value by comparison with powers of ten, then one integer division by
-the power that leaves the wanted digits (no float ``log10``, which puts 999.99 or
-10**15 - 1 in the wrong decade). An amount's first digits are its first significant
-digits (0.05 reads 5), as benford_py reads them with ``decimals=2``.
+Digits are read from the amount in cents with integer arithmetic: a value that still
+has 8, 4, 2 or 1 digits more than wanted is divided by that power of ten, in turn (no
+float ``log10``, which puts 999.99 or 10**15 - 1 in the wrong decade), in int32 when
+the cents fit. An amount's first digits are its first significant digits (0.05 reads
+5), as benford_py reads them with ``decimals=2``. The second-order test sorts the
+distinct amounts only (a repeated amount adds a difference of zero, which no test
+reads).
 
 What each test reads, and from which amounts (benford_py's conventions):
 
@@ -89,7 +91,6 @@ _CRIT_KS = {80: 1.073, 85: 1.138, 90: 1.224, 95: 1.358, 99: 1.628, 99.9: 1.949,
 _MAD_CONFORM = {"first": (0.006, 0.012, 0.015), "first_two": (0.0012, 0.0018, 0.0022),
                 "first_three": (0.00036, 0.00044, 0.00050), "second": (0.008, 0.010, 0.012)}
 _SPIKE = 2.0  # a summation group holding this many times its even share is a finding
-_POW10 = 10 ** np.arange(19, dtype=np.int64)
 _BLOCK = 1 << 18  # values per block of the digit count
 
 
@@ -157,41 +158,102 @@ _TESTS = _tests()
 
 # ------------------------------------------------------------------------------ digits
 
-def _ndigits(cents: np.ndarray, top: int) -> np.ndarray:
-    """How many digits each positive value has (int8), by comparison with powers of 10
-    (``top``: the largest value)."""
-    n = np.ones(cents.shape, np.int8)
-    for p in _POW10[1:]:
-        if p > top:
+def _narrow(values: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """``values`` as int32 when ``lo..hi`` (their range) fits, which halves the memory
+    every later pass reads; else as they are."""
+    return values.astype(np.int32) if -(2**31) < lo and hi < 2**31 else values
+
+
+def _count_digits(test: str, values: np.ndarray, cells: int, minimum: int,
+                  bounds: tuple[int, int] | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The digit cell ``0..cells-1`` of each value, ``cells`` for a value below
+    ``minimum``, the count per cell (``cells + 1``; ``bounds``: no value is below the
+    first or above the second) and for the summation test the sum per cell where a
+    block's sums are exact in float64 (else None).
+
+    A block at a time (its temporaries stay in the processor's cache), in the values'
+    own dtype and with integer arithmetic only (no float ``log10``, which puts 999.99
+    or 10**15 - 1 in the wrong decade): the leading ``keep`` digits by dividing by
+    10**8, 10**4, 10**2 and 10 in turn those values that still have 8, 4, 2 or 1
+    digits too many (a division by a constant and a select by multiplication are
+    vector instructions, where a division by a power looked up per value is not). Each
+    block is read as int32 when every value fits."""
+    codes = np.empty(len(values), np.uint8 if cells < 255 else np.int16)
+    counts = np.zeros(cells + 1, np.int64)
+    low, top = bounds or ((int(values.min()), int(values.max())) if len(values)
+                          else (0, 0))
+    sums = (np.zeros(cells + 1, np.int64)
+            if test == "summation" and max(-low, top) * _BLOCK < 2**53 else None)
+    masked = low < minimum
+    keep = {"first": 1, "first_three": 3, "last_two": 0}.get(test, 2)
+    base = {"first": 1, "first_three": 100, "second": 0, "last_two": 0}.get(test, 10)
+    narrow = -(2**31) < low and top < 2**31
+    kind = np.int32 if narrow else values.dtype.type
+    steps = [(kind(10**j), kind(10 ** (keep + j - 1))) for j in (8, 4, 2, 1)
+             if keep and 10 ** (keep + j - 1) <= top]
+    # the block's temporaries, allocated once
+    block = min(_BLOCK, len(values))
+    q, d, m, xn = (np.empty(block, kind) for _ in range(4))
+    for s in range(0, len(values), _BLOCK):
+        x = values[s:s + _BLOCK]
+        k = len(x)
+        qk, dk, mk = q[:k], d[:k], m[:k]
+        if narrow and x.dtype != kind:
+            xn[:k] = x
+            x = xn[:k]
+        if keep:
+            qk[:] = x
+            for power, above in steps:  # q >= above: q //= power
+                np.greater_equal(qk, above, out=mk)
+                np.floor_divide(qk, power, out=dk)
+                np.subtract(dk, qk, out=dk)
+                np.multiply(dk, mk, out=dk)
+                np.add(qk, dk, out=qk)
+            if test == "second":
+                np.floor_divide(qk, kind(10), out=dk)
+                np.multiply(dk, kind(10), out=dk)
+                np.subtract(qk, dk, out=qk)
+            elif base:
+                np.subtract(qk, base, out=qk)
+        else:  # x % 100, as x - x // 100 * 100 (a remainder is no vector instruction)
+            np.floor_divide(x, kind(100), out=dk)
+            np.multiply(dk, kind(100), out=dk)
+            np.subtract(x, dk, out=qk)
+        if masked:  # below the minimum: the cell past the last
+            np.less(x, minimum, out=mk)
+            np.subtract(cells, qk, out=dk)
+            np.multiply(dk, mk, out=dk)
+            np.add(qk, dk, out=qk)
+        out = codes[s:s + _BLOCK]
+        out[:] = qk
+        counts += np.bincount(out, minlength=cells + 1)
+        if sums is not None:
+            sums += np.bincount(out, weights=x, minlength=cells + 1).astype(np.int64)
+    return codes, counts, sums
+
+
+def _top(key: np.ndarray, codes: np.ndarray, hit: np.ndarray, limit: int) -> np.ndarray:
+    """The positions of the ``limit`` largest ``key`` among those whose code is a
+    ``hit``, largest first (ties by position).
+
+    Only the keys at least a threshold are looked at: the threshold comes from a sample
+    of the hits, and is lowered (at last to nothing) until enough hits pass it."""
+    if limit <= 0 or not len(key):
+        return np.zeros(0, np.intp)
+    step = max(1, len(key) // (1 << 16))
+    sample = np.sort(key[::step][hit[codes[::step]]])[::-1]
+    rank = 2 * (-(-limit // step)) + 8  # hits of the sample expected above the threshold
+    while True:
+        if rank < len(sample):
+            at = np.flatnonzero(key >= sample[rank])
+            at = at[hit[codes[at]]]
+        else:
+            at = np.flatnonzero(hit[codes])
+        if len(at) >= limit or rank >= len(sample):
             break
-        n += cents >= p
-    return n
-
-
-def _digit_codes(test: str, cents: np.ndarray, top: int) -> np.ndarray:
-    """Each value's digit cell ``0..cells-1`` (values at least the test's minimum)."""
-    if test == "last_two":
-        return cents % 100
-    nd = _ndigits(cents, top)
-    if test == "first":
-        return cents // _POW10[nd - 1] - 1
-    if test == "first_three":
-        return cents // _POW10[nd - 3] - 100
-    two = cents // _POW10[nd - 2]
-    return two % 10 if test == "second" else two - 10
-
-
-def _count_digits(test: str, cents: np.ndarray, cells: int) -> tuple[np.ndarray, np.ndarray]:
-    """The digit cell of each value (int16) and the count per cell, a block at a time
-    (the temporaries of a block stay in the processor's cache)."""
-    codes = np.empty(len(cents), np.int16)
-    counts = np.zeros(cells, np.int64)
-    top = int(cents.max()) if len(cents) else 0
-    for s in range(0, len(cents), _BLOCK):
-        block = _digit_codes(test, cents[s:s + _BLOCK], top)
-        codes[s:s + _BLOCK] = block
-        counts += np.bincount(block, minlength=cells)
-    return codes, counts
+        rank *= 4
+    return at[np.lexsort((at, -key[at].astype(np.int64)))[:limit]]
 
 
 # -------------------------------------------------------------------------- statistics
@@ -351,33 +413,43 @@ def _benford(df: FrameLike, column: str, test: str, by: str | None, sign: str,
     notes: list[str] = []
     label = f"benford {test}"
 
-    # one pass picks the amounts read: those of the sign at least the test's minimum (the
-    # second-order test reads every amount of the sign, and the minimum on differences)
+    # the amounts' range says which checks and passes are needed (and whether int32 holds
+    # them): the digits are then read from every row, rows not tested in a cell of
+    # their own (the second-order test reads every amount of the sign, and the minimum
+    # on differences)
     lowest = 1 if test == "second_order" else spec.minimum
     other = "negative" if sign == "positive" else "positive"
-    facts: dict[str, Any] = {"test": test, "rows": len(cents),
-                             other: int(np.count_nonzero(cents < 0) if sign == "positive"
-                                        else np.count_nonzero(cents > 0)),
-                             "zero": int(np.count_nonzero(cents == 0))}
-    keep = cents >= lowest if sign == "positive" else cents <= -lowest
-    size = cents[keep] if sign == "positive" else -cents[keep]
-    group_codes, group_names = (pd.factorize(data[by].to_numpy()[keep], use_na_sentinel=False)
-                                if by else (None, None))
+    lo, hi = (int(cents.min()), int(cents.max())) if len(cents) else (0, 0)
+    facts: dict[str, Any] = {
+        "test": test, "rows": len(cents),
+        other: (int(np.count_nonzero(cents < 0)) if lo < 0 else 0) if sign == "positive"
+        else (int(np.count_nonzero(cents > 0)) if hi > 0 else 0),
+        "zero": int(np.count_nonzero(cents == 0)) if lo <= 0 <= hi else 0}
+    smallest, largest = (lo, hi) if sign == "positive" else (-hi, -lo)  # of the sizes
+    keep = None  # the rows read, where some are not
+    if test == "second_order" or by:
+        values = _narrow(cents, lo, hi) if sign == "positive" else -_narrow(cents, lo, hi)
+        keep = values >= lowest if smallest < lowest else None
+        size = values if keep is None else values[keep]
+    else:
+        size = cents if sign == "positive" else -cents
+    group_codes, group_names = (pd.factorize(
+        data[by].to_numpy() if keep is None else data[by].to_numpy()[keep],
+        use_na_sentinel=False) if by else (None, None))
     if test == "second_order":
         pairs = _Pairs(size, group_codes)
-        use = pairs.diff >= spec.minimum
-        if pairs.same is not None:
-            use &= pairs.same
-        tested = pairs.diff[use]
-        groups = pairs.groups[use] if by else None
-        counted = pairs.diff if pairs.same is None else pairs.diff[pairs.same]
-        repeated = int(np.count_nonzero(counted == 0))
-        facts.update(differences=len(counted), repeated=repeated,
-                     below_minimum=len(counted) - len(tested) - repeated)
+        read = pairs.diff if pairs.same is None else np.where(pairs.same, pairs.diff, 0)
+        codes, counts, sums = _count_digits(test, read, spec.cells, spec.minimum)
+        n = len(read) - int(counts[-1])
+        facts.update(differences=pairs.differences, repeated=pairs.repeated,
+                     below_minimum=pairs.differences - n - pairs.repeated)
     else:
-        pairs, use, tested, groups = None, None, size, group_codes
-        facts["below_minimum"] = len(cents) - len(size) - facts[other] - facts["zero"]
-    n = len(tested)
+        pairs, read = None, size
+        codes, counts, sums = _count_digits(test, read, spec.cells, lowest,
+                                            (smallest, largest))
+        n = len(read) - int(counts[-1])
+        facts["below_minimum"] = len(cents) - n - facts[other] - facts["zero"]
+    counts = counts[:-1]
     facts.update(minimum=amount_text(spec.minimum), tested=n)
     _note_left_out(label, facts, sign, other, spec, notes)
     if n == 0:
@@ -395,8 +467,9 @@ def _benford(df: FrameLike, column: str, test: str, by: str | None, sign: str,
              f"{spec.min_rows:,} the test needs (an expected count of at least 5 for every "
              "digit); read its statistics with caution", notes)
 
-    codes, counts = _count_digits(test, tested, spec.cells)
-    totals = cent_sums(codes, tested, spec.cells) if test == "summation" else None
+    if test == "summation" and sums is None:  # amounts too large for float64 block sums
+        sums = cent_sums(codes, read, spec.cells + 1)
+    totals = sums[:-1] if test == "summation" else None
     stats = _statistics(counts, spec, confidence, totals)
     digits = _digits_table(spec, counts, stats, totals)
     drivers = digits.loc[digits["significant"]].sort_values(
@@ -405,19 +478,22 @@ def _benford(df: FrameLike, column: str, test: str, by: str | None, sign: str,
     facts.update(_facts(stats, 0, spec, confidence))
     facts["drivers"] = len(drivers)
 
-    hit = np.zeros(spec.cells, bool)
+    hit = np.zeros(spec.cells + 1, bool)
     hit[drivers["digit"].to_numpy() - spec.low] = True
-    where = np.flatnonzero(hit[codes]) if len(drivers) else np.zeros(0, np.intp)
-    facts["driver_rows"] = len(where)
-    rows = _rows(where, use, keep, tested, cents, codes, spec.low, pairs, data, by, limit,
+    facts["driver_rows"] = int(counts[hit[:-1]].sum())
+    at = _top(read if pairs is None else pairs.sorted[1:], codes, hit,
+              int(limit) if len(drivers) else 0)
+    rows = _rows(at, keep, cents, codes, spec.low, pairs, data, by,
                  negative=sign == "negative")
     tables: dict[str, pd.DataFrame] = {"digits": digits, "drivers": drivers, "rows": rows}
-    if len(where) > len(rows):
+    if facts["driver_rows"] > len(rows):
         facts["rows_listed"] = len(rows)
     if by:
-        ranked = _groups(groups, group_names, codes, tested, spec, confidence,
-                         spec.min_rows if min_rows is None else int(min_rows), by, label,
-                         notes)
+        tested = codes < spec.cells
+        groups = group_codes if pairs is None else pairs.groups
+        ranked = _groups(groups[tested], group_names, codes[tested], read[tested], spec,
+                         confidence, spec.min_rows if min_rows is None else int(min_rows),
+                         by, label, notes)
         tables = {"groups": ranked, **tables}
         facts["groups"] = len(ranked)
     if written.get("currency"):
@@ -429,15 +505,18 @@ def _benford(df: FrameLike, column: str, test: str, by: str | None, sign: str,
 
 
 class _Pairs:
-    """The sorted amounts (per group) and the difference of each from the one before."""
+    """The sorted amounts (per group) and the difference of each from the one before.
+
+    Without groups only the distinct amounts are kept: a repeated amount adds a
+    difference of zero, which no test reads, and every other difference is one between
+    neighbouring distinct amounts (``repeated`` counts the zeros)."""
 
     def __init__(self, size: np.ndarray, groups: np.ndarray | None) -> None:
+        self.differences = max(len(size) - 1, 0)
         if groups is None:
             self.order = None
-            # int32 sorts faster, and amounts below 21,474,836.48 fit
-            small = len(size) and int(size.max()) < 2**31
-            self.sorted = (np.sort(size.astype(np.int32)).astype(np.int64) if small
-                           else np.sort(size))
+            self.sorted = _distinct_sorted(size)
+            self.repeated = len(size) - len(self.sorted)
             self.same = None  # every pair is of one group
             self.groups = None
         else:
@@ -447,6 +526,25 @@ class _Pairs:
             self.same = g[1:] == g[:-1]
             self.groups = g[1:]
         self.diff = self.sorted[1:] - self.sorted[:-1]
+        if groups is not None:  # differences within a group only
+            self.differences = int(np.count_nonzero(self.same))
+            self.repeated = int(np.count_nonzero((self.diff == 0) & self.same))
+
+
+def _distinct_sorted(size: np.ndarray) -> np.ndarray:
+    """The distinct values of ``size``, in order.
+
+    Amounts repeat a lot (10 million ledger lines hold about 1.5 million distinct
+    amounts): then hashing out the repeats and sorting the rest beats sorting all. A
+    strided tenth of the values decides: hashing when at most three quarters of it are
+    distinct (of amounts drawn evenly from a set, when the set is at most a sixth of
+    them, where hashing still gains)."""
+    if len(size) >= 1 << 21:
+        sample = size[::10]
+        if 4 * len(pd.unique(sample)) <= 3 * len(sample):
+            return np.sort(pd.unique(size))
+    out = np.sort(size)
+    return out[np.concatenate(([True], out[1:] != out[:-1]))] if len(out) else out
 
 
 def _note_left_out(label: str, facts: dict, sign: str, other: str, spec: _Test,
@@ -495,34 +593,28 @@ def _facts(stats: dict, i: int, spec: _Test, confidence: float) -> dict[str, Any
             "verdict_basis": spec.basis}
 
 
-def _rows(where: np.ndarray, use: np.ndarray | None, keep: np.ndarray, tested: np.ndarray,
-          cents: np.ndarray, codes: np.ndarray, low: int, pairs: _Pairs | None,
-          data: pd.DataFrame, by: str | None, limit: int, *, negative: bool) -> pd.DataFrame:
-    """The rows whose digits drive the departure, largest amounts first (``where``
-    indexes the tested values; ``keep`` marks the rows read, ``use`` the differences
-    tested)."""
-    limit = int(limit)
-    j = np.flatnonzero(use)[where] if pairs else where  # pairs: (sorted[j], sorted[j + 1])
-    if len(where) > limit:
-        key = pairs.sorted[j + 1] if pairs else tested[where]
-        top = np.argpartition(-key, limit - 1)[:limit] if limit else np.zeros(0, np.intp)
-        where, j = where[top], j[top]
+def _rows(at: np.ndarray, keep: np.ndarray | None, cents: np.ndarray, codes: np.ndarray,
+          low: int, pairs: _Pairs | None, data: pd.DataFrame, by: str | None, *,
+          negative: bool) -> pd.DataFrame:
+    """The rows whose digits drive the departure, largest amounts first (``at``: the
+    positions of the values read, ``keep`` the rows read where not all are)."""
     extra: dict[str, Any] = {}
     if pairs is None:
-        row = np.flatnonzero(keep)[where] if len(where) else np.zeros(0, np.intp)
-    else:
+        row = at if keep is None else np.flatnonzero(keep)[at]
+    else:  # the pair (sorted[at], sorted[at + 1])
         if pairs.order is not None:
-            row = np.flatnonzero(keep)[pairs.order[j + 1]]
+            kept = pairs.order[at + 1]
+            row = kept if keep is None else np.flatnonzero(keep)[kept]
         else:
-            row = _first_rows(cents, pairs.sorted[j + 1], negative=negative)
-        extra = {"previous": money(np.sign(cents[row]) * pairs.sorted[j]),
-                 "difference": money(pairs.diff[j])}
+            row = _first_rows(cents, pairs.sorted[at + 1].astype(np.int64), negative=negative)
+        extra = {"previous": money(np.sign(cents[row]) * pairs.sorted[at].astype(np.int64)),
+                 "difference": money(pairs.diff[at].astype(np.int64))}
     out: dict[str, Any] = {"row": row}
     if "transaction_id" in data:
         out["transaction_id"] = data["transaction_id"].to_numpy()[row]
     if by:
         out[by] = data[by].to_numpy()[row]
-    out.update(amount=money(cents[row]), **extra, digit=codes[where].astype(np.int64) + low)
+    out.update(amount=money(cents[row]), **extra, digit=codes[at].astype(np.int64) + low)
     order = np.lexsort((row, -np.abs(cents[row])))
     return pd.DataFrame(out).iloc[order].reset_index(drop=True)
 

@@ -296,3 +296,78 @@ def test_replay_plot_and_every_test_listed():
         assert again.facts == r.facts
         assert "<svg" in r.svg()
         assert r._repr_html_().count("<table") >= 2
+
+
+@pytest.mark.parametrize("test", ["first", "first_two", "first_three", "second", "last_two"])
+def test_amounts_beyond_int32_cents_equal_benford_py(test):
+    """Amounts of 21,474,836.48 and more do not fit int32 cents: the digits are then
+    read in int64, with the same figures."""
+    cents = _cents(30_000, seed=18, decades=9)
+    cents[:6] = [2**31, 2**31 - 1, 2**31 + 5, 98_765_432_100, 10**12, 10**12 - 1]
+    _check_against(cents, test)
+    small = _quiet(benford, _frame(cents[6:]), test=test)["digits"]["count"].to_numpy()
+    assert (_quiet(benford, _frame(cents), test=test)["digits"]["count"].to_numpy()
+            - small).sum() == 6
+
+
+def test_listed_rows_are_the_largest_drivers_with_ties_by_row():
+    """A driver planted among small amounts only: the rows listed are still the largest
+    driving amounts (equal ones by row), as a full sort finds them."""
+    rng = np.random.default_rng(19)
+    cents = _cents(200_000, seed=19, decades=4) * 1_000  # 10.00 and more
+    small = rng.choice(200_000, 30_000, replace=False)
+    cents[small] = 4_800 + rng.integers(0, 3, 30_000)  # 48.00 .. 48.02, many equal
+    r = _quiet(benford, _frame(cents), test="first_two", limit=40)
+    assert 48 in r["drivers"]["digit"].tolist()
+    rows = r["rows"]
+    driver = pd.Series(cents.astype(str)).str[:2].astype(int).isin(r["drivers"]["digit"])
+    want = np.flatnonzero(driver.to_numpy())
+    want = want[np.lexsort((want, -cents[want]))][:40]
+    assert sorted(rows["row"]) == sorted(want.tolist())
+    assert rows["row"].tolist() == want[np.lexsort((want, -cents[want]))].tolist()
+
+
+def test_second_order_on_many_repeated_amounts():
+    """Millions of amounts with few distinct values: the differences of the sorted
+    amounts are read from the distinct ones (a repeat adds a difference of zero)."""
+    rng = np.random.default_rng(20)
+    pool = _cents(5_000, seed=20, decades=5)
+    cents = pool[rng.integers(0, len(pool), 1 << 21)]
+    r = _quiet(benford, pd.DataFrame({"amount": cents / 100}), test="second_order", limit=25)
+    d = np.diff(np.sort(cents))
+    assert r.facts["differences"] == len(d)
+    assert r.facts["repeated"] == int((d == 0).sum())
+    values, counts = np.unique(d[d >= 10], return_counts=True)
+    want = np.zeros(90, np.int64)
+    np.add.at(want, [int(str(v)[:2]) - 10 for v in values], counts)
+    assert r["digits"]["count"].tolist() == want.tolist()
+    rows = r["rows"]
+    np.testing.assert_allclose(rows["amount"] - rows["previous"], rows["difference"])
+    np.testing.assert_allclose(cents[rows["row"]] / 100, rows["amount"])
+    assert rows["amount"].is_monotonic_decreasing
+
+
+def test_second_order_by_group_counts_differences_within_groups():
+    cents = np.concatenate([_cents(3_000, 21), _cents(2_000, 22)[:1_000].repeat(2)])
+    df = _frame(cents).assign(vendor=["A"] * 3_000 + ["B"] * 2_000)
+    r = _quiet(benford, df, test="second_order", by="vendor", min_rows=10)
+    alone = [_quiet(benford, df[df.vendor == v], test="second_order").facts for v in "AB"]
+    for key in ("differences", "repeated", "below_minimum", "tested"):
+        assert r.facts[key] == sum(f[key] for f in alone)
+    assert r.facts["differences"] == 5_000 - 2
+
+
+@pytest.mark.parametrize("big", [0, 4_503_599_627_370_400])
+def test_summation_totals_are_exact_cents(big):
+    """The money per first two digits is summed exactly, in int32 blocks or beyond
+    (two amounts near 2**52 cents sum past 2**53, where float64 loses cents)."""
+    cents = _cents(40_000, seed=23, decades=8)
+    if big:  # whole units, which float amounts hold exactly
+        cents[:3] = [big, big - 100, 10**15 + 700]
+    r = _quiet(benford, pd.DataFrame({"amount": cents / 100}), test="summation")
+    want = {}
+    for c in cents.tolist():
+        if c >= 10:
+            want[int(str(c)[:2])] = want.get(int(str(c)[:2]), 0) + c
+    got = r["digits"].set_index("digit")["total_cents"]
+    assert {d: int(v) for d, v in got.items() if v} == want
