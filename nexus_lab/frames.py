@@ -361,14 +361,18 @@ def read_money(
             column=column,
         )
     if _numbers(values):
-        cents = np.rint(values.astype("float64").to_numpy(dtype="float64", na_value=np.nan)
-                        * 100.0)
+        # one copy, scaled and rounded in place (a column of millions is read often)
+        cents = (values.to_numpy(dtype="float64", copy=True) if values.dtype == np.float64
+                 else values.astype("float64").to_numpy(dtype="float64", na_value=np.nan))
+        np.multiply(cents, 100.0, out=cents)
+        np.rint(cents, out=cents)
     else:
         # text, or a mix of numbers and text (as spreadsheets give): read every cell as text
         arr = pa.array(values.astype("string"), from_pandas=True)
         cents, written = _parse_money_text(arr, table=table, column=column, ids=ids,
                                            decimal=decimal)
-    bad = ~np.isfinite(cents)
+    lo, hi = cents.min(initial=0.0), cents.max(initial=0.0)  # NaN or inf show in these
+    bad = ~np.isfinite(cents) if not np.isfinite(lo + hi) else np.zeros(0, bool)
     if bad.any():
         missing = pd.isna(values).to_numpy()
         what = "missing amounts (NaN)" if missing[bad].all() else "amounts that are NaN or infinite"
@@ -380,7 +384,7 @@ def read_money(
             column=column,
             ids=ids,
         )
-    if np.abs(cents).max(initial=0) >= 2**53:
+    if max(-lo, hi) >= 2**53:
         raise _rows_error(
             "amounts too large to hold exactly in cents",
             "check the unit of the column (cents vs. currency units)",
