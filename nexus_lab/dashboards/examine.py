@@ -231,6 +231,8 @@ class ExamineView:
                                                  ""))
         self.upload = pn.widgets.FileInput(accept=",".join(_SUFFIXES), multiple=False,
                                            name="or upload a ledger")
+        # an uploaded ledger is the one examined: the picker says so
+        self.upload.param.watch(lambda e: e.new and setattr(self.pick, "value", ""), "value")
         self.events = pn.widgets.Select(name="ERP events (segregation of duties)",
                                         options={"(none)": ""} | {p.name: str(p)
                                                                   for p in files},

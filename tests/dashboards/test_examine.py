@@ -95,8 +95,12 @@ def test_the_auditor_runs_the_battery_on_an_uploaded_ledger(page, dashboards, wo
             "battery_id"])
 
     before = batteries()
+    picker = page.get_by_label("General ledger (data folder)")
+    picker.select_option(index=1)  # a ledger of the data folder first, then an upload
     page.locator("input[type=file]").set_input_files(str(workbench["upload"]))
-    page.wait_for_timeout(500)
+    # the upload has reached the server once the picker shows it is the ledger examined
+    assert until(lambda: picker.evaluate("el => el.options[el.selectedIndex].text")
+                 == "(upload one below)" or None, 60)
     wait_rendered(page)
     tests = page.get_by_label("Tests (all, or names separated by commas)")
     tests.fill(",".join(TESTS))  # a shorter battery
