@@ -287,7 +287,7 @@ async def test_the_administrator_sees_every_dashboard(jp_fetch):
     code, got = await _get(jp_fetch, "nexus", "api", "dashboards")
     assert code == 200
     assert [d["name"] for d in got["dashboards"]] == [
-        "review", "fraud", "cases", "overview", "models", "quality"]
+        "review", "fraud", "cases", "overview", "models", "quality", "examine"]
 
 
 async def test_schedules_list_and_run(jp_fetch, workbench):
