@@ -16,6 +16,7 @@ from . import recommend as recommend
 from . import reconcile as reconcile
 from . import review as review
 from . import runs as runs
+from . import scale as scale
 from . import standardize as standardize
 from . import store as store
 from . import tracking as tracking
@@ -24,6 +25,7 @@ from ._typing import DeviceLike as DeviceLike
 from ._typing import FrameLike as FrameLike
 from ._typing import PathLike as PathLike
 from .device import resolve_device as resolve_device
+from .errors import ClusterError as ClusterError
 from .errors import DependencyError as DependencyError
 from .errors import DeviceError as DeviceError
 from .errors import IntegrityError as IntegrityError

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["DependencyError", "DeviceError", "IntegrityError", "NexusError", "NotFittedError",
-           "SchemaError"]
+__all__ = ["ClusterError", "DependencyError", "DeviceError", "IntegrityError", "NexusError",
+           "NotFittedError", "SchemaError"]
 
 
 class NexusError(Exception):
@@ -59,6 +59,11 @@ class IntegrityError(NexusError):
     or reordered entry); a case store's ``verify`` sets ``report`` (the full
     :class:`~nexus_lab.cases.VerifyReport`) and ``problems`` (every failed check).
     """
+
+
+class ClusterError(NexusError, ConnectionError):
+    """A Dask scheduler cannot be reached, or a cluster job cannot run; the message names
+    the address and what to check."""
 
 
 class DeviceError(NexusError, RuntimeError):

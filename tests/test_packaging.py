@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONDA_NAME = {"torch": "pytorch", "psycopg[binary]": "psycopg",
               "jupyter-scheduler": "jupyter_scheduler", "jupyter-server": "jupyter_server",
               "prometheus-client": "prometheus_client",
-              "pytest-jupyter[server]": "pytest-jupyter"}
+              "pytest-jupyter[server]": "pytest-jupyter", "dask[distributed]": "dask"}
 
 
 def _name(requirement: str) -> str:

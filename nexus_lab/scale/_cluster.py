@@ -1,0 +1,160 @@
+"""The cluster a scale job runs on: a LocalCluster by default, a given client, or the
+scheduler at an address; partitions sized from the data and the workers' memory."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from nexus_lab.errors import ClusterError, SchemaError
+
+# a partition's in-memory size as a share of a worker's memory limit: the kernels hold a
+# few working copies of a partition, and Dask spills to disk at 70% (its default)
+_PART_SHARE = 0.08
+_PART_MIN_BYTES = 16 << 20
+_PART_MAX_BYTES = 512 << 20
+_CONNECT_SECONDS = 10
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def cluster(client: Any = None, *, scheduler: str | None = None, workers: int | None = None,
+            memory_limit: str | int | float | None = "auto") -> Iterator[Any]:
+    """A Dask client for one job: the one given, the scheduler at ``scheduler``, or a
+    ``distributed.LocalCluster`` of ``workers`` processes (the cores by default) that is
+    closed when the block ends.
+
+    Parameters
+    ----------
+    client : distributed.Client, optional
+        An existing client; it is used as it is and left open.
+    scheduler : str, optional
+        ``tcp://host:port`` of a running scheduler, or ``"local"`` (the default) for a
+        LocalCluster on this machine.
+    workers : int, optional
+        Worker processes of the LocalCluster (one thread each); the cores by default.
+    memory_limit : str, int or float, default "auto"
+        Per worker of the LocalCluster: ``"auto"`` shares this machine's memory between
+        the workers; Dask spills a worker's data to disk at 70% of it, pauses it at 80%
+        and restarts it at 95% (its defaults, kept).
+
+    Yields
+    ------
+    distributed.Client
+
+    Raises
+    ------
+    ClusterError
+        When the scheduler cannot be reached (the message names the address).
+
+    Examples
+    --------
+    >>> from nexus_lab import scale
+    >>> with scale.cluster(workers=1) as client:  # doctest: +SKIP
+    ...     client.submit(sum, [1, 2]).result()
+    3
+    """
+    if client is not None:
+        if scheduler not in (None, "local"):
+            raise SchemaError("give either client= or scheduler=, not both")
+        yield client
+        return
+    from distributed import Client, LocalCluster
+
+    if scheduler not in (None, "", "local"):
+        address = str(scheduler)
+        if "://" not in address:
+            raise SchemaError(f"scheduler={address!r}: give the scheduler's address as "
+                              "tcp://host:port, or 'local' for a cluster on this machine")
+        try:
+            remote = Client(address, timeout=_CONNECT_SECONDS, set_as_default=False)
+        except (OSError, TimeoutError) as err:
+            raise ClusterError(
+                f"cannot reach the Dask scheduler at {address} ({err.__class__.__name__}: "
+                f"{err}); check that it runs (`dask scheduler`) and that this machine may "
+                "connect to its port, or leave --scheduler out to run on this machine"
+            ) from None
+        try:
+            yield remote
+        finally:
+            remote.close()
+        return
+    n = int(workers) if workers is not None else _cores()
+    if n < 1:
+        raise SchemaError(f"workers={workers!r}: give at least 1 worker")
+    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                      memory_limit=memory_limit, dashboard_address=":0",
+                      silence_logs=40) as local, Client(local, set_as_default=False) as c:
+        yield c
+
+
+def dashboard_link(client: Any) -> str | None:
+    """The Dask dashboard's address of a client's scheduler, or None when it has none."""
+    try:
+        link = client.dashboard_link
+    except (AttributeError, KeyError):
+        return None
+    return str(link) if link else None
+
+
+def workers_of(client: Any) -> int:
+    """How many workers the client's cluster has now."""
+    return max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
+
+
+def memory_per_worker(client: Any) -> int:
+    """The smallest memory limit of the cluster's workers, in bytes (0: unlimited)."""
+    limits = [w.get("memory_limit") or 0
+              for w in client.scheduler_info(n_workers=-1).get("workers", {}).values()]
+    return int(min(limits)) if limits else 0
+
+
+def n_partitions(nbytes: int, client: Any, *, at_least: int | None = None) -> int:
+    """Partitions for ``nbytes`` of data: at least one per worker, none larger than a
+    share of a worker's memory (so that a partition's working copies fit), and never
+    more than the data needs."""
+    workers = workers_of(client)
+    memory = memory_per_worker(client)
+    cap = min(_PART_MAX_BYTES, max(_PART_MIN_BYTES, int(memory * _PART_SHARE))) if memory \
+        else _PART_MAX_BYTES
+    return max(at_least if at_least is not None else workers, math.ceil(nbytes / cap), 1)
+
+
+def gather(client: Any, futures: Sequence[Any], *, progress: bool | None = None,
+           label: str = "") -> list[Any]:
+    """The results of ``futures`` in order, with Dask's progress bar while they run (a
+    widget in a notebook, a text bar in a terminal) when ``progress`` is true (by
+    default: when standard error is a terminal, or in a notebook)."""
+    if progress is None:
+        progress = _interactive()
+    if progress and len(futures):
+        from distributed import progress as bar
+
+        if label:
+            print(label, flush=True)
+        bar(list(futures), notebook=_in_notebook(), multi=False)
+    return client.gather(list(futures))
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
+
+
+def _interactive() -> bool:
+    import sys
+
+    return _in_notebook() or bool(getattr(sys.stderr, "isatty", lambda: False)())

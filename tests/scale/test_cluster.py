@@ -1,0 +1,51 @@
+"""The cluster a scale job runs on: a real LocalCluster, an existing client, and a
+scheduler address that answers nothing."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from nexus_lab import ClusterError, SchemaError, scale
+from nexus_lab.scale._cluster import memory_per_worker, n_partitions, workers_of
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_local_cluster_has_the_workers_asked_with_a_memory_limit_and_a_dashboard():
+    with scale.cluster(workers=2) as client:
+        assert workers_of(client) == 2
+        assert memory_per_worker(client) > 0  # Dask spills and pauses against it
+        assert client.submit(sum, [1, 2]).result() == 3
+        assert scale.dashboard_link(client).startswith("http")
+        # at least one partition per worker; more when a worker's share of memory is small
+        assert n_partitions(1, client) == 2
+        assert n_partitions(memory_per_worker(client) * 4, client) > 2
+    assert client.status == "closed"  # the block's cluster is closed with it
+
+
+def test_a_given_client_is_used_and_left_open():
+    with scale.cluster(workers=1) as outer, scale.cluster(outer) as inner:
+        assert inner is outer
+        assert inner.submit(len, "abc").result() == 3
+    with pytest.raises(SchemaError, match="not both"), scale.cluster(outer, scheduler="tcp://x:1"):
+        pass
+
+
+def test_an_unreachable_scheduler_is_named():
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    with pytest.raises(ClusterError, match=address.replace(".", r"\.")) as err, \
+            scale.cluster(scheduler=address):
+        pass
+    assert "--scheduler" in str(err.value)
+
+
+def test_an_address_without_a_protocol_is_refused():
+    with pytest.raises(SchemaError, match="tcp://host:port"), \
+            scale.cluster(scheduler="localhost"):
+        pass
