@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["BIDI_CONTROLS", "STATUS_COLORS", "badge", "escape", "frame", "kv", "visible"]
+__all__ = ["BIDI_CONTROLS", "STATUS_COLORS", "badge", "cluster_note", "escape", "frame", "kv",
+           "visible"]
 
 #: Characters that reorder the text around them (embeddings, overrides, isolates,
 #: marks): "\u202eevil" shows as "live". Reports show them as ``[U+202E]``.
@@ -153,3 +154,34 @@ def frame(df: pd.DataFrame, *, limit: int = 20, empty: str = "none") -> str:
                          axis=1)
     head = head.map(lambda v: visible(v) if isinstance(v, str) else v)
     return head.to_html(index=False, border=0, escape=True) + more
+
+
+def cluster_note(info: Mapping[str, Any] | None) -> str:
+    """One line saying where a result was computed on Dask (workers, partitions) with a
+    link to the Dask dashboard, or ``""`` for a result of one machine.
+
+    ``info`` is what :mod:`nexus_lab.scale` keeps with a result (``attrs["dask"]`` of a
+    frame, ``params["dask"]`` of a result): ``workers``, ``partitions``, ``dashboard``.
+
+    Examples
+    --------
+    >>> note = cluster_note({"workers": 2, "partitions": 8,
+    ...                      "dashboard": "http://h:8787/status"})
+    >>> note.split(" · ")[0]
+    "<p class='nexus-dask'>Computed on Dask: 2 workers, 8 partitions"
+    >>> "href='http://h:8787/status'" in note
+    True
+    >>> cluster_note(None)
+    ''
+    """
+    if not info:
+        return ""
+    parts = [f"{int(info[k]):,} {k}" for k in ("workers", "partitions") if info.get(k)]
+    link = str(info.get("dashboard") or "")
+    if link.startswith(("http://", "https://")):
+        parts_text = ", ".join(parts)
+        sep = " · " if parts_text else ""
+        return (f"<p class='nexus-dask'>Computed on Dask: {escape(parts_text)}{sep}<a href="
+                f"'{escape(link)}' target='_blank' rel='noopener noreferrer'>Dask dashboard</a>"
+                "</p>")
+    return f"<p class='nexus-dask'>Computed on Dask: {escape(', '.join(parts))}</p>"

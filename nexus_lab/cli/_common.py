@@ -143,6 +143,15 @@ def reading(p: argparse.ArgumentParser) -> None:
                    help="numeric dates are month/day/year; a table name as for --dayfirst")
 
 
+def on_cluster(p: argparse.ArgumentParser) -> None:
+    """Where a job runs past one machine (``--scheduler``, ``--workers``)."""
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="run on Dask: 'local' for a cluster of this machine's cores, or "
+                   "tcp://host:port of a running scheduler (default: one process, no Dask)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="worker processes of the local cluster (default: one per core)")
+
+
 def day_order(args: argparse.Namespace, tables: tuple[str, ...] = ()) -> Any:
     """``--dayfirst``/``--monthfirst`` as the kernels take them: None, a bool, or one per
     table (``{"bank": True, "ledger": False}``)."""

@@ -5,6 +5,7 @@ Commands::
     nexus-lab fraud train DATA [--labels is_fraud] [--columns account=card_id,...]
                        [--holdout 0.2] [--device auto] [--out DIR] [--no-register]
     nexus-lab fraud score DATA --out DIR [--model models:/nexus-fraud@champion]
+                          [--scheduler local|tcp://host:port] [--workers N]
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from nexus_lab.cli._common import day_order, mapping, quiet_mlflow, read, reading
+from nexus_lab.cli._common import day_order, mapping, on_cluster, quiet_mlflow, read, reading
 from nexus_lab.config import redact
 from nexus_lab.errors import NexusError
 
@@ -61,6 +62,7 @@ def register(sub: Any) -> None:
     score.add_argument("--columns", metavar="MAP", help="column names, as for train")
     score.add_argument("--sheet", default=None, help="worksheet of an .xlsx input")
     reading(score)
+    on_cluster(score)
     score.set_defaults(func=_score)
 
 
@@ -121,7 +123,14 @@ def _score(args: argparse.Namespace) -> int:
                          "model reads the column names it was trained with")
     # this file's own way of writing amounts and dates, not the training file's
     detector.set_params(decimal=args.decimal, dayfirst=day_order(args))
-    scored = detector.score(data)
+    if args.scheduler or args.workers:
+        from nexus_lab import scale
+
+        with scale.cluster(scheduler=args.scheduler, workers=args.workers) as client:
+            print(f"On Dask: {scale.dashboard_link(client) or 'no dashboard'}", flush=True)
+            scored = scale.score_fraud(data, detector, client)
+    else:
+        scored = detector.score(data)
     store = redact(default_tracking_uri())
     export_fraud(scored, args.out, transactions=data, columns=detector.columns,
                  extra={"model": args.model, "tracking_uri": store})

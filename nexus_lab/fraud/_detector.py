@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from nexus_lab._arrays import small_pages
 from nexus_lab._estimator import Params, check_is_fitted, json_value
-from nexus_lab._html import escape
+from nexus_lab._html import cluster_note, escape
 from nexus_lab._typing import DeviceLike, FrameLike
 from nexus_lab.device import resolve_device
 from nexus_lab.errors import IntegrityError, SchemaError
@@ -67,7 +67,9 @@ class ScoredTransactions(pd.DataFrame):
     Columns: ``transaction_id, risk_score`` (0-100), ``flags`` (list of flag
     categories), ``reasons`` (the strongest contributions, as sentences), and
     ``model_score`` (the anomaly percentile or, when trained with labels, the
-    calibrated probability, both 0-1).
+    calibrated probability, both 0-1). Scored on Dask (:func:`nexus_lab.scale.score_fraud`),
+    ``attrs["dask"]`` says on how many workers and partitions, with the Dask dashboard's
+    link, which the notebook view shows.
     """
 
     @property
@@ -99,7 +101,7 @@ class ScoredTransactions(pd.DataFrame):
         return (
             f"<div class='nexus-fraud'><h4>Fraud risk: {s['rows']:,} transactions, "
             f"{s['flagged']:,} flagged, {s['risk_at_least_80']:,} at risk ≥ 80</h4>"
-            f"<p>Flags: {per}</p><table><tr><th>transaction</th><th>risk</th><th>flags</th>"
+            f"{cluster_note(self.attrs.get('dask'))}<p>Flags: {per}</p><table><tr><th>transaction</th><th>risk</th><th>flags</th>"
             f"<th>top reasons</th></tr>{rows}</table></div>"
         )
 

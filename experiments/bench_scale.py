@@ -1,0 +1,120 @@
+"""The kernels on Dask: rows/s with 1 and 2 workers against the single-machine call, in
+one run, with the results checked equal.
+
+* ``score_fraud``: a detector fitted (without labels) on ``--history`` synthetic
+  transactions scores ``--fraud-rows`` more, read from Parquet parts: single machine
+  (``pd.read_parquet`` + ``FraudDetector.score``) against ``nexus_lab.scale.score_fraud``
+  on a LocalCluster of 1 and of 2 worker processes (one thread each), reading the same
+  parts on the workers. Reported: seconds, rows/s, speed-up of 2 workers over 1, the
+  overhead of 1 worker over the single machine, the peak memory per worker (Dask's
+  ``MemorySampler``) and the client's peak RSS.
+
+The clusters are started before the clock starts (a cluster is started once and serves
+many jobs); each timed call includes reading the data, shipping the detector, scoring
+and gathering the scores to the client.
+
+Usage::
+
+    python experiments/bench_scale.py --fraud-rows 10000000 [--out results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+
+def _peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+
+
+def _write_parts(frame: pd.DataFrame, folder: Path, rows_per_part: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for k, start in enumerate(range(0, len(frame), rows_per_part)):
+        frame.iloc[start:start + rows_per_part].to_parquet(folder / f"part-{k:04d}.parquet",
+                                                           index=False)
+    return folder
+
+
+def bench_fraud(args: argparse.Namespace, tmp: Path) -> dict:
+    from distributed.diagnostics import MemorySampler
+
+    import nexus_lab as nx
+    from nexus_lab import scale
+
+    data = nx.datasets.synth_transactions(args.history + args.fraud_rows, seed=args.seed)
+    data = data.drop(columns=["is_fraud", "pattern"])
+    history = data.iloc[: args.history]
+    folder = _write_parts(data.iloc[args.history:], tmp / "scored", args.part_rows)
+    del data
+    det = nx.fraud.FraudDetector(device="cpu", random_state=args.seed).fit(history)
+    del history
+    det.score(pd.read_parquet(next(folder.glob("*.parquet"))).head(1_000))  # warm-up
+    out: dict = {"rows": args.fraud_rows, "history_rows": args.history, "runs": []}
+
+    t = time.perf_counter()
+    one = det.score(pd.read_parquet(folder))
+    single = time.perf_counter() - t
+    out["runs"].append({"how": "single machine", "workers": 0, "seconds": round(single, 2),
+                        "rows_per_second": round(args.fraud_rows / single)})
+    print(out["runs"][-1], flush=True)
+    for workers in args.workers:
+        sampler = MemorySampler()
+        with scale.cluster(workers=workers) as client:
+            scale.score_fraud(pd.read_parquet(next(folder.glob("*.parquet"))).head(1_000),
+                              det, client, progress=False)  # warm-up: imports on the workers
+            with sampler.sample(f"{workers}", client=client, interval=0.25):
+                t = time.perf_counter()
+                scored = scale.score_fraud(str(folder / "*.parquet"), det, client,
+                                           progress=False)
+                seconds = time.perf_counter() - t
+        pd.testing.assert_frame_equal(pd.DataFrame(scored), pd.DataFrame(one))
+        memory = sampler.to_pandas()
+        out["runs"].append({
+            "how": f"scale.score_fraud, {workers} worker{'s' * (workers > 1)}",
+            "workers": workers, "seconds": round(seconds, 2),
+            "rows_per_second": round(args.fraud_rows / seconds),
+            "peak_gb_per_worker": round(float(memory.max().iloc[0]) / workers / 1e9, 2),
+            "equal_to_single_machine": True,
+        })
+        print(out["runs"][-1], flush=True)
+        del scored
+    runs = {r["workers"]: r["seconds"] for r in out["runs"]}
+    if 1 in runs:
+        out["overhead_1_worker"] = round(runs[1] / runs[0] - 1, 3)
+    if 1 in runs and 2 in runs:
+        out["speedup_2_over_1"] = round(runs[1] / runs[2], 3)
+        out["scaling_efficiency_2"] = round(runs[1] / runs[2] / 2, 3)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--fraud-rows", type=int, default=10_000_000)
+    ap.add_argument("--history", type=int, default=1_000_000)
+    ap.add_argument("--part-rows", type=int, default=500_000,
+                    help="rows per Parquet part of the input")
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args(argv)
+    result = {"machine": platform.platform(), "python": sys.version.split()[0],
+              "cores": len(__import__("os").sched_getaffinity(0))}
+    with tempfile.TemporaryDirectory() as tmp:
+        result["score_fraud"] = bench_fraud(args, Path(tmp))
+    result["client_peak_rss_gb"] = round(_peak_rss_gb(), 2)
+    print(json.dumps(result, indent=1), flush=True)
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
