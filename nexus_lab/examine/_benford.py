@@ -448,7 +448,7 @@ class _Tally:
         out = _Tally(facts, sum(p.counts for p in parts), sums,
                      currency=next((p.currency for p in parts if p.currency), None))
         if first.group_names is not None:
-            names, code = pd.factorize(np.concatenate([p.group_names for p in parts]),
+            code, names = pd.factorize(np.concatenate([p.group_names for p in parts]),
                                         use_na_sentinel=False)
             cells = first.group_counts.shape[1]
             out.group_names = np.asarray(names)
