@@ -127,3 +127,18 @@ def test_parquet_parts_and_a_pandas_frame_are_read(client, ledgers, tmp_path):
     assert_same(scale.examine(gl, "summarize", client=client, by="account"),
                 ex.summarize(gl, "account"))
 
+
+
+def test_empty_partitions_change_nothing(client, ledgers):
+    gl = ledgers["services"]
+    cut = gl["entry_id"].iloc[len(gl) // 3]
+    data, rows = _dask(gl, 4), gl[gl["entry_id"] > cut]
+    data = data[data["entry_id"] > cut]  # the first partition left empty
+    for test, params in [("benford", {"test": "first_two", "by": "account", "min_rows": 30}),
+                         ("stratify", {}), ("summarize", {"by": "account"}),
+                         ("duplicates", {"same": ["account", "amount"]})]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ex.ExamineWarning)
+            want = getattr(ex, test)(rows, **params)
+            got = scale.examine(data, test, client=client, **params)
+        assert_same(got, want)
