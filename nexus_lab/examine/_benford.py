@@ -50,7 +50,7 @@ the digits of values near a power of ten are exact.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -400,19 +400,83 @@ def benford(
 def _benford(df: FrameLike, column: str, test: str, by: str | None, sign: str,
              confidence: float, min_rows: int | None, limit: int,
              columns: Mapping[str, str] | None, params: dict[str, Any]) -> Examination:
+    spec = _checked(test, sign, confidence, limit, min_rows)
+    data = table(df, [column, by or ""], ["transaction_id"], columns)
+    tally, read = _tally(data, column, spec, by, sign)
+
+    def rows_of(hit: np.ndarray, limit: int) -> pd.DataFrame:
+        at = _top(read.values, read.codes, hit, limit)
+        return _rows(at, read.keep, read.cents, read.codes, spec.low, read.pairs, data, by,
+                     negative=sign == "negative")
+
+    return _conclude(tally, spec, column=column, by=by, sign=sign, confidence=confidence,
+                     min_rows=min_rows, limit=limit, params=params, rows_of=rows_of)
+
+
+def _checked(test: str, sign: str, confidence: float, limit: int,
+             min_rows: int | None) -> _Test:
+    """The test's spec, once its arguments are checked."""
     check_choice("test", test, BENFORD_TESTS)
     check_choice("sign", sign, ("positive", "negative"))
     check_choice("confidence", confidence, tuple(_CONFS))
     if int(limit) < 0 or (min_rows is not None and int(min_rows) < 1):
         raise SchemaError(f"limit={limit!r} and min_rows={min_rows!r}: give limit >= 0 and "
                           "min_rows >= 1")
-    spec = _TESTS[test]
-    data = table(df, [column, by or ""], ["transaction_id"], columns)
+    return _TESTS[test]
+
+
+@dataclass
+class _Tally:
+    """What the digits of some rows add up to: all a result needs but the rows that
+    carry the drivers. Two tallies of parts of a table add up (:meth:`add`) to the
+    whole table's, but for the second-order test, whose differences span the parts."""
+
+    facts: dict[str, Any]  # rows, the other sign, zero, below_minimum (second order: more)
+    counts: np.ndarray  # per digit cell, then the values not tested
+    sums: np.ndarray | None  # summation: the cents per cell
+    group_names: np.ndarray | None = None  # by: the groups, in order of first row
+    group_counts: np.ndarray | None = None  # groups x digit cells, the tested values
+    group_sums: np.ndarray | None = None  # summation: the cents per group and cell
+    currency: str | None = None
+
+    @staticmethod
+    def add(parts: list[_Tally]) -> _Tally:
+        """The tally of the parts' rows together (parts in the table's order)."""
+        first = parts[0]
+        facts = {k: sum(p.facts[k] for p in parts) for k in first.facts}
+        sums = None if first.sums is None else sum(p.sums for p in parts)
+        out = _Tally(facts, sum(p.counts for p in parts), sums,
+                     currency=next((p.currency for p in parts if p.currency), None))
+        if first.group_names is not None:
+            code, names = pd.factorize(np.concatenate([p.group_names for p in parts]),
+                                        use_na_sentinel=False)
+            cells = first.group_counts.shape[1]
+            out.group_names = np.asarray(names)
+            out.group_counts = np.zeros((len(names), cells), np.int64)
+            np.add.at(out.group_counts, code, np.concatenate([p.group_counts for p in parts]))
+            if first.group_sums is not None:
+                out.group_sums = np.zeros((len(names), cells), np.int64)
+                np.add.at(out.group_sums, code, np.concatenate([p.group_sums for p in parts]))
+        return out
+
+
+@dataclass
+class _Read:
+    """The values a tally read, per row, for listing the rows that drive a departure."""
+
+    cents: np.ndarray  # every row's amount
+    keep: np.ndarray | None  # the rows read, where some are not
+    values: np.ndarray  # the values read (second order: the sorted amounts after the first)
+    codes: np.ndarray  # the digit cell of each value read
+    pairs: _Pairs | None
+
+
+def _tally(data: pd.DataFrame, column: str, spec: _Test, by: str | None,
+           sign: str) -> tuple[_Tally, _Read]:
+    """The digit counts of ``data`` (our column names) and what they were read from."""
+    test = spec.name
     ids = row_ids(data)
     cents, written = read_money(data[column], table=NAME, column=column, ids=ids)
-    notes: list[str] = []
-    label = f"benford {test}"
-
     # the amounts' range says which checks and passes are needed (and whether int32 holds
     # them): the digits are then read from every row, rows not tested in a cell of
     # their own (the second-order test reads every amount of the sign, and the minimum
@@ -421,7 +485,7 @@ def _benford(df: FrameLike, column: str, test: str, by: str | None, sign: str,
     other = "negative" if sign == "positive" else "positive"
     lo, hi = (int(cents.min()), int(cents.max())) if len(cents) else (0, 0)
     facts: dict[str, Any] = {
-        "test": test, "rows": len(cents),
+        "rows": len(cents),
         other: (int(np.count_nonzero(cents < 0)) if lo < 0 else 0) if sign == "positive"
         else (int(np.count_nonzero(cents > 0)) if hi > 0 else 0),
         "zero": int(np.count_nonzero(cents == 0)) if lo <= 0 <= hi else 0}
@@ -449,27 +513,55 @@ def _benford(df: FrameLike, column: str, test: str, by: str | None, sign: str,
                                             (smallest, largest))
         n = len(read) - int(counts[-1])
         facts["below_minimum"] = len(cents) - n - facts[other] - facts["zero"]
-    counts = counts[:-1]
+    if test == "summation" and sums is None:  # amounts too large for float64 block sums
+        sums = cent_sums(codes, read, spec.cells + 1)
+    tally = _Tally(facts, counts, sums if test == "summation" else None,
+                   currency=written.get("currency"))
+    if by:
+        tested = codes < spec.cells
+        groups = group_codes if pairs is None else pairs.groups
+        size_ = len(group_names)
+        flat = groups[tested].astype(np.int64) * spec.cells + codes[tested]
+        tally.group_names = np.asarray(group_names)
+        tally.group_counts = np.bincount(flat, minlength=size_ * spec.cells).reshape(
+            size_, spec.cells)
+        if test == "summation":
+            tally.group_sums = cent_sums(flat, read[tested], size_ * spec.cells).reshape(
+                size_, spec.cells)
+    return tally, _Read(cents, keep, read if pairs is None else pairs.sorted[1:], codes, pairs)
+
+
+def _conclude(tally: _Tally, spec: _Test, *, column: str, by: str | None, sign: str,
+              confidence: float, min_rows: int | None, limit: int, params: dict[str, Any],
+              rows_of: Callable[[np.ndarray, int], pd.DataFrame]) -> Examination:
+    """The result of the test from its tally: the statistics, the tables, the facts, the
+    warnings and the verdict; ``rows_of(hit, limit)`` lists the ``limit`` rows (largest
+    first) whose digit cell is a ``hit``."""
+    test = spec.name
+    other = "negative" if sign == "positive" else "positive"
+    facts: dict[str, Any] = {"test": test, **tally.facts}
+    notes: list[str] = []
+    label = f"benford {test}"
+    counts = tally.counts[:-1]
+    n = int(counts.sum())
     facts.update(minimum=amount_text(spec.minimum), tested=n)
+    second = test == "second_order"
     _note_left_out(label, facts, sign, other, spec, notes)
     if n == 0:
-        what = ("differences between the sorted amounts" if test == "second_order"
-                else "amounts")
+        what = "differences between the sorted amounts" if second else "amounts"
         raise SchemaError(
             f"{NAME}.{column}: no {sign} {what} of at least {amount_text(spec.minimum)} in "
-            f"{len(cents):,} rows, so the {test} test, which reads {spec.reads}, has nothing "
-            f"to read; check the column (map another with columns={{'{column}': '<your "
-            "column>'}})" + (" or pass sign='negative'" if sign == "positive" and
-                             facts["negative"] else ""),
+            f"{facts['rows']:,} rows, so the {test} test, which reads {spec.reads}, has "
+            f"nothing to read; check the column (map another with columns={{'{column}': "
+            "'<your column>'}})" + (" or pass sign='negative'" if sign == "positive" and
+                                    facts["negative"] else ""),
             table=NAME, column=column)
     if n < spec.min_rows:
-        warn(f"{label}: {n:,} {'differences' if pairs else 'amounts'} tested, fewer than the "
+        warn(f"{label}: {n:,} {'differences' if second else 'amounts'} tested, fewer than the "
              f"{spec.min_rows:,} the test needs (an expected count of at least 5 for every "
              "digit); read its statistics with caution", notes)
 
-    if test == "summation" and sums is None:  # amounts too large for float64 block sums
-        sums = cent_sums(codes, read, spec.cells + 1)
-    totals = sums[:-1] if test == "summation" else None
+    totals = tally.sums[:-1] if test == "summation" else None
     stats = _statistics(counts, spec, confidence, totals)
     digits = _digits_table(spec, counts, stats, totals)
     drivers = digits.loc[digits["significant"]].sort_values(
@@ -481,23 +573,18 @@ def _benford(df: FrameLike, column: str, test: str, by: str | None, sign: str,
     hit = np.zeros(spec.cells + 1, bool)
     hit[drivers["digit"].to_numpy() - spec.low] = True
     facts["driver_rows"] = int(counts[hit[:-1]].sum())
-    at = _top(read if pairs is None else pairs.sorted[1:], codes, hit,
-              int(limit) if len(drivers) else 0)
-    rows = _rows(at, keep, cents, codes, spec.low, pairs, data, by,
-                 negative=sign == "negative")
+    rows = rows_of(hit, int(limit) if len(drivers) else 0)
     tables: dict[str, pd.DataFrame] = {"digits": digits, "drivers": drivers, "rows": rows}
     if facts["driver_rows"] > len(rows):
         facts["rows_listed"] = len(rows)
     if by:
-        tested = codes < spec.cells
-        groups = group_codes if pairs is None else pairs.groups
-        ranked = _groups(groups[tested], group_names, codes[tested], read[tested], spec,
+        ranked = _groups(tally.group_counts, tally.group_sums, tally.group_names, spec,
                          confidence, spec.min_rows if min_rows is None else int(min_rows),
                          by, label, notes)
         tables = {"groups": ranked, **tables}
         facts["groups"] = len(ranked)
-    if written.get("currency"):
-        facts["currency"] = written["currency"]
+    if tally.currency:
+        facts["currency"] = tally.currency
     # too few amounts for the statistics to mean anything: no verdict but that
     verdict = "too_few_rows" if n < spec.min_rows else str(stats["verdict"][0])
     return Examination("benford", params, tables, facts, verdict=verdict, notes=notes,
@@ -635,15 +722,11 @@ def _first_rows(cents: np.ndarray, values: np.ndarray, negative: bool) -> np.nda
     return pos[np.searchsorted(wanted, values)]
 
 
-def _groups(groups: np.ndarray, names: np.ndarray, codes: np.ndarray, tested: np.ndarray,
-            spec: _Test, confidence: float, min_rows: int, by: str, label: str,
+def _groups(counts: np.ndarray, totals: np.ndarray | None, names: np.ndarray, spec: _Test,
+            confidence: float, min_rows: int, by: str, label: str,
             notes: list[str]) -> pd.DataFrame:
-    """Every group's statistics from one bincount over group x digit, ranked."""
+    """Every group's statistics from its digit counts (groups x digits), ranked."""
     size = len(names)
-    flat = groups.astype(np.int64) * spec.cells + codes
-    counts = np.bincount(flat, minlength=size * spec.cells).reshape(size, spec.cells)
-    totals = (cent_sums(flat, tested, size * spec.cells).reshape(size, spec.cells)
-              if spec.name == "summation" else None)
     n = counts.sum(1)
     ok = n >= min_rows
     skipped = np.flatnonzero(~ok)

@@ -278,8 +278,7 @@ def duplicates(
     if amount_col is not None:
         cents, blank = cash(amount_col)
         if blank.any():
-            warn(f"duplicates: {int(blank.sum()):,} rows have no {amount_col} (first at row "
-                 f"{int(np.flatnonzero(blank)[0])}); their groups' totals count them as 0",
+            warn(_blank_note(amount_col, int(blank.sum()), int(np.flatnonzero(blank)[0])),
                  notes)
 
     n = len(table)
@@ -306,6 +305,12 @@ def duplicates(
 
 
 # ----------------------------------------------------------------------------- arguments
+
+
+def _blank_note(column: str, count: int, first: int) -> str:
+    """The warning for ``count`` rows without an amount, the first at row ``first``."""
+    return (f"duplicates: {count:,} rows have no {column} (first at row {first}); their "
+            "groups' totals count them as 0")
 
 
 def _names(value: object, what: str) -> list[str] | None:

@@ -16,7 +16,8 @@ quantile bands move with the data, so two periods cannot be compared band by ban
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
@@ -92,35 +93,62 @@ def stratify(
     data = table(df, [column], ["transaction_id"], columns)
     ids = row_ids(data)
     cents = read_money(data[column], table=NAME, column=column, ids=ids)[0]
-    edges = _edges(cents, bands)
-    separate = edges[0] >= 0
-    codes = np.searchsorted(edges, cents, side="right")  # 0: below the first edge
-    labels = ([f"< {cents_text(edges[0])}"]
-              + [f"{cents_text(a)} – {cents_text(b - 1)}" for a, b in pairwise(edges)]
-              + [f"≥ {cents_text(edges[-1])}"])
+    strata = _Strata(_edges(_span(cents), bands))
+    codes = strata.codes(cents)
+    extremes = _extremes(cents, strata.band_of(codes), "band", data, top)
+    return _stratified(params, strata, _tally(codes, cents), extremes)
+
+
+@dataclass(frozen=True)
+class _Strata:
+    """The bands of :func:`stratify` from their edges (in cents): labels, bounds, the
+    bands always shown, and whether negative amounts make a band of their own."""
+
+    edges: np.ndarray
+
+    @property
+    def separate(self) -> bool:
+        return bool(self.edges[0] >= 0)
+
+    @property
+    def labels(self) -> list[str]:
+        edges = self.edges
+        return ([f"< {cents_text(edges[0])}"]
+                + [f"{cents_text(a)} – {cents_text(b - 1)}" for a, b in pairwise(edges)]
+                + [f"≥ {cents_text(edges[-1])}"] + ["negative"] * self.separate)
+
+    def codes(self, cents: np.ndarray) -> np.ndarray:
+        """The band of each amount (0: below the first edge)."""
+        codes = np.searchsorted(self.edges, cents, side="right")
+        return np.where(cents < 0, len(self.edges) + 1, codes) if self.separate else codes
+
+    def band_of(self, codes: np.ndarray) -> np.ndarray:
+        return np.asarray(self.labels, dtype=object)[codes]
+
+
+def _stratified(params: dict[str, Any], strata: _Strata, tally: pd.DataFrame,
+                extremes: pd.DataFrame) -> Examination:
+    """The result of :func:`stratify` from the tally of the amounts per band."""
+    edges, separate, labels = strata.edges, strata.separate, strata.labels
     lower = np.r_[np.nan, money(edges)]
     upper = np.r_[money(edges), np.nan]
     keep = np.r_[False, np.ones(len(edges) - 1, bool), False]  # the bands always shown
     if separate:
-        negative = cents < 0
-        codes = np.where(negative, len(edges) + 1, codes)
-        labels.append("negative")
         lower, upper = np.r_[lower, np.nan], np.r_[upper, 0.0]
         keep = np.r_[keep, False]
-    frame = _bands(codes, cents, len(labels), labels)
+    frame = _bands(tally, len(labels), labels)
     frame.insert(1, "lower", lower)
     frame.insert(2, "upper", upper)
     shown = keep | (frame["count"].to_numpy() > 0)
     order = np.r_[len(labels) - 1, np.arange(len(labels) - 1)] if separate else \
         np.arange(len(labels))
     frame = frame.iloc[order][shown[order]].reset_index(drop=True)
-    band_of = np.asarray(labels, dtype=object)
-    extremes = _extremes(cents, band_of[codes], "band", data, top)
-    facts = {"rows": len(cents), "total_cents": int(cents.sum()),
-             "total": cents_text(int(cents.sum())), "bands": len(frame),
+    total = int(tally["sum"].sum())
+    facts = {"rows": int(tally["count"].sum()), "total_cents": total,
+             "total": cents_text(total), "bands": len(frame),
              "edges": money(edges).tolist(),
-             "negative": int((cents < 0).sum()) if separate else None,
-             "min": money(int(cents.min())), "max": money(int(cents.max()))}
+             "negative": int(tally["count"].get(len(edges) + 1, 0)) if separate else None,
+             "min": money(int(tally["min"].min())), "max": money(int(tally["max"].max()))}
     return Examination("stratify", params, {"bands": frame, "extremes": extremes}, facts,
                        plotter=_plot_bands)
 
@@ -208,7 +236,7 @@ def age(
         cents = read_money(data[amount], table=NAME, column=amount, ids=ids)[0]
     else:
         cents = np.zeros(len(days), np.int64)
-    frame = _bands(codes, cents, len(labels), labels)
+    frame = _bands(_tally(codes, cents), len(labels), labels)
     frame.insert(1, "from_days", frm)
     frame.insert(2, "to_days", to)
     shown = np.ones(len(labels), bool)
@@ -291,30 +319,59 @@ def summarize(
     data = table(df, [*keys, values], ["transaction_id"], columns)
     ids = row_ids(data)
     cents = read_money(data[values], table=NAME, column=values, ids=ids)[0]
+    codes, names = _group_codes(data, keys)
+    std = pd.Series(cents / 100.0).groupby(codes).std()
+
+    def extremes_of(place: np.ndarray) -> pd.DataFrame:
+        return _extremes(cents, None, None, data, top, groups=codes, keys=keys,
+                         group_of=names.to_numpy(), place=place)
+
+    return _summarized(params, names, _tally(codes, cents), std, extremes_of)
+
+
+def _group_codes(data: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """The group of each row (in order of first row) and the groups' key values."""
     codes, uniques = pd.factorize(pd.MultiIndex.from_frame(data[keys]), use_na_sentinel=False)
     names = uniques.to_frame(index=False)
     names.columns = keys
-    frame = _bands(codes, cents, len(names), None)
-    std = pd.Series(cents / 100.0).groupby(codes).std().reindex(range(len(names)))
+    return codes, names
+
+
+def _summarized(params: dict[str, Any], names: pd.DataFrame, tally: pd.DataFrame,
+                std: pd.Series, extremes_of: Callable[[np.ndarray], pd.DataFrame]
+                ) -> Examination:
+    """The result of :func:`summarize` from the groups (in order of first row), their
+    tally and standard deviations; ``extremes_of(place)`` lists the extremes, ``place``
+    being each group's line in the groups table."""
+    frame = _bands(tally, len(names), None)
+    std = std.reindex(range(len(names)))
     frame = pd.concat([names, frame], axis=1).assign(std=std.to_numpy())
     order = np.lexsort((-frame["count"].to_numpy(), -frame["total_cents"].to_numpy()))
     frame = frame.iloc[order].reset_index(drop=True)
     place = np.empty(len(names), np.int64)
     place[order] = np.arange(len(names))  # each group's line in the table
-    extremes = _extremes(cents, None, None, data, top, groups=codes, keys=keys,
-                         group_of=names.to_numpy(), place=place)
-    facts = {"rows": len(cents), "groups": len(names), "total_cents": int(cents.sum()),
-             "total": cents_text(int(cents.sum()))}
-    return Examination("summarize", params, {"groups": frame, "extremes": extremes}, facts,
-                       plotter=_plot_groups)
+    total = int(tally["sum"].sum())
+    facts = {"rows": int(tally["count"].sum()), "groups": len(names), "total_cents": total,
+             "total": cents_text(total)}
+    return Examination("summarize", params, {"groups": frame, "extremes": extremes_of(place)},
+                       facts, plotter=_plot_groups)
 
 
 # ------------------------------------------------------------------------------ pieces
 
-def _edges(cents: np.ndarray, bands: int | Sequence[float] | None) -> np.ndarray:
-    """Band edges in cents, increasing."""
+def _span(cents: np.ndarray) -> tuple[int, int | None, int | None]:
+    """What the default bands read of the amounts: the largest, and the smallest and
+    largest of those not negative (None when none is)."""
+    plus = cents[cents >= 0]
+    return (int(cents.max()), *((int(plus.min()), int(plus.max())) if len(plus)
+                                else (None, None)))
+
+
+def _edges(span: tuple[int, int | None, int | None],
+           bands: int | Sequence[float] | None) -> np.ndarray:
+    """Band edges in cents, increasing (``span``: from :func:`_span`)."""
     if bands is None:
-        top = max(int(cents.max()), 0)
+        top = max(span[0], 0)
         edges = [0, 100]
         while edges[-1] <= top:
             edges.append(edges[-1] * 10)
@@ -322,8 +379,7 @@ def _edges(cents: np.ndarray, bands: int | Sequence[float] | None) -> np.ndarray
     if isinstance(bands, (int, np.integer)) and not isinstance(bands, bool):
         if bands < 1:
             raise SchemaError(f"bands={bands!r}: give 1 or more bands")
-        plus = cents[cents >= 0]
-        low, high = (int(plus.min()), int(plus.max())) if len(plus) else (0, 0)
+        low, high = (span[1], span[2]) if span[1] is not None else (0, 0)
         width = max(-(-(high - low + 1) // int(bands)), 1)
         return low + width * np.arange(int(bands) + 1, dtype=np.int64)
     try:
@@ -337,11 +393,16 @@ def _edges(cents: np.ndarray, bands: int | Sequence[float] | None) -> np.ndarray
     return edges
 
 
-def _bands(codes: np.ndarray, cents: np.ndarray, size: int,
-           labels: Sequence[str] | None) -> pd.DataFrame:
+def _tally(codes: np.ndarray, cents: np.ndarray) -> pd.DataFrame:
+    """Count, exact total, min and max of the amounts per code present (the index); the
+    tallies of parts of a table add up (counts and totals add, min of mins, max of
+    maxes)."""
+    return pd.Series(cents).groupby(codes).agg(["count", "sum", "min", "max"])
+
+
+def _bands(tally: pd.DataFrame, size: int, labels: Sequence[str] | None) -> pd.DataFrame:
     """Count, exact total, shares, min, max and mean per code ``0..size-1``."""
-    agg = pd.Series(cents).groupby(codes).agg(["count", "sum", "min", "max"])
-    agg = agg.reindex(range(size))
+    agg = tally.reindex(range(size))
     count = agg["count"].fillna(0).to_numpy(np.int64)
     total = agg["sum"].fillna(0).to_numpy(np.int64)
     rows, moved = max(int(count.sum()), 1), max(int(np.abs(total).sum()), 1)
