@@ -174,6 +174,22 @@ def _parts(data: Any, client: Any) -> list[Any]:
                       "a path or glob of Parquet or CSV files")
 
 
+def _numbers(values: pd.Series, column: str) -> pd.Series:
+    """``values`` when they are numbers. Amounts written as text are refused: their
+    decimal mark is decided from the whole column's values (``12,50`` anywhere makes
+    ``1,234`` a decimal comma), which no partition sees."""
+    if len(values) and not (pd.api.types.is_numeric_dtype(values.dtype)
+                            and not pd.api.types.is_bool_dtype(values.dtype)):
+        raise SchemaError(
+            f"{column}: the amounts are written as text ({values.dtype}, e.g. "
+            f"{values.dropna().iloc[0]!r} if values.notna().any() else 'empty'); on Dask they "
+            "must be numbers, since a text column's decimal mark is decided from all its "
+            "values at once. Convert the column to numbers first (nx.read_table or "
+            "nx.standardize read it), or run the test on one machine with nx.examine",
+            column=column)
+    return values
+
+
 def _offsets(lengths: Sequence[int]) -> list[int]:
     """Each partition's first row number in the whole table."""
     return np.r_[0, np.cumsum(lengths)[:-1]].astype(np.int64).tolist()
@@ -191,6 +207,7 @@ def _top_rows(frames: list[pd.DataFrame], key: np.ndarray, limit: int) -> pd.Dat
 
 def _benford_tally(part: pd.DataFrame, p: dict[str, Any], spec: Any) -> ep.BenfordTally:
     data = ep.table(part, [p["column"], p["by"] or ""], ["transaction_id"], p["columns"])
+    _numbers(data[p["column"]], p["column"])
     return ep.benford_tally(data, p["column"], spec, p["by"], p["sign"])[0]
 
 
@@ -241,6 +258,7 @@ def _split(part: pd.DataFrame, offset: int, buckets: int, p: dict[str, Any]) -> 
     for c in same:
         values = part[c]
         if c in money:  # money compares as cents: 0.1 + 0.2 equals 0.30
+            values = _numbers(values, c)
             missing = values.isna().to_numpy()
             cents = np.zeros(len(values), np.int64)
             cents[~missing] = read_money(values[~missing], table="table", column=c)[0]
@@ -327,7 +345,8 @@ def _cents(part: pd.DataFrame, column: str, others: list[str],
            p: dict[str, Any]) -> tuple[pd.DataFrame, np.ndarray]:
     data = ep.table(part, [*others, column], ["transaction_id"], p["columns"])
     ids = data["transaction_id"].to_numpy() if "transaction_id" in data else None
-    return data, read_money(data[column], table=ep.NAME, column=column, ids=ids)[0]
+    return data, read_money(_numbers(data[column], column), table=ep.NAME, column=column,
+                            ids=ids)[0]
 
 
 def _span(part: pd.DataFrame, p: dict[str, Any]) -> tuple[int, int | None, int | None] | None:

@@ -142,3 +142,15 @@ def test_empty_partitions_change_nothing(client, ledgers):
             want = getattr(ex, test)(rows, **params)
             got = scale.examine(data, test, client=client, **params)
         assert_same(got, want)
+
+
+@pytest.mark.parametrize("test, params", [("benford", {}), ("stratify", {}),
+                                          ("summarize", {"by": "account"}),
+                                          ("duplicates", {"same": ["account", "amount"]})])
+def test_amounts_written_as_text_are_refused(client, ledgers, test, params):
+    # "1,234" reads as a thousand in one partition and as 1.234 in a column whose other
+    # values say decimal comma: no partition can decide it alone
+    gl = ledgers["small"].assign(amount=lambda f: f["amount"].map("{:.2f}".format)
+                                 .str.replace(".", ",", regex=False))
+    with pytest.raises(SchemaError, match=r"written as text.*nx\.examine"):
+        scale.examine(_dask(gl), test, client=client, **params)
