@@ -107,13 +107,13 @@ def score_fraud(transactions: Any, detector: Any, client: Any = None, *,
         from distributed import futures_of
 
         pieces = futures_of(parts)
-        shipped = ship(c, state)
-        totals = gather(c, c.map(_totals, pieces, state=shipped, digest=shipped.key,
+        shipped, digest = ship(c, state)
+        totals = gather(c, c.map(_totals, pieces, state=shipped, digest=digest,
                                  pure=False), progress=progress, label="fraud: batch totals")
         totals = [t for t in totals if t is not None]
         whole = type(totals[0]).combine(totals) if totals else None
-        batch = ship(c, whole)
-        scored = gather(c, c.map(_score, pieces, state=shipped, digest=shipped.key, batch=batch,
+        batch = c.scatter([whole], broadcast=True, hash=False)[0]
+        scored = gather(c, c.map(_score, pieces, state=shipped, digest=digest, batch=batch,
                                  pure=False), progress=progress, label="fraud: scores")
     scored = [s for s in scored if s is not None]
     rows = np.concatenate([r for r, _ in scored])

@@ -15,9 +15,16 @@ _rebuilt: OrderedDict[str, Any] = OrderedDict()
 _lock = threading.Lock()
 
 
-def ship(client: Any, state: Any) -> Any:
-    """The state scattered to every worker once; its future's key digests it."""
-    return client.scatter([state], broadcast=True, hash=True)[0]
+def ship(client: Any, state: Any) -> tuple[Any, str]:
+    """The state scattered to every worker once, and a digest of it.
+
+    The future's key is new for every call (two calls shipping one state must not
+    share a key: the first one's release would drop the second one's data); the
+    digest is the same for equal states, so that a worker rebuilds a model once.
+    """
+    from dask.base import tokenize
+
+    return client.scatter([state], broadcast=True, hash=False)[0], tokenize(state)
 
 
 def rebuilt(key: str, state: Any, build: Callable[[Any], Any]) -> Any:
