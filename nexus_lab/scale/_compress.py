@@ -68,7 +68,7 @@ def encode(codec: Any, vectors: Any, client: Any = None, *, scheduler: str | Non
     with cluster(client, scheduler=scheduler) as c:
         edges = _ranges(len(X), X.nbytes, c)
         shipped, digest = ship(c, state)
-        shards = c.scatter([X[lo:hi] for lo, hi in edges])
+        shards = c.scatter([X[lo:hi] for lo, hi in edges], hash=False)
         parts = gather(c, c.map(_encode, shards, state=shipped, digest=digest, pure=False),
                        progress=progress, label="encode")
     if not parts:
@@ -142,7 +142,7 @@ def search(codec: Any, codes: Any, queries: Any, k: int = 10, client: Any = None
         edges = _ranges(len(db), db.nbytes, c)
         shipped, digest = ship(c, state)
         asked = c.scatter([Q], broadcast=True, hash=False)[0]
-        shards = c.scatter([db[lo:hi] for lo, hi in edges])
+        shards = c.scatter([db[lo:hi] for lo, hi in edges], hash=False)
         parts = gather(c, c.map(_search, shards, [lo for lo, _ in edges], queries=asked,
                                 k=k, metric=metric, state=shipped, digest=digest,
                                 pure=False), progress=progress, label="search")

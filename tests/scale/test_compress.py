@@ -11,12 +11,6 @@ from nexus_lab import NotFittedError, SchemaError, scale
 
 
 @pytest.fixture(scope="module")
-def client():
-    with scale.cluster(workers=2) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
 def vectors():
     X = nx.datasets.synth_vectors(1_200, 32, seed=0)
     X[560:640] = X[7]  # a run of equal vectors across the middle, where the shards meet

@@ -10,12 +10,6 @@ import nexus_lab as nx
 from nexus_lab import NotFittedError, SchemaError, scale
 
 
-@pytest.fixture(scope="module")
-def client():
-    with scale.cluster(workers=2) as c:
-        yield c
-
-
 def _data(seed: int, *, midnight: bool = False):
     tx = nx.datasets.synth_transactions(2_400, seed=seed, days=60).drop(
         columns=["pattern", "is_fraud"])

@@ -12,12 +12,6 @@ from nexus_lab import NotFittedError, SchemaError, scale
 
 
 @pytest.fixture(scope="module")
-def client():
-    with scale.cluster(workers=2) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
 def data():
     return nx.datasets.synth_interactions(300, 80, seed=0)
 
