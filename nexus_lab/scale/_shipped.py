@@ -7,9 +7,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-# rebuilt models kept per worker process, keyed by a digest of the state (of
-# the state): a job's tasks rebuild its model once per worker, and a later job with the
-# same model finds it rebuilt
+# rebuilt models kept per worker process, keyed by a digest of the state: a job's tasks
+# rebuild its model once per worker, and a later job with the same model finds it rebuilt
 _KEEP = 4
 _rebuilt: OrderedDict[str, Any] = OrderedDict()
 _lock = threading.Lock()
