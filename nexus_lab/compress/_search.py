@@ -56,7 +56,9 @@ def search(codec: Codec, codes: object, queries: object, k: int = 10, *, metric:
     Returns
     -------
     ids : ndarray of shape (n_queries, k), int64
-        Database rows, best first.
+        Database rows, best first; among equal scores the lower row first (and kept
+        first at the k-th place), so that the best of row ranges of the database, merged
+        by the same rule, are the best of the whole.
     scores : ndarray of shape (n_queries, k), float32
         Inner products (``"ip"``) or squared distances (``"l2"``).
 
@@ -130,9 +132,31 @@ def _scan(codec: Codec, codes: np.ndarray, Q: np.ndarray, k: int, metric: str
         cat_s = torch.cat([best_s, s], 1)
         cat_i = torch.cat([best_i, torch.arange(lo, lo + len(block), device=dev)
                            .expand(len(Q), -1)], 1)
-        best_s, pos = cat_s.topk(min(k, cat_s.shape[1]), dim=1)
-        best_i = torch.gather(cat_i, 1, pos)
+        best_s, best_i = _best(cat_s, cat_i, min(k, cat_s.shape[1]))
     return best_i.cpu().numpy(), (sign * best_s).cpu().numpy().astype(np.float32)
+
+
+def _best(scores: torch.Tensor, ids: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``k`` highest scores of every row, and their ids: among equal scores the lower
+    id first, kept or dropped first (so that the best of parts of a database, merged by
+    the same rule, are the best of the whole).
+
+    ``ids`` are ordered along each row among equal scores (the earlier best, sorted by
+    this rule, then a block of increasing rows).
+    """
+    top, pos = scores.topk(k, dim=1)
+    edge = top[:, -1:]
+    # where no score ties the k-th outside the top k, the top k is settled: order it
+    settled = (scores >= edge).sum(1) == k
+    if not bool(settled.all()):  # ties across the edge: a stable sort keeps the lower ids
+        order = torch.sort(scores[~settled], dim=1, descending=True, stable=True).indices
+        pos[~settled] = order[:, :k]
+    s = torch.gather(scores, 1, pos)
+    i = torch.gather(ids, 1, pos)
+    by_id = torch.argsort(i, dim=1)
+    s, i = torch.gather(s, 1, by_id), torch.gather(i, 1, by_id)
+    by_score = torch.sort(s, dim=1, descending=True, stable=True).indices
+    return torch.gather(s, 1, by_score), torch.gather(i, 1, by_score)
 
 
 def _byte_lookups(tables: torch.Tensor, block: np.ndarray, M: int, dev: torch.device

@@ -23,14 +23,18 @@ from nexus_lab.frames import decimal_text
 from nexus_lab.fraud import _models as models
 from nexus_lab.fraud._features import (
     ENTITIES,
+    BatchTotals,
     GroupStats,
     HistoryTables,
-    _digit_table,
+    _codes,
     benford_table,
     check_rules,
     encode,
+    entity_totals,
     first_digit,
+    group_quantiles,
     history_signals,
+    in_history,
     log_amount,
     window_seconds,
     window_signals,
@@ -323,7 +327,8 @@ class FraudDetector(Params):
         ])
 
     # ----------------------------------------------------------------- score
-    def score(self, transactions: object, *, keep_for_explain: bool = True) -> ScoredTransactions:
+    def score(self, transactions: object, *, keep_for_explain: bool = True,
+              batch: BatchTotals | None = None) -> ScoredTransactions:
         """Score transactions 0-100, with flags and the top reasons per row.
 
         Rows are judged against the fitted history *and* each other: a burst
@@ -337,6 +342,11 @@ class FraudDetector(Params):
         keep_for_explain : bool
             Keep what :meth:`explain` needs about these rows (replacing the
             previous call's); False leaves the previous call's in place.
+        batch : BatchTotals, optional
+            When ``transactions`` is a part of a larger table holding all the rows of
+            its accounts: the :meth:`batch_totals` of all the parts, combined
+            (``BatchTotals.combine``); the part is then scored as it would be within
+            the whole table. By default the totals of ``transactions`` themselves.
 
         Returns
         -------
@@ -346,18 +356,70 @@ class FraudDetector(Params):
         """
         check_is_fitted(self, fit_call="fit(history)")
         with small_pages():
-            return self._score(transactions, keep_for_explain)
+            return self._score(transactions, keep_for_explain, batch)
 
-    def _score(self, transactions: object, keep_for_explain: bool) -> ScoredTransactions:
-        t0 = time.perf_counter()
+    def batch_totals(self, transactions: object) -> BatchTotals:
+        """What ``transactions`` say together about vendors and times of day.
+
+        A table cut into parts, each holding all the rows of its accounts, scores as
+        the whole table when every part is scored with ``batch=`` the combined totals
+        of all the parts (:class:`~nexus_lab.fraud._features.BatchTotals`).
+
+        Parameters
+        ----------
+        transactions : DataFrame
+            A part of the table to score, with the columns given to :meth:`fit`.
+
+        Returns
+        -------
+        BatchTotals
+
+        Examples
+        --------
+        >>> import nexus_lab as nx
+        >>> tx = nx.datasets.synth_transactions(1_000, seed=0)
+        >>> det = nx.fraud.FraudDetector(device="cpu", autoencoder_epochs=1).fit(tx[:600])
+        >>> west = tx["account"].isin(tx["account"].unique()[::2])  # half of the accounts
+        >>> parts = [det.batch_totals(tx[west]), det.batch_totals(tx[~west])]
+        >>> whole = type(parts[0]).combine(parts)
+        >>> scored = det.score(tx[west], batch=whole)
+        >>> scored.equals(det.score(tx)[west.to_numpy()].reset_index(drop=True))
+        True
+        """
+        check_is_fitted(self, fit_call="fit(history)")
+        with small_pages():
+            tx, known = self._prepare(transactions)
+            codes = {e: encode(self.vocab_[e], tx.entities[e]) for e in ("account", "vendor")}
+            return self._totals(tx, codes, known < 0)
+
+    def _prepare(self, transactions: object) -> tuple[Tx, np.ndarray]:
+        """The rows as arrays, and the history row of each (-1: a new row)."""
         tx = prepare_transactions(transactions, self.columns, "transactions",
                                   decimal=self.decimal, dayfirst=self.dayfirst)
+        if getattr(self, "_history_index", None) is None:  # its hash table is kept with it
+            self._history_index = pd.Index(self.history_.ids)
+        known = self._history_index.get_indexer(tx.ids) if len(tx) else np.zeros(0, np.int64)
+        return tx, known
+
+    def _totals(self, tx: Tx, codes: dict, new: np.ndarray) -> BatchTotals:
+        """The batch totals of the rows ``tx`` (coded ``codes``; ``new``: not in history)."""
+        acct, vend = codes["account"], codes["vendor"]
+        na = np.flatnonzero(new)
+        fresh = na[~in_history(self.tables_, acct[na], vend[na])]
+        _, first = np.unique(_codes(acct[fresh], vend[fresh]), return_index=True)
+        pairs = pd.DataFrame({e: tx.entities[e][fresh[first]].astype(str).astype(object)
+                              for e in ("account", "vendor")})
+        digits, thin = entity_totals(tx.entities["vendor"], vend, tx.cents, new,
+                                     self.tables_.digits["vendor"], self.rules_)
+        return BatchTotals(pairs, digits, thin, bool((tx.local % 86_400 != 0).any()))
+
+    def _score(self, transactions: object, keep_for_explain: bool,
+               batch: BatchTotals | None = None) -> ScoredTransactions:
+        t0 = time.perf_counter()
+        tx, known = self._prepare(transactions)
         stages = {"inputs": time.perf_counter() - t0}
         t = time.perf_counter()
         hist = self.history_
-        if getattr(self, "_history_index", None) is None:  # its hash table is kept with it
-            self._history_index = pd.Index(hist.ids)
-        known = self._history_index.get_indexer(tx.ids) if len(tx) else np.zeros(0, np.int64)
         # the history rows near the scored ones in time: the only ones their windows see
         reach = window_seconds(self.rules_)
         sorted_ts = hist.ts[self.history_order_]
@@ -370,7 +432,7 @@ class FraudDetector(Params):
         codes = {e: encode(self.vocab_[e], ctx.entities[e]) for e in ENTITIES}
         stages["context"] = time.perf_counter() - t
         t = time.perf_counter()
-        sig = self._signals(ctx, codes, target, known < 0)
+        sig = self._signals(ctx, codes, target, known < 0, batch)
         xs = self.anomaly_.transform(_matrix(sig))
         stages["rules and statistics"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -597,18 +659,22 @@ class FraudDetector(Params):
         return det
 
     # ----------------------------------------------------------------- internals
-    def _signals(self, ctx: Tx, codes: dict, target: np.ndarray,
-                 new: np.ndarray) -> dict[str, np.ndarray]:
+    def _signals(self, ctx: Tx, codes: dict, target: np.ndarray, new: np.ndarray,
+                 batch: BatchTotals | None = None) -> dict[str, np.ndarray]:
         """Every signal of the rows ``target`` of the context ``ctx``.
 
-        ``new`` marks the target rows that are not in the history.
+        ``new`` marks the target rows that are not in the history; ``batch``: the totals
+        of the table they are part of (by default: of the target rows).
         """
         rules = self.rules_
         acct, vend = codes["account"], codes["vendor"]
+        if batch is None:
+            batch = self._totals(ctx.take(target), {e: codes[e][target] for e in codes}, new)
+        vendor_names = ctx.entities["vendor"][target]
         # the two passes share nothing and mostly release the GIL: one runs in a thread
         with ThreadPoolExecutor(1) as pool:
             past = pool.submit(history_signals, self.tables_, ctx.ts[target], acct[target],
-                               vend[target], new, rules)
+                               vend[target], new, rules, batch.new_accounts(vendor_names))
             win = window_signals(ctx.ts, ctx.cents, acct, vend, rules)
             sig = {k: v[target] for k, v in win.items()}
             sig.update(past.result())
@@ -625,10 +691,14 @@ class FraudDetector(Params):
         local = ctx.local[target]
         sig["hour"] = (local % 86_400) / 3600.0
         sig["weekday"] = ((local // 86_400) + 3) % 7  # 1970-01-01 was a Thursday
+        sig["timed"] = np.full(len(target), batch.timed)
         _amount_rules(sig, rules)
         # Benford per vendor and per account: the history's first digits plus the new rows'
+        # (the vendors' over the whole batch; an account's rows are all among the target)
         digits = first_digit(cents)
-        fresh = np.flatnonzero(new)
+        totals = {"vendor": (batch.digits, batch.thin),
+                  "account": entity_totals(ctx.entities["account"][target], acct[target],
+                                           cents, new, self.tables_.digits["account"], rules)}
         bf = np.zeros(len(target))
         bf_text = np.zeros(len(target), np.int64)  # which group flagged: 1 vendor, 2 account
         sig["benford_mad"] = np.zeros(len(target))
@@ -640,16 +710,19 @@ class FraudDetector(Params):
             span = np.zeros(size)
             counts[: len(self.tables_.span[e])] = self.tables_.digits[e]
             span[: len(self.tables_.span[e])] = self.tables_.span[e]
-            if len(fresh):
-                # the spread of amounts is read off the history where it has enough rows
-                thin = counts.sum(1)[g[fresh]] < rules["benford_min_rows"]
-                use = fresh[digits[fresh] > 0]
-                counts += np.bincount(g[use] * 9 + digits[use] - 1, minlength=size * 9).reshape(
-                    size, 9)
-                if thin.any():
-                    _, add_span = _digit_table(g[fresh[thin]], digits[fresh[thin]],
-                                               cents[fresh[thin]], size)
-                    span = np.maximum(span, add_span)
+            # the groups of the target rows by name; the spread of amounts is read off the
+            # history where it has enough rows, else off the new rows too
+            present, first = np.unique(g, return_index=True)
+            names = pd.Index(ctx.entities[e][target][first])
+            add, thin = totals[e]
+            at = names.get_indexer(add.index)
+            counts[present[at[at >= 0]]] += add.to_numpy()[at >= 0]
+            at = names.get_indexer(thin["name"])
+            if (at >= 0).any():
+                _, (p5, p95) = group_quantiles(present[at[at >= 0]],
+                                               thin["magnitude"].to_numpy()[at >= 0], size,
+                                               (0.05, 0.95))
+                span = np.maximum(span, np.nan_to_num(p95 - p5))
             _, mad, p, flagged, excess = benford_table(counts, span, rules)
             over = excess[g, np.maximum(digits - 1, 0)]
             hit = flagged[g] & (digits > 0) & (over > 1.3) & (bf == 0)
@@ -744,8 +817,7 @@ def _amount_rules(sig: dict, rules: dict) -> None:
     lo, hi = rules["business_hours"]
     # dates without a time of day (every row at midnight, as most exports give) say
     # nothing about the hour: the rule then stays silent rather than flag every row
-    timed = bool((sig["hour"] != 0).any())
-    sig["off_hours"] = ((sig["hour"] < lo) | (sig["hour"] >= hi)).astype(float) * timed
+    sig["off_hours"] = ((sig["hour"] < lo) | (sig["hour"] >= hi)).astype(float) * sig["timed"]
     sig["weekend"] = np.isin(sig["weekday"], rules["weekend_days"]).astype(float)
 
 
@@ -814,7 +886,7 @@ def _sentences(cat: int, rows: np.ndarray, sig: dict, ctx_ts: np.ndarray, ids: n
                      _int_text(k), pa.array(np.where(k == 1, " account)", " accounts)")))
     if cat == 7:
         return _join("round amount ", _money(sig["cents"][rows]))
-    if not (sig["hour"] != 0).any():  # dates without a time: the day is all there is
+    if not sig["timed"][rows].any():  # dates without a time: the day is all there is
         return _join("on a ", pa.array(_DAYS[sig["weekday"][rows].astype(int)]))
     hour = sig["hour"][rows]
     minutes = np.floor(hour * 60).astype(np.int64)

@@ -256,11 +256,14 @@ class HistoryTables:
                    acct_count, vend_accounts, digits, span)
 
 
-def history_signals(tables: HistoryTables, ts, acct, vend, new: np.ndarray, rules: dict):
+def history_signals(tables: HistoryTables, ts, acct, vend, new: np.ndarray, rules: dict,
+                    new_accounts: np.ndarray):
     """Per row: earlier payments of its account, first payment to the vendor, vendor reach.
 
     ``new`` marks rows that are not in the history (their counts add to the
-    tables'); the others are history rows, already counted.
+    tables'); the others are history rows, already counted. ``new_accounts``: per row,
+    the accounts paying its vendor among the scored rows that the history has not seen
+    paying it (from :class:`BatchTotals`).
     """
     t = tables
     n = len(ts)
@@ -309,11 +312,8 @@ def history_signals(tables: HistoryTables, ts, acct, vend, new: np.ndarray, rule
         acct[na], minlength=int(acct.max()) + 1 if n else 0)[acct]
     share = (hist_count + new_count[pair]) / np.maximum(acct_total, 1)
     # accounts paying the vendor: the history's, plus accounts new to it
-    fresh = na[~in_hist[na]]
-    fresh_pairs = np.unique(acct[fresh].astype(np.int64) * (int(vend.max()) + 1) + vend[fresh])
-    extra = np.bincount(fresh_pairs % (int(vend.max()) + 1), minlength=int(vend.max()) + 1)
     reach = np.where(vend < t.n_vend, t.vend_accounts[np.minimum(vend, t.n_vend - 1)], 0) \
-        + extra[vend]
+        + new_accounts
     return {
         "history_gap_prev": gap_prev,
         "history_gap_next": gap_next,
@@ -322,6 +322,89 @@ def history_signals(tables: HistoryTables, ts, acct, vend, new: np.ndarray, rule
         "vendor_share": share,
         "vendor_accounts": reach,
     }
+
+
+def in_history(tables: HistoryTables, acct: np.ndarray, vend: np.ndarray) -> np.ndarray:
+    """Whether the history holds a payment of the account (code) to the vendor (code)."""
+    t = tables
+    known = (acct < t.n_acct) & (vend < t.n_vend)
+    if not len(t.pair_keys):
+        return np.zeros(len(acct), bool)
+    pk = np.where(known, acct * t.n_vend + vend, -1)
+    pos = np.minimum(search_sorted(t.pair_keys, pk), len(t.pair_keys) - 1)
+    return known & (t.pair_keys[pos] == pk)
+
+
+# ------------------------------------------------------------------------ batch totals
+
+@dataclass
+class BatchTotals:
+    """What the rows of one :meth:`~nexus_lab.fraud.FraudDetector.score` call say together.
+
+    Three signals of a row read the other scored rows whatever their account and time:
+    the accounts paying its vendor (the history's plus those new to it among the scored
+    rows), its vendor's first digits (Benford's law, over the history and the new rows),
+    and whether the dates carry a time of day at all (else the off-hours rule is silent).
+    Totals of parts of a table, put together with :meth:`combine`, equal the totals of
+    the whole table, so that parts scored with them score as the whole would.
+    Everything else a row's score reads is its own account's rows and the history.
+
+    Attributes
+    ----------
+    pairs : DataFrame
+        ``account, vendor`` (text): the pairs among the new rows that the history lacks,
+        each once.
+    digits : DataFrame
+        Per vendor (the index, text): the new rows' first-digit counts (9 columns).
+    thin : DataFrame
+        ``name, magnitude``: for vendors with fewer than ``benford_min_rows`` first
+        digits in the history, each new row's order of magnitude (``log10`` of the amount).
+    timed : bool
+        Whether any row's local time is not midnight.
+    """
+
+    pairs: pd.DataFrame
+    digits: pd.DataFrame
+    thin: pd.DataFrame
+    timed: bool
+
+    @classmethod
+    def combine(cls, parts: list[BatchTotals]) -> BatchTotals:
+        """The totals of the table whose parts gave ``parts``."""
+        return cls(
+            pd.concat([p.pairs for p in parts], ignore_index=True).drop_duplicates(
+                ignore_index=True),
+            pd.concat([p.digits for p in parts]).groupby(level=0, sort=False).sum(),
+            pd.concat([p.thin for p in parts], ignore_index=True),
+            any(p.timed for p in parts),
+        )
+
+    def new_accounts(self, vendors: np.ndarray) -> np.ndarray:
+        """Per row of ``vendors`` (text), the accounts new to that vendor."""
+        per = self.pairs["vendor"].value_counts(sort=False)
+        return per.reindex(vendors, fill_value=0).to_numpy(dtype=np.int64)
+
+
+def entity_totals(names: np.ndarray, codes: np.ndarray, cents: np.ndarray,
+                  new: np.ndarray, history_digits: np.ndarray,
+                  rules: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """First-digit counts of the new rows per group (by name), and the orders of magnitude
+    of the new rows of groups thin in the history (``history_digits``: per code)."""
+    d = first_digit(cents)
+    use = np.flatnonzero(new & (d > 0))
+    names_u, inv = np.unique(names[use].astype(str), return_inverse=True)
+    counts = np.bincount(inv * 9 + d[use] - 1, minlength=len(names_u) * 9).reshape(-1, 9)
+    digits = pd.DataFrame(counts, index=pd.Index(names_u, dtype=object),
+                          columns=[str(k) for k in range(1, 10)])
+    seen = history_digits.sum(1)
+    c = codes[use]
+    thin = np.where(c < len(seen), seen[np.minimum(c, max(len(seen) - 1, 0))], 0) \
+        < rules["benford_min_rows"]
+    rows = use[thin]
+    return digits, pd.DataFrame({
+        "name": names[rows].astype(str).astype(object),
+        "magnitude": np.log10(np.maximum(np.abs(cents[rows]) / 100.0, 1.0)),
+    })
 
 
 # ------------------------------------------------------------------------ Benford

@@ -1,0 +1,193 @@
+"""Fraud scores of a table too large for one machine, equal to the detector's own.
+
+How the rows are cut: by account. Every signal of a row reads either the fitted
+history (kept in the detector), or the scored rows of its own account (velocity and
+sums around it, gaps to its neighbours, exact and near duplicates, its earlier
+payments, its first payment to a vendor, its share of payments to that vendor,
+Benford's law over the account), or the scored rows of every account: the accounts
+new to its vendor, Benford's law over its vendor, and whether the dates carry a time
+of day. So the rows are partitioned by a hash of the account (as text, as the detector
+reads it): every account's rows lie in one partition, in their input order. The
+signals that read every account come from a first pass: each partition's
+:meth:`~nexus_lab.fraud.FraudDetector.batch_totals`, combined on the client, then
+given to every partition's :meth:`~nexus_lab.fraud.FraudDetector.score` as ``batch=``.
+No time window crosses accounts, so no halo is needed.
+
+The detector travels once to every worker, as its state
+(:meth:`~nexus_lab.fraud.FraudDetector.to_state`), and is rebuilt there once per
+worker. The scores are put back in the order of the input rows.
+
+Saving the scores: a run's record (``fraud_runs`` with its ``fraud_scores``, rows open
+for review) is kept by :func:`nexus_lab.workflows.save_fraud_scores`, a service above
+this one; give it the scores this returns.
+
+Text amounts and text dates are read per partition: give the detector ``decimal=``
+and ``dayfirst=`` when a column could read two ways, as each partition settles
+``"auto"`` from its own rows.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nexus_lab.errors import SchemaError
+from nexus_lab.frames import find_column
+from nexus_lab.scale._cluster import cluster, gather, n_partitions
+from nexus_lab.scale._shipped import rebuilt, ship
+
+_ROW = "__nexus_row"
+_KEY = "__nexus_part"
+
+
+def score_fraud(transactions: Any, detector: Any, client: Any = None, *,
+                scheduler: str | None = None, progress: bool | None = None) -> pd.DataFrame:
+    """Score transactions for fraud on a Dask cluster, as ``detector.score`` would.
+
+    Parameters
+    ----------
+    transactions : DataFrame, dask DataFrame, str or path
+        The rows to score: a pandas or dask DataFrame, or the path (a glob allowed) of
+        Parquet (``.parquet``, ``.pq`` or a folder of them) or CSV (``.csv``) files.
+    detector : FraudDetector
+        A fitted :class:`nexus_lab.fraud.FraudDetector`.
+    client : distributed.Client, optional
+        The cluster to run on; by default a LocalCluster for this call.
+    scheduler : str, optional
+        ``tcp://host:port`` of a running scheduler, instead of ``client``.
+    progress : bool, optional
+        Show Dask's progress bar (by default in a terminal or a notebook).
+
+    Returns
+    -------
+    ScoredTransactions
+        Equal to ``detector.score(transactions)``: the same rows in the same order,
+        the same columns and values.
+
+    Raises
+    ------
+    SchemaError
+        When ``detector`` is not a FraudDetector, when the path is neither Parquet nor
+        CSV, or when a transaction id is repeated.
+    NotFittedError
+        When the detector is not fitted.
+
+    Examples
+    --------
+    >>> import nexus_lab as nx
+    >>> from nexus_lab import scale
+    >>> tx = nx.datasets.synth_transactions(2_000, seed=1)
+    >>> det = nx.fraud.FraudDetector(device="cpu", autoencoder_epochs=1).fit(tx)
+    >>> with scale.cluster(workers=2) as client:  # doctest: +SKIP
+    ...     scored = scale.score_fraud(tx, det, client)
+    >>> scored.equals(det.score(tx))  # doctest: +SKIP
+    True
+    """
+    from nexus_lab.fraud import FraudDetector
+
+    if not isinstance(detector, FraudDetector):
+        raise SchemaError(f"detector is a {type(detector).__name__}; give a fitted "
+                          "nexus_lab.fraud.FraudDetector (FraudDetector().fit(history))")
+    state = detector.to_state()  # refuses a detector that is not fitted
+    frame = _dask_frame(transactions)
+    columns = dict(detector.columns or {})
+    have = [str(c) for c in frame.columns]
+    account = columns.get("account") or find_column(have, "account")
+    ids = columns.get("transaction_id") or find_column(have, "transaction_id")
+    with cluster(client, scheduler=scheduler) as c:
+        nbytes = int(c.compute(frame.memory_usage(deep=True).sum()).result())
+        n = n_partitions(nbytes, c)
+        parts = _by_account(frame, account if account in have else None, n)
+        parts = c.persist(parts)
+        if ids in have:
+            _check_unique(c, parts, ids)
+        from distributed import futures_of
+
+        pieces = futures_of(parts)
+        shipped, digest = ship(c, state)
+        totals = gather(c, c.map(_totals, pieces, state=shipped, digest=digest,
+                                 pure=False), progress=progress, label="fraud: batch totals")
+        totals = [t for t in totals if t is not None]
+        whole = type(totals[0]).combine(totals) if totals else None
+        batch = c.scatter([whole], broadcast=True, hash=False)[0]
+        scored = gather(c, c.map(_score, pieces, state=shipped, digest=digest, batch=batch,
+                                 pure=False), progress=progress, label="fraud: scores")
+    scored = [s for s in scored if s is not None]
+    rows = np.concatenate([r for r, _ in scored])
+    out = pd.concat([s for _, s in scored], ignore_index=True)
+    out = out.iloc[np.argsort(rows, kind="stable")].reset_index(drop=True)
+    return type(scored[0][1])(out)
+
+
+def _dask_frame(transactions: Any) -> Any:
+    """The input as a dask DataFrame."""
+    import dask.dataframe as dd
+
+    if isinstance(transactions, dd.DataFrame):
+        return transactions
+    if isinstance(transactions, pd.DataFrame):
+        return dd.from_pandas(transactions.reset_index(drop=True), npartitions=1, sort=False)
+    if isinstance(transactions, str | os.PathLike):
+        path = os.fspath(transactions)
+        low = path.lower()
+        if low.endswith(".csv"):
+            return dd.read_csv(path)
+        if low.endswith((".parquet", ".pq")) or os.path.isdir(path):
+            return dd.read_parquet(path)
+        raise SchemaError(f"transactions={path!r}: give Parquet files (.parquet, .pq, or a "
+                          "folder of them) or CSV files (.csv), or a DataFrame")
+    raise SchemaError(f"transactions is a {type(transactions).__name__}; give a pandas or "
+                      "dask DataFrame, or the path of Parquet or CSV files")
+
+
+def _by_account(frame: Any, account: str | None, n: int) -> Any:
+    """``n`` partitions, each holding all the rows of its accounts in input order, with the
+    input row number."""
+    frame = frame.assign(**{_ROW: 1})
+    frame[_ROW] = frame[_ROW].cumsum() - 1
+    if account is None:  # one account for everybody: one partition
+        return frame.repartition(npartitions=1)
+    frame[_KEY] = frame[account].map_partitions(_account_hash, n, meta=(_KEY, "int64"))
+    return frame.shuffle(_KEY, npartitions=n)
+
+
+def _account_hash(values: pd.Series, n: int) -> pd.Series:
+    text = values.astype("string").fillna("").to_numpy(dtype=object)
+    return pd.Series((pd.util.hash_array(text) % np.uint64(n)).astype(np.int64),
+                     index=values.index)
+
+
+def _check_unique(client: Any, parts: Any, ids: str) -> None:
+    counts = parts[ids].value_counts()
+    twice = client.compute(counts[counts > 1]).result()
+    if len(twice):
+        raise SchemaError(
+            f"transactions repeat the transaction_id {twice.index[:5].tolist()}; give each "
+            "row its own id (drop the repeated rows or number them)", column="transaction_id")
+
+
+def _rows(part: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    part = part.sort_values(_ROW, kind="stable")
+    return part[_ROW].to_numpy(), part.drop(columns=[_ROW, _KEY], errors="ignore")
+
+
+def _detector(state: dict, digest: str) -> Any:
+    from nexus_lab.fraud import FraudDetector
+
+    return rebuilt(digest, state, lambda s: FraudDetector.from_state(s, device="cpu"))
+
+
+def _totals(part: pd.DataFrame, *, state: dict, digest: str) -> Any:
+    if not len(part):
+        return None
+    return _detector(state, digest).batch_totals(_rows(part)[1])
+
+
+def _score(part: pd.DataFrame, *, state: dict, digest: str, batch: Any) -> Any:
+    if not len(part):
+        return None
+    rows, frame = _rows(part)
+    return rows, _detector(state, digest).score(frame, keep_for_explain=False, batch=batch)
