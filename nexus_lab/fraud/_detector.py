@@ -105,7 +105,8 @@ class ScoredTransactions(pd.DataFrame):
         return (
             f"<div class='nexus-fraud'><h4>Fraud risk: {s['rows']:,} transactions, "
             f"{s['flagged']:,} flagged, {s['risk_at_least_80']:,} at risk ≥ 80</h4>"
-            f"{cluster_note(self.attrs.get('dask'))}<p>Flags: {per}</p><table><tr><th>transaction</th><th>risk</th><th>flags</th>"
+            f"{cluster_note(self.attrs.get('dask'))}<p>Flags: {per}</p>"
+            "<table><tr><th>transaction</th><th>risk</th><th>flags</th>"
             f"<th>top reasons</th></tr>{rows}</table></div>"
         )
 

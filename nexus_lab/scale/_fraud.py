@@ -21,9 +21,14 @@ Saving the scores: a run's record (``fraud_runs`` with its ``fraud_scores``, row
 for review) is kept by :func:`nexus_lab.workflows.save_fraud_scores`, a service above
 this one; give it the scores this returns.
 
-Text amounts and text dates are read per partition: give the detector ``decimal=``
-and ``dayfirst=`` when a column could read two ways, as each partition settles
-``"auto"`` from its own rows.
+Amounts written as text need the detector's ``decimal=`` (``"."`` or ``","``): with
+``"auto"`` the mark is decided from all of a column's values, which no partition sees
+(``1,234`` is a thousand in one partition and 1.234 beside ``12,50``), so such a column
+is refused. Numeric dates written as text (``03/04/2025``) are settled per partition by a
+day above 12 or refused; give ``dayfirst=`` to the detector to say it once.
+
+The result's ``attrs["dask"]`` says on how many workers and partitions it was scored,
+with the Dask dashboard's link; its notebook view shows them.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import pandas as pd
 
 from nexus_lab.errors import SchemaError
 from nexus_lab.frames import find_column
-from nexus_lab.scale._cluster import cluster, gather, n_partitions
+from nexus_lab.scale._cluster import cluster, dashboard_link, gather, n_partitions, workers_of
 from nexus_lab.scale._shipped import rebuilt, ship
 
 _ROW = "__nexus_row"
@@ -97,6 +102,14 @@ def score_fraud(transactions: Any, detector: Any, client: Any = None, *,
     have = [str(c) for c in frame.columns]
     account = columns.get("account") or find_column(have, "account")
     ids = columns.get("transaction_id") or find_column(have, "transaction_id")
+    amount = columns.get("amount") or find_column(have, "amount")
+    if amount in have and detector.decimal == "auto" and not _numeric(frame[amount].dtype):
+        raise SchemaError(
+            f"{amount}: the amounts are written as text; on Dask give the detector their "
+            "decimal mark, e.g. detector.set_params(decimal=\",\") for 1.234,56 or \".\" for "
+            "1,234.56 (a text column's mark is otherwise decided from all its values at "
+            "once, which no partition sees), or convert the column to numbers",
+            column=amount)
     with cluster(client, scheduler=scheduler) as c:
         nbytes = int(c.compute(frame.memory_usage(deep=True).sum()).result())
         n = n_partitions(nbytes, c)
@@ -115,11 +128,20 @@ def score_fraud(transactions: Any, detector: Any, client: Any = None, *,
         batch = c.scatter([whole], broadcast=True, hash=False)[0]
         scored = gather(c, c.map(_score, pieces, state=shipped, digest=digest, batch=batch,
                                  pure=False), progress=progress, label="fraud: scores")
+        info = {"workers": workers_of(c), "partitions": len(pieces),
+                "dashboard": dashboard_link(c)}
     scored = [s for s in scored if s is not None]
+    if not scored:
+        raise SchemaError("transactions has no rows: give at least one transaction to score")
     rows = np.concatenate([r for r, _ in scored])
     out = pd.concat([s for _, s in scored], ignore_index=True)
-    out = out.iloc[np.argsort(rows, kind="stable")].reset_index(drop=True)
-    return type(scored[0][1])(out)
+    out = type(scored[0][1])(out.iloc[np.argsort(rows, kind="stable")].reset_index(drop=True))
+    out.attrs["dask"] = info
+    return out
+
+
+def _numeric(dtype: Any) -> bool:
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
 
 
 def _dask_frame(transactions: Any) -> Any:

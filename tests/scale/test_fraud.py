@@ -27,6 +27,9 @@ def test_scores_equal_the_detectors_own_for_two_seeds(client, seed):
     got = scale.score_fraud(new, det, client)
     assert type(got) is type(want)
     pd.testing.assert_frame_equal(got, want)
+    # where it ran, shown in the notebook view with the dashboard's link
+    assert got.attrs["dask"]["workers"] == 2 and got.attrs["dask"]["partitions"] >= 2
+    assert got.attrs["dask"]["dashboard"] in got._repr_html_()
     # the vendors' signals read every account: new vendors are paid across partitions
     assert want["flags"].map(lambda f: "new vendor" in f).any()
 
@@ -57,3 +60,15 @@ def test_bad_input_is_refused(client):
         scale.score_fraud("transactions.xlsx", det, client)
     with pytest.raises(SchemaError, match="TX"):
         scale.score_fraud(pd.concat([new, new.tail(2)], ignore_index=True), det, client)
+
+
+def test_text_amounts_need_their_decimal_mark_and_then_score_as_numbers(client):
+    history, new = _data(4)
+    det = nx.fraud.FraudDetector(device="cpu", autoencoder_epochs=1).fit(history)
+    text = new.assign(amount=new["amount"].map("{:.2f}".format).str.replace(".", ","))
+    with pytest.raises(SchemaError, match=r"written as text.*decimal"):
+        scale.score_fraud(text, det, client)
+    det.set_params(decimal=",")
+    pd.testing.assert_frame_equal(scale.score_fraud(text, det, client), det.score(new))
+    with pytest.raises(SchemaError, match="no rows"):
+        scale.score_fraud(new.head(0), det, client)

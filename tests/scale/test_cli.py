@@ -1,0 +1,42 @@
+"""``nexus-lab fraud score --scheduler``: the same scores on a local Dask cluster, and a
+scheduler that answers nothing named in a clear error."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+
+import pandas as pd
+
+import nexus_lab as nx
+from tests.cli.test_store_lookup import cli
+
+
+def test_fraud_score_on_a_local_cluster_writes_the_same_scores(tmp_path, _mlflow_template):
+    checkout, home = tmp_path / "lab", tmp_path / "home"
+    (checkout / "experiments").mkdir(parents=True)
+    (checkout / "pyproject.toml").write_text('[project]\nname = "nexus-lab"\n')
+    shutil.copy(_mlflow_template, checkout / "experiments" / "mlflow.db")
+    data = checkout / "tx.csv"
+    nx.data.synth_transactions(1_500, seed=3).drop(columns=["pattern"]).to_csv(data, index=False)
+    proc = cli("fraud", "train", data, "--labels", "is_fraud", "--device", "cpu",
+               cwd=checkout, home=home)
+    assert proc.returncode == 0, proc.stderr
+
+    proc = cli("fraud", "score", data, "--out", "one", cwd=checkout, home=home)
+    assert proc.returncode == 0, proc.stderr
+    proc = cli("fraud", "score", data, "--out", "dask", "--scheduler", "local", "--workers",
+               "2", cwd=checkout, home=home)
+    assert proc.returncode == 0, proc.stderr
+    assert "On Dask: http" in proc.stdout  # the dashboard's link, while it runs
+    pd.testing.assert_frame_equal(pd.read_parquet(checkout / "dask" / "scored.parquet"),
+                                  pd.read_parquet(checkout / "one" / "scored.parquet"))
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    proc = cli("fraud", "score", data, "--out", "away", "--scheduler", address,
+               cwd=checkout, home=home)
+    assert proc.returncode == 2
+    assert f"cannot reach the Dask scheduler at {address}" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (checkout / "away").exists()
