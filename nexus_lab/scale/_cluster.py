@@ -17,6 +17,7 @@ _PART_SHARE = 0.08
 _PART_MIN_BYTES = 16 << 20
 _PART_MAX_BYTES = 512 << 20
 _CONNECT_SECONDS = 10
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 def _cores() -> int:
@@ -41,7 +42,9 @@ def cluster(client: Any = None, *, scheduler: str | None = None, workers: int | 
         ``tcp://host:port`` of a running scheduler, or ``"local"`` (the default) for a
         LocalCluster on this machine.
     workers : int, optional
-        Worker processes of the LocalCluster (one thread each); the cores by default.
+        Worker processes of the LocalCluster; the cores by default. Each runs one task
+        at a time, whose NumPy, BLAS and torch threads get the worker's share of the
+        cores.
     memory_limit : str, int or float, default "auto"
         Per worker of the LocalCluster: ``"auto"`` shares this machine's memory between
         the workers; Dask spills a worker's data to disk at 70% of it, pauses it at 80%
@@ -88,13 +91,36 @@ def cluster(client: Any = None, *, scheduler: str | None = None, workers: int | 
         finally:
             remote.close()
         return
+    import dask
+
     n = int(workers) if workers is not None else _cores()
     if n < 1:
         raise SchemaError(f"workers={workers!r}: give at least 1 worker")
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                      memory_limit=memory_limit, dashboard_address=":0",
-                      silence_logs=40) as local, Client(local, set_as_default=False) as c:
+    # each worker runs one task at a time; the kernels' own threads (NumPy, BLAS, torch)
+    # get the worker's share of the cores (Dask's default would give them one core each)
+    share = {k: str(max(1, _cores() // n)) for k in _THREAD_VARIABLES}
+    environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **share}
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), \
+            _environ(share), LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                         memory_limit=memory_limit, dashboard_address=":0",
+                         silence_logs=40) as local, Client(local, set_as_default=False) as c:
         yield c
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    """``values`` in this process's environment while the workers are spawned (Dask's
+    nanny takes a variable set here over its configuration), then as they were."""
+    before = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def dashboard_link(client: Any) -> str | None:

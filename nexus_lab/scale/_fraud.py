@@ -111,19 +111,26 @@ def score_fraud(transactions: Any, detector: Any, client: Any = None, *,
             "once, which no partition sees), or convert the column to numbers",
             column=amount)
     with cluster(client, scheduler=scheduler) as c:
-        nbytes = int(c.compute(frame.memory_usage(deep=True).sum()).result())
-        n = n_partitions(nbytes, c)
+        # partitions sized from the data: a frame in memory by its size, files by their
+        # own pieces (a Parquet file or row group, a block of CSV), at least one per worker
+        n = (n_partitions(int(transactions.memory_usage(deep=True).sum()), c)
+             if isinstance(transactions, pd.DataFrame)
+             else max(frame.npartitions, workers_of(c)))
         parts = _by_account(frame, account if account in have else None, n)
         parts = c.persist(parts)
-        if ids in have:
-            _check_unique(c, parts, ids)
         from distributed import futures_of
 
         pieces = futures_of(parts)
         shipped, digest = ship(c, state)
-        totals = gather(c, c.map(_totals, pieces, state=shipped, digest=digest,
-                                 pure=False), progress=progress, label="fraud: batch totals")
-        totals = [t for t in totals if t is not None]
+        found = gather(c, c.map(_totals, pieces, state=shipped, digest=digest,
+                                ids=ids if ids in have else None, pure=False),
+                       progress=progress, label="fraud: batch totals")
+        found = [t for t in found if t is not None]
+        if ids in have and len(found):
+            hashes = np.concatenate([h for _, h in found])
+            if len(np.unique(hashes)) < len(hashes):  # a repeated id (or, rarely, a hash
+                _check_unique(c, parts, ids)  # shared by two ids: then it finds none)
+        totals = [t for t, _ in found]
         whole = type(totals[0]).combine(totals) if totals else None
         batch = c.scatter([whole], broadcast=True, hash=False)[0]
         scored = gather(c, c.map(_score, pieces, state=shipped, digest=digest, batch=batch,
@@ -170,7 +177,7 @@ def _by_account(frame: Any, account: str | None, n: int) -> Any:
     input row number."""
     frame = frame.assign(**{_ROW: 1})
     frame[_ROW] = frame[_ROW].cumsum() - 1
-    if account is None:  # one account for everybody: one partition
+    if account is None or n == 1:  # one account for everybody, or one worker: one part
         return frame.repartition(npartitions=1)
     frame[_KEY] = frame[account].map_partitions(_account_hash, n, meta=(_KEY, "int64"))
     return frame.shuffle(_KEY, npartitions=n)
@@ -202,10 +209,16 @@ def _detector(state: dict, digest: str) -> Any:
     return rebuilt(digest, state, lambda s: FraudDetector.from_state(s, device="cpu"))
 
 
-def _totals(part: pd.DataFrame, *, state: dict, digest: str) -> Any:
+def _totals(part: pd.DataFrame, *, state: dict, digest: str,
+            ids: str | None) -> tuple[Any, np.ndarray] | None:
+    """The partition's batch totals, and a 64-bit hash of each of its ids (repeated ids
+    are looked for among the hashes of every partition)."""
     if not len(part):
         return None
-    return _detector(state, digest).batch_totals(_rows(part)[1])
+    frame = _rows(part)[1]
+    hashes = (pd.util.hash_array(frame[ids].astype("string").fillna("").to_numpy(object))
+              if ids is not None else np.zeros(0, np.uint64))
+    return _detector(state, digest).batch_totals(frame), hashes
 
 
 def _score(part: pd.DataFrame, *, state: dict, digest: str, batch: Any) -> Any:

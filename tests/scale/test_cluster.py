@@ -49,3 +49,15 @@ def test_an_address_without_a_protocol_is_refused():
     with pytest.raises(SchemaError, match="tcp://host:port"), \
             scale.cluster(scheduler="localhost"):
         pass
+
+
+def test_the_workers_share_the_cores_between_their_kernels_threads():
+    import os
+
+    import torch
+
+    cores = len(os.sched_getaffinity(0))
+    with scale.cluster(workers=1) as client:
+        assert set(client.run(torch.get_num_threads).values()) == {cores}
+    with scale.cluster(workers=2) as client:
+        assert set(client.run(torch.get_num_threads).values()) == {max(1, cores // 2)}
