@@ -22,8 +22,8 @@ The package is built in layers, each a set of folders, with imports pointing one
 (checked by import-linter in ``make lint`` and in the tests):
 
 * surfaces: ``cli/``: parse, call a service, print;
-* services: ``workflows/``, ``tracking/``, ``reports/``, ``artifacts/``, ``cases/``,
-  ``review/``, ``audit/``: state, identity, records, MLflow;
+* services: ``workflows/``, ``scale/``, ``tracking/``, ``reports/``, ``artifacts/``,
+  ``cases/``, ``review/``, ``audit/``: state, identity, records, MLflow, Dask;
 * kernels: ``reconcile/``, ``fraud/``, ``recommend/``, ``compress/``, ``crypto/``,
   ``projects/``, ``standardize/``, ``datasets/``: frames and arrays in, frames and arrays
   out; independent of each other;

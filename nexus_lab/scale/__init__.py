@@ -2,11 +2,8 @@
 
 A service: it cuts the kernels' inputs into partitions, runs the same kernel code on
 every partition on a Dask cluster, and puts the parts together so that the result
-equals the single-machine call's. It imports the kernels and the store; dask is loaded
-on first use.
+equals the single-machine call's. It imports the kernels; dask is loaded on first use.
 
-* :func:`reconcile`: bank against ledger, partitioned by account and date range with a
-  halo at every edge as wide as the learned windows;
 * :func:`score_fraud`: a fitted detector shipped once to the workers as its state;
 * :func:`recommend`: the top-k of every user, streamed to Parquet;
 * :func:`encode` and :func:`search`: vectors coded and searched in shards;
@@ -27,7 +24,6 @@ __getattr__, __dir__, __all__ = _lazy.attach(
     __name__,
     submod_attrs={
         "_cluster": ["cluster", "dashboard_link"],
-        "_reconcile": ["reconcile"],
         "_fraud": ["score_fraud"],
         "_recommend": ["recommend"],
         "_compress": ["encode", "search"],

@@ -20,7 +20,7 @@ import numpy as np
 
 from nexus_lab.errors import SchemaError
 from nexus_lab.scale._cluster import cluster, gather, n_partitions
-from nexus_lab.scale._shipped import rebuilt, ship
+from nexus_lab.scale._shipped import keep, rebuilt, ship
 
 
 def encode(codec: Any, vectors: Any, client: Any = None, *, scheduler: str | None = None,
@@ -68,7 +68,7 @@ def encode(codec: Any, vectors: Any, client: Any = None, *, scheduler: str | Non
     with cluster(client, scheduler=scheduler) as c:
         edges = _ranges(len(X), X.nbytes, c)
         shipped, digest = ship(c, state)
-        shards = c.scatter([X[lo:hi] for lo, hi in edges], hash=False)
+        shards = keep(c, [X[lo:hi] for lo, hi in edges])
         parts = gather(c, c.map(_encode, shards, state=shipped, digest=digest, pure=False),
                        progress=progress, label="encode")
     if not parts:
@@ -141,8 +141,8 @@ def search(codec: Any, codes: Any, queries: Any, k: int = 10, client: Any = None
     with cluster(client, scheduler=scheduler) as c:
         edges = _ranges(len(db), db.nbytes, c)
         shipped, digest = ship(c, state)
-        asked = c.scatter([Q], broadcast=True, hash=False)[0]
-        shards = c.scatter([db[lo:hi] for lo, hi in edges], hash=False)
+        asked = keep(c, [Q])[0]
+        shards = keep(c, [db[lo:hi] for lo, hi in edges])
         parts = gather(c, c.map(_search, shards, [lo for lo, _ in edges], queries=asked,
                                 k=k, metric=metric, state=shipped, digest=digest,
                                 pure=False), progress=progress, label="search")

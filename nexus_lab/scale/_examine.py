@@ -38,6 +38,7 @@ from nexus_lab.examine import Examination, ExamineWarning, duplicates
 from nexus_lab.examine import parts as ep
 from nexus_lab.frames import read_money
 from nexus_lab.scale._cluster import cluster, gather, n_partitions
+from nexus_lab.scale._shipped import keep
 
 __all__ = ["SHARDABLE", "examine"]
 
@@ -155,7 +156,7 @@ def _parts(data: Any, client: Any) -> list[Any]:
         n = min(n_partitions(int(data.memory_usage(deep=True).sum()), client),
                 max(len(data), 1))
         cuts = np.linspace(0, len(data), n + 1).astype(np.int64)
-        return client.scatter([data.iloc[a:b] for a, b in pairwise(cuts)])
+        return keep(client, [data.iloc[a:b] for a, b in pairwise(cuts)])
     if isinstance(data, (str, os.PathLike)):
         import dask.dataframe as dd
 

@@ -42,7 +42,7 @@ import pandas as pd
 from nexus_lab.errors import SchemaError
 from nexus_lab.frames import find_column
 from nexus_lab.scale._cluster import cluster, dashboard_link, gather, n_partitions, workers_of
-from nexus_lab.scale._shipped import rebuilt, ship
+from nexus_lab.scale._shipped import keep, rebuilt, ship
 
 _ROW = "__nexus_row"
 _KEY = "__nexus_part"
@@ -132,7 +132,7 @@ def score_fraud(transactions: Any, detector: Any, client: Any = None, *,
                 _check_unique(c, parts, ids)  # shared by two ids: then it finds none)
         totals = [t for t, _ in found]
         whole = type(totals[0]).combine(totals) if totals else None
-        batch = c.scatter([whole], broadcast=True, hash=False)[0]
+        batch = keep(c, [whole])[0]
         scored = gather(c, c.map(_score, pieces, state=shipped, digest=digest, batch=batch,
                                  pure=False), progress=progress, label="fraud: scores")
         info = {"workers": workers_of(c), "partitions": len(pieces),

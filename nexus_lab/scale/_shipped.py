@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -15,15 +16,29 @@ _lock = threading.Lock()
 
 
 def ship(client: Any, state: Any) -> tuple[Any, str]:
-    """The state scattered to every worker once, and a digest of it.
-
-    The future's key is new for every call (two calls shipping one state must not
-    share a key: the first one's release would drop the second one's data); the
-    digest is the same for equal states, so that a worker rebuilds a model once.
-    """
+    """The state put on the cluster once (:func:`keep`), and a digest of it: the digest
+    is the same for equal states, so that a worker rebuilds a model once."""
     from dask.base import tokenize
 
-    return client.scatter([state], broadcast=True, hash=False)[0], tokenize(state)
+    return keep(client, [state])[0], tokenize(state)
+
+
+def keep(client: Any, values: list[Any]) -> list[Any]:
+    """Futures of ``values``, each the result of a task that returns it.
+
+    A task's result survives the loss of its worker: the scheduler runs the task again
+    elsewhere. Scattered data would not: Dask keeps a single copy of it (its active
+    memory manager drops the copies a broadcast makes), and a job whose worker dies
+    with it fails. Each future's key is new (two calls must not share a key: the first
+    one's release would drop the second one's data).
+    """
+    with warnings.catch_warnings():  # the values travel once, with their tasks
+        warnings.filterwarnings("ignore", message="Sending large graph")
+        return [client.submit(_same, v, pure=False) for v in values]
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def rebuilt(key: str, state: Any, build: Callable[[Any], Any]) -> Any:

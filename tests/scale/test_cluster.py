@@ -61,3 +61,8 @@ def test_the_workers_share_the_cores_between_their_kernels_threads():
         assert set(client.run(torch.get_num_threads).values()) == {cores}
     with scale.cluster(workers=2) as client:
         assert set(client.run(torch.get_num_threads).values()) == {max(1, cores // 2)}
+
+
+def test_every_public_name_resolves():
+    for name in scale.__all__:
+        assert callable(getattr(scale, name)), name
