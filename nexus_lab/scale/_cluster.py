@@ -167,7 +167,8 @@ def gather(client: Any, futures: Sequence[Any], *, progress: bool | None = None,
 
         if label:
             print(label, flush=True)
-        bar(list(futures), notebook=_in_notebook(), multi=False)
+        with client.as_current():  # the bar asks the current client for its scheduler
+            bar(list(futures), notebook=_in_notebook(), multi=False)
     return client.gather(list(futures))
 
 

@@ -66,3 +66,16 @@ def test_the_workers_share_the_cores_between_their_kernels_threads():
 def test_every_public_name_resolves():
     for name in scale.__all__:
         assert callable(getattr(scale, name)), name
+
+
+def test_the_progress_bar_shows_while_a_job_runs(capsys):
+    import time
+
+    from nexus_lab.scale._cluster import gather
+
+    with scale.cluster(workers=1) as client:  # (the workers import what a task names)
+        got = gather(client, client.map(time.sleep, [0.2] * 3, pure=False), progress=True,
+                     label="scoring")
+    assert got == [None, None, None]
+    out = capsys.readouterr().out
+    assert out.startswith("scoring\n") and "100% Completed" in out  # Dask's text bar
