@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from nexus_lab._html import STATUS_COLORS, escape, frame, kv
+from nexus_lab._html import STATUS_COLORS, cluster_note, escape, frame, kv
 from nexus_lab.errors import DependencyError, NexusError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -83,6 +83,10 @@ class Examination:
         The warnings the data raised (also issued as :class:`ExamineWarning`).
     plotter : callable, optional
         ``plotter(result, ax)`` draws the test's plot on a matplotlib ``Axes``.
+    cluster : dict, optional
+        Where the test ran on Dask (:func:`nexus_lab.scale.examine`): ``workers``,
+        ``partitions``, ``dashboard``; shown in the notebook view, not part of the result
+        (two results that differ only there are equal).
 
     Examples
     --------
@@ -101,6 +105,7 @@ class Examination:
     verdict: str | None = None
     notes: tuple[str, ...] = ()
     plotter: Callable[[Examination, Axes], None] | None = field(default=None, compare=False)
+    cluster: dict[str, Any] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", _json_value(dict(self.params)))
@@ -179,7 +184,8 @@ class Examination:
             chart = ""
         tables = "".join(f"<h5 style='margin:6px 0 2px'>{escape(name)}</h5>{frame(df, limit=10)}"
                          for name, df in self.tables.items())
-        return f"<div>{head}{notes}{facts}{chart}{tables}</div>"
+        where = cluster_note(self.cluster)
+        return f"<div>{head}{where}{notes}{facts}{chart}{tables}</div>"
 
 
 def params_of(local: Mapping[str, Any], *skip: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import scipy.sparse as sp
 import torch
 
 from nexus_lab._estimator import Params, check_is_fitted, json_value, state_class
-from nexus_lab._html import escape
+from nexus_lab._html import cluster_note, escape
 from nexus_lab._typing import DeviceLike, FrameLike
 from nexus_lab.device import resolve_device
 from nexus_lab.errors import IntegrityError, SchemaError
@@ -22,7 +22,8 @@ _GATHER_CELLS = 1 << 22  # below this, item-item scores are gathered rather than
 
 
 class Recommendations(pd.DataFrame):
-    """Top-k lists: ``user_id, item_id, score, rank``, with a notebook view."""
+    """Top-k lists: ``user_id, item_id, score, rank``, with a notebook view (which says,
+    for lists made on Dask, where: ``attrs["dask"]``)."""
 
     @property
     def _constructor(self):
@@ -36,7 +37,8 @@ class Recommendations(pd.DataFrame):
             f"<td>{escape(str(r.item_id))}</td><td>{r.score:.4f}</td></tr>"
             for r in head.itertuples())
         return (f"<div class='nexus-recs'><h4>Recommendations: {users:,} users, "
-                f"{len(self):,} items</h4><table><tr><th>user</th><th>rank</th><th>item</th>"
+                f"{len(self):,} items</h4>{cluster_note(self.attrs.get('dask'))}"
+                "<table><tr><th>user</th><th>rank</th><th>item</th>"
                 f"<th>score</th></tr>{rows}</table></div>")
 
 

@@ -22,6 +22,7 @@ Rows are numbered across the whole table (partitions in order), as on one machin
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import operator
 import os
@@ -37,7 +38,7 @@ from nexus_lab.errors import SchemaError
 from nexus_lab.examine import Examination, ExamineWarning, duplicates
 from nexus_lab.examine import parts as ep
 from nexus_lab.frames import read_money
-from nexus_lab.scale._cluster import cluster, gather, n_partitions
+from nexus_lab.scale._cluster import cluster, dashboard_link, gather, n_partitions, workers_of
 from nexus_lab.scale._shipped import keep
 
 __all__ = ["SHARDABLE", "examine"]
@@ -106,7 +107,10 @@ def examine(data: Any, test: str, /, client: Any = None, *, scheduler: str | Non
     bound = _bound(test, params)
     with cluster(client, scheduler=scheduler) as c:
         parts = _parts(data, c)
-        return runner(_Job(c, parts, progress), bound)
+        result = runner(_Job(c, parts, progress), bound)
+        where = {"workers": workers_of(c), "partitions": len(parts),
+                 "dashboard": dashboard_link(c)}
+    return dataclasses.replace(result, cluster=where)
 
 
 def _is_examine_test(test: str) -> bool:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from nexus_lab.errors import SchemaError
-from nexus_lab.scale._cluster import cluster, gather, n_partitions
+from nexus_lab.scale._cluster import cluster, dashboard_link, gather, n_partitions, workers_of
 from nexus_lab.scale._shipped import rebuilt, ship
 
 _BYTES_PER_ROW = 48  # a recommendation in memory: user, item, score, rank
@@ -105,7 +105,10 @@ def recommend(model: Any, users: Any = None, k: int = 10, client: Any = None, *,
         if final is None:
             tops = gather(c, c.map(_top, chunks, k=int(k), state=shipped, digest=digest,
                                    pure=False), progress=progress, label="recommend")
-            return Recommendations(pd.concat(tops, ignore_index=True), copy=False)
+            top = Recommendations(pd.concat(tops, ignore_index=True), copy=False)
+            top.attrs["dask"] = {"workers": workers_of(c), "partitions": len(chunks),
+                                 "dashboard": dashboard_link(c)}
+            return top
         folder = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.partial")
         folder.mkdir(parents=True)
         try:

@@ -39,6 +39,8 @@ def _dask(frame: pd.DataFrame, parts: int = 5) -> dd.DataFrame:
 
 
 def assert_same(got: ex.Examination, want: ex.Examination) -> None:
+    # where it ran on Dask: in the notebook view, with the dashboard's link
+    assert got.cluster["workers"] == 2 and got.cluster["dashboard"] in got._repr_html_()
     assert (got.test, got.params, got.verdict) == (want.test, want.params, want.verdict)
     assert got.facts == want.facts
     assert got.notes == want.notes

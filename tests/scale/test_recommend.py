@@ -38,6 +38,8 @@ def test_every_users_top_k_equals_the_models_own(client, data, tmp_path, make):
     want = model.recommend(k=7)
     got = scale.recommend(model, k=7, client=client, batch=45)  # 7 batches, the last short
     assert type(got) is type(want)
+    assert got.attrs["dask"]["partitions"] == 7
+    assert got.attrs["dask"]["dashboard"] in got._repr_html_()
     # the same users, items and ranks; the scores to float32 rounding: a model's float32
     # products sum in an order that follows the batch's size and the threads (BLAS
     # blocking), so on one machine too the scores move in the last bit between a call on
