@@ -54,8 +54,10 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -108,6 +110,31 @@ class Settings:
         shown = {k: "***" if ("password" in k or "secret" in k) and v else redact(v) if v else v
                  for k, v in vars(self).items()}
         return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+
+
+@contextlib.contextmanager
+def environ(values: Mapping[str, str]) -> Iterator[None]:
+    """``values`` in this process's environment for the block, then as they were (a
+    variable that was unset is unset again).
+
+    Examples
+    --------
+    >>> with environ({"NEXUS_LAB_EXAMPLE": "1"}):
+    ...     os.environ["NEXUS_LAB_EXAMPLE"]
+    '1'
+    >>> "NEXUS_LAB_EXAMPLE" in os.environ
+    False
+    """
+    before = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def settings() -> Settings:

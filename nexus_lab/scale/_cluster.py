@@ -9,6 +9,7 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from nexus_lab.config import environ
 from nexus_lab.errors import ClusterError, SchemaError
 
 # a partition's in-memory size as a share of a worker's memory limit: the kernels hold a
@@ -97,30 +98,15 @@ def cluster(client: Any = None, *, scheduler: str | None = None, workers: int | 
     if n < 1:
         raise SchemaError(f"workers={workers!r}: give at least 1 worker")
     # each worker runs one task at a time; the kernels' own threads (NumPy, BLAS, torch)
-    # get the worker's share of the cores (Dask's default would give them one core each)
+    # get the worker's share of the cores (Dask's default would give them one core each).
+    # Dask's nanny takes a variable set in this process over its configuration: both say it
     share = {k: str(max(1, _cores() // n)) for k in _THREAD_VARIABLES}
-    environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **share}
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), \
-            _environ(share), LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+    spawn = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **share}
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": spawn}), \
+            environ(share), LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                          memory_limit=memory_limit, dashboard_address=":0",
                          silence_logs=40) as local, Client(local, set_as_default=False) as c:
         yield c
-
-
-@contextlib.contextmanager
-def _environ(values: dict[str, str]) -> Iterator[None]:
-    """``values`` in this process's environment while the workers are spawned (Dask's
-    nanny takes a variable set here over its configuration), then as they were."""
-    before = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in before.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def dashboard_link(client: Any) -> str | None:

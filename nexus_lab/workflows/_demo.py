@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -366,6 +365,7 @@ def case_step(store_path: str | Path, fraud_run: str, *, user: str = "ana") -> d
         What :func:`~nexus_lab.workflows.escalate_to_case` returned.
     """
     from nexus_lab import auth, review
+    from nexus_lab.config import environ
     from nexus_lab.workflows._provenance import DEMO_PASSWORD
     from nexus_lab.workflows._triage import escalate_to_case
 
@@ -373,22 +373,13 @@ def case_step(store_path: str | Path, fraud_run: str, *, user: str = "ana") -> d
     settings = {"NEXUS_LAB_CASES": str(folder / "cases"),
                 "NEXUS_LAB_CASES_KEY": str(folder / "keys" / "evidence-room.nxkey"),
                 "NEXUS_LAB_KEY_PASSWORD": DEMO_PASSWORD}
-    saved = {name: os.environ.get(name) for name in settings}
-    os.environ.update(settings)  # the case store's settings, for this call only
-    try:
-        with auth.acting_as(user):
-            top = review.fraud_queue_page(fraud_run, limit=1, store=str(store_path))[0]
-            if top.empty:
-                raise NexusError(f"fraud run {fraud_run} has no flag to escalate")
-            return escalate_to_case(int(top["id"].iloc[0]),
-                                    "the riskiest flag of the demo's fraud run",
-                                    store=str(store_path))
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with environ(settings), auth.acting_as(user):  # the case store's, for this call only
+        top = review.fraud_queue_page(fraud_run, limit=1, store=str(store_path))[0]
+        if top.empty:
+            raise NexusError(f"fraud run {fraud_run} has no flag to escalate")
+        return escalate_to_case(int(top["id"].iloc[0]),
+                                "the riskiest flag of the demo's fraud run",
+                                store=str(store_path))
 
 
 def examine_step(sample: Sample, out: str | Path, store_path: str | Path, *,
