@@ -158,6 +158,14 @@ def gather(client: Any, futures: Sequence[Any], *, progress: bool | None = None,
     return client.gather(list(futures))
 
 
+def numbers_dtype(dtype: Any) -> bool:
+    """Whether a column of ``dtype`` holds numbers (not booleans, not text), as amounts
+    read on Dask must: a text column's decimal mark is decided from all its values."""
+    import pandas as pd
+
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+
+
 def _in_notebook() -> bool:
     try:
         from IPython import get_ipython

@@ -38,7 +38,14 @@ from nexus_lab.errors import SchemaError
 from nexus_lab.examine import Examination, ExamineWarning, duplicates
 from nexus_lab.examine import parts as ep
 from nexus_lab.frames import read_money
-from nexus_lab.scale._cluster import cluster, dashboard_link, gather, n_partitions, workers_of
+from nexus_lab.scale._cluster import (
+    cluster,
+    dashboard_link,
+    gather,
+    n_partitions,
+    numbers_dtype,
+    workers_of,
+)
 from nexus_lab.scale._shipped import keep
 
 __all__ = ["SHARDABLE", "examine"]
@@ -183,8 +190,7 @@ def _numbers(values: pd.Series, column: str) -> pd.Series:
     """``values`` when they are numbers. Amounts written as text are refused: their
     decimal mark is decided from the whole column's values (``12,50`` anywhere makes
     ``1,234`` a decimal comma), which no partition sees."""
-    if len(values) and not (pd.api.types.is_numeric_dtype(values.dtype)
-                            and not pd.api.types.is_bool_dtype(values.dtype)):
+    if len(values) and not numbers_dtype(values.dtype):
         raise SchemaError(
             f"{column}: the amounts are written as text ({values.dtype}, e.g. "
             f"{values.dropna().iloc[0]!r} if values.notna().any() else 'empty'); on Dask they "

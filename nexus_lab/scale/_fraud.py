@@ -41,7 +41,14 @@ import pandas as pd
 
 from nexus_lab.errors import SchemaError
 from nexus_lab.frames import find_column
-from nexus_lab.scale._cluster import cluster, dashboard_link, gather, n_partitions, workers_of
+from nexus_lab.scale._cluster import (
+    cluster,
+    dashboard_link,
+    gather,
+    n_partitions,
+    numbers_dtype,
+    workers_of,
+)
 from nexus_lab.scale._shipped import keep, rebuilt, ship
 
 _ROW = "__nexus_row"
@@ -103,7 +110,7 @@ def score_fraud(transactions: Any, detector: Any, client: Any = None, *,
     account = columns.get("account") or find_column(have, "account")
     ids = columns.get("transaction_id") or find_column(have, "transaction_id")
     amount = columns.get("amount") or find_column(have, "amount")
-    if amount in have and detector.decimal == "auto" and not _numeric(frame[amount].dtype):
+    if amount in have and detector.decimal == "auto" and not numbers_dtype(frame[amount].dtype):
         raise SchemaError(
             f"{amount}: the amounts are written as text; on Dask give the detector their "
             "decimal mark, e.g. detector.set_params(decimal=\",\") for 1.234,56 or \".\" for "
@@ -145,10 +152,6 @@ def score_fraud(transactions: Any, detector: Any, client: Any = None, *,
     out = type(scored[0][1])(out.iloc[np.argsort(rows, kind="stable")].reset_index(drop=True))
     out.attrs["dask"] = info
     return out
-
-
-def _numeric(dtype: Any) -> bool:
-    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
 
 
 def _dask_frame(transactions: Any) -> Any:

@@ -4,7 +4,6 @@ and the audit rows to check."""
 from __future__ import annotations
 
 import http.cookiejar
-import os
 import shutil
 import socket
 import time
@@ -58,12 +57,10 @@ def fill_workbench(folder: Path, *, monthly: bool = False, hostile: bool = False
     import pandas as pd
 
     import nexus_lab as nx
-    from nexus_lab import auth, review, workflows
+    from nexus_lab import auth, config, review, workflows
 
     env = workbench_env(folder)
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with config.environ(env):
         s = nx.store.connect(env["NEXUS_LAB_STORE"])
         s.migrate()
         auth.add_user("lead", role="admin", password=password("lead"), store=s)
@@ -102,12 +99,6 @@ def fill_workbench(folder: Path, *, monthly: bool = False, hostile: bool = False
                 workflows.escalate_to_case(int(second), f"{HOSTILE}{HOSTILE_SCRIPT} why",
                                            title=f"{HOSTILE}{HOSTILE_SCRIPT} title", store=s)
         s.close()
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     return {"store": env["NEXUS_LAB_STORE"], "run_id": run_id, "fraud_run": fraud_run,
             "env": env, "folder": folder}
 
