@@ -367,7 +367,8 @@ def main(argv=None) -> None:
     differ = cells[~(cells["printed"] == cells["ours"])]
     if len(differ):
         print("Cells that differ from the printed size:\n")
-        print(markdown(differ), "\n")
+        print(markdown(differ.rename(columns={
+            "note": "corrected (the printed size misses the risk)"})), "\n")
     results["aicpa"] = per.reset_index().to_dict("records")
 
     found, ranking, fp = je_quality(args.quality_lines, seeds)

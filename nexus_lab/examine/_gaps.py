@@ -149,6 +149,10 @@ def gaps(
     if blank.any():
         warn(f"{label}: {_count(blank.sum(), 'blank value')} left out "
              f"({describe_rows(blank, ids)})", notes)
+    if present.sum() < 2:
+        warn(f"{label}: {_count(present.sum(), 'value')} to read, and a gap lies between "
+             "two values of a sequence: the test needs at least 2; give the whole "
+             "sequence", notes)
 
     # one code per sequence: the group (by=) and, for text, the text around the number
     parts = []

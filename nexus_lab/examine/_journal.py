@@ -458,6 +458,20 @@ def _entries_per_key(led: _Ledger, key: np.ndarray, n_keys: int,
     return counts[np.searchsorted(used, key)], counts
 
 
+def _too_few(led: _Ledger, tests: list[str], what: str, kinds: int, limit: int,
+             entries: int, among: str = "entries") -> None:
+    """Note frequency tests run on fewer ``entries`` than their ``kinds`` (accounts,
+    users) need for their usual use to show: (limit + 1) entries each."""
+    need = (limit + 1) * kinds
+    if tests and entries < need:
+        led.notes.append(
+            f"journal_entry_tests: {' and '.join(tests)} judge{'s' * (len(tests) == 1)} "
+            f"what is rare among the {among} (in at most {limit}), and {entries:,} "
+            f"{among} are fewer than the {need:,} that {kinds:,} {what} need "
+            f"({limit + 1} each), so many of them look rare; read the hits with caution, "
+            "or run the tests on the whole period")
+
+
 def _rare_accounts(led: _Ledger, account: np.ndarray, n_acc: int, limit: int) -> _Found:
     count, per = _entries_per_key(led, account, n_acc)
     hit = count <= limit
@@ -510,6 +524,8 @@ def _unusual_users(led: _Ledger, rare: int, rare_share: float) -> _Found:
     u = np.where(user >= 0, user, user.max(initial=0) + 1)
     counts = np.bincount(u[scope], minlength=int(u.max(initial=0)) + 1)
     limit = _threshold(int(scope.sum()), rare, rare_share)
+    _too_few(led, ["unusual_users"], "users", int((counts > 0).sum()), limit,
+             int(scope.sum()), "manual entries" if led.source is not None else "entries")
     hit = scope & (counts[u] <= limit)
     return _Found(hit, led.entry_table(hit, user_entries=counts[u]), int(led.lines[hit].sum()),
                   {"users": int(((counts > 0) & (counts <= limit)).sum()), "threshold": limit})
@@ -587,7 +603,14 @@ def _large(led: _Ledger, account: np.ndarray, currency: np.ndarray | None, z: fl
     scale = np.where(mad > 0, mad / 0.6745, mean_ad * 1.253314)
     with np.errstate(divide="ignore", invalid="ignore"):
         score = (x - med_line[group]) / scale[group]
-    score = np.where(ok & (count[group] >= min_lines) & np.isfinite(score), score, 0.0)
+    judged = ok & (count[group] >= min_lines)
+    if judged.sum() * 2 < ok.sum():
+        led.notes.append(
+            f"journal_entry_tests: large_amounts judges a line against the other lines of "
+            f"its account and needs at least {min_lines} lines on an account; "
+            f"{int((ok & ~judged).sum()):,} of {int(ok.sum()):,} lines are on accounts with "
+            "fewer and are not judged; run the test on the whole period")
+    score = np.where(judged & np.isfinite(score), score, 0.0)
     hit = score > z
     typical = np.round(10 ** med_line[group] / 100.0, 2)
     return _Found(led.any_line(hit), led.line_table(hit, z=np.round(score, 2),
@@ -688,7 +711,10 @@ def journal_entry_tests(
 
     A test whose column is missing (no ``posted_at``, no ``approved_by``...)
     is skipped with an :class:`ExamineWarning` naming the column; weekend and
-    holiday are then judged on the entry's date.
+    holiday are then judged on the entry's date. A ledger too small for a test
+    gets a warning with the minimum: rare accounts and unusual pairs need
+    (rare + 1) entries per account in use, unusual users as many per user, and
+    large amounts 20 lines on an account (most lines on smaller accounts warn).
 
     Parameters
     ----------
@@ -859,6 +885,9 @@ def _run(led: _Ledger, chosen: list[str], start: int, end: int, locals_: dict[st
         account = np.where(account >= 0, account, len(names))
         names = np.r_[names.astype(object), [None]]
     limit = _threshold(led.n, p["rare"], p["rare_share"])
+    if names is not None:  # names ends with the blank account's None
+        _too_few(led, [t for t in ("rare_accounts", "unusual_pairs") if t in run],
+                 "accounts in use", len(names) - 1, limit, led.n)
     for t in run:
         if t == "unbalanced":
             found[t] = _unbalanced(led, round(p["tolerance"] * 100))

@@ -255,6 +255,10 @@ def test_by_group_equals_each_group_alone_and_skips_small_groups():
         assert row["verdict"] == alone.verdict
     r2 = _quiet(benford, df, test="first", by="vendor", min_rows=10)
     assert set(r2["groups"]["vendor"]) == {"A", "B", "C"}
+    # numbered groups are named as numbers, not as numpy's repr of them
+    with pytest.warns(ExamineWarning, match=r"groups have fewer than 110 tested rows and are "
+                      r"not ranked \(3\)"):
+        benford(df.assign(vendor=df["vendor"].map({"A": 1, "B": 2, "C": 3})), by="vendor")
     so = _quiet(benford, df, test="second_order", by="vendor", min_rows=10)
     alone = _quiet(benford, df[df.vendor == "A"], test="second_order")
     np.testing.assert_allclose(so["groups"].set_index("vendor").loc["A", "mad"],

@@ -107,6 +107,16 @@ def test_many_missing_items_are_capped():
     assert r.facts["items_listed"] == 10 and r.facts["missing"] == 999_998
 
 
+def test_one_value_warns_that_a_gap_needs_two():
+    with pytest.warns(ExamineWarning) as rec:
+        r = gaps(pd.DataFrame({"invoice": ["INV-00123", None]}), "invoice")
+    assert [str(w.message) for w in rec] == [
+        "gaps invoice: 1 blank value left out (row 1)",
+        "gaps invoice: 1 value to read, and a gap lies between two values of a sequence: "
+        "the test needs at least 2; give the whole sequence"]
+    assert r.verdict == "clean" and len(r.notes) == 2
+
+
 def test_bad_input():
     with pytest.raises(SchemaError, match=r"data\.x holds no numbers"):
         gaps(pd.DataFrame({"x": ["abc", "def"]}), "x")

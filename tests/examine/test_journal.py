@@ -310,7 +310,7 @@ def test_debit_and_credit_columns_and_mapped_names():
 
 
 def test_missing_columns_skip_their_tests_with_a_warning():
-    gl = ledger([pair(1), pair(2)]).drop(columns=["posted_at", "approved_by"])
+    gl = ledger([pair(1), pair(2)], background=40).drop(columns=["posted_at", "approved_by"])
     with pytest.warns(ExamineWarning) as caught:
         r = journal_entry_tests(gl, END, holidays=[])
     messages = [str(w.message) for w in caught]
@@ -324,6 +324,32 @@ def test_missing_columns_skip_their_tests_with_a_warning():
     dates_only["posted_at"] = dates_only["date"]
     with pytest.warns(ExamineWarning, match="without times"):
         assert "unusual_times" not in journal_entry_tests(dates_only, END, holidays=[]).tables
+
+
+def test_too_few_entries_for_the_frequency_tests_warn_with_the_minimum():
+    # 3 entries on 4 accounts: every account is "rare"; 4 accounts need 4 x (3 + 1) entries
+    small = ledger([pair(1), pair(2), {"id": 3, "lines": [("1100", 300.0), ("3000", -300.0)]}])
+    with pytest.warns(ExamineWarning) as caught:
+        r = journal_entry_tests(small, END, holidays=[])
+    messages = [str(w.message) for w in caught]
+    assert any("rare_accounts and unusual_pairs judge what is rare" in m
+               and "3 entries are fewer than the 16 that 4 accounts in use need" in m
+               for m in messages), messages
+    assert any("large_amounts judges a line against the other lines of its account and "
+               "needs at least 20 lines on an account; 6 of 6 lines" in m for m in messages)
+    assert hit(r, "rare_accounts") == [1, 2, 3]  # the tests still run
+    # manual entries by 3 users (4 entries each needed): too few to say who is unusual
+    manual = ledger([pair(k, posted_by=f"u{k % 3}", source="GJ") for k in range(1, 7)],
+                    background=40)
+    with pytest.warns(ExamineWarning, match=r"unusual_users judges what is rare among the "
+                      r"manual entries \(in at most 3\), and 6 manual entries are fewer "
+                      r"than the 12 that 3 users need"):
+        journal_entry_tests(manual, END, holidays=[], tests=["unusual_users"])
+    # a ledger large enough for them is not warned about
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ExamineWarning)
+        journal_entry_tests(ledger([pair(1)], background=40), END, holidays=[],
+                            tests=["rare_accounts", "unusual_pairs", "large_amounts"])
 
 
 def test_lines_of_an_entry_need_not_be_together():
