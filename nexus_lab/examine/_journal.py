@@ -582,7 +582,7 @@ def _period_end(led: _Ledger, start: int, end: int, days: int) -> _Found:
 
 
 def _large(led: _Ledger, account: np.ndarray, currency: np.ndarray | None, z: float,
-           min_lines: int) -> _Found:
+           multiple: float | None, min_lines: int) -> _Found:
     size = np.abs(led.cents)
     ok = size > 0
     key = account if currency is None else account * np.int64(currency.max(initial=0) + 2) + (
@@ -611,7 +611,10 @@ def _large(led: _Ledger, account: np.ndarray, currency: np.ndarray | None, z: fl
             f"{int((ok & ~judged).sum()):,} of {int(ok.sum()):,} lines are on accounts with "
             "fewer and are not judged; run the test on the whole period")
     score = np.where(judged & np.isfinite(score), score, 0.0)
-    hit = score > z
+    # many times the account's typical line is large however spread the account is (a
+    # z alone misses a line 100x the median of an account that spans four decades)
+    times = np.where(judged, 10 ** (x - med_line[group]), 0.0)
+    hit = (score > z) | (times >= (np.inf if multiple is None else multiple))
     typical = np.round(10 ** med_line[group] / 100.0, 2)
     return _Found(led.any_line(hit), led.line_table(hit, z=np.round(score, 2),
                                                     typical=typical), int(hit.sum()))
@@ -650,6 +653,7 @@ def journal_entry_tests(
     rare_share: float = 0.0005,
     end_days: int = 3,
     z: float = 3.5,
+    multiple: float | None = 50.0,
     tolerance: float = 0.0,
     manual_sources: Sequence[str] = _MANUAL,
     system_sources: Sequence[str] = _SYSTEM,
@@ -698,7 +702,8 @@ def journal_entry_tests(
       the period; the facts say how concentrated they are there.
     * ``large_amounts``: lines large for their account (and currency): a
       robust z of log10 of the amount, (x - median) / (MAD / 0.6745), above
-      ``z`` (3.5), on accounts with at least 20 lines.
+      ``z`` (3.5), or an amount at least ``multiple`` (50) times the account's
+      median line, on accounts with at least 20 lines.
     * ``self_approved``: entries approved by the person who posted them.
 
     Each entry's risk score is 100 x Σ(test hit x weight) ÷ Σ weight over
@@ -754,6 +759,9 @@ def journal_entry_tests(
         The last days of the period.
     z : float, default 3.5
         The robust z above which a line is large for its account.
+    multiple : float, default 50
+        A line at least this many times its account's median line is large too,
+        however widely the account's lines spread (``None``: the z alone).
     tolerance : float, default 0
         The difference (currency units) below which an entry counts as
         balanced.
@@ -822,6 +830,12 @@ def journal_entry_tests(
     if unknown:
         raise SchemaError(f"tests names {unknown}; the tests are {', '.join(JE_TESTS)}",
                           table="arguments", column="tests")
+    if multiple is not None and not (isinstance(multiple, int | float)
+                                     and not isinstance(multiple, bool)
+                                     and math.isfinite(multiple) and multiple > 1):
+        raise SchemaError(f"multiple={multiple!r}: give how many times its account's median "
+                          "line makes a line large, a number above 1 (e.g. 50), or None for "
+                          "the z alone", table="arguments", column="multiple")
     if len(work_hours) != 2 or not 0 <= work_hours[0] < work_hours[1] <= 24:
         raise SchemaError(f"work_hours={work_hours!r}: give (start, end) hours with "
                           "0 <= start < end <= 24", table="arguments", column="work_hours")
@@ -834,7 +848,7 @@ def journal_entry_tests(
             approval_limits=approval_limits, holidays=holidays, keywords=keywords,
             weekend=weekend, work_hours=work_hours, round_unit=round_unit,
             near_limit=near_limit, rare=rare, rare_share=rare_share, end_days=end_days, z=z,
-            tolerance=tolerance))
+            multiple=multiple, tolerance=tolerance))
         entries, summary = _score(led, found, skipped, weights_all, chosen)
     for message in notes:
         warn(message, [])
@@ -921,7 +935,7 @@ def _run(led: _Ledger, chosen: list[str], start: int, end: int, locals_: dict[st
             found[t] = _period_end(led, start, end, int(p["end_days"]))
         elif t == "large_amounts":
             currency = _codes(cols["currency"])[0] if "currency" in cols else None
-            found[t] = _large(led, account, currency, p["z"], 20)
+            found[t] = _large(led, account, currency, p["z"], p["multiple"], 20)
         elif t == "self_approved":
             found[t] = _self_approved(led)
     return found, skipped

@@ -601,7 +601,10 @@ def replay_examination(record_id: str, data: Any, *, store: Store | str | None =
 
     with warnings.catch_warnings():  # its warnings are part of its summary
         warnings.simplefilter("ignore", examine.ExamineWarning)
-        result = kernel(given, **dict(row["params"] or {}))
+        params = dict(row["params"] or {})
+        if row["test"] == "journal_entry_tests":  # recorded before large_amounts took
+            params.setdefault("multiple", None)  # multiple=: the z alone, as it ran
+        result = kernel(given, **params)
     recorded = dict(row["summary"] or {})
     replayed = _plain(result.summary())
     differences = {k: (recorded.get(k), replayed.get(k)) for k in set(recorded) | set(replayed)

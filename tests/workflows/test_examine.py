@@ -208,3 +208,24 @@ def test_unsigned_workpapers_and_clear_errors(books, tmp_path):
                                            columns={"amount": "Amt"}, source="renamed")
         assert renamed.battery["summarize"].params["columns"]["amount"] == "Amt"
         assert recorded(s, renamed.battery_id)["data_source"].tolist() == ["renamed"]
+
+
+def test_a_journal_entry_record_from_before_multiple_replays_as_it_ran(books):
+    # a record of journal_entry_tests made before it took multiple= (the z alone) holds
+    # no such parameter: it replays as it ran
+    s, path = books
+    with auth.acting_as("aud"):
+        run = workflows.examine_ledger(path, tests=["journal_entries"], store=s, sign=False,
+                                       options={"journal_entries": {"multiple": None}})
+        record = run.records["journal_entries"]
+        params = workflows.load_examination(record, s)["params"]
+        assert params["multiple"] is None
+        del params["multiple"]
+        s.execute("update examinations set params = :p where examination_id = :i",
+                  {"p": json.dumps(params), "i": record})
+        again = workflows.replay_examination(record, path, store=s)
+        assert (again.matches, again.tables_match) == (True, True), again.differences
+        # the default now also finds lines many times their account's median
+        now = workflows.examine_ledger(path, tests=["journal_entries"], store=s, sign=False)
+        assert workflows.load_examination(now.records["journal_entries"], s)["params"][
+            "multiple"] == 50.0
