@@ -5,7 +5,7 @@ Commands::
     nexus-lab fraud train DATA [--labels is_fraud] [--columns account=card_id,...]
                        [--holdout 0.2] [--device auto] [--out DIR] [--no-register]
     nexus-lab fraud score DATA --out DIR [--model models:/nexus-fraud@champion]
-                          [--scheduler local|tcp://host:port] [--workers N]
+                          [--store URL] [--scheduler local|tcp://host:port] [--workers N]
 """
 
 from __future__ import annotations
@@ -61,6 +61,9 @@ def register(sub: Any) -> None:
                        help="MLflow model URI (default models:/nexus-fraud@champion)")
     score.add_argument("--columns", metavar="MAP", help="column names, as for train")
     score.add_argument("--sheet", default=None, help="worksheet of an .xlsx input")
+    score.add_argument("--store", default=None, metavar="URL",
+                       help="also keep the scores in this store, flagged rows open for "
+                       "review (default: not kept)")
     reading(score)
     on_cluster(score)
     score.set_defaults(func=_score)
@@ -113,6 +116,13 @@ def _score(args: argparse.Namespace) -> int:
     from nexus_lab.tracking import default_tracking_uri, load_fraud_model
 
     check_out_dir(args.out)
+    kept = None
+    if args.store is not None:  # before the work: a store the user may not write is named now
+        from nexus_lab import auth
+        from nexus_lab.cli.records import open_store
+
+        kept = open_store(args.store)
+        auth.require("fraud.run", store=kept, resource="fraud_runs")
     columns = mapping(args.columns, "--columns")
     data = read(args.data, "transactions", columns, args.sheet)
     quiet_mlflow()
@@ -139,6 +149,14 @@ def _score(args: argparse.Namespace) -> int:
           f"from {store}: {s['flagged']:,} flagged, {s['risk_at_least_80']:,} at risk >= 80")
     if s["per_flag"]:
         print("  flags: " + ", ".join(f"{k} {v:,}" for k, v in s["per_flag"].items()))
+    if kept is not None:
+        from nexus_lab.workflows import save_fraud_scores
+
+        # the detector explains the rows of its own last score call: not those scored on
+        # the workers
+        run_id = save_fraud_scores(scored, data, store=kept, model=args.model,
+                                   detector=None if "dask" in scored.attrs else detector)
+        print(f"  kept in {kept.where} as fraud run {run_id}, flagged rows open for review")
     print(f"  outputs: {args.out}{os.sep} (scored.parquet, scored.csv, summary.json, "
           "report.html)")
     return 0

@@ -401,7 +401,9 @@ def save_fraud_scores(scored: Any, transactions: pd.DataFrame | None = None, *,
     ``feature_points`` saying what a feature's points are (the drop in the calibrated
     probability when the feature is set to its usual value, for a detector trained with
     labels; else the feature's share of an unusual autoencoder error). A row's ``flags``
-    stay the list of its flag categories.
+    stay the list of its flag categories. Scores computed on Dask
+    (:func:`nexus_lab.scale.score_fraud`) keep where, under ``dask`` (workers,
+    partitions, the dashboard's link).
 
     Examples
     --------
@@ -450,6 +452,8 @@ def save_fraud_scores(scored: Any, transactions: pd.DataFrame | None = None, *,
             rows["amount_cents"] = np.round(ids.map(extra["amount"]).astype(float) * 100
                                             ).astype("Int64").to_numpy()
     params: dict[str, Any] = {"threshold": threshold}
+    if isinstance(getattr(scored, "attrs", {}).get("dask"), dict):
+        params["dask"] = dict(scored.attrs["dask"])  # where they were computed
     if detector is not None:
         params.update(_explanations(detector, scored["transaction_id"].to_numpy(), risk,
                                     flagged, explain_top))

@@ -1,5 +1,6 @@
-"""``nexus-lab fraud score --scheduler``: the same scores on a local Dask cluster, and a
-scheduler that answers nothing named in a clear error."""
+"""``nexus-lab fraud score --scheduler``: the same scores on a local Dask cluster, kept in
+a store through its bulk path with where they were computed, and a scheduler that
+answers nothing named in a clear error."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import shutil
 import socket
 
 import pandas as pd
+import pytest
 
 import nexus_lab as nx
 from tests.cli.test_store_lookup import cli
@@ -25,12 +27,25 @@ def test_fraud_score_on_a_local_cluster_writes_the_same_scores(tmp_path, _mlflow
 
     proc = cli("fraud", "score", data, "--out", "one", cwd=checkout, home=home)
     assert proc.returncode == 0, proc.stderr
+    books = checkout / "books.db"
     proc = cli("fraud", "score", data, "--out", "dask", "--scheduler", "local", "--workers",
-               "2", cwd=checkout, home=home)
+               "2", "--store", f"sqlite:///{books}", cwd=checkout, home=home)
     assert proc.returncode == 0, proc.stderr
     assert "On Dask: http" in proc.stdout  # the dashboard's link, while it runs
-    pd.testing.assert_frame_equal(pd.read_parquet(checkout / "dask" / "scored.parquet"),
-                                  pd.read_parquet(checkout / "one" / "scored.parquet"))
+    one = pd.read_parquet(checkout / "one" / "scored.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(checkout / "dask" / "scored.parquet"), one)
+    # kept in the store: every row with its score, flagged rows open for review, and
+    # where the scores were computed
+    store = nx.store.connect(f"sqlite:///{books}")
+    run = store.read("fraud_runs").iloc[0]
+    assert f"as fraud run {run['run_id']}" in proc.stdout
+    assert run["params"]["dask"]["workers"] == 2
+    assert run["params"]["dask"]["dashboard"].startswith("http")
+    kept = store.read("fraud_scores").set_index("transaction_id").loc[
+        one["transaction_id"].astype(str)]
+    assert kept["risk_score"].to_numpy() == pytest.approx(one["risk_score"].to_numpy())
+    flagged = (one["risk_score"] >= 50).to_numpy() | one["flags"].map(len).gt(0).to_numpy()
+    assert (kept["review_state"].eq("open").to_numpy() == flagged).all() and flagged.any()
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
