@@ -179,12 +179,14 @@ def select_columns(
         if source in have:
             rename[source] = canonical
         elif canonical in required or canonical in mapping:
-            fits = [c for c in have if canonical not in MONEY_COLUMNS or looks_like_money(df[c])]
+            fits = _money_candidates(df, have, canonical, required + optional)
             lower = {c.lower(): c for c in reversed(fits)}
             close = [lower[c] for c in difflib.get_close_matches(canonical, lower, n=1,
                                                                   cutoff=0.5)]
             if not close:
                 close = [c for c in fits if canonical in c.lower() or c.lower() in canonical][:1]
+            if not close and canonical == "amount" and len(fits) == 1:
+                close = fits  # the one column that reads as money
             hint = (
                 f"; did you mean {close[0]!r}? pass columns={{{canonical!r}: {close[0]!r}}}"
                 if close
@@ -254,8 +256,28 @@ def find_column(have: Sequence[str], canonical: str) -> str | None:
     if canonical in have:
         return canonical
     keys = {_loose(canonical), *_ALIASES.get(canonical, ())}
-    hits = [c for c in have if _loose(c) in keys]
+    loose = [_loose(c) for c in have]
+    if canonical in _ALIASES:  # "Debit Amt", "Deposit Amt."
+        loose = [re.sub(r"(?<=.)amt$", "amount", c) for c in loose]
+    hits = [c for c, text in zip(have, loose, strict=True) if text in keys]
     return hits[0] if len(hits) == 1 else None
+
+
+# words of headings that name a number which is not money (account 1040, ref no 17)
+_NOT_MONEY = re.compile(r"(?:^|[^a-z])(?:id|ids|no|nr|num|number|ref|reference|code|key|seq|"
+                        r"line|year|zip|phone)(?:[^a-z]|$)|account|acct|number")
+
+
+def _money_candidates(df: pd.DataFrame, have: Sequence[str], canonical: str,
+                      others: Iterable[str]) -> list[str]:
+    """The columns that could hold ``canonical``: for money, those that read as amounts,
+    are no other canonical column's and whose headings do not name an id, a number or an
+    account; for anything else, every column."""
+    if canonical not in MONEY_COLUMNS:
+        return list(have)
+    taken = {find_column(have, other) for other in others if other != canonical}
+    return [c for c in have if c not in taken and not _NOT_MONEY.search(c.lower())
+            and looks_like_money(df[c])]
 
 
 def looks_like_money(values: pd.Series) -> bool:
