@@ -967,8 +967,8 @@ def check_unique(ids: np.ndarray, *, table: str, column: str = "transaction_id")
     if dup.any():
         raise _rows_error(
             f"duplicate ids ({s[dup].drop_duplicates().head(3).tolist()})",
-            "ids must be unique: de-duplicate the rows or build a unique id, e.g. "
-            "df['transaction_id'] = df.index",
+            "ids must be unique: de-duplicate the rows, or add a column that numbers them and "
+            f"pass columns={{{column!r}: '<that column>'}}",
             dup,
             table=table,
             column=column,
