@@ -781,6 +781,7 @@ def read_dates(
     >>> [str(d)[:10] for d in stamps], order
     (['2025-04-03', '2025-04-13'], 'day/month/year')
     """
+    read_as = values  # what was parsed: text with its day/month order settled is year first
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = pd.Series(values)
         if getattr(parsed.dt, "tz", None) is not None:
@@ -827,6 +828,7 @@ def read_dates(
                 plain if plain.sum() <= zoned.sum() else zoned,
                 table=table, column=column, ids=ids)
         series = pd.Series(text.to_numpy(zero_copy_only=False), index=values.index, dtype="string")
+        read_as = series
         utc = bool(zoned.any())
         parsed = pd.to_datetime(series, errors="coerce", format="ISO8601", utc=utc)
         if parsed.isna().sum() > series.isna().sum():
@@ -858,7 +860,7 @@ def read_dates(
             what, fix = "missing dates", "fill or drop those rows"
         else:
             sample = values[bad].astype(str).head(3).tolist()
-            shaped = pd.Series(values[bad]).astype(str).str.match(r"\s*\d{4}-\d{2}-\d{2}")
+            shaped = pd.Series(read_as[bad]).astype(str).str.match(r"\s*\d{4}-\d{2}-\d{2}")
             if shaped.all():
                 what = f"dates that do not exist or are out of range ({sample})"
                 fix = "check those dates (a month has at most 31 days; years 1678 to 2261)"

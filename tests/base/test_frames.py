@@ -265,3 +265,13 @@ def test_a_number_column_that_names_something_else_is_never_offered_for_money():
         select_columns(two, name="ledger", required=["transaction_id", "amount"],
                        optional=["account", "debit", "credit"])
     assert "did you mean" not in str(err.value)
+
+
+@pytest.mark.parametrize("dates, order", [(["31/02/2025", "13/01/2025"], None),
+                                          (["02/30/2025", "01/02/2025"], False),
+                                          (["31.04.2025", "01.02.2025"], True)])
+def test_day_month_dates_that_do_not_exist_are_named_so(dates, order):
+    # the order is settled (a day above 12, or given): the date itself is impossible
+    with pytest.raises(SchemaError, match="do not exist or are out of range") as err:
+        parse_days(pd.Series(dates), table="bank", dayfirst=order)
+    assert "YYYY-MM-DD" not in str(err.value) and f"['{dates[0]}']" in str(err.value)
