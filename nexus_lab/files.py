@@ -290,7 +290,10 @@ def _drop_footer(df: pd.DataFrame, file: str) -> pd.DataFrame:
     text = tail.where(tail.isna(), tail.astype(str).apply(lambda c: c.str.strip()))
     text = text.replace("", None)
     filled = text.notna().sum(axis=1).to_numpy()
-    first = text.bfill(axis=1).iloc[:, 0]  # a row's first cell that is not blank
+    present = text.notna().to_numpy()
+    first = pd.Series(  # a row's first cell that is not blank
+        text.to_numpy(object)[np.arange(len(text)), present.argmax(axis=1)],
+        index=text.index, dtype=object).where(present.any(axis=1))
     words = first.str.contains(_FOOTER_WORDS, regex=True, na=False).to_numpy(bool)
     if date is not None and names.count(date) == 1:
         at = names.index(date)

@@ -179,12 +179,14 @@ def select_columns(
         if source in have:
             rename[source] = canonical
         elif canonical in required or canonical in mapping:
-            fits = [c for c in have if canonical not in MONEY_COLUMNS or looks_like_money(df[c])]
+            fits = _money_candidates(df, have, canonical, required + optional)
             lower = {c.lower(): c for c in reversed(fits)}
             close = [lower[c] for c in difflib.get_close_matches(canonical, lower, n=1,
                                                                   cutoff=0.5)]
             if not close:
                 close = [c for c in fits if canonical in c.lower() or c.lower() in canonical][:1]
+            if not close and canonical == "amount" and len(fits) == 1:
+                close = fits  # the one column that reads as money
             hint = (
                 f"; did you mean {close[0]!r}? pass columns={{{canonical!r}: {close[0]!r}}}"
                 if close
@@ -254,8 +256,28 @@ def find_column(have: Sequence[str], canonical: str) -> str | None:
     if canonical in have:
         return canonical
     keys = {_loose(canonical), *_ALIASES.get(canonical, ())}
-    hits = [c for c in have if _loose(c) in keys]
+    loose = [_loose(c) for c in have]
+    if canonical in _ALIASES:  # "Debit Amt", "Deposit Amt."
+        loose = [re.sub(r"(?<=.)amt$", "amount", c) for c in loose]
+    hits = [c for c, text in zip(have, loose, strict=True) if text in keys]
     return hits[0] if len(hits) == 1 else None
+
+
+# words of headings that name a number which is not money (account 1040, ref no 17)
+_NOT_MONEY = re.compile(r"(?:^|[^a-z])(?:id|ids|no|nr|num|number|ref|reference|code|key|seq|"
+                        r"line|year|zip|phone)(?:[^a-z]|$)|account|acct|number")
+
+
+def _money_candidates(df: pd.DataFrame, have: Sequence[str], canonical: str,
+                      others: Iterable[str]) -> list[str]:
+    """The columns that could hold ``canonical``: for money, those that read as amounts,
+    are no other canonical column's and whose headings do not name an id, a number or an
+    account; for anything else, every column."""
+    if canonical not in MONEY_COLUMNS:
+        return list(have)
+    taken = {find_column(have, other) for other in others if other != canonical}
+    return [c for c in have if c not in taken and not _NOT_MONEY.search(c.lower())
+            and looks_like_money(df[c])]
 
 
 def looks_like_money(values: pd.Series) -> bool:
@@ -759,6 +781,7 @@ def read_dates(
     >>> [str(d)[:10] for d in stamps], order
     (['2025-04-03', '2025-04-13'], 'day/month/year')
     """
+    read_as = values  # what was parsed: text with its day/month order settled is year first
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = pd.Series(values)
         if getattr(parsed.dt, "tz", None) is not None:
@@ -805,6 +828,7 @@ def read_dates(
                 plain if plain.sum() <= zoned.sum() else zoned,
                 table=table, column=column, ids=ids)
         series = pd.Series(text.to_numpy(zero_copy_only=False), index=values.index, dtype="string")
+        read_as = series
         utc = bool(zoned.any())
         parsed = pd.to_datetime(series, errors="coerce", format="ISO8601", utc=utc)
         if parsed.isna().sum() > series.isna().sum():
@@ -836,7 +860,7 @@ def read_dates(
             what, fix = "missing dates", "fill or drop those rows"
         else:
             sample = values[bad].astype(str).head(3).tolist()
-            shaped = pd.Series(values[bad]).astype(str).str.match(r"\s*\d{4}-\d{2}-\d{2}")
+            shaped = pd.Series(read_as[bad]).astype(str).str.match(r"\s*\d{4}-\d{2}-\d{2}")
             if shaped.all():
                 what = f"dates that do not exist or are out of range ({sample})"
                 fix = "check those dates (a month has at most 31 days; years 1678 to 2261)"
@@ -945,8 +969,8 @@ def check_unique(ids: np.ndarray, *, table: str, column: str = "transaction_id")
     if dup.any():
         raise _rows_error(
             f"duplicate ids ({s[dup].drop_duplicates().head(3).tolist()})",
-            "ids must be unique: de-duplicate the rows or build a unique id, e.g. "
-            "df['transaction_id'] = df.index",
+            "ids must be unique: de-duplicate the rows, or add a column that numbers them and "
+            f"pass columns={{{column!r}: '<that column>'}}",
             dup,
             table=table,
             column=column,

@@ -184,6 +184,8 @@ _PYTHON_HINTS = (  # (pattern, the command line's words)
     (r"\bsheet='([^']*)'", r"--sheet '\1'"),
     (r"\bcheck_balance=False", "--no-balance-check"),
     (r"\blinked_to=\.\.\.", "--linked-to ID"),
+    (r"\bdevice='auto' or 'cpu'", "--device auto or --device cpu"),
+    (r"\bdevice='([^']*)'", r"--device \1"),
 )
 
 

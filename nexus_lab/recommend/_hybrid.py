@@ -61,6 +61,8 @@ def _val_scores(model: Recommender, val: pd.DataFrame):
 
 def _standardize(scores: torch.Tensor) -> torch.Tensor:
     mean = scores.mean(1, keepdim=True)
+    if scores.shape[0] == 0 or scores.shape[1] < 2:  # no user, or one item: no spread
+        return scores - mean
     std = scores.std(1, keepdim=True).clamp_min(1e-12)
     return (scores - mean) / std
 

@@ -475,8 +475,8 @@ def _numbers(values: pd.Series, sides: list[pd.Series]) -> pd.Series:
     return pd.concat(out).set_axis(values.index)
 
 
-def _date_keys(values: pd.Series, dayfirst: bool | None = None, column: str = "date"
-               ) -> pd.Series:
+def _date_keys(values: pd.Series, dayfirst: bool | None = None, column: str = "date",
+               *, table: str = "records") -> pd.Series:
     """``"=<day number>"`` for dates (datetimes or text), ``"?<text>"`` for text that is
     no date (kept, so that typos in it can still be compared), None for missing."""
     if pd.api.types.is_datetime64_any_dtype(values):
@@ -488,14 +488,15 @@ def _date_keys(values: pd.Series, dayfirst: bool | None = None, column: str = "d
         return pd.Series(keys, dtype=object).where(v.notna().to_numpy(), None)
     text = _normalized(values)
     code, uniq = pd.factorize(text, use_na_sentinel=True)
-    ok, days = _parse_dates(pd.Series(uniq, dtype=object), dayfirst, column=column)
+    ok, days = _parse_dates(pd.Series(uniq, dtype=object), dayfirst, column=column,
+                            table=table)
     canon = np.where(ok, np.char.add("=", days.astype(str)).astype(object),
                      np.char.add("?", np.asarray(uniq, dtype=str)).astype(object))
     return pd.Series(np.append(canon, None)[np.where(code >= 0, code, len(canon))], dtype=object)
 
 
 def _parse_dates(text: pd.Series, dayfirst: bool | None = None, *, strict: bool = True,
-                 column: str = "date") -> tuple[np.ndarray, np.ndarray]:
+                 column: str = "date", table: str = "records") -> tuple[np.ndarray, np.ndarray]:
     """``(parsed mask, days since 1970)`` of date strings (YYYYMMDD, ISO, or numeric dates
     in the one day/month order of the column: :func:`nexus_lab.frames.day_month_order`,
     which refuses a column that two orders or none fit unless ``strict`` is False)."""
@@ -508,7 +509,7 @@ def _parse_dates(text: pd.Series, dayfirst: bool | None = None, *, strict: bool 
     if rest.any():
         arr = pa.array(text[rest].to_numpy(dtype=object), pa.string())
         try:
-            arr = day_month_order(arr, dayfirst, table="records", column=column, ids=None)[0]
+            arr = day_month_order(arr, dayfirst, table=table, column=column, ids=None)[0]
         except SchemaError:
             if strict:
                 raise
@@ -544,8 +545,11 @@ class _Field:
         cls, name: str, kind: str, values: pd.Series, nl: int, nr: int, dedupe: bool,
         dayfirst: bool | None = None,
     ) -> _Field:
-        if kind == "date":
-            key = _date_keys(values, dayfirst, name)
+        if kind == "date":  # each table's day/month order settled by its own dates
+            sides = [(values, "records")] if dedupe else [
+                (values.iloc[:nl], "left"), (values.iloc[nl:], "right")]
+            key = pd.concat([_date_keys(v, dayfirst, name, table=t) for v, t in sides],
+                            ignore_index=True)
         elif kind in ("exact", "numeric") and pd.api.types.is_numeric_dtype(values):
             key = values
         elif kind == "numeric":

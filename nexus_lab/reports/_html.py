@@ -254,6 +254,29 @@ def _fmt_num(x: object, digits: int = 4) -> str:
     return _e(x)
 
 
+def _setting(value: object) -> str:
+    """A setting as words: a list joined (or "none"), a mapping as ``key value`` pairs."""
+    if isinstance(value, str):
+        return _e(value)
+    if isinstance(value, Mapping):
+        return "; ".join(f"{_e(k)} {_setting(v)}" for k, v in value.items()) or "none"
+    if isinstance(value, list | tuple):
+        return ", ".join(_setting(v) for v in value) or "none"
+    return "–" if value is None else _fmt_num(value)
+
+
+def _written(facts: Mapping[str, object]) -> str:
+    """How a table's amounts and dates were read: ``decimal comma; EUR; dates ISO 8601``."""
+    marks = {",": "decimal comma", ".": "decimal point", None: "amounts as numbers"}
+    decimal = facts.get("decimal")
+    parts = [marks[decimal] if decimal in marks else f"decimal mark {decimal}"]
+    if facts.get("currency"):
+        parts.append(f"currency {facts['currency']}")
+    if facts.get("dates"):
+        parts.append(f"dates {facts['dates']}")
+    return "; ".join(parts)
+
+
 def _open_items(frame: pd.DataFrame, cents: np.ndarray | None, top: int) -> str:
     if len(frame) == 0:
         return "<p class='note'>No open rows.</p>"
@@ -507,8 +530,10 @@ def reconcile_html(
     params = dict(res.params)
     for key, value in (settings or {}).items():
         params.setdefault(key, value)
-    prow = [[_e(k.replace("_", " ")), _fmt_num(v) if not isinstance(v, str) else _e(v)]
-            for k, v in params.items()]
+    written = params.pop("written", None)
+    prow = [[_e(k.replace("_", " ")), _setting(v)] for k, v in params.items()]
+    for side, facts in (written or {}).items():
+        prow.append([f"{_e(side)} amounts and dates", _e(_written(facts))])
     for side in ("bank", "ledger"):
         info = inputs.get(side)
         if info:

@@ -40,6 +40,8 @@ def demo_provenance(out: Path, trail: Any, kept: dict[str, Any]) -> dict[str, An
     Returns the facts to show: the folder, the audit log's entries per action, the
     batch signature, the anchor receipt and both verification reports.
     """
+    import dataclasses
+
     import pandas as pd
 
     from nexus_lab import cases, crypto, review
@@ -89,6 +91,12 @@ def demo_provenance(out: Path, trail: Any, kept: dict[str, Any]) -> dict[str, An
         report_ok = trail.verify(examiner.public, anchors=True)
         check = cases.verify(tmp / "cases", public=examiner.public)
         trail.backup(tmp / "audit.db")  # a consistent copy of the live log
+        # the live log's witness lives in a folder removed when the demo ends: name the
+        # copy's, kept beside out/provenance/audit.db, which holds the same signed heads
+        live = f"{trail.path}.witness"
+        kept_witness = str(out / "provenance" / "audit.db.witness")
+        report_ok = dataclasses.replace(report_ok, witnesses=[
+            kept_witness if w == live else w for w in report_ok.witnesses])
         for kp in (examiner, prosecutor, judge):
             name = kp.label.split(" ")[0]
             kp.public.save(tmp / "keys" / f"{name}.nxpub")

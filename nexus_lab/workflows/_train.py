@@ -157,6 +157,12 @@ def train_recommender(
     item_col = dict(columns or {}).get("item_id", "item_id")
     train, test = rec.stratified_split(frame, ratio=1 - test_ratio, filter_by="item",
                                        seed=seed, col_user=user_col, col_item=item_col)
+    if len(test) == 0:
+        raise SchemaError(
+            f"nothing was held out to measure the recommender: {len(frame):,} interactions "
+            f"({frame[user_col].nunique():,} users, {frame[item_col].nunique():,} items) "
+            f"leave no item with interactions to spare for a {test_ratio:g} held-out share; "
+            "give more interactions per item (its scores would be measured on nothing)")
     t = time.perf_counter()
     measured = clone(estimator).fit(train)
     fit_seconds = time.perf_counter() - t

@@ -12,6 +12,7 @@ import pandas as pd
 
 from nexus_lab import audit, auth, cases, review
 from nexus_lab.errors import NexusError
+from nexus_lab.files import spreadsheet_safe
 from nexus_lab.frames import cents_text
 from nexus_lab.store import Store, connect
 
@@ -239,7 +240,7 @@ def _flagged_csv(score: dict) -> bytes:
         "risk_score": score["risk_score"],
         "flags": "; ".join(score["flags"]), "reasons": " | ".join(score["reasons"]),
         "contributions": why, "review_state": score["review_state"]}])
-    return frame.to_csv(index=False).encode()
+    return spreadsheet_safe(frame).to_csv(index=False).encode()  # a spreadsheet runs none
 
 
 def _history_csv(history: pd.DataFrame) -> bytes:
@@ -251,7 +252,7 @@ def _history_csv(history: pd.DataFrame) -> bytes:
         "risk_score": history["risk_score"], "flags": ["; ".join(f) for f in history["flags"]],
         "review_state": history["review_state"], "same": history["same"],
         "flagged_row": history["this"]})
-    return frame.to_csv(index=False).encode()
+    return spreadsheet_safe(frame).to_csv(index=False).encode()  # a spreadsheet runs none
 
 
 def change_case_status(case_id: str, status: str, reason: str, *,

@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import pandas as pd
 import pytest
@@ -559,3 +560,15 @@ def test_half_built_folders_of_killed_runs_are_removed(tmp_path):
     with atomic_dir(tmp_path / "out") as work:
         write_text("a", work / "a.txt")
     assert not stale.exists() and live.exists()
+
+
+def test_a_column_blank_in_the_last_rows_reads_without_warnings(tmp_path):
+    # the footer check looks at the last rows; a column blank there warned (pandas'
+    # FutureWarning on downcasting), and the warning reached the command's output
+    rows = [f"L{i},2025-01-{1 + i % 28:02d},{i}.50,payee {i}," for i in range(120)]
+    path = tmp_path / "ledger.csv"
+    path.write_text("transaction_id,date,amount,description,reference\n" + "\n".join(rows))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        df = read_table(path)
+    assert len(df) == 120 and df["reference"].isna().all()

@@ -241,3 +241,37 @@ def test_zone_names_are_refused_and_utc_is_read():
     utc, _ = parse_timestamps(pd.Series(["2025-03-04 23:30 UTC", "2025-03-05 01:00 GMT"]),
                               table="b")
     assert [str(t)[:16] for t in utc] == ["2025-03-04T23:30", "2025-03-05T01:00"]
+
+
+@pytest.mark.parametrize("out, into", [("Debit Amt", "Credit Amt"),
+                                        ("Withdrawal Amt", "Deposit Amt"),
+                                        ("Debit amt.", "Credit amt.")])
+def test_abbreviated_money_out_and_in_headings(out, into):
+    have = ["Date", out, into, "account"]
+    assert (find_column(have, "debit"), find_column(have, "credit")) == (out, into)
+
+
+def test_a_number_column_that_names_something_else_is_never_offered_for_money():
+    # ledgers number their accounts (1040, 4012): numbers, but never an amount
+    df = pd.DataFrame({"transaction_id": ["L1", "L2"], "account": [1040, 4012],
+                       "ref_no": [17, 18], "Betrag": ["10.00", "12.50"]})
+    with pytest.raises(SchemaError, match="did you mean 'Betrag'") as err:
+        select_columns(df, name="ledger", required=["transaction_id", "amount"],
+                       optional=["account", "debit", "credit"])
+    assert "'account'?" not in str(err.value) and "amount': 'account'" not in str(err.value)
+    # two columns that could each be the amount: neither is guessed, none named otherwise
+    two = df.assign(Soll=["1.00", "2.00"])
+    with pytest.raises(SchemaError, match=r"pass columns=\{'amount': '<your column>'\}") as err:
+        select_columns(two, name="ledger", required=["transaction_id", "amount"],
+                       optional=["account", "debit", "credit"])
+    assert "did you mean" not in str(err.value)
+
+
+@pytest.mark.parametrize("dates, order", [(["31/02/2025", "13/01/2025"], None),
+                                          (["02/30/2025", "01/02/2025"], False),
+                                          (["31.04.2025", "01.02.2025"], True)])
+def test_day_month_dates_that_do_not_exist_are_named_so(dates, order):
+    # the order is settled (a day above 12, or given): the date itself is impossible
+    with pytest.raises(SchemaError, match="do not exist or are out of range") as err:
+        parse_days(pd.Series(dates), table="bank", dayfirst=order)
+    assert "YYYY-MM-DD" not in str(err.value) and f"['{dates[0]}']" in str(err.value)

@@ -289,6 +289,10 @@ def test_demo_runs_on_the_bundled_data(tmp_path, tracking_uri):
     examiner = nx.crypto.PublicKey.load(prov / "keys" / "examiner.nxpub")
     trail = nx.crypto.AuditLog(prov / "audit.db")
     assert trail.verify(examiner).anchored == 1
+    # the witness named is the one kept with the log, not the live log's (removed)
+    witness = str(prov / "audit.db.witness")
+    assert f"witnessed by {witness}" in proc.stdout and "nexus-demo-audit-" not in proc.stdout
+    assert json.loads((prov / "summary.json").read_text())["audit"]["witnesses"] == [witness]
     tests = len(examined["records"])
     assert list(trail.entries()["action"]) == [
         *["user.added"] * 3, *["data.ingested"] * 4, "reconciliation.saved",

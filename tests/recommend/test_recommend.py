@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -341,3 +343,14 @@ def test_fewer_items_than_k_are_measured_at_what_there_is(caplog):
     assert len(best.recommend([0], k=10, exclude_seen=False)) == 6
     assert "k=10 but the interactions hold only 6 items" in caplog.text
     assert np.isfinite(table["ndcg"]).all()
+
+
+def test_a_validation_split_too_small_to_spread_scores_without_warnings():
+    # four interactions: the validation split holds no user (or one item), no spread of
+    # scores to standardize by (torch warned, and its std is NaN)
+    data = pd.DataFrame({"user_id": [1, 2, 3, 1], "item_id": ["a", "b", "a", "b"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = rec.Hybrid(k=10, random_state=0, device="cpu").fit(data)
+    recs = model.recommend([2, 3], k=10)
+    assert recs["item_id"].tolist() == ["a", "b"] and np.isfinite(recs["score"]).all()

@@ -340,3 +340,18 @@ def test_money_written_as_text_is_compared_as_money():
     out = nx.link(left, right, compare={"name": "exact", "amount": "numeric"},
                   block_on=["name"], device="cpu", threshold=0)
     assert len(out) == 6 and out["explanation"].str.contains("amount equal").all()
+
+
+def test_each_table_settles_its_own_day_month_order():
+    # the left table's 13/04 says nothing of the right's order: its 04/03 stays ambiguous
+    left = pd.DataFrame({"transaction_id": ["a1", "a2"], "date": ["03/04/2025", "13/04/2025"],
+                         "name": ["acme", "beta"]})
+    right = pd.DataFrame({"transaction_id": ["b1", "b2"], "date": ["04/03/2025", "04/01/2025"],
+                          "name": ["acme", "beta"]})
+    with pytest.raises(SchemaError, match=r"^right\.date: dates that read two ways"):
+        nx.link(left, right, compare={"date": "date", "name": "name"}, device="cpu")
+    # two tables, each in its own order, each settled by its own evidence
+    us = right.assign(date=["04/03/2025", "04/13/2025"])
+    linked = nx.link(left, us, compare={"date": "date", "name": "name"}, device="cpu",
+                     block_on=["name"], threshold=0)
+    assert linked.sort_values("left_id")["weight_date"].gt(0).all()

@@ -143,3 +143,13 @@ def test_text_direction_controls_are_shown_not_obeyed(tables):
     scored.loc[0, "risk_score"] = 100.0  # among the riskiest rows the report lists
     fraud_page = nx.reports.fraud_html(pd.DataFrame(scored), scored.summary())
     assert "T[U+202E]1" in fraud_page and not any(c in fraud_page for c in BIDI)
+
+
+def test_how_the_amounts_and_dates_were_read_is_said_in_words(tables):
+    bank, ledger, _ = tables
+    commas = bank.assign(amount=bank["amount"].map(lambda x: f"{x:.2f}".replace(".", ",")),
+                         date=pd.to_datetime(bank["date"]).dt.strftime("%d/%m/%Y"))
+    res = nx.reconcile(commas, ledger, device="cpu", dayfirst=True)
+    page = reconcile_html(res)
+    assert "{&#x27;" not in page and "[]" not in page  # no Python dicts or lists shown
+    assert "bank amounts and dates</td><td class=''>decimal comma; dates day/month/year" in page

@@ -147,3 +147,11 @@ def test_a_broken_audit_setting_stops_before_anything_is_registered(data, tracki
         train_recommender(data, "popularity", device="cpu", tracking_uri=tracking_uri)
     assert MlflowClient(tracking_uri).search_registered_models() == []
     assert not (tmp_path / "audit.db").exists()
+
+
+def test_nothing_held_out_is_refused_not_measured_as_zero(tracking_uri):
+    # four interactions: the split holds none out, and an nDCG of 0.000 measured on
+    # nothing would be registered (and could become the champion)
+    tiny = pd.DataFrame({"user_id": [1, 2, 3, 1], "item_id": ["a", "b", "a", "b"]})
+    with pytest.raises(SchemaError, match=r"nothing was held out .* 4 interactions"):
+        train_recommender(tiny, "ease", device="cpu", tracking_uri=tracking_uri)

@@ -319,3 +319,33 @@ def test_only_the_prosecutor_moves_a_case_and_only_where_it_may_go(a_case):
     assert cases.verify(folder / "cases").ok
     changed = s.read("audit_logs", where={"action": "case.status_changed"})
     assert changed[["user_id", "resource_id"]].values.tolist() == [["pat", f"cases/{case_id}"]]
+
+
+def test_evidence_csvs_of_an_escalation_hold_no_formula(store_url, tmp_path, monkeypatch):
+    """Vendors and accounts a spreadsheet would run (``=HYPERLINK``, ``@SUM``) reach the
+    case's evidence CSVs neutralized, as every other CSV output."""
+    monkeypatch.setenv("NEXUS_LAB_KEY_PASSWORD", "evidence room password")
+    monkeypatch.setenv("NEXUS_LAB_CASES", str(tmp_path / "cases"))
+    monkeypatch.setenv("NEXUS_LAB_CASES_KEY", str(tmp_path / "keys" / "room.nxkey"))
+    tx = nx.datasets.synth_transactions(400, seed=5, days=30).drop(
+        columns=["pattern", "is_fraud"])
+    tx = tx.assign(vendor='=HYPERLINK("http://x.test","' + tx["vendor"] + '")',
+                   account="@SUM(" + tx["account"] + ")")
+    det = nx.fraud.FraudDetector(device="cpu", random_state=0).fit(tx)
+    s = nx.store.connect(store_url)
+    s.migrate()
+    auth.add_user("lead", role="admin", store=s)
+    with auth.acting_as("lead"):
+        auth.add_user("ana", role="examiner", store=s)
+    with auth.acting_as("ana"):
+        run = workflows.save_fraud_scores(det.score(tx), tx, store=s, model="t", detector=det)
+        done = workflows.escalate_to_case(_open_ids(s, run, 1)[0], "check", store=s)
+    s.close()
+    key = audit.workbench_keypair(tmp_path / "keys" / "room.nxkey", "evidence-room")
+    with nx.cases.CaseStore(tmp_path / "cases", key) as room:
+        case = room.case(done["case_id"])
+        for eid in done["evidence"]:
+            text = case.open_evidence(eid, key, actor="test", purpose="check").decode()
+            cells = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+            for column in ("vendor", "account"):
+                assert cells[column].str.startswith("'").all(), (eid, cells[column].tolist())
