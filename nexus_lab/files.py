@@ -781,7 +781,7 @@ def record_writes() -> Iterator[list[Path]]:
         _written.reset(token)
 
 
-def _record(path: Path) -> None:
+def _record(path: Path | str) -> None:
     done = _written.get()
     if done is not None:
         done.append(path)
@@ -1130,8 +1130,12 @@ def atomic_dir(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
         os.chmod(work, 0o777 & ~_umask())  # mkdtemp makes folders private
         check_out_dir(out)
         with signals_held():  # the swap and its record are one step: a stop waits for it
+            names = sorted(e.name for e in work.iterdir() if e.name != _MARKER)
             _commit(work, out)
-            _record(out)
+            # the files themselves: a folder that later steps write into is not complete
+            shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6
+                                             else "")
+            _record(f"{out}{os.sep} ({shown})" if names else out)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         _remove_empty(made)

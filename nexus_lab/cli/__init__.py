@@ -192,10 +192,9 @@ def _stopped(how: str, written: list[Path]) -> str:
     """The line that says what a stopped command left behind."""
     if not written:
         return f"{how}: nothing was written"
-    names = ", ".join(str(p) for p in dict.fromkeys(written))
-    verb = "was" if len(set(written)) == 1 else "were"
-    return (f"{how}: {names} {verb} written in full before it stopped; what was under way "
-            "was not written")
+    names = "; ".join(str(p) for p in dict.fromkeys(written))
+    return (f"{how}: written in full before it stopped: {names}; what was under way was not "
+            "written")
 
 
 if __name__ == "__main__":  # pragma: no cover
