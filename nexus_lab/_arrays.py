@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 
-__all__ = ["SORT_NEEDLES", "search_sorted", "small_pages", "unique_ints"]
+__all__ = ["SORT_NEEDLES", "first_of", "search_sorted", "small_pages", "unique_ints"]
 
 
 @functools.cache
@@ -64,6 +64,24 @@ def unique_ints(values: np.ndarray) -> np.ndarray:
     array([1, 3, 7])
     """
     return np.sort(pd.unique(np.asarray(values)))
+
+
+def first_of(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values of an int array and where each first appears: what
+    ``np.unique(values, return_index=True)`` gives, by hashing first (see
+    :func:`unique_ints`).
+
+    Examples
+    --------
+    >>> first_of(np.array([7, 3, 7, 1]))
+    (array([1, 3, 7]), array([3, 1, 0]))
+    """
+    values = np.asarray(values)
+    codes, distinct = pd.factorize(values)
+    first = np.empty(len(distinct), np.int64)
+    first[codes[::-1]] = np.arange(len(values) - 1, -1, -1)  # the last write is the first
+    order = np.argsort(distinct, kind="stable")
+    return np.asarray(distinct)[order], first[order]
 
 
 SORT_NEEDLES = 1 << 15  # below this many needles the look-ups fit in cache anyway

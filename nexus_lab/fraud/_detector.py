@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from nexus_lab._arrays import small_pages
+from nexus_lab._arrays import first_of, small_pages
 from nexus_lab._estimator import Params, check_is_fitted, json_value
 from nexus_lab._html import cluster_note, escape
 from nexus_lab._typing import DeviceLike, FrameLike
@@ -713,7 +713,7 @@ class FraudDetector(Params):
             span[: len(self.tables_.span[e])] = self.tables_.span[e]
             # the groups of the target rows by name; the spread of amounts is read off the
             # history where it has enough rows, else off the new rows too
-            present, first = np.unique(g, return_index=True)
+            present, first = first_of(g)
             names = pd.Index(ctx.entities[e][target][first])
             add, thin = totals[e]
             at = names.get_indexer(add.index)
@@ -910,13 +910,23 @@ def _flags_and_reasons(strengths, sig, ctx, rules):
     rank_cats = order.ravel()
     keep = strengths[rank_rows, rank_cats] > 0
     rank_rows, rank_cats = rank_rows[keep], rank_cats[keep]
-    text = np.empty(len(rank_rows), dtype=object)
+    # each category's sentences, then put back in rank order: Arrow text throughout (no
+    # Python string per reason)
+    parts, where = [], []
     for cat in range(len(FLAGS)):  # a loop over categories, not rows
         at = np.flatnonzero(rank_cats == cat)
         if len(at):
-            text[at] = _sentences(cat, rank_rows[at], sig, ctx.ts, ctx.ids, rules).to_numpy(
-                zero_copy_only=False)
-    reasons = _lists(n, rank_rows, pa.array(text, type=pa.string()))
+            made = _sentences(cat, rank_rows[at], sig, ctx.ts, ctx.ids, rules)
+            parts.extend(made.chunks if isinstance(made, pa.ChunkedArray) else [made])
+            where.append(at)
+    if parts:
+        at = np.concatenate(where)
+        back = np.empty_like(at)
+        back[at] = np.arange(len(at))
+        text = pa.chunked_array(parts, type=pa.string()).take(pa.array(back)).combine_chunks()
+    else:
+        text = pa.array([], type=pa.string())
+    reasons = _lists(n, rank_rows, text)
     return flags, reasons
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from nexus_lab._arrays import search_sorted
+from nexus_lab._arrays import first_of, search_sorted
 
 ENTITIES = ("account", "vendor", "category")
 _BENFORD = np.log10(1 + 1 / np.arange(1, 10))  # P(first digit = d), d = 1..9
@@ -392,7 +392,11 @@ def entity_totals(names: np.ndarray, codes: np.ndarray, cents: np.ndarray,
     of the new rows of groups thin in the history (``history_digits``: per code)."""
     d = first_digit(cents)
     use = np.flatnonzero(new & (d > 0))
-    names_u, inv = np.unique(names[use].astype(str), return_inverse=True)
+    # grouped by code (one per name), then the few codes by name: sorting millions of
+    # names as text took most of the time at 4M rows
+    present, first = first_of(codes[use])
+    names_u, by_name = np.unique(names[use][first].astype(str), return_inverse=True)
+    inv = by_name[np.searchsorted(present, codes[use])]
     counts = np.bincount(inv * 9 + d[use] - 1, minlength=len(names_u) * 9).reshape(-1, 9)
     digits = pd.DataFrame(counts, index=pd.Index(names_u, dtype=object),
                           columns=[str(k) for k in range(1, 10)])
@@ -402,7 +406,7 @@ def entity_totals(names: np.ndarray, codes: np.ndarray, cents: np.ndarray,
         < rules["benford_min_rows"]
     rows = use[thin]
     return digits, pd.DataFrame({
-        "name": names[rows].astype(str).astype(object),
+        "name": names[rows].astype(object),  # str already (the inputs' text)
         "magnitude": np.log10(np.maximum(np.abs(cents[rows]) / 100.0, 1.0)),
     })
 
