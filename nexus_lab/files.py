@@ -762,8 +762,9 @@ def record_writes() -> Iterator[list[Path]]:
 
     Yields
     ------
-    list of pathlib.Path
-        Filled as the outputs appear, in order.
+    list of pathlib.Path or str
+        Filled as the outputs appear, in order: a file's path, or for a folder its path
+        and the names of the files written into it.
 
     Examples
     --------

@@ -247,6 +247,10 @@ def _record_registration(name: str, out: Mapping[str, Any], metric: str,
                       "reason": out["reason"]}, audit=trail)
 
 
+#: the metrics models are compared on, as people name them
+_SAID = {"holdout_auprc": "held-out AUPRC", "test_ndcg": "test nDCG"}
+
+
 def _maybe_promote(client: Any, name: str, version: str, value: float | None,
                    metric: str) -> dict:
     """Move the champion alias to ``version`` when it is better (or the first)."""
@@ -260,13 +264,14 @@ def _maybe_promote(client: Any, name: str, version: str, value: float | None,
         client.set_registered_model_alias(name, CHAMPION, version)
         return {"champion": True, "previous": None, "reason": "first champion"}
     best = client.get_run(current.run_id).data.metrics.get(metric)
+    said = _SAID.get(metric, metric.replace("_", " "))
     if value is not None and (best is None or value > best):
         client.set_registered_model_alias(name, CHAMPION, version)
         return {"champion": True, "previous": str(current.version),
-                "reason": f"{metric} {value:.4f} beats version {current.version}'s "
+                "reason": f"{said} {value:.4f} beats version {current.version}'s "
                           f"{best if best is None else round(best, 4)}"}
     return {"champion": False, "previous": str(current.version),
-            "reason": f"{metric} {value if value is None else round(value, 4)} does not beat "
+            "reason": f"{said} {value if value is None else round(value, 4)} does not beat "
                       f"version {current.version}'s {best if best is None else round(best, 4)}"}
 
 

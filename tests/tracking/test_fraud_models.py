@@ -87,6 +87,7 @@ def test_champion_moves_only_on_improvement(fitted, tracking_uri):
     better = log_fraud_model(det, input_example=example, metrics={"holdout_auprc": 0.80})
     assert (first["champion"], worse["champion"], better["champion"]) == (True, False, True)
     assert "does not beat" in worse["reason"] and better["previous"] == "1"
+    assert worse["reason"].startswith("held-out AUPRC ")  # in words, not the metric's key
     client = MlflowClient(tracking_uri)
     assert str(client.get_model_version_by_alias("nexus-fraud", "champion").version) == "3"
     run = client.get_run(better["run_id"])
