@@ -1131,8 +1131,7 @@ def atomic_dir(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
         os.chmod(work, 0o777 & ~_umask())  # mkdtemp makes folders private
         check_out_dir(out)
         with signals_held():  # the swap and its record are one step: a stop waits for it
-            names = sorted(e.name for e in work.iterdir() if e.name != _MARKER)
-            _commit(work, out)
+            names = _commit(work, out)
             # the files themselves: a folder that later steps write into is not complete
             shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6
                                              else "")
@@ -1197,9 +1196,9 @@ def signals_held() -> Iterator[None]:
             signal.raise_signal(s)  # to the handlers that were there before
 
 
-def _commit(work: Path, out: Path) -> None:
+def _commit(work: Path, out: Path) -> list[str]:
     """Put ``work`` in place of ``out`` with one rename, carrying over what ``out`` holds
-    that the previous run did not write."""
+    that the previous run did not write; return the names of the files ``work`` brought."""
     written = sorted(e.name for e in work.iterdir() if e.name != _MARKER)
     ours: set[str] | None = set()
     if out.exists():
@@ -1229,7 +1228,7 @@ def _commit(work: Path, out: Path) -> None:
     }, indent=1) + "\n", encoding="utf-8")
     if not out.exists():
         _rename(work, out, out)
-        return
+        return written
     for name in keep:  # linked, not moved: they stay in place until the new folder is
         _link_tree(out / name, work / name)
     old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
@@ -1249,6 +1248,7 @@ def _commit(work: Path, out: Path) -> None:
                 out / entry.name):
             os.replace(entry, out / entry.name)
     shutil.rmtree(old, ignore_errors=True)
+    return written
 
 
 def _manifest(out: Path) -> set[str] | None:

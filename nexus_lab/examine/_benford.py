@@ -731,8 +731,8 @@ def _groups(counts: np.ndarray, totals: np.ndarray | None, names: np.ndarray, sp
     ok = n >= min_rows
     skipped = np.flatnonzero(~ok)
     if len(skipped):
-        shown = ", ".join(repr(getattr(names[i], "item", lambda i=i: names[i])())
-                          for i in skipped[:5])
+        shown = ", ".join(repr(v.item() if isinstance(v, np.generic) else v)
+                          for v in names[skipped[:5]])
         warn(f"{label} by {by}: {len(skipped):,} of {size:,} groups have fewer than "
              f"{min_rows:,} tested rows and are not ranked ({shown}"
              f"{' and more' if len(skipped) > 5 else ''}); pass min_rows= to rank smaller "
