@@ -272,8 +272,9 @@ def _written(facts: Mapping[str, object]) -> str:
     parts = [marks[decimal] if decimal in marks else f"decimal mark {decimal}"]
     if facts.get("currency"):
         parts.append(f"currency {facts['currency']}")
+    dates = {"dates": "dates as date values", "text": "dates written with month names"}
     if facts.get("dates"):
-        parts.append(f"dates {facts['dates']}")
+        parts.append(dates.get(facts["dates"], f"dates {facts['dates']}"))
     return "; ".join(parts)
 
 

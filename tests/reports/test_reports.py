@@ -153,3 +153,7 @@ def test_how_the_amounts_and_dates_were_read_is_said_in_words(tables):
     page = reconcile_html(res)
     assert "{&#x27;" not in page and "[]" not in page  # no Python dicts or lists shown
     assert "bank amounts and dates</td><td class=''>decimal comma; dates day/month/year" in page
+    dated = ledger.assign(date=pd.to_datetime(ledger["date"]))  # dates as date values
+    page = reconcile_html(nx.reconcile(commas, dated, device="cpu", dayfirst=True))
+    assert "ledger amounts and dates</td><td class=''>amounts as numbers; dates as date " \
+        "values" in page and "dates dates" not in page
