@@ -43,6 +43,9 @@ _CURRENCY = ("(?:[A-Z]{2} )?(?:EUR|GBP|JPY|CHF|CAD|AUD|NZD|SEK|NOK|DKK|MXN|CNY|H
              "BRL|ZAR|PLN|CZK|HUF|TRY|KRW|USD)$")
 
 
+_STRING_BYTES = 1 << 30  # text that plain Arrow strings hold (32-bit offsets) with room
+
+
 def as_string_array(values: object) -> pa.Array:
     """Return a pyarrow string array (nulls become empty strings).
 
@@ -59,6 +62,10 @@ def as_string_array(values: object) -> pa.Array:
             arr = pa.array(values.astype("string"), from_pandas=True)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
+    if pa.types.is_large_string(arr.type) and arr.nbytes < _STRING_BYTES:
+        # pandas' pyarrow strings and polars' text are large strings; some Arrow
+        # kernels (joining lists of words) take plain strings only
+        arr = arr.cast(pa.string())
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
         arr = pc.cast(arr, pa.string()) if not pa.types.is_null(arr.type) else pa.array(
             [""] * len(arr), pa.string()

@@ -46,10 +46,28 @@ def assign_one_to_one(
     >>> assign_one_to_one(i, j, np.array([5.0, 4.0, 4.5, 1.0])).tolist()
     [False, True, True, False]
     """
+    chosen, rest, problem = assignment_problem(i, j, weight, tie=tie)
+    if len(rest):
+        chosen[rest[solve_rest(*problem)]] = True
+    return chosen
+
+
+def assignment_problem(
+    i: np.ndarray, j: np.ndarray, weight: np.ndarray, *, tie: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray, float]]:
+    """The pairs :func:`assign_one_to_one` takes at once, and the problem left.
+
+    Returns the mask of the pairs that are their rows' only positive pair (taken), the
+    positions of the other positive pairs, and their problem ``(i, j, cost, top)`` for
+    :func:`solve_rest`. The problem's connected groups may be solved apart (on other
+    machines): each group's answer is the one the whole problem gives it, as long as
+    ``top`` is the whole problem's.
+    """
     chosen = np.zeros(len(i), dtype=bool)
+    empty = np.zeros(0, np.int64)
     live = np.flatnonzero(weight > 0)
     if len(live) == 0:
-        return chosen
+        return chosen, empty, (empty, empty, np.zeros(0), 0.0)
     li, lj = i[live], j[live]
     # integer costs (1/1024 bit resolution, tie-break in the low 15 bits): exact
     # arithmetic keeps the sparse solver from chasing rounding noise
@@ -62,12 +80,22 @@ def assign_one_to_one(
     chosen[live[single]] = True
     rest = ~single
     if not rest.any():
-        return chosen
-    ri, rj, rw = li[rest], lj[rest], w[rest]
+        return chosen, empty, (empty, empty, np.zeros(0), 0.0)
+    rw = w[rest]
+    return chosen, live[rest], (li[rest], lj[rest], rw, float(rw.max()) * 2.0 + 4.0)
+
+
+def solve_rest(ri: np.ndarray, rj: np.ndarray, rw: np.ndarray, top: float) -> np.ndarray:
+    """Which pairs of an :func:`assignment_problem` are chosen (a mask over them).
+
+    All connected groups are solved together, as one block-diagonal sparse problem, by
+    SciPy's LAPJVsp; every row gets a "stay unmatched" dummy.
+    """
+    if len(ri) == 0:
+        return np.zeros(0, bool)
     ui, bi = np.unique(ri, return_inverse=True)
     uj, bj = np.unique(rj, return_inverse=True)
     nb, nl = len(ui), len(uj)
-    top = float(rw.max()) * 2.0 + 4.0
     half = top / 2.0
     delta = 1.0
     rows = np.concatenate([bi, np.arange(nb), nb + np.arange(nl), nb + bj])
@@ -78,8 +106,7 @@ def assign_one_to_one(
     graph = sp.csr_matrix((vals, (rows, cols)), shape=(nb + nl, nl + nb))
     row_ind, col_ind = min_weight_full_bipartite_matching(graph)
     real = (row_ind < nb) & (col_ind < nl)
-    if real.any():
-        key = row_ind[real].astype(np.int64) * nl + col_ind[real]
-        hit = np.isin(bi.astype(np.int64) * nl + bj, key)
-        chosen[live[np.flatnonzero(rest)[hit]]] = True
-    return chosen
+    if not real.any():
+        return np.zeros(len(ri), bool)
+    key = row_ind[real].astype(np.int64) * nl + col_ind[real]
+    return np.isin(bi.astype(np.int64) * nl + bj, key)

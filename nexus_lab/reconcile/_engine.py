@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,7 @@ from nexus_lab._html import escape
 from nexus_lab._typing import DeviceLike, FrameLike
 from nexus_lab.device import resolve_device
 from nexus_lab.errors import SchemaError
-from nexus_lab.reconcile._assign import assign_one_to_one
+from nexus_lab.reconcile._assign import assign_one_to_one, assignment_problem, solve_rest
 from nexus_lab.reconcile._blocking import (
     composite,
     expand_ranges,
@@ -50,7 +51,14 @@ from nexus_lab.reconcile._prepare import (
     split_columns,
 )
 from nexus_lab.reconcile._runs import RunGroups, find_runs, run_groups, run_pairs
-from nexus_lab.reconcile._scoring import PRIOR, Scorer, share_a_number
+from nexus_lab.reconcile._scoring import (
+    PRIOR,
+    Scorer,
+    amount_levels,
+    cached_similarity,
+    pair_levels,
+    share_a_number,
+)
 from nexus_lab.reconcile._splits import Splits, find_listed, find_splits
 from nexus_lab.reconcile._windows import learn_window
 from nexus_lab.text import as_string_array
@@ -66,6 +74,18 @@ PAYMENT_RUN_DAYS = 60
 DEFAULT_TOLERANCE = (50.0, "5%")
 
 _DENSE = 8  # a bank row with more exact-amount candidates keeps only its counterparty's
+
+
+class Shards(Protocol):
+    """Where the exact-amount tier's shards run (``reconcile(shards=...)``): ``count`` shards,
+    ``share(value)`` a handle every shard's call may take as an argument, and ``map(fn,
+    items, **shared)`` the results of ``fn(*item, **shared)`` for every item, in order."""
+
+    count: int
+
+    def share(self, value: Any) -> Any: ...
+
+    def map(self, fn: Callable[..., Any], items: list[tuple], **shared: Any) -> list: ...
 
 
 @dataclass
@@ -184,6 +204,7 @@ def reconcile(
     sign: str = "auto",
     decimal: str | Mapping[str, str] = "auto",
     dayfirst: bool | Mapping[str, bool] | None = None,
+    shards: Shards | None = None,
 ) -> ReconcileResult:
     """Reconcile a bank statement against a ledger.
 
@@ -237,6 +258,13 @@ def reconcile(
         The order of numeric dates (``03/04/2025``) when a column does not settle it
         by itself (a day above 12 does); otherwise such a column is refused. A mapping
         gives one per table: ``{"bank": True, "ledger": False}``.
+    shards : Shards, optional
+        Where the exact-amount tier runs in parts (:func:`nexus_lab.scale.reconcile`
+        passes its Dask cluster). Every candidate pair of that tier has one amount on
+        both sides, so rows are sharded by a hash of their amount: each shard finds its
+        pairs and their comparison levels, the model is fitted on all of them here (in
+        the order one machine makes them), and each shard's connected groups are
+        assigned with the whole problem's costs. The result is the same without.
 
     Returns
     -------
@@ -301,19 +329,31 @@ def reconcile(
         )
     kb = composite((b.part, span_part), (b.cents - cmin, span_cents), (b.day - dmin, span_day))
     kl = composite((lg.part, span_part), (lg.cents - cmin, span_cents), (lg.day - dmin, span_day))
-    i1, j1 = _exact_candidates(b, lg, kb, kl, window, (cmin, span_cents), (dmin, span_day))
-    timings["candidates"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    scorer = Scorer(b, lg, dev, tolerance, window)
-    lv1, sim1 = scorer.levels(i1, j1)
+    spans = (cmin, span_cents), (dmin, span_day)
+    if shards is None:
+        i1, j1 = _exact_candidates(b, lg, kb, kl, window, *spans)
+        timings["candidates"] = time.perf_counter() - t
+        t = time.perf_counter()
+        scorer = Scorer(b, lg, dev, tolerance, window)
+        lv1, sim1 = scorer.levels(i1, j1)
+    else:  # candidates and their levels per shard (the levels' time counts as theirs)
+        scorer = Scorer(b, lg, dev, tolerance, window)
+        shard_b, shard_l = _amount_shard(b.cents, shards.count), _amount_shard(
+            lg.cents, shards.count)
+        i1, j1, lv1, sim1 = _exact_in_shards(b, lg, shards, shard_b, shard_l, window,
+                                             spans, tolerance, scorer)
+        timings["candidates"] = time.perf_counter() - t
+        t = time.perf_counter()
     scorer.fit(lv1, i1, j1)
     w1 = scorer.weights(lv1, i1, j1)
     timings["scoring"] = time.perf_counter() - t
 
     t = time.perf_counter()
     tie1 = np.abs(b.event[i1] - lg.day[j1])
-    pick1 = assign_one_to_one(i1, j1, w1.sum(1), tie=tie1)
+    if shards is None:
+        pick1 = assign_one_to_one(i1, j1, w1.sum(1), tie=tie1)
+    else:
+        pick1 = _assign_in_shards(i1, j1, w1.sum(1), tie1, shards, shard_b)
     open_b = np.ones(len(b), bool)
     open_b[i1[pick1]] = False
     open_l = np.ones(len(lg), bool)
@@ -535,6 +575,88 @@ def _number_candidates(b, lg, rows, cents_span, day_span, window):
     )
     code = unique_ints(bi[ih] * (len(lg) + 1) + lj[jh])
     return code // (len(lg) + 1), code % (len(lg) + 1)
+
+
+# ----------------------------------------------------------------------------- shards
+
+def _amount_shard(cents: np.ndarray, count: int) -> np.ndarray:
+    """Per row, its shard: a hash of its amount (rows of one amount share a shard)."""
+    mixed = cents.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    return ((mixed >> np.uint64(32)) % np.uint64(count)).astype(np.int64)
+
+
+def _rows_of(side: Side, rows: np.ndarray) -> Side:
+    """``side`` cut to ``rows`` (in their order), without its frame; the per-name arrays
+    stay whole."""
+    return replace(
+        side, frame=None, ids=side.ids[rows], cents=side.cents[rows], day=side.day[rows],
+        part=side.part[rows], name_id=side.name_id[rows], keys=[k[rows] for k in side.keys],
+        ref=side.ref[rows], nums=side.nums[rows], event=side.event[rows], _alike=None)
+
+
+def _without_frame(side: Side) -> Side:
+    return replace(side, frame=None, _alike=None)
+
+
+def _exact_shard(rows_b: np.ndarray, rows_l: np.ndarray, *, b: Side, lg: Side, window: int,
+                 spans: tuple, tolerance: Any, device: str) -> tuple:
+    """One shard of the exact-amount tier: its candidate pairs (whole-table row numbers),
+    their levels and similarities, and the name pairs it compared."""
+    sb, sl = _rows_of(b, rows_b), _rows_of(lg, rows_l)
+    (cmin, span_c), (dmin, span_d) = spans
+    span_p = int(max(b.part.max(), lg.part.max())) + 1
+    kb = composite((sb.part, span_p), (sb.cents - cmin, span_c), (sb.day - dmin, span_d))
+    kl = composite((sl.part, span_p), (sl.cents - cmin, span_c), (sl.day - dmin, span_d))
+    i, j = _exact_candidates(sb, sl, kb, kl, window, *spans)
+    compared = [b.known_pairs] if b.known_pairs is not None and len(b.known_pairs[0]) else []
+    known = len(compared)
+    dev = resolve_device(device)
+    lv, sim = pair_levels(
+        sb, sl, i, j, window=window,
+        amount=amount_levels(sb.cents[i], sl.cents[j], tolerance, np.zeros(0, np.int64)),
+        similarity=lambda x, y: cached_similarity(sb, sl, x, y, compared, dev))
+    return rows_b[i], rows_l[j], lv, sim, compared[known:]
+
+
+def _exact_in_shards(b: Side, lg: Side, shards: Shards, shard_b: np.ndarray,
+                     shard_l: np.ndarray, window: int, spans: tuple, tolerance: Any,
+                     scorer: Scorer) -> tuple:
+    """The exact-amount tier's pairs, levels and similarities, found shard by shard, in
+    the order :func:`_exact_candidates` gives them on the whole tables."""
+    by_b, by_l = np.argsort(shard_b, kind="stable"), np.argsort(shard_l, kind="stable")
+    cut_b = np.searchsorted(shard_b[by_b], np.arange(shards.count + 1))
+    cut_l = np.searchsorted(shard_l[by_l], np.arange(shards.count + 1))
+    items = [(by_b[cut_b[s]:cut_b[s + 1]], by_l[cut_l[s]:cut_l[s + 1]])
+             for s in range(shards.count)]
+    found = shards.map(_exact_shard, items, b=shards.share(_without_frame(b)),
+                       lg=shards.share(_without_frame(lg)), window=window, spans=spans,
+                       tolerance=tolerance, device=str(scorer.device))
+    i, j, lv, sim = (np.concatenate([f[k] for f in found]) for k in range(4))
+    for f in found:
+        scorer.remember(f[4])
+    # each bank row's pairs come from its one shard, in their order: a stable sort by
+    # bank row gives the whole tables' order
+    by_row = np.argsort(i, kind="stable")
+    lv = lv.reshape(-1, 5) if lv.size == 0 else lv
+    return i[by_row], j[by_row], lv[by_row], sim[by_row]
+
+
+def _assign_in_shards(i: np.ndarray, j: np.ndarray, weight: np.ndarray, tie: np.ndarray,
+                      shards: Shards, shard_b: np.ndarray) -> np.ndarray:
+    """:func:`assign_one_to_one` with the connected groups solved shard by shard (a group
+    never leaves its amount's shard)."""
+    chosen, rest, (ri, rj, rw, top) = assignment_problem(i, j, weight, tie=tie)
+    if not len(rest):
+        return chosen
+    shard = shard_b[ri]
+    order = np.argsort(shard, kind="stable")
+    cut = np.searchsorted(shard[order], np.arange(shards.count + 1))
+    parts = [order[cut[s]:cut[s + 1]] for s in range(shards.count)]
+    parts = [p for p in parts if len(p)]
+    hits = shards.map(solve_rest, [(ri[p], rj[p], rw[p], top) for p in parts])
+    for p, hit in zip(parts, hits):
+        chosen[rest[p[hit]]] = True
+    return chosen
 
 
 def _unmatched(b, lg, open_b, open_l, window, dmin, span_day):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -67,61 +68,22 @@ class Scorer:
         Name pairs compared before (when resolving counterparties, or by an earlier
         call) are looked up instead of compared again.
         """
-        nl = len(self.lg.names)
-        back, uniq = pd.factorize(self.b.name_id[i] * nl + self.lg.name_id[j])
-        sim = np.empty(len(uniq), dtype=np.float32)
-        todo = np.arange(len(uniq))
-        for known, known_sim in self._compared:
-            if len(todo) == 0:
-                break
-            pos = np.minimum(search_sorted(known, uniq[todo]), len(known) - 1)
-            hit = known[pos] == uniq[todo]
-            sim[todo[hit]] = known_sim[pos[hit]]
-            todo = todo[~hit]
-        if len(todo):
-            rest = uniq[todo]
-            fresh = name_similarity(self.b, self.lg, rest // nl, rest % nl, self.device)
-            sim[todo] = fresh
-            order = np.argsort(rest)
-            self._compared.append((rest[order], fresh[order]))
-        return sim[back]
+        return cached_similarity(self.b, self.lg, i, j, self._compared, self.device)
+
+    def remember(self, compared: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        """Name pairs compared elsewhere (sorted codes and their similarities), to look
+        up instead of comparing them again."""
+        self._compared.extend(c for c in compared if len(c[0]))
 
     def levels(self, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        b, lg = self.b, self.lg
-        amount = self.amount_level(b.cents[i], lg.cents[j])
-        date = _date_level(np.clip(b.event[i] - lg.day[j], -self.window, self.window))
-        sim = self.similarity(i, j)
-        empty = (b.codes[b.name_id[i], 0] == SENTINEL) | (lg.codes[lg.name_id[j], 0] == SENTINEL)
-        desc = np.where(empty, -1, _desc_level(sim))
-        rb, rl = b.ref[i], lg.ref[j]
-        ref = np.where((rb < 0) | (rl < 0), -1, np.where(rb == rl, 0, 1))
-        num = np.where((b.nums[i, 0] < 0) | (lg.nums[j, 0] < 0), -1,
-                       np.where(share_a_number(b, lg, i, j), 0, 1))
-        return np.stack([amount, date, desc, ref, num], 1).astype(np.int64), sim
-
-    def _bounds(self, cents: np.ndarray) -> list:
-        """Per bank amount, the upper bounds (cents) of the bands by size: exact, 0.10,
-        1.00, 1%, 3%, 5% (each at least the one before, at most the tolerance) and the
-        tolerance itself."""
-        tol = np.maximum(self.tolerance.of(cents), _AMOUNT_CUTS[-1])
-        size = np.abs(cents).astype(np.float64)
-        shares = [np.minimum(np.maximum(np.rint(s * size).astype(np.int64), _AMOUNT_CUTS[-1]),
-                             tol) for s in _AMOUNT_SHARES]
-        return [*_AMOUNT_CUTS, *shares, tol]
+        return pair_levels(self.b, self.lg, i, j, window=self.window,
+                           amount=self.amount_level(self.b.cents[i], self.lg.cents[j]),
+                           similarity=self.similarity)
 
     def amount_level(self, cents_b: np.ndarray, cents_l: np.ndarray) -> np.ndarray:
         """The amount level of each pair: its band by size, or "recurring difference"
         when it differs by more than 1.00 by one of the learned fees."""
-        diff = cents_b - cents_l
-        size = np.abs(diff)
-        band = np.zeros(len(diff), np.int64)
-        for bound in self._bounds(cents_b)[:-1]:
-            band += size > bound
-        level = _BAND_LEVEL[band]
-        if len(self.fees):
-            fee = np.isin(diff, self.fees) & (size > _AMOUNT_CUTS[-1])
-            level[fee] = _FEE
-        return level
+        return amount_levels(cents_b, cents_l, self.tolerance, self.fees)
 
     def learn_fees(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         """Differences that recur far more often than chance among the pairs ``(i, j)``.
@@ -236,7 +198,7 @@ class Scorer:
             [
                 search_sorted(s, cents + d, "right", order)
                 - search_sorted(s, cents - d, "left", order)
-                for d in self._bounds(cents)
+                for d in _bounds(cents, self.tolerance)
             ],
             1,
         ).astype(np.float64)
@@ -419,6 +381,79 @@ def monotone_ratio(m: np.ndarray, u: np.ndarray) -> np.ndarray:
             out[-1] = [out[-1][0] + last[0], out[-1][1] + last[1], out[-1][2] + last[2]]
     ratio = np.repeat([mb / ub for mb, ub, _ in out], [int(k) for _, _, k in out])
     return ratio * u
+
+
+def cached_similarity(b: Side, lg: Side, i: np.ndarray, j: np.ndarray,
+                      compared: list[tuple[np.ndarray, np.ndarray]],
+                      device: torch.device) -> np.ndarray:
+    """Name similarity of bank rows ``i`` and ledger rows ``j``, once per name pair.
+
+    ``compared`` holds the name pairs compared before (sorted codes ``b * n_ledger_names
+    + l`` and their similarities), looked up instead of compared again; the pairs
+    compared now are added to it.
+    """
+    nl = len(lg.names)
+    back, uniq = pd.factorize(b.name_id[i] * nl + lg.name_id[j])
+    sim = np.empty(len(uniq), dtype=np.float32)
+    todo = np.arange(len(uniq))
+    for known, known_sim in compared:
+        if len(todo) == 0:
+            break
+        pos = np.minimum(search_sorted(known, uniq[todo]), len(known) - 1)
+        hit = known[pos] == uniq[todo]
+        sim[todo[hit]] = known_sim[pos[hit]]
+        todo = todo[~hit]
+    if len(todo):
+        rest = uniq[todo]
+        fresh = name_similarity(b, lg, rest // nl, rest % nl, device)
+        sim[todo] = fresh
+        order = np.argsort(rest)
+        compared.append((rest[order], fresh[order]))
+    return sim[back]
+
+
+def amount_levels(cents_b: np.ndarray, cents_l: np.ndarray, tolerance: Tolerance,
+                  fees: np.ndarray) -> np.ndarray:
+    """The amount level of each pair: its band by size (:func:`_bounds`), or "recurring
+    difference" when it differs by more than 1.00 by one of ``fees``."""
+    diff = cents_b - cents_l
+    size = np.abs(diff)
+    band = np.zeros(len(diff), np.int64)
+    for bound in _bounds(cents_b, tolerance)[:-1]:
+        band += size > bound
+    level = _BAND_LEVEL[band]
+    if len(fees):
+        fee = np.isin(diff, fees) & (size > _AMOUNT_CUTS[-1])
+        level[fee] = _FEE
+    return level
+
+
+def _bounds(cents: np.ndarray, tolerance: Tolerance) -> list:
+    """Per bank amount, the upper bounds (cents) of the bands by size: exact, 0.10,
+    1.00, 1%, 3%, 5% (each at least the one before, at most the tolerance) and the
+    tolerance itself."""
+    tol = np.maximum(tolerance.of(cents), _AMOUNT_CUTS[-1])
+    size = np.abs(cents).astype(np.float64)
+    shares = [np.minimum(np.maximum(np.rint(s * size).astype(np.int64), _AMOUNT_CUTS[-1]),
+                         tol) for s in _AMOUNT_SHARES]
+    return [*_AMOUNT_CUTS, *shares, tol]
+
+
+def pair_levels(b: Side, lg: Side, i: np.ndarray, j: np.ndarray, *, window: int,
+                amount: np.ndarray, similarity: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The comparison levels of bank rows ``i`` against ledger rows ``j`` (amount, date,
+    description, reference, numbers; -1 where a pair cannot be compared), and their
+    name similarity. ``amount`` holds the pairs' amount levels."""
+    date = _date_level(np.clip(b.event[i] - lg.day[j], -window, window))
+    sim = similarity(i, j)
+    empty = (b.codes[b.name_id[i], 0] == SENTINEL) | (lg.codes[lg.name_id[j], 0] == SENTINEL)
+    desc = np.where(empty, -1, _desc_level(sim))
+    rb, rl = b.ref[i], lg.ref[j]
+    ref = np.where((rb < 0) | (rl < 0), -1, np.where(rb == rl, 0, 1))
+    num = np.where((b.nums[i, 0] < 0) | (lg.nums[j, 0] < 0), -1,
+                   np.where(share_a_number(b, lg, i, j), 0, 1))
+    return np.stack([amount, date, desc, ref, num], 1).astype(np.int64), sim
 
 
 def share_a_number(b: Side, lg: Side, i: np.ndarray, j: np.ndarray,

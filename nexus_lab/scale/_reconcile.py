@@ -1,0 +1,181 @@
+"""A reconciliation on a Dask cluster, equal to the single-machine one.
+
+What runs where. The engine's first tier, the pairs of one amount on both sides within
+the date window (most of a statement's links), is cut by amount: every candidate pair of
+that tier has one amount on both sides, so the rows are sharded by a hash of their amount
+and no pair crosses a shard (no halo is needed: a shard holds every row its pairs can
+reach, whatever their dates). Each shard, on a worker, finds its candidate pairs, their
+comparison levels and name similarities; the match weights are then learned from all of
+them on the client, in the order one machine makes them, and each shard's connected
+groups are assigned one-to-one on the workers with the whole problem's costs. The later
+tiers (lines naming their parts, settlement runs, batch payments and installments,
+plans, amounts within tolerance) and the output run on the client, on the rows left
+open: their groups reach across amounts and across months (a counterparty's payments
+link rows 60 days apart), which ``experiments/reconcile_blocks.py`` measures.
+
+So the result equals :func:`nexus_lab.reconcile`'s exactly: the same links, confidences,
+reasons and explanations (tested on the generator's profiles), and the client holds both
+tables, as it would alone.
+
+Inputs are read where they are: a pandas (polars, Arrow) frame as it is; a dask
+DataFrame computed on the cluster; a file in any format :func:`nexus_lab.files.read_table`
+reads; a folder or glob of Parquet or CSV files read piece by piece on the workers (each
+with ``read_table``, so that CSV text reaches the engine as written) and put together in
+the files' order.
+
+The result's ``params["dask"]`` says on how many workers and shards it ran, with the
+Dask dashboard's link, shown in its notebook view, its report and its MLflow run.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from nexus_lab.errors import SchemaError
+from nexus_lab.scale._cluster import cluster, dashboard_link, gather, n_partitions, workers_of
+from nexus_lab.scale._shipped import keep
+
+_PIECES = (".parquet", ".pq", ".csv")
+
+
+def reconcile(bank: Any, ledger: Any, client: Any = None, *, scheduler: str | None = None,
+              workers: int | None = None, progress: bool | None = None,
+              **reconcile_kwargs: Any) -> Any:
+    """Reconcile a bank statement against a ledger on a Dask cluster, as
+    :func:`nexus_lab.reconcile` would on one machine.
+
+    Parameters
+    ----------
+    bank, ledger : DataFrame, dask DataFrame, str or path
+        The tables: pandas, polars or Arrow frames, dask DataFrames, a file
+        (CSV, Excel, Parquet, OFX, CAMT.053, MT940: what ``nexus-lab reconcile`` reads),
+        or a folder or glob of Parquet or CSV files.
+    client : distributed.Client, optional
+        An existing cluster's client (left open). By default a LocalCluster of one
+        worker per core is started for the call and closed after it.
+    scheduler : str, optional
+        ``tcp://host:port`` of a running scheduler instead of ``client``.
+    workers : int, optional
+        Worker processes of the LocalCluster started when neither is given.
+    progress : bool, optional
+        Dask's progress bar (a widget in a notebook, text in a terminal); by default
+        when the session is interactive.
+    **reconcile_kwargs
+        What :func:`nexus_lab.reconcile` takes: ``amount_tolerance``, ``date_window``,
+        ``device``, ``columns``, ``sign``, ``decimal``, ``dayfirst``.
+
+    Returns
+    -------
+    ReconcileResult
+        Equal to ``nexus_lab.reconcile(bank, ledger, **reconcile_kwargs)``; its
+        ``params["dask"]`` holds ``scheduler``, ``workers``, ``partitions`` (the shards)
+        and ``dashboard``.
+
+    Raises
+    ------
+    SchemaError
+        Bad input, as :func:`nexus_lab.reconcile` names it; an argument it does not take.
+    ClusterError
+        When the scheduler cannot be reached (the message names the address).
+
+    Examples
+    --------
+    >>> import nexus_lab as nx
+    >>> from nexus_lab import scale
+    >>> bank, ledger, _ = nx.datasets.synth_reconciliation(300, seed=0)
+    >>> res = scale.reconcile(bank, ledger, workers=2, device="cpu")  # doctest: +SKIP
+    >>> res.params["dask"]["workers"]  # doctest: +SKIP
+    2
+    """
+    from nexus_lab.reconcile import reconcile as one_machine
+
+    allowed = {"amount_tolerance", "date_window", "device", "columns", "sign", "decimal",
+               "dayfirst"}
+    unknown = sorted(set(reconcile_kwargs) - allowed)
+    if unknown:
+        raise SchemaError(f"scale.reconcile takes no {', '.join(unknown)}; give what "
+                          f"nexus_lab.reconcile takes: {', '.join(sorted(allowed))}")
+    with cluster(client, scheduler=scheduler, workers=workers) as c:
+        frames = [_frame(c, data, name, progress) for data, name in
+                  ((bank, "bank"), (ledger, "ledger"))]
+        nbytes = sum(int(f.memory_usage(deep=True).sum()) for f in frames
+                     if isinstance(f, pd.DataFrame))
+        count = n_partitions(nbytes, c, at_least=2 * workers_of(c))
+        shards = _DaskShards(c, count, progress)
+        res = one_machine(*frames, shards=shards, **reconcile_kwargs)
+        res.params["dask"] = {"scheduler": str(c.scheduler.address), "workers": workers_of(c),
+                              "partitions": count, "dashboard": dashboard_link(c)}
+    return res
+
+
+class _DaskShards:
+    """The engine's shards (``nexus_lab.reconcile``'s ``shards=``) as Dask tasks."""
+
+    def __init__(self, client: Any, count: int, progress: bool | None) -> None:
+        self.client, self.count, self.progress = client, count, progress
+
+    def share(self, value: Any) -> Any:
+        return keep(self.client, [value])[0]
+
+    def map(self, fn: Callable[..., Any], items: list[tuple], **shared: Any) -> list:
+        if not items:
+            return []
+        with warnings.catch_warnings():  # the shards' row numbers travel with their tasks
+            warnings.filterwarnings("ignore", message="Sending large graph")
+            futures = self.client.map(fn, *zip(*items), pure=False, **shared)
+        label = {"_exact_shard": "reconcile: exact amounts",
+                 "solve_rest": "reconcile: one-to-one groups"}.get(fn.__name__, "")
+        return gather(self.client, futures, progress=self.progress, label=label)
+
+
+def _frame(client: Any, data: Any, name: str, progress: bool | None) -> Any:
+    """A table as the engine takes it: frames as they are, the rest read on the cluster."""
+    import dask.dataframe as dd
+
+    if isinstance(data, dd.DataFrame):
+        return client.compute(data).result().reset_index(drop=True)
+    if not isinstance(data, str | os.PathLike):
+        return data
+    from nexus_lab.files import read_table
+
+    path = os.fspath(data)
+    pieces = _pieces(path, name)
+    if pieces is None:
+        return read_table(path, name=name)
+    parts = gather(client, client.map(read_table, pieces, name=name, pure=False),
+                   progress=progress, label=f"reconcile: reading {name}")
+    return pd.concat(parts, ignore_index=True)
+
+
+def _pieces(path: str, name: str) -> list[str] | None:
+    """The Parquet or CSV files of a folder or glob, in order; None for a single file."""
+    if os.path.isdir(path):
+        found = sorted(p for p in glob.glob(os.path.join(path, "*"))
+                       if p.lower().endswith(_PIECES))
+        where = f"the folder {path}"
+    elif glob.has_magic(path):
+        found = sorted(p for p in glob.glob(path) if os.path.isfile(p))
+        where = f"the pattern {path}"
+    else:
+        if not os.path.exists(path):
+            raise SchemaError(f"{name}={path!r}: no such file; give a file, a folder of "
+                              "Parquet or CSV files, or a glob such as 'parts/*.parquet'",
+                              table=name)
+        return None
+    if not found:
+        raise SchemaError(f"{name}: {where} holds no Parquet or CSV file", table=name)
+    odd = [p for p in found if not p.lower().endswith(_PIECES)]
+    if odd:
+        raise SchemaError(f"{name}: {where} holds {os.path.basename(odd[0])}, neither "
+                          "Parquet nor CSV; give the pieces of one table only", table=name)
+    kinds = {os.path.splitext(p)[1].lower().replace(".pq", ".parquet") for p in found}
+    if len(kinds) > 1:
+        raise SchemaError(f"{name}: {where} mixes Parquet and CSV files; give one kind",
+                          table=name)
+    return found
