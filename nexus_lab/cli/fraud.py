@@ -133,7 +133,7 @@ def _score(args: argparse.Namespace) -> int:
                          "model reads the column names it was trained with")
     # this file's own way of writing amounts and dates, not the training file's
     detector.set_params(decimal=args.decimal, dayfirst=day_order(args))
-    if args.scheduler or args.workers:
+    if args.scheduler or args.workers is not None:
         from nexus_lab import scale
 
         with scale.cluster(scheduler=args.scheduler, workers=args.workers) as client:

@@ -7,15 +7,24 @@ Command::
                         [--device auto] [--bank-columns amount=Amt,date=Posted]
                         [--ledger-columns ...] [--columns ...] [--sheet NAME] [--no-track]
                         [--sign auto] [--decimal auto] [--dayfirst | --monthfirst]
+                        [--scheduler local|tcp://host:port] [--workers N]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 from typing import Any
 
-from nexus_lab.cli._common import day_order, mapping, quiet_mlflow, read, run_settings
+from nexus_lab.cli._common import (
+    day_order,
+    mapping,
+    on_cluster,
+    quiet_mlflow,
+    read,
+    run_settings,
+)
 from nexus_lab.config import redact
 from nexus_lab.errors import NexusError
 
@@ -52,6 +61,7 @@ def register(sub: Any) -> None:
     rec.add_argument("--sheet", default=None,
                      help="worksheet of .xlsx inputs: a name or 0-based position for both, "
                      "or one per file, e.g. bank=Data,ledger=Entries (default: the first)")
+    on_cluster(rec)
     rec.set_defaults(func=_reconcile, column_flags={"bank": "--bank-columns",
                                                     "ledger": "--ledger-columns"})
 
@@ -94,12 +104,20 @@ def _reconcile(args: argparse.Namespace) -> int:
         settings["ledger_columns"] = ledger_map
     if not args.no_track:
         quiet_mlflow()
-    run = reconcile_and_export(
-        bank, ledger, args.out, amount_tolerance=args.amount_tolerance,
-        date_window=args.date_window, device=args.device,
-        sources=sources, names=names, settings=settings, track=not args.no_track,
-        source="cli", sign=args.sign,
-        decimal=args.decimal, dayfirst=day_order(args, ("bank", "ledger")))
+    with contextlib.ExitStack() as stack:
+        client = None
+        if args.scheduler or args.workers is not None:
+            from nexus_lab import scale
+
+            client = stack.enter_context(scale.cluster(scheduler=args.scheduler,
+                                                       workers=args.workers))
+            print(f"On Dask: {scale.dashboard_link(client) or 'no dashboard'}", flush=True)
+        run = reconcile_and_export(
+            bank, ledger, args.out, amount_tolerance=args.amount_tolerance,
+            date_window=args.date_window, device=args.device,
+            sources=sources, names=names, settings=settings, track=not args.no_track,
+            source="cli", sign=args.sign, decimal=args.decimal,
+            dayfirst=day_order(args, ("bank", "ledger")), client=client)
     print_summary(run)
     if store is not None:
         from nexus_lab.workflows import save_reconciliation

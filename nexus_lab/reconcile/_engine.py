@@ -586,16 +586,17 @@ def _amount_shard(cents: np.ndarray, count: int) -> np.ndarray:
 
 
 def _rows_of(side: Side, rows: np.ndarray) -> Side:
-    """``side`` cut to ``rows`` (in their order), without its frame; the per-name arrays
-    stay whole."""
+    """``side`` cut to ``rows`` (in their order), without its frame and ids; the
+    per-name arrays stay whole."""
     return replace(
-        side, frame=None, ids=side.ids[rows], cents=side.cents[rows], day=side.day[rows],
+        side, frame=None, ids=None, cents=side.cents[rows], day=side.day[rows],
         part=side.part[rows], name_id=side.name_id[rows], keys=[k[rows] for k in side.keys],
         ref=side.ref[rows], nums=side.nums[rows], event=side.event[rows], _alike=None)
 
 
 def _without_frame(side: Side) -> Side:
-    return replace(side, frame=None, _alike=None)
+    """``side`` as a shard reads it: without its frame and ids (text, slow to ship)."""
+    return replace(side, frame=None, ids=None, _alike=None)
 
 
 def _exact_shard(rows_b: np.ndarray, rows_l: np.ndarray, *, b: Side, lg: Side, window: int,

@@ -76,7 +76,7 @@ class Side:
     written: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.cents)
 
     def alike(self) -> np.ndarray:
         """Per row, a class shared by the rows that read the same to the scorer (amount,

@@ -38,6 +38,7 @@ def reconcile_and_export(
     decimal: str = "auto",
     dayfirst: bool | None = None,
     names: Mapping[str, str] | None = None,
+    client: Any = None,
 ) -> ReconcileRun:
     """Reconcile ``bank`` against ``ledger``, write every output to ``out`` at once, and log
     the run to MLflow (unless ``track`` is False).
@@ -59,6 +60,9 @@ def reconcile_and_export(
     names : mapping, optional
         ``{"bank": name, "ledger": name}`` for tables not read from files (e.g. read
         from the store), shown in the report and the run.
+    client : distributed.Client, optional
+        Run on this Dask cluster (:func:`nexus_lab.scale.reconcile`: the same result,
+        with where it ran in ``params["dask"]``).
 
     Returns
     -------
@@ -86,9 +90,16 @@ def reconcile_and_export(
     columns = {side: dict(mapping) for side, (_, mapping) in sources.items() if mapping}
     try:
         given = {} if amount_tolerance is None else {"amount_tolerance": amount_tolerance}
-        res = reconcile(bank, ledger, date_window=date_window, device=device,
-                        columns=columns or None, sign=sign, decimal=decimal,
-                        dayfirst=dayfirst, **given)
+        if client is not None:
+            from nexus_lab import scale
+
+            given.update(client=client, progress=None)
+            run = scale.reconcile
+        else:
+            run = reconcile
+        res = run(bank, ledger, date_window=date_window, device=device,
+                  columns=columns or None, sign=sign, decimal=decimal, dayfirst=dayfirst,
+                  **given)
     except SchemaError as err:
         raise _with_lines(err, sources, {"bank": bank, "ledger": ledger}) from None
     inputs: dict[str, dict[str, object]] = {}

@@ -55,3 +55,39 @@ def test_fraud_score_on_a_local_cluster_writes_the_same_scores(tmp_path, _mlflow
     assert proc.returncode == 2
     assert f"cannot reach the Dask scheduler at {address}" in proc.stderr
     assert "Traceback" not in proc.stderr and not (checkout / "away").exists()
+
+
+def test_reconcile_on_a_local_cluster_writes_and_keeps_the_same_result(tmp_path,
+                                                                        _mlflow_template):
+    checkout, home = tmp_path / "lab", tmp_path / "home"
+    (checkout / "experiments").mkdir(parents=True)
+    (checkout / "pyproject.toml").write_text('[project]\nname = "nexus-lab"\n')
+    shutil.copy(_mlflow_template, checkout / "experiments" / "mlflow.db")
+    bank, ledger, _ = nx.datasets.synth_reconciliation(2_000, seed=6, profile="payables")
+    bank.to_csv(checkout / "bank.csv", index=False)
+    ledger.to_csv(checkout / "ledger.csv", index=False)
+    proc = cli("reconcile", "bank.csv", "ledger.csv", "--out", "one", "--device", "cpu",
+               cwd=checkout, home=home)
+    assert proc.returncode == 0, proc.stderr
+    books = checkout / "books.db"
+    proc = cli("reconcile", "bank.csv", "ledger.csv", "--out", "dask", "--device", "cpu",
+               "--scheduler", "local", "--workers", "2", "--store", f"sqlite:///{books}",
+               cwd=checkout, home=home)
+    assert proc.returncode == 0, proc.stderr
+    assert "On Dask: http" in proc.stdout
+    for name in ("matches.csv", "unmatched_bank.csv", "unmatched_ledger.csv"):
+        pd.testing.assert_frame_equal(pd.read_csv(checkout / "dask" / name),
+                                      pd.read_csv(checkout / "one" / name))
+    # kept in the store (its bulk path), with where it ran
+    store = nx.store.connect(f"sqlite:///{books}")
+    run = store.read("reconciliation_runs").iloc[0]
+    assert f"as run {run['run_id']}" in proc.stdout
+    assert run["params"]["dask"]["workers"] == 2
+    assert run["params"]["dask"]["partitions"] >= 4
+    kept = store.read("reconciliation_matches")
+    assert len(kept) == len(pd.read_csv(checkout / "one" / "matches.csv")) > 1_000
+
+    proc = cli("reconcile", "bank.csv", "ledger.csv", "--out", "none", "--workers", "0",
+               cwd=checkout, home=home)
+    assert proc.returncode == 2 and "at least 1 worker" in proc.stderr
+    assert not (checkout / "none").exists()

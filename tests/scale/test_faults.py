@@ -21,23 +21,51 @@ def test_a_worker_killed_mid_job_changes_nothing():
     want = det.score(new)
     with scale.cluster(workers=2) as client:
         pids = client.run(os.getpid)
-        killed: list[int] = []
-
-        def kill_one_when_busy() -> None:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                busy = [w for w, tasks in client.processing().items()
-                        if any("_score" in str(t) for t in tasks)]
-                if busy:
-                    os.kill(pids[busy[0]], signal.SIGKILL)  # the worker's process, at once
-                    killed.append(pids[busy[0]])
-                    return
-                time.sleep(0.02)
-
-        killer = threading.Thread(target=kill_one_when_busy)
-        killer.start()
+        killed = _kill_when_busy(client, pids, "_score")
         got = scale.score_fraud(new, det, client, progress=False)
-        killer.join()
-        assert killed, "no worker was busy scoring: the kill never happened"
-        assert killed[0] not in client.run(os.getpid).values()  # a new process took its place
+        killed.join()
+        assert killed.pid, "no worker was busy scoring: the kill never happened"
+        assert killed.pid not in client.run(os.getpid).values()  # a new process took its place
     pd.testing.assert_frame_equal(got, want)
+
+
+def test_a_worker_killed_mid_reconciliation_changes_nothing():
+    bank, ledger, _ = nx.datasets.synth_reconciliation(150_000, seed=9, profile="dense")
+    want = nx.reconcile(bank, ledger, device="cpu")
+    with scale.cluster(workers=2) as client:
+        pids = client.run(os.getpid)
+        killed = _kill_when_busy(client, pids, "_exact_shard")
+        got = scale.reconcile(bank, ledger, client, device="cpu", progress=False)
+        killed.join()
+        assert killed.pid, "no worker was busy with a shard: the kill never happened"
+        assert killed.pid not in client.run(os.getpid).values()
+    pd.testing.assert_frame_equal(got.matches, want.matches)
+    pd.testing.assert_frame_equal(got.unmatched_bank, want.unmatched_bank)
+    pd.testing.assert_frame_equal(got.unmatched_ledger, want.unmatched_ledger)
+    assert got.rate == want.rate
+
+
+class _Killer(threading.Thread):
+    """Kills (SIGKILL) the process of the first worker seen running a task whose key
+    holds ``name``; ``pid`` is the process killed (0: none)."""
+
+    def __init__(self, client, pids: dict, name: str) -> None:
+        super().__init__(daemon=True)
+        self.client, self.pids, self.name, self.pid = client, pids, name, 0
+
+    def run(self) -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            busy = [w for w, tasks in self.client.processing().items()
+                    if any(self.name in str(t) for t in tasks)]
+            if busy:
+                self.pid = self.pids[busy[0]]
+                os.kill(self.pid, signal.SIGKILL)
+                return
+            time.sleep(0.02)
+
+
+def _kill_when_busy(client, pids: dict, name: str) -> _Killer:
+    killer = _Killer(client, pids, name)
+    killer.start()
+    return killer
