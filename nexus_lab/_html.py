@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["BIDI_CONTROLS", "STATUS_COLORS", "badge", "cluster_note", "escape", "frame", "kv",
-           "visible"]
+__all__ = ["BIDI_CONTROLS", "DASHBOARD_LINK_TEXT", "STATUS_COLORS", "badge", "cluster_note",
+           "escape", "frame", "kv", "visible"]
 
 #: Characters that reorder the text around them (embeddings, overrides, isolates,
 #: marks): "\u202eevil" shows as "live". Reports show them as ``[U+202E]``.
@@ -156,12 +156,18 @@ def frame(df: pd.DataFrame, *, limit: int = 20, empty: str = "none") -> str:
     return head.to_html(index=False, border=0, escape=True) + more
 
 
+#: The words of a link to a Dask dashboard: it is gone once its cluster closes.
+DASHBOARD_LINK_TEXT = "Dask dashboard (live while the cluster runs)"
+
+
 def cluster_note(info: Mapping[str, Any] | None) -> str:
     """One line saying where a result was computed on Dask (workers, partitions) with a
     link to the Dask dashboard, or ``""`` for a result of one machine.
 
     ``info`` is what :mod:`nexus_lab.scale` keeps with a result (``attrs["dask"]`` of a
     frame, ``params["dask"]`` of a result): ``workers``, ``partitions``, ``dashboard``.
+    The link says that the dashboard lives only as long as its cluster: a local cluster
+    of one job is closed when the job ends. Only an ``http(s)`` address becomes a link.
 
     Examples
     --------
@@ -171,17 +177,27 @@ def cluster_note(info: Mapping[str, Any] | None) -> str:
     "<p class='nexus-dask'>Computed on Dask: 2 workers, 8 partitions"
     >>> "href='http://h:8787/status'" in note
     True
+    >>> "Dask dashboard (live while the cluster runs)</a>" in note
+    True
+    >>> cluster_note({"workers": 1, "partitions": 1, "dashboard": None})
+    "<p class='nexus-dask'>Computed on Dask: 1 worker, 1 partition</p>"
     >>> cluster_note(None)
     ''
     """
-    if not info:
+    if not isinstance(info, Mapping) or not info:
         return ""
-    parts = [f"{int(info[k]):,} {k}" for k in ("workers", "partitions") if info.get(k)]
+    parts = []
+    for key in ("workers", "partitions"):
+        try:
+            n = int(info.get(key) or 0)
+        except (TypeError, ValueError):  # not a count: left out, the view never fails
+            continue
+        if n > 0:
+            parts.append(f"{n:,} {key if n != 1 else key[:-1]}")
+    text = f"Computed on Dask: {', '.join(parts)}" if parts else "Computed on Dask"
     link = str(info.get("dashboard") or "")
     if link.startswith(("http://", "https://")):
-        parts_text = ", ".join(parts)
-        sep = " · " if parts_text else ""
-        return (f"<p class='nexus-dask'>Computed on Dask: {escape(parts_text)}{sep}<a href="
-                f"'{escape(link)}' target='_blank' rel='noopener noreferrer'>Dask dashboard</a>"
-                "</p>")
-    return f"<p class='nexus-dask'>Computed on Dask: {escape(', '.join(parts))}</p>"
+        sep = " · " if parts else ": "
+        return (f"<p class='nexus-dask'>{escape(text)}{sep}<a href='{escape(link)}' "
+                f"target='_blank' rel='noopener noreferrer'>{DASHBOARD_LINK_TEXT}</a></p>")
+    return f"<p class='nexus-dask'>{escape(text)}</p>"

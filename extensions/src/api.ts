@@ -28,6 +28,9 @@ export interface IRun {
   user: string;
   metrics: Record<string, number>;
   has_report: boolean;
+  /** For a run computed on Dask, its Dask dashboard's address (live only while that
+   * cluster runs); else null. */
+  dask_dashboard?: string | null;
 }
 
 export interface IModelVersion {

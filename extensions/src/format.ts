@@ -119,6 +119,15 @@ export function storeLabel(store: string | null | undefined): string {
   return parts.length ? parts[parts.length - 1] : store;
 }
 
+/**
+ * An address the panel may link to: an `http(s)` URL as given, anything else (a
+ * `javascript:` URL, a scheduler's `tcp://`, nothing) null.
+ */
+export function webLink(address: string | null | undefined): string | null {
+  const text = (address ?? '').trim();
+  return /^https?:\/\/\S+$/i.test(text) ? text : null;
+}
+
 /** A quality score 0-100 as a word for its colour: good from 90, fair from 70. */
 export function qualityTone(score: number | null | undefined): Tone {
   if (score === null || score === undefined) {

@@ -21,7 +21,7 @@ import {
   NexusApiError
 } from './api';
 import { CommandIDs } from './commands';
-import { checkDetail, checkText, figure, fullTime, keyFigures, qualityTone, tone, when } from './format';
+import { checkDetail, checkText, figure, fullTime, keyFigures, qualityTone, tone, webLink, when } from './format';
 
 /** The sections, by the name `refresh([...])` takes. */
 export type SectionName = 'runs' | 'cases' | 'data' | 'dashboards' | 'schedules';
@@ -185,6 +185,7 @@ function RunRow(props: { run: IRun; commands: CommandRegistry }) {
     act('report', () =>
       runCommand(commands, CommandIDs.openReport, { runId: run.run_id, title: run.workflow, browser })
     );
+  const dashboard = webLink(run.dask_dashboard);
   return (
     <li className="nx-Item" data-run-id={run.run_id}>
       <div className="nx-Item-line">
@@ -213,6 +214,20 @@ function RunRow(props: { run: IRun; commands: CommandRegistry }) {
           </span>
         )}
       </div>
+      {dashboard !== null && (
+        <div className="nx-Item-line nx-Item-meta nx-Dask">
+          <span>Computed on Dask</span>
+          <a
+            className="nx-Link nx-DaskLink"
+            href={dashboard}
+            target="_blank"
+            rel="noopener noreferrer"
+            title={`${dashboard} (live while the cluster runs: a cluster made for one job closes when it ends)`}
+          >
+            Dask dashboard
+          </a>
+        </div>
+      )}
       <ErrorLine message={errors.report} />
     </li>
   );

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { checkDetail, checkText, figure, keyFigures, qualityTone, storeLabel, tone, when } from '../lib/format.js';
+import { checkDetail, checkText, figure, keyFigures, qualityTone, storeLabel, tone, webLink, when } from '../lib/format.js';
 
 const now = new Date('2026-03-01T12:00:00Z');
 
@@ -50,6 +50,17 @@ test('tone: a status word to its colour family', () => {
   assert.equal(qualityTone(75), 'warn');
   assert.equal(qualityTone(40), 'bad');
   assert.equal(qualityTone(null), 'idle');
+});
+
+test('webLink: only an http(s) address becomes a link', () => {
+  assert.equal(webLink('http://127.0.0.1:8787/status'), 'http://127.0.0.1:8787/status');
+  assert.equal(webLink(' https://dask.example/status '), 'https://dask.example/status');
+  assert.equal(webLink('javascript:alert(1)'), null);
+  assert.equal(webLink('tcp://127.0.0.1:40123'), null);
+  assert.equal(webLink('http://a b'), null);
+  assert.equal(webLink(''), null);
+  assert.equal(webLink(null), null);
+  assert.equal(webLink(undefined), null);
 });
 
 test('storeLabel: the file of a SQLite store, the database of a PostgreSQL one, no password', () => {

@@ -317,6 +317,12 @@ def _has_report(client: Any, run_id: str) -> bool:
         return False
 
 
+def _web_address(address: object) -> str | None:
+    """``address`` when it is an ``http(s)`` address the browser may open, else None."""
+    text = address.strip() if isinstance(address, str) else ""
+    return text if text.lower().startswith(("http://", "https://")) else None
+
+
 def _runs(limit: int, *, store: Any, tracking_uri: str) -> dict:
     found = tracking.recent_runs(limit, store=store, tracking_uri=tracking_uri)
     client = _mlflow(tracking_uri)
@@ -324,7 +330,8 @@ def _runs(limit: int, *, store: Any, tracking_uri: str) -> dict:
         {"run_id": r.run_id, "workflow": EXPERIMENT_WORKFLOWS.get(r.experiment, r.experiment),
          "experiment": r.experiment, "status": r.status, "started": r.started,
          "user": r.user, "metrics": r.key_metrics,
-         "has_report": _has_report(client, r.run_id)}
+         "has_report": _has_report(client, r.run_id),
+         "dask_dashboard": _web_address(r.dask_dashboard)}
         for r in found.itertuples(index=False)]}
 
 

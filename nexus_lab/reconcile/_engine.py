@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from nexus_lab._html import escape
+from nexus_lab._html import cluster_note, escape
 from nexus_lab._typing import DeviceLike, FrameLike
 from nexus_lab.device import resolve_device
 from nexus_lab.errors import SchemaError
@@ -112,7 +112,10 @@ class ReconcileResult:
     model : FSModel
         The fitted match weights (``model.to_frame()`` shows them).
     params : dict
-        The settings used, and facts found (e.g. a flipped sign convention).
+        The settings used, and facts found (e.g. a flipped sign convention). A result
+        computed on Dask has ``params["dask"]``: ``scheduler`` (its address),
+        ``workers``, ``partitions`` and ``dashboard`` (the Dask dashboard's address, or
+        None); the notebook view, the report and the MLflow run show them.
     timings : dict
         Seconds spent per stage.
     warnings : list of str
@@ -178,10 +181,11 @@ class ReconcileResult:
         )
         warn = "".join(f"<p style='color:#b45309'>&#9888; {escape(w)}</p>"
                        for w in self.warnings)
+        where = cluster_note(self.params.get("dask"))  # "" for a result of one machine
         return (
             "<div class='nexus-reconcile'><h4>Reconciliation: "
             f"{self.rate:.1%} of the bank amount reconciled</h4>"
-            f"<table>{cells}</table>{warn}<h5>Unmatched by reason</h5>"
+            f"{where}<table>{cells}</table>{warn}<h5>Unmatched by reason</h5>"
             f"{self.reasons().to_html()}"
             f"<h5>First matches</h5>{head.to_html(index=False)}</div>"
         )

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from nexus_lab.files import atomic_dir, write_frame, write_json, write_text
-from nexus_lab.reports._html import reconcile_html
+from nexus_lab.reports._html import dask_facts, reconcile_html
 
 __all__ = ["OUTPUT_FILES", "Export", "export_reconcile", "reconcile_summary", "save_reconcile"]
 
@@ -86,11 +86,20 @@ def reconcile_summary(
             side: {str(k): int(v) for k, v in reasons[side].items() if v}
             for side in ("bank", "ledger") if side in reasons
         },
-        "params": dict(result.params),
+        "params": _params(result.params),
         "settings": dict(settings or {}),
         "timings": {k: round(float(v), 4) for k, v in result.timings.items()},
         "inputs": {k: dict(v) for k, v in (inputs or {}).items()},
     }
+
+
+def _params(params: Mapping[str, object]) -> dict:
+    """A result's params for ``summary.json``: ``dask`` with its addresses redacted."""
+    out = dict(params)
+    facts = dask_facts(out)
+    if facts is not None:
+        out["dask"] = facts
+    return out
 
 
 def save_reconcile(

@@ -3,7 +3,9 @@
 Everything is inline (CSS in a ``<style>`` element, charts as inline SVG);
 there are no scripts, fonts, images or links to fetch, so the page reads the
 same offline, in an archive or on paper. Every value that comes from the data
-is HTML-escaped.
+is HTML-escaped. Where a run was computed on Dask, its settings say so, with the
+scheduler's and the dashboard's addresses as text (a password in them redacted):
+a dashboard lives only while its cluster runs, so the page links to nothing.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ import numpy as np
 import pandas as pd
 
 from nexus_lab._html import escape
+from nexus_lab.config import redact
 from nexus_lab.errors import SchemaError
 
-__all__ = ["reconcile_html"]
+__all__ = ["dask_facts", "reconcile_html"]
 
 CONFIDENCE_BINS = (0, 50, 70, 80, 90, 95, 99, 100.01)
 
@@ -313,6 +316,60 @@ def _matches_table(m: pd.DataFrame) -> str:
     return _table(head, rows)
 
 
+def dask_facts(params: Mapping[str, object]) -> dict[str, object] | None:
+    """Where a result was computed on Dask, from its ``params["dask"]`` (as
+    :func:`nexus_lab.scale.reconcile` keeps it): ``scheduler``, ``workers``, ``partitions``
+    and ``dashboard``, the addresses with any password redacted
+    (:func:`nexus_lab.config.redact`); None for a result of one machine.
+
+    Raises
+    ------
+    SchemaError
+        When ``params["dask"]`` is not such a mapping, or a count is not a whole number.
+
+    Examples
+    --------
+    >>> dask_facts({"dask": {"scheduler": "tls://u:pw@h:8786", "workers": 2,
+    ...                      "partitions": 8, "dashboard": None}})["scheduler"]
+    'tls://u:***@h:8786'
+    >>> dask_facts({"device": "cpu"}) is None
+    True
+    """
+    info = params.get("dask")
+    if info is None:
+        return None
+    fix = ("it must be the mapping nexus_lab.scale.reconcile keeps: scheduler (an address), "
+           "workers and partitions (whole numbers), dashboard (an address or None); set "
+           "it so, or delete the entry for a result of one machine")
+    if not isinstance(info, Mapping):
+        raise SchemaError(f"result.params['dask'] is a {type(info).__name__}, not a mapping: "
+                          f"{fix}")
+    facts = dict(info)
+    for key in ("workers", "partitions"):
+        count = facts.get(key)
+        if count is not None and (isinstance(count, bool | np.bool_)
+                                  or not isinstance(count, int | np.integer)):
+            raise SchemaError(f"result.params['dask'][{key!r}] is {count!r}: {fix}")
+    for key in ("scheduler", "dashboard"):
+        if facts.get(key) is not None:
+            facts[key] = redact(str(facts[key]))
+    return facts
+
+
+def _dask_rows(facts: Mapping[str, object]) -> list[list[str]]:
+    """The settings' rows of a run computed on Dask: where, and its dashboard as text."""
+    counts = [f"{int(facts[k]):,} {k if int(facts[k]) != 1 else k[:-1]}"
+              for k in ("workers", "partitions") if facts.get(k) is not None]
+    where = "Dask" + (f": {', '.join(counts)}" if counts else "")
+    if facts.get("scheduler"):
+        where += f" (scheduler {facts['scheduler']})"
+    rows = [["computed on", _e(where)]]
+    if facts.get("dashboard"):
+        rows.append(["Dask dashboard", f"<span class='hash'>{_e(facts['dashboard'])}</span> "
+                     "(live only while the cluster ran)"])
+    return rows
+
+
 def reconcile_html(
     result: object,
     *,
@@ -328,7 +385,8 @@ def reconcile_html(
     match types, a histogram of match confidence, the open rows by reason
     (with their amounts) and the largest of them, matches to review (lowest
     confidence) and the strongest matches of each type with their
-    explanations, the fitted match weights, and the settings and timings. It
+    explanations, the fitted match weights, and the settings and timings (for a
+    result computed on Dask, where: workers, partitions, scheduler and dashboard). It
     needs nothing beyond itself: inline CSS, inline SVG, no scripts, no links.
 
     Parameters
@@ -532,7 +590,11 @@ def reconcile_html(
     for key, value in (settings or {}).items():
         params.setdefault(key, value)
     written = params.pop("written", None)
+    facts = dask_facts(params)
+    params.pop("dask", None)
     prow = [[_e(k.replace("_", " ")), _setting(v)] for k, v in params.items()]
+    if facts is not None:
+        prow.extend(_dask_rows(facts))
     for side, facts in (written or {}).items():
         prow.append([f"{_e(side)} amounts and dates", _e(_written(facts))])
     for side in ("bank", "ledger"):

@@ -37,6 +37,7 @@ from nexus_lab.tracking._recommend import (
     log_recommender_model,
 )
 from nexus_lab.tracking._reconcile import (
+    DASK_DASHBOARD_TAG,
     RECONCILE_EXPERIMENT,
     log_reconcile_run,
     reconcile_run_data,
@@ -53,6 +54,7 @@ from nexus_lab.tracking._registry import (
 __all__ = [
     "CHAMPION",
     "COMPRESS_EXPERIMENT",
+    "DASK_DASHBOARD_TAG",
     "EXPERIMENTS",
     "FRAUD_EXPERIMENT",
     "FRAUD_MODEL",

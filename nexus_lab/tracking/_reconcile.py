@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from nexus_lab import audit
+from nexus_lab.config import redact
+from nexus_lab.errors import NexusError
 from nexus_lab.files import signals_held
 from nexus_lab.tracking._mlflow import (
     _client,
@@ -27,6 +29,31 @@ log = logging.getLogger("nexus_lab")
 
 RECONCILE_EXPERIMENT = "nexus-reconcile"
 _SETTINGS = ("amount_tolerance", "date_window", "device")
+#: The run tag that holds the Dask dashboard's address of a run computed on Dask.
+DASK_DASHBOARD_TAG = "nexus.dask_dashboard"
+
+
+def _dask(result: Any) -> dict[str, object] | None:
+    """``result.params["dask"]`` (where it was computed on Dask), checked, with any
+    password in its addresses redacted; None for a result of one machine."""
+    info = result.params.get("dask")
+    if info is None:
+        return None
+    fix = ("it must be the mapping nexus_lab.scale.reconcile keeps: scheduler (an address), "
+           "workers and partitions (whole numbers), dashboard (an address or None); set "
+           "it so, or delete the entry for a result of one machine")
+    if not isinstance(info, Mapping):
+        raise NexusError(f"result.params['dask'] is a {type(info).__name__}, not a mapping: "
+                         f"{fix}")
+    facts = dict(info)
+    for key in ("workers", "partitions"):
+        count = facts.get(key)
+        if count is not None and (isinstance(count, bool) or not hasattr(count, "__index__")):
+            raise NexusError(f"result.params['dask'][{key!r}] is {count!r}: {fix}")
+    for key in ("scheduler", "dashboard"):
+        if facts.get(key) is not None:
+            facts[key] = redact(str(facts[key]))
+    return facts
 
 
 def reconcile_run_data(
@@ -39,8 +66,17 @@ def reconcile_run_data(
 
     Parameters are the settings (tolerance, window, device used), the facts
     the engine found (e.g. a flipped sign convention), the inputs (file name,
-    rows, SHA-256) and ``params``. Metrics are the counts, the rate, the mean
-    confidence, the open rows per reason, and the seconds spent per stage.
+    rows, SHA-256) and ``params``; for a result computed on Dask
+    (``result.params["dask"]``), ``dask_scheduler``, ``dask_workers`` and
+    ``dask_partitions`` (its dashboard is the run's tag ``nexus.dask_dashboard``, see
+    :func:`log_reconcile_run`), any password in an address redacted. Metrics are the
+    counts, the rate, the mean confidence, the open rows per reason, and the seconds
+    spent per stage.
+
+    Raises
+    ------
+    NexusError
+        When ``result.params["dask"]`` is not the mapping :mod:`nexus_lab.scale` keeps.
 
     Examples
     --------
@@ -53,13 +89,20 @@ def reconcile_run_data(
     summary = result.summary()
     out_params: dict[str, str] = {}
     metrics: dict[str, float] = {}
+    dask = _dask(result)
     for key, value in result.params.items():
+        if key == "dask":
+            continue
         if key in _SETTINGS or isinstance(value, bool | str) or value is None:
             out_params[key] = _param(value)
         elif isinstance(value, int | float) or hasattr(value, "dtype"):
             metrics[_metric_key(key)] = float(value)
         else:
             out_params[key] = _param(value)
+    if dask is not None:
+        for key in ("scheduler", "workers", "partitions"):
+            if dask.get(key) is not None:
+                out_params[f"dask_{key}"] = _param(dask[key])
     for side, info in (inputs or {}).items():
         for field in ("name", "rows", "sha256"):
             if info.get(field) is not None:
@@ -117,7 +160,8 @@ def log_reconcile_run(
     run_name : str, optional
         Default: ``"<bank file> x <ledger file>"``.
     tags : mapping, optional
-        Extra tags.
+        Extra tags. A result computed on Dask also gets ``nexus.dask_dashboard``: its
+        Dask dashboard's address (a password in it redacted), when it had one.
 
     Returns
     -------
@@ -147,6 +191,7 @@ def log_reconcile_run(
     from mlflow.entities import Metric, Param, RunTag
 
     run_params, metrics = reconcile_run_data(result, params=params, inputs=inputs)
+    dashboard = (_dask(result) or {}).get("dashboard")
     inputs = inputs or {}
     names = [str(inputs.get(side, {}).get("name", side)) for side in ("bank", "ledger")]
     s = result.summary()
@@ -165,6 +210,7 @@ def log_reconcile_run(
         "mlflow.source.name": f"nexus-lab {source}",
         "mlflow.user": user,
         "mlflow.note.content": note,
+        **({DASK_DASHBOARD_TAG: str(dashboard)} if dashboard else {}),
         **{str(k): str(v) for k, v in (tags or {}).items()},
     }
     files = []

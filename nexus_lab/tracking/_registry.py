@@ -21,7 +21,7 @@ from nexus_lab.tracking._compress import COMPRESS_EXPERIMENT
 from nexus_lab.tracking._fraud import FRAUD_EXPERIMENT, FRAUD_MODEL
 from nexus_lab.tracking._mlflow import CHAMPION, _client, default_tracking_uri
 from nexus_lab.tracking._recommend import RECOMMEND_EXPERIMENT, RECOMMEND_MODEL
-from nexus_lab.tracking._reconcile import RECONCILE_EXPERIMENT
+from nexus_lab.tracking._reconcile import DASK_DASHBOARD_TAG, RECONCILE_EXPERIMENT
 
 __all__ = ["EXPERIMENTS", "MODELS", "promote", "promotions", "recent_runs", "registry"]
 
@@ -37,7 +37,7 @@ EXPERIMENTS = {
 #: The registered models and the metric that decides their champion.
 MODELS = {FRAUD_MODEL: "holdout_auprc", RECOMMEND_MODEL: "test_ndcg"}
 _RUN_COLUMNS = ["experiment", "run_id", "run_name", "status", "started", "seconds", "user",
-                "source", "key_metrics", "metrics"]
+                "source", "key_metrics", "metrics", "dask_dashboard"]
 _VERSION_COLUMNS = ["model", "version", "champion", "aliases", "run_id", "registered",
                     "status", "metric", "value", "trained_by"]
 _PROMOTION_COLUMNS = ["promoted_at", "model", "version", "previous", "promoted_by", "note"]
@@ -71,8 +71,9 @@ def recent_runs(limit: int = 50, *, store: Store | str | None = None,
         ``experiment, run_id, run_name, status, started`` (UTC), ``seconds`` (run time,
         NaN while running), ``user`` (the run's ``mlflow.user`` tag: who ran it),
         ``source`` (the ``nexus_lab.source`` tag: ``python``, ``cli``...),
-        ``key_metrics`` (a dict: the metrics of :data:`EXPERIMENTS` the run has) and
-        ``metrics`` (a dict: all of them).
+        ``key_metrics`` (a dict: the metrics of :data:`EXPERIMENTS` the run has),
+        ``metrics`` (a dict: all of them) and ``dask_dashboard`` (for a run computed on
+        Dask, its dashboard's address, the ``nexus.dask_dashboard`` tag; else None).
 
     Examples
     --------
@@ -118,7 +119,8 @@ def recent_runs(limit: int = 50, *, store: Store | str | None = None,
             "source": data.tags.get("nexus_lab.source", ""),
             "key_metrics": {k: data.metrics[k] for k in EXPERIMENTS.get(name, ())
                             if k in data.metrics},
-            "metrics": dict(data.metrics)})
+            "metrics": dict(data.metrics),
+            "dask_dashboard": data.tags.get(DASK_DASHBOARD_TAG) or None})
     return pd.DataFrame(rows, columns=_RUN_COLUMNS)
 
 

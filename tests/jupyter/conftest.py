@@ -7,8 +7,8 @@ rest of the suite.
 The workbench is made once per session: a SQLite store with every point of view's user,
 a reconciliation and fraud scores from the real kernels (``fill_workbench``), a flag
 escalated into a case, an MLflow SQLite store with a reconciliation run (its report among
-its artifacts) and a registered fraud model in two versions, and a schedule of
-jupyter-scheduler. Each test gets a server of its own over it.
+its artifacts), one computed on Dask (its dashboard tagged) and a registered fraud model in
+two versions, and a schedule of jupyter-scheduler. Each test gets a server of its own over it.
 """
 
 from __future__ import annotations
@@ -28,6 +28,29 @@ from tests.runs._notebooks import write_notebook
 
 SCHEDULE = "interest-weekly"
 CASE_TITLE = "Vendor paid twice"
+#: Where the workbench's reconciliation computed on Dask ran (``params["dask"]``).
+DASK = {"scheduler": "tcp://127.0.0.1:40123", "workers": 2, "partitions": 8,
+        "dashboard": "http://127.0.0.1:8787/status"}
+
+
+def _log_dask_runs(uri: str) -> tuple[str, str]:
+    """A reconciliation computed on Dask, tracked (its result as the distributed
+    reconciliation returns it: ``params["dask"]`` set), and a run whose dashboard tag is
+    no web address (a ``javascript:`` one, set by hand): their run ids."""
+    from mlflow import MlflowClient
+
+    bank, ledger, _ = nx.datasets.synth_reconciliation(300, seed=0)
+    on_dask = nx.reconcile(bank, ledger, device="cpu")
+    on_dask.params["dask"] = dict(DASK)
+    dask_run = tracking.log_reconcile_run(on_dask, tracking_uri=uri, source="test",
+                                          run_name="on Dask")
+    client = MlflowClient(tracking_uri=uri)
+    forged = client.create_run(
+        client.get_experiment_by_name(tracking.RECONCILE_EXPERIMENT).experiment_id,
+        tags={"mlflow.user": "ana", tracking.DASK_DASHBOARD_TAG: "javascript:alert(1)"},
+        run_name="forged dashboard").info.run_id
+    client.set_terminated(forged)
+    return dask_run, forged
 
 
 def _register_fraud_versions(uri: str) -> None:
@@ -74,6 +97,7 @@ def workbench(tmp_path_factory, _mlflow_template) -> dict:
                 exported = reports.export_reconcile(
                     nx.reconcile(bank, ledger, device="cpu"), folder / "reconcile-out",
                     tracking_uri=uri)
+                dask_run, forged_run = _log_dask_runs(uri)
             _register_fraud_versions(uri)
             with auth.acting_as("lead"):
                 runs.add_schedule(SCHEDULE, "nbs/interest.ipynb", cron="0 6 * * 1",
@@ -81,7 +105,7 @@ def workbench(tmp_path_factory, _mlflow_template) -> dict:
         finally:
             s.close()
     return {**bench, "env": env, "case_id": case["case_id"], "recon_run": exported.run_id,
-            "tracking_uri": uri}
+            "dask_run": dask_run, "forged_run": forged_run, "tracking_uri": uri}
 
 
 @pytest.fixture(autouse=True)

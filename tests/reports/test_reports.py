@@ -157,3 +157,65 @@ def test_how_the_amounts_and_dates_were_read_is_said_in_words(tables):
     page = reconcile_html(nx.reconcile(commas, dated, device="cpu", dayfirst=True))
     assert "ledger amounts and dates</td><td class=''>amounts as numbers; dates as date " \
         "values" in page and "dates dates" not in page
+
+
+DASK = {"scheduler": "tcp://127.0.0.1:40123", "workers": 2, "partitions": 8,
+        "dashboard": "http://127.0.0.1:8787/status"}
+
+
+@pytest.fixture(scope="module")
+def seed0():
+    """A real result on 300 rows (seed 0), of one machine."""
+    bank, ledger, _ = nx.datasets.synth_reconciliation(300, seed=0)
+    return nx.reconcile(bank, ledger, device="cpu")
+
+
+def _on_dask(result, **info):
+    """``result`` as the distributed reconciliation returns it: ``params["dask"]`` set."""
+    return dataclasses.replace(result, params={**result.params, "dask": {**DASK, **info}})
+
+
+def _settings(page: str) -> str:
+    return page[page.index("<h2>Settings</h2>"):page.index("<h2>Timings</h2>")]
+
+
+def test_a_run_computed_on_dask_says_where_in_its_settings(seed0, tmp_path):
+    save_reconcile(_on_dask(seed0), tmp_path)
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    settings = _settings(page)
+    assert ("<td class='k'>computed on</td><td class=''>Dask: 2 workers, 8 partitions "
+            "(scheduler tcp://127.0.0.1:40123)</td>") in settings
+    assert ("<td class='k'>Dask dashboard</td><td class=''><span class='hash'>"
+            "http://127.0.0.1:8787/status</span> (live only while the cluster ran)"
+            "</td>") in settings
+    assert "href=" not in page and "<a " not in page  # still links to nothing
+    assert "dashboard http" not in page  # not the mapping dumped as one setting
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["params"]["dask"] == DASK
+
+    plain = _settings(reconcile_html(seed0))
+    assert "computed on" not in plain and "Dask" not in plain
+
+
+def test_the_report_redacts_passwords_in_the_dask_addresses(seed0, tmp_path):
+    secret = _on_dask(seed0, scheduler="tls://nexus:s3cret@sched.example:8786",
+                      dashboard="https://dask.example/status?token=t0ken&x=<b>")
+    save_reconcile(secret, tmp_path)
+    for name in ("report.html", "summary.json"):
+        text = (tmp_path / name).read_text(encoding="utf-8")
+        assert "s3cret" not in text and "t0ken" not in text, name
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "(scheduler tls://nexus:***@sched.example:8786)" in page
+    assert "https://dask.example/status?token=%2A%2A%2A&amp;x=%3Cb%3E" in page
+    assert secret.params["dask"]["scheduler"].endswith("s3cret@sched.example:8786")  # kept
+
+
+def test_a_dask_entry_of_another_shape_is_a_clear_error(seed0):
+    from nexus_lab.errors import SchemaError
+
+    odd = dataclasses.replace(seed0, params={**seed0.params, "dask": "tcp://h:8786"})
+    with pytest.raises(SchemaError, match=r"params\['dask'\] is a str, not a mapping: .*"
+                       r"scheduler \(an address\), workers and partitions"):
+        reconcile_html(odd)
+    with pytest.raises(SchemaError, match=r"params\['dask'\]\['workers'\] is '2'"):
+        reconcile_html(_on_dask(seed0, workers="2"))

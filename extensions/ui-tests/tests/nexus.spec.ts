@@ -1,8 +1,10 @@
 /**
  * NEXUS Lab in JupyterLab, in a real browser against a real Jupyter server serving a
  * workbench made with the demo's steps (tests/jupyter/test_ui.py): users lead, ana and
- * jo, the sample's reconciliation and its report, the fraud model in two versions
- * (version 1 the champion), one case (NEXUS_UI_CASE), one schedule (NEXUS_UI_SCHEDULE).
+ * jo, the sample's reconciliation and its report (NEXUS_UI_PLAIN_RUN), a reconciliation
+ * computed on Dask (NEXUS_UI_DASK_RUN, its dashboard NEXUS_UI_DASK_DASHBOARD), the fraud
+ * model in two versions (version 1 the champion), one case (NEXUS_UI_CASE), one schedule
+ * (NEXUS_UI_SCHEDULE).
  * The browser acts as lead (the administrator) unless a test signs in as jo (the judge).
  *
  * Screenshots go to out/jupyterlab/ (NEXUS_UI_SHOTS).
@@ -12,6 +14,9 @@ import * as path from 'path';
 
 const CASE = process.env.NEXUS_UI_CASE || 'CASE-1';
 const SCHEDULE = process.env.NEXUS_UI_SCHEDULE || 'interest-weekly';
+const DASK_RUN = process.env.NEXUS_UI_DASK_RUN || 'DASK-RUN';
+const DASK_DASHBOARD = process.env.NEXUS_UI_DASK_DASHBOARD || 'http://127.0.0.1:8787/status';
+const PLAIN_RUN = process.env.NEXUS_UI_PLAIN_RUN || 'PLAIN-RUN';
 
 const SHOTS = process.env.NEXUS_UI_SHOTS || path.resolve(__dirname, '..', '..', '..', 'out', 'jupyterlab');
 
@@ -71,6 +76,32 @@ test.describe('the NEXUS panel', () => {
     await expect(page.locator('.nx-Status')).toContainText('lead \u00b7 admin \u00b7 books.db');
     await page.screenshot(shot('panel'));
     await panel.screenshot(shot('panel-sidebar'));
+  });
+
+  test('links a run computed on Dask to its dashboard in a new tab, and no other run', async ({ page }) => {
+    await openPanel(page);
+    const runs = section(page, 'runs');
+    const onDask = runs.locator(`.nx-Runs .nx-Item[data-run-id="${DASK_RUN}"]`);
+    await expect(onDask).toContainText('Computed on Dask');
+    const link = onDask.getByRole('link', { name: 'Dask dashboard' });
+    await expect(link).toHaveAttribute('href', DASK_DASHBOARD);
+    await expect(link).toHaveAttribute('target', '_blank');
+    await expect(link).toHaveAttribute('rel', /\bnoopener\b/);
+    await expect(link).toHaveAttribute('title', /live while the cluster runs/);
+
+    const plain = runs.locator(`.nx-Runs .nx-Item[data-run-id="${PLAIN_RUN}"]`);
+    await expect(plain).toBeVisible();
+    await expect(plain.getByRole('link')).toHaveCount(0);
+    await expect(plain).not.toContainText('Dask');
+    await expect(runs.locator('.nx-Runs .nx-DaskLink')).toHaveCount(1); // only that run's
+    await onDask.screenshot(shot('run-on-dask'));
+
+    // a click opens a new tab (the dashboard itself is gone: its cluster has closed)
+    const popup = page.waitForEvent('popup');
+    await link.click();
+    const tab = await popup;
+    expect(tab).not.toBe(page);
+    await tab.close();
   });
 
   test('opens a model\u2019s versions and history', async ({ page }) => {
