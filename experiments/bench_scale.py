@@ -9,13 +9,20 @@ one run, with the results checked equal.
   overhead of 1 worker over the single machine, the peak memory per worker (Dask's
   ``MemorySampler``) and the client's peak RSS.
 
+* ``reconcile``: ``--reconcile-rows`` bank lines against their ledger (the generator's
+  ``--profile``), single machine (``nx.reconcile``) against ``nexus_lab.scale.reconcile``
+  on a LocalCluster of 1 and of 2 workers, the tables in the client's memory (as the
+  engine holds them). Reported as above, with the seconds per stage of each run (where
+  the time goes: the tiers the client runs alone bound the speed-up).
+
 The clusters are started before the clock starts (a cluster is started once and serves
 many jobs); each timed call includes reading the data, shipping the detector, scoring
 and gathering the scores to the client.
 
 Usage::
 
-    python experiments/bench_scale.py --fraud-rows 10000000 [--out results.json]
+    python experiments/bench_scale.py --only reconcile --reconcile-rows 2000000
+    python experiments/bench_scale.py --only score_fraud --fraud-rows 10000000
 """
 
 from __future__ import annotations
@@ -87,6 +94,59 @@ def bench_fraud(args: argparse.Namespace, tmp: Path) -> dict:
         })
         print(out["runs"][-1], flush=True)
         del scored
+    return _ratios(out)
+
+
+def _compare(got, want) -> None:
+    for name in ("matches", "unmatched_bank", "unmatched_ledger"):
+        pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name))
+    assert got.rate == want.rate
+
+
+def bench_reconcile(args: argparse.Namespace) -> dict:
+    from distributed.diagnostics import MemorySampler
+
+    import nexus_lab as nx
+    from nexus_lab import scale
+
+    bank, ledger, _ = nx.datasets.synth_reconciliation(args.reconcile_rows, seed=args.seed,
+                                                       profile=args.profile)
+    warm = nx.datasets.synth_reconciliation(2_000, seed=1, profile=args.profile)[:2]
+    nx.reconcile(*warm, device="cpu")
+    out: dict = {"bank_rows": len(bank), "ledger_rows": len(ledger), "profile": args.profile,
+                 "runs": []}
+    t = time.perf_counter()
+    one = nx.reconcile(bank, ledger, device="cpu")
+    single = time.perf_counter() - t
+    rows = len(bank) + len(ledger)
+    out["runs"].append({"how": "single machine", "workers": 0, "seconds": round(single, 2),
+                        "rows_per_second": round(rows / single),
+                        "stages": {k: round(v, 2) for k, v in one.timings.items()}})
+    print(out["runs"][-1], flush=True)
+    for workers in args.workers:
+        sampler = MemorySampler()
+        with scale.cluster(workers=workers) as client:
+            scale.reconcile(*warm, client, device="cpu", progress=False)  # imports there
+            with sampler.sample(f"{workers}", client=client, interval=0.25):
+                t = time.perf_counter()
+                got = scale.reconcile(bank, ledger, client, device="cpu", progress=False)
+                seconds = time.perf_counter() - t
+        _compare(got, one)
+        memory = sampler.to_pandas()
+        out["runs"].append({
+            "how": f"scale.reconcile, {workers} worker{'s' * (workers > 1)}",
+            "workers": workers, "shards": got.params["dask"]["partitions"],
+            "seconds": round(seconds, 2), "rows_per_second": round(rows / seconds),
+            "stages": {k: round(v, 2) for k, v in got.timings.items()},
+            "peak_gb_per_worker": round(float(memory.max().iloc[0]) / workers / 1e9, 2),
+            "equal_to_single_machine": True,
+        })
+        print(out["runs"][-1], flush=True)
+        del got
+    return _ratios(out)
+
+
+def _ratios(out: dict) -> dict:
     runs = {r["workers"]: r["seconds"] for r in out["runs"]}
     if 1 in runs:
         out["overhead_1_worker"] = round(runs[1] / runs[0] - 1, 3)
@@ -98,6 +158,11 @@ def bench_fraud(args: argparse.Namespace, tmp: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--only", choices=["reconcile", "score_fraud"], default=None,
+                    help="run one of the two benches (default: both)")
+    ap.add_argument("--reconcile-rows", type=int, default=2_000_000,
+                    help="bank lines of the reconciliation (the ledger has about as many)")
+    ap.add_argument("--profile", default="retail", help="the reconciliation's books")
     ap.add_argument("--fraud-rows", type=int, default=10_000_000)
     ap.add_argument("--history", type=int, default=1_000_000)
     ap.add_argument("--part-rows", type=int, default=500_000,
@@ -108,8 +173,11 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     result = {"machine": platform.platform(), "python": sys.version.split()[0],
               "cores": len(__import__("os").sched_getaffinity(0))}
-    with tempfile.TemporaryDirectory() as tmp:
-        result["score_fraud"] = bench_fraud(args, Path(tmp))
+    if args.only in (None, "reconcile"):
+        result["reconcile"] = bench_reconcile(args)
+    if args.only in (None, "score_fraud"):
+        with tempfile.TemporaryDirectory() as tmp:
+            result["score_fraud"] = bench_fraud(args, Path(tmp))
     result["client_peak_rss_gb"] = round(_peak_rss_gb(), 2)
     print(json.dumps(result, indent=1), flush=True)
     if args.out:

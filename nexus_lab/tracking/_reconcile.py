@@ -30,7 +30,7 @@ log = logging.getLogger("nexus_lab")
 RECONCILE_EXPERIMENT = "nexus-reconcile"
 _SETTINGS = ("amount_tolerance", "date_window", "device")
 #: The run tag that holds the Dask dashboard's address of a run computed on Dask.
-DASK_DASHBOARD_TAG = "nexus.dask_dashboard"
+DASK_DASHBOARD_TAG = "nexus_lab.dask_dashboard"
 
 
 def _dask(result: Any) -> dict[str, object] | None:
@@ -68,7 +68,7 @@ def reconcile_run_data(
     the engine found (e.g. a flipped sign convention), the inputs (file name,
     rows, SHA-256) and ``params``; for a result computed on Dask
     (``result.params["dask"]``), ``dask_scheduler``, ``dask_workers`` and
-    ``dask_partitions`` (its dashboard is the run's tag ``nexus.dask_dashboard``, see
+    ``dask_partitions`` (its dashboard is the run's tag ``nexus_lab.dask_dashboard``, see
     :func:`log_reconcile_run`), any password in an address redacted. Metrics are the
     counts, the rate, the mean confidence, the open rows per reason, and the seconds
     spent per stage.
@@ -160,7 +160,7 @@ def log_reconcile_run(
     run_name : str, optional
         Default: ``"<bank file> x <ledger file>"``.
     tags : mapping, optional
-        Extra tags. A result computed on Dask also gets ``nexus.dask_dashboard``: its
+        Extra tags. A result computed on Dask also gets ``nexus_lab.dask_dashboard``: its
         Dask dashboard's address (a password in it redacted), when it had one.
 
     Returns

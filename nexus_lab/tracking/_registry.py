@@ -73,7 +73,7 @@ def recent_runs(limit: int = 50, *, store: Store | str | None = None,
         ``source`` (the ``nexus_lab.source`` tag: ``python``, ``cli``...),
         ``key_metrics`` (a dict: the metrics of :data:`EXPERIMENTS` the run has),
         ``metrics`` (a dict: all of them) and ``dask_dashboard`` (for a run computed on
-        Dask, its dashboard's address, the ``nexus.dask_dashboard`` tag; else None).
+        Dask, its dashboard's address, the ``nexus_lab.dask_dashboard`` tag; else None).
 
     Examples
     --------
