@@ -2,18 +2,21 @@
 
 Pairs with positive log-odds form a sparse bipartite graph. Components made
 of a single edge are accepted directly; all other components are solved
-together, as one block-diagonal sparse problem, by SciPy's LAPJVsp
-(``min_weight_full_bipartite_matching``). Every row gets a "stay unmatched"
-dummy so that leaving a row open is always feasible and a pair is taken only
-when it raises the total log-odds; ties are broken towards the smallest date
-lag and then towards the order-preserving assignment.
+together, as one block-diagonal sparse problem (in bins of whole components
+when large), by SciPy's LAPJVsp (``min_weight_full_bipartite_matching``).
+Every row gets a "stay unmatched" dummy so that leaving a row open is always
+feasible and a pair is taken only when it raises the total log-odds; ties are
+broken towards the smallest date lag and then towards the order-preserving
+assignment.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+from scipy.sparse.csgraph import connected_components, min_weight_full_bipartite_matching
+
+_BLOCK = 1 << 16  # pairs per problem the solver is given at once (see solve_rest)
 
 
 def assign_one_to_one(
@@ -85,12 +88,38 @@ def assignment_problem(
     return chosen, live[rest], (li[rest], lj[rest], rw, float(rw.max()) * 2.0 + 4.0)
 
 
-def solve_rest(ri: np.ndarray, rj: np.ndarray, rw: np.ndarray, top: float) -> np.ndarray:
+def solve_rest(ri: np.ndarray, rj: np.ndarray, rw: np.ndarray, top: float,
+               block: int = _BLOCK) -> np.ndarray:
     """Which pairs of an :func:`assignment_problem` are chosen (a mask over them).
 
-    All connected groups are solved together, as one block-diagonal sparse problem, by
-    SciPy's LAPJVsp; every row gets a "stay unmatched" dummy.
+    The connected groups are solved by SciPy's LAPJVsp, every row with a "stay
+    unmatched" dummy: together, as one block-diagonal sparse problem, up to ``block``
+    pairs; beyond that in bins of whole groups of about ``block`` pairs each. The
+    solver's time grows faster than the problem (a million pairs in one problem take
+    about ten times as long as in bins), and a group's answer does not depend on the
+    other groups beside it.
     """
+    if len(ri) <= block:
+        return _solve(ri, rj, rw, top)
+    ui, bi = np.unique(ri, return_inverse=True)
+    uj, bj = np.unique(rj, return_inverse=True)
+    graph = sp.csr_matrix((np.ones(len(bi)), (bi, len(ui) + bj)),
+                          shape=(len(ui) + len(uj),) * 2)
+    _, group = connected_components(graph, directed=False)
+    # whole groups into bins, in the order of their first pair: each bin keeps the pairs'
+    # order, as one problem would
+    bins = -(-len(ri) // block)
+    label = group[bi] % bins
+    chosen = np.zeros(len(ri), bool)
+    for b in range(bins):
+        mine = np.flatnonzero(label == b)
+        if len(mine):
+            chosen[mine] = _solve(ri[mine], rj[mine], rw[mine], top)
+    return chosen
+
+
+def _solve(ri: np.ndarray, rj: np.ndarray, rw: np.ndarray, top: float) -> np.ndarray:
+    """:func:`solve_rest` in one problem."""
     if len(ri) == 0:
         return np.zeros(0, bool)
     ui, bi = np.unique(ri, return_inverse=True)

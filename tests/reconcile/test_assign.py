@@ -55,3 +55,30 @@ def test_tie_break_prefers_smaller_penalty():
 
 def test_nothing_positive():
     assert not assign_one_to_one(np.array([0]), np.array([0]), np.array([-1.0])).any()
+
+
+def test_a_large_problem_solved_in_bins_of_whole_groups_gives_the_one_problem_answer():
+    """Thousands of small groups with tied weights (equal amounts, days and names read
+    alike): bins of whole groups choose exactly what one problem chooses."""
+    from nexus_lab.reconcile._assign import assignment_problem, solve_rest
+
+    rng = np.random.default_rng(7)
+    groups = 1_500
+    size = rng.integers(2, 6, groups)  # bank rows per group, as many ledger rows
+    first = np.r_[0, np.cumsum(size)[:-1]]
+    gi, gj = [], []
+    for g in range(groups):  # each group: a dense block of its rows
+        a, b = np.meshgrid(np.arange(size[g]), np.arange(size[g]), indexing="ij")
+        gi.append(first[g] + a.ravel())
+        gj.append(first[g] + b.ravel())
+    i, j = np.concatenate(gi), np.concatenate(gj)
+    shuffle = rng.permutation(int(size.sum()))  # groups' rows interleaved in row order
+    i, j = shuffle[i], shuffle[j]
+    w = rng.choice([3.0, 3.0, 4.5, -1.0], len(i))  # many ties
+    tie = rng.integers(0, 3, len(i))
+    _, rest, problem = assignment_problem(i, j, w, tie=tie)
+    assert len(rest) > 8_000
+    whole = solve_rest(*problem, block=10**9)
+    for block in (300, 3_000):
+        assert (solve_rest(*problem, block=block) == whole).all()
+    assert whole.any()
