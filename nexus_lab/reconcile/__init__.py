@@ -11,11 +11,11 @@ ground truth.
 import sys
 import types
 
-from nexus_lab.reconcile._engine import ReconcileResult, reconcile
+from nexus_lab.reconcile._engine import ReconcileResult, Shards, reconcile
 from nexus_lab.reconcile._evaluate import evaluate
 from nexus_lab.reconcile._link import link
 
-__all__ = ["ReconcileResult", "evaluate", "link", "reconcile"]
+__all__ = ["ReconcileResult", "Shards", "evaluate", "link", "reconcile"]
 
 
 class _CallableModule(types.ModuleType):

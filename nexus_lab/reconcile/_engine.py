@@ -302,6 +302,12 @@ def reconcile(
             raise SchemaError("date_window must be a whole number of days, e.g. date_window=7")
     dev = resolve_device(device)
     bank_map, ledger_map = split_columns(columns)
+    count = getattr(shards, "count", None)
+    if shards is not None and (isinstance(count, bool) or not isinstance(count, int)
+                               or count < 1 or not callable(getattr(shards, "map", None))):
+        raise SchemaError(f"shards={shards!r}: give an object with count (a whole number of "
+                          "shards, at least 1), share() and map(), as "
+                          "nexus_lab.scale.reconcile does, or leave it out")
 
     # the two sides are independent and their text work (Arrow) releases the GIL; each
     # side hands its references to a spare worker, so four threads share two cores
