@@ -141,9 +141,12 @@ def print_summary(run: Any, truth: Any = None) -> None:
     for reason, row in reasons.iterrows():
         total = int(row.sum())
         open_parts.append(f"{reason} {total:,}")
+    dask = res.params.get("dask")
+    where = (f" (Dask: {dask['workers']} worker{'s' * (dask['workers'] != 1)}, "
+             f"{dask['partitions']} shards)" if isinstance(dask, dict) else "")
     print(
         f"Reconciled {names[0]} ({s['bank_rows']:,} rows) against {names[1]} "
-        f"({s['ledger_rows']:,} rows) on {res.params.get('device', '?')} in "
+        f"({s['ledger_rows']:,} rows) on {res.params.get('device', '?')}{where} in "
         f"{s['seconds']:.1f} s"
     )
     mean = "" if not s["matched_pairs"] else f", mean confidence {s['mean_confidence']:.1f}"

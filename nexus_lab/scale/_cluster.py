@@ -103,10 +103,27 @@ def cluster(client: Any = None, *, scheduler: str | None = None, workers: int | 
     share = {k: str(max(1, _cores() // n)) for k in _THREAD_VARIABLES}
     spawn = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **share}
     with dask.config.set({"distributed.nanny.pre-spawn-environ": spawn}), \
-            environ(share), LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+            environ(share), _quiet_dask(), \
+            LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                          memory_limit=memory_limit, dashboard_address=":0",
                          silence_logs=40) as local, Client(local, set_as_default=False) as c:
         yield c
+
+
+@contextlib.contextmanager
+def _quiet_dask() -> Iterator[None]:
+    """Dask's own INFO lines (the scheduler and each worker starting and stopping) only
+    where this process shows INFO lines (the CLI's ``--verbose``)."""
+    import logging
+
+    dask_log = logging.getLogger("distributed")
+    was = dask_log.level
+    if logging.getLogger().getEffectiveLevel() > logging.INFO:
+        dask_log.setLevel(max(was, logging.WARNING))
+    try:
+        yield
+    finally:
+        dask_log.setLevel(was)
 
 
 def dashboard_link(client: Any) -> str | None:

@@ -74,7 +74,8 @@ def test_reconcile_on_a_local_cluster_writes_and_keeps_the_same_result(tmp_path,
                "--scheduler", "local", "--workers", "2", "--store", f"sqlite:///{books}",
                cwd=checkout, home=home)
     assert proc.returncode == 0, proc.stderr
-    assert "On Dask: http" in proc.stdout
+    assert "On Dask: http" in proc.stdout and "on cpu (Dask: 2 workers," in proc.stdout
+    assert "INFO distributed" not in proc.stderr  # Dask's own chatter only with --verbose
     for name in ("matches.csv", "unmatched_bank.csv", "unmatched_ledger.csv"):
         pd.testing.assert_frame_equal(pd.read_csv(checkout / "dask" / name),
                                       pd.read_csv(checkout / "one" / name))
