@@ -18,7 +18,9 @@ reasons and explanations (tested on the generator's profiles), and the client ho
 tables, as it would alone.
 
 Inputs are read where they are: a pandas (polars, Arrow) frame as it is; a dask
-DataFrame computed on the cluster; a file in any format :func:`nexus_lab.files.read_table`
+DataFrame computed on the cluster (a store's table or query too, read in partitions by
+the workers: ``dask.dataframe.read_sql_table`` or ``read_sql_query`` on the store's
+URL); a file in any format :func:`nexus_lab.files.read_table`
 reads; a folder or glob of Parquet or CSV files read piece by piece on the workers (each
 with ``read_table``, so that CSV text reaches the engine as written) and put together in
 the files' order.
@@ -53,9 +55,10 @@ def reconcile(bank: Any, ledger: Any, client: Any = None, *, scheduler: str | No
     Parameters
     ----------
     bank, ledger : DataFrame, dask DataFrame, str or path
-        The tables: pandas, polars or Arrow frames, dask DataFrames, a file
-        (CSV, Excel, Parquet, OFX, CAMT.053, MT940: what ``nexus-lab reconcile`` reads),
-        or a folder or glob of Parquet or CSV files.
+        The tables: pandas, polars or Arrow frames, dask DataFrames (a store's table
+        read by the workers: ``dd.read_sql_table("bank_statements", url,
+        index_col=...)``), a file (CSV, Excel, Parquet, OFX, CAMT.053, MT940: what
+        ``nexus-lab reconcile`` reads), or a folder or glob of Parquet or CSV files.
     client : distributed.Client, optional
         An existing cluster's client (left open). By default a LocalCluster of one
         worker per core is started for the call and closed after it.

@@ -87,3 +87,23 @@ def test_bad_input_is_refused_with_what_to_give(client, tmp_path):
     with pytest.raises(SchemaError, match="amount"):
         scale.reconcile(bank.drop(columns=["amount"]), ledger, client, progress=False)
     assert np.isfinite(scale.reconcile(bank, ledger, client, progress=False).rate)
+
+
+def test_a_store_query_read_in_partitions_by_the_workers(client, tmp_path):
+    """A table of a SQL store, read as a dask DataFrame in partitions by the workers
+    (``dd.read_sql_table``), reconciles as the same rows read at once."""
+    import dask.dataframe as dd
+    import sqlalchemy as sa
+
+    bank, ledger, _ = nx.datasets.synth_reconciliation(3_000, seed=8, profile="fx")
+    url = f"sqlite:///{tmp_path / 'books.db'}"
+    engine = sa.create_engine(url)
+    for name, frame in (("bank_lines", bank), ("ledger_lines", ledger)):
+        frame.rename_axis("line").reset_index().to_sql(name, engine, index=False)
+    engine.dispose()
+    tables = [dd.read_sql_table(name, url, index_col="line", npartitions=3)
+              for name in ("bank_lines", "ledger_lines")]
+    got = scale.reconcile(*tables, client, device="cpu", progress=False)
+    read = [t.compute().reset_index(drop=True) for t in tables]
+    assert_same(got, nx.reconcile(*read, device="cpu"))
+    assert len(got.matches) > 1_000
