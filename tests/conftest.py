@@ -105,3 +105,31 @@ def store_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.db'}"
     return request.getfixturevalue("postgres_url")
+
+
+#: where a result computed on Dask ran, as ``nexus_lab.scale.reconcile`` keeps it
+ON_DASK = {"scheduler": "tcp://127.0.0.1:40123", "workers": 2, "partitions": 8,
+           "dashboard": "http://127.0.0.1:8787/status"}
+
+
+@pytest.fixture(scope="session")
+def seed0():
+    """A real reconciliation of 300 rows (seed 0), of one machine."""
+    import nexus_lab as nx
+
+    bank, ledger, _ = nx.datasets.synth_reconciliation(300, seed=0)
+    return nx.reconcile(bank, ledger, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def on_dask():
+    """``on_dask(result, **facts)``: ``result`` as the distributed reconciliation returns
+    it, ``params["dask"]`` set (:data:`ON_DASK`, with ``facts`` over it)."""
+    import dataclasses
+
+    def made(result, **info):
+        return dataclasses.replace(result, params={**result.params,
+                                                   "dask": {**ON_DASK, **info}})
+
+    return made
+

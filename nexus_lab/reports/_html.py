@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from nexus_lab._html import escape
-from nexus_lab.config import redact
 from nexus_lab.errors import SchemaError
 
 __all__ = ["dask_facts", "reconcile_html"]
@@ -317,43 +316,13 @@ def _matches_table(m: pd.DataFrame) -> str:
 
 
 def dask_facts(params: Mapping[str, object]) -> dict[str, object] | None:
-    """Where a result was computed on Dask, from its ``params["dask"]`` (as
-    :func:`nexus_lab.scale.reconcile` keeps it): ``scheduler``, ``workers``, ``partitions``
-    and ``dashboard``, the addresses with any password redacted
-    (:func:`nexus_lab.config.redact`); None for a result of one machine.
-
-    Raises
-    ------
-    SchemaError
-        When ``params["dask"]`` is not such a mapping, or a count is not a whole number.
-
-    Examples
-    --------
-    >>> dask_facts({"dask": {"scheduler": "tls://u:pw@h:8786", "workers": 2,
-    ...                      "partitions": 8, "dashboard": None}})["scheduler"]
-    'tls://u:***@h:8786'
-    >>> dask_facts({"device": "cpu"}) is None
-    True
-    """
-    info = params.get("dask")
-    if info is None:
+    """Where a result was computed on Dask (:func:`nexus_lab.tracking.dask_facts`,
+    loaded only for such a result: tracking is slow to import); None otherwise."""
+    if params.get("dask") is None:
         return None
-    fix = ("it must be the mapping nexus_lab.scale.reconcile keeps: scheduler (an address), "
-           "workers and partitions (whole numbers), dashboard (an address or None); set "
-           "it so, or delete the entry for a result of one machine")
-    if not isinstance(info, Mapping):
-        raise SchemaError(f"result.params['dask'] is a {type(info).__name__}, not a mapping: "
-                          f"{fix}")
-    facts = dict(info)
-    for key in ("workers", "partitions"):
-        count = facts.get(key)
-        if count is not None and (isinstance(count, bool | np.bool_)
-                                  or not isinstance(count, int | np.integer)):
-            raise SchemaError(f"result.params['dask'][{key!r}] is {count!r}: {fix}")
-    for key in ("scheduler", "dashboard"):
-        if facts.get(key) is not None:
-            facts[key] = redact(str(facts[key]))
-    return facts
+    from nexus_lab.tracking import dask_facts as checked
+
+    return checked(params)
 
 
 def _dask_rows(facts: Mapping[str, object]) -> list[list[str]]:

@@ -39,6 +39,7 @@ from nexus_lab.tracking._recommend import (
 from nexus_lab.tracking._reconcile import (
     DASK_DASHBOARD_TAG,
     RECONCILE_EXPERIMENT,
+    dask_facts,
     log_reconcile_run,
     reconcile_run_data,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "RECOMMEND_MODEL",
     "RECONCILE_EXPERIMENT",
     "artifact_location",
+    "dask_facts",
     "default_tracking_uri",
     "load_fraud_model",
     "load_recommender_model",

@@ -12,7 +12,7 @@ from typing import Any
 
 from nexus_lab import audit
 from nexus_lab.config import redact
-from nexus_lab.errors import NexusError
+from nexus_lab.errors import SchemaError
 from nexus_lab.files import signals_held
 from nexus_lab.tracking._mlflow import (
     _client,
@@ -33,23 +33,38 @@ _SETTINGS = ("amount_tolerance", "date_window", "device")
 DASK_DASHBOARD_TAG = "nexus_lab.dask_dashboard"
 
 
-def _dask(result: Any) -> dict[str, object] | None:
-    """``result.params["dask"]`` (where it was computed on Dask), checked, with any
-    password in its addresses redacted; None for a result of one machine."""
-    info = result.params.get("dask")
+def dask_facts(params: Mapping[str, object]) -> dict[str, object] | None:
+    """Where a result was computed on Dask, from its ``params["dask"]`` (as
+    :func:`nexus_lab.scale.reconcile` keeps it), checked, with any password in its
+    addresses redacted; None for a result of one machine.
+
+    Raises
+    ------
+    SchemaError
+        When ``params["dask"]`` is not such a mapping, or a count is not a whole number.
+
+    Examples
+    --------
+    >>> dask_facts({"dask": {"scheduler": "tls://u:pw@h:8786", "workers": 2,
+    ...                      "partitions": 8, "dashboard": None}})["scheduler"]
+    'tls://u:***@h:8786'
+    >>> dask_facts({"device": "cpu"}) is None
+    True
+    """
+    info = params.get("dask")
     if info is None:
         return None
     fix = ("it must be the mapping nexus_lab.scale.reconcile keeps: scheduler (an address), "
            "workers and partitions (whole numbers), dashboard (an address or None); set "
            "it so, or delete the entry for a result of one machine")
     if not isinstance(info, Mapping):
-        raise NexusError(f"result.params['dask'] is a {type(info).__name__}, not a mapping: "
-                         f"{fix}")
+        raise SchemaError(f"result.params['dask'] is a {type(info).__name__}, not a mapping: "
+                          f"{fix}")
     facts = dict(info)
     for key in ("workers", "partitions"):
         count = facts.get(key)
         if count is not None and (isinstance(count, bool) or not hasattr(count, "__index__")):
-            raise NexusError(f"result.params['dask'][{key!r}] is {count!r}: {fix}")
+            raise SchemaError(f"result.params['dask'][{key!r}] is {count!r}: {fix}")
     for key in ("scheduler", "dashboard"):
         if facts.get(key) is not None:
             facts[key] = redact(str(facts[key]))
@@ -89,7 +104,7 @@ def reconcile_run_data(
     summary = result.summary()
     out_params: dict[str, str] = {}
     metrics: dict[str, float] = {}
-    dask = _dask(result)
+    dask = dask_facts(result.params)
     for key, value in result.params.items():
         if key == "dask":
             continue
@@ -191,7 +206,7 @@ def log_reconcile_run(
     from mlflow.entities import Metric, Param, RunTag
 
     run_params, metrics = reconcile_run_data(result, params=params, inputs=inputs)
-    dashboard = (_dask(result) or {}).get("dashboard")
+    dashboard = (dask_facts(result.params) or {}).get("dashboard")
     inputs = inputs or {}
     names = [str(inputs.get(side, {}).get("name", side)) for side in ("bank", "ledger")]
     s = result.summary()

@@ -4,30 +4,11 @@ partitions, a link to the dashboard that lives only as long as the cluster) or, 
 
 from __future__ import annotations
 
-import dataclasses
 import re
 
-import pytest
 
-import nexus_lab as nx
-
-DASK = {"scheduler": "tcp://127.0.0.1:40123", "workers": 2, "partitions": 8,
-        "dashboard": "http://127.0.0.1:8787/status"}
-
-
-@pytest.fixture(scope="module")
-def plain():
-    bank, ledger, _ = nx.datasets.synth_reconciliation(300, seed=0)
-    return nx.reconcile(bank, ledger, device="cpu")
-
-
-def _on_dask(result, **info):
-    """``result`` as the distributed reconciliation returns it: ``params["dask"]`` set."""
-    return dataclasses.replace(result, params={**result.params, "dask": {**DASK, **info}})
-
-
-def test_a_result_computed_on_dask_says_so_with_the_dashboard(plain):
-    html = _on_dask(plain)._repr_html_()
+def test_a_result_computed_on_dask_says_so_with_the_dashboard(on_dask, seed0):
+    html = on_dask(seed0)._repr_html_()
     assert "Computed on Dask: 2 workers, 8 partitions" in html
     links = re.findall(r"<a [^>]*>[^<]*</a>", html)
     assert links == ["<a href='http://127.0.0.1:8787/status' target='_blank' "
@@ -37,19 +18,19 @@ def test_a_result_computed_on_dask_says_so_with_the_dashboard(plain):
     assert html.index("Computed on Dask") < html.index("<table")
 
 
-def test_a_result_of_one_machine_is_unchanged(plain):
-    html = plain._repr_html_()
+def test_a_result_of_one_machine_is_unchanged(seed0):
+    html = seed0._repr_html_()
     assert "dask" not in html.lower() and "<a " not in html
     assert "reconciled</h4><table>" in html
 
 
-def test_the_dashboard_is_escaped_and_only_a_web_address_is_a_link(plain):
-    html = _on_dask(plain, dashboard="http://h:8787/status?a=1&b='x'><script>")._repr_html_()
+def test_the_dashboard_is_escaped_and_only_a_web_address_is_a_link(on_dask, seed0):
+    html = on_dask(seed0, dashboard="http://h:8787/status?a=1&b='x'><script>")._repr_html_()
     assert "<script>" not in html
     assert "href='http://h:8787/status?a=1&amp;b=&#x27;x&#x27;&gt;&lt;script&gt;'" in html
     for address in ("javascript:alert(1)", None):
-        html = _on_dask(plain, dashboard=address)._repr_html_()
+        html = on_dask(seed0, dashboard=address)._repr_html_()
         assert "Computed on Dask: 2 workers, 8 partitions</p>" in html
         assert "<a " not in html and "javascript" not in html
-    html = _on_dask(plain, workers=1, partitions=1)._repr_html_()
+    html = on_dask(seed0, workers=1, partitions=1)._repr_html_()
     assert "Computed on Dask: 1 worker, 1 partition" in html

@@ -11,6 +11,7 @@ import pytest
 
 import nexus_lab as nx
 from nexus_lab.reports import OUTPUT_FILES, reconcile_html, save_reconcile
+from tests.conftest import ON_DASK
 
 EVIL = '<script>alert("x")</script>'
 
@@ -159,28 +160,12 @@ def test_how_the_amounts_and_dates_were_read_is_said_in_words(tables):
         "values" in page and "dates dates" not in page
 
 
-DASK = {"scheduler": "tcp://127.0.0.1:40123", "workers": 2, "partitions": 8,
-        "dashboard": "http://127.0.0.1:8787/status"}
-
-
-@pytest.fixture(scope="module")
-def seed0():
-    """A real result on 300 rows (seed 0), of one machine."""
-    bank, ledger, _ = nx.datasets.synth_reconciliation(300, seed=0)
-    return nx.reconcile(bank, ledger, device="cpu")
-
-
-def _on_dask(result, **info):
-    """``result`` as the distributed reconciliation returns it: ``params["dask"]`` set."""
-    return dataclasses.replace(result, params={**result.params, "dask": {**DASK, **info}})
-
-
 def _settings(page: str) -> str:
     return page[page.index("<h2>Settings</h2>"):page.index("<h2>Timings</h2>")]
 
 
-def test_a_run_computed_on_dask_says_where_in_its_settings(seed0, tmp_path):
-    save_reconcile(_on_dask(seed0), tmp_path)
+def test_a_run_computed_on_dask_says_where_in_its_settings(on_dask, seed0, tmp_path):
+    save_reconcile(on_dask(seed0), tmp_path)
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     settings = _settings(page)
     assert ("<td class='k'>computed on</td><td class=''>Dask: 2 workers, 8 partitions "
@@ -191,14 +176,14 @@ def test_a_run_computed_on_dask_says_where_in_its_settings(seed0, tmp_path):
     assert "href=" not in page and "<a " not in page  # still links to nothing
     assert "dashboard http" not in page  # not the mapping dumped as one setting
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["params"]["dask"] == DASK
+    assert summary["params"]["dask"] == ON_DASK
 
     plain = _settings(reconcile_html(seed0))
     assert "computed on" not in plain and "Dask" not in plain
 
 
-def test_the_report_redacts_passwords_in_the_dask_addresses(seed0, tmp_path):
-    secret = _on_dask(seed0, scheduler="tls://nexus:s3cret@sched.example:8786",
+def test_the_report_redacts_passwords_in_the_dask_addresses(on_dask, seed0, tmp_path):
+    secret = on_dask(seed0, scheduler="tls://nexus:s3cret@sched.example:8786",
                       dashboard="https://dask.example/status?token=t0ken&x=<b>")
     save_reconcile(secret, tmp_path)
     for name in ("report.html", "summary.json"):
@@ -210,7 +195,7 @@ def test_the_report_redacts_passwords_in_the_dask_addresses(seed0, tmp_path):
     assert secret.params["dask"]["scheduler"].endswith("s3cret@sched.example:8786")  # kept
 
 
-def test_a_dask_entry_of_another_shape_is_a_clear_error(seed0):
+def test_a_dask_entry_of_another_shape_is_a_clear_error(on_dask, seed0):
     from nexus_lab.errors import SchemaError
 
     odd = dataclasses.replace(seed0, params={**seed0.params, "dask": "tcp://h:8786"})
@@ -218,4 +203,4 @@ def test_a_dask_entry_of_another_shape_is_a_clear_error(seed0):
                        r"scheduler \(an address\), workers and partitions"):
         reconcile_html(odd)
     with pytest.raises(SchemaError, match=r"params\['dask'\]\['workers'\] is '2'"):
-        reconcile_html(_on_dask(seed0, workers="2"))
+        reconcile_html(on_dask(seed0, workers="2"))

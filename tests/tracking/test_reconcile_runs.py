@@ -21,9 +21,6 @@ from nexus_lab.tracking import (
     reconcile_run_data,
 )
 
-DASK = {"scheduler": "tcp://127.0.0.1:40123", "workers": 2, "partitions": 8,
-        "dashboard": "http://127.0.0.1:8787/status"}
-
 
 @pytest.fixture(scope="module")
 def result(tables):
@@ -134,23 +131,11 @@ def test_unusable_store_is_a_clear_error_and_writes_nothing(result, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-folder"]
 
 
-@pytest.fixture(scope="module")
-def seed0():
-    """A real result on 300 rows (seed 0), of one machine."""
-    bank, ledger, _ = nx.datasets.synth_reconciliation(300, seed=0)
-    return nx.reconcile(bank, ledger, device="cpu")
-
-
-def _on_dask(result, **info):
-    """``result`` as the distributed reconciliation returns it: ``params["dask"]`` set."""
-    return dataclasses.replace(result, params={**result.params, "dask": {**DASK, **info}})
-
-
-def test_a_run_computed_on_dask_records_where_and_its_dashboard(seed0, tracking_uri,
+def test_a_run_computed_on_dask_records_where_and_its_dashboard(on_dask, seed0, tracking_uri,
                                                                  tmp_path):
     from mlflow import MlflowClient
 
-    done = export_reconcile(_on_dask(seed0), tmp_path / "out", source="test")
+    done = export_reconcile(on_dask(seed0), tmp_path / "out", source="test")
     run = MlflowClient(tracking_uri=tracking_uri).get_run(done.run_id)
     p, m, t = run.data.params, run.data.metrics, run.data.tags
     assert (p["dask_scheduler"], p["dask_workers"], p["dask_partitions"]) == (
@@ -161,17 +146,17 @@ def test_a_run_computed_on_dask_records_where_and_its_dashboard(seed0, tracking_
     assert p["device"] == "cpu" and m["rate"] == pytest.approx(seed0.rate, abs=1e-6)
 
     # a cluster without a dashboard: the facts, no tag
-    params, _ = reconcile_run_data(_on_dask(seed0, dashboard=None))
+    params, _ = reconcile_run_data(on_dask(seed0, dashboard=None))
     assert params["dask_workers"] == "2" and "dask" not in params
-    run_id = log_reconcile_run(_on_dask(seed0, dashboard=None), source="test")
+    run_id = log_reconcile_run(on_dask(seed0, dashboard=None), source="test")
     assert DASK_DASHBOARD_TAG not in MlflowClient(tracking_uri=tracking_uri).get_run(
         run_id).data.tags
 
 
-def test_passwords_in_the_dask_addresses_are_redacted(seed0, tracking_uri, tmp_path):
+def test_passwords_in_the_dask_addresses_are_redacted(on_dask, seed0, tracking_uri, tmp_path):
     from mlflow import MlflowClient
 
-    secret = _on_dask(seed0, scheduler="tls://nexus:s3cret@sched.example:8786",
+    secret = on_dask(seed0, scheduler="tls://nexus:s3cret@sched.example:8786",
                       dashboard="https://dask.example/status?token=t0ken")
     done = export_reconcile(secret, tmp_path / "out", source="test")
     client = MlflowClient(tracking_uri=tracking_uri)
@@ -185,10 +170,10 @@ def test_passwords_in_the_dask_addresses_are_redacted(seed0, tracking_uri, tmp_p
     assert not any("s3cret" in v or "t0ken" in v for v in logged)
 
 
-def test_a_dask_entry_of_another_shape_is_a_clear_error(seed0, tracking_uri):
+def test_a_dask_entry_of_another_shape_is_a_clear_error(on_dask, seed0, tracking_uri):
     odd = dataclasses.replace(seed0, params={**seed0.params, "dask": ["tcp://h:8786", 2]})
     with pytest.raises(NexusError, match=r"params\['dask'\] is a list, not a mapping: it "
                        r"must be the mapping nexus_lab.scale.reconcile keeps"):
         reconcile_run_data(odd)
     with pytest.raises(NexusError, match=r"params\['dask'\]\['partitions'\] is 8.5"):
-        log_reconcile_run(_on_dask(seed0, partitions=8.5))
+        log_reconcile_run(on_dask(seed0, partitions=8.5))
