@@ -364,3 +364,14 @@ def test_examine_notebook_records_the_battery_and_signs_the_workpaper(tmp_path, 
     assert sum("<svg" in h for h in html) >= len(summary["records"]) - 1  # each test's plot
     text = text_outputs(done)
     assert "verified: True" in text and "reproduced: benford_first" in text
+
+
+def test_scale_notebook_reconciles_on_a_local_cluster_as_one_machine(tmp_path):
+    """11_scale on the bundled sample: the result says where it ran, with the dashboard,
+    and equals the single-machine reconciliation (the notebook checks it)."""
+    nb = execute(NOTEBOOKS / "11_scale.ipynb", tmp_path, {"workers": 2})
+    html = "".join(html_outputs(nb))
+    assert "Computed on Dask: 2 workers" in html and "Dask dashboard" in html
+    text = text_outputs(nb)
+    assert "Dask dashboard: http" in text
+    assert "equal to one machine:" in text
