@@ -648,7 +648,6 @@ def _exact_in_shards(b: Side, lg: Side, shards: Shards, shard_b: np.ndarray,
     # each bank row's pairs come from its one shard, in their order: a stable sort by
     # bank row gives the whole tables' order
     by_row = np.argsort(i, kind="stable")
-    lv = lv.reshape(-1, 5) if lv.size == 0 else lv
     return i[by_row], j[by_row], lv[by_row], sim[by_row]
 
 
