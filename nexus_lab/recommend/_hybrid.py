@@ -71,9 +71,9 @@ def _measured_k(frame: pd.DataFrame, k: int) -> int:
     """``k``, or the number of items when there are fewer (said once, as a warning)."""
     n_items = int(frame["item_id"].nunique()) if "item_id" in frame else k
     if k > n_items:
-        log.warning("k=%d but the interactions hold only %d items: validation lists are "
-                    "measured at %d items (pass k=%d or fewer to say so)", k, n_items,
-                    n_items, n_items)
+        log.warning("lists of %d items were asked for, but the interactions hold only %d "
+                    "items: the validation lists are measured at %d (ask for %d or fewer to "
+                    "measure what is asked)", k, n_items, n_items, n_items)
         return n_items
     return k
 

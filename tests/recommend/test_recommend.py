@@ -334,14 +334,14 @@ def test_fewer_items_than_k_are_measured_at_what_there_is(caplog):
     data = _few_items()
     with caplog.at_level("WARNING", logger="nexus_lab"):
         model = rec.Hybrid(k=10, random_state=0, device="cpu").fit(data)
-    assert "k=10 but the interactions hold only 6 items" in caplog.text
+    assert "lists of 10 items were asked for, but the interactions hold only 6 items" in caplog.text
     recs = model.recommend([0, 1, 2], k=10, exclude_seen=False)
     assert recs.groupby("user_id").size().tolist() == [6, 6, 6]
     caplog.clear()
     with caplog.at_level("WARNING", logger="nexus_lab"):
         best, table = rec.tune([rec.ALS(factors=2, device="cpu")], data, k=10)
     assert len(best.recommend([0], k=10, exclude_seen=False)) == 6
-    assert "k=10 but the interactions hold only 6 items" in caplog.text
+    assert "lists of 10 items were asked for, but the interactions hold only 6 items" in caplog.text
     assert np.isfinite(table["ndcg"]).all()
 
 
