@@ -87,6 +87,17 @@ def test_reconcile_on_a_local_cluster_writes_and_keeps_the_same_result(tmp_path,
     assert run["params"]["dask"]["partitions"] >= 4
     kept = store.read("reconciliation_matches")
     assert len(kept) == len(pd.read_csv(checkout / "one" / "matches.csv")) > 1_000
+    # its MLflow run carries the dashboard's link, which the JupyterLab sidebar shows
+    from mlflow import MlflowClient
+
+    from nexus_lab.tracking import DASK_DASHBOARD_TAG
+
+    mlflow = MlflowClient(f"sqlite:///{(checkout / 'experiments' / 'mlflow.db').as_posix()}")
+    runs = mlflow.search_runs([mlflow.get_experiment_by_name("nexus-reconcile").experiment_id])
+    on_dask = [r for r in runs if r.data.params.get("dask_workers") == "2"]
+    assert len(runs) == 2 and len(on_dask) == 1
+    assert on_dask[0].data.tags[DASK_DASHBOARD_TAG].startswith("http://")
+    assert run["mlflow_run_id"] == on_dask[0].info.run_id
 
     proc = cli("reconcile", "bank.csv", "ledger.csv", "--out", "none", "--workers", "0",
                cwd=checkout, home=home)
