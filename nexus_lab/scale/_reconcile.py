@@ -34,7 +34,7 @@ from __future__ import annotations
 import glob
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -105,8 +105,9 @@ def reconcile(bank: Any, ledger: Any, client: Any = None, *, scheduler: str | No
         raise SchemaError(f"scale.reconcile takes no {', '.join(unknown)}; give what "
                           f"nexus_lab.reconcile takes: {', '.join(sorted(allowed))}")
     with cluster(client, scheduler=scheduler, workers=workers) as c:
-        frames = [_frame(c, data, name, progress) for data, name in
-                  ((bank, "bank"), (ledger, "ledger"))]
+        columns = reconcile_kwargs.get("columns")
+        frames = [_frame(c, data, name, progress, _columns_of(columns, name))
+                  for data, name in ((bank, "bank"), (ledger, "ledger"))]
         nbytes = sum(int(f.memory_usage(deep=True).sum()) for f in frames
                      if isinstance(f, pd.DataFrame))
         count = n_partitions(nbytes, c, at_least=2 * workers_of(c))
@@ -137,7 +138,20 @@ class _DaskShards:
         return gather(self.client, futures, progress=self.progress, label=label)
 
 
-def _frame(client: Any, data: Any, name: str, progress: bool | None) -> Any:
+def _columns_of(columns: Any, name: str) -> dict[str, str]:
+    """The column names ``columns=`` gives for table ``name`` (one mapping for both, or
+    ``{"bank": {...}, "ledger": {...}}``): files are read with them, as the CLI reads
+    them (ids and money columns kept as written)."""
+    if not isinstance(columns, Mapping):
+        return {}
+    if set(columns) <= {"bank", "ledger"} and all(isinstance(v, Mapping)
+                                                  for v in columns.values()):
+        return {str(k): str(v) for k, v in (columns.get(name) or {}).items()}
+    return {str(k): str(v) for k, v in columns.items() if isinstance(v, str)}
+
+
+def _frame(client: Any, data: Any, name: str, progress: bool | None,
+           columns: dict[str, str]) -> Any:
     """A table as the engine takes it: frames as they are, the rest read on the cluster."""
     import dask.dataframe as dd
 
@@ -150,8 +164,9 @@ def _frame(client: Any, data: Any, name: str, progress: bool | None) -> Any:
     path = os.fspath(data)
     pieces = _pieces(path, name)
     if pieces is None:
-        return read_table(path, name=name)
-    parts = gather(client, client.map(read_table, pieces, name=name, pure=False),
+        return read_table(path, name=name, columns=columns)
+    parts = gather(client, client.map(read_table, pieces, name=name, columns=columns,
+                                      pure=False),
                    progress=progress, label=f"reconcile: reading {name}")
     return pd.concat(parts, ignore_index=True)
 

@@ -71,6 +71,25 @@ def test_files_folders_globs_and_dask_frames(client, tmp_path):
     pd.testing.assert_frame_equal(got.matches, want.matches)
 
 
+def test_files_are_read_with_the_column_names_given(client, tmp_path):
+    """A CSV with its own headings and ids written with leading zeros: read with the
+    mapping given, as the CLI reads it, the same result as those rows read at once."""
+    from nexus_lab.files import read_table
+
+    bank, ledger, _ = nx.datasets.synth_reconciliation(2_000, seed=5)
+    names = {"transaction_id": "Ref No", "amount": "Amt", "date": "Posted"}
+    mine = bank.rename(columns=names)
+    mine["Ref No"] = [f"{n:07d}" for n in range(len(mine))]
+    mine.to_csv(tmp_path / "bank.csv", index=False)
+    columns = {"bank": names, "ledger": {}}
+    want = nx.reconcile(read_table(tmp_path / "bank.csv", name="bank", columns=names), ledger,
+                        columns=columns, device="cpu")
+    assert want.matches["bank_id"].str.startswith("0").all()  # ids as written
+    got = scale.reconcile(tmp_path / "bank.csv", ledger, client, columns=columns,
+                          device="cpu", progress=False)
+    assert_same(got, want)
+
+
 def test_bad_input_is_refused_with_what_to_give(client, tmp_path):
     bank, ledger, _ = nx.datasets.synth_reconciliation(300, seed=0)
     with pytest.raises(SchemaError, match="takes no window"):
