@@ -32,6 +32,7 @@ Dask dashboard's link, shown in its notebook view, its report and its MLflow run
 from __future__ import annotations
 
 import glob
+import inspect
 import os
 import warnings
 from collections.abc import Callable, Mapping
@@ -98,8 +99,8 @@ def reconcile(bank: Any, ledger: Any, client: Any = None, *, scheduler: str | No
     """
     from nexus_lab.reconcile import reconcile as one_machine
 
-    allowed = {"amount_tolerance", "date_window", "device", "columns", "sign", "decimal",
-               "dayfirst"}
+    # what the engine takes, less the tables and the shards this call gives it
+    allowed = set(inspect.signature(one_machine).parameters) - {"bank", "ledger", "shards"}
     unknown = sorted(set(reconcile_kwargs) - allowed)
     if unknown:
         raise SchemaError(f"scale.reconcile takes no {', '.join(unknown)}; give what "
