@@ -15,6 +15,13 @@ one run, with the results checked equal.
   engine holds them). Reported as above, with the seconds per stage of each run (where
   the time goes: the tiers the client runs alone bound the speed-up).
 
+* ``ceiling``: what two processes of this machine give at all on this work: one
+  single-machine ``nx.reconcile`` of ``--ceiling-rows`` alone, then two of them at once
+  in two processes (no Dask, nothing shared, no serial part). Two at once finish
+  ``2 * alone / together`` times the work of one: the most any two workers could reach
+  over one on these kernels (sorts and look-ups over arrays larger than the caches,
+  bound by memory more than by the cores).
+
 The clusters are started before the clock starts (a cluster is started once and serves
 many jobs); each timed call includes reading the data, shipping the detector, scoring
 and gathering the scores to the client.
@@ -23,6 +30,7 @@ Usage::
 
     python experiments/bench_scale.py --only reconcile --reconcile-rows 2000000
     python experiments/bench_scale.py --only score_fraud --fraud-rows 10000000
+    python experiments/bench_scale.py --only ceiling --ceiling-rows 1000000
 """
 
 from __future__ import annotations
@@ -146,6 +154,43 @@ def bench_reconcile(args: argparse.Namespace) -> dict:
     return _ratios(out)
 
 
+def _reconcile_once(rows: int, seed: int, profile: str, start) -> float:
+    """Seconds of one single-machine reconciliation, started when every process has made
+    its tables (``start``: a barrier of them all)."""
+    import nexus_lab as nx
+
+    bank, ledger, _ = nx.datasets.synth_reconciliation(rows, seed=seed, profile=profile)
+    nx.reconcile(*nx.datasets.synth_reconciliation(2_000, seed=1, profile=profile)[:2],
+                 device="cpu")
+    start.wait()
+    t = time.perf_counter()
+    nx.reconcile(bank, ledger, device="cpu")
+    return time.perf_counter() - t
+
+
+def bench_ceiling(args: argparse.Namespace) -> dict:
+    """One reconciliation alone, then two at once in two processes of one thread each."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    from nexus_lab.config import environ
+
+    ctx = mp.get_context("spawn")
+    out: dict = {"rows": args.ceiling_rows, "profile": args.profile}
+    with environ({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                  "OPENBLAS_NUM_THREADS": "1"}):
+        for n in (1, 2):
+            with ctx.Manager() as manager, ProcessPoolExecutor(n, mp_context=ctx) as pool:
+                start = manager.Barrier(n)
+                runs = [pool.submit(_reconcile_once, args.ceiling_rows, args.seed + k,
+                                    args.profile, start) for k in range(n)]
+                out[f"seconds_{n}_at_once"] = [round(r.result(), 2) for r in runs]
+            print(out, flush=True)
+    alone, together = out["seconds_1_at_once"][0], max(out["seconds_2_at_once"])
+    out["throughput_2_over_1"] = round(2 * alone / together, 3)
+    return out
+
+
 def _ratios(out: dict) -> dict:
     runs = {r["workers"]: r["seconds"] for r in out["runs"]}
     if 1 in runs:
@@ -158,8 +203,10 @@ def _ratios(out: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--only", choices=["reconcile", "score_fraud"], default=None,
-                    help="run one of the two benches (default: both)")
+    ap.add_argument("--only", choices=["reconcile", "score_fraud", "ceiling"], default=None,
+                    help="run one of the benches (default: all)")
+    ap.add_argument("--ceiling-rows", type=int, default=1_000_000,
+                    help="bank lines of each reconciliation of the ceiling")
     ap.add_argument("--reconcile-rows", type=int, default=2_000_000,
                     help="bank lines of the reconciliation (the ledger has about as many)")
     ap.add_argument("--profile", default="retail", help="the reconciliation's books")
@@ -178,6 +225,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.only in (None, "score_fraud"):
         with tempfile.TemporaryDirectory() as tmp:
             result["score_fraud"] = bench_fraud(args, Path(tmp))
+    if args.only in (None, "ceiling"):
+        result["ceiling"] = bench_ceiling(args)
     result["client_peak_rss_gb"] = round(_peak_rss_gb(), 2)
     print(json.dumps(result, indent=1), flush=True)
     if args.out:

@@ -11,9 +11,10 @@ ground truth.
 import sys
 import types
 
-from nexus_lab.reconcile._engine import ReconcileResult, Shards, reconcile
+from nexus_lab.reconcile._engine import ReconcileResult, reconcile
 from nexus_lab.reconcile._evaluate import evaluate
 from nexus_lab.reconcile._link import link
+from nexus_lab.reconcile._shards import Shards
 
 __all__ = ["ReconcileResult", "Shards", "evaluate", "link", "reconcile"]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,6 +59,7 @@ from nexus_lab.reconcile._scoring import (
     pair_levels,
     share_a_number,
 )
+from nexus_lab.reconcile._shards import Shards, over_rows
 from nexus_lab.reconcile._splits import Splits, find_listed, find_splits
 from nexus_lab.reconcile._windows import learn_window
 from nexus_lab.text import as_string_array
@@ -74,18 +75,6 @@ PAYMENT_RUN_DAYS = 60
 DEFAULT_TOLERANCE = (50.0, "5%")
 
 _DENSE = 8  # a bank row with more exact-amount candidates keeps only its counterparty's
-
-
-class Shards(Protocol):
-    """Where the exact-amount tier's shards run (``reconcile(shards=...)``): ``count`` shards,
-    ``share(value)`` a handle every shard's call may take as an argument, and ``map(fn,
-    items, **shared)`` the results of ``fn(*item, **shared)`` for every item, in order."""
-
-    count: int
-
-    def share(self, value: Any) -> Any: ...
-
-    def map(self, fn: Callable[..., Any], items: list[tuple], **shared: Any) -> list: ...
 
 
 @dataclass
@@ -263,12 +252,16 @@ def reconcile(
         by itself (a day above 12 does); otherwise such a column is refused. A mapping
         gives one per table: ``{"bank": True, "ledger": False}``.
     shards : Shards, optional
-        Where the exact-amount tier runs in parts (:func:`nexus_lab.scale.reconcile`
-        passes its Dask cluster). Every candidate pair of that tier has one amount on
-        both sides, so rows are sharded by a hash of their amount: each shard finds its
+        Where the work runs in parts (:func:`nexus_lab.scale.reconcile` passes its Dask
+        cluster). Every candidate pair of the exact-amount tier has one amount on both
+        sides, so its rows are sharded by a hash of their amount: each shard finds its
         pairs and their comparison levels, the model is fitted on all of them here (in
         the order one machine makes them), and each shard's connected groups are
-        assigned with the whole problem's costs. The result is the same without.
+        assigned with the whole problem's costs. The later tiers' searches (settlement
+        runs, batch payments and installments, plans, amounts within tolerance) are
+        each row's own: the open rows are cut into parts that search among all the
+        other side's open rows, and what couples them (claims on one row, the odds of a
+        split, the fees, the model) is settled here. The result is the same without.
 
     Returns
     -------
@@ -302,12 +295,14 @@ def reconcile(
             raise SchemaError("date_window must be a whole number of days, e.g. date_window=7")
     dev = resolve_device(device)
     bank_map, ledger_map = split_columns(columns)
-    count = getattr(shards, "count", None)
-    if shards is not None and (isinstance(count, bool) or not isinstance(count, int)
-                               or count < 1 or not callable(getattr(shards, "map", None))):
+    if shards is not None and not (
+            all(_whole(getattr(shards, k, None)) for k in ("count", "workers"))
+            and callable(getattr(shards, "map", None))
+            and callable(getattr(shards, "share", None))):
         raise SchemaError(f"shards={shards!r}: give an object with count (a whole number of "
-                          "shards, at least 1), share() and map(), as "
-                          "nexus_lab.scale.reconcile does, or leave it out")
+                          "shards, at least 1), workers (how many run at once, at least 1), "
+                          "share() and map(), as nexus_lab.scale.reconcile does, or leave it "
+                          "out")
 
     # the two sides are independent and their text work (Arrow) releases the GIL; each
     # side hands its references to a spare worker, so four threads share two cores
@@ -340,6 +335,8 @@ def reconcile(
     kb = composite((b.part, span_part), (b.cents - cmin, span_cents), (b.day - dmin, span_day))
     kl = composite((lg.part, span_part), (lg.cents - cmin, span_cents), (lg.day - dmin, span_day))
     spans = (cmin, span_cents), (dmin, span_day)
+    # what the shards read: the sides' arrays, not their frames (text, slow to ship)
+    tb, tl = (b, lg) if shards is None else (b.frameless(), lg.frameless())
     if shards is None:
         i1, j1 = _exact_candidates(b, lg, kb, kl, window, *spans)
         timings["candidates"] = time.perf_counter() - t
@@ -350,7 +347,7 @@ def reconcile(
         scorer = Scorer(b, lg, dev, tolerance, window)
         shard_b, shard_l = _amount_shard(b.cents, shards.count), _amount_shard(
             lg.cents, shards.count)
-        i1, j1, lv1, sim1 = _exact_in_shards(b, lg, shards, shard_b, shard_l, window,
+        i1, j1, lv1, sim1 = _exact_in_shards(tb, tl, shards, shard_b, shard_l, window,
                                              spans, tolerance, scorer)
         timings["candidates"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -383,7 +380,7 @@ def reconcile(
     # channel column; runs of a counterparty's lines are looked for after the splits)
     groups = run_groups(lg.frame, lg.keys[0])
     horizon = max(window, PAYMENT_RUN_DAYS)
-    runs = [_settlement_runs(b, lg, groups, open_b, open_l, horizon=horizon)
+    runs = [_settlement_runs(b, lg, groups, open_b, open_l, horizon=horizon, shards=shards)
             if groups.names is not None else Splits.empty()]
     close_rows(open_b, open_l, runs[0], one_is_bank=True)
     batch, inst = [listed, runs[0]], []
@@ -395,7 +392,7 @@ def reconcile(
             one_b, np.flatnonzero(open_l), cents_one=b.cents, cents_many=lg.cents,
             key_one=b.keys, key_many=lg.keys, day_one=b.day, day_many=lg.day,
             before=max(window, PAYMENT_RUN_DAYS), after=2, device=dev,
-            similarity=scorer.similarity, odds=odds_b,
+            similarity=scorer.names(), odds=odds_b, shards=shards,
         )
         odds_b = odds_b if odds_b is not None else found.odds
         close_rows(open_b, open_l, found, one_is_bank=True)
@@ -405,7 +402,7 @@ def reconcile(
             one_l[open_l[one_l]], np.flatnonzero(open_b), cents_one=lg.cents,
             cents_many=b.cents, key_one=lg.keys, key_many=b.keys, day_one=lg.day,
             day_many=b.day, before=2, after=window, device=dev,
-            similarity=lambda one, many: scorer.similarity(many, one), odds=odds_i,
+            similarity=scorer.names(ledger_first=True), odds=odds_i, shards=shards,
         )
         odds_i = odds_i if odds_i is not None else found_i.odds
         close_rows(open_b, open_l, found_i, one_is_bank=False)
@@ -417,23 +414,32 @@ def reconcile(
         one_b = _still_open(batch, was_l & ~open_l, open_b)
         one_l = _still_open(inst, was_b & ~open_b, open_l)
     if groups.names is None:
-        runs.append(_settlement_runs(b, lg, groups, open_b, open_l, horizon=horizon))
+        runs.append(_settlement_runs(b, lg, groups, open_b, open_l, horizon=horizon,
+                                     shards=shards))
         close_rows(open_b, open_l, runs[-1], one_is_bank=True)
         batch.append(runs[-1])
     # installment plans over months: equal parts at a regular period, found by their shape
     plans = find_plans(np.flatnonzero(open_l), np.flatnonzero(open_b), cents_l=lg.cents,
                        cents_b=b.cents, party_l=lg.keys[0], party_b=b.keys[0], day_l=lg.day,
-                       day_b=b.day, word_l=lg.keys[1], word_b=b.keys[1])
+                       day_b=b.day, word_l=lg.keys[1], word_b=b.keys[1], shards=shards)
     close_rows(open_b, open_l, plans, one_is_bank=False)
     batch, inst = Splits.concat(batch), Splits.concat([*inst, plans])
     timings["splits"] = time.perf_counter() - t
 
     # amounts within tolerance, same counterparty, among the rows still open
     t = time.perf_counter()
-    i2, j2 = _tolerance_candidates(b, lg, open_b, open_l, tolerance, window, dmin,
-                                   span_day)
+    found = over_rows(shards, _tolerance_candidates, np.flatnonzero(open_b), b=tb, lg=tl,
+                      ol=np.flatnonzero(open_l), tolerance=tolerance, window=window,
+                      dmin=dmin, span_day=span_day)
+    i2, j2 = (np.concatenate([f[k] for f in found]) for k in (0, 1))
     scorer.learn_fees(i2, j2)
-    lv2, sim2 = scorer.levels(i2, j2)
+    if shards is None:
+        lv2, sim2 = scorer.levels(i2, j2)
+    else:  # per pair: in parts of the pairs
+        found = over_rows(shards, _levels_part, np.arange(len(i2)), i=i2, j=j2, b=tb, lg=tl,
+                          tolerance=tolerance, fees=scorer.fees, window=window,
+                          names=scorer.names())
+        lv2, sim2 = (np.concatenate([f[k] for f in found]) for k in (0, 1))
     scorer.fit_amount(lv2, int(pick1.sum()))
     w2 = scorer.weights(lv2, i2, j2)
     tie2 = np.abs(b.event[i2] - lg.day[j2])
@@ -501,6 +507,11 @@ def reconcile(
 
 
 # ----------------------------------------------------------------------------- inputs
+
+def _whole(n: object) -> bool:
+    """Whether ``n`` is a whole number of at least 1 (not a flag)."""
+    return isinstance(n, int) and not isinstance(n, bool) and n >= 1
+
 
 def _exact_candidates(b, lg, kb, kl, window, cents_span, day_span):
     """Pairs of one amount within the date window, by bank row then ledger key.
@@ -604,11 +615,6 @@ def _rows_of(side: Side, rows: np.ndarray) -> Side:
         ref=side.ref[rows], nums=side.nums[rows], event=side.event[rows], _alike=None)
 
 
-def _without_frame(side: Side) -> Side:
-    """``side`` as a shard reads it: without its frame and ids (text, slow to ship)."""
-    return replace(side, frame=None, ids=None, _alike=None)
-
-
 def _exact_shard(rows_b: np.ndarray, rows_l: np.ndarray, *, b: Side, lg: Side, window: int,
                  spans: tuple, tolerance: Any, device: str) -> tuple:
     """One shard of the exact-amount tier: its candidate pairs (whole-table row numbers),
@@ -639,8 +645,8 @@ def _exact_in_shards(b: Side, lg: Side, shards: Shards, shard_b: np.ndarray,
     cut_l = np.searchsorted(shard_l[by_l], np.arange(shards.count + 1))
     items = [(by_b[cut_b[s]:cut_b[s + 1]], by_l[cut_l[s]:cut_l[s + 1]])
              for s in range(shards.count)]
-    found = shards.map(_exact_shard, items, b=shards.share(_without_frame(b)),
-                       lg=shards.share(_without_frame(lg)), window=window, spans=spans,
+    found = shards.map(_exact_shard, items, b=shards.share(b), lg=shards.share(lg),
+                       window=window, spans=spans,
                        tolerance=tolerance, device=str(scorer.device))
     i, j, lv, sim = (np.concatenate([f[k] for f in found]) for k in range(4))
     for f in found:
@@ -667,6 +673,15 @@ def _assign_in_shards(i: np.ndarray, j: np.ndarray, weight: np.ndarray, tie: np.
     for p, hit in zip(parts, hits):
         chosen[rest[p[hit]]] = True
     return chosen
+
+
+def _levels_part(rows: np.ndarray, *, i: np.ndarray, j: np.ndarray, b: Side, lg: Side,
+                 tolerance: Any, fees: np.ndarray, window: int, names: Any) -> tuple:
+    """The comparison levels and name similarities of the pairs ``rows`` of ``(i, j)``."""
+    i, j = i[rows], j[rows]
+    return pair_levels(b, lg, i, j, window=window,
+                       amount=amount_levels(b.cents[i], lg.cents[j], tolerance, fees),
+                       similarity=names)
 
 
 def _unmatched(b, lg, open_b, open_l, window, dmin, span_day):
@@ -697,7 +712,7 @@ _KEEP = 16  # per bank row in all: the nearest amounts
 
 
 def _settlement_runs(b: Side, lg: Side, groups: RunGroups, open_b: np.ndarray,
-                     open_l: np.ndarray, *, horizon: int) -> Splits:
+                     open_l: np.ndarray, *, horizon: int, shards: Shards | None) -> Splits:
     """The settlement runs (``_runs``) among the open rows."""
     one, many = np.flatnonzero(open_b), np.flatnonzero(open_l)
     text_l = as_string_array(lg.frame["description"])
@@ -707,20 +722,21 @@ def _settlement_runs(b: Side, lg: Side, groups: RunGroups, open_b: np.ndarray,
     pb, pg = run_pairs(one, many, groups, text_one=as_string_array(b.frame["description"]),
                        text_many=text_l, day_one=b.day, day_many=lg.day, party_one=b.keys[0])
     return find_runs(pb, pg, many, groups, cents_one=b.cents, cents_many=lg.cents,
-                     day_one=b.day, day_many=lg.day, horizon=horizon)
+                     day_one=b.day, day_many=lg.day, horizon=horizon, shards=shards)
 
 
-def _tolerance_candidates(b, lg, open_b, open_l, tolerance, window, dmin, span_day):
-    """Open pairs of one counterparty within the date window and amount tolerance.
+def _tolerance_candidates(ob, *, b, lg, ol, tolerance, window, dmin, span_day):
+    """Pairs of open bank rows ``ob`` and open ledger rows ``ol`` of one counterparty
+    within the date window and amount tolerance, by bank row (each row's are its own:
+    ``ob`` may be a part of the open rows).
 
     Per bank row, day of lag and key, only the ``_NEAREST`` ledger amounts on either
     side of its own are looked at, and ``_KEEP`` in all are kept (the nearest amounts):
     a busy counterparty (a toll road with thousands of open rows a day) would otherwise
     pair every open row with every other.
     """
-    if not (tolerance.cents > 0 or tolerance.share > 0) or not open_b.any() or not open_l.any():
+    if not (tolerance.cents > 0 or tolerance.share > 0) or not len(ob) or not len(ol):
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    ob, ol = np.flatnonzero(open_b), np.flatnonzero(open_l)
     tol_b = tolerance.of(b.cents[ob])  # per bank row: the larger of amount and share
     top = int(tol_b.max())
     cmin = int(min(b.cents[ob].min(), lg.cents[ol].min())) - top - 1

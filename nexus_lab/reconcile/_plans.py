@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from nexus_lab.reconcile._blocking import composite, expand_ranges, search_sorted
+from nexus_lab.reconcile._shards import Shards, over_rows
 from nexus_lab.reconcile._splits import Splits, _settle
 
 __all__ = ["find_plans"]
@@ -30,7 +31,7 @@ def find_plans(ledger_rows: np.ndarray, bank_rows: np.ndarray, *, cents_l: np.nd
                cents_b: np.ndarray, party_l: np.ndarray, party_b: np.ndarray,
                day_l: np.ndarray, day_b: np.ndarray, horizon: int = 400, lead: int = 2,
                min_parts: int = 2, max_parts: int = 12, word_l: np.ndarray | None = None,
-               word_b: np.ndarray | None = None) -> Splits:
+               word_b: np.ndarray | None = None, shards: Shards | None = None) -> Splits:
     """Installment plans among open rows (``one`` = ledger rows, ``many`` = bank rows).
 
     Plans of the ledger line's own counterparty (``party_*``) are looked for first, then
@@ -38,7 +39,8 @@ def find_plans(ledger_rows: np.ndarray, bank_rows: np.ndarray, *, cents_l: np.nd
     share that. Then, from three parts up, plans paid through someone else (a
     buy-now-pay-later lender): the parts share a bank key of their own (``word_b``, or
     ``party_b``) that no ledger line has, and their amounts and regular period alone make
-    them a plan.
+    them a plan. With ``shards``, the ledger lines' plans are looked for in parts
+    (:func:`~nexus_lab.reconcile._shards.over_rows`) and settled here: the same plans.
 
     Examples
     --------
@@ -66,23 +68,45 @@ def find_plans(ledger_rows: np.ndarray, bank_rows: np.ndarray, *, cents_l: np.nd
         plans = _find_plans(ledger_rows[~taken_l[ledger_rows]], bank_rows[~taken_b[bank_rows]],
                             cents_l=cents_l, cents_b=cents_b, party_l=key_l, party_b=key_b,
                             day_l=day_l, day_b=day_b, horizon=horizon, lead=lead,
-                            min_parts=least, max_parts=max_parts, group_b=group_b)
+                            min_parts=least, max_parts=max_parts, group_b=group_b,
+                            shards=shards)
         taken_l[plans.one] = True
         taken_b[plans.many[plans.many >= 0]] = True
         found.append(plans)
     return Splits.concat(found)
 
 
-def _find_plans(ledger_rows, bank_rows, *, cents_l, cents_b, party_l, party_b, day_l, day_b,
-                horizon, lead, min_parts, max_parts, group_b=None) -> Splits:
+def _find_plans(ledger_rows, bank_rows, *, cents_l, cents_b, max_parts, shards=None,
+                **kw) -> Splits:
     """Plans whose parts are looked up by (party, amount, day); with ``group_b``, the parts
-    of one plan must also share their ``group_b`` value (their own counterparty)."""
+    of one plan must also share their ``group_b`` value (their own counterparty). A bank
+    line pays one plan and a ledger line takes one plan."""
+    found = over_rows(shards, _plan_claims, ledger_rows, bank_rows=bank_rows, cents_l=cents_l,
+                      cents_b=cents_b, max_parts=max_parts, **kw)
+    one, members, pk = (np.concatenate([f[k] for f in found]) for k in range(3))
+    if len(one) == 0:
+        return Splits.empty(max_parts)
+    confidence = np.where(pk >= 3, 0.97, 0.9)
+    # (the ledger row joins the claim, numbered after the bank rows); more parts first:
+    # 12 monthly parts explain more than 2 of them could by chance
+    claims = np.c_[members, len(cents_b) + one]
+    accepted = _settle(claims, confidence + pk * 1e-3)
+    ones = np.ones(int(accepted.sum()), np.int64)
+    return Splits(one[accepted], members[accepted], pk[accepted], confidence[accepted],
+                  ones, ones)
+
+
+def _plan_claims(ledger_rows, *, bank_rows, cents_l, cents_b, party_l, party_b, day_l, day_b,
+                 horizon, lead, min_parts, max_parts, group_b=None) -> tuple:
+    """The plan each of ``ledger_rows`` may claim, before claims are settled: its ledger
+    row, its parts (bank rows, -1 padded) and their number, in ledger-row order."""
     width = max_parts
+    none = (np.zeros(0, np.int64), np.zeros((0, width), np.int64), np.zeros(0, np.int64))
     lo, bo = ledger_rows[party_l[ledger_rows] >= 0], bank_rows[party_b[bank_rows] >= 0]
     if group_b is not None:
         bo = bo[group_b[bo] >= 0]
     if len(lo) == 0 or len(bo) < min_parts:
-        return Splits.empty(width)
+        return none
     cmin = int(min(np.abs(cents_b[bo]).min(), 0)) - 1
     span_c = int(np.abs(cents_b[bo]).max()) - cmin + 2
     dmin = int(min(day_b[bo].min(), day_l[lo].min())) - lead - 1
@@ -120,13 +144,13 @@ def _find_plans(ledger_rows, bank_rows, *, cents_l, cents_b, party_l, party_b, d
             ks.append(np.full(len(r), k, np.int64))
             rest_flag.append(np.full(len(r), is_rest))
     if not li:
-        return Splits.empty(width)
+        return none
     li, bi, ks, rf = (np.concatenate(x) for x in (li, bi, ks, rest_flag))
     # per (ledger line, k): the earliest plain parts and the earliest part with the rest
     sign = np.sign(cents_l[lo[li]]) == np.sign(cents_b[bi])
     li, bi, ks, rf = li[sign], bi[sign], ks[sign], rf[sign]
     if len(li) == 0:
-        return Splits.empty(width)
+        return none
     need = np.where(rf, 1, ks - (total[li] - (total[li] // ks) * ks > 0))
     owner = np.zeros(len(bi), np.int64) if group_b is None else group_b[bi]
     srt = np.lexsort((day_b[bi], rf, owner, ks, li))
@@ -157,16 +181,4 @@ def _find_plans(ledger_rows, bank_rows, *, cents_l, cents_b, party_l, party_b, d
     gmin = np.where(real_gap, gaps, np.iinfo(np.int64).max).min(1)
     gmax = np.where(real_gap, gaps, np.iinfo(np.int64).min).max(1)
     keep = (count == pk) & (gmin >= _MIN_GAP) & (gmax - gmin <= _GAP_SPREAD)
-    if not keep.any():
-        return Splits.empty(width)
-    plans, members, pk = plans[keep], members[keep], pk[keep]
-    one = lo[plans // (max_parts + 1)]
-    confidence = np.where(pk >= 3, 0.97, 0.9)
-    # a bank line pays one plan and a ledger line takes one plan (its ledger row joins the
-    # claim, numbered after the bank rows); more parts first: 12 monthly parts explain
-    # more than 2 of them could by chance
-    claims = np.c_[members, len(cents_b) + one]
-    accepted = _settle(claims, confidence + pk * 1e-3)
-    ones = np.ones(int(accepted.sum()), np.int64)
-    return Splits(one[accepted], members[accepted], pk[accepted], confidence[accepted],
-                  ones, ones)
+    return lo[plans[keep] // (max_parts + 1)], members[keep], pk[keep]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -77,6 +77,16 @@ class Side:
 
     def __len__(self) -> int:
         return len(self.cents)
+
+    def frameless(self) -> Side:
+        """This side as a shard reads it: its arrays, without its frame and ids (text,
+        slow to ship)."""
+        return replace(self, frame=None, ids=None, _alike=None)
+
+    def names_only(self) -> Side:
+        """This side as a name comparison reads it: each row's name and the names."""
+        return replace(self, frame=None, ids=None, cents=None, day=None, part=None, keys=[],
+                       ref=None, nums=None, event=None, _alike=None, known_pairs=None)
 
     def alike(self) -> np.ndarray:
         """Per row, a class shared by the rows that read the same to the scorer (amount,

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from nexus_lab.reconcile._blocking import composite, expand_ranges, range_join, unique_ints
+from nexus_lab.reconcile._shards import Shards, over_rows
 from nexus_lab.reconcile._splits import Splits, _settle
 from nexus_lab.text import as_string_array
 
@@ -142,7 +143,7 @@ def run_pairs(one: np.ndarray, many: np.ndarray, groups: RunGroups, *, text_one:
 
 def find_runs(pb: np.ndarray, pg: np.ndarray, many: np.ndarray, groups: RunGroups, *,
               cents_one: np.ndarray, cents_many: np.ndarray, day_one: np.ndarray,
-              day_many: np.ndarray, horizon: int) -> Splits:
+              day_many: np.ndarray, horizon: int, shards: Shards | None = None) -> Splits:
     """Settlement runs of the candidate pairs (bank row ``pb``, group ``pg``).
 
     For each pair, a closing line (any open line of the group dated up to
@@ -151,7 +152,9 @@ def find_runs(pb: np.ndarray, pg: np.ndarray, many: np.ndarray, groups: RunGroup
     before the end, is looked up whose running total of the group's lines (the
     closing line's kind left out) makes the bank amount exact. A bank line with one
     such run (the runs with a closing line preferred) claims it; claims on the same
-    ledger lines are settled by confidence.
+    ledger lines are settled by confidence. With ``shards``, the bank lines' runs are
+    looked for in parts (a bank line's pairs in one part) and settled here: the same
+    runs.
 
     Examples
     --------
@@ -163,10 +166,39 @@ def find_runs(pb: np.ndarray, pg: np.ndarray, many: np.ndarray, groups: RunGroup
     >>> sorted(s.many[0, :s.size[0]].tolist())
     [0, 1, 2, 4]
     """
-    group, kind = groups.group, groups.kind
-    many = many[group[many] >= 0]
+    many = many[groups.group[many] >= 0]
     if len(pb) == 0 or len(many) == 0:
         return Splits.empty()
+    found = over_rows(shards, _run_claims, unique_ints(pb), pb=pb, pg=pg, many=many,
+                      group=groups.group, kind=groups.kind, cents_one=cents_one,
+                      cents_many=cents_many, day_one=day_one, day_many=day_many,
+                      horizon=horizon)
+    width = max(f[1].shape[1] for f in found)
+    bank, members, size, rank = (np.concatenate(
+        [np.pad(f[1], ((0, 0), (0, width - f[1].shape[1])), constant_values=-1) if k == 1
+         else f[k] for f in found]) for k in range(4))
+    if len(bank) == 0:
+        return Splits.empty()
+    order = np.argsort(rank, kind="stable")  # as one search finds them
+    bank, members, size = bank[order], members[order], size[order]
+    # exactness over whole days is what makes a run: the more lines, the surer
+    confidence = 1.0 - 0.5 ** size
+    accepted = _settle(members, confidence)
+    n = int(accepted.sum())
+    ones = np.ones(n, np.int64)
+    return Splits(bank[accepted], members[accepted], size[accepted],
+                  np.minimum(confidence[accepted], 0.99), ones, ones)
+
+
+def _run_claims(banks, *, pb, pg, many, group, kind, cents_one, cents_many, day_one, day_many,
+                horizon) -> tuple:
+    """The run each bank line of ``banks`` (a sorted part of the bank lines of the pairs
+    ``(pb, pg)``) may claim, before claims are settled: its bank line, members (ledger
+    rows, -1 padded), their number, and its rank among all the pairs' claims."""
+    none = (np.zeros(0, np.int64), np.zeros((0, 1), np.int64), np.zeros(0, np.int64),
+            np.zeros(0, np.int64))
+    sel = np.flatnonzero((pb >= banks[0]) & (pb <= banks[-1]))
+    n_pairs, pb, pg = len(pb), pb[sel], pg[sel]
     # open lines by (group, day); per (group, day): totals, and per kind
     order = np.lexsort((many, day_many[many], group[many]))
     rows = many[order]
@@ -248,7 +280,7 @@ def find_runs(pb: np.ndarray, pg: np.ndarray, many: np.ndarray, groups: RunGroup
     ok &= (lines[st] > 0) & (lines[e] > 0)  # a run starts and ends on days with its lines
     q, e, st = q[ok], e[ok], st[ok]
     if len(q) == 0:
-        return Splits.empty()
+        return none
     hp = p[q]  # the candidate pair of each hit
     # per bank line: the runs with a closing line first; a bank line with two different
     # best runs is ambiguous and claims nothing
@@ -262,7 +294,7 @@ def find_runs(pb: np.ndarray, pg: np.ndarray, many: np.ndarray, groups: RunGroup
     one = n_top[bank] == 1
     q, e, st, hp, bank = q[one], e[one], st[one], hp[one], bank[one]
     if len(q) == 0:
-        return Splits.empty()
+        return none
     # members: the group's lines on the run's days, the left-out kind excepted, and the
     # closing line
     lo = np.searchsorted(gd, composite((pg[hp], n_groups),
@@ -281,10 +313,6 @@ def find_runs(pb: np.ndarray, pg: np.ndarray, many: np.ndarray, groups: RunGroup
     width = int(size.max())
     members = np.full((len(q), width), -1, np.int64)
     members[h, np.arange(len(h)) - np.searchsorted(h, h)] = rows[posm]
-    # exactness over whole days is what makes a run: the more lines, the surer
-    confidence = 1.0 - 0.5 ** size
-    accepted = _settle(members, confidence)
-    n = int(accepted.sum())
-    ones = np.ones(n, np.int64)
-    return Splits(bank[accepted], members[accepted], size[accepted],
-                  np.minimum(confidence[accepted], 0.99), ones, ones)
+    # a bank line has one claim: the runs with a closing line come first, each by its pair
+    rank = np.where(f[q] >= 0, 0, n_pairs) + sel[hp]
+    return bank, members, size, rank

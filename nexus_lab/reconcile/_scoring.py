@@ -55,6 +55,7 @@ class Scorer:
             [b.known_pairs] if b.known_pairs is not None and len(b.known_pairs[0]) else []
         )
         self._counts_b: np.ndarray | None = None
+        self._names: dict[bool, NameSimilarity] = {}
         self.m_amount = _M_AMOUNT_PRIOR.copy()
         self.fees = np.zeros(0, np.int64)  # learned recurring differences (bank - ledger cents)
         self.date_labels = [_lag_label(lag) for lag in _lag_order(window)]
@@ -69,6 +70,17 @@ class Scorer:
         call) are looked up instead of compared again.
         """
         return cached_similarity(self.b, self.lg, i, j, self._compared, self.device)
+
+    def names(self, *, ledger_first: bool = False) -> NameSimilarity:
+        """:meth:`similarity` as a callable that travels to a shard (the names, not the
+        tables); with ``ledger_first``, it takes ledger rows first. One object per
+        direction."""
+        if ledger_first not in self._names:
+            if not self._names:
+                self._names_of = (self.b.names_only(), self.lg.names_only())
+            self._names[ledger_first] = NameSimilarity(*self._names_of, self._compared,
+                                                       self.device, ledger_first)
+        return self._names[ledger_first]
 
     def remember(self, compared: list[tuple[np.ndarray, np.ndarray]]) -> None:
         """Name pairs compared elsewhere (sorted codes and their similarities), to look
@@ -381,6 +393,23 @@ def monotone_ratio(m: np.ndarray, u: np.ndarray) -> np.ndarray:
             out[-1] = [out[-1][0] + last[0], out[-1][1] + last[1], out[-1][2] + last[2]]
     ratio = np.repeat([mb / ub for mb, ub, _ in out], [int(k) for _, _, k in out])
     return ratio * u
+
+
+class NameSimilarity:
+    """``similarity(i, j)``: the name similarity of bank rows ``i`` and ledger rows ``j``
+    (``ledger_first``: ledger rows ``i``, bank rows ``j``), with the name pairs compared
+    so far looked up (:func:`cached_similarity`). It holds the names only, so that it
+    travels to a shard."""
+
+    def __init__(self, b: Side, lg: Side, compared: list, device: torch.device,
+                 ledger_first: bool = False) -> None:
+        self.b, self.lg, self.compared, self.device = b, lg, compared, device
+        self.ledger_first = ledger_first
+
+    def __call__(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        if self.ledger_first:
+            i, j = j, i
+        return cached_similarity(self.b, self.lg, i, j, self.compared, self.device)
 
 
 def cached_similarity(b: Side, lg: Side, i: np.ndarray, j: np.ndarray,

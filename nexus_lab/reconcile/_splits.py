@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from nexus_lab.reconcile._blocking import composite, expand_ranges, search_sorted, unique_ints
+from nexus_lab.reconcile._shards import Shards, over_rows
 
 
 @dataclass
@@ -101,6 +102,7 @@ def find_splits(
     max_candidates: int = 10,
     chunk: int = 1024,
     odds: float | None = None,
+    shards: Shards | None = None,
 ) -> Splits:
     """Find "one = sum of many" groups among open rows.
 
@@ -129,6 +131,11 @@ def find_splits(
         Prior odds that a "one" row searched is a split. By default they are read from
         the search itself (the hits above those expected by chance); a later search
         over the rows an earlier one left passes the earlier odds on (``result.odds``).
+    shards : Shards, optional
+        Where the "one" rows' searches run in parts (``similarity`` travels with them, so
+        it must pickle: a :class:`~nexus_lab.reconcile._scoring.NameSimilarity` does);
+        the odds and the settling of claims are done here, on all the parts' claims, in
+        the order one search makes them: the same splits.
 
     Returns
     -------
@@ -136,6 +143,48 @@ def find_splits(
     """
     if len(one) == 0 or len(many) < min_items:
         return Splits.empty(max_items)
+    found = over_rows(shards, _split_claims, one, many=many, cents_one=cents_one,
+                      cents_many=cents_many, key_one=key_one, key_many=key_many,
+                      day_one=day_one, day_many=day_many, before=before, after=after,
+                      device=device, similarity=similarity, min_similarity=min_similarity,
+                      min_items=min_items, max_items=max_items, max_candidates=max_candidates,
+                      chunk=chunk)
+    # each part's claims are in "one" row order: the subsets' claims, then the whole runs'
+    claims = [_Claims.concat([f[k] for f in found]) for k in (0, 1)]
+    seen = tuple(np.concatenate([f[2][k] for f in found]) for k in (0, 1))
+    searched = np.concatenate([c.searched for c in claims])
+    hit = searched[:, 1] > 0
+    if not hit.any():
+        return Splits.empty(max_items, seen)
+    if odds is None:
+        owner = searched[:, 0].astype(np.int64)
+        odds = _split_odds(len(unique_ints(owner[hit])), len(unique_ints(owner)),
+                           float(searched[:, 2].sum()))
+    width = max(c.members.shape[1] for c in claims)
+    owners, members, size, false_hits, share, hits, tested = (np.concatenate(x) for x in zip(*(
+        (c.owners, np.pad(c.members, ((0, 0), (0, width - c.members.shape[1])),
+                          constant_values=-1), c.size, c.false_hits, c.share, c.hits, c.tested)
+        for c in claims)))
+    # P(the row is a split) = prior odds / (prior odds + chance hits): a coin flip or worse
+    # is left open. The confidence in the subset chosen shares that with the rival
+    # subsets as likely as it.
+    split = odds / (odds + false_hits)
+    confidence = split * share
+    sure = split > 0.5
+    owners, members, size, confidence, hits, tested = (
+        owners[sure], members[sure], size[sure], confidence[sure], hits[sure], tested[sure])
+    accepted = _settle(members, confidence)
+    return Splits(
+        owners[accepted], members[accepted], size[accepted], confidence[accepted],
+        hits[accepted], tested[accepted], seen, odds,
+    )
+
+
+def _split_claims(one, *, many, cents_one, cents_many, key_one, key_many, day_one, day_many,
+                  before, after, device, similarity, min_similarity, min_items, max_items,
+                  max_candidates, chunk) -> tuple:
+    """The searches of the "one" rows ``one`` (a part of them: each row's search is its
+    own): the subsets' claims, the whole runs' claims, and the pairs looked at."""
     span_day = int(max(day_one.max(), day_many.max()) - min(day_one.min(), day_many.min())) + 1
     dmin = int(min(day_one.min(), day_many.min())) - before - 1
     span_day += before + after + 2
@@ -189,39 +238,14 @@ def find_splits(
     else:
         rank_sim = np.zeros(len(pi), np.int64)
     seen = (np.concatenate([pi, whole_i]), np.concatenate([pj, whole_j]))
-    claims = [
+    return (
         _subset_claims(pi, pj, rank_sim, cents_one=cents_one, cents_many=cents_many,
                        day_one=day_one, day_many=day_many, device=device,
                        min_items=min_items, max_items=max_items,
                        max_candidates=max_candidates, chunk=chunk),
         _whole_claims(whole_i, whole_j, cents_one=cents_one, cents_many=cents_many,
                       day_many=day_many, min_items=min_items),
-    ]
-    searched = np.concatenate([c.searched for c in claims])
-    hit = searched[:, 1] > 0
-    if not hit.any():
-        return Splits.empty(max_items, seen)
-    if odds is None:
-        owner = searched[:, 0].astype(np.int64)
-        odds = _split_odds(len(unique_ints(owner[hit])), len(unique_ints(owner)),
-                           float(searched[:, 2].sum()))
-    width = max(c.members.shape[1] for c in claims)
-    owners, members, size, false_hits, share, hits, tested = (np.concatenate(x) for x in zip(*(
-        (c.owners, np.pad(c.members, ((0, 0), (0, width - c.members.shape[1])),
-                          constant_values=-1), c.size, c.false_hits, c.share, c.hits, c.tested)
-        for c in claims)))
-    # P(the row is a split) = prior odds / (prior odds + chance hits): a coin flip or worse
-    # is left open. The confidence in the subset chosen shares that with the rival
-    # subsets as likely as it.
-    split = odds / (odds + false_hits)
-    confidence = split * share
-    sure = split > 0.5
-    owners, members, size, confidence, hits, tested = (
-        owners[sure], members[sure], size[sure], confidence[sure], hits[sure], tested[sure])
-    accepted = _settle(members, confidence)
-    return Splits(
-        owners[accepted], members[accepted], size[accepted], confidence[accepted],
-        hits[accepted], tested[accepted], seen, odds,
+        seen,
     )
 
 
@@ -240,6 +264,19 @@ class _Claims:
     hits: np.ndarray
     tested: np.ndarray
     searched: np.ndarray
+
+    @classmethod
+    def concat(cls, parts: list[_Claims]) -> _Claims:
+        """The claims of several parts, in their order (members padded to one width)."""
+        if len(parts) == 1:
+            return parts[0]
+        width = max(p.members.shape[1] for p in parts)
+        return cls(*(
+            np.concatenate([np.pad(p.members, ((0, 0), (0, width - p.members.shape[1])),
+                                   constant_values=-1) if f == "members" else getattr(p, f)
+                            for p in parts])
+            for f in ("owners", "members", "size", "false_hits", "share", "hits", "tested",
+                      "searched")))
 
     @classmethod
     def none(cls, searched: np.ndarray | None = None, width: int = 1) -> _Claims:

@@ -7,11 +7,19 @@ and no pair crosses a shard (no halo is needed: a shard holds every row its pair
 reach, whatever their dates). Each shard, on a worker, finds its candidate pairs, their
 comparison levels and name similarities; the match weights are then learned from all of
 them on the client, in the order one machine makes them, and each shard's connected
-groups are assigned one-to-one on the workers with the whole problem's costs. The later
-tiers (lines naming their parts, settlement runs, batch payments and installments,
-plans, amounts within tolerance) and the output run on the client, on the rows left
-open: their groups reach across amounts and across months (a counterparty's payments
-link rows 60 days apart), which ``experiments/reconcile_blocks.py`` measures.
+groups are assigned one-to-one on the workers with the whole problem's costs.
+
+The later tiers (settlement runs, batch payments and installments, plans, amounts
+within tolerance) link rows across amounts and across months (a counterparty's payments
+reach 60 days back, a lender's plan a year), so they are not cut by amount or date:
+each open row's search is its own, among all the other side's open rows. The open rows
+of the searching side are cut into one part per shard; every part runs on a worker with
+the tables' columns (shipped once per job, not per task) and returns its claims. What
+couples the rows runs on the client, on all the claims in the order one machine makes
+them: claims on one row settled by confidence, the odds of a split read from every
+search, the recurring fees and the amount model learned from every pair within
+tolerance, the one-to-one assignment. Lines naming their parts, the model's fit and the
+output (explanations, reasons) run on the client too.
 
 So the result equals :func:`nexus_lab.reconcile`'s exactly: the same links, confidences,
 reasons and explanations (tested on the generator's profiles), and the client holds both
@@ -112,30 +120,55 @@ def reconcile(bank: Any, ledger: Any, client: Any = None, *, scheduler: str | No
         nbytes = sum(int(f.memory_usage(deep=True).sum()) for f in frames
                      if isinstance(f, pd.DataFrame))
         count = n_partitions(nbytes, c, at_least=2 * workers_of(c))
-        shards = _DaskShards(c, count, progress)
+        shards = _DaskShards(c, count, workers_of(c), progress)
         res = one_machine(*frames, shards=shards, **reconcile_kwargs)
         res.params["dask"] = {"scheduler": str(c.scheduler.address), "workers": workers_of(c),
                               "partitions": count, "dashboard": dashboard_link(c)}
     return res
 
 
+# what the progress bar says each kind of shard does
+_LABELS = {
+    "_exact_shard": "reconcile: exact amounts",
+    "solve_rest": "reconcile: one-to-one groups",
+    "_run_claims": "reconcile: settlement runs",
+    "_split_claims": "reconcile: batch payments and installments",
+    "_plan_claims": "reconcile: installment plans",
+    "_tolerance_candidates": "reconcile: amounts within tolerance",
+    "_levels_part": "reconcile: comparing pairs within tolerance",
+}
+
+
 class _DaskShards:
     """The engine's shards (``nexus_lab.reconcile``'s ``shards=``) as Dask tasks."""
 
-    def __init__(self, client: Any, count: int, progress: bool | None) -> None:
-        self.client, self.count, self.progress = client, count, progress
+    def __init__(self, client: Any, count: int, workers: int, progress: bool | None) -> None:
+        self.client, self.count, self.workers, self.progress = client, count, workers, progress
+        # what was shared, by identity (held, so that no other value takes its id)
+        self._shared: dict[int, tuple[Any, Any]] = {}
 
     def share(self, value: Any) -> Any:
-        return keep(self.client, [value])[0]
+        held = self._shared.get(id(value))
+        if held is None:
+            held = self._shared[id(value)] = (value, keep(self.client, [value])[0])
+        return held[1]
 
     def map(self, fn: Callable[..., Any], items: list[tuple], **shared: Any) -> list:
         if not items:
             return []
+        # the shared columns sit on the worker that took them: left to itself, Dask would
+        # run every part there, next to its data. The parts are dealt round the workers
+        # instead (each fetches the columns once); a part whose worker is lost runs on
+        # another
+        workers = sorted(self.client.scheduler_info(n_workers=-1).get("workers", {}))
         with warnings.catch_warnings():  # the shards' row numbers travel with their tasks
             warnings.filterwarnings("ignore", message="Sending large graph")
-            futures = self.client.map(fn, *zip(*items), pure=False, **shared)
-        label = {"_exact_shard": "reconcile: exact amounts",
-                 "solve_rest": "reconcile: one-to-one groups"}.get(fn.__name__, "")
+            futures = [self.client.submit(
+                fn, *item, pure=False, **shared,
+                **({"workers": [workers[k % len(workers)]], "allow_other_workers": True}
+                   if workers else {}))
+                for k, item in enumerate(items)]
+        label = _LABELS.get(fn.__name__, "")
         return gather(self.client, futures, progress=self.progress, label=label)
 
 

@@ -28,7 +28,7 @@ def test_shards_that_cannot_run_are_refused_before_any_work():
     bank, ledger, _ = nx.datasets.synth_reconciliation(200, seed=0)
 
     class NoCount:
-        count = 0
+        count, workers = 0, 2
 
         def share(self, value):
             return value
@@ -40,6 +40,10 @@ def test_shards_that_cannot_run_are_refused_before_any_work():
         nx.reconcile(bank, ledger, device="cpu", shards=NoCount())
     with pytest.raises(SchemaError, match=r"share\(\) and map\(\)"):
         nx.reconcile(bank, ledger, device="cpu", shards=object())
+    no_workers = NoCount()
+    no_workers.count, no_workers.workers = 3, True
+    with pytest.raises(SchemaError, match=r"workers \(how many run at once"):
+        nx.reconcile(bank, ledger, device="cpu", shards=no_workers)
     in_process = NoCount()
     in_process.count = 3  # shards run here, one after the other: the same result
     want = nx.reconcile(bank, ledger, device="cpu")
