@@ -54,7 +54,6 @@ from nexus_lab.reconcile._runs import RunGroups, find_runs, run_groups, run_pair
 from nexus_lab.reconcile._scoring import (
     PRIOR,
     Scorer,
-    amount_levels,
     cached_similarity,
     pair_levels,
     share_a_number,
@@ -629,8 +628,7 @@ def _exact_shard(rows_b: np.ndarray, rows_l: np.ndarray, *, b: Side, lg: Side, w
     known = len(compared)
     dev = resolve_device(device)
     lv, sim = pair_levels(
-        sb, sl, i, j, window=window,
-        amount=amount_levels(sb.cents[i], sl.cents[j], tolerance, np.zeros(0, np.int64)),
+        sb, sl, i, j, window=window, tolerance=tolerance, fees=np.zeros(0, np.int64),
         similarity=lambda x, y: cached_similarity(sb, sl, x, y, compared, dev))
     return rows_b[i], rows_l[j], lv, sim, compared[known:]
 
@@ -679,8 +677,7 @@ def _levels_part(rows: np.ndarray, *, i: np.ndarray, j: np.ndarray, b: Side, lg:
                  tolerance: Any, fees: np.ndarray, window: int, names: Any) -> tuple:
     """The comparison levels and name similarities of the pairs ``rows`` of ``(i, j)``."""
     i, j = i[rows], j[rows]
-    return pair_levels(b, lg, i, j, window=window,
-                       amount=amount_levels(b.cents[i], lg.cents[j], tolerance, fees),
+    return pair_levels(b, lg, i, j, window=window, tolerance=tolerance, fees=fees,
                        similarity=names)
 
 

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 
 from nexus_lab.reconcile._blocking import composite, expand_ranges, range_join, unique_ints
 from nexus_lab.reconcile._shards import Shards, over_rows
-from nexus_lab.reconcile._splits import Splits, _settle
+from nexus_lab.reconcile._splits import Splits, _settle, stack_members
 from nexus_lab.text import as_string_array
 
 __all__ = ["RunGroups", "find_runs", "run_groups", "run_pairs"]
@@ -173,10 +173,8 @@ def find_runs(pb: np.ndarray, pg: np.ndarray, many: np.ndarray, groups: RunGroup
                       group=groups.group, kind=groups.kind, cents_one=cents_one,
                       cents_many=cents_many, day_one=day_one, day_many=day_many,
                       horizon=horizon)
-    width = max(f[1].shape[1] for f in found)
-    bank, members, size, rank = (np.concatenate(
-        [np.pad(f[1], ((0, 0), (0, width - f[1].shape[1])), constant_values=-1) if k == 1
-         else f[k] for f in found]) for k in range(4))
+    bank, members, size, rank = (stack_members([f[1] for f in found]) if k == 1
+                                 else np.concatenate([f[k] for f in found]) for k in range(4))
     if len(bank) == 0:
         return Splits.empty()
     order = np.argsort(rank, kind="stable")  # as one search finds them

@@ -55,6 +55,7 @@ class Scorer:
             [b.known_pairs] if b.known_pairs is not None and len(b.known_pairs[0]) else []
         )
         self._counts_b: np.ndarray | None = None
+        # the name comparisons that travel to shards, one per direction (names only)
         self._names: dict[bool, NameSimilarity] = {}
         self.m_amount = _M_AMOUNT_PRIOR.copy()
         self.fees = np.zeros(0, np.int64)  # learned recurring differences (bank - ledger cents)
@@ -76,10 +77,11 @@ class Scorer:
         tables); with ``ledger_first``, it takes ledger rows first. One object per
         direction."""
         if ledger_first not in self._names:
-            if not self._names:
-                self._names_of = (self.b.names_only(), self.lg.names_only())
-            self._names[ledger_first] = NameSimilarity(*self._names_of, self._compared,
-                                                       self.device, ledger_first)
+            other = next(iter(self._names.values()), None)  # its names, not a new copy
+            b, lg = ((other.b, other.lg) if other is not None
+                     else (self.b.names_only(), self.lg.names_only()))
+            self._names[ledger_first] = NameSimilarity(b, lg, self._compared, self.device,
+                                                       ledger_first)
         return self._names[ledger_first]
 
     def remember(self, compared: list[tuple[np.ndarray, np.ndarray]]) -> None:
@@ -89,13 +91,8 @@ class Scorer:
 
     def levels(self, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return pair_levels(self.b, self.lg, i, j, window=self.window,
-                           amount=self.amount_level(self.b.cents[i], self.lg.cents[j]),
+                           tolerance=self.tolerance, fees=self.fees,
                            similarity=self.similarity)
-
-    def amount_level(self, cents_b: np.ndarray, cents_l: np.ndarray) -> np.ndarray:
-        """The amount level of each pair: its band by size, or "recurring difference"
-        when it differs by more than 1.00 by one of the learned fees."""
-        return amount_levels(cents_b, cents_l, self.tolerance, self.fees)
 
     def learn_fees(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         """Differences that recur far more often than chance among the pairs ``(i, j)``.
@@ -469,11 +466,14 @@ def _bounds(cents: np.ndarray, tolerance: Tolerance) -> list:
 
 
 def pair_levels(b: Side, lg: Side, i: np.ndarray, j: np.ndarray, *, window: int,
-                amount: np.ndarray, similarity: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                tolerance: Tolerance, fees: np.ndarray,
+                similarity: Callable[[np.ndarray, np.ndarray], np.ndarray],
                 ) -> tuple[np.ndarray, np.ndarray]:
     """The comparison levels of bank rows ``i`` against ledger rows ``j`` (amount, date,
     description, reference, numbers; -1 where a pair cannot be compared), and their
-    name similarity. ``amount`` holds the pairs' amount levels."""
+    name similarity. The amount levels are :func:`amount_levels` with the learned
+    ``fees``."""
+    amount = amount_levels(b.cents[i], lg.cents[j], tolerance, fees)
     date = _date_level(np.clip(b.event[i] - lg.day[j], -window, window))
     sim = similarity(i, j)
     empty = (b.codes[b.name_id[i], 0] == SENTINEL) | (lg.codes[lg.name_id[j], 0] == SENTINEL)

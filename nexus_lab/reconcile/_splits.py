@@ -53,10 +53,8 @@ class Splits:
 
     @classmethod
     def concat(cls, parts: list[Splits]) -> Splits:
-        width = max(p.many.shape[1] for p in parts)  # groups of several searches: pad
-        many = [np.pad(p.many, ((0, 0), (0, width - p.many.shape[1])), constant_values=-1)
-                for p in parts]
-        return cls(*(np.concatenate(many if f == "many" else [getattr(p, f) for p in parts])
+        return cls(*(stack_members([p.many for p in parts]) if f == "many"
+                     else np.concatenate([getattr(p, f) for p in parts])
                      for f in ("one", "many", "size", "confidence", "alternatives", "tested")))
 
     @classmethod
@@ -66,6 +64,14 @@ class Splits:
         if seen is not None:
             out.seen = seen
         return out
+
+
+def stack_members(parts: list[np.ndarray]) -> np.ndarray:
+    """Member tables (a group per row, -1 padded) of several searches, one under the
+    other, padded to the widest."""
+    width = max(p.shape[1] for p in parts)
+    return np.concatenate([np.pad(p, ((0, 0), (0, width - p.shape[1])), constant_values=-1)
+                           for p in parts])
 
 
 _MAX_WHOLE = 24  # a counterparty with at most this many open rows in the window: all tried
@@ -149,10 +155,11 @@ def find_splits(
                       device=device, similarity=similarity, min_similarity=min_similarity,
                       min_items=min_items, max_items=max_items, max_candidates=max_candidates,
                       chunk=chunk)
-    # each part's claims are in "one" row order: the subsets' claims, then the whole runs'
-    claims = [_Claims.concat([f[k] for f in found]) for k in (0, 1)]
+    # each part's claims are in "one" row order: the subsets' claims of every part, then
+    # the whole runs', as one search lists them
+    c = _Claims.concat([f[k] for k in (0, 1) for f in found])
     seen = tuple(np.concatenate([f[2][k] for f in found]) for k in (0, 1))
-    searched = np.concatenate([c.searched for c in claims])
+    searched = c.searched
     hit = searched[:, 1] > 0
     if not hit.any():
         return Splits.empty(max_items, seen)
@@ -160,11 +167,8 @@ def find_splits(
         owner = searched[:, 0].astype(np.int64)
         odds = _split_odds(len(unique_ints(owner[hit])), len(unique_ints(owner)),
                            float(searched[:, 2].sum()))
-    width = max(c.members.shape[1] for c in claims)
-    owners, members, size, false_hits, share, hits, tested = (np.concatenate(x) for x in zip(*(
-        (c.owners, np.pad(c.members, ((0, 0), (0, width - c.members.shape[1])),
-                          constant_values=-1), c.size, c.false_hits, c.share, c.hits, c.tested)
-        for c in claims)))
+    owners, members, size, false_hits, share, hits, tested = (
+        c.owners, c.members, c.size, c.false_hits, c.share, c.hits, c.tested)
     # P(the row is a split) = prior odds / (prior odds + chance hits): a coin flip or worse
     # is left open. The confidence in the subset chosen shares that with the rival
     # subsets as likely as it.
@@ -268,15 +272,10 @@ class _Claims:
     @classmethod
     def concat(cls, parts: list[_Claims]) -> _Claims:
         """The claims of several parts, in their order (members padded to one width)."""
-        if len(parts) == 1:
-            return parts[0]
-        width = max(p.members.shape[1] for p in parts)
-        return cls(*(
-            np.concatenate([np.pad(p.members, ((0, 0), (0, width - p.members.shape[1])),
-                                   constant_values=-1) if f == "members" else getattr(p, f)
-                            for p in parts])
-            for f in ("owners", "members", "size", "false_hits", "share", "hits", "tested",
-                      "searched")))
+        return cls(*(stack_members([p.members for p in parts]) if f == "members"
+                     else np.concatenate([getattr(p, f) for p in parts])
+                     for f in ("owners", "members", "size", "false_hits", "share", "hits",
+                               "tested", "searched")))
 
     @classmethod
     def none(cls, searched: np.ndarray | None = None, width: int = 1) -> _Claims:
