@@ -81,11 +81,18 @@ def _find_plans(ledger_rows, bank_rows, *, cents_l, cents_b, max_parts, shards=N
     """Plans whose parts are looked up by (party, amount, day); with ``group_b``, the parts
     of one plan must also share their ``group_b`` value (their own counterparty). A bank
     line pays one plan and a ledger line takes one plan."""
-    found = over_rows(shards, _plan_claims, ledger_rows, bank_rows=bank_rows, cents_l=cents_l,
-                      cents_b=cents_b, max_parts=max_parts, **kw)
+    # the ledger lines are dealt to the parts: a line late in the books has fewer months
+    # ahead of it to search, so parts cut in date order would be of very unequal cost
+    found = over_rows(shards, _plan_claims, ledger_rows, dealt=True, bank_rows=bank_rows,
+                      cents_l=cents_l, cents_b=cents_b, max_parts=max_parts, **kw)
     one, members, pk = (np.concatenate([f[k] for f in found]) for k in range(3))
     if len(one) == 0:
         return Splits.empty(max_parts)
+    if len(found) > 1:  # each part's plans are in its lines' order: back in all lines' order
+        place = np.zeros(int(ledger_rows.max()) + 1, np.int64)
+        place[ledger_rows] = np.arange(len(ledger_rows))
+        by_line = np.argsort(place[one], kind="stable")
+        one, members, pk = one[by_line], members[by_line], pk[by_line]
     confidence = np.where(pk >= 3, 0.97, 0.9)
     # (the ledger row joins the claim, numbered after the bank rows); more parts first:
     # 12 monthly parts explain more than 2 of them could by chance

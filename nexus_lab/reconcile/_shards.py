@@ -36,8 +36,8 @@ class Shards(Protocol):
     def map(self, fn: Callable[..., Any], items: list[tuple], **shared: Any) -> list: ...
 
 
-def over_rows(shards: Shards | None, fn: Callable[..., Any], rows: np.ndarray,
-              **shared: Any) -> list:
+def over_rows(shards: Shards | None, fn: Callable[..., Any], rows: np.ndarray, *,
+              dealt: bool = False, **shared: Any) -> list:
     """``fn(part, **shared)`` for the parts of ``rows`` (cut in order, two per worker), in
     order; without shards, or with one worker, ``[fn(rows, **shared)]`` here.
 
@@ -47,14 +47,31 @@ def over_rows(shards: Shards | None, fn: Callable[..., Any], rows: np.ndarray,
     other values among ``shared`` travel once per reconciliation (``shards.share``);
     numbers and flags travel with the calls.
 
+    With ``dealt``, the rows are dealt to the parts in turn (row ``k`` to part ``k`` modulo
+    their number), each part keeping their order: for a search whose cost drifts along
+    the rows (a ledger line late in the books has fewer months ahead of it to search),
+    which cut in order would leave one part with most of the work. The caller then puts
+    the parts' results back in the rows' order.
+
     Examples
     --------
     >>> over_rows(None, lambda rows, k: rows * k, np.arange(3), k=2)
     [array([0, 2, 4])]
+
+    Two workers, their parts run here one after the other:
+
+    >>> class Here:
+    ...     count = workers = 2
+    ...     def share(self, value): return value
+    ...     def map(self, fn, items, **shared): return [fn(*it, **shared) for it in items]
+    >>> over_rows(Here(), lambda rows: rows.tolist(), np.arange(6), dealt=True)
+    [[0, 4], [1, 5], [2], [3]]
     """
     if shards is None or shards.workers <= 1 or len(rows) < 2:
         return [fn(rows, **shared)]
-    parts = [p for p in np.array_split(rows, _PER_WORKER * shards.workers) if len(p)]
+    n = _PER_WORKER * shards.workers
+    parts = [rows[k::n] for k in range(n)] if dealt else np.array_split(rows, n)
+    parts = [p for p in parts if len(p)]
     handles = {k: v if v is None or isinstance(v, bool | int | float | str)
                else shards.share(v) for k, v in shared.items()}
     return shards.map(fn, [(p,) for p in parts], **handles)

@@ -41,6 +41,7 @@ from nexus_lab.frames import read_money
 from nexus_lab.scale._cluster import (
     cluster,
     dashboard_link,
+    frame_bytes,
     gather,
     n_partitions,
     numbers_dtype,
@@ -164,7 +165,7 @@ def _parts(data: Any, client: Any) -> list[Any]:
     import dask
 
     if isinstance(data, pd.DataFrame):
-        n = min(n_partitions(int(data.memory_usage(deep=True).sum()), client),
+        n = min(n_partitions(frame_bytes(data), client),
                 max(len(data), 1))
         cuts = np.linspace(0, len(data), n + 1).astype(np.int64)
         return keep(client, [data.iloc[a:b] for a, b in pairwise(cuts)])

@@ -44,6 +44,7 @@ from nexus_lab.frames import find_column
 from nexus_lab.scale._cluster import (
     cluster,
     dashboard_link,
+    frame_bytes,
     gather,
     n_partitions,
     numbers_dtype,
@@ -120,7 +121,7 @@ def score_fraud(transactions: Any, detector: Any, client: Any = None, *,
     with cluster(client, scheduler=scheduler) as c:
         # partitions sized from the data: a frame in memory by its size, files by their
         # own pieces (a Parquet file or row group, a block of CSV), at least one per worker
-        n = (n_partitions(int(transactions.memory_usage(deep=True).sum()), c)
+        n = (n_partitions(frame_bytes(transactions), c)
              if isinstance(transactions, pd.DataFrame)
              else max(frame.npartitions, workers_of(c)))
         parts = _by_account(frame, account if account in have else None, n)

@@ -49,7 +49,14 @@ from typing import Any
 import pandas as pd
 
 from nexus_lab.errors import SchemaError
-from nexus_lab.scale._cluster import cluster, dashboard_link, gather, n_partitions, workers_of
+from nexus_lab.scale._cluster import (
+    cluster,
+    dashboard_link,
+    frame_bytes,
+    gather,
+    n_partitions,
+    workers_of,
+)
 from nexus_lab.scale._shipped import keep
 
 _PIECES = (".parquet", ".pq", ".csv")
@@ -117,7 +124,7 @@ def reconcile(bank: Any, ledger: Any, client: Any = None, *, scheduler: str | No
         columns = reconcile_kwargs.get("columns")
         frames = [_frame(c, data, name, progress, _columns_of(columns, name))
                   for data, name in ((bank, "bank"), (ledger, "ledger"))]
-        nbytes = sum(int(f.memory_usage(deep=True).sum()) for f in frames
+        nbytes = sum(frame_bytes(f) for f in frames
                      if isinstance(f, pd.DataFrame))
         count = n_partitions(nbytes, c, at_least=2 * workers_of(c))
         shards = _DaskShards(c, count, workers_of(c), progress)
