@@ -63,6 +63,39 @@ def test_the_workers_share_the_cores_between_their_kernels_threads():
         assert set(client.run(torch.get_num_threads).values()) == {max(1, cores // 2)}
 
 
+def test_the_workers_keep_mallocs_own_thresholds(monkeypatch):
+    """Dask's default trims freed memory past 64 KiB, which makes every large temporary
+    array be mapped anew: the cluster's workers keep glibc's adaptive thresholds, unless
+    this process's environment sets one."""
+    import os
+
+    def trim() -> str | None:
+        return os.environ.get("MALLOC_TRIM_THRESHOLD_")
+
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    with scale.cluster(workers=1) as client:
+        assert set(client.run(trim).values()) == {None}
+    assert trim() is None  # nor is it left in this process's environment
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "1048576")
+    with scale.cluster(workers=1) as client:
+        assert set(client.run(trim).values()) == {"1048576"}
+
+
+def test_a_frame_is_sized_from_a_sample_of_its_rows():
+    import numpy as np
+    import pandas as pd
+
+    from nexus_lab.scale._cluster import frame_bytes
+
+    rng = np.random.default_rng(0)
+    words = np.array(["rent", "card payment at a supermarket", "wire", "salary june"])
+    frame = pd.DataFrame({"amount": rng.normal(size=300_000),
+                          "description": words[rng.integers(0, 4, 300_000)]})
+    whole = int(frame.memory_usage(deep=True).sum())
+    assert abs(frame_bytes(frame) / whole - 1) < 0.02
+    assert frame_bytes(frame.head(10)) == int(frame.head(10).memory_usage(deep=True).sum())
+
+
 def test_every_public_name_resolves():
     for name in scale.__all__:
         assert callable(getattr(scale, name)), name
