@@ -127,7 +127,12 @@ class Scorer:
                & (counts >= 10.0 * np.maximum(floor, 0.1)) & (counts >= 4 * opposite))
         top = np.argsort(-counts[fee], kind="stable")[:_MAX_FEES]
         self.fees = np.sort(values[fee][top])
-        self._counts_b = None  # the amount levels changed: the population u with them
+        if self._counts_b is not None and len(self.fees):  # the fee level's population
+            order = np.argsort(self.b.cents, kind="stable")  # changed, the bands' did not
+            self._counts_b[order, _FEE] = self._fee_counts(self.b.cents[order], order=None) \
+                / len(self.lg)
+        elif self._counts_b is not None:
+            self._counts_b[:, _FEE] = 0.0
         return self.fees
 
     # m and u ----------------------------------------------------------------
@@ -213,9 +218,15 @@ class Scorer:
         ).astype(np.float64)
         out = np.zeros((len(cents), len(AMOUNT_LABELS)))
         out[:, _BAND_LEVEL] = np.diff(within, axis=1, prepend=0.0)
-        for fee in self.fees:  # ledger rows exactly this fee away (bank = ledger + fee)
-            out[:, _FEE] += (search_sorted(s, cents - fee, "right", order)
-                             - search_sorted(s, cents - fee, "left", order))
+        out[:, _FEE] = self._fee_counts(cents, order)
+        return out
+
+    def _fee_counts(self, cents: np.ndarray, order: np.ndarray | None) -> np.ndarray:
+        """Per bank amount: the ledger rows one learned fee away (bank = ledger + fee)."""
+        s, out = self.sorted_l, np.zeros(len(cents))
+        for fee in self.fees:
+            out += (search_sorted(s, cents - fee, "right", order)
+                    - search_sorted(s, cents - fee, "left", order))
         return out
 
     def _amount_u_mean(self) -> np.ndarray:
