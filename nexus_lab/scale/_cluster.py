@@ -53,10 +53,12 @@ def cluster(client: Any = None, *, scheduler: str | None = None, workers: int | 
         and restarts it at 95% (its defaults, kept). The workers keep glibc's own malloc
         thresholds: Dask's default hands freed memory back to the OS past 64 KiB, which
         maps every large temporary array of the kernels anew (their parts ran 1.5-1.8x
-        slower). ``MALLOC_TRIM_THRESHOLD_`` set in this process's environment is passed
-        on; a cluster of your own (``client=``, ``scheduler=``) gains the same by starting
-        its workers with ``distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_``
-        set to None.
+        slower). Freed memory goes back to the OS after each task instead
+        (``malloc_trim``). ``MALLOC_TRIM_THRESHOLD_`` set in this process's environment
+        is passed on; a cluster of your own (``client=``, ``scheduler=``) gains the same
+        by starting its workers with
+        ``distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_`` set to None and
+        registering ``nexus_lab.scale._trim.TrimAfterTasks``.
 
     Yields
     ------
@@ -107,12 +109,8 @@ def cluster(client: Any = None, *, scheduler: str | None = None, workers: int | 
     # each worker runs one task at a time; the kernels' own threads (NumPy, BLAS, torch)
     # get the worker's share of the cores (Dask's default would give them one core each).
     # Dask's nanny takes a variable set in this process over its configuration: both say it.
-    # Dask also has glibc hand freed memory back to the OS past 64 KiB
-    # (MALLOC_TRIM_THRESHOLD_), which fixes malloc's threshold for mapping fresh pages: every
-    # large temporary array of the kernels is then mapped anew and faulted in, page by
-    # page, and a reconciliation's parts ran 1.5-1.8x slower on a worker than here. The
-    # workers keep glibc's own adaptive thresholds, as this process has (a variable set
-    # in this process's environment still wins)
+    # None drops Dask's MALLOC_TRIM_THRESHOLD_ (see memory_limit above); a value set in
+    # this process's environment is still inherited by the workers
     share = {k: str(max(1, _cores() // n)) for k in _THREAD_VARIABLES}
     spawn = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **share,
              "MALLOC_TRIM_THRESHOLD_": None}
@@ -121,6 +119,9 @@ def cluster(client: Any = None, *, scheduler: str | None = None, workers: int | 
             LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                          memory_limit=memory_limit, dashboard_address=":0",
                          silence_logs=40) as local, Client(local, set_as_default=False) as c:
+        from nexus_lab.scale._trim import TrimAfterTasks
+
+        c.register_plugin(TrimAfterTasks())  # what a task freed goes back to the OS after it
         yield c
 
 

@@ -81,6 +81,34 @@ def test_the_workers_keep_mallocs_own_thresholds(monkeypatch):
         assert set(client.run(trim).values()) == {"1048576"}
 
 
+def test_what_a_task_freed_goes_back_to_the_os_after_it():
+    """The heap keeps what a task freed (glibc's thresholds, kept for speed); the plugin
+    hands it back once the task is done."""
+    import psutil
+
+    def rss() -> int:
+        return psutil.Process().memory_info().rss
+
+    def freed_but_held() -> int:
+        """400 MB in arrays of 1 MB from the heap, all freed but the last (which pins the
+        heap's top, so that nothing goes back by itself): the RSS after freeing them."""
+        import numpy as np
+        from distributed import get_worker
+
+        np.ones(1 << 17)  # one freed: malloc then serves arrays of this size from its heap
+        arrays = [np.ones(1 << 17) for _ in range(400)]
+        get_worker().nexus_lab_pinned = arrays[-1]  # held past the task, as data would be
+        del arrays
+        return rss()
+
+    with scale.cluster(workers=1) as client:
+        before = next(iter(client.run(rss).values()))
+        during = client.submit(freed_but_held, pure=False).result()
+        after = next(iter(client.run(rss).values()))
+    assert during - before > 300e6  # freed, yet held by the heap while the task ran
+    assert after - before < 100e6  # handed back when it finished
+
+
 def test_a_frame_is_sized_from_a_sample_of_its_rows():
     import numpy as np
     import pandas as pd
