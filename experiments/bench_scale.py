@@ -174,11 +174,11 @@ def bench_ceiling(args: argparse.Namespace) -> dict:
     from concurrent.futures import ProcessPoolExecutor
 
     from nexus_lab.config import environ
+    from nexus_lab.scale._cluster import _THREAD_VARIABLES
 
     ctx = mp.get_context("spawn")
     out: dict = {"rows": args.ceiling_rows, "profile": args.profile}
-    with environ({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                  "OPENBLAS_NUM_THREADS": "1"}):
+    with environ(dict.fromkeys(_THREAD_VARIABLES, "1")):
         for n in (1, 2):
             with ctx.Manager() as manager, ProcessPoolExecutor(n, mp_context=ctx) as pool:
                 start = manager.Barrier(n)

@@ -432,13 +432,10 @@ def reconcile(
                       dmin=dmin, span_day=span_day)
     i2, j2 = (np.concatenate([f[k] for f in found]) for k in (0, 1))
     scorer.learn_fees(i2, j2)
-    if shards is None:
-        lv2, sim2 = scorer.levels(i2, j2)
-    else:  # per pair: in parts of the pairs
-        found = over_rows(shards, _levels_part, np.arange(len(i2)), i=i2, j=j2, b=tb, lg=tl,
-                          tolerance=tolerance, fees=scorer.fees, window=window,
-                          names=scorer.names())
-        lv2, sim2 = (np.concatenate([f[k] for f in found]) for k in (0, 1))
+    found = over_rows(shards, _levels_part, np.arange(len(i2)), i=i2, j=j2, b=tb, lg=tl,
+                      tolerance=tolerance, fees=scorer.fees, window=window,
+                      names=scorer.names())
+    lv2, sim2 = (np.concatenate([f[k] for f in found]) for k in (0, 1))
     scorer.fit_amount(lv2, int(pick1.sum()))
     w2 = scorer.weights(lv2, i2, j2)
     tie2 = np.abs(b.event[i2] - lg.day[j2])

@@ -127,12 +127,9 @@ class Scorer:
                & (counts >= 10.0 * np.maximum(floor, 0.1)) & (counts >= 4 * opposite))
         top = np.argsort(-counts[fee], kind="stable")[:_MAX_FEES]
         self.fees = np.sort(values[fee][top])
-        if self._counts_b is not None and len(self.fees):  # the fee level's population
-            order = np.argsort(self.b.cents, kind="stable")  # changed, the bands' did not
-            self._counts_b[order, _FEE] = self._fee_counts(self.b.cents[order], order=None) \
-                / len(self.lg)
-        elif self._counts_b is not None:
-            self._counts_b[:, _FEE] = 0.0
+        if self._counts_b is not None:  # the fee level's population changed, the bands' not
+            order = np.argsort(self.b.cents, kind="stable") if len(self.fees) else None
+            self._counts_b[:, _FEE] = self._fee_counts(self.b.cents, order) / len(self.lg)
         return self.fees
 
     # m and u ----------------------------------------------------------------

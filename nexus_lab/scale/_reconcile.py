@@ -13,7 +13,7 @@ The later tiers (settlement runs, batch payments and installments, plans, amount
 within tolerance) link rows across amounts and across months (a counterparty's payments
 reach 60 days back, a lender's plan a year), so they are not cut by amount or date:
 each open row's search is its own, among all the other side's open rows. The open rows
-of the searching side are cut into one part per shard; every part runs on a worker with
+of the searching side are cut into two parts per worker; every part runs on a worker with
 the tables' columns (shipped once per job, not per task) and returns its claims. What
 couples the rows runs on the client, on all the claims in the order one machine makes
 them: claims on one row settled by confidence, the odds of a split read from every

@@ -24,9 +24,9 @@ class TrimAfterTasks(WorkerPlugin):
 
     name = "nexus-lab-trim-after-tasks"
     idempotent = True
+    _trim: Any = None  # libc's malloc_trim, found at setup
 
     def setup(self, worker: Any) -> None:
-        self._trim = None
         try:
             libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
             self._trim = libc.malloc_trim
@@ -34,5 +34,5 @@ class TrimAfterTasks(WorkerPlugin):
             pass
 
     def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any) -> None:
-        if start == "executing" and getattr(self, "_trim", None) is not None:
+        if start == "executing" and self._trim is not None:
             self._trim(0)
