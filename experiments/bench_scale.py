@@ -13,7 +13,9 @@ one run, with the results checked equal.
   ``--profile``), single machine (``nx.reconcile``) against ``nexus_lab.scale.reconcile``
   on a LocalCluster of 1 and of 2 workers, the tables in the client's memory (as the
   engine holds them). Reported as above, with the seconds per stage of each run (where
-  the time goes: the tiers the client runs alone bound the speed-up).
+  the time goes: the tiers the client runs alone bound the speed-up) and the cores the
+  single machine keeps busy, overall and per stage (a stage whose threads already use
+  most of the second core gains little from a second worker).
 
 * ``ceiling``: what two processes of this machine give at all on this work: one
   single-machine ``nx.reconcile`` of ``--ceiling-rows`` alone, then two of them at once
@@ -123,13 +125,16 @@ def bench_reconcile(args: argparse.Namespace) -> dict:
     nx.reconcile(*warm, device="cpu")
     out: dict = {"bank_rows": len(bank), "ledger_rows": len(ledger), "profile": args.profile,
                  "runs": []}
-    t = time.perf_counter()
-    one = nx.reconcile(bank, ledger, device="cpu")
-    single = time.perf_counter() - t
+    with _CoresUsed() as used:
+        t = time.perf_counter()
+        one = nx.reconcile(bank, ledger, device="cpu")
+        single = time.perf_counter() - t
     rows = len(bank) + len(ledger)
     out["runs"].append({"how": "single machine", "workers": 0, "seconds": round(single, 2),
                         "rows_per_second": round(rows / single),
-                        "stages": {k: round(v, 2) for k, v in one.timings.items()}})
+                        "stages": {k: round(v, 2) for k, v in one.timings.items()},
+                        "cores": round(used.cores(t, t + single), 2),
+                        "stage_cores": used.by_stage(t, one.timings)})
     print(out["runs"][-1], flush=True)
     for workers in args.workers:
         sampler = MemorySampler()
@@ -152,6 +157,45 @@ def bench_reconcile(args: argparse.Namespace) -> dict:
         print(out["runs"][-1], flush=True)
         del got
     return _ratios(out)
+
+
+class _CoresUsed:
+    """This process's CPU seconds per second of wall time (cores in use), sampled every
+    50 ms in a thread while the block runs: overall and per stage of a result's timings
+    (what the single machine already takes of the cores a second worker would bring)."""
+
+    def __enter__(self) -> _CoresUsed:
+        import threading
+
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.perf_counter(), time.process_time()))
+            self._stop.wait(0.05)
+        self.samples.append((time.perf_counter(), time.process_time()))
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def cores(self, start: float, stop: float) -> float:
+        inside = [s for s in self.samples if start <= s[0] <= stop]
+        if len(inside) < 2:
+            return float("nan")
+        (w0, c0), (w1, c1) = inside[0], inside[-1]
+        return (c1 - c0) / (w1 - w0)
+
+    def by_stage(self, start: float, timings: dict) -> dict:
+        out, edge = {}, start
+        for stage, seconds in timings.items():  # the stages run one after the other
+            out[stage] = round(self.cores(edge, edge + seconds), 2)
+            edge += seconds
+        return out
 
 
 def _reconcile_once(rows: int, seed: int, profile: str, start) -> float:

@@ -54,6 +54,7 @@ from nexus_lab.reconcile._runs import RunGroups, find_runs, run_groups, run_pair
 from nexus_lab.reconcile._scoring import (
     PRIOR,
     Scorer,
+    alternatives,
     cached_similarity,
     pair_levels,
     share_a_number,
@@ -445,33 +446,40 @@ def reconcile(
     scorer.reweigh_amount(w1, lv1, i1)  # one weight table for both tiers
     timings["tolerance"] = time.perf_counter() - t
 
-    # output: the sentences (Arrow text work, which releases the GIL) and the reasons
-    # for open rows are written in a second thread while confidences are computed;
-    # swapping alike rows (keep_order) changes no sentence
+    # output: both sides' views of the alternatives to the chosen pairs (confidences), the
+    # sentences, the open rows' reasons and the order of alike rows are independent
+    # parts, run in two threads here (array and Arrow work releases the GIL). On a
+    # cluster they would gain nothing: shipping the pairs cost more than the second core
+    # the threads already use (RESULTS.md)
     t = time.perf_counter()
     i_all = np.concatenate([i1, i2])
     j_all = np.concatenate([j1, j2])
     w_all = np.concatenate([w1, w2])
     pick = np.concatenate([pick1, pick2])
     pi, pj = i_all[pick], j_all[pick]
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        sentences = pool.submit(
-            explain, np.concatenate([lv1, lv2])[pick], b.event[pi] - lg.day[pj],
-            np.concatenate([sim1, sim2])[pick], w_all[pick],
-        )
-        unmatched = pool.submit(_unmatched, b, lg, open_b, open_l, window, dmin, span_day)
-        confidence = scorer.confidence(i_all, j_all, w_all.sum(1), pick)
-        oi, oj = keep_order(i_all, j_all, pick, b, lg)
-        one = one_to_one_frame(
-            b, lg, oi[pick], oj[pick], confidence[pick], w_all[pick], sentences.result()
-        )
-        batch_frame = split_frame(b, lg, batch, "batch", len(one), one_is_bank=True)
-        inst_frame = split_frame(
-            b, lg, inst, "installment", len(one) + len(batch.one), one_is_bank=False
-        )
-        frames = [f for f in (one, batch_frame, inst_frame) if len(f)]
-        matches = pd.concat(frames, ignore_index=True) if frames else one
-        unmatched_bank, unmatched_ledger = unmatched.result()
+    bits = np.clip(w_all.sum(1), -60, 60)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        alike_b, alike_l = pool.map(Side.alike, (b, lg))
+        views = [pool.submit(alternatives, view, i_all, j_all, bits, pick, alike_b, alike_l)
+                 for view in ("bank", "ledger")]
+        sentences = pool.submit(explain, np.concatenate([lv1, lv2])[pick],
+                                b.event[pi] - lg.day[pj], np.concatenate([sim1, sim2])[pick],
+                                w_all[pick])
+        reasons = pool.submit(unmatched_reasons, b, lg, open_b, open_l, window, dmin, span_day)
+        order = pool.submit(keep_order, i_all, j_all, pick, alike_b, alike_l)
+        batch_frame = split_frame(b, lg, batch, "batch", int(pick.sum()), one_is_bank=True)
+        inst_frame = split_frame(b, lg, inst, "installment", int(pick.sum()) + len(batch.one),
+                                 one_is_bank=False)
+        confidence = scorer.confidence(i_all, j_all, bits, pick,
+                                       views=(views[0].result(), views[1].result()))
+        oi, oj = order.result()
+        text, back = sentences.result()
+        # swapping alike rows (keep_order) changes no sentence
+        one = one_to_one_frame(b, lg, oi[pick], oj[pick], confidence[pick], w_all[pick],
+                               text[back])
+        unmatched_bank, unmatched_ledger = _unmatched(b, lg, open_b, open_l, reasons.result())
+    frames = [f for f in (one, batch_frame, inst_frame) if len(f)]
+    matches = pd.concat(frames, ignore_index=True) if frames else one
     total = np.abs(b.cents).sum()
     rate = float(np.abs(b.cents[~open_b]).sum() / total) if total else 1.0
     timings["output"] = time.perf_counter() - t
@@ -678,10 +686,10 @@ def _levels_part(rows: np.ndarray, *, i: np.ndarray, j: np.ndarray, b: Side, lg:
                        similarity=names)
 
 
-def _unmatched(b, lg, open_b, open_l, window, dmin, span_day):
-    """The open rows of both sides with their reasons."""
-    reason_b, reason_l, (near_b, diff_b), (near_l, diff_l) = unmatched_reasons(
-        b, lg, open_b, open_l, window, dmin, span_day)
+def _unmatched(b: Side, lg: Side, open_b: np.ndarray, open_l: np.ndarray,
+               reasons: tuple) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The open rows of both sides with their reasons (``unmatched_reasons``)."""
+    reason_b, reason_l, (near_b, diff_b), (near_l, diff_l) = reasons
 
     def frame(side, other, open_, reason, near, diff):
         known = near >= 0

@@ -14,18 +14,20 @@ from nexus_lab.reconcile._scoring import AMOUNT_LABELS
 from nexus_lab.reconcile._splits import Splits
 
 
-def keep_order(i, j, pick, b: Side, lg: Side) -> tuple[np.ndarray, np.ndarray]:
+def keep_order(i, j, pick, alike_b: np.ndarray,
+               alike_l: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Among interchangeable chosen pairs, pair the rows in their original order.
 
-    Chosen pairs whose bank rows are alike (amount, date, name, reference) and
-    whose ledger rows are alike score the same whichever way they are paired;
-    the assignment then pairs the first bank row with the first ledger row.
+    Chosen pairs whose bank rows are alike (amount, date, name, reference:
+    ``Side.alike``) and whose ledger rows are alike score the same whichever way they
+    are paired; the assignment then pairs the first bank row with the first ledger row.
     """
+    nb, nl = len(alike_b), len(alike_l)
     # only rows with a rival candidate can be swapped
-    rival = (np.bincount(i, minlength=len(b))[i] > 1) | (np.bincount(j, minlength=len(lg))[j] > 1)
+    rival = (np.bincount(i, minlength=nb)[i] > 1) | (np.bincount(j, minlength=nl)[j] > 1)
     sel = np.flatnonzero(pick & rival)
     bi, lj = i[sel], j[sel]
-    group = pd.factorize(b.alike()[bi] * (len(lg) + 1) + lg.alike()[lj])[0]
+    group = pd.factorize(alike_b[bi] * (nl + 1) + alike_l[lj])[0]
     by_b = np.lexsort((bi, group))
     by_l = np.lexsort((lj, group))
     i, j = i.copy(), j.copy()
@@ -66,12 +68,14 @@ def one_to_one_frame(b, lg, i, j, conf, w, explanation) -> pd.DataFrame:
         }
     )
 
-def explain(lv: np.ndarray, lag: np.ndarray, sim: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """One sentence per pair naming each piece of evidence and its weight in bits.
+def explain(lv: np.ndarray, lag: np.ndarray, sim: np.ndarray,
+            w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One sentence per pair naming each piece of evidence and its weight in bits, as
+    the distinct sentences ``text`` and per pair the position of its own: ``text[back]``.
 
     Pairs that read the same share one formatted string: the parts are packed
     into an int64 key (every part is small once rounded) and formatted once per
-    distinct key.
+    distinct key (a few thousand sentences travel back from a worker, not one per pair).
     """
     tenth = np.clip(np.rint(w * 10), -1000, 1000).astype(np.int64)
     total = np.clip(np.rint(w.sum(1) * 10), -4000, 4000).astype(np.int64)
@@ -104,7 +108,7 @@ def explain(lv: np.ndarray, lag: np.ndarray, sim: np.ndarray, w: np.ndarray) -> 
         pa.array(num_label.astype(str)), " (", decimal_text(wu[:, 4]), ") · prior (",
         decimal_text(wu[:, 5]), ") = ", decimal_text(wu.sum(1)), " bits",
     ).to_numpy(zero_copy_only=False)
-    return text[back]
+    return text, back
 
 def close_rows(open_b, open_l, s: Splits, *, one_is_bank: bool) -> None:
     many = s.many[s.many >= 0]

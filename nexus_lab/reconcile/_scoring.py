@@ -311,7 +311,8 @@ class Scorer:
         return max(self.n_exact / max(self.m_amount[0], 1e-3), 1.0)
 
     def confidence(
-        self, i: np.ndarray, j: np.ndarray, bits: np.ndarray, pick: np.ndarray
+        self, i: np.ndarray, j: np.ndarray, bits: np.ndarray, pick: np.ndarray,
+        views: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> np.ndarray:
         """P(chosen pair is right) against every alternative one step away.
 
@@ -319,61 +320,89 @@ class Scorer:
         free candidate instead; or swapping with the pair that holds a candidate
         (its owner then takes ours, or stays open). Each alternative is weighed
         by 2 ** (its total bits minus ours), from the bank row's side and from
-        the ledger row's side; the confidence is the smaller of the two. Pairs
-        not chosen get 0. Swapping with a pair whose rows read the same as ours
-        (``Side.alike``: same amount, day, counterparty, reference) is no
-        alternative: the two links say the same, whichever way they are paired.
+        the ledger row's side (:func:`alternatives`; ``views`` gives both sums when
+        they were computed elsewhere); the confidence is the smaller of the two.
+        Pairs not chosen get 0.
         """
         out = np.zeros(len(i))
         if not pick.any():
             return out
         bits = np.clip(bits, -60, 60)
-        nb, nl = len(self.b), len(self.lg)
-        owner_l = np.full(nl, -1)
-        owner_l[j[pick]] = i[pick]
-        owner_b = np.full(nb, -1)
-        owner_b[i[pick]] = j[pick]
-        mine_b = np.zeros(nb)
-        mine_b[i[pick]] = bits[pick]
-        mine_l = np.zeros(nl)
-        mine_l[j[pick]] = bits[pick]
-        code = i * nl + j
-        order = np.argsort(code)
-        sorted_code, sorted_bits = code[order], bits[order]
-
-        def weight(a: np.ndarray, c: np.ndarray) -> np.ndarray:
-            """Bits of pair (a, c), or 0 (= left open) when it is no candidate."""
-            out = np.zeros(len(a))
-            both = np.flatnonzero((a >= 0) & (c >= 0))
-            k = a[both] * nl + c[both]
-            pos = np.minimum(search_sorted(sorted_code, k), len(sorted_code) - 1)
-            hit = sorted_code[pos] == k
-            out[both[hit]] = np.maximum(sorted_bits[pos[hit]], 0.0)
-            return out
-
-        rest = np.flatnonzero(~pick)
-        a, c, w = i[rest], j[rest], bits[rest]
-        alike_b, alike_l = self.b.alike(), self.lg.alike()
-
-        def same(x: np.ndarray, y: np.ndarray, cls: np.ndarray) -> np.ndarray:
-            return (y >= 0) & (cls[x] == cls[np.maximum(y, 0)])
-
-        # the bank row's view: row a (holding c0) takes c instead
-        c0, a2 = owner_b[a], owner_l[c]
-        rel = w - mine_b[a] - mine_l[c] * (a2 >= 0) + weight(a2, c0) * (a2 >= 0)
-        held = (c0 >= 0) & ~(same(a, a2, alike_b) & same(c, c0, alike_l))
-        row = np.bincount(a[held], weights=np.exp2(np.clip(rel[held], -60, 60)), minlength=nb)
-        # the ledger row's view: column c (held by b0) goes to a instead
-        b0, c1 = owner_l[c], owner_b[a]
-        rel = w - mine_l[c] - mine_b[a] * (c1 >= 0) + weight(b0, c1) * (c1 >= 0)
-        held = (b0 >= 0) & ~(same(c, c1, alike_l) & same(a, b0, alike_b))
-        col = np.bincount(c[held], weights=np.exp2(np.clip(rel[held], -60, 60)), minlength=nl)
+        if views is None:
+            alike = self.b.alike(), self.lg.alike()
+            views = (alternatives("bank", i, j, bits, pick, *alike),
+                     alternatives("ledger", i, j, bits, pick, *alike))
+        row, col = views
         pi, pj, pb = i[pick], j[pick], bits[pick]
-        col_prior = np.log2(nl / nb)
+        col_prior = np.log2(len(self.lg) / len(self.b))
         p_row = 1.0 / (1.0 + np.exp2(-pb) + row[pi])
         p_col = 1.0 / (1.0 + np.exp2(-np.clip(pb + col_prior, -60, 60)) + col[pj])
         out[pick] = np.minimum(p_row, p_col)
         return out
+
+
+def alternatives(view: str, i: np.ndarray, j: np.ndarray, bits: np.ndarray,
+                 pick: np.ndarray, alike_b: np.ndarray, alike_l: np.ndarray) -> np.ndarray:
+    """Per row of one side (``view``: ``"bank"`` or ``"ledger"``), the sum of
+    2 ** (bits of each alternative one step away, less the chosen pair's): the rest of
+    :meth:`Scorer.confidence`, one side's view at a time (the two are independent).
+
+    The bank row's view: bank row ``a`` (holding ``c0``) takes candidate ``c`` instead,
+    and ``c``'s owner ``a2`` takes ``c0`` (or stays open). The ledger row's view: ledger
+    row ``c`` (held by ``b0``) goes to ``a`` instead. ``bits`` are clipped to +-60.
+    Swapping with a pair whose rows read the same as ours (``alike_b``, ``alike_l``:
+    ``Side.alike``) is no alternative: the two links say the same, whichever way they
+    are paired.
+
+    Examples
+    --------
+    Bank row 0 holds ledger row 0 (4 bits); its other candidate, ledger row 1, is free
+    (1 bit): 2 ** (1 - 4) for bank row 0, nothing for bank row 1.
+
+    >>> i, j = np.array([0, 0]), np.array([0, 1])
+    >>> bits, pick = np.array([4.0, 1.0]), np.array([True, False])
+    >>> alternatives("bank", i, j, bits, pick, np.arange(2), np.arange(2))
+    array([0.125, 0.   ])
+    """
+    nb, nl = len(alike_b), len(alike_l)
+    owner_l = np.full(nl, -1)
+    owner_l[j[pick]] = i[pick]
+    owner_b = np.full(nb, -1)
+    owner_b[i[pick]] = j[pick]
+    mine_b = np.zeros(nb)
+    mine_b[i[pick]] = bits[pick]
+    mine_l = np.zeros(nl)
+    mine_l[j[pick]] = bits[pick]
+    code = i * nl + j
+    order = np.argsort(code)
+    sorted_code, sorted_bits = code[order], bits[order]
+
+    def weight(a: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """Bits of pair (a, c), or 0 (= left open) when it is no candidate."""
+        out = np.zeros(len(a))
+        both = np.flatnonzero((a >= 0) & (c >= 0))
+        k = a[both] * nl + c[both]
+        pos = np.minimum(search_sorted(sorted_code, k), len(sorted_code) - 1)
+        hit = sorted_code[pos] == k
+        out[both[hit]] = np.maximum(sorted_bits[pos[hit]], 0.0)
+        return out
+
+    def same(x: np.ndarray, y: np.ndarray, cls: np.ndarray) -> np.ndarray:
+        return (y >= 0) & (cls[x] == cls[np.maximum(y, 0)])
+
+    rest = np.flatnonzero(~pick)
+    a, c, w = i[rest], j[rest], bits[rest]
+    if view == "bank":  # row a (holding c0) takes c instead
+        c0, a2 = owner_b[a], owner_l[c]
+        rel = w - mine_b[a] - mine_l[c] * (a2 >= 0) + weight(a2, c0) * (a2 >= 0)
+        held = (c0 >= 0) & ~(same(a, a2, alike_b) & same(c, c0, alike_l))
+        return np.bincount(a[held], weights=np.exp2(np.clip(rel[held], -60, 60)),
+                           minlength=nb)
+    # column c (held by b0) goes to a instead
+    b0, c1 = owner_l[c], owner_b[a]
+    rel = w - mine_l[c] - mine_b[a] * (c1 >= 0) + weight(b0, c1) * (c1 >= 0)
+    held = (b0 >= 0) & ~(same(c, c1, alike_l) & same(a, b0, alike_b))
+    return np.bincount(c[held], weights=np.exp2(np.clip(rel[held], -60, 60)), minlength=nl)
 
 
 def monotone_ratio(m: np.ndarray, u: np.ndarray) -> np.ndarray:

@@ -122,6 +122,7 @@ def cluster(client: Any = None, *, scheduler: str | None = None, workers: int | 
         from nexus_lab.scale._trim import TrimAfterTasks
 
         c.register_plugin(TrimAfterTasks())  # what a task freed goes back to the OS after it
+        c.wait_for_workers(n)  # all of them known to the client before the work is cut
         yield c
 
 

@@ -57,7 +57,6 @@ from nexus_lab.scale._cluster import (
     n_partitions,
     workers_of,
 )
-from nexus_lab.scale._shipped import keep
 
 _PIECES = (".parquet", ".pq", ".csv")
 
@@ -147,7 +146,17 @@ _LABELS = {
 
 
 class _DaskShards:
-    """The engine's shards (``nexus_lab.reconcile``'s ``shards=``) as Dask tasks."""
+    """The engine's shards (``nexus_lab.reconcile``'s ``shards=``) as Dask tasks.
+
+    Shared values are scattered to the workers (a worker fetches from another what its
+    tasks need): five times faster than carrying them in the graph through the
+    scheduler, which the sides of a reconciliation (hundreds of MB) would cross.
+    Scattered data has no task to run again: when the only worker holding a value is
+    lost, the map's tasks are cancelled, and the map scatters what was lost once more
+    and runs again (its tasks are functions of their arguments).
+    """
+
+    _TRIES = 3  # runs of one map, each after workers holding shared values were lost
 
     def __init__(self, client: Any, count: int, workers: int, progress: bool | None) -> None:
         self.client, self.count, self.workers, self.progress = client, count, workers, progress
@@ -157,12 +166,36 @@ class _DaskShards:
     def share(self, value: Any) -> Any:
         held = self._shared.get(id(value))
         if held is None:
-            held = self._shared[id(value)] = (value, keep(self.client, [value])[0])
+            held = self._shared[id(value)] = (value, self._scatter(value))
         return held[1]
+
+    def _scatter(self, value: Any) -> Any:
+        # a list of one: scatter() would cut a list, tuple or dict into pieces; a new key
+        # each time (hash=False): two jobs sharing equal values must not share a key
+        return self.client.scatter([value], direct=True, hash=False)[0]
 
     def map(self, fn: Callable[..., Any], items: list[tuple], **shared: Any) -> list:
         if not items:
             return []
+        from distributed.client import FutureCancelledError
+
+        for _ in range(self._TRIES - 1):
+            try:
+                return self._run(fn, items, shared)
+            except FutureCancelledError:
+                lost = {held[1].key: vid for vid, held in self._shared.items()
+                        if held[1].status != "finished"}
+                if not lost:
+                    raise
+                for vid in lost.values():
+                    value = self._shared[vid][0]
+                    self._shared[vid] = (value, self._scatter(value))
+                shared = {k: self._shared[lost[v.key]][1]
+                          if getattr(v, "key", None) in lost else v
+                          for k, v in shared.items()}
+        return self._run(fn, items, shared)
+
+    def _run(self, fn: Callable[..., Any], items: list[tuple], shared: dict) -> list:
         # the shared columns sit on the worker that took them: left to itself, Dask would
         # run every part there, next to its data. The parts are dealt round the workers
         # instead (each fetches the columns once); a part whose worker is lost runs on

@@ -8,6 +8,7 @@ import signal
 import threading
 import time
 
+import numpy as np
 import pandas as pd
 
 import nexus_lab as nx
@@ -69,3 +70,25 @@ def _kill_when_busy(client, pids: dict, name: str) -> _Killer:
     killer = _Killer(client, pids, name)
     killer.start()
     return killer
+
+
+def test_shared_values_lost_with_their_worker_are_shared_again():
+    from nexus_lab.scale._reconcile import _DaskShards
+
+    def total(k, *, x):  # defined here: a test module's functions do not travel
+        return int(x.sum()) + k
+
+    x = np.arange(100_000)
+    with scale.cluster(workers=2) as client:
+        shards = _DaskShards(client, 2, 2, progress=False)
+        handle = shards.share(x)  # scattered to one worker
+        # which is killed: scattered data has no task to run again
+        (holder,) = {w for ws in client.who_has(handle).values() for w in ws}
+        os.kill(client.run(os.getpid, workers=[holder])[holder], signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while handle.status == "finished" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert handle.status == "cancelled"
+        got = shards.map(total, [(k,) for k in range(4)], x=handle)
+        assert shards.share(x) is not handle  # scattered again
+    assert got == [int(x.sum()) + k for k in range(4)]
