@@ -24,6 +24,10 @@ one run, with the results checked equal.
   over one on these kernels (sorts and look-ups over arrays larger than the caches,
   bound by memory more than by the cores).
 
+* ``shipping``: an array of ``--ship-mb`` MB put on a 2-worker LocalCluster and read by
+  a task on each worker, carried in a task's graph (through the scheduler) against
+  scattered from the client.
+
 The clusters are started before the clock starts (a cluster is started once and serves
 many jobs); each timed call includes reading the data, shipping the detector, scoring
 and gathering the scores to the client.
@@ -33,6 +37,7 @@ Usage::
     python experiments/bench_scale.py --only reconcile --reconcile-rows 2000000
     python experiments/bench_scale.py --only score_fraud --fraud-rows 10000000
     python experiments/bench_scale.py --only ceiling --ceiling-rows 1000000
+    python experiments/bench_scale.py --only shipping
 """
 
 from __future__ import annotations
@@ -235,6 +240,39 @@ def bench_ceiling(args: argparse.Namespace) -> dict:
     return out
 
 
+def _same(value):
+    return value
+
+
+def _touch(value, k: int) -> int:
+    return len(value) + k
+
+
+def bench_shipping(args: argparse.Namespace) -> dict:
+    """Seconds to put an array on a 2-worker LocalCluster and run a task on each worker
+    that reads it: as the result of a task carrying it in the graph (through the
+    scheduler), against scattered from here (what ``scale.reconcile`` shares)."""
+    import numpy as np
+
+    from nexus_lab import scale
+
+    out: dict = {}
+    with scale.cluster(workers=2) as client:
+        workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+        for mb in args.ship_mb:
+            value = np.random.default_rng(0).random(mb * 125_000)
+            for how in ("task", "scatter"):
+                t = time.perf_counter()
+                handle = (client.submit(_same, value, pure=False) if how == "task"
+                          else client.scatter([value], direct=True, hash=False)[0])
+                client.gather([client.submit(_touch, handle, k, workers=[w], pure=False)
+                               for k, w in enumerate(workers)])
+                out[f"{how}_{mb}_mb_seconds"] = round(time.perf_counter() - t, 2)
+                del handle
+            print(out, flush=True)
+    return out
+
+
 def _ratios(out: dict) -> dict:
     runs = {r["workers"]: r["seconds"] for r in out["runs"]}
     if 1 in runs:
@@ -247,7 +285,8 @@ def _ratios(out: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--only", choices=["reconcile", "score_fraud", "ceiling"], default=None,
+    ap.add_argument("--only", choices=["reconcile", "score_fraud", "ceiling", "shipping"],
+                    default=None,
                     help="run one of the benches (default: all)")
     ap.add_argument("--ceiling-rows", type=int, default=1_000_000,
                     help="bank lines of each reconciliation of the ceiling")
@@ -259,6 +298,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--part-rows", type=int, default=500_000,
                     help="rows per Parquet part of the input")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--ship-mb", type=int, nargs="+", default=[100, 400],
+                    help="sizes of the arrays shipped to the workers (shipping)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -271,6 +312,8 @@ def main(argv: list[str] | None = None) -> None:
             result["score_fraud"] = bench_fraud(args, Path(tmp))
     if args.only in (None, "ceiling"):
         result["ceiling"] = bench_ceiling(args)
+    if args.only in (None, "shipping"):
+        result["shipping"] = bench_shipping(args)
     result["client_peak_rss_gb"] = round(_peak_rss_gb(), 2)
     print(json.dumps(result, indent=1), flush=True)
     if args.out:

@@ -343,12 +343,17 @@ def reconcile(
         t = time.perf_counter()
         scorer = Scorer(b, lg, dev, tolerance, window)
         lv1, sim1 = scorer.levels(i1, j1)
-    else:  # candidates and their levels per shard (the levels' time counts as theirs)
-        scorer = Scorer(b, lg, dev, tolerance, window)
-        shard_b, shard_l = _amount_shard(b.cents, shards.count), _amount_shard(
-            lg.cents, shards.count)
-        i1, j1, lv1, sim1 = _exact_in_shards(tb, tl, shards, shard_b, shard_l, window,
-                                             spans, tolerance, scorer)
+    else:  # candidates and their levels per shard (the levels' time counts as theirs),
+        # while the scorer counts the amounts here
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            counting = pool.submit(lambda: Scorer(b, lg, dev, tolerance, window)
+                                   .count_amounts())
+            shard_b, shard_l = _amount_shard(b.cents, shards.count), _amount_shard(
+                lg.cents, shards.count)
+            i1, j1, lv1, sim1, compared = _exact_in_shards(
+                tb, tl, shards, shard_b, shard_l, window, spans, tolerance, dev)
+            scorer = counting.result()
+        scorer.remember(compared)
         timings["candidates"] = time.perf_counter() - t
         t = time.perf_counter()
     scorer.fit(lv1, i1, j1)
@@ -640,9 +645,10 @@ def _exact_shard(rows_b: np.ndarray, rows_l: np.ndarray, *, b: Side, lg: Side, w
 
 def _exact_in_shards(b: Side, lg: Side, shards: Shards, shard_b: np.ndarray,
                      shard_l: np.ndarray, window: int, spans: tuple, tolerance: Any,
-                     scorer: Scorer) -> tuple:
+                     device: Any) -> tuple:
     """The exact-amount tier's pairs, levels and similarities, found shard by shard, in
-    the order :func:`_exact_candidates` gives them on the whole tables."""
+    the order :func:`_exact_candidates` gives them on the whole tables, and the name
+    pairs the shards compared (for the scorer to remember)."""
     by_b, by_l = np.argsort(shard_b, kind="stable"), np.argsort(shard_l, kind="stable")
     cut_b = np.searchsorted(shard_b[by_b], np.arange(shards.count + 1))
     cut_l = np.searchsorted(shard_l[by_l], np.arange(shards.count + 1))
@@ -650,14 +656,13 @@ def _exact_in_shards(b: Side, lg: Side, shards: Shards, shard_b: np.ndarray,
              for s in range(shards.count)]
     found = shards.map(_exact_shard, items, b=shards.share(b), lg=shards.share(lg),
                        window=window, spans=spans,
-                       tolerance=tolerance, device=str(scorer.device))
+                       tolerance=tolerance, device=str(device))
     i, j, lv, sim = (np.concatenate([f[k] for f in found]) for k in range(4))
-    for f in found:
-        scorer.remember(f[4])
+    compared = [c for f in found for c in f[4]]
     # each bank row's pairs come from its one shard, in their order: a stable sort by
     # bank row gives the whole tables' order
     by_row = np.argsort(i, kind="stable")
-    return i[by_row], j[by_row], lv[by_row], sim[by_row]
+    return i[by_row], j[by_row], lv[by_row], sim[by_row], compared
 
 
 def _assign_in_shards(i: np.ndarray, j: np.ndarray, weight: np.ndarray, tie: np.ndarray,

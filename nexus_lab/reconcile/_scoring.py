@@ -297,15 +297,21 @@ class Scorer:
     def reweigh_amount(self, w: np.ndarray, lv: np.ndarray, i: np.ndarray) -> None:
         """Write the amount and prior bits of ``weights`` into ``w`` (the parts that
         :meth:`fit_amount` changes)."""
-        if self._counts_b is None:  # per bank row, once (sorted look-ups are cache friendly)
-            order = np.argsort(self.b.cents, kind="stable")
-            counts = np.empty((len(order), len(AMOUNT_LABELS)))
-            counts[order] = self._amount_counts(self.b.cents[order])
-            self._counts_b = counts / len(self.lg)
+        self.count_amounts()
         u_amt = np.maximum(self._counts_b[i, lv[:, 0]], 1.0 / (len(self.lg) * len(self.b)))
         w[:, 0] = np.log2(np.maximum(self.m_amount[lv[:, 0]], 1e-9) / u_amt)
         matched = np.clip(self.expected_matches() / len(self.b), 1e-3, 1 - 1e-3)
         w[:, PRIOR] = np.log2(matched / (1 - matched) / len(self.lg))
+
+    def count_amounts(self) -> Scorer:
+        """Per bank row, the share of ledger rows in each amount level (the amount
+        weights' u), counted once: before the first weights, or while other work runs."""
+        if self._counts_b is None:  # sorted look-ups are cache friendly
+            order = np.argsort(self.b.cents, kind="stable")
+            counts = np.empty((len(order), len(AMOUNT_LABELS)))
+            counts[order] = self._amount_counts(self.b.cents[order])
+            self._counts_b = counts / len(self.lg)
+        return self
 
     def expected_matches(self) -> float:
         return max(self.n_exact / max(self.m_amount[0], 1e-3), 1.0)
