@@ -344,15 +344,16 @@ def reconcile(
         scorer = Scorer(b, lg, dev, tolerance, window)
         lv1, sim1 = scorer.levels(i1, j1)
     else:  # candidates and their levels per shard (the levels' time counts as theirs),
-        # while the scorer counts the amounts here
+        # while the scorer is made here (its populations: a sample of name comparisons,
+        # the ledger rows per bank amount)
         with ThreadPoolExecutor(max_workers=1) as pool:
-            counting = pool.submit(lambda: Scorer(b, lg, dev, tolerance, window)
-                                   .count_amounts())
+            making = pool.submit(lambda: Scorer(b, lg, dev, tolerance, window)
+                                 .count_amounts())
             shard_b, shard_l = _amount_shard(b.cents, shards.count), _amount_shard(
                 lg.cents, shards.count)
             i1, j1, lv1, sim1, compared = _exact_in_shards(
                 tb, tl, shards, shard_b, shard_l, window, spans, tolerance, dev)
-            scorer = counting.result()
+            scorer = making.result()
         scorer.remember(compared)
         timings["candidates"] = time.perf_counter() - t
         t = time.perf_counter()

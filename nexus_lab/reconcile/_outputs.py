@@ -75,7 +75,7 @@ def explain(lv: np.ndarray, lag: np.ndarray, sim: np.ndarray,
 
     Pairs that read the same share one formatted string: the parts are packed
     into an int64 key (every part is small once rounded) and formatted once per
-    distinct key (a few thousand sentences travel back from a worker, not one per pair).
+    distinct key.
     """
     tenth = np.clip(np.rint(w * 10), -1000, 1000).astype(np.int64)
     total = np.clip(np.rint(w.sum(1) * 10), -4000, 4000).astype(np.int64)

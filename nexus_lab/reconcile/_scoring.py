@@ -355,7 +355,7 @@ def alternatives(view: str, i: np.ndarray, j: np.ndarray, bits: np.ndarray,
 
     The bank row's view: bank row ``a`` (holding ``c0``) takes candidate ``c`` instead,
     and ``c``'s owner ``a2`` takes ``c0`` (or stays open). The ledger row's view: ledger
-    row ``c`` (held by ``b0``) goes to ``a`` instead. ``bits`` are clipped to +-60.
+    row ``c`` (held by ``b0``) goes to ``a`` instead. ``bits`` count up to +-60.
     Swapping with a pair whose rows read the same as ours (``alike_b``, ``alike_l``:
     ``Side.alike``) is no alternative: the two links say the same, whichever way they
     are paired.
@@ -370,6 +370,9 @@ def alternatives(view: str, i: np.ndarray, j: np.ndarray, bits: np.ndarray,
     >>> alternatives("bank", i, j, bits, pick, np.arange(2), np.arange(2))
     array([0.125, 0.   ])
     """
+    if view not in ("bank", "ledger"):
+        raise ValueError(f"view={view!r}: give 'bank' or 'ledger'")
+    bits = np.clip(bits, -60, 60)
     nb, nl = len(alike_b), len(alike_l)
     owner_l = np.full(nl, -1)
     owner_l[j[pick]] = i[pick]

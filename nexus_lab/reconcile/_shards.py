@@ -25,8 +25,8 @@ class Shards(Protocol):
     """Where the engine's parts run (``reconcile(shards=...)``): ``count`` shards of the
     tables (sized to the workers' memory), ``workers`` that run at once, ``share(value)``
     a handle every shard's call may take as an argument (the same value shared twice
-    gives the same handle), and ``map(fn, items, **shared)`` the results of
-    ``fn(*item, **shared)`` for every item, in order."""
+    gives the same handle while the cluster holds it), and ``map(fn, items, **shared)``
+    the results of ``fn(*item, **shared)`` for every item, in order."""
 
     count: int
     workers: int

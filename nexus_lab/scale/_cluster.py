@@ -122,7 +122,8 @@ def cluster(client: Any = None, *, scheduler: str | None = None, workers: int | 
         from nexus_lab.scale._trim import TrimAfterTasks
 
         c.register_plugin(TrimAfterTasks())  # what a task freed goes back to the OS after it
-        c.wait_for_workers(n)  # all of them known to the client before the work is cut
+        # all of them known to the client before the work is cut (started by now)
+        c.wait_for_workers(n, timeout=60)
         yield c
 
 
@@ -204,14 +205,42 @@ def gather(client: Any, futures: Sequence[Any], *, progress: bool | None = None,
     default: when standard error is a terminal, or in a notebook)."""
     if progress is None:
         progress = _interactive()
-    if progress and len(futures):
+    futures = list(futures)
+    if not (progress and futures):
+        return client.gather(futures)
+    if label:
+        print(label, flush=True)
+    if _in_notebook():  # a widget: it shows the futures' progress and returns at once
         from distributed import progress as bar
 
-        if label:
-            print(label, flush=True)
         with client.as_current():  # the bar asks the current client for its scheduler
-            bar(list(futures), notebook=_in_notebook(), multi=False)
-    return client.gather(list(futures))
+            bar(futures, notebook=True, multi=False)
+        return client.gather(futures)
+    return _gather_drawn(client, futures)
+
+
+def _gather_drawn(client: Any, futures: list[Any]) -> list[Any]:
+    """``client.gather(futures)`` with Dask's text bar drawn on the client's event loop
+    meanwhile. The bar waits for every future to finish, and one cancelled (its data
+    lost with a worker) never does: the bar is stopped when the gather ends, however
+    it ends, so that a caller may run the work again."""
+    import asyncio
+    import sys
+
+    from distributed.diagnostics.progressbar import TextProgressBar
+
+    shown = TextProgressBar(futures, scheduler=client.scheduler.address, start=False)
+    drawing = asyncio.run_coroutine_threadsafe(shown.listen(), client.loop.asyncio_loop)
+    try:
+        results = client.gather(futures)
+        with contextlib.suppress(Exception):  # the bar's last step: 100%, then cleared
+            drawing.result(timeout=5)
+        return results
+    finally:
+        if not drawing.done():
+            drawing.cancel()
+            sys.stdout.write("\n")
+            sys.stdout.flush()
 
 
 def numbers_dtype(dtype: Any) -> bool:

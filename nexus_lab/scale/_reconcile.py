@@ -149,11 +149,12 @@ class _DaskShards:
     """The engine's shards (``nexus_lab.reconcile``'s ``shards=``) as Dask tasks.
 
     Shared values are scattered to the workers (a worker fetches from another what its
-    tasks need): five times faster than carrying them in the graph through the
-    scheduler, which the sides of a reconciliation (hundreds of MB) would cross.
-    Scattered data has no task to run again: when the only worker holding a value is
-    lost, the map's tasks are cancelled, and the map scatters what was lost once more
-    and runs again (its tasks are functions of their arguments).
+    tasks need): about nine times faster than carrying them in a task's graph
+    (RESULTS.md), for the sides of a reconciliation (hundreds of MB). Scattered data
+    has no task to run again: a value lost with the only worker holding it is
+    scattered once more when it is shared next, and a map whose tasks were cancelled
+    because it was lost while they ran scatters it again and runs again (its tasks are
+    functions of their arguments).
     """
 
     _TRIES = 3  # runs of one map, each after workers holding shared values were lost
@@ -165,14 +166,16 @@ class _DaskShards:
 
     def share(self, value: Any) -> Any:
         held = self._shared.get(id(value))
-        if held is None:
+        if held is None or held[1].status != "finished":  # new, or lost with a worker
             held = self._shared[id(value)] = (value, self._scatter(value))
         return held[1]
 
     def _scatter(self, value: Any) -> Any:
         # a list of one: scatter() would cut a list, tuple or dict into pieces; a new key
-        # each time (hash=False): two jobs sharing equal values must not share a key
-        return self.client.scatter([value], direct=True, hash=False)[0]
+        # each time (hash=False): two jobs sharing equal values must not share a key.
+        # Dask's route (direct or through the scheduler) reaches a cluster whose workers
+        # this process cannot connect to
+        return self.client.scatter([value], hash=False)[0]
 
     def map(self, fn: Callable[..., Any], items: list[tuple], **shared: Any) -> list:
         if not items:
@@ -183,16 +186,14 @@ class _DaskShards:
             try:
                 return self._run(fn, items, shared)
             except FutureCancelledError:
-                lost = {held[1].key: vid for vid, held in self._shared.items()
-                        if held[1].status != "finished"}
+                # run again only when a value this map shares was lost
+                held = {h.key: vid for vid, (_, h) in self._shared.items()}
+                lost = {k: held[v.key] for k, v in shared.items()
+                        if getattr(v, "key", None) in held and v.status != "finished"}
                 if not lost:
                     raise
-                for vid in lost.values():
-                    value = self._shared[vid][0]
-                    self._shared[vid] = (value, self._scatter(value))
-                shared = {k: self._shared[lost[v.key]][1]
-                          if getattr(v, "key", None) in lost else v
-                          for k, v in shared.items()}
+                shared = {**shared, **{k: self.share(self._shared[vid][0])
+                                       for k, vid in lost.items()}}
         return self._run(fn, items, shared)
 
     def _run(self, fn: Callable[..., Any], items: list[tuple], shared: dict) -> list:

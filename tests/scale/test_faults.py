@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import nexus_lab as nx
 from nexus_lab import scale
@@ -72,7 +73,10 @@ def _kill_when_busy(client, pids: dict, name: str) -> _Killer:
     return killer
 
 
-def test_shared_values_lost_with_their_worker_are_shared_again():
+@pytest.mark.parametrize("progress", [False, True])
+def test_shared_values_lost_with_their_worker_are_shared_again(progress):
+    """The map runs again; with the progress bar too (Dask's text bar waits for every
+    task, and a task cancelled with its data never finishes)."""
     from nexus_lab.scale._reconcile import _DaskShards
 
     def total(k, *, x):  # defined here: a test module's functions do not travel
@@ -80,7 +84,7 @@ def test_shared_values_lost_with_their_worker_are_shared_again():
 
     x = np.arange(100_000)
     with scale.cluster(workers=2) as client:
-        shards = _DaskShards(client, 2, 2, progress=False)
+        shards = _DaskShards(client, 2, 2, progress=progress)
         handle = shards.share(x)  # scattered to one worker
         # which is killed: scattered data has no task to run again
         (holder,) = {w for ws in client.who_has(handle).values() for w in ws}
