@@ -264,7 +264,7 @@ def bench_shipping(args: argparse.Namespace) -> dict:
             for how in ("task", "scatter"):
                 t = time.perf_counter()
                 handle = (client.submit(_same, value, pure=False) if how == "task"
-                          else client.scatter([value], direct=True, hash=False)[0])
+                          else client.scatter([value], hash=False)[0])
                 client.gather([client.submit(_touch, handle, k, workers=[w], pure=False)
                                for k, w in enumerate(workers)])
                 out[f"{how}_{mb}_mb_seconds"] = round(time.perf_counter() - t, 2)

@@ -149,7 +149,7 @@ class _DaskShards:
     """The engine's shards (``nexus_lab.reconcile``'s ``shards=``) as Dask tasks.
 
     Shared values are scattered to the workers (a worker fetches from another what its
-    tasks need): about nine times faster than carrying them in a task's graph
+    tasks need): about five times faster than carrying them in a task's graph
     (RESULTS.md), for the sides of a reconciliation (hundreds of MB). Scattered data
     has no task to run again: a value lost with the only worker holding it is
     scattered once more when it is shared next, and a map whose tasks were cancelled
