@@ -153,7 +153,11 @@ def dashboard_link(client: Any) -> str | None:
 
 
 def workers_of(client: Any) -> int:
-    """How many workers the client's cluster has now."""
+    """How many workers the client's cluster has: a LocalCluster's own (its nannies start
+    a lost worker again, so one restarting still counts), else the scheduler's now."""
+    own = getattr(getattr(client, "cluster", None), "workers", None)
+    if isinstance(own, dict) and own:
+        return len(own)
     return max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
 
 
