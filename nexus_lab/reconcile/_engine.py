@@ -463,7 +463,7 @@ def reconcile(
     w_all = np.concatenate([w1, w2])
     pick = np.concatenate([pick1, pick2])
     pi, pj = i_all[pick], j_all[pick]
-    bits = np.clip(w_all.sum(1), -60, 60)
+    bits = w_all.sum(1)  # clipped where it is read (alternatives, confidence)
     with ThreadPoolExecutor(max_workers=2) as pool:
         alike_b, alike_l = pool.map(Side.alike, (b, lg))
         views = [pool.submit(alternatives, view, i_all, j_all, bits, pick, alike_b, alike_l)
