@@ -13,9 +13,12 @@ one run, with the results checked equal.
   ``--profile``), single machine (``nx.reconcile``) against ``nexus_lab.scale.reconcile``
   on a LocalCluster of 1 and of 2 workers, the tables in the client's memory (as the
   engine holds them). Reported as above, with the seconds per stage of each run (where
-  the time goes: the tiers the client runs alone bound the speed-up) and the cores the
-  single machine keeps busy, overall and per stage (a stage whose threads already use
-  most of the second core gains little from a second worker).
+  the time goes: the tiers the client runs alone bound the speed-up) and the cores
+  each run keeps busy (the client with its workers), overall and per stage (a stage
+  whose threads already use most of the second core gains little from a second
+  worker). Two cores finish the CPU seconds of the 1-worker run in no less than half of
+  them: ``most_2_over_1_on_2_cores`` (2 over the 1-worker run's cores) is the most two
+  workers can gain over one on this machine without doing less work.
 
 * ``ceiling``: what two processes of this machine give at all on this work: one
   single-machine ``nx.reconcile`` of ``--ceiling-rows`` alone, then two of them at once
@@ -145,7 +148,8 @@ def bench_reconcile(args: argparse.Namespace) -> dict:
         sampler = MemorySampler()
         with scale.cluster(workers=workers) as client:
             scale.reconcile(*warm, client, device="cpu", progress=False)  # imports there
-            with sampler.sample(f"{workers}", client=client, interval=0.25):
+            with sampler.sample(f"{workers}", client=client, interval=0.25), \
+                    _CoresUsed(tree=True) as used:
                 t = time.perf_counter()
                 got = scale.reconcile(bank, ledger, client, device="cpu", progress=False)
                 seconds = time.perf_counter() - t
@@ -157,6 +161,8 @@ def bench_reconcile(args: argparse.Namespace) -> dict:
             "seconds": round(seconds, 2), "rows_per_second": round(rows / seconds),
             "stages": {k: round(v, 2) for k, v in got.timings.items()},
             "peak_gb_per_worker": round(float(memory.max().iloc[0]) / workers / 1e9, 2),
+            "cores": round(used.cores(t, t + seconds), 2),  # the client and its workers
+            "stage_cores": used.by_stage(t, got.timings),
             "equal_to_single_machine": True,
         })
         print(out["runs"][-1], flush=True)
@@ -165,9 +171,28 @@ def bench_reconcile(args: argparse.Namespace) -> dict:
 
 
 class _CoresUsed:
-    """This process's CPU seconds per second of wall time (cores in use), sampled every
-    50 ms in a thread while the block runs: overall and per stage of a result's timings
-    (what the single machine already takes of the cores a second worker would bring)."""
+    """CPU seconds per second of wall time (cores in use) of this process and, with
+    ``tree``, of its child processes too (a LocalCluster's nannies and workers), sampled
+    every 50 ms in a thread while the block runs: overall and per stage of a result's
+    timings (what a run already takes of the cores a second worker would bring)."""
+
+    def __init__(self, tree: bool = False) -> None:
+        self.tree = tree
+
+    def _cpu(self) -> float:
+        import psutil
+
+        procs = [psutil.Process()]
+        if self.tree:
+            procs += procs[0].children(recursive=True)
+        total = 0.0
+        for proc in procs:
+            try:
+                times = proc.cpu_times()
+            except psutil.Error:  # a process that ended between the listing and now
+                continue
+            total += times.user + times.system
+        return total
 
     def __enter__(self) -> _CoresUsed:
         import threading
@@ -180,9 +205,9 @@ class _CoresUsed:
 
     def _sample(self) -> None:
         while not self._stop.is_set():
-            self.samples.append((time.perf_counter(), time.process_time()))
+            self.samples.append((time.perf_counter(), self._cpu()))
             self._stop.wait(0.05)
-        self.samples.append((time.perf_counter(), time.process_time()))
+        self.samples.append((time.perf_counter(), self._cpu()))
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
@@ -280,6 +305,11 @@ def _ratios(out: dict) -> dict:
     if 1 in runs and 2 in runs:
         out["speedup_2_over_1"] = round(runs[1] / runs[2], 3)
         out["scaling_efficiency_2"] = round(runs[1] / runs[2] / 2, 3)
+    cores = {r["workers"]: r.get("cores") for r in out["runs"]}
+    if cores.get(1):
+        # two cores finish the 1-worker run's CPU seconds in no less than half of them:
+        # the most two workers on this machine can gain over one, unless they work less
+        out["most_2_over_1_on_2_cores"] = round(2 / cores[1], 3)
     return out
 
 

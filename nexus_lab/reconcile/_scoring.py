@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from nexus_lab.reconcile._blocking import search_sorted
+from nexus_lab.reconcile._blocking import search_sorted, unique_ints
 from nexus_lab.reconcile._fs import PRIOR_STRENGTH, FSModel, fit_em
 from nexus_lab.reconcile._prepare import Side, Tolerance, name_similarity
 from nexus_lab.text import SENTINEL
@@ -111,10 +111,11 @@ class Scorer:
         self.fees = np.zeros(0, np.int64)
         if len(diff) < _MIN_FEE_PAIRS:
             return self.fees
-        values, counts = np.unique(diff, return_counts=True)
-        pairs = np.unique(np.stack([diff, party], 1), axis=0)
-        pv, parties = np.unique(pairs[:, 0], return_counts=True)
-        parties = parties[np.searchsorted(pv, values)]
+        values, back, counts = np.unique(diff, return_inverse=True, return_counts=True)
+        # the counterparties of each difference: its distinct (difference, party) pairs
+        span = int(party.max()) + 2  # parties from -1 (no name)
+        pairs = unique_ints(back.astype(np.int64) * span + (party + 1))
+        parties = np.bincount(pairs // span, minlength=len(values))
         around = 500
         ordered = np.sort(diff)
         near = (np.searchsorted(ordered, values + around, "right")
