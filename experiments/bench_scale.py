@@ -265,10 +265,6 @@ def bench_ceiling(args: argparse.Namespace) -> dict:
     return out
 
 
-def _same(value):
-    return value
-
-
 def _touch(value, k: int) -> int:
     return len(value) + k
 
@@ -276,10 +272,12 @@ def _touch(value, k: int) -> int:
 def bench_shipping(args: argparse.Namespace) -> dict:
     """Seconds to put an array on a 2-worker LocalCluster and run a task on each worker
     that reads it: as the result of a task carrying it in the graph (through the
-    scheduler), against scattered from here (what ``scale.reconcile`` shares)."""
+    scheduler: ``keep``, how the fitted models travel), against scattered from here
+    (what ``scale.reconcile`` shares)."""
     import numpy as np
 
     from nexus_lab import scale
+    from nexus_lab.scale._shipped import keep
 
     out: dict = {}
     with scale.cluster(workers=2) as client:
@@ -288,7 +286,7 @@ def bench_shipping(args: argparse.Namespace) -> dict:
             value = np.random.default_rng(0).random(mb * 125_000)
             for how in ("task", "scatter"):
                 t = time.perf_counter()
-                handle = (client.submit(_same, value, pure=False) if how == "task"
+                handle = (keep(client, [value])[0] if how == "task"
                           else client.scatter([value], hash=False)[0])
                 client.gather([client.submit(_touch, handle, k, workers=[w], pure=False)
                                for k, w in enumerate(workers)])
